@@ -1,0 +1,36 @@
+//! The plugin SDK of atlas-sandbox.
+//!
+//! A backend implements [`SandboxPlugin`] (describe itself, check its health, create a sandbox
+//! over a [`SemanticLayer`]) and [`Sandbox`] (`exec` and `close`), and exposes a
+//! [`PluginFactory`] whose config type the host validates against its JSON Schema before
+//! building the plugin. The shared helpers live here so no backend writes them again:
+//! [`SemanticLayer::collect`] (symlink-safe collection), [`CappedBuffer`] (output caps that never
+//! split a character), [`timeout::with_deadline`], and with the `process` feature
+//! [`process::run`] (process groups, deadlines, capped pipes).
+//!
+//! This crate depends on no backend.
+
+mod config;
+mod error;
+mod exec;
+mod plugin;
+mod semantic;
+
+#[cfg(feature = "process")]
+pub mod process;
+pub mod timeout;
+
+pub use config::{DURATION_PATTERN, HumanDuration, Secret};
+pub use error::{Error, ErrorKind, Result};
+pub use exec::{
+    CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT, ExecDefaults, ExecOutput, ExecRequest,
+    MAX_COMMAND_CHARS, TIMEOUT_EXIT_CODE, normalize_relative, truncation_notice,
+};
+pub use plugin::{
+    HealthStatus, PluginContext, PluginDescriptor, PluginFactory, Sandbox, SandboxPlugin,
+    SecurityProfile, schema_of,
+};
+pub use semantic::{CollectLimits, CollectedFile, CollectedLayer, SemanticLayer, SkippedEntry};
+
+/// Re-exported so backend crates implement the traits with the same macro version.
+pub use async_trait::async_trait;

@@ -1,0 +1,361 @@
+//! Running a child process the way every spawning backend must: a clean environment, stdin from
+//! `/dev/null`, its own process group, a deadline enforced here with sub-second precision,
+//! stdout and stderr read concurrently under a byte cap, and the whole group killed on timeout,
+//! on runaway output, when the child exits (no orphans) and when the caller gives up (drop).
+
+use std::ffi::OsString;
+use std::io;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::AsyncReadExt;
+
+use crate::exec::{CappedBuffer, ExecOutput, TIMEOUT_EXIT_CODE};
+
+/// How much output past the cap a child may write before its group is killed, as a multiple of
+/// the cap. A command slightly over the cap keeps its real exit status; `yes` is stopped at once.
+pub const OVERFLOW_KILL_FACTOR: u64 = 8;
+
+/// How long to keep reading after the child exited and its group was killed, for processes that
+/// left the group but still hold the pipes.
+const DRAIN_GRACE: Duration = Duration::from_millis(200);
+
+/// A child process to run.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    /// The program (absolute path preferred; `PATH` is the one in `env`, not the host's).
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// The whole environment: nothing of the host's is inherited.
+    pub env: Vec<(OsString, OsString)>,
+    /// The working directory.
+    pub cwd: Option<PathBuf>,
+    /// Wall-clock limit; the group is killed and the exit code is 124.
+    pub timeout: Duration,
+    /// Cap of each of stdout and stderr.
+    pub max_output_bytes: usize,
+}
+
+impl ProcessSpec {
+    /// A spec for `program` with no arguments, an empty environment and the SDK defaults.
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        ProcessSpec {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            timeout: crate::exec::DEFAULT_TIMEOUT,
+            max_output_bytes: crate::exec::DEFAULT_MAX_OUTPUT_BYTES,
+        }
+    }
+
+    /// Appends an argument.
+    #[must_use]
+    pub fn arg(mut self, a: impl Into<OsString>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    /// Appends arguments.
+    #[must_use]
+    pub fn args<I, A>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets one environment variable.
+    #[must_use]
+    pub fn env(mut self, k: impl Into<OsString>, v: impl Into<OsString>) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// Sets the working directory.
+    #[must_use]
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Sets the timeout.
+    #[must_use]
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Sets the per-stream cap.
+    #[must_use]
+    pub fn max_output_bytes(mut self, n: usize) -> Self {
+        self.max_output_bytes = n;
+        self
+    }
+}
+
+/// Kills a process group when dropped, unless disarmed: a caller that stops awaiting (an HTTP
+/// client that disconnected) must not leave the command running.
+struct GroupGuard {
+    pgid: Option<Pid>,
+}
+
+impl GroupGuard {
+    fn kill(&mut self) {
+        if let Some(pgid) = self.pgid {
+            // ESRCH just means the group is already gone.
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// What ended the run, beyond the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The child exited by itself.
+    Exited,
+    /// The deadline passed and the group was killed.
+    TimedOut,
+    /// Output went far past the cap and the group was killed.
+    OutputOverflow,
+}
+
+/// The result of [`run`]: the capped output and what ended it.
+#[derive(Debug, Clone)]
+pub struct ProcessResult {
+    /// The output (exit 124 and `timed_out` after a timeout).
+    pub output: ExecOutput,
+    /// What ended the run.
+    pub ending: Ending,
+    /// The raw wait status: `Some(code)` for an exit, `None` if killed by a signal.
+    pub raw_code: Option<i32>,
+    /// The signal that killed the child, if any.
+    pub signal: Option<i32>,
+}
+
+/// Runs a child process to completion under the spec's limits. `Err` only when it cannot be
+/// started (missing program, bad cwd) or its pipes fail.
+pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
+    let start = Instant::now();
+    let mut cmd = tokio::process::Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = &spec.cwd {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd.spawn()?;
+    let mut guard = GroupGuard {
+        pgid: child.id().map(|id| Pid::from_raw(id as i32)),
+    };
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| io::Error::other("child stdout was not captured"))?;
+    let mut stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| io::Error::other("child stderr was not captured"))?;
+
+    let cap = spec.max_output_bytes;
+    let kill_after = (cap as u64)
+        .max(64 * 1024)
+        .saturating_mul(OVERFLOW_KILL_FACTOR);
+    let mut out = CappedBuffer::new(cap);
+    let mut err = CappedBuffer::new(cap);
+    let mut out_buf = vec![0u8; 64 * 1024];
+    let mut err_buf = vec![0u8; 64 * 1024];
+    let (mut out_open, mut err_open) = (true, true);
+    let mut status = None;
+    let mut ending = Ending::Exited;
+
+    let deadline = tokio::time::sleep(spec.timeout);
+    tokio::pin!(deadline);
+    let drain = tokio::time::sleep(Duration::from_secs(86_400));
+    tokio::pin!(drain);
+    let mut draining = false;
+
+    loop {
+        if status.is_some() && !out_open && !err_open {
+            break;
+        }
+        tokio::select! {
+            r = stdout.read(&mut out_buf), if out_open => match r {
+                Ok(0) | Err(_) => out_open = false,
+                Ok(n) => {
+                    out.push(&out_buf[..n]);
+                    if out.dropped() > kill_after && ending == Ending::Exited {
+                        ending = Ending::OutputOverflow;
+                        guard.kill();
+                    }
+                }
+            },
+            r = stderr.read(&mut err_buf), if err_open => match r {
+                Ok(0) | Err(_) => err_open = false,
+                Ok(n) => {
+                    err.push(&err_buf[..n]);
+                    if err.dropped() > kill_after && ending == Ending::Exited {
+                        ending = Ending::OutputOverflow;
+                        guard.kill();
+                    }
+                }
+            },
+            s = child.wait(), if status.is_none() => {
+                status = Some(s?);
+                // Background jobs of the command die with it: nothing outlives the exec.
+                guard.kill();
+                draining = true;
+                drain.as_mut().reset(tokio::time::Instant::now() + DRAIN_GRACE);
+            },
+            () = &mut deadline, if ending == Ending::Exited && status.is_none() => {
+                ending = Ending::TimedOut;
+                guard.kill();
+            },
+            () = &mut drain, if draining => break,
+        }
+    }
+    guard.pgid = None;
+
+    let status = match status {
+        Some(s) => s,
+        None => child.wait().await?,
+    };
+    use std::os::unix::process::ExitStatusExt;
+    let raw_code = status.code();
+    let signal = status.signal();
+    let timed_out = ending == Ending::TimedOut;
+    let exit_code = if timed_out {
+        TIMEOUT_EXIT_CODE
+    } else {
+        raw_code.unwrap_or_else(|| 128 + signal.unwrap_or(0))
+    };
+    Ok(ProcessResult {
+        output: ExecOutput::from_streams(out, err, exit_code, timed_out, start.elapsed()),
+        ending,
+        raw_code,
+        signal,
+    })
+}
+
+/// The host's `PATH` search for a program name (for backends that look for a binary).
+pub fn find_in_path(name: &str, path_var: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path_var = path_var?;
+    std::env::split_paths(path_var)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            std::fs::metadata(p)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(cmd: &str) -> ProcessSpec {
+        ProcessSpec::new("/bin/sh")
+            .arg("-c")
+            .arg(cmd)
+            .env("PATH", "/usr/bin:/bin")
+    }
+
+    #[tokio::test]
+    async fn exit_codes_and_streams() {
+        let r = run(&sh("echo out; echo err >&2; exit 3")).await.unwrap();
+        assert_eq!(r.output.stdout, b"out\n");
+        assert_eq!(r.output.stderr, b"err\n");
+        assert_eq!(r.output.exit_code, 3);
+        assert!(!r.output.timed_out);
+    }
+
+    #[tokio::test]
+    async fn environment_is_clean() {
+        // SAFETY of the test: only this test reads this variable.
+        let r = run(&sh("env")).await.unwrap();
+        let env = r.output.stdout_str().to_string();
+        assert!(!env.contains("HOME="), "{env}");
+        assert!(env.contains("PATH=/usr/bin:/bin"));
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_group_with_124() {
+        let t = Instant::now();
+        let r = run(&sh("sleep 30 & sleep 30; echo never").timeout(Duration::from_millis(300)))
+            .await
+            .unwrap();
+        assert!(t.elapsed() < Duration::from_secs(5));
+        assert_eq!(r.output.exit_code, 124);
+        assert!(r.output.timed_out);
+        assert_eq!(r.ending, Ending::TimedOut);
+    }
+
+    #[tokio::test]
+    async fn runaway_output_is_capped_and_killed() {
+        let t = Instant::now();
+        let r = run(&sh("yes")
+            .max_output_bytes(1000)
+            .timeout(Duration::from_secs(20)))
+        .await
+        .unwrap();
+        assert!(t.elapsed() < Duration::from_secs(10));
+        assert!(r.output.stdout_truncated);
+        assert_eq!(r.ending, Ending::OutputOverflow);
+        assert!(r.output.stdout.starts_with(b"y\ny\n"));
+        assert!(r.output.stdout_str().contains("[output truncated"));
+    }
+
+    #[tokio::test]
+    async fn slightly_over_cap_keeps_real_status() {
+        let r = run(&sh("head -c 5000 /dev/zero; exit 0").max_output_bytes(1000))
+            .await
+            .unwrap();
+        assert_eq!(r.output.exit_code, 0);
+        assert!(r.output.stdout_truncated);
+    }
+
+    #[tokio::test]
+    async fn background_jobs_do_not_outlive_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("pid");
+        let cmd = format!("sleep 60 & echo $! > {}; exit 0", marker.display());
+        let t = Instant::now();
+        let r = run(&sh(&cmd)).await.unwrap();
+        assert_eq!(r.output.exit_code, 0);
+        assert!(t.elapsed() < Duration::from_secs(5));
+        let pid: i32 = std::fs::read_to_string(&marker)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let alive = nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ");
+        assert!(!alive, "background sleep {pid} survived");
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_an_error() {
+        assert!(run(&ProcessSpec::new("/nonexistent/x")).await.is_err());
+    }
+}
