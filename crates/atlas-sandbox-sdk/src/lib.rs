@@ -28,7 +28,7 @@ pub use exec::{
 };
 pub use plugin::{
     HealthStatus, PluginContext, PluginDescriptor, PluginFactory, Sandbox, SandboxPlugin,
-    SecurityProfile, schema_of,
+    SecurityProfile, SweepReport, SweptSandbox, schema_of,
 };
 pub use semantic::{CollectLimits, CollectedFile, CollectedLayer, SemanticLayer, SkippedEntry};
 

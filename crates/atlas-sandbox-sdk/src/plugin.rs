@@ -104,6 +104,53 @@ pub trait SandboxPlugin: Send + Sync + Debug {
 
     /// Creates a sandbox over the semantic layer. Called once per semantic root; the host caches it.
     async fn create(&self, layer: &SemanticLayer) -> Result<Box<dyn Sandbox>>;
+
+    /// Finds remote sandboxes this project created (by their tags) that are older than
+    /// `older_than`, and kills them unless `dry_run`. Only backends with remote, billable
+    /// resources implement it; the default says the backend has nothing to sweep.
+    async fn sweep(&self, older_than: Duration, dry_run: bool) -> Result<SweepReport> {
+        let _ = (older_than, dry_run);
+        Err(Error::new(
+            crate::error::ErrorKind::InvalidRequest,
+            "this backend creates no remote sandboxes, so there is nothing to sweep",
+        )
+        .with_backend(self.id()))
+    }
+}
+
+/// One remote sandbox found by [`SandboxPlugin::sweep`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SweptSandbox {
+    /// The vendor's sandbox id.
+    pub id: String,
+    /// How old it is, if the vendor says.
+    #[serde(serialize_with = "ser_opt_secs", rename = "age_secs")]
+    pub age: Option<Duration>,
+    /// Its tags/labels/metadata.
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// Whether it was killed (false in a dry run or if the kill failed).
+    pub killed: bool,
+    /// Why the kill failed, if it did.
+    pub error: Option<String>,
+}
+
+fn ser_opt_secs<S: serde::Serializer>(
+    d: &Option<Duration>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs()),
+        None => s.serialize_none(),
+    }
+}
+
+/// What a sweep found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    /// Sandboxes matching the tags and age.
+    pub sandboxes: Vec<SweptSandbox>,
+    /// Whether nothing was killed on purpose.
+    pub dry_run: bool,
 }
 
 /// A live sandbox. `exec` may be called concurrently; `close` is idempotent.
