@@ -1,0 +1,341 @@
+//! Starting the real `atlas-sidecar` binary for the integration tests.
+// The tests start the server binary under test and keep its handle (to signal and wait for
+// it), which the SDK's run-to-completion runner cannot do.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::disallowed_methods,
+    clippy::disallowed_types
+)]
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// A small semantic layer readable by the unprivileged user the server switches to.
+pub fn layer() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("sidecar-layer-")
+        .tempdir()
+        .unwrap();
+    let root = dir.path().join("semantic");
+    std::fs::create_dir_all(root.join("entities")).unwrap();
+    std::fs::write(
+        root.join("catalog.yml"),
+        "name: shop\nentities: [orders, customers]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("entities/orders.yml"),
+        "name: orders\ncolumns:\n  - name: customer_id\n  - name: total\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("entities/customers.yml"),
+        "name: customers\ncolumns:\n  - name: customer_id\n",
+    )
+    .unwrap();
+    for p in [dir.path(), &root, &root.join("entities")] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+pub fn semantic(layer: &tempfile::TempDir) -> PathBuf {
+    layer.path().join("semantic")
+}
+
+/// A directory for the server's per-command temp dirs, so a test can see leaks.
+pub fn tmp_root() -> tempfile::TempDir {
+    let d = tempfile::Builder::new()
+        .prefix("sidecar-tmp-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    d
+}
+
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    pub stderr_path: PathBuf,
+    _logs: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn command(args: &[&str], env: &[(&str, &str)]) -> (Command, tempfile::TempDir, PathBuf) {
+    let logs = tempfile::tempdir().unwrap();
+    let stderr_path = logs.path().join("stderr");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_atlas-sidecar"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap());
+    (cmd, logs, stderr_path)
+}
+
+/// Starts the server on a free loopback port and waits for its "listening" line.
+pub fn start(semantic: &Path, tmp: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--semantic-root",
+        semantic.to_str().unwrap(),
+        "--tmp-dir",
+        tmp.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let (mut cmd, logs, stderr_path) = command(&args, env);
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(addr) = line.strip_prefix("atlas-sidecar listening on ") {
+                let _ = tx.send(addr.to_owned());
+            }
+        }
+    });
+    let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(a) => a,
+        Err(_) => {
+            let _ = child.kill();
+            panic!(
+                "server did not start: {}",
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            );
+        }
+    };
+    Server {
+        child,
+        addr,
+        stderr_path,
+        _logs: logs,
+    }
+}
+
+pub fn start_default(semantic: &Path, tmp: &Path) -> Server {
+    start(semantic, tmp, &[], &[("SIDECAR_AUTH_TOKEN", TOKEN)])
+}
+
+/// Entries left in a temp root (leaked per-command dirs).
+pub fn leftovers(tmp: &Path) -> Vec<String> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Live (non-zombie) descendants of a process.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            break;
+        };
+        for e in entries.flatten() {
+            let Ok(child) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+                continue;
+            };
+            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+                continue;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            if fields.len() > 1 && fields[1] == p.to_string() && fields[0] != "Z" {
+                out.push(child);
+                frontier.push(child);
+            }
+        }
+    }
+    out
+}
+
+pub fn process_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.trim_start().starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+pub fn rss_kib(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Docker, or a loud SKIPPED line and `None`.
+pub async fn docker_or_skip(test: &str) -> Option<atlas_sandbox_sidecar::container::Docker> {
+    match atlas_sandbox_sidecar::container::connect().await {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("SKIPPED: {test}: Docker is not available here: {e}");
+            None
+        }
+    }
+}
+
+/// Builds the test image (FROM scratch: this build's server binary, its libraries, busybox).
+pub async fn build_test_image(docker: &atlas_sandbox_sidecar::container::Docker, image: &str) {
+    use atlas_sandbox_sidecar::container::ContainerConfig;
+    let cfg = ContainerConfig {
+        image: image.to_owned(),
+        server_binary: Some(env!("CARGO_BIN_EXE_atlas-sidecar").into()),
+        ..Default::default()
+    };
+    atlas_sandbox_sidecar::container::build_image(docker, &cfg)
+        .await
+        .unwrap();
+}
+
+/// A container config for tests: a private state dir, a unique name.
+pub fn container_config(
+    image: &str,
+    name: &str,
+    semantic: &Path,
+    state: &Path,
+) -> atlas_sandbox_sidecar::container::ContainerConfig {
+    atlas_sandbox_sidecar::container::ContainerConfig {
+        name: name.to_owned(),
+        image: image.to_owned(),
+        semantic_dir: semantic.to_owned(),
+        state_dir: state.to_owned(),
+        memory_mib: 256,
+        pids_limit: 128,
+        wait: Duration::from_secs(30),
+        ..Default::default()
+    }
+}
+
+/// A sandbox that owns the server it talks to: one server (process or container) per semantic
+/// layer, as the sidecar is deployed (the layer is the server's, not the client's).
+pub struct Owned<G: Send + Sync + 'static> {
+    pub inner: atlas_sandbox_sidecar::SidecarSandbox,
+    pub server: G,
+}
+
+impl<G: Send + Sync> std::fmt::Debug for Owned<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+#[atlas_sandbox_sdk::async_trait]
+impl<G: Send + Sync> atlas_sandbox_sdk::Sandbox for Owned<G> {
+    async fn exec(
+        &self,
+        request: atlas_sandbox_sdk::ExecRequest,
+    ) -> atlas_sandbox_sdk::Result<atlas_sandbox_sdk::ExecOutput> {
+        self.inner.exec(request).await
+    }
+
+    async fn close(&self) -> atlas_sandbox_sdk::Result<()> {
+        self.inner.close().await
+    }
+}
+
+/// Removes a container when dropped (also when an assertion failed).
+pub struct ContainerGuard(
+    pub atlas_sandbox_sidecar::container::Docker,
+    pub atlas_sandbox_sidecar::container::ContainerConfig,
+);
+
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        let (docker, cfg) = (self.0.clone(), self.1.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let _ = rt.block_on(atlas_sandbox_sidecar::container::down(&docker, &cfg));
+        })
+        .join();
+    }
+}
+
+static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+pub type SandboxFuture = futures::future::BoxFuture<
+    'static,
+    atlas_sandbox_sdk::Result<Box<dyn atlas_sandbox_sdk::Sandbox>>,
+>;
+
+/// A factory that starts a container (through `container::up`) per semantic layer.
+pub fn container_factory(
+    docker: atlas_sandbox_sidecar::container::Docker,
+    image: &'static str,
+    state: PathBuf,
+) -> impl Fn(atlas_sandbox_sdk::SemanticLayer) -> SandboxFuture {
+    move |layer| {
+        let docker = docker.clone();
+        let state = state.clone();
+        Box::pin(async move {
+            let name = format!(
+                "atlas-sidecar-suite-{}-{}",
+                std::process::id(),
+                SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let cfg = container_config(image, &name, layer.root(), &state);
+            let running = atlas_sandbox_sidecar::container::up(&docker, &cfg).await?;
+            let guard = ContainerGuard(docker.clone(), cfg);
+            let inner =
+                atlas_sandbox_sidecar::SidecarPlugin::new(running.plugin_config())?.sandbox();
+            Ok(Box::new(Owned {
+                inner,
+                server: guard,
+            }) as Box<dyn atlas_sandbox_sdk::Sandbox>)
+        })
+    }
+}
