@@ -506,6 +506,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_types, clippy::disallowed_methods)] // creates a FIFO fixture
     fn fifo_is_skipped_and_does_not_block() {
         let (_t, root) = layer();
         let fifo = root.join("pipe.yml");
