@@ -1,0 +1,247 @@
+//! One sandbox: a private directory holding the generated nsjail config (and the policy), and a
+//! fresh jail per exec.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use atlas_sandbox_sdk::process::{self, Ending, ProcessSpec};
+use atlas_sandbox_sdk::{
+    ExecOutput, ExecRequest, Result, Sandbox, SemanticLayer, TIMEOUT_EXIT_CODE, async_trait,
+};
+use tempfile::TempDir;
+
+use crate::ID;
+use crate::config::Seccomp;
+use crate::error::NsjailError;
+use crate::jail::{SEMANTIC_MOUNT, exec_args};
+use crate::log::{JailOutcome, parse};
+use crate::plugin::{EXPLORE_POLICY, NsjailPlugin};
+
+/// The file names inside the sandbox directory.
+const CONFIG_FILE: &str = "jail.cfg";
+const POLICY_FILE: &str = "explore.kafel";
+
+/// A sandbox over one semantic layer. Nothing runs between execs; `close` removes the directory.
+#[derive(Debug)]
+pub struct NsjailSandbox {
+    nsjail: PathBuf,
+    root: PathBuf,
+    dir_path: PathBuf,
+    config_file: PathBuf,
+    dir: Mutex<Option<TempDir>>,
+    closed: AtomicBool,
+    next_exec: AtomicU64,
+    time_limit: Duration,
+}
+
+/// Removes a per-exec log file when the exec ends, however it ends (a dropped future too).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn workdir_err(path: &Path) -> impl FnOnce(std::io::Error) -> NsjailError + '_ {
+    move |source| NsjailError::Workdir {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl NsjailSandbox {
+    /// Writes the sandbox's nsjail config and checks, with one jail, that the layer is readable
+    /// by the jail user.
+    pub(crate) async fn create(
+        plugin: &NsjailPlugin,
+        nsjail: PathBuf,
+        layer: &SemanticLayer,
+    ) -> Result<Self> {
+        let root = layer.root().to_path_buf();
+        // Re-checked here because the layer may have changed since it was opened.
+        std::fs::read_dir(&root).map_err(|e| NsjailError::LayerUnreadable {
+            path: root.clone(),
+            uid: plugin.config().jail_uid,
+            detail: e.to_string(),
+        })?;
+        let host = plugin.host_facts()?;
+        let dir = tempfile::Builder::new()
+            .prefix("atlas-nsjail-")
+            .tempdir()
+            .map_err(|source| NsjailError::Workdir {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let dir_path = dir.path().to_path_buf();
+        let policy = match plugin.config().seccomp_choice()? {
+            Seccomp::Builtin => {
+                let p = dir_path.join(POLICY_FILE);
+                std::fs::write(&p, EXPLORE_POLICY).map_err(workdir_err(&p))?;
+                Some(p)
+            }
+            Seccomp::File(p) => Some(p),
+            Seccomp::Off => None,
+        };
+        let text = plugin.plan(&host, &root, policy.as_deref()).render();
+        let config_file = dir_path.join(CONFIG_FILE);
+        std::fs::write(&config_file, text).map_err(workdir_err(&config_file))?;
+        let sandbox = NsjailSandbox {
+            nsjail,
+            root: root.clone(),
+            dir_path,
+            config_file,
+            dir: Mutex::new(Some(dir)),
+            closed: AtomicBool::new(false),
+            next_exec: AtomicU64::new(0),
+            time_limit: plugin.config().time_limit.get(),
+        };
+        // One jail now, so a layer the jail user cannot read (or a jail that cannot be built)
+        // is reported by `create`, not by the first command.
+        let probe = sandbox
+            .exec(
+                ExecRequest::new(format!(
+                    "test -r {SEMANTIC_MOUNT} && test -x {SEMANTIC_MOUNT}"
+                ))
+                .timeout(Duration::from_secs(5)),
+            )
+            .await?;
+        if !probe.success() {
+            let _ = sandbox.close().await;
+            return Err(NsjailError::LayerUnreadable {
+                path: root,
+                uid: plugin.config().jail_uid,
+                detail: format!(
+                    "a jail could not list {SEMANTIC_MOUNT} (exit {}{}); make it readable and \
+                     searchable by others (chmod o+rx)",
+                    probe.exit_code,
+                    if probe.stderr.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {}", probe.stderr_str().trim())
+                    }
+                ),
+            }
+            .into());
+        }
+        Ok(sandbox)
+    }
+
+    /// The generated nsjail config file.
+    pub fn config_file(&self) -> &Path {
+        &self.config_file
+    }
+
+    /// The sandbox's private directory (removed by `close`).
+    pub fn dir(&self) -> &Path {
+        &self.dir_path
+    }
+
+    /// The nsjail binary it runs.
+    pub fn nsjail(&self) -> &Path {
+        &self.nsjail
+    }
+}
+
+#[async_trait]
+impl Sandbox for NsjailSandbox {
+    async fn exec(&self, request: ExecRequest) -> Result<ExecOutput> {
+        request.validate().map_err(|e| e.with_backend(ID))?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(NsjailError::Closed.into());
+        }
+        let rel = request.relative_cwd().map_err(|e| e.with_backend(ID))?;
+        // Resolved on the host without leaving the root: a symlinked cwd pointing outside would
+        // not exist in the jail anyway, and its target is none of our business.
+        if !rel.is_empty() {
+            let inside = std::fs::canonicalize(self.root.join(&rel))
+                .map(|p| p.starts_with(&self.root) && p.is_dir())
+                .unwrap_or(false);
+            if !inside {
+                return Err(NsjailError::BadCwd(rel).into());
+            }
+        }
+        let timeout = request.timeout.min(self.time_limit);
+        let n = self.next_exec.fetch_add(1, Ordering::Relaxed);
+        let log_path = self.dir_path.join(format!("exec-{n}.log"));
+        let _log_guard = RemoveOnDrop(log_path.clone());
+        let spec = ProcessSpec::new(&self.nsjail)
+            .args(exec_args(
+                &self.config_file,
+                &log_path,
+                timeout,
+                &rel,
+                &request.command,
+            ))
+            .cwd("/")
+            .timeout(timeout)
+            .max_output_bytes(request.max_output_bytes);
+        let result = process::run(&spec)
+            .await
+            .map_err(|source| NsjailError::Spawn {
+                path: self.nsjail.clone(),
+                source,
+            })?;
+        let mut output = result.output;
+        match result.ending {
+            // Killed by us: the log ends mid-run and the output already says what happened.
+            Ending::TimedOut | Ending::OutputOverflow => return Ok(output),
+            Ending::Exited => {}
+        }
+        let log = tokio::fs::read(&log_path).await.unwrap_or_default();
+        let status = match (result.raw_code, result.signal) {
+            (Some(c), _) => format!("exit status {c}"),
+            (None, Some(s)) => format!("killed by signal {s}"),
+            (None, None) => "unknown status".to_owned(),
+        };
+        match parse(&String::from_utf8_lossy(&log)) {
+            JailOutcome::Exited(_) | JailOutcome::Signaled(_) | JailOutcome::SeccompViolation => {
+                Ok(output)
+            }
+            JailOutcome::TimeLimit => {
+                output.exit_code = TIMEOUT_EXIT_CODE;
+                output.timed_out = true;
+                Ok(output)
+            }
+            JailOutcome::SetupFailed(mut messages) => {
+                // Anything nsjail printed before it opened its log file went to stderr.
+                let early = output.stderr_str().trim().to_owned();
+                if !early.is_empty() {
+                    messages.push(early);
+                }
+                if messages.is_empty() {
+                    messages.push("no message in nsjail's log".to_owned());
+                }
+                Err(NsjailError::Setup {
+                    status,
+                    messages: messages.join("; "),
+                }
+                .into())
+            }
+            JailOutcome::Interrupted(messages) => Err(NsjailError::Interrupted {
+                status,
+                messages: if messages.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", messages.join("; "))
+                },
+            }
+            .into()),
+        }
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.closed.store(true, Ordering::Release);
+        let dir = match self.dir.lock() {
+            Ok(mut g) => g.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(dir) = dir {
+            let path = dir.path().to_path_buf();
+            dir.close().map_err(workdir_err(&path))?;
+        }
+        Ok(())
+    }
+}
