@@ -17,6 +17,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
+use axum::serve::ListenerExt;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -273,6 +274,11 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     let app = router.layer(axum::middleware::from_fn_with_state(kit, kit_middleware));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // Streamed responses (ndjson, Connect frames) would otherwise wait for the client's delayed
+    // ACK (Nagle): a first line ~40 ms late instead of ~1 ms.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(async {

@@ -1,0 +1,817 @@
+//! The plugin and its sandboxes: one Vercel microVM per semantic layer, created with the
+//! layer uploaded as one tar.gz, commands run as `sh -c`, stopped and deleted at close.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use atlas_sandbox_cloud::{SessionSlot, TAG_MARKER, age_from_tags, sandbox_tags, spawn_cleanup};
+use atlas_sandbox_sdk::{
+    CappedBuffer, CollectLimits, Error, ErrorKind, ExecOutput, ExecRequest, HealthStatus,
+    PluginContext, Result, Sandbox, SandboxPlugin, SecurityProfile, SemanticLayer, SweepReport,
+    SweptSandbox, TIMEOUT_EXIT_CODE, async_trait,
+};
+use bytes::Bytes;
+
+use crate::client::{VercelClient, millis};
+use crate::config::NetworkPolicy;
+use crate::error::VercelError;
+use crate::protocol::{
+    Command, CreateSandbox, NdjsonDecoder, Resources, RunCommand, SIGKILL, StreamItem,
+};
+use crate::{DEFAULT_PRIORITY, ID};
+
+/// Where the semantic layer lives in the microVM (the session's cwd is `/vercel/sandbox`).
+pub const SEMANTIC_DIR: &str = "/vercel/sandbox/semantic";
+
+/// Commands whose timeout is longer than this run detached (start, then `?wait=true` polls, then
+/// the logs) instead of over one `wait` stream: Vercel's edge cuts streaming responses after
+/// about 5 minutes, and a cut stream loses the exit code.
+pub const STREAM_SWITCH: Duration = Duration::from_secs(4 * 60);
+
+/// How long one `?wait=true` poll may be held open before it is re-issued (under the edge's cut).
+const WAIT_POLL_BOUND: Duration = Duration::from_secs(4 * 60);
+
+/// How long past the command's own timeout we wait for the vendor to report it, before we kill
+/// it ourselves and report the timeout.
+const DEADLINE_GRACE: Duration = Duration::from_secs(15);
+
+/// The longest ndjson line accepted (output arrives in chunks far smaller).
+const MAX_LINE: usize = 64 * 1024 * 1024;
+
+/// How much output past the cap a command may write before it is killed, as a multiple of the
+/// cap (the SDK process runner's factor, so every backend stops `yes` alike).
+const OVERFLOW_KILL_FACTOR: u64 = 8;
+
+/// How long the partial logs of a command killed at our deadline are waited for.
+const LATE_LOGS_BOUND: Duration = Duration::from_secs(10);
+
+/// How often a cut log stream is fetched again.
+const LOG_ATTEMPTS: u32 = 3;
+
+/// What the plugin and its sandboxes share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) client: VercelClient,
+    pub(crate) settings: Settings,
+    pub(crate) ctx: PluginContext,
+}
+
+/// The microVM's shape, from the config.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) runtime: String,
+    pub(crate) region: Option<String>,
+    pub(crate) vcpus: Option<u32>,
+    pub(crate) lifetime: Duration,
+    pub(crate) network_policy: NetworkPolicy,
+    pub(crate) allowed_domains: Vec<String>,
+}
+
+impl Settings {
+    fn network_policy_body(&self) -> serde_json::Value {
+        match self.network_policy {
+            NetworkPolicy::AllowAll => serde_json::json!({"mode": "allow-all"}),
+            NetworkPolicy::DenyAll if self.allowed_domains.is_empty() => {
+                serde_json::json!({"mode": "deny-all"})
+            }
+            NetworkPolicy::DenyAll => serde_json::json!({"allow": self.allowed_domains}),
+        }
+    }
+}
+
+/// The security profile for a network policy.
+pub(crate) fn security_profile(
+    policy: NetworkPolicy,
+    allowed_domains: &[String],
+) -> SecurityProfile {
+    let mut caveats = vec![
+        "runs on Vercel's infrastructure: the semantic layer is uploaded to Vercel".to_owned(),
+        "commands run as the image's default user, which can use sudo inside the microVM; the \
+         microVM is the boundary"
+            .to_owned(),
+        "deny-all is documented not to block the link-local metadata address 169.254.169.254"
+            .to_owned(),
+    ];
+    let network_isolation = match policy {
+        NetworkPolicy::AllowAll => {
+            caveats.push("network_policy = \"allow-all\": commands can reach the internet".into());
+            false
+        }
+        NetworkPolicy::DenyAll if allowed_domains.is_empty() => true,
+        NetworkPolicy::DenyAll => {
+            caveats.push(format!(
+                "egress is allowed to: {}",
+                allowed_domains.join(", ")
+            ));
+            false
+        }
+    };
+    SecurityProfile {
+        network_isolation,
+        filesystem_isolation: true,
+        unprivileged_execution: false,
+        description: "a Firecracker microVM per semantic layer on Vercel Sandbox".to_owned(),
+        caveats,
+    }
+}
+
+/// The configured Vercel backend.
+#[derive(Debug)]
+pub struct VercelPlugin {
+    shared: Arc<Shared>,
+}
+
+impl VercelPlugin {
+    pub(crate) fn new(shared: Shared) -> Self {
+        VercelPlugin {
+            shared: Arc::new(shared),
+        }
+    }
+}
+
+#[async_trait]
+impl SandboxPlugin for VercelPlugin {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn priority(&self) -> i32 {
+        DEFAULT_PRIORITY
+    }
+
+    fn version(&self) -> &'static str {
+        env!("CARGO_PKG_VERSION")
+    }
+
+    fn security(&self) -> SecurityProfile {
+        let s = &self.shared.settings;
+        security_profile(s.network_policy, &s.allowed_domains)
+    }
+
+    /// An authenticated list of one sandbox: checks the URL, the token and the team/project
+    /// without creating (paying for) anything.
+    async fn health_check(&self) -> HealthStatus {
+        let client = &self.shared.client;
+        HealthStatus::measure(Duration::from_secs(10), async move {
+            client.list(None, 1, None).await?;
+            Ok(format!(
+                "authenticated to the Vercel Sandbox API (project {})",
+                client.project_id()
+            ))
+        })
+        .await
+    }
+
+    async fn create(&self, layer: &SemanticLayer) -> Result<Box<dyn Sandbox>> {
+        let layer = layer.clone();
+        let archive = tokio::task::spawn_blocking(move || build_archive(&layer))
+            .await
+            .map_err(|e| {
+                Error::backend_failure("archiving the semantic layer panicked")
+                    .with_backend(ID)
+                    .with_source(e)
+            })??;
+        let sandbox = VercelSandbox {
+            shared: self.shared.clone(),
+            archive: Arc::new(archive),
+            slot: SessionSlot::new(),
+        };
+        // Created now, not at the first command: a bad token or quota shows up here.
+        sandbox.session().await?;
+        Ok(Box::new(sandbox))
+    }
+
+    async fn sweep(&self, older_than: Duration, dry_run: bool) -> Result<SweepReport> {
+        sweep(&self.shared.client, older_than, dry_run).await
+    }
+}
+
+/// The semantic layer as the one gzip-compressed tar that `fs/write` takes.
+#[derive(Debug)]
+pub(crate) struct Archive {
+    pub(crate) tar_gz: Bytes,
+    pub(crate) files: usize,
+}
+
+/// Builds the upload: file entries only, named relative to `/` (`vercel/sandbox/semantic/...`),
+/// as the SDK's `writeFiles` names them; the server creates the parent directories.
+pub(crate) fn build_archive(layer: &SemanticLayer) -> Result<Archive> {
+    let collected = layer.collect(&CollectLimits::default())?;
+    let mtime = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let prefix = SEMANTIC_DIR.trim_start_matches('/');
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    for f in &collected.files {
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(f.contents.len() as u64);
+        header.set_mode(f.mode & 0o777);
+        header.set_mtime(mtime);
+        tar.append_data(
+            &mut header,
+            format!("{prefix}/{}", f.path),
+            f.contents.as_slice(),
+        )
+        .map_err(VercelError::Archive)?;
+    }
+    let mut gz = tar.into_inner().map_err(VercelError::Archive)?;
+    gz.flush().map_err(VercelError::Archive)?;
+    let bytes = gz.finish().map_err(VercelError::Archive)?;
+    Ok(Archive {
+        tar_gz: Bytes::from(bytes),
+        files: collected.files.len(),
+    })
+}
+
+/// One live microVM.
+#[derive(Debug)]
+pub(crate) struct Session {
+    name: String,
+    id: String,
+    expires_at: Mutex<Instant>,
+}
+
+impl Session {
+    fn expires_at(&self) -> Instant {
+        *self.expires_at.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push_expiry(&self, by: Duration) {
+        let mut e = self.expires_at.lock().unwrap_or_else(|p| p.into_inner());
+        *e = (*e).max(Instant::now()) + by;
+    }
+}
+
+/// A sandbox over one semantic layer.
+#[derive(Debug)]
+pub struct VercelSandbox {
+    shared: Arc<Shared>,
+    archive: Arc<Archive>,
+    slot: SessionSlot<Session>,
+}
+
+impl VercelSandbox {
+    async fn session(&self) -> Result<Arc<Session>> {
+        let shared = self.shared.clone();
+        let archive = self.archive.clone();
+        self.slot
+            .get_or_create(ID, || create_session(shared, archive))
+            .await
+    }
+
+    /// Keeps the microVM alive while it is used: when less than half its lifetime (or less than
+    /// the command needs) is left, extend it. One extra call every half-lifetime of use.
+    async fn keep_alive(&self, s: &Session, command_timeout: Duration) -> Result<()> {
+        let lifetime = self.shared.settings.lifetime;
+        let need = command_timeout + DEADLINE_GRACE + Duration::from_secs(30);
+        let left = s.expires_at().saturating_duration_since(Instant::now());
+        if left >= need.max(lifetime / 2) {
+            return Ok(());
+        }
+        let by = lifetime.max(need);
+        match self.shared.client.extend_timeout(&s.id, by).await {
+            Ok(_) => {
+                s.push_expiry(by);
+                Ok(())
+            }
+            Err(e) if e.kind() == ErrorKind::SandboxGone => Err(e),
+            Err(e) => {
+                // The plan's maximum lifetime may be reached: the command can still run in
+                // what is left, and a microVM that does stop is recreated.
+                tracing::warn!(sandbox = %s.name, error = %e, "could not extend the sandbox lifetime");
+                Ok(())
+            }
+        }
+    }
+
+    async fn run_on(&self, s: &Session, req: &ExecRequest, cwd: &str) -> Result<ExecOutput> {
+        self.keep_alive(s, req.timeout).await?;
+        let runner = Runner {
+            client: &self.shared.client,
+            session_id: &s.id,
+            req,
+            start: Instant::now(),
+            deadline: tokio::time::Instant::now() + req.timeout + DEADLINE_GRACE,
+        };
+        if req.timeout > STREAM_SWITCH {
+            runner.detached(cwd).await
+        } else {
+            runner.streaming(cwd).await
+        }
+    }
+}
+
+#[async_trait]
+impl Sandbox for VercelSandbox {
+    async fn exec(&self, request: ExecRequest) -> Result<ExecOutput> {
+        let start = Instant::now();
+        request.validate().map_err(|e| e.with_backend(ID))?;
+        let rel = request.relative_cwd().map_err(|e| e.with_backend(ID))?;
+        let cwd = if rel.is_empty() {
+            SEMANTIC_DIR.to_owned()
+        } else {
+            format!("{SEMANTIC_DIR}/{rel}")
+        };
+        let session = self.session().await?;
+        let out = match self.run_on(&session, &request, &cwd).await {
+            Err(e) if e.kind() == ErrorKind::SandboxGone && !self.slot.is_closed().await => {
+                tracing::warn!(sandbox = %session.name, error = %e, "the Vercel sandbox is gone; recreating it once");
+                self.slot.invalidate(&session).await;
+                let client = self.shared.client.clone();
+                let old = session.clone();
+                // The stopped microVM costs nothing, but its record would clutter the project.
+                spawn_cleanup("stale vercel sandbox", async move {
+                    let _ = destroy(&client, &old).await;
+                });
+                let fresh = self.session().await?;
+                self.run_on(&fresh, &request, &cwd).await?
+            }
+            other => other?,
+        };
+        Ok(ExecOutput {
+            duration: start.elapsed(),
+            ..out
+        })
+    }
+
+    async fn close(&self) -> Result<()> {
+        match self.slot.close().await {
+            Some(s) => destroy(&self.shared.client, &s).await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for VercelSandbox {
+    fn drop(&mut self) {
+        if let Some(s) = self.slot.take_now() {
+            let client = self.shared.client.clone();
+            spawn_cleanup("vercel sandbox", async move {
+                if let Err(e) = destroy(&client, &s).await {
+                    tracing::warn!(sandbox = %s.name, error = %e, "could not stop a dropped Vercel sandbox; it stops at its lifetime");
+                }
+            });
+        }
+    }
+}
+
+/// Creates a microVM and uploads the layer: two calls. A failed upload stops it again.
+async fn create_session(shared: Arc<Shared>, archive: Arc<Archive>) -> Result<Session> {
+    let st = &shared.settings;
+    let name = format!("atlas-{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
+    let tags: BTreeMap<String, String> = sandbox_tags(&shared.ctx);
+    let body = CreateSandbox {
+        project_id: shared.client.project_id(),
+        name: &name,
+        ports: [],
+        timeout: millis(st.lifetime),
+        persistent: false,
+        resources: st.vcpus.map(|vcpus| Resources { vcpus }),
+        runtime: Some(st.runtime.as_str()),
+        region: st.region.as_deref(),
+        network_policy: st.network_policy_body(),
+        tags: &tags,
+    };
+    let created_at = Instant::now();
+    let made = shared.client.create(&body).await?;
+    let session = Session {
+        name: made.sandbox.name,
+        id: made.session.id,
+        expires_at: Mutex::new(created_at + Duration::from_millis(made.session.timeout)),
+    };
+    let upload = if archive.files > 0 {
+        shared
+            .client
+            .write_files(&session.id, archive.tar_gz.clone())
+            .await
+    } else {
+        // Nothing to extract, but commands still run in the semantic directory.
+        shared.client.mkdir(&session.id, SEMANTIC_DIR).await
+    };
+    if let Err(e) = upload {
+        if let Err(e2) = destroy(&shared.client, &session).await {
+            tracing::warn!(sandbox = %session.name, error = %e2, "could not stop the sandbox after a failed upload");
+        }
+        return Err(e);
+    }
+    tracing::debug!(sandbox = %session.name, session = %session.id, files = archive.files, "Vercel sandbox ready");
+    Ok(session)
+}
+
+/// Stops the session and deletes the sandbox; what is already gone is fine.
+async fn destroy(client: &VercelClient, s: &Session) -> Result<()> {
+    let gone_ok = |r: Result<()>| match r {
+        Err(e) if e.kind() == ErrorKind::SandboxGone => Ok(()),
+        other => other,
+    };
+    let stopped = gone_ok(client.stop(&s.id).await);
+    let deleted = gone_ok(client.delete(&s.name).await);
+    stopped.and(deleted)
+}
+
+/// The output of one command, capped as it arrives.
+struct Collector {
+    out: CappedBuffer,
+    err: CappedBuffer,
+    kill_after: u64,
+}
+
+impl Collector {
+    fn new(cap: usize) -> Self {
+        Collector {
+            out: CappedBuffer::new(cap),
+            err: CappedBuffer::new(cap),
+            kill_after: (cap as u64)
+                .max(64 * 1024)
+                .saturating_mul(OVERFLOW_KILL_FACTOR),
+        }
+    }
+
+    fn overflowed(&self) -> bool {
+        self.out.dropped() > self.kill_after || self.err.dropped() > self.kill_after
+    }
+}
+
+/// One command on one session.
+struct Runner<'a> {
+    client: &'a VercelClient,
+    session_id: &'a str,
+    req: &'a ExecRequest,
+    start: Instant,
+    /// Our own deadline: the command's timeout plus a grace for the vendor to report it.
+    deadline: tokio::time::Instant,
+}
+
+enum Next {
+    Finished(Command),
+    /// The stream broke after the command started: ask for its end and logs instead.
+    Recover(String),
+}
+
+impl Runner<'_> {
+    fn body<'b>(&'b self, cwd: &'b str, wait: bool) -> RunCommand<'b> {
+        RunCommand {
+            command: "sh",
+            args: ["-c", &self.req.command],
+            cwd,
+            env: BTreeMap::new(),
+            sudo: false,
+            wait: wait.then_some(true),
+            logs: wait.then_some(true),
+            timeout: millis(self.req.timeout),
+        }
+    }
+
+    /// `wait` mode: one request, the output streamed back as ndjson.
+    async fn streaming(&self, cwd: &str) -> Result<ExecOutput> {
+        let body = self.body(cwd, true);
+        let bound = self.req.timeout + DEADLINE_GRACE + Duration::from_secs(5);
+        let mut resp = self
+            .client
+            .run_streaming(self.session_id, &body, bound)
+            .await?;
+        let mut col = Collector::new(self.req.max_output_bytes);
+        let mut dec = NdjsonDecoder::new(MAX_LINE);
+        let mut cmd_id: Option<String> = None;
+        let mut overflow_killed = false;
+        let next = 'read: loop {
+            let chunk = match tokio::time::timeout_at(self.deadline, resp.chunk()).await {
+                Err(_) => {
+                    if let Some(id) = &cmd_id
+                        && let Err(e) = self.client.kill(self.session_id, id, SIGKILL).await
+                    {
+                        tracing::warn!(error = %e, "could not kill a command past its deadline");
+                    }
+                    return self.timed_out(col);
+                }
+                Ok(Ok(Some(chunk))) => chunk,
+                Ok(Ok(None)) => {
+                    // A half line at the end is a cut stream, not a malformed one.
+                    if let Ok(Some(StreamItem::Command(c))) = dec.finish()
+                        && c.exit_code.is_some()
+                    {
+                        break 'read Next::Finished(c);
+                    }
+                    match &cmd_id {
+                        Some(id) => break 'read Next::Recover(id.clone()),
+                        None => {
+                            return Err(VercelError::StreamEndedBeforeStart("empty stream").into());
+                        }
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "the command stream broke");
+                    match &cmd_id {
+                        Some(id) => break 'read Next::Recover(id.clone()),
+                        None => {
+                            return Err(atlas_sandbox_cloud::transport_error(ID, e));
+                        }
+                    }
+                }
+            };
+            for item in dec.push(&chunk)? {
+                match item {
+                    StreamItem::Command(c) if c.exit_code.is_some() => {
+                        break 'read Next::Finished(c);
+                    }
+                    StreamItem::Command(c) => cmd_id = Some(c.id),
+                    StreamItem::Stdout(d) => {
+                        col.out.push(d.as_bytes());
+                    }
+                    StreamItem::Stderr(d) => {
+                        col.err.push(d.as_bytes());
+                    }
+                    StreamItem::Error { code, message } => match &cmd_id {
+                        // e.g. `sandbox_stream_closed`: the command lives on; fetch its end.
+                        Some(id) => {
+                            tracing::warn!(%code, %message, "the server closed the command stream");
+                            break 'read Next::Recover(id.clone());
+                        }
+                        None => return Err(VercelError::Stream { code, message }.into()),
+                    },
+                }
+            }
+            if !overflow_killed
+                && col.overflowed()
+                && let Some(id) = &cmd_id
+            {
+                overflow_killed = true;
+                if let Err(e) = self.client.kill(self.session_id, id, SIGKILL).await {
+                    tracing::warn!(error = %e, "could not kill a command flooding its output");
+                }
+            }
+        };
+        match next {
+            Next::Finished(c) => Ok(self.finish(col, &c)),
+            Next::Recover(id) => {
+                tracing::info!(command = %id, "recovering the command's end and output from its logs");
+                self.await_and_collect(&id).await
+            }
+        }
+    }
+
+    /// Detached mode, for long commands: start, poll `?wait=true`, then read the logs.
+    async fn detached(&self, cwd: &str) -> Result<ExecOutput> {
+        let body = self.body(cwd, false);
+        let cmd = self.client.run_detached(self.session_id, &body).await?;
+        self.await_and_collect(&cmd.id).await
+    }
+
+    async fn await_and_collect(&self, cmd_id: &str) -> Result<ExecOutput> {
+        let finished = loop {
+            let now = tokio::time::Instant::now();
+            if now >= self.deadline {
+                // Kill first: the log stream of a running command lasts as long as it does.
+                if let Err(e) = self.client.kill(self.session_id, cmd_id, SIGKILL).await {
+                    tracing::warn!(error = %e, "could not kill a command past its deadline");
+                }
+                let partial = tokio::time::timeout(LATE_LOGS_BOUND, self.read_logs(cmd_id)).await;
+                let col = match partial {
+                    Ok(Ok(col)) => col,
+                    _ => Collector::new(self.req.max_output_bytes),
+                };
+                return self.timed_out(col);
+            }
+            let bound = (self.deadline - now).min(WAIT_POLL_BOUND);
+            match self
+                .client
+                .get_command(self.session_id, cmd_id, true, bound)
+                .await
+            {
+                Ok(c) if c.exit_code.is_some() => break c,
+                Ok(_) => continue,
+                // The edge cut the held request, or it reached its bound: ask again.
+                Err(e)
+                    if e.is_temporary()
+                        && !matches!(e.kind(), ErrorKind::SandboxGone | ErrorKind::RateLimited) =>
+                {
+                    tracing::debug!(error = %e, "re-polling the command");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let col = self.read_logs(cmd_id).await?;
+        Ok(self.finish(col, &finished))
+    }
+
+    /// The whole log of a command, read again from the start if the stream breaks.
+    async fn read_logs(&self, cmd_id: &str) -> Result<Collector> {
+        let mut last_err = None;
+        for _ in 0..LOG_ATTEMPTS {
+            let mut col = Collector::new(self.req.max_output_bytes);
+            let mut resp = self
+                .client
+                .logs(self.session_id, cmd_id, WAIT_POLL_BOUND)
+                .await?;
+            let mut dec = NdjsonDecoder::new(MAX_LINE);
+            let mut broken = None;
+            loop {
+                match resp.chunk().await {
+                    Ok(Some(chunk)) => {
+                        for item in dec.push(&chunk)? {
+                            match item {
+                                StreamItem::Stdout(d) => {
+                                    col.out.push(d.as_bytes());
+                                }
+                                StreamItem::Stderr(d) => {
+                                    col.err.push(d.as_bytes());
+                                }
+                                StreamItem::Command(_) => {}
+                                StreamItem::Error { code, message } => {
+                                    broken =
+                                        Some(Error::from(VercelError::Stream { code, message }));
+                                }
+                            }
+                        }
+                        if broken.is_some() {
+                            break;
+                        }
+                    }
+                    Ok(None) => {
+                        match dec.finish() {
+                            Ok(Some(StreamItem::Stdout(d))) => {
+                                col.out.push(d.as_bytes());
+                            }
+                            Ok(Some(StreamItem::Stderr(d))) => {
+                                col.err.push(d.as_bytes());
+                            }
+                            Ok(_) => {}
+                            // A half line at the end: the stream was cut; read it again.
+                            Err(e) => broken = Some(Error::from(e).set_temporary(true)),
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        broken = Some(atlas_sandbox_cloud::transport_error(ID, e));
+                        break;
+                    }
+                }
+            }
+            match broken {
+                None => return Ok(col),
+                Some(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| VercelError::Lost.into()))
+    }
+
+    /// Our deadline passed without an answer from the vendor: report the timeout with what
+    /// output arrived (the caller has killed the command).
+    fn timed_out(&self, col: Collector) -> Result<ExecOutput> {
+        Ok(ExecOutput::from_streams(
+            col.out,
+            col.err,
+            TIMEOUT_EXIT_CODE,
+            true,
+            self.start.elapsed(),
+        ))
+    }
+
+    /// The vendor SIGKILLs a command at its timeout; that is reported as exit 124, like every
+    /// backend. Any other exit keeps its real code.
+    fn finish(&self, col: Collector, c: &Command) -> ExecOutput {
+        let code = c.exit_code.unwrap_or(0);
+        let ran = c
+            .duration_ms
+            .map(Duration::from_millis)
+            .unwrap_or_else(|| self.start.elapsed());
+        let killed = code == 128 + SIGKILL || code < 0;
+        let timed_out = killed && ran + Duration::from_millis(50) >= self.req.timeout;
+        ExecOutput::from_streams(
+            col.out,
+            col.err,
+            if timed_out { TIMEOUT_EXIT_CODE } else { code },
+            timed_out,
+            self.start.elapsed(),
+        )
+    }
+}
+
+/// Lists the project's sandboxes carrying our marker tag, older than `older_than`, and stops
+/// and deletes them unless `dry_run`.
+async fn sweep(client: &VercelClient, older_than: Duration, dry_run: bool) -> Result<SweepReport> {
+    let tag = format!("{TAG_MARKER}:true");
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let mut report = SweepReport {
+        sandboxes: Vec::new(),
+        dry_run,
+    };
+    let mut cursor: Option<String> = None;
+    for _page in 0..1000 {
+        let page = client.list(Some(&tag), 100, cursor.as_deref()).await?;
+        for sb in page.sandboxes {
+            let tags = sb.tags.clone().unwrap_or_default();
+            if tags.get(TAG_MARKER).map(String::as_str) != Some("true") {
+                continue;
+            }
+            let age = age_from_tags(&tags)
+                .unwrap_or_else(|| Duration::from_millis(now_ms.saturating_sub(sb.created_at)));
+            if age < older_than {
+                continue;
+            }
+            let mut swept = SweptSandbox {
+                id: sb.name.clone(),
+                age: Some(age),
+                tags,
+                killed: false,
+                error: None,
+            };
+            if !dry_run {
+                let session = Session {
+                    name: sb.name.clone(),
+                    id: sb.current_session_id.clone().unwrap_or_default(),
+                    expires_at: Mutex::new(Instant::now()),
+                };
+                let r = if matches!(sb.status.as_str(), "running" | "pending")
+                    && !session.id.is_empty()
+                {
+                    destroy(client, &session).await
+                } else {
+                    match client.delete(&sb.name).await {
+                        Err(e) if e.kind() == ErrorKind::SandboxGone => Ok(()),
+                        other => other,
+                    }
+                };
+                match r {
+                    Ok(()) => swept.killed = true,
+                    Err(e) => swept.error = Some(e.to_string()),
+                }
+            }
+            report.sandboxes.push(swept);
+        }
+        match page.pagination.next {
+            Some(next) if !next.is_empty() => cursor = Some(next),
+            _ => break,
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_holds_relative_file_entries_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("models/deep")).unwrap();
+        std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+        std::fs::write(dir.path().join("catalog.yml"), "a: 1\n").unwrap();
+        std::fs::write(dir.path().join("models/deep/orders.yml"), "name: orders\n").unwrap();
+        let layer = SemanticLayer::open(dir.path()).unwrap();
+        let a = build_archive(&layer).unwrap();
+        assert_eq!(a.files, 2);
+        let gz = flate2::read::GzDecoder::new(&a.tar_gz[..]);
+        let mut ar = tar::Archive::new(gz);
+        let mut names = Vec::new();
+        for e in ar.entries().unwrap() {
+            let e = e.unwrap();
+            assert_eq!(e.header().entry_type(), tar::EntryType::Regular);
+            names.push(e.path().unwrap().display().to_string());
+        }
+        assert_eq!(
+            names,
+            [
+                "vercel/sandbox/semantic/catalog.yml",
+                "vercel/sandbox/semantic/models/deep/orders.yml"
+            ]
+        );
+    }
+
+    #[test]
+    fn network_policy_bodies() {
+        let mut s = Settings {
+            runtime: "node24".into(),
+            region: None,
+            vcpus: None,
+            lifetime: Duration::from_secs(600),
+            network_policy: NetworkPolicy::DenyAll,
+            allowed_domains: vec![],
+        };
+        assert_eq!(
+            s.network_policy_body(),
+            serde_json::json!({"mode": "deny-all"})
+        );
+        assert!(security_profile(s.network_policy, &s.allowed_domains).network_isolation);
+        s.allowed_domains = vec!["example.com".into()];
+        assert_eq!(
+            s.network_policy_body(),
+            serde_json::json!({"allow": ["example.com"]})
+        );
+        assert!(!security_profile(s.network_policy, &s.allowed_domains).network_isolation);
+        s.network_policy = NetworkPolicy::AllowAll;
+        assert_eq!(
+            s.network_policy_body(),
+            serde_json::json!({"mode": "allow-all"})
+        );
+    }
+}

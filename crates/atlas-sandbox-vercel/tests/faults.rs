@@ -1,0 +1,513 @@
+//! Each fault of cloud-backends.md, injected by the emulator: what the user sees, and that no
+//! microVM is left running afterwards.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use atlas_sandbox_sdk::{ErrorKind, ExecRequest, SandboxPlugin};
+use serde_json::json;
+
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < until, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_zero_exit_keeps_code_stdout_and_stderr() {
+    let s = common::setup().await;
+    let (_d, layer) = common::small_layer();
+    let sb = s.plugin.create(&layer).await.expect("create");
+    let out = sb
+        .exec(ExecRequest::new(
+            "cat entities/orders.yml; echo oops >&2; exit 42",
+        ))
+        .await
+        .expect("a non-zero exit is Ok");
+    assert_eq!(out.exit_code, 42);
+    assert_eq!(out.stdout_str(), "name: orders\n");
+    assert_eq!(out.stderr_str(), "oops\n");
+    assert!(!out.timed_out);
+    sb.close().await.expect("close");
+    assert_eq!(s.emu.running_sessions(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_on_every_request() {
+    let s = common::setup().await;
+    s.kit.set_latency(Duration::from_millis(50));
+    let (_d, layer) = common::small_layer();
+    let t = Instant::now();
+    let sb = s.plugin.create(&layer).await.expect("create");
+    let out = sb
+        .exec(ExecRequest::new("ls entities"))
+        .await
+        .expect("exec");
+    assert_eq!(out.stdout_str(), "orders.yml\n");
+    assert!(
+        t.elapsed() >= Duration::from_millis(150),
+        "3 round trips of 50 ms"
+    );
+    sb.close().await.expect("close");
+    assert_eq!(s.emu.running_sessions(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_is_retried_after_retry_after_then_reported() {
+    let s = common::setup().await;
+    let (_d, layer) = common::small_layer();
+    let sb = s.plugin.create(&layer).await.expect("create");
+    let body = json!({"error": {"code": "rate_limited", "message": "Too many requests"}});
+    s.kit.fail_next("/cmd", 2, 429, Some(0), body.clone());
+    let out = sb.exec(ExecRequest::new("echo ok")).await.expect("retried");
+    assert_eq!(out.stdout_str(), "ok\n");
+    assert_eq!(s.kit.count("POST", "/cmd"), 3, "two 429s then the command");
+
+    // More 429s than retries: the user sees RateLimited with the vendor's message and wait.
+    s.kit.fail_next("/cmd", 10, 429, Some(7), body);
+    let e = sb
+        .exec(ExecRequest::new("echo ok"))
+        .await
+        .expect_err("rate limited");
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
+    assert!(e.to_string().contains("Too many requests"), "{e}");
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+    s.kit.clear();
+    sb.close().await.expect("close");
+    assert_eq!(s.emu.running_sessions(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_retry_only_what_is_safe() {
+    let s = common::setup().await;
+    let (_d, layer) = common::small_layer();
+    // The upload is idempotent: a 503 is retried.
+    s.kit.fail_next(
+        "/fs/write",
+        1,
+        503,
+        None,
+        json!({"error": {"code": "internal", "message": "busy"}}),
+    );
+    let sb = s.plugin.create(&layer).await.expect("upload retried");
+    assert_eq!(s.kit.count("POST", "/fs/write"), 2);
+    // A command is not: a 502 is reported (temporary), and it ran zero times, not twice.
+    s.kit.fail_next(
+        "/cmd",
+        1,
+        502,
+        None,
+        json!({"error": {"code": "bad_gateway", "message": "upstream"}}),
+    );
+    let e = sb
+        .exec(ExecRequest::new("echo once >> /tmp/count"))
+        .await
+        .expect_err("502");
+    assert_eq!(e.kind(), ErrorKind::Backend);
+    assert!(e.is_temporary());
+    assert_eq!(s.kit.count("POST", "/cmd"), 1, "never resent");
+    let out = sb
+        .exec(ExecRequest::new("echo fine"))
+        .await
+        .expect("next works");
+    assert_eq!(out.stdout_str(), "fine\n");
+    sb.close().await.expect("close");
+    assert_eq!((s.emu.running_sessions(), s.emu.sandbox_count()), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_create_is_looked_up_by_name_not_blindly_repeated() {
+    let s = common::setup().await;
+    let (_d, layer) = common::small_layer();
+    // The first request is the create; a 503 leaves it unknown whether a microVM exists.
+    s.kit.fail_next(
+        "/v2/sandboxes",
+        1,
+        503,
+        None,
+        json!({"error": {"code": "internal", "message": "oops"}}),
+    );
+    let sb = s.plugin.create(&layer).await.expect("create after lookup");
+    let reqs = s.kit.requests();
+    assert_eq!(reqs[0].method, "POST");
+    assert_eq!(
+        reqs[1].method, "GET",
+        "looked the name up before creating again"
+    );
+    let name = reqs[0].json().expect("body")["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(reqs[1].path.ends_with(&name), "{} vs {name}", reqs[1].path);
+    assert_eq!(
+        reqs[2].json().expect("body")["name"],
+        name.as_str(),
+        "same name: no duplicate possible"
+    );
+    assert_eq!(s.emu.running_sessions(), 1, "exactly one microVM");
+    sb.close().await.expect("close");
+    assert_eq!((s.emu.running_sessions(), s.emu.sandbox_count()), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_cut_mid_way_is_recovered_from_wait_and_logs() {
+    let s = common::setup().await;
+    let (_d, layer) = common::small_layer();
+    let sb = s.plugin.create(&layer).await.expect("create");
+    // The first ndjson line (the command) fits in 400 bytes; the output is cut inside.
+    s.kit.cut_stream_next("/cmd", 400);
+    let out = sb
+        .exec(ExecRequest::new("seq 1 3000; echo warn >&2; exit 3"))
+        .await
+        .expect("recovered");
+    let want: String = (1..=3000).map(|i| format!("{i}\n")).collect();
+    assert_eq!(out.stdout_str(), want);
+    assert_eq!(out.stderr_str(), "warn\n");
+    assert_eq!(out.exit_code, 3);
+    assert_eq!(s.kit.count("GET", "/logs"), 1);
+    assert!(
+        s.kit
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.query.as_deref().unwrap_or("").contains("wait=true")),
+        "waited for the command"
+    );
+
+    // Cut before the command line is complete: nothing to recover; a temporary error.
+    s.kit.cut_stream_next("/cmd", 20);
+    let e = sb
+        .exec(ExecRequest::new("echo hi"))
+        .await
+        .expect_err("cut early");
+    assert!(e.is_temporary(), "{e}");
+    // And a cut log stream is read again.
+    s.kit.cut_stream_next("/cmd", 400);
+    s.kit.cut_stream_next("/logs", 300);
+    let out = sb
+        .exec(ExecRequest::new("seq 1 2000"))
+        .await
+        .expect("logs re-read");
+    assert_eq!(out.stdout_str().lines().count(), 2000);
+    sb.close().await.expect("close");
+    assert_eq!(s.emu.running_sessions(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_sandbox_is_recreated_once() {
+    let s = common::setup().await;
+    let (_d, layer) = common::small_layer();
+    let sb = s.plugin.create(&layer).await.expect("create");
+    assert_eq!(s.emu.stop_all_sessions(), 1);
+    let out = sb
+        .exec(ExecRequest::new("cat catalog.yml"))
+        .await
+        .expect("recreated");
+    assert_eq!(
+        out.stdout_str(),
+        "tables: [orders]\n",
+        "the layer was uploaded again"
+    );
+    assert_eq!(s.emu.created_count(), 2);
+    assert_eq!(s.emu.running_sessions(), 1);
+    // The stale record is deleted in the background.
+    eventually("the stale sandbox deleted", || s.emu.sandbox_count() == 1).await;
+    let out = sb
+        .exec(ExecRequest::new("echo next"))
+        .await
+        .expect("the next command works");
+    assert_eq!(out.stdout_str(), "next\n");
+
+    // 422 sandbox_stopping is "gone" too.
+    s.kit.fail_next(
+        "/cmd",
+        1,
+        422,
+        None,
+        json!({"error": {"code": "sandbox_stopping", "message": "stopping"}}),
+    );
+    let out = sb
+        .exec(ExecRequest::new("echo again"))
+        .await
+        .expect("recreated after 422");
+    assert_eq!(out.stdout_str(), "again\n");
+    assert_eq!(s.emu.created_count(), 3);
+
+    // Gone twice in a row: recreated once, then the error reaches the user.
+    let gone =
+        json!({"error": {"code": "sandbox_stopped", "message": "The sandbox session is stopped"}});
+    s.kit.fail_next("/cmd", 2, 410, None, gone);
+    let e = sb
+        .exec(ExecRequest::new("true"))
+        .await
+        .expect_err("gone twice");
+    assert_eq!(e.kind(), ErrorKind::SandboxGone, "{e}");
+    assert_eq!(s.emu.created_count(), 4, "exactly one recreation per exec");
+
+    sb.close().await.expect("close");
+    eventually("every microVM stopped and deleted", || {
+        s.emu.running_sessions() == 0 && s.emu.sandbox_count() == 0
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_upload_and_failed_upload() {
+    let s = common::setup_with(|mut c| {
+        c.timeout = "1s".parse().expect("duration");
+        c
+    })
+    .await;
+    let (_d, layer) = common::small_layer();
+    // Slower than the 1 s request bound: the upload is idempotent, so it is sent again.
+    s.kit.delay_next("/fs/write", Duration::from_millis(1500));
+    let sb = s
+        .plugin
+        .create(&layer)
+        .await
+        .expect("the retried upload works");
+    assert_eq!(s.kit.count("POST", "/fs/write"), 2);
+    let out = sb
+        .exec(ExecRequest::new("cat catalog.yml"))
+        .await
+        .expect("exec");
+    assert_eq!(out.stdout_str(), "tables: [orders]\n");
+    sb.close().await.expect("close");
+
+    // An upload that fails for good: the user sees the error, and the microVM is not leaked.
+    s.kit.fail_next(
+        "/fs/write",
+        5,
+        500,
+        None,
+        json!({"error": {"code": "internal", "message": "disk"}}),
+    );
+    let e = s.plugin.create(&layer).await.expect_err("upload fails");
+    assert!(e.to_string().contains("disk"), "{e}");
+    assert_eq!((s.emu.running_sessions(), s.emu.sandbox_count()), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_sandbox_is_stopped_in_the_background() {
+    let s = common::setup().await;
+    let (_d, layer) = common::small_layer();
+    let sb = s.plugin.create(&layer).await.expect("create");
+    sb.exec(ExecRequest::new("true")).await.expect("exec");
+    drop(sb);
+    eventually("the dropped sandbox stopped and deleted", || {
+        s.emu.running_sessions() == 0 && s.emu.sandbox_count() == 0
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_are_124_whoever_enforces_them() {
+    let s = common::setup().await;
+    let (_d, layer) = common::small_layer();
+    let sb = s.plugin.create(&layer).await.expect("create");
+    let t = Instant::now();
+    let out = sb
+        .exec(ExecRequest::new("echo started; sleep 30").timeout(Duration::from_millis(800)))
+        .await
+        .expect("a timeout is Ok");
+    assert_eq!((out.exit_code, out.timed_out), (124, true));
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    let body = s
+        .kit
+        .requests()
+        .last()
+        .and_then(|r| r.json())
+        .expect("cmd body");
+    assert_eq!(body["timeout"], 800, "milliseconds");
+    // A command that kills itself with SIGKILL quickly is not a timeout.
+    let out = sb.exec(ExecRequest::new("kill -9 $$")).await.expect("exec");
+    assert_eq!((out.exit_code, out.timed_out), (137, false));
+    sb.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_commands_run_detached_with_wait_polling_and_logs() {
+    let s = common::setup().await;
+    let (_d, layer) = common::small_layer();
+    let sb = s.plugin.create(&layer).await.expect("create");
+    s.kit.clear();
+    let out = sb
+        .exec(
+            ExecRequest::new("cat catalog.yml; echo e >&2; exit 5")
+                .timeout(atlas_sandbox_vercel::STREAM_SWITCH + Duration::from_secs(60)),
+        )
+        .await
+        .expect("exec");
+    assert_eq!(
+        (
+            out.exit_code,
+            out.stdout_str().as_ref(),
+            out.stderr_str().as_ref()
+        ),
+        (5, "tables: [orders]\n", "e\n")
+    );
+    let reqs = s.kit.requests();
+    let start = reqs
+        .iter()
+        .find(|r| r.path.ends_with("/cmd"))
+        .and_then(|r| r.json())
+        .expect("cmd");
+    assert!(start.get("wait").is_none(), "detached: {start}");
+    assert_eq!(start["timeout"], 300_000);
+    assert!(
+        reqs.iter()
+            .any(|r| r.query.as_deref().unwrap_or("").contains("wait=true"))
+    );
+    assert_eq!(s.kit.count("GET", "/logs"), 1);
+    sb.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lifetime_is_extended_while_in_use() {
+    let s = common::setup_with(|mut c| {
+        c.sandbox_lifetime = "1m".parse().expect("duration");
+        c
+    })
+    .await;
+    let (_d, layer) = common::small_layer();
+    let sb = s.plugin.create(&layer).await.expect("create");
+    sb.exec(ExecRequest::new("true"))
+        .await
+        .expect("short command: no extension");
+    assert_eq!(s.kit.count("POST", "/extend-timeout"), 0);
+    sb.exec(ExecRequest::new("true").timeout(Duration::from_secs(40)))
+        .await
+        .expect("exec");
+    let ext: Vec<_> = s
+        .kit
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/extend-timeout"))
+        .collect();
+    assert_eq!(
+        ext.len(),
+        1,
+        "a 40 s command does not fit in what is left of 1 min"
+    );
+    assert_eq!(
+        ext[0].json().expect("body")["duration"],
+        85_000,
+        "40 s + grace + margin, in ms"
+    );
+    sb.exec(ExecRequest::new("true").timeout(Duration::from_secs(40)))
+        .await
+        .expect("exec");
+    assert_eq!(
+        s.kit.count("POST", "/extend-timeout"),
+        1,
+        "now there is room"
+    );
+    sb.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_get_no_host_environment_or_token() {
+    let s = common::setup().await;
+    let (_d, layer) = common::small_layer();
+    let sb = s.plugin.create(&layer).await.expect("create");
+    let out = sb.exec(ExecRequest::new("env")).await.expect("env");
+    assert!(!out.stdout_str().contains(common::TOKEN));
+    assert!(!out.stdout_str().contains("team_test"));
+    let body = s
+        .kit
+        .requests()
+        .last()
+        .and_then(|r| r.json())
+        .expect("cmd body");
+    assert_eq!(body["env"], json!({}));
+    sb.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_token_is_an_auth_error_naming_the_variable() {
+    let s = common::setup().await;
+    s.emu.expect_token(Some("a-different-token"));
+    let (_d, layer) = common::small_layer();
+    let e = s.plugin.create(&layer).await.expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::Auth);
+    let text = e.to_string();
+    assert!(text.contains("VERCEL_TOKEN"), "{text}");
+    assert!(!text.contains(common::TOKEN), "{text}");
+    let h = s.plugin.health_check().await;
+    assert!(!h.healthy);
+    assert!(h.message.contains("VERCEL_TOKEN"), "{}", h.message);
+    assert_eq!(s.emu.created_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_check_is_a_free_list_call() {
+    let s = common::setup().await;
+    let h = s.plugin.health_check().await;
+    assert!(h.healthy, "{}", h.message);
+    let reqs = s.kit.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        (reqs[0].method.as_str(), reqs[0].path.as_str()),
+        ("GET", "/v2/sandboxes")
+    );
+    assert_eq!(s.emu.created_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_finds_leaked_sandboxes_by_tag() {
+    let s = common::setup().await;
+    let (_d, layer) = common::small_layer();
+    // Two leaks (as if the host crashed): never closed, never dropped.
+    for _ in 0..2 {
+        let sb = s.plugin.create(&layer).await.expect("create");
+        std::mem::forget(sb);
+    }
+    assert_eq!(s.emu.running_sessions(), 2);
+    let r = s
+        .plugin
+        .sweep(Duration::from_secs(3600), false)
+        .await
+        .expect("sweep");
+    assert!(r.sandboxes.is_empty(), "too young: {r:?}");
+    let r = s.plugin.sweep(Duration::ZERO, true).await.expect("dry run");
+    assert_eq!(r.sandboxes.len(), 2);
+    assert!(r.sandboxes.iter().all(|x| !x.killed));
+    assert_eq!(s.emu.running_sessions(), 2, "a dry run kills nothing");
+    let r = s.plugin.sweep(Duration::ZERO, false).await.expect("sweep");
+    assert_eq!(r.sandboxes.len(), 2);
+    assert!(
+        r.sandboxes.iter().all(|x| x.killed && x.error.is_none()),
+        "{r:?}"
+    );
+    assert!(
+        r.sandboxes
+            .iter()
+            .all(|x| x.tags["atlas-sandbox-instance"] == "test-instance")
+    );
+    assert_eq!((s.emu.running_sessions(), s.emu.sandbox_count()), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_stream_ends_at_our_deadline_with_124_and_a_kill() {
+    let s = common::setup().await;
+    let (_d, layer) = common::small_layer();
+    let sb = s.plugin.create(&layer).await.expect("create");
+    s.emu.stall_next_streams(1);
+    let t = Instant::now();
+    let out = sb
+        .exec(ExecRequest::new("sleep 30").timeout(Duration::from_millis(500)))
+        .await
+        .expect("a timeout is Ok");
+    let took = t.elapsed();
+    assert_eq!((out.exit_code, out.timed_out), (124, true));
+    // The command's timeout plus the 15 s grace for the vendor to report it, and no more.
+    assert!(took >= Duration::from_secs(15), "{took:?}");
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert_eq!(s.kit.count("POST", "/kill"), 1, "the command was killed");
+    let out = sb.exec(ExecRequest::new("echo after")).await.expect("next");
+    assert_eq!(out.stdout_str(), "after\n");
+    sb.close().await.expect("close");
+    assert_eq!(s.emu.running_sessions(), 0);
+}
