@@ -292,9 +292,11 @@ pub fn parse_error_body(body: &str) -> (Option<String>, Option<String>) {
         ),
         _ => None,
     };
+    // E2B repeats the HTTP status in `code` and puts the useful value in `error_code`.
     let code = obj
-        .get("code")
+        .get("error_code")
         .and_then(as_text)
+        .or_else(|| obj.get("code").and_then(as_text))
         .or_else(|| v.get("error").filter(|e| e.is_string()).and_then(as_text));
     let message = obj.get("message").and_then(as_text);
     (code, message)
@@ -479,6 +481,15 @@ mod tests {
             (Some("sandbox_stopped".into()), Some("stopped".into()))
         );
         assert_eq!(parse_error_body("oops"), (None, Some("oops".into())));
+        assert_eq!(
+            parse_error_body(
+                r#"{"code":503,"error_code":"sandbox_capacity_unavailable","message":"busy"}"#
+            ),
+            (
+                Some("sandbox_capacity_unavailable".into()),
+                Some("busy".into())
+            )
+        );
     }
 
     #[test]

@@ -1,0 +1,81 @@
+//! The official `e2b` npm SDK against the emulator (tests/fidelity-e2b/fidelity.mjs): if the
+//! vendor's own client cannot talk to it, the emulator is wrong.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use atlas_emulator_e2b::{EmulatorOptions, start_with};
+use atlas_emulator_kit::Kit;
+use atlas_sandbox_sdk::process::{ProcessSpec, find_in_path, run};
+
+const KEY: &str = "e2b_fidelity_key";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_sdk_talks_to_the_emulator() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fidelity-e2b");
+    if !dir.join("node_modules/e2b/package.json").is_file() {
+        eprintln!(
+            "SKIPPED: official_sdk_talks_to_the_emulator: run `npm ci` in tests/fidelity-e2b"
+        );
+        return;
+    }
+    let Some(node) = find_in_path("node", std::env::var_os("PATH").as_deref()) else {
+        eprintln!("SKIPPED: official_sdk_talks_to_the_emulator: node is not installed");
+        return;
+    };
+    let kit = Kit::new();
+    let opts = EmulatorOptions {
+        api_key: Some(KEY.to_owned()),
+        ..Default::default()
+    };
+    let (emu, state) = start_with(kit.clone(), opts, None).await.unwrap();
+    // The SDK reads only these variables: E2B_DOMAIN and E2B_DEBUG stay unset (clean env).
+    let spec = ProcessSpec::new(node)
+        .arg("fidelity.mjs")
+        .cwd(&dir)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .env("E2B_API_KEY", KEY)
+        .env("E2B_API_URL", &emu.base_url)
+        .env("E2B_SANDBOX_URL", &emu.base_url)
+        .env("E2B_EXPECT_AUTH", "1")
+        .timeout(Duration::from_secs(120))
+        .max_output_bytes(1 << 20);
+    let out = run(&spec).await.unwrap().output;
+    let stdout = out.stdout_str();
+    let stderr = out.stderr_str();
+    eprintln!("{stdout}{stderr}");
+    assert!(
+        out.exit_code == 0 && !out.timed_out,
+        "the official SDK disagreed with the emulator:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("FIDELITY OK"));
+
+    // What the SDK sent, as reference/cloud.md records it.
+    let reqs = kit.requests();
+    let create = reqs
+        .iter()
+        .find(|r| r.path == "/v2/sandboxes" && r.method == "POST")
+        .unwrap();
+    assert_eq!(create.header("x-api-key"), Some(KEY));
+    assert_eq!(create.json().unwrap()["timeout"], 120);
+    let start = reqs
+        .iter()
+        .find(|r| r.path == "/process.Process/Start")
+        .unwrap();
+    assert_eq!(
+        start.header("content-type"),
+        Some("application/connect+json")
+    );
+    assert_eq!(start.header("keepalive-ping-interval"), Some("50"));
+    assert!(reqs.iter().any(|r| r.path == "/process.Process/SendSignal"));
+    assert!(
+        reqs.iter()
+            .any(|r| r.path == "/files" && r.method == "POST")
+    );
+    assert!(
+        state.live_sandboxes().is_empty(),
+        "the script killed everything it created"
+    );
+    emu.shutdown().await;
+}
