@@ -1,0 +1,726 @@
+//! Backend selection at startup and the per-semantic-root sandbox cache.
+//!
+//! Rules (see docs/config.md):
+//! - candidates are the enabled, configured, compiled-in backends;
+//! - their health checks run concurrently under one overall deadline;
+//! - order: `sandbox.priority` list first (in its order), then by effective priority, highest first;
+//! - the first healthy candidate whose `create` succeeds serves a semantic root; failures are kept;
+//! - a pin (`sandbox.backend` / `ATLAS_SANDBOX`) fails closed: no fallback, ever;
+//! - just-bash is the last resort: refused in production unless allowed, and logged as a
+//!   security degradation.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use atlas_sandbox_sdk::{
+    ExecDefaults, ExecRequest, HealthStatus, PluginContext, PluginDescriptor, Sandbox,
+    SandboxPlugin, SecurityProfile, SemanticLayer,
+};
+use serde::Serialize;
+
+use crate::config::{
+    Config, ConfigErrors, ConfigProblem, Origin, SandboxSettings, SemanticRootSource,
+};
+use crate::registry::KNOWN_BACKENDS;
+
+/// The id of the unisolated last-resort backend.
+pub const JUST_BASH: &str = "just-bash";
+
+/// The state of one backend slot.
+#[derive(Debug, Clone)]
+pub enum SlotState {
+    /// Built and usable (if enabled and healthy).
+    Ready(Arc<dyn SandboxPlugin>),
+    /// Needs configuration it does not have; listed, never selected.
+    NotConfigured,
+}
+
+/// One backend as the host sees it.
+#[derive(Debug, Clone)]
+pub struct PluginSlot {
+    /// The plugin id.
+    pub id: String,
+    /// The backend's version.
+    pub version: String,
+    /// `enabled` from config.
+    pub enabled: bool,
+    /// The effective priority (config override or default).
+    pub priority: i32,
+    /// The backend's default priority.
+    pub default_priority: i32,
+    /// The Cargo feature that compiled it in.
+    pub cargo_feature: String,
+    /// Its security profile (as configured when built, else the default one).
+    pub security: SecurityProfile,
+    /// Built or not configured.
+    pub state: SlotState,
+}
+
+impl PluginSlot {
+    /// A slot for a built plugin, enabled, at the plugin's own priority.
+    pub fn ready(plugin: Box<dyn SandboxPlugin>) -> Self {
+        let plugin: Arc<dyn SandboxPlugin> = Arc::from(plugin);
+        PluginSlot {
+            id: plugin.id().to_owned(),
+            version: plugin.version().to_owned(),
+            enabled: true,
+            priority: plugin.priority(),
+            default_priority: plugin.priority(),
+            cargo_feature: plugin.id().to_owned(),
+            security: plugin.security(),
+            state: SlotState::Ready(plugin),
+        }
+    }
+
+    /// Overrides the priority.
+    #[must_use]
+    pub fn with_priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Sets `enabled`.
+    #[must_use]
+    pub fn with_enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    fn plugin(&self) -> Option<&Arc<dyn SandboxPlugin>> {
+        match &self.state {
+            SlotState::Ready(p) if self.enabled => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Builds every enabled, configured backend from its validated table. Build errors are config
+/// errors (the backend rejected a value its schema allowed).
+pub fn build_slots(config: &Config, ctx: &PluginContext) -> Result<Vec<PluginSlot>, ConfigErrors> {
+    let mut errors = ConfigErrors::default();
+    let mut slots = Vec::new();
+    for p in &config.plugins {
+        let d: &PluginDescriptor = &p.descriptor;
+        let mut slot = PluginSlot {
+            id: d.id.to_owned(),
+            version: d.version.to_owned(),
+            enabled: p.enabled,
+            priority: p.effective_priority(),
+            default_priority: d.default_priority,
+            cargo_feature: d.cargo_feature.to_owned(),
+            security: (d.default_security)(),
+            state: SlotState::NotConfigured,
+        };
+        if let (true, Some(table)) = (p.enabled, &p.table) {
+            match (d.build)(table.clone(), ctx) {
+                Ok(plugin) => {
+                    slot.security = plugin.security();
+                    slot.state = SlotState::Ready(Arc::from(plugin));
+                }
+                Err(e) => errors.problems.push(ConfigProblem {
+                    key: format!("plugins.{}", d.id),
+                    value: None,
+                    origin: p.origin.clone(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        slots.push(slot);
+    }
+    if errors.is_empty() {
+        Ok(slots)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Why a semantic root got no sandbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct SelectError {
+    /// The summary.
+    pub message: String,
+    /// Every backend that was not used, with the reason, in selection order.
+    pub rejected: Vec<Rejection>,
+}
+
+/// A backend that was not used and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// The plugin id.
+    pub id: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl fmt::Display for SelectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        for r in &self.rejected {
+            write!(f, "\n  {}: {}", r.id, r.reason)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SelectError {}
+
+#[derive(Debug)]
+struct Cached {
+    id: String,
+    sandbox: Arc<dyn Sandbox>,
+}
+
+/// The running host: the backends, their startup health, and the sandboxes in use.
+#[derive(Debug)]
+pub struct Host {
+    settings: SandboxSettings,
+    slots: Vec<PluginSlot>,
+    health: HashMap<String, HealthStatus>,
+    health_elapsed: Duration,
+    /// Indices into `slots` of enabled, built backends, in selection order.
+    order: Vec<usize>,
+    cache: tokio::sync::Mutex<HashMap<PathBuf, Cached>>,
+}
+
+impl Host {
+    /// Builds the backends of a validated config and starts the host.
+    pub async fn from_config(config: &Config) -> Result<Host, ConfigErrors> {
+        let ctx = PluginContext {
+            instance_id: format!("atlas-sandbox-{}", std::process::id()),
+            defaults: ExecDefaults {
+                timeout: config.sandbox.timeout,
+                max_output_bytes: config.sandbox.max_output_bytes,
+            },
+        };
+        let slots = build_slots(config, &ctx)?;
+        Ok(Host::start(config.sandbox.clone(), slots).await)
+    }
+
+    /// Runs the health checks (concurrently, one overall deadline) and orders the candidates.
+    pub async fn start(settings: SandboxSettings, slots: Vec<PluginSlot>) -> Host {
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + settings.health_check_timeout;
+        let limit = settings.health_check_timeout;
+        // Each check runs in its own task: one that blocks its thread or panics cannot hold up
+        // the others or the deadline, and is aborted when the deadline passes.
+        let checks = slots.iter().filter_map(|s| {
+            let plugin = s.plugin()?.clone();
+            let id = s.id.clone();
+            let t0 = Instant::now();
+            let mut task = tokio::spawn(async move { plugin.health_check().await });
+            Some(async move {
+                let status = match tokio::time::timeout_at(deadline, &mut task).await {
+                    Ok(Ok(h)) => h,
+                    Ok(Err(e)) => HealthStatus::unhealthy(
+                        format!("the health check failed: {e}"),
+                        t0.elapsed(),
+                    ),
+                    Err(_) => {
+                        task.abort();
+                        HealthStatus::unhealthy(
+                            format!(
+                                "no answer within the overall health-check deadline of {} \
+                                 (sandbox.health_check_timeout)",
+                                atlas_sandbox_sdk::HumanDuration(limit)
+                            ),
+                            t0.elapsed(),
+                        )
+                    }
+                };
+                (id, status)
+            })
+        });
+        let health: HashMap<String, HealthStatus> = futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .collect();
+        let health_elapsed = started.elapsed();
+        let order = selection_order(&slots, settings.priority.as_deref());
+        for (id, h) in &health {
+            tracing::debug!(backend = %id, healthy = h.healthy, message = %h.message, "health check");
+        }
+        Host {
+            settings,
+            slots,
+            health,
+            health_elapsed,
+            order,
+            cache: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The settings the host runs with.
+    pub fn settings(&self) -> &SandboxSettings {
+        &self.settings
+    }
+
+    /// A request for `command` with the configured defaults.
+    pub fn request(&self, command: impl Into<String>) -> ExecRequest {
+        ExecRequest::new(command)
+            .timeout(self.settings.timeout)
+            .max_output_bytes(self.settings.max_output_bytes)
+    }
+
+    fn healthy(&self, id: &str) -> Result<(), String> {
+        match self.health.get(id) {
+            Some(h) if h.healthy => Ok(()),
+            Some(h) => Err(format!("unhealthy: {}", h.message)),
+            None => Err("no health result".into()),
+        }
+    }
+
+    fn just_bash_refused(&self) -> Option<String> {
+        (self.settings.production && !self.settings.allow_just_bash_in_production).then(|| {
+            "refused: production mode (sandbox.production / ATLAS_ENV=production) does not allow \
+             just-bash, which has no OS isolation; set sandbox.allow_just_bash_in_production = \
+             true to accept that"
+                .to_owned()
+        })
+    }
+
+    /// Why each non-candidate slot (disabled, not configured) is out.
+    fn inert_rejections(&self) -> Vec<Rejection> {
+        self.slots
+            .iter()
+            .filter(|s| s.plugin().is_none())
+            .map(|s| Rejection {
+                id: s.id.clone(),
+                reason: if s.enabled {
+                    format!("not configured (add a [plugins.{}] table)", s.id)
+                } else {
+                    "disabled (enabled = false)".into()
+                },
+            })
+            .collect()
+    }
+
+    /// The sandbox serving `root`, creating it on first use with the selection rules.
+    pub async fn sandbox_for(&self, root: &Path) -> Result<Arc<dyn Sandbox>, SelectError> {
+        let key = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.get(&key) {
+            return Ok(c.sandbox.clone());
+        }
+        if self.slots.is_empty() {
+            return Err(no_backend());
+        }
+        let layer = SemanticLayer::open(&key).map_err(|e| SelectError {
+            message: format!("semantic root {} is not usable: {e}", root.display()),
+            rejected: Vec::new(),
+        })?;
+        let (id, sandbox) = self.select(&layer).await?;
+        let sandbox: Arc<dyn Sandbox> = Arc::from(sandbox);
+        tracing::info!(backend = %id, root = %key.display(), "sandbox created");
+        cache.insert(
+            key,
+            Cached {
+                id,
+                sandbox: sandbox.clone(),
+            },
+        );
+        Ok(sandbox)
+    }
+
+    /// The backend serving `root`, if a sandbox was created for it.
+    pub async fn backend_for(&self, root: &Path) -> Option<String> {
+        let key = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        self.cache.lock().await.get(&key).map(|c| c.id.clone())
+    }
+
+    async fn select(
+        &self,
+        layer: &SemanticLayer,
+    ) -> Result<(String, Box<dyn Sandbox>), SelectError> {
+        if let Some((pin, origin)) = &self.settings.backend {
+            return self.select_pinned(pin, origin, layer).await;
+        }
+        let mut rejected = Vec::new();
+        for &i in &self.order {
+            let slot = &self.slots[i];
+            let Some(plugin) = slot.plugin() else {
+                continue;
+            };
+            if let Err(reason) = self.healthy(&slot.id) {
+                rejected.push(Rejection {
+                    id: slot.id.clone(),
+                    reason,
+                });
+                continue;
+            }
+            if slot.id == JUST_BASH {
+                if let Some(reason) = self.just_bash_refused() {
+                    rejected.push(Rejection {
+                        id: slot.id.clone(),
+                        reason,
+                    });
+                    continue;
+                }
+                if self.settings.production || !rejected.is_empty() {
+                    tracing::warn!(
+                        production = self.settings.production,
+                        passed_over = %rejected
+                            .iter()
+                            .map(|r| format!("{}: {}", r.id, r.reason))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                        "SECURITY DEGRADATION: falling back to just-bash, which runs commands \
+                         in-process with no OS isolation"
+                    );
+                }
+            }
+            match plugin.create(layer).await {
+                Ok(sb) => return Ok((slot.id.clone(), sb)),
+                Err(e) => {
+                    tracing::warn!(backend = %slot.id, error = %e, "create failed; trying the next backend");
+                    rejected.push(Rejection {
+                        id: slot.id.clone(),
+                        reason: format!("create failed: {e}"),
+                    });
+                }
+            }
+        }
+        rejected.extend(self.inert_rejections());
+        Err(SelectError {
+            message: "no backend could create a sandbox".into(),
+            rejected,
+        })
+    }
+
+    async fn select_pinned(
+        &self,
+        pin: &str,
+        origin: &Origin,
+        layer: &SemanticLayer,
+    ) -> Result<(String, Box<dyn Sandbox>), SelectError> {
+        let refuse = |reason: String| SelectError {
+            message: format!(
+                "backend '{pin}' is pinned ({origin}) and is not usable; refusing to run \
+                 commands (a pin never falls back)"
+            ),
+            rejected: vec![Rejection {
+                id: pin.to_owned(),
+                reason,
+            }],
+        };
+        let Some(slot) = self.slots.iter().find(|s| s.id == pin) else {
+            return Err(refuse(match KNOWN_BACKENDS.iter().find(|k| k.id == pin) {
+                Some(k) => format!(
+                    "not compiled into this binary; rebuild with `--features {}`",
+                    k.cargo_feature
+                ),
+                None => "unknown backend".into(),
+            }));
+        };
+        let Some(plugin) = slot.plugin() else {
+            return Err(refuse(if slot.enabled {
+                format!("not configured (add a [plugins.{pin}] table)")
+            } else {
+                "disabled (enabled = false)".into()
+            }));
+        };
+        self.healthy(pin).map_err(refuse)?;
+        if pin == JUST_BASH {
+            if let Some(reason) = self.just_bash_refused() {
+                return Err(refuse(reason));
+            }
+            if self.settings.production {
+                tracing::warn!(
+                    "SECURITY DEGRADATION: just-bash is pinned in production; commands run \
+                     in-process with no OS isolation"
+                );
+            }
+        }
+        match plugin.create(layer).await {
+            Ok(sb) => Ok((pin.to_owned(), sb)),
+            Err(e) => Err(refuse(format!("create failed: {e}"))),
+        }
+    }
+
+    /// Closes every cached sandbox; returns the close errors (each already logged).
+    pub async fn shutdown(&self) -> Vec<String> {
+        let drained: Vec<(PathBuf, Cached)> = self.cache.lock().await.drain().collect();
+        let closes = drained.iter().map(|(root, c)| async move {
+            match c.sandbox.close().await {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::warn!(backend = %c.id, root = %root.display(), error = %e, "close failed");
+                    Some(format!("{} ({}): {e}", c.id, root.display()))
+                }
+            }
+        });
+        futures::future::join_all(closes)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// The backend selection would pick now (highest-priority healthy, allowed candidate),
+    /// without creating anything, and why each other backend would not be used.
+    fn predicted(&self) -> (Option<String>, String, HashMap<String, String>) {
+        let mut why: HashMap<String, String> = HashMap::new();
+        for r in self.inert_rejections() {
+            why.insert(r.id, r.reason);
+        }
+        if self.slots.is_empty() {
+            return (
+                None,
+                "no backend compiled in: build with --features just-bash".into(),
+                why,
+            );
+        }
+        if let Some((pin, origin)) = &self.settings.backend {
+            let slot_ok = self
+                .slots
+                .iter()
+                .any(|s| &s.id == pin && s.plugin().is_some());
+            let health = self.healthy(pin);
+            let refused = (pin == JUST_BASH)
+                .then(|| self.just_bash_refused())
+                .flatten();
+            for s in &self.slots {
+                if &s.id != pin {
+                    why.entry(s.id.clone())
+                        .or_insert_with(|| format!("not used: '{pin}' is pinned ({origin})"));
+                }
+            }
+            return match (slot_ok, health, refused) {
+                (true, Ok(()), None) => (
+                    Some(pin.clone()),
+                    format!("pinned by sandbox.backend ({origin})"),
+                    why,
+                ),
+                (false, _, _) => (
+                    None,
+                    format!("'{pin}' is pinned ({origin}) but not usable: commands are refused"),
+                    why,
+                ),
+                (true, Err(reason), _) | (true, Ok(()), Some(reason)) => {
+                    why.insert(pin.clone(), reason.clone());
+                    (
+                        None,
+                        format!("'{pin}' is pinned ({origin}) but {reason}: commands are refused"),
+                        why,
+                    )
+                }
+            };
+        }
+        let mut selected: Option<String> = None;
+        let mut passed: Vec<String> = Vec::new();
+        for &i in &self.order {
+            let s = &self.slots[i];
+            if let Some(sel) = &selected {
+                let reason = match self.healthy(&s.id) {
+                    Ok(()) => format!("healthy; lower in the order than '{sel}'"),
+                    Err(reason) => reason,
+                };
+                why.insert(s.id.clone(), reason);
+                continue;
+            }
+            if let Err(reason) = self.healthy(&s.id) {
+                why.insert(s.id.clone(), reason);
+                passed.push(s.id.clone());
+                continue;
+            }
+            if s.id == JUST_BASH
+                && let Some(reason) = self.just_bash_refused()
+            {
+                why.insert(s.id.clone(), reason);
+                continue;
+            }
+            selected = Some(s.id.clone());
+        }
+        let reason = match &selected {
+            Some(id) if passed.is_empty() => {
+                format!("highest-priority healthy backend{}", self.order_note())
+            }
+            Some(id) => format!(
+                "highest-priority healthy backend{}; {} passed over: {}{}",
+                self.order_note(),
+                if passed.len() == 1 { "one" } else { "several" },
+                passed.join(", "),
+                if id == JUST_BASH {
+                    " (SECURITY DEGRADATION: just-bash has no OS isolation)"
+                } else {
+                    ""
+                }
+            ),
+            None => "no healthy backend may be used: commands are refused".into(),
+        };
+        (selected, reason, why)
+    }
+
+    fn order_note(&self) -> String {
+        match &self.settings.priority {
+            Some(list) => format!(" (order from sandbox.priority: {})", list.join(", ")),
+            None => String::new(),
+        }
+    }
+
+    /// Everything `atlas-sandbox backends` shows.
+    pub async fn report(&self) -> Report {
+        let (selected, selection, why) = self.predicted();
+        let in_use: Vec<InUse> = self
+            .cache
+            .lock()
+            .await
+            .iter()
+            .map(|(root, c)| InUse {
+                semantic_root: root.clone(),
+                backend: c.id.clone(),
+            })
+            .collect();
+        let position = |id: &str| self.order.iter().position(|&i| self.slots[i].id == id);
+        let mut backends: Vec<BackendReport> = self
+            .slots
+            .iter()
+            .map(|s| BackendReport {
+                id: s.id.clone(),
+                version: Some(s.version.clone()),
+                compiled_in: true,
+                cargo_feature: s.cargo_feature.clone(),
+                configured: matches!(s.state, SlotState::Ready(_)),
+                enabled: s.enabled,
+                priority: Some(s.priority),
+                default_priority: s.default_priority,
+                order: position(&s.id).map(|p| p + 1),
+                security: Some(s.security.clone()),
+                health: self.health.get(&s.id).cloned(),
+                selected: selected.as_deref() == Some(s.id.as_str()),
+                reason: if selected.as_deref() == Some(s.id.as_str()) {
+                    selection.clone()
+                } else {
+                    why.get(&s.id).cloned().unwrap_or_default()
+                },
+            })
+            .collect();
+        for k in KNOWN_BACKENDS {
+            if !self.slots.iter().any(|s| s.id == k.id) {
+                backends.push(BackendReport {
+                    id: k.id.to_owned(),
+                    version: None,
+                    compiled_in: false,
+                    cargo_feature: k.cargo_feature.to_owned(),
+                    configured: false,
+                    enabled: false,
+                    priority: None,
+                    default_priority: k.default_priority,
+                    order: None,
+                    security: None,
+                    health: None,
+                    selected: false,
+                    reason: format!("not compiled in (Cargo feature `{}`)", k.cargo_feature),
+                });
+            }
+        }
+        backends.sort_by_key(|b| (b.order.unwrap_or(usize::MAX), -b.default_priority));
+        Report {
+            semantic_root: self.settings.semantic_root.clone(),
+            semantic_root_source: self.settings.semantic_root_source.clone(),
+            production: self.settings.production,
+            pinned: self.settings.backend.as_ref().map(|(b, _)| b.clone()),
+            priority_list: self.settings.priority.clone(),
+            health_check_timeout_ms: self.settings.health_check_timeout.as_secs_f64() * 1000.0,
+            health_elapsed_ms: self.health_elapsed.as_secs_f64() * 1000.0,
+            selected,
+            selection,
+            in_use,
+            backends,
+        }
+    }
+}
+
+fn no_backend() -> SelectError {
+    SelectError {
+        message: "no backend compiled in: build with --features just-bash (or another backend \
+                  feature)"
+            .into(),
+        rejected: Vec::new(),
+    }
+}
+
+/// The candidates (enabled, built) in selection order: the `sandbox.priority` list first, in its
+/// order; then by effective priority, highest first; ties by id for a stable order.
+fn selection_order(slots: &[PluginSlot], list: Option<&[String]>) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..slots.len())
+        .filter(|&i| slots[i].plugin().is_some())
+        .collect();
+    idx.sort_by_key(|&i| {
+        let s = &slots[i];
+        let listed = list
+            .and_then(|l| l.iter().position(|id| id == &s.id))
+            .unwrap_or(usize::MAX);
+        (listed, -(s.priority as i64), s.id.clone())
+    });
+    idx
+}
+
+/// A semantic root with a live sandbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct InUse {
+    /// The root.
+    pub semantic_root: PathBuf,
+    /// The backend serving it.
+    pub backend: String,
+}
+
+/// One row of `atlas-sandbox backends`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendReport {
+    /// Plugin id.
+    pub id: String,
+    /// Crate version (when compiled in).
+    pub version: Option<String>,
+    /// Whether this binary contains it.
+    pub compiled_in: bool,
+    /// Its Cargo feature.
+    pub cargo_feature: String,
+    /// Whether it has the config it needs (and was built).
+    pub configured: bool,
+    /// `enabled`.
+    pub enabled: bool,
+    /// Effective priority.
+    pub priority: Option<i32>,
+    /// Default priority.
+    pub default_priority: i32,
+    /// 1-based position in the selection order (candidates only).
+    pub order: Option<usize>,
+    /// What it isolates.
+    pub security: Option<SecurityProfile>,
+    /// The startup health check.
+    pub health: Option<HealthStatus>,
+    /// Whether selection picks it.
+    pub selected: bool,
+    /// Why it is (or is not) selected.
+    pub reason: String,
+}
+
+/// What `atlas-sandbox backends` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The semantic root.
+    pub semantic_root: PathBuf,
+    /// Where it came from.
+    pub semantic_root_source: SemanticRootSource,
+    /// Production mode.
+    pub production: bool,
+    /// The pinned backend.
+    pub pinned: Option<String>,
+    /// The explicit order.
+    pub priority_list: Option<Vec<String>>,
+    /// The overall health deadline.
+    pub health_check_timeout_ms: f64,
+    /// How long all health checks took together.
+    pub health_elapsed_ms: f64,
+    /// The backend selection picks.
+    pub selected: Option<String>,
+    /// Why.
+    pub selection: String,
+    /// Sandboxes created so far.
+    pub in_use: Vec<InUse>,
+    /// Every known backend.
+    pub backends: Vec<BackendReport>,
+}

@@ -1,0 +1,13 @@
+//! The atlas-sandbox host: loads `atlas.toml` ([`config::load`]), validates every backend's
+//! table against its JSON Schema before building it, selects a backend at startup
+//! ([`Host::start`]) and hands out one sandbox per semantic root ([`Host::sandbox_for`]).
+//!
+//! Backends are compiled in by Cargo feature and listed in [`registry::compiled_in`].
+
+pub mod config;
+pub mod host;
+pub mod registry;
+pub mod schema;
+
+pub use config::{Config, ConfigErrors, ConfigProblem, LoadOptions, Origin, SandboxSettings, load};
+pub use host::{BackendReport, Host, PluginSlot, Rejection, Report, SelectError, SlotState};

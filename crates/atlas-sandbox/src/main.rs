@@ -1,0 +1,529 @@
+//! `atlas-sandbox`: inspect backends, run one command, validate `atlas.toml`, print schemas.
+//!
+//! Exit codes: `exec` exits with the command's own exit code (124 after a timeout, 128+N after
+//! signal N); 1 = `check` found problems; 2 = atlas-sandbox itself failed (invalid config, no
+//! usable backend, backend error, bad arguments); 130 = interrupted by Ctrl-C. A command that
+//! itself exits 2 is indistinguishable from 2 without `--json`. `sweep` exits 2 when the sweep
+//! or any kill failed.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use atlas_sandbox::config::{self, LoadOptions};
+use atlas_sandbox::{Host, Report, registry, schema};
+use atlas_sandbox_sdk::HumanDuration;
+use clap::{Parser, Subcommand};
+
+/// Exit code when atlas-sandbox itself failed.
+const EXIT_HOST_ERROR: u8 = 2;
+/// Exit code when `check` found problems.
+const EXIT_CHECK_FAILED: u8 = 1;
+/// Exit code after Ctrl-C.
+const EXIT_INTERRUPTED: u8 = 130;
+
+#[derive(Parser)]
+#[command(
+    name = "atlas-sandbox",
+    version,
+    about = "Run untrusted shell commands over a semantic layer in a sandbox backend"
+)]
+struct Cli {
+    /// The config file (default: $ATLAS_CONFIG, else ./atlas.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Machine-readable output (backends, exec, check).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Lists every backend: configured, enabled, priority, security, health, and which is selected.
+    Backends,
+    /// Runs one command on the selected backend; exits with its exit code.
+    Exec {
+        /// The shell command.
+        command: String,
+        /// Use this backend only (a pin: no fallback).
+        #[arg(long, value_name = "ID")]
+        backend: Option<String>,
+        /// Working directory, relative to the semantic root.
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<String>,
+        /// Wall-clock limit, e.g. 5s (default: sandbox.timeout).
+        #[arg(long, value_name = "DURATION")]
+        timeout: Option<HumanDuration>,
+        /// The semantic root (default: sandbox.semantic_root).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+    /// Validates the configuration and prints every problem; exits 1 on any.
+    Check,
+    /// Prints the JSON Schema of atlas.toml, or of one backend's [plugins.<id>] table.
+    Schema {
+        /// A plugin id (or `sandbox` for the [sandbox] table).
+        id: Option<String>,
+        /// List the ids of the compiled-in backends instead, one per line.
+        #[arg(long, conflicts_with = "id")]
+        list: bool,
+    },
+    /// Finds (and kills, unless --dry-run) remote sandboxes this project left behind.
+    Sweep {
+        /// The backend to sweep (must be configured).
+        #[arg(long, value_name = "ID")]
+        backend: String,
+        /// Only sandboxes older than this.
+        #[arg(long, value_name = "DURATION", default_value = "10m")]
+        older_than: HumanDuration,
+        /// List what would be killed, kill nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    // Backend-specific subcommands go here, each calling a library function of its crate and
+    // gated with #[cfg(feature = "<id>")] on the variant and its match arm, e.g.
+    //   #[cfg(feature = "sidecar")] Sidecar { #[command(subcommand)] action: SidecarAction },
+    //   // up | down | status, from atlas-sandbox-sidecar
+    /// Manages the sidecar container (--config FILE: its TOML settings, see docs/backends/sidecar.md).
+    #[cfg(feature = "sidecar")]
+    Sidecar {
+        #[command(subcommand)]
+        action: SidecarAction,
+    },
+}
+
+/// `atlas-sandbox sidecar ...`
+#[cfg(feature = "sidecar")]
+#[derive(Subcommand, Clone, Copy)]
+enum SidecarAction {
+    /// Builds or loads the image, starts the locked-down container, waits for /health and prints
+    /// the [plugins.sidecar] table (URL, socket, token).
+    Up,
+    /// Stops and removes the container, its socket and token.
+    Down,
+    /// Shows the container's state and the server's health; exits 1 unless both are fine.
+    Status,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("atlas-sandbox: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_HOST_ERROR);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("atlas-sandbox: {e:#}");
+            ExitCode::from(EXIT_HOST_ERROR)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Schema { list: true, .. } => {
+            for d in registry::compiled_in() {
+                println!("{}", d.id);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema { id, .. } => schema_cmd(id.as_deref()),
+        Command::Check => check_cmd(cli.config, cli.json),
+        #[cfg(feature = "sidecar")]
+        Command::Sidecar { action } => {
+            let action = match action {
+                SidecarAction::Up => "up",
+                SidecarAction::Down => "down",
+                SidecarAction::Status => "status",
+            };
+            let code = atlas_sandbox_sidecar::container::cli(action, cli.config.as_deref()).await?;
+            Ok(ExitCode::from(
+                u8::try_from(code).unwrap_or(EXIT_HOST_ERROR),
+            ))
+        }
+        Command::Backends => backends_cmd(cli.config, cli.json).await,
+        Command::Sweep {
+            backend,
+            older_than,
+            dry_run,
+        } => sweep_cmd(cli.config, cli.json, &backend, older_than, dry_run).await,
+        Command::Exec {
+            command,
+            backend,
+            cwd,
+            timeout,
+            root,
+        } => exec_cmd(cli.config, cli.json, command, backend, cwd, timeout, root).await,
+    }
+}
+
+fn schema_cmd(id: Option<&str>) -> anyhow::Result<ExitCode> {
+    let descriptors = registry::compiled_in();
+    let value = match id {
+        None => schema::combined_schema(&descriptors),
+        Some("sandbox") => schema::sandbox_schema(),
+        Some(id) => match descriptors.iter().find(|d| d.id == id) {
+            Some(d) => schema::plugin_table_schema(d),
+            None => {
+                let hint = match registry::KNOWN_BACKENDS.iter().find(|k| k.id == id) {
+                    Some(k) => format!(
+                        "backend '{id}' is not compiled in; rebuild with `--features {}`",
+                        k.cargo_feature
+                    ),
+                    None => format!(
+                        "unknown backend '{id}'; known: {}",
+                        registry::KNOWN_BACKENDS
+                            .iter()
+                            .map(|k| k.id)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                anyhow::bail!(hint);
+            }
+        },
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(schema::to_pretty(&value).as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load(config_file: Option<PathBuf>) -> Result<atlas_sandbox::Config, ExitCode> {
+    atlas_sandbox::load(&LoadOptions::from_process(config_file)).map_err(|e| {
+        eprintln!("atlas-sandbox: the configuration is invalid:\n{e}");
+        ExitCode::from(EXIT_HOST_ERROR)
+    })
+}
+
+fn check_cmd(config_file: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    let result = atlas_sandbox::load(&LoadOptions::from_process(config_file))
+        .and_then(|c| atlas_sandbox::host::build_slots(&c, &Default::default()).map(|_| c));
+    match (result, json) {
+        (Ok(c), false) => {
+            let file = c
+                .file
+                .as_ref()
+                .map(|f| f.display().to_string())
+                .unwrap_or_else(|| "no config file (defaults and environment)".into());
+            println!("ok: {file}");
+            Ok(ExitCode::SUCCESS)
+        }
+        (Ok(_), true) => {
+            println!("{}", serde_json::json!({"ok": true, "problems": []}));
+            Ok(ExitCode::SUCCESS)
+        }
+        (Err(e), false) => {
+            println!("{e}");
+            eprintln!("atlas-sandbox: {} problem(s)", e.problems.len());
+            Ok(ExitCode::from(EXIT_CHECK_FAILED))
+        }
+        (Err(e), true) => {
+            println!(
+                "{}",
+                serde_json::json!({"ok": false, "problems": e.problems})
+            );
+            Ok(ExitCode::from(EXIT_CHECK_FAILED))
+        }
+    }
+}
+
+async fn backends_cmd(config_file: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    let config = match load(config_file) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let host = match Host::from_config(&config).await {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("atlas-sandbox: the configuration is invalid:\n{e}");
+            return Ok(ExitCode::from(EXIT_HOST_ERROR));
+        }
+    };
+    let report = host.report().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_report(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sweep_cmd(
+    config_file: Option<PathBuf>,
+    json: bool,
+    backend: &str,
+    older_than: HumanDuration,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = match load(config_file) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let slots = match atlas_sandbox::host::build_slots(&config, &Default::default()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("atlas-sandbox: the configuration is invalid:\n{e}");
+            return Ok(ExitCode::from(EXIT_HOST_ERROR));
+        }
+    };
+    let Some(slot) = slots.iter().find(|s| s.id == backend) else {
+        eprintln!("atlas-sandbox: backend '{backend}' is not compiled into this binary");
+        return Ok(ExitCode::from(EXIT_HOST_ERROR));
+    };
+    let atlas_sandbox::SlotState::Ready(plugin) = &slot.state else {
+        eprintln!(
+            "atlas-sandbox: backend '{backend}' is {}; nothing to sweep with",
+            if slot.enabled {
+                "not configured"
+            } else {
+                "disabled"
+            }
+        );
+        return Ok(ExitCode::from(EXIT_HOST_ERROR));
+    };
+    let report = match plugin.sweep(older_than.get(), dry_run).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("atlas-sandbox: {e}");
+            return Ok(ExitCode::from(EXIT_HOST_ERROR));
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for s in &report.sandboxes {
+            let state = match (&s.error, s.killed) {
+                (Some(e), _) => format!("kill failed: {e}"),
+                (None, true) => "killed".to_owned(),
+                (None, false) => "would kill (dry run)".to_owned(),
+            };
+            let age = s
+                .age
+                .map(|a| HumanDuration(a).to_string())
+                .unwrap_or_else(|| "?".into());
+            println!("{:<40} {:>10}  {state}", s.id, age);
+        }
+        println!(
+            "{} sandbox(es) older than {older_than}{}",
+            report.sandboxes.len(),
+            if dry_run { " (dry run)" } else { "" }
+        );
+    }
+    let failed = report.sandboxes.iter().any(|s| s.error.is_some());
+    Ok(if failed {
+        ExitCode::from(EXIT_HOST_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+fn render_report(r: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "semantic root: {}\n  from: {}",
+        r.semantic_root.display(),
+        r.semantic_root_source
+    );
+    let mut mode = if r.production {
+        "production"
+    } else {
+        "development"
+    }
+    .to_owned();
+    if let Some(p) = &r.pinned {
+        let _ = write!(mode, ", pinned to {p}");
+    }
+    if let Some(l) = &r.priority_list {
+        let _ = write!(mode, ", order {}", l.join(" > "));
+    }
+    let _ = writeln!(s, "mode: {mode}");
+    let _ = writeln!(
+        s,
+        "health checks: {:.0} ms total (deadline {:.0} ms)\n",
+        r.health_elapsed_ms, r.health_check_timeout_ms
+    );
+    let _ = writeln!(
+        s,
+        "  {:<10} {:<10} {:<7} {:>4}  {:<7} {:<5} {:<6} {:<7} {:>9}  NOTE",
+        "BACKEND", "CONFIGURED", "ENABLED", "PRIO", "NETWORK", "FS", "UNPRIV", "HEALTHY", "LATENCY"
+    );
+    for b in &r.backends {
+        let (net, fs, unpriv) = match &b.security {
+            Some(p) => (
+                yes_no(p.network_isolation),
+                yes_no(p.filesystem_isolation),
+                yes_no(p.unprivileged_execution),
+            ),
+            None => ("-", "-", "-"),
+        };
+        let (healthy, latency) = match &b.health {
+            Some(h) => (
+                yes_no(h.healthy),
+                format!("{:.1} ms", h.latency.as_secs_f64() * 1000.0),
+            ),
+            None => ("-", "-".to_owned()),
+        };
+        let _ = writeln!(
+            s,
+            "{:<2}{:<10} {:<10} {:<7} {:>4}  {:<7} {:<5} {:<6} {:<7} {:>9}  {}",
+            if b.selected { "*" } else { "" },
+            b.id,
+            if b.compiled_in {
+                yes_no(b.configured)
+            } else {
+                "-"
+            },
+            if b.compiled_in {
+                yes_no(b.enabled)
+            } else {
+                "-"
+            },
+            b.priority
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into()),
+            net,
+            fs,
+            unpriv,
+            healthy,
+            latency,
+            b.reason
+        );
+    }
+    let _ = writeln!(s);
+    match &r.selected {
+        Some(id) => {
+            let _ = writeln!(s, "selected: {id}: {}", r.selection);
+        }
+        None => {
+            let _ = writeln!(s, "selected: none: {}", r.selection);
+        }
+    }
+    for b in r.backends.iter().filter(|b| b.compiled_in) {
+        if let Some(p) = &b.security {
+            let _ = writeln!(
+                s,
+                "\n{} ({}): {}",
+                b.id,
+                b.version.as_deref().unwrap_or("?"),
+                p.description
+            );
+            for c in &p.caveats {
+                let _ = writeln!(s, "  caveat: {c}");
+            }
+        }
+        if let Some(h) = &b.health {
+            let _ = writeln!(s, "  health: {}", h.message);
+        }
+    }
+    s
+}
+
+async fn exec_cmd(
+    config_file: Option<PathBuf>,
+    json: bool,
+    command: String,
+    backend: Option<String>,
+    cwd: Option<String>,
+    timeout: Option<HumanDuration>,
+    root: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let mut config = match load(config_file) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    if let Some(id) = backend {
+        config.sandbox.backend = Some((
+            id,
+            config::Origin::Argument {
+                name: "--backend".into(),
+            },
+        ));
+    }
+    let host = match Host::from_config(&config).await {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("atlas-sandbox: the configuration is invalid:\n{e}");
+            return Ok(ExitCode::from(EXIT_HOST_ERROR));
+        }
+    };
+    let root = root.unwrap_or_else(|| config.sandbox.semantic_root.clone());
+    let mut request = host.request(command);
+    request.cwd = cwd;
+    if let Some(t) = timeout {
+        request.timeout = t.get();
+    }
+
+    let work = async {
+        let sandbox = host.sandbox_for(&root).await.map_err(|e| e.to_string())?;
+        let id = host.backend_for(&root).await;
+        let out = sandbox.exec(request).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((id, out))
+    };
+    let outcome = tokio::select! {
+        r = work => Some(r),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    // Close remote sandboxes even when interrupted: they may bill until the vendor's idle
+    // timeout otherwise. Bounded so a hung vendor cannot keep us alive.
+    let closing = tokio::time::timeout(Duration::from_secs(10), host.shutdown()).await;
+    if closing.is_err() {
+        eprintln!("atlas-sandbox: closing sandboxes did not finish within 10s");
+    }
+    let output = match outcome {
+        None => {
+            eprintln!("atlas-sandbox: interrupted");
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+        Some(Err(e)) => {
+            eprintln!("atlas-sandbox: {e}");
+            return Ok(ExitCode::from(EXIT_HOST_ERROR));
+        }
+        Some(Ok(o)) => o,
+    };
+    let (backend_id, output) = output;
+    if json {
+        let mut v = serde_json::to_value(&output).context("serializing the output")?;
+        if let serde_json::Value::Object(m) = &mut v {
+            m.insert("backend".into(), serde_json::json!(backend_id));
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        std::io::stdout().lock().write_all(&output.stdout)?;
+        std::io::stdout().lock().flush()?;
+        std::io::stderr().lock().write_all(&output.stderr)?;
+    }
+    Ok(ExitCode::from(
+        // Outside 0..=255 cannot be an exit status; report plain failure.
+        u8::try_from(output.exit_code).unwrap_or(1),
+    ))
+}
