@@ -400,6 +400,25 @@ fn have(program: &str) -> bool {
 }
 
 fn prerequisites() {
+    // The sidecar's test image is FROM scratch with a static busybox (no registry here).
+    let busybox = std::path::Path::new("/bin/busybox").exists();
+    if !busybox && is_root() {
+        println!("busybox: missing; installing busybox-static");
+        let ok = run_status(Command::new("apt-get").arg("update").stdout(Stdio::null()))
+            && run_status(
+                Command::new("apt-get")
+                    .args(["install", "-y", "busybox-static"])
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .stdout(Stdio::null()),
+            );
+        if !ok {
+            loud(
+                "apt-get install -y busybox-static failed; sidecar container tests will be skipped",
+            );
+        }
+    } else if !busybox {
+        loud("/bin/busybox missing and not root; sidecar container tests will be skipped");
+    }
     if docker_ok() {
         println!("docker: available");
     } else if is_root() {
