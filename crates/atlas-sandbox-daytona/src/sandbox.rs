@@ -1,0 +1,684 @@
+//! One Daytona sandbox per semantic layer: created and filled in as few round trips as the
+//! protocol allows, commands run through the session API, recreated once if it vanishes.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use atlas_sandbox_cloud::{SessionSlot, spawn_cleanup};
+use atlas_sandbox_sdk::{
+    CappedBuffer, Error, ErrorKind, ExecOutput, ExecRequest, Result, Sandbox, TIMEOUT_EXIT_CODE,
+    async_trait, truncation_notice,
+};
+
+use crate::ID;
+use crate::client::{
+    Api, BuildInfo, CreateSandbox, Logs, SandboxDto, UploadFile, poll_interval, sh_quote,
+    start_failed,
+};
+use crate::error::DaytonaError;
+
+/// The semantic root in the sandbox, relative to the daemon's working directory (the sandbox
+/// user's home in Daytona's images). Uploads resolve relative paths against that directory and
+/// session shells start in it, so both agree without an extra round trip to ask for it.
+pub(crate) const SEMANTIC_DIR: &str = "semantic";
+
+/// Label that identifies one create call, so a create whose response was lost can be found and
+/// deleted instead of leaking.
+const CREATE_LABEL: &str = "atlas-create-id";
+
+/// Appended by our command wrapper to both streams after the command ends. The daemon's log
+/// labellers add a newline to a last line that had none; the marker lets us remove exactly what
+/// we added and keep the command's bytes as they were.
+const END_MARK: &str = "__atlas_sandbox_end_8d1c__";
+
+/// How often at most the sandbox's auto-stop clock is reset while in use.
+const KEEPALIVE_EVERY: Duration = Duration::from_secs(60);
+
+/// What every sandbox of a plugin shares.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) api: Api,
+    pub(crate) snapshot: Option<String>,
+    pub(crate) image: Option<String>,
+    pub(crate) target: Option<String>,
+    pub(crate) labels: std::collections::BTreeMap<String, String>,
+    pub(crate) auto_stop_minutes: u32,
+    pub(crate) network_block_all: bool,
+    pub(crate) create_timeout: Duration,
+    pub(crate) max_timeout: Option<Duration>,
+    pub(crate) upload_timeout: Duration,
+}
+
+/// The layer as it is sent: files under [`SEMANTIC_DIR`] and directories that no file creates.
+pub(crate) struct Payload {
+    pub(crate) files: Arc<Vec<UploadFile>>,
+    pub(crate) extra_dirs: Vec<String>,
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payload")
+            .field("files", &self.files.len())
+            .field(
+                "bytes",
+                &self.files.iter().map(|x| x.contents.len()).sum::<usize>(),
+            )
+            .field("extra_dirs", &self.extra_dirs)
+            .finish()
+    }
+}
+
+impl Payload {
+    pub(crate) fn from_layer(layer: &atlas_sandbox_sdk::CollectedLayer) -> Self {
+        let files: Vec<UploadFile> = layer
+            .files
+            .iter()
+            .map(|f| UploadFile {
+                path: format!("{SEMANTIC_DIR}/{}", f.path),
+                contents: f.contents.clone(),
+            })
+            .collect();
+        let mut extra_dirs: Vec<String> = layer
+            .dirs
+            .iter()
+            .filter(|d| {
+                let prefix = format!("{d}/");
+                !layer.files.iter().any(|f| f.path.starts_with(&prefix))
+                    && !layer.dirs.iter().any(|o| o.starts_with(&prefix))
+            })
+            .map(|d| format!("{SEMANTIC_DIR}/{d}"))
+            .collect();
+        if files.is_empty() && extra_dirs.is_empty() {
+            extra_dirs.push(SEMANTIC_DIR.to_owned());
+        }
+        Payload {
+            files: Arc::new(files),
+            extra_dirs,
+        }
+    }
+}
+
+/// A started, filled sandbox and its idle shell sessions.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    pub(crate) id: String,
+    toolbox: String,
+    idle_sessions: Mutex<Vec<String>>,
+}
+
+impl Remote {
+    fn take_idle(&self) -> Option<String> {
+        self.idle_sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+    }
+
+    fn put_idle(&self, session: String) {
+        self.idle_sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(session);
+    }
+}
+
+fn new_session_id() -> String {
+    format!("atlas-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Creates a sandbox, waits until it is started (with a deadline), uploads the layer in one
+/// request while opening the first shell session, and deletes the sandbox on any failure.
+pub(crate) async fn provision(
+    settings: &Settings,
+    tags: &std::collections::BTreeMap<String, String>,
+    payload: &Payload,
+) -> Result<Remote> {
+    let create_id = uuid::Uuid::new_v4().to_string();
+    let mut labels = settings.labels.clone();
+    labels.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    labels.insert(CREATE_LABEL.to_owned(), create_id.clone());
+    let body = CreateSandbox {
+        snapshot: settings.snapshot.clone(),
+        build_info: settings.image.as_ref().map(|i| BuildInfo {
+            dockerfile_content: format!("FROM {i}\n"),
+        }),
+        env: Default::default(),
+        labels,
+        public: false,
+        target: settings.target.clone(),
+        auto_stop_interval: settings.auto_stop_minutes,
+        // Deleted as soon as it stops: an abandoned sandbox costs at most auto_stop_minutes.
+        auto_delete_interval: 0,
+        network_block_all: settings.network_block_all,
+    };
+    let started = Instant::now();
+    let dto = match settings.api.create_sandbox(&body).await {
+        Ok(dto) => dto,
+        Err(e) => {
+            if might_have_created(&e) {
+                delete_by_create_label(&settings.api, &create_id).await;
+            }
+            if e.kind() == ErrorKind::SandboxGone {
+                // A 404 on create is about what we asked for, not a sandbox that vanished.
+                return Err(Error::config(format!(
+                    "Daytona could not create a sandbox: {} (check [plugins.daytona] snapshot, image and api_url)",
+                    e.message()
+                ))
+                .with_backend(ID));
+            }
+            return Err(e);
+        }
+    };
+    let id = dto.id.clone();
+    match finish_provision(settings, dto, started, payload).await {
+        Ok(remote) => {
+            tracing::debug!(sandbox_id = %id, elapsed = ?started.elapsed(), "daytona sandbox ready");
+            Ok(remote)
+        }
+        Err(e) => {
+            if let Err(del) = settings.api.delete_sandbox(&id).await {
+                tracing::warn!(sandbox_id = %id, error = %del, "could not delete a sandbox that failed to start; sweep will find it");
+            }
+            Err(e.with_context("sandbox_id", &id))
+        }
+    }
+}
+
+/// Whether a failed create may still have made a sandbox: the request may have reached the
+/// server (timeouts, dropped connections, 5xx), as opposed to a definite refusal.
+fn might_have_created(e: &Error) -> bool {
+    match e.kind() {
+        ErrorKind::Auth
+        | ErrorKind::RateLimited
+        | ErrorKind::InvalidRequest
+        | ErrorKind::ConfigInvalid => false,
+        ErrorKind::Unavailable | ErrorKind::SandboxGone => false,
+        _ => e.is_temporary() || e.kind() == ErrorKind::Timeout,
+    }
+}
+
+async fn delete_by_create_label(api: &Api, create_id: &str) {
+    let filter =
+        std::collections::BTreeMap::from([(CREATE_LABEL.to_owned(), create_id.to_owned())]);
+    match api.list_sandboxes(&filter, 10).await {
+        Ok(found) => {
+            for sb in found {
+                tracing::warn!(sandbox_id = %sb.id, "deleting the sandbox of a create that failed");
+                if let Err(e) = api.delete_sandbox(&sb.id).await {
+                    tracing::warn!(sandbox_id = %sb.id, error = %e, "could not delete it; sweep will find it");
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for the sandbox of a failed create; sweep will find it")
+        }
+    }
+}
+
+async fn finish_provision(
+    settings: &Settings,
+    mut dto: SandboxDto,
+    started: Instant,
+    payload: &Payload,
+) -> Result<Remote> {
+    let mut attempt = 0u32;
+    loop {
+        match dto.state() {
+            "started" => break,
+            "error" | "build_failed" | "destroyed" | "destroying" => {
+                return Err(start_failed(&dto));
+            }
+            _ => {}
+        }
+        let waited = started.elapsed();
+        if waited >= settings.create_timeout {
+            return Err(DaytonaError::StartTimeout {
+                id: dto.id.clone(),
+                state: dto.state().to_owned(),
+                waited,
+            }
+            .into());
+        }
+        // 100 ms steps at first (sandboxes from a warm pool start fast), then up to 1 s.
+        let step = Duration::from_millis(if attempt < 20 { 100 } else { 1000 });
+        tokio::time::sleep(step.min(settings.create_timeout - waited)).await;
+        attempt += 1;
+        dto = settings.api.get_sandbox(&dto.id).await?;
+    }
+    let proxy = match dto.toolbox_proxy_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(u) => u.to_owned(),
+        None => settings.api.toolbox_proxy_url(&dto.id).await?,
+    };
+    let toolbox = format!("{}/{}", proxy.trim_end_matches('/'), dto.id);
+    let first_session = new_session_id();
+    let upload = async {
+        if !payload.files.is_empty() {
+            settings
+                .api
+                .bulk_upload(&toolbox, payload.files.clone(), settings.upload_timeout)
+                .await?;
+        }
+        for dir in &payload.extra_dirs {
+            settings.api.create_folder(&toolbox, dir).await?;
+        }
+        Ok::<(), Error>(())
+    };
+    // The first shell session opens while the layer uploads: one round trip saved.
+    let (up, sess) = tokio::join!(
+        upload,
+        settings.api.create_session(&toolbox, &first_session)
+    );
+    up?;
+    sess?;
+    Ok(Remote {
+        id: dto.id,
+        toolbox,
+        idle_sessions: Mutex::new(vec![first_session]),
+    })
+}
+
+/// The text handed to the session shell. The daemon sources it in the session's own shell, so
+/// it runs in a subshell (a `cd` or `exit` of the command cannot change or end the session), with
+/// the command as one quoted `sh -c` argument, from the quoted cwd. After it, the end marker goes
+/// to both streams and the subshell exits with the command's status.
+pub(crate) fn wrap_command(command: &str, cwd_rel: &str) -> String {
+    let dir = if cwd_rel.is_empty() {
+        SEMANTIC_DIR.to_owned()
+    } else {
+        format!("{SEMANTIC_DIR}/{cwd_rel}")
+    };
+    format!(
+        "( cd -- {dir} && sh -c {cmd}; __atlas_ec=$?; printf '%s\\n' {mark}; printf '%s\\n' {mark} >&2; exit $__atlas_ec )",
+        dir = sh_quote(&dir),
+        cmd = sh_quote(command),
+        mark = sh_quote(END_MARK),
+    )
+}
+
+/// Removes what our wrapper appended; `None` if the marker is missing (the command did not end).
+fn strip_mark(stream: &mut Vec<u8>) -> bool {
+    let tail = format!("{END_MARK}\n");
+    if stream.ends_with(tail.as_bytes()) {
+        stream.truncate(stream.len() - tail.len());
+        true
+    } else {
+        false
+    }
+}
+
+/// A live Daytona sandbox.
+#[derive(Debug)]
+pub struct DaytonaSandbox {
+    settings: Arc<Settings>,
+    tags: Arc<std::collections::BTreeMap<String, String>>,
+    payload: Arc<Payload>,
+    slot: SessionSlot<Remote>,
+    last_keepalive: Mutex<Instant>,
+}
+
+impl DaytonaSandbox {
+    pub(crate) fn new(
+        settings: Arc<Settings>,
+        tags: Arc<std::collections::BTreeMap<String, String>>,
+        payload: Arc<Payload>,
+        remote: Remote,
+    ) -> Self {
+        DaytonaSandbox {
+            settings,
+            tags,
+            payload,
+            slot: SessionSlot::with(remote),
+            last_keepalive: Mutex::new(Instant::now()),
+        }
+    }
+
+    async fn remote(&self) -> Result<Arc<Remote>> {
+        let settings = self.settings.clone();
+        let tags = self.tags.clone();
+        let payload = self.payload.clone();
+        self.slot
+            .get_or_create(
+                ID,
+                || async move { provision(&settings, &tags, &payload).await },
+            )
+            .await
+    }
+
+    fn keep_alive(&self, remote: &Arc<Remote>) {
+        let mut last = self
+            .last_keepalive
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if last.elapsed() < KEEPALIVE_EVERY {
+            return;
+        }
+        *last = Instant::now();
+        let settings = self.settings.clone();
+        let id = remote.id.clone();
+        spawn_cleanup("daytona keep-alive", async move {
+            if let Err(e) = settings.api.refresh_activity(&id).await {
+                tracing::debug!(sandbox_id = %id, error = %e, "keep-alive failed");
+            }
+        });
+    }
+
+    async fn run(
+        &self,
+        remote: &Remote,
+        req: &ExecRequest,
+        timeout: Duration,
+    ) -> Result<ExecOutput> {
+        let api = &self.settings.api;
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let session = match remote.take_idle() {
+            Some(s) => s,
+            None => {
+                let s = new_session_id();
+                api.create_session(&remote.toolbox, &s).await?;
+                s
+            }
+        };
+        let command = wrap_command(&req.command, &req.relative_cwd()?);
+        let read_limit = req
+            .max_output_bytes
+            .saturating_mul(8)
+            .saturating_add(64 * 1024);
+        // Fast path: one synchronous exec returns the exit code and the prefixed log. If our
+        // deadline passes first, or the connection breaks, the command is found in the session
+        // and followed by polling, as with an async exec.
+        let sent = atlas_sandbox_sdk::timeout::with_deadline(
+            timeout,
+            api.session_exec_sync(&remote.toolbox, &session, &command, timeout),
+        )
+        .await;
+        let cmd_id = match sent {
+            Ok(Ok(done)) => match (done.exit_code, done.cmd_id) {
+                (Some(code), cmd_id) => {
+                    let logs = match exact_logs(&done.output, &done.stdout, &done.stderr) {
+                        Some(logs) => logs,
+                        None => {
+                            // The JSON text replaced bytes that are not UTF-8: the logs endpoint
+                            // returns them as they are.
+                            let Some(cmd_id) = cmd_id else {
+                                self.discard_session(remote, session);
+                                return Err(DaytonaError::BadResponse {
+                                    what: "session exec",
+                                    detail: "no cmdId".to_owned(),
+                                }
+                                .into());
+                            };
+                            match api
+                                .command_logs(&remote.toolbox, &session, &cmd_id, read_limit)
+                                .await
+                            {
+                                Ok(l) => l,
+                                Err(e) => {
+                                    self.discard_session(remote, session);
+                                    return Err(e);
+                                }
+                            }
+                        }
+                    };
+                    remote.put_idle(session);
+                    return Ok(build_output(
+                        logs,
+                        code,
+                        false,
+                        req.max_output_bytes,
+                        started.elapsed(),
+                    ));
+                }
+                (None, Some(cmd_id)) => cmd_id,
+                (None, None) => {
+                    self.discard_session(remote, session);
+                    return Err(DaytonaError::BadResponse {
+                        what: "session exec",
+                        detail: "neither exitCode nor cmdId".to_owned(),
+                    }
+                    .into());
+                }
+            },
+            Ok(Err(e)) if e.context().iter().any(|(k, _)| *k == "status") => {
+                // The daemon answered with an error status: it did not run the command.
+                self.discard_session(remote, session);
+                return Err(e);
+            }
+            Ok(Err(e)) => match api.find_command(&remote.toolbox, &session, &command).await {
+                Ok(Some(id)) => {
+                    tracing::debug!(error = %e, "session exec interrupted; following the command");
+                    id
+                }
+                Ok(None) | Err(_) => {
+                    self.discard_session(remote, session);
+                    return Err(e);
+                }
+            },
+            Err(_elapsed) => match api.find_command(&remote.toolbox, &session, &command).await {
+                Ok(Some(id)) => id,
+                Ok(None) | Err(_) => {
+                    // Nothing to read back: the command is killed with its session.
+                    self.discard_session(remote, session);
+                    return Ok(build_output(
+                        Logs::default(),
+                        TIMEOUT_EXIT_CODE,
+                        true,
+                        req.max_output_bytes,
+                        started.elapsed(),
+                    ));
+                }
+            },
+        };
+        let mut attempt = 0u32;
+        let exit_code = loop {
+            let now = Instant::now();
+            if now >= deadline {
+                break None;
+            }
+            tokio::time::sleep(poll_interval(attempt).min(deadline - now)).await;
+            attempt += 1;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break None;
+            }
+            match atlas_sandbox_sdk::timeout::with_deadline(
+                left,
+                api.get_command(&remote.toolbox, &session, &cmd_id),
+            )
+            .await
+            {
+                Err(_elapsed) => break None,
+                Ok(Ok(dto)) => {
+                    if let Some(code) = dto.exit_code {
+                        break Some(code);
+                    }
+                }
+                Ok(Err(e)) => {
+                    self.discard_session(remote, session);
+                    return Err(e);
+                }
+            }
+        };
+        match exit_code {
+            Some(code) => {
+                let logs = match api
+                    .command_logs(&remote.toolbox, &session, &cmd_id, read_limit)
+                    .await
+                {
+                    Ok(l) => l,
+                    Err(e) => {
+                        self.discard_session(remote, session);
+                        return Err(e);
+                    }
+                };
+                remote.put_idle(session);
+                Ok(build_output(
+                    logs,
+                    code,
+                    false,
+                    req.max_output_bytes,
+                    started.elapsed(),
+                ))
+            }
+            None => {
+                // The deadline passed: keep what it printed, then delete the session, which
+                // kills its process group (sessions have no server-side timeout).
+                let logs = api
+                    .command_logs(&remote.toolbox, &session, &cmd_id, read_limit)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "could not fetch the output of a timed-out command");
+                        Logs::default()
+                    });
+                if let Err(e) = api.delete_session(&remote.toolbox, &session).await {
+                    tracing::warn!(sandbox_id = %remote.id, error = %e, "could not delete the session of a timed-out command");
+                }
+                Ok(build_output(
+                    logs,
+                    TIMEOUT_EXIT_CODE,
+                    true,
+                    req.max_output_bytes,
+                    started.elapsed(),
+                ))
+            }
+        }
+    }
+
+    /// Drops a session whose state is unknown (a failed call mid-command), killing it remotely
+    /// in the background.
+    fn discard_session(&self, remote: &Remote, session: String) {
+        let settings = self.settings.clone();
+        let toolbox = remote.toolbox.clone();
+        spawn_cleanup("daytona session", async move {
+            let _ = settings.api.delete_session(&toolbox, &session).await;
+        });
+    }
+}
+
+/// The streams of a synchronous exec's answer, unless the JSON text lost bytes (invalid UTF-8
+/// becomes U+FFFD when the daemon encodes it).
+fn exact_logs(
+    output: &Option<String>,
+    stdout: &Option<String>,
+    stderr: &Option<String>,
+) -> Option<Logs> {
+    let lossy = |s: &Option<String>| s.as_deref().is_some_and(|t| t.contains('\u{FFFD}'));
+    if lossy(output) || lossy(stdout) || lossy(stderr) {
+        return None;
+    }
+    let (stdout, stderr) = match (stdout, stderr, output) {
+        (Some(o), Some(e), _) => (o.clone().into_bytes(), e.clone().into_bytes()),
+        (_, _, Some(raw)) => crate::client::demux(raw.as_bytes()),
+        _ => (Vec::new(), Vec::new()),
+    };
+    Some(Logs {
+        stdout,
+        stderr,
+        cut: false,
+    })
+}
+
+fn build_output(
+    mut logs: Logs,
+    exit_code: i32,
+    timed_out: bool,
+    cap: usize,
+    elapsed: Duration,
+) -> ExecOutput {
+    let out_marked = strip_mark(&mut logs.stdout);
+    let err_marked = strip_mark(&mut logs.stderr);
+    if !(timed_out || logs.cut || (out_marked && err_marked)) {
+        tracing::debug!("session log without the end marker; output kept as the daemon gave it");
+    }
+    let mut stdout = CappedBuffer::new(cap);
+    let mut stderr = CappedBuffer::new(cap);
+    stdout.push(&logs.stdout);
+    stderr.push(&logs.stderr);
+    let mut out = ExecOutput::from_streams(stdout, stderr, exit_code, timed_out, elapsed);
+    if logs.cut && !out.stdout_truncated && !out.stderr_truncated {
+        // We stopped reading a huge log before either stream reached its cap.
+        out.stdout
+            .extend_from_slice(truncation_notice(cap).as_bytes());
+        out.stdout_truncated = true;
+    }
+    out
+}
+
+#[async_trait]
+impl Sandbox for DaytonaSandbox {
+    async fn exec(&self, request: ExecRequest) -> Result<ExecOutput> {
+        request.validate().map_err(|e| e.with_backend(ID))?;
+        let timeout = match self.settings.max_timeout {
+            Some(max) => request.timeout.min(max),
+            None => request.timeout,
+        };
+        let remote = self.remote().await?;
+        let result = match self.run(&remote, &request, timeout).await {
+            Err(e) if e.kind() == ErrorKind::SandboxGone => {
+                tracing::warn!(sandbox_id = %remote.id, error = %e, "the Daytona sandbox vanished; creating a new one (once)");
+                self.slot.invalidate(&remote).await;
+                let settings = self.settings.clone();
+                let old = remote.id.clone();
+                spawn_cleanup("daytona sandbox", async move {
+                    let _ = settings.api.delete_sandbox(&old).await;
+                });
+                let fresh = self.remote().await?;
+                self.run(&fresh, &request, timeout)
+                    .await
+                    .map(|o| (o, fresh))
+            }
+            other => other.map(|o| (o, remote)),
+        };
+        let (out, used) = result?;
+        self.keep_alive(&used);
+        Ok(out)
+    }
+
+    async fn close(&self) -> Result<()> {
+        if let Some(remote) = self.slot.close().await {
+            self.settings.api.delete_sandbox(&remote.id).await?;
+            tracing::debug!(sandbox_id = %remote.id, "daytona sandbox deleted");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DaytonaSandbox {
+    fn drop(&mut self) {
+        if let Some(remote) = self.slot.take_now() {
+            let settings = self.settings.clone();
+            spawn_cleanup("daytona sandbox", async move {
+                if let Err(e) = settings.api.delete_sandbox(&remote.id).await {
+                    tracing::warn!(sandbox_id = %remote.id, error = %e, "could not delete a dropped sandbox; it stops after auto_stop_minutes");
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_is_quoted_and_subshelled() {
+        let w = wrap_command("echo 'hi' && exit 3", "my dir/x");
+        assert!(
+            w.starts_with("( cd -- 'semantic/my dir/x' && sh -c 'echo '\\''hi'\\'' && exit 3';"),
+            "{w}"
+        );
+        assert!(w.ends_with("exit $__atlas_ec )"));
+    }
+
+    #[test]
+    fn marker_is_removed_exactly() {
+        let mut s = format!("abc{END_MARK}\n").into_bytes();
+        assert!(strip_mark(&mut s));
+        assert_eq!(s, b"abc");
+        let mut s = format!("abc\n{END_MARK}\n").into_bytes();
+        assert!(strip_mark(&mut s));
+        assert_eq!(s, b"abc\n");
+        let mut s = b"partial".to_vec();
+        assert!(!strip_mark(&mut s));
+    }
+}
