@@ -1,0 +1,1955 @@
+//! A useful subset of POSIX `awk`: BEGIN/END, pattern-action rules (expressions, regexes,
+//! ranges), fields and `NF`/`NR`/`FS`/`OFS`/`ORS`, associative arrays, `print`/`printf`,
+//! `if`/`while`/`do`/`for`/`for-in`, `next`/`exit`/`break`/`continue`/`delete`, and the string
+//! and math built-ins. Not supported (clear error, exit 2): user functions, `getline`, output
+//! redirection and pipes, `system()`.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+
+use super::Ctx;
+use super::grep::posix_to_regex;
+use crate::interp::R;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Num(f64),
+    Str(String),
+    Re(String),
+    Ident(String),
+    Builtin(String),
+    Op(&'static str),
+    Newline,
+    Eof,
+}
+
+const OPS: &[&str] = &[
+    "+=", "-=", "*=", "/=", "%=", "^=", "==", "!=", "<=", ">=", "&&", "||", "++", "--", "!~", "{",
+    "}", "(", ")", "[", "]", ";", ",", "+", "-", "*", "/", "%", "^", "!", "<", ">", "~", "?", ":",
+    "=", "$",
+];
+const BUILTINS: &[&str] = &[
+    "length", "substr", "index", "split", "sub", "gsub", "match", "tolower", "toupper", "sprintf",
+    "int", "sqrt", "exp", "log", "sin", "cos", "atan2", "rand", "srand", "system", "close",
+    "fflush",
+];
+
+fn lex(src: &str) -> Result<Vec<Tok>, String> {
+    let c: Vec<char> = src.chars().collect();
+    let mut i = 0;
+    let mut out: Vec<Tok> = Vec::new();
+    while i < c.len() {
+        let ch = c[i];
+        if ch == '\\' && c.get(i + 1) == Some(&'\n') {
+            i += 2;
+            continue;
+        }
+        if ch == ' ' || ch == '\t' || ch == '\r' {
+            i += 1;
+            continue;
+        }
+        if ch == '#' {
+            while i < c.len() && c[i] != '\n' {
+                i += 1;
+            }
+            continue;
+        }
+        if ch == '\n' {
+            out.push(Tok::Newline);
+            i += 1;
+            continue;
+        }
+        if ch.is_ascii_digit() || (ch == '.' && c.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+            let st = i;
+            while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '.') {
+                if (c[i] == 'e' || c[i] == 'E') && matches!(c.get(i + 1), Some('+' | '-')) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            let s: String = c[st..i].iter().collect();
+            let v = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+                i64::from_str_radix(h, 16)
+                    .map(|v| v as f64)
+                    .map_err(|_| format!("bad number {s}"))?
+            } else {
+                s.parse::<f64>().map_err(|_| format!("bad number {s}"))?
+            };
+            out.push(Tok::Num(v));
+            continue;
+        }
+        if ch.is_ascii_alphabetic() || ch == '_' {
+            let st = i;
+            while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '_') {
+                i += 1;
+            }
+            let w: String = c[st..i].iter().collect();
+            out.push(if BUILTINS.contains(&w.as_str()) {
+                Tok::Builtin(w)
+            } else {
+                Tok::Ident(w)
+            });
+            continue;
+        }
+        if ch == '"' {
+            i += 1;
+            let mut s = String::new();
+            loop {
+                let Some(&d) = c.get(i) else {
+                    return Err("non-terminated string".to_owned());
+                };
+                i += 1;
+                match d {
+                    '"' => break,
+                    '\\' => {
+                        let e = c.get(i).copied().unwrap_or('\\');
+                        i += 1;
+                        let unescaped = match e {
+                            'n' => Some('\n'),
+                            't' => Some('\t'),
+                            'r' => Some('\r'),
+                            '\\' => Some('\\'),
+                            '"' => Some('"'),
+                            '/' => Some('/'),
+                            _ => None,
+                        };
+                        match unescaped {
+                            Some(u) => s.push(u),
+                            None => {
+                                s.push('\\');
+                                s.push(e);
+                            }
+                        }
+                    }
+                    other => s.push(other),
+                }
+            }
+            out.push(Tok::Str(s));
+            continue;
+        }
+        let prev_operand = matches!(
+            out.last(),
+            Some(
+                Tok::Num(_)
+                    | Tok::Str(_)
+                    | Tok::Ident(_)
+                    | Tok::Builtin(_)
+                    | Tok::Op(")" | "]" | "$" | "++" | "--")
+            )
+        );
+        if ch == '/' && !prev_operand {
+            i += 1;
+            let mut s = String::new();
+            loop {
+                let Some(&d) = c.get(i) else {
+                    return Err("non-terminated regular expression".to_owned());
+                };
+                i += 1;
+                if d == '\\' && c.get(i) == Some(&'/') {
+                    s.push('/');
+                    i += 1;
+                    continue;
+                }
+                if d == '\\' {
+                    s.push('\\');
+                    if let Some(&n) = c.get(i) {
+                        s.push(n);
+                        i += 1;
+                    }
+                    continue;
+                }
+                if d == '/' {
+                    break;
+                }
+                s.push(d);
+            }
+            out.push(Tok::Re(s));
+            continue;
+        }
+        let rest: String = c[i..c.len().min(i + 2)].iter().collect();
+        match OPS.iter().find(|op| rest.starts_with(**op)) {
+            Some(op) => {
+                out.push(Tok::Op(op));
+                i += op.len();
+            }
+            None => {
+                return Err(format!(
+                    "syntax error at source line 1: unexpected character '{ch}'"
+                ));
+            }
+        }
+    }
+    out.push(Tok::Eof);
+    Ok(out)
+}
+
+#[derive(Debug, Clone)]
+enum Expr {
+    Num(f64),
+    Str(String),
+    Re(Regex),
+    Var(String),
+    Field(Box<Expr>),
+    Index(String, Vec<Expr>),
+    In(Vec<Expr>, String),
+    Assign(Box<Expr>, Option<&'static str>, Box<Expr>),
+    Incr(Box<Expr>, bool, f64),
+    Unary(&'static str, Box<Expr>),
+    Bin(&'static str, Box<Expr>, Box<Expr>),
+    Match(bool, Box<Expr>, Box<Expr>),
+    Concat(Box<Expr>, Box<Expr>),
+    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Call(String, Vec<Expr>),
+    Group(Box<Expr>),
+}
+
+#[derive(Debug, Clone)]
+enum Stmt {
+    Print(Vec<Expr>),
+    Printf(Vec<Expr>),
+    Expr(Expr),
+    If(Expr, Box<Stmt>, Option<Box<Stmt>>),
+    While(Expr, Box<Stmt>),
+    Do(Box<Stmt>, Expr),
+    For(
+        Option<Box<Stmt>>,
+        Option<Expr>,
+        Option<Box<Stmt>>,
+        Box<Stmt>,
+    ),
+    ForIn(String, String, Box<Stmt>),
+    Block(Vec<Stmt>),
+    Next,
+    Exit(Option<Expr>),
+    Break,
+    Continue,
+    Delete(String, Option<Vec<Expr>>),
+}
+
+#[derive(Debug, Clone)]
+enum Pattern {
+    Begin,
+    End,
+    All,
+    Expr(Expr),
+    Range(Expr, Expr),
+}
+
+struct P {
+    t: Vec<Tok>,
+    i: usize,
+    no_in: bool,
+    no_gt: bool,
+}
+
+type PR<T> = Result<T, String>;
+
+impl P {
+    fn peek(&self) -> &Tok {
+        &self.t[self.i.min(self.t.len() - 1)]
+    }
+    fn next(&mut self) -> Tok {
+        let t = self.peek().clone();
+        self.i += 1;
+        t
+    }
+    fn is_op(&self, op: &str) -> bool {
+        matches!(self.peek(), Tok::Op(o) if *o == op)
+    }
+    fn eat(&mut self, op: &str) -> bool {
+        if self.is_op(op) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn expect(&mut self, op: &str) -> PR<()> {
+        if self.eat(op) {
+            Ok(())
+        } else {
+            Err(format!(
+                "syntax error: expected `{op}' near {:?}",
+                self.peek()
+            ))
+        }
+    }
+    fn nl(&mut self) {
+        while matches!(self.peek(), Tok::Newline) || self.is_op(";") {
+            self.i += 1;
+        }
+    }
+    fn only_nl(&mut self) {
+        while matches!(self.peek(), Tok::Newline) {
+            self.i += 1;
+        }
+    }
+
+    fn program(&mut self) -> PR<Vec<(Pattern, Option<Vec<Stmt>>)>> {
+        let mut items = Vec::new();
+        loop {
+            self.nl();
+            if matches!(self.peek(), Tok::Eof) {
+                return Ok(items);
+            }
+            let pat = match self.peek().clone() {
+                Tok::Ident(w) if w == "BEGIN" => {
+                    self.i += 1;
+                    Pattern::Begin
+                }
+                Tok::Ident(w) if w == "END" => {
+                    self.i += 1;
+                    Pattern::End
+                }
+                Tok::Ident(w) if w == "function" => {
+                    return Err(
+                        "user-defined functions are not supported in this sandbox".to_owned()
+                    );
+                }
+                Tok::Op("{") => Pattern::All,
+                _ => {
+                    let e = self.expr()?;
+                    if self.eat(",") {
+                        self.only_nl();
+                        Pattern::Range(e, self.expr()?)
+                    } else {
+                        Pattern::Expr(e)
+                    }
+                }
+            };
+            let action = if self.is_op("{") {
+                Some(self.block()?)
+            } else {
+                None
+            };
+            if action.is_none() && matches!(pat, Pattern::Begin | Pattern::End) {
+                return Err("BEGIN and END need an action".to_owned());
+            }
+            items.push((pat, action));
+        }
+    }
+
+    fn block(&mut self) -> PR<Vec<Stmt>> {
+        self.expect("{")?;
+        let mut out = Vec::new();
+        loop {
+            self.nl();
+            if self.eat("}") {
+                return Ok(out);
+            }
+            out.push(self.stmt()?);
+        }
+    }
+
+    fn simple_or_block(&mut self) -> PR<Stmt> {
+        self.only_nl();
+        if self.is_op(";") {
+            self.i += 1;
+            return Ok(Stmt::Block(Vec::new()));
+        }
+        self.stmt()
+    }
+
+    fn end_simple(&mut self) {
+        if self.is_op(";") || matches!(self.peek(), Tok::Newline) {
+            self.i += 1;
+        }
+    }
+
+    fn stmt(&mut self) -> PR<Stmt> {
+        if self.is_op("{") {
+            return Ok(Stmt::Block(self.block()?));
+        }
+        let tok = self.peek().clone();
+        let s = match tok {
+            Tok::Ident(w) => match w.as_str() {
+                "if" => {
+                    self.i += 1;
+                    self.expect("(")?;
+                    let c = self.expr()?;
+                    self.expect(")")?;
+                    let then = self.simple_or_block()?;
+                    let save = self.i;
+                    self.nl();
+                    if matches!(self.peek(), Tok::Ident(e) if e == "else") {
+                        self.i += 1;
+                        let els = self.simple_or_block()?;
+                        return Ok(Stmt::If(c, Box::new(then), Some(Box::new(els))));
+                    }
+                    self.i = save;
+                    return Ok(Stmt::If(c, Box::new(then), None));
+                }
+                "while" => {
+                    self.i += 1;
+                    self.expect("(")?;
+                    let c = self.expr()?;
+                    self.expect(")")?;
+                    return Ok(Stmt::While(c, Box::new(self.simple_or_block()?)));
+                }
+                "do" => {
+                    self.i += 1;
+                    let body = self.simple_or_block()?;
+                    self.nl();
+                    if !matches!(self.next(), Tok::Ident(w) if w == "while") {
+                        return Err("syntax error: do without while".to_owned());
+                    }
+                    self.expect("(")?;
+                    let c = self.expr()?;
+                    self.expect(")")?;
+                    self.end_simple();
+                    return Ok(Stmt::Do(Box::new(body), c));
+                }
+                "for" => {
+                    self.i += 1;
+                    self.expect("(")?;
+                    if let (Tok::Ident(v), Tok::Ident(kw), Tok::Ident(arr)) = (
+                        self.t[self.i].clone(),
+                        self.t.get(self.i + 1).cloned().unwrap_or(Tok::Eof),
+                        self.t.get(self.i + 2).cloned().unwrap_or(Tok::Eof),
+                    ) && kw == "in"
+                        && matches!(self.t.get(self.i + 3), Some(Tok::Op(")")))
+                    {
+                        self.i += 4;
+                        return Ok(Stmt::ForIn(v, arr, Box::new(self.simple_or_block()?)));
+                    }
+                    let init = if self.is_op(";") {
+                        None
+                    } else {
+                        Some(Box::new(Stmt::Expr(self.expr()?)))
+                    };
+                    self.expect(";")?;
+                    self.only_nl();
+                    let cond = if self.is_op(";") {
+                        None
+                    } else {
+                        Some(self.expr()?)
+                    };
+                    self.expect(";")?;
+                    self.only_nl();
+                    let step = if self.is_op(")") {
+                        None
+                    } else {
+                        Some(Box::new(Stmt::Expr(self.expr()?)))
+                    };
+                    self.expect(")")?;
+                    return Ok(Stmt::For(
+                        init,
+                        cond,
+                        step,
+                        Box::new(self.simple_or_block()?),
+                    ));
+                }
+                "next" => {
+                    self.i += 1;
+                    Stmt::Next
+                }
+                "break" => {
+                    self.i += 1;
+                    Stmt::Break
+                }
+                "continue" => {
+                    self.i += 1;
+                    Stmt::Continue
+                }
+                "exit" => {
+                    self.i += 1;
+                    let e = if matches!(self.peek(), Tok::Newline | Tok::Eof)
+                        || self.is_op(";")
+                        || self.is_op("}")
+                    {
+                        None
+                    } else {
+                        Some(self.expr()?)
+                    };
+                    Stmt::Exit(e)
+                }
+                "delete" => {
+                    self.i += 1;
+                    let Tok::Ident(name) = self.next() else {
+                        return Err("syntax error in delete".to_owned());
+                    };
+                    let idx = if self.eat("[") {
+                        let v = self.expr_list("]")?;
+                        Some(v)
+                    } else {
+                        None
+                    };
+                    Stmt::Delete(name, idx)
+                }
+                "print" | "printf" => {
+                    self.i += 1;
+                    self.no_gt = true;
+                    let args = if matches!(self.peek(), Tok::Newline | Tok::Eof)
+                        || self.is_op(";")
+                        || self.is_op("}")
+                    {
+                        Vec::new()
+                    } else if self.is_op("(") {
+                        // `print (a, b)` or `print (a)(b)`.
+                        let save = self.i;
+                        self.i += 1;
+                        let list = self.expr_list(")");
+                        match list {
+                            Ok(l)
+                                if matches!(self.peek(), Tok::Newline | Tok::Eof)
+                                    || self.is_op(";")
+                                    || self.is_op("}")
+                                    || self.is_op(">")
+                                    || self.is_op("|") =>
+                            {
+                                l
+                            }
+                            _ => {
+                                self.i = save;
+                                self.print_list()?
+                            }
+                        }
+                    } else {
+                        self.print_list()?
+                    };
+                    self.no_gt = false;
+                    if self.is_op(">") || self.is_op("|") {
+                        return Err(
+                            "output redirection and pipes are not supported in this sandbox"
+                                .to_owned(),
+                        );
+                    }
+                    if w == "print" {
+                        Stmt::Print(args)
+                    } else {
+                        Stmt::Printf(args)
+                    }
+                }
+                "getline" => return Err("getline is not supported in this sandbox".to_owned()),
+                _ => Stmt::Expr(self.expr()?),
+            },
+            _ => Stmt::Expr(self.expr()?),
+        };
+        self.end_simple();
+        Ok(s)
+    }
+
+    fn print_list(&mut self) -> PR<Vec<Expr>> {
+        let mut v = vec![self.expr()?];
+        while self.eat(",") {
+            self.only_nl();
+            v.push(self.expr()?);
+        }
+        Ok(v)
+    }
+
+    fn expr_list(&mut self, close: &str) -> PR<Vec<Expr>> {
+        let mut v = Vec::new();
+        let saved = (self.no_in, self.no_gt);
+        self.no_in = false;
+        self.no_gt = false;
+        if !self.eat(close) {
+            loop {
+                self.only_nl();
+                v.push(self.expr()?);
+                if self.eat(close) {
+                    break;
+                }
+                self.expect(",")?;
+            }
+        }
+        (self.no_in, self.no_gt) = saved;
+        Ok(v)
+    }
+
+    fn expr(&mut self) -> PR<Expr> {
+        self.ternary()
+    }
+
+    fn ternary(&mut self) -> PR<Expr> {
+        let c = self.or()?;
+        if self.eat("?") {
+            self.only_nl();
+            let a = self.ternary()?;
+            self.only_nl();
+            self.expect(":")?;
+            self.only_nl();
+            let b = self.ternary()?;
+            return Ok(Expr::Cond(Box::new(c), Box::new(a), Box::new(b)));
+        }
+        for op in ["=", "+=", "-=", "*=", "/=", "%=", "^="] {
+            if self.is_op(op) {
+                if !matches!(c, Expr::Var(_) | Expr::Index(..) | Expr::Field(_)) {
+                    return Err("syntax error: assignment to a non-variable".to_owned());
+                }
+                self.i += 1;
+                self.only_nl();
+                let rhs = self.ternary()?;
+                let bin = match op {
+                    "=" => None,
+                    "+=" => Some("+"),
+                    "-=" => Some("-"),
+                    "*=" => Some("*"),
+                    "/=" => Some("/"),
+                    "%=" => Some("%"),
+                    _ => Some("^"),
+                };
+                return Ok(Expr::Assign(Box::new(c), bin, Box::new(rhs)));
+            }
+        }
+        Ok(c)
+    }
+
+    fn or(&mut self) -> PR<Expr> {
+        let mut l = self.and()?;
+        while self.eat("||") {
+            self.only_nl();
+            l = Expr::Or(Box::new(l), Box::new(self.and()?));
+        }
+        Ok(l)
+    }
+
+    fn and(&mut self) -> PR<Expr> {
+        let mut l = self.inop()?;
+        while self.eat("&&") {
+            self.only_nl();
+            l = Expr::And(Box::new(l), Box::new(self.inop()?));
+        }
+        Ok(l)
+    }
+
+    fn inop(&mut self) -> PR<Expr> {
+        let mut l = self.matchop()?;
+        while !self.no_in && matches!(self.peek(), Tok::Ident(w) if w == "in") {
+            self.i += 1;
+            let Tok::Ident(arr) = self.next() else {
+                return Err("syntax error after in".to_owned());
+            };
+            let keys = match l {
+                Expr::Group(inner) => vec![*inner],
+                other => vec![other],
+            };
+            l = Expr::In(keys, arr);
+        }
+        Ok(l)
+    }
+
+    fn matchop(&mut self) -> PR<Expr> {
+        let mut l = self.cmp()?;
+        loop {
+            if self.eat("~") {
+                l = Expr::Match(false, Box::new(l), Box::new(self.cmp()?));
+            } else if self.eat("!~") {
+                l = Expr::Match(true, Box::new(l), Box::new(self.cmp()?));
+            } else {
+                return Ok(l);
+            }
+        }
+    }
+
+    fn cmp(&mut self) -> PR<Expr> {
+        let l = self.concat()?;
+        for op in ["<=", ">=", "==", "!=", "<", ">"] {
+            if op == ">" && self.no_gt {
+                continue;
+            }
+            if self.eat(op) {
+                let r = self.concat()?;
+                return Ok(Expr::Bin(op, Box::new(l), Box::new(r)));
+            }
+        }
+        Ok(l)
+    }
+
+    fn starts_operand(&self) -> bool {
+        match self.peek() {
+            Tok::Num(_) | Tok::Str(_) | Tok::Re(_) | Tok::Builtin(_) => true,
+            Tok::Ident(w) => !matches!(w.as_str(), "in" | "getline"),
+            Tok::Op(o) => matches!(*o, "$" | "!" | "(" | "-" | "+" | "++" | "--"),
+            _ => false,
+        }
+    }
+
+    fn concat(&mut self) -> PR<Expr> {
+        let mut l = self.additive()?;
+        while self.starts_operand() && !self.is_op("-") && !self.is_op("+") {
+            let r = self.additive()?;
+            l = Expr::Concat(Box::new(l), Box::new(r));
+        }
+        Ok(l)
+    }
+
+    fn additive(&mut self) -> PR<Expr> {
+        let mut l = self.mult()?;
+        loop {
+            let op = if self.is_op("+") {
+                "+"
+            } else if self.is_op("-") {
+                "-"
+            } else {
+                return Ok(l);
+            };
+            self.i += 1;
+            l = Expr::Bin(op, Box::new(l), Box::new(self.mult()?));
+        }
+    }
+
+    fn mult(&mut self) -> PR<Expr> {
+        let mut l = self.unary()?;
+        loop {
+            let op = if self.is_op("*") {
+                "*"
+            } else if self.is_op("/") {
+                "/"
+            } else if self.is_op("%") {
+                "%"
+            } else {
+                return Ok(l);
+            };
+            self.i += 1;
+            l = Expr::Bin(op, Box::new(l), Box::new(self.unary()?));
+        }
+    }
+
+    fn unary(&mut self) -> PR<Expr> {
+        if self.eat("!") {
+            return Ok(Expr::Unary("!", Box::new(self.unary()?)));
+        }
+        if self.eat("-") {
+            return Ok(Expr::Unary("-", Box::new(self.unary()?)));
+        }
+        if self.eat("+") {
+            return Ok(Expr::Unary("+", Box::new(self.unary()?)));
+        }
+        self.power()
+    }
+
+    fn power(&mut self) -> PR<Expr> {
+        let base = self.postfix()?;
+        if self.eat("^") {
+            let exp = self.unary()?;
+            return Ok(Expr::Bin("^", Box::new(base), Box::new(exp)));
+        }
+        Ok(base)
+    }
+
+    fn postfix(&mut self) -> PR<Expr> {
+        if self.eat("++") {
+            return Ok(Expr::Incr(Box::new(self.postfix()?), true, 1.0));
+        }
+        if self.eat("--") {
+            return Ok(Expr::Incr(Box::new(self.postfix()?), true, -1.0));
+        }
+        let e = self.primary()?;
+        if matches!(e, Expr::Var(_) | Expr::Index(..) | Expr::Field(_)) {
+            if self.eat("++") {
+                return Ok(Expr::Incr(Box::new(e), false, 1.0));
+            }
+            if self.eat("--") {
+                return Ok(Expr::Incr(Box::new(e), false, -1.0));
+            }
+        }
+        Ok(e)
+    }
+
+    fn primary(&mut self) -> PR<Expr> {
+        match self.next() {
+            Tok::Num(n) => Ok(Expr::Num(n)),
+            Tok::Str(s) => Ok(Expr::Str(s)),
+            Tok::Re(r) => {
+                let re = compile(&r)?;
+                Ok(Expr::Re(re))
+            }
+            Tok::Op("$") => {
+                let e = if self.eat("++") || self.eat("--") {
+                    return Err("syntax error after $".to_owned());
+                } else {
+                    self.primary()?
+                };
+                Ok(Expr::Field(Box::new(e)))
+            }
+            Tok::Op("(") => {
+                let saved = (self.no_in, self.no_gt);
+                self.no_in = false;
+                self.no_gt = false;
+                let e = self.expr()?;
+                if self.is_op(",") {
+                    // `(a, b) in arr`.
+                    let mut list = vec![e];
+                    while self.eat(",") {
+                        list.push(self.expr()?);
+                    }
+                    self.expect(")")?;
+                    (self.no_in, self.no_gt) = saved;
+                    if !matches!(self.peek(), Tok::Ident(w) if w == "in") {
+                        return Err("syntax error: grouping list without in".to_owned());
+                    }
+                    self.i += 1;
+                    let Tok::Ident(arr) = self.next() else {
+                        return Err("syntax error after in".to_owned());
+                    };
+                    return Ok(Expr::In(list, arr));
+                }
+                self.expect(")")?;
+                (self.no_in, self.no_gt) = saved;
+                Ok(Expr::Group(Box::new(e)))
+            }
+            Tok::Op("-") => Ok(Expr::Unary("-", Box::new(self.primary()?))),
+            Tok::Op("!") => Ok(Expr::Unary("!", Box::new(self.primary()?))),
+            Tok::Builtin(name) => {
+                if self.eat("(") {
+                    let args = self.expr_list(")")?;
+                    Ok(Expr::Call(name, args))
+                } else if name == "length" {
+                    Ok(Expr::Call(name, Vec::new()))
+                } else {
+                    Err(format!("syntax error: {name} needs arguments"))
+                }
+            }
+            Tok::Ident(name) => {
+                if self.is_op("(") && matches!(self.t.get(self.i), Some(Tok::Op("("))) {
+                    return Err(format!(
+                        "calling function {name} is not supported in this sandbox (no user-defined functions)"
+                    ));
+                }
+                if self.eat("[") {
+                    let idx = self.expr_list("]")?;
+                    return Ok(Expr::Index(name, idx));
+                }
+                Ok(Expr::Var(name))
+            }
+            other => Err(format!("syntax error at source line 1 near {other:?}")),
+        }
+    }
+}
+
+fn compile(src: &str) -> PR<Regex> {
+    let t = posix_to_regex(src, true)?;
+    regex::RegexBuilder::new(&t)
+        .size_limit(1 << 22)
+        .build()
+        .map_err(|e| format!("invalid regex: {e}"))
+}
+
+#[derive(Debug, Clone)]
+enum Val {
+    Num(f64),
+    Str(String),
+    /// Input-derived: numeric if it looks like a number.
+    StrNum(String),
+}
+
+fn looks_numeric(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|_| {
+        !t.eq_ignore_ascii_case("inf") && !t.eq_ignore_ascii_case("nan") && !t.contains(['x', 'X'])
+    })
+}
+
+fn to_num_str(s: &str) -> f64 {
+    let t = s.trim_start();
+    let b = t.as_bytes();
+    let mut end = 0;
+    if end < b.len() && (b[end] == b'-' || b[end] == b'+') {
+        end += 1;
+    }
+    while end < b.len() && b[end].is_ascii_digit() {
+        end += 1;
+    }
+    if end < b.len() && b[end] == b'.' {
+        end += 1;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+    }
+    if end < b.len() && (b[end] == b'e' || b[end] == b'E') {
+        let mut e = end + 1;
+        if e < b.len() && (b[e] == b'-' || b[e] == b'+') {
+            e += 1;
+        }
+        if e < b.len() && b[e].is_ascii_digit() {
+            while e < b.len() && b[e].is_ascii_digit() {
+                e += 1;
+            }
+            end = e;
+        }
+    }
+    t[..end].parse().unwrap_or(0.0)
+}
+
+fn fmt_num(n: f64) -> String {
+    if n.is_finite() && n == n.trunc() && n.abs() < 1e16 {
+        return format!("{}", n as i64);
+    }
+    fmt_g(n, 6)
+}
+
+fn fmt_g(n: f64, prec: usize) -> String {
+    if !n.is_finite() {
+        return if n.is_nan() {
+            "nan".to_owned()
+        } else if n > 0.0 {
+            "inf".to_owned()
+        } else {
+            "-inf".to_owned()
+        };
+    }
+    if n == 0.0 {
+        return "0".to_owned();
+    }
+    let p = prec.max(1);
+    let exp = n.abs().log10().floor() as i32;
+    if exp < -4 || exp >= p as i32 {
+        let s = format!("{:.*e}", p - 1, n);
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let m = if m.contains('.') {
+            m.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            m
+        };
+        let e: i32 = e.parse().unwrap_or(0);
+        format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
+    } else {
+        let decimals = (p as i32 - 1 - exp).max(0) as usize;
+        let s = format!("{:.*}", decimals, n);
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s
+        }
+    }
+}
+
+impl Val {
+    fn num(&self) -> f64 {
+        match self {
+            Val::Num(n) => *n,
+            Val::Str(s) | Val::StrNum(s) => to_num_str(s),
+        }
+    }
+    fn str(&self) -> String {
+        match self {
+            Val::Num(n) => fmt_num(*n),
+            Val::Str(s) | Val::StrNum(s) => s.clone(),
+        }
+    }
+    fn truthy(&self) -> bool {
+        match self {
+            Val::Num(n) => *n != 0.0,
+            Val::Str(s) => !s.is_empty(),
+            Val::StrNum(s) => match looks_numeric(s) {
+                Some(n) => n != 0.0,
+                None => !s.is_empty(),
+            },
+        }
+    }
+}
+
+enum Flow {
+    Next,
+    Exit(i32),
+    Break,
+    Continue,
+}
+
+struct Awk {
+    vars: HashMap<String, Val>,
+    arrays: HashMap<String, HashMap<String, Val>>,
+    fields: Vec<String>,
+    record: String,
+    nf: usize,
+    out: Vec<u8>,
+    steps: u64,
+    max_steps: u64,
+    rand_state: u64,
+}
+
+type ER<T> = Result<T, Result<Flow, String>>;
+
+fn err<T>(msg: impl Into<String>) -> ER<T> {
+    Err(Err(msg.into()))
+}
+
+impl Awk {
+    fn get(&self, name: &str) -> Val {
+        match name {
+            "NF" => Val::Num(self.nf as f64),
+            _ => self
+                .vars
+                .get(name)
+                .cloned()
+                .unwrap_or(Val::StrNum(String::new())),
+        }
+    }
+
+    fn fs(&self) -> String {
+        self.vars
+            .get("FS")
+            .map(Val::str)
+            .unwrap_or_else(|| " ".to_owned())
+    }
+
+    fn split_with(&self, s: &str, fs: &str) -> Result<Vec<String>, String> {
+        if s.is_empty() {
+            return Ok(Vec::new());
+        }
+        if fs == " " {
+            return Ok(s
+                .split([' ', '\t', '\n'])
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect());
+        }
+        if fs.chars().count() == 1 && fs != "\\" {
+            return Ok(s.split(fs).map(str::to_owned).collect());
+        }
+        let re = compile(fs)?;
+        Ok(re.split(s).map(str::to_owned).collect())
+    }
+
+    fn set_record(&mut self, rec: &str) -> Result<(), String> {
+        self.record = rec.to_owned();
+        let fs = self.fs();
+        self.fields = self.split_with(rec, &fs)?;
+        self.nf = self.fields.len();
+        Ok(())
+    }
+
+    fn rebuild(&mut self) {
+        let ofs = self
+            .vars
+            .get("OFS")
+            .map(Val::str)
+            .unwrap_or_else(|| " ".to_owned());
+        self.fields.resize(self.nf, String::new());
+        self.record = self.fields.join(&ofs);
+    }
+
+    fn field(&self, i: usize) -> Val {
+        if i == 0 {
+            Val::StrNum(self.record.clone())
+        } else {
+            Val::StrNum(self.fields.get(i - 1).cloned().unwrap_or_default())
+        }
+    }
+
+    fn set_field(&mut self, i: usize, v: String) -> ER<()> {
+        if i > 100_000 {
+            return err("field index too large");
+        }
+        if i == 0 {
+            self.set_record(&v).map_err(Err)?;
+            return Ok(());
+        }
+        if i > self.fields.len() {
+            self.fields.resize(i, String::new());
+        }
+        self.fields[i - 1] = v;
+        self.nf = self.nf.max(i);
+        self.rebuild();
+        Ok(())
+    }
+
+    fn key(&mut self, idx: &[Expr]) -> ER<String> {
+        let subsep = self
+            .vars
+            .get("SUBSEP")
+            .map(Val::str)
+            .unwrap_or_else(|| "\x1c".to_owned());
+        let mut parts = Vec::new();
+        for e in idx {
+            parts.push(self.eval(e)?.str());
+        }
+        Ok(parts.join(&subsep))
+    }
+
+    fn assign(&mut self, target: &Expr, v: Val) -> ER<()> {
+        match target {
+            Expr::Var(n) => {
+                if n == "NF" {
+                    self.nf = v.num().max(0.0) as usize;
+                    self.rebuild();
+                } else {
+                    self.vars.insert(n.clone(), v);
+                }
+            }
+            Expr::Index(n, idx) => {
+                let k = self.key(idx)?;
+                self.arrays.entry(n.clone()).or_default().insert(k, v);
+            }
+            Expr::Field(e) => {
+                let i = self.eval(e)?.num().max(0.0) as usize;
+                self.set_field(i, v.str())?;
+            }
+            _ => return err("assignment to a non-variable"),
+        }
+        Ok(())
+    }
+
+    fn tick(&mut self) -> ER<()> {
+        self.steps += 1;
+        if self.steps > self.max_steps {
+            return err(format!(
+                "too many steps (>{}), increase limits.max_loop_iterations",
+                self.max_steps
+            ));
+        }
+        Ok(())
+    }
+
+    fn regex_of(&mut self, e: &Expr) -> ER<Regex> {
+        match e {
+            Expr::Re(r) => Ok(r.clone()),
+            other => {
+                let s = self.eval(other)?.str();
+                compile(&s).map_err(Err)
+            }
+        }
+    }
+
+    fn eval(&mut self, e: &Expr) -> ER<Val> {
+        Ok(match e {
+            Expr::Num(n) => Val::Num(*n),
+            Expr::Str(s) => Val::Str(s.clone()),
+            Expr::Re(r) => Val::Num(if r.is_match(&self.record) { 1.0 } else { 0.0 }),
+            Expr::Var(n) => self.get(n),
+            Expr::Group(e) => self.eval(e)?,
+            Expr::Field(e) => {
+                let i = self.eval(e)?.num();
+                if i < 0.0 {
+                    return err(format!("trying to access out of range field {}", i as i64));
+                }
+                self.field(i as usize)
+            }
+            Expr::Index(n, idx) => {
+                let k = self.key(idx)?;
+                self.arrays
+                    .entry(n.clone())
+                    .or_default()
+                    .entry(k)
+                    .or_insert(Val::StrNum(String::new()))
+                    .clone()
+            }
+            Expr::In(idx, arr) => {
+                let k = self.key(idx)?;
+                Val::Num(
+                    if self.arrays.get(arr).is_some_and(|a| a.contains_key(&k)) {
+                        1.0
+                    } else {
+                        0.0
+                    },
+                )
+            }
+            Expr::Assign(t, op, rhs) => {
+                let r = self.eval(rhs)?;
+                let v = match op {
+                    None => match r {
+                        Val::StrNum(s) => Val::StrNum(s),
+                        other => other,
+                    },
+                    Some(op) => {
+                        let cur = self.eval(t)?.num();
+                        Val::Num(arith(op, cur, r.num())?)
+                    }
+                };
+                self.assign(t, v.clone())?;
+                v
+            }
+            Expr::Incr(t, pre, d) => {
+                let cur = self.eval(t)?.num();
+                self.assign(t, Val::Num(cur + d))?;
+                Val::Num(if *pre { cur + d } else { cur })
+            }
+            Expr::Unary(op, x) => {
+                let v = self.eval(x)?;
+                match *op {
+                    "!" => Val::Num(if v.truthy() { 0.0 } else { 1.0 }),
+                    "-" => Val::Num(-v.num()),
+                    _ => Val::Num(v.num()),
+                }
+            }
+            Expr::Bin(op, a, b) => {
+                let x = self.eval(a)?;
+                let y = self.eval(b)?;
+                match *op {
+                    "<" | "<=" | ">" | ">=" | "==" | "!=" => {
+                        let numeric = |v: &Val| match v {
+                            Val::Num(n) => Some(*n),
+                            Val::StrNum(s) => looks_numeric(s),
+                            Val::Str(_) => None,
+                        };
+                        let ord = match (numeric(&x), numeric(&y)) {
+                            (Some(p), Some(q)) => p.partial_cmp(&q),
+                            _ => Some(x.str().cmp(&y.str())),
+                        };
+                        let r = match (*op, ord) {
+                            ("<", Some(o)) => o.is_lt(),
+                            ("<=", Some(o)) => o.is_le(),
+                            (">", Some(o)) => o.is_gt(),
+                            (">=", Some(o)) => o.is_ge(),
+                            ("==", Some(o)) => o.is_eq(),
+                            ("!=", Some(o)) => o.is_ne(),
+                            _ => false,
+                        };
+                        Val::Num(if r { 1.0 } else { 0.0 })
+                    }
+                    op => Val::Num(arith(op, x.num(), y.num())?),
+                }
+            }
+            Expr::Match(neg, s, re) => {
+                let s = self.eval(s)?.str();
+                let re = self.regex_of(re)?;
+                Val::Num(if re.is_match(&s) != *neg { 1.0 } else { 0.0 })
+            }
+            Expr::Concat(a, b) => {
+                let mut s = self.eval(a)?.str();
+                s.push_str(&self.eval(b)?.str());
+                if s.len() > 64 << 20 {
+                    return err("string too long");
+                }
+                Val::Str(s)
+            }
+            Expr::Cond(c, a, b) => {
+                if self.eval(c)?.truthy() {
+                    self.eval(a)?
+                } else {
+                    self.eval(b)?
+                }
+            }
+            Expr::And(a, b) => Val::Num(if self.eval(a)?.truthy() && self.eval(b)?.truthy() {
+                1.0
+            } else {
+                0.0
+            }),
+            Expr::Or(a, b) => Val::Num(if self.eval(a)?.truthy() || self.eval(b)?.truthy() {
+                1.0
+            } else {
+                0.0
+            }),
+            Expr::Call(name, args) => self.call(name, args)?,
+        })
+    }
+
+    fn call(&mut self, name: &str, args: &[Expr]) -> ER<Val> {
+        let arg = |s: &mut Self, i: usize| -> ER<Val> {
+            match args.get(i) {
+                Some(e) => s.eval(e),
+                None => Ok(Val::StrNum(String::new())),
+            }
+        };
+        Ok(match name {
+            "length" => match args.first() {
+                None => Val::Num(self.record.chars().count() as f64),
+                Some(Expr::Var(n)) if self.arrays.contains_key(n) => {
+                    Val::Num(self.arrays[n].len() as f64)
+                }
+                Some(_) => Val::Num(arg(self, 0)?.str().chars().count() as f64),
+            },
+            "substr" => {
+                let s: Vec<char> = arg(self, 0)?.str().chars().collect();
+                let m = arg(self, 1)?.num().round();
+                let n = if args.len() > 2 {
+                    arg(self, 2)?.num().round()
+                } else {
+                    f64::INFINITY
+                };
+                let start = m.max(1.0);
+                let end = (m + n).min(s.len() as f64 + 1.0);
+                if end <= start {
+                    Val::Str(String::new())
+                } else {
+                    Val::Str(s[(start as usize - 1)..(end as usize - 1)].iter().collect())
+                }
+            }
+            "index" => {
+                let s = arg(self, 0)?.str();
+                let t = arg(self, 1)?.str();
+                Val::Num(s.find(&t).map(|b| s[..b].chars().count() + 1).unwrap_or(0) as f64)
+            }
+            "split" => {
+                let s = arg(self, 0)?.str();
+                let Some(Expr::Var(arr)) = args.get(1) else {
+                    return err("split: second argument must be an array");
+                };
+                let fs = if args.len() > 2 {
+                    match &args[2] {
+                        Expr::Re(r) => r.as_str().to_owned(),
+                        e => self.eval(e)?.str(),
+                    }
+                } else {
+                    self.fs()
+                };
+                let parts = self.split_with(&s, &fs).map_err(Err)?;
+                let a = self.arrays.entry(arr.clone()).or_default();
+                a.clear();
+                for (i, p) in parts.iter().enumerate() {
+                    a.insert((i + 1).to_string(), Val::StrNum(p.clone()));
+                }
+                Val::Num(parts.len() as f64)
+            }
+            "sub" | "gsub" => {
+                let re = match args.first() {
+                    Some(e) => self.regex_of(e)?,
+                    None => return err(format!("{name}: missing arguments")),
+                };
+                let rep = arg(self, 1)?.str();
+                let target = args
+                    .get(2)
+                    .cloned()
+                    .unwrap_or(Expr::Field(Box::new(Expr::Num(0.0))));
+                let s = self.eval(&target)?.str();
+                let mut count = 0;
+                let mut out = String::new();
+                let mut last = 0;
+                for m in re.find_iter(&s) {
+                    if name == "sub" && count == 1 {
+                        break;
+                    }
+                    count += 1;
+                    out.push_str(&s[last..m.start()]);
+                    let mut chars = rep.chars().peekable();
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '\\' if matches!(chars.peek(), Some('&')) => {
+                                out.push('&');
+                                chars.next();
+                            }
+                            '&' => out.push_str(m.as_str()),
+                            o => out.push(o),
+                        }
+                    }
+                    last = m.end();
+                }
+                if count > 0 {
+                    out.push_str(&s[last..]);
+                    self.assign(&target, Val::Str(out))?;
+                }
+                Val::Num(count as f64)
+            }
+            "match" => {
+                let s = arg(self, 0)?.str();
+                let re = match args.get(1) {
+                    Some(e) => self.regex_of(e)?,
+                    None => return err("match: missing regex"),
+                };
+                let (start, len) = match re.find(&s) {
+                    Some(m) => (
+                        s[..m.start()].chars().count() as f64 + 1.0,
+                        m.as_str().chars().count() as f64,
+                    ),
+                    None => (0.0, -1.0),
+                };
+                self.vars.insert("RSTART".into(), Val::Num(start));
+                self.vars.insert("RLENGTH".into(), Val::Num(len));
+                Val::Num(start)
+            }
+            "tolower" => Val::Str(arg(self, 0)?.str().to_lowercase()),
+            "toupper" => Val::Str(arg(self, 0)?.str().to_uppercase()),
+            "sprintf" => {
+                let mut vals = Vec::new();
+                for a in args {
+                    vals.push(self.eval(a)?);
+                }
+                match vals.split_first() {
+                    Some((f, rest)) => Val::Str(sprintf(&f.str(), rest)),
+                    None => Val::Str(String::new()),
+                }
+            }
+            "int" => Val::Num(arg(self, 0)?.num().trunc()),
+            "sqrt" => Val::Num(arg(self, 0)?.num().sqrt()),
+            "exp" => Val::Num(arg(self, 0)?.num().exp()),
+            "log" => Val::Num(arg(self, 0)?.num().ln()),
+            "sin" => Val::Num(arg(self, 0)?.num().sin()),
+            "cos" => Val::Num(arg(self, 0)?.num().cos()),
+            "atan2" => Val::Num(arg(self, 0)?.num().atan2(arg(self, 1)?.num())),
+            "rand" => {
+                self.rand_state = self
+                    .rand_state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                Val::Num((self.rand_state >> 11) as f64 / (1u64 << 53) as f64)
+            }
+            "srand" => {
+                let seed = arg(self, 0)?.num() as u64;
+                self.rand_state = seed;
+                Val::Num(0.0)
+            }
+            "close" | "fflush" => Val::Num(0.0),
+            other => return err(format!("{other}() is not supported in this sandbox")),
+        })
+    }
+
+    fn exec(&mut self, s: &Stmt) -> ER<()> {
+        self.tick()?;
+        match s {
+            Stmt::Print(args) => {
+                let ofs = self
+                    .vars
+                    .get("OFS")
+                    .map(Val::str)
+                    .unwrap_or_else(|| " ".to_owned());
+                let ors = self
+                    .vars
+                    .get("ORS")
+                    .map(Val::str)
+                    .unwrap_or_else(|| "\n".to_owned());
+                let mut line = String::new();
+                if args.is_empty() {
+                    line.push_str(&self.record);
+                } else {
+                    for (i, a) in args.iter().enumerate() {
+                        if i > 0 {
+                            line.push_str(&ofs);
+                        }
+                        let v = self.eval(a)?;
+                        line.push_str(&match v {
+                            Val::Num(n) if n != n.trunc() => {
+                                let ofmt = self
+                                    .vars
+                                    .get("OFMT")
+                                    .map(Val::str)
+                                    .unwrap_or_else(|| "%.6g".to_owned());
+                                sprintf(&ofmt, &[Val::Num(n)])
+                            }
+                            other => other.str(),
+                        });
+                    }
+                }
+                line.push_str(&ors);
+                self.out.extend_from_slice(line.as_bytes());
+            }
+            Stmt::Printf(args) => {
+                let mut vals = Vec::new();
+                for a in args {
+                    vals.push(self.eval(a)?);
+                }
+                if let Some((f, rest)) = vals.split_first() {
+                    let s = sprintf(&f.str(), rest);
+                    self.out.extend_from_slice(s.as_bytes());
+                }
+            }
+            Stmt::Expr(e) => {
+                self.eval(e)?;
+            }
+            Stmt::If(c, a, b) => {
+                if self.eval(c)?.truthy() {
+                    self.exec(a)?;
+                } else if let Some(b) = b {
+                    self.exec(b)?;
+                }
+            }
+            Stmt::While(c, body) => {
+                while self.eval(c)?.truthy() {
+                    self.tick()?;
+                    match self.exec(body) {
+                        Err(Ok(Flow::Break)) => break,
+                        Err(Ok(Flow::Continue)) => continue,
+                        other => other?,
+                    }
+                }
+            }
+            Stmt::Do(body, c) => loop {
+                self.tick()?;
+                match self.exec(body) {
+                    Err(Ok(Flow::Break)) => break,
+                    Err(Ok(Flow::Continue)) => {}
+                    other => other?,
+                }
+                if !self.eval(c)?.truthy() {
+                    break;
+                }
+            },
+            Stmt::For(init, cond, step, body) => {
+                if let Some(i) = init {
+                    self.exec(i)?;
+                }
+                loop {
+                    self.tick()?;
+                    if let Some(c) = cond
+                        && !self.eval(c)?.truthy()
+                    {
+                        break;
+                    }
+                    match self.exec(body) {
+                        Err(Ok(Flow::Break)) => break,
+                        Err(Ok(Flow::Continue)) => {}
+                        other => other?,
+                    }
+                    if let Some(s) = step {
+                        self.exec(s)?;
+                    }
+                }
+            }
+            Stmt::ForIn(var, arr, body) => {
+                let mut keys: Vec<String> = self
+                    .arrays
+                    .get(arr)
+                    .map(|a| a.keys().cloned().collect())
+                    .unwrap_or_default();
+                // Deterministic order (awk leaves it unspecified): numeric keys numerically, then the rest.
+                keys.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+                    (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+                    (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+                    (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+                    _ => a.cmp(b),
+                });
+                for k in keys {
+                    self.vars.insert(var.clone(), Val::StrNum(k));
+                    match self.exec(body) {
+                        Err(Ok(Flow::Break)) => break,
+                        Err(Ok(Flow::Continue)) => {}
+                        other => other?,
+                    }
+                }
+            }
+            Stmt::Block(v) => {
+                for s in v {
+                    self.exec(s)?;
+                }
+            }
+            Stmt::Next => return Err(Ok(Flow::Next)),
+            Stmt::Exit(e) => {
+                let code = match e {
+                    Some(e) => self.eval(e)?.num() as i32,
+                    None => 0,
+                };
+                return Err(Ok(Flow::Exit(code)));
+            }
+            Stmt::Break => return Err(Ok(Flow::Break)),
+            Stmt::Continue => return Err(Ok(Flow::Continue)),
+            Stmt::Delete(arr, idx) => match idx {
+                Some(idx) => {
+                    let k = self.key(idx)?;
+                    if let Some(a) = self.arrays.get_mut(arr) {
+                        a.remove(&k);
+                    }
+                }
+                None => {
+                    self.arrays.remove(arr);
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+fn arith(op: &str, x: f64, y: f64) -> ER<f64> {
+    Ok(match op {
+        "+" => x + y,
+        "-" => x - y,
+        "*" => x * y,
+        "/" => {
+            if y == 0.0 {
+                return err("division by zero");
+            }
+            x / y
+        }
+        "%" => {
+            if y == 0.0 {
+                return err("division by zero in %");
+            }
+            x % y
+        }
+        "^" => x.powf(y),
+        _ => 0.0,
+    })
+}
+
+/// awk's `printf`/`sprintf` formatting.
+fn sprintf(fmt: &str, args: &[Val]) -> String {
+    let c: Vec<char> = fmt.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    let mut ai = 0;
+    let next = |ai: &mut usize| -> Val {
+        let v = args.get(*ai).cloned().unwrap_or(Val::StrNum(String::new()));
+        *ai += 1;
+        v
+    };
+    while i < c.len() {
+        if c[i] == '\\' && i + 1 < c.len() {
+            // Escapes were handled by the lexer for string literals; keep others.
+            out.push(c[i]);
+            i += 1;
+            continue;
+        }
+        if c[i] != '%' {
+            out.push(c[i]);
+            i += 1;
+            continue;
+        }
+        if c.get(i + 1) == Some(&'%') {
+            out.push('%');
+            i += 2;
+            continue;
+        }
+        i += 1;
+        let mut flags = String::new();
+        while i < c.len() && "-+ #0".contains(c[i]) {
+            flags.push(c[i]);
+            i += 1;
+        }
+        let mut width = String::new();
+        if c.get(i) == Some(&'*') {
+            width = fmt_num(next(&mut ai).num());
+            i += 1;
+        }
+        while i < c.len() && c[i].is_ascii_digit() {
+            width.push(c[i]);
+            i += 1;
+        }
+        let mut prec: Option<usize> = None;
+        if c.get(i) == Some(&'.') {
+            i += 1;
+            let mut p = String::new();
+            if c.get(i) == Some(&'*') {
+                p = fmt_num(next(&mut ai).num());
+                i += 1;
+            }
+            while i < c.len() && c[i].is_ascii_digit() {
+                p.push(c[i]);
+                i += 1;
+            }
+            prec = Some(p.parse().unwrap_or(0));
+        }
+        let Some(&conv) = c.get(i) else {
+            out.push('%');
+            break;
+        };
+        i += 1;
+        let v = next(&mut ai);
+        let mut s = match conv {
+            'd' | 'i' => {
+                let n = v.num().trunc() as i64;
+                let mut s = n.abs().to_string();
+                if let Some(p) = prec {
+                    while s.len() < p {
+                        s.insert(0, '0');
+                    }
+                }
+                if n < 0 {
+                    s.insert(0, '-');
+                } else if flags.contains('+') {
+                    s.insert(0, '+');
+                }
+                s
+            }
+            'o' => format!("{:o}", v.num() as i64),
+            'x' => format!("{:x}", v.num() as i64),
+            'X' => format!("{:X}", v.num() as i64),
+            'u' => format!("{}", v.num().max(0.0) as u64),
+            'c' => match v {
+                Val::Num(n) => char::from_u32(n as u32)
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                other => other
+                    .str()
+                    .chars()
+                    .next()
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+            },
+            's' => {
+                let s = v.str();
+                match prec {
+                    Some(p) => s.chars().take(p).collect(),
+                    None => s,
+                }
+            }
+            'f' | 'F' => {
+                let s = format!("{:.*}", prec.unwrap_or(6), v.num());
+                if flags.contains('+') && v.num() >= 0.0 {
+                    format!("+{s}")
+                } else {
+                    s
+                }
+            }
+            'e' | 'E' => {
+                let s = format!("{:.*e}", prec.unwrap_or(6), v.num());
+                let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+                let e: i32 = e.parse().unwrap_or(0);
+                let s = format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+                if conv == 'E' { s.to_uppercase() } else { s }
+            }
+            'g' | 'G' => fmt_g(v.num(), prec.unwrap_or(6)),
+            other => {
+                out.push('%');
+                out.push(other);
+                continue;
+            }
+        };
+        let w: usize = width.parse().unwrap_or(0);
+        let len = s.chars().count();
+        if len < w {
+            let pad = w - len;
+            if flags.contains('-') {
+                s.push_str(&" ".repeat(pad));
+            } else if flags.contains('0') && !matches!(conv, 's' | 'c') {
+                let neg = s.starts_with('-') || s.starts_with('+');
+                let (sign, body) = if neg { s.split_at(1) } else { ("", s.as_str()) };
+                s = format!("{sign}{}{body}", "0".repeat(pad));
+            } else {
+                s = format!("{}{s}", " ".repeat(pad));
+            }
+        }
+        out.push_str(&s);
+    }
+    out
+}
+
+pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    let mut fs: Option<String> = None;
+    let mut assigns = Vec::new();
+    let mut program: Option<String> = None;
+    let mut files = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if program.is_none() && a == "-F" {
+            fs = args.get(i + 1).cloned();
+            i += 2;
+            continue;
+        }
+        if program.is_none() && a.starts_with("-F") && a.len() > 2 {
+            fs = Some(a[2..].to_owned());
+        } else if program.is_none() && a == "-v" {
+            if let Some(v) = args.get(i + 1) {
+                assigns.push(v.clone());
+            }
+            i += 2;
+            continue;
+        } else if program.is_none() && a == "-f" {
+            ctx.warn("awk", "-f progfile is not supported in this sandbox");
+            return Ok(2);
+        } else if program.is_none() && a == "--" {
+        } else if program.is_none() {
+            program = Some(a.clone());
+        } else {
+            files.push(a.clone());
+        }
+        i += 1;
+    }
+    let Some(src) = program else {
+        ctx.io
+            .errln("usage: awk [-F fs][-v var=value][prog | -f progfile][file ...]");
+        return Ok(2);
+    };
+    let toks = match lex(&src) {
+        Ok(t) => t,
+        Err(e) => {
+            ctx.warn("awk", e);
+            return Ok(2);
+        }
+    };
+    let mut p = P {
+        t: toks,
+        i: 0,
+        no_in: false,
+        no_gt: false,
+    };
+    let items = match p.program() {
+        Ok(it) => it,
+        Err(e) => {
+            ctx.warn("awk", e);
+            return Ok(2);
+        }
+    };
+    let mut awk = Awk {
+        vars: HashMap::new(),
+        arrays: HashMap::new(),
+        fields: Vec::new(),
+        record: String::new(),
+        nf: 0,
+        out: Vec::new(),
+        steps: 0,
+        max_steps: ctx.sh.limits.max_loop_iterations.saturating_mul(100),
+        rand_state: 0,
+    };
+    let fs_val = fs.map(|f| {
+        if f == "t" || f == "\\t" {
+            "\t".to_owned()
+        } else {
+            f
+        }
+    });
+    awk.vars.insert(
+        "FS".into(),
+        Val::Str(fs_val.unwrap_or_else(|| " ".to_owned())),
+    );
+    awk.vars.insert("OFS".into(), Val::Str(" ".into()));
+    awk.vars.insert("ORS".into(), Val::Str("\n".into()));
+    awk.vars.insert("SUBSEP".into(), Val::Str("\x1c".into()));
+    awk.vars.insert("NR".into(), Val::Num(0.0));
+    for a in &assigns {
+        if let Some((k, v)) = a.split_once('=') {
+            awk.vars
+                .insert(k.to_owned(), Val::StrNum(crate::commands::unescape_ansi(v)));
+        }
+    }
+    let mut exit_code: Option<i32> = None;
+    let mut fatal: Option<String> = None;
+    let run_items = |awk: &mut Awk,
+                     begin: bool,
+                     end: bool,
+                     exit_code: &mut Option<i32>,
+                     fatal: &mut Option<String>|
+     -> bool {
+        for (pat, action) in &items {
+            let applies = match pat {
+                Pattern::Begin => begin,
+                Pattern::End => end,
+                _ => false,
+            };
+            if !applies {
+                continue;
+            }
+            if let Some(stmts) = action {
+                for s in stmts {
+                    match awk.exec(s) {
+                        Ok(()) => {}
+                        Err(Ok(Flow::Exit(c))) => {
+                            *exit_code = Some(c);
+                            return false;
+                        }
+                        Err(Ok(_)) => break,
+                        Err(Err(e)) => {
+                            *fatal = Some(e);
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        true
+    };
+    let has_main = items
+        .iter()
+        .any(|(p, _)| !matches!(p, Pattern::Begin | Pattern::End));
+    let has_end = items.iter().any(|(p, _)| matches!(p, Pattern::End));
+    let mut st = 0;
+    if run_items(&mut awk, true, false, &mut exit_code, &mut fatal) && (has_main || has_end) {
+        let inputs: Vec<String> = if files.is_empty() {
+            vec!["-".to_owned()]
+        } else {
+            files.clone()
+        };
+        let mut nr = 0u64;
+        let mut range_on = vec![false; items.len()];
+        'files: for f in &inputs {
+            if let Some((k, v)) = f.split_once('=')
+                && !k.is_empty()
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                awk.vars.insert(k.to_owned(), Val::StrNum(v.to_owned()));
+                continue;
+            }
+            let data = match ctx.read_operand(f) {
+                Ok(d) => d,
+                Err(e) => {
+                    ctx.warn("awk", format!("cannot open \"{f}\" ({e})"));
+                    st = 2;
+                    continue;
+                }
+            };
+            awk.vars.insert(
+                "FILENAME".into(),
+                Val::Str(if f == "-" { String::new() } else { f.clone() }),
+            );
+            let text = String::from_utf8_lossy(&data).into_owned();
+            let mut fnr = 0u64;
+            for line in text.split_terminator('\n') {
+                nr += 1;
+                fnr += 1;
+                if nr.is_multiple_of(256) {
+                    ctx.sh.tick()?;
+                }
+                awk.vars.insert("NR".into(), Val::Num(nr as f64));
+                awk.vars.insert("FNR".into(), Val::Num(fnr as f64));
+                if let Err(e) = awk.set_record(line) {
+                    fatal = Some(e);
+                    break 'files;
+                }
+                for (k, (pat, action)) in items.iter().enumerate() {
+                    let matched = match pat {
+                        Pattern::Begin | Pattern::End => continue,
+                        Pattern::All => Ok(true),
+                        Pattern::Expr(e) => awk.eval(e).map(|v| v.truthy()),
+                        Pattern::Range(a, b) => {
+                            if range_on[k] {
+                                awk.eval(b).map(|v| {
+                                    if v.truthy() {
+                                        range_on[k] = false;
+                                    }
+                                    true
+                                })
+                            } else {
+                                match awk.eval(a) {
+                                    Ok(v) if v.truthy() => awk.eval(b).map(|end| {
+                                        range_on[k] = !end.truthy();
+                                        true
+                                    }),
+                                    Ok(_) => Ok(false),
+                                    Err(e) => Err(e),
+                                }
+                            }
+                        }
+                    };
+                    let matched = match matched {
+                        Ok(m) => m,
+                        Err(Err(e)) => {
+                            fatal = Some(e);
+                            break 'files;
+                        }
+                        Err(Ok(_)) => false,
+                    };
+                    if !matched {
+                        continue;
+                    }
+                    let stmts: Vec<Stmt> = match action {
+                        Some(s) => s.clone(),
+                        None => vec![Stmt::Print(Vec::new())],
+                    };
+                    let mut next_record = false;
+                    for s in &stmts {
+                        match awk.exec(s) {
+                            Ok(()) => {}
+                            Err(Ok(Flow::Next)) => {
+                                next_record = true;
+                                break;
+                            }
+                            Err(Ok(Flow::Exit(c))) => {
+                                exit_code = Some(c);
+                                break 'files;
+                            }
+                            Err(Ok(_)) => break,
+                            Err(Err(e)) => {
+                                fatal = Some(e);
+                                break 'files;
+                            }
+                        }
+                    }
+                    if next_record {
+                        break;
+                    }
+                }
+                if awk.out.len() > 1 << 16 {
+                    ctx.io.out(&std::mem::take(&mut awk.out));
+                }
+            }
+        }
+        if fatal.is_none() {
+            let saved_exit = exit_code;
+            run_items(&mut awk, false, true, &mut exit_code, &mut fatal);
+            if exit_code.is_none() {
+                exit_code = saved_exit;
+            }
+        }
+    }
+    ctx.io.out(&awk.out);
+    if let Some(e) = fatal {
+        ctx.warn("awk", e);
+        return Ok(2);
+    }
+    Ok(exit_code.unwrap_or(st))
+}

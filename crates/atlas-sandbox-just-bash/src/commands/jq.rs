@@ -1,0 +1,389 @@
+//! `jq` on jaq (a jq clone in Rust): JSON in, filter, JSON out, with `-r`, `-c`, `-n`, `-s`,
+//! `-e`, `-S`, `--arg`, `--argjson`. The step budget is the number of outputs (jaq has no fuel).
+
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{Compiler, Ctx as JCtx, Vars, data, unwrap_valr};
+use jaq_json::Val;
+
+use super::Ctx;
+use crate::interp::R;
+
+fn usage(ctx: &mut Ctx<'_, '_>, msg: &str) -> R<i32> {
+    ctx.io.errln(&format!("jq: error: {msg}"));
+    ctx.io
+        .errln("Use jq --help for help with command-line options,");
+    ctx.io
+        .errln("or see the jq manpage, or online docs  at https://stedolan.github.io/jq");
+    Ok(2)
+}
+
+pub(super) fn jq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    run(ctx, args, false)
+}
+
+/// `yq` as the Python `yq` wrapper does it: YAML documents in, the jq filter, JSON out.
+pub(super) fn yq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    if args.iter().any(|a| {
+        matches!(
+            a.as_str(),
+            "-y" | "--yaml-output" | "-Y" | "--yaml-roundtrip" | "-i" | "--in-place"
+        )
+    }) {
+        ctx.io.errln(
+            "yq: YAML output (-y/-Y) and -i are not supported in this sandbox; the output is JSON",
+        );
+        return Ok(2);
+    }
+    run(ctx, args, true)
+}
+
+fn yaml_to_val(y: &yaml_rust2::Yaml) -> Val {
+    use yaml_rust2::Yaml;
+    match y {
+        Yaml::Null | Yaml::BadValue | Yaml::Alias(_) => Val::Null,
+        Yaml::Boolean(b) => Val::Bool(*b),
+        Yaml::Integer(i) => match isize::try_from(*i) {
+            Ok(i) => Val::Num(jaq_json::Num::Int(i)),
+            Err(_) => Val::Num(jaq_json::Num::Float(*i as f64)),
+        },
+        Yaml::Real(s) => match s.parse::<f64>() {
+            Ok(f) => Val::Num(jaq_json::Num::Float(f)),
+            Err(_) => Val::from(s.clone()),
+        },
+        Yaml::String(s) => Val::from(s.clone()),
+        Yaml::Array(a) => Val::Arr(a.iter().map(yaml_to_val).collect::<Vec<_>>().into()),
+        Yaml::Hash(h) => {
+            let map: jaq_json::Map = h
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Yaml::String(s) | Yaml::Real(s) => s.clone(),
+                        Yaml::Integer(i) => i.to_string(),
+                        Yaml::Boolean(b) => b.to_string(),
+                        _ => "null".to_owned(),
+                    };
+                    (Val::from(key), yaml_to_val(v))
+                })
+                .collect();
+            Val::Obj(map.into())
+        }
+    }
+}
+
+/// Deepest JSON/YAML input accepted (jq 1.6 refuses past 10000 as well).
+const MAX_INPUT_DEPTH: usize = 10_000;
+/// Exit code for refused filters (jq uses 3 for compile errors).
+const UNSUPPORTED_JQ: i32 = 3;
+
+/// The first construct of `code` that can loop or grow without bound inside jaq.
+fn unbounded_construct(code: &str) -> Option<&'static str> {
+    const WORDS: &[&str] = &[
+        "reduce",
+        "foreach",
+        "until",
+        "while",
+        "repeat",
+        "recurse",
+        "def",
+        "range",
+        "input",
+        "inputs",
+        "env",
+        "$ENV",
+        "combinations",
+    ];
+    let mut word = String::new();
+    let check = |w: &str| WORDS.iter().find(|k| **k == w).copied();
+    for c in code.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '$' {
+            word.push(c);
+        } else {
+            if let Some(k) = check(&word) {
+                return Some(k);
+            }
+            word.clear();
+        }
+    }
+    None
+}
+
+fn run(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
+    // Deep (but accepted) inputs and outputs recurse in the parser, the writer and in drops.
+    stacker::grow(128 << 20, || run_inner(ctx, args, yaml))
+}
+
+fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
+    let cmd = if yaml { "yq" } else { "jq" };
+    let (mut raw, mut compact, mut null_input, mut slurp, mut exit_status, mut sort_keys, mut join) =
+        (false, false, false, false, false, false, false);
+    let mut tab = false;
+    let mut filter: Option<String> = None;
+    let mut files = Vec::new();
+    let mut vars: Vec<(String, Val)> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        match a.as_str() {
+            "-r" | "--raw-output" => raw = true,
+            "-j" | "--join-output" => {
+                raw = true;
+                join = true;
+            }
+            "-c" | "--compact-output" => compact = true,
+            "-n" | "--null-input" => null_input = true,
+            "-s" | "--slurp" => slurp = true,
+            "-e" | "--exit-status" => exit_status = true,
+            "-S" | "--sort-keys" => sort_keys = true,
+            "--tab" => tab = true,
+            "-M" | "--monochrome-output" | "-C" | "--color-output" | "-a" | "--ascii-output" => {}
+            "--arg" | "--argjson" => {
+                let (Some(name), Some(value)) = (args.get(i + 1), args.get(i + 2)) else {
+                    return usage(
+                        ctx,
+                        &format!("{a} takes two parameters (e.g. {a} varname value)"),
+                    );
+                };
+                let v = if a == "--arg" {
+                    Val::from(value.clone())
+                } else {
+                    match jaq_json::read::parse_single(value.as_bytes()) {
+                        Ok(v) => v,
+                        Err(_) => {
+                            return usage(ctx, "Invalid JSON text passed to --argjson");
+                        }
+                    }
+                };
+                vars.push((name.clone(), v));
+                i += 3;
+                continue;
+            }
+            s if s.starts_with('-')
+                && s.len() > 1
+                && s[1..].chars().all(|c| "rcnseSjM".contains(c)) =>
+            {
+                for c in s[1..].chars() {
+                    match c {
+                        'r' => raw = true,
+                        'c' => compact = true,
+                        'n' => null_input = true,
+                        's' => slurp = true,
+                        'e' => exit_status = true,
+                        'S' => sort_keys = true,
+                        'j' => {
+                            raw = true;
+                            join = true;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            s if s.starts_with('-') && s.len() > 1 => {
+                return usage(ctx, &format!("Unknown option: {s}"));
+            }
+            _ => {
+                if filter.is_none() {
+                    filter = Some(a.clone());
+                } else {
+                    files.push(a.clone());
+                }
+            }
+        }
+        i += 1;
+    }
+    let Some(code) = filter else {
+        return usage(ctx, "no filter given");
+    };
+    // jaq has no fuel: a filter that loops or builds values internally cannot be interrupted by
+    // the deadline or the limits. Refuse the constructs that do that.
+    if let Some(word) = unbounded_construct(&code) {
+        ctx.io.errln(&format!(
+            "{cmd}: error: `{word}` is not supported in this sandbox (it cannot be bounded by the execution limits)"
+        ));
+        return Ok(UNSUPPORTED_JQ);
+    }
+    // Inputs.
+    let mut inputs: Vec<Val> = Vec::new();
+    if !null_input || slurp {
+        let (datas, failed) = ctx.read_all(cmd, &files);
+        if failed {
+            return Ok(2);
+        }
+        for (name, d) in &datas {
+            if crate::interp::bracket_depth(&String::from_utf8_lossy(d)) > MAX_INPUT_DEPTH {
+                ctx.io.errln(&format!(
+                    "{cmd}: error: {name}: input nested deeper than {MAX_INPUT_DEPTH} levels"
+                ));
+                return Ok(2);
+            }
+            if yaml {
+                match yaml_rust2::YamlLoader::load_from_str(&String::from_utf8_lossy(d)) {
+                    Ok(docs) => inputs.extend(docs.iter().map(yaml_to_val)),
+                    Err(e) => {
+                        ctx.io.errln(&format!(
+                            "yq: Error running jq: ScannerError: {e} in {name}"
+                        ));
+                        return Ok(1);
+                    }
+                }
+                continue;
+            }
+            for v in jaq_json::read::parse_many(d) {
+                match v {
+                    Ok(v) => inputs.push(v),
+                    Err(e) => {
+                        ctx.io.errln(&format!(
+                            "jq: error (at <stdin>:0): Cannot parse input: {e}"
+                        ));
+                        return Ok(2);
+                    }
+                }
+            }
+        }
+    }
+    let inputs: Vec<Val> = if null_input {
+        vec![Val::Null]
+    } else if slurp {
+        vec![inputs.into_iter().collect::<Val>()]
+    } else {
+        inputs
+    };
+    let var_names: Vec<String> = vars.iter().map(|(n, _)| format!("${n}")).collect();
+    let program = File {
+        code: code.as_str(),
+        path: (),
+    };
+    let defs = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs());
+    let funs = jaq_core::funs()
+        .chain(jaq_std::funs())
+        .chain(jaq_json::funs());
+    let loader = Loader::new(defs);
+    let arena = Arena::default();
+    let modules = match loader.load(&arena, program) {
+        Ok(m) => m,
+        Err(errs) => {
+            ctx.io.errln(&format!(
+                "jq: error: syntax error in filter: {} error(s)",
+                errs.len()
+            ));
+            ctx.io.errln("jq: 1 compile error");
+            return Ok(3);
+        }
+    };
+    let filter = match Compiler::default()
+        .with_funs(funs)
+        .with_global_vars(var_names.iter().map(String::as_str))
+        .compile(modules)
+    {
+        Ok(f) => f,
+        Err(errs) => {
+            ctx.io.errln(&format!(
+                "jq: error: {} compile error(s) in filter",
+                errs.len()
+            ));
+            ctx.io.errln("jq: 1 compile error");
+            return Ok(3);
+        }
+    };
+    let pp = jaq_json::write::Pp {
+        indent: if compact {
+            None
+        } else if tab {
+            Some("\t".to_owned())
+        } else {
+            Some("  ".to_owned())
+        },
+        sort_keys,
+        sep_space: !compact,
+        ..Default::default()
+    };
+    let mut out: Vec<u8> = Vec::new();
+    let mut last: Option<bool> = None;
+    let mut st = 0;
+    let budget = ctx.sh.limits.max_loop_iterations.saturating_mul(100);
+    let mut produced = 0u64;
+    for input in inputs {
+        let ctx_j = JCtx::<data::JustLut<Val>>::new(
+            &filter.lut,
+            Vars::new(vars.iter().map(|(_, v)| v.clone())),
+        );
+        for r in filter.id.run((ctx_j, input)).map(unwrap_valr) {
+            produced += 1;
+            if produced > budget {
+                ctx.io.out(&out);
+                ctx.warn("jq", format!("error: too many outputs (>{budget})"));
+                return Ok(5);
+            }
+            if produced.is_multiple_of(1024) {
+                ctx.sh.tick()?;
+            }
+            match r {
+                Ok(v) => {
+                    last = Some(!matches!(v, Val::Null | Val::Bool(false)));
+                    match (&v, raw) {
+                        (Val::TStr(s), true) | (Val::BStr(s), true) => out.extend_from_slice(s),
+                        _ => {
+                            let v = jq16_numbers(v);
+                            if jaq_json::write::write(&mut out, &pp, 0, &v).is_err() {
+                                st = 5;
+                            }
+                        }
+                    }
+                    if !join {
+                        out.push(b'\n');
+                    }
+                }
+                Err(e) => {
+                    ctx.io.out(&std::mem::take(&mut out));
+                    ctx.io.errln(&format!("jq: error (at <stdin>:0): {e}"));
+                    st = 5;
+                    break;
+                }
+            }
+            if out.len() > 1 << 16 {
+                ctx.io.out(&std::mem::take(&mut out));
+            }
+        }
+    }
+    ctx.io.out(&out);
+    if st != 0 {
+        return Ok(st);
+    }
+    if exit_status {
+        return Ok(match last {
+            Some(true) => 0,
+            Some(false) => 1,
+            None => 4,
+        });
+    }
+    Ok(0)
+}
+
+/// jq 1.6 prints every number as a double in shortest form: `1.0` is `1`. jaq keeps the input's
+/// decimal text, so integral numbers are normalised before printing.
+fn jq16_numbers(v: Val) -> Val {
+    use jaq_json::Num;
+    match v {
+        Val::Num(Num::Dec(s)) => match s.parse::<f64>() {
+            Ok(f) if f.fract() == 0.0 && f.abs() < 1e17 => Val::Num(Num::Int(f as isize)),
+            Ok(f) => Val::Num(Num::Float(f)),
+            Err(_) => Val::Num(Num::Dec(s)),
+        },
+        Val::Num(Num::Float(f)) if f.fract() == 0.0 && f.abs() < 1e17 => {
+            Val::Num(Num::Int(f as isize))
+        }
+        Val::Arr(a) => {
+            let items: Vec<Val> = a.iter().cloned().map(jq16_numbers).collect();
+            Val::Arr(items.into())
+        }
+        Val::Obj(o) => {
+            let map: jaq_json::Map = o
+                .iter()
+                .map(|(k, v)| (k.clone(), jq16_numbers(v.clone())))
+                .collect();
+            Val::Obj(map.into())
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,643 @@
+//! The built-in commands, each over the virtual filesystem. None of them runs a program.
+
+use std::sync::Arc;
+
+use crate::interp::{Input, Io, R, Shell};
+use crate::vfs::{self, FsError};
+
+mod awk;
+mod diff;
+mod files;
+mod grep;
+mod jq;
+mod sed;
+mod text;
+mod walk;
+
+/// What a command sees: the shell (filesystem, cwd, env, limits), stdin and its two streams.
+pub struct Ctx<'s, 'a> {
+    /// The shell.
+    pub sh: &'s mut Shell<'a>,
+    /// Standard input.
+    pub stdin: &'s mut Input,
+    /// Standard output and error.
+    pub io: &'s mut Io,
+}
+
+/// A named operand and its bytes.
+pub type Operand = (String, Arc<Vec<u8>>);
+
+/// Flags (with their values) and operands.
+pub(crate) type Parsed = (Vec<(char, Option<String>)>, Vec<String>);
+
+/// A command: arguments (without the name) → exit status.
+pub type CommandFn = fn(&mut Ctx<'_, '_>, &[String]) -> R<i32>;
+
+/// The command registry.
+pub fn lookup(name: &str) -> Option<CommandFn> {
+    Some(match name {
+        "cat" => text::cat,
+        "head" => text::head,
+        "tail" => text::tail,
+        "wc" => text::wc,
+        "sort" => text::sort,
+        "uniq" => text::uniq,
+        "cut" => text::cut,
+        "tr" => text::tr,
+        "tee" => text::tee,
+        "tac" => text::tac,
+        "rev" => text::rev,
+        "nl" => text::nl,
+        "seq" => text::seq,
+        "grep" => grep::grep,
+        "sed" => sed::sed,
+        "jq" => jq::jq,
+        "diff" => diff::diff,
+        "yq" => jq::yq,
+        "awk" | "gawk" | "mawk" => awk::awk,
+        "file" => files::file,
+        "egrep" => grep::egrep,
+        "fgrep" => grep::fgrep,
+        "find" => walk::find,
+        "ls" => walk::ls,
+        "tree" => walk::tree,
+        "basename" => files::basename,
+        "dirname" => files::dirname,
+        "mkdir" => files::mkdir,
+        "touch" => files::touch,
+        "rm" => files::rm,
+        "rmdir" => files::rmdir,
+        "cp" => files::cp,
+        "mv" => files::mv,
+        "stat" => files::stat,
+        "env" | "printenv" => files::env,
+        "xargs" => files::xargs,
+        "realpath" | "readlink" => files::realpath,
+        "whoami" => |c, _| {
+            c.io.out(b"user\n");
+            Ok(0)
+        },
+        "hostname" => |c, _| {
+            c.io.out(b"sandbox\n");
+            Ok(0)
+        },
+        "sleep" => files::sleep,
+        "echo" => |c, a| {
+            echo(a, c.io);
+            Ok(0)
+        },
+        "printf" => printf_cmd,
+        _ => return None,
+    })
+}
+
+impl Ctx<'_, '_> {
+    /// Resolves a path argument against the cwd.
+    pub fn path(&self, p: &str) -> String {
+        vfs::resolve(&self.sh.cwd, p)
+    }
+
+    /// Prints `cmd: msg` on stderr.
+    pub fn warn(&mut self, cmd: &str, msg: impl AsRef<str>) {
+        self.io.errln(&format!("{cmd}: {}", msg.as_ref()));
+    }
+
+    /// Reads a file operand (`-` is stdin).
+    pub fn read_operand(&mut self, name: &str) -> Result<Arc<Vec<u8>>, FsError> {
+        if name == "-" {
+            return Ok(Arc::new(self.stdin.take_all().to_vec()));
+        }
+        let p = self.path(name);
+        self.sh.fs.read(&p)
+    }
+
+    /// Reads every operand (or stdin when there is none), reporting failures GNU-style.
+    pub fn read_all(&mut self, cmd: &str, files: &[String]) -> (Vec<Operand>, bool) {
+        let mut out = Vec::new();
+        let mut failed = false;
+        if files.is_empty() {
+            out.push(("-".to_owned(), Arc::new(self.stdin.take_all().to_vec())));
+            return (out, false);
+        }
+        for f in files {
+            match self.read_operand(f) {
+                Ok(d) => out.push((f.clone(), d)),
+                Err(e) => {
+                    self.warn(cmd, format!("{f}: {e}"));
+                    failed = true;
+                }
+            }
+        }
+        (out, failed)
+    }
+}
+
+/// Splits `-abc` style flags from operands; `--` ends options. Options that take a value are
+/// listed in `with_value` and returned as `(flag, Some(value))`.
+pub(crate) fn parse_flags(args: &[String], with_value: &str) -> Result<Parsed, String> {
+    let mut flags = Vec::new();
+    let mut operands = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            operands.extend(args[i + 1..].iter().cloned());
+            break;
+        }
+        if a.len() > 1 && a.starts_with('-') && !a.starts_with("--") {
+            let chars: Vec<char> = a[1..].chars().collect();
+            let mut j = 0;
+            while j < chars.len() {
+                let c = chars[j];
+                if with_value.contains(c) {
+                    let rest: String = chars[j + 1..].iter().collect();
+                    let v = if !rest.is_empty() {
+                        rest
+                    } else {
+                        i += 1;
+                        match args.get(i) {
+                            Some(v) => v.clone(),
+                            None => return Err(format!("option requires an argument -- '{c}'")),
+                        }
+                    };
+                    flags.push((c, Some(v)));
+                    break;
+                }
+                flags.push((c, None));
+                j += 1;
+            }
+        } else {
+            operands.push(a.clone());
+        }
+        i += 1;
+    }
+    Ok((flags, operands))
+}
+
+/// bash's builtin `echo`.
+pub(crate) fn echo(args: &[String], io: &mut Io) {
+    let mut newline = true;
+    let mut escapes = false;
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E'))
+        {
+            for c in a[1..].chars() {
+                match c {
+                    'n' => newline = false,
+                    'e' => escapes = true,
+                    _ => escapes = false,
+                }
+            }
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for (k, a) in args[i..].iter().enumerate() {
+        if k > 0 {
+            out.push(b' ');
+        }
+        if escapes {
+            let (bytes, stop) = unescape_echo(a);
+            out.extend_from_slice(&bytes);
+            if stop {
+                io.out(&out);
+                return;
+            }
+        } else {
+            out.extend_from_slice(a.as_bytes());
+        }
+    }
+    if newline {
+        out.push(b'\n');
+    }
+    io.out(&out);
+}
+
+/// `echo -e`/`printf %b` escapes; the flag is `\c` (stop output).
+fn unescape_echo(s: &str) -> (Vec<u8>, bool) {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' || i + 1 >= b.len() {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let c = b[i + 1];
+        i += 2;
+        match c {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'v' => out.push(11),
+            b'e' | b'E' => out.push(27),
+            b'\\' => out.push(b'\\'),
+            b'c' => return (out, true),
+            b'0' => {
+                let mut v: u32 = 0;
+                let mut n = 0;
+                while n < 3 && i < b.len() && (b'0'..=b'7').contains(&b[i]) {
+                    v = v * 8 + u32::from(b[i] - b'0');
+                    i += 1;
+                    n += 1;
+                }
+                out.push(v as u8);
+            }
+            b'x' => {
+                let mut v: u32 = 0;
+                let mut n = 0;
+                while n < 2 && i < b.len() && b[i].is_ascii_hexdigit() {
+                    v = v * 16 + (b[i] as char).to_digit(16).unwrap_or(0);
+                    i += 1;
+                    n += 1;
+                }
+                if n == 0 {
+                    out.extend_from_slice(b"\\x");
+                } else {
+                    out.push(v as u8);
+                }
+            }
+            other => {
+                out.push(b'\\');
+                out.push(other);
+            }
+        }
+    }
+    (out, false)
+}
+
+/// `$'...'` quoting.
+pub(crate) fn unescape_ansi(s: &str) -> String {
+    String::from_utf8_lossy(&unescape_ansi_bytes(s)).into_owned()
+}
+
+/// `$'...'` escapes, as bytes (`\377` stays one byte).
+pub(crate) fn unescape_ansi_bytes(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' || i + 1 >= b.len() {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let c = b[i + 1];
+        i += 2;
+        match c {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'v' => out.push(11),
+            b'e' | b'E' => out.push(27),
+            b'\\' => out.push(b'\\'),
+            b'\'' => out.push(b'\''),
+            b'"' => out.push(b'"'),
+            b'0'..=b'7' => {
+                let mut v: u32 = u32::from(c - b'0');
+                let mut n = 1;
+                while n < 3 && i < b.len() && (b'0'..=b'7').contains(&b[i]) {
+                    v = v * 8 + u32::from(b[i] - b'0');
+                    i += 1;
+                    n += 1;
+                }
+                out.push(v as u8);
+            }
+            b'x' => {
+                let mut v: u32 = 0;
+                let mut n = 0;
+                while n < 2 && i < b.len() && b[i].is_ascii_hexdigit() {
+                    v = v * 16 + (b[i] as char).to_digit(16).unwrap_or(0);
+                    i += 1;
+                    n += 1;
+                }
+                out.push(v as u8);
+            }
+            other => {
+                out.push(b'\\');
+                out.push(other);
+            }
+        }
+    }
+    out
+}
+
+/// `printf FORMAT [ARGS...]` (bash builtin semantics: the format is reused for extra args).
+pub(crate) fn printf_cmd(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    let mut args = args;
+    let mut var: Option<String> = None;
+    if args.first().map(String::as_str) == Some("-v") {
+        var = args.get(1).cloned();
+        args = args.get(2..).unwrap_or(&[]);
+    }
+    if args.first().map(String::as_str) == Some("--") {
+        args = &args[1..];
+    }
+    let Some(fmt) = args.first() else {
+        ctx.io
+            .errln("printf: usage: printf [-v var] format [arguments]");
+        return Ok(2);
+    };
+    let rest = &args[1..];
+    let mut out = Vec::new();
+    let mut st = 0;
+    let mut idx = 0;
+    loop {
+        let (consumed, stop) = format_once(fmt, rest, &mut idx, &mut out, &mut st, ctx);
+        if stop || !consumed || idx >= rest.len() {
+            break;
+        }
+        ctx.sh.tick()?;
+    }
+    match var {
+        Some(v) => ctx
+            .sh
+            .set_var(&v, String::from_utf8_lossy(&out).into_owned())?,
+        None => ctx.io.out(&out),
+    }
+    Ok(st)
+}
+
+fn format_once(
+    fmt: &str,
+    args: &[String],
+    idx: &mut usize,
+    out: &mut Vec<u8>,
+    st: &mut i32,
+    ctx: &mut Ctx<'_, '_>,
+) -> (bool, bool) {
+    let b = fmt.as_bytes();
+    let mut i = 0;
+    let mut consumed = false;
+    let next_arg = |idx: &mut usize, consumed: &mut bool| -> Option<String> {
+        *consumed = true;
+        let a = args.get(*idx).cloned();
+        *idx += 1;
+        a
+    };
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                let end = (i + 2).min(b.len());
+                // Octal and hex escapes may be longer.
+                let mut j = end;
+                if i + 1 < b.len() && (b[i + 1] == b'x' || b[i + 1].is_ascii_digit()) {
+                    let max = if b[i + 1] == b'x' { i + 4 } else { i + 5 };
+                    while j < b.len().min(max) && b[j].is_ascii_hexdigit() {
+                        j += 1;
+                    }
+                }
+                let esc = &fmt[i..j];
+                let (bytes, stop) = if esc.starts_with("\\0")
+                    || esc.as_bytes().get(1).is_some_and(|c| c.is_ascii_digit())
+                {
+                    (unescape_ansi_bytes(esc), false)
+                } else {
+                    unescape_echo(esc)
+                };
+                out.extend_from_slice(&bytes);
+                if stop {
+                    return (consumed, true);
+                }
+                i = j;
+            }
+            b'%' => {
+                if b.get(i + 1) == Some(&b'%') {
+                    out.push(b'%');
+                    i += 2;
+                    continue;
+                }
+                let start = i;
+                i += 1;
+                let mut flags = String::new();
+                while i < b.len() && matches!(b[i], b'-' | b'+' | b' ' | b'#' | b'0') {
+                    flags.push(b[i] as char);
+                    i += 1;
+                }
+                let mut width = String::new();
+                if i < b.len() && b[i] == b'*' {
+                    width = next_arg(idx, &mut consumed).unwrap_or_default();
+                    i += 1;
+                } else {
+                    while i < b.len() && b[i].is_ascii_digit() {
+                        width.push(b[i] as char);
+                        i += 1;
+                    }
+                }
+                let mut prec: Option<String> = None;
+                if i < b.len() && b[i] == b'.' {
+                    i += 1;
+                    let mut p = String::new();
+                    if i < b.len() && b[i] == b'*' {
+                        p = next_arg(idx, &mut consumed).unwrap_or_default();
+                        i += 1;
+                    } else {
+                        while i < b.len() && b[i].is_ascii_digit() {
+                            p.push(b[i] as char);
+                            i += 1;
+                        }
+                    }
+                    prec = Some(p);
+                }
+                while i < b.len() && matches!(b[i], b'l' | b'h' | b'L' | b'j' | b'z' | b't') {
+                    i += 1;
+                }
+                let Some(&conv) = b.get(i) else {
+                    out.extend_from_slice(&b[start..]);
+                    break;
+                };
+                i += 1;
+                let width: usize = width.trim_start_matches('-').parse().unwrap_or(0);
+                let left = flags.contains('-');
+                let zero = flags.contains('0') && !left;
+                let arg = next_arg(idx, &mut consumed);
+                let text: String = match conv {
+                    b's' => {
+                        let mut s = arg.unwrap_or_default();
+                        if let Some(p) = &prec {
+                            let n: usize = p.parse().unwrap_or(0);
+                            s = s.chars().take(n).collect();
+                        }
+                        s
+                    }
+                    b'b' => {
+                        let (bytes, stop) = unescape_echo(&arg.unwrap_or_default());
+                        let s = String::from_utf8_lossy(&bytes).into_owned();
+                        if stop {
+                            out.extend_from_slice(s.as_bytes());
+                            return (consumed, true);
+                        }
+                        s
+                    }
+                    b'q' => printf_q(&arg.unwrap_or_default()),
+                    b'c' => arg
+                        .and_then(|a| a.chars().next())
+                        .map(|c| c.to_string())
+                        .unwrap_or_default(),
+                    b'd' | b'i' | b'u' | b'x' | b'X' | b'o' => {
+                        let a = arg.unwrap_or_default();
+                        let n = match parse_printf_int(&a) {
+                            Some(n) => n,
+                            None => {
+                                ctx.io.errln(&format!("bash: printf: {a}: invalid number"));
+                                *st = 1;
+                                0
+                            }
+                        };
+                        let mut s = match conv {
+                            b'x' => format!("{:x}", n),
+                            b'X' => format!("{:X}", n),
+                            b'o' => format!("{:o}", n),
+                            _ => {
+                                let mut s = n.abs().to_string();
+                                if let Some(p) = &prec {
+                                    let p: usize = p.parse().unwrap_or(0);
+                                    while s.len() < p {
+                                        s.insert(0, '0');
+                                    }
+                                }
+                                if n < 0 {
+                                    s.insert(0, '-');
+                                } else if flags.contains('+') {
+                                    s.insert(0, '+');
+                                } else if flags.contains(' ') {
+                                    s.insert(0, ' ');
+                                }
+                                s
+                            }
+                        };
+                        if zero && s.len() < width {
+                            let neg = s.starts_with('-') || s.starts_with('+');
+                            let body: String = if neg { s[1..].to_owned() } else { s.clone() };
+                            let pad = width - s.len();
+                            s = format!(
+                                "{}{}{}",
+                                if neg { &s[..1] } else { "" },
+                                "0".repeat(pad),
+                                body
+                            );
+                        }
+                        s
+                    }
+                    b'f' | b'F' | b'e' | b'E' | b'g' | b'G' => {
+                        let a = arg.unwrap_or_default();
+                        let v: f64 = if a.is_empty() {
+                            0.0
+                        } else {
+                            match a.trim().parse() {
+                                Ok(v) => v,
+                                Err(_) => {
+                                    ctx.io.errln(&format!("bash: printf: {a}: invalid number"));
+                                    *st = 1;
+                                    0.0
+                                }
+                            }
+                        };
+                        let p: usize = prec.as_deref().and_then(|p| p.parse().ok()).unwrap_or(6);
+                        let mut s = match conv {
+                            b'e' | b'E' => {
+                                let s = format!("{v:.p$e}");
+                                // Rust prints `1.5e2`; C prints `1.5e+02`.
+                                let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+                                let e: i32 = e.parse().unwrap_or(0);
+                                let s =
+                                    format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+                                if conv == b'E' { s.to_uppercase() } else { s }
+                            }
+                            b'g' | b'G' => {
+                                let s = format!("{v}");
+                                s
+                            }
+                            _ => format!("{v:.p$}"),
+                        };
+                        if flags.contains('+') && v >= 0.0 {
+                            s.insert(0, '+');
+                        }
+                        if zero && s.len() < width {
+                            let pad = width - s.len();
+                            s = format!("{}{s}", "0".repeat(pad));
+                        }
+                        s
+                    }
+                    other => {
+                        ctx.io.errln(&format!(
+                            "bash: printf: `{}': invalid format character",
+                            other as char
+                        ));
+                        *st = 1;
+                        return (consumed, true);
+                    }
+                };
+                let len = text.chars().count();
+                if len < width {
+                    let pad = " ".repeat(width - len);
+                    if left {
+                        out.extend_from_slice(text.as_bytes());
+                        out.extend_from_slice(pad.as_bytes());
+                    } else {
+                        out.extend_from_slice(pad.as_bytes());
+                        out.extend_from_slice(text.as_bytes());
+                    }
+                } else {
+                    out.extend_from_slice(text.as_bytes());
+                }
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    (consumed, false)
+}
+
+fn parse_printf_int(a: &str) -> Option<i64> {
+    let t = a.trim();
+    if t.is_empty() {
+        return Some(0);
+    }
+    if let Some(c) = t.strip_prefix('\'').or_else(|| t.strip_prefix('"')) {
+        return Some(c.chars().next().map(|c| c as i64).unwrap_or(0));
+    }
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let v = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        i64::from_str_radix(h, 16).ok()?
+    } else if body.len() > 1 && body.starts_with('0') {
+        i64::from_str_radix(&body[1..], 8).ok()?
+    } else {
+        body.parse().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// bash's `printf %q`: backslash-escapes what the shell would otherwise interpret.
+fn printf_q(s: &str) -> String {
+    if s.is_empty() {
+        return "''".to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        if !(c.is_ascii_alphanumeric()
+            || matches!(c, '_' | '-' | '.' | '/' | ',' | ':' | '@' | '%' | '+' | '='))
+            && c.is_ascii()
+        {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,1112 @@
+//! Directory walkers: `find` and `grep -r` in readdir order (as GNU fts), `ls` sorted in the C
+//! locale, `tree`.
+
+use super::Ctx;
+use crate::interp::{Input, Io, R, pattern_match};
+use crate::vfs::{self, Kind, Meta};
+
+/// Regular files under `dir`, pre-order, in the order the directories list them.
+pub(crate) fn collect_files(
+    ctx: &mut Ctx<'_, '_>,
+    dir: &str,
+    prefix: &str,
+    exclude_dir: &[String],
+    out: &mut Vec<(String, String)>,
+    visited: &mut u64,
+) -> R<()> {
+    let Ok(entries) = ctx.sh.fs.read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries {
+        ctx.sh.visit(visited)?;
+        let vpath = vfs::child_path(dir, &e.name);
+        let disp = format!("{prefix}{}", e.name);
+        match e.kind {
+            Kind::File => out.push((vpath, disp)),
+            Kind::Dir => {
+                if exclude_dir.iter().any(|g| pattern_match(g, &e.name)) {
+                    continue;
+                }
+                let prefix = format!("{disp}/");
+                stacker::maybe_grow(256 * 1024, 4 << 20, || {
+                    collect_files(ctx, &vpath, &prefix, exclude_dir, out, visited)
+                })?;
+            }
+            Kind::Symlink | Kind::Special => {}
+        }
+    }
+    Ok(())
+}
+
+/// A shell pattern compiled once per `find` run (not once per file).
+#[derive(Debug, Clone)]
+enum Glob {
+    Literal(String, bool),
+    /// `*suffix`: the common `-name '*.yml'` without a regex.
+    Suffix(String),
+    Re(regex::Regex, bool),
+    Invalid,
+}
+
+impl Glob {
+    fn new(pattern: &str, icase: bool) -> Self {
+        if !crate::interp::has_glob(pattern) {
+            let lit = crate::interp::unescape_pattern(pattern);
+            return Glob::Literal(if icase { lit.to_lowercase() } else { lit }, icase);
+        }
+        if let Some(rest) = pattern.strip_prefix('*')
+            && !icase
+            && !crate::interp::has_glob(rest)
+            && !rest.contains('\\')
+        {
+            return Glob::Suffix(rest.to_owned());
+        }
+        let p = if icase {
+            pattern.to_lowercase()
+        } else {
+            pattern.to_owned()
+        };
+        match crate::interp::pattern_regex(&p, false) {
+            Some(re) => Glob::Re(re, icase),
+            None => Glob::Invalid,
+        }
+    }
+
+    fn matches(&self, s: &str) -> bool {
+        match self {
+            Glob::Literal(l, false) => l == s,
+            Glob::Suffix(x) => s.ends_with(x.as_str()),
+            Glob::Literal(l, true) => *l == s.to_lowercase(),
+            Glob::Re(re, false) => re.is_match(s),
+            Glob::Re(re, true) => re.is_match(&s.to_lowercase()),
+            Glob::Invalid => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Expr {
+    True,
+    Name(Glob),
+    Path(Glob),
+    Regex(regex::Regex),
+    Type(Vec<Kind>),
+    Empty,
+    Size(char, u64, char),
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Print(bool),
+    Prune,
+    Delete,
+    Quit,
+    Exec(Vec<String>, bool),
+}
+
+struct FindParser<'a> {
+    toks: &'a [String],
+    pos: usize,
+    maxdepth: Option<usize>,
+    mindepth: usize,
+    has_action: bool,
+}
+
+impl FindParser<'_> {
+    fn peek(&self) -> Option<&str> {
+        self.toks.get(self.pos).map(String::as_str)
+    }
+
+    fn next_arg(&mut self, opt: &str) -> Result<String, String> {
+        self.pos += 1;
+        let v = self
+            .toks
+            .get(self.pos)
+            .cloned()
+            .ok_or_else(|| format!("missing argument to `{opt}'"))?;
+        self.pos += 1;
+        Ok(v)
+    }
+
+    fn or(&mut self) -> Result<Expr, String> {
+        let mut l = self.and()?;
+        while matches!(self.peek(), Some("-o" | "-or")) {
+            self.pos += 1;
+            let r = self.and()?;
+            l = Expr::Or(Box::new(l), Box::new(r));
+        }
+        Ok(l)
+    }
+
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut l = self.unary()?;
+        loop {
+            match self.peek() {
+                None | Some("-o" | "-or" | ")") => break,
+                Some("-a" | "-and") => {
+                    self.pos += 1;
+                }
+                _ => {}
+            }
+            let r = self.unary()?;
+            l = Expr::And(Box::new(l), Box::new(r));
+        }
+        Ok(l)
+    }
+
+    fn unary(&mut self) -> Result<Expr, String> {
+        match self.peek() {
+            Some("!" | "-not") => {
+                self.pos += 1;
+                Ok(Expr::Not(Box::new(self.unary()?)))
+            }
+            Some("(") => {
+                self.pos += 1;
+                let e = self.or()?;
+                if self.peek() != Some(")") {
+                    return Err("invalid expression; I was expecting to find a ')' somewhere but did not see one.".to_owned());
+                }
+                self.pos += 1;
+                Ok(e)
+            }
+            Some(_) => self.primary(),
+            None => Err("invalid expression".to_owned()),
+        }
+    }
+
+    fn primary(&mut self) -> Result<Expr, String> {
+        let tok = self.peek().unwrap_or_default().to_owned();
+        let e = match tok.as_str() {
+            "-name" | "-iname" => Expr::Name(Glob::new(&self.next_arg(&tok)?, tok == "-iname")),
+            "-path" | "-wholename" | "-ipath" | "-iwholename" => {
+                Expr::Path(Glob::new(&self.next_arg(&tok)?, tok.starts_with("-i")))
+            }
+            "-regex" | "-iregex" => {
+                let r = self.next_arg(&tok)?;
+                let re = regex::RegexBuilder::new(&format!("^(?:{r})$"))
+                    .case_insensitive(tok == "-iregex")
+                    .size_limit(1 << 22)
+                    .build()
+                    .map_err(|e| format!("invalid regular expression: {e}"))?;
+                Expr::Regex(re)
+            }
+            "-type" | "-xtype" => {
+                let t = self.next_arg(&tok)?;
+                let mut kinds = Vec::new();
+                for c in t.split(',') {
+                    kinds.push(match c {
+                        "f" => Kind::File,
+                        "d" => Kind::Dir,
+                        "l" => Kind::Symlink,
+                        "p" | "s" | "b" | "c" => Kind::Special,
+                        other => return Err(format!("Unknown argument to -type: {other}")),
+                    });
+                }
+                Expr::Type(kinds)
+            }
+            "-maxdepth" | "-mindepth" => {
+                let v = self.next_arg(&tok)?;
+                let n: usize = v.parse().map_err(|_| {
+                    format!("Expected a positive decimal integer argument to {tok}, but got ‘{v}’")
+                })?;
+                if tok == "-maxdepth" {
+                    self.maxdepth = Some(n);
+                } else {
+                    self.mindepth = n;
+                }
+                Expr::True
+            }
+            "-empty" => {
+                self.pos += 1;
+                Expr::Empty
+            }
+            "-size" => {
+                let v = self.next_arg(&tok)?;
+                let (cmp, rest) = match v.chars().next() {
+                    Some(c @ ('+' | '-')) => (c, &v[1..]),
+                    _ => ('=', v.as_str()),
+                };
+                let unit = rest
+                    .chars()
+                    .last()
+                    .filter(|c| c.is_ascii_alphabetic())
+                    .unwrap_or('b');
+                let num: u64 = rest
+                    .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                    .parse()
+                    .map_err(|_| format!("invalid -size argument `{v}'"))?;
+                Expr::Size(cmp, num, unit)
+            }
+            "-print" | "-print0" => {
+                self.pos += 1;
+                self.has_action = true;
+                Expr::Print(tok == "-print0")
+            }
+            "-prune" => {
+                self.pos += 1;
+                Expr::Prune
+            }
+            "-quit" => {
+                self.pos += 1;
+                Expr::Quit
+            }
+            "-delete" => {
+                self.pos += 1;
+                self.has_action = true;
+                Expr::Delete
+            }
+            "-true" => {
+                self.pos += 1;
+                Expr::True
+            }
+            "-false" => {
+                self.pos += 1;
+                Expr::Not(Box::new(Expr::True))
+            }
+            "-exec" | "-ok" => {
+                self.pos += 1;
+                let mut argv = Vec::new();
+                loop {
+                    let Some(t) = self.toks.get(self.pos) else {
+                        return Err("missing argument to `-exec'".to_owned());
+                    };
+                    self.pos += 1;
+                    if t == ";" {
+                        break;
+                    }
+                    if t == "+" && argv.last().map(String::as_str) == Some("{}") {
+                        self.has_action = true;
+                        return Ok(Expr::Exec(argv, true));
+                    }
+                    argv.push(t.clone());
+                }
+                if argv.is_empty() {
+                    return Err("missing argument to `-exec'".to_owned());
+                }
+                self.has_action = true;
+                Expr::Exec(argv, false)
+            }
+            "-depth"
+            | "-noleaf"
+            | "-xdev"
+            | "-mount"
+            | "-follow"
+            | "-nowarn"
+            | "-ignore_readdir_race" => {
+                self.pos += 1;
+                Expr::True
+            }
+            other if other.starts_with('-') => {
+                return Err(format!("unknown predicate `{other}'"));
+            }
+            other => return Err(format!("paths must precede expression: `{other}'")),
+        };
+        Ok(e)
+    }
+}
+
+struct FindRun {
+    needs_stat: bool,
+    pruned: bool,
+    quit: bool,
+    batch: Vec<(Vec<String>, Vec<String>)>,
+    status: i32,
+    visited: u64,
+}
+
+/// Whether the expression reads more than the entry's kind (size, emptiness).
+fn needs_stat(e: &Expr) -> bool {
+    match e {
+        Expr::Empty | Expr::Size(..) => true,
+        Expr::Not(a) => needs_stat(a),
+        Expr::And(a, b) | Expr::Or(a, b) => needs_stat(a) || needs_stat(b),
+        _ => false,
+    }
+}
+
+fn eval(
+    ctx: &mut Ctx<'_, '_>,
+    e: &Expr,
+    disp: &str,
+    vpath: &str,
+    meta: &Meta,
+    run: &mut FindRun,
+) -> R<bool> {
+    Ok(match e {
+        Expr::True => true,
+        Expr::Name(g) => {
+            let base = if disp == "/" {
+                "/"
+            } else {
+                disp.trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(disp)
+            };
+            g.matches(base)
+        }
+        Expr::Path(g) => g.matches(disp),
+        Expr::Regex(re) => re.is_match(disp),
+        Expr::Type(kinds) => kinds.contains(&meta.kind),
+        Expr::Empty => match meta.kind {
+            Kind::File => meta.size == 0,
+            Kind::Dir => ctx
+                .sh
+                .fs
+                .read_dir(vpath)
+                .map(|e| e.is_empty())
+                .unwrap_or(false),
+            _ => false,
+        },
+        Expr::Size(cmp, n, unit) => {
+            let unit_bytes: u64 = match unit {
+                'c' => 1,
+                'w' => 2,
+                'k' => 1024,
+                'M' => 1024 * 1024,
+                'G' => 1 << 30,
+                _ => 512,
+            };
+            let size = meta.size.div_ceil(unit_bytes);
+            match cmp {
+                '+' => size > *n,
+                '-' => size < *n,
+                _ => size == *n,
+            }
+        }
+        Expr::Not(a) => !eval(ctx, a, disp, vpath, meta, run)?,
+        Expr::And(a, b) => {
+            eval(ctx, a, disp, vpath, meta, run)? && eval(ctx, b, disp, vpath, meta, run)?
+        }
+        Expr::Or(a, b) => {
+            eval(ctx, a, disp, vpath, meta, run)? || eval(ctx, b, disp, vpath, meta, run)?
+        }
+        Expr::Print(nul) => {
+            let mut line = disp.as_bytes().to_vec();
+            line.push(if *nul { 0 } else { b'\n' });
+            ctx.io.out(&line);
+            true
+        }
+        Expr::Prune => {
+            run.pruned = true;
+            true
+        }
+        Expr::Quit => {
+            run.quit = true;
+            true
+        }
+        Expr::Delete => match ctx.sh.fs.remove(vpath, false) {
+            Ok(()) => true,
+            Err(err) => {
+                ctx.warn("find", format!("cannot delete ‘{disp}’: {err}"));
+                run.status = 1;
+                false
+            }
+        },
+        Expr::Exec(argv, batch) => {
+            if *batch {
+                match run.batch.iter_mut().find(|(a, _)| a == argv) {
+                    Some((_, items)) => items.push(disp.to_owned()),
+                    None => run.batch.push((argv.clone(), vec![disp.to_owned()])),
+                }
+                true
+            } else {
+                let cmd: Vec<String> = argv.iter().map(|a| a.replace("{}", disp)).collect();
+                let st = run_argv(ctx, &cmd)?;
+                st == 0
+            }
+        }
+    })
+}
+
+/// Runs a command line from `find -exec` or `xargs` through the shell's dispatcher.
+pub(crate) fn run_argv(ctx: &mut Ctx<'_, '_>, argv: &[String]) -> R<i32> {
+    let mut input = Input::default();
+    let mut sub = Io::new(ctx.sh.limits.max_output_bytes);
+    let st = ctx.sh.dispatch(argv, &mut input, &mut sub)?;
+    let (o, e) = sub.into_streams();
+    ctx.io.out(&o);
+    ctx.io.err(&e);
+    Ok(st)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn find_walk(
+    ctx: &mut Ctx<'_, '_>,
+    expr: &Expr,
+    vpath: &str,
+    disp: &str,
+    meta: &Meta,
+    depth: usize,
+    p: (&Option<usize>, usize, bool),
+    run: &mut FindRun,
+) -> R<()> {
+    ctx.sh.visit(&mut run.visited)?;
+    let (maxdepth, mindepth, default_print) = p;
+    run.pruned = false;
+    if depth >= mindepth {
+        let ok = eval(ctx, expr, disp, vpath, meta, run)?;
+        if ok && default_print {
+            let mut line = disp.as_bytes().to_vec();
+            line.push(b'\n');
+            ctx.io.out(&line);
+        }
+    }
+    if run.quit {
+        return Ok(());
+    }
+    if meta.kind != Kind::Dir || run.pruned || maxdepth.is_some_and(|m| depth >= m) {
+        return Ok(());
+    }
+    let entries = match ctx.sh.fs.read_dir(vpath) {
+        Ok(e) => e,
+        Err(e) => {
+            ctx.warn("find", format!("‘{disp}’: {e}"));
+            run.status = 1;
+            return Ok(());
+        }
+    };
+    for e in entries {
+        let child_v = vfs::child_path(vpath, &e.name);
+        let child_d = if disp.ends_with('/') {
+            format!("{disp}{}", e.name)
+        } else {
+            format!("{disp}/{}", e.name)
+        };
+        let m = if !run.needs_stat && e.kind != Kind::Symlink {
+            Meta {
+                kind: e.kind,
+                size: 0,
+                mode: 0,
+                nlink: 1,
+                mtime: 0,
+                blocks: 0,
+                ino: 0,
+            }
+        } else {
+            match ctx.sh.fs.stat(&child_v) {
+                Ok(m) => m,
+                Err(_) => Meta {
+                    kind: e.kind,
+                    size: 0,
+                    mode: 0,
+                    nlink: 1,
+                    mtime: 0,
+                    blocks: 0,
+                    ino: 0,
+                },
+            }
+        };
+        // Directories nest as deep as paths allow: grow the stack instead of overflowing it.
+        stacker::maybe_grow(256 * 1024, 4 << 20, || {
+            find_walk(
+                ctx,
+                expr,
+                &child_v,
+                &child_d,
+                &m,
+                depth + 1,
+                (maxdepth, mindepth, default_print),
+                run,
+            )
+        })?;
+        if run.quit {
+            break;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn find(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if (a.starts_with('-') && a.len() > 1) || a == "!" || a == "(" {
+            break;
+        }
+        starts.push(a.clone());
+        i += 1;
+    }
+    if starts.is_empty() {
+        starts.push(".".to_owned());
+    }
+    let mut p = FindParser {
+        toks: &args[i..],
+        pos: 0,
+        maxdepth: None,
+        mindepth: 0,
+        has_action: false,
+    };
+    let expr = if p.toks.is_empty() {
+        Expr::True
+    } else {
+        match p.or() {
+            Ok(e) => e,
+            Err(msg) => {
+                ctx.warn("find", msg);
+                return Ok(1);
+            }
+        }
+    };
+    if p.pos < p.toks.len() {
+        ctx.warn(
+            "find",
+            format!("unexpected extra predicate '{}'", p.toks[p.pos]),
+        );
+        return Ok(1);
+    }
+    let default_print = !p.has_action;
+    let needs_stat = needs_stat(&expr);
+    let mut run = FindRun {
+        needs_stat,
+        pruned: false,
+        quit: false,
+        batch: Vec::new(),
+        status: 0,
+        visited: 0,
+    };
+    for s in &starts {
+        let v = ctx.path(s);
+        match ctx.sh.fs.stat(&v) {
+            Ok(m) => find_walk(
+                ctx,
+                &expr,
+                &v,
+                s,
+                &m,
+                0,
+                (&p.maxdepth, p.mindepth, default_print),
+                &mut run,
+            )?,
+            Err(e) => {
+                ctx.warn("find", format!("‘{s}’: {e}"));
+                run.status = 1;
+            }
+        }
+        if run.quit {
+            break;
+        }
+    }
+    for (argv, items) in std::mem::take(&mut run.batch) {
+        let mut cmd: Vec<String> = argv[..argv.len() - 1].to_vec();
+        cmd.extend(items);
+        if run_argv(ctx, &cmd)? != 0 {
+            run.status = 1;
+        }
+    }
+    Ok(run.status)
+}
+
+fn mode_string(m: &Meta) -> String {
+    let mut s = String::with_capacity(10);
+    s.push(match m.kind {
+        Kind::Dir => 'd',
+        Kind::Symlink => 'l',
+        Kind::Special => 'p',
+        Kind::File => '-',
+    });
+    let bits = [0o400, 0o200, 0o100, 0o40, 0o20, 0o10, 0o4, 0o2, 0o1];
+    let chars = ['r', 'w', 'x', 'r', 'w', 'x', 'r', 'w', 'x'];
+    for (i, b) in bits.iter().enumerate() {
+        let mut c = if m.mode & b != 0 { chars[i] } else { '-' };
+        if i == 8 && m.mode & 0o1000 != 0 {
+            c = if c == 'x' { 't' } else { 'T' };
+        }
+        if i == 2 && m.mode & 0o4000 != 0 {
+            c = if c == 'x' { 's' } else { 'S' };
+        }
+        s.push(c);
+    }
+    s
+}
+
+/// Days since the epoch → (year, month 1-12, day), for other commands' timestamps.
+pub(crate) fn civil_pub(days: i64) -> (i64, u32, u32) {
+    civil(days)
+}
+
+/// Days since the epoch → (year, month 1-12, day).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `ls -l`'s date column (UTC): `Mon dd HH:MM` within six months, else `Mon dd  YYYY`.
+pub(crate) fn ls_date(mtime: i64, now: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, m, d) = civil(mtime.div_euclid(86_400));
+    let secs = mtime.rem_euclid(86_400);
+    let recent = mtime <= now + 60 && now - mtime < 15_778_476;
+    let mon = MONTHS[(m as usize).saturating_sub(1) % 12];
+    if recent {
+        format!("{mon} {d:>2} {:02}:{:02}", secs / 3600, (secs % 3600) / 60)
+    } else {
+        format!("{mon} {d:>2}  {y}")
+    }
+}
+
+fn human(n: u64) -> String {
+    if n < 1024 {
+        return n.to_string();
+    }
+    let units = ['K', 'M', 'G', 'T', 'P'];
+    let mut v = n as f64;
+    let mut u = 0;
+    v /= 1024.0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if v < 10.0 {
+        let r = (v * 10.0).ceil() / 10.0;
+        if r >= 10.0 {
+            format!("{:.0}{}", r, units[u])
+        } else {
+            format!("{:.1}{}", r, units[u])
+        }
+    } else {
+        format!("{:.0}{}", v.ceil(), units[u])
+    }
+}
+
+#[derive(Default)]
+struct LsOpts {
+    all: bool,
+    almost: bool,
+    long: bool,
+    recursive: bool,
+    dir_itself: bool,
+    human: bool,
+    by_size: bool,
+    by_time: bool,
+    reverse: bool,
+    classify: bool,
+    slash: bool,
+    inode: bool,
+    no_group: bool,
+    one_per_line: bool,
+}
+
+struct LsEntry {
+    name: String,
+    meta: Meta,
+}
+
+fn sort_entries(v: &mut [LsEntry], o: &LsOpts) {
+    v.sort_by(|a, b| {
+        let ord = if o.by_size {
+            b.meta
+                .size
+                .cmp(&a.meta.size)
+                .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
+        } else if o.by_time {
+            b.meta
+                .mtime
+                .cmp(&a.meta.mtime)
+                .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
+        } else {
+            a.name.as_bytes().cmp(b.name.as_bytes())
+        };
+        if o.reverse { ord.reverse() } else { ord }
+    });
+}
+
+fn suffix(m: &Meta, o: &LsOpts) -> &'static str {
+    match m.kind {
+        Kind::Dir if o.classify || o.slash => "/",
+        Kind::Symlink if o.classify => "@",
+        Kind::Special if o.classify => "|",
+        Kind::File if o.classify && m.mode & 0o111 != 0 => "*",
+        _ => "",
+    }
+}
+
+fn render(entries: &[LsEntry], o: &LsOpts, now: i64, with_total: bool) -> String {
+    let mut out = String::new();
+    if !o.long {
+        for e in entries {
+            if o.inode {
+                out.push_str(&format!("{} ", e.meta.ino));
+            }
+            out.push_str(&e.name);
+            out.push_str(suffix(&e.meta, o));
+            out.push('\n');
+        }
+        return out;
+    }
+    if with_total {
+        let total: u64 = entries.iter().map(|e| e.meta.blocks / 2).sum();
+        let t = if o.human {
+            human(total * 1024)
+        } else {
+            total.to_string()
+        };
+        out.push_str(&format!("total {t}\n"));
+    }
+    let sizes: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            if o.human {
+                human(e.meta.size)
+            } else {
+                e.meta.size.to_string()
+            }
+        })
+        .collect();
+    let lw = entries
+        .iter()
+        .map(|e| e.meta.nlink.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let sw = sizes.iter().map(String::len).max().unwrap_or(1);
+    let iw = entries
+        .iter()
+        .map(|e| e.meta.ino.to_string().len())
+        .max()
+        .unwrap_or(1);
+    for (e, size) in entries.iter().zip(&sizes) {
+        if o.inode {
+            out.push_str(&format!("{:>iw$} ", e.meta.ino));
+        }
+        let group = if o.no_group {
+            String::new()
+        } else {
+            "user ".to_owned()
+        };
+        out.push_str(&format!(
+            "{} {:>lw$} user {group}{:>sw$} {} {}{}\n",
+            mode_string(&e.meta),
+            e.meta.nlink,
+            size,
+            ls_date(e.meta.mtime, now),
+            e.name,
+            suffix(&e.meta, o)
+        ));
+    }
+    out
+}
+
+pub(super) fn ls(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    let mut o = LsOpts::default();
+    let mut operands = Vec::new();
+    let mut end = false;
+    for a in args {
+        if end || !a.starts_with('-') || a == "-" {
+            operands.push(a.clone());
+            continue;
+        }
+        if a == "--" {
+            end = true;
+            continue;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            match long {
+                "all" => o.all = true,
+                "almost-all" => o.almost = true,
+                "recursive" => o.recursive = true,
+                "directory" => o.dir_itself = true,
+                "human-readable" => o.human = true,
+                "reverse" => o.reverse = true,
+                "classify" => o.classify = true,
+                "color" | "color=never" | "color=auto" | "color=always" => {}
+                _ => {
+                    ctx.warn("ls", format!("unrecognized option '{a}'"));
+                    ctx.io.errln("Try 'ls --help' for more information.");
+                    return Ok(2);
+                }
+            }
+            continue;
+        }
+        for c in a[1..].chars() {
+            match c {
+                'a' => o.all = true,
+                'A' => o.almost = true,
+                'l' => o.long = true,
+                'R' => o.recursive = true,
+                'd' => o.dir_itself = true,
+                'h' => o.human = true,
+                'S' => o.by_size = true,
+                't' => o.by_time = true,
+                'r' => o.reverse = true,
+                'F' => o.classify = true,
+                'p' => o.slash = true,
+                'i' => o.inode = true,
+                'G' | 'o' => {
+                    o.no_group = true;
+                    o.long = true;
+                }
+                'g' => o.long = true,
+                'n' => o.long = true,
+                '1' => o.one_per_line = true,
+                'C' | 'x' | 'm' | 'U' | 'f' | 'N' | 'q' | 'b' | 'L' | 'H' => {}
+                other => {
+                    ctx.warn("ls", format!("invalid option -- '{other}'"));
+                    ctx.io.errln("Try 'ls --help' for more information.");
+                    return Ok(2);
+                }
+            }
+        }
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    if operands.is_empty() {
+        operands.push(".".to_owned());
+    }
+    let mut st = 0;
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for op in &operands {
+        let v = ctx.path(op);
+        match ctx.sh.fs.stat(&v) {
+            Ok(m) if m.kind == Kind::Dir && !o.dir_itself => dirs.push((op.clone(), v)),
+            Ok(m) => files.push(LsEntry {
+                name: op.clone(),
+                meta: m,
+            }),
+            Err(e) => {
+                ctx.warn("ls", format!("cannot access '{op}': {e}"));
+                st = 2;
+            }
+        }
+    }
+    sort_entries(&mut files, &o);
+    let mut out = render(&files, &o, now, false);
+    let mut dir_list: Vec<LsEntry> = dirs
+        .iter()
+        .map(|(n, _)| LsEntry {
+            name: n.clone(),
+            meta: Meta {
+                kind: Kind::Dir,
+                size: 0,
+                mode: 0,
+                nlink: 0,
+                mtime: 0,
+                blocks: 0,
+                ino: 0,
+            },
+        })
+        .collect();
+    sort_entries(
+        &mut dir_list,
+        &LsOpts {
+            reverse: o.reverse,
+            ..Default::default()
+        },
+    );
+    let show_headers = operands.len() > 1 || o.recursive;
+    let mut first = files.is_empty();
+    let mut queue: Vec<(String, String)> = dir_list
+        .iter()
+        .filter_map(|d| dirs.iter().find(|(n, _)| *n == d.name).cloned())
+        .collect();
+    queue.reverse();
+    let mut visited = 0u64;
+    while let Some((disp, v)) = queue.pop() {
+        ctx.sh.visit(&mut visited)?;
+        let entries = match ctx.sh.fs.read_dir(&v) {
+            Ok(e) => e,
+            Err(e) => {
+                ctx.warn("ls", format!("cannot open directory '{disp}': {e}"));
+                st = 2;
+                continue;
+            }
+        };
+        let mut list = Vec::new();
+        if o.all {
+            for (n, p) in [(".", v.clone()), ("..", vfs::parent(&v).to_owned())] {
+                if let Ok(m) = ctx.sh.fs.stat(&p) {
+                    list.push(LsEntry {
+                        name: n.to_owned(),
+                        meta: m,
+                    });
+                }
+            }
+        }
+        for e in entries {
+            if e.name.starts_with('.') && !o.all && !o.almost {
+                continue;
+            }
+            ctx.sh.visit(&mut visited)?;
+            let p = vfs::child_path(&v, &e.name);
+            let meta = ctx.sh.fs.stat(&p).unwrap_or(Meta {
+                kind: e.kind,
+                size: 0,
+                mode: 0o777,
+                nlink: 1,
+                mtime: 0,
+                blocks: 0,
+                ino: 0,
+            });
+            list.push(LsEntry { name: e.name, meta });
+        }
+        sort_entries(&mut list, &o);
+        if !first {
+            out.push('\n');
+        }
+        first = false;
+        if show_headers {
+            out.push_str(&format!("{disp}:\n"));
+        }
+        out.push_str(&render(&list, &o, now, true));
+        if o.recursive {
+            let mut subs: Vec<(String, String)> = list
+                .iter()
+                .filter(|e| e.meta.kind == Kind::Dir && e.name != "." && e.name != "..")
+                .map(|e| {
+                    let d = if disp.ends_with('/') {
+                        format!("{disp}{}", e.name)
+                    } else {
+                        format!("{disp}/{}", e.name)
+                    };
+                    (d, vfs::child_path(&v, &e.name))
+                })
+                .collect();
+            subs.reverse();
+            queue.extend(subs);
+        }
+        if out.len() > 1 << 16 {
+            ctx.io.out(out.as_bytes());
+            out.clear();
+        }
+    }
+    ctx.io.out(out.as_bytes());
+    Ok(st)
+}
+
+pub(super) fn tree(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    let mut all = false;
+    let mut dirs_only = false;
+    let mut level: Option<usize> = None;
+    let mut roots = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "-a" => all = true,
+            "-d" => dirs_only = true,
+            "-L" => {
+                level = args.get(i + 1).and_then(|v| v.parse().ok());
+                if level.is_none() {
+                    ctx.io.errln("tree: Invalid level, must be greater than 0.");
+                    return Ok(1);
+                }
+                i += 1;
+            }
+            a if a.starts_with('-') => {
+                ctx.io
+                    .errln(&format!("tree: Invalid argument -`{}'.", &a[1..]));
+                return Ok(1);
+            }
+            a => roots.push(a.to_owned()),
+        }
+        i += 1;
+    }
+    if roots.is_empty() {
+        roots.push(".".to_owned());
+    }
+    let (mut ndirs, mut nfiles) = (0u64, 0u64);
+    let mut out = String::new();
+    let mut visited = 0u64;
+    for r in &roots {
+        let v = ctx.path(r);
+        if !ctx.sh.fs.is_dir(&v) {
+            out.push_str(&format!("{r}  [error opening dir]\n"));
+            continue;
+        }
+        out.push_str(r);
+        out.push('\n');
+        tree_rec(
+            ctx,
+            &v,
+            "",
+            1,
+            level,
+            all,
+            dirs_only,
+            &mut out,
+            &mut ndirs,
+            &mut nfiles,
+            &mut visited,
+        )?;
+    }
+    let d = if ndirs == 1 {
+        "directory"
+    } else {
+        "directories"
+    };
+    if dirs_only {
+        out.push_str(&format!("\n{ndirs} {d}\n"));
+    } else {
+        let f = if nfiles == 1 { "file" } else { "files" };
+        out.push_str(&format!("\n{ndirs} {d}, {nfiles} {f}\n"));
+    }
+    ctx.io.out(out.as_bytes());
+    Ok(0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tree_rec(
+    ctx: &mut Ctx<'_, '_>,
+    v: &str,
+    indent: &str,
+    depth: usize,
+    level: Option<usize>,
+    all: bool,
+    dirs_only: bool,
+    out: &mut String,
+    nd: &mut u64,
+    nf: &mut u64,
+    visited: &mut u64,
+) -> R<()> {
+    if level.is_some_and(|l| depth > l) {
+        return Ok(());
+    }
+    let Ok(mut entries) = ctx.sh.fs.read_dir(v) else {
+        return Ok(());
+    };
+    entries.retain(|e| (all || !e.name.starts_with('.')) && (!dirs_only || e.kind == Kind::Dir));
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    let n = entries.len();
+    for (i, e) in entries.into_iter().enumerate() {
+        ctx.sh.visit(visited)?;
+        let last = i + 1 == n;
+        out.push_str(indent);
+        out.push_str(if last { "└── " } else { "├── " });
+        out.push_str(&e.name);
+        out.push('\n');
+        if e.kind == Kind::Dir {
+            *nd += 1;
+            let next_indent = format!("{indent}{}", if last { "    " } else { "│   " });
+            let child = vfs::child_path(v, &e.name);
+            stacker::maybe_grow(256 * 1024, 4 << 20, || {
+                tree_rec(
+                    ctx,
+                    &child,
+                    &next_indent,
+                    depth + 1,
+                    level,
+                    all,
+                    dirs_only,
+                    out,
+                    nd,
+                    nf,
+                    visited,
+                )
+            })?;
+        } else {
+            *nf += 1;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! The read-only lower layer: the real semantic root, reached only through a directory fd.
+//!
+//! Every access resolves a relative path beneath the root fd with `openat2(RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)` where the kernel has it, and
+//! otherwise walks the path one component at a time with `openat(O_NOFOLLOW)`. Either way the
+//! kernel, not a string check, keeps us under the root, and no symlink is ever followed, so a
+//! symlink swapped in while a command runs cannot lead outside (the race just-bash admits to).
+//! Listing and stat go through the same fds, so they are confined too.
+
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::vfs::{FsError, Kind, Meta};
+
+/// The real semantic root.
+#[derive(Debug)]
+pub(crate) struct DiskFs {
+    root: OwnedFd,
+    /// Cleared the first time `openat2` turns out to be unavailable (old kernel, seccomp).
+    openat2_ok: AtomicBool,
+    max_file_bytes: u64,
+}
+
+/// One entry of a real directory, in the order the kernel returned it.
+#[derive(Debug, Clone)]
+pub(crate) struct DiskEntry {
+    pub(crate) name: String,
+    pub(crate) kind: Kind,
+}
+
+fn kind_of(ft: FileType) -> Kind {
+    match ft {
+        FileType::RegularFile => Kind::File,
+        FileType::Directory => Kind::Dir,
+        FileType::Symlink => Kind::Symlink,
+        _ => Kind::Special,
+    }
+}
+
+fn map_errno(e: Errno) -> FsError {
+    match e {
+        Errno::NOENT => FsError::NotFound,
+        Errno::NOTDIR => FsError::NotDir,
+        Errno::ISDIR => FsError::IsDir,
+        Errno::ACCESS | Errno::PERM => FsError::PermissionDenied,
+        // ELOOP/EXDEV/EAGAIN come from a refused symlink or an attempt to leave the root: the
+        // entry is treated as absent, as just-bash does with symlinks by default.
+        Errno::LOOP | Errno::XDEV | Errno::AGAIN | Errno::MLINK => FsError::NotFound,
+        Errno::NAMETOOLONG => FsError::NameTooLong,
+        _ => FsError::Io(e.to_string()),
+    }
+}
+
+impl DiskFs {
+    pub(crate) fn open(root: &Path, max_file_bytes: u64) -> Result<Self, FsError> {
+        let fd = rustix::fs::open(
+            root,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(map_errno)?;
+        Ok(DiskFs {
+            root: fd,
+            openat2_ok: AtomicBool::new(cfg!(target_os = "linux")),
+            max_file_bytes,
+        })
+    }
+
+    /// Opens `rel` (a `/`-separated path without `.`/`..`/empty parts) beneath the root.
+    fn open_beneath(&self, rel: &str, flags: OFlags) -> Result<OwnedFd, FsError> {
+        let flags = flags | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        if rel.is_empty() {
+            return rustix::fs::openat(&self.root, ".", flags, Mode::empty()).map_err(map_errno);
+        }
+        #[cfg(target_os = "linux")]
+        if self.openat2_ok.load(Ordering::Relaxed) {
+            use rustix::fs::ResolveFlags;
+            let resolve = ResolveFlags::BENEATH
+                | ResolveFlags::NO_SYMLINKS
+                | ResolveFlags::NO_MAGICLINKS
+                | ResolveFlags::NO_XDEV;
+            match rustix::fs::openat2(&self.root, rel, flags, Mode::empty(), resolve) {
+                Ok(fd) => return Ok(fd),
+                Err(Errno::NOSYS) | Err(Errno::PERM) if !rel.is_empty() => {
+                    // Seccomp filters often answer EPERM/ENOSYS for openat2: fall back for good.
+                    self.openat2_ok.store(false, Ordering::Relaxed);
+                }
+                Err(Errno::AGAIN) => {
+                    // RESOLVE_* can fail with EAGAIN under concurrent renames; the walk below is
+                    // just as safe.
+                }
+                Err(e) => return Err(map_errno(e)),
+            }
+        }
+        self.walk_open(rel, flags)
+    }
+
+    /// The portable fallback: one `openat(O_NOFOLLOW)` per component, each a directory.
+    fn walk_open(&self, rel: &str, flags: OFlags) -> Result<OwnedFd, FsError> {
+        let mut parts = rel.split('/').peekable();
+        let mut dir: Option<OwnedFd> = None;
+        while let Some(part) = parts.next() {
+            if part.is_empty() || part == "." || part == ".." {
+                return Err(FsError::NotFound);
+            }
+            let base = match &dir {
+                Some(d) => d.as_fd(),
+                None => self.root.as_fd(),
+            };
+            if parts.peek().is_none() {
+                return rustix::fs::openat(base, part, flags, Mode::empty()).map_err(map_errno);
+            }
+            let next = rustix::fs::openat(
+                base,
+                part,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(map_errno)?;
+            dir = Some(next);
+        }
+        Err(FsError::NotFound)
+    }
+
+    /// `lstat`: symlinks are reported as symlinks, never followed.
+    pub(crate) fn lstat(&self, rel: &str) -> Result<Meta, FsError> {
+        let fd = self.open_beneath(rel, OFlags::PATH)?;
+        let st = rustix::fs::fstat(&fd).map_err(map_errno)?;
+        Ok(meta_of(&st))
+    }
+
+    /// Reads a regular file, refusing FIFOs, devices and files over the size limit.
+    pub(crate) fn read(&self, rel: &str) -> Result<Vec<u8>, FsError> {
+        let probe = self.open_beneath(rel, OFlags::PATH)?;
+        let st = rustix::fs::fstat(&probe).map_err(map_errno)?;
+        let kind = kind_of(FileType::from_raw_mode(st.st_mode));
+        match kind {
+            Kind::Dir => return Err(FsError::IsDir),
+            Kind::Symlink => return Err(FsError::NotFound),
+            Kind::Special => return Err(FsError::Special),
+            Kind::File => {}
+        }
+        if st.st_size as u64 > self.max_file_bytes {
+            return Err(FsError::TooBig);
+        }
+        // O_NONBLOCK: if a FIFO was swapped in since the probe, the open does not block; the
+        // inode check below then refuses it.
+        let fd = self.open_beneath(rel, OFlags::RDONLY | OFlags::NONBLOCK)?;
+        let st2 = rustix::fs::fstat(&fd).map_err(map_errno)?;
+        if st2.st_ino != st.st_ino
+            || st2.st_dev != st.st_dev
+            || kind_of(FileType::from_raw_mode(st2.st_mode)) != Kind::File
+        {
+            return Err(FsError::Special);
+        }
+        let mut file = std::fs::File::from(fd);
+        let limit = self.max_file_bytes;
+        let mut buf = Vec::with_capacity((st2.st_size as usize).min(limit as usize));
+        (&mut file)
+            .take(limit + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| FsError::Io(e.to_string()))?;
+        if buf.len() as u64 > limit {
+            return Err(FsError::TooBig);
+        }
+        Ok(buf)
+    }
+
+    /// Lists a directory in the kernel's getdents order (what GNU find and grep -r print).
+    pub(crate) fn read_dir(&self, rel: &str) -> Result<Vec<DiskEntry>, FsError> {
+        let fd = self.open_beneath(rel, OFlags::RDONLY | OFlags::DIRECTORY)?;
+        let dir = rustix::fs::Dir::read_from(&fd).map_err(map_errno)?;
+        let mut out = Vec::new();
+        for entry in dir {
+            let entry = entry.map_err(map_errno)?;
+            let bytes = entry.file_name().to_bytes();
+            if bytes == b"." || bytes == b".." {
+                continue;
+            }
+            // Names that are not UTF-8 cannot be addressed by a shell word here; leave them out.
+            let Ok(name) = std::str::from_utf8(bytes) else {
+                continue;
+            };
+            let mut kind = kind_of(entry.file_type());
+            if entry.file_type() == FileType::Unknown {
+                kind = rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map(|st| kind_of(FileType::from_raw_mode(st.st_mode)))
+                    .unwrap_or(Kind::Special);
+            }
+            out.push(DiskEntry {
+                name: name.to_owned(),
+                kind,
+            });
+        }
+        Ok(out)
+    }
+}
+
+// The field types of `struct stat` differ between platforms; the casts are no-ops on some.
+#[allow(clippy::unnecessary_cast)]
+fn meta_of(st: &rustix::fs::Stat) -> Meta {
+    Meta {
+        kind: kind_of(FileType::from_raw_mode(st.st_mode)),
+        size: st.st_size as u64,
+        mode: st.st_mode & 0o7777,
+        nlink: st.st_nlink as u64,
+        mtime: st.st_mtime as i64,
+        blocks: st.st_blocks as u64,
+        ino: st.st_ino as u64,
+    }
+}

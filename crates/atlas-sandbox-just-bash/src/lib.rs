@@ -1,0 +1,266 @@
+//! The just-bash backend: a bash interpreter (brush-parser + our own tree-walker) with built-in
+//! commands over a virtual filesystem, all in-process. It spawns no process, needs no root and
+//! works on any OS; it is the embedded default and the development fallback (priority 0).
+//!
+//! The semantic layer is mounted read-through at `/semantic` (configurable) inside a small
+//! in-memory root that holds `/tmp` and `/dev/null`. Reads of the layer go to disk through a
+//! directory fd, confined beneath the root by the kernel (`openat2(RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS)` or a component-wise `O_NOFOLLOW` walk); writes and deletes stay in a
+//! per-sandbox memory layer, so the files on disk are never modified.
+//!
+//! Use [`Engine`] for the synchronous API, or register [`descriptor`] with the host.
+
+#![forbid(unsafe_code)]
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use atlas_sandbox_sdk::{
+    CappedBuffer, ExecOutput, ExecRequest, HealthStatus, HumanDuration, PluginContext,
+    PluginDescriptor, PluginFactory, Result, Sandbox, SandboxPlugin, SecurityProfile,
+    SemanticLayer, TIMEOUT_EXIT_CODE, async_trait,
+};
+
+mod builtins;
+pub mod commands;
+mod config;
+mod disk;
+mod error;
+pub mod interp;
+pub mod limits;
+pub mod vfs;
+
+pub use config::JustBashConfig;
+pub use limits::Limits;
+
+use error::JustBashError;
+
+/// The plugin id.
+pub const ID: &str = "just-bash";
+
+/// The factory the host registers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JustBashFactory;
+
+/// The descriptor the host's registry lists.
+pub fn descriptor() -> PluginDescriptor {
+    PluginDescriptor::of::<JustBashFactory>(env!("CARGO_PKG_VERSION"))
+}
+
+fn security_profile() -> SecurityProfile {
+    SecurityProfile {
+        network_isolation: true,
+        filesystem_isolation: true,
+        unprivileged_execution: false,
+        description: "in-process bash interpreter with built-in commands over a kernel-confined \
+                      read-through overlay of the semantic layer; no process is ever spawned"
+            .to_owned(),
+        caveats: vec![
+            "runs inside the host process: same address space as the host's secrets; isolation \
+             rests on the interpreter having no command that reaches them"
+                .to_owned(),
+            "network isolation holds only because no network command exists (no curl, no \
+             /dev/tcp); it is not enforced by the OS"
+                .to_owned(),
+            "no process or resource isolation beyond the interpreter's own limits (commands, \
+             loop iterations, output, memory layer, deadline)"
+                .to_owned(),
+            "runs with the host's privileges; confinement comes from construction, not from \
+             dropping privileges"
+                .to_owned(),
+        ],
+    }
+}
+
+impl PluginFactory for JustBashFactory {
+    type Config = JustBashConfig;
+
+    const ID: &'static str = ID;
+    const DEFAULT_PRIORITY: i32 = 0;
+    const CARGO_FEATURE: &'static str = "just-bash";
+
+    fn default_security() -> SecurityProfile {
+        security_profile()
+    }
+
+    fn build(config: JustBashConfig, ctx: &PluginContext) -> Result<Box<dyn SandboxPlugin>> {
+        config.validate().map_err(JustBashError::Config)?;
+        Ok(Box::new(JustBashPlugin {
+            config: Arc::new(config),
+            defaults: ctx.defaults,
+        }))
+    }
+}
+
+/// The configured plugin.
+#[derive(Debug)]
+pub struct JustBashPlugin {
+    config: Arc<JustBashConfig>,
+    defaults: atlas_sandbox_sdk::ExecDefaults,
+}
+
+#[async_trait]
+impl SandboxPlugin for JustBashPlugin {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn priority(&self) -> i32 {
+        0
+    }
+
+    fn version(&self) -> &'static str {
+        env!("CARGO_PKG_VERSION")
+    }
+
+    fn security(&self) -> SecurityProfile {
+        security_profile()
+    }
+
+    async fn health_check(&self) -> HealthStatus {
+        let config = self.config.clone();
+        HealthStatus::measure(Duration::from_secs(5), async move {
+            // The self-test is synchronous interpreter work: keep it off the async workers.
+            let out = tokio::task::spawn_blocking(move || {
+                Engine::new(None, &config)?.exec_script(
+                    "echo ok | wc -l",
+                    "",
+                    Duration::from_secs(2),
+                    1024,
+                )
+            })
+            .await
+            .map_err(|e| JustBashError::Join(e.to_string()))??;
+            if out.exit_code == 0 && out.stdout == b"1\n" {
+                Ok("in-process interpreter answered".to_owned())
+            } else {
+                Err(atlas_sandbox_sdk::Error::backend_failure(format!(
+                    "self-test gave exit {} and {:?}",
+                    out.exit_code,
+                    out.stdout_str()
+                ))
+                .with_backend(ID))
+            }
+        })
+        .await
+    }
+
+    async fn create(&self, layer: &SemanticLayer) -> Result<Box<dyn Sandbox>> {
+        let engine = Engine::new(Some(layer.root()), &self.config)?;
+        tracing::debug!(root = %layer.root().display(), mount = %self.config.mount_point, "just-bash sandbox created");
+        Ok(Box::new(JustBashSandbox {
+            engine: Arc::new(engine),
+            closed: AtomicBool::new(false),
+            _defaults: self.defaults,
+        }))
+    }
+}
+
+/// One sandbox: its own memory layer over the semantic layer.
+#[derive(Debug)]
+pub struct JustBashSandbox {
+    engine: Arc<Engine>,
+    closed: AtomicBool,
+    _defaults: atlas_sandbox_sdk::ExecDefaults,
+}
+
+#[async_trait]
+impl Sandbox for JustBashSandbox {
+    async fn exec(&self, request: ExecRequest) -> Result<ExecOutput> {
+        request.validate()?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(JustBashError::Closed.into());
+        }
+        let cwd = request.relative_cwd()?;
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || {
+            engine.exec_script(
+                &request.command,
+                &cwd,
+                request.timeout,
+                request.max_output_bytes,
+            )
+        })
+        .await
+        .map_err(|e| JustBashError::Join(e.to_string()))?
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.closed.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+/// The synchronous interpreter over one sandbox's filesystem. Each exec starts with fresh shell
+/// state (variables, functions, cwd); the filesystem's memory layer persists across execs.
+#[derive(Debug)]
+pub struct Engine {
+    fs: Mutex<vfs::Vfs>,
+    limits: Limits,
+    mount: String,
+}
+
+impl Engine {
+    /// An engine over `root` (or an empty semantic layer when `None`).
+    pub fn new(root: Option<&Path>, config: &JustBashConfig) -> Result<Self> {
+        config.validate().map_err(JustBashError::Config)?;
+        let fs = vfs::Vfs::new(
+            root,
+            &config.mount_point,
+            config.read_only,
+            config.limits.max_file_bytes,
+            config.limits.max_memory_bytes,
+        )
+        .map_err(JustBashError::OpenRoot)?;
+        let mount = fs.mount().to_owned();
+        Ok(Engine {
+            fs: Mutex::new(fs),
+            limits: config.limits.clone(),
+            mount,
+        })
+    }
+
+    /// Runs `script` with the cwd relative to the semantic layer (`""` = its root).
+    pub fn exec_script(
+        &self,
+        script: &str,
+        cwd_rel: &str,
+        timeout: Duration,
+        max_output_bytes: usize,
+    ) -> Result<ExecOutput> {
+        let start = Instant::now();
+        let cwd = if cwd_rel.is_empty() {
+            self.mount.clone()
+        } else {
+            vfs::resolve(&self.mount, cwd_rel)
+        };
+        // A poisoned lock only means an earlier exec panicked; the filesystem map is still whole.
+        let mut fs = self.fs.lock().unwrap_or_else(|p| p.into_inner());
+        if !fs.is_dir(&cwd) {
+            return Err(JustBashError::BadCwd(cwd_rel.to_owned()).into());
+        }
+        let limit = self.limits.deadline.get().min(timeout);
+        let label = HumanDuration(limit).to_string();
+        let mut shell = interp::Shell::new(&mut fs, &self.limits, cwd, start + limit, label);
+        let mut io = interp::Io::new(self.limits.max_output_bytes);
+        let mut stdin = interp::Input::default();
+        let code = shell.run_script(script, &mut stdin, &mut io);
+        let pending = shell.take_pending_err();
+        io.err(&pending);
+        let (out, err) = io.into_streams();
+        let mut stdout = CappedBuffer::new(max_output_bytes);
+        let mut stderr = CappedBuffer::new(max_output_bytes);
+        stdout.push(&out);
+        stderr.push(&err);
+        let timed_out = code == TIMEOUT_EXIT_CODE && start.elapsed() >= limit;
+        Ok(ExecOutput::from_streams(
+            stdout,
+            stderr,
+            code,
+            timed_out,
+            start.elapsed(),
+        ))
+    }
+}

@@ -1,0 +1,267 @@
+//! Every limit stops the script with a clear message, exit 126 (124 for the deadline), and keeps
+//! the output produced before it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
+
+use std::time::{Duration, Instant};
+
+use atlas_sandbox_just_bash::{Engine, JustBashConfig};
+use atlas_sandbox_sdk::ExecOutput;
+
+fn run_with(config: &JustBashConfig, script: &str) -> ExecOutput {
+    let engine = Engine::new(None, config).unwrap();
+    engine
+        .exec_script(script, "", Duration::from_secs(10), 1 << 20)
+        .unwrap()
+}
+
+fn run(script: &str) -> ExecOutput {
+    run_with(&JustBashConfig::default(), script)
+}
+
+#[test]
+fn loop_iterations() {
+    let mut c = JustBashConfig::default();
+    c.limits.max_commands = u64::MAX;
+    let out = run_with(&c, "echo start; while :; do :; done; echo never");
+    assert_eq!(out.exit_code, 126);
+    assert_eq!(out.stdout, b"start\n");
+    assert!(
+        out.stderr_str()
+            .contains("too many loop iterations (>10000)"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn command_count() {
+    let mut c = JustBashConfig::default();
+    c.limits.max_loop_iterations = u64::MAX;
+    c.limits.max_commands = 50;
+    let out = run_with(&c, "for i in $(seq 100); do echo $i; done");
+    assert_eq!(out.exit_code, 126);
+    assert!(
+        out.stderr_str()
+            .contains("too many commands executed (>50)"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout_str().starts_with("1\n2\n"),
+        "output before the limit is kept"
+    );
+}
+
+#[test]
+fn call_depth_stops_fork_bomb_style_recursion() {
+    let out = run("f() { f | f; }; f");
+    assert_eq!(out.exit_code, 126, "{out:?}");
+    assert!(
+        out.stderr_str()
+            .contains("maximum recursion depth (100) exceeded"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn substitution_depth() {
+    let mut script = String::from("echo x");
+    for _ in 0..60 {
+        script = format!("echo $({script})");
+    }
+    let out = run(&script);
+    assert_eq!(out.exit_code, 126, "{out:?}");
+    assert!(out.stderr_str().contains("substitution depth"), "{out:?}");
+}
+
+#[test]
+fn string_length() {
+    let mut c = JustBashConfig::default();
+    c.limits.max_string_length = 1000;
+    let out = run_with(&c, "x=a; while :; do x=$x$x; done");
+    assert_eq!(out.exit_code, 126);
+    assert!(out.stderr_str().contains("string length limit"), "{out:?}");
+}
+
+#[test]
+fn memory_layer_bytes() {
+    let mut c = JustBashConfig::default();
+    c.limits.max_memory_bytes = 10_000;
+    let out = run_with(&c, "seq 100000 > /tmp/big; echo rc=$?");
+    assert_eq!(out.stdout, b"rc=1\n");
+    assert!(
+        out.stderr_str().contains("No space left on device"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn output_bytes() {
+    let mut c = JustBashConfig::default();
+    c.limits.max_output_bytes = 1000;
+    let out = run_with(&c, "seq 10000");
+    assert_eq!(out.exit_code, 126, "{out:?}");
+    assert!(out.stdout.starts_with(b"1\n2\n3\n"));
+    assert!(out.stdout.len() <= 1000);
+    assert!(
+        out.stderr_str().contains("output size limit exceeded"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn deadline() {
+    let mut c = JustBashConfig::default();
+    c.limits.max_loop_iterations = u64::MAX;
+    c.limits.max_commands = u64::MAX;
+    c.limits.deadline = atlas_sandbox_sdk::HumanDuration(Duration::from_millis(300));
+    let start = Instant::now();
+    let out = run_with(&c, "echo early; while :; do :; done");
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert_eq!(out.exit_code, 124);
+    assert!(out.timed_out);
+    assert_eq!(out.stdout, b"early\n");
+    assert!(
+        out.stderr_str().contains("execution deadline (300ms)"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn sleep_is_cut_at_the_request_timeout() {
+    let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
+    let start = Instant::now();
+    let out = engine
+        .exec_script("sleep 100", "", Duration::from_millis(200), 1 << 20)
+        .unwrap();
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert_eq!(out.exit_code, 124);
+    assert!(out.timed_out);
+}
+
+#[test]
+fn brace_expansion_and_source_size() {
+    let out = run("echo {1..100000}");
+    assert_eq!(out.exit_code, 126);
+    assert!(out.stderr_str().contains("brace expansion"), "{out:?}");
+    let mut c = JustBashConfig::default();
+    c.limits.max_source_bytes = 100;
+    let out = run_with(&c, &"echo x; ".repeat(50));
+    assert_eq!(out.exit_code, 126);
+    assert!(out.stderr_str().contains("script too large"), "{out:?}");
+}
+
+#[test]
+fn deep_nesting_is_refused_before_parsing() {
+    let script = format!("{}echo x{}", "(".repeat(5000), ")".repeat(5000));
+    let out = run(&script);
+    assert_eq!(out.exit_code, 126, "{out:?}");
+    assert!(out.stderr_str().contains("nested too deeply"), "{out:?}");
+}
+
+#[test]
+fn unsupported_features_fail_loudly_with_exit_2() {
+    for script in [
+        "sleep 1 &",
+        "coproc cat",
+        "cat <(echo x)",
+        "trap 'echo x' EXIT",
+        "exec ls",
+    ] {
+        let out = run(script);
+        assert_eq!(out.exit_code, 2, "{script}: {out:?}");
+        assert!(
+            out.stderr_str().contains("not supported"),
+            "{script}: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn read_only_mode_makes_writes_shell_errors() {
+    let c = JustBashConfig {
+        read_only: true,
+        ..Default::default()
+    };
+    let out = run_with(
+        &c,
+        "echo x > /tmp/f; echo rc=$?; mkdir /tmp/d; echo rc=$?; echo ok > /dev/null; echo rc=$?",
+    );
+    assert_eq!(out.stdout_str(), "rc=1\nrc=1\nrc=0\n");
+    assert!(
+        out.stderr_str()
+            .contains("bash: /tmp/f: Read-only file system"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr_str()
+            .contains("mkdir: cannot create directory ‘/tmp/d’: Read-only file system"),
+        "{out:?}"
+    );
+}
+
+/// The deepest scripts the limits allow must run on a 2 MiB thread (tokio's blocking-pool
+/// default) without overflowing the stack, which would abort the host process.
+#[test]
+fn allowed_depths_fit_a_2_mib_stack() {
+    let n = JustBashConfig::default().limits.max_nesting_depth - 1;
+    let scripts = [
+        format!(
+            "{}echo nest{}",
+            "if true; then ".repeat(n),
+            "; fi".repeat(n)
+        ),
+        format!("{}echo g;{}", "{ ".repeat(n), " }".repeat(n)),
+        format!(
+            "{}echo w; break {};{}",
+            "while true; do ".repeat(n / 2),
+            n / 2,
+            " done".repeat(n / 2)
+        ),
+        "f() { [ $1 -gt 0 ] && f $(( $1 - 1 )); echo $1; }; f 98 | tail -1".to_owned(),
+        format!("echo {}x{}", "$(echo ".repeat(48), ")".repeat(48)),
+        "f() { f; }; f".to_owned(),
+        "f() { echo $(f); }; f".to_owned(),
+        "f() { eval f; }; f".to_owned(),
+    ];
+    let handle = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
+            scripts
+                .iter()
+                .map(|s| {
+                    engine
+                        .exec_script(s, "", Duration::from_secs(20), 1 << 20)
+                        .unwrap()
+                        .exit_code
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    let codes = handle.join().expect("no stack overflow");
+    assert_eq!(&codes[..5], &[0, 0, 0, 0, 0], "{codes:?}");
+    assert!(codes[5..].iter().all(|c| *c == 126), "{codes:?}");
+}
+
+/// Directories nested as deep as paths allow do not overflow the walkers' stacks.
+#[test]
+fn deep_directories_fit_a_2_mib_stack() {
+    let handle = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(|| {
+            let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
+            let deep = "d/".repeat(1500);
+            let script = format!(
+                "cd /tmp && mkdir -p {deep} && touch {deep}f && find . -name f | wc -l && grep -rc x . | wc -l && cp -r d e && ls -R e | wc -l > /dev/null && tree | tail -1"
+            );
+            engine.exec_script(&script, "", Duration::from_secs(30), 1 << 20).unwrap()
+        })
+        .unwrap();
+    let out = handle.join().expect("no stack overflow");
+    assert_eq!(out.exit_code, 0, "{out:?}");
+    assert_eq!(
+        out.stdout_str(),
+        "1\n1\n3000 directories, 2 files\n",
+        "{out:?}"
+    );
+}
