@@ -168,9 +168,7 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
     // syscall (prctl). If the host dies (even by SIGKILL) the command dies with it, so a crashed
     // host leaves no orphan (escape checklist T1); a jail's init takes its namespace with it.
     unsafe {
-        cmd.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)
-        });
+        cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from));
     }
     let mut child = cmd.spawn()?;
     let mut guard = GroupGuard {

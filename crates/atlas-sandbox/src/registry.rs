@@ -64,11 +64,16 @@ pub const KNOWN_BACKENDS: &[KnownBackend] = &[
 pub fn compiled_in() -> Vec<PluginDescriptor> {
     let mut out: Vec<PluginDescriptor> = Vec::new();
     // backends: one line each
-    #[cfg(feature = "vercel")] out.push(atlas_sandbox_vercel::descriptor());
-    #[cfg(feature = "e2b")] out.push(atlas_sandbox_e2b::descriptor());
-    #[cfg(feature = "daytona")] out.push(atlas_sandbox_daytona::descriptor());
-    #[cfg(feature = "nsjail")] out.push(atlas_sandbox_nsjail::descriptor());
-    #[cfg(feature = "just-bash")] out.push(atlas_sandbox_just_bash::descriptor());
+    #[cfg(feature = "vercel")]
+    out.push(atlas_sandbox_vercel::descriptor());
+    #[cfg(feature = "e2b")]
+    out.push(atlas_sandbox_e2b::descriptor());
+    #[cfg(feature = "daytona")]
+    out.push(atlas_sandbox_daytona::descriptor());
+    #[cfg(feature = "nsjail")]
+    out.push(atlas_sandbox_nsjail::descriptor());
+    #[cfg(feature = "just-bash")]
+    out.push(atlas_sandbox_just_bash::descriptor());
     #[cfg(feature = "sidecar")]
     out.push(atlas_sandbox_sidecar::descriptor());
     out.sort_by_key(|d| KNOWN_BACKENDS.iter().position(|k| k.id == d.id));
