@@ -15,13 +15,25 @@ async fn official_sdk_talks_to_the_emulator() {
     let dir = fidelity_dir();
     let path = std::env::var_os("PATH");
     let Some(node) = find_in_path("node", path.as_deref()) else {
-        eprintln!("SKIPPED: official_sdk_talks_to_the_emulator: node is not installed");
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "{}\n",
+                format_args!("SKIPPED: official_sdk_talks_to_the_emulator: node is not installed")
+            ),
+        );
         return;
     };
     if !dir.join("node_modules/@daytonaio/sdk").is_dir() {
-        eprintln!(
-            "SKIPPED: official_sdk_talks_to_the_emulator: run `npm ci` in {}",
-            dir.display()
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "{}\n",
+                format_args!(
+                    "SKIPPED: official_sdk_talks_to_the_emulator: run `npm ci` in {}",
+                    dir.display()
+                )
+            ),
         );
         return;
     }

@@ -119,7 +119,10 @@ pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
 /// `SKIPPED: <test>: <why>`. The caller then returns normally (the test passes), as the team
 /// conventions ask instead of `#[ignore]`.
 pub fn skip(test: &str, why: &str) {
-    eprintln!("SKIPPED: {test}: {why}");
+    let _ = std::io::Write::write_fmt(
+        &mut std::io::stderr(),
+        format_args!("{}\n", format_args!("SKIPPED: {test}: {why}")),
+    );
 }
 
 /// The factory both suites take, from a configured plugin: `plugin.create(&layer)`.
