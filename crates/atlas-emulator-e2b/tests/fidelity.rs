@@ -14,13 +14,25 @@ const KEY: &str = "e2b_fidelity_key";
 async fn official_sdk_talks_to_the_emulator() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fidelity-e2b");
     if !dir.join("node_modules/e2b/package.json").is_file() {
-        eprintln!(
-            "SKIPPED: official_sdk_talks_to_the_emulator: run `npm ci` in tests/fidelity-e2b"
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "{}\n",
+                format_args!(
+                    "SKIPPED: official_sdk_talks_to_the_emulator: run `npm ci` in tests/fidelity-e2b"
+                )
+            ),
         );
         return;
     }
     let Some(node) = find_in_path("node", std::env::var_os("PATH").as_deref()) else {
-        eprintln!("SKIPPED: official_sdk_talks_to_the_emulator: node is not installed");
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "{}\n",
+                format_args!("SKIPPED: official_sdk_talks_to_the_emulator: node is not installed")
+            ),
+        );
         return;
     };
     let kit = Kit::new();

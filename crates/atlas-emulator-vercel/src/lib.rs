@@ -180,7 +180,7 @@ impl Session {
     }
 
     fn expire(&mut self) {
-        if self.running() && now_ms() > self.started_at + self.timeout_ms {
+        if self.running() && now_ms() > self.started_at.saturating_add(self.timeout_ms) {
             self.stop();
         }
     }
@@ -723,7 +723,7 @@ async fn extend_timeout(
         return bad_request("duration must be a positive number of milliseconds");
     };
     match with_session(&emu, &sid, true, |s| {
-        s.timeout_ms += by;
+        s.timeout_ms = s.timeout_ms.saturating_add(by);
         s.updated_at = now_ms();
         s.json()
     }) {
@@ -783,7 +783,10 @@ async fn run_command(
 
     let started = with_session(&emu, &sid, true, |s| {
         let dir = s.dir.clone()?;
-        let remaining = (s.started_at + s.timeout_ms).saturating_sub(now_ms());
+        let remaining = s
+            .started_at
+            .saturating_add(s.timeout_ms)
+            .saturating_sub(now_ms());
         Some((dir, remaining))
     });
     let (dir, remaining) = match started {

@@ -20,15 +20,27 @@ async fn official_sdk_talks_to_the_emulator() {
         .join("node_modules/@vercel/sandbox/package.json")
         .is_file()
     {
-        eprintln!(
-            "SKIPPED: official_sdk_talks_to_the_emulator: {} has no node_modules (run `npm ci` there)",
-            dir.display()
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "{}\n",
+                format_args!(
+                    "SKIPPED: official_sdk_talks_to_the_emulator: {} has no node_modules (run `npm ci` there)",
+                    dir.display()
+                )
+            ),
         );
         return;
     }
     let path_var = std::env::var_os("PATH");
     let Some(node) = find_in_path("node", path_var.as_deref()) else {
-        eprintln!("SKIPPED: official_sdk_talks_to_the_emulator: node is not installed");
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "{}\n",
+                format_args!("SKIPPED: official_sdk_talks_to_the_emulator: node is not installed")
+            ),
+        );
         return;
     };
     let kit = Kit::new();

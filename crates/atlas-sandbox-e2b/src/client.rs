@@ -462,7 +462,7 @@ impl Client {
             .to_string();
         let idle = self.cfg.idle_timeout;
         let keepalive_secs = (idle.as_secs() / 3).max(1).to_string();
-        let deadline = tokio::time::Instant::now() + timeout + DEADLINE_GRACE;
+        let deadline = deadline_in(timeout.saturating_add(DEADLINE_GRACE));
         let resp = tokio::time::timeout_at(
             deadline,
             send(ID, &self.retry, Idempotent::No, || {
@@ -472,7 +472,7 @@ impl Client {
                     .header("Connect-Timeout-Ms", &timeout_ms)
                     .header("Keepalive-Ping-Interval", &keepalive_secs)
                     // The stream lives as long as the command; our own deadlines bound it.
-                    .timeout(timeout + DEADLINE_GRACE + idle)
+                    .timeout(timeout.saturating_add(DEADLINE_GRACE).saturating_add(idle))
                     .body(body.clone())
             }),
         )
@@ -709,6 +709,14 @@ impl Drop for CreateGuard<'_> {
             None => {}
         }
     }
+}
+
+/// `now + d`; when that overflows (a request may ask for `Duration::MAX`), a deadline decades
+/// away instead of a panic.
+pub(crate) fn deadline_in(d: Duration) -> tokio::time::Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 86_400);
+    let now = tokio::time::Instant::now();
+    now.checked_add(d).unwrap_or_else(|| now + FAR)
 }
 
 fn lifetime_secs(d: Duration) -> u64 {

@@ -200,8 +200,8 @@ impl Inner {
 #[async_trait]
 impl Sandbox for E2bSandbox {
     async fn exec(&self, request: ExecRequest) -> Result<ExecOutput> {
-        request.validate()?;
-        let rel = request.relative_cwd()?;
+        request.validate().map_err(|e| e.with_backend(ID))?;
+        let rel = request.relative_cwd().map_err(|e| e.with_backend(ID))?;
         let cwd = sandbox_path(&rel);
         let timeout = match self.inner.client.cfg.timeout {
             Some(cap) => request.timeout.min(cap),

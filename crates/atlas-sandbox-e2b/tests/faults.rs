@@ -40,6 +40,9 @@ async fn non_zero_exit_keeps_code_stdout_and_stderr() {
 async fn timeout_is_exit_124_with_partial_output_and_the_cap_holds() {
     let env = common::setup(json!({})).await;
     let sb = env.sandbox().await;
+    // The sandbox is made at the first command: keep its setup out of the measured time, whose
+    // bound (our own deadline, 1 s + 3 s) leaves no room for it on a loaded machine.
+    sb.exec(ExecRequest::new("true")).await.unwrap();
     let t = Instant::now();
     let out = sb
         .exec(ExecRequest::new("echo before; sleep 5").timeout(Duration::from_secs(1)))
@@ -449,4 +452,34 @@ async fn a_create_whose_answer_is_lost_is_found_by_its_nonce_and_killed() {
         1,
         "and it was not blindly retried"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enormous_timeout_runs_the_command_instead_of_panicking() {
+    // No `timeout` cap in the config: the request's own timeout reaches the deadline arithmetic.
+    let env = common::setup(json!({})).await;
+    let sb = env.sandbox().await;
+    let out = sb
+        .exec(ExecRequest::new("echo hi").timeout(Duration::MAX))
+        .await
+        .unwrap();
+    assert_eq!((out.exit_code, out.stdout_str().as_ref()), (0, "hi\n"));
+    sb.close().await.unwrap();
+    env.assert_none_alive().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_request_is_refused_before_any_request_and_names_the_backend() {
+    let env = common::setup(json!({})).await;
+    let sb = env.sandbox().await;
+    for bad in [ExecRequest::new("  "), ExecRequest::new("ls").cwd("../etc")] {
+        let e = sb.exec(bad).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e}");
+        assert_eq!(e.backend(), "e2b", "{e}");
+    }
+    assert!(
+        env.kit.requests().is_empty(),
+        "no sandbox for a bad request"
+    );
+    sb.close().await.unwrap();
 }

@@ -159,7 +159,7 @@ fn qs(s: &str) -> String {
 
 /// Whole seconds, rounded up, at least 1 (nsjail's limits are whole seconds; 0 means none).
 pub fn ceil_secs(d: Duration) -> u64 {
-    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    let s = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
     s.max(1)
 }
 
@@ -356,7 +356,7 @@ pub fn exec_args(
         log_file.into(),
         // One second past ours: the Rust deadline fires first and reports 124 precisely.
         "--time_limit".into(),
-        (ceil_secs(timeout) + 1).to_string().into(),
+        ceil_secs(timeout).saturating_add(1).to_string().into(),
         "--cwd".into(),
         cwd.into(),
         "--".into(),
@@ -585,6 +585,9 @@ mod tests {
         assert_eq!(ceil_secs(Duration::ZERO), 1);
         assert_eq!(ceil_secs(Duration::from_secs(3)), 3);
         assert_eq!(ceil_secs(Duration::from_millis(3001)), 4);
+        assert_eq!(ceil_secs(Duration::MAX), u64::MAX);
+        let args = exec_args(Path::new("c"), Path::new("l"), Duration::MAX, "", "true");
+        assert!(args.contains(&OsString::from(u64::MAX.to_string())));
     }
 
     #[test]

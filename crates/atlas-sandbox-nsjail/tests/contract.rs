@@ -253,9 +253,15 @@ async fn create_rejects_a_layer_the_jail_user_cannot_read() {
         return;
     };
     if !is_root() {
-        eprintln!(
-            "SKIPPED: create_rejects_a_layer_the_jail_user_cannot_read: unprivileged, the jail \
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "{}\n",
+                format_args!(
+                    "SKIPPED: create_rejects_a_layer_the_jail_user_cannot_read: unprivileged, the jail \
              user is the caller, who can read its own files"
+                )
+            ),
         );
         return;
     }
@@ -274,7 +280,15 @@ async fn create_rejects_a_layer_the_jail_user_cannot_read() {
 async fn toolbox_jail_has_only_busybox() {
     let busybox = std::path::Path::new("/usr/bin/busybox");
     if !busybox.is_file() {
-        eprintln!("SKIPPED: toolbox_jail_has_only_busybox: /usr/bin/busybox not installed");
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "{}\n",
+                format_args!(
+                    "SKIPPED: toolbox_jail_has_only_busybox: /usr/bin/busybox not installed"
+                )
+            ),
+        );
         return;
     }
     let config = NsjailConfig {
@@ -314,7 +328,15 @@ async fn cgroup_limits_apply_as_root() {
     };
     let facts = plugin.host_facts().expect("facts");
     let Some(layout) = facts.cgroups else {
-        eprintln!("SKIPPED: cgroup_limits_apply_as_root: not root or no cgroup controllers");
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "{}\n",
+                format_args!(
+                    "SKIPPED: cgroup_limits_apply_as_root: not root or no cgroup controllers"
+                )
+            ),
+        );
         return;
     };
     // Memory via the cgroup only: the address-space rlimit is high, the cgroup limit low.

@@ -132,7 +132,7 @@ struct Inner {
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SidecarClient")
-            .field("base", &self.base.as_str())
+            .field("base", &self.shown_base())
             .field("token", &self.token)
             .field("slack", &self.slack)
             .field("max_retries", &self.max_retries)
@@ -199,8 +199,17 @@ impl SidecarPlugin {
 }
 
 impl Inner {
+    /// The base URL for messages and `Debug`: with the password it may carry redacted.
+    fn shown_base(&self) -> String {
+        let mut shown = self.base.clone();
+        if shown.password().is_some() {
+            let _ = shown.set_password(Some("REDACTED"));
+        }
+        shown.into()
+    }
+
     fn origin(&self) -> String {
-        self.base.as_str().trim_end_matches('/').to_owned()
+        self.shown_base().trim_end_matches('/').to_owned()
     }
 
     fn authorize(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -291,7 +300,7 @@ impl Inner {
         let body = serde_json::to_vec(&body)
             .map_err(|e| Error::backend_failure(format!("cannot encode the request: {e}")))?;
         let start = Instant::now();
-        let deadline = request.timeout + self.slack;
+        let deadline = request.timeout.saturating_add(self.slack);
         let mut attempt = 0u32;
         loop {
             let Some(remaining) = deadline
@@ -462,6 +471,24 @@ mod tests {
         .into_sdk();
         assert_eq!(e.kind(), ErrorKind::Unavailable);
         assert!(e.is_temporary());
+    }
+
+    #[tokio::test]
+    async fn a_password_in_the_url_is_not_in_errors_or_debug() {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        let p = SidecarPlugin::new(SidecarConfig::new(format!(
+            "http://atlas:hunter2-secret@127.0.0.1:{port}/p"
+        )))
+        .unwrap();
+        assert!(!format!("{p:?}").contains("hunter2-secret"), "{p:?}");
+        let e = p.sandbox().exec(ExecRequest::new("ls")).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+        assert!(e.to_string().contains("unreachable"), "{e}");
+        assert!(!e.to_string().contains("hunter2-secret"), "{e}");
+        let h = p.health_check().await;
+        assert!(!h.message.contains("hunter2-secret"), "{h:?}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use atlas_sandbox_sdk::{
 use bytes::Bytes;
 
 use crate::client::{VercelClient, millis};
-use crate::config::NetworkPolicy;
+use crate::config::{MAX_SANDBOX_LIFETIME, NetworkPolicy};
 use crate::error::VercelError;
 use crate::protocol::{
     Command, CreateSandbox, NdjsonDecoder, Resources, RunCommand, SIGKILL, StreamItem,
@@ -243,7 +243,7 @@ impl Session {
 
     fn push_expiry(&self, by: Duration) {
         let mut e = self.expires_at.lock().unwrap_or_else(|p| p.into_inner());
-        *e = (*e).max(Instant::now()) + by;
+        *e = later((*e).max(Instant::now()), by);
     }
 }
 
@@ -268,12 +268,16 @@ impl VercelSandbox {
     /// the command needs) is left, extend it. One extra call every half-lifetime of use.
     async fn keep_alive(&self, s: &Session, command_timeout: Duration) -> Result<()> {
         let lifetime = self.shared.settings.lifetime;
-        let need = command_timeout + DEADLINE_GRACE + Duration::from_secs(30);
+        let need = command_timeout
+            .saturating_add(DEADLINE_GRACE)
+            .saturating_add(Duration::from_secs(30));
         let left = s.expires_at().saturating_duration_since(Instant::now());
         if left >= need.max(lifetime / 2) {
             return Ok(());
         }
-        let by = lifetime.max(need);
+        // The vendor refuses more than its maximum lifetime; a command that needs longer runs
+        // in what it gets.
+        let by = lifetime.max(need).min(MAX_SANDBOX_LIFETIME);
         match self.shared.client.extend_timeout(&s.id, by).await {
             Ok(_) => {
                 s.push_expiry(by);
@@ -296,7 +300,10 @@ impl VercelSandbox {
             session_id: &s.id,
             req,
             start: Instant::now(),
-            deadline: tokio::time::Instant::now() + req.timeout + DEADLINE_GRACE,
+            deadline: tokio::time::Instant::from_std(later(
+                Instant::now(),
+                req.timeout.saturating_add(DEADLINE_GRACE),
+            )),
         };
         if req.timeout > STREAM_SWITCH {
             runner.detached(cwd).await
@@ -378,11 +385,34 @@ async fn create_session(shared: Arc<Shared>, archive: Arc<Archive>) -> Result<Se
         tags: &tags,
     };
     let created_at = Instant::now();
-    let made = shared.client.create(&body).await?;
+    // A caller that gives up (its future dropped) while the create is answered or the layer
+    // uploads must not leave a paid microVM running until its lifetime ends.
+    let mut guard = SetupGuard {
+        client: shared.client.clone(),
+        stage: Some(SetupStage::Creating(name.clone())),
+    };
+    let made = match shared.client.create(&body).await {
+        Ok(made) => made,
+        Err(e) => {
+            // A timeout or a 5xx after the last attempt may still have made the microVM: the
+            // guard looks its name up. Any other failure made nothing.
+            if !matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Backend) {
+                guard.stage = None;
+            }
+            return Err(e);
+        }
+    };
+    guard.stage = Some(SetupStage::Created {
+        name: made.sandbox.name.clone(),
+        session_id: made.session.id.clone(),
+    });
     let session = Session {
         name: made.sandbox.name,
         id: made.session.id,
-        expires_at: Mutex::new(created_at + Duration::from_millis(made.session.timeout)),
+        expires_at: Mutex::new(later(
+            created_at,
+            Duration::from_millis(made.session.timeout),
+        )),
     };
     let upload = if archive.files > 0 {
         shared
@@ -393,6 +423,7 @@ async fn create_session(shared: Arc<Shared>, archive: Arc<Archive>) -> Result<Se
         // Nothing to extract, but commands still run in the semantic directory.
         shared.client.mkdir(&session.id, SEMANTIC_DIR).await
     };
+    guard.stage = None;
     if let Err(e) = upload {
         if let Err(e2) = destroy(&shared.client, &session).await {
             tracing::warn!(sandbox = %session.name, error = %e2, "could not stop the sandbox after a failed upload");
@@ -401,6 +432,66 @@ async fn create_session(shared: Arc<Shared>, archive: Arc<Archive>) -> Result<Se
     }
     tracing::debug!(sandbox = %session.name, session = %session.id, files = archive.files, "Vercel sandbox ready");
     Ok(session)
+}
+
+/// How far an abandoned session setup got.
+enum SetupStage {
+    /// The create was sent under this (unique) name; a microVM may or may not exist.
+    Creating(String),
+    /// The microVM exists; the layer is not uploaded yet.
+    Created { name: String, session_id: String },
+}
+
+/// Stops and deletes, in the background, the microVM of a setup whose future was dropped.
+struct SetupGuard {
+    client: VercelClient,
+    stage: Option<SetupStage>,
+}
+
+impl Drop for SetupGuard {
+    fn drop(&mut self) {
+        let Some(stage) = self.stage.take() else {
+            return;
+        };
+        let client = self.client.clone();
+        spawn_cleanup("abandoned vercel sandbox setup", async move {
+            let session = match stage {
+                SetupStage::Created { name, session_id } => Some(Session {
+                    name,
+                    id: session_id,
+                    expires_at: Mutex::new(Instant::now()),
+                }),
+                SetupStage::Creating(name) => {
+                    // The create may still be in flight on the vendor side: look twice.
+                    let mut found = None;
+                    for wait in [Duration::from_secs(1), Duration::from_secs(10)] {
+                        tokio::time::sleep(wait).await;
+                        if let Ok(Some(made)) = client.get_sandbox(&name).await {
+                            found = Some(Session {
+                                name: made.sandbox.name,
+                                id: made.session.id,
+                                expires_at: Mutex::new(Instant::now()),
+                            });
+                            break;
+                        }
+                    }
+                    found
+                }
+            };
+            if let Some(s) = session
+                && let Err(e) = destroy(&client, &s).await
+            {
+                tracing::warn!(sandbox = %s.name, error = %e, "could not stop an abandoned sandbox; sweep will find it");
+            }
+        });
+    }
+}
+
+/// `at + by`, or a point decades away when that overflows: a request may ask for
+/// `Duration::MAX` and a vendor answer may carry any number, neither may panic.
+pub(crate) fn later(at: Instant, by: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 86_400);
+    at.checked_add(by).unwrap_or_else(|| at + FAR)
 }
 
 /// Stops the session and deletes the sandbox; what is already gone is fine.
@@ -470,7 +561,11 @@ impl Runner<'_> {
     /// `wait` mode: one request, the output streamed back as ndjson.
     async fn streaming(&self, cwd: &str) -> Result<ExecOutput> {
         let body = self.body(cwd, true);
-        let bound = self.req.timeout + DEADLINE_GRACE + Duration::from_secs(5);
+        let bound = self
+            .req
+            .timeout
+            .saturating_add(DEADLINE_GRACE)
+            .saturating_add(Duration::from_secs(5));
         let mut resp = self
             .client
             .run_streaming(self.session_id, &body, bound)

@@ -121,7 +121,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// The token sits in this process's environment (and memory). Started unprivileged, as `sidecar
+/// up` runs it in the container, the server has the commands' uid, so without this a command
+/// could read it from `/proc/<server>/environ` or attach a debugger. A non-dumpable process's
+/// /proc files belong to root and other processes of its uid cannot ptrace it; the flag is reset
+/// for the commands at exec.
+fn make_undumpable() -> std::io::Result<()> {
+    // SAFETY: PR_SET_DUMPABLE takes plain integers; no memory is passed to the kernel.
+    let r = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 fn real_main(args: Args) -> anyhow::Result<()> {
+    make_undumpable().map_err(|e| anyhow::anyhow!("prctl(PR_SET_DUMPABLE, 0): {e}"))?;
     let token = std::env::var(atlas_sandbox_sidecar::protocol::TOKEN_ENV)
         .ok()
         .filter(|t| !t.is_empty());

@@ -59,6 +59,15 @@ async fn container_is_locked_down() {
     assert!(text.contains("CapBnd:\t0000000000000000"), "{text}");
     assert!(text.contains("NoNewPrivs:\t1"), "{text}");
 
+    // The server (PID 1, the same uid as the commands) keeps its token to itself.
+    let out = run(&sb, "echo ppid=$PPID; tr '\\0' '\\n' < /proc/1/environ").await;
+    let text = out.stdout_str();
+    assert!(text.starts_with("ppid=1\n"), "{text}");
+    assert!(
+        !text.contains(running.token.expose()),
+        "token readable: {text}"
+    );
+
     // The semantic layer and the root filesystem are read-only; /tmp is a small tmpfs.
     let out = run(
         &sb,

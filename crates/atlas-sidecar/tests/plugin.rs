@@ -125,8 +125,28 @@ async fn busy_server_is_retried_with_backoff() {
         &[("SIDECAR_AUTH_TOKEN", TOKEN)],
     );
     let hog = plugin(&s.url(), Some(TOKEN)).sandbox();
-    let long = tokio::spawn(async move { hog.exec(ExecRequest::new("sleep 1")).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let long = tokio::spawn(async move { hog.exec(ExecRequest::new("sleep 2")).await });
+    // Until the hog holds the only slot (a fixed sleep is not enough on a loaded machine).
+    let health = format!("{}/health", s.url());
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let h: atlas_sandbox_sidecar::protocol::HealthBody = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .get(&health)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if h.running == 1 {
+            break;
+        }
+        assert!(Instant::now() < until, "the hog never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let mut no_retry = SidecarConfig::new(s.url());
     no_retry.auth_token = Some(Secret::new(TOKEN));
@@ -189,8 +209,21 @@ async fn http_timeout_is_exit_124_and_base_path_is_kept() {
         .exec(ExecRequest::new("ls").timeout(Duration::from_millis(300)))
         .await
         .unwrap();
-    assert!(start.elapsed() < Duration::from_secs(3));
+    // Far below the silent server's 30 s, with room for a loaded machine.
+    assert!(start.elapsed() < Duration::from_secs(10));
     assert!(out.timed_out);
     assert_eq!(out.exit_code, 124);
     assert_eq!(rx.recv().await.unwrap(), "POST /team/sidecar/exec HTTP/1.1");
+}
+
+#[tokio::test]
+async fn an_enormous_timeout_runs_the_command_instead_of_panicking() {
+    let (l, t) = (layer(), tmp_root());
+    let s = start_default(&semantic(&l), t.path());
+    let sb = plugin(&s.url(), Some(TOKEN)).sandbox();
+    let out = sb
+        .exec(ExecRequest::new("echo hi").timeout(Duration::MAX))
+        .await
+        .unwrap();
+    assert_eq!((out.exit_code, out.stdout_str().as_ref()), (0, "hi\n"));
 }

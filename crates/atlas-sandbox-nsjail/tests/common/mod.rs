@@ -16,7 +16,15 @@ pub fn plugin_or_skip(test: &str, config: NsjailConfig) -> Option<NsjailPlugin> 
     match plugin.nsjail_binary() {
         Ok(_) => Some(plugin),
         Err(_) => {
-            eprintln!("SKIPPED: {test}: nsjail not found (set NSJAIL_PATH or put it on PATH)");
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!(
+                    "{}\n",
+                    format_args!(
+                        "SKIPPED: {test}: nsjail not found (set NSJAIL_PATH or put it on PATH)"
+                    )
+                ),
+            );
             None
         }
     }

@@ -105,6 +105,17 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> (Command, tempfile::TempD
 
 /// Starts the server on a free loopback port and waits for its "listening" line.
 pub fn start(semantic: &Path, tmp: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    start_with(semantic, tmp, extra, env, |_| {})
+}
+
+/// As [`start`], with a last change to the command (e.g. the uid it starts as).
+pub fn start_with(
+    semantic: &Path,
+    tmp: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    edit: impl FnOnce(&mut Command),
+) -> Server {
     let mut args = vec![
         "--listen",
         "127.0.0.1:0",
@@ -115,6 +126,7 @@ pub fn start(semantic: &Path, tmp: &Path, extra: &[&str], env: &[(&str, &str)]) 
     ];
     args.extend_from_slice(extra);
     let (mut cmd, logs, stderr_path) = command(&args, env);
+    edit(&mut cmd);
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -220,7 +232,13 @@ pub async fn docker_or_skip(test: &str) -> Option<atlas_sandbox_sidecar::contain
     match atlas_sandbox_sidecar::container::connect().await {
         Ok(d) => Some(d),
         Err(e) => {
-            eprintln!("SKIPPED: {test}: Docker is not available here: {e}");
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!(
+                    "{}\n",
+                    format_args!("SKIPPED: {test}: Docker is not available here: {e}")
+                ),
+            );
             None
         }
     }
