@@ -13,6 +13,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 /// The longest command accepted, in characters (Atlas's REST limit).
 pub const MAX_COMMAND_CHARS: usize = 4000;
+/// The longest timeout a request may ask for. Longer is a clear error rather than a deadline
+/// arithmetic overflow somewhere in a backend.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 /// The exit code a command gets when it is killed at its deadline (as GNU `timeout`).
 pub const TIMEOUT_EXIT_CODE: i32 = 124;
 

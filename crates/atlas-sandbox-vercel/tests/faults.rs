@@ -551,7 +551,7 @@ async fn an_enormous_timeout_runs_the_command_instead_of_panicking() {
     let (_d, layer) = common::small_layer();
     let sb = s.plugin.create(&layer).await.expect("create");
     let out = sb
-        .exec(ExecRequest::new("echo hi").timeout(Duration::MAX))
+        .exec(ExecRequest::new("echo hi").timeout(atlas_sandbox_sdk::MAX_TIMEOUT))
         .await
         .expect("exec");
     assert_eq!((out.exit_code, out.stdout_str().as_ref()), (0, "hi\n"));
