@@ -701,7 +701,7 @@ async fn escape_rows_decided_by_the_client() {
     let p = plugin(&e);
     let vendor = "isolation is Daytona's (a remote sandbox); the emulator runs commands on this host, so this row cannot be observed against it";
     let mut opts = escape::EscapeOptions::new()
-        .t2_sessions(20)
+        .t2_sessions(100)
         .t1_covered_by("remote sandboxes outlive a killed host only until auto-stop + auto-delete; `sweep` (tests/emulated.rs sweep_finds_only_ours...) removes them");
     for row in ["F2", "F4", "P1", "P2", "N1", "R1", "R2", "R5"] {
         opts = opts.not_applicable(row, vendor);

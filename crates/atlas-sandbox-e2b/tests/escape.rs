@@ -29,7 +29,7 @@ async fn applicable_escape_rows_hold() {
             "T1",
             "nothing runs on the host: if the host dies, the remote VM expires at sandbox_lifetime and sweep finds it (tests/faults.rs)",
         )
-        .t2_sessions(8);
+        .t2_sessions(100);
     let report = escape::run("e2b", plugin_factory(&env.plugin), opts).await;
     report.print_table();
     report.assert_passed();

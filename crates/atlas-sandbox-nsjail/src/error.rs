@@ -35,6 +35,8 @@ pub(crate) enum NsjailError {
         uid: u32,
         detail: String,
     },
+    #[error("the setup probe jail did not finish within {0:?} (is the host overloaded?)")]
+    ProbeTimeout(std::time::Duration),
     #[error("the sandbox was closed")]
     Closed,
     #[error("cwd {0:?} is not a directory of the semantic layer")]
@@ -45,6 +47,7 @@ impl From<NsjailError> for Error {
     fn from(e: NsjailError) -> Self {
         let kind = match &e {
             NsjailError::NotFound(_) | NsjailError::Cgroups(_) => ErrorKind::Unavailable,
+            NsjailError::ProbeTimeout(_) => ErrorKind::Timeout,
             NsjailError::LayerUnreadable { .. } => ErrorKind::ConfigInvalid,
             NsjailError::Closed | NsjailError::BadCwd(_) => ErrorKind::InvalidRequest,
             NsjailError::Workdir { .. }

@@ -52,6 +52,9 @@ fn workdir_err(path: &Path) -> impl FnOnce(std::io::Error) -> NsjailError + '_ {
     }
 }
 
+/// How long the setup probe of `create` may take, whatever the configured time_limit.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+
 impl NsjailSandbox {
     /// Writes the sandbox's nsjail config and checks, with one jail, that the layer is readable
     /// by the jail user.
@@ -100,14 +103,21 @@ impl NsjailSandbox {
         };
         // One jail now, so a layer the jail user cannot read (or a jail that cannot be built)
         // is reported by `create`, not by the first command.
+        // The probe is not bound by the configured time_limit (which may be short): a loaded
+        // host can take over a second to build a jail, and that is no reason to call the layer
+        // unreadable.
         let probe = sandbox
-            .exec(
+            .run_jail(
                 ExecRequest::new(format!(
                     "test -r {SEMANTIC_MOUNT} && test -x {SEMANTIC_MOUNT}"
-                ))
-                .timeout(Duration::from_secs(5)),
+                )),
+                PROBE_TIMEOUT,
             )
             .await?;
+        if probe.timed_out {
+            let _ = sandbox.close().await;
+            return Err(NsjailError::ProbeTimeout(PROBE_TIMEOUT).into());
+        }
         if !probe.success() {
             let _ = sandbox.close().await;
             return Err(NsjailError::LayerUnreadable {
@@ -145,9 +155,10 @@ impl NsjailSandbox {
     }
 }
 
-#[async_trait]
-impl Sandbox for NsjailSandbox {
-    async fn exec(&self, request: ExecRequest) -> Result<ExecOutput> {
+impl NsjailSandbox {
+    /// One jail for `request`, whose timeout is clamped to `limit` (the configured time_limit
+    /// for commands; a generous fixed one for the setup probe).
+    async fn run_jail(&self, request: ExecRequest, limit: Duration) -> Result<ExecOutput> {
         request.validate().map_err(|e| e.with_backend(ID))?;
         if self.closed.load(Ordering::Acquire) {
             return Err(NsjailError::Closed.into());
@@ -163,7 +174,7 @@ impl Sandbox for NsjailSandbox {
                 return Err(NsjailError::BadCwd(rel).into());
             }
         }
-        let timeout = request.timeout.min(self.time_limit);
+        let timeout = request.timeout.min(limit);
         let n = self.next_exec.fetch_add(1, Ordering::Relaxed);
         let log_path = self.dir_path.join(format!("exec-{n}.log"));
         let _log_guard = RemoveOnDrop(log_path.clone());
@@ -230,6 +241,14 @@ impl Sandbox for NsjailSandbox {
             }
             .into()),
         }
+    }
+}
+
+#[async_trait]
+impl Sandbox for NsjailSandbox {
+    async fn exec(&self, request: ExecRequest) -> Result<ExecOutput> {
+        let limit = self.time_limit;
+        self.run_jail(request, limit).await
     }
 
     async fn close(&self) -> Result<()> {

@@ -34,7 +34,7 @@ async fn escape_rows_that_the_client_owns() {
     let s = common::setup().await;
     let vm = "isolation is Vercel's microVM; the emulator runs commands on the host";
     let mut opts = escape::EscapeOptions::new()
-        .t2_sessions(20)
+        .t2_sessions(100)
         .t1_covered_by("faults.rs::dropped_sandbox_is_stopped_in_the_background");
     for row in ["F2", "F4", "F5", "P1", "P2", "N1", "R1", "R2", "R5"] {
         opts = opts.not_applicable(row, vm);
