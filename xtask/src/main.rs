@@ -501,7 +501,8 @@ fn test(args: &[String]) -> Result<bool> {
     }
     prerequisites();
     println!("== cargo test --workspace --all-features");
-    let tests_ok = run_status(cargo().args(["test", "--workspace", "--all-features"]));
+    let tests_ok =
+        run_status(cargo().args(["test", "--workspace", "--all-features", "--no-fail-fast"]));
     println!("== cargo xtask check-backends");
     let checks_ok = check_backends(&[]).unwrap_or_else(|e| {
         eprintln!("check-backends: {e:#}");
