@@ -91,6 +91,15 @@ impl Input {
 
 const NULL_FD: usize = usize::MAX;
 
+/// Deepest `(` nesting handed to brush-parser. Its PEG grammar backtracks without memoisation:
+/// each unclosed `(` inside `((...))` doubles the work (about 1.7x per level measured), so 40
+/// levels parse for minutes. Real commands stay far below this.
+const MAX_PAREN_DEPTH: usize = 16;
+
+/// Most unmatched `{` in one word handed to the brace-expansion parser, which backtracks
+/// exponentially on them (18 unmatched braces take seconds). Above this the word stays literal.
+const MAX_UNMATCHED_BRACES: usize = 8;
+
 /// Where a command's fd 1 and fd 2 go: indexes into `bufs` (0 = the caller's stdout, 1 = the
 /// caller's stderr, 2.. = redirect files), or nowhere.
 #[derive(Debug)]
@@ -424,6 +433,11 @@ impl<'a> Shell<'a> {
         Ok(())
     }
 
+    /// The exec's wall-clock deadline, for commands that loop without calling [`Shell::tick`].
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     /// Charges `n` traversal steps (files visited) against the deadline.
     pub fn visit(&self, visited: &mut u64) -> R<()> {
         *visited += 1;
@@ -521,6 +535,17 @@ impl<'a> Shell<'a> {
             );
         }
         let depth = check_nesting(script, self.limits.max_nesting_depth)?;
+        if let Some(msg) = number_overflow(script) {
+            return abort(UNSUPPORTED_EXIT, msg);
+        }
+        if paren_depth(script) > MAX_PAREN_DEPTH {
+            return abort(
+                UNSUPPORTED_EXIT,
+                format!(
+                    "bash: syntax error: parentheses nested more than {MAX_PAREN_DEPTH} levels deep"
+                ),
+            );
+        }
         let mut parser = brush_parser::Parser::new(std::io::Cursor::new(script), &self.parse_opts);
         // The PEG parser recurses per nesting level: give deep scripts a stack sized for them.
         let parsed = if depth > 16 {
@@ -1561,6 +1586,9 @@ impl<'a> Shell<'a> {
     // ---------------------------------------------------------------- expansion
 
     fn parse_word(&self, s: &str) -> R<Vec<word::WordPieceWithSource>> {
+        if let Some(msg) = number_overflow(s) {
+            return abort(UNSUPPORTED_EXIT, msg);
+        }
         match word::parse(s, &self.parse_opts) {
             Ok(p) => Ok(p),
             Err(e) => abort(UNSUPPORTED_EXIT, format!("bash: bad substitution: {e}")),
@@ -1613,6 +1641,9 @@ impl<'a> Shell<'a> {
 
     fn brace_expand(&mut self, s: &str) -> R<Vec<String>> {
         if !s.contains('{') || !s.contains('}') {
+            return Ok(vec![s.to_owned()]);
+        }
+        if !brace_parse_is_safe(s) {
             return Ok(vec![s.to_owned()]);
         }
         let parsed = match word::parse_brace_expansions(s, &self.parse_opts) {
@@ -2806,15 +2837,21 @@ fn brace_items(items: &[word::BraceExpressionOrText], limit: usize) -> Option<Ve
                             end,
                             increment,
                         } => {
-                            let inc = increment.unsigned_abs().max(1) as i64;
-                            let count = ((end - start).unsigned_abs() / inc as u64) as usize + 1;
-                            if count > limit {
+                            // Wide arithmetic: `{-9223372036854775807..9223372036854775807}` must
+                            // be refused by the limit, not overflow while counting.
+                            let inc = u128::from(increment.unsigned_abs().max(1));
+                            let count = u128::from(end.abs_diff(*start)) / inc + 1;
+                            if count > limit as u128 {
                                 return None;
                             }
-                            let mut i = *start;
-                            for _ in 0..count {
-                                alts.push(i.to_string());
-                                if start <= end { i += inc } else { i -= inc }
+                            let (start, step) = (i128::from(*start), inc as i128);
+                            let step = if start <= i128::from(*end) {
+                                step
+                            } else {
+                                -step
+                            };
+                            for k in 0..count as i128 {
+                                alts.push((start + k * step).to_string());
                             }
                         }
                         word::BraceExpressionMember::CharSequence {
@@ -2822,26 +2859,26 @@ fn brace_items(items: &[word::BraceExpressionOrText], limit: usize) -> Option<Ve
                             end,
                             increment,
                         } => {
-                            let inc = increment.unsigned_abs().max(1) as u32;
-                            let (s, e) = (*start as u32, *end as u32);
+                            let inc = increment.unsigned_abs().max(1);
+                            let (s, e) = (u64::from(*start as u32), u64::from(*end as u32));
                             let mut i = s;
                             loop {
-                                if let Some(c) = char::from_u32(i) {
+                                if let Some(c) = u32::try_from(i).ok().and_then(char::from_u32) {
                                     alts.push(c.to_string());
                                 }
                                 if alts.len() > limit {
                                     return None;
                                 }
                                 if s <= e {
-                                    if i + inc > e {
-                                        break;
+                                    match i.checked_add(inc) {
+                                        Some(n) if n <= e => i = n,
+                                        _ => break,
                                     }
-                                    i += inc;
                                 } else {
-                                    if i < s.saturating_sub(s - e) + inc {
-                                        break;
+                                    match i.checked_sub(inc) {
+                                        Some(n) if n >= e => i = n,
+                                        _ => break,
                                     }
-                                    i -= inc;
                                 }
                             }
                         }
@@ -2865,6 +2902,91 @@ fn brace_items(items: &[word::BraceExpressionOrText], limit: usize) -> Option<Ve
         acc = next;
     }
     Some(acc)
+}
+
+/// brush-parser unwraps integer parses of redirect fd numbers (`99999999999>f`) and of
+/// directory-stack tildes (`~99999999999999999999`), panicking on overflow; refuse such input
+/// before it gets there.
+fn number_overflow(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        // Digits are ASCII, so these byte offsets are char boundaries.
+        let run = &s[start..i];
+        if run.parse::<i32>().is_ok() {
+            continue;
+        }
+        if matches!(b.get(i), Some(b'<' | b'>')) {
+            return Some(format!("bash: {run}: file descriptor out of range"));
+        }
+        let tilde = match start.checked_sub(1).map(|p| b[p]) {
+            Some(b'~') => true,
+            Some(b'+' | b'-') => start >= 2 && b[start - 2] == b'~',
+            _ => false,
+        };
+        if tilde {
+            return Some(format!("bash: ~{run}: directory stack index out of range"));
+        }
+    }
+    None
+}
+
+/// The deepest `(` nesting outside single quotes and backslash escapes, where brush-parser
+/// sees parentheses as operators. `$(` does not count: its body is parsed (and checked) on its
+/// own when it runs.
+fn paren_depth(s: &str) -> usize {
+    let (mut depth, mut peak) = (0usize, 0usize);
+    let (mut quoted, mut escaped) = (false, false);
+    // For each open `(`: whether it came right after `$`.
+    let mut opens: Vec<bool> = Vec::new();
+    let mut prev = '\0';
+    for c in s.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\'' => quoted = !quoted,
+            _ if quoted => {}
+            '\\' => escaped = true,
+            '(' => {
+                let dollar = prev == '$';
+                opens.push(dollar);
+                if !dollar {
+                    depth += 1;
+                    peak = peak.max(depth);
+                }
+            }
+            // The guard pops in every case; only a counted `(` lowers the depth.
+            ')' if opens.pop() == Some(false) => depth -= 1,
+            _ => {}
+        }
+        prev = c;
+    }
+    peak
+}
+
+/// Whether brush-parser's brace-expansion parser may see `s`: it unwraps `i64` parses of
+/// sequence bounds (`{1..99999999999999999999}` would panic) and backtracks exponentially on
+/// unmatched `{`. Bash leaves such words unexpanded too.
+fn brace_parse_is_safe(s: &str) -> bool {
+    let digits_fit = s
+        .split(|c: char| !c.is_ascii_digit())
+        .all(|run| run.is_empty() || run.parse::<i64>().is_ok());
+    let mut open = 0usize;
+    for c in s.chars() {
+        match c {
+            '{' => open += 1,
+            '}' => open = open.saturating_sub(1),
+            _ => {}
+        }
+    }
+    digits_fit && open <= MAX_UNMATCHED_BRACES
 }
 
 /// Rejects scripts nested deeper than `max` before they reach the recursive-descent parser,

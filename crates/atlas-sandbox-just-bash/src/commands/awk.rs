@@ -5,6 +5,7 @@
 //! redirection and pipes, `system()`.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use regex::Regex;
 
@@ -962,6 +963,8 @@ struct Awk {
     out: Vec<u8>,
     steps: u64,
     max_steps: u64,
+    /// The exec's deadline: awk loops run inside one shell command, between the shell's checks.
+    deadline: Instant,
     rand_state: u64,
 }
 
@@ -1089,6 +1092,9 @@ impl Awk {
 
     fn tick(&mut self) -> ER<()> {
         self.steps += 1;
+        if self.steps.is_multiple_of(1024) && Instant::now() >= self.deadline {
+            return err("execution deadline exceeded");
+        }
         if self.steps > self.max_steps {
             return err(format!(
                 "too many steps (>{}), increase limits.max_loop_iterations",
@@ -1557,6 +1563,10 @@ fn arith(op: &str, x: f64, y: f64) -> ER<f64> {
 }
 
 /// awk's `printf`/`sprintf` formatting.
+/// Widest field or precision `printf` honours; larger ones are clamped (Rust's formatter
+/// rejects precisions above `u16::MAX`, and a huge width would be allocated in full).
+const MAX_FIELD: usize = 10_000;
+
 fn sprintf(fmt: &str, args: &[Val]) -> String {
     let c: Vec<char> = fmt.chars().collect();
     let mut out = String::new();
@@ -1611,7 +1621,7 @@ fn sprintf(fmt: &str, args: &[Val]) -> String {
                 p.push(c[i]);
                 i += 1;
             }
-            prec = Some(p.parse().unwrap_or(0));
+            prec = Some(p.parse::<usize>().unwrap_or(0).min(MAX_FIELD));
         }
         let Some(&conv) = c.get(i) else {
             out.push('%');
@@ -1622,11 +1632,12 @@ fn sprintf(fmt: &str, args: &[Val]) -> String {
         let mut s = match conv {
             'd' | 'i' => {
                 let n = v.num().trunc() as i64;
-                let mut s = n.abs().to_string();
-                if let Some(p) = prec {
-                    while s.len() < p {
-                        s.insert(0, '0');
-                    }
+                // `unsigned_abs`: `i64::MIN.abs()` overflows.
+                let mut s = n.unsigned_abs().to_string();
+                if let Some(p) = prec
+                    && s.len() < p
+                {
+                    s = format!("{}{s}", "0".repeat(p - s.len()));
                 }
                 if n < 0 {
                     s.insert(0, '-');
@@ -1679,7 +1690,7 @@ fn sprintf(fmt: &str, args: &[Val]) -> String {
                 continue;
             }
         };
-        let w: usize = width.parse().unwrap_or(0);
+        let w: usize = width.parse::<usize>().unwrap_or(0).min(MAX_FIELD);
         let len = s.chars().count();
         if len < w {
             let pad = w - len;
@@ -1764,6 +1775,7 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         out: Vec::new(),
         steps: 0,
         max_steps: ctx.sh.limits.max_loop_iterations.saturating_mul(100),
+        deadline: ctx.sh.deadline(),
         rand_state: 0,
     };
     let fs_val = fs.map(|f| {
@@ -1949,6 +1961,8 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     ctx.io.out(&awk.out);
     if let Some(e) = fatal {
         ctx.warn("awk", e);
+        // A passed deadline stops the whole exec with 124, not just this awk.
+        ctx.sh.tick()?;
         return Ok(2);
     }
     Ok(exit_code.unwrap_or(st))

@@ -358,6 +358,17 @@ pub(crate) fn printf_cmd(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         if stop || !consumed || idx >= rest.len() {
             break;
         }
+        // Past both caps the rest cannot be kept anyway (stdout and `-v` enforce their own
+        // limit and notice on what is passed on): stop before 10 000 wide fields fill memory.
+        if out.len()
+            > ctx
+                .sh
+                .limits
+                .max_output_bytes
+                .max(ctx.sh.limits.max_string_length)
+        {
+            break;
+        }
         ctx.sh.tick()?;
     }
     match var {
@@ -458,15 +469,27 @@ fn format_once(
                     break;
                 };
                 i += 1;
-                let width: usize = width.trim_start_matches('-').parse().unwrap_or(0);
+                let width = printf_field(width.trim_start_matches('-'));
+                // A negative `*` precision means "no precision", as in C.
+                let prec_n = prec
+                    .as_deref()
+                    .filter(|p| !p.trim().starts_with('-'))
+                    .map(printf_field);
+                if width > PRINTF_MAX_FIELD || prec_n.is_some_and(|p| p > PRINTF_MAX_FIELD) {
+                    // Real bash would try to allocate it; one huge field must not exhaust memory.
+                    ctx.io.errln(&format!(
+                        "bash: printf: field width or precision too large (max {PRINTF_MAX_FIELD})"
+                    ));
+                    *st = 1;
+                    return (consumed, true);
+                }
                 let left = flags.contains('-');
                 let zero = flags.contains('0') && !left;
                 let arg = next_arg(idx, &mut consumed);
                 let text: String = match conv {
                     b's' => {
                         let mut s = arg.unwrap_or_default();
-                        if let Some(p) = &prec {
-                            let n: usize = p.parse().unwrap_or(0);
+                        if let Some(n) = prec_n {
                             s = s.chars().take(n).collect();
                         }
                         s
@@ -500,12 +523,12 @@ fn format_once(
                             b'X' => format!("{:X}", n),
                             b'o' => format!("{:o}", n),
                             _ => {
-                                let mut s = n.abs().to_string();
-                                if let Some(p) = &prec {
-                                    let p: usize = p.parse().unwrap_or(0);
-                                    while s.len() < p {
-                                        s.insert(0, '0');
-                                    }
+                                // `unsigned_abs`: `i64::MIN.abs()` overflows.
+                                let mut s = n.unsigned_abs().to_string();
+                                if let Some(p) = prec_n
+                                    && s.len() < p
+                                {
+                                    s = format!("{}{s}", "0".repeat(p - s.len()));
                                 }
                                 if n < 0 {
                                     s.insert(0, '-');
@@ -544,7 +567,7 @@ fn format_once(
                                 }
                             }
                         };
-                        let p: usize = prec.as_deref().and_then(|p| p.parse().ok()).unwrap_or(6);
+                        let p = prec_n.unwrap_or(6);
                         let mut s = match conv {
                             b'e' | b'E' => {
                                 let s = format!("{v:.p$e}");
@@ -602,6 +625,20 @@ fn format_once(
     (consumed, false)
 }
 
+/// Widest field or precision `printf` formats (Rust's formatter rejects precisions above
+/// `u16::MAX`, and a huge width would be allocated in full).
+const PRINTF_MAX_FIELD: usize = 10_000;
+
+/// A printf width or precision: digits that overflow count as "too large", anything else as 0.
+fn printf_field(s: &str) -> usize {
+    let s = s.trim();
+    match s.parse::<usize>() {
+        Ok(n) => n,
+        Err(_) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => usize::MAX,
+        Err(_) => 0,
+    }
+}
+
 fn parse_printf_int(a: &str) -> Option<i64> {
     let t = a.trim();
     if t.is_empty() {
@@ -614,14 +651,17 @@ fn parse_printf_int(a: &str) -> Option<i64> {
         Some(b) => (true, b),
         None => (false, t.strip_prefix('+').unwrap_or(t)),
     };
-    let v = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        i64::from_str_radix(h, 16).ok()?
+    // Unsigned magnitude, signed in i128: `-9223372036854775808` is valid, and a doubled sign
+    // (`--5`) is rejected rather than negating `i64::MIN`.
+    let v: u64 = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16).ok()?
     } else if body.len() > 1 && body.starts_with('0') {
-        i64::from_str_radix(&body[1..], 8).ok()?
+        u64::from_str_radix(&body[1..], 8).ok()?
     } else {
         body.parse().ok()?
     };
-    Some(if neg { -v } else { v })
+    let v = i128::from(v);
+    i64::try_from(if neg { -v } else { v }).ok()
 }
 
 /// bash's `printf %q`: backslash-escapes what the shell would otherwise interpret.

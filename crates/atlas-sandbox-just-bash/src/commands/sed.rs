@@ -471,7 +471,9 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 extended |= s.contains('E') || s.contains('r');
             }
             s if s.starts_with('-') && s.len() > 1 => {
-                ctx.warn("sed", format!("invalid option -- '{}'", &s[1..2]));
+                // The option letter may be multi-byte: slicing `s[1..2]` would split it.
+                let c = s[1..].chars().next().unwrap_or('-');
+                ctx.warn("sed", format!("invalid option -- '{c}'"));
                 return Ok(1);
             }
             _ => {
