@@ -751,6 +751,23 @@ fn valid_env_key(k: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
+/// A toolbox request body as JSON, or the daemon's 400 answer.
+fn toolbox_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    method: &Method,
+    uri: &Uri,
+) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        toolbox_error(
+            StatusCode::BAD_REQUEST,
+            method,
+            uri,
+            "INVALID_REQUEST_BODY",
+            &format!("invalid request body: {e}"),
+        )
+    })
+}
+
 /// `process/execute`: the daemon pipes the command to a shell with stdout and stderr in one
 /// buffer; on timeout it kills the process group and answers 408, dropping the output.
 async fn execute(
@@ -765,17 +782,9 @@ async fn execute(
         Ok(d) => d,
         Err(r) => return r,
     };
-    let req: ExecuteBody = match serde_json::from_slice(&body) {
+    let req: ExecuteBody = match toolbox_json(&body, &method, &uri) {
         Ok(b) => b,
-        Err(e) => {
-            return toolbox_error(
-                StatusCode::BAD_REQUEST,
-                &method,
-                &uri,
-                "INVALID_REQUEST_BODY",
-                &format!("invalid request body: {e}"),
-            );
-        }
+        Err(r) => return r,
     };
     if req.command.trim().is_empty() {
         return toolbox_error(
@@ -851,17 +860,9 @@ async fn create_session(
         Ok(d) => d,
         Err(r) => return r,
     };
-    let req: CreateSessionBody = match serde_json::from_slice(&body) {
+    let req: CreateSessionBody = match toolbox_json(&body, &method, &uri) {
         Ok(b) => b,
-        Err(e) => {
-            return toolbox_error(
-                StatusCode::BAD_REQUEST,
-                &method,
-                &uri,
-                "INVALID_REQUEST_BODY",
-                &format!("invalid request body: {e}"),
-            );
-        }
+        Err(r) => return r,
     };
     if session_of(&c, &id, &req.session_id).is_some() {
         return toolbox_error(
@@ -1064,17 +1065,9 @@ async fn session_exec(
     if let Err(r) = toolbox_sandbox(&c, &headers, &method, &uri, &id) {
         return r;
     }
-    let req: SessionExecBody = match serde_json::from_slice(&body) {
+    let req: SessionExecBody = match toolbox_json(&body, &method, &uri) {
         Ok(b) => b,
-        Err(e) => {
-            return toolbox_error(
-                StatusCode::BAD_REQUEST,
-                &method,
-                &uri,
-                "INVALID_REQUEST_BODY",
-                &format!("invalid request body: {e}"),
-            );
-        }
+        Err(r) => return r,
     };
     if req.command.trim().is_empty() {
         return toolbox_error(
