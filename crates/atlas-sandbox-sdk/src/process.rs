@@ -147,7 +147,7 @@ pub struct ProcessResult {
 
 /// Runs a child process to completion under the spec's limits. `Err` only when it cannot be
 /// started (missing program, bad cwd) or its pipes fail.
-// The one place in the workspace allowed to spawn (root clippy.toml disallows Command elsewhere).
+// The one place in the workspace allowed to spawn (the root .clippy.toml disallows Command elsewhere).
 #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
 pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
     let start = Instant::now();
