@@ -844,6 +844,28 @@ struct CreateSessionBody {
     session_id: String,
 }
 
+/// The session `sid` of sandbox `id`, after the same checks as [`toolbox_sandbox`], or the
+/// daemon's error answer.
+fn toolbox_session(
+    c: &Control,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    id: &str,
+    sid: &str,
+) -> Result<SharedSession, Response> {
+    toolbox_sandbox(c, headers, method, uri, id)?;
+    session_of(c, id, sid).ok_or_else(|| {
+        toolbox_error(
+            StatusCode::NOT_FOUND,
+            method,
+            uri,
+            "NOT_FOUND",
+            "session not found",
+        )
+    })
+}
+
 fn session_of(c: &Control, id: &str, sid: &str) -> Option<SharedSession> {
     c.lock().sandboxes.get(id)?.sessions.get(sid).cloned()
 }
@@ -953,18 +975,9 @@ async fn get_session(
     uri: Uri,
     Path((id, sid)): Path<(String, String)>,
 ) -> Response {
-    if let Err(r) = toolbox_sandbox(&c, &headers, &method, &uri, &id) {
-        return r;
-    }
-    match session_of(&c, &id, &sid) {
-        Some(s) => Json(session_dto(&s).await).into_response(),
-        None => toolbox_error(
-            StatusCode::NOT_FOUND,
-            &method,
-            &uri,
-            "NOT_FOUND",
-            "session not found",
-        ),
+    match toolbox_session(&c, &headers, &method, &uri, &id, &sid) {
+        Ok(s) => Json(session_dto(&s).await).into_response(),
+        Err(r) => r,
     }
 }
 
@@ -1156,17 +1169,9 @@ async fn get_command(
     uri: Uri,
     Path((id, sid, cid)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(r) = toolbox_sandbox(&c, &headers, &method, &uri, &id) {
-        return r;
-    }
-    let Some(session) = session_of(&c, &id, &sid) else {
-        return toolbox_error(
-            StatusCode::NOT_FOUND,
-            &method,
-            &uri,
-            "NOT_FOUND",
-            "session not found",
-        );
+    let session = match toolbox_session(&c, &headers, &method, &uri, &id, &sid) {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let s = session.lock().await;
     match s.commands.get(&cid) {
@@ -1188,17 +1193,9 @@ async fn command_logs(
     uri: Uri,
     Path((id, sid, cid)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(r) = toolbox_sandbox(&c, &headers, &method, &uri, &id) {
-        return r;
-    }
-    let Some(session) = session_of(&c, &id, &sid) else {
-        return toolbox_error(
-            StatusCode::NOT_FOUND,
-            &method,
-            &uri,
-            "NOT_FOUND",
-            "session not found",
-        );
+    let session = match toolbox_session(&c, &headers, &method, &uri, &id, &sid) {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let cmd = match session.lock().await.commands.get(&cid) {
         Some(cmd) => cmd.clone(),
