@@ -61,10 +61,76 @@ fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Set by `cargo xtask test`: a one-shot run gains nothing from incremental caches, which would
+/// otherwise double the disk a fresh clone needs.
+static ONE_SHOT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
+    if ONE_SHOT.load(std::sync::atomic::Ordering::Relaxed)
+        && std::env::var_os("CARGO_INCREMENTAL").is_none()
+    {
+        c.env("CARGO_INCREMENTAL", "0");
+    }
     c
+}
+
+/// Free space where the build goes, as `df` prints it; printed before and after the test run so a
+/// full disk is diagnosed from the log rather than from a linker error.
+fn disk_report(when: &str) {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let dir = if target.exists() { target } else { root() };
+    match Command::new("df").args(["-Pk"]).arg(&dir).output() {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let avail_kib = text
+                .lines()
+                .nth(1)
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|v| v.parse::<u64>().ok());
+            let used = dir_size(&dir.join("debug"));
+            match avail_kib {
+                Some(kib) => {
+                    println!(
+                        "disk {when}: {:.1} GiB free at {}, target/debug {:.1} GiB",
+                        kib as f64 / 1_048_576.0,
+                        dir.display(),
+                        used as f64 / 1_073_741_824.0
+                    );
+                    // A fresh build of the workspace and its tests needs about this much.
+                    if when == "before" && kib < 6 * 1_048_576 {
+                        loud(&format!(
+                            "only {:.1} GiB free for the build; a fresh test build needs about 6 GiB",
+                            kib as f64 / 1_048_576.0
+                        ));
+                    }
+                }
+                None => println!("disk {when}: cannot read `df` output"),
+            }
+        }
+        _ => println!("disk {when}: `df` unavailable"),
+    }
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map(|m| m.len()).unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    total
 }
 
 /// `cargo run -q -p atlas-sandbox --all-features -- <args>`: (exit ok, stdout, stderr).
@@ -499,6 +565,8 @@ fn test(args: &[String]) -> Result<bool> {
     if !args.is_empty() {
         bail!("usage: cargo xtask test");
     }
+    ONE_SHOT.store(true, std::sync::atomic::Ordering::Relaxed);
+    disk_report("before");
     prerequisites();
     println!("== cargo test --workspace --all-features");
     let tests_ok =
@@ -508,6 +576,7 @@ fn test(args: &[String]) -> Result<bool> {
         eprintln!("check-backends: {e:#}");
         false
     });
+    disk_report("after");
     println!(
         "== result: tests {}, check-backends {}",
         if tests_ok { "ok" } else { "FAILED" },
