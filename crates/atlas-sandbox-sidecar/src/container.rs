@@ -764,9 +764,11 @@ fn dir_context(dir: &Path) -> Result<Vec<u8>> {
         .map_err(|e| Error::config(format!("build_context {}: {e}", dir.display())))
 }
 
-/// `atlas-sandbox sidecar up|down|status [--config FILE]`: runs one action and prints the result.
-/// Returns the process exit code.
-pub async fn cli(action: &str, config_file: Option<&Path>) -> Result<i32> {
+/// `atlas-sandbox sidecar up|down|status [--config FILE]`: runs one action. Returns the process
+/// exit code and the report for stdout (the caller prints it, and owns what a closed stdout means).
+pub async fn cli(action: &str, config_file: Option<&Path>) -> Result<(i32, String)> {
+    use std::fmt::Write as _;
+    let mut text = String::new();
     let config = match config_file {
         Some(p) => ContainerConfig::load(p)?,
         None => ContainerConfig::default(),
@@ -775,35 +777,41 @@ pub async fn cli(action: &str, config_file: Option<&Path>) -> Result<i32> {
     match action {
         "up" => {
             let running = up(&docker, &config).await?;
-            println!(
+            let _ = writeln!(
+                text,
                 "sidecar container {} is up (id {})",
                 config.name,
                 &running.container_id[..12.min(running.container_id.len())]
             );
-            println!("socket: {}", running.unix_socket.display());
-            println!("\nPut this in atlas.toml (it contains the token):\n");
-            print!("{}", running.atlas_toml());
-            Ok(0)
+            let _ = writeln!(text, "socket: {}", running.unix_socket.display());
+            let _ = writeln!(text, "\nPut this in atlas.toml (it contains the token):\n");
+            let _ = write!(text, "{}", running.atlas_toml());
+            Ok((0, text))
         }
         "down" => {
             if down(&docker, &config).await? {
-                println!("sidecar container {} removed", config.name);
+                let _ = writeln!(text, "sidecar container {} removed", config.name);
             } else {
-                println!("no sidecar container named {}", config.name);
+                let _ = writeln!(text, "no sidecar container named {}", config.name);
             }
-            Ok(0)
+            Ok((0, text))
         }
         "status" => {
             let s = status(&docker, &config).await?;
-            println!("container {}: {}", config.name, s.state);
+            let _ = writeln!(text, "container {}: {}", config.name, s.state);
             match &s.health {
-                Ok(h) => println!("health: ok {h}"),
-                Err(e) => println!("health: FAILING: {e}"),
+                Ok(h) => {
+                    let _ = writeln!(text, "health: ok {h}");
+                }
+                Err(e) => {
+                    let _ = writeln!(text, "health: FAILING: {e}");
+                }
             }
             if s.exists {
-                println!("socket: {}", config.socket_path().display());
+                let _ = writeln!(text, "socket: {}", config.socket_path().display());
             }
-            Ok(if s.exists && s.health.is_ok() { 0 } else { 1 })
+            let code = if s.exists && s.health.is_ok() { 0 } else { 1 };
+            Ok((code, text))
         }
         other => Err(Error::invalid_request(format!(
             "unknown sidecar action {other:?}; expected up, down or status"

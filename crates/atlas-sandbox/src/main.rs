@@ -23,6 +23,23 @@ const EXIT_HOST_ERROR: u8 = 2;
 const EXIT_CHECK_FAILED: u8 = 1;
 /// Exit code after Ctrl-C.
 const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code when the reader of our stdout went away (`| head`), as for a filter killed by
+/// SIGPIPE.
+const EXIT_BROKEN_PIPE: u8 = 141;
+
+/// `println!` that hands back the write error instead of panicking on a closed stdout.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    };
+}
+
+/// `print!` that hands back the write error instead of panicking on a closed stdout.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write!(std::io::stdout().lock(), $($arg)*)
+    };
+}
 
 #[derive(Parser)]
 #[command(
@@ -124,11 +141,19 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => {
             eprintln!("atlas-sandbox: {e:#}");
             ExitCode::from(EXIT_HOST_ERROR)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn init_tracing() {
@@ -146,7 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Schema { list: true, .. } => {
             for d in registry::compiled_in() {
-                println!("{}", d.id);
+                outln!("{}", d.id)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -159,7 +184,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 SidecarAction::Down => "down",
                 SidecarAction::Status => "status",
             };
-            let code = atlas_sandbox_sidecar::container::cli(action, cli.config.as_deref()).await?;
+            let (code, text) =
+                atlas_sandbox_sidecar::container::cli(action, cli.config.as_deref()).await?;
+            out!("{text}")?;
             Ok(ExitCode::from(
                 u8::try_from(code).unwrap_or(EXIT_HOST_ERROR),
             ))
@@ -229,23 +256,23 @@ fn check_cmd(config_file: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCod
                 .as_ref()
                 .map(|f| f.display().to_string())
                 .unwrap_or_else(|| "no config file (defaults and environment)".into());
-            println!("ok: {file}");
+            outln!("ok: {file}")?;
             Ok(ExitCode::SUCCESS)
         }
         (Ok(_), true) => {
-            println!("{}", serde_json::json!({"ok": true, "problems": []}));
+            outln!("{}", serde_json::json!({"ok": true, "problems": []}))?;
             Ok(ExitCode::SUCCESS)
         }
         (Err(e), false) => {
-            println!("{e}");
+            outln!("{e}")?;
             eprintln!("atlas-sandbox: {} problem(s)", e.problems.len());
             Ok(ExitCode::from(EXIT_CHECK_FAILED))
         }
         (Err(e), true) => {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"ok": false, "problems": e.problems})
-            );
+            )?;
             Ok(ExitCode::from(EXIT_CHECK_FAILED))
         }
     }
@@ -265,9 +292,9 @@ async fn backends_cmd(config_file: Option<PathBuf>, json: bool) -> anyhow::Resul
     };
     let report = host.report().await;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{}", render_report(&report));
+        out!("{}", render_report(&report))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -313,7 +340,7 @@ async fn sweep_cmd(
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         for s in &report.sandboxes {
             let state = match (&s.error, s.killed) {
@@ -325,13 +352,13 @@ async fn sweep_cmd(
                 .age
                 .map(|a| HumanDuration(a).to_string())
                 .unwrap_or_else(|| "?".into());
-            println!("{:<40} {:>10}  {state}", s.id, age);
+            outln!("{:<40} {:>10}  {state}", s.id, age)?;
         }
-        println!(
+        outln!(
             "{} sandbox(es) older than {older_than}{}",
             report.sandboxes.len(),
             if dry_run { " (dry run)" } else { "" }
-        );
+        )?;
     }
     let failed = report.sandboxes.iter().any(|s| s.error.is_some());
     Ok(if failed {
@@ -516,7 +543,7 @@ async fn exec_cmd(
         if let serde_json::Value::Object(m) = &mut v {
             m.insert("backend".into(), serde_json::json!(backend_id));
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         std::io::stdout().lock().write_all(&output.stdout)?;
         std::io::stdout().lock().flush()?;

@@ -145,3 +145,35 @@ fn backends_lists_every_known_backend() {
     }
     assert_eq!(v["semantic_root_source"]["kind"], "example_layer");
 }
+
+/// A reader that went away (`atlas-sandbox … | head -1`) ends the program quietly with 141, as
+/// for a Unix filter killed by SIGPIPE: no panic, no "Broken pipe" error message.
+#[test]
+fn a_closed_stdout_exits_141_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cases: Vec<Vec<&str>> = vec![vec!["schema"], vec!["schema", "--list"], vec!["check"]];
+    if compiled_in().iter().any(|d| d.id == "just-bash") {
+        cases.push(vec!["exec", "--backend", "just-bash", "echo hi"]);
+        cases.push(vec!["exec", "--json", "--backend", "just-bash", "echo hi"]);
+    }
+    for args in cases {
+        // The read end is closed before the child starts, so its first write fails for certain.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_atlas-sandbox"))
+            .args(&args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.to_lowercase().contains("broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
