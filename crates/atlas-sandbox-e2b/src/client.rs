@@ -30,9 +30,6 @@ pub(crate) const SEMANTIC_DIR: &str = "/home/user/semantic";
 /// How long after the command's own deadline we wait for envd to report it, before giving up
 /// on the stream ourselves.
 const DEADLINE_GRACE: Duration = Duration::from_secs(3);
-/// When output exceeds the cap by this factor the command is killed: `yes` must not stream
-/// gigabytes to us.
-const OVERFLOW_KILL_FACTOR: u64 = 8;
 /// The tag that identifies one create call, so a create whose answer was lost can be found and
 /// killed instead of leaking.
 const TAG_CREATE_NONCE: &str = "atlas-sandbox-create-nonce";
@@ -516,7 +513,7 @@ impl Client {
         };
         let mut decoder = FrameDecoder::new();
         let mut body = resp.bytes_stream();
-        let overflow_limit = (cap as u64).saturating_mul(OVERFLOW_KILL_FACTOR);
+        let overflow_limit = (cap as u64).saturating_mul(atlas_sandbox_sdk::OVERFLOW_KILL_FACTOR);
         loop {
             let next = tokio::select! {
                 biased;

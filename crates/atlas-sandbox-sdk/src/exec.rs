@@ -18,6 +18,10 @@ pub const MAX_COMMAND_CHARS: usize = 4000;
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 /// The exit code a command gets when it is killed at its deadline (as GNU `timeout`).
 pub const TIMEOUT_EXIT_CODE: i32 = 124;
+/// How much output past the cap a command may write before a backend stops it, as a multiple of
+/// the cap, per stream. A command slightly over the cap keeps its real exit status; `yes` is
+/// stopped at once. Every backend uses this one factor so they all stop `yes` alike.
+pub const OVERFLOW_KILL_FACTOR: u64 = 8;
 
 /// One command to run in a sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]

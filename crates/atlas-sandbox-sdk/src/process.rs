@@ -15,9 +15,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::exec::{CappedBuffer, ExecOutput, TIMEOUT_EXIT_CODE};
 
-/// How much output past the cap a child may write before its group is killed, as a multiple of
-/// the cap. A command slightly over the cap keeps its real exit status; `yes` is stopped at once.
-pub const OVERFLOW_KILL_FACTOR: u64 = 8;
+pub use crate::exec::OVERFLOW_KILL_FACTOR;
 
 /// How long to keep reading after the child exited and its group was killed, for processes that
 /// left the group but still hold the pipes.
@@ -38,6 +36,28 @@ pub struct ProcessSpec {
     pub timeout: Duration,
     /// Cap of each of stdout and stderr.
     pub max_output_bytes: usize,
+    /// Where each chunk of output goes as it is read, besides the capped result (a server that
+    /// streams output live). The runner waits for room in the channel, so a slow reader slows
+    /// the child down, as a socket would; the deadline still applies while it waits.
+    pub tap: Option<tokio::sync::mpsc::Sender<OutputChunk>>,
+}
+
+/// Which stream a chunk of output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// One read from a child's stdout or stderr, as [`ProcessSpec::tap`] delivers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputChunk {
+    /// The stream.
+    pub stream: StreamKind,
+    /// The bytes, uncapped.
+    pub data: Vec<u8>,
 }
 
 impl ProcessSpec {
@@ -50,6 +70,7 @@ impl ProcessSpec {
             cwd: None,
             timeout: crate::exec::DEFAULT_TIMEOUT,
             max_output_bytes: crate::exec::DEFAULT_MAX_OUTPUT_BYTES,
+            tap: None,
         }
     }
 
@@ -96,6 +117,13 @@ impl ProcessSpec {
     #[must_use]
     pub fn max_output_bytes(mut self, n: usize) -> Self {
         self.max_output_bytes = n;
+        self
+    }
+
+    /// Streams every chunk of output to `tap` as it is read (see [`ProcessSpec::tap`]).
+    #[must_use]
+    pub fn tap(mut self, tap: tokio::sync::mpsc::Sender<OutputChunk>) -> Self {
+        self.tap = Some(tap);
         self
     }
 }
@@ -195,8 +223,10 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
     let mut status = None;
     let mut ending = Ending::Exited;
 
-    let deadline = tokio::time::sleep(spec.timeout);
+    let deadline_at = tokio::time::Instant::now() + spec.timeout;
+    let deadline = tokio::time::sleep_until(deadline_at);
     tokio::pin!(deadline);
+    let mut tap = spec.tap.clone();
     let drain = tokio::time::sleep(Duration::from_secs(86_400));
     tokio::pin!(drain);
     let mut draining = false;
@@ -210,6 +240,13 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
                 Ok(0) | Err(_) => out_open = false,
                 Ok(n) => {
                     out.push(&out_buf[..n]);
+                    if forward(&mut tap, StreamKind::Stdout, &out_buf[..n], deadline_at).await
+                        && ending == Ending::Exited
+                        && status.is_none()
+                    {
+                        ending = Ending::TimedOut;
+                        guard.kill();
+                    }
                     if out.dropped() > kill_after && ending == Ending::Exited {
                         ending = Ending::OutputOverflow;
                         guard.kill();
@@ -220,6 +257,13 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
                 Ok(0) | Err(_) => err_open = false,
                 Ok(n) => {
                     err.push(&err_buf[..n]);
+                    if forward(&mut tap, StreamKind::Stderr, &err_buf[..n], deadline_at).await
+                        && ending == Ending::Exited
+                        && status.is_none()
+                    {
+                        ending = Ending::TimedOut;
+                        guard.kill();
+                    }
                     if err.dropped() > kill_after && ending == Ending::Exited {
                         ending = Ending::OutputOverflow;
                         guard.kill();
@@ -261,6 +305,31 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
         raw_code,
         signal,
     })
+}
+
+/// Hands one chunk to the tap, waiting for room until the deadline. Returns true when the
+/// deadline passed while waiting. A tap whose receiver is gone is dropped: nobody listens.
+async fn forward(
+    tap: &mut Option<tokio::sync::mpsc::Sender<OutputChunk>>,
+    stream: StreamKind,
+    data: &[u8],
+    deadline: tokio::time::Instant,
+) -> bool {
+    let Some(tx) = tap.as_ref() else {
+        return false;
+    };
+    let chunk = OutputChunk {
+        stream,
+        data: data.to_vec(),
+    };
+    match tokio::time::timeout_at(deadline, tx.send(chunk)).await {
+        Ok(Ok(())) => false,
+        Ok(Err(_closed)) => {
+            *tap = None;
+            false
+        }
+        Err(_elapsed) => true,
+    }
 }
 
 /// The host's `PATH` search for a program name (for backends that look for a binary).
@@ -366,5 +435,58 @@ mod tests {
     #[tokio::test]
     async fn missing_program_is_an_error() {
         assert!(run(&ProcessSpec::new("/nonexistent/x")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn tap_streams_output_while_the_child_runs() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let spec = sh("echo one; echo two >&2; sleep 2; echo three").tap(tx);
+        let run = tokio::spawn(async move { run(&spec).await });
+        // Both early chunks arrive long before the child ends.
+        let mut early = Vec::new();
+        while early.len() < 2 {
+            let c = tokio::time::timeout(Duration::from_secs(1), rx.recv())
+                .await
+                .expect("a chunk within 1 s, while the child sleeps")
+                .expect("the tap is open");
+            early.push(c);
+        }
+        assert!(early.contains(&OutputChunk {
+            stream: StreamKind::Stdout,
+            data: b"one\n".to_vec()
+        }));
+        assert!(early.contains(&OutputChunk {
+            stream: StreamKind::Stderr,
+            data: b"two\n".to_vec()
+        }));
+        let last = rx.recv().await.unwrap();
+        assert_eq!(last.data, b"three\n");
+        assert!(
+            rx.recv().await.is_none(),
+            "the tap closes when the run ends"
+        );
+        let r = run.await.unwrap().unwrap();
+        assert_eq!(r.output.stdout, b"one\nthree\n");
+        assert_eq!(r.output.exit_code, 0);
+    }
+
+    #[tokio::test]
+    async fn a_tap_nobody_reads_still_meets_the_deadline() {
+        let (tx, _rx) = tokio::sync::mpsc::channel(1);
+        let spec = sh("yes").tap(tx).timeout(Duration::from_millis(300));
+        let r = tokio::time::timeout(Duration::from_secs(5), run(&spec))
+            .await
+            .expect("returns")
+            .unwrap();
+        assert_eq!(r.ending, Ending::TimedOut);
+        assert_eq!(r.output.exit_code, TIMEOUT_EXIT_CODE);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_tap_is_ignored() {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        drop(rx);
+        let r = run(&sh("echo fine").tap(tx)).await.unwrap();
+        assert_eq!(r.output.stdout, b"fine\n");
     }
 }

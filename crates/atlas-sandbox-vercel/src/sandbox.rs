@@ -40,10 +40,6 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(15);
 /// The longest ndjson line accepted (output arrives in chunks far smaller).
 const MAX_LINE: usize = 64 * 1024 * 1024;
 
-/// How much output past the cap a command may write before it is killed, as a multiple of the
-/// cap (the SDK process runner's factor, so every backend stops `yes` alike).
-const OVERFLOW_KILL_FACTOR: u64 = 8;
-
 /// How long the partial logs of a command killed at our deadline are waited for.
 const LATE_LOGS_BOUND: Duration = Duration::from_secs(10);
 
@@ -519,7 +515,7 @@ impl Collector {
             err: CappedBuffer::new(cap),
             kill_after: (cap as u64)
                 .max(64 * 1024)
-                .saturating_mul(OVERFLOW_KILL_FACTOR),
+                .saturating_mul(atlas_sandbox_sdk::OVERFLOW_KILL_FACTOR),
         }
     }
 
