@@ -279,16 +279,25 @@ async fn finish_provision(
 
 /// The text handed to the session shell. The daemon sources it in the session's own shell, so
 /// it runs in a subshell (a `cd` or `exit` of the command cannot change or end the session), with
-/// the command as one quoted `sh -c` argument, from the quoted cwd. After it, the end marker goes
-/// to both streams and the subshell exits with the command's status.
-pub(crate) fn wrap_command(command: &str, cwd_rel: &str) -> String {
+/// the command as one quoted `sh -c` argument, from the quoted cwd.
+///
+/// Each stream goes through `head -c <limit>`: a session exec answers only when the command
+/// ends, so without a bound in the sandbox `yes` would fill the session log until the deadline.
+/// Past the limit `head` exits and the command dies of SIGPIPE (exit 141), stopped at the same
+/// multiple of the cap as on the other backends. `head` runs under `stdbuf -o0` because it
+/// otherwise holds its output in stdio until it exits, which would lose the partial output of a
+/// timed-out command (`dd` is no help: it stops after one short read). Without `stdbuf` (not GNU
+/// coreutils) the streams pass unbounded, as before. The status travels on fd 5 of a command
+/// substitution, which also waits for both limiters to drain. After it, the end marker goes to
+/// both streams and the subshell exits with the command's status.
+pub(crate) fn wrap_command(command: &str, cwd_rel: &str, limit: u64) -> String {
     let dir = if cwd_rel.is_empty() {
         SEMANTIC_DIR.to_owned()
     } else {
         format!("{SEMANTIC_DIR}/{cwd_rel}")
     };
     format!(
-        "( cd -- {dir} && sh -c {cmd}; __atlas_ec=$?; printf '%s\\n' {mark}; printf '%s\\n' {mark} >&2; exit $__atlas_ec )",
+        "( __atlas_cap() {{ if command -v stdbuf >/dev/null 2>&1; then stdbuf -o0 head -c \"$1\"; else cat; fi; }}; if cd -- {dir}; then {{ __atlas_ec=$( {{ {{ {{ sh -c {cmd} 3>&- 4>&- 5>&-; echo $? >&5; }} 2>&1 1>&3 | __atlas_cap {limit} >&2; }} 3>&1 | __atlas_cap {limit} >&4; }} 5>&1 ); }} 4>&1; else __atlas_ec=$?; fi; printf '%s\\n' {mark}; printf '%s\\n' {mark} >&2; exit ${{__atlas_ec:-1}} )",
         dir = sh_quote(&dir),
         cmd = sh_quote(command),
         mark = sh_quote(END_MARK),
@@ -379,7 +388,10 @@ impl DaytonaSandbox {
                 s
             }
         };
-        let command = wrap_command(&req.command, &req.relative_cwd()?);
+        let limit = (req.max_output_bytes as u64)
+            .saturating_mul(atlas_sandbox_sdk::OVERFLOW_KILL_FACTOR)
+            .max(1);
+        let command = wrap_command(&req.command, &req.relative_cwd()?, limit);
         let read_limit = req
             .max_output_bytes
             .saturating_mul(8)
@@ -662,12 +674,18 @@ mod tests {
 
     #[test]
     fn command_is_quoted_and_subshelled() {
-        let w = wrap_command("echo 'hi' && exit 3", "my dir/x");
+        let w = wrap_command("echo 'hi' && exit 3", "my dir/x", 8000);
         assert!(
-            w.starts_with("( cd -- 'semantic/my dir/x' && sh -c 'echo '\\''hi'\\'' && exit 3';"),
+            w.starts_with("( __atlas_cap() {")
+                && w.contains(" if cd -- 'semantic/my dir/x'; then "),
             "{w}"
         );
-        assert!(w.ends_with("exit $__atlas_ec )"));
+        assert!(
+            w.contains(" sh -c 'echo '\\''hi'\\'' && exit 3' 3>&- 4>&- 5>&-; "),
+            "{w}"
+        );
+        assert_eq!(w.matches("| __atlas_cap 8000 >&").count(), 2, "{w}");
+        assert!(w.ends_with("exit ${__atlas_ec:-1} )"), "{w}");
     }
 
     #[test]
