@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use atlas_emulator_kit::{OutputChunk, StreamKind};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -470,17 +471,43 @@ async fn run_process(
     }
     let script = script_of(&req.cmd, &req.args);
     let deadline = timeout.unwrap_or(NO_DEADLINE);
+    // Output goes out as it is read, as envd streams it: a client that kills a command for its
+    // output volume must see that volume while the command runs.
+    let (tap_tx, mut tap_rx) = mpsc::channel::<OutputChunk>(16);
     let outcome = {
-        let run = sb
-            .dir
-            .run_sh(&script, Some(&cwd), deadline, EMULATOR_OUTPUT_CAP);
+        let run = sb.dir.run_sh_streaming(
+            &script,
+            Some(&cwd),
+            deadline,
+            EMULATOR_OUTPUT_CAP,
+            Some(tap_tx),
+        );
         tokio::pin!(run);
         let mut stop_rx = stop_rx;
         let mut ticker =
             keepalive.map(|k| tokio::time::interval_at(tokio::time::Instant::now() + k, k));
+        let mut finished = None;
+        let mut tap_open = true;
         loop {
+            if !tap_open && let Some(r) = finished.take() {
+                break Ok(r);
+            }
             tokio::select! {
-                r = &mut run => break Ok(r),
+                r = &mut run, if finished.is_none() => finished = Some(r),
+                chunk = tap_rx.recv(), if tap_open => match chunk {
+                    Some(c) => {
+                        let key = match c.stream {
+                            StreamKind::Stdout => "stdout",
+                            StreamKind::Stderr => "stderr",
+                        };
+                        if !send_output(&mut out, key, &c.data).await {
+                            // The client went away: dropping `run` kills the command's group.
+                            lock(&sb.processes).remove(&pid);
+                            return;
+                        }
+                    }
+                    None => tap_open = false,
+                },
                 stop = &mut stop_rx => break Err(stop.unwrap_or(Stop::Vanished)),
                 _ = async {
                     match ticker.as_mut() {
@@ -517,11 +544,6 @@ async fn run_process(
         }
         Ok(Ok(r)) => r,
     };
-    if !send_output(&mut out, "stdout", &result.output.stdout).await
-        || !send_output(&mut out, "stderr", &result.output.stderr).await
-    {
-        return;
-    }
     if result.output.timed_out && timeout.is_some() {
         out.send(end_stream_error(
             "deadline_exceeded",

@@ -12,6 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use atlas_sandbox_sdk::process::{OutputChunk, StreamKind};
 use atlas_sandbox_sdk::process::{ProcessResult, ProcessSpec, run};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -355,6 +356,20 @@ impl SandboxDir {
         timeout: Duration,
         max_output_bytes: usize,
     ) -> std::io::Result<ProcessResult> {
+        self.run_sh_streaming(command, cwd, timeout, max_output_bytes, None)
+            .await
+    }
+
+    /// [`Self::run_sh`], with every chunk of output also sent to `tap` as it is read: the
+    /// vendors stream output while a command runs, and so must their emulators.
+    pub async fn run_sh_streaming(
+        &self,
+        command: &str,
+        cwd: Option<&str>,
+        timeout: Duration,
+        max_output_bytes: usize,
+        tap: Option<tokio::sync::mpsc::Sender<OutputChunk>>,
+    ) -> std::io::Result<ProcessResult> {
         let home = self.map("/home/user");
         let tmp = self.map("/tmp");
         std::fs::create_dir_all(&home)?;
@@ -379,6 +394,10 @@ impl SandboxDir {
             .cwd(cwd)
             .timeout(timeout)
             .max_output_bytes(max_output_bytes);
+        let spec = match tap {
+            Some(tap) => spec.tap(tap),
+            None => spec,
+        };
         run(&spec).await
     }
 }
