@@ -14,6 +14,7 @@
 //! | `stderr ...` | `ls missing 1>/dev/null` and `echo err >&2` write to stderr only |
 //! | `timeout` | `sleep 30` with a 1 s timeout: exit 124, `timed_out`, returns within 1 s + slack |
 //! | `output cap` | 12 KB of output with a 1000-byte cap: truncated flag, the SDK's notice, a true prefix |
+//! | `endless output` | an endless `echo` loop (stderr and stdout) with a 1000-byte cap and a 60 s timeout is stopped for its output, not its deadline: both truncated, not `timed_out` |
 //! | `non-UTF-8 output` | `printf '\377\376ok\n'` comes back byte for byte |
 //! | `validation ...` | a 4001-character command and a cwd outside the root are `Err(InvalidRequest)` |
 //! | `writes` | `echo x > catalog.yml; rm entities/orders.yml; touch new.yml` leave the host files byte-identical |
@@ -347,6 +348,13 @@ pub async fn run<F: SandboxFactory>(name: &str, factory: F, opts: ContractOption
         .await;
     suite
         .case(
+            "endless output",
+            "an endless writer is stopped by the cap, not the deadline",
+            || endless_case(sb),
+        )
+        .await;
+    suite
+        .case(
             "non-UTF-8 output",
             "`printf '\\377\\376ok\\n'` is byte-exact",
             || bytes_case(sb),
@@ -657,6 +665,46 @@ async fn cap_case(sb: &dyn Sandbox, host_root: &Path) -> Outcome {
         return Outcome::Failed("the kept bytes are not a prefix of the full output".into());
     }
     Outcome::Passed(format!("kept {} bytes + notice", kept.len()))
+}
+
+/// Writes to both streams until something stops it; builtins only, so every backend has it.
+const ENDLESS_COMMAND: &str = "while :; do echo yyyyyyyyyyyyyyyy; echo zzzzzzzzzzzzzzzz >&2; done";
+
+async fn endless_case(sb: &dyn Sandbox) -> Outcome {
+    // The deadline is far away on purpose: a backend that only stops `yes` at its deadline fails
+    // on `timed_out`, not on a measured time.
+    let req = ExecRequest::new(ENDLESS_COMMAND)
+        .max_output_bytes(CAP)
+        .timeout(Duration::from_secs(60));
+    let got = attempt(sb, req).await;
+    let Attempt::Ran(o) = got else {
+        return Outcome::Failed(got.summary());
+    };
+    if o.timed_out {
+        return Outcome::Failed(format!(
+            "ran until the deadline ({:.1} s): the output cap did not stop it",
+            o.duration.as_secs_f64()
+        ));
+    }
+    if !(o.stdout_truncated && o.stderr_truncated) {
+        return Outcome::Failed(format!(
+            "stdout_truncated {}, stderr_truncated {} (expected both)",
+            o.stdout_truncated, o.stderr_truncated
+        ));
+    }
+    if !o.stdout.starts_with(b"yyyyyyyyyyyyyyyy\n") || !o.stderr.starts_with(b"zzzzzzzzzzzzzzzz\n")
+    {
+        return Outcome::Failed(format!(
+            "unexpected output: stdout {:?}..., stderr {:?}...",
+            clip_end(&o.stdout_str(), 40),
+            clip_end(&o.stderr_str(), 40)
+        ));
+    }
+    Outcome::Passed(format!(
+        "exit {} after {:.2} s",
+        o.exit_code,
+        o.duration.as_secs_f64()
+    ))
 }
 
 async fn bytes_case(sb: &dyn Sandbox) -> Outcome {
