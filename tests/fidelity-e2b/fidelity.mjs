@@ -71,6 +71,19 @@ check(streamed === r.stdout, 'onStdout saw the streamed output', streamed)
 const ls = await sbx.commands.run('ls -1 && find . -name "*.yml" | sort', { cwd: dir })
 check(ls.stdout === 'catalog.yml\nentities\nnotes.txt\n./catalog.yml\n./entities/orders.yml\n', 'ls/find in cwd', ls.stdout)
 
+// Output streams while the command runs: the command waits for a file that is written only once
+// its first line has arrived, so an emulator that held output until the end would time it out.
+let released = null
+const live = await sbx.commands.run('echo early; while [ ! -e go ]; do sleep 0.05; done; echo late', {
+  cwd: dir,
+  timeoutMs: 10_000,
+  onStdout: (d) => {
+    if (released === null && d.includes('early')) released = sbx.files.write(`${dir}/go`, '')
+  },
+}).catch((e) => ({ error: String(e?.message ?? e) }))
+await released
+check(live.exitCode === 0 && live.stdout === 'early\nlate\n', 'onStdout gets output while the command runs', live)
+
 const exitErr = await expectThrow('non-zero exit throws CommandExitError', () =>
   sbx.commands.run('echo partial; echo oops >&2; exit 3', { cwd: dir }),
   (e) => e instanceof CommandExitError)

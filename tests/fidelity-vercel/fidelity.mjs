@@ -109,6 +109,26 @@ check("detached wait gives the exit code", fin.exitCode === 0, fin.exitCode);
 check("detached stdout from logs", (await fin.stdout()) === "done\n", await fin.stdout());
 check("detached stderr from logs", (await fin.stderr()) === "e\n", await fin.stderr());
 
+// Logs stream while the command runs: it waits for a file that is written only after its first
+// log line arrived, so an emulator that held the logs until the end would never finish it.
+const live = await sandbox.runCommand({
+  cmd: "sh",
+  args: ["-c", "echo early; while [ ! -e go ]; do sleep 0.05; done; echo late"],
+  cwd: "/vercel/sandbox/semantic",
+  detached: true,
+  timeoutMs: 10_000,
+});
+let liveOut = "";
+for await (const log of live.logs()) {
+  if (log.stream !== "stdout") continue;
+  if (liveOut === "" && log.data.includes("early")) {
+    await sandbox.writeFiles([{ path: "semantic/go", content: Buffer.from("") }]);
+  }
+  liveOut += log.data;
+}
+const liveDone = await live.wait();
+check("logs() streams while the command runs", liveDone.exitCode === 0 && liveOut === "early\nlate\n", `${liveDone.exitCode} ${JSON.stringify(liveOut)}`);
+
 // Kill a running command.
 const long = await sandbox.runCommand({ cmd: "sleep", args: ["30"], detached: true });
 await long.kill("SIGTERM");

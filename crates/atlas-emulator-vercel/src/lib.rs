@@ -18,7 +18,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use atlas_emulator_kit::{Kit, RunningEmulator, SandboxDir, cut_after, serve};
+use atlas_emulator_kit::{
+    Kit, OutputChunk, RunningEmulator, SandboxDir, StreamKind, cut_after, serve,
+};
 use atlas_sandbox_sdk::process::Ending;
 use axum::Router;
 use axum::body::Body;
@@ -69,8 +71,86 @@ fn bad_request(message: impl Into<String>) -> Response {
 struct Done {
     exit_code: i32,
     duration_ms: u64,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+}
+
+/// A command's log as it grows: the lines already formed, and per stream the bytes that may
+/// still become a character with the next read.
+#[derive(Debug, Default)]
+struct Log {
+    lines: Vec<(&'static str, String)>,
+    pending: [Vec<u8>; 2],
+    kept: [usize; 2],
+    closed: bool,
+}
+
+impl Log {
+    fn push(&mut self, stream: StreamKind, data: &[u8]) {
+        let i = stream_index(stream);
+        // The service keeps a bounded log; so does the emulator (the client stops reading
+        // long before this).
+        let room = OUTPUT_CAP.saturating_sub(self.kept[i]);
+        let data = &data[..data.len().min(room)];
+        self.kept[i] += data.len();
+        self.pending[i].extend_from_slice(data);
+        let whole = complete_utf8_prefix(&self.pending[i]);
+        let rest = self.pending[i].split_off(whole);
+        let ready = std::mem::replace(&mut self.pending[i], rest);
+        self.add_text(stream, &ready);
+    }
+
+    fn close(&mut self) {
+        for stream in [StreamKind::Stdout, StreamKind::Stderr] {
+            let rest = std::mem::take(&mut self.pending[stream_index(stream)]);
+            self.add_text(stream, &rest);
+        }
+        self.closed = true;
+    }
+
+    fn add_text(&mut self, stream: StreamKind, bytes: &[u8]) {
+        let name = match stream {
+            StreamKind::Stdout => "stdout",
+            StreamKind::Stderr => "stderr",
+        };
+        // Log lines carry text: bytes that are not UTF-8 become U+FFFD, as on the service.
+        let text = String::from_utf8_lossy(bytes);
+        let mut rest: &str = &text;
+        while !rest.is_empty() {
+            let mut end = rest.len().min(LOG_CHUNK);
+            while !rest.is_char_boundary(end) {
+                end -= 1;
+            }
+            let (chunk, tail) = rest.split_at(end);
+            self.lines.push((name, chunk.to_owned()));
+            rest = tail;
+        }
+    }
+}
+
+fn stream_index(stream: StreamKind) -> usize {
+    match stream {
+        StreamKind::Stdout => 0,
+        StreamKind::Stderr => 1,
+    }
+}
+
+/// How much of `buf` can be decoded now: all but a last character whose bytes have not all
+/// arrived (a read may end inside one).
+fn complete_utf8_prefix(buf: &[u8]) -> usize {
+    for back in 1..=buf.len().min(3) {
+        let start = buf.len() - back;
+        let b = buf[start];
+        if b & 0xC0 == 0x80 {
+            continue;
+        }
+        let need = match b {
+            0xF0..=0xF7 => 4,
+            0xE0..=0xEF => 3,
+            0xC0..=0xDF => 2,
+            _ => 1,
+        };
+        return if need > back { start } else { buf.len() };
+    }
+    buf.len()
 }
 
 #[derive(Debug)]
@@ -83,6 +163,9 @@ struct Cmd {
     started_at: u64,
     done: tokio::sync::watch::Sender<Option<Done>>,
     kill: Mutex<Option<tokio::sync::oneshot::Sender<i32>>>,
+    log: Mutex<Log>,
+    /// Bumped on every change of `log`, to wake its readers.
+    log_seq: tokio::sync::watch::Sender<u64>,
 }
 
 impl Cmd {
@@ -115,11 +198,15 @@ impl Cmd {
                 return Done {
                     exit_code: KILLED_EXIT_CODE,
                     duration_ms: 0,
-                    stdout: Vec::new(),
-                    stderr: Vec::new(),
                 };
             }
         }
+    }
+
+    fn log_mut<R>(&self, f: impl FnOnce(&mut Log) -> R) -> R {
+        let r = f(&mut self.log.lock().unwrap_or_else(|p| p.into_inner()));
+        self.log_seq.send_modify(|n| *n += 1);
+        r
     }
 }
 
@@ -825,6 +912,8 @@ async fn run_command(
         started_at: now_ms(),
         done: tokio::sync::watch::channel(None).0,
         kill: Mutex::new(Some(kill_tx)),
+        log: Mutex::new(Log::default()),
+        log_seq: tokio::sync::watch::channel(0).0,
     });
     if let Err(r) = with_session(&emu, &sid, true, |s| {
         s.commands.insert(cmd.id.clone(), cmd.clone());
@@ -834,30 +923,40 @@ async fn run_command(
     let runner = cmd.clone();
     tokio::spawn(async move {
         let start = Instant::now();
-        let done = tokio::select! {
-            r = dir.run_sh(&line, Some(&cwd), timeout, OUTPUT_CAP) => match r {
-                Ok(p) => Done {
-                    exit_code: if p.ending == Ending::TimedOut { KILLED_EXIT_CODE } else { p.output.exit_code },
-                    duration_ms: start.elapsed().as_millis() as u64,
-                    stdout: p.output.stdout,
-                    stderr: p.output.stderr,
+        // Output reaches the log as it is read: the service streams logs while a command runs,
+        // and a client that kills a command for its output volume must see that volume.
+        let (tap_tx, mut tap_rx) = tokio::sync::mpsc::channel::<OutputChunk>(16);
+        let run = dir.run_sh_streaming(&line, Some(&cwd), timeout, OUTPUT_CAP, Some(tap_tx));
+        tokio::pin!(run);
+        let mut kill_rx = kill_rx;
+        let mut finished: Option<std::io::Result<atlas_sandbox_sdk::process::ProcessResult>> = None;
+        let mut tap_open = true;
+        let exit_code = loop {
+            if !tap_open && let Some(r) = finished.take() {
+                break match r {
+                    Ok(p) if p.ending == Ending::TimedOut => KILLED_EXIT_CODE,
+                    Ok(p) => p.output.exit_code,
+                    Err(e) => {
+                        runner.log_mut(|l| l.push(StreamKind::Stderr, format!("{e}\n").as_bytes()));
+                        127
+                    }
+                };
+            }
+            tokio::select! {
+                r = &mut run, if finished.is_none() => finished = Some(r),
+                chunk = tap_rx.recv(), if tap_open => match chunk {
+                    Some(c) => runner.log_mut(|l| l.push(c.stream, &c.data)),
+                    None => tap_open = false,
                 },
-                Err(e) => Done {
-                    exit_code: 127,
-                    duration_ms: start.elapsed().as_millis() as u64,
-                    stdout: Vec::new(),
-                    stderr: format!("{e}\n").into_bytes(),
-                },
-            },
-            sig = kill_rx => Done {
-                // Dropping the run kills its process group.
-                exit_code: 128 + sig.unwrap_or(9),
-                duration_ms: start.elapsed().as_millis() as u64,
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-            },
+                // Leaving the loop drops the run, which kills its process group.
+                sig = &mut kill_rx => break 128 + sig.unwrap_or(9),
+            }
         };
-        runner.done.send_replace(Some(done));
+        runner.log_mut(Log::close);
+        runner.done.send_replace(Some(Done {
+            exit_code,
+            duration_ms: start.elapsed().as_millis() as u64,
+        }));
     });
     if !wait {
         return axum::Json(json!({"command": cmd.json()})).into_response();
@@ -879,30 +978,37 @@ async fn run_command(
             tx.tx.closed().await;
             return Err(());
         }
-        let done = cmd.finished().await;
         if logs {
-            send_logs(&tx, &done).await?;
+            send_logs(&tx, &cmd).await?;
         }
+        cmd.finished().await;
         tx.line(json!({"command": cmd.json()})).await
     })
 }
 
-/// Sends the output as log lines (stdout first, then stderr), in chunks.
-async fn send_logs(tx: &LineSender, done: &Done) -> Result<(), ()> {
-    for (stream, data) in [("stdout", &done.stdout), ("stderr", &done.stderr)] {
-        let text = String::from_utf8_lossy(data);
-        let mut rest: &str = &text;
-        while !rest.is_empty() {
-            let mut end = rest.len().min(LOG_CHUNK);
-            while !rest.is_char_boundary(end) {
-                end -= 1;
-            }
-            let (chunk, tail) = rest.split_at(end);
-            tx.line(json!({"stream": stream, "data": chunk})).await?;
-            rest = tail;
+/// Follows a command's log from its first line until the command has ended and every line is
+/// sent.
+async fn send_logs(tx: &LineSender, cmd: &Cmd) -> Result<(), ()> {
+    let mut seq = cmd.log_seq.subscribe();
+    let mut next = 0;
+    loop {
+        // Marked seen before reading, so a line added after the read wakes the wait below.
+        seq.borrow_and_update();
+        let (lines, closed) = {
+            let log = cmd.log.lock().unwrap_or_else(|p| p.into_inner());
+            (log.lines[next..].to_vec(), log.closed)
+        };
+        next += lines.len();
+        for (stream, data) in lines {
+            tx.line(json!({"stream": stream, "data": data})).await?;
+        }
+        if closed {
+            return Ok(());
+        }
+        if seq.changed().await.is_err() {
+            return Ok(());
         }
     }
-    Ok(())
 }
 
 /// The sending half of an ndjson response; applies a stream cut from the kit.
@@ -994,10 +1100,7 @@ async fn command_logs(
         Err(r) => return *r,
     };
     let cut = emu.inner.kit.take_stream_cut(uri.path());
-    ndjson(cut, move |tx| async move {
-        let done = cmd.finished().await;
-        send_logs(&tx, &done).await
-    })
+    ndjson(cut, move |tx| async move { send_logs(&tx, &cmd).await })
 }
 
 async fn kill_command(
@@ -1166,6 +1269,29 @@ async fn read_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_character_split_between_reads_is_not_mangled() {
+        let mut log = Log::default();
+        let bytes = "né€😀".as_bytes();
+        for b in bytes {
+            log.push(StreamKind::Stdout, std::slice::from_ref(b));
+        }
+        log.push(StreamKind::Stderr, b"\xffok");
+        log.close();
+        let out: String = log
+            .lines
+            .iter()
+            .filter(|(s, _)| *s == "stdout")
+            .map(|(_, t)| t.as_str())
+            .collect();
+        assert_eq!(out, "né€😀");
+        let err: Vec<_> = log.lines.iter().filter(|(s, _)| *s == "stderr").collect();
+        assert_eq!(err, [&("stderr", "\u{fffd}ok".to_owned())]);
+        assert_eq!(complete_utf8_prefix(&[b'a', 0xe2, 0x82]), 1);
+        assert_eq!(complete_utf8_prefix(&[b'a', 0xe2, 0x82, 0xac]), 4);
+        assert_eq!(complete_utf8_prefix(&[0x80, 0x80, 0x80]), 3);
+    }
 
     async fn emu() -> (RunningEmulator, VercelEmulator, reqwest::Client) {
         let (run, emu) = start_with(Kit::new(), None).await;
