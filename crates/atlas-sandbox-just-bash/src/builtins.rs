@@ -2,7 +2,7 @@
 
 use brush_parser::ast;
 
-use crate::interp::{Flow, Input, Io, R, Shell, UNSUPPORTED_EXIT};
+use crate::interp::{Flow, Input, Io, R, Shell, UNSUPPORTED_EXIT, unescape_pattern};
 use crate::vfs::{self, Kind};
 
 const BUILTINS: &[&str] = &[
@@ -467,7 +467,8 @@ fn read_cmd(sh: &mut Shell<'_>, args: &[String], stdin: &mut Input, io: &mut Io)
         }
         (acc, nl)
     };
-    let line = if raw { line } else { remove_backslashes(&line) };
+    // Without `-r` a backslash only shields the next character, as in a pattern.
+    let line = if raw { line } else { unescape_pattern(&line) };
     let ifs = sh.get_var("IFS").unwrap_or_else(|| " \t\n".to_owned());
     let ws: String = ifs.chars().filter(|c| c.is_whitespace()).collect();
     let mut rest = line.trim_matches(|c| ws.contains(c)).to_owned();
@@ -505,20 +506,6 @@ fn read_cmd(sh: &mut Shell<'_>, args: &[String], stdin: &mut Input, io: &mut Io)
         }
     }
     Ok(i32::from(!had_nl))
-}
-
-fn remove_backslashes(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut esc = false;
-    for c in s.chars() {
-        if !esc && c == '\\' {
-            esc = true;
-            continue;
-        }
-        esc = false;
-        out.push(c);
-    }
-    out
 }
 
 fn type_cmd(

@@ -31,6 +31,53 @@ pub enum Flow {
 /// Result of interpreter steps.
 pub type R<T> = Result<T, Flow>;
 
+/// A simple command's items, sorted: its assignments, its redirects and its words.
+#[derive(Default)]
+struct SimpleParts<'c> {
+    assigns: Vec<&'c ast::Assignment>,
+    redirs: Vec<ast::IoRedirect>,
+    words: Vec<&'c ast::Word>,
+}
+
+impl<'c> SimpleParts<'c> {
+    /// Files one prefix or suffix item. After the command name an assignment is an ordinary word
+    /// (`export A=1`).
+    fn add(&mut self, item: &'c ast::CommandPrefixOrSuffixItem, after_name: bool) -> R<()> {
+        match item {
+            ast::CommandPrefixOrSuffixItem::AssignmentWord(_, w) if after_name => {
+                self.words.push(w)
+            }
+            ast::CommandPrefixOrSuffixItem::AssignmentWord(a, _) => self.assigns.push(a),
+            ast::CommandPrefixOrSuffixItem::IoRedirect(r) => self.redirs.push(r.clone()),
+            ast::CommandPrefixOrSuffixItem::Word(w) => self.words.push(w),
+            ast::CommandPrefixOrSuffixItem::ProcessSubstitution(..) => {
+                return abort(
+                    UNSUPPORTED_EXIT,
+                    "bash: process substitution is not supported in this sandbox",
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Settles one pass of a loop body into `st`: `Ok(true)` goes round again, `Ok(false)` leaves
+/// the loop. `break N` and `continue N` count enclosing loops, so this loop takes one level and
+/// hands the rest outward.
+fn loop_pass(pass: R<i32>, st: &mut i32) -> R<bool> {
+    match pass {
+        Ok(s) => {
+            *st = s;
+            Ok(true)
+        }
+        Err(Flow::Break(n)) if n > 1 => Err(Flow::Break(n - 1)),
+        Err(Flow::Break(_)) => Ok(false),
+        Err(Flow::Continue(n)) if n > 1 => Err(Flow::Continue(n - 1)),
+        Err(Flow::Continue(_)) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 /// Grow the stack when less than this is left.
 const STACK_RED_ZONE: usize = 256 * 1024;
 /// The size of each extra stack segment.
@@ -231,6 +278,18 @@ pub fn glob_escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// Whether `${x-…}`, `${x=…}`, `${x?…}` and `${x+…}` treat the parameter as absent: unset, or
+/// with the colon form (`${x:-…}`) also empty.
+fn param_missing(test_type: &word::ParameterTestType, values: &Option<Vec<String>>) -> bool {
+    match test_type {
+        word::ParameterTestType::UnsetOrNull => match values {
+            None => true,
+            Some(vals) => vals.is_empty() || (vals.len() == 1 && vals[0].is_empty()),
+        },
+        word::ParameterTestType::Unset => values.is_none(),
+    }
 }
 
 /// Whether a pattern (with `\` escapes) has an unescaped glob metacharacter.
@@ -842,20 +901,8 @@ impl<'a> Shell<'a> {
                     if ok == until {
                         break;
                     }
-                    match self.run_list(&w.1.list, stdin, io) {
-                        Ok(s) => st = s,
-                        Err(Flow::Break(n)) => {
-                            if n > 1 {
-                                return Err(Flow::Break(n - 1));
-                            }
-                            break;
-                        }
-                        Err(Flow::Continue(n)) => {
-                            if n > 1 {
-                                return Err(Flow::Continue(n - 1));
-                            }
-                        }
-                        Err(e) => return Err(e),
+                    if !loop_pass(self.run_list(&w.1.list, stdin, io), &mut st)? {
+                        break;
                     }
                 }
                 self.status = st;
@@ -870,20 +917,8 @@ impl<'a> Shell<'a> {
                 for v in values {
                     self.loop_tick()?;
                     self.set_var(&f.variable_name, v)?;
-                    match self.run_list(&f.body.list, stdin, io) {
-                        Ok(s) => st = s,
-                        Err(Flow::Break(n)) => {
-                            if n > 1 {
-                                return Err(Flow::Break(n - 1));
-                            }
-                            break;
-                        }
-                        Err(Flow::Continue(n)) => {
-                            if n > 1 {
-                                return Err(Flow::Continue(n - 1));
-                            }
-                        }
-                        Err(e) => return Err(e),
+                    if !loop_pass(self.run_list(&f.body.list, stdin, io), &mut st)? {
+                        break;
                     }
                 }
                 Ok(st)
@@ -900,20 +935,8 @@ impl<'a> Shell<'a> {
                     {
                         break;
                     }
-                    match self.run_list(&f.body.list, stdin, io) {
-                        Ok(s) => st = s,
-                        Err(Flow::Break(n)) => {
-                            if n > 1 {
-                                return Err(Flow::Break(n - 1));
-                            }
-                            break;
-                        }
-                        Err(Flow::Continue(n)) => {
-                            if n > 1 {
-                                return Err(Flow::Continue(n - 1));
-                            }
-                        }
-                        Err(e) => return Err(e),
+                    if !loop_pass(self.run_list(&f.body.list, stdin, io), &mut st)? {
+                        break;
                     }
                     if let Some(upd) = &f.updater {
                         self.arith_str(&upd.value)?;
@@ -1220,51 +1243,21 @@ impl<'a> Shell<'a> {
 
     fn run_simple(&mut self, s: &ast::SimpleCommand, stdin: &mut Input, io: &mut Io) -> R<i32> {
         self.count_command()?;
-        let mut assigns: Vec<&ast::Assignment> = Vec::new();
-        let mut redirs: Vec<ast::IoRedirect> = Vec::new();
-        let mut words: Vec<&ast::Word> = Vec::new();
-        let items = s
-            .prefix
-            .iter()
-            .flat_map(|p| p.0.iter())
-            .chain(s.suffix.iter().flat_map(|p| p.0.iter()));
-        let mut saw_name = false;
-        if let Some(w) = &s.word_or_name {
-            saw_name = true;
-            let _ = w;
-        }
+        let mut parts = SimpleParts::default();
         for item in s.prefix.iter().flat_map(|p| p.0.iter()) {
-            match item {
-                ast::CommandPrefixOrSuffixItem::AssignmentWord(a, _) => assigns.push(a),
-                ast::CommandPrefixOrSuffixItem::IoRedirect(r) => redirs.push(r.clone()),
-                ast::CommandPrefixOrSuffixItem::Word(w) => words.push(w),
-                ast::CommandPrefixOrSuffixItem::ProcessSubstitution(..) => {
-                    return abort(
-                        UNSUPPORTED_EXIT,
-                        "bash: process substitution is not supported in this sandbox",
-                    );
-                }
-            }
+            parts.add(item, false)?;
         }
-        let _ = items;
         if let Some(w) = &s.word_or_name {
-            words.push(w);
+            parts.words.push(w);
         }
         for item in s.suffix.iter().flat_map(|p| p.0.iter()) {
-            match item {
-                // After the command name an assignment is an ordinary word (`export A=1`).
-                ast::CommandPrefixOrSuffixItem::AssignmentWord(_, w) => words.push(w),
-                ast::CommandPrefixOrSuffixItem::IoRedirect(r) => redirs.push(r.clone()),
-                ast::CommandPrefixOrSuffixItem::Word(w) => words.push(w),
-                ast::CommandPrefixOrSuffixItem::ProcessSubstitution(..) => {
-                    return abort(
-                        UNSUPPORTED_EXIT,
-                        "bash: process substitution is not supported in this sandbox",
-                    );
-                }
-            }
+            parts.add(item, true)?;
         }
-        let _ = saw_name;
+        let SimpleParts {
+            assigns,
+            redirs,
+            words,
+        } = parts;
         self.status_from_subst = None;
         let argv = self.expand_words_refs(&words);
         let pending = self.take_pending_err();
@@ -2045,10 +2038,6 @@ impl<'a> Shell<'a> {
                 vals.join(&sep)
             })
         };
-        let is_null = |v: &Option<Vec<String>>| match v {
-            None => true,
-            Some(vals) => vals.is_empty() || (vals.len() == 1 && vals[0].is_empty()),
-        };
         let name = Self::param_name(param);
         match pe {
             P::Parameter { parameter, .. } => {
@@ -2095,10 +2084,7 @@ impl<'a> Shell<'a> {
                 default_value,
                 ..
             } => {
-                let use_default = match test_type {
-                    word::ParameterTestType::UnsetOrNull => is_null(&values),
-                    word::ParameterTestType::Unset => values.is_none(),
-                };
+                let use_default = param_missing(test_type, &values);
                 if use_default {
                     self.expand_operand(default_value.as_deref().unwrap_or(""), quoted, acc)?;
                 } else {
@@ -2111,10 +2097,7 @@ impl<'a> Shell<'a> {
                 default_value,
                 ..
             } => {
-                let use_default = match test_type {
-                    word::ParameterTestType::UnsetOrNull => is_null(&values),
-                    word::ParameterTestType::Unset => values.is_none(),
-                };
+                let use_default = param_missing(test_type, &values);
                 let v = if use_default {
                     let v = self.expand_str(default_value.as_deref().unwrap_or(""))?;
                     match param {
@@ -2132,10 +2115,7 @@ impl<'a> Shell<'a> {
                 error_message,
                 ..
             } => {
-                let bad = match test_type {
-                    word::ParameterTestType::UnsetOrNull => is_null(&values),
-                    word::ParameterTestType::Unset => values.is_none(),
-                };
+                let bad = param_missing(test_type, &values);
                 if bad {
                     let msg = match error_message {
                         Some(m) => self.expand_str(m)?,
@@ -2151,10 +2131,7 @@ impl<'a> Shell<'a> {
                 alternative_value,
                 ..
             } => {
-                let use_alt = match test_type {
-                    word::ParameterTestType::UnsetOrNull => !is_null(&values),
-                    word::ParameterTestType::Unset => values.is_some(),
-                };
+                let use_alt = !param_missing(test_type, &values);
                 if use_alt {
                     self.expand_operand(alternative_value.as_deref().unwrap_or(""), quoted, acc)?;
                 }

@@ -41,6 +41,21 @@ pub struct Meta {
     pub ino: u64,
 }
 
+impl Meta {
+    /// What a listing knows of an entry it did not (or could not) stat: only its kind.
+    pub(crate) fn kind_only(kind: Kind) -> Self {
+        Meta {
+            kind,
+            size: 0,
+            mode: 0,
+            nlink: 1,
+            mtime: 0,
+            blocks: 0,
+            ino: 0,
+        }
+    }
+}
+
 /// A filesystem failure, shown like the matching `strerror`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FsError {

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use regex::Regex;
 
-use super::Ctx;
 use super::grep::posix_to_regex;
+use super::{Ctx, c_decimal, c_exponent, or_stdin};
 use crate::interp::R;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1630,22 +1630,11 @@ fn sprintf(fmt: &str, args: &[Val]) -> String {
         i += 1;
         let v = next(&mut ai);
         let mut s = match conv {
-            'd' | 'i' => {
-                let n = v.num().trunc() as i64;
-                // `unsigned_abs`: `i64::MIN.abs()` overflows.
-                let mut s = n.unsigned_abs().to_string();
-                if let Some(p) = prec
-                    && s.len() < p
-                {
-                    s = format!("{}{s}", "0".repeat(p - s.len()));
-                }
-                if n < 0 {
-                    s.insert(0, '-');
-                } else if flags.contains('+') {
-                    s.insert(0, '+');
-                }
-                s
-            }
+            'd' | 'i' => c_decimal(
+                v.num().trunc() as i64,
+                prec,
+                flags.contains('+').then_some('+'),
+            ),
             'o' => format!("{:o}", v.num() as i64),
             'x' => format!("{:x}", v.num() as i64),
             'X' => format!("{:X}", v.num() as i64),
@@ -1676,13 +1665,7 @@ fn sprintf(fmt: &str, args: &[Val]) -> String {
                     s
                 }
             }
-            'e' | 'E' => {
-                let s = format!("{:.*e}", prec.unwrap_or(6), v.num());
-                let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-                let e: i32 = e.parse().unwrap_or(0);
-                let s = format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
-                if conv == 'E' { s.to_uppercase() } else { s }
-            }
+            'e' | 'E' => c_exponent(v.num(), prec.unwrap_or(6), conv == 'E'),
             'g' | 'G' => fmt_g(v.num(), prec.unwrap_or(6)),
             other => {
                 out.push('%');
@@ -1841,11 +1824,7 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let has_end = items.iter().any(|(p, _)| matches!(p, Pattern::End));
     let mut st = 0;
     if run_items(&mut awk, true, false, &mut exit_code, &mut fatal) && (has_main || has_end) {
-        let inputs: Vec<String> = if files.is_empty() {
-            vec!["-".to_owned()]
-        } else {
-            files.clone()
-        };
+        let inputs = or_stdin(files);
         let mut nr = 0u64;
         let mut range_on = vec![false; items.len()];
         'files: for f in &inputs {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Ctx, parse_flags, walk};
+use super::{Ctx, walk};
 use crate::interp::R;
 use crate::vfs::{self, FsError, Kind};
 
@@ -42,12 +42,8 @@ fn dir_name(s: &str) -> String {
 }
 
 pub(super) fn basename(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let (flags, ops) = match parse_flags(args, "s") {
-        Ok(x) => x,
-        Err(e) => {
-            ctx.warn("basename", e);
-            return Ok(1);
-        }
+    let Some((flags, ops)) = ctx.flags_or_warn("basename", args, "s") else {
+        return Ok(1);
     };
     let mut multiple = false;
     let mut suffix: Option<String> = None;
@@ -112,12 +108,8 @@ pub(super) fn dirname(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
 }
 
 pub(super) fn mkdir(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let (flags, ops) = match parse_flags(args, "m") {
-        Ok(x) => x,
-        Err(e) => {
-            ctx.warn("mkdir", e);
-            return Ok(1);
-        }
+    let Some((flags, ops)) = ctx.flags_or_warn("mkdir", args, "m") else {
+        return Ok(1);
     };
     let parents = flags.iter().any(|(c, _)| *c == 'p');
     if ops.is_empty() {
@@ -136,12 +128,8 @@ pub(super) fn mkdir(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
 }
 
 pub(super) fn touch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let (_, ops) = match parse_flags(args, "dtr") {
-        Ok(x) => x,
-        Err(e) => {
-            ctx.warn("touch", e);
-            return Ok(1);
-        }
+    let Some((_, ops)) = ctx.flags_or_warn("touch", args, "dtr") else {
+        return Ok(1);
     };
     let mut st = 0;
     for f in &ops {
@@ -161,12 +149,8 @@ pub(super) fn touch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
 }
 
 pub(super) fn rm(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let (flags, ops) = match parse_flags(args, "") {
-        Ok(x) => x,
-        Err(e) => {
-            ctx.warn("rm", e);
-            return Ok(1);
-        }
+    let Some((flags, ops)) = ctx.flags_or_warn("rm", args, "") else {
+        return Ok(1);
     };
     let recursive = flags.iter().any(|(c, _)| matches!(c, 'r' | 'R'));
     let force = flags.iter().any(|(c, _)| *c == 'f');
@@ -251,12 +235,8 @@ fn copy_tree(
 
 fn cp_mv(ctx: &mut Ctx<'_, '_>, args: &[String], is_mv: bool) -> R<i32> {
     let cmd = if is_mv { "mv" } else { "cp" };
-    let (flags, ops) = match parse_flags(args, "t") {
-        Ok(x) => x,
-        Err(e) => {
-            ctx.warn(cmd, e);
-            return Ok(1);
-        }
+    let Some((flags, ops)) = ctx.flags_or_warn(cmd, args, "t") else {
+        return Ok(1);
     };
     let recursive = is_mv || flags.iter().any(|(c, _)| matches!(c, 'r' | 'R' | 'a'));
     if ops.len() < 2 {

@@ -102,6 +102,18 @@ impl Ctx<'_, '_> {
         self.io.errln(&format!("{cmd}: {}", msg.as_ref()));
     }
 
+    /// [`parse_flags`], or `None` once `cmd: <why>` is on stderr.
+    pub(crate) fn flags_or_warn(
+        &mut self,
+        cmd: &str,
+        args: &[String],
+        with_value: &str,
+    ) -> Option<Parsed> {
+        parse_flags(args, with_value)
+            .map_err(|e| self.warn(cmd, e))
+            .ok()
+    }
+
     /// Reads a file operand (`-` is stdin).
     pub fn read_operand(&mut self, name: &str) -> Result<Arc<Vec<u8>>, FsError> {
         if name == "-" {
@@ -129,6 +141,15 @@ impl Ctx<'_, '_> {
             }
         }
         (out, failed)
+    }
+}
+
+/// The file operands, or standard input (`-`) when there are none.
+pub(crate) fn or_stdin(files: Vec<String>) -> Vec<String> {
+    if files.is_empty() {
+        vec!["-".to_owned()]
+    } else {
+        files
     }
 }
 
@@ -219,6 +240,46 @@ pub(crate) fn echo(args: &[String], io: &mut Io) {
 
 /// `echo -e`/`printf %b` escapes; the flag is `\c` (stop output).
 fn unescape_echo(s: &str) -> (Vec<u8>, bool) {
+    unescape_with(s, |c, b, i| match c {
+        b'c' => Escape::Stop,
+        b'0' => Escape::Byte(take_digits(b, i, 8, 3, 0).0 as u8),
+        b'x' => match take_digits(b, i, 16, 2, 0) {
+            (_, 0) => Escape::Literal,
+            (v, _) => Escape::Byte(v as u8),
+        },
+        _ => Escape::Literal,
+    })
+}
+
+/// `$'...'` quoting.
+pub(crate) fn unescape_ansi(s: &str) -> String {
+    String::from_utf8_lossy(&unescape_ansi_bytes(s)).into_owned()
+}
+
+/// `$'...'` escapes, as bytes (`\377` stays one byte).
+pub(crate) fn unescape_ansi_bytes(s: &str) -> Vec<u8> {
+    unescape_with(s, |c, b, i| match c {
+        b'\'' | b'"' => Escape::Byte(c),
+        b'0'..=b'7' => Escape::Byte(take_digits(b, i, 8, 2, u32::from(c - b'0')).0 as u8),
+        b'x' => Escape::Byte(take_digits(b, i, 16, 2, 0).0 as u8),
+        _ => Escape::Literal,
+    })
+    .0
+}
+
+/// What a backslash escape outside the shared table stands for in one dialect.
+enum Escape {
+    Byte(u8),
+    /// `\c`: no more output.
+    Stop,
+    /// Not an escape here: the backslash and the character stay.
+    Literal,
+}
+
+/// Decodes backslash escapes: the table every dialect shares, then `dialect`, which is given the
+/// escape letter and the position after it (to take any digits that follow). Returns the bytes
+/// and whether a `\c` stopped them.
+fn unescape_with(s: &str, dialect: impl Fn(u8, &[u8], &mut usize) -> Escape) -> (Vec<u8>, bool) {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -230,107 +291,47 @@ fn unescape_echo(s: &str) -> (Vec<u8>, bool) {
         }
         let c = b[i + 1];
         i += 2;
-        match c {
-            b'n' => out.push(b'\n'),
-            b't' => out.push(b'\t'),
-            b'r' => out.push(b'\r'),
-            b'a' => out.push(7),
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'v' => out.push(11),
-            b'e' | b'E' => out.push(27),
-            b'\\' => out.push(b'\\'),
-            b'c' => return (out, true),
-            b'0' => {
-                let mut v: u32 = 0;
-                let mut n = 0;
-                while n < 3 && i < b.len() && (b'0'..=b'7').contains(&b[i]) {
-                    v = v * 8 + u32::from(b[i] - b'0');
-                    i += 1;
-                    n += 1;
-                }
-                out.push(v as u8);
-            }
-            b'x' => {
-                let mut v: u32 = 0;
-                let mut n = 0;
-                while n < 2 && i < b.len() && b[i].is_ascii_hexdigit() {
-                    v = v * 16 + (b[i] as char).to_digit(16).unwrap_or(0);
-                    i += 1;
-                    n += 1;
-                }
-                if n == 0 {
-                    out.extend_from_slice(b"\\x");
-                } else {
-                    out.push(v as u8);
-                }
-            }
-            other => {
-                out.push(b'\\');
-                out.push(other);
-            }
+        let escape = match control_escape(c) {
+            Some(byte) => Escape::Byte(byte),
+            None => dialect(c, b, &mut i),
+        };
+        match escape {
+            Escape::Byte(byte) => out.push(byte),
+            Escape::Stop => return (out, true),
+            Escape::Literal => out.extend_from_slice(&[b'\\', c]),
         }
     }
     (out, false)
 }
 
-/// `$'...'` quoting.
-pub(crate) fn unescape_ansi(s: &str) -> String {
-    String::from_utf8_lossy(&unescape_ansi_bytes(s)).into_owned()
+/// The one-letter escapes that `echo -e`, `printf` and `$'...'` agree on.
+fn control_escape(c: u8) -> Option<u8> {
+    Some(match c {
+        b'n' => b'\n',
+        b't' => b'\t',
+        b'r' => b'\r',
+        b'a' => 7,
+        b'b' => 8,
+        b'f' => 12,
+        b'v' => 11,
+        b'e' | b'E' => 27,
+        b'\\' => b'\\',
+        _ => return None,
+    })
 }
 
-/// `$'...'` escapes, as bytes (`\377` stays one byte).
-pub(crate) fn unescape_ansi_bytes(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'\\' || i + 1 >= b.len() {
-            out.push(b[i]);
-            i += 1;
-            continue;
-        }
-        let c = b[i + 1];
-        i += 2;
-        match c {
-            b'n' => out.push(b'\n'),
-            b't' => out.push(b'\t'),
-            b'r' => out.push(b'\r'),
-            b'a' => out.push(7),
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'v' => out.push(11),
-            b'e' | b'E' => out.push(27),
-            b'\\' => out.push(b'\\'),
-            b'\'' => out.push(b'\''),
-            b'"' => out.push(b'"'),
-            b'0'..=b'7' => {
-                let mut v: u32 = u32::from(c - b'0');
-                let mut n = 1;
-                while n < 3 && i < b.len() && (b'0'..=b'7').contains(&b[i]) {
-                    v = v * 8 + u32::from(b[i] - b'0');
-                    i += 1;
-                    n += 1;
-                }
-                out.push(v as u8);
-            }
-            b'x' => {
-                let mut v: u32 = 0;
-                let mut n = 0;
-                while n < 2 && i < b.len() && b[i].is_ascii_hexdigit() {
-                    v = v * 16 + (b[i] as char).to_digit(16).unwrap_or(0);
-                    i += 1;
-                    n += 1;
-                }
-                out.push(v as u8);
-            }
-            other => {
-                out.push(b'\\');
-                out.push(other);
-            }
-        }
+/// Reads up to `max` digits in `radix` from `b[*i..]` onto `value`; returns it and how many
+/// digits it took.
+fn take_digits(b: &[u8], i: &mut usize, radix: u32, max: usize, mut value: u32) -> (u32, usize) {
+    let mut n = 0;
+    while n < max
+        && let Some(d) = b.get(*i).and_then(|&c| char::from(c).to_digit(radix))
+    {
+        value = value * radix + d;
+        *i += 1;
+        n += 1;
     }
-    out
+    (value, n)
 }
 
 /// `printf FORMAT [ARGS...]` (bash builtin semantics: the format is reused for extra args).
@@ -436,30 +437,11 @@ fn format_once(
                     flags.push(b[i] as char);
                     i += 1;
                 }
-                let mut width = String::new();
-                if i < b.len() && b[i] == b'*' {
-                    width = next_arg(idx, &mut consumed).unwrap_or_default();
-                    i += 1;
-                } else {
-                    while i < b.len() && b[i].is_ascii_digit() {
-                        width.push(b[i] as char);
-                        i += 1;
-                    }
-                }
+                let width = field_text(b, &mut i, || next_arg(idx, &mut consumed));
                 let mut prec: Option<String> = None;
                 if i < b.len() && b[i] == b'.' {
                     i += 1;
-                    let mut p = String::new();
-                    if i < b.len() && b[i] == b'*' {
-                        p = next_arg(idx, &mut consumed).unwrap_or_default();
-                        i += 1;
-                    } else {
-                        while i < b.len() && b[i].is_ascii_digit() {
-                            p.push(b[i] as char);
-                            i += 1;
-                        }
-                    }
-                    prec = Some(p);
+                    prec = Some(field_text(b, &mut i, || next_arg(idx, &mut consumed)));
                 }
                 while i < b.len() && matches!(b[i], b'l' | b'h' | b'L' | b'j' | b'z' | b't') {
                     i += 1;
@@ -523,21 +505,14 @@ fn format_once(
                             b'X' => format!("{:X}", n),
                             b'o' => format!("{:o}", n),
                             _ => {
-                                // `unsigned_abs`: `i64::MIN.abs()` overflows.
-                                let mut s = n.unsigned_abs().to_string();
-                                if let Some(p) = prec_n
-                                    && s.len() < p
-                                {
-                                    s = format!("{}{s}", "0".repeat(p - s.len()));
-                                }
-                                if n < 0 {
-                                    s.insert(0, '-');
-                                } else if flags.contains('+') {
-                                    s.insert(0, '+');
+                                let sign = if flags.contains('+') {
+                                    Some('+')
                                 } else if flags.contains(' ') {
-                                    s.insert(0, ' ');
-                                }
-                                s
+                                    Some(' ')
+                                } else {
+                                    None
+                                };
+                                c_decimal(n, prec_n, sign)
                             }
                         };
                         if zero && s.len() < width {
@@ -569,15 +544,7 @@ fn format_once(
                         };
                         let p = prec_n.unwrap_or(6);
                         let mut s = match conv {
-                            b'e' | b'E' => {
-                                let s = format!("{v:.p$e}");
-                                // Rust prints `1.5e2`; C prints `1.5e+02`.
-                                let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-                                let e: i32 = e.parse().unwrap_or(0);
-                                let s =
-                                    format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
-                                if conv == b'E' { s.to_uppercase() } else { s }
-                            }
+                            b'e' | b'E' => c_exponent(v, p, conv == b'E'),
                             b'g' | b'G' => {
                                 let s = format!("{v}");
                                 s
@@ -625,9 +592,51 @@ fn format_once(
     (consumed, false)
 }
 
+/// C's `%d` (shared by `printf` and awk): the digits zero-filled to `prec`, then `-`, or
+/// `positive_sign` (`+` or ` `) before a number that is not negative.
+pub(crate) fn c_decimal(n: i64, prec: Option<usize>, positive_sign: Option<char>) -> String {
+    // `unsigned_abs`: `i64::MIN.abs()` overflows.
+    let mut s = n.unsigned_abs().to_string();
+    if let Some(p) = prec
+        && s.len() < p
+    {
+        s = format!("{}{s}", "0".repeat(p - s.len()));
+    }
+    if n < 0 {
+        s.insert(0, '-');
+    } else if let Some(sign) = positive_sign {
+        s.insert(0, sign);
+    }
+    s
+}
+
+/// C's `%e`/`%E` (shared by `printf` and awk).
+pub(crate) fn c_exponent(v: f64, prec: usize, upper: bool) -> String {
+    let s = format!("{v:.prec$e}");
+    // Rust prints `1.5e2`; C prints `1.5e+02`.
+    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+    let e: i32 = e.parse().unwrap_or(0);
+    let s = format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+    if upper { s.to_uppercase() } else { s }
+}
+
 /// Widest field or precision `printf` formats (Rust's formatter rejects precisions above
 /// `u16::MAX`, and a huge width would be allocated in full).
 const PRINTF_MAX_FIELD: usize = 10_000;
+
+/// A printf width or precision as written at `b[*i..]`: `*` takes the next argument (`star`),
+/// anything else the digits there.
+fn field_text(b: &[u8], i: &mut usize, star: impl FnOnce() -> Option<String>) -> String {
+    if b.get(*i) == Some(&b'*') {
+        *i += 1;
+        return star().unwrap_or_default();
+    }
+    let start = *i;
+    while *i < b.len() && b[*i].is_ascii_digit() {
+        *i += 1;
+    }
+    b[start..*i].iter().map(|&c| char::from(c)).collect()
+}
 
 /// A printf width or precision: digits that overflow count as "too large", anything else as 0.
 fn printf_field(s: &str) -> usize {

@@ -3,8 +3,8 @@
 
 use regex::Regex;
 
-use super::Ctx;
 use super::grep::posix_to_regex;
+use super::{Ctx, or_stdin};
 use crate::interp::R;
 
 #[derive(Debug, Clone)]
@@ -506,11 +506,7 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         }
     };
     let mut st = 0;
-    let inputs: Vec<String> = if files.is_empty() {
-        vec!["-".to_owned()]
-    } else {
-        files.clone()
-    };
+    let inputs = or_stdin(files);
     let mut datas = Vec::new();
     for f in &inputs {
         match ctx.read_operand(f) {

@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use super::{Ctx, parse_flags};
+use super::{Ctx, or_stdin, parse_flags};
 use crate::interp::R;
 use crate::vfs::Kind;
 
@@ -22,6 +22,27 @@ fn strip_nl(l: &[u8]) -> &[u8] {
     l.strip_suffix(b"\n").unwrap_or(l)
 }
 
+/// GNU's line numbers (`cat -n`, `cat -b`, `nl`): six wide and a tab, counting on from `n`.
+/// With `skip_blank` an empty line takes `blank_prefix` and no number.
+fn number_lines(
+    out: &mut Vec<u8>,
+    data: &[u8],
+    n: &mut u64,
+    skip_blank: bool,
+    blank_prefix: &[u8],
+) {
+    for l in lines(data) {
+        if skip_blank && strip_nl(l).is_empty() {
+            out.extend_from_slice(blank_prefix);
+            out.extend_from_slice(l);
+            continue;
+        }
+        *n += 1;
+        out.extend_from_slice(format!("{n:>6}\t").as_bytes());
+        out.extend_from_slice(l);
+    }
+}
+
 pub(super) fn cat(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let (flags, files) = match parse_flags(args, "") {
         Ok(x) => x,
@@ -29,11 +50,7 @@ pub(super) fn cat(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     };
     let number = flags.iter().any(|(c, _)| *c == 'n');
     let number_nonblank = flags.iter().any(|(c, _)| *c == 'b');
-    let files = if files.is_empty() {
-        vec!["-".to_owned()]
-    } else {
-        files
-    };
+    let files = or_stdin(files);
     let mut st = 0;
     let mut n = 0u64;
     for f in &files {
@@ -51,15 +68,7 @@ pub(super) fn cat(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             continue;
         }
         let mut out = Vec::with_capacity(data.len() + data.len() / 8);
-        for l in lines(&data) {
-            if number_nonblank && strip_nl(l).is_empty() {
-                out.extend_from_slice(l);
-                continue;
-            }
-            n += 1;
-            out.extend_from_slice(format!("{n:>6}\t").as_bytes());
-            out.extend_from_slice(l);
-        }
+        number_lines(&mut out, &data, &mut n, number_nonblank, b"");
         ctx.io.out(&out);
     }
     Ok(st)
@@ -125,6 +134,57 @@ fn parse_count(s: &str) -> Option<(i64, bool)> {
     ))
 }
 
+/// A `-n`/`-c` count, or `None` after saying why it is not one.
+fn count_value(
+    ctx: &mut Ctx<'_, '_>,
+    cmd: &str,
+    what: &str,
+    v: &Option<String>,
+) -> Option<(i64, bool)> {
+    let count = v.as_deref().and_then(parse_count);
+    if count.is_none() {
+        ctx.warn(
+            cmd,
+            format!("invalid number of {what}: ‘{}’", v.as_deref().unwrap_or("")),
+        );
+    }
+    count
+}
+
+/// The body `head` and `tail` share: each file cut by `pick`, under a `==> name <==` header
+/// when there are several (or `-v`) unless `-q`.
+fn print_cut_files(
+    ctx: &mut Ctx<'_, '_>,
+    cmd: &str,
+    files: Vec<String>,
+    quiet: bool,
+    verbose: bool,
+    pick: impl Fn(&[u8]) -> &[u8],
+) -> R<i32> {
+    let files = or_stdin(files);
+    let headers = (files.len() > 1 || verbose) && !quiet;
+    let mut st = 0;
+    let mut first = true;
+    for f in &files {
+        let data = match ctx.read_operand(f) {
+            Ok(d) => d,
+            Err(e) => {
+                ctx.warn(cmd, format!("cannot open '{f}' for reading: {e}"));
+                st = 1;
+                continue;
+            }
+        };
+        if headers {
+            let name = if f == "-" { "standard input" } else { f };
+            let sep = if first { "" } else { "\n" };
+            ctx.io.out(format!("{sep}==> {name} <==\n").as_bytes());
+        }
+        first = false;
+        ctx.io.out(pick(&data));
+    }
+    Ok(st)
+}
+
 pub(super) fn head(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let args = count_args(args);
     let (flags, files) = match parse_flags(&args, "nc") {
@@ -137,83 +197,45 @@ pub(super) fn head(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut verbose = false;
     for (c, v) in &flags {
         match c {
-            'n' => match v.as_deref().and_then(parse_count) {
+            'n' => match count_value(ctx, "head", "lines", v) {
                 Some((n, _)) => lines_n = n,
-                None => {
-                    ctx.warn(
-                        "head",
-                        format!("invalid number of lines: ‘{}’", v.as_deref().unwrap_or("")),
-                    );
-                    return Ok(1);
-                }
+                None => return Ok(1),
             },
-            'c' => match v.as_deref().and_then(parse_count) {
+            'c' => match count_value(ctx, "head", "bytes", v) {
                 Some((n, _)) => bytes = Some(n),
-                None => {
-                    ctx.warn(
-                        "head",
-                        format!("invalid number of bytes: ‘{}’", v.as_deref().unwrap_or("")),
-                    );
-                    return Ok(1);
-                }
+                None => return Ok(1),
             },
             'q' => quiet = true,
             'v' => verbose = true,
             other => return usage(ctx, "head", &format!("invalid option -- '{other}'")),
         }
     }
-    let files = if files.is_empty() {
-        vec!["-".to_owned()]
-    } else {
-        files
-    };
-    let headers = (files.len() > 1 || verbose) && !quiet;
-    let mut st = 0;
-    let mut first = true;
-    for f in &files {
-        let data = match ctx.read_operand(f) {
-            Ok(d) => d,
-            Err(e) => {
-                ctx.warn("head", format!("cannot open '{f}' for reading: {e}"));
-                st = 1;
-                continue;
-            }
-        };
-        if headers {
-            let name = if f == "-" { "standard input" } else { f };
-            let sep = if first { "" } else { "\n" };
-            ctx.io.out(format!("{sep}==> {name} <==\n").as_bytes());
-        }
-        first = false;
-        let slice: &[u8] = match bytes {
-            Some(n) if n >= 0 => &data[..(n as usize).min(data.len())],
-            Some(n) => &data[..data.len().saturating_sub((-n) as usize)],
-            None => {
-                if lines_n >= 0 {
-                    let mut end = 0;
-                    let mut count = 0;
-                    for i in memchr::memchr_iter(b'\n', &data) {
-                        if count == lines_n {
-                            break;
-                        }
-                        count += 1;
-                        end = i + 1;
+    print_cut_files(ctx, "head", files, quiet, verbose, |data| match bytes {
+        Some(n) if n >= 0 => &data[..(n as usize).min(data.len())],
+        Some(n) => &data[..data.len().saturating_sub((-n) as usize)],
+        None => {
+            if lines_n >= 0 {
+                let mut end = 0;
+                let mut count = 0;
+                for i in memchr::memchr_iter(b'\n', data) {
+                    if count == lines_n {
+                        break;
                     }
-                    if count < lines_n {
-                        end = data.len();
-                    }
-                    &data[..end]
-                } else {
-                    let ls = lines(&data);
-                    let keep = ls.len().saturating_sub((-lines_n) as usize);
-                    let end: usize = ls[..keep].iter().map(|l| l.len()).sum();
-                    &data[..end]
+                    count += 1;
+                    end = i + 1;
                 }
+                if count < lines_n {
+                    end = data.len();
+                }
+                &data[..end]
+            } else {
+                let ls = lines(data);
+                let keep = ls.len().saturating_sub((-lines_n) as usize);
+                let end: usize = ls[..keep].iter().map(|l| l.len()).sum();
+                &data[..end]
             }
-        };
-        ctx.io.out(slice);
-    }
-    Ok(st)
+        }
+    })
 }
 
 pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
@@ -228,15 +250,9 @@ pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut verbose = false;
     for (c, v) in &flags {
         match c {
-            'n' => match v.as_deref().and_then(parse_count) {
+            'n' => match count_value(ctx, "tail", "lines", v) {
                 Some(n) => lines_n = n,
-                None => {
-                    ctx.warn(
-                        "tail",
-                        format!("invalid number of lines: ‘{}’", v.as_deref().unwrap_or("")),
-                    );
-                    return Ok(1);
-                }
+                None => return Ok(1),
             },
             'c' => bytes = v.as_deref().and_then(parse_count),
             'q' => quiet = true,
@@ -248,47 +264,21 @@ pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             other => return usage(ctx, "tail", &format!("invalid option -- '{other}'")),
         }
     }
-    let files = if files.is_empty() {
-        vec!["-".to_owned()]
-    } else {
-        files
-    };
-    let headers = (files.len() > 1 || verbose) && !quiet;
-    let mut st = 0;
-    let mut first = true;
-    for f in &files {
-        let data = match ctx.read_operand(f) {
-            Ok(d) => d,
-            Err(e) => {
-                ctx.warn("tail", format!("cannot open '{f}' for reading: {e}"));
-                st = 1;
-                continue;
-            }
-        };
-        if headers {
-            let name = if f == "-" { "standard input" } else { f };
-            let sep = if first { "" } else { "\n" };
-            ctx.io.out(format!("{sep}==> {name} <==\n").as_bytes());
+    print_cut_files(ctx, "tail", files, quiet, verbose, |data| match bytes {
+        Some((n, true)) => &data[((n.max(1) - 1) as usize).min(data.len())..],
+        Some((n, false)) => &data[data.len().saturating_sub(n.unsigned_abs() as usize)..],
+        None => {
+            let (n, from_start) = lines_n;
+            let ls = lines(data);
+            let start = if from_start {
+                ((n.max(1) - 1) as usize).min(ls.len())
+            } else {
+                ls.len().saturating_sub(n.unsigned_abs() as usize)
+            };
+            let skip: usize = ls[..start].iter().map(|l| l.len()).sum();
+            &data[skip..]
         }
-        first = false;
-        let slice: &[u8] = match bytes {
-            Some((n, true)) => &data[((n.max(1) - 1) as usize).min(data.len())..],
-            Some((n, false)) => &data[data.len().saturating_sub(n.unsigned_abs() as usize)..],
-            None => {
-                let (n, from_start) = lines_n;
-                let ls = lines(&data);
-                let start = if from_start {
-                    ((n.max(1) - 1) as usize).min(ls.len())
-                } else {
-                    ls.len().saturating_sub(n.unsigned_abs() as usize)
-                };
-                let skip: usize = ls[..start].iter().map(|l| l.len()).sum();
-                &data[skip..]
-            }
-        };
-        ctx.io.out(slice);
-    }
-    Ok(st)
+    })
 }
 
 pub(super) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
@@ -322,21 +312,13 @@ pub(super) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         show = [true, true, false, true, false];
     }
     let nshown = show.iter().filter(|s| **s).count();
-    let operands = if files.is_empty() {
-        vec![]
-    } else {
-        files.clone()
-    };
+    let operands = files;
     let mut rows: Vec<([u64; 5], Option<String>)> = Vec::new();
     let mut st = 0;
     let mut any_nonregular = operands.is_empty();
     let mut regular_total: u64 = 0;
     let mut failed_first = false;
-    let inputs: Vec<String> = if operands.is_empty() {
-        vec!["-".to_owned()]
-    } else {
-        operands.clone()
-    };
+    let inputs = or_stdin(operands.clone());
     for (i, f) in inputs.iter().enumerate() {
         if f == "-" {
             any_nonregular = true;
@@ -1216,16 +1198,7 @@ pub(super) fn nl(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut out = Vec::new();
     let mut n = 0;
     for (_, d) in &inputs {
-        for l in lines(d) {
-            if strip_nl(l).is_empty() {
-                out.extend_from_slice(b"       ");
-                out.extend_from_slice(l);
-                continue;
-            }
-            n += 1;
-            out.extend_from_slice(format!("{n:>6}\t").as_bytes());
-            out.extend_from_slice(l);
-        }
+        number_lines(&mut out, d, &mut n, true, b"       ");
     }
     ctx.io.out(&out);
     Ok(i32::from(failed))

@@ -103,6 +103,28 @@ enum Expr {
     Exec(Vec<String>, bool),
 }
 
+/// The predicates that take no argument.
+fn bare_predicate(tok: &str) -> Option<Expr> {
+    Some(match tok {
+        "-empty" => Expr::Empty,
+        "-print" | "-print0" => Expr::Print(tok == "-print0"),
+        "-prune" => Expr::Prune,
+        "-quit" => Expr::Quit,
+        "-delete" => Expr::Delete,
+        "-true" => Expr::True,
+        "-false" => Expr::Not(Box::new(Expr::True)),
+        // Options accepted for compatibility; they change nothing here.
+        "-depth"
+        | "-noleaf"
+        | "-xdev"
+        | "-mount"
+        | "-follow"
+        | "-nowarn"
+        | "-ignore_readdir_race" => Expr::True,
+        _ => return None,
+    })
+}
+
 struct FindParser<'a> {
     toks: &'a [String],
     pos: usize,
@@ -175,6 +197,11 @@ impl FindParser<'_> {
 
     fn primary(&mut self) -> Result<Expr, String> {
         let tok = self.peek().unwrap_or_default().to_owned();
+        if let Some(e) = bare_predicate(&tok) {
+            self.pos += 1;
+            self.has_action |= matches!(e, Expr::Print(_) | Expr::Delete);
+            return Ok(e);
+        }
         let e = match tok.as_str() {
             "-name" | "-iname" => Expr::Name(Glob::new(&self.next_arg(&tok)?, tok == "-iname")),
             "-path" | "-wholename" | "-ipath" | "-iwholename" => {
@@ -215,10 +242,6 @@ impl FindParser<'_> {
                 }
                 Expr::True
             }
-            "-empty" => {
-                self.pos += 1;
-                Expr::Empty
-            }
             "-size" => {
                 let v = self.next_arg(&tok)?;
                 let (cmp, rest) = match v.chars().next() {
@@ -235,32 +258,6 @@ impl FindParser<'_> {
                     .parse()
                     .map_err(|_| format!("invalid -size argument `{v}'"))?;
                 Expr::Size(cmp, num, unit)
-            }
-            "-print" | "-print0" => {
-                self.pos += 1;
-                self.has_action = true;
-                Expr::Print(tok == "-print0")
-            }
-            "-prune" => {
-                self.pos += 1;
-                Expr::Prune
-            }
-            "-quit" => {
-                self.pos += 1;
-                Expr::Quit
-            }
-            "-delete" => {
-                self.pos += 1;
-                self.has_action = true;
-                Expr::Delete
-            }
-            "-true" => {
-                self.pos += 1;
-                Expr::True
-            }
-            "-false" => {
-                self.pos += 1;
-                Expr::Not(Box::new(Expr::True))
             }
             "-exec" | "-ok" => {
                 self.pos += 1;
@@ -284,16 +281,6 @@ impl FindParser<'_> {
                 }
                 self.has_action = true;
                 Expr::Exec(argv, false)
-            }
-            "-depth"
-            | "-noleaf"
-            | "-xdev"
-            | "-mount"
-            | "-follow"
-            | "-nowarn"
-            | "-ignore_readdir_race" => {
-                self.pos += 1;
-                Expr::True
             }
             other if other.starts_with('-') => {
                 return Err(format!("unknown predicate `{other}'"));
@@ -473,28 +460,9 @@ fn find_walk(
             format!("{disp}/{}", e.name)
         };
         let m = if !run.needs_stat && e.kind != Kind::Symlink {
-            Meta {
-                kind: e.kind,
-                size: 0,
-                mode: 0,
-                nlink: 1,
-                mtime: 0,
-                blocks: 0,
-                ino: 0,
-            }
+            Meta::kind_only(e.kind)
         } else {
-            match ctx.sh.fs.stat(&child_v) {
-                Ok(m) => m,
-                Err(_) => Meta {
-                    kind: e.kind,
-                    size: 0,
-                    mode: 0,
-                    nlink: 1,
-                    mtime: 0,
-                    blocks: 0,
-                    ino: 0,
-                },
-            }
+            ctx.sh.fs.stat(&child_v).unwrap_or(Meta::kind_only(e.kind))
         };
         // Directories nest as deep as paths allow: grow the stack instead of overflowing it.
         stacker::maybe_grow(256 * 1024, 4 << 20, || {
@@ -888,13 +856,8 @@ pub(super) fn ls(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         .map(|(n, _)| LsEntry {
             name: n.clone(),
             meta: Meta {
-                kind: Kind::Dir,
-                size: 0,
-                mode: 0,
                 nlink: 0,
-                mtime: 0,
-                blocks: 0,
-                ino: 0,
+                ..Meta::kind_only(Kind::Dir)
             },
         })
         .collect();
@@ -941,13 +904,8 @@ pub(super) fn ls(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             ctx.sh.visit(&mut visited)?;
             let p = vfs::child_path(&v, &e.name);
             let meta = ctx.sh.fs.stat(&p).unwrap_or(Meta {
-                kind: e.kind,
-                size: 0,
                 mode: 0o777,
-                nlink: 1,
-                mtime: 0,
-                blocks: 0,
-                ino: 0,
+                ..Meta::kind_only(e.kind)
             });
             list.push(LsEntry { name: e.name, meta });
         }
