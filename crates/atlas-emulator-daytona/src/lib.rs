@@ -19,6 +19,7 @@
 mod session;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -26,7 +27,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use atlas_emulator_kit::{Kit, RunningEmulator, SandboxDir, serve};
 use axum::Json;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{FromRequestParts, Multipart, Path, Query};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -247,8 +249,8 @@ fn router(control: Shared) -> axum::Router {
         )
         .route("/toolbox/{id}/files/bulk-upload", post(bulk_upload))
         .route("/toolbox/{id}/files/folder", post(create_folder))
-        .route("/toolbox/{id}/work-dir", get(work_dir))
-        .route("/toolbox/{id}/user-home-dir", get(user_home_dir))
+        .route("/toolbox/{id}/work-dir", get(home_dir))
+        .route("/toolbox/{id}/user-home-dir", get(home_dir))
         .route("/toolbox/{id}/process/execute", post(execute))
         .route(
             "/toolbox/{id}/process/session",
@@ -274,56 +276,167 @@ fn router(control: Shared) -> axum::Router {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Errors
+// Requests and errors
 
-/// The API's NestJS `AllExceptionsFilter` body.
-fn api_error(status: StatusCode, uri: &Uri, message: &str) -> Response {
-    let body = json!({
-        "path": uri.path(),
-        "timestamp": iso8601(SystemTime::now()),
-        "statusCode": status.as_u16(),
-        "error": status.canonical_reason().unwrap_or("Error"),
-        "message": message,
-    });
-    (status, Json(body)).into_response()
+/// What every handler needs besides its path, query and body: the emulator, the credentials, and
+/// the method and URI that the vendor's error bodies echo.
+///
+/// Taking it never fails and handlers authorize explicitly, so axum's own rejections of a bad
+/// path, query or body still come before a 401.
+struct Call {
+    c: Shared,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
 }
 
-/// The daemon's `ErrorResponse`.
-fn toolbox_error(
-    status: StatusCode,
-    method: &Method,
-    uri: &Uri,
-    code: &str,
-    message: &str,
-) -> Response {
-    let body = json!({
-        "statusCode": status.as_u16(),
-        "message": message,
-        "code": code,
-        "path": uri.path(),
-        "method": method.as_str(),
-        "timestamp": iso8601(SystemTime::now()),
-        "source": "DAYTONA_DAEMON",
-    });
-    (status, Json(body)).into_response()
+impl FromRequestParts<Shared> for Call {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Infallible> {
+        Ok(Call {
+            c: state.clone(),
+            headers: parts.headers.clone(),
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+        })
+    }
 }
 
-fn authorize(control: &Control, headers: &HeaderMap, uri: &Uri) -> Result<(), Response> {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or("");
-    let expected = control.lock().api_key.clone();
-    let ok = match expected {
-        Some(k) => token == k,
-        None => !token.is_empty(),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(api_error(StatusCode::UNAUTHORIZED, uri, "Unauthorized"))
+/// A handler's answer. The error is the vendor's error response, so `?` can answer early.
+type Answer = Result<Response, Response>;
+
+/// Control plane.
+impl Call {
+    /// The API's NestJS `AllExceptionsFilter` body.
+    fn api_error(&self, status: StatusCode, message: &str) -> Response {
+        let body = json!({
+            "path": self.uri.path(),
+            "timestamp": iso8601(SystemTime::now()),
+            "statusCode": status.as_u16(),
+            "error": status.canonical_reason().unwrap_or("Error"),
+            "message": message,
+        });
+        (status, Json(body)).into_response()
+    }
+
+    fn authorize(&self) -> Result<(), Response> {
+        let token = self
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or("");
+        let expected = self.c.lock().api_key.clone();
+        let ok = match expected {
+            Some(k) => token == k,
+            None => !token.is_empty(),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(self.api_error(StatusCode::UNAUTHORIZED, "Unauthorized"))
+        }
+    }
+
+    fn sandbox_not_found(&self, id: &str) -> Response {
+        self.api_error(
+            StatusCode::NOT_FOUND,
+            &format!("Sandbox with ID or name {id} not found"),
+        )
+    }
+
+    /// Runs `f` on sandbox `id` under the state lock, or answers the API's 404.
+    fn with_sandbox<R>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut EmuSandbox) -> R,
+    ) -> Result<R, Response> {
+        let mut st = self.c.lock();
+        match st.sandboxes.get_mut(id) {
+            Some(sb) => Ok(f(sb)),
+            None => Err(self.sandbox_not_found(id)),
+        }
+    }
+}
+
+/// Toolbox.
+impl Call {
+    /// The daemon's `ErrorResponse`.
+    fn toolbox_error(&self, status: StatusCode, code: &str, message: &str) -> Response {
+        let body = json!({
+            "statusCode": status.as_u16(),
+            "message": message,
+            "code": code,
+            "path": self.uri.path(),
+            "method": self.method.as_str(),
+            "timestamp": iso8601(SystemTime::now()),
+            "source": "DAYTONA_DAEMON",
+        });
+        (status, Json(body)).into_response()
+    }
+
+    fn bad_request(&self, message: &str) -> Response {
+        self.toolbox_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    }
+
+    fn not_found(&self, message: &str) -> Response {
+        self.toolbox_error(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+    }
+
+    /// Resolves the started sandbox a toolbox request is for, or the proxy's error.
+    fn sandbox(&self, id: &str) -> Result<Arc<SandboxDir>, Response> {
+        self.authorize()?;
+        let st = self.c.lock();
+        let Some(sb) = st.sandboxes.get(id) else {
+            return Err(self.not_found(&format!("sandbox {id} not found")));
+        };
+        if sb.state() != "started" {
+            return Err(self.bad_request(&format!(
+                "sandbox {id} is not started (state {})",
+                sb.state()
+            )));
+        }
+        Ok(sb.dir.clone())
+    }
+
+    /// The session `sid` of sandbox `id`, after the checks of [`Call::sandbox`].
+    fn session(&self, id: &str, sid: &str) -> Result<SharedSession, Response> {
+        self.sandbox(id)?;
+        session_of(&self.c, id, sid).ok_or_else(|| self.not_found("session not found"))
+    }
+
+    /// Command `cid` of session `sid`, after the checks of [`Call::session`].
+    async fn command(
+        &self,
+        id: &str,
+        sid: &str,
+        cid: &str,
+    ) -> Result<session::SessionCommand, Response> {
+        let session = self.session(id, sid)?;
+        let cmd = session.lock().await.commands.get(cid).cloned();
+        cmd.ok_or_else(|| self.not_found("command not found"))
+    }
+
+    /// A toolbox request body as JSON, or the daemon's 400 answer.
+    fn json<T: serde::de::DeserializeOwned>(&self, body: &[u8]) -> Result<T, Response> {
+        serde_json::from_slice(body).map_err(|e| {
+            self.toolbox_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST_BODY",
+                &format!("invalid request body: {e}"),
+            )
+        })
+    }
+
+    /// An output body, which a test may have asked to be cut short on this path.
+    fn output(&self, content_type: &'static str, body: bytes::Bytes) -> Response {
+        let body = match self.c.kit.take_stream_cut(self.uri.path()) {
+            Some(after) => cut_body(body, after),
+            None => axum::body::Body::from(body),
+        };
+        ([("content-type", content_type)], body).into_response()
     }
 }
 
@@ -345,43 +458,23 @@ struct CreateBody {
     network_block_all: Option<bool>,
 }
 
-async fn create_sandbox(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = authorize(&c, &headers, &uri) {
-        return r;
-    }
-    let body: CreateBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            return api_error(StatusCode::BAD_REQUEST, &uri, &format!("invalid body: {e}"));
-        }
-    };
+async fn create_sandbox(call: Call, body: axum::body::Bytes) -> Answer {
+    call.authorize()?;
+    let body: CreateBody = serde_json::from_slice(&body)
+        .map_err(|e| call.api_error(StatusCode::BAD_REQUEST, &format!("invalid body: {e}")))?;
     if body.snapshot.as_deref() == Some("missing-snapshot") {
-        return api_error(
+        return Err(call.api_error(
             StatusCode::NOT_FOUND,
-            &uri,
             "Snapshot missing-snapshot not found. Did you add it through the Daytona Dashboard?",
-        );
+        ));
     }
-    let dir = match SandboxDir::new() {
-        Ok(d) => d,
-        Err(e) => {
-            return api_error(StatusCode::INTERNAL_SERVER_ERROR, &uri, &e.to_string());
-        }
-    };
+    let dir = SandboxDir::new()
+        .map_err(|e| call.api_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
     if std::fs::create_dir_all(dir.map(WORK_DIR)).is_err() {
-        return api_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &uri,
-            "cannot create home",
-        );
+        return Err(call.api_error(StatusCode::INTERNAL_SERVER_ERROR, "cannot create home"));
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let mut st = c.lock();
+    let mut st = call.c.lock();
     let fault = st.create_faults.pop_front();
     let sb = EmuSandbox {
         id: id.clone(),
@@ -401,56 +494,27 @@ async fn create_sandbox(
         sessions: BTreeMap::new(),
         dir: Arc::new(dir),
     };
-    let dto = sb.dto(&c.toolbox_url());
+    let dto = sb.dto(&call.c.toolbox_url());
     st.sandboxes.insert(id, sb);
-    (StatusCode::OK, Json(dto)).into_response()
+    Ok((StatusCode::OK, Json(dto)).into_response())
 }
 
-async fn get_sandbox(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = authorize(&c, &headers, &uri) {
-        return r;
-    }
-    let st = c.lock();
-    match st.sandboxes.get(&id) {
-        Some(sb) => Json(sb.dto(&c.toolbox_url())).into_response(),
-        None => api_error(
-            StatusCode::NOT_FOUND,
-            &uri,
-            &format!("Sandbox with ID or name {id} not found"),
-        ),
-    }
+async fn get_sandbox(call: Call, Path(id): Path<String>) -> Answer {
+    call.authorize()?;
+    let toolbox_url = call.c.toolbox_url();
+    call.with_sandbox(&id, |sb| Json(sb.dto(&toolbox_url)).into_response())
 }
 
-async fn delete_sandbox(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = authorize(&c, &headers, &uri) {
-        return r;
-    }
-    let removed = c.lock().sandboxes.remove(&id);
-    match removed {
-        Some(sb) => {
-            let mut dto = sb.dto(&c.toolbox_url());
-            dto["state"] = json!("destroying");
-            dto["desiredState"] = json!("destroyed");
-            // Dropping the sessions kills their shells; dropping the directory removes it.
-            drop(sb);
-            Json(dto).into_response()
-        }
-        None => api_error(
-            StatusCode::NOT_FOUND,
-            &uri,
-            &format!("Sandbox with ID or name {id} not found"),
-        ),
-    }
+async fn delete_sandbox(call: Call, Path(id): Path<String>) -> Answer {
+    call.authorize()?;
+    let removed = call.c.lock().sandboxes.remove(&id);
+    let sb = removed.ok_or_else(|| call.sandbox_not_found(&id))?;
+    let mut dto = sb.dto(&call.c.toolbox_url());
+    dto["state"] = json!("destroying");
+    dto["desiredState"] = json!("destroyed");
+    // Dropping the sessions kills their shells; dropping the directory removes it.
+    drop(sb);
+    Ok(Json(dto).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -460,26 +524,15 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-async fn list_sandboxes(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    if let Err(r) = authorize(&c, &headers, &uri) {
-        return r;
-    }
+async fn list_sandboxes(call: Call, Query(q): Query<ListQuery>) -> Answer {
+    call.authorize()?;
     let filter: BTreeMap<String, String> = match q.labels.as_deref() {
         None | Some("") => BTreeMap::new(),
-        Some(text) => match serde_json::from_str(text) {
-            Ok(f) => f,
-            Err(_) => {
-                return api_error(StatusCode::BAD_REQUEST, &uri, "Invalid labels format");
-            }
-        },
+        Some(text) => serde_json::from_str(text)
+            .map_err(|_| call.api_error(StatusCode::BAD_REQUEST, "Invalid labels format"))?,
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 200);
-    let st = c.lock();
+    let st = call.c.lock();
     let matching: Vec<&EmuSandbox> = st
         .sandboxes
         .values()
@@ -489,114 +542,40 @@ async fn list_sandboxes(
     let page: Vec<Value> = matching
         .iter()
         .take(limit)
-        .map(|s| s.dto(&c.toolbox_url()))
+        .map(|s| s.dto(&call.c.toolbox_url()))
         .collect();
     let next = if matching.len() > limit {
         matching.get(limit - 1).map(|s| Value::String(s.id.clone()))
     } else {
         None
     };
-    Json(json!({"items": page, "nextCursor": next.unwrap_or(Value::Null)})).into_response()
+    Ok(Json(json!({"items": page, "nextCursor": next.unwrap_or(Value::Null)})).into_response())
 }
 
-async fn last_activity(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = authorize(&c, &headers, &uri) {
-        return r;
-    }
-    let mut st = c.lock();
-    match st.sandboxes.get_mut(&id) {
-        Some(sb) => {
-            sb.last_activity = SystemTime::now();
-            StatusCode::CREATED.into_response()
-        }
-        None => api_error(
-            StatusCode::NOT_FOUND,
-            &uri,
-            &format!("Sandbox with ID or name {id} not found"),
-        ),
-    }
+async fn last_activity(call: Call, Path(id): Path<String>) -> Answer {
+    call.authorize()?;
+    call.with_sandbox(&id, |sb| {
+        sb.last_activity = SystemTime::now();
+        StatusCode::CREATED.into_response()
+    })
 }
 
-async fn set_autostop(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path((id, interval)): Path<(String, i64)>,
-) -> Response {
-    if let Err(r) = authorize(&c, &headers, &uri) {
-        return r;
-    }
-    let mut st = c.lock();
-    match st.sandboxes.get_mut(&id) {
-        Some(sb) => {
-            sb.auto_stop_interval = interval;
-            StatusCode::OK.into_response()
-        }
-        None => api_error(
-            StatusCode::NOT_FOUND,
-            &uri,
-            &format!("Sandbox with ID or name {id} not found"),
-        ),
-    }
+async fn set_autostop(call: Call, Path((id, interval)): Path<(String, i64)>) -> Answer {
+    call.authorize()?;
+    call.with_sandbox(&id, |sb| {
+        sb.auto_stop_interval = interval;
+        StatusCode::OK.into_response()
+    })
 }
 
-async fn toolbox_proxy_url(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = authorize(&c, &headers, &uri) {
-        return r;
-    }
-    if !c.lock().sandboxes.contains_key(&id) {
-        return api_error(
-            StatusCode::NOT_FOUND,
-            &uri,
-            &format!("Sandbox with ID or name {id} not found"),
-        );
-    }
-    Json(json!({"url": c.toolbox_url()})).into_response()
+async fn toolbox_proxy_url(call: Call, Path(id): Path<String>) -> Answer {
+    call.authorize()?;
+    call.with_sandbox(&id, |_| ())?;
+    Ok(Json(json!({"url": call.c.toolbox_url()})).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------
 // Toolbox
-
-/// Resolves the started sandbox a toolbox request is for, or the proxy's error.
-fn toolbox_sandbox(
-    c: &Control,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    id: &str,
-) -> Result<Arc<SandboxDir>, Response> {
-    authorize(c, headers, uri)?;
-    let st = c.lock();
-    let Some(sb) = st.sandboxes.get(id) else {
-        return Err(toolbox_error(
-            StatusCode::NOT_FOUND,
-            method,
-            uri,
-            "NOT_FOUND",
-            &format!("sandbox {id} not found"),
-        ));
-    };
-    if sb.state() != "started" {
-        return Err(toolbox_error(
-            StatusCode::BAD_REQUEST,
-            method,
-            uri,
-            "BAD_REQUEST",
-            &format!("sandbox {id} is not started (state {})", sb.state()),
-        ));
-    }
-    Ok(sb.dir.clone())
-}
 
 /// A path as the daemon resolves it: absolute as is, relative against its working directory.
 fn vendor_path(path: &str) -> String {
@@ -607,18 +586,8 @@ fn vendor_path(path: &str) -> String {
     }
 }
 
-async fn bulk_upload(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(id): Path<String>,
-    mut multipart: Multipart,
-) -> Response {
-    let dir = match toolbox_sandbox(&c, &headers, &method, &uri, &id) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+async fn bulk_upload(call: Call, Path(id): Path<String>, mut multipart: Multipart) -> Answer {
+    let dir = call.sandbox(&id)?;
     let mut dests: BTreeMap<String, String> = BTreeMap::new();
     let mut errors: Vec<String> = Vec::new();
     let mut files: Vec<Value> = Vec::new();
@@ -670,13 +639,13 @@ async fn bulk_upload(
         }
     }
     if errors.is_empty() {
-        Json(json!({"files": files})).into_response()
+        Ok(Json(json!({"files": files})).into_response())
     } else {
-        (
+        Ok((
             StatusCode::BAD_REQUEST,
             Json(json!({"errors": errors, "files": files})),
         )
-            .into_response()
+            .into_response())
     }
 }
 
@@ -686,55 +655,18 @@ struct FolderQuery {
     mode: Option<String>,
 }
 
-async fn create_folder(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(id): Path<String>,
-    Query(q): Query<FolderQuery>,
-) -> Response {
-    let dir = match toolbox_sandbox(&c, &headers, &method, &uri, &id) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+async fn create_folder(call: Call, Path(id): Path<String>, Query(q): Query<FolderQuery>) -> Answer {
+    let dir = call.sandbox(&id)?;
     let _ = q.mode;
-    match std::fs::create_dir_all(dir.map(&vendor_path(&q.path))) {
-        Ok(()) => StatusCode::CREATED.into_response(),
-        Err(e) => toolbox_error(
-            StatusCode::BAD_REQUEST,
-            &method,
-            &uri,
-            "BAD_REQUEST",
-            &e.to_string(),
-        ),
-    }
+    std::fs::create_dir_all(dir.map(&vendor_path(&q.path)))
+        .map_err(|e| call.bad_request(&e.to_string()))?;
+    Ok(StatusCode::CREATED.into_response())
 }
 
-async fn work_dir(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    match toolbox_sandbox(&c, &headers, &method, &uri, &id) {
-        Ok(_) => Json(json!({"dir": WORK_DIR})).into_response(),
-        Err(r) => r,
-    }
-}
-
-async fn user_home_dir(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    match toolbox_sandbox(&c, &headers, &method, &uri, &id) {
-        Ok(_) => Json(json!({"dir": WORK_DIR})).into_response(),
-        Err(r) => r,
-    }
+/// `work-dir` and `user-home-dir`: the daemon works in the user's home.
+async fn home_dir(call: Call, Path(id): Path<String>) -> Answer {
+    call.sandbox(&id)?;
+    Ok(Json(json!({"dir": WORK_DIR})).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -751,49 +683,13 @@ fn valid_env_key(k: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
-/// A toolbox request body as JSON, or the daemon's 400 answer.
-fn toolbox_json<T: serde::de::DeserializeOwned>(
-    body: &[u8],
-    method: &Method,
-    uri: &Uri,
-) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| {
-        toolbox_error(
-            StatusCode::BAD_REQUEST,
-            method,
-            uri,
-            "INVALID_REQUEST_BODY",
-            &format!("invalid request body: {e}"),
-        )
-    })
-}
-
 /// `process/execute`: the daemon pipes the command to a shell with stdout and stderr in one
 /// buffer; on timeout it kills the process group and answers 408, dropping the output.
-async fn execute(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let dir = match toolbox_sandbox(&c, &headers, &method, &uri, &id) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    let req: ExecuteBody = match toolbox_json(&body, &method, &uri) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+async fn execute(call: Call, Path(id): Path<String>, body: axum::body::Bytes) -> Answer {
+    let dir = call.sandbox(&id)?;
+    let req: ExecuteBody = call.json(&body)?;
     if req.command.trim().is_empty() {
-        return toolbox_error(
-            StatusCode::BAD_REQUEST,
-            &method,
-            &uri,
-            "BAD_REQUEST",
-            "command cannot be empty or whitespace-only",
-        );
+        return Err(call.bad_request("command cannot be empty or whitespace-only"));
     }
     let mut script = format!(
         "export HOME={}\nexec 2>&1\n",
@@ -801,13 +697,7 @@ async fn execute(
     );
     for (k, v) in req.envs.iter().flatten() {
         if !valid_env_key(k) {
-            return toolbox_error(
-                StatusCode::BAD_REQUEST,
-                &method,
-                &uri,
-                "BAD_REQUEST",
-                &format!("invalid environment variable name: {k}"),
-            );
+            return Err(call.bad_request(&format!("invalid environment variable name: {k}")));
         }
         script.push_str(&format!("export {k}={}\n", session::sh_quote(v)));
     }
@@ -822,19 +712,17 @@ async fn execute(
         .run_sh(&script, Some(&cwd), timeout, 256 * 1024 * 1024)
         .await
     {
-        Ok(r) if r.output.timed_out => toolbox_error(
+        Ok(r) if r.output.timed_out => Err(call.toolbox_error(
             StatusCode::REQUEST_TIMEOUT,
-            &method,
-            &uri,
             "PROCESS_EXECUTION_TIMEOUT",
             "command execution timeout",
-        ),
-        Ok(r) => Json(json!({
+        )),
+        Ok(r) => Ok(Json(json!({
             "exitCode": r.output.exit_code,
             "result": String::from_utf8_lossy(&r.output.stdout),
         }))
-        .into_response(),
-        Err(e) => Json(json!({"exitCode": -1, "result": e.to_string()})).into_response(),
+        .into_response()),
+        Err(e) => Ok(Json(json!({"exitCode": -1, "result": e.to_string()})).into_response()),
     }
 }
 
@@ -844,86 +732,33 @@ struct CreateSessionBody {
     session_id: String,
 }
 
-/// The session `sid` of sandbox `id`, after the same checks as [`toolbox_sandbox`], or the
-/// daemon's error answer.
-fn toolbox_session(
-    c: &Control,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    id: &str,
-    sid: &str,
-) -> Result<SharedSession, Response> {
-    toolbox_sandbox(c, headers, method, uri, id)?;
-    session_of(c, id, sid).ok_or_else(|| {
-        toolbox_error(
-            StatusCode::NOT_FOUND,
-            method,
-            uri,
-            "NOT_FOUND",
-            "session not found",
-        )
-    })
-}
-
 fn session_of(c: &Control, id: &str, sid: &str) -> Option<SharedSession> {
     c.lock().sandboxes.get(id)?.sessions.get(sid).cloned()
 }
 
-async fn create_session(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let dir = match toolbox_sandbox(&c, &headers, &method, &uri, &id) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    let req: CreateSessionBody = match toolbox_json(&body, &method, &uri) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    if session_of(&c, &id, &req.session_id).is_some() {
-        return toolbox_error(
-            StatusCode::CONFLICT,
-            &method,
-            &uri,
-            "CONFLICT",
-            "session already exists",
-        );
+async fn create_session(call: Call, Path(id): Path<String>, body: axum::body::Bytes) -> Answer {
+    let dir = call.sandbox(&id)?;
+    let req: CreateSessionBody = call.json(&body)?;
+    if session_of(&call.c, &id, &req.session_id).is_some() {
+        return Err(call.toolbox_error(StatusCode::CONFLICT, "CONFLICT", "session already exists"));
     }
     let home = dir.map(WORK_DIR);
     let sdir = dir.map(&format!("/tmp/.daytona/sessions/{}", req.session_id));
-    let session = match Session::start(&req.session_id, sdir, &home, &home) {
-        Ok(s) => s,
-        Err(e) => {
-            return toolbox_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &method,
-                &uri,
-                "INTERNAL_SERVER_ERROR",
-                &e.to_string(),
-            );
-        }
-    };
-    let mut st = c.lock();
-    match st.sandboxes.get_mut(&id) {
-        Some(sb) => {
-            sb.sessions
-                .insert(req.session_id, Arc::new(tokio::sync::Mutex::new(session)));
-            StatusCode::CREATED.into_response()
-        }
-        None => toolbox_error(
-            StatusCode::NOT_FOUND,
-            &method,
-            &uri,
-            "NOT_FOUND",
-            "sandbox not found",
-        ),
-    }
+    let session = Session::start(&req.session_id, sdir, &home, &home).map_err(|e| {
+        call.toolbox_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_SERVER_ERROR",
+            &e.to_string(),
+        )
+    })?;
+    let mut st = call.c.lock();
+    let sb = st
+        .sandboxes
+        .get_mut(&id)
+        .ok_or_else(|| call.not_found("sandbox not found"))?;
+    sb.sessions
+        .insert(req.session_id, Arc::new(tokio::sync::Mutex::new(session)));
+    Ok(StatusCode::CREATED.into_response())
 }
 
 fn command_dto(cmd: &session::SessionCommand) -> Value {
@@ -945,17 +780,10 @@ async fn session_dto(s: &SharedSession) -> Value {
     json!({"sessionId": s.id, "commands": commands})
 }
 
-async fn list_sessions(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = toolbox_sandbox(&c, &headers, &method, &uri, &id) {
-        return r;
-    }
-    let sessions: Vec<SharedSession> = c
+async fn list_sessions(call: Call, Path(id): Path<String>) -> Answer {
+    call.sandbox(&id)?;
+    let sessions: Vec<SharedSession> = call
+        .c
         .lock()
         .sandboxes
         .get(&id)
@@ -965,50 +793,25 @@ async fn list_sessions(
     for s in &sessions {
         out.push(session_dto(s).await);
     }
-    Json(Value::Array(out)).into_response()
+    Ok(Json(Value::Array(out)).into_response())
 }
 
-async fn get_session(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path((id, sid)): Path<(String, String)>,
-) -> Response {
-    match toolbox_session(&c, &headers, &method, &uri, &id, &sid) {
-        Ok(s) => Json(session_dto(&s).await).into_response(),
-        Err(r) => r,
-    }
+async fn get_session(call: Call, Path((id, sid)): Path<(String, String)>) -> Answer {
+    let s = call.session(&id, &sid)?;
+    Ok(Json(session_dto(&s).await).into_response())
 }
 
-async fn delete_session(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path((id, sid)): Path<(String, String)>,
-) -> Response {
-    if let Err(r) = toolbox_sandbox(&c, &headers, &method, &uri, &id) {
-        return r;
-    }
-    let removed = c
+async fn delete_session(call: Call, Path((id, sid)): Path<(String, String)>) -> Answer {
+    call.sandbox(&id)?;
+    let removed = call
+        .c
         .lock()
         .sandboxes
         .get_mut(&id)
         .and_then(|s| s.sessions.remove(&sid));
-    match removed {
-        Some(s) => {
-            s.lock().await.kill();
-            StatusCode::NO_CONTENT.into_response()
-        }
-        None => toolbox_error(
-            StatusCode::NOT_FOUND,
-            &method,
-            &uri,
-            "NOT_FOUND",
-            "session not found",
-        ),
-    }
+    let s = removed.ok_or_else(|| call.not_found("session not found"))?;
+    s.lock().await.kill();
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -1067,157 +870,88 @@ fn log_format(headers: &HeaderMap) -> LogFormat {
     }
 }
 
+/// A command log as the JSON fields `output`, `stdout` and `stderr` in `format`: the streams are
+/// split (and not null) only for the SDKs that read them from the server.
+fn log_fields(log: &[u8], format: LogFormat) -> (Value, Value, Value) {
+    match format {
+        LogFormat::Combined => (
+            json!(String::from_utf8_lossy(&strip_prefixes(log))),
+            Value::Null,
+            Value::Null,
+        ),
+        LogFormat::Raw => (
+            json!(String::from_utf8_lossy(log)),
+            Value::Null,
+            Value::Null,
+        ),
+        LogFormat::Json => {
+            let (out, err) = demux(log);
+            (
+                json!(String::from_utf8_lossy(log)),
+                json!(String::from_utf8_lossy(&out)),
+                json!(String::from_utf8_lossy(&err)),
+            )
+        }
+    }
+}
+
 async fn session_exec(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
+    call: Call,
     Path((id, sid)): Path<(String, String)>,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = toolbox_sandbox(&c, &headers, &method, &uri, &id) {
-        return r;
-    }
-    let req: SessionExecBody = match toolbox_json(&body, &method, &uri) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+) -> Answer {
+    call.sandbox(&id)?;
+    let req: SessionExecBody = call.json(&body)?;
     if req.command.trim().is_empty() {
-        return toolbox_error(
-            StatusCode::BAD_REQUEST,
-            &method,
-            &uri,
-            "BAD_REQUEST",
-            "command cannot be empty",
-        );
+        return Err(call.bad_request("command cannot be empty"));
     }
-    let Some(session) = session_of(&c, &id, &sid) else {
-        return toolbox_error(
-            StatusCode::NOT_FOUND,
-            &method,
-            &uri,
-            "NOT_FOUND",
-            "session not found",
-        );
-    };
-    let cmd = match session.lock().await.execute(&req.command).await {
-        Ok(cmd) => cmd,
-        Err(e) => {
-            return toolbox_error(
-                StatusCode::BAD_REQUEST,
-                &method,
-                &uri,
-                "BAD_REQUEST",
-                &format!("failed to write command: {e}"),
-            );
-        }
-    };
+    let session =
+        session_of(&call.c, &id, &sid).ok_or_else(|| call.not_found("session not found"))?;
+    let cmd = session
+        .lock()
+        .await
+        .execute(&req.command)
+        .await
+        .map_err(|e| call.bad_request(&format!("failed to write command: {e}")))?;
     if req.run_async || req.legacy_async {
-        return (
+        return Ok((
             StatusCode::ACCEPTED,
             Json(json!({"cmdId": cmd.id, "output": null, "stdout": null, "stderr": null, "exitCode": null})),
         )
-            .into_response();
+            .into_response());
     }
     // Synchronous: wait for the exit code as the daemon does (no server-side deadline).
     let code = loop {
         if let Some(code) = cmd.exit_code() {
             break code;
         }
-        if session_of(&c, &id, &sid).is_none() {
-            return toolbox_error(
-                StatusCode::BAD_REQUEST,
-                &method,
-                &uri,
-                "BAD_REQUEST",
-                "session cancelled",
-            );
+        if session_of(&call.c, &id, &sid).is_none() {
+            return Err(call.bad_request("session cancelled"));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let log = cmd.log();
-    let resp = match log_format(&headers) {
-        LogFormat::Combined => json!({
-            "cmdId": cmd.id, "output": String::from_utf8_lossy(&strip_prefixes(&log)),
-            "stdout": null, "stderr": null, "exitCode": code,
-        }),
-        LogFormat::Raw => json!({
-            "cmdId": cmd.id, "output": String::from_utf8_lossy(&log),
-            "stdout": null, "stderr": null, "exitCode": code,
-        }),
-        LogFormat::Json => {
-            let (out, err) = demux(&log);
-            json!({
-                "cmdId": cmd.id, "output": String::from_utf8_lossy(&log),
-                "stdout": String::from_utf8_lossy(&out), "stderr": String::from_utf8_lossy(&err),
-                "exitCode": code,
-            })
-        }
-    };
-    let body = bytes::Bytes::from(resp.to_string());
-    let body = match c.kit.take_stream_cut(uri.path()) {
-        Some(after) => cut_body(body, after),
-        None => axum::body::Body::from(body),
-    };
-    ([("content-type", "application/json; charset=utf-8")], body).into_response()
+    let (output, stdout, stderr) = log_fields(&cmd.log(), log_format(&call.headers));
+    let resp = json!({
+        "cmdId": cmd.id, "output": output, "stdout": stdout, "stderr": stderr, "exitCode": code,
+    });
+    Ok(call.output(
+        "application/json; charset=utf-8",
+        bytes::Bytes::from(resp.to_string()),
+    ))
 }
 
-async fn get_command(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path((id, sid, cid)): Path<(String, String, String)>,
-) -> Response {
-    let session = match toolbox_session(&c, &headers, &method, &uri, &id, &sid) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let s = session.lock().await;
-    match s.commands.get(&cid) {
-        Some(cmd) => Json(command_dto(cmd)).into_response(),
-        None => toolbox_error(
-            StatusCode::NOT_FOUND,
-            &method,
-            &uri,
-            "NOT_FOUND",
-            "command not found",
-        ),
-    }
+async fn get_command(call: Call, Path((id, sid, cid)): Path<(String, String, String)>) -> Answer {
+    let cmd = call.command(&id, &sid, &cid).await?;
+    Ok(Json(command_dto(&cmd)).into_response())
 }
 
-async fn command_logs(
-    State(c): State<Shared>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path((id, sid, cid)): Path<(String, String, String)>,
-) -> Response {
-    let session = match toolbox_session(&c, &headers, &method, &uri, &id, &sid) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let cmd = match session.lock().await.commands.get(&cid) {
-        Some(cmd) => cmd.clone(),
-        None => {
-            return toolbox_error(
-                StatusCode::NOT_FOUND,
-                &method,
-                &uri,
-                "NOT_FOUND",
-                "command not found",
-            );
-        }
-    };
+async fn command_logs(call: Call, Path((id, sid, cid)): Path<(String, String, String)>) -> Answer {
+    let cmd = call.command(&id, &sid, &cid).await?;
     let log = cmd.log();
-    let (content_type, body) = match log_format(&headers) {
+    let (content_type, body) = match log_format(&call.headers) {
         LogFormat::Json => {
-            let (out, err) = demux(&log);
-            let v = json!({
-                "output": String::from_utf8_lossy(&log),
-                "stdout": String::from_utf8_lossy(&out),
-                "stderr": String::from_utf8_lossy(&err),
-            });
+            let (output, stdout, stderr) = log_fields(&log, LogFormat::Json);
+            let v = json!({"output": output, "stdout": stdout, "stderr": stderr});
             (
                 "application/json; charset=utf-8",
                 bytes::Bytes::from(v.to_string()),
@@ -1229,11 +963,7 @@ async fn command_logs(
             bytes::Bytes::from(strip_prefixes(&log)),
         ),
     };
-    let body = match c.kit.take_stream_cut(uri.path()) {
-        Some(after) => cut_body(body, after),
-        None => axum::body::Body::from(body),
-    };
-    ([("content-type", content_type)], body).into_response()
+    Ok(call.output(content_type, body))
 }
 
 /// A body that stops after `after` bytes with an error, so the connection drops mid-response
