@@ -108,9 +108,9 @@ impl EmuSandbox {
             "autoStopInterval": self.auto_stop_interval,
             "autoArchiveInterval": 10080,
             "autoDeleteInterval": self.auto_delete_interval,
-            "createdAt": iso8601(self.created_at),
-            "updatedAt": iso8601(SystemTime::now()),
-            "lastActivityAt": iso8601(self.last_activity),
+            "createdAt": atlas_emulator_kit::rfc3339_millis(self.created_at),
+            "updatedAt": atlas_emulator_kit::rfc3339_millis(SystemTime::now()),
+            "lastActivityAt": atlas_emulator_kit::rfc3339_millis(self.last_activity),
             "sandboxClass": "container",
             "daemonVersion": "0.190.0",
             "runnerId": "runner-emulated",
@@ -312,7 +312,7 @@ impl Call {
     fn api_error(&self, status: StatusCode, message: &str) -> Response {
         let body = json!({
             "path": self.uri.path(),
-            "timestamp": iso8601(SystemTime::now()),
+            "timestamp": atlas_emulator_kit::rfc3339_millis(SystemTime::now()),
             "statusCode": status.as_u16(),
             "error": status.canonical_reason().unwrap_or("Error"),
             "message": message,
@@ -371,7 +371,7 @@ impl Call {
             "code": code,
             "path": self.uri.path(),
             "method": self.method.as_str(),
-            "timestamp": iso8601(SystemTime::now()),
+            "timestamp": atlas_emulator_kit::rfc3339_millis(SystemTime::now()),
             "source": "DAYTONA_DAEMON",
         });
         (status, Json(body)).into_response()
@@ -979,24 +979,9 @@ fn cut_body(body: bytes::Bytes, after: usize) -> axum::body::Body {
 
 // ---------------------------------------------------------------------------------------------
 
-/// RFC 3339 UTC with milliseconds, as the API prints dates.
-fn iso8601(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::UNIX_EPOCH;
-
-    #[test]
-    fn dates_are_rfc3339() {
-        assert_eq!(iso8601(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            iso8601(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
-            "2023-11-14T22:13:20.000Z"
-        );
-    }
 
     #[test]
     fn log_format_follows_sdk_version() {

@@ -16,7 +16,6 @@
 
 mod envd;
 mod multipart;
-mod time;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -297,8 +296,8 @@ fn listed(sb: &EmuSandbox) -> serde_json::Value {
         "alias": sb.template,
         "sandboxID": sb.id,
         "clientID": "6532622b",
-        "startedAt": time::rfc3339(sb.started_at),
-        "endAt": time::rfc3339(*lock(&sb.end_at)),
+        "startedAt": atlas_emulator_kit::rfc3339_millis(sb.started_at),
+        "endAt": atlas_emulator_kit::rfc3339_millis(*lock(&sb.end_at)),
         "cpuCount": 2,
         "memoryMB": 512,
         "diskSizeMB": 1024,

@@ -402,9 +402,27 @@ impl SandboxDir {
     }
 }
 
+/// A time as the vendors' APIs print it: RFC 3339 in UTC with milliseconds,
+/// `2026-11-24T09:22:48.123Z`.
+pub fn rfc3339_millis(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_rfc3339_with_millis() {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        let at = |ms: u64| rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms));
+        assert_eq!(
+            rfc3339_millis(SystemTime::UNIX_EPOCH),
+            "1970-01-01T00:00:00.000Z"
+        );
+        assert_eq!(at(1_795_512_168_250), "2026-11-24T09:22:48.250Z");
+        assert_eq!(at(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
 
     #[tokio::test]
     async fn records_injects_and_recovers() {
