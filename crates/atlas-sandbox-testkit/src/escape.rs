@@ -380,6 +380,17 @@ struct Ctx<'a, F> {
 /// A secret the output must not contain: (what it is, its bytes).
 type Secret = (String, Vec<u8>);
 
+/// A command and what came back from it.
+type Tried = (String, Attempt);
+
+/// What a row comes to. `Err` is a failure found before any verdict (the attack could not be
+/// set up, or it would hit the host), so a row can bail out with `?`.
+type RowResult = Result<Outcome, String>;
+
+/// Long enough for a command that is refused or harmless; an attack still running by then is
+/// cut off rather than waited for.
+const QUICK: Duration = Duration::from_secs(5);
+
 fn held(notes: impl Into<String>) -> Outcome {
     Outcome::Passed(notes.into())
 }
@@ -392,6 +403,16 @@ fn failed(reasons: &[String]) -> Outcome {
     Outcome::Failed(shown.join("; "))
 }
 
+/// Held when no reason was found. The notes are worked out only then: they describe a row that
+/// held.
+fn verdict(reasons: &[String], notes: impl FnOnce() -> String) -> Outcome {
+    if reasons.is_empty() {
+        held(notes())
+    } else {
+        failed(reasons)
+    }
+}
+
 fn req(command: impl Into<String>, timeout: Duration) -> ExecRequest {
     ExecRequest::new(command)
         .timeout(timeout)
@@ -402,6 +423,77 @@ fn req(command: impl Into<String>, timeout: Duration) -> ExecRequest {
 fn hidden_echo(word: &str) -> String {
     let (a, b) = word.split_at(word.len() / 2);
     format!("printf '%s%s\\n' '{a}' '{b}'")
+}
+
+/// A backend that hangs or panics has failed whatever the command was: refusing an attack must
+/// not take the sandbox down.
+fn broke(a: &Attempt) -> bool {
+    matches!(a, Attempt::Hung(_) | Attempt::Panicked(_))
+}
+
+/// One attempt as a report shows it: "`command`: what came back".
+fn attempt_note(command: &str, a: &Attempt) -> String {
+    format!("`{}`: {}", short(command), a.summary())
+}
+
+/// Every attempt as a report shows it, for the notes of a row that held.
+fn attempt_notes(results: &[Tried]) -> String {
+    results
+        .iter()
+        .map(|(c, a)| attempt_note(c, a))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs each command in turn (with a short timeout) and returns what came back.
+async fn run_all(sb: &dyn Sandbox, commands: &[impl AsRef<str>], timeout: Duration) -> Vec<Tried> {
+    let mut out = Vec::new();
+    for c in commands {
+        let c = c.as_ref();
+        out.push((c.to_owned(), attempt(sb, req(c, timeout)).await));
+    }
+    out
+}
+
+/// [`run_all`], then closes the sandbox: the verdict is formed from the host's side afterwards.
+async fn run_all_and_close(
+    sb: Box<dyn Sandbox>,
+    commands: &[impl AsRef<str>],
+    timeout: Duration,
+) -> Vec<Tried> {
+    let results = run_all(sb.as_ref(), commands, timeout).await;
+    let _ = sb.close().await;
+    results
+}
+
+/// Which secrets appear in which outputs; hangs and panics are failures too.
+fn leaks(results: &[Tried], secrets: &[Secret]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (cmd, a) in results {
+        if broke(a) {
+            out.push(attempt_note(cmd, a));
+        }
+        let seen = a.visible_bytes();
+        for (what, bytes) in secrets {
+            let line = format!("`{}` revealed {what}", short(cmd));
+            if contains(&seen, bytes) && !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+/// The host must still spawn a process promptly after an attack on its resources; returns how
+/// long that took.
+async fn check_host_responsive(reasons: &mut Vec<String>) -> Option<Duration> {
+    match host_responsive().await {
+        Ok(took) => Some(took),
+        Err(e) => {
+            reasons.push(e);
+            None
+        }
+    }
 }
 
 impl<F: SandboxFactory> Ctx<'_, F> {
@@ -422,39 +514,15 @@ impl<F: SandboxFactory> Ctx<'_, F> {
         Ok((root, sb))
     }
 
-    /// Runs each command in turn (with a short timeout) and returns what came back.
-    async fn run_all(
+    /// Runs `commands` in a sandbox of its own over a fresh layer named `name`.
+    async fn attack(
         &self,
-        sb: &dyn Sandbox,
-        commands: &[String],
+        name: &str,
+        commands: &[impl AsRef<str>],
         timeout: Duration,
-    ) -> Vec<(String, Attempt)> {
-        let mut out = Vec::new();
-        for c in commands {
-            out.push((c.clone(), attempt(sb, req(c.as_str(), timeout)).await));
-        }
-        out
-    }
-
-    /// Which secrets appear in which outputs; hangs and panics are failures too.
-    fn leaks(&self, results: &[(String, Attempt)], secrets: &[Secret]) -> Vec<String> {
-        let mut out = Vec::new();
-        for (cmd, a) in results {
-            match a {
-                Attempt::Hung(_) | Attempt::Panicked(_) => {
-                    out.push(format!("`{}`: {}", short(cmd), a.summary()));
-                }
-                _ => {}
-            }
-            let seen = a.visible_bytes();
-            for (what, bytes) in secrets {
-                let line = format!("`{}` revealed {what}", short(cmd));
-                if contains(&seen, bytes) && !out.contains(&line) {
-                    out.push(line);
-                }
-            }
-        }
-        out
+    ) -> Result<Vec<Tried>, String> {
+        let (_root, sb) = self.open_fresh(name).await?;
+        Ok(run_all_and_close(sb, commands, timeout).await)
     }
 
     fn canary_secrets(&self) -> Vec<Secret> {
@@ -464,15 +532,17 @@ impl<F: SandboxFactory> Ctx<'_, F> {
         )]
     }
 
-    fn gate(&self) -> Option<Outcome> {
+    /// Refuses to run an attack that would hit the host itself when the sandbox may share its
+    /// processes.
+    fn gate(&self) -> Result<(), String> {
         if self.confinement.unconfined() && !self.opts.force_resource_attacks {
-            Some(Outcome::Failed(format!(
+            Err(format!(
                 "not executed: the sandbox may share the host's processes ({}), so this attack \
                  would hit the host itself; set force_resource_attacks if the backend limits it",
                 self.confinement.detail
-            )))
+            ))
         } else {
-            None
+            Ok(())
         }
     }
 
@@ -494,11 +564,11 @@ impl<F: SandboxFactory> Ctx<'_, F> {
             "cat /proc/{pid}/cmdline 2>/dev/null; echo; kill -0 {pid} 2>/dev/null && {}; {dead} true",
             hidden_echo("SENTINEL-SIGNALLED")
         );
-        let root = match self.ws.fresh_layer("probe") {
-            Ok(r) => r,
-            Err(e) => return Confinement::unknown(format!("the probe did not run: {e}")),
+        let opened = match self.ws.fresh_layer("probe") {
+            Ok(root) => self.open(&root).await,
+            Err(e) => Err(e.to_string()),
         };
-        let sb = match self.open(&root).await {
+        let sb = match opened {
             Ok(sb) => sb,
             Err(e) => return Confinement::unknown(format!("the probe did not run: {e}")),
         };
@@ -527,7 +597,7 @@ impl<F: SandboxFactory> Ctx<'_, F> {
     }
 
     async fn row(&mut self, id: &str) -> Outcome {
-        match id {
+        let result = match id {
             "F1" => self.f1().await,
             "F2" => self.f2().await,
             "F3" => self.f3().await,
@@ -545,21 +615,16 @@ impl<F: SandboxFactory> Ctx<'_, F> {
             "R6" => self.r6().await,
             "T1" => self.t1().await,
             "T2" => self.t2().await,
-            other => Outcome::Failed(format!("unknown row {other}")),
-        }
+            other => Err(format!("unknown row {other}")),
+        };
+        result.unwrap_or_else(Outcome::Failed)
     }
 
     /// F1: every kind of write leaves the host's source files byte-identical.
-    async fn f1(&self) -> Outcome {
-        let (root, sb) = match self.open_fresh("f1").await {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(e),
-        };
-        let before = match snapshot(&root) {
-            Ok(s) => s,
-            Err(e) => return Outcome::Failed(format!("cannot snapshot the layer: {e}")),
-        };
-        let commands: Vec<String> = [
+    async fn f1(&self) -> RowResult {
+        let (root, sb) = self.open_fresh("f1").await?;
+        let before = snapshot(&root).map_err(|e| format!("cannot snapshot the layer: {e}"))?;
+        let commands = [
             "echo pwned > catalog.yml",
             ": > glossary.yml",
             "printf x >> entities/customers.yml",
@@ -571,51 +636,37 @@ impl<F: SandboxFactory> Ctx<'_, F> {
             "touch new.yml && mkdir -p newdir",
             "ln -s /etc/passwd entities/link.yml",
             "rm -rf metrics groups",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        let results = self
-            .run_all(sb.as_ref(), &commands, Duration::from_secs(5))
-            .await;
+        ];
+        let results = run_all(sb.as_ref(), &commands, QUICK).await;
         // The sandbox must still answer after the attempts (an error, not a crash).
-        let after_all = attempt(sb.as_ref(), req("cat catalog.yml", Duration::from_secs(5))).await;
+        let after_all = attempt(sb.as_ref(), req("cat catalog.yml", QUICK)).await;
         let _ = sb.close().await;
-        let after = match snapshot(&root) {
-            Ok(s) => s,
-            Err(e) => return Outcome::Failed(format!("cannot re-read the layer: {e}")),
-        };
+        let after = snapshot(&root).map_err(|e| format!("cannot re-read the layer: {e}"))?;
         let mut reasons: Vec<String> = diff(&before, &after, 6)
             .into_iter()
             .map(|c| format!("host file {c}"))
             .collect();
-        reasons.extend(self.leaks(&results, &[]));
-        if let Attempt::Hung(_) | Attempt::Panicked(_) = after_all {
+        reasons.extend(leaks(&results, &[]));
+        if broke(&after_all) {
             reasons.push(format!(
                 "the sandbox broke after the writes: {}",
                 after_all.summary()
             ));
         }
-        let refused = results
-            .iter()
-            .filter(|(_, a)| !matches!(a, Attempt::Ran(o) if o.exit_code == 0))
-            .count();
-        if reasons.is_empty() {
-            held(format!(
+        Ok(verdict(&reasons, || {
+            let refused = results
+                .iter()
+                .filter(|(_, a)| !matches!(a, Attempt::Ran(o) if o.exit_code == 0))
+                .count();
+            format!(
                 "host files unchanged; {refused}/{} writes refused, any others changed only a private copy",
                 results.len()
-            ))
-        } else {
-            failed(&reasons)
-        }
+            )
+        }))
     }
 
     /// F2: host secrets stay invisible.
-    async fn f2(&self) -> Outcome {
-        let (_root, sb) = match self.open_fresh("f2").await {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(e),
-        };
+    async fn f2(&self) -> RowResult {
         let mut secrets = self.canary_secrets();
         let mut notes = Vec::new();
         // /etc/shadow: only lines with a password hash are secret (a container's own shadow
@@ -706,36 +757,25 @@ impl<F: SandboxFactory> Ctx<'_, F> {
         if let Some(cfg) = &self.opts.host_config_path {
             commands.push(format!("cat {}", cfg.display()));
         }
-        let results = self
-            .run_all(sb.as_ref(), &commands, Duration::from_secs(5))
-            .await;
-        let _ = sb.close().await;
-        let reasons = self.leaks(&results, &secrets);
-        if reasons.is_empty() {
-            held(format!(
-                "{} secrets checked; {}",
-                secrets.len(),
-                notes.join(", ")
-            ))
-        } else {
-            failed(&reasons)
-        }
+        let results = self.attack("f2", &commands, QUICK).await?;
+        Ok(verdict(&leaks(&results, &secrets), || {
+            format!("{} secrets checked; {}", secrets.len(), notes.join(", "))
+        }))
     }
 
     /// F3: a layer with symlinks pointing out of it (absolute, `../`, a sibling
     /// `semantic_evil`, loops).
-    async fn f3(&self) -> Outcome {
+    async fn f3(&self) -> RowResult {
         let base = self.ws.dir.join("f3");
         let root = base.join("semantic");
-        if let Err(e) = build_f3_layer(&base, &root, &self.ws.canary_file, &self.ws.canary) {
-            return Outcome::Failed(format!("cannot build the symlink layer: {e}"));
-        }
+        build_f3_layer(&base, &root, &self.ws.canary_file, &self.ws.canary)
+            .map_err(|e| format!("cannot build the symlink layer: {e}"))?;
         let sb = match self.open(&root).await {
             Ok(sb) => sb,
             // Refusing a hostile layer outright is confinement too.
-            Err(e) => return held(format!("the backend refused the layer: {e}")),
+            Err(e) => return Ok(held(format!("the backend refused the layer: {e}"))),
         };
-        let commands: Vec<String> = [
+        let commands = [
             "cat evil_abs.yml",
             "cat evil_rel.yml",
             "cat deep_rel.yml",
@@ -748,36 +788,22 @@ impl<F: SandboxFactory> Ctx<'_, F> {
             "ls -R | head -300",
             "cat loop_a",
             "cat self/self/self/catalog.yml | head -2",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        let results = self
-            .run_all(sb.as_ref(), &commands, Duration::from_secs(8))
-            .await;
-        let _ = sb.close().await;
-        let mut reasons = self.leaks(&results, &self.canary_secrets());
+        ];
+        let results = run_all_and_close(sb, &commands, Duration::from_secs(8)).await;
+        let mut reasons = leaks(&results, &self.canary_secrets());
         for (cmd, a) in &results {
             if matches!(a, Attempt::Ran(o) if o.timed_out) {
                 reasons.push(format!("`{cmd}` did not end (timed out)"));
             }
         }
-        if reasons.is_empty() {
-            held(format!(
-                "{} commands over 8 hostile symlinks",
-                results.len()
-            ))
-        } else {
-            failed(&reasons)
-        }
+        Ok(verdict(&reasons, || {
+            format!("{} commands over 8 hostile symlinks", results.len())
+        }))
     }
 
     /// F4: `..` past the root, `/proc/self/root`, `/proc/1/root`, `//`, very long paths.
-    async fn f4(&self) -> Outcome {
-        let (_root, sb) = match self.open_fresh("f4").await {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(e),
-        };
+    async fn f4(&self) -> RowResult {
+        let (_root, sb) = self.open_fresh("f4").await?;
         let abs = self.ws.canary_file.display().to_string();
         let rel = abs.trim_start_matches('/').to_owned();
         let commands = vec![
@@ -795,12 +821,10 @@ impl<F: SandboxFactory> Ctx<'_, F> {
                 parent_display(&self.ws.canary_file)
             ),
         ];
-        let results = self
-            .run_all(sb.as_ref(), &commands, Duration::from_secs(5))
-            .await;
-        let mut reasons = self.leaks(&results, &self.canary_secrets());
+        let results = run_all(sb.as_ref(), &commands, QUICK).await;
+        let mut reasons = leaks(&results, &self.canary_secrets());
         for cwd in ["..", "../..", "entities/../../..", "/", "a\nb"] {
-            match attempt(sb.as_ref(), req("ls", Duration::from_secs(5)).cwd(cwd)).await {
+            match attempt(sb.as_ref(), req("ls", QUICK).cwd(cwd)).await {
                 Attempt::Refused(e) if e.kind() == ErrorKind::InvalidRequest => {}
                 other => reasons.push(format!(
                     "cwd {cwd:?} was not refused as an invalid request: {}",
@@ -809,19 +833,14 @@ impl<F: SandboxFactory> Ctx<'_, F> {
             }
         }
         let _ = sb.close().await;
-        if reasons.is_empty() {
-            held(format!(
-                "{} path tricks, 5 cwd escapes refused",
-                commands.len()
-            ))
-        } else {
-            failed(&reasons)
-        }
+        Ok(verdict(&reasons, || {
+            format!("{} path tricks, 5 cwd escapes refused", commands.len())
+        }))
     }
 
     /// F5: a file and a directory swapped for symlinks out of the layer while commands run and
     /// while sandboxes are being created over the layer.
-    async fn f5(&self) -> Outcome {
+    async fn f5(&self) -> RowResult {
         let base = self.ws.dir.join("f5");
         let root = base.join("semantic");
         let evil = base.join("evil");
@@ -840,23 +859,16 @@ impl<F: SandboxFactory> Ctx<'_, F> {
             )?;
             Ok(())
         })();
-        if let Err(e) = setup {
-            return Outcome::Failed(format!("cannot build the race layer: {e}"));
-        }
+        setup.map_err(|e| format!("cannot build the race layer: {e}"))?;
         let swapper = Swapper::start(root.clone(), self.ws.canary_file.clone(), evil);
-        let commands: Vec<String> = [
+        let commands = [
             "cat race.yml",
             "cat sub/leak.yml sub/ok.yml",
             "grep -r ATLAS-CANARY .",
             "cat race.yml sub/* 2>&1 | head -20",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+        ];
         if !swapper.wait_first_swap(Duration::from_secs(2)) {
-            return Outcome::Failed(
-                "the swapping thread made no swap: the race was not run".into(),
-            );
+            return Err("the swapping thread made no swap: the race was not run".into());
         }
         let mut reasons = Vec::new();
         let mut create_errors = 0;
@@ -877,48 +889,32 @@ impl<F: SandboxFactory> Ctx<'_, F> {
                 }
             };
             for _ in 0..3 {
-                let results = self
-                    .run_all(sb.as_ref(), &commands, Duration::from_secs(5))
-                    .await;
+                let results = run_all(sb.as_ref(), &commands, QUICK).await;
                 execs += results.len();
-                reasons.extend(self.leaks(&results, &self.canary_secrets()));
+                reasons.extend(leaks(&results, &self.canary_secrets()));
             }
             let _ = sb.close().await;
         }
         let swaps = swapper.stop();
         reasons.dedup();
-        if reasons.is_empty() {
-            held(format!(
+        Ok(verdict(&reasons, || {
+            format!(
                 "{execs} execs in {sandboxes} sandboxes during {swaps} swaps; {create_errors} creations refused"
-            ))
-        } else {
-            failed(&reasons)
-        }
+            )
+        }))
     }
 
     /// P1: `unshare`, `mount`, `kill -9 -1` fail or stay harmless.
-    async fn p1(&mut self) -> Outcome {
-        if let Some(gated) = self.gate() {
-            return gated;
-        }
-        let (_root, sb) = match self.open_fresh("p1").await {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(e),
-        };
-        let commands: Vec<String> = [
+    async fn p1(&mut self) -> RowResult {
+        self.gate()?;
+        let commands = [
             "unshare -r id",
             "mount -t tmpfs none /tmp; echo mount=$?",
             "find / -xdev -perm -4000 -type f 2>/dev/null | head -5",
             "kill -9 -1",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        let results = self
-            .run_all(sb.as_ref(), &commands, Duration::from_secs(5))
-            .await;
-        let _ = sb.close().await;
-        let mut reasons = self.leaks(&results, &[]);
+        ];
+        let results = self.attack("p1", &commands, QUICK).await?;
+        let mut reasons = leaks(&results, &[]);
         if let Some(s) = self.sentinel.as_ref()
             && !s.alive()
         {
@@ -928,29 +924,15 @@ impl<F: SandboxFactory> Ctx<'_, F> {
             Ok(s) if s.contains(&self.ws.canary) => {}
             _ => reasons.push("the host's /tmp changed under `mount -t tmpfs none /tmp`".into()),
         }
-        let notes: Vec<String> = results
-            .iter()
-            .map(|(c, a)| format!("`{}`: {}", short(c), a.summary()))
-            .collect();
-        if reasons.is_empty() {
-            held(notes.join(", "))
-        } else {
-            failed(&reasons)
-        }
+        Ok(verdict(&reasons, || attempt_notes(&results)))
     }
 
     /// P2: TIOCSTI through python3 or perl cannot inject keystrokes.
-    async fn p2(&self) -> Outcome {
-        let (_root, sb) = match self.open_fresh("p2").await {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(e),
-        };
+    async fn p2(&self) -> RowResult {
+        let (_root, sb) = self.open_fresh("p2").await?;
         let which = attempt(
             sb.as_ref(),
-            req(
-                "command -v python3; command -v perl",
-                Duration::from_secs(5),
-            ),
+            req("command -v python3; command -v perl", QUICK),
         )
         .await;
         let found = which
@@ -961,7 +943,9 @@ impl<F: SandboxFactory> Ctx<'_, F> {
         let has_perl = found.contains("perl");
         if !has_python && !has_perl {
             let _ = sb.close().await;
-            return Outcome::Skipped("neither python3 nor perl exists in the sandbox".into());
+            return Ok(Outcome::Skipped(
+                "neither python3 nor perl exists in the sandbox".into(),
+            ));
         }
         // The /dev/tty variants could reach the developer's terminal when the sandbox shares
         // the host's session; run them only when that cannot happen.
@@ -989,30 +973,20 @@ impl<F: SandboxFactory> Ctx<'_, F> {
                 ));
             }
         }
-        let results = self
-            .run_all(sb.as_ref(), &commands, Duration::from_secs(5))
-            .await;
-        let _ = sb.close().await;
-        let secrets = vec![("a successful TIOCSTI".to_owned(), b"INJECTED".to_vec())];
-        let reasons = self.leaks(&results, &secrets);
-        if reasons.is_empty() {
+        let results = run_all_and_close(sb, &commands, QUICK).await;
+        let secrets = [("a successful TIOCSTI".to_owned(), b"INJECTED".to_vec())];
+        Ok(verdict(&leaks(&results, &secrets), || {
             let note = if try_tty {
                 ""
             } else {
                 "; the /dev/tty variants were not run (the host has a terminal the sandbox could reach)"
             };
-            held(format!("{} injections refused{note}", commands.len()))
-        } else {
-            failed(&reasons)
-        }
+            format!("{} injections refused{note}", commands.len())
+        }))
     }
 
     /// I1: the environment of the host process is invisible.
-    async fn i1(&self) -> Outcome {
-        let (_root, sb) = match self.open_fresh("i1").await {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(e),
-        };
+    async fn i1(&self) -> RowResult {
         let me = std::process::id();
         let commands = vec![
             "env".to_owned(),
@@ -1039,32 +1013,24 @@ impl<F: SandboxFactory> Ctx<'_, F> {
                 secrets.push((format!("the host's {key}"), value.into_bytes()));
             }
         }
-        let results = self
-            .run_all(sb.as_ref(), &commands, Duration::from_secs(5))
-            .await;
-        let _ = sb.close().await;
-        let reasons = self.leaks(&results, &secrets);
-        if reasons.is_empty() {
-            held(format!("{} host values checked", secrets.len()))
-        } else {
-            failed(&reasons)
-        }
+        let results = self.attack("i1", &commands, QUICK).await?;
+        Ok(verdict(&leaks(&results, &secrets), || {
+            format!("{} host values checked", secrets.len())
+        }))
     }
 
     /// N1: listeners on the host's 127.0.0.1, ::1 (TCP), 127.0.0.1 (UDP) and an abstract unix
     /// socket accept nothing.
-    async fn n1(&self) -> Outcome {
+    async fn n1(&self) -> RowResult {
         if self.opts.network_allowed {
-            return Outcome::Skipped("the backend's config allows network".into());
+            return Ok(Outcome::Skipped(
+                "the backend's config allows network".into(),
+            ));
         }
-        let listeners = match Listeners::start().await {
-            Ok(l) => l,
-            Err(e) => return Outcome::Failed(format!("cannot start the test listeners: {e}")),
-        };
-        let (_root, sb) = match self.open_fresh("n1").await {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(e),
-        };
+        let listeners = Listeners::start()
+            .await
+            .map_err(|e| format!("cannot start the test listeners: {e}"))?;
+        let (_root, sb) = self.open_fresh("n1").await?;
         let p = listeners.tcp4_port;
         let u = listeners.udp_port;
         let mut attacks: Vec<(&str, String)> = vec![
@@ -1124,9 +1090,9 @@ impl<F: SandboxFactory> Ctx<'_, F> {
         let mut reasons = Vec::new();
         let mut last = 0;
         for (target, command) in &attacks {
-            let a = attempt(sb.as_ref(), req(command.as_str(), Duration::from_secs(5))).await;
-            if let Attempt::Hung(_) | Attempt::Panicked(_) = a {
-                reasons.push(format!("`{}`: {}", short(command), a.summary()));
+            let a = attempt(sb.as_ref(), req(command.as_str(), QUICK)).await;
+            if broke(&a) {
+                reasons.push(attempt_note(command, &a));
             }
             // Give the accept loops a moment to see a connection that did get through.
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -1142,55 +1108,38 @@ impl<F: SandboxFactory> Ctx<'_, F> {
         let _ = sb.close().await;
         let has_v6 = listeners.tcp6_port.is_some();
         listeners.stop();
-        if reasons.is_empty() {
+        Ok(verdict(&reasons, || {
             let six = if has_v6 { "" } else { " (no ::1 on this host)" };
-            held(format!("{} attempts, nothing accepted{six}", attacks.len()))
-        } else {
-            failed(&reasons)
-        }
+            format!("{} attempts, nothing accepted{six}", attacks.len())
+        }))
     }
 
     /// R1: a fork bomb is contained; the host still spawns; nothing is left running.
-    async fn r1(&self) -> Outcome {
-        if let Some(gated) = self.gate() {
-            return gated;
-        }
-        let (_root, sb) = match self.open_fresh("r1").await {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(e),
-        };
+    async fn r1(&self) -> RowResult {
+        self.gate()?;
+        let (_root, sb) = self.open_fresh("r1").await?;
         let marker = format!("ATLAS-R1-{}", random_token());
         let command = format!(": {marker}; bomb() {{ bomb | bomb & }}; bomb; sleep 5");
         let a = attempt(sb.as_ref(), req(command, Duration::from_secs(2))).await;
         let _ = sb.close().await;
-        let mut reasons = self.leaks(&[("fork bomb".to_owned(), a)], &[]);
-        let responsive = host_responsive().await;
-        if let Err(e) = &responsive {
-            reasons.push(e.clone());
-        }
+        let mut reasons = leaks(&[("fork bomb".to_owned(), a)], &[]);
+        let responsive = check_host_responsive(&mut reasons).await;
         let leftovers = wait_for_no_marker(&marker, Duration::from_secs(5)).await;
         if leftovers > 0 {
             reasons.push(format!(
                 "{leftovers} fork-bomb processes still running 5 s later"
             ));
         }
-        if reasons.is_empty() {
+        Ok(verdict(&reasons, || {
             let took = responsive.map(|d| d.as_millis()).unwrap_or_default();
-            held(format!("host `true` took {took} ms; no process left"))
-        } else {
-            failed(&reasons)
-        }
+            format!("host `true` took {took} ms; no process left")
+        }))
     }
 
     /// R2: a memory bomb fails or times out; the host stays fine.
-    async fn r2(&self) -> Outcome {
-        if let Some(gated) = self.gate() {
-            return gated;
-        }
-        let (_root, sb) = match self.open_fresh("r2").await {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(e),
-        };
+    async fn r2(&self) -> RowResult {
+        self.gate()?;
+        let (_root, sb) = self.open_fresh("r2").await?;
         let rss_before = rss_kib();
         // (command, what its stdout shows if the bomb went through unlimited). Pipelines report
         // their last stage's status, so success is judged by the byte count, not the exit code.
@@ -1205,12 +1154,9 @@ impl<F: SandboxFactory> Ctx<'_, F> {
                 "awk=0",
             ),
         ];
-        let commands: Vec<String> = bombs.iter().map(|(c, _)| (*c).to_owned()).collect();
-        let results = self
-            .run_all(sb.as_ref(), &commands, Duration::from_secs(5))
-            .await;
-        let _ = sb.close().await;
-        let mut reasons = self.leaks(&results, &[]);
+        let commands = bombs.map(|(c, _)| c);
+        let results = run_all_and_close(sb, &commands, QUICK).await;
+        let mut reasons = leaks(&results, &[]);
         for ((c, a), (_, through)) in results.iter().zip(bombs) {
             if let Attempt::Ran(o) = a
                 && o.stdout_str().trim() == through
@@ -1222,26 +1168,13 @@ impl<F: SandboxFactory> Ctx<'_, F> {
             }
         }
         check_host_memory(rss_before, &mut reasons);
-        if let Err(e) = host_responsive().await {
-            reasons.push(e);
-        }
-        if reasons.is_empty() {
-            let notes: Vec<String> = results
-                .iter()
-                .map(|(c, a)| format!("`{}`: {}", short(c), a.summary()))
-                .collect();
-            held(notes.join(", "))
-        } else {
-            failed(&reasons)
-        }
+        check_host_responsive(&mut reasons).await;
+        Ok(verdict(&reasons, || attempt_notes(&results)))
     }
 
     /// R3: `sleep 1000` and a CPU loop are killed at a 1 s timeout with exit 124.
-    async fn r3(&self) -> Outcome {
-        let (_root, sb) = match self.open_fresh("r3").await {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(e),
-        };
+    async fn r3(&self) -> RowResult {
+        let (_root, sb) = self.open_fresh("r3").await?;
         let timeout = Duration::from_secs(1);
         let limit = timeout + self.opts.timeout_slack;
         let mut reasons = Vec::new();
@@ -1266,22 +1199,14 @@ impl<F: SandboxFactory> Ctx<'_, F> {
             }
         }
         let _ = sb.close().await;
-        if reasons.is_empty() {
-            held(format!(
-                "both killed with 124 after {}",
-                took_all.join(" and ")
-            ))
-        } else {
-            failed(&reasons)
-        }
+        Ok(verdict(&reasons, || {
+            format!("both killed with 124 after {}", took_all.join(" and "))
+        }))
     }
 
     /// R4: `yes` and `cat /dev/zero` are capped with the notice; our memory stays bounded.
-    async fn r4(&self) -> Outcome {
-        let (_root, sb) = match self.open_fresh("r4").await {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(e),
-        };
+    async fn r4(&self) -> RowResult {
+        let (_root, sb) = self.open_fresh("r4").await?;
         let cap = 64 * 1024;
         let notice = atlas_sandbox_sdk::truncation_notice(cap);
         let rss_before = rss_kib();
@@ -1322,39 +1247,28 @@ impl<F: SandboxFactory> Ctx<'_, F> {
         }
         let _ = sb.close().await;
         check_host_memory(rss_before, &mut reasons);
-        if reasons.is_empty() {
-            held(notes.join(", "))
-        } else {
-            failed(&reasons)
-        }
+        Ok(verdict(&reasons, || notes.join(", ")))
     }
 
     /// R5: filling /tmp with data or inodes is stopped and never reaches the host's /tmp.
-    async fn r5(&self) -> Outcome {
-        if let Some(gated) = self.gate() {
-            return gated;
-        }
-        let (_root, sb) = match self.open_fresh("r5").await {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(e),
-        };
+    async fn r5(&self) -> RowResult {
+        self.gate()?;
+        let (_root, sb) = self.open_fresh("r5").await?;
         let marker = format!("atlas-fill-{}", random_token());
-        let commands = vec![
+        let commands = [
             format!("head -c 20G /dev/zero > /tmp/{marker}-data; echo status=$?"),
             format!(
                 "i=0; while : > /tmp/{marker}-inode-$i; do i=$((i+1)); done; echo stopped at $i"
             ),
         ];
-        let results = self
-            .run_all(sb.as_ref(), &commands, Duration::from_secs(4))
-            .await;
+        let results = run_all(sb.as_ref(), &commands, Duration::from_secs(4)).await;
         let _ = attempt(
             sb.as_ref(),
             req(format!("rm -rf /tmp/{marker}-*"), Duration::from_secs(20)),
         )
         .await;
         let _ = sb.close().await;
-        let mut reasons = self.leaks(&results, &[]);
+        let mut reasons = leaks(&results, &[]);
         let host_tmp = std::env::temp_dir();
         let mut on_host = 0;
         for dir in [PathBuf::from("/tmp"), host_tmp] {
@@ -1373,26 +1287,13 @@ impl<F: SandboxFactory> Ctx<'_, F> {
                 "{on_host} files of the attack appeared in the host's /tmp"
             ));
         }
-        if let Err(e) = host_responsive().await {
-            reasons.push(e);
-        }
-        if reasons.is_empty() {
-            let notes: Vec<String> = results
-                .iter()
-                .map(|(c, a)| format!("`{}`: {}", short(c), a.summary()))
-                .collect();
-            held(notes.join(", "))
-        } else {
-            failed(&reasons)
-        }
+        check_host_responsive(&mut reasons).await;
+        Ok(verdict(&reasons, || attempt_notes(&results)))
     }
 
     /// R6: a 1 MB command is a clear error (or a faithful result); binary bytes come back exact.
-    async fn r6(&self) -> Outcome {
-        let (_root, sb) = match self.open_fresh("r6").await {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(e),
-        };
+    async fn r6(&self) -> RowResult {
+        let (_root, sb) = self.open_fresh("r6").await?;
         let mut reasons = Vec::new();
         let payload = "a".repeat(1024 * 1024);
         match attempt(
@@ -1428,7 +1329,7 @@ impl<F: SandboxFactory> Ctx<'_, F> {
             ),
         ];
         for (command, want, what) in &checks {
-            match attempt(sb.as_ref(), req(command.as_str(), Duration::from_secs(5))).await {
+            match attempt(sb.as_ref(), req(command.as_str(), QUICK)).await {
                 Attempt::Ran(o) if &o.stdout == want => {}
                 Attempt::Ran(o) => reasons.push(format!(
                     "{what}: got {} bytes, not the {} expected",
@@ -1439,39 +1340,33 @@ impl<F: SandboxFactory> Ctx<'_, F> {
             }
         }
         let _ = sb.close().await;
-        if reasons.is_empty() {
-            held(
-                "1 MB command refused or echoed; 256 byte values, invalid UTF-8 and control bytes exact",
-            )
-        } else {
-            failed(&reasons)
-        }
+        Ok(verdict(&reasons, || {
+            "1 MB command refused or echoed; 256 byte values, invalid UTF-8 and control bytes exact"
+                .into()
+        }))
     }
 
     /// T1: needs the host killed, which this process cannot do to itself.
-    async fn t1(&self) -> Outcome {
+    async fn t1(&self) -> RowResult {
         if let Some(hook) = &self.opts.t1_hook {
-            return match (hook.0)().await {
-                Ok(notes) => held(notes),
-                Err(reason) => Outcome::Failed(reason),
-            };
+            return (hook.0)().await.map(held);
         }
         let by = self
             .opts
             .t1_covered_by
             .as_deref()
             .unwrap_or("nothing: the backend must test it separately");
-        Outcome::Skipped(format!(
+        Ok(Outcome::Skipped(format!(
             "not applicable here: killing the host cannot be done in-process; covered by {by}"
-        ))
+        )))
     }
 
     /// T2: many sessions leave no processes and no temporary directories behind.
-    async fn t2(&self) -> Outcome {
-        let root = match self.ws.fresh_layer("t2") {
-            Ok(r) => r,
-            Err(e) => return Outcome::Failed(format!("cannot copy the layer: {e}")),
-        };
+    async fn t2(&self) -> RowResult {
+        let root = self
+            .ws
+            .fresh_layer("t2")
+            .map_err(|e| format!("cannot copy the layer: {e}"))?;
         let me = std::process::id() as i32;
         let procs_before = descendants(me);
         let dirs_before: Vec<usize> = self
@@ -1541,15 +1436,13 @@ impl<F: SandboxFactory> Ctx<'_, F> {
                 ));
             }
         }
-        if reasons.is_empty() {
-            held(format!(
+        Ok(verdict(&reasons, || {
+            format!(
                 "{n} sessions in {:.1} s; no process or temp entry left ({} dirs watched)",
                 took.as_secs_f64(),
                 self.opts.watch_temp_dirs.len()
-            ))
-        } else {
-            failed(&reasons)
-        }
+            )
+        }))
     }
 }
 
