@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use atlas_emulator_e2b::EmulatorOptions;
 use atlas_sandbox_sdk::{ErrorKind, ExecRequest, SandboxPlugin};
+use common::RunOk;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,8 +33,7 @@ async fn non_zero_exit_keeps_code_stdout_and_stderr() {
     assert_eq!(out.exit_code, 1);
     let out = sb.exec(ExecRequest::new("kill -9 $$")).await.unwrap();
     assert_eq!(out.exit_code, 137, "a signal is 128 + n: {out:?}");
-    sb.close().await.unwrap();
-    env.assert_none_alive().await;
+    env.close_and_assert_none_alive(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,12 +51,7 @@ async fn timeout_is_exit_124_with_partial_output_and_the_cap_holds() {
     assert!(out.timed_out && out.exit_code == 124, "{out:?}");
     assert_eq!(out.stdout_str(), "before\n");
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
-    let start = env
-        .kit
-        .requests()
-        .into_iter()
-        .rfind(|r| r.path.ends_with("/Start"))
-        .unwrap();
+    let start = env.last_start_request();
     assert_eq!(start.header("connect-timeout-ms"), Some("1000"));
 
     let out = sb
@@ -66,8 +61,7 @@ async fn timeout_is_exit_124_with_partial_output_and_the_cap_holds() {
     assert!(out.stdout_truncated, "{out:?}");
     assert!(out.stdout.len() < 1200);
     assert_eq!(out.exit_code, 0);
-    sb.close().await.unwrap();
-    env.assert_none_alive().await;
+    env.close_and_assert_none_alive(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,46 +70,37 @@ async fn latency_is_tolerated() {
     env.kit.set_latency(Duration::from_millis(150));
     let sb = env.sandbox().await;
     let t = Instant::now();
-    let out = sb.exec(ExecRequest::new("ls entities")).await.unwrap();
-    assert_eq!(out.exit_code, 0);
+    sb.run_ok("ls entities").await;
     assert!(
         t.elapsed() >= Duration::from_millis(450),
         "three round trips of 150 ms"
     );
-    sb.close().await.unwrap();
-    env.assert_none_alive().await;
+    env.close_and_assert_none_alive(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limited_create_honours_retry_after_then_succeeds() {
     let env = common::setup(json!({})).await;
-    env.kit.fail_next(
+    env.fail_next(
         "/v2/sandboxes",
         1,
         429,
         Some(1),
-        json!({"code": 429, "message": "you have reached the maximum number of concurrent E2B sandboxes (20)"}),
+        "you have reached the maximum number of concurrent E2B sandboxes (20)",
     );
     let sb = env.sandbox().await;
     let t = Instant::now();
-    let out = sb.exec(ExecRequest::new("ls")).await.unwrap();
-    assert_eq!(out.exit_code, 0);
+    sb.run_ok("ls").await;
     assert!(
         t.elapsed() >= Duration::from_secs(1),
         "waited for Retry-After"
     );
     assert_eq!(env.kit.count("POST", "/v2/sandboxes"), 2);
-    assert_eq!(env.state.live_sandboxes().len(), 1, "one sandbox, not two");
+    env.assert_live(1, "one sandbox, not two");
     sb.close().await.unwrap();
 
     // Still limited after every retry: a RateLimited error with the vendor's message.
-    env.kit.fail_next(
-        "/v2/sandboxes",
-        10,
-        429,
-        Some(0),
-        json!({"code": 429, "message": "slow down"}),
-    );
+    env.fail_next("/v2/sandboxes", 10, 429, Some(0), "slow down");
     let sb = env.sandbox().await;
     let e = sb.exec(ExecRequest::new("ls")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
@@ -149,33 +134,16 @@ async fn server_errors_create_is_not_retried_upload_is() {
     );
 
     // The same sandbox object works on the next call; a 503 on the upload is retried.
-    env.kit.fail_next(
-        "/files",
-        1,
-        503,
-        None,
-        json!({"code": 503, "message": "busy"}),
-    );
-    let out = sb.exec(ExecRequest::new("cat catalog.yml")).await.unwrap();
-    assert_eq!(out.exit_code, 0);
+    env.fail_next("/files", 1, 503, None, "busy");
+    sb.run_ok("cat catalog.yml").await;
     assert_eq!(env.kit.count("POST", "/files"), 2);
 
     // An upload that keeps failing: the new sandbox is killed, not leaked.
     let sb2 = env.sandbox().await;
-    env.kit.fail_next(
-        "/files",
-        10,
-        500,
-        None,
-        json!({"code": 500, "message": "disk error"}),
-    );
+    env.fail_next("/files", 10, 500, None, "disk error");
     let e = sb2.exec(ExecRequest::new("ls")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
-    assert_eq!(
-        env.state.live_sandboxes().len(),
-        1,
-        "only the first sandbox remains"
-    );
+    env.assert_live(1, "only the first sandbox remains");
     sb.close().await.unwrap();
     env.kit.clear();
     env.assert_none_alive().await;
@@ -194,15 +162,9 @@ async fn stream_cut_mid_way_is_an_error_and_the_next_command_works() {
     assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
     assert!(e.is_temporary());
     assert!(e.to_string().contains("ended"), "{e}");
-    let out = sb.exec(ExecRequest::new("cat catalog.yml")).await.unwrap();
-    assert_eq!(out.exit_code, 0);
-    assert_eq!(
-        env.state.live_sandboxes().len(),
-        1,
-        "the same sandbox kept working"
-    );
-    sb.close().await.unwrap();
-    env.assert_none_alive().await;
+    sb.run_ok("cat catalog.yml").await;
+    env.assert_live(1, "the same sandbox kept working");
+    env.close_and_assert_none_alive(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,11 +175,7 @@ async fn vanished_sandbox_is_recreated_once_and_the_command_works() {
     let first = env.state.live_sandboxes();
     assert_eq!(first.len(), 1);
     assert!(env.state.vanish(&first[0]));
-    let out = sb
-        .exec(ExecRequest::new("cat entities/orders.yml"))
-        .await
-        .unwrap();
-    assert_eq!(out.exit_code, 0, "{out:?}");
+    let out = sb.run_ok("cat entities/orders.yml").await;
     assert!(!out.stdout.is_empty());
     let now = env.state.live_sandboxes();
     assert_eq!(now.len(), 1);
@@ -228,8 +186,7 @@ async fn vanished_sandbox_is_recreated_once_and_the_command_works() {
         2,
         "the layer is uploaded again"
     );
-    sb.close().await.unwrap();
-    env.assert_none_alive().await;
+    env.close_and_assert_none_alive(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,22 +194,19 @@ async fn slow_upload_within_limits_works_and_a_timed_out_one_is_retried() {
     let env = common::setup(json!({"request_timeout": "1s"})).await;
     env.kit.delay_next("/files", Duration::from_millis(500));
     let sb = env.sandbox().await;
-    let out = sb.exec(ExecRequest::new("ls")).await.unwrap();
-    assert_eq!(out.exit_code, 0);
+    sb.run_ok("ls").await;
     sb.close().await.unwrap();
 
     env.kit.clear();
     env.kit.delay_next("/files", Duration::from_secs(3));
     let sb = env.sandbox().await;
-    let out = sb.exec(ExecRequest::new("ls")).await.unwrap();
-    assert_eq!(out.exit_code, 0);
+    sb.run_ok("ls").await;
     assert_eq!(
         env.kit.count("POST", "/files"),
         2,
         "the timed-out upload was sent again"
     );
-    sb.close().await.unwrap();
-    env.assert_none_alive().await;
+    env.close_and_assert_none_alive(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,12 +219,7 @@ async fn dead_sandbox_does_not_hang_the_call_and_keepalives_keep_slow_commands_a
         .await
         .unwrap();
     assert_eq!(out.stdout_str(), "done\n");
-    let start = env
-        .kit
-        .requests()
-        .into_iter()
-        .rfind(|r| r.path.ends_with("/Start"))
-        .unwrap();
+    let start = env.last_start_request();
     assert_eq!(start.header("keepalive-ping-interval"), Some("1"));
 
     let id = env.state.live_sandboxes().pop().unwrap();
@@ -286,8 +235,7 @@ async fn dead_sandbox_does_not_hang_the_call_and_keepalives_keep_slow_commands_a
         "idle timeout, not the 60 s deadline: {:?}",
         t.elapsed()
     );
-    sb.close().await.unwrap();
-    env.assert_none_alive().await;
+    env.close_and_assert_none_alive(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -349,11 +297,7 @@ async fn dropped_sandbox_is_killed_and_sweep_finds_leaks() {
             .iter()
             .all(|s| !s.killed && s.tags["atlas-sandbox"] == "true")
     );
-    assert_eq!(
-        env.state.live_sandboxes().len(),
-        2,
-        "a dry run kills nothing"
-    );
+    env.assert_live(2, "a dry run kills nothing");
     let real = env.plugin.sweep(Duration::ZERO, false).await.unwrap();
     assert_eq!(real.sandboxes.iter().filter(|s| s.killed).count(), 2);
     env.assert_none_alive().await;
@@ -378,12 +322,7 @@ async fn lifetime_is_extended_while_in_use() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let ext: Vec<_> = env
-        .kit
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.ends_with("/timeout"))
-        .collect();
+    let ext = env.requests_ending_with("/timeout");
     assert_eq!(ext.len(), 1);
     assert_eq!(ext[0].json().unwrap(), json!({"timeout": 10}));
     assert_eq!(
@@ -394,8 +333,7 @@ async fn lifetime_is_extended_while_in_use() {
             .count(),
         1
     );
-    sb.close().await.unwrap();
-    env.assert_none_alive().await;
+    env.close_and_assert_none_alive(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -426,10 +364,8 @@ async fn a_caller_giving_up_during_setup_leaks_no_sandbox() {
     env.assert_none_alive().await;
 
     // The sandbox object still works afterwards.
-    let out = sb.exec(ExecRequest::new("ls")).await.unwrap();
-    assert_eq!(out.exit_code, 0);
-    sb.close().await.unwrap();
-    env.assert_none_alive().await;
+    sb.run_ok("ls").await;
+    env.close_and_assert_none_alive(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -439,11 +375,7 @@ async fn a_create_whose_answer_is_lost_is_found_by_its_nonce_and_killed() {
     let sb = env.sandbox().await;
     let e = sb.exec(ExecRequest::new("ls")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
-    assert_eq!(
-        env.state.live_sandboxes().len(),
-        1,
-        "the vendor did create it"
-    );
+    env.assert_live(1, "the vendor did create it");
     tokio::time::sleep(Duration::from_millis(1200)).await;
     env.assert_none_alive().await;
     assert_eq!(env.kit.count("DELETE", "/sandboxes/"), 1);
@@ -464,8 +396,7 @@ async fn an_enormous_timeout_runs_the_command_instead_of_panicking() {
         .await
         .unwrap();
     assert_eq!((out.exit_code, out.stdout_str().as_ref()), (0, "hi\n"));
-    sb.close().await.unwrap();
-    env.assert_none_alive().await;
+    env.close_and_assert_none_alive(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

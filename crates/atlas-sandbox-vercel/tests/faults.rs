@@ -6,21 +6,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use atlas_sandbox_sdk::{ErrorKind, ExecRequest, SandboxPlugin};
+use common::eventually;
 use serde_json::json;
-
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < until, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_zero_exit_keeps_code_stdout_and_stderr() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
-    let sb = s.plugin.create(&layer).await.expect("create");
+    let sb = s.sandbox().await;
     let out = sb
         .exec(ExecRequest::new(
             "cat entities/orders.yml; echo oops >&2; exit 42",
@@ -31,17 +23,15 @@ async fn non_zero_exit_keeps_code_stdout_and_stderr() {
     assert_eq!(out.stdout_str(), "name: orders\n");
     assert_eq!(out.stderr_str(), "oops\n");
     assert!(!out.timed_out);
-    sb.close().await.expect("close");
-    assert_eq!(s.emu.running_sessions(), 0);
+    s.close_and_assert_none_running(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_on_every_request() {
     let s = common::setup().await;
     s.kit.set_latency(Duration::from_millis(50));
-    let (_d, layer) = common::small_layer();
     let t = Instant::now();
-    let sb = s.plugin.create(&layer).await.expect("create");
+    let sb = s.sandbox().await;
     let out = sb
         .exec(ExecRequest::new("ls entities"))
         .await
@@ -51,16 +41,14 @@ async fn latency_on_every_request() {
         t.elapsed() >= Duration::from_millis(150),
         "3 round trips of 50 ms"
     );
-    sb.close().await.expect("close");
-    assert_eq!(s.emu.running_sessions(), 0);
+    s.close_and_assert_none_running(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_is_retried_after_retry_after_then_reported() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
-    let sb = s.plugin.create(&layer).await.expect("create");
-    let body = json!({"error": {"code": "rate_limited", "message": "Too many requests"}});
+    let sb = s.sandbox().await;
+    let body = common::error_body("rate_limited", "Too many requests");
     s.kit.fail_next("/cmd", 2, 429, Some(0), body.clone());
     let out = sb.exec(ExecRequest::new("echo ok")).await.expect("retried");
     assert_eq!(out.stdout_str(), "ok\n");
@@ -76,32 +64,18 @@ async fn rate_limit_is_retried_after_retry_after_then_reported() {
     assert!(e.to_string().contains("Too many requests"), "{e}");
     assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
     s.kit.clear();
-    sb.close().await.expect("close");
-    assert_eq!(s.emu.running_sessions(), 0);
+    s.close_and_assert_none_running(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_retry_only_what_is_safe() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
     // The upload is idempotent: a 503 is retried.
-    s.kit.fail_next(
-        "/fs/write",
-        1,
-        503,
-        None,
-        json!({"error": {"code": "internal", "message": "busy"}}),
-    );
-    let sb = s.plugin.create(&layer).await.expect("upload retried");
+    s.fail_next("/fs/write", 1, 503, "internal", "busy");
+    let sb = s.create().await.expect("upload retried");
     assert_eq!(s.kit.count("POST", "/fs/write"), 2);
     // A command is not: a 502 is reported (temporary), and it ran zero times, not twice.
-    s.kit.fail_next(
-        "/cmd",
-        1,
-        502,
-        None,
-        json!({"error": {"code": "bad_gateway", "message": "upstream"}}),
-    );
+    s.fail_next("/cmd", 1, 502, "bad_gateway", "upstream");
     let e = sb
         .exec(ExecRequest::new("echo once >> /tmp/count"))
         .await
@@ -114,23 +88,15 @@ async fn server_errors_retry_only_what_is_safe() {
         .await
         .expect("next works");
     assert_eq!(out.stdout_str(), "fine\n");
-    sb.close().await.expect("close");
-    assert_eq!((s.emu.running_sessions(), s.emu.sandbox_count()), (0, 0));
+    s.close_and_assert_nothing_left(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_create_is_looked_up_by_name_not_blindly_repeated() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
     // The first request is the create; a 503 leaves it unknown whether a microVM exists.
-    s.kit.fail_next(
-        "/v2/sandboxes",
-        1,
-        503,
-        None,
-        json!({"error": {"code": "internal", "message": "oops"}}),
-    );
-    let sb = s.plugin.create(&layer).await.expect("create after lookup");
+    s.fail_next("/v2/sandboxes", 1, 503, "internal", "oops");
+    let sb = s.create().await.expect("create after lookup");
     let reqs = s.kit.requests();
     assert_eq!(reqs[0].method, "POST");
     assert_eq!(
@@ -148,15 +114,13 @@ async fn failed_create_is_looked_up_by_name_not_blindly_repeated() {
         "same name: no duplicate possible"
     );
     assert_eq!(s.emu.running_sessions(), 1, "exactly one microVM");
-    sb.close().await.expect("close");
-    assert_eq!((s.emu.running_sessions(), s.emu.sandbox_count()), (0, 0));
+    s.close_and_assert_nothing_left(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_cut_mid_way_is_recovered_from_wait_and_logs() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
-    let sb = s.plugin.create(&layer).await.expect("create");
+    let sb = s.sandbox().await;
     // The first ndjson line (the command) fits in 400 bytes; the output is cut inside.
     s.kit.cut_stream_next("/cmd", 400);
     let out = sb
@@ -169,10 +133,9 @@ async fn a_stream_cut_mid_way_is_recovered_from_wait_and_logs() {
     assert_eq!(out.exit_code, 3);
     assert_eq!(s.kit.count("GET", "/logs"), 1);
     assert!(
-        s.kit
-            .requests()
-            .iter()
-            .any(|r| r.method == "GET" && r.query.as_deref().unwrap_or("").contains("wait=true")),
+        s.any_request(
+            |r| r.method == "GET" && r.query.as_deref().unwrap_or("").contains("wait=true")
+        ),
         "waited for the command"
     );
 
@@ -191,15 +154,13 @@ async fn a_stream_cut_mid_way_is_recovered_from_wait_and_logs() {
         .await
         .expect("logs re-read");
     assert_eq!(out.stdout_str().lines().count(), 2000);
-    sb.close().await.expect("close");
-    assert_eq!(s.emu.running_sessions(), 0);
+    s.close_and_assert_none_running(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vanished_sandbox_is_recreated_once() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
-    let sb = s.plugin.create(&layer).await.expect("create");
+    let sb = s.sandbox().await;
     assert_eq!(s.emu.stop_all_sessions(), 1);
     let out = sb
         .exec(ExecRequest::new("cat catalog.yml"))
@@ -221,13 +182,7 @@ async fn a_vanished_sandbox_is_recreated_once() {
     assert_eq!(out.stdout_str(), "next\n");
 
     // 422 sandbox_stopping is "gone" too.
-    s.kit.fail_next(
-        "/cmd",
-        1,
-        422,
-        None,
-        json!({"error": {"code": "sandbox_stopping", "message": "stopping"}}),
-    );
+    s.fail_next("/cmd", 1, 422, "sandbox_stopping", "stopping");
     let out = sb
         .exec(ExecRequest::new("echo again"))
         .await
@@ -236,9 +191,13 @@ async fn a_vanished_sandbox_is_recreated_once() {
     assert_eq!(s.emu.created_count(), 3);
 
     // Gone twice in a row: recreated once, then the error reaches the user.
-    let gone =
-        json!({"error": {"code": "sandbox_stopped", "message": "The sandbox session is stopped"}});
-    s.kit.fail_next("/cmd", 2, 410, None, gone);
+    s.fail_next(
+        "/cmd",
+        2,
+        410,
+        "sandbox_stopped",
+        "The sandbox session is stopped",
+    );
     let e = sb
         .exec(ExecRequest::new("true"))
         .await
@@ -247,10 +206,8 @@ async fn a_vanished_sandbox_is_recreated_once() {
     assert_eq!(s.emu.created_count(), 4, "exactly one recreation per exec");
 
     sb.close().await.expect("close");
-    eventually("every microVM stopped and deleted", || {
-        s.emu.running_sessions() == 0 && s.emu.sandbox_count() == 0
-    })
-    .await;
+    s.eventually_nothing_left("every microVM stopped and deleted")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,14 +217,9 @@ async fn slow_upload_and_failed_upload() {
         c
     })
     .await;
-    let (_d, layer) = common::small_layer();
     // Slower than the 1 s request bound: the upload is idempotent, so it is sent again.
     s.kit.delay_next("/fs/write", Duration::from_millis(1500));
-    let sb = s
-        .plugin
-        .create(&layer)
-        .await
-        .expect("the retried upload works");
+    let sb = s.create().await.expect("the retried upload works");
     assert_eq!(s.kit.count("POST", "/fs/write"), 2);
     let out = sb
         .exec(ExecRequest::new("cat catalog.yml"))
@@ -277,36 +229,26 @@ async fn slow_upload_and_failed_upload() {
     sb.close().await.expect("close");
 
     // An upload that fails for good: the user sees the error, and the microVM is not leaked.
-    s.kit.fail_next(
-        "/fs/write",
-        5,
-        500,
-        None,
-        json!({"error": {"code": "internal", "message": "disk"}}),
-    );
-    let e = s.plugin.create(&layer).await.expect_err("upload fails");
+    s.fail_next("/fs/write", 5, 500, "internal", "disk");
+    let e = s.create().await.expect_err("upload fails");
     assert!(e.to_string().contains("disk"), "{e}");
-    assert_eq!((s.emu.running_sessions(), s.emu.sandbox_count()), (0, 0));
+    s.assert_nothing_left();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_sandbox_is_stopped_in_the_background() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
-    let sb = s.plugin.create(&layer).await.expect("create");
+    let sb = s.sandbox().await;
     sb.exec(ExecRequest::new("true")).await.expect("exec");
     drop(sb);
-    eventually("the dropped sandbox stopped and deleted", || {
-        s.emu.running_sessions() == 0 && s.emu.sandbox_count() == 0
-    })
-    .await;
+    s.eventually_nothing_left("the dropped sandbox stopped and deleted")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_are_124_whoever_enforces_them() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
-    let sb = s.plugin.create(&layer).await.expect("create");
+    let sb = s.sandbox().await;
     let t = Instant::now();
     let out = sb
         .exec(ExecRequest::new("echo started; sleep 30").timeout(Duration::from_millis(800)))
@@ -315,13 +257,7 @@ async fn timeouts_are_124_whoever_enforces_them() {
     assert_eq!((out.exit_code, out.timed_out), (124, true));
     // Well before our own deadline (0.8 s + 15 s): the vendor's kill was reported as 124.
     assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
-    let body = s
-        .kit
-        .requests()
-        .last()
-        .and_then(|r| r.json())
-        .expect("cmd body");
-    assert_eq!(body["timeout"], 800, "milliseconds");
+    assert_eq!(s.last_request_body()["timeout"], 800, "milliseconds");
     // A command that kills itself with SIGKILL quickly is not a timeout.
     let out = sb.exec(ExecRequest::new("kill -9 $$")).await.expect("exec");
     assert_eq!((out.exit_code, out.timed_out), (137, false));
@@ -331,8 +267,7 @@ async fn timeouts_are_124_whoever_enforces_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_commands_run_detached_with_wait_polling_and_logs() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
-    let sb = s.plugin.create(&layer).await.expect("create");
+    let sb = s.sandbox().await;
     s.kit.clear();
     let out = sb
         .exec(
@@ -372,8 +307,7 @@ async fn the_lifetime_is_extended_while_in_use() {
         c
     })
     .await;
-    let (_d, layer) = common::small_layer();
-    let sb = s.plugin.create(&layer).await.expect("create");
+    let sb = s.sandbox().await;
     sb.exec(ExecRequest::new("true"))
         .await
         .expect("short command: no extension");
@@ -381,12 +315,7 @@ async fn the_lifetime_is_extended_while_in_use() {
     sb.exec(ExecRequest::new("true").timeout(Duration::from_secs(40)))
         .await
         .expect("exec");
-    let ext: Vec<_> = s
-        .kit
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.ends_with("/extend-timeout"))
-        .collect();
+    let ext = s.requests_ending_with("/extend-timeout");
     assert_eq!(
         ext.len(),
         1,
@@ -411,18 +340,11 @@ async fn the_lifetime_is_extended_while_in_use() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_get_no_host_environment_or_token() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
-    let sb = s.plugin.create(&layer).await.expect("create");
+    let sb = s.sandbox().await;
     let out = sb.exec(ExecRequest::new("env")).await.expect("env");
     assert!(!out.stdout_str().contains(common::TOKEN));
     assert!(!out.stdout_str().contains("team_test"));
-    let body = s
-        .kit
-        .requests()
-        .last()
-        .and_then(|r| r.json())
-        .expect("cmd body");
-    assert_eq!(body["env"], json!({}));
+    assert_eq!(s.last_request_body()["env"], json!({}));
     sb.close().await.expect("close");
 }
 
@@ -430,8 +352,7 @@ async fn commands_get_no_host_environment_or_token() {
 async fn bad_token_is_an_auth_error_naming_the_variable() {
     let s = common::setup().await;
     s.emu.expect_token(Some("a-different-token"));
-    let (_d, layer) = common::small_layer();
-    let e = s.plugin.create(&layer).await.expect_err("refused");
+    let e = s.create().await.expect_err("refused");
     assert_eq!(e.kind(), ErrorKind::Auth);
     let text = e.to_string();
     assert!(text.contains("VERCEL_TOKEN"), "{text}");
@@ -459,11 +380,9 @@ async fn health_check_is_a_free_list_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweep_finds_leaked_sandboxes_by_tag() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
     // Two leaks (as if the host crashed): never closed, never dropped.
     for _ in 0..2 {
-        let sb = s.plugin.create(&layer).await.expect("create");
-        std::mem::forget(sb);
+        std::mem::forget(s.sandbox().await);
     }
     assert_eq!(s.emu.running_sessions(), 2);
     let r = s
@@ -487,14 +406,13 @@ async fn sweep_finds_leaked_sandboxes_by_tag() {
             .iter()
             .all(|x| x.tags["atlas-sandbox-instance"] == "test-instance")
     );
-    assert_eq!((s.emu.running_sessions(), s.emu.sandbox_count()), (0, 0));
+    s.assert_nothing_left();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_stream_ends_at_our_deadline_with_124_and_a_kill() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
-    let sb = s.plugin.create(&layer).await.expect("create");
+    let sb = s.sandbox().await;
     s.emu.stall_next_streams(1);
     let t = Instant::now();
     let out = sb
@@ -509,73 +427,50 @@ async fn a_hung_stream_ends_at_our_deadline_with_124_and_a_kill() {
     assert_eq!(s.kit.count("POST", "/kill"), 1, "the command was killed");
     let out = sb.exec(ExecRequest::new("echo after")).await.expect("next");
     assert_eq!(out.stdout_str(), "after\n");
-    sb.close().await.expect("close");
-    assert_eq!(s.emu.running_sessions(), 0);
+    s.close_and_assert_none_running(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_giving_up_during_the_upload_leaks_no_microvm() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
     s.kit.delay_next("/fs/write", Duration::from_secs(3));
-    let gave_up = tokio::time::timeout(Duration::from_millis(500), s.plugin.create(&layer)).await;
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), s.create()).await;
     assert!(gave_up.is_err(), "the create should still be uploading");
     assert_eq!(s.emu.created_count(), 1, "the microVM was created");
-    eventually("the abandoned microVM stopped and deleted", || {
-        s.emu.running_sessions() == 0 && s.emu.sandbox_count() == 0
-    })
-    .await;
+    s.eventually_nothing_left("the abandoned microVM stopped and deleted")
+        .await;
 
     // Given up while the create is in flight: the name it chose is looked up (and whatever
     // carries it is stopped and deleted).
     s.kit.clear();
     s.kit.delay_next("/v2/sandboxes", Duration::from_secs(1));
-    let gave_up = tokio::time::timeout(Duration::from_millis(300), s.plugin.create(&layer)).await;
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), s.create()).await;
     assert!(gave_up.is_err(), "the create should still be in flight");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let looked_up = s
-        .kit
-        .requests()
-        .iter()
-        .any(|r| r.method == "GET" && r.path.starts_with("/v2/sandboxes/atlas-"));
+    let looked_up =
+        s.any_request(|r| r.method == "GET" && r.path.starts_with("/v2/sandboxes/atlas-"));
     assert!(looked_up, "the lost create was looked up by its name");
-    eventually("nothing left running", || {
-        s.emu.running_sessions() == 0 && s.emu.sandbox_count() == 0
-    })
-    .await;
+    s.eventually_nothing_left("nothing left running").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_enormous_timeout_runs_the_command_instead_of_panicking() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
-    let sb = s.plugin.create(&layer).await.expect("create");
+    let sb = s.sandbox().await;
     let out = sb
         .exec(ExecRequest::new("echo hi").timeout(atlas_sandbox_sdk::MAX_TIMEOUT))
         .await
         .expect("exec");
     assert_eq!((out.exit_code, out.stdout_str().as_ref()), (0, "hi\n"));
-    sb.close().await.expect("close");
-    assert_eq!(s.emu.running_sessions(), 0);
+    s.close_and_assert_none_running(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_that_keeps_failing_ambiguously_is_looked_up_once_more_afterwards() {
     let s = common::setup().await;
-    let (_d, layer) = common::small_layer();
     // Every create (and lookup) answers 503: whether a microVM exists stays unknown.
-    s.kit.fail_next(
-        "/v2/sandboxes",
-        100,
-        503,
-        None,
-        json!({"error": {"code": "internal", "message": "oops"}}),
-    );
-    let e = s
-        .plugin
-        .create(&layer)
-        .await
-        .expect_err("the API keeps failing");
+    s.fail_next("/v2/sandboxes", 100, 503, "internal", "oops");
+    let e = s.create().await.expect_err("the API keeps failing");
     assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
     let name = s
         .kit
@@ -589,10 +484,7 @@ async fn a_create_that_keeps_failing_ambiguously_is_looked_up_once_more_afterwar
     // create did make would be stopped and deleted rather than left to its lifetime.
     s.kit.clear();
     eventually("the name was looked up after the failure", || {
-        s.kit
-            .requests()
-            .iter()
-            .any(|r| r.method == "GET" && r.path.ends_with(&name))
+        s.any_request(|r| r.method == "GET" && r.path.ends_with(&name))
     })
     .await;
     assert_eq!(s.emu.sandbox_count(), 0);

@@ -2,13 +2,12 @@
 
 mod common;
 
-use atlas_sandbox_sdk::{ExecRequest, SandboxPlugin};
+use atlas_sandbox_sdk::ExecRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_setup_is_three_round_trips_and_close_is_two() {
     let s = common::setup().await;
-    let (_dir, layer) = common::small_layer();
-    let sb = s.plugin.create(&layer).await.expect("create");
+    let sb = s.sandbox().await;
     let out = sb.exec(ExecRequest::new("ls")).await.expect("ls");
     assert_eq!(out.stdout_str(), "catalog.yml\nentities\n");
     let setup: Vec<(String, String)> = s
