@@ -253,15 +253,9 @@ async fn create_rejects_a_layer_the_jail_user_cannot_read() {
         return;
     };
     if !is_root() {
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!(
-                "{}\n",
-                format_args!(
-                    "SKIPPED: create_rejects_a_layer_the_jail_user_cannot_read: unprivileged, the jail \
-             user is the caller, who can read its own files"
-                )
-            ),
+        common::skip(
+            "create_rejects_a_layer_the_jail_user_cannot_read",
+            "unprivileged, the jail user is the caller, who can read its own files",
         );
         return;
     }
@@ -280,14 +274,9 @@ async fn create_rejects_a_layer_the_jail_user_cannot_read() {
 async fn toolbox_jail_has_only_busybox() {
     let busybox = std::path::Path::new("/usr/bin/busybox");
     if !busybox.is_file() {
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!(
-                "{}\n",
-                format_args!(
-                    "SKIPPED: toolbox_jail_has_only_busybox: /usr/bin/busybox not installed"
-                )
-            ),
+        common::skip(
+            "toolbox_jail_has_only_busybox",
+            "/usr/bin/busybox not installed",
         );
         return;
     }
@@ -328,14 +317,9 @@ async fn cgroup_limits_apply_as_root() {
     };
     let facts = plugin.host_facts().expect("facts");
     let Some(layout) = facts.cgroups else {
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!(
-                "{}\n",
-                format_args!(
-                    "SKIPPED: cgroup_limits_apply_as_root: not root or no cgroup controllers"
-                )
-            ),
+        common::skip(
+            "cgroup_limits_apply_as_root",
+            "not root or no cgroup controllers",
         );
         return;
     };

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use atlas_sandbox_nsjail::{ExtraMount, NsjailConfig};
 use atlas_sandbox_sdk::{ErrorKind, ExecRequest, MAX_COMMAND_CHARS, Sandbox};
-use common::{Fixture, SECRET, eventually, host_has, is_root, processes_of_uid};
+use common::{
+    Fixture, SECRET, assert_nsjail_children_end, assert_processes_of_uid_end,
+    assert_processes_of_uid_start, host_has, is_root, processes_of_uid,
+};
 
 fn cfg() -> NsjailConfig {
     NsjailConfig::default()
@@ -47,8 +50,7 @@ async fn f1_writes_fail_and_the_source_is_unchanged() {
         "touch /usr/x",
         "echo x > /dev/urandom && touch /dev/newdev",
     ] {
-        let out = f.run(cmd).await;
-        assert_ne!(out.exit_code, 0, "{cmd:?} succeeded: {out:?}");
+        let out = f.run_refused(cmd).await;
         assert!(!out.timed_out, "{cmd:?}");
     }
     assert_eq!(
@@ -85,8 +87,7 @@ async fn f2_host_secrets_are_not_readable() {
         "ls /home",
         "cat /atlas.toml",
     ] {
-        let out = f.run(cmd).await;
-        assert_ne!(out.exit_code, 0, "{cmd:?} succeeded: {out:?}");
+        let out = f.run_refused(cmd).await;
         if let Some(line) = &shadow_line {
             assert!(
                 !out.stdout_str().contains(line.as_str()),
@@ -277,8 +278,7 @@ async fn p1_escalation_fails_and_host_processes_survive() {
         "umount /semantic",
         "su -c id root",
     ] {
-        let out = f.run(cmd).await;
-        assert_ne!(out.exit_code, 0, "{cmd:?} succeeded: {out:?}");
+        let out = f.run_refused(cmd).await;
         assert!(!out.stdout_str().contains("uid=0"), "{cmd:?}");
     }
     if host_has("strace") {
@@ -412,8 +412,7 @@ async fn n1_network_is_refused() {
         }
     }
     for cmd in &cmds {
-        let out = f.run(cmd).await;
-        assert_ne!(out.exit_code, 0, "{cmd:?} succeeded: {out:?}");
+        let out = f.run_refused(cmd).await;
         assert!(!out.stdout_str().contains("CONNECTED") && !out.stdout_str().contains("OPENED"));
     }
     // Nothing reached the host's listeners.
@@ -502,11 +501,7 @@ async fn r1_fork_bomb_is_held_at_the_limit_and_the_host_stays_responsive() {
             peak <= 32,
             "the jail held {peak} processes; the limit is 32"
         );
-        assert!(
-            eventually(Duration::from_secs(3), || processes_of_uid(UID).is_empty()).await,
-            "processes of the jail survived: {:?}",
-            processes_of_uid(UID)
-        );
+        assert_processes_of_uid_end(UID, "processes of the jail survived").await;
     }
     eprintln!("fork bomb: peak {peak} processes, worst host spawn {worst_host_spawn:?}");
 }
@@ -716,10 +711,7 @@ async fn t1_a_dropped_exec_leaves_no_jailed_process() {
         })
     };
     if is_root() {
-        assert!(
-            eventually(Duration::from_secs(3), || processes_of_uid(UID).len() >= 2).await,
-            "the jailed sleeps never started"
-        );
+        assert_processes_of_uid_start(UID, 2, "the jailed sleeps never started").await;
     } else {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -727,18 +719,9 @@ async fn t1_a_dropped_exec_leaves_no_jailed_process() {
     task.abort();
     let _ = task.await;
     if is_root() {
-        assert!(
-            eventually(Duration::from_secs(3), || processes_of_uid(UID).is_empty()).await,
-            "jailed processes survived the caller: {:?}",
-            processes_of_uid(UID)
-        );
+        assert_processes_of_uid_end(UID, "jailed processes survived the caller").await;
     }
-    assert!(
-        eventually(Duration::from_secs(3), || common::nsjail_children()
-            .is_empty())
-        .await,
-        "nsjail survived the caller"
-    );
+    assert_nsjail_children_end("nsjail survived the caller").await;
 }
 
 #[tokio::test]
@@ -748,14 +731,9 @@ async fn t1_killing_nsjail_kills_the_jail() {
         return;
     };
     if !is_root() {
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!(
-                "{}\n",
-                format_args!(
-                    "SKIPPED: t1_killing_nsjail_kills_the_jail: needs root to see the jail uid"
-                )
-            ),
+        common::skip(
+            "t1_killing_nsjail_kills_the_jail",
+            "needs root to see the jail uid",
         );
         return;
     }
@@ -768,10 +746,7 @@ async fn t1_killing_nsjail_kills_the_jail() {
                 .await
         })
     };
-    assert!(
-        eventually(Duration::from_secs(3), || processes_of_uid(UID).len() >= 2).await,
-        "the jailed sleeps never started"
-    );
+    assert_processes_of_uid_start(UID, 2, "the jailed sleeps never started").await;
     // nsjail dies mid-command, as it would with a crashed or OOM-killed host.
     let config = f.sandbox.config_file().display().to_string();
     let pid = common::nsjail_child_with(&config).expect("the sandbox's nsjail");
@@ -780,11 +755,7 @@ async fn t1_killing_nsjail_kills_the_jail() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("SIGKILL nsjail");
-    assert!(
-        eventually(Duration::from_secs(3), || processes_of_uid(UID).is_empty()).await,
-        "jailed processes outlived nsjail: {:?}",
-        processes_of_uid(UID)
-    );
+    assert_processes_of_uid_end(UID, "jailed processes outlived nsjail").await;
     let e = exec.await.expect("task").expect_err("nsjail was killed");
     assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
     assert!(e.to_string().contains("killed by signal 9"), "{e}");
@@ -815,16 +786,7 @@ async fn t2_a_hundred_sandboxes_leave_nothing_behind() {
         assert!(!d.exists(), "{} was left behind", d.display());
     }
     if is_root() {
-        assert!(
-            eventually(Duration::from_secs(3), || processes_of_uid(UID).is_empty()).await,
-            "orphans: {:?}",
-            processes_of_uid(UID)
-        );
+        assert_processes_of_uid_end(UID, "orphans").await;
     }
-    assert!(
-        eventually(Duration::from_secs(3), || common::nsjail_children()
-            .is_empty())
-        .await,
-        "nsjail processes left"
-    );
+    assert_nsjail_children_end("nsjail processes left").await;
 }

@@ -1,20 +1,16 @@
 //! The shared contract suite (atlas-sandbox-testkit) against the nsjail backend.
 
-use atlas_sandbox_nsjail::{NsjailConfig, NsjailPlugin};
-use atlas_sandbox_sdk::PluginContext;
-use atlas_sandbox_testkit::{contract, plugin_factory, skip};
+mod common;
+
+use atlas_sandbox_nsjail::NsjailConfig;
+use atlas_sandbox_testkit::{contract, plugin_factory};
 
 #[tokio::test]
 async fn testkit_contract_suite() {
-    let plugin = NsjailPlugin::new(NsjailConfig::default(), &PluginContext::default())
-        .expect("default config");
-    if plugin.nsjail_binary().is_err() {
-        skip(
-            "testkit_contract_suite",
-            "nsjail not found (set NSJAIL_PATH or put it on PATH)",
-        );
+    let Some(plugin) = common::plugin_or_skip("testkit_contract_suite", NsjailConfig::default())
+    else {
         return;
-    }
+    };
     // The layer is bind-mounted, so find/grep -r list files in the host's order; writes fail.
     let opts = contract::ContractOptions::new()
         .semantic_root("/semantic")

@@ -1,21 +1,17 @@
 //! The shared escape battery (atlas-sandbox-testkit) against the nsjail backend. Its own binary:
 //! the battery sets an environment canary in this process.
 
-use atlas_sandbox_nsjail::{NsjailConfig, NsjailPlugin};
-use atlas_sandbox_sdk::PluginContext;
-use atlas_sandbox_testkit::{escape, plugin_factory, skip};
+mod common;
+
+use atlas_sandbox_nsjail::NsjailConfig;
+use atlas_sandbox_testkit::{escape, plugin_factory};
 
 #[tokio::test]
 async fn testkit_escape_battery() {
-    let plugin = NsjailPlugin::new(NsjailConfig::default(), &PluginContext::default())
-        .expect("default config");
-    if plugin.nsjail_binary().is_err() {
-        skip(
-            "testkit_escape_battery",
-            "nsjail not found (set NSJAIL_PATH or put it on PATH)",
-        );
+    let Some(plugin) = common::plugin_or_skip("testkit_escape_battery", NsjailConfig::default())
+    else {
         return;
-    }
+    };
     let host_config =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/atlas.toml");
     let opts = escape::EscapeOptions::new()

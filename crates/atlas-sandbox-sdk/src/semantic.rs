@@ -391,6 +391,14 @@ mod tests {
         (tmp, root)
     }
 
+    /// The layer at `root` collected with the default limits, which every fixture fits.
+    fn collect_default(root: &Path) -> CollectedLayer {
+        SemanticLayer::open(root)
+            .unwrap()
+            .collect(&CollectLimits::default())
+            .unwrap()
+    }
+
     fn paths(c: &CollectedLayer) -> Vec<&str> {
         c.files.iter().map(|f| f.path.as_str()).collect()
     }
@@ -398,10 +406,7 @@ mod tests {
     #[test]
     fn collects_exact_bytes_sorted() {
         let (_t, root) = layer();
-        let c = SemanticLayer::open(&root)
-            .unwrap()
-            .collect(&CollectLimits::default())
-            .unwrap();
+        let c = collect_default(&root);
         assert_eq!(paths(&c), ["bin.dat", "catalog.yml", "entities/orders.yml"]);
         assert_eq!(c.files[0].contents, [0u8, 159, 146, 150, 255]);
         assert_eq!(c.dirs, ["entities"]);
@@ -414,10 +419,7 @@ mod tests {
         std::fs::write(tmp.path().join("secret.txt"), b"TOPSECRET").unwrap();
         symlink(tmp.path().join("secret.txt"), root.join("abs.yml")).unwrap();
         symlink("/etc", root.join("etc")).unwrap();
-        let c = SemanticLayer::open(&root)
-            .unwrap()
-            .collect(&CollectLimits::default())
-            .unwrap();
+        let c = collect_default(&root);
         assert!(
             !paths(&c)
                 .iter()
@@ -441,10 +443,7 @@ mod tests {
         )
         .unwrap();
         symlink("../..", root.join("entities/up")).unwrap();
-        let c = SemanticLayer::open(&root)
-            .unwrap()
-            .collect(&CollectLimits::default())
-            .unwrap();
+        let c = collect_default(&root);
         assert_eq!(paths(&c), ["bin.dat", "catalog.yml", "entities/orders.yml"]);
         assert_eq!(c.skipped.len(), 2);
     }
@@ -457,10 +456,7 @@ mod tests {
         std::fs::write(evil.join("leak.yml"), b"leaked: true\n").unwrap();
         symlink(&evil, root.join("evil_dir")).unwrap();
         symlink(evil.join("leak.yml"), root.join("leak.yml")).unwrap();
-        let c = SemanticLayer::open(&root)
-            .unwrap()
-            .collect(&CollectLimits::default())
-            .unwrap();
+        let c = collect_default(&root);
         assert!(
             !paths(&c)
                 .iter()
@@ -476,10 +472,7 @@ mod tests {
         symlink("..", root.join("entities/parent")).unwrap();
         symlink("loop_b", root.join("loop_a")).unwrap();
         symlink("loop_a", root.join("loop_b")).unwrap();
-        let c = SemanticLayer::open(&root)
-            .unwrap()
-            .collect(&CollectLimits::default())
-            .unwrap();
+        let c = collect_default(&root);
         assert_eq!(paths(&c), ["bin.dat", "catalog.yml", "entities/orders.yml"]);
         assert_eq!(c.skipped.len(), 4, "{:?}", c.skipped);
     }
@@ -489,10 +482,7 @@ mod tests {
         let (_t, root) = layer();
         symlink("entities/orders.yml", root.join("orders_link.yml")).unwrap();
         symlink("entities", root.join("ents")).unwrap();
-        let c = SemanticLayer::open(&root)
-            .unwrap()
-            .collect(&CollectLimits::default())
-            .unwrap();
+        let c = collect_default(&root);
         assert_eq!(
             paths(&c),
             [
@@ -512,10 +502,7 @@ mod tests {
         let fifo = root.join("pipe.yml");
         let status = std::process::Command::new("mkfifo").arg(&fifo).status();
         if status.map(|s| s.success()).unwrap_or(false) {
-            let c = SemanticLayer::open(&root)
-                .unwrap()
-                .collect(&CollectLimits::default())
-                .unwrap();
+            let c = collect_default(&root);
             assert!(!paths(&c).contains(&"pipe.yml"));
             assert!(c.skipped.iter().any(|s| s.path == "pipe.yml"));
         } else {
@@ -527,27 +514,33 @@ mod tests {
     fn limits_give_clear_errors() {
         let (_t, root) = layer();
         let l = SemanticLayer::open(&root).unwrap();
-        let e = l
-            .collect(&CollectLimits {
-                max_files: 2,
-                ..Default::default()
-            })
-            .unwrap_err();
-        assert!(e.to_string().contains("max_files"), "{e}");
-        let e = l
-            .collect(&CollectLimits {
-                max_total_bytes: 10,
-                ..Default::default()
-            })
-            .unwrap_err();
-        assert!(e.to_string().contains("max_total_bytes"), "{e}");
-        let e = l
-            .collect(&CollectLimits {
-                max_file_bytes: 5,
-                ..Default::default()
-            })
-            .unwrap_err();
-        assert!(e.to_string().contains("max_file_bytes"), "{e}");
+        // Each limit alone is under what the fixture needs, and the error names that limit.
+        for (limits, name) in [
+            (
+                CollectLimits {
+                    max_files: 2,
+                    ..Default::default()
+                },
+                "max_files",
+            ),
+            (
+                CollectLimits {
+                    max_total_bytes: 10,
+                    ..Default::default()
+                },
+                "max_total_bytes",
+            ),
+            (
+                CollectLimits {
+                    max_file_bytes: 5,
+                    ..Default::default()
+                },
+                "max_file_bytes",
+            ),
+        ] {
+            let e = l.collect(&limits).unwrap_err();
+            assert!(e.to_string().contains(name), "{e}");
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use atlas_sandbox_nsjail::{NsjailConfig, NsjailPlugin, NsjailSandbox};
 use atlas_sandbox_sdk::{ExecOutput, ExecRequest, PluginContext, Sandbox, SemanticLayer};
+/// Prints `SKIPPED: <test>: <why>`, the line the testkit suites print too.
+pub use atlas_sandbox_testkit::skip;
 
 /// The plugin with `config`, or `None` after printing the skip line when nsjail is absent.
 pub fn plugin_or_skip(test: &str, config: NsjailConfig) -> Option<NsjailPlugin> {
@@ -16,15 +18,7 @@ pub fn plugin_or_skip(test: &str, config: NsjailConfig) -> Option<NsjailPlugin> 
     match plugin.nsjail_binary() {
         Ok(_) => Some(plugin),
         Err(_) => {
-            let _ = std::io::Write::write_fmt(
-                &mut std::io::stderr(),
-                format_args!(
-                    "{}\n",
-                    format_args!(
-                        "SKIPPED: {test}: nsjail not found (set NSJAIL_PATH or put it on PATH)"
-                    )
-                ),
-            );
+            skip(test, "nsjail not found (set NSJAIL_PATH or put it on PATH)");
             None
         }
     }
@@ -51,26 +45,23 @@ impl Layer {
         let root = tmp.path().join("semantic");
         std::fs::create_dir_all(root.join("entities")).expect("mkdir");
         std::fs::create_dir_all(root.join("metrics")).expect("mkdir");
-        std::fs::write(
-            root.join("catalog.yml"),
-            "name: shop\ndescription: the demo layer\n",
-        )
-        .expect("write");
-        std::fs::write(
-            root.join("entities/orders.yml"),
-            "name: orders\ntable: public.orders\ncolumns:\n  - name: id\n  - name: total\n",
-        )
-        .expect("write");
-        std::fs::write(
-            root.join("entities/customers.yml"),
-            "name: customers\ntable: public.customers\ncolumns:\n  - name: id\n  - name: email\n",
-        )
-        .expect("write");
-        std::fs::write(
-            root.join("metrics/revenue.yml"),
-            "name: revenue\nsql: sum(orders.total)\n",
-        )
-        .expect("write");
+        for (path, text) in [
+            ("catalog.yml", "name: shop\ndescription: the demo layer\n"),
+            (
+                "entities/orders.yml",
+                "name: orders\ntable: public.orders\ncolumns:\n  - name: id\n  - name: total\n",
+            ),
+            (
+                "entities/customers.yml",
+                "name: customers\ntable: public.customers\ncolumns:\n  - name: id\n  - name: email\n",
+            ),
+            (
+                "metrics/revenue.yml",
+                "name: revenue\nsql: sum(orders.total)\n",
+            ),
+        ] {
+            std::fs::write(root.join(path), text).expect("write");
+        }
         let secret_dir = tmp.path().join("semantic_evil");
         std::fs::create_dir_all(&secret_dir).expect("mkdir");
         std::fs::write(secret_dir.join("leak.yml"), format!("secret: {SECRET}\n")).expect("write");
@@ -150,6 +141,13 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("exec {cmd:?} failed: {e}"))
     }
 
+    /// Runs `cmd` and fails unless it exits non-zero.
+    pub async fn run_refused(&self, cmd: &str) -> ExecOutput {
+        let out = self.run(cmd).await;
+        assert_ne!(out.exit_code, 0, "{cmd:?} succeeded: {out:?}");
+        out
+    }
+
     pub async fn run_req(&self, req: ExecRequest) -> ExecOutput {
         let cmd = req.command.clone();
         self.sandbox
@@ -159,19 +157,25 @@ impl Fixture {
     }
 }
 
+/// Every process in /proc with the text of its `/proc/<pid>/<file>`; those gone by the time
+/// the file is read are left out.
+fn proc_files(file: &str) -> Vec<(u32, String)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let text = std::fs::read_to_string(e.path().join(file)).ok()?;
+            Some((pid, text))
+        })
+        .collect()
+}
+
 /// Live (non-zombie) processes whose real uid is `uid`.
 pub fn processes_of_uid(uid: u32) -> Vec<u32> {
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
-            continue;
-        };
+    for (pid, status) in proc_files("status") {
         let zombie = status
             .lines()
             .any(|l| l.starts_with("State:") && l.contains('Z'));
@@ -191,16 +195,7 @@ pub fn processes_of_uid(uid: u32) -> Vec<u32> {
 pub fn nsjail_children() -> Vec<u32> {
     let me = std::process::id();
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
+    for (pid, stat) in proc_files("stat") {
         // pid (comm) state ppid ...
         let Some(close) = stat.rfind(')') else {
             continue;
@@ -254,4 +249,32 @@ pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
 /// Whether a program exists in the host's /usr (the jail sees the same /usr).
 pub fn host_has(program: &str) -> bool {
     Path::new("/usr/bin").join(program).exists()
+}
+
+/// How long a jail's processes get to go away (or to show up) before a test fails.
+pub const SETTLE: Duration = Duration::from_secs(3);
+
+/// Fails with `what` unless at least `n` processes of `uid` show up in time.
+pub async fn assert_processes_of_uid_start(uid: u32, n: usize, what: &str) {
+    assert!(
+        eventually(SETTLE, || processes_of_uid(uid).len() >= n).await,
+        "{what}"
+    );
+}
+
+/// Fails with `what` and the survivors unless every process of `uid` goes away in time.
+pub async fn assert_processes_of_uid_end(uid: u32, what: &str) {
+    assert!(
+        eventually(SETTLE, || processes_of_uid(uid).is_empty()).await,
+        "{what}: {:?}",
+        processes_of_uid(uid)
+    );
+}
+
+/// Fails with `what` unless every nsjail child of this process goes away in time.
+pub async fn assert_nsjail_children_end(what: &str) {
+    assert!(
+        eventually(SETTLE, || nsjail_children().is_empty()).await,
+        "{what}"
+    );
 }
