@@ -119,16 +119,6 @@ struct Down(container::Docker, ContainerConfig);
 
 impl Drop for Down {
     fn drop(&mut self) {
-        let docker = self.0.clone();
-        let cfg = self.1.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(container::down(&docker, &cfg)).unwrap();
-        })
-        .join()
-        .unwrap();
+        down_blocking(&self.0, &self.1).unwrap();
     }
 }

@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use atlas_sandbox_sdk::{ErrorKind, ExecRequest, Sandbox};
-use atlas_sandbox_sidecar::{SidecarConfig, SidecarPlugin};
 use common::*;
 
 const CLIENTS: usize = 20;
@@ -24,13 +23,7 @@ fn per_client() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_clients_five_hundred_commands_each() {
-    let (l, t) = (layer(), tmp_root());
-    let s = start(
-        &semantic(&l),
-        t.path(),
-        &["--max-concurrent", "8"],
-        &[("SIDECAR_AUTH_TOKEN", TOKEN), ("RUST_LOG", "warn")],
-    );
+    let (_l, t, s) = serve_with(&["--max-concurrent", "8"], &[("RUST_LOG", "warn")]);
     let n = per_client();
     let rss_before = rss_kib(s.pid());
     let peak = Arc::new(AtomicUsize::new(0));
@@ -38,10 +31,7 @@ async fn twenty_clients_five_hundred_commands_each() {
     let start_time = Instant::now();
     let mut tasks = Vec::new();
     for client in 0..CLIENTS {
-        let mut c = SidecarConfig::new(s.url());
-        c.auth_token = Some(atlas_sandbox_sdk::Secret::new(TOKEN));
-        c.max_retries = 12;
-        let sb = SidecarPlugin::new(c).unwrap().sandbox();
+        let sb = retrying_sandbox(&s, 12);
         let (peak, rate_limited, pid) = (peak.clone(), rate_limited.clone(), s.pid());
         tasks.push(tokio::spawn(async move {
             let mut other_errors = Vec::new();

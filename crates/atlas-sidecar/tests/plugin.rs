@@ -5,16 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use atlas_sandbox_sdk::{ErrorKind, ExecRequest, Sandbox, SandboxPlugin, Secret};
+use atlas_sandbox_sdk::{ErrorKind, ExecRequest, Sandbox, SandboxPlugin};
 use atlas_sandbox_sidecar::{SidecarConfig, SidecarPlugin};
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn plugin(url: &str, token: Option<&str>) -> SidecarPlugin {
-    let mut c = SidecarConfig::new(url);
-    c.auth_token = token.map(Secret::new);
-    SidecarPlugin::new(c).unwrap()
-}
 
 #[tokio::test]
 async fn descriptor_and_schema() {
@@ -38,8 +32,7 @@ async fn descriptor_and_schema() {
 
 #[tokio::test]
 async fn health_follows_the_server() {
-    let (l, t) = (layer(), tmp_root());
-    let s = start_default(&semantic(&l), t.path());
+    let (l, t, s) = serve(&[]);
     let h = plugin(&s.url(), Some(TOKEN)).health_check().await;
     assert!(h.healthy, "{h:?}");
 
@@ -66,8 +59,7 @@ async fn health_follows_the_server() {
 
 #[tokio::test]
 async fn exec_maps_the_protocol() {
-    let (l, t) = (layer(), tmp_root());
-    let s = start_default(&semantic(&l), t.path());
+    let (_l, _t, s) = serve(&[]);
     let p = plugin(&s.url(), Some(TOKEN));
     let sb = p.sandbox();
     let out = sb
@@ -117,55 +109,20 @@ async fn exec_maps_the_protocol() {
 
 #[tokio::test]
 async fn busy_server_is_retried_with_backoff() {
-    let (l, t) = (layer(), tmp_root());
-    let s = start(
-        &semantic(&l),
-        t.path(),
-        &["--max-concurrent", "1"],
-        &[("SIDECAR_AUTH_TOKEN", TOKEN)],
-    );
+    let (_l, _t, s) = serve(&["--max-concurrent", "1"]);
     let hog = plugin(&s.url(), Some(TOKEN)).sandbox();
     let long = tokio::spawn(async move { hog.exec(ExecRequest::new("sleep 2")).await });
-    // Until the hog holds the only slot (a fixed sleep is not enough on a loaded machine).
-    let health = format!("{}/health", s.url());
-    let until = Instant::now() + Duration::from_secs(20);
-    loop {
-        let h: atlas_sandbox_sidecar::protocol::HealthBody = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap()
-            .get(&health)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if h.running == 1 {
-            break;
-        }
-        assert!(Instant::now() < until, "the hog never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // Until the hog holds the only slot.
+    wait_for_health(&s, "the hog never started", |h| h.running == 1).await;
 
-    let mut no_retry = SidecarConfig::new(s.url());
-    no_retry.auth_token = Some(Secret::new(TOKEN));
-    no_retry.max_retries = 0;
-    let e = SidecarPlugin::new(no_retry)
-        .unwrap()
-        .sandbox()
+    let e = retrying_sandbox(&s, 0)
         .exec(ExecRequest::new("true"))
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::RateLimited);
     assert_eq!(e.retry_after(), Some(Duration::from_secs(1)));
 
-    let mut patient = SidecarConfig::new(s.url());
-    patient.auth_token = Some(Secret::new(TOKEN));
-    patient.max_retries = 10;
-    let out = SidecarPlugin::new(patient)
-        .unwrap()
-        .sandbox()
+    let out = retrying_sandbox(&s, 10)
         .exec(ExecRequest::new("echo through"))
         .await
         .unwrap();
@@ -218,8 +175,7 @@ async fn http_timeout_is_exit_124_and_base_path_is_kept() {
 
 #[tokio::test]
 async fn an_enormous_timeout_runs_the_command_instead_of_panicking() {
-    let (l, t) = (layer(), tmp_root());
-    let s = start_default(&semantic(&l), t.path());
+    let (_l, _t, s) = serve(&[]);
     let sb = plugin(&s.url(), Some(TOKEN)).sandbox();
     let out = sb
         .exec(ExecRequest::new("echo hi").timeout(atlas_sandbox_sdk::MAX_TIMEOUT))

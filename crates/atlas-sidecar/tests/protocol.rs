@@ -10,44 +10,12 @@ use atlas_sandbox_sidecar::protocol::{ErrorBody, ExecResponse, HealthBody, Versi
 use common::*;
 use serde_json::json;
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
-}
-
 async fn exec_json(
     server: &Server,
     token: Option<&str>,
     body: serde_json::Value,
 ) -> reqwest::Response {
-    let mut rb = http().post(format!("{}/exec", server.url())).json(&body);
-    if let Some(t) = token {
-        rb = rb.bearer_auth(t);
-    }
-    rb.send().await.unwrap()
-}
-
-/// Waits until the server reports `n` running commands: a fixed sleep is not enough on a
-/// loaded CI machine, where the request may reach the server only after it.
-async fn wait_running(server: &Server, n: usize) {
-    let until = Instant::now() + Duration::from_secs(20);
-    loop {
-        let h: HealthBody = http()
-            .get(format!("{}/health", server.url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if h.running >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < until,
-            "the server never ran {n} command(s)"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    exec_request(server, token, &body).send().await.unwrap()
 }
 
 async fn exec_ok(server: &Server, body: serde_json::Value) -> ExecResponse {
@@ -58,8 +26,7 @@ async fn exec_ok(server: &Server, body: serde_json::Value) -> ExecResponse {
 
 #[tokio::test]
 async fn auth_is_required_and_compared() {
-    let (l, t) = (layer(), tmp_root());
-    let s = start_default(&semantic(&l), t.path());
+    let (_l, _t, s) = serve(&[]);
     let body = json!({"command": "echo hi"});
     let r = exec_json(&s, None, body.clone()).await;
     assert_eq!(r.status(), 401);
@@ -85,30 +52,15 @@ async fn auth_is_required_and_compared() {
 #[tokio::test]
 async fn refuses_to_start_without_a_token() {
     let l = layer();
-    let (mut cmd, _logs, stderr) = command(
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--semantic-root",
-            semantic(&l).to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (mut cmd, _logs, stderr) = bare_command("127.0.0.1:0", &semantic(&l), &[]);
     let status = cmd.status().unwrap();
     assert_eq!(status.code(), Some(2));
     let err = std::fs::read_to_string(stderr).unwrap();
     assert!(err.contains("SIDECAR_AUTH_TOKEN"), "{err}");
 
     // Auth disabled is refused on a non-loopback address...
-    let (mut cmd, _logs, stderr) = command(
-        &[
-            "--listen",
-            "0.0.0.0:0",
-            "--semantic-root",
-            semantic(&l).to_str().unwrap(),
-        ],
-        &[("SIDECAR_AUTH_DISABLE", "1")],
-    );
+    let (mut cmd, _logs, stderr) =
+        bare_command("0.0.0.0:0", &semantic(&l), &[("SIDECAR_AUTH_DISABLE", "1")]);
     assert_eq!(cmd.status().unwrap().code(), Some(2));
     assert!(
         std::fs::read_to_string(stderr)
@@ -116,13 +68,9 @@ async fn refuses_to_start_without_a_token() {
             .contains("loopback")
     );
     // ...and a value other than 1/true does not disable it.
-    let (mut cmd, _logs, _) = command(
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--semantic-root",
-            semantic(&l).to_str().unwrap(),
-        ],
+    let (mut cmd, _logs, _) = bare_command(
+        "127.0.0.1:0",
+        &semantic(&l),
         &[("SIDECAR_AUTH_DISABLE", "yes")],
     );
     assert_ne!(cmd.status().unwrap().code(), Some(0));
@@ -140,13 +88,7 @@ async fn auth_disabled_binds_loopback_and_warns() {
 
 #[tokio::test]
 async fn bad_requests_get_400_413_404_with_messages() {
-    let (l, t) = (layer(), tmp_root());
-    let s = start(
-        &semantic(&l),
-        t.path(),
-        &["--max-body-bytes", "1024"],
-        &[("SIDECAR_AUTH_TOKEN", TOKEN)],
-    );
+    let (_l, _t, s) = serve(&["--max-body-bytes", "1024"]);
     let url = format!("{}/exec", s.url());
     let post = |body: Vec<u8>| {
         http()
@@ -196,49 +138,24 @@ async fn bad_requests_get_400_413_404_with_messages() {
 
 #[tokio::test]
 async fn health_version_and_503() {
-    let (l, t) = (layer(), tmp_root());
-    let s = start_default(&semantic(&l), t.path());
-    let r = http()
-        .get(format!("{}/health", s.url()))
-        .send()
-        .await
-        .unwrap();
+    let (l, t, s) = serve(&[]);
+    let r = get(&s, "/health").await;
     assert_eq!(r.status(), 200);
     let h: HealthBody = r.json().await.unwrap();
     assert_eq!(h.status, "ok");
     assert!(h.shell_available && h.semantic_readable);
-    let v: VersionBody = http()
-        .get(format!("{}/version", s.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: VersionBody = get_json(&s, "/version").await;
     assert_eq!(v.version, env!("CARGO_PKG_VERSION"));
 
     let missing = l.path().join("nope");
     let s2 = start_default(&missing, t.path());
-    let r = http()
-        .get(format!("{}/health", s2.url()))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&s2, "/health").await;
     assert_eq!(r.status(), 503);
     let h: HealthBody = r.json().await.unwrap();
     assert!(h.reason.unwrap().contains("unreadable"));
 
-    let s3 = start(
-        &semantic(&l),
-        t.path(),
-        &["--shell", "/nonexistent/bash"],
-        &[("SIDECAR_AUTH_TOKEN", TOKEN)],
-    );
-    let r = http()
-        .get(format!("{}/health", s3.url()))
-        .send()
-        .await
-        .unwrap();
+    let s3 = start_authed(&semantic(&l), t.path(), &["--shell", "/nonexistent/bash"]);
+    let r = get(&s3, "/health").await;
     assert_eq!(r.status(), 503);
     let h: HealthBody = r.json().await.unwrap();
     assert!(!h.shell_available);
@@ -247,16 +164,7 @@ async fn health_version_and_503() {
 
 #[tokio::test]
 async fn environment_home_and_temp_dirs() {
-    let (l, t) = (layer(), tmp_root());
-    let s = start(
-        &semantic(&l),
-        t.path(),
-        &[],
-        &[
-            ("SIDECAR_AUTH_TOKEN", TOKEN),
-            ("ATLAS_DATASOURCE_URL", "postgres://secret"),
-        ],
-    );
+    let (l, t, s) = serve_with(&[], &[("ATLAS_DATASOURCE_URL", "postgres://secret")]);
     let a = exec_ok(
         &s,
         json!({"command": "env; pwd; id -u; touch $HOME/x && echo wrote"}),
@@ -306,8 +214,7 @@ async fn environment_home_and_temp_dirs() {
 
 #[tokio::test]
 async fn timeout_output_cap_and_binary() {
-    let (l, t) = (layer(), tmp_root());
-    let s = start_default(&semantic(&l), t.path());
+    let (_l, _t, s) = serve(&[]);
     let start = Instant::now();
     let r = exec_ok(&s, json!({"command": "sleep 30", "timeout_ms": 300})).await;
     // Far below the command's 30 s, with room for a loaded machine.
@@ -338,8 +245,7 @@ async fn timeout_output_cap_and_binary() {
 
 #[tokio::test]
 async fn disconnect_kills_the_command() {
-    let (l, t) = (layer(), tmp_root());
-    let s = start_default(&semantic(&l), t.path());
+    let (_l, t, s) = serve(&[]);
     let marker = tmp_root();
     let pidfile = marker.path().join("pid");
     let cmd = format!("sleep 60 & echo $! > {}; wait", pidfile.display());
@@ -370,26 +276,12 @@ async fn disconnect_kills_the_command() {
 
 #[tokio::test]
 async fn overload_gets_429_with_retry_after() {
-    let (l, t) = (layer(), tmp_root());
-    let s = start(
-        &semantic(&l),
-        t.path(),
-        &["--max-concurrent", "2"],
-        &[("SIDECAR_AUTH_TOKEN", TOKEN)],
-    );
+    let (_l, _t, s) = serve(&["--max-concurrent", "2"]);
     let mut tasks = Vec::new();
     for _ in 0..6 {
-        let url = format!("{}/exec", s.url());
-        tasks.push(tokio::spawn(async move {
-            // Long enough that all six arrive while the first two run, even on a loaded machine.
-            http()
-                .post(url)
-                .bearer_auth(TOKEN)
-                .json(&json!({"command": "sleep 3"}))
-                .send()
-                .await
-                .unwrap()
-        }));
+        // Long enough that all six arrive while the first two run, even on a loaded machine.
+        let request = exec_request(&s, Some(TOKEN), &json!({"command": "sleep 3"}));
+        tasks.push(tokio::spawn(async move { request.send().await.unwrap() }));
     }
     let mut ok = 0;
     let mut busy = 0;
@@ -412,17 +304,13 @@ async fn overload_gets_429_with_retry_after() {
 
 #[tokio::test]
 async fn sigterm_finishes_in_flight_commands_then_exits() {
-    let (l, t) = (layer(), tmp_root());
-    let mut s = start_default(&semantic(&l), t.path());
-    let url = format!("{}/exec", s.url());
-    let inflight = tokio::spawn(async move {
-        http()
-            .post(url)
-            .bearer_auth(TOKEN)
-            .json(&json!({"command": "sleep 1; echo finished"}))
-            .send()
-            .await
-    });
+    let (_l, t, mut s) = serve(&[]);
+    let request = exec_request(
+        &s,
+        Some(TOKEN),
+        &json!({"command": "sleep 1; echo finished"}),
+    );
+    let inflight = tokio::spawn(request.send());
     wait_running(&s, 1).await;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(s.pid()),
@@ -453,22 +341,9 @@ async fn sigterm_finishes_in_flight_commands_then_exits() {
 
 #[tokio::test]
 async fn sigterm_kills_commands_that_outlive_the_grace() {
-    let (l, t) = (layer(), tmp_root());
-    let mut s = start(
-        &semantic(&l),
-        t.path(),
-        &["--max-timeout", "1s"],
-        &[("SIDECAR_AUTH_TOKEN", TOKEN)],
-    );
-    let url = format!("{}/exec", s.url());
-    let inflight = tokio::spawn(async move {
-        http()
-            .post(url)
-            .bearer_auth(TOKEN)
-            .json(&json!({"command": "sleep 30", "timeout_ms": 60000}))
-            .send()
-            .await
-    });
+    let (_l, _t, mut s) = serve(&["--max-timeout", "1s"]);
+    let body = json!({"command": "sleep 30", "timeout_ms": 60000});
+    let inflight = tokio::spawn(exec_request(&s, Some(TOKEN), &body).send());
     wait_running(&s, 1).await;
     let start = Instant::now();
     nix::sys::signal::kill(

@@ -157,7 +157,145 @@ pub fn start_with(
 }
 
 pub fn start_default(semantic: &Path, tmp: &Path) -> Server {
-    start(semantic, tmp, &[], &[("SIDECAR_AUTH_TOKEN", TOKEN)])
+    start_authed(semantic, tmp, &[])
+}
+
+/// As [`start`], with the test token as the only credential.
+pub fn start_authed(semantic: &Path, tmp: &Path, extra: &[&str]) -> Server {
+    start(semantic, tmp, extra, &[("SIDECAR_AUTH_TOKEN", TOKEN)])
+}
+
+/// A server with the test token over a fresh layer and temp root. Bind the three in this order
+/// (`let (l, t, s) = ...`): the server then goes before the directories it works in.
+pub fn serve(extra: &[&str]) -> (tempfile::TempDir, tempfile::TempDir, Server) {
+    serve_with(extra, &[])
+}
+
+/// As [`serve`], with more environment for the server after the token.
+pub fn serve_with(
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (tempfile::TempDir, tempfile::TempDir, Server) {
+    let (l, t) = (layer(), tmp_root());
+    let env: Vec<_> = [("SIDECAR_AUTH_TOKEN", TOKEN)]
+        .into_iter()
+        .chain(env.iter().copied())
+        .collect();
+    let s = start(&semantic(&l), t.path(), extra, &env);
+    (l, t, s)
+}
+
+/// The server's command line with only the address and the layer, for the start-up refusals
+/// (no temp root, and whatever auth `env` gives).
+pub fn bare_command(
+    listen: &str,
+    semantic: &Path,
+    env: &[(&str, &str)],
+) -> (Command, tempfile::TempDir, PathBuf) {
+    command(
+        &[
+            "--listen",
+            listen,
+            "--semantic-root",
+            semantic.to_str().unwrap(),
+        ],
+        env,
+    )
+}
+
+/// A client that ignores proxy settings of the machine, which would intercept loopback.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+pub async fn get(server: &Server, path: &str) -> reqwest::Response {
+    http()
+        .get(format!("{}{path}", server.url()))
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn get_json<T: serde::de::DeserializeOwned>(server: &Server, path: &str) -> T {
+    get(server, path).await.json().await.unwrap()
+}
+
+/// `POST /exec` with `body`, not yet sent: a test may send it from a task of its own.
+pub fn exec_request(
+    server: &Server,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> reqwest::RequestBuilder {
+    let rb = http().post(format!("{}/exec", server.url())).json(body);
+    match token {
+        Some(t) => rb.bearer_auth(t),
+        None => rb,
+    }
+}
+
+/// Polls `/health` until `ready` holds: a fixed sleep is not enough on a loaded CI machine,
+/// where the request may reach the server only after it.
+pub async fn wait_for_health(
+    server: &Server,
+    never: &str,
+    ready: impl Fn(&atlas_sandbox_sidecar::protocol::HealthBody) -> bool,
+) {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = get_json(server, "/health").await;
+        if ready(&h) {
+            return;
+        }
+        assert!(Instant::now() < until, "{never}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub async fn wait_running(server: &Server, n: usize) {
+    let never = format!("the server never ran {n} command(s)");
+    wait_for_health(server, &never, |h| h.running >= n).await;
+}
+
+pub fn client_config(url: &str, token: Option<&str>) -> atlas_sandbox_sidecar::SidecarConfig {
+    let mut c = atlas_sandbox_sidecar::SidecarConfig::new(url);
+    c.auth_token = token.map(atlas_sandbox_sdk::Secret::new);
+    c
+}
+
+pub fn plugin(url: &str, token: Option<&str>) -> atlas_sandbox_sidecar::SidecarPlugin {
+    atlas_sandbox_sidecar::SidecarPlugin::new(client_config(url, token)).unwrap()
+}
+
+/// A sandbox with the test token that retries a busy server `max_retries` times.
+pub fn retrying_sandbox(
+    server: &Server,
+    max_retries: u32,
+) -> atlas_sandbox_sidecar::SidecarSandbox {
+    let mut c = client_config(&server.url(), Some(TOKEN));
+    c.max_retries = max_retries;
+    atlas_sandbox_sidecar::SidecarPlugin::new(c)
+        .unwrap()
+        .sandbox()
+}
+
+/// The suites' factory for the server as a local process: a server of its own per layer.
+// Async only because the suites take a factory that returns a future.
+#[allow(clippy::unused_async)]
+pub async fn process_sandbox(
+    layer: atlas_sandbox_sdk::SemanticLayer,
+) -> atlas_sandbox_sdk::Result<Box<dyn atlas_sandbox_sdk::Sandbox>> {
+    // The server drops root to nobody, which must traverse the suite's private copy.
+    if let Some(parent) = layer.root().parent() {
+        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o711)).unwrap();
+    }
+    let tmp = tmp_root();
+    let server = start_default(layer.root(), tmp.path());
+    let config = client_config(&server.url(), Some(TOKEN));
+    let inner = atlas_sandbox_sidecar::SidecarPlugin::new(config)?.sandbox();
+    Ok(Box::new(Owned {
+        inner,
+        server: std::sync::Mutex::new((server, tmp)),
+    }))
 }
 
 /// Entries left in a temp root (leaked per-command dirs).
@@ -232,13 +370,7 @@ pub async fn docker_or_skip(test: &str) -> Option<atlas_sandbox_sidecar::contain
     match atlas_sandbox_sidecar::container::connect().await {
         Ok(d) => Some(d),
         Err(e) => {
-            let _ = std::io::Write::write_fmt(
-                &mut std::io::stderr(),
-                format_args!(
-                    "{}\n",
-                    format_args!("SKIPPED: {test}: Docker is not available here: {e}")
-                ),
-            );
+            atlas_sandbox_testkit::skip(test, &format!("Docker is not available here: {e}"));
             None
         }
     }
@@ -311,16 +443,27 @@ pub struct ContainerGuard(
 
 impl Drop for ContainerGuard {
     fn drop(&mut self) {
-        let (docker, cfg) = (self.0.clone(), self.1.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            let _ = rt.block_on(atlas_sandbox_sidecar::container::down(&docker, &cfg));
-        })
-        .join();
+        let _ = down_blocking(&self.0, &self.1);
     }
+}
+
+/// `container::down` from a `Drop`, which cannot await and may run inside the test's runtime:
+/// on a thread with a runtime of its own. Whether it removed the container, or why not.
+pub fn down_blocking(
+    docker: &atlas_sandbox_sidecar::container::Docker,
+    cfg: &atlas_sandbox_sidecar::container::ContainerConfig,
+) -> Result<bool, String> {
+    let (docker, cfg) = (docker.clone(), cfg.clone());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(atlas_sandbox_sidecar::container::down(&docker, &cfg))
+            .map_err(|e| e.to_string())
+    })
+    .join()
+    .map_err(|_| "the thread running `down` panicked".to_owned())?
 }
 
 static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
