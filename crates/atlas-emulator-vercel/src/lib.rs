@@ -50,20 +50,57 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// A vendor-shaped error response.
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        axum::Json(json!({"error": {"code": code, "message": message.into()}})),
-    )
-        .into_response()
+/// A vendor-shaped error response, on the `Err` side of handlers and their helpers so that
+/// `?` answers with it (boxed: a `Response` is large).
+struct Reject(Box<Response>);
+
+impl IntoResponse for Reject {
+    fn into_response(self) -> Response {
+        *self.0
+    }
 }
 
-/// An error response on the `Err` side of a helper (boxed: a `Response` is large).
-type Reject = Box<Response>;
+/// What a handler answers.
+type Answer = Result<Response, Reject>;
 
-fn bad_request(message: impl Into<String>) -> Response {
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Reject {
+    Reject(Box::new(
+        (
+            status,
+            axum::Json(json!({"error": {"code": code, "message": message.into()}})),
+        )
+            .into_response(),
+    ))
+}
+
+fn bad_request(message: impl Into<String>) -> Reject {
     error(StatusCode::BAD_REQUEST, "bad_request", message)
+}
+
+/// A 404 for an unknown `what` ("Sandbox", "Session", "Command").
+fn not_found(what: &str) -> Reject {
+    error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("{what} not found"),
+    )
+}
+
+fn sandbox_stopped() -> Reject {
+    error(
+        StatusCode::GONE,
+        "sandbox_stopped",
+        "The sandbox session is stopped",
+    )
+}
+
+fn internal_error(message: impl Into<String>) -> Reject {
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message)
+}
+
+/// A 200 with a JSON body.
+fn reply(body: Value) -> Answer {
+    Ok(axum::Json(body).into_response())
 }
 
 /// What a finished command left.
@@ -453,7 +490,7 @@ pub async fn start_with(
 
 /// Every call carries `Authorization: Bearer <token>` and `?teamId=`: the SDK sends both, and
 /// a token without its team (Atlas's bug) is refused.
-async fn auth(State(emu): State<VercelEmulator>, req: Request, next: Next) -> Response {
+async fn auth(State(emu): State<VercelEmulator>, req: Request, next: Next) -> Answer {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -472,11 +509,11 @@ async fn auth(State(emu): State<VercelEmulator>, req: Request, next: Next) -> Re
         None => !token.is_empty(),
     };
     if !ok {
-        return error(
+        return Err(error(
             StatusCode::FORBIDDEN,
             "forbidden",
             "Not authorized: the token is missing or invalid",
-        );
+        ));
     }
     let has_team = req
         .uri()
@@ -485,16 +522,29 @@ async fn auth(State(emu): State<VercelEmulator>, req: Request, next: Next) -> Re
         .split('&')
         .any(|kv| kv.strip_prefix("teamId=").is_some_and(|v| !v.is_empty()));
     if !has_team {
-        return bad_request("teamId is required");
+        return Err(bad_request("teamId is required"));
     }
-    next.run(req).await
+    Ok(next.run(req).await)
 }
 
 fn parse_json(body: &Bytes) -> Result<Value, Reject> {
     if body.is_empty() {
         return Ok(json!({}));
     }
-    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")).into())
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// A body field decoded as `T`: its default when absent or null, `invalid` as a 400 when it
+/// does not decode.
+fn optional_field<T: serde::de::DeserializeOwned + Default>(
+    v: &Value,
+    key: &str,
+    invalid: &str,
+) -> Result<T, Reject> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(x) => serde_json::from_value(x.clone()).map_err(|_| bad_request(invalid)),
+    }
 }
 
 /// The response shape of a network policy (the SDK's `NetworkPolicyResponseValidator`).
@@ -504,16 +554,16 @@ fn policy_response(req: Option<&Value>) -> Result<Value, Reject> {
         Some(v) => match v.get("mode").and_then(Value::as_str) {
             Some("allow-all") => Ok(json!({"mode": "allow-all"})),
             Some("deny-all") => Ok(json!({"mode": "deny-all"})),
-            Some(other) => {
-                Err(bad_request(format!("unknown network policy mode {other:?}")).into())
-            }
+            Some(other) => Err(bad_request(format!(
+                "unknown network policy mode {other:?}"
+            ))),
             None => {
                 let allow = v.get("allow");
                 let domains: Vec<Value> = match allow {
                     Some(Value::Array(a)) => a.clone(),
                     Some(Value::Object(o)) => o.keys().map(|k| json!(k)).collect(),
                     None => Vec::new(),
-                    Some(_) => return Err(bad_request("networkPolicy.allow must be a list").into()),
+                    Some(_) => return Err(bad_request("networkPolicy.allow must be a list")),
                 };
                 Ok(json!({"mode": "custom", "allowedDomains": domains}))
             }
@@ -529,20 +579,10 @@ fn new_id(prefix: &str) -> String {
 }
 
 fn new_session(sandbox: &SandboxRec, timeout_ms: u64) -> Result<Session, Reject> {
-    let dir = SandboxDir::new().map_err(|e| {
-        Box::new(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            format!("cannot create the sandbox directory: {e}"),
-        ))
-    })?;
-    std::fs::create_dir_all(dir.map(SESSION_CWD)).map_err(|e| {
-        Box::new(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            format!("cannot create {SESSION_CWD}: {e}"),
-        ))
-    })?;
+    let dir = SandboxDir::new()
+        .map_err(|e| internal_error(format!("cannot create the sandbox directory: {e}")))?;
+    std::fs::create_dir_all(dir.map(SESSION_CWD))
+        .map_err(|e| internal_error(format!("cannot create {SESSION_CWD}: {e}")))?;
     let now = now_ms();
     Ok(Session {
         id: new_id("sbx"),
@@ -563,42 +603,35 @@ fn new_session(sandbox: &SandboxRec, timeout_ms: u64) -> Result<Session, Reject>
     })
 }
 
-async fn create(State(emu): State<VercelEmulator>, body: Bytes) -> Response {
-    let v = match parse_json(&body) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+async fn create(State(emu): State<VercelEmulator>, body: Bytes) -> Answer {
+    let v = parse_json(&body)?;
     let Some(project_id) = v.get("projectId").and_then(Value::as_str) else {
-        return bad_request("projectId is required");
+        return Err(bad_request("projectId is required"));
     };
     if v.get("runtime").is_some() && v.get("image").is_some() {
-        return bad_request("runtime and image cannot be used together");
+        return Err(bad_request("runtime and image cannot be used together"));
     }
     let timeout_ms = match v.get("timeout") {
         None | Some(Value::Null) => DEFAULT_TIMEOUT_MS,
         Some(t) => match t.as_u64() {
             Some(ms) if ms > 0 => ms,
-            _ => return bad_request("timeout must be a positive number of milliseconds"),
+            _ => {
+                return Err(bad_request(
+                    "timeout must be a positive number of milliseconds",
+                ));
+            }
         },
     };
     let vcpus = match v.pointer("/resources/vcpus") {
         None => 2,
         Some(n) => match n.as_u64() {
             Some(n) if (1..=8).contains(&n) => n,
-            _ => return bad_request("resources.vcpus must be between 1 and 8"),
+            _ => return Err(bad_request("resources.vcpus must be between 1 and 8")),
         },
     };
-    let network_policy = match policy_response(v.get("networkPolicy")) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let tags: BTreeMap<String, String> = match v.get("tags") {
-        None | Some(Value::Null) => BTreeMap::new(),
-        Some(t) => match serde_json::from_value(t.clone()) {
-            Ok(t) => t,
-            Err(_) => return bad_request("tags must map strings to strings"),
-        },
-    };
+    let network_policy = policy_response(v.get("networkPolicy"))?;
+    let tags: BTreeMap<String, String> =
+        optional_field(&v, "tags", "tags must map strings to strings")?;
     let name = v
         .get("name")
         .and_then(Value::as_str)
@@ -606,11 +639,11 @@ async fn create(State(emu): State<VercelEmulator>, body: Bytes) -> Response {
         .unwrap_or_else(|| new_id("sandbox"));
     let mut d = emu.data();
     if d.sandboxes.contains_key(&name) {
-        return error(
+        return Err(error(
             StatusCode::CONFLICT,
             "sandbox_already_exists",
             format!("A sandbox named {name} already exists"),
-        );
+        ));
     }
     let now = now_ms();
     let mut rec = SandboxRec {
@@ -631,10 +664,7 @@ async fn create(State(emu): State<VercelEmulator>, body: Bytes) -> Response {
         updated_at: now,
         current_session_id: String::new(),
     };
-    let session = match new_session(&rec, timeout_ms) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+    let session = new_session(&rec, timeout_ms)?;
     rec.current_session_id = session.id.clone();
     let body = json!({
         "sandbox": Value::Null, "session": session.json(), "routes": [],
@@ -644,13 +674,10 @@ async fn create(State(emu): State<VercelEmulator>, body: Bytes) -> Response {
     let mut body = body;
     body["sandbox"] = d.sandbox_json(&rec);
     d.sandboxes.insert(name, rec);
-    axum::Json(body).into_response()
+    reply(body)
 }
 
-async fn list(
-    State(emu): State<VercelEmulator>,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Response {
+async fn list(State(emu): State<VercelEmulator>, Query(q): Query<Vec<(String, String)>>) -> Answer {
     let get = |k: &str| q.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
     let tags: Vec<(&str, &str)> = q
         .iter()
@@ -682,31 +709,25 @@ async fn list(
         .map(|s| d.sandbox_json(s))
         .collect();
     let next = (offset + limit < matching.len()).then(|| (offset + limit).to_string());
-    axum::Json(json!({
+    reply(json!({
         "sandboxes": page,
         "pagination": {"count": matching.len(), "next": next},
     }))
-    .into_response()
 }
 
 async fn get_sandbox(
     State(emu): State<VercelEmulator>,
     Path(name): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Answer {
     let mut d = emu.data();
     d.expire_all();
-    let Some(rec) = d.sandboxes.get(&name) else {
-        return error(StatusCode::NOT_FOUND, "not_found", "Sandbox not found");
-    };
+    let rec = d.sandboxes.get(&name).ok_or_else(|| not_found("Sandbox"))?;
     let sid = rec.current_session_id.clone();
     let stopped = d.sessions.get(&sid).is_none_or(|s| !s.running());
     let mut resumed = false;
     if stopped && q.get("resume").map(String::as_str) == Some("true") {
-        let session = match new_session(rec, rec.timeout_ms) {
-            Ok(s) => s,
-            Err(r) => return *r,
-        };
+        let session = new_session(rec, rec.timeout_ms)?;
         let new_sid = session.id.clone();
         d.sessions.insert(new_sid.clone(), session);
         if let Some(rec) = d.sandboxes.get_mut(&name) {
@@ -715,25 +736,23 @@ async fn get_sandbox(
         }
         resumed = true;
     }
-    let Some(rec) = d.sandboxes.get(&name) else {
-        return error(StatusCode::NOT_FOUND, "not_found", "Sandbox not found");
-    };
+    let rec = d.sandboxes.get(&name).ok_or_else(|| not_found("Sandbox"))?;
     let session = d
         .sessions
         .get(&rec.current_session_id)
         .map(Session::json)
         .unwrap_or(Value::Null);
-    axum::Json(json!({
+    reply(json!({
         "sandbox": d.sandbox_json(rec), "session": session, "routes": [], "resumed": resumed,
     }))
-    .into_response()
 }
 
-async fn delete_sandbox(State(emu): State<VercelEmulator>, Path(name): Path<String>) -> Response {
+async fn delete_sandbox(State(emu): State<VercelEmulator>, Path(name): Path<String>) -> Answer {
     let mut d = emu.data();
-    let Some(rec) = d.sandboxes.remove(&name) else {
-        return error(StatusCode::NOT_FOUND, "not_found", "Sandbox not found");
-    };
+    let rec = d
+        .sandboxes
+        .remove(&name)
+        .ok_or_else(|| not_found("Sandbox"))?;
     let body = d.sandbox_json(&rec);
     // Deleting the sandbox deletes its sessions and their files.
     let ids: Vec<String> = d
@@ -747,7 +766,7 @@ async fn delete_sandbox(State(emu): State<VercelEmulator>, Path(name): Path<Stri
             s.stop();
         }
     }
-    axum::Json(json!({"sandbox": body, "routes": []})).into_response()
+    reply(json!({"sandbox": body, "routes": []}))
 }
 
 /// Runs `f` on a session: 404 if unknown, 410 `sandbox_stopped` if it is no longer running.
@@ -758,65 +777,56 @@ fn with_session<T>(
     f: impl FnOnce(&mut Session) -> T,
 ) -> Result<T, Reject> {
     let mut d = emu.data();
-    let Some(s) = d.sessions.get_mut(sid) else {
-        return Err(error(StatusCode::NOT_FOUND, "not_found", "Session not found").into());
-    };
+    let s = d
+        .sessions
+        .get_mut(sid)
+        .ok_or_else(|| not_found("Session"))?;
     s.expire();
     if need_running && !s.running() {
-        return Err(error(
-            StatusCode::GONE,
-            "sandbox_stopped",
-            "The sandbox session is stopped",
-        )
-        .into());
+        return Err(sandbox_stopped());
     }
     Ok(f(s))
 }
 
-async fn get_session(State(emu): State<VercelEmulator>, Path(sid): Path<String>) -> Response {
-    match with_session(&emu, &sid, false, |s| s.json()) {
-        Ok(v) => axum::Json(json!({"session": v, "routes": []})).into_response(),
-        Err(r) => *r,
-    }
+async fn get_session(State(emu): State<VercelEmulator>, Path(sid): Path<String>) -> Answer {
+    let session = with_session(&emu, &sid, false, |s| s.json())?;
+    reply(json!({"session": session, "routes": []}))
 }
 
-async fn stop_session(State(emu): State<VercelEmulator>, Path(sid): Path<String>) -> Response {
-    let session = match with_session(&emu, &sid, false, |s| {
+async fn stop_session(State(emu): State<VercelEmulator>, Path(sid): Path<String>) -> Answer {
+    let (session, sandbox_name) = with_session(&emu, &sid, false, |s| {
         s.stop();
         (s.json(), s.sandbox.clone())
-    }) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+    })?;
     let d = emu.data();
-    let sandbox = d.sandboxes.get(&session.1).map(|rec| d.sandbox_json(rec));
-    let mut body = json!({"session": session.0});
+    let sandbox = d
+        .sandboxes
+        .get(&sandbox_name)
+        .map(|rec| d.sandbox_json(rec));
+    let mut body = json!({"session": session});
     if let Some(sb) = sandbox {
         body["sandbox"] = sb;
     }
-    axum::Json(body).into_response()
+    reply(body)
 }
 
 async fn extend_timeout(
     State(emu): State<VercelEmulator>,
     Path(sid): Path<String>,
     body: Bytes,
-) -> Response {
-    let v = match parse_json(&body) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+) -> Answer {
+    let v = parse_json(&body)?;
     let Some(by) = v.get("duration").and_then(Value::as_u64).filter(|d| *d > 0) else {
-        return bad_request("duration must be a positive number of milliseconds");
+        return Err(bad_request(
+            "duration must be a positive number of milliseconds",
+        ));
     };
-    match with_session(&emu, &sid, true, |s| {
+    let session = with_session(&emu, &sid, true, |s| {
         s.timeout_ms = s.timeout_ms.saturating_add(by);
         s.updated_at = now_ms();
         s.json()
-    }) {
-        Ok(v) => axum::Json(json!({"session": v})).into_response(),
-        Err(r) => *r,
-    }
+    })?;
+    reply(json!({"session": session}))
 }
 
 /// POSIX single quotes: the argv the SDK sends becomes one shell line for `sh -c`.
@@ -838,28 +848,14 @@ async fn run_command(
     Path(sid): Path<String>,
     uri: axum::http::Uri,
     body: Bytes,
-) -> Response {
-    let v = match parse_json(&body) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+) -> Answer {
+    let v = parse_json(&body)?;
     let Some(name) = v.get("command").and_then(Value::as_str).map(str::to_owned) else {
-        return bad_request("command is required");
+        return Err(bad_request("command is required"));
     };
-    let args: Vec<String> = match v.get("args") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(a) => match serde_json::from_value(a.clone()) {
-            Ok(a) => a,
-            Err(_) => return bad_request("args must be a list of strings"),
-        },
-    };
-    let env: BTreeMap<String, String> = match v.get("env") {
-        None | Some(Value::Null) => BTreeMap::new(),
-        Some(e) => match serde_json::from_value(e.clone()) {
-            Ok(e) => e,
-            Err(_) => return bad_request("env must map strings to strings"),
-        },
-    };
+    let args: Vec<String> = optional_field(&v, "args", "args must be a list of strings")?;
+    let env: BTreeMap<String, String> =
+        optional_field(&v, "env", "env must map strings to strings")?;
     let cwd = resolve(
         SESSION_CWD,
         v.get("cwd").and_then(Value::as_str).unwrap_or(SESSION_CWD),
@@ -868,27 +864,17 @@ async fn run_command(
     let logs = v.get("logs").and_then(Value::as_bool).unwrap_or(false);
     let timeout_ms = v.get("timeout").and_then(Value::as_u64);
 
-    let started = with_session(&emu, &sid, true, |s| {
+    let (dir, remaining) = with_session(&emu, &sid, true, |s| {
         let dir = s.dir.clone()?;
         let remaining = s
             .started_at
             .saturating_add(s.timeout_ms)
             .saturating_sub(now_ms());
         Some((dir, remaining))
-    });
-    let (dir, remaining) = match started {
-        Ok(Some(x)) => x,
-        Ok(None) => {
-            return error(
-                StatusCode::GONE,
-                "sandbox_stopped",
-                "The sandbox session is stopped",
-            );
-        }
-        Err(r) => return *r,
-    };
+    })?
+    .ok_or_else(sandbox_stopped)?;
     if !dir.map(&cwd).is_dir() {
-        return bad_request(format!("cwd {cwd} does not exist"));
+        return Err(bad_request(format!("cwd {cwd} does not exist")));
     }
     // The argv as one shell line: `sh -c X` stays exactly that; anything else is quoted.
     let mut line = String::new();
@@ -915,11 +901,9 @@ async fn run_command(
         log: Mutex::new(Log::default()),
         log_seq: tokio::sync::watch::channel(0).0,
     });
-    if let Err(r) = with_session(&emu, &sid, true, |s| {
+    with_session(&emu, &sid, true, |s| {
         s.commands.insert(cmd.id.clone(), cmd.clone());
-    }) {
-        return *r;
-    }
+    })?;
     let runner = cmd.clone();
     tokio::spawn(async move {
         let start = Instant::now();
@@ -959,7 +943,7 @@ async fn run_command(
         }));
     });
     if !wait {
-        return axum::Json(json!({"command": cmd.json()})).into_response();
+        return reply(json!({"command": cmd.json()}));
     }
     let cut = emu.inner.kit.take_stream_cut(uri.path());
     let stall = emu
@@ -971,7 +955,7 @@ async fn run_command(
             |n| n.checked_sub(1),
         )
         .is_ok();
-    ndjson(cut, move |tx| async move {
+    Ok(ndjson(cut, move |tx| async move {
         tx.line(json!({"command": cmd.json()})).await?;
         if stall {
             // Hold the connection open without another byte until the client gives up.
@@ -983,7 +967,7 @@ async fn run_command(
         }
         cmd.finished().await;
         tx.line(json!({"command": cmd.json()})).await
-    })
+    }))
 }
 
 /// Follows a command's log from its first line until the command has ended and every line is
@@ -1062,113 +1046,90 @@ where
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-fn find_command(emu: &VercelEmulator, sid: &str, cid: &str) -> Result<Arc<Cmd>, Reject> {
-    match with_session(emu, sid, false, |s| s.commands.get(cid).cloned()) {
-        Ok(Some(c)) => Ok(c),
-        Ok(None) => Err(error(StatusCode::NOT_FOUND, "not_found", "Command not found").into()),
-        Err(r) => Err(r),
-    }
+/// A command of a running session: a stopped session's commands are gone with it
+/// (vercel/sandbox#338).
+fn live_command(emu: &VercelEmulator, sid: &str, cid: &str) -> Result<Arc<Cmd>, Reject> {
+    with_session(emu, sid, true, |s| s.commands.get(cid).cloned())?
+        .ok_or_else(|| not_found("Command"))
 }
 
 async fn get_command(
     State(emu): State<VercelEmulator>,
     Path((sid, cid)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    // A stopped session's commands are gone with it (vercel/sandbox#338).
-    let cmd = match with_session(&emu, &sid, true, |_| ())
-        .and_then(|()| find_command(&emu, &sid, &cid))
-    {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
+) -> Answer {
+    let cmd = live_command(&emu, &sid, &cid)?;
     if q.get("wait").map(String::as_str) == Some("true") {
         cmd.finished().await;
     }
-    axum::Json(json!({"command": cmd.json()})).into_response()
+    reply(json!({"command": cmd.json()}))
 }
 
 async fn command_logs(
     State(emu): State<VercelEmulator>,
     Path((sid, cid)): Path<(String, String)>,
     uri: axum::http::Uri,
-) -> Response {
-    let cmd = match with_session(&emu, &sid, true, |_| ())
-        .and_then(|()| find_command(&emu, &sid, &cid))
-    {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
+) -> Answer {
+    let cmd = live_command(&emu, &sid, &cid)?;
     let cut = emu.inner.kit.take_stream_cut(uri.path());
-    ndjson(cut, move |tx| async move { send_logs(&tx, &cmd).await })
+    Ok(ndjson(
+        cut,
+        move |tx| async move { send_logs(&tx, &cmd).await },
+    ))
 }
 
 async fn kill_command(
     State(emu): State<VercelEmulator>,
     Path((sid, cid)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let v = match parse_json(&body) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+) -> Answer {
+    let v = parse_json(&body)?;
     let sig = v
         .get("signal")
         .and_then(Value::as_i64)
         .and_then(|s| i32::try_from(s).ok())
         .unwrap_or(15);
     if !(1..=64).contains(&sig) {
-        return bad_request("signal must be a signal number");
+        return Err(bad_request("signal must be a signal number"));
     }
-    let cmd = match with_session(&emu, &sid, true, |_| ())
-        .and_then(|()| find_command(&emu, &sid, &cid))
-    {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
+    let cmd = live_command(&emu, &sid, &cid)?;
     cmd.signal(sig);
-    axum::Json(json!({"command": cmd.json()})).into_response()
+    reply(json!({"command": cmd.json()}))
 }
 
 fn session_dir(emu: &VercelEmulator, sid: &str) -> Result<Arc<SandboxDir>, Reject> {
-    match with_session(emu, sid, true, |s| s.dir.clone()) {
-        Ok(Some(d)) => Ok(d),
-        Ok(None) => Err(error(
-            StatusCode::GONE,
-            "sandbox_stopped",
-            "The sandbox session is stopped",
-        )
-        .into()),
-        Err(r) => Err(r),
-    }
+    with_session(emu, sid, true, |s| s.dir.clone())?.ok_or_else(sandbox_stopped)
 }
 
-async fn mkdir(
-    State(emu): State<VercelEmulator>,
-    Path(sid): Path<String>,
-    body: Bytes,
-) -> Response {
-    let v = match parse_json(&body) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+/// Runs `op` on the file that an `fs` body's `path` (against its `cwd`) names, with `path` as
+/// sent for messages. The session's directory is held until `op` returns, so that a concurrent
+/// stop cannot delete it mid-operation.
+fn on_session_file(
+    emu: &VercelEmulator,
+    sid: &str,
+    body: &Bytes,
+    op: impl FnOnce(&std::path::Path, &str) -> Answer,
+) -> Answer {
+    let v = parse_json(body)?;
     let Some(path) = v.get("path").and_then(Value::as_str) else {
-        return bad_request("path is required");
+        return Err(bad_request("path is required"));
     };
     let cwd = v.get("cwd").and_then(Value::as_str).unwrap_or(SESSION_CWD);
-    let dir = match session_dir(&emu, &sid) {
-        Ok(d) => d,
-        Err(r) => return *r,
-    };
-    let target = dir.map(&resolve(cwd, path));
-    if target.is_dir() {
-        return axum::Json(json!({})).into_response();
-    }
-    // Not recursive, like mkdir(2): the parent must exist.
-    match std::fs::create_dir(&target) {
-        Ok(()) => axum::Json(json!({})).into_response(),
-        Err(e) => bad_request(format!("cannot create directory {path}: {e}")),
-    }
+    let dir = session_dir(emu, sid)?;
+    op(&dir.map(&resolve(cwd, path)), path)
+}
+
+async fn mkdir(State(emu): State<VercelEmulator>, Path(sid): Path<String>, body: Bytes) -> Answer {
+    on_session_file(&emu, &sid, &body, |target, path| {
+        if target.is_dir() {
+            return reply(json!({}));
+        }
+        // Not recursive, like mkdir(2): the parent must exist.
+        match std::fs::create_dir(target) {
+            Ok(()) => reply(json!({})),
+            Err(e) => Err(bad_request(format!("cannot create directory {path}: {e}"))),
+        }
+    })
 }
 
 async fn write_files(
@@ -1176,28 +1137,21 @@ async fn write_files(
     Path(sid): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Answer {
     let extract_dir = headers
         .get("x-cwd")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("/")
         .to_owned();
     if !extract_dir.starts_with('/') {
-        return bad_request("x-cwd must be an absolute path");
+        return Err(bad_request("x-cwd must be an absolute path"));
     }
-    let dir = match session_dir(&emu, &sid) {
-        Ok(d) => d,
-        Err(r) => return *r,
-    };
+    let dir = session_dir(&emu, &sid)?;
     let result = tokio::task::spawn_blocking(move || extract(&dir, &extract_dir, &body)).await;
     match result {
-        Ok(Ok(())) => axum::Json(json!({})).into_response(),
-        Ok(Err(msg)) => bad_request(msg),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            e.to_string(),
-        ),
+        Ok(Ok(())) => reply(json!({})),
+        Ok(Err(msg)) => Err(bad_request(msg)),
+        Err(e) => Err(internal_error(e.to_string())),
     }
 }
 
@@ -1243,27 +1197,19 @@ async fn read_file(
     State(emu): State<VercelEmulator>,
     Path(sid): Path<String>,
     body: Bytes,
-) -> Response {
-    let v = match parse_json(&body) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let Some(path) = v.get("path").and_then(Value::as_str) else {
-        return bad_request("path is required");
-    };
-    let cwd = v.get("cwd").and_then(Value::as_str).unwrap_or(SESSION_CWD);
-    let dir = match session_dir(&emu, &sid) {
-        Ok(d) => d,
-        Err(r) => return *r,
-    };
-    match std::fs::read(dir.map(&resolve(cwd, path))) {
-        Ok(data) => ([(header::CONTENT_TYPE, "application/octet-stream")], data).into_response(),
-        Err(_) => error(
-            StatusCode::NOT_FOUND,
-            "file_not_found",
-            format!("{path} not found"),
-        ),
-    }
+) -> Answer {
+    on_session_file(&emu, &sid, &body, |target, path| {
+        match std::fs::read(target) {
+            Ok(data) => {
+                Ok(([(header::CONTENT_TYPE, "application/octet-stream")], data).into_response())
+            }
+            Err(_) => Err(error(
+                StatusCode::NOT_FOUND,
+                "file_not_found",
+                format!("{path} not found"),
+            )),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -1302,16 +1248,32 @@ mod tests {
         format!("{}{path}?teamId=team_t", run.base_url)
     }
 
+    /// Sends `req` as the SDK does, with a bearer token.
+    async fn send(req: reqwest::RequestBuilder) -> reqwest::Response {
+        req.bearer_auth("tok").send().await.unwrap()
+    }
+
     async fn create(run: &RunningEmulator, c: &reqwest::Client) -> Value {
-        let r = c
-            .post(url(run, "/v3/sandboxes"))
-            .bearer_auth("tok")
-            .json(&json!({"projectId": "prj", "timeout": 60000, "persistent": false, "tags": {"a": "b"}}))
-            .send()
-            .await
-            .unwrap();
+        let r = send(c.post(url(run, "/v3/sandboxes")).json(
+            &json!({"projectId": "prj", "timeout": 60000, "persistent": false, "tags": {"a": "b"}}),
+        ))
+        .await;
         assert_eq!(r.status(), 200);
         r.json().await.unwrap()
+    }
+
+    /// Starts a command in session `sid`; `body` is the command as the SDK posts it.
+    async fn run_cmd(
+        run: &RunningEmulator,
+        c: &reqwest::Client,
+        sid: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        send(
+            c.post(url(run, &format!("/v2/sandboxes/sessions/{sid}/cmd")))
+                .json(&body),
+        )
+        .await
     }
 
     #[tokio::test]
@@ -1338,13 +1300,13 @@ mod tests {
         assert_eq!(made["sandbox"]["tags"]["a"], "b");
         let sid = made["session"]["id"].as_str().unwrap().to_owned();
         let name = made["sandbox"]["name"].as_str().unwrap().to_owned();
-        let r = c
-            .post(url(&run, &format!("/v2/sandboxes/sessions/{sid}/cmd")))
-            .bearer_auth("tok")
-            .json(&json!({"command": "sh", "args": ["-c", "echo hi; echo err >&2; exit 3"], "wait": true, "logs": true, "timeout": 5000}))
-            .send()
-            .await
-            .unwrap();
+        let r = run_cmd(
+            &run,
+            &c,
+            &sid,
+            json!({"command": "sh", "args": ["-c", "echo hi; echo err >&2; exit 3"], "wait": true, "logs": true, "timeout": 5000}),
+        )
+        .await;
         assert_eq!(r.headers()["content-type"], "application/x-ndjson");
         let text = r.text().await.unwrap();
         let lines: Vec<Value> = text
@@ -1359,27 +1321,11 @@ mod tests {
         assert_eq!(lines[3]["command"]["exitCode"], 3);
         assert_eq!(emu.running_sessions(), 1);
 
-        let r = c
-            .post(url(&run, &format!("/v2/sandboxes/sessions/{sid}/stop")))
-            .bearer_auth("tok")
-            .send()
-            .await
-            .unwrap();
+        let r = send(c.post(url(&run, &format!("/v2/sandboxes/sessions/{sid}/stop")))).await;
         assert_eq!(r.status(), 200);
-        let r = c
-            .post(url(&run, &format!("/v2/sandboxes/sessions/{sid}/cmd")))
-            .bearer_auth("tok")
-            .json(&json!({"command": "true"}))
-            .send()
-            .await
-            .unwrap();
+        let r = run_cmd(&run, &c, &sid, json!({"command": "true"})).await;
         assert_eq!(r.status(), 410);
-        let r = c
-            .delete(url(&run, &format!("/v2/sandboxes/{name}")))
-            .bearer_auth("tok")
-            .send()
-            .await
-            .unwrap();
+        let r = send(c.delete(url(&run, &format!("/v2/sandboxes/{name}")))).await;
         assert_eq!(r.status(), 200);
         assert_eq!((emu.running_sessions(), emu.sandbox_count()), (0, 0));
     }
@@ -1399,63 +1345,53 @@ mod tests {
         tar.append_data(&mut h, "vercel/sandbox/semantic/m/a.yml", &b"a: 1\n\n"[..])
             .unwrap();
         let gz = tar.into_inner().unwrap().finish().unwrap();
-        let r = c
-            .post(url(&run, &format!("/v2/sandboxes/sessions/{sid}/fs/write")))
-            .bearer_auth("tok")
-            .header("content-type", "application/gzip")
-            .header("x-cwd", "/")
-            .body(gz)
-            .send()
-            .await
-            .unwrap();
+        let r = send(
+            c.post(url(&run, &format!("/v2/sandboxes/sessions/{sid}/fs/write")))
+                .header("content-type", "application/gzip")
+                .header("x-cwd", "/")
+                .body(gz),
+        )
+        .await;
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-        let r: Value = c
-            .post(url(&run, &format!("/v2/sandboxes/sessions/{sid}/cmd")))
-            .bearer_auth("tok")
-            .json(&json!({"command": "sh", "args": ["-c", "cat m/a.yml"], "cwd": "/vercel/sandbox/semantic"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r: Value = run_cmd(
+            &run,
+            &c,
+            &sid,
+            json!({"command": "sh", "args": ["-c", "cat m/a.yml"], "cwd": "/vercel/sandbox/semantic"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
         let cid = r["command"]["id"].as_str().unwrap().to_owned();
-        let r: Value = c
-            .get(format!(
-                "{}/v2/sandboxes/sessions/{sid}/cmd/{cid}?teamId=t&wait=true",
-                run.base_url
-            ))
-            .bearer_auth("tok")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r: Value = send(c.get(format!(
+            "{}/v2/sandboxes/sessions/{sid}/cmd/{cid}?teamId=t&wait=true",
+            run.base_url
+        )))
+        .await
+        .json()
+        .await
+        .unwrap();
         assert_eq!(r["command"]["exitCode"], 0);
-        let logs = c
-            .get(url(
-                &run,
-                &format!("/v2/sandboxes/sessions/{sid}/cmd/{cid}/logs"),
-            ))
-            .bearer_auth("tok")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let logs = send(c.get(url(
+            &run,
+            &format!("/v2/sandboxes/sessions/{sid}/cmd/{cid}/logs"),
+        )))
+        .await
+        .text()
+        .await
+        .unwrap();
         assert_eq!(logs, "{\"data\":\"a: 1\\n\\n\",\"stream\":\"stdout\"}\n");
-        let text = c
-            .post(url(&run, &format!("/v2/sandboxes/sessions/{sid}/cmd")))
-            .bearer_auth("tok")
-            .json(&json!({"command": "sleep", "args": ["5"], "wait": true, "timeout": 300}))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = run_cmd(
+            &run,
+            &c,
+            &sid,
+            json!({"command": "sleep", "args": ["5"], "wait": true, "timeout": 300}),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
         let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
         assert_eq!(last["command"]["exitCode"], KILLED_EXIT_CODE);
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use atlas_emulator_kit::Kit;
 use atlas_sandbox_cloud::RetryPolicy;
 use atlas_sandbox_sdk::process::{ProcessSpec, find_in_path, run};
-use atlas_sandbox_sdk::{ExecRequest, PluginContext, SandboxPlugin, SemanticLayer};
+use atlas_sandbox_sdk::{ExecRequest, PluginContext, Sandbox, SandboxPlugin, SemanticLayer};
 use atlas_sandbox_vercel::{VercelConfig, build_plugin};
 
 const LATENCY: Duration = Duration::from_millis(50);
@@ -71,33 +71,16 @@ fn generate_layer(root: &Path) -> std::io::Result<usize> {
              measures:\n  - name: revenue\n    sql: sum(amount)\n"
         )
     };
-    for i in 0..100 {
-        std::fs::write(
-            root.join(format!("entities/entity_{i:03}.yml")),
-            body("entity", i),
-        )?;
-        n += 1;
-    }
-    for i in 0..60 {
-        std::fs::write(
-            root.join(format!("metrics/metric_{i:03}.yml")),
-            body("metric", i),
-        )?;
-        n += 1;
-    }
-    for i in 0..20 {
-        std::fs::write(
-            root.join(format!("groups/finance/entity_{i:03}.yml")),
-            body("finance", i),
-        )?;
-        n += 1;
-    }
-    for i in 0..19 {
-        std::fs::write(
-            root.join(format!("groups/sales/entity_{i:03}.yml")),
-            body("sales", i),
-        )?;
-        n += 1;
+    for (prefix, kind, count) in [
+        ("entities/entity", "entity", 100),
+        ("metrics/metric", "metric", 60),
+        ("groups/finance/entity", "finance", 20),
+        ("groups/sales/entity", "sales", 19),
+    ] {
+        for i in 0..count {
+            std::fs::write(root.join(format!("{prefix}_{i:03}.yml")), body(kind, i))?;
+            n += 1;
+        }
     }
     Ok(n)
 }
@@ -113,23 +96,11 @@ async fn ours(kit: &Kit, api_url: &str, layer: &SemanticLayer) -> Result<Run, St
     kit.clear();
     let t0 = Instant::now();
     let sb = plugin.create(layer).await.map_err(|e| e.to_string())?;
-    let first = sb
-        .exec(ExecRequest::new(COMMANDS[0]))
-        .await
-        .map_err(|e| e.to_string())?;
-    if !first.success() {
-        return Err(format!("ls failed: {}", first.stderr_str()));
-    }
+    exec_ok(sb.as_ref(), COMMANDS[0]).await?;
     let setup = t0.elapsed();
     let t1 = Instant::now();
     for c in &COMMANDS[1..] {
-        let out = sb
-            .exec(ExecRequest::new(*c))
-            .await
-            .map_err(|e| e.to_string())?;
-        if !out.success() {
-            return Err(format!("{c} failed: {}", out.stderr_str()));
-        }
+        exec_ok(sb.as_ref(), c).await?;
     }
     let commands = t1.elapsed();
     let t2 = Instant::now();
@@ -141,6 +112,18 @@ async fn ours(kit: &Kit, api_url: &str, layer: &SemanticLayer) -> Result<Run, St
         close,
         round_trips: kit.requests().len(),
     })
+}
+
+/// Runs one command, failing the bench (with its stderr) if the command fails.
+async fn exec_ok(sb: &dyn Sandbox, command: &str) -> Result<(), String> {
+    let out = sb
+        .exec(ExecRequest::new(command))
+        .await
+        .map_err(|e| e.to_string())?;
+    if !out.success() {
+        return Err(format!("{command} failed: {}", out.stderr_str()));
+    }
+    Ok(())
 }
 
 async fn official_sdk(
@@ -283,6 +266,14 @@ struct Remote {
     base_url: String,
 }
 
+/// The bench's and the emulator's runtimes are alike, so neither side gets more threads.
+fn two_worker_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
 fn emulator_on_its_own_runtime(
     kit: std::sync::Arc<Kit>,
 ) -> Result<
@@ -296,11 +287,7 @@ fn emulator_on_its_own_runtime(
     let (tx, rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
-        let rt = match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-        {
+        let rt = match two_worker_runtime() {
             Ok(rt) => rt,
             Err(e) => {
                 let _ = tx.send(Err(e.to_string()));
@@ -319,11 +306,7 @@ fn emulator_on_its_own_runtime(
 }
 
 fn main() -> std::process::ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match two_worker_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start tokio: {e}");

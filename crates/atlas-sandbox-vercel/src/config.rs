@@ -202,28 +202,18 @@ impl VercelConfig {
         let team = non_blank(&self.team_id);
         let project = non_blank(&self.project_id);
         if let Some(token) = &self.token {
-            let missing: Vec<&str> = [
-                team.is_none().then_some("team_id (VERCEL_TEAM_ID)"),
-                project
-                    .is_none()
-                    .then_some("project_id (VERCEL_PROJECT_ID)"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            return match (team, project) {
-                (Some(team_id), Some(project_id)) => Ok(Credentials {
-                    token: token.clone(),
-                    team_id,
-                    project_id,
-                    token_key: "VERCEL_TOKEN or plugins.vercel.token",
-                }),
-                _ => Err(config_error(format!(
-                    "token is set but {} missing: the Vercel API needs token, team_id and \
-                     project_id together",
-                    join_missing(&missing)
-                ))),
-            };
+            return with_ids(
+                token,
+                "VERCEL_TOKEN or plugins.vercel.token",
+                team,
+                project,
+                |missing| {
+                    format!(
+                        "token is set but {missing} missing: the Vercel API needs token, team_id \
+                         and project_id together"
+                    )
+                },
+            );
         }
         if let Some(oidc) = &self.oidc_token {
             let claims = decode_oidc_claims(oidc)?;
@@ -239,43 +229,58 @@ impl VercelConfig {
                     ));
                 }
             }
-            let team = team.or(claims.owner_id);
-            let project = project.or(claims.project_id);
-            let missing: Vec<&str> = [
-                team.is_none().then_some("team_id (VERCEL_TEAM_ID)"),
-                project
-                    .is_none()
-                    .then_some("project_id (VERCEL_PROJECT_ID)"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            return match (team, project) {
-                (Some(team_id), Some(project_id)) => Ok(Credentials {
-                    token: oidc.clone(),
-                    team_id,
-                    project_id,
-                    token_key: "VERCEL_OIDC_TOKEN or plugins.vercel.oidc_token",
-                }),
-                _ => Err(config_error(format!(
-                    "oidc_token carries no claim for {} and none is set",
-                    join_missing(&missing)
-                ))),
-            };
+            return with_ids(
+                oidc,
+                "VERCEL_OIDC_TOKEN or plugins.vercel.oidc_token",
+                team.or(claims.owner_id),
+                project.or(claims.project_id),
+                |missing| format!("oidc_token carries no claim for {missing} and none is set"),
+            );
         }
         let mut missing = vec!["token (VERCEL_TOKEN)"];
-        if team.is_none() {
-            missing.push("team_id (VERCEL_TEAM_ID)");
-        }
-        if project.is_none() {
-            missing.push("project_id (VERCEL_PROJECT_ID)");
-        }
+        missing.extend(missing_ids(&team, &project));
         Err(config_error(format!(
             "{} missing: set token, team_id and project_id together, or oidc_token \
              (VERCEL_OIDC_TOKEN)",
             join_missing(&missing)
         )))
     }
+}
+
+/// A token's credentials once its team and project are known; otherwise the error `explain`
+/// words around the missing keys ("team_id (VERCEL_TEAM_ID) is"), since each token source
+/// says differently where the ids should have come from.
+fn with_ids(
+    token: &Secret,
+    token_key: &'static str,
+    team: Option<String>,
+    project: Option<String>,
+    explain: impl FnOnce(&str) -> String,
+) -> Result<Credentials> {
+    match (team, project) {
+        (Some(team_id), Some(project_id)) => Ok(Credentials {
+            token: token.clone(),
+            team_id,
+            project_id,
+            token_key,
+        }),
+        (team, project) => Err(config_error(explain(&join_missing(&missing_ids(
+            &team, &project,
+        ))))),
+    }
+}
+
+/// The keys (with their environment variables) of the ids not yet known.
+fn missing_ids(team: &Option<String>, project: &Option<String>) -> Vec<&'static str> {
+    [
+        team.is_none().then_some("team_id (VERCEL_TEAM_ID)"),
+        project
+            .is_none()
+            .then_some("project_id (VERCEL_PROJECT_ID)"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn join_missing(keys: &[&str]) -> String {
@@ -315,6 +320,11 @@ mod tests {
         serde_json::from_value(json).unwrap()
     }
 
+    /// The message `validate` refuses this config with.
+    fn rejection(json: serde_json::Value) -> String {
+        cfg(json).validate().unwrap_err().to_string()
+    }
+
     fn jwt(claims: serde_json::Value) -> String {
         let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         format!(
@@ -327,16 +337,10 @@ mod tests {
 
     #[test]
     fn token_needs_team_and_project() {
-        let e = cfg(serde_json::json!({"token": "t", "team_id": "team_1"}))
-            .validate()
-            .unwrap_err();
-        let msg = e.to_string();
+        let msg = rejection(serde_json::json!({"token": "t", "team_id": "team_1"}));
         assert!(msg.contains("project_id"), "{msg}");
         assert!(!msg.contains("team_id ("), "{msg}");
-        let e = cfg(serde_json::json!({"token": "t"}))
-            .validate()
-            .unwrap_err();
-        let msg = e.to_string();
+        let msg = rejection(serde_json::json!({"token": "t"}));
         assert!(
             msg.contains("team_id (VERCEL_TEAM_ID) and project_id (VERCEL_PROJECT_ID) are"),
             "{msg}"
@@ -362,13 +366,8 @@ mod tests {
         ] {
             assert!(msg.contains(key), "{key} not in {msg}");
         }
-        let e = cfg(serde_json::json!({"team_id": "team_1", "project_id": "p"}))
-            .validate()
-            .unwrap_err();
-        assert!(
-            e.to_string().contains("token (VERCEL_TOKEN) is missing"),
-            "{e}"
-        );
+        let e = rejection(serde_json::json!({"team_id": "team_1", "project_id": "p"}));
+        assert!(e.contains("token (VERCEL_TOKEN) is missing"), "{e}");
     }
 
     #[test]
@@ -389,19 +388,13 @@ mod tests {
             .unwrap();
         assert_eq!(c.project_id, "prj_x");
         let expired = jwt(serde_json::json!({"owner_id": "a", "project_id": "b", "exp": 1}));
-        let e = cfg(serde_json::json!({"oidc_token": expired}))
-            .validate()
-            .unwrap_err();
-        assert!(e.to_string().contains("expired"), "{e}");
+        let e = rejection(serde_json::json!({"oidc_token": expired}));
+        assert!(e.contains("expired"), "{e}");
         let no_project = jwt(serde_json::json!({"owner_id": "a"}));
-        let e = cfg(serde_json::json!({"oidc_token": no_project}))
-            .validate()
-            .unwrap_err();
-        assert!(e.to_string().contains("project_id"), "{e}");
-        let e = cfg(serde_json::json!({"oidc_token": "not-a-jwt"}))
-            .validate()
-            .unwrap_err();
-        assert!(e.to_string().contains("not a Vercel OIDC token"), "{e}");
+        let e = rejection(serde_json::json!({"oidc_token": no_project}));
+        assert!(e.contains("project_id"), "{e}");
+        let e = rejection(serde_json::json!({"oidc_token": "not-a-jwt"}));
+        assert!(e.contains("not a Vercel OIDC token"), "{e}");
     }
 
     #[test]
@@ -412,32 +405,17 @@ mod tests {
             j[k] = v;
             cfg(j).validate()
         };
-        assert!(
-            with("vcpus", 9.into())
-                .unwrap_err()
-                .to_string()
-                .contains("vcpus")
-        );
-        assert!(
-            with("sandbox_lifetime", "10s".into())
-                .unwrap_err()
-                .to_string()
-                .contains("sandbox_lifetime")
-        );
+        // A refusal names the key, so the user knows which line of the config to fix.
+        let names_key = |k: &str, v: serde_json::Value| {
+            let msg = with(k, v).unwrap_err().to_string();
+            assert!(msg.contains(k), "{msg}");
+        };
+        names_key("vcpus", 9.into());
+        names_key("sandbox_lifetime", "10s".into());
         assert!(with("sandbox_lifetime", "6h".into()).is_err());
-        assert!(
-            with("timeout", "20m".into())
-                .unwrap_err()
-                .to_string()
-                .contains("timeout")
-        );
+        names_key("timeout", "20m".into());
         assert!(with("timeout", "0s".into()).is_err());
-        assert!(
-            with("api_url", "vercel.com".into())
-                .unwrap_err()
-                .to_string()
-                .contains("api_url")
-        );
+        names_key("api_url", "vercel.com".into());
         assert!(with("network_policy", "allow-all".into()).is_ok());
         let mut j = base.clone();
         j["network_policy"] = "allow-all".into();
