@@ -1316,8 +1316,12 @@ mod tests {
         assert_eq!(lines.len(), 4, "{text}");
         assert!(lines[0]["command"]["exitCode"].is_null());
         assert_eq!(lines[0]["command"]["cwd"], SESSION_CWD);
-        assert_eq!(lines[1], json!({"stream": "stdout", "data": "hi\n"}));
-        assert_eq!(lines[2], json!({"stream": "stderr", "data": "err\n"}));
+        // Log lines come in the order the two pipes were read, as on the service: which stream's
+        // line is first is a race.
+        let logs = [&lines[1], &lines[2]];
+        let out = json!({"stream": "stdout", "data": "hi\n"});
+        let err = json!({"stream": "stderr", "data": "err\n"});
+        assert!(logs == [&out, &err] || logs == [&err, &out], "{text}");
         assert_eq!(lines[3]["command"]["exitCode"], 3);
         assert_eq!(emu.running_sessions(), 1);
 
