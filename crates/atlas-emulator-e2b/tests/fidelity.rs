@@ -1,38 +1,20 @@
 //! The official `e2b` npm SDK against the emulator (tests/fidelity-e2b/fidelity.mjs): if the
 //! vendor's own client cannot talk to it, the emulator is wrong.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use atlas_emulator_e2b::{EmulatorOptions, start_with};
 use atlas_emulator_kit::Kit;
-use atlas_sandbox_sdk::process::{ProcessSpec, find_in_path, run};
+use atlas_sandbox_sdk::process::run;
 
 const KEY: &str = "e2b_fidelity_key";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_sdk_talks_to_the_emulator() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fidelity-e2b");
-    if !dir.join("node_modules/e2b/package.json").is_file() {
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!(
-                "{}\n",
-                format_args!(
-                    "SKIPPED: official_sdk_talks_to_the_emulator: run `npm ci` in tests/fidelity-e2b"
-                )
-            ),
-        );
-        return;
-    }
-    let Some(node) = find_in_path("node", std::env::var_os("PATH").as_deref()) else {
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!(
-                "{}\n",
-                format_args!("SKIPPED: official_sdk_talks_to_the_emulator: node is not installed")
-            ),
-        );
+    let Some(spec) = atlas_emulator_kit::node_script(
+        "official_sdk_talks_to_the_emulator",
+        "fidelity-e2b",
+        "e2b",
+        "fidelity.mjs",
+    ) else {
         return;
     };
     let kit = Kit::new();
@@ -42,17 +24,12 @@ async fn official_sdk_talks_to_the_emulator() {
     };
     let (emu, state) = start_with(kit.clone(), opts, None).await.unwrap();
     // The SDK reads only these variables: E2B_DOMAIN and E2B_DEBUG stay unset (clean env).
-    let spec = ProcessSpec::new(node)
-        .arg("fidelity.mjs")
-        .cwd(&dir)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    let spec = spec
         .env("HOME", std::env::var_os("HOME").unwrap_or_default())
         .env("E2B_API_KEY", KEY)
         .env("E2B_API_URL", &emu.base_url)
         .env("E2B_SANDBOX_URL", &emu.base_url)
-        .env("E2B_EXPECT_AUTH", "1")
-        .timeout(Duration::from_secs(120))
-        .max_output_bytes(1 << 20);
+        .env("E2B_EXPECT_AUTH", "1");
     let out = run(&spec).await.unwrap().output;
     let stdout = out.stdout_str();
     let stderr = out.stderr_str();

@@ -402,6 +402,50 @@ impl SandboxDir {
     }
 }
 
+/// The command that runs `script` of the vendor SDK folder `tests/<folder>` with node, for the
+/// fidelity tests and benchmarks that drive an official SDK against an emulator. `None` after
+/// printing a `SKIPPED: <test>: <why>` line (outside libtest's capture, so CI logs show it) when
+/// node or the folder's `npm ci` install of `sdk_package` is missing. The environment holds only
+/// `PATH`; callers add the SDK's variables.
+pub fn node_script(
+    test: &str,
+    folder: &str,
+    sdk_package: &str,
+    script: &str,
+) -> Option<ProcessSpec> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests")
+        .join(folder);
+    let skip = |why: String| {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {why}");
+    };
+    if !dir
+        .join("node_modules")
+        .join(sdk_package)
+        .join("package.json")
+        .is_file()
+    {
+        skip(format!(
+            "run `npm ci` in tests/{folder} (no {sdk_package} there)"
+        ));
+        return None;
+    }
+    let path = std::env::var_os("PATH");
+    let Some(node) = atlas_sandbox_sdk::process::find_in_path("node", path.as_deref()) else {
+        skip("node is not installed".to_owned());
+        return None;
+    };
+    Some(
+        ProcessSpec::new(node)
+            .arg(script)
+            .cwd(dir)
+            .env("PATH", path.unwrap_or_default())
+            .timeout(Duration::from_secs(120))
+            .max_output_bytes(1 << 20),
+    )
+}
+
 /// A time as the vendors' APIs print it: RFC 3339 in UTC with milliseconds,
 /// `2026-11-24T09:22:48.123Z`.
 pub fn rfc3339_millis(t: std::time::SystemTime) -> String {

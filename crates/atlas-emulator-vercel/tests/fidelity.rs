@@ -3,55 +3,22 @@
 //! lists, stops and deletes, asserting every answer. If the SDK cannot use the emulator, the
 //! emulator is wrong.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use atlas_emulator_kit::Kit;
-use atlas_sandbox_sdk::process::{ProcessSpec, find_in_path, run};
-
-fn script_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fidelity-vercel")
-}
+use atlas_sandbox_sdk::process::run;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_sdk_talks_to_the_emulator() {
-    let dir = script_dir();
-    if !dir
-        .join("node_modules/@vercel/sandbox/package.json")
-        .is_file()
-    {
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!(
-                "{}\n",
-                format_args!(
-                    "SKIPPED: official_sdk_talks_to_the_emulator: {} has no node_modules (run `npm ci` there)",
-                    dir.display()
-                )
-            ),
-        );
-        return;
-    }
-    let path_var = std::env::var_os("PATH");
-    let Some(node) = find_in_path("node", path_var.as_deref()) else {
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!(
-                "{}\n",
-                format_args!("SKIPPED: official_sdk_talks_to_the_emulator: node is not installed")
-            ),
-        );
+    let Some(spec) = atlas_emulator_kit::node_script(
+        "official_sdk_talks_to_the_emulator",
+        "fidelity-vercel",
+        "@vercel/sandbox",
+        "fidelity.mjs",
+    ) else {
         return;
     };
     let kit = Kit::new();
     let (running, emu) = atlas_emulator_vercel::start_with(kit.clone(), None).await;
-    let spec = ProcessSpec::new(node)
-        .arg("fidelity.mjs")
-        .cwd(&dir)
-        .env("PATH", path_var.unwrap_or_default())
-        .env("VERCEL_EMULATOR_URL", &running.base_url)
-        .timeout(Duration::from_secs(120))
-        .max_output_bytes(1 << 20);
+    let spec = spec.env("VERCEL_EMULATOR_URL", &running.base_url);
     let out = run(&spec).await.expect("node ran").output;
     assert!(
         !out.timed_out,
