@@ -388,9 +388,7 @@ impl DaytonaSandbox {
                 s
             }
         };
-        let limit = (req.max_output_bytes as u64)
-            .saturating_mul(atlas_sandbox_sdk::OVERFLOW_KILL_FACTOR)
-            .max(1);
+        let limit = atlas_sandbox_sdk::overflow_limit(req.max_output_bytes);
         let command = wrap_command(&req.command, &req.relative_cwd()?, limit);
         let read_limit = req
             .max_output_bytes

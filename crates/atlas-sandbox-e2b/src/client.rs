@@ -513,7 +513,7 @@ impl Client {
         };
         let mut decoder = FrameDecoder::new();
         let mut body = resp.bytes_stream();
-        let overflow_limit = (cap as u64).saturating_mul(atlas_sandbox_sdk::OVERFLOW_KILL_FACTOR);
+        let overflow_limit = atlas_sandbox_sdk::overflow_limit(cap);
         loop {
             let next = tokio::select! {
                 biased;

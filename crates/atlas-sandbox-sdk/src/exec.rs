@@ -23,6 +23,15 @@ pub const TIMEOUT_EXIT_CODE: i32 = 124;
 /// stopped at once. Every backend uses this one factor so they all stop `yes` alike.
 pub const OVERFLOW_KILL_FACTOR: u64 = 8;
 
+/// How many bytes a stream may carry before a backend stops the command: [`OVERFLOW_KILL_FACTOR`]
+/// × the cap, and never less than 8 × 64 KiB, so a small cap still lets an ordinary command (a
+/// `head -c 100000`) end by itself with its real exit status, while `yes` stops within a moment.
+pub fn overflow_limit(max_output_bytes: usize) -> u64 {
+    (max_output_bytes as u64)
+        .max(64 * 1024)
+        .saturating_mul(OVERFLOW_KILL_FACTOR)
+}
+
 /// One command to run in a sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecRequest {
@@ -383,6 +392,13 @@ impl ExecDefaults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overflow_limit_has_a_floor() {
+        assert_eq!(overflow_limit(1000), 8 * 64 * 1024);
+        assert_eq!(overflow_limit(1 << 20), 8 << 20);
+        assert_eq!(overflow_limit(usize::MAX), u64::MAX);
+    }
 
     #[test]
     fn cap_keeps_prefix_and_appends_notice() {

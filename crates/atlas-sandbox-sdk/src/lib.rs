@@ -25,7 +25,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use exec::{
     CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT, ExecDefaults, ExecOutput, ExecRequest,
     MAX_COMMAND_CHARS, MAX_TIMEOUT, OVERFLOW_KILL_FACTOR, TIMEOUT_EXIT_CODE, normalize_relative,
-    truncation_notice,
+    overflow_limit, truncation_notice,
 };
 pub use plugin::{
     HealthStatus, PluginContext, PluginDescriptor, PluginFactory, Sandbox, SandboxPlugin,

@@ -212,9 +212,7 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
         .ok_or_else(|| io::Error::other("child stderr was not captured"))?;
 
     let cap = spec.max_output_bytes;
-    let kill_after = (cap as u64)
-        .max(64 * 1024)
-        .saturating_mul(OVERFLOW_KILL_FACTOR);
+    let kill_after = crate::exec::overflow_limit(cap);
     let mut out = CappedBuffer::new(cap);
     let mut err = CappedBuffer::new(cap);
     let mut out_buf = vec![0u8; 64 * 1024];

@@ -513,9 +513,7 @@ impl Collector {
         Collector {
             out: CappedBuffer::new(cap),
             err: CappedBuffer::new(cap),
-            kill_after: (cap as u64)
-                .max(64 * 1024)
-                .saturating_mul(atlas_sandbox_sdk::OVERFLOW_KILL_FACTOR),
+            kill_after: atlas_sandbox_sdk::overflow_limit(cap),
         }
     }
 
