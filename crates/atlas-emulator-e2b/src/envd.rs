@@ -508,7 +508,8 @@ async fn run_process(
                     }
                     None => tap_open = false,
                 },
-                stop = &mut stop_rx => break Err(stop.unwrap_or(Stop::Vanished)),
+                // A signal after the command ended changes nothing: its real end is reported.
+                stop = &mut stop_rx, if finished.is_none() => break Err(stop.unwrap_or(Stop::Vanished)),
                 _ = async {
                     match ticker.as_mut() {
                         Some(t) => { t.tick().await; }

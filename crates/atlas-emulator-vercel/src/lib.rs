@@ -933,7 +933,14 @@ async fn run_command(
                     None => tap_open = false,
                 },
                 // Leaving the loop drops the run, which kills its process group.
-                sig = &mut kill_rx => break 128 + sig.unwrap_or(9),
+                // A kill after the command ended changes nothing; before, what was already read
+                // still reaches the log.
+                sig = &mut kill_rx, if finished.is_none() => {
+                    while let Ok(c) = tap_rx.try_recv() {
+                        runner.log_mut(|l| l.push(c.stream, &c.data));
+                    }
+                    break 128 + sig.unwrap_or(9);
+                }
             }
         };
         runner.log_mut(Log::close);

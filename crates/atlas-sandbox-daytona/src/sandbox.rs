@@ -281,25 +281,37 @@ async fn finish_provision(
 /// it runs in a subshell (a `cd` or `exit` of the command cannot change or end the session), with
 /// the command as one quoted `sh -c` argument, from the quoted cwd.
 ///
-/// Each stream goes through `head -c <limit>`: a session exec answers only when the command
-/// ends, so without a bound in the sandbox `yes` would fill the session log until the deadline.
-/// Past the limit `head` exits and the command dies of SIGPIPE (exit 141), stopped at the same
-/// multiple of the cap as on the other backends. `head` runs under `stdbuf -o0` because it
+/// Each stream goes through a limiter, `head -c <limit>` reading a FIFO: a session exec answers
+/// only when the command ends, so without a bound in the sandbox `yes` would fill the session log
+/// until the deadline. Past the limit `head` exits and the command dies of SIGPIPE (exit 141),
+/// stopped at the same limit as on the other backends. `head` runs under `stdbuf -o0` because it
 /// otherwise holds its output in stdio until it exits, which would lose the partial output of a
-/// timed-out command (`dd` is no help: it stops after one short read). Without `stdbuf` (not GNU
-/// coreutils) the streams pass unbounded, as before. The status travels on fd 5 of a command
-/// substitution, which also waits for both limiters to drain. After it, the end marker goes to
-/// both streams and the subshell exits with the command's status.
+/// timed-out command (`dd` is no help: it stops after one short read). The limiters run as
+/// background jobs with known pids so that, 200 ms after the command exits, they can be stopped:
+/// a job the command left in the background (`sleep 100 &`) still holds the FIFOs, and would
+/// otherwise keep the exec open until the deadline (the SDK runner gives such jobs the same
+/// grace). Without `stdbuf`, `mktemp` or `mkfifo` (not GNU coreutils) the command runs unbounded,
+/// as before. After it, the end marker goes to both streams and the subshell exits with the
+/// command's status.
 pub(crate) fn wrap_command(command: &str, cwd_rel: &str, limit: u64) -> String {
     let dir = if cwd_rel.is_empty() {
         SEMANTIC_DIR.to_owned()
     } else {
         format!("{SEMANTIC_DIR}/{cwd_rel}")
     };
+    let cmd = sh_quote(command);
     format!(
-        "( __atlas_cap() {{ if command -v stdbuf >/dev/null 2>&1; then stdbuf -o0 head -c \"$1\"; else cat; fi; }}; if cd -- {dir}; then {{ __atlas_ec=$( {{ {{ {{ sh -c {cmd} 3>&- 4>&- 5>&-; echo $? >&5; }} 2>&1 1>&3 | __atlas_cap {limit} >&2; }} 3>&1 | __atlas_cap {limit} >&4; }} 5>&1 ); }} 4>&1; else __atlas_ec=$?; fi; printf '%s\\n' {mark}; printf '%s\\n' {mark} >&2; exit ${{__atlas_ec:-1}} )",
+        "( if cd -- {dir}; then \
+if command -v stdbuf >/dev/null 2>&1 && __atlas_d=$(mktemp -d 2>/dev/null) && mkfifo \"$__atlas_d/o\" \"$__atlas_d/e\"; then \
+stdbuf -o0 head -c {limit} < \"$__atlas_d/o\" & __atlas_po=$!; \
+stdbuf -o0 head -c {limit} < \"$__atlas_d/e\" >&2 & __atlas_pe=$!; \
+sh -c {cmd} > \"$__atlas_d/o\" 2> \"$__atlas_d/e\"; __atlas_ec=$?; \
+( sleep 0.2; kill $__atlas_po $__atlas_pe ) >/dev/null 2>&1 & __atlas_k=$!; \
+wait $__atlas_po $__atlas_pe 2>/dev/null; kill $__atlas_k 2>/dev/null; rm -rf \"$__atlas_d\"; \
+else sh -c {cmd}; __atlas_ec=$?; fi; \
+else __atlas_ec=$?; fi; \
+printf '%s\\n' {mark}; printf '%s\\n' {mark} >&2; exit ${{__atlas_ec:-1}} )",
         dir = sh_quote(&dir),
-        cmd = sh_quote(command),
         mark = sh_quote(END_MARK),
     )
 }
@@ -390,9 +402,10 @@ impl DaytonaSandbox {
         };
         let limit = atlas_sandbox_sdk::overflow_limit(req.max_output_bytes);
         let command = wrap_command(&req.command, &req.relative_cwd()?, limit);
-        let read_limit = req
-            .max_output_bytes
-            .saturating_mul(8)
+        // Both streams may carry `limit` bytes, and the labelled log adds 3 bytes a line: read
+        // enough that a command stopped at the limit still has its other stream read back.
+        let read_limit = usize::try_from(limit.saturating_mul(8))
+            .unwrap_or(usize::MAX)
             .saturating_add(64 * 1024);
         // Fast path: one synchronous exec returns the exit code and the prefixed log. If our
         // deadline passes first, or the connection breaks, the command is found in the session
@@ -674,16 +687,17 @@ mod tests {
     fn command_is_quoted_and_subshelled() {
         let w = wrap_command("echo 'hi' && exit 3", "my dir/x", 8000);
         assert!(
-            w.starts_with("( __atlas_cap() {")
-                && w.contains(" if cd -- 'semantic/my dir/x'; then "),
+            w.starts_with("( if cd -- 'semantic/my dir/x'; then "),
             "{w}"
         );
-        assert!(
-            w.contains(" sh -c 'echo '\\''hi'\\'' && exit 3' 3>&- 4>&- 5>&-; "),
-            "{w}"
+        assert_eq!(
+            w.matches(" sh -c 'echo '\\''hi'\\'' && exit 3'").count(),
+            2,
+            "bounded and fallback runs: {w}"
         );
-        assert_eq!(w.matches("| __atlas_cap 8000 >&").count(), 2, "{w}");
+        assert_eq!(w.matches("stdbuf -o0 head -c 8000 < ").count(), 2, "{w}");
         assert!(w.ends_with("exit ${__atlas_ec:-1} )"), "{w}");
+        assert!(!w.contains('\n'), "one line: {w}");
     }
 
     #[test]

@@ -188,6 +188,25 @@ async fn streams_exit_codes_and_exact_bytes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_job_does_not_hold_the_exec_open() {
+    // The job keeps the command's stdout; the output limiters must still let the exec end when
+    // the command itself does, not at the deadline.
+    let e = env().await;
+    let p = plugin(&e);
+    let (_t, root) = awkward_layer();
+    let sb = create(&p, &root).await;
+    let out = sb
+        .exec(ExecRequest::new("sleep 30 & echo started; exit 4").timeout(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert!(!out.timed_out, "{out:?}");
+    assert_eq!(out.exit_code, 4);
+    assert_eq!(out.stdout_str(), "started\n");
+    let out = sb.exec(ExecRequest::new("echo next")).await.unwrap();
+    assert_eq!(out.stdout_str(), "next\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_keeps_partial_output_and_kills_the_command() {
     let e = env().await;
     let p = plugin(&e);

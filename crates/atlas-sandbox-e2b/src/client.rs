@@ -558,7 +558,8 @@ impl Client {
                     return result;
                 }
                 self.on_message(sb, &mut state, &frame.payload)?;
-                let dropped = state.stdout.dropped() + state.stderr.dropped();
+                // Per stream, as every backend counts it.
+                let dropped = state.stdout.dropped().max(state.stderr.dropped());
                 if dropped > overflow_limit && !state.kill_sent {
                     state.kill_sent = true;
                     tracing::warn!(sandbox = %sb.id, "command output far exceeds the cap; killing it");

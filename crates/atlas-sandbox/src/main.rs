@@ -187,6 +187,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (code, text) =
                 atlas_sandbox_sidecar::container::cli(action, cli.config.as_deref()).await?;
             out!("{text}")?;
+            // Flushed here so a closed stdout is an error we see (141), not one lost at exit.
+            std::io::stdout().flush()?;
             Ok(ExitCode::from(
                 u8::try_from(code).unwrap_or(EXIT_HOST_ERROR),
             ))
