@@ -180,17 +180,10 @@ impl SandboxPlugin for DaytonaPlugin {
     }
 
     async fn create(&self, layer: &SemanticLayer) -> Result<Box<dyn Sandbox>> {
-        let layer = layer.clone();
-        let collected =
-            tokio::task::spawn_blocking(move || layer.collect(&CollectLimits::default()))
-                .await
-                .map_err(|e| {
-                    atlas_sandbox_sdk::Error::backend_failure(
-                        "collecting the semantic layer failed",
-                    )
-                    .with_source(e)
-                })?
-                .map_err(|e| e.with_backend(ID))?;
+        let collected = layer
+            .collect_off_runtime(CollectLimits::default())
+            .await
+            .map_err(|e| e.with_backend(ID))?;
         let payload = Arc::new(Payload::from_layer(&collected));
         let tags = Arc::new(sandbox_tags(&self.ctx));
         let remote = provision(&self.settings, &tags, &payload).await?;

@@ -431,16 +431,8 @@ impl DaytonaSandbox {
                                 }
                                 .into());
                             };
-                            match api
-                                .command_logs(&remote.toolbox, &session, &cmd_id, read_limit)
-                                .await
-                            {
-                                Ok(l) => l,
-                                Err(e) => {
-                                    self.discard_session(remote, session);
-                                    return Err(e);
-                                }
-                            }
+                            self.read_logs(remote, &session, &cmd_id, read_limit)
+                                .await?
                         }
                     };
                     remote.put_idle(session);
@@ -524,16 +516,9 @@ impl DaytonaSandbox {
         };
         match exit_code {
             Some(code) => {
-                let logs = match api
-                    .command_logs(&remote.toolbox, &session, &cmd_id, read_limit)
-                    .await
-                {
-                    Ok(l) => l,
-                    Err(e) => {
-                        self.discard_session(remote, session);
-                        return Err(e);
-                    }
-                };
+                let logs = self
+                    .read_logs(remote, &session, &cmd_id, read_limit)
+                    .await?;
                 remote.put_idle(session);
                 Ok(build_output(
                     logs,
@@ -565,6 +550,26 @@ impl DaytonaSandbox {
                 ))
             }
         }
+    }
+
+    /// A finished command's log. When it cannot be read the session's state is unknown, so the
+    /// session is discarded.
+    async fn read_logs(
+        &self,
+        remote: &Remote,
+        session: &str,
+        cmd_id: &str,
+        read_limit: usize,
+    ) -> Result<Logs> {
+        let logs = self
+            .settings
+            .api
+            .command_logs(&remote.toolbox, session, cmd_id, read_limit)
+            .await;
+        if logs.is_err() {
+            self.discard_session(remote, session.to_owned());
+        }
+        logs
     }
 
     /// Drops a session whose state is unknown (a failed call mid-command), killing it remotely

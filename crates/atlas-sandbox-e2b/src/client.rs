@@ -252,15 +252,8 @@ impl Client {
 
     /// `GET /sandboxes/{id}`: whether the sandbox still exists.
     pub(crate) async fn exists(&self, id: &str) -> Result<bool> {
-        let resp = send(ID, &self.retry, Idempotent::Yes, || {
-            self.api(reqwest::Method::GET, &format!("/sandboxes/{id}"))
-        })
-        .await?;
-        match self.checked(resp, "get sandbox").await {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::SandboxGone => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.on_sandbox(reqwest::Method::GET, id, "get sandbox")
+            .await
     }
 
     /// `GET /v2/sandboxes` with a metadata filter: one page and the next-page token.
@@ -311,11 +304,17 @@ impl Client {
 
     /// `DELETE /sandboxes/{id}`: `Ok(false)` if it was already gone.
     pub(crate) async fn kill(&self, id: &str) -> Result<bool> {
+        self.on_sandbox(reqwest::Method::DELETE, id, "kill sandbox")
+            .await
+    }
+
+    /// `method /sandboxes/{id}`: `Ok(false)` when the sandbox does not exist (any more).
+    async fn on_sandbox(&self, method: reqwest::Method, id: &str, what: &str) -> Result<bool> {
         let resp = send(ID, &self.retry, Idempotent::Yes, || {
-            self.api(reqwest::Method::DELETE, &format!("/sandboxes/{id}"))
+            self.api(method.clone(), &format!("/sandboxes/{id}"))
         })
         .await?;
-        match self.checked(resp, "kill sandbox").await {
+        match self.checked(resp, what).await {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == ErrorKind::SandboxGone => Ok(false),
             Err(e) => Err(e),

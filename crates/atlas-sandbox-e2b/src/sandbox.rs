@@ -109,13 +109,10 @@ impl SandboxPlugin for E2bPlugin {
     }
 
     async fn create(&self, layer: &SemanticLayer) -> Result<Box<dyn Sandbox>> {
-        let layer = layer.clone();
-        let collected =
-            tokio::task::spawn_blocking(move || layer.collect(&CollectLimits::default()))
-                .await
-                .map_err(|e| Error::backend_failure(format!("collecting the layer failed: {e}")))
-                .and_then(|r| r)
-                .map_err(|e| e.with_backend(ID))?;
+        let collected = layer
+            .collect_off_runtime(CollectLimits::default())
+            .await
+            .map_err(|e| e.with_backend(ID))?;
         Ok(Box::new(self.sandbox_for(collected)))
     }
 

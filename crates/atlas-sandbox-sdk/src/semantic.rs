@@ -70,6 +70,17 @@ impl SemanticLayer {
     pub fn collect(&self, limits: &CollectLimits) -> Result<CollectedLayer> {
         collect(&self.root, limits)
     }
+
+    /// [`Self::collect`] on tokio's blocking pool: a remote backend's `create` reads the whole
+    /// layer from disk and must not stall the async workers meanwhile.
+    pub async fn collect_off_runtime(&self, limits: CollectLimits) -> Result<CollectedLayer> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || collect(&root, &limits))
+            .await
+            .map_err(|e| {
+                Error::backend_failure("collecting the semantic layer failed").with_source(e)
+            })?
+    }
 }
 
 /// Bounds on what [`SemanticLayer::collect`] reads.
