@@ -1,0 +1,177 @@
+//! The configured backend: health, security profile, and `create`.
+
+use std::time::{Duration, Instant};
+
+use atlas_sandbox_sdk::{
+    HealthStatus, PluginContext, Result, Sandbox, SandboxPlugin, SecurityProfile, SemanticLayer,
+    async_trait,
+};
+
+use crate::config::JailConfig;
+use crate::protocol::Plan;
+use crate::sandbox::JailSandbox;
+use crate::{DEFAULT_PRIORITY, ID, probe};
+
+/// The warm jail backend.
+#[derive(Debug, Clone)]
+pub struct JailPlugin {
+    config: JailConfig,
+    ctx: PluginContext,
+}
+
+const MIB: u64 = 1 << 20;
+
+impl JailPlugin {
+    /// A plugin for a validated config.
+    pub fn new(config: JailConfig, ctx: &PluginContext) -> Result<Self> {
+        config.validate()?;
+        Ok(JailPlugin {
+            config,
+            ctx: ctx.clone(),
+        })
+    }
+
+    /// The config it runs with.
+    pub fn config(&self) -> &JailConfig {
+        &self.config
+    }
+
+    /// The request defaults the host gave this plugin.
+    pub fn context(&self) -> &PluginContext {
+        &self.ctx
+    }
+
+    /// The unprivileged host ids the worker becomes when the host runs as root.
+    fn drop_to(&self) -> Option<(u32, u32)> {
+        rustix::process::geteuid()
+            .is_root()
+            .then_some((self.config.jail_uid, self.config.jail_gid))
+    }
+
+    pub(crate) fn plan(&self) -> Plan {
+        let c = &self.config;
+        Plan {
+            host_pid: rustix::process::getpid().as_raw_nonzero().get(),
+            jail_uid: c.jail_uid,
+            jail_gid: c.jail_gid,
+            drop_to: self.drop_to(),
+            tmpfs_size_bytes: c.tmpfs_size_mb * MIB,
+            tmpfs_max_inodes: c.tmpfs_max_inodes,
+            memory_limit_bytes: c.memory_limit_mb * MIB,
+            max_processes: c.max_processes,
+            max_file_size_bytes: c.max_file_size_mb * MIB,
+            max_open_files: c.max_open_files,
+            cpu_seconds: c.cpu_limit().as_secs_f64().ceil().max(1.0) as u64,
+            extra_ro: c
+                .extra_ro_mounts
+                .iter()
+                .map(|m| {
+                    (
+                        m.source.to_string_lossy().into_owned(),
+                        m.target().to_string_lossy().into_owned(),
+                    )
+                })
+                .collect(),
+            require_landlock: c.require_landlock,
+        }
+    }
+
+    /// Every check, first failure first. Forks at most once per process (the cached probe).
+    pub fn diagnose(&self) -> std::result::Result<String, String> {
+        probe::worker_hook()?;
+        probe::seccomp()?;
+        let landlock = match probe::landlock() {
+            Ok(()) => "Landlock on",
+            Err(e) if self.config.require_landlock => return Err(e),
+            Err(_) => "Landlock absent (require_landlock = false)",
+        };
+        probe::user_namespaces(self.drop_to())?;
+        Ok(format!(
+            "user namespaces, seccomp and the mount API available; {landlock}"
+        ))
+    }
+
+    /// [`SandboxPlugin::create`] with the concrete type.
+    pub async fn create_jail(&self, layer: &SemanticLayer) -> Result<JailSandbox> {
+        JailSandbox::create(self.plan(), layer, self.config.time_limit.get()).await
+    }
+}
+
+/// The security profile of a config (an honest one: caveats included).
+pub fn security_of(config: &JailConfig) -> SecurityProfile {
+    let mut caveats = vec![
+        "the jail shares the host kernel: a kernel bug reachable through the allowed syscalls \
+         is an escape"
+            .to_owned(),
+        "one jail per sandbox: commands of the same sandbox share its /tmp and can see each \
+         other's processes while they run"
+            .to_owned(),
+        "run as root, commands are uid/gid jail_uid/jail_gid (99999) on the host; run \
+         unprivileged, they map to the service's own uid and keep its supplementary groups"
+            .to_owned(),
+        "the seccomp filter is a denylist (the nsjail explore policy plus x32 killed)".to_owned(),
+        "the host's /usr is visible read-only inside the jail".to_owned(),
+    ];
+    if !config.require_landlock {
+        caveats.push(
+            "require_landlock = false: on a kernel without Landlock the jail runs without it"
+                .to_owned(),
+        );
+    }
+    if !config.extra_ro_mounts.is_empty() {
+        caveats.push("extra read-only host paths are mounted (extra_ro_mounts)".to_owned());
+    }
+    SecurityProfile {
+        network_isolation: true,
+        filesystem_isolation: true,
+        unprivileged_execution: true,
+        description: "a warm jail per sandbox: new user, mount, pid, net, ipc, uts and cgroup \
+                      namespaces, pivot_root into a minimal read-only root, Landlock, seccomp, \
+                      no capabilities, rlimits; one fork per command"
+            .to_owned(),
+        caveats,
+    }
+}
+
+#[async_trait]
+impl SandboxPlugin for JailPlugin {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn priority(&self) -> i32 {
+        DEFAULT_PRIORITY
+    }
+
+    fn security(&self) -> SecurityProfile {
+        security_of(&self.config)
+    }
+
+    async fn health_check(&self) -> HealthStatus {
+        let start = Instant::now();
+        // Cheap after the first call; the first forks one short-lived probe.
+        let me = self.clone();
+        let r = tokio::time::timeout(
+            HEALTH_DEADLINE,
+            tokio::task::spawn_blocking(move || me.diagnose()),
+        )
+        .await;
+        let elapsed = start.elapsed();
+        match r {
+            Ok(Ok(Ok(msg))) => HealthStatus::healthy(msg, elapsed),
+            Ok(Ok(Err(msg))) => HealthStatus::unhealthy(msg, elapsed),
+            Ok(Err(e)) => HealthStatus::unhealthy(format!("health check failed: {e}"), elapsed),
+            Err(_) => HealthStatus::unhealthy(
+                format!("health check did not finish within {HEALTH_DEADLINE:?}"),
+                elapsed,
+            ),
+        }
+    }
+
+    async fn create(&self, layer: &SemanticLayer) -> Result<Box<dyn Sandbox>> {
+        Ok(Box::new(self.create_jail(layer).await?))
+    }
+}
+
+/// How long a health check may take at most (the first one forks an unshare probe).
+const HEALTH_DEADLINE: Duration = Duration::from_secs(5);

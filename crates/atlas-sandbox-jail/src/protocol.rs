@@ -1,0 +1,255 @@
+//! The messages between the host and the jailed worker, one per `SOCK_SEQPACKET` datagram (the
+//! socket keeps message boundaries, so no framing is needed). The worker is the host binary
+//! itself, so both ends always speak the same version.
+
+use serde::{Deserialize, Serialize};
+
+/// The longest message either side accepts (a command is at most 4000 characters).
+pub(crate) const MAX_MESSAGE: usize = 64 * 1024;
+
+/// What the host tells a fresh worker about the jail to build (the first message, JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Plan {
+    /// The host's pid: the worker checks it is still its parent after changing identity.
+    pub host_pid: i32,
+    /// The uid/gid the commands run as inside the jail.
+    pub jail_uid: u32,
+    pub jail_gid: u32,
+    /// When the host is root: the unprivileged host uid/gid the worker becomes before it
+    /// creates its user namespace (the jail ids then map to these).
+    pub drop_to: Option<(u32, u32)>,
+    pub tmpfs_size_bytes: u64,
+    pub tmpfs_max_inodes: u64,
+    pub memory_limit_bytes: u64,
+    pub max_processes: u64,
+    pub max_file_size_bytes: u64,
+    pub max_open_files: u64,
+    /// RLIMIT_CPU of each command, whole seconds.
+    pub cpu_seconds: u64,
+    /// Extra read-only mounts: (host source, jail target).
+    pub extra_ro: Vec<(String, String)>,
+    /// Fail the setup when Landlock cannot be enforced.
+    pub require_landlock: bool,
+}
+
+/// Host → worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Request {
+    /// Run `command` in `/semantic/<cwd>`; stdout and stderr are the two fds sent with it.
+    Exec {
+        id: u64,
+        cwd: String,
+        command: String,
+    },
+    /// Kill the process group of exec `id`.
+    Kill { id: u64 },
+}
+
+/// Worker → host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// The jail is built and confined; `landlock` says how far Landlock is enforced.
+    Ready { landlock: String },
+    /// The jail could not be built; the message names the step and the error.
+    SetupFailed { message: String },
+    /// The command of exec `id` ended: `code` for an exit, `signal` for a kill.
+    Exited {
+        id: u64,
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    /// The command of exec `id` could not be started.
+    SpawnFailed { id: u64, message: String },
+}
+
+const EXEC: u8 = 1;
+const KILL: u8 = 2;
+const READY: u8 = 10;
+const SETUP_FAILED: u8 = 11;
+const EXITED: u8 = 12;
+const SPAWN_FAILED: u8 = 13;
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    }
+    fn i32(&mut self) -> Option<i32> {
+        self.take(4)
+            .and_then(|b| b.try_into().ok())
+            .map(i32::from_le_bytes)
+    }
+    fn str(&mut self) -> Option<String> {
+        let n = self
+            .take(4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)? as usize;
+        self.take(n)
+            .and_then(|b| String::from_utf8(b.to_vec()).ok())
+    }
+    fn done(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Request {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Request::Exec { id, cwd, command } => {
+                out.push(EXEC);
+                out.extend_from_slice(&id.to_le_bytes());
+                put_str(&mut out, cwd);
+                put_str(&mut out, command);
+            }
+            Request::Kill { id } => {
+                out.push(KILL);
+                out.extend_from_slice(&id.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    pub(crate) fn decode(buf: &[u8]) -> Option<Request> {
+        let mut r = Reader(buf);
+        let msg = match r.u8()? {
+            EXEC => Request::Exec {
+                id: r.u64()?,
+                cwd: r.str()?,
+                command: r.str()?,
+            },
+            KILL => Request::Kill { id: r.u64()? },
+            _ => return None,
+        };
+        r.done().then_some(msg)
+    }
+}
+
+fn opt(v: Option<i32>) -> i32 {
+    v.unwrap_or(i32::MIN)
+}
+
+fn unopt(v: i32) -> Option<i32> {
+    (v != i32::MIN).then_some(v)
+}
+
+impl Reply {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Reply::Ready { landlock } => {
+                out.push(READY);
+                put_str(&mut out, landlock);
+            }
+            Reply::SetupFailed { message } => {
+                out.push(SETUP_FAILED);
+                put_str(&mut out, message);
+            }
+            Reply::Exited { id, code, signal } => {
+                out.push(EXITED);
+                out.extend_from_slice(&id.to_le_bytes());
+                out.extend_from_slice(&opt(*code).to_le_bytes());
+                out.extend_from_slice(&opt(*signal).to_le_bytes());
+            }
+            Reply::SpawnFailed { id, message } => {
+                out.push(SPAWN_FAILED);
+                out.extend_from_slice(&id.to_le_bytes());
+                put_str(&mut out, message);
+            }
+        }
+        out
+    }
+
+    pub(crate) fn decode(buf: &[u8]) -> Option<Reply> {
+        let mut r = Reader(buf);
+        let msg = match r.u8()? {
+            READY => Reply::Ready { landlock: r.str()? },
+            SETUP_FAILED => Reply::SetupFailed { message: r.str()? },
+            EXITED => Reply::Exited {
+                id: r.u64()?,
+                code: unopt(r.i32()?),
+                signal: unopt(r.i32()?),
+            },
+            SPAWN_FAILED => Reply::SpawnFailed {
+                id: r.u64()?,
+                message: r.str()?,
+            },
+            _ => return None,
+        };
+        r.done().then_some(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        for req in [
+            Request::Exec {
+                id: 7,
+                cwd: "entities".into(),
+                command: "grep -rn é .".into(),
+            },
+            Request::Kill { id: u64::MAX },
+        ] {
+            assert_eq!(Request::decode(&req.encode()), Some(req));
+        }
+        for rep in [
+            Reply::Ready {
+                landlock: "fully enforced".into(),
+            },
+            Reply::SetupFailed {
+                message: "unshare: EPERM".into(),
+            },
+            Reply::Exited {
+                id: 1,
+                code: Some(0),
+                signal: None,
+            },
+            Reply::Exited {
+                id: 2,
+                code: None,
+                signal: Some(9),
+            },
+            Reply::SpawnFailed {
+                id: 3,
+                message: "fork: EAGAIN".into(),
+            },
+        ] {
+            assert_eq!(Reply::decode(&rep.encode()), Some(rep));
+        }
+    }
+
+    #[test]
+    fn garbage_is_rejected_not_panicked_on() {
+        assert_eq!(Request::decode(&[]), None);
+        assert_eq!(Request::decode(&[EXEC, 1, 2]), None);
+        assert_eq!(Request::decode(&[KILL, 0, 0, 0, 0, 0, 0, 0, 0, 9]), None);
+        let mut huge = vec![EXEC];
+        huge.extend_from_slice(&1u64.to_le_bytes());
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(Request::decode(&huge), None);
+        assert_eq!(Reply::decode(&[99]), None);
+    }
+}

@@ -1,0 +1,450 @@
+//! One sandbox: a jailed worker started by `create` and kept until `close`; each exec sends one
+//! request over the socketpair with the two pipes the command writes to.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::Child;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use atlas_sandbox_sdk::{
+    CappedBuffer, ExecOutput, ExecRequest, Result, Sandbox, SemanticLayer, TIMEOUT_EXIT_CODE,
+    async_trait, overflow_limit,
+};
+use rustix::net::{AddressFamily, Shutdown, SocketFlags, SocketType};
+use tokio::io::AsyncReadExt;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::oneshot;
+
+use crate::error::JailError;
+use crate::protocol::{MAX_MESSAGE, Plan, Reply, Request};
+use crate::worker::{recv, send};
+
+/// How long a worker may take to build its jail.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to keep reading after the command exited and its group was killed, for processes
+/// that left the group but still hold the pipes (the init kills them once the jail is idle).
+const DRAIN_GRACE: Duration = Duration::from_millis(200);
+/// How long `close` waits for the worker to exit before killing it.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// A sandbox over one semantic layer, backed by one jailed worker.
+#[derive(Debug)]
+pub struct JailSandbox {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    root: PathBuf,
+    sock: AsyncFd<OwnedFd>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
+    next_id: AtomicU64,
+    closed: AtomicBool,
+    gone: Mutex<Option<String>>,
+    worker: Mutex<Option<Child>>,
+    reader: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    time_limit: Duration,
+    landlock: String,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Inner {
+    async fn send(&self, bytes: &[u8], fds: &[std::os::fd::BorrowedFd<'_>]) -> std::io::Result<()> {
+        loop {
+            let mut guard = self.sock.writable().await?;
+            match guard
+                .try_io(|s| send(s.get_ref().as_fd(), bytes, fds).map_err(std::io::Error::from))
+            {
+                Ok(r) => return r,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    async fn recv(&self) -> std::io::Result<Option<(Vec<u8>, Vec<OwnedFd>)>> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        loop {
+            let mut guard = self.sock.readable().await?;
+            match guard
+                .try_io(|s| recv(s.get_ref().as_fd(), &mut buf).map_err(std::io::Error::from))
+            {
+                Ok(Ok(Some((n, fds)))) => return Ok(Some((buf[..n].to_vec(), fds))),
+                Ok(Ok(None)) => return Ok(None),
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Best effort, without waiting: used from `Drop` when a caller stops awaiting an exec.
+    fn kill_now(self: &Arc<Self>, id: u64) {
+        let msg = Request::Kill { id }.encode();
+        if let Err(rustix::io::Errno::AGAIN) = send(self.sock.get_ref().as_fd(), &msg, &[])
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            let me = Arc::clone(self);
+            handle.spawn(async move {
+                let _ = me.send(&msg, &[]).await;
+            });
+        }
+    }
+
+    fn mark_gone(&self, why: String) {
+        let mut gone = lock(&self.gone);
+        if gone.is_none() {
+            *gone = Some(why);
+        }
+        // Dropping the senders wakes every waiting exec with an error.
+        lock(&self.pending).clear();
+    }
+
+    fn gone(&self) -> Option<String> {
+        lock(&self.gone).clone()
+    }
+
+    /// Ends the worker: EOF on its socket makes the init kill the jail and exit; the keeper
+    /// follows. Waits for the keeper (no zombie), killing it after `CLOSE_GRACE`.
+    async fn stop_worker(&self) {
+        let _ = rustix::net::shutdown(self.sock.get_ref(), Shutdown::Both);
+        if let Some(reader) = lock(&self.reader).take() {
+            reader.abort();
+        }
+        let Some(mut child) = lock(&self.worker).take() else {
+            return;
+        };
+        let start = Instant::now();
+        let mut pause = Duration::from_micros(200);
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) if start.elapsed() > CLOSE_GRACE => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return;
+                }
+                Ok(None) => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = rustix::net::shutdown(self.sock.get_ref(), Shutdown::Both);
+        if let Some(mut child) = lock(&self.worker).take() {
+            // Never closed: kill the keeper (the init follows by its parent-death signal) and
+            // reap it off this thread.
+            let _ = child.kill();
+            let _ = std::thread::Builder::new()
+                .name("atlas-jail-reaper".into())
+                .spawn(move || {
+                    let _ = child.wait();
+                });
+        }
+    }
+}
+
+/// Kills the exec's process group when the caller stops awaiting it.
+struct KillOnDrop {
+    inner: Weak<Inner>,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.armed
+            && let Some(inner) = self.inner.upgrade()
+        {
+            lock(&inner.pending).remove(&self.id);
+            inner.kill_now(self.id);
+        }
+    }
+}
+
+impl JailSandbox {
+    /// Starts a worker over `layer` and waits until its jail is built.
+    pub(crate) async fn create(
+        plan: Plan,
+        layer: &SemanticLayer,
+        time_limit: Duration,
+    ) -> Result<Self> {
+        let root = layer.root().to_path_buf();
+        if !root.is_dir() {
+            return Err(JailError::Layer {
+                path: root,
+                detail: "not a directory".into(),
+            }
+            .into());
+        }
+        let (host, worker) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::SEQPACKET,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        )
+        .map_err(|e| JailError::Io(format!("socketpair: {e}")))?;
+        // The worker's end must block: it is a plain single-threaded loop.
+        rustix::io::ioctl_fionbio(&worker, false)
+            .map_err(|e| JailError::Io(format!("fionbio: {e}")))?;
+        let child = crate::spawn::spawn_worker(worker, root.clone())
+            .await
+            .map_err(JailError::Spawn)?;
+        // SAFETY: `host` is an open socket owned by the AsyncFd for its whole life.
+        let sock = unsafe { AsyncFd::register(host) }
+            .map_err(|e| JailError::Io(format!("register the socket: {e}")))?;
+        let mut inner = Inner {
+            root,
+            sock,
+            pending: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
+            gone: Mutex::new(None),
+            worker: Mutex::new(Some(child)),
+            reader: Mutex::new(None),
+            time_limit,
+            landlock: String::new(),
+        };
+        let plan = serde_json::to_vec(&plan).map_err(|e| JailError::Io(e.to_string()))?;
+        let first = tokio::time::timeout(START_TIMEOUT, async {
+            inner.send(&plan, &[]).await?;
+            inner.recv().await
+        })
+        .await;
+        let failure = match first {
+            Ok(Ok(Some((msg, _)))) => match Reply::decode(&msg) {
+                Some(Reply::Ready { landlock }) => {
+                    inner.landlock = landlock;
+                    None
+                }
+                Some(Reply::SetupFailed { message }) => Some(JailError::Setup(message)),
+                _ => Some(JailError::Io(
+                    "unexpected first message from the worker".into(),
+                )),
+            },
+            Ok(Ok(None)) | Ok(Err(_)) => {
+                let status = lock(&inner.worker)
+                    .as_mut()
+                    .and_then(|c| c.wait().ok())
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "unknown status".into());
+                Some(JailError::Setup(format!(
+                    "the worker exited ({status}) before reporting; is this program's startup \
+                     hook intact (the crate must be linked into the executable)?"
+                )))
+            }
+            Err(_) => Some(JailError::StartTimeout(START_TIMEOUT)),
+        };
+        if let Some(e) = failure {
+            inner.stop_worker().await;
+            return Err(e.into());
+        }
+        let inner = Arc::new(inner);
+        let reader = tokio::spawn(read_replies(Arc::downgrade(&inner)));
+        *lock(&inner.reader) = Some(reader);
+        Ok(JailSandbox { inner })
+    }
+
+    /// How far Landlock is enforced in this sandbox's jail, as the worker reported it.
+    pub fn landlock_status(&self) -> &str {
+        &self.inner.landlock
+    }
+
+    /// The host pid of the worker's keeper process (tests check it is gone after `close`).
+    pub fn worker_pid(&self) -> Option<u32> {
+        lock(&self.inner.worker).as_ref().map(Child::id)
+    }
+}
+
+async fn read_replies(inner: Weak<Inner>) {
+    loop {
+        let Some(me) = inner.upgrade() else { return };
+        let got = me.recv().await;
+        match got {
+            Ok(Some((msg, _))) => {
+                let reply = Reply::decode(&msg);
+                let id = match &reply {
+                    Some(Reply::Exited { id, .. } | Reply::SpawnFailed { id, .. }) => *id,
+                    _ => continue,
+                };
+                if let (Some(tx), Some(reply)) = (lock(&me.pending).remove(&id), reply) {
+                    let _ = tx.send(reply);
+                }
+            }
+            Ok(None) => return me.mark_gone("the worker exited".into()),
+            Err(e) => return me.mark_gone(format!("reading from the worker: {e}")),
+        }
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| JailError::Io(format!("pipe: {e}")).into())
+}
+
+#[async_trait]
+impl Sandbox for JailSandbox {
+    async fn exec(&self, request: ExecRequest) -> Result<ExecOutput> {
+        let start = Instant::now();
+        request.validate().map_err(|e| e.with_backend(crate::ID))?;
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(JailError::Closed.into());
+        }
+        if let Some(why) = inner.gone() {
+            return Err(JailError::WorkerGone(why).into());
+        }
+        let rel = request
+            .relative_cwd()
+            .map_err(|e| e.with_backend(crate::ID))?;
+        if !rel.is_empty() {
+            // Resolved on the host without leaving the root: a symlinked cwd pointing outside
+            // would not exist in the jail anyway.
+            let inside = std::fs::canonicalize(inner.root.join(&rel))
+                .map(|p| p.starts_with(&inner.root) && p.is_dir())
+                .unwrap_or(false);
+            if !inside {
+                return Err(JailError::BadCwd(rel).into());
+            }
+        }
+        let timeout = request.timeout.min(inner.time_limit);
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, mut exited) = oneshot::channel();
+        lock(&inner.pending).insert(id, tx);
+        let mut guard = KillOnDrop {
+            inner: Arc::downgrade(inner),
+            id,
+            armed: true,
+        };
+        let msg = Request::Exec {
+            id,
+            cwd: rel,
+            command: request.command.clone(),
+        }
+        .encode();
+        if let Err(e) = inner.send(&msg, &[out_w.as_fd(), err_w.as_fd()]).await {
+            guard.armed = false;
+            lock(&inner.pending).remove(&id);
+            return Err(JailError::Io(format!("sending the command: {e}")).into());
+        }
+        drop((out_w, err_w));
+        let io = |e: std::io::Error| JailError::Io(format!("reading the command's output: {e}"));
+        let mut stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(out_r).map_err(io)?;
+        let mut stderr = tokio::net::unix::pipe::Receiver::from_owned_fd(err_r).map_err(io)?;
+
+        let cap = request.max_output_bytes;
+        let kill_after = overflow_limit(cap);
+        let mut out = CappedBuffer::new(cap);
+        let mut err = CappedBuffer::new(cap);
+        let mut out_buf = vec![0u8; 64 * 1024];
+        let mut err_buf = vec![0u8; 64 * 1024];
+        let (mut out_open, mut err_open) = (true, true);
+        let mut status: Option<Reply> = None;
+        let mut killed = false;
+        let mut timed_out = false;
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let drain = tokio::time::sleep(Duration::from_secs(86_400));
+        tokio::pin!(drain);
+        let mut draining = false;
+        let kill = |killed: &mut bool| {
+            if !*killed {
+                *killed = true;
+                inner.kill_now(id);
+            }
+        };
+        loop {
+            if status.is_some() && !out_open && !err_open {
+                break;
+            }
+            tokio::select! {
+                r = stdout.read(&mut out_buf), if out_open => match r {
+                    Ok(0) | Err(_) => out_open = false,
+                    Ok(n) => {
+                        out.push(&out_buf[..n]);
+                        if out.dropped() > kill_after && status.is_none() {
+                            kill(&mut killed);
+                        }
+                    }
+                },
+                r = stderr.read(&mut err_buf), if err_open => match r {
+                    Ok(0) | Err(_) => err_open = false,
+                    Ok(n) => {
+                        err.push(&err_buf[..n]);
+                        if err.dropped() > kill_after && status.is_none() {
+                            kill(&mut killed);
+                        }
+                    }
+                },
+                r = &mut exited, if status.is_none() => match r {
+                    Ok(reply) => {
+                        status = Some(reply);
+                        draining = true;
+                        drain.as_mut().reset(tokio::time::Instant::now() + DRAIN_GRACE);
+                    }
+                    Err(_) => {
+                        guard.armed = false;
+                        let why = inner.gone().unwrap_or_else(|| "the worker dropped the command".into());
+                        return Err(JailError::WorkerGone(why).into());
+                    }
+                },
+                () = &mut deadline, if status.is_none() && !timed_out => {
+                    timed_out = true;
+                    kill(&mut killed);
+                },
+                () = &mut drain, if draining => break,
+            }
+        }
+        guard.armed = false;
+        let exit_code = match status {
+            Some(Reply::Exited { code, signal, .. }) => {
+                if timed_out {
+                    TIMEOUT_EXIT_CODE
+                } else {
+                    code.unwrap_or_else(|| 128 + signal.unwrap_or(0))
+                }
+            }
+            Some(Reply::SpawnFailed { message, .. }) => {
+                return Err(JailError::SpawnFailed(message).into());
+            }
+            _ => return Err(JailError::Io("no exit status from the worker".into()).into()),
+        };
+        Ok(ExecOutput::from_streams(
+            out,
+            err,
+            exit_code,
+            timed_out,
+            start.elapsed(),
+        ))
+    }
+
+    async fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.inner.mark_gone("the sandbox was closed".into());
+        self.inner.stop_worker().await;
+        Ok(())
+    }
+}
+
+impl Drop for JailSandbox {
+    fn drop(&mut self) {
+        // The reader task holds the worker's state while it waits; without it, dropping the
+        // last handle drops `Inner`, which kills the worker.
+        if let Some(reader) = lock(&self.inner.reader).take() {
+            reader.abort();
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The jail's init: builds and confines the jail, then serves requests until the host goes.
+//!
+//! One thread, one `poll` over the host's socket and a signalfd for SIGCHLD. Each exec is a
+//! fork: the child starts its own session (so its own process group, and no terminal), takes
+//! the two pipe ends the host sent as stdout and stderr, gets the command rlimits and execs
+//! `/bin/bash -c`. When it exits, the init kills its group (background jobs die with the
+//! command); when no command is left running, it kills every other process of the namespace
+//! (anything that escaped its group), which only pid 1 of a pid namespace can do safely.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, killpg, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid};
+
+use super::{confine, mount, recv, send};
+use crate::protocol::{MAX_MESSAGE, Plan, Reply, Request};
+use crate::seccomp;
+
+/// The shell every command runs in.
+pub(crate) const SHELL: &str = "/bin/bash";
+/// The whole environment of a command: nothing of the host's reaches it.
+pub(crate) const COMMAND_ENV: &[&str] = &["PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8"];
+/// The jail's host name.
+const HOSTNAME: &str = "atlas-jail";
+
+/// Builds the jail, reports ready, serves. Returns the init's exit code.
+pub(crate) fn init(sock: OwnedFd, plan: &Plan) -> i32 {
+    // The keeper dies with the host; the init dies with the keeper.
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    let landlock = match setup(plan) {
+        Ok(l) => l,
+        Err(message) => {
+            let _ = send(sock.as_fd(), &Reply::SetupFailed { message }.encode(), &[]);
+            return 1;
+        }
+    };
+    if send(sock.as_fd(), &Reply::Ready { landlock }.encode(), &[]).is_err() {
+        return 1;
+    }
+    serve(sock.as_fd(), plan)
+}
+
+fn setup(plan: &Plan) -> Result<String, String> {
+    // Compiled before anything is confined: this is ordinary allocation and CPU work.
+    let filters = seccomp::programs().map_err(|e| format!("seccomp filter: {e}"))?;
+    mount::build(plan)?;
+    rustix::system::sethostname(HOSTNAME.as_bytes()).map_err(|e| format!("sethostname: {e}"))?;
+    confine::drop_capabilities()?;
+    rustix::thread::set_no_new_privs(true).map_err(|e| format!("no_new_privs: {e}"))?;
+    // A command must not read the init's memory through /proc (it runs as the same uid).
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| format!("prctl(PR_SET_DUMPABLE, 0): {e}"))?;
+    let landlock = confine::landlock(plan)?;
+    seccomp::install(&filters).map_err(|e| format!("seccomp: {e}"))?;
+    Ok(landlock)
+}
+
+fn serve(sock: BorrowedFd<'_>, plan: &Plan) -> i32 {
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    if sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).is_err() {
+        return 1;
+    }
+    let Ok(sfd) = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+    else {
+        return 1;
+    };
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    // Running commands: leader pid → exec id.
+    let mut running: HashMap<Pid, u64> = HashMap::new();
+    loop {
+        let mut fds = [
+            rustix::event::PollFd::new(&sock, rustix::event::PollFlags::IN),
+            rustix::event::PollFd::new(&sfd, rustix::event::PollFlags::IN),
+        ];
+        match rustix::event::poll(&mut fds, None) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return 1,
+        }
+        let sock_ready = !fds[0].revents().is_empty();
+        let child_ready = !fds[1].revents().is_empty();
+        if child_ready {
+            while let Ok(Some(_)) = sfd.read_signal() {}
+            reap(sock, &mut running);
+        }
+        if sock_ready {
+            match recv(sock, &mut buf) {
+                Ok(Some((n, fds))) => match Request::decode(&buf[..n]) {
+                    Some(Request::Exec { id, cwd, command }) => {
+                        spawn(sock, plan, &mut running, id, &cwd, &command, fds)
+                    }
+                    Some(Request::Kill { id }) => {
+                        if let Some((pid, _)) = running.iter().find(|(_, i)| **i == id) {
+                            let _ = killpg(*pid, Signal::SIGKILL);
+                        }
+                    }
+                    None => {}
+                },
+                Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
+                // EOF or a broken socket: the host closed the sandbox or died.
+                Ok(None) | Err(_) => {
+                    let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+                    return 0;
+                }
+            }
+        }
+    }
+}
+
+fn reap(sock: BorrowedFd<'_>, running: &mut HashMap<Pid, u64>) {
+    loop {
+        let (pid, code, signal) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, c)) => (pid, Some(c), None),
+            Ok(WaitStatus::Signaled(pid, s, _)) => (pid, None, Some(s as i32)),
+            Ok(WaitStatus::StillAlive) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        if let Some(id) = running.remove(&pid) {
+            // Background jobs of the command die with it.
+            let _ = killpg(pid, Signal::SIGKILL);
+            let _ = send(sock, &Reply::Exited { id, code, signal }.encode(), &[]);
+        }
+    }
+    if running.is_empty() {
+        // Whatever left its process group (setsid, a double fork) goes when the jail is idle.
+        let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+    }
+}
+
+fn spawn(
+    sock: BorrowedFd<'_>,
+    plan: &Plan,
+    running: &mut HashMap<Pid, u64>,
+    id: u64,
+    cwd: &str,
+    command: &str,
+    fds: Vec<OwnedFd>,
+) {
+    let failed = |message: String| {
+        let _ = send(sock, &Reply::SpawnFailed { id, message }.encode(), &[]);
+    };
+    let [out, err] = match <[OwnedFd; 2]>::try_from(fds) {
+        Ok(pair) => pair,
+        Err(_) => return failed("the request did not carry stdout and stderr".into()),
+    };
+    let dir = if cwd.is_empty() {
+        mount::SEMANTIC.to_owned()
+    } else {
+        format!("{}/{cwd}", mount::SEMANTIC)
+    };
+    let (Ok(dir), Ok(command), Ok(shell)) = (
+        CString::new(dir),
+        CString::new(command),
+        CString::new(SHELL),
+    ) else {
+        return failed("the command or cwd contains a NUL byte".into());
+    };
+    let argv = [c"bash".to_owned(), c"-c".to_owned(), command];
+    let env: Vec<CString> = COMMAND_ENV
+        .iter()
+        .filter_map(|e| CString::new(*e).ok())
+        .collect();
+    // SAFETY: the init is single-threaded.
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => {
+            let code = exec_command(plan, &out, &err, &dir, &shell, &argv, &env);
+            crate::exit_now(code)
+        }
+        Ok(ForkResult::Parent { child }) => {
+            running.insert(child, id);
+        }
+        Err(e) => failed(format!("fork: {e}")),
+    }
+}
+
+/// In the forked child: becomes the command. Returns only on failure (the exit code).
+fn exec_command(
+    plan: &Plan,
+    out: &OwnedFd,
+    err: &OwnedFd,
+    dir: &CString,
+    shell: &CString,
+    argv: &[CString],
+    env: &[CString],
+) -> i32 {
+    let complain = |msg: &str| {
+        let _ = rustix::io::write(err, msg.as_bytes());
+    };
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    if rustix::process::setsid().is_err() {
+        complain("atlas-sandbox-jail: setsid failed\n");
+        return 126;
+    }
+    let null = match rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDONLY,
+        rustix::fs::Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => {
+            complain(&format!("atlas-sandbox-jail: /dev/null: {e}\n"));
+            return 126;
+        }
+    };
+    // The received fds are never 0-2: the worker's own standard streams hold those numbers.
+    if nix::unistd::dup2_stdin(&null).is_err()
+        || nix::unistd::dup2_stdout(out).is_err()
+        || nix::unistd::dup2_stderr(err).is_err()
+    {
+        return 126;
+    }
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+    if let Err(e) = confine::command_rlimits(plan) {
+        complain(&format!("atlas-sandbox-jail: setrlimit: {e}\n"));
+        return 126;
+    }
+    if let Err(e) = rustix::process::chdir(dir.as_c_str()) {
+        complain(&format!("bash: cd: {}: {e}\n", dir.to_string_lossy()));
+        return 1;
+    }
+    let e = nix::unistd::execve(shell, argv, env).unwrap_err();
+    complain(&format!(
+        "atlas-sandbox-jail: cannot execute {SHELL}: {e}\n"
+    ));
+    127
+}
