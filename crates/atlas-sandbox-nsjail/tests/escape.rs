@@ -1,4 +1,4 @@
-//! The escape checklist (/work/shared/reference/escape-checklist.md), one test per row, each
+//! The escape checklist (docs/escape-checklist.md), one test per row, each
 //! asserting the outcome against a real nsjail. Without nsjail every test prints
 //! `SKIPPED: <test>: nsjail not found ...` and passes.
 

@@ -1,5 +1,5 @@
-//! The escape battery: every row of the escape checklist that can be observed through the
-//! [`Sandbox`] trait, run against the sandboxes a factory creates.
+//! The escape battery: every row of the escape checklist (`docs/escape-checklist.md`) that can
+//! be observed through the [`Sandbox`] trait, run against the sandboxes a factory creates.
 //!
 //! Each row gets a fresh sandbox over a fresh copy of the example layer inside a private
 //! workspace (a temporary directory that also holds canary secrets outside the layer). A row is
@@ -1767,6 +1767,20 @@ mod tests {
                 "R6", "T1", "T2"
             ]
         );
+    }
+
+    /// The checklist readers are pointed at is the one the battery runs: same rows, same ids.
+    #[test]
+    fn the_checklist_in_docs_has_exactly_the_battery_rows() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/escape-checklist.md");
+        let text = std::fs::read_to_string(path).unwrap();
+        let documented: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("| ")?.split_once(" |").map(|(id, _)| id))
+            .filter(|id| id.len() == 2 && id.as_bytes()[1].is_ascii_digit())
+            .collect();
+        let battery: Vec<&str> = ROWS.iter().map(|(id, _)| *id).collect();
+        assert_eq!(documented, battery, "docs/escape-checklist.md vs escape::ROWS");
     }
 
     #[test]

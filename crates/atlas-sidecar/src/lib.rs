@@ -1,10 +1,14 @@
 //! The atlas-sidecar server: `POST /exec` runs `sh -c <command>` over a read-only semantic layer,
 //! `GET /health` says whether it can, `GET /version` says what it is.
 //!
-//! Every command gets a clean environment, its own temporary HOME/TMPDIR (removed afterwards),
-//! its own process group (killed at the deadline with exit 124, when the client disconnects and
-//! when it exits), capped output, and a slot under a concurrency limit (429 beyond it). The bearer
-//! token is compared in constant time; the server fails closed without one.
+//! Every command gets a clean environment, its own empty temporary HOME/TMPDIR (see
+//! [`scratch`]), its own process group (killed at the deadline with exit 124, when the client
+//! disconnects and when it exits), capped output, and a slot under a concurrency limit; requests
+//! beyond it wait in a bounded line (see [`admission`]), and only past that line get 429. The
+//! bearer token is compared in constant time; the server fails closed without one.
+
+pub mod admission;
+pub mod scratch;
 
 use std::io;
 use std::net::SocketAddr;
@@ -25,7 +29,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::IncomingStream;
 use subtle::ConstantTimeEq;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
+
+use crate::admission::{Admission, Refused};
+use crate::scratch::ScratchPool;
 
 use atlas_sandbox_sdk::ExecRequest;
 use atlas_sandbox_sdk::process::{ProcessSpec, run};
@@ -36,6 +43,15 @@ use atlas_sandbox_sidecar::protocol::{
 /// The `PATH` commands see: the image's standard directories, nothing of the server's.
 pub const COMMAND_PATH: &str = "/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin";
 
+/// Commands running at once by default.
+pub const DEFAULT_MAX_CONCURRENT: usize = 16;
+/// Requests waiting for a slot by default: enough for 64 agents at once on the default limit,
+/// small enough that the line's bodies (at most `max_body_bytes` each) stay a few MiB.
+pub const DEFAULT_MAX_QUEUE: usize = 128;
+/// How long a request waits for a slot by default (below the plugin's default grace of 5 s on
+/// top of the command's timeout, so the client hears 429 rather than timing out itself).
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(4);
+
 /// How the server behaves; built by `main` from flags and environment.
 #[derive(Clone)]
 pub struct ServerConfig {
@@ -45,8 +61,12 @@ pub struct ServerConfig {
     pub token: Option<Vec<u8>>,
     /// The absolute path of the shell, resolved at boot so a narrow `PATH` cannot break it.
     pub shell: PathBuf,
-    /// Commands allowed to run at once; more get 429.
+    /// Commands allowed to run at once; more wait in line.
     pub max_concurrent: usize,
+    /// Requests that may wait for a running slot; more get 429 at once.
+    pub max_queue: usize,
+    /// How long a request may wait for a running slot before it gets 429.
+    pub queue_timeout: Duration,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Timeout of a request that does not set one.
@@ -66,6 +86,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("auth", &self.token.as_ref().map(|_| "[REDACTED]"))
             .field("shell", &self.shell)
             .field("max_concurrent", &self.max_concurrent)
+            .field("max_queue", &self.max_queue)
+            .field("queue_timeout", &self.queue_timeout)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("default_timeout", &self.default_timeout)
             .field("max_timeout", &self.max_timeout)
@@ -82,7 +104,9 @@ impl ServerConfig {
             semantic_root: semantic_root.into(),
             token,
             shell: PathBuf::from("/bin/sh"),
-            max_concurrent: 16,
+            max_concurrent: DEFAULT_MAX_CONCURRENT,
+            max_queue: DEFAULT_MAX_QUEUE,
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             max_body_bytes: 64 * 1024,
             default_timeout: atlas_sandbox_sdk::DEFAULT_TIMEOUT,
             max_timeout: Duration::from_secs(60),
@@ -172,7 +196,10 @@ impl ServerConfig {
                 return Err(StartError::ZeroLimit(name));
             }
         }
-        if self.max_timeout.is_zero() || self.default_timeout.is_zero() {
+        if self.max_timeout.is_zero()
+            || self.default_timeout.is_zero()
+            || self.queue_timeout.is_zero()
+        {
             return Err(StartError::ZeroLimit("the timeout"));
         }
         Ok(())
@@ -242,7 +269,8 @@ const HANGUP_POLL: Duration = Duration::from_millis(50);
 
 struct AppState {
     config: ServerConfig,
-    slots: Arc<Semaphore>,
+    admission: Admission,
+    scratch: Arc<ScratchPool>,
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -258,7 +286,12 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 /// The router (exposed for in-process tests and benches).
 pub fn router(config: ServerConfig) -> Router {
     let state = Arc::new(AppState {
-        slots: Arc::new(Semaphore::new(config.max_concurrent)),
+        admission: Admission::new(
+            config.max_concurrent,
+            config.max_queue,
+            config.queue_timeout,
+        ),
+        scratch: Arc::new(ScratchPool::new(&config.tmp_root, config.max_concurrent)),
         config,
     });
     let body_limit = state.config.max_body_bytes;
@@ -353,7 +386,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
         shell_available: shell.is_ok(),
         semantic_readable: semantic.is_ok(),
-        running: cfg.max_concurrent - state.slots.available_permits(),
+        running: state.admission.running(),
         max_concurrent: cfg.max_concurrent,
     };
     let status = if reasons.is_empty() {
@@ -362,44 +395,6 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, axum::Json(body)).into_response()
-}
-
-/// A per-command directory used as HOME and TMPDIR, removed when dropped (also when the client
-/// disconnects and the handler is dropped mid-command).
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn create(root: &Path) -> io::Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("atlas-sidecar-exec-")
-            .tempdir_in(root)?;
-        Ok(ScratchDir(dir.keep()))
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        if std::fs::remove_dir_all(&self.0).is_ok() {
-            return;
-        }
-        // A command may have left directories without write or search permission.
-        make_owner_writable(&self.0);
-        if let Err(e) = std::fs::remove_dir_all(&self.0) {
-            tracing::warn!(dir = %self.0.display(), "could not remove the command's temp dir: {e}");
-        }
-    }
-}
-
-fn make_owner_writable(dir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                make_owner_writable(&entry.path());
-            }
-        }
-    }
 }
 
 /// The working directory of a request: inside the semantic root even through symlinks.
@@ -494,23 +489,45 @@ async fn exec(
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.message()),
     };
-    let Ok(_slot) = state.slots.clone().try_acquire_owned() else {
-        let mut resp = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "{} commands are already running (--max-concurrent); retry shortly",
-                cfg.max_concurrent
-            ),
-        );
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return resp;
+    let queued_at = Instant::now();
+    let _slot = match state
+        .admission
+        .admit(HANGUP_POLL, || peer.as_ref().is_some_and(Conn::peer_closed))
+        .await
+    {
+        Ok(slot) => slot,
+        Err(Refused::ClientGone) => {
+            tracing::info!(
+                waited_ms = queued_at.elapsed().as_millis() as u64,
+                "client disconnected while waiting for a slot; nothing was run"
+            );
+            return error(StatusCode::REQUEST_TIMEOUT, "client disconnected");
+        }
+        Err(why) => {
+            let message = match why {
+                Refused::QueueFull => format!(
+                    "{} commands are running (--max-concurrent) and {} more are waiting \
+                     (--max-queue); retry shortly",
+                    cfg.max_concurrent, cfg.max_queue
+                ),
+                _ => format!(
+                    "{} commands are running (--max-concurrent) and none finished within the \
+                     queue timeout of {} (--queue-timeout); retry shortly",
+                    cfg.max_concurrent,
+                    atlas_sandbox_sdk::HumanDuration(cfg.queue_timeout)
+                ),
+            };
+            let mut resp = error(StatusCode::TOO_MANY_REQUESTS, message);
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return resp;
+        }
     };
     let cwd = match resolve_cwd(&cfg.semantic_root, &relative) {
         Ok(c) => c,
         Err((status, message)) => return error(status, message),
     };
-    let scratch = match ScratchDir::create(&cfg.tmp_root) {
+    let scratch = match state.scratch.acquire() {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(
@@ -527,13 +544,21 @@ async fn exec(
         .arg("-c")
         .arg(&request.command)
         .env("PATH", COMMAND_PATH)
-        .env("HOME", &scratch.0)
-        .env("TMPDIR", &scratch.0)
+        .env("HOME", scratch.path())
+        .env("TMPDIR", scratch.path())
         .env("LANG", "C.UTF-8")
         .cwd(cwd)
         .timeout(request.timeout)
         .max_output_bytes(request.max_output_bytes);
     let started = Instant::now();
+    // Declared before the runner so that, when hyper drops this handler because the client
+    // went away, the runner (and with it the process group) is gone before the line is logged.
+    let mut watch = DisconnectLog {
+        started,
+        timeout: request.timeout,
+        command: &request.command,
+        armed: true,
+    };
     let mut running = Box::pin(run(&spec));
     let mut hangup =
         tokio::time::interval_at(tokio::time::Instant::now() + HANGUP_POLL, HANGUP_POLL);
@@ -547,15 +572,15 @@ async fn exec(
             }
         }
     };
-    // Dropping the runner kills the command's process group before its temp dir goes. The
-    // removal is file-system work that can block (a disk-backed /tmp): it runs off the async
-    // workers and may finish just after the answer is sent.
+    // Dropping the runner kills the command's process group before its temp dir is checked
+    // for reuse: nothing of the command can write into it once it is handed on.
     drop(running);
-    tokio::task::spawn_blocking(move || drop(scratch));
+    drop(scratch);
     let Some(result) = result else {
-        tracing::info!("client disconnected; command killed");
+        drop(watch);
         return error(StatusCode::REQUEST_TIMEOUT, "client disconnected");
     };
+    watch.armed = false;
     match result {
         Ok(r) => {
             tracing::debug!(
@@ -573,6 +598,42 @@ async fn exec(
                 format!("cannot run the shell {}: {e}", cfg.shell.display()),
             )
         }
+    }
+}
+
+/// Logs, when dropped armed, that a client went away while its command ran (and so the
+/// command was killed): whether the handler saw the hang-up itself or hyper dropped it.
+struct DisconnectLog<'a> {
+    started: Instant,
+    timeout: Duration,
+    command: &'a str,
+    armed: bool,
+}
+
+impl Drop for DisconnectLog<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            tracing::warn!(
+                ran_ms = self.started.elapsed().as_millis() as u64,
+                timeout_ms = self.timeout.as_millis() as u64,
+                command = %preview(self.command),
+                "client disconnected while its command ran; the command's process group was killed"
+            );
+        }
+    }
+}
+
+/// The start of a command for a log line: one line, at most 120 characters.
+fn preview(command: &str) -> String {
+    let line: String = command
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(120)
+        .collect();
+    if command.chars().count() > 120 {
+        format!("{line}…")
+    } else {
+        line
     }
 }
 

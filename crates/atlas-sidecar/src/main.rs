@@ -26,9 +26,16 @@ struct Args {
     /// The shell; resolved to an absolute path at boot.
     #[arg(long, env = "SIDECAR_SHELL", default_value = "sh")]
     shell: String,
-    /// Commands allowed to run at once; more get 429 with Retry-After.
-    #[arg(long, env = "SIDECAR_MAX_CONCURRENT", default_value_t = 16)]
+    /// Commands allowed to run at once; more wait in line (--max-queue).
+    #[arg(long, env = "SIDECAR_MAX_CONCURRENT", default_value_t = atlas_sidecar::DEFAULT_MAX_CONCURRENT)]
     max_concurrent: usize,
+    /// Requests that may wait for a running slot; beyond them, 429 with Retry-After (0: refuse
+    /// at once when all slots are busy).
+    #[arg(long, env = "SIDECAR_MAX_QUEUE", default_value_t = atlas_sidecar::DEFAULT_MAX_QUEUE)]
+    max_queue: usize,
+    /// How long a request waits for a slot before it gets 429 with Retry-After, e.g. "4s".
+    #[arg(long, env = "SIDECAR_QUEUE_TIMEOUT", default_value = "4s", value_parser = parse_duration)]
+    queue_timeout: Duration,
     /// Largest request body, in bytes.
     #[arg(long, env = "SIDECAR_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     max_body_bytes: usize,
@@ -41,7 +48,7 @@ struct Args {
     /// Longest timeout a request may ask for, e.g. "60s".
     #[arg(long, env = "SIDECAR_MAX_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     max_timeout: Duration,
-    /// Where per-command temp dirs (HOME, TMPDIR) are created.
+    /// Where per-command temp dirs (HOME, TMPDIR) are created (an empty one is reused).
     #[arg(long, env = "SIDECAR_TMP_DIR", default_value = "/tmp")]
     tmp_dir: PathBuf,
     /// When started as root, the user to switch to after binding.
@@ -158,6 +165,8 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         token,
         shell,
         max_concurrent: args.max_concurrent,
+        max_queue: args.max_queue,
+        queue_timeout: args.queue_timeout,
         max_body_bytes: args.max_body_bytes,
         default_timeout: args.default_timeout,
         max_timeout: args.max_timeout,

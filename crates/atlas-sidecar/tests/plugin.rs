@@ -109,7 +109,9 @@ async fn exec_maps_the_protocol() {
 
 #[tokio::test]
 async fn busy_server_is_retried_with_backoff() {
-    let (_l, _t, s) = serve(&["--max-concurrent", "1"]);
+    // No queue, so the second request is refused at once and the client's retries are what
+    // gets it through.
+    let (_l, _t, s) = serve(&["--max-concurrent", "1", "--max-queue", "0"]);
     let hog = plugin(&s.url(), Some(TOKEN)).sandbox();
     let long = tokio::spawn(async move { hog.exec(ExecRequest::new("sleep 2")).await });
     // Until the hog holds the only slot.

@@ -272,11 +272,18 @@ async fn disconnect_kills_the_command() {
     );
     assert!(wait_until(Duration::from_secs(5), || descendants(s.pid()).is_empty()));
     assert!(wait_until(Duration::from_secs(5), || leftovers(t.path()).is_empty()));
+    assert!(
+        wait_until(Duration::from_secs(5), || s
+            .stderr()
+            .contains("client disconnected while its command ran")),
+        "the kill is not logged: {}",
+        s.stderr()
+    );
 }
 
 #[tokio::test]
-async fn overload_gets_429_with_retry_after() {
-    let (_l, _t, s) = serve(&["--max-concurrent", "2"]);
+async fn overload_without_a_queue_gets_429_with_retry_after() {
+    let (_l, _t, s) = serve(&["--max-concurrent", "2", "--max-queue", "0"]);
     let mut tasks = Vec::new();
     for _ in 0..6 {
         // Long enough that all six arrive while the first two run, even on a loaded machine.
@@ -300,6 +307,55 @@ async fn overload_gets_429_with_retry_after() {
     }
     assert_eq!(ok, 2);
     assert_eq!(busy, 4);
+}
+
+/// Past the running limit requests wait; only past the line's bound, or its timeout, is there
+/// a 429 (with Retry-After and a message naming the flag).
+#[tokio::test]
+async fn overload_waits_in_a_bounded_queue() {
+    let (_l, _t, s) = serve(&["--max-concurrent", "2", "--max-queue", "2"]);
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let request = exec_request(&s, Some(TOKEN), &json!({"command": "sleep 2; echo done"}));
+        tasks.push(tokio::spawn(async move { request.send().await.unwrap() }));
+    }
+    let (mut ok, mut busy) = (0, 0);
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status().as_u16() {
+            200 => {
+                let body: ExecResponse = r.json().await.unwrap();
+                assert_eq!(body.stdout, "done\n");
+                ok += 1;
+            }
+            429 => {
+                assert_eq!(r.headers()["retry-after"], "1");
+                let e: ErrorBody = r.json().await.unwrap();
+                assert!(e.error.contains("--max-queue"), "{}", e.error);
+                busy += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(
+        (ok, busy),
+        (4, 2),
+        "two run, two wait and run, two are refused"
+    );
+
+    let (_l, _t, s) = serve(&["--max-concurrent", "1", "--queue-timeout", "300ms"]);
+    let long = exec_request(&s, Some(TOKEN), &json!({"command": "sleep 3"}));
+    let long = tokio::spawn(async move { long.send().await.unwrap() });
+    wait_running(&s, 1).await;
+    let r = exec_request(&s, Some(TOKEN), &json!({"command": "true"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let e: ErrorBody = r.json().await.unwrap();
+    assert!(e.error.contains("--queue-timeout"), "{}", e.error);
+    assert_eq!(long.await.unwrap().status().as_u16(), 200);
 }
 
 #[tokio::test]

@@ -298,13 +298,28 @@ pub async fn process_sandbox(
     }))
 }
 
-/// Entries left in a temp root (leaked per-command dirs).
+/// What a command may have left in a temp root: anything but the server's scratch pool, and in
+/// the pool anything but the empty, private directories kept for reuse.
 pub fn leftovers(tmp: &Path) -> Vec<String> {
-    std::fs::read_dir(tmp)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect()
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(tmp).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("atlas-sidecar-scratch-") || !e.path().is_dir() {
+            out.push(name);
+            continue;
+        }
+        for d in std::fs::read_dir(e.path()).into_iter().flatten().flatten() {
+            let p = d.path();
+            let pristine = std::fs::symlink_metadata(&p)
+                .is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o7777 == 0o700)
+                && std::fs::read_dir(&p).is_ok_and(|mut r| r.next().is_none());
+            if !pristine {
+                out.push(format!("{name}/{}", d.file_name().to_string_lossy()));
+            }
+        }
+    }
+    out
 }
 
 /// Live (non-zombie) descendants of a process.
