@@ -81,7 +81,7 @@ impl ServerConfig {
         ServerConfig {
             semantic_root: semantic_root.into(),
             token,
-            shell: PathBuf::from("/bin/sh"),
+            shell: PathBuf::from("/bin/bash"),
             max_concurrent: 16,
             max_body_bytes: 64 * 1024,
             default_timeout: atlas_sandbox_sdk::DEFAULT_TIMEOUT,
@@ -352,6 +352,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         status: if reasons.is_empty() { "ok" } else { "error" }.to_owned(),
         reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
         shell_available: shell.is_ok(),
+        shell: Some(cfg.shell.display().to_string()),
         semantic_readable: semantic.is_ok(),
         running: cfg.max_concurrent - state.slots.available_permits(),
         max_concurrent: cfg.max_concurrent,
