@@ -150,6 +150,7 @@ async fn run() {
             &log,
             Duration::from_secs(10),
             "",
+            atlas_sandbox_sdk::Shell::Bash,
             cmd,
         );
         let sh_args: Vec<OsString> = vec!["-c".into(), plain.into()];
@@ -162,7 +163,7 @@ async fn run() {
         }
         for _ in 0..ROUNDS {
             for _ in 0..per_round {
-                sh.push(ms(spawn_once(Path::new("/bin/sh"), &sh_args).await));
+                sh.push(ms(spawn_once(Path::new("/bin/bash"), &sh_args).await));
             }
             for _ in 0..per_round {
                 direct.push(ms(spawn_once(&nsjail, &args).await));
@@ -178,7 +179,7 @@ async fn run() {
             let _ = std::fs::remove_file(&log);
         }
         let rows = [
-            ("sh -c (no jail)", stats(sh)),
+            ("bash -c (no jail, the jail's shell)", stats(sh)),
             (
                 "nsjail, same config and argv, via the SDK runner",
                 stats(direct),

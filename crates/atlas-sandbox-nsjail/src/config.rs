@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use atlas_sandbox_sdk::{Error, HumanDuration, Result};
+use atlas_sandbox_sdk::{Error, HumanDuration, Result, Shell};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +61,10 @@ pub struct NsjailConfig {
     pub jail_uid: u32,
     /// The gid the command runs as, inside the jail and (when nsjail runs as root) on the host.
     pub jail_gid: u32,
+    /// The shell each command runs with: "bash" (the default; `/bin/bash -c`) or "sh" (POSIX
+    /// `/bin/sh -c`). With "bash" the backend is unhealthy when the jail has no bash: a
+    /// `toolbox` jail (busybox has no bash) needs `shell = "sh"`.
+    pub shell: Shell,
 }
 
 /// Whether to add cgroup limits.
@@ -107,6 +111,7 @@ impl Default for NsjailConfig {
             extra_ro_mounts: Vec::new(),
             jail_uid: 99_999,
             jail_gid: 99_999,
+            shell: Shell::Bash,
         }
     }
 }

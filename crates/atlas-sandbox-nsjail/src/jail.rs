@@ -8,6 +8,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use atlas_sandbox_sdk::Shell;
+
 use crate::config::NsjailConfig;
 
 /// Where the semantic layer appears in the jail (and the command's default cwd).
@@ -18,8 +20,6 @@ pub const JAIL_ENV: &[(&str, &str)] = &[
     ("HOME", "/tmp"),
     ("LANG", "C.UTF-8"),
 ];
-/// The shell that runs the command.
-pub const JAIL_SHELL: &str = "/bin/sh";
 /// The links created in `/bin` of a toolbox jail (a static busybox answers to all of them).
 pub const TOOLBOX_APPLETS: &[&str] = &[
     "sh",
@@ -342,6 +342,7 @@ pub fn exec_args(
     log_file: &Path,
     timeout: Duration,
     rel_cwd: &str,
+    shell: Shell,
     command: &str,
 ) -> Vec<OsString> {
     let cwd = if rel_cwd.is_empty() {
@@ -360,7 +361,7 @@ pub fn exec_args(
         "--cwd".into(),
         cwd.into(),
         "--".into(),
-        JAIL_SHELL.into(),
+        shell.program().into(),
         "-c".into(),
         command.into(),
     ]
@@ -561,6 +562,7 @@ mod tests {
             Path::new("/tmp/atlas-nsjail-x/exec-7.log"),
             Duration::from_millis(2500),
             "models/sub dir",
+            Shell::Bash,
             "grep -rn 'name:' . | head",
         );
         let text: String = args
@@ -573,10 +575,12 @@ mod tests {
             Path::new("l"),
             Duration::from_secs(10),
             "",
+            Shell::Sh,
             "ls",
         );
         assert_eq!(root[5], "11");
         assert_eq!(root[7], "/semantic");
+        assert_eq!(root[9], "/bin/sh");
     }
 
     #[test]
@@ -586,7 +590,14 @@ mod tests {
         assert_eq!(ceil_secs(Duration::from_secs(3)), 3);
         assert_eq!(ceil_secs(Duration::from_millis(3001)), 4);
         assert_eq!(ceil_secs(Duration::MAX), u64::MAX);
-        let args = exec_args(Path::new("c"), Path::new("l"), Duration::MAX, "", "true");
+        let args = exec_args(
+            Path::new("c"),
+            Path::new("l"),
+            Duration::MAX,
+            "",
+            Shell::Bash,
+            "true",
+        );
         assert!(args.contains(&OsString::from(u64::MAX.to_string())));
     }
 

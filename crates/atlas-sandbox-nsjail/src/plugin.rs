@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use atlas_sandbox_sdk::{
     ExecRequest, HealthStatus, PluginContext, Result, Sandbox, SandboxPlugin, SecurityProfile,
-    SemanticLayer, async_trait,
+    SemanticLayer, Shell, async_trait,
 };
 
 use crate::config::{CgroupMode, NsjailConfig, Seccomp};
@@ -51,6 +51,32 @@ impl NsjailPlugin {
             .map_err(|why| NsjailError::NotFound(why).into())
     }
 
+    /// Whether the jail has the configured shell. A toolbox jail holds only busybox (an `sh`,
+    /// no bash); otherwise the jail sees the host's `/bin` and `/usr`, so the host's file decides.
+    /// With `shell = "bash"` a missing bash makes the backend unhealthy, never a silent `sh`.
+    pub(crate) fn check_shell(&self) -> Result<()> {
+        let shell = self.config.shell;
+        match (&self.config.toolbox, shell) {
+            (Some(tb), Shell::Bash) => Err(shell.missing(
+                ID,
+                &format!("a toolbox jail ({})", tb.display()),
+                "busybox has no bash",
+            )),
+            (Some(_), Shell::Sh) => Ok(()),
+            (None, _) => {
+                use std::os::unix::fs::PermissionsExt;
+                let program = Path::new(shell.program());
+                match std::fs::metadata(program) {
+                    Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
+                    Ok(_) => {
+                        Err(shell.missing(ID, "the jail", "not an executable file on the host"))
+                    }
+                    Err(e) => Err(shell.missing(ID, "the jail", &format!("on the host: {e}"))),
+                }
+            }
+        }
+    }
+
     /// What the host looks like to the jail, and cgroup directories made ready if they are on.
     pub fn host_facts(&self) -> Result<HostFacts> {
         let euid = nix::unistd::geteuid().as_raw();
@@ -70,6 +96,7 @@ impl NsjailPlugin {
 
     async fn health(&self) -> Result<String> {
         let binary = self.nsjail_binary()?;
+        self.check_shell()?;
         let dir = tempfile::Builder::new()
             .prefix("atlas-nsjail-health-")
             .tempdir()
@@ -93,7 +120,11 @@ impl NsjailPlugin {
         sandbox.close().await?;
         let out = out?;
         if out.exit_code == 0 && out.stdout_str().contains(HEALTH_MARKER) {
-            Ok(format!("nsjail at {} ran echo in a jail", binary.display()))
+            Ok(format!(
+                "nsjail at {} ran echo in a jail with {}",
+                binary.display(),
+                self.config.shell.program()
+            ))
         } else {
             Err(atlas_sandbox_sdk::Error::backend_failure(format!(
                 "echo in a jail gave exit {} and stdout {:?}, stderr {:?}",
@@ -240,5 +271,43 @@ impl NsjailPlugin {
             semantic_root: root,
             seccomp_policy: policy,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plugin(config: NsjailConfig) -> NsjailPlugin {
+        NsjailPlugin::new(config, &PluginContext::default()).expect("valid config")
+    }
+
+    #[test]
+    fn a_toolbox_jail_needs_shell_sh() {
+        let toolbox = Some(PathBuf::from("/bin/sh"));
+        let bash = plugin(NsjailConfig {
+            toolbox: toolbox.clone(),
+            ..NsjailConfig::default()
+        });
+        let e = bash.check_shell().expect_err("busybox has no bash");
+        assert_eq!(e.kind(), atlas_sandbox_sdk::ErrorKind::Unavailable);
+        assert!(e.to_string().contains("busybox has no bash"), "{e}");
+        assert!(e.to_string().contains("shell = \"sh\""), "{e}");
+        let sh = plugin(NsjailConfig {
+            toolbox,
+            shell: Shell::Sh,
+            ..NsjailConfig::default()
+        });
+        sh.check_shell().expect("busybox sh");
+    }
+
+    #[test]
+    fn the_host_jail_uses_the_hosts_bash() {
+        let p = plugin(NsjailConfig::default());
+        assert_eq!(
+            p.check_shell().is_ok(),
+            Path::new("/bin/bash").is_file(),
+            "the jail sees the host's /bin"
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use atlas_sandbox_sdk::process::{self, Ending, ProcessSpec};
 use atlas_sandbox_sdk::{
-    ExecOutput, ExecRequest, Result, Sandbox, SemanticLayer, TIMEOUT_EXIT_CODE, async_trait,
+    ExecOutput, ExecRequest, Result, Sandbox, SemanticLayer, Shell, TIMEOUT_EXIT_CODE, async_trait,
 };
 use tempfile::TempDir;
 
@@ -34,6 +34,7 @@ pub struct NsjailSandbox {
     closed: AtomicBool,
     next_exec: AtomicU64,
     time_limit: Duration,
+    shell: Shell,
 }
 
 /// Removes a per-exec log file when the exec ends, however it ends (a dropped future too).
@@ -63,6 +64,7 @@ impl NsjailSandbox {
         nsjail: PathBuf,
         layer: &SemanticLayer,
     ) -> Result<Self> {
+        plugin.check_shell()?;
         let root = layer.root().to_path_buf();
         // Re-checked here because the layer may have changed since it was opened.
         std::fs::read_dir(&root).map_err(|e| NsjailError::LayerUnreadable {
@@ -100,6 +102,7 @@ impl NsjailSandbox {
             closed: AtomicBool::new(false),
             next_exec: AtomicU64::new(0),
             time_limit: plugin.config().time_limit.get(),
+            shell: plugin.config().shell,
         };
         // One jail now, so a layer the jail user cannot read (or a jail that cannot be built)
         // is reported by `create`, not by the first command.
@@ -184,6 +187,7 @@ impl NsjailSandbox {
                 &log_path,
                 timeout,
                 &rel,
+                self.shell,
                 &request.command,
             ))
             .cwd("/")

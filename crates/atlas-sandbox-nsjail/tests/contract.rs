@@ -280,8 +280,10 @@ async fn toolbox_jail_has_only_busybox() {
         );
         return;
     }
+    // Busybox has no bash: a toolbox jail runs POSIX sh only when the operator says so.
     let config = NsjailConfig {
         toolbox: Some(busybox.into()),
+        shell: atlas_sandbox_sdk::Shell::Sh,
         ..cfg()
     };
     let Some(f) = Fixture::new("toolbox_jail_has_only_busybox", config).await else {

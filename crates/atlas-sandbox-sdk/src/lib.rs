@@ -15,6 +15,7 @@ mod error;
 mod exec;
 mod plugin;
 mod semantic;
+mod shell;
 
 #[cfg(feature = "process")]
 pub mod process;
@@ -32,6 +33,7 @@ pub use plugin::{
     SecurityProfile, SweepReport, SweptSandbox, schema_of,
 };
 pub use semantic::{CollectLimits, CollectedFile, CollectedLayer, SemanticLayer, SkippedEntry};
+pub use shell::Shell;
 
 /// Re-exported so backend crates implement the traits with the same macro version.
 pub use async_trait::async_trait;

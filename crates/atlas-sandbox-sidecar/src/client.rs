@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use atlas_sandbox_sdk::{
     Error, ErrorKind, ExecOutput, ExecRequest, HealthStatus, PluginContext, PluginDescriptor,
-    PluginFactory, Result, Sandbox, SandboxPlugin, Secret, SecurityProfile, SemanticLayer,
+    PluginFactory, Result, Sandbox, SandboxPlugin, Secret, SecurityProfile, SemanticLayer, Shell,
     TIMEOUT_EXIT_CODE, async_trait,
 };
 use rand::Rng as _;
@@ -129,6 +129,7 @@ struct Inner {
     slack: Duration,
     max_retries: u32,
     encoding: OutputEncoding,
+    shell: Shell,
 }
 
 impl std::fmt::Debug for Inner {
@@ -187,6 +188,7 @@ impl SidecarPlugin {
                 } else {
                     OutputEncoding::Utf8
                 },
+                shell: config.shell,
             }),
         })
     }
@@ -257,6 +259,11 @@ impl Inner {
                 .unwrap_or_else(|| text.chars().take(500).collect());
             return Err(SidecarError::Status { status, message }.into_sdk());
         }
+        let body = resp.text().await.unwrap_or_default();
+        let server_shell = serde_json::from_str::<HealthBody>(&body)
+            .ok()
+            .and_then(|h| h.shell);
+        check_server_shell(self.shell, server_shell.as_deref())?;
         // An empty object is rejected by the body parser *after* authentication: 400 proves the
         // token works without running anything, 401 proves it does not.
         let probe = self
@@ -440,9 +447,38 @@ impl Sandbox for SidecarSandbox {
     }
 }
 
+/// The server runs commands with `server` (its /health `shell`); with `shell = "bash"` anything
+/// but bash (or a server too old to say, whose default was `sh`) is unhealthy.
+fn check_server_shell(wanted: Shell, server: Option<&str>) -> Result<()> {
+    if wanted == Shell::Sh {
+        return Ok(());
+    }
+    let name = server.map(|p| p.rsplit('/').next().unwrap_or(p));
+    if name == Some("bash") {
+        return Ok(());
+    }
+    let shown = server.unwrap_or("an unreported shell (a server older than this client runs sh)");
+    Err(wanted.missing(
+        ID,
+        "the sidecar server",
+        &format!("it runs {shown}; start it with --shell bash (its default)"),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_server_must_run_bash_unless_sh_was_chosen() {
+        check_server_shell(Shell::Bash, Some("/usr/bin/bash")).expect("bash");
+        let e = check_server_shell(Shell::Bash, Some("/usr/bin/sh")).expect_err("sh");
+        assert_eq!(e.kind(), ErrorKind::Unavailable);
+        assert!(e.to_string().contains("it runs /usr/bin/sh"), "{e}");
+        assert!(e.to_string().contains("shell = \"sh\""), "{e}");
+        check_server_shell(Shell::Bash, None).expect_err("old server");
+        check_server_shell(Shell::Sh, Some("/bin/dash")).expect("sh chosen");
+    }
 
     #[test]
     fn backoff_grows_is_jittered_and_bounded() {

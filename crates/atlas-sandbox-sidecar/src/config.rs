@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use atlas_sandbox_sdk::{Error, HumanDuration, Secret};
+use atlas_sandbox_sdk::{Error, HumanDuration, Secret, Shell};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,11 @@ pub struct SidecarConfig {
     /// is not UTF-8 arrives with U+FFFD replacement characters.
     #[serde(default = "default_true")]
     pub lossless_output: bool,
+    /// The shell the server must run commands with: "bash" (the default) or "sh". The health
+    /// check reads the server's shell from /health and is unhealthy when it is not bash, unless
+    /// this says "sh" (start the server with `--shell bash`, its default).
+    #[serde(default)]
+    pub shell: Shell,
 }
 
 fn default_timeout() -> HumanDuration {
@@ -61,6 +66,7 @@ impl SidecarConfig {
             timeout: default_timeout(),
             max_retries: default_max_retries(),
             lossless_output: true,
+            shell: Shell::Bash,
         }
     }
 

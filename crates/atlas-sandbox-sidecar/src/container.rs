@@ -84,6 +84,9 @@ pub struct ContainerConfig {
     /// How long `up` waits for /health.
     #[serde(default = "default_wait", with = "secs")]
     pub wait: Duration,
+    /// The shell the server runs commands with (SIDECAR_SHELL): "bash" (the default) or "sh".
+    #[serde(default)]
+    pub shell: atlas_sandbox_sdk::Shell,
 }
 
 mod secs {
@@ -168,6 +171,7 @@ impl Default for ContainerConfig {
             tmp_mib: default_tmp_mib(),
             max_concurrent: default_max_concurrent(),
             wait: default_wait(),
+            shell: atlas_sandbox_sdk::Shell::Bash,
         }
     }
 }
@@ -243,6 +247,8 @@ pub struct Running {
     pub unix_socket: PathBuf,
     /// The bearer token.
     pub token: Secret,
+    /// The shell the server was started with.
+    pub shell: atlas_sandbox_sdk::Shell,
 }
 
 impl Running {
@@ -251,16 +257,21 @@ impl Running {
         let mut c = SidecarConfig::new("http://localhost");
         c.unix_socket = Some(self.unix_socket.clone());
         c.auth_token = Some(self.token.clone());
+        c.shell = self.shell;
         c
     }
 
     /// The `[plugins.sidecar]` table to paste into atlas.toml (it contains the token).
     pub fn atlas_toml(&self) -> String {
-        format!(
+        let mut text = format!(
             "[plugins.sidecar]\nurl = \"http://localhost\"\nunix_socket = {:?}\nauth_token = {:?}\n",
             self.unix_socket.display().to_string(),
             self.token.expose()
-        )
+        );
+        if self.shell != atlas_sandbox_sdk::Shell::Bash {
+            text.push_str(&format!("shell = \"{}\"\n", self.shell.name()));
+        }
+        text
     }
 }
 
@@ -333,6 +344,7 @@ pub async fn up(docker: &Docker, config: &ContainerConfig) -> Result<Running> {
         format!("{}={token}", crate::protocol::TOKEN_ENV),
         format!("SIDECAR_MAX_CONCURRENT={}", config.max_concurrent),
         "SIDECAR_TMP_DIR=/tmp".to_owned(),
+        format!("SIDECAR_SHELL={}", config.shell.name()),
     ];
     let host = HostConfig {
         binds: Some(vec![
@@ -389,6 +401,7 @@ pub async fn up(docker: &Docker, config: &ContainerConfig) -> Result<Running> {
         container_id: created.id,
         unix_socket: config.socket_path(),
         token: Secret::new(token),
+        shell: config.shell,
     };
     let start = Instant::now();
     let mut last = String::from("not checked yet");

@@ -146,6 +146,10 @@ pub struct HealthBody {
     pub reason: Option<String>,
     /// Whether the shell exists and is executable.
     pub shell_available: bool,
+    /// The absolute path of the shell commands run with (`/usr/bin/bash`). The client checks
+    /// it against its `shell` key; a server that does not say is taken to run `sh`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<String>,
     /// Whether the semantic directory can be listed.
     pub semantic_readable: bool,
     /// Commands running now.

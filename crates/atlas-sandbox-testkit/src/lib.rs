@@ -61,6 +61,7 @@ use atlas_sandbox_sdk::{Result, Sandbox, SandboxPlugin, SemanticLayer};
 use futures::future::BoxFuture;
 
 pub mod contract;
+pub mod differential;
 pub mod escape;
 mod host;
 mod report;

@@ -103,7 +103,7 @@ impl ServerConfig {
         ServerConfig {
             semantic_root: semantic_root.into(),
             token,
-            shell: PathBuf::from("/bin/sh"),
+            shell: PathBuf::from("/bin/bash"),
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             max_queue: DEFAULT_MAX_QUEUE,
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
@@ -385,6 +385,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         status: if reasons.is_empty() { "ok" } else { "error" }.to_owned(),
         reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
         shell_available: shell.is_ok(),
+        shell: Some(cfg.shell.display().to_string()),
         semantic_readable: semantic.is_ok(),
         running: state.admission.running(),
         max_concurrent: cfg.max_concurrent,

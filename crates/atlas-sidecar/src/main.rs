@@ -23,8 +23,9 @@ struct Args {
     /// Run without authentication (local development only): only loopback or a unix socket.
     #[arg(long, env = "SIDECAR_AUTH_DISABLE", value_parser = parse_flag, default_value = "0")]
     auth_disabled: bool,
-    /// The shell; resolved to an absolute path at boot.
-    #[arg(long, env = "SIDECAR_SHELL", default_value = "sh")]
+    /// The shell commands run with (`<shell> -c <command>`); resolved to an absolute path at
+    /// boot. bash by default, as agents write bash; "sh" runs POSIX sh knowingly.
+    #[arg(long, env = "SIDECAR_SHELL", default_value = "bash")]
     shell: String,
     /// Commands allowed to run at once; more wait in line (--max-queue).
     #[arg(long, env = "SIDECAR_MAX_CONCURRENT", default_value_t = atlas_sidecar::DEFAULT_MAX_CONCURRENT)]
@@ -82,7 +83,13 @@ fn resolve_shell(shell: &str) -> Result<PathBuf, String> {
                 Some(std::ffi::OsStr::new(atlas_sidecar::COMMAND_PATH)),
             )
         })
-        .ok_or_else(|| format!("--shell {shell:?} was not found in PATH"))
+        .ok_or_else(|| {
+            format!(
+                "--shell {shell:?} was not found in PATH: install it in the image, or start with \
+                 --shell sh (SIDECAR_SHELL=sh) to run POSIX sh knowingly (bash-only syntax such \
+                 as pipefail, <<<, [[ ]] and arrays then fails)"
+            )
+        })
 }
 
 /// Commands must not run as root: when started as root, become `user` (after binding).

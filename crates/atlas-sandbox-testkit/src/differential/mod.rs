@@ -1,0 +1,422 @@
+//! The differential harness: the shell corpus on a backend against recorded real bash.
+//!
+//! `corpus/commands.txt` holds over a thousand one-line commands written the way language models
+//! write them while exploring a semantic layer, grouped by command. `corpus/bash.json` holds
+//! what `/bin/bash -c` + GNU tools printed for each over a pinned copy of the example layer at
+//! [`ROOT`] (fixed modes and mtimes, [`RECORD_ENV`], [`PROLOGUE`]). [`run`] sends every command
+//! to a backend over an identical pinned copy and compares stdout (byte for byte; readdir-order
+//! walks as a multiset; `ls -l` owners excepted), the exit code, and whether stderr is empty.
+//!
+//! Each answer gets a [`Verdict`]: identical, refused (exit 2 with "not supported", or
+//! `command not found`), error (the backend's own `Err`), or wrong. A backend's committed
+//! baseline (`corpus/baseline/<backend>.txt`) is a ratchet: [`DiffReport::check_baseline`] fails
+//! when a case gets worse (identical → anything else, anything → wrong) and lists what got better.
+//!
+//! Re-record bash (root, Linux, GNU tools; see docs/testing.md):
+//! `ATLAS_RECORD_CORPUS=1 cargo test -p atlas-sandbox-testkit --test shell_corpus`.
+//! Rewrite a baseline: `ATLAS_UPDATE_BASELINE=1` on the backend's differential test.
+
+mod compare;
+mod corpus;
+mod record;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use atlas_sandbox_sdk::{ExecRequest, Sandbox, SemanticLayer};
+
+pub use compare::{Verdict, is_quiet, is_refusal, is_unordered, judge, normalize};
+pub use corpus::{
+    Case, PROLOGUE, RECORD_ENV, ROOT, Recorded, Recording, corpus_dir, load_corpus, parse_corpus,
+    pin_layer_copy, pinned_copy, script,
+};
+pub use record::record_bash;
+
+use crate::SandboxFactory;
+
+/// How to run the corpus on a backend.
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    /// The layer's path inside the sandbox, when it is not [`ROOT`]: it is mapped back to
+    /// [`ROOT`] in stdout before comparing.
+    pub semantic_root: Option<String>,
+    /// A fresh sandbox for every command (cheap backends). Otherwise one sandbox is reused, and
+    /// only the commands of `[writes]` groups get one of their own.
+    pub fresh_sandbox_per_case: bool,
+    /// The timeout of each command.
+    pub timeout: Duration,
+    /// Only the cases whose group is in this list (all when empty).
+    pub groups: Vec<String>,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        DiffOptions {
+            semantic_root: None,
+            fresh_sandbox_per_case: true,
+            timeout: Duration::from_secs(10),
+            groups: Vec::new(),
+        }
+    }
+}
+
+impl DiffOptions {
+    /// The defaults: root at [`ROOT`], a fresh sandbox per command, 10 s per command.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`DiffOptions::semantic_root`].
+    #[must_use]
+    pub fn semantic_root(mut self, root: impl Into<String>) -> Self {
+        self.semantic_root = Some(root.into());
+        self
+    }
+
+    /// Sets [`DiffOptions::fresh_sandbox_per_case`].
+    #[must_use]
+    pub fn fresh_sandbox_per_case(mut self, yes: bool) -> Self {
+        self.fresh_sandbox_per_case = yes;
+        self
+    }
+
+    /// Sets [`DiffOptions::timeout`].
+    #[must_use]
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+}
+
+/// One command's outcome on the backend.
+#[derive(Debug, Clone)]
+pub struct CaseOutcome {
+    /// Its group in the corpus.
+    pub group: String,
+    /// The command.
+    pub command: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why it is not identical (empty when it is).
+    pub why: String,
+}
+
+/// The corpus run on one backend.
+#[derive(Debug, Clone)]
+pub struct DiffReport {
+    /// The backend's name.
+    pub backend: String,
+    /// One outcome per corpus command, in corpus order.
+    pub cases: Vec<CaseOutcome>,
+    /// Wall-clock time of the whole run.
+    pub elapsed: Duration,
+}
+
+/// Runs the corpus on the backend `factory` creates, against `recording`.
+///
+/// # Panics
+///
+/// If the pinned copy of the layer cannot be made, or a corpus command was never recorded
+/// (re-record: see the module documentation).
+pub async fn run<F: SandboxFactory>(
+    backend: &str,
+    factory: F,
+    recording: &Recording,
+    opts: DiffOptions,
+) -> DiffReport {
+    let started = Instant::now();
+    let corpus: Vec<Case> = load_corpus()
+        .into_iter()
+        .filter(|c| opts.groups.is_empty() || opts.groups.contains(&c.group))
+        .collect();
+    let (missing, _) = recording.mismatch(&corpus);
+    assert!(
+        missing.is_empty(),
+        "{} corpus commands are not recorded (re-record bash.json): {:?}",
+        missing.len(),
+        missing.iter().take(5).collect::<Vec<_>>()
+    );
+    let (_tmp, root) = pinned_copy().unwrap_or_else(|e| panic!("cannot pin a layer copy: {e}"));
+    let layer = SemanticLayer::open(&root).unwrap_or_else(|e| panic!("{e}"));
+    let mut shared: Option<Box<dyn Sandbox>> = None;
+    let mut cases = Vec::with_capacity(corpus.len());
+    for case in &corpus {
+        let Some(want) = recording.get(&case.command) else {
+            continue;
+        };
+        let own = opts.fresh_sandbox_per_case || case.writes;
+        let outcome = if own {
+            match factory.create(layer.clone()).await {
+                Ok(sb) => {
+                    let r = exec_one(sb.as_ref(), case, want, &opts).await;
+                    let _ = sb.close().await;
+                    r
+                }
+                Err(e) => error_outcome(case, format!("create: {e}")),
+            }
+        } else {
+            if shared.is_none() {
+                match factory.create(layer.clone()).await {
+                    Ok(sb) => shared = Some(sb),
+                    Err(e) => {
+                        cases.push(error_outcome(case, format!("create: {e}")));
+                        continue;
+                    }
+                }
+            }
+            match &shared {
+                Some(sb) => exec_one(sb.as_ref(), case, want, &opts).await,
+                None => error_outcome(case, "no sandbox".to_owned()),
+            }
+        };
+        cases.push(outcome);
+    }
+    if let Some(sb) = shared {
+        let _ = sb.close().await;
+    }
+    DiffReport {
+        backend: backend.to_owned(),
+        cases,
+        elapsed: started.elapsed(),
+    }
+}
+
+async fn exec_one(
+    sb: &dyn Sandbox,
+    case: &Case,
+    want: &Recorded,
+    opts: &DiffOptions,
+) -> CaseOutcome {
+    let request = ExecRequest::new(script(&case.command))
+        .timeout(opts.timeout)
+        .max_output_bytes(1 << 20);
+    match sb.exec(request).await {
+        Ok(out) => {
+            let (verdict, why) = judge(
+                want,
+                &out.stdout,
+                &out.stderr,
+                out.exit_code,
+                opts.semantic_root.as_deref(),
+            );
+            CaseOutcome {
+                group: case.group.clone(),
+                command: case.command.clone(),
+                verdict,
+                why,
+            }
+        }
+        Err(e) => error_outcome(case, e.to_string()),
+    }
+}
+
+fn error_outcome(case: &Case, why: String) -> CaseOutcome {
+    CaseOutcome {
+        group: case.group.clone(),
+        command: case.command.clone(),
+        verdict: Verdict::Error,
+        why,
+    }
+}
+
+/// How a run compares with the committed baseline.
+#[derive(Debug, Clone, Default)]
+pub struct BaselineCheck {
+    /// Cases that got worse: `(command, was, now, why)`.
+    pub worse: Vec<(String, String, Verdict, String)>,
+    /// Cases that got better: `(command, was, now)`.
+    pub better: Vec<(String, String, Verdict)>,
+}
+
+impl DiffReport {
+    /// How many cases got `verdict`.
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.cases.iter().filter(|c| c.verdict == verdict).count()
+    }
+
+    /// How many cases are silently wrong (wrong or flagged).
+    pub fn silently_wrong(&self) -> usize {
+        self.cases
+            .iter()
+            .filter(|c| c.verdict.is_silently_wrong())
+            .count()
+    }
+
+    /// `N/M identical, S silently wrong`, then the split of S, the refusals and backend errors.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}/{} identical, {} silently wrong ({} with no hint, {} with a refusal message but \
+             not a clean refusal), {} refused, {} backend errors",
+            self.count(Verdict::Identical),
+            self.cases.len(),
+            self.silently_wrong(),
+            self.count(Verdict::Wrong),
+            self.count(Verdict::Flagged),
+            self.count(Verdict::Refused),
+            self.count(Verdict::Error),
+        )
+    }
+
+    /// Prints the summary line, a per-group table, and every case that is not identical.
+    pub fn print(&self) {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "\n== shell corpus on {} ({:.1?}) ==",
+            self.backend, self.elapsed
+        );
+        let mut groups: BTreeMap<&str, [usize; 5]> = BTreeMap::new();
+        for c in &self.cases {
+            groups.entry(&c.group).or_default()[c.verdict as usize] += 1;
+        }
+        let _ = writeln!(
+            s,
+            "{:<34} {:>5} {:>5} {:>5} {:>5} {:>5}",
+            "group", "ident", "refus", "error", "flag", "wrong"
+        );
+        for (g, n) in &groups {
+            let [wrong, flagged, error, refused, identical] = *n;
+            let _ = writeln!(
+                s,
+                "{g:<34} {identical:>5} {refused:>5} {error:>5} {flagged:>5} {wrong:>5}"
+            );
+        }
+        for c in self
+            .cases
+            .iter()
+            .filter(|c| c.verdict != Verdict::Identical)
+        {
+            let _ = writeln!(
+                s,
+                "{:<9} [{}] {}\n          {}",
+                c.verdict.word().to_uppercase(),
+                c.group,
+                compare::clip(&c.command.replace('\n', "↵"), 120),
+                c.why
+            );
+        }
+        eprint!("{s}");
+        // Straight to the process's stderr, past the test harness's capture: CI logs show it.
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("shell corpus on {}: {}\n", self.backend, self.summary()),
+        );
+    }
+
+    /// The baseline file's text: one `verdict<TAB>command` line per case.
+    pub fn baseline_text(&self) -> String {
+        let mut s = format!(
+            "# Shell corpus baseline of {}: {}\n# Rewrite with ATLAS_UPDATE_BASELINE=1 (see docs/testing.md). A case may only get better.\n",
+            self.backend,
+            self.summary()
+        );
+        for c in &self.cases {
+            let _ = writeln!(s, "{}\t{}", c.verdict.word(), c.command.replace('\n', "↵"));
+        }
+        s
+    }
+
+    /// Compares with the baseline at `path`. A case is worse when its verdict went down the order
+    /// identical > refused > error > flagged > wrong (so identical -> anything else, and anything
+    /// -> silently wrong); a case missing from the baseline is worse only when silently wrong.
+    pub fn compare_baseline(&self, path: &Path) -> Result<BaselineCheck, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the baseline {}: {e}", path.display()))?;
+        let mut was: BTreeMap<String, Verdict> = BTreeMap::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            let (word, cmd) = line
+                .split_once('\t')
+                .ok_or_else(|| format!("{}:{}: no tab", path.display(), n + 1))?;
+            let v = Verdict::parse(word)
+                .ok_or_else(|| format!("{}:{}: unknown verdict {word:?}", path.display(), n + 1))?;
+            was.insert(cmd.replace('↵', "\n"), v);
+        }
+        let mut check = BaselineCheck::default();
+        for c in &self.cases {
+            let old = was.get(&c.command).copied();
+            let worse = match old {
+                Some(o) => c.verdict < o,
+                None => c.verdict.is_silently_wrong(),
+            };
+            let old_word = old.map_or("absent", Verdict::word).to_owned();
+            if worse {
+                check
+                    .worse
+                    .push((c.command.clone(), old_word, c.verdict, c.why.clone()));
+            } else if old.is_some_and(|o| c.verdict > o) {
+                check.better.push((c.command.clone(), old_word, c.verdict));
+            }
+        }
+        Ok(check)
+    }
+
+    /// The CI check: prints the report, rewrites the baseline when `ATLAS_UPDATE_BASELINE` is
+    /// set, and otherwise panics if any case got worse than `corpus/baseline/<backend>.txt`.
+    ///
+    /// # Panics
+    ///
+    /// When a case regressed, or the baseline is missing or malformed.
+    pub fn check_baseline(&self) {
+        self.print();
+        let path = baseline_path(&self.backend);
+        if std::env::var_os("ATLAS_UPDATE_BASELINE").is_some() {
+            std::fs::write(&path, self.baseline_text())
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+            eprintln!("baseline rewritten: {}", path.display());
+            return;
+        }
+        let check = self
+            .compare_baseline(&path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for (cmd, was, now) in &check.better {
+            eprintln!(
+                "BETTER than the baseline ({was} -> {}): {} (ratchet it: ATLAS_UPDATE_BASELINE=1)",
+                now.word(),
+                cmd.replace('\n', "↵")
+            );
+        }
+        let worse: Vec<String> = check
+            .worse
+            .iter()
+            .map(|(cmd, was, now, why)| {
+                format!(
+                    "  {was} -> {}: {}\n      {why}",
+                    now.word(),
+                    cmd.replace('\n', "↵")
+                )
+            })
+            .collect();
+        assert!(
+            worse.is_empty(),
+            "{} corpus case(s) on {} got worse than {}:\n{}",
+            worse.len(),
+            self.backend,
+            path.display(),
+            worse.join("\n")
+        );
+    }
+
+    /// The silently-wrong cases, grouped: `group -> commands`.
+    pub fn wrong_by_group(&self) -> BTreeMap<&str, Vec<&str>> {
+        let mut m: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for c in self.cases.iter().filter(|c| c.verdict.is_silently_wrong()) {
+            m.entry(&c.group).or_default().push(&c.command);
+        }
+        m
+    }
+
+    /// The groups in the report.
+    pub fn groups(&self) -> BTreeSet<&str> {
+        self.cases.iter().map(|c| c.group.as_str()).collect()
+    }
+}
+
+/// `corpus/baseline/<backend>.txt`.
+pub fn baseline_path(backend: &str) -> PathBuf {
+    corpus_dir().join("baseline").join(format!("{backend}.txt"))
+}
