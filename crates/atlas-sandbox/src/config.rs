@@ -19,8 +19,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::layers::Layers;
 use crate::registry::{self, KnownBackend};
 use crate::schema;
+
+pub mod tables;
+pub use tables::{ServerSection, ServerSettings, TokenGrant, TokenSection};
 
 /// The prefix of the environment variables that override `atlas.toml`.
 pub const ENV_PREFIX: &str = "ATLAS_";
@@ -317,6 +321,10 @@ pub struct Config {
     pub sandbox: SandboxSettings,
     /// One entry per compiled-in backend, in registry order.
     pub plugins: Vec<PluginConfig>,
+    /// The named layers (`[layers.<name>]`, plus `default`).
+    pub layers: Layers,
+    /// `[server]`.
+    pub server: ServerSettings,
 }
 
 /// What [`load`] reads: the file choice, the environment and the compiled-in backends. Passing
@@ -386,7 +394,8 @@ impl Provider for EnvVar {
 }
 
 /// Maps an override variable name to its key path: `ATLAS_PLUGINS__JUST_BASH__X` →
-/// `plugins.just-bash.x`. Only `ATLAS_SANDBOX__*` and `ATLAS_PLUGINS__*` are overrides, so other
+/// `plugins.just-bash.x`. Only `ATLAS_SANDBOX__*`, `ATLAS_PLUGINS__*`, `ATLAS_SERVER__*` and
+/// `ATLAS_LAYERS__*` are overrides, so other
 /// `ATLAS_*` variables (test settings, `ATLAS_CONFIG`) never become unknown keys.
 fn env_key_path(var: &str) -> Option<Vec<String>> {
     let rest = var.strip_prefix(ENV_PREFIX)?;
@@ -397,7 +406,7 @@ fn env_key_path(var: &str) -> Option<Vec<String>> {
     if path.len() < 2 || path.iter().any(|s| s.is_empty()) {
         return None;
     }
-    if path[0] != "sandbox" && path[0] != "plugins" {
+    if !["sandbox", "plugins", "server", "layers"].contains(&path[0].as_str()) {
         return None;
     }
     if path[0] == "plugins" {
@@ -565,13 +574,14 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigErrors> {
     };
 
     for (key, _) in root.iter() {
-        if key != "sandbox" && key != "plugins" {
+        if !["sandbox", "plugins", "server", "layers"].contains(&key.as_str()) {
             let path = vec![key.clone()];
             errors.push(ConfigProblem {
                 key: key.clone(),
                 value: None,
                 origin: origin_of(&figment, &files, &path),
-                message: "unknown table or key; atlas.toml has only [sandbox] and [plugins.<id>]"
+                message: "unknown table or key; atlas.toml has only [sandbox], [plugins.<id>], \
+                          [layers.<name>] and [server]"
                     .into(),
             });
         }
@@ -584,11 +594,27 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigErrors> {
         check_backend_refs(&ctx, s, opts, &mut errors);
     }
 
+    let default_root = sandbox
+        .as_ref()
+        .map(|s| s.semantic_root.clone())
+        .unwrap_or_default();
+    let layers = tables::validate_layers(
+        &ctx,
+        root.get("layers"),
+        &default_root,
+        &tables::base_dir(&file, &opts.cwd),
+        &mut errors,
+    );
+    let env = |name: &str| opts.var(name).map(str::to_owned);
+    let server = tables::validate_server(&ctx, root.get("server"), &env, &layers, &mut errors);
+
     match sandbox {
         Some(sandbox) if errors.is_empty() => Ok(Config {
             file,
             sandbox,
             plugins,
+            layers,
+            server,
         }),
         _ => Err(errors),
     }

@@ -324,6 +324,22 @@ impl Host {
         Ok(sandbox)
     }
 
+    /// A new sandbox over `root` from the selection rules, owned by the caller (sessions use
+    /// this; [`Host::sandbox_for`] caches one per root instead). Returns the backend id.
+    pub async fn create_sandbox(
+        &self,
+        root: &Path,
+    ) -> Result<(String, Box<dyn Sandbox>), SelectError> {
+        if self.slots.is_empty() {
+            return Err(no_backend());
+        }
+        let layer = SemanticLayer::open(root).map_err(|e| SelectError {
+            message: format!("semantic root {} is not usable: {e}", root.display()),
+            rejected: Vec::new(),
+        })?;
+        self.select(&layer).await
+    }
+
     /// The backend serving `root`, if a sandbox was created for it.
     pub async fn backend_for(&self, root: &Path) -> Option<String> {
         let key = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());

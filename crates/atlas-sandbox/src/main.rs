@@ -83,7 +83,7 @@ enum Command {
     Check,
     /// Prints the JSON Schema of atlas.toml, or of one backend's [plugins.<id>] table.
     Schema {
-        /// A plugin id (or `sandbox` for the [sandbox] table).
+        /// A plugin id (or `sandbox`, `server`, `layers` for those tables).
         id: Option<String>,
         /// List the ids of the compiled-in backends instead, one per line.
         #[arg(long, conflicts_with = "id")]
@@ -214,6 +214,8 @@ fn schema_cmd(id: Option<&str>) -> anyhow::Result<ExitCode> {
     let value = match id {
         None => schema::combined_schema(&descriptors),
         Some("sandbox") => schema::sandbox_schema(),
+        Some("server") => config::tables::server_schema(),
+        Some("layers") => config::tables::layers_schema(),
         Some(id) => match descriptors.iter().find(|d| d.id == id) {
             Some(d) => schema::plugin_table_schema(d),
             None => {

@@ -85,6 +85,8 @@ fn hoist(mut schema: Value, prefix: &str, defs: &mut Map<String, Value>) -> Valu
 pub fn combined_schema(descriptors: &[PluginDescriptor]) -> Value {
     let mut defs = Map::new();
     let sandbox = hoist(sandbox_schema(), "sandbox.", &mut defs);
+    let server = hoist(crate::config::tables::server_schema(), "server.", &mut defs);
+    let layers = hoist(crate::config::tables::layers_schema(), "layers.", &mut defs);
     let mut plugins = Map::new();
     for k in KNOWN_BACKENDS {
         let entry = match descriptors.iter().find(|d| d.id == k.id) {
@@ -103,12 +105,15 @@ pub fn combined_schema(descriptors: &[PluginDescriptor]) -> Value {
     let mut root = json!({
         "$schema": DRAFT,
         "title": "atlas.toml",
-        "description": "Configuration of atlas-sandbox: the [sandbox] table and one \
-                        [plugins.<id>] table per backend.",
+        "description": "Configuration of atlas-sandbox: the [sandbox] table, one \
+                        [plugins.<id>] table per backend, named [layers.<name>] and the \
+                        explore [server].",
         "type": "object",
         "additionalProperties": false,
         "properties": {
             "sandbox": sandbox,
+            "layers": layers,
+            "server": server,
             "plugins": {
                 "type": "object",
                 "description": "One table per backend, keyed by plugin id.",
