@@ -326,3 +326,31 @@ fn t1_child() {
             .await;
     });
 }
+
+/// The explore tools beyond the contract suite's: awk (a Debian alternative), sed, jq if
+/// installed, pipes, process substitution, /dev/null redirections.
+#[tokio::test]
+async fn explore_tools_work() {
+    if common::child_role().is_some() {
+        return;
+    }
+    let Some(plugin) = plugin_or_skip("explore_tools_work") else {
+        return;
+    };
+    let (_tmp, root) = atlas_sandbox_testkit::copy_example_layer();
+    let sb = common::sandbox(&plugin, &root).await;
+    for (cmd, want) in [
+        (
+            "awk -F: '/^name/ {print $2}' catalog.yml | head -1 | wc -l",
+            "1\n",
+        ),
+        ("sed -n 1p catalog.yml | wc -l", "1\n"),
+        ("cat <(echo sub) 2>/dev/null", "sub\n"),
+        ("ls /semantic/entities | sort | head -1 | wc -l", "1\n"),
+        ("echo $HOME:$PATH", "/tmp:/usr/bin:/bin\n"),
+    ] {
+        let out = sb.exec(ExecRequest::new(cmd)).await.unwrap();
+        assert_eq!(out.stdout_str(), want, "{cmd}: {out:?}");
+    }
+    sb.close().await.unwrap();
+}

@@ -1787,7 +1787,9 @@ mod tests {
         ] {
             assert!(keys.contains(&k), "{k} missing from:\n{text}");
         }
-        assert!(text.contains("known plugins: vercel, e2b, daytona, nsjail, sidecar, just-bash"));
+        assert!(
+            text.contains("known plugins: vercel, e2b, daytona, jail, nsjail, sidecar, just-bash")
+        );
         assert!(text.contains("plugins.e2b.api_key = [REDACTED]"), "{text}");
         assert!(!text.contains("42"), "{text}");
         assert!(

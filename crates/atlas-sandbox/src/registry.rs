@@ -40,6 +40,12 @@ pub const KNOWN_BACKENDS: &[KnownBackend] = &[
         default_priority: 85,
     },
     KnownBackend {
+        id: "jail",
+        cargo_feature: "jail",
+        crate_name: "atlas-sandbox-jail",
+        default_priority: 78,
+    },
+    KnownBackend {
         id: "nsjail",
         cargo_feature: "nsjail",
         crate_name: "atlas-sandbox-nsjail",
@@ -70,6 +76,8 @@ pub fn compiled_in() -> Vec<PluginDescriptor> {
     out.push(atlas_sandbox_e2b::descriptor());
     #[cfg(feature = "daytona")]
     out.push(atlas_sandbox_daytona::descriptor());
+    #[cfg(all(feature = "jail", target_os = "linux"))]
+    out.push(atlas_sandbox_jail::descriptor());
     #[cfg(feature = "nsjail")]
     out.push(atlas_sandbox_nsjail::descriptor());
     #[cfg(feature = "just-bash")]

@@ -140,7 +140,15 @@ fn backends_lists_every_known_backend() {
         .iter()
         .map(|b| b["id"].as_str().unwrap())
         .collect();
-    for id in ["vercel", "e2b", "daytona", "nsjail", "sidecar", "just-bash"] {
+    for id in [
+        "vercel",
+        "e2b",
+        "daytona",
+        "jail",
+        "nsjail",
+        "sidecar",
+        "just-bash",
+    ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
     assert_eq!(v["semantic_root_source"]["kind"], "example_layer");

@@ -8,7 +8,7 @@ use landlock::{
 use rustix::process::{Resource, Rlimit};
 use rustix::thread::{CapabilitySet, CapabilitySets};
 
-use super::mount::{DEVICES, SEMANTIC};
+use super::mount::{ALTERNATIVES, DEVICES, LD_CACHE, SEMANTIC};
 use crate::protocol::Plan;
 
 /// The newest Landlock ABI whose rights the ruleset names (best effort below it).
@@ -64,6 +64,12 @@ pub(crate) fn landlock(plan: &Plan) -> Result<String, String> {
         if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
             rules.push((p, read_exec));
         }
+    }
+    if std::fs::metadata(ALTERNATIVES).is_ok() {
+        rules.push((ALTERNATIVES.into(), read));
+    }
+    if std::fs::metadata(LD_CACHE).is_ok() {
+        rules.push((LD_CACHE.into(), read));
     }
     for d in DEVICES {
         rules.push((

@@ -22,6 +22,10 @@ pub(crate) const SEMANTIC: &str = "/semantic";
 pub(crate) const DEVICES: &[&str] = &["null", "zero", "urandom"];
 /// The host's top-level entries that are links into `/usr` on merged-/usr systems (or real
 /// directories elsewhere, then bound read-only like `/usr`).
+/// Where Debian's alternatives links live; bound read-only when the host has it.
+pub(crate) const ALTERNATIVES: &str = "/etc/alternatives";
+/// The dynamic loader's cache; bound read-only when the host has it.
+pub(crate) const LD_CACHE: &str = "/etc/ld.so.cache";
 const ROOT_ENTRIES: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
 type Step<T> = Result<T, String>;
@@ -131,6 +135,18 @@ pub(crate) fn build(plan: &Plan) -> Step<()> {
             _ => {}
         }
     }
+    // Debian reaches awk, editor and friends through /etc/alternatives (symlinks only).
+    let alternatives = if std::fs::metadata(ALTERNATIVES).is_ok_and(|m| m.is_dir()) {
+        Some(clone_tree(ALTERNATIVES, false)?)
+    } else {
+        None
+    };
+    // The loader's cache spares every exec a search of the library directories.
+    let ld_cache = if std::fs::metadata(LD_CACHE).is_ok_and(|m| m.is_file()) {
+        Some(clone_tree(LD_CACHE, false)?)
+    } else {
+        None
+    };
     let devices = DEVICES
         .iter()
         .map(|d| clone_tree(&format!("/dev/{d}"), false))
@@ -209,6 +225,25 @@ pub(crate) fn build(plan: &Plan) -> Step<()> {
             }
         }
     }
+    if alternatives.is_some() || ld_cache.is_some() {
+        dir("etc")?;
+    }
+    if let Some(fd) = &alternatives {
+        dir("etc/alternatives")?;
+        attach(fd, &root, "etc/alternatives")?;
+    }
+    if let Some(fd) = &ld_cache {
+        drop(at(
+            "create /etc/ld.so.cache",
+            rustix::fs::openat(
+                &root,
+                "etc/ld.so.cache",
+                OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o644),
+            ),
+        )?);
+        attach(fd, &root, "etc/ld.so.cache")?;
+    }
     for (name, fd) in DEVICES.iter().zip(&devices) {
         let path = format!("dev/{name}");
         drop(at(
@@ -267,6 +302,12 @@ pub(crate) fn build(plan: &Plan) -> Step<()> {
         if let RootEntry::Dir(name, _) = entry {
             remount_ro(&format!("/{name}"), MountFlags::empty())?;
         }
+    }
+    if alternatives.is_some() {
+        remount_ro(ALTERNATIVES, MountFlags::NOEXEC)?;
+    }
+    if ld_cache.is_some() {
+        remount_ro(LD_CACHE, MountFlags::NOEXEC)?;
     }
     for (_, target) in &plan.extra_ro {
         remount_ro(target, MountFlags::NOEXEC)?;
