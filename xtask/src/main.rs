@@ -27,7 +27,7 @@ use anyhow::{Context, Result, bail};
 const BACKENDS: &[&str] = &["vercel", "e2b", "daytona", "jail", "nsjail", "sidecar", "just-bash"];
 
 const USAGE: &str = "usage: cargo xtask <task>
-  schemas [--check]                      regenerate config/schemas/*.json (--check: fail if stale)
+  schemas [--check]                      regenerate config/schemas/*.json and docs/openapi.json (--check: fail if stale)
   check-backends [--live] [--config FILE] check every existing backend (and its health with --live)
   test                                   prerequisites, cargo test --workspace --all-features, check-backends";
 
@@ -228,6 +228,12 @@ fn schemas(args: &[String]) -> Result<bool> {
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
             println!("wrote config/schemas/{name}");
         }
+    }
+    let openapi = root().join("docs/openapi.json");
+    let text = host_ok(&["schema", "openapi"])?;
+    if std::fs::read_to_string(&openapi).ok().as_deref() != Some(text.as_str()) {
+        std::fs::write(&openapi, text).with_context(|| format!("writing {}", openapi.display()))?;
+        println!("wrote docs/openapi.json");
     }
     println!("schemas are current ({} files)", generated.len());
     Ok(true)

@@ -12,6 +12,8 @@ pub mod host;
 pub mod layers;
 pub mod registry;
 pub mod schema;
+#[cfg(feature = "server")]
+pub mod serve;
 pub mod session;
 
 pub use config::{Config, ConfigErrors, ConfigProblem, LoadOptions, Origin, SandboxSettings, load};

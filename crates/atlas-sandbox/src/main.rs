@@ -101,6 +101,16 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Serves the explore tool over MCP on stdio (for Claude Code, Claude Desktop, Cursor, ...).
+    #[cfg(feature = "server")]
+    Mcp,
+    /// Serves MCP (Streamable HTTP at /mcp) and the JSON API (/v1) until SIGTERM or Ctrl-C.
+    #[cfg(feature = "server")]
+    Serve {
+        /// The address to listen on (default: server.listen, 127.0.0.1:8765).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
     // Backend-specific subcommands go here, each calling a library function of its crate and
     // gated with #[cfg(feature = "<id>")] on the variant and its match arm, e.g.
     //   #[cfg(feature = "sidecar")] Sidecar { #[command(subcommand)] action: SidecarAction },
@@ -194,6 +204,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ))
         }
         Command::Backends => backends_cmd(cli.config, cli.json).await,
+        #[cfg(feature = "server")]
+        Command::Mcp => server_cmd(cli.config, None, true).await,
+        #[cfg(feature = "server")]
+        Command::Serve { listen } => server_cmd(cli.config, listen, false).await,
         Command::Sweep {
             backend,
             older_than,
@@ -216,6 +230,11 @@ fn schema_cmd(id: Option<&str>) -> anyhow::Result<ExitCode> {
         Some("sandbox") => schema::sandbox_schema(),
         Some("server") => config::tables::server_schema(),
         Some("layers") => config::tables::layers_schema(),
+        #[cfg(feature = "server")]
+        Some("openapi") => {
+            out!("{}", atlas_sandbox_server::openapi_json())?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Some(id) => match descriptors.iter().find(|d| d.id == id) {
             Some(d) => schema::plugin_table_schema(d),
             None => {
@@ -300,6 +319,43 @@ async fn backends_cmd(config_file: Option<PathBuf>, json: bool) -> anyhow::Resul
     } else {
         out!("{}", render_report(&report))?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "server")]
+async fn server_cmd(
+    config_file: Option<PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    stdio: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = match load(config_file) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let (core, _engine) = match atlas_sandbox::serve::start(&config).await {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("atlas-sandbox: the configuration is invalid:\n{e}");
+            return Ok(ExitCode::from(EXIT_HOST_ERROR));
+        }
+    };
+    if stdio {
+        atlas_sandbox_server::serve_stdio(core).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let addr = match listen {
+        Some(a) => a,
+        None => config.server.listen.parse().with_context(|| {
+            format!("server.listen {:?} is not an address", config.server.listen)
+        })?,
+    };
+    atlas_sandbox_server::serve_http(
+        core,
+        addr,
+        |a| eprintln!("atlas-sandbox: serving on http://{a} (MCP at /mcp, JSON API at /v1)"),
+        std::future::pending(),
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 

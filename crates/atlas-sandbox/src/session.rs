@@ -429,6 +429,18 @@ impl SessionTable {
         Ok(lease)
     }
 
+    /// A session outside the table for one call (the caller closes it), counted with the
+    /// table's sandboxes.
+    pub fn one_shot(&self, key: SessionKey, root: &Path) -> Session {
+        Session::with(
+            self.host.clone(),
+            key,
+            root.to_path_buf(),
+            self.settings.max_concurrent_per_session,
+            self.counters.clone(),
+        )
+    }
+
     /// Closes the session `key`; false if it was not open.
     pub async fn close(&self, key: &SessionKey) -> bool {
         let s = lock(&self.sessions).remove(key);
