@@ -152,7 +152,7 @@ pub(crate) fn run_builtin(
             }
             0
         }
-        "set" => set_cmd(sh, args, io),
+        "set" => set_cmd(sh, args, io)?,
         "shopt" => {
             let mut on = None;
             let mut st = 0;
@@ -179,13 +179,7 @@ pub(crate) fn run_builtin(
                 .first()
                 .and_then(|a| a.parse::<usize>().ok())
                 .unwrap_or(1);
-            let pos = sh.positional_mut();
-            if n > pos.len() {
-                1
-            } else {
-                pos.drain(..n);
-                0
-            }
+            if sh.shift_positional(n) { 0 } else { 1 }
         }
         "read" => read_cmd(sh, args, stdin, io)?,
         "eval" => {
@@ -371,23 +365,23 @@ fn declare(sh: &mut Shell<'_>, name: &str, args: &[String], io: &mut Io) -> R<i3
     Ok(st)
 }
 
-fn set_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> i32 {
+fn set_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
         if a == "--" {
-            *sh.positional_mut() = args[i + 1..].to_vec();
-            return 0;
+            sh.set_positional(args[i + 1..].to_vec())?;
+            return Ok(0);
         }
         if (a.starts_with('-') || a.starts_with('+')) && a.len() > 1 {
             let on = a.starts_with('-');
             if &a[1..] == "o" {
                 let Some(opt) = args.get(i + 1) else {
-                    return 0;
+                    return Ok(0);
                 };
                 if !sh.set_option(opt, on) {
                     io.errln(&format!("bash: set: {opt}: invalid option name"));
-                    return 2;
+                    return Ok(2);
                 }
                 i += 2;
                 continue;
@@ -395,16 +389,16 @@ fn set_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> i32 {
             for c in a[1..].chars() {
                 if !sh.set_option(&c.to_string(), on) {
                     io.errln(&format!("bash: set: {}{c}: invalid option", &a[..1]));
-                    return 2;
+                    return Ok(2);
                 }
             }
             i += 1;
         } else {
-            *sh.positional_mut() = args[i..].to_vec();
-            return 0;
+            sh.set_positional(args[i..].to_vec())?;
+            return Ok(0);
         }
     }
-    0
+    Ok(0)
 }
 
 fn read_cmd(sh: &mut Shell<'_>, args: &[String], stdin: &mut Input, io: &mut Io) -> R<i32> {

@@ -11,6 +11,7 @@ use brush_parser::ast;
 use brush_parser::word::{self, Parameter, ParameterExpr, SpecialParameter, WordPiece};
 
 use crate::limits::Limits;
+use crate::memory::{Held, Meter, OverBudget, str_cost, strs_cost};
 use crate::vfs::{self, FsError, Kind, Vfs};
 
 /// Why the normal flow of a script stopped.
@@ -157,6 +158,17 @@ pub struct Io {
     cap: usize,
     /// A buffer hit the cap and dropped bytes.
     pub overflow: bool,
+    /// The exec's memory budget, charged as the buffers grow (released when `Io` is dropped).
+    meter: Option<Meter>,
+    charged: u64,
+}
+
+impl Drop for Io {
+    fn drop(&mut self) {
+        if let Some(m) = &self.meter {
+            m.release(self.charged);
+        }
+    }
 }
 
 impl Io {
@@ -168,15 +180,37 @@ impl Io {
             fd2: 1,
             cap,
             overflow: false,
+            meter: None,
+            charged: 0,
         }
     }
 
+    /// A fresh pair of streams whose bytes count towards `meter`.
+    pub fn metered(cap: usize, meter: &Meter) -> Self {
+        let mut io = Io::new(cap);
+        io.meter = Some(meter.clone());
+        io
+    }
+
     fn push(&mut self, idx: usize, b: &[u8]) {
+        self.push_metered(idx, b, true);
+    }
+
+    fn push_metered(&mut self, idx: usize, b: &[u8], metered: bool) {
         if idx == NULL_FD {
             return;
         }
         let buf = &mut self.bufs[idx];
         let room = self.cap.saturating_sub(buf.len());
+        if let Some(m) = self.meter.as_ref().filter(|_| metered) {
+            let n = b.len().min(room) as u64;
+            // Past the budget the bytes are dropped; the meter stays tripped and the shell stops
+            // the script with 126 at its next step.
+            if m.charge(n).is_err() {
+                return;
+            }
+            self.charged += n;
+        }
         if b.len() > room {
             buf.extend_from_slice(&b[..room]);
             self.overflow = true;
@@ -200,10 +234,12 @@ impl Io {
         let mut v = Vec::with_capacity(s.len() + 1);
         v.extend_from_slice(s.as_bytes());
         v.push(b'\n');
-        self.err(&v);
+        // Messages get through even past the memory budget (they say why the script stopped);
+        // the stream's cap still bounds them.
+        self.push_metered(self.fd2, &v, false);
     }
 
-    /// The two streams.
+    /// The two streams (their bytes stop counting: the caller holds them now).
     pub fn into_streams(mut self) -> (Vec<u8>, Vec<u8>) {
         let err = std::mem::take(&mut self.bufs[1]);
         let out = std::mem::take(&mut self.bufs[0]);
@@ -228,7 +264,6 @@ enum Var {
     Arr(Vec<String>),
 }
 
-#[derive(Clone)]
 struct State {
     vars: HashMap<String, Var>,
     exported: HashSet<String>,
@@ -236,6 +271,23 @@ struct State {
     positional: Vec<String>,
     cwd: String,
     opts: Opts,
+    vars_bytes: u64,
+    pos_bytes: u64,
+    /// The copy's bytes, charged while it is kept.
+    held: Held,
+}
+
+fn var_cost(name: &str, v: &Var) -> u64 {
+    name.len() as u64
+        + match v {
+            Var::Str(s) => str_cost(s),
+            Var::Arr(a) => strs_cost(a),
+        }
+}
+
+/// Stops the script with exit 126 and the budget's message.
+pub(crate) fn over_budget<T>(o: OverBudget) -> R<T> {
+    abort(LIMIT_EXIT, o.message("bash"))
 }
 
 /// One exec's interpreter.
@@ -263,6 +315,11 @@ pub struct Shell<'a> {
     parse_opts: brush_parser::ParserOptions,
     status_from_subst: Option<i32>,
     pending_err: Vec<u8>,
+    /// The exec's memory budget.
+    pub meter: Meter,
+    /// Bytes of `vars` and of `positional`, as charged to the meter.
+    vars_bytes: u64,
+    pos_bytes: u64,
 }
 
 /// Escapes glob metacharacters so a quoted string matches literally.
@@ -333,6 +390,9 @@ pub fn pattern_regex(pattern: &str, extglob: bool) -> Option<regex::Regex> {
         .ok()
 }
 
+/// What one field of an expansion holds besides its text: the struct and two heap blocks.
+const FIELD_COST: u64 = 2 * 56 + 2 * 32;
+
 /// One field being built during word expansion.
 #[derive(Debug, Default, Clone)]
 struct Field {
@@ -348,6 +408,8 @@ struct Acc {
     cur: Field,
     /// Set by an unquoted expansion that ended on a separator: the next text starts a field.
     pending_break: bool,
+    /// Bytes gathered so far (text and pattern), checked against the memory budget.
+    bytes: u64,
 }
 
 impl Acc {
@@ -362,6 +424,7 @@ impl Acc {
     }
 
     fn lit(&mut self, s: &str, quoted: bool) {
+        self.bytes += 2 * s.len() as u64;
         self.flush_break();
         self.cur.text.push_str(s);
         if quoted {
@@ -380,6 +443,7 @@ impl Acc {
 
     /// An unquoted expansion result: split on IFS.
     fn split(&mut self, s: &str, ifs: &str) {
+        self.bytes += 2 * s.len() as u64;
         for c in s.chars() {
             if ifs.contains(c) {
                 if c.is_whitespace() {
@@ -410,6 +474,7 @@ impl Acc {
     }
 
     fn new_field(&mut self) {
+        self.bytes += FIELD_COST;
         self.pending_break = false;
         let f = std::mem::take(&mut self.cur);
         self.fields.push(f);
@@ -431,6 +496,7 @@ impl<'a> Shell<'a> {
         cwd: String,
         deadline: Instant,
         deadline_label: String,
+        meter: Meter,
     ) -> Self {
         let mut vars = HashMap::new();
         let mut exported = HashSet::new();
@@ -450,6 +516,7 @@ impl<'a> Shell<'a> {
         exported.insert("PWD".to_owned());
         vars.insert("IFS".to_owned(), Var::Str(" \t\n".to_owned()));
         vars.insert("OPTIND".to_owned(), Var::Str("1".to_owned()));
+        let vars_bytes = vars.iter().map(|(k, v)| var_cost(k, v)).sum::<u64>();
         let parse_opts = brush_parser::ParserOptions {
             enable_extended_globbing: false,
             ..Default::default()
@@ -475,11 +542,22 @@ impl<'a> Shell<'a> {
             parse_opts,
             status_from_subst: None,
             pending_err: Vec::new(),
+            vars_bytes: {
+                let n = vars_bytes;
+                // A handful of bytes: a budget this small fails the script's first step instead.
+                let _ = meter.charge(n);
+                n
+            },
+            meter,
+            pos_bytes: 0,
         }
     }
 
-    /// Checks the wall-clock deadline.
+    /// Checks the wall-clock deadline and the memory budget.
     pub fn tick(&self) -> R<()> {
+        if self.meter.tripped() {
+            return over_budget(self.meter.over());
+        }
         if Instant::now() >= self.deadline {
             return abort(
                 atlas_sandbox_sdk::TIMEOUT_EXIT_CODE,
@@ -544,8 +622,54 @@ impl<'a> Shell<'a> {
         if name == "PWD" {
             self.cwd = vfs::resolve("/", &value);
         }
-        self.vars.insert(name.to_owned(), Var::Str(value));
+        self.put_var(name.to_owned(), Var::Str(value))
+    }
+
+    /// Stores a variable, charging its bytes (and giving back the old value's).
+    fn put_var(&mut self, name: String, v: Var) -> R<()> {
+        let new = var_cost(&name, &v);
+        let old = self.vars.get(&name).map_or(0, |o| var_cost(&name, o));
+        self.meter.rebalance(old, new).or_else(over_budget)?;
+        self.vars_bytes = self.vars_bytes.saturating_sub(old) + new;
+        self.vars.insert(name, v);
         Ok(())
+    }
+
+    /// Puts back a variable saved earlier (or removes it when it did not exist).
+    fn restore_var(&mut self, name: &str, old: Option<Var>) {
+        self.take_var(name);
+        if let Some(v) = old {
+            let cost = var_cost(name, &v);
+            // Past the budget the meter trips and the script stops at its next step.
+            if self.meter.charge(cost).is_ok() {
+                self.vars_bytes += cost;
+            }
+            self.vars.insert(name.to_owned(), v);
+        }
+    }
+
+    /// Removes a variable, giving back its bytes.
+    fn take_var(&mut self, name: &str) -> Option<Var> {
+        let v = self.vars.remove(name)?;
+        let cost = var_cost(name, &v);
+        self.meter.release(cost);
+        self.vars_bytes = self.vars_bytes.saturating_sub(cost);
+        Some(v)
+    }
+
+    /// Replaces the positional parameters, charging their bytes.
+    pub fn set_positional(&mut self, v: Vec<String>) -> R<Vec<String>> {
+        let new = strs_cost(&v);
+        self.meter
+            .rebalance(self.pos_bytes, new)
+            .or_else(over_budget)?;
+        self.pos_bytes = new;
+        Ok(std::mem::replace(&mut self.positional, v))
+    }
+
+    /// Fails with 126 when `n` more bytes would pass the memory budget.
+    pub fn fits(&self, n: u64) -> R<()> {
+        self.meter.fits(n).or_else(over_budget)
     }
 
     /// The exported variables, sorted, as `env` prints them.
@@ -559,24 +683,36 @@ impl<'a> Shell<'a> {
         v
     }
 
-    fn save_state(&self) -> State {
-        State {
+    fn save_state(&self) -> R<State> {
+        let held = self
+            .meter
+            .hold(self.vars_bytes + self.pos_bytes)
+            .or_else(over_budget)?;
+        Ok(State {
             vars: self.vars.clone(),
             exported: self.exported.clone(),
             functions: self.functions.clone(),
             positional: self.positional.clone(),
             cwd: self.cwd.clone(),
             opts: self.opts.clone(),
-        }
+            vars_bytes: self.vars_bytes,
+            pos_bytes: self.pos_bytes,
+            held,
+        })
     }
 
     fn restore_state(&mut self, s: State) {
+        // The saved copy becomes the live state: its charge stays, the discarded state's goes.
+        self.meter.release(self.vars_bytes + self.pos_bytes);
+        s.held.keep();
         self.vars = s.vars;
         self.exported = s.exported;
         self.functions = s.functions;
         self.positional = s.positional;
         self.cwd = s.cwd;
         self.opts = s.opts;
+        self.vars_bytes = s.vars_bytes;
+        self.pos_bytes = s.pos_bytes;
     }
 
     // ---------------------------------------------------------------- entry points
@@ -623,15 +759,21 @@ impl<'a> Shell<'a> {
         let result = self
             .parse(script)
             .and_then(|p| self.run_program(&p, stdin, io));
-        match result {
+        let code = match result {
             Ok(s) => s,
             Err(Flow::Exit(s)) | Err(Flow::Return(s)) => s,
             Err(Flow::Break(_)) | Err(Flow::Continue(_)) => self.status,
             Err(Flow::Abort { code, msg }) => {
                 io.errln(&msg);
-                code
+                return code;
             }
+        };
+        // A budget passed in the last step (or one a command caught) still fails the exec.
+        if self.meter.tripped() {
+            io.errln(&self.meter.over().message("bash"));
+            return LIMIT_EXIT;
         }
+        code
     }
 
     fn run_program(&mut self, p: &ast::Program, stdin: &mut Input, io: &mut Io) -> R<i32> {
@@ -721,8 +863,7 @@ impl<'a> Shell<'a> {
     fn run_pipeline_inner(&mut self, p: &ast::Pipeline, stdin: &mut Input, io: &mut Io) -> R<i32> {
         if p.seq.len() == 1 {
             let st = self.run_command(&p.seq[0], stdin, io)?;
-            self.vars
-                .insert("PIPESTATUS".into(), Var::Arr(vec![st.to_string()]));
+            self.put_var("PIPESTATUS".into(), Var::Arr(vec![st.to_string()]))?;
             return Ok(st);
         }
         let mut statuses = Vec::with_capacity(p.seq.len());
@@ -734,9 +875,9 @@ impl<'a> Shell<'a> {
                 None => std::mem::take(stdin),
                 Some(d) => Input::new(d.clone()),
             };
-            let mut stage = Io::new(self.limits.max_output_bytes);
+            let mut stage = Io::metered(self.limits.max_output_bytes, &self.meter);
             // Each stage of a multi-command pipeline runs in a subshell.
-            let saved = self.save_state();
+            let saved = self.save_state()?;
             let r = self.run_command(cmd, &mut input, &mut stage);
             self.restore_state(saved);
             if data.is_none() {
@@ -776,10 +917,10 @@ impl<'a> Shell<'a> {
         } else {
             last
         };
-        self.vars.insert(
+        self.put_var(
             "PIPESTATUS".into(),
             Var::Arr(statuses.iter().map(|s| s.to_string()).collect()),
-        );
+        )?;
         Ok(st)
     }
 
@@ -857,7 +998,7 @@ impl<'a> Shell<'a> {
         match c {
             C::BraceGroup(b) => self.run_list(&b.list, stdin, io),
             C::Subshell(s) => {
-                let saved = self.save_state();
+                let saved = self.save_state()?;
                 let r = self.run_list(&s.list, stdin, io);
                 self.restore_state(saved);
                 match r {
@@ -1013,7 +1154,7 @@ impl<'a> Shell<'a> {
         if redirs.is_empty() {
             return f(self, stdin, io);
         }
-        let mut sub = Io::new(self.limits.max_output_bytes);
+        let mut sub = Io::metered(self.limits.max_output_bytes, &self.meter);
         // Slots 0 and 1 stand for the caller's fd 1 and fd 2.
         let mut files: Vec<(String, bool)> = Vec::new();
         let mut new_input: Option<Input> = None;
@@ -1263,6 +1404,8 @@ impl<'a> Shell<'a> {
         let pending = self.take_pending_err();
         io.err(&pending);
         let argv = argv?;
+        // The arguments live until the command returns (a function's copy is charged apart).
+        let _argv_held = self.meter.hold(strs_cost(&argv)).or_else(over_budget)?;
         if argv.is_empty() {
             // Assignments only (redirects still create/truncate their files).
             for a in &assigns {
@@ -1276,13 +1419,19 @@ impl<'a> Shell<'a> {
         }
         // Prefix assignments apply to this command only.
         let mut saved: Vec<(String, Option<Var>, bool)> = Vec::new();
+        let (mut saved_bytes, mut saved_hold) = (0, self.meter.hold(0).or_else(over_budget)?);
         for a in &assigns {
             let name = match &a.name {
                 ast::AssignmentName::VariableName(n) => n.clone(),
                 ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
             };
             let was_exported = self.exported.contains(&name);
-            saved.push((name.clone(), self.vars.get(&name).cloned(), was_exported));
+            let old = self.vars.get(&name).cloned();
+            if let Some(o) = &old {
+                saved_bytes += var_cost(&name, o);
+                saved_hold.resize(saved_bytes).or_else(over_budget)?;
+            }
+            saved.push((name.clone(), old, was_exported));
             self.assign(a)?;
             self.exported.insert(name);
         }
@@ -1290,14 +1439,7 @@ impl<'a> Shell<'a> {
             sh.dispatch(&argv, input, io)
         });
         for (name, old, was_exported) in saved {
-            match old {
-                Some(v) => {
-                    self.vars.insert(name.clone(), v);
-                }
-                None => {
-                    self.vars.remove(&name);
-                }
-            }
+            self.restore_var(&name, old);
             if !was_exported {
                 self.exported.remove(&name);
             }
@@ -1319,15 +1461,7 @@ impl<'a> Shell<'a> {
                 self.set_var(n, v)
             }
             (ast::AssignmentName::VariableName(n), ast::AssignmentValue::Array(items)) => {
-                let mut vals = if a.append {
-                    match self.vars.get(n) {
-                        Some(Var::Arr(v)) => v.clone(),
-                        Some(Var::Str(s)) => vec![s.clone()],
-                        None => Vec::new(),
-                    }
-                } else {
-                    Vec::new()
-                };
+                let mut new_vals = Vec::new();
                 for (idx, w) in items {
                     if idx.is_some() {
                         return abort(
@@ -1335,10 +1469,21 @@ impl<'a> Shell<'a> {
                             "bash: indexed array literals ([i]=v) are not supported in this sandbox",
                         );
                     }
-                    vals.extend(self.expand_word(w)?);
+                    new_vals.extend(self.expand_word(w)?);
                 }
-                self.vars.insert(n.clone(), Var::Arr(vals));
-                Ok(())
+                // `a+=(...)` grows the array in place (a copy per append would be quadratic).
+                let vals = if a.append {
+                    let mut vals = match self.take_var(n) {
+                        Some(Var::Arr(v)) => v,
+                        Some(Var::Str(s)) => vec![s],
+                        None => Vec::new(),
+                    };
+                    vals.extend(new_vals);
+                    vals
+                } else {
+                    new_vals
+                };
+                self.put_var(n.clone(), Var::Arr(vals))
             }
             (ast::AssignmentName::ArrayElementName(n, idx), ast::AssignmentValue::Scalar(w)) => {
                 let i = self.arith_str(idx)?;
@@ -1346,13 +1491,14 @@ impl<'a> Shell<'a> {
                 if !(0..=100_000).contains(&i) {
                     return abort(1, format!("bash: {n}[{idx}]: bad array subscript"));
                 }
-                let mut arr = match self.vars.remove(n) {
+                let mut arr = match self.take_var(n) {
                     Some(Var::Arr(a)) => a,
                     Some(Var::Str(s)) => vec![s],
                     None => Vec::new(),
                 };
                 let i = i as usize;
                 if arr.len() <= i {
+                    self.fits((i + 1 - arr.len()) as u64 * str_cost(""))?;
                     arr.resize(i + 1, String::new());
                 }
                 arr[i] = if a.append {
@@ -1360,8 +1506,8 @@ impl<'a> Shell<'a> {
                 } else {
                     v
                 };
-                self.vars.insert(n.clone(), Var::Arr(arr));
-                Ok(())
+                self.check_len(&arr[i])?;
+                self.put_var(n.clone(), Var::Arr(arr))
             }
             _ => abort(
                 UNSUPPORTED_EXIT,
@@ -1446,8 +1592,13 @@ impl<'a> Shell<'a> {
                 ),
             );
         }
+        // The caller's parameters stay alive (and charged) while the function runs.
+        let args = argv[1..].to_vec();
+        let args_bytes = strs_cost(&args);
+        self.meter.charge(args_bytes).or_else(over_budget)?;
+        let saved_bytes = std::mem::replace(&mut self.pos_bytes, args_bytes);
+        let saved_pos = std::mem::replace(&mut self.positional, args);
         self.call_depth += 1;
-        let saved_pos = std::mem::replace(&mut self.positional, argv[1..].to_vec());
         self.locals.push(Vec::new());
         let redirs = f.1.as_ref().map(|r| r.0.as_slice()).unwrap_or(&[]);
         let r = self.with_redirects(redirs, stdin, io, |sh, input, io| {
@@ -1455,17 +1606,15 @@ impl<'a> Shell<'a> {
         });
         if let Some(frame) = self.locals.pop() {
             for (name, old) in frame.into_iter().rev() {
-                match old {
-                    Some(v) => {
-                        self.vars.insert(name, v);
-                    }
-                    None => {
-                        self.vars.remove(&name);
-                    }
+                if let Some(v) = &old {
+                    self.meter.release(var_cost(&name, v));
                 }
+                self.restore_var(&name, old);
             }
         }
+        self.meter.release(self.pos_bytes);
         self.positional = saved_pos;
+        self.pos_bytes = saved_bytes;
         self.call_depth -= 1;
         match r {
             Err(Flow::Return(s)) => Ok(s),
@@ -1479,11 +1628,17 @@ impl<'a> Shell<'a> {
             return Ok(false);
         };
         let old = self.vars.get(name).cloned();
+        if let Some(v) = &old {
+            // The saved value lives in the frame until the function returns.
+            if let Err(e) = self.meter.charge(var_cost(name, v)) {
+                return over_budget(e);
+            }
+        }
         frame.push((name.to_owned(), old));
         match value {
             Some(v) => self.set_var(name, v)?,
             None => {
-                self.vars.insert(name.to_owned(), Var::Str(String::new()));
+                self.put_var(name.to_owned(), Var::Str(String::new()))?;
             }
         }
         Ok(true)
@@ -1516,8 +1671,8 @@ impl<'a> Shell<'a> {
         stdin: &mut Input,
         io: &mut Io,
     ) -> R<i32> {
-        let saved = self.save_state();
-        self.positional = args.get(1..).map(|a| a.to_vec()).unwrap_or_default();
+        let saved = self.save_state()?;
+        self.set_positional(args.get(1..).map(|a| a.to_vec()).unwrap_or_default())?;
         let r = self.run_nested(script, stdin, io);
         self.restore_state(saved);
         match r {
@@ -1551,9 +1706,15 @@ impl<'a> Shell<'a> {
         true
     }
 
-    /// Positional parameters.
-    pub fn positional_mut(&mut self) -> &mut Vec<String> {
-        &mut self.positional
+    /// Drops the first `n` positional parameters (`shift`); false when there are fewer.
+    pub fn shift_positional(&mut self, n: usize) -> bool {
+        if n > self.positional.len() {
+            return false;
+        }
+        let freed: u64 = self.positional.drain(..n).map(|s| str_cost(&s)).sum();
+        self.meter.release(freed);
+        self.pos_bytes = self.pos_bytes.saturating_sub(freed);
+        true
     }
 
     /// Unsets a variable or function.
@@ -1561,7 +1722,7 @@ impl<'a> Shell<'a> {
         if function {
             self.functions.remove(name);
         } else {
-            self.vars.remove(name);
+            self.take_var(name);
             self.exported.remove(name);
         }
     }
@@ -1590,8 +1751,14 @@ impl<'a> Shell<'a> {
 
     fn expand_words_refs(&mut self, words: &[&ast::Word]) -> R<Vec<String>> {
         let mut out = Vec::new();
+        // Fields already expanded stay charged while the next word expands.
+        let mut held = self.meter.hold(0).or_else(over_budget)?;
+        let mut bytes = 0;
         for w in words {
-            out.extend(self.expand_word(w)?);
+            let fields = self.expand_word(w)?;
+            bytes += strs_cost(&fields);
+            held.resize(bytes).or_else(over_budget)?;
+            out.extend(fields);
         }
         Ok(out)
     }
@@ -1599,11 +1766,8 @@ impl<'a> Shell<'a> {
     /// Full expansion of words into fields (brace, tilde, parameters, substitutions, splitting,
     /// globbing, quote removal).
     pub fn expand_words(&mut self, words: &[ast::Word]) -> R<Vec<String>> {
-        let mut out = Vec::new();
-        for w in words {
-            out.extend(self.expand_word(w)?);
-        }
-        Ok(out)
+        let refs: Vec<&ast::Word> = words.iter().collect();
+        self.expand_words_refs(&refs)
     }
 
     fn expand_word(&mut self, w: &ast::Word) -> R<Vec<String>> {
@@ -1768,24 +1932,27 @@ impl<'a> Shell<'a> {
                         s.clone()
                     };
                     let v = self.command_subst(&s)?;
-                    self.push_value(&v, quoted, acc);
+                    self.push_value(&v, quoted, acc)?;
                 }
                 WordPiece::ArithmeticExpression(e) => {
                     let v = self.arith_str(&e.value)?;
-                    self.push_value(&v.to_string(), quoted, acc);
+                    self.push_value(&v.to_string(), quoted, acc)?;
                 }
             }
         }
         Ok(())
     }
 
-    fn push_value(&self, v: &str, quoted: bool, acc: &mut Acc) {
+    fn push_value(&self, v: &str, quoted: bool, acc: &mut Acc) -> R<()> {
+        // The text lands twice (the field and its glob pattern) beside what is gathered already.
+        self.fits(acc.bytes + 2 * v.len() as u64)?;
         if quoted {
             acc.lit(v, true);
         } else {
             let ifs = self.ifs();
             acc.split(v, &ifs);
         }
+        Ok(())
     }
 
     /// Runs `$(...)`: a subshell whose stdout, minus trailing newlines, is the value.
@@ -1800,8 +1967,8 @@ impl<'a> Shell<'a> {
             );
         }
         self.subst_depth += 1;
-        let saved = self.save_state();
-        let mut io = Io::new(self.limits.max_output_bytes);
+        let saved = self.save_state()?;
+        let mut io = Io::metered(self.limits.max_output_bytes, &self.meter);
         let mut input = Input::default();
         let r = self
             .parse(script)
@@ -1851,6 +2018,7 @@ impl<'a> Shell<'a> {
             ),
             Parameter::Special(sp) => match sp {
                 SpecialParameter::AllPositionalParameters { .. } => {
+                    self.fits(self.pos_bytes)?;
                     (Some(self.positional.clone()), true)
                 }
                 SpecialParameter::PositionalParameterCount => {
@@ -1900,7 +2068,10 @@ impl<'a> Shell<'a> {
                 (v.map(|v| vec![v]), false)
             }
             Parameter::NamedWithAllIndices { name, .. } => match self.vars.get(name) {
-                Some(Var::Arr(a)) => (Some(a.clone()), true),
+                Some(Var::Arr(a)) => {
+                    self.fits(strs_cost(a))?;
+                    (Some(a.clone()), true)
+                }
                 Some(Var::Str(s)) => (Some(vec![s.clone()]), true),
                 None => (Some(Vec::new()), true),
             },
@@ -2076,7 +2247,7 @@ impl<'a> Shell<'a> {
                     }
                 } else {
                     let v = joined(&values, self).unwrap_or_default();
-                    self.push_value(&v, quoted, acc);
+                    self.push_value(&v, quoted, acc)?;
                 }
             }
             P::UseDefaultValues {
@@ -2089,7 +2260,7 @@ impl<'a> Shell<'a> {
                     self.expand_operand(default_value.as_deref().unwrap_or(""), quoted, acc)?;
                 } else {
                     let v = joined(&values, self).unwrap_or_default();
-                    self.push_value(&v, quoted, acc);
+                    self.push_value(&v, quoted, acc)?;
                 }
             }
             P::AssignDefaultValues {
@@ -2108,7 +2279,7 @@ impl<'a> Shell<'a> {
                 } else {
                     joined(&values, self).unwrap_or_default()
                 };
-                self.push_value(&v, quoted, acc);
+                self.push_value(&v, quoted, acc)?;
             }
             P::IndicateErrorIfNullOrUnset {
                 test_type,
@@ -2124,7 +2295,7 @@ impl<'a> Shell<'a> {
                     return abort(127, format!("bash: {name}: {msg}"));
                 }
                 let v = joined(&values, self).unwrap_or_default();
-                self.push_value(&v, quoted, acc);
+                self.push_value(&v, quoted, acc)?;
             }
             P::UseAlternativeValue {
                 test_type,
@@ -2147,7 +2318,7 @@ impl<'a> Shell<'a> {
                         .map(|s| s.chars().count())
                         .unwrap_or(0)
                 };
-                self.push_value(&n.to_string(), quoted, acc);
+                self.push_value(&n.to_string(), quoted, acc)?;
             }
             P::RemoveSmallestSuffixPattern { pattern, .. }
             | P::RemoveLargestSuffixPattern { pattern, .. }
@@ -2169,7 +2340,7 @@ impl<'a> Shell<'a> {
                         None => v.clone(),
                     })
                     .collect();
-                self.push_multi(out, multi, quoted, acc);
+                self.push_multi(out, multi, quoted, acc)?;
             }
             P::Substring { offset, length, .. } => {
                 let off = self.arith_str(&offset.value)?;
@@ -2200,7 +2371,7 @@ impl<'a> Shell<'a> {
                         None => n,
                     };
                     let out = vals[start as usize..end.max(start) as usize].to_vec();
-                    self.push_multi(out, true, quoted, acc);
+                    self.push_multi(out, true, quoted, acc)?;
                 } else {
                     let v = joined(&values, self).unwrap_or_default();
                     let chars: Vec<char> = v.chars().collect();
@@ -2222,7 +2393,7 @@ impl<'a> Shell<'a> {
                         None => n,
                     };
                     let s: String = chars[start as usize..end as usize].iter().collect();
-                    self.push_value(&s, quoted, acc);
+                    self.push_value(&s, quoted, acc)?;
                 }
             }
             P::Transform { op, .. } => {
@@ -2240,7 +2411,7 @@ impl<'a> Shell<'a> {
                         _ => v.clone(),
                     })
                     .collect();
-                self.push_multi(out, multi, quoted, acc);
+                self.push_multi(out, multi, quoted, acc)?;
             }
             P::UppercaseFirstChar { .. }
             | P::UppercasePattern { .. }
@@ -2262,7 +2433,7 @@ impl<'a> Shell<'a> {
                         _ => v.to_lowercase(),
                     })
                     .collect();
-                self.push_multi(out, multi, quoted, acc);
+                self.push_multi(out, multi, quoted, acc)?;
             }
             P::ReplaceSubstring {
                 pattern,
@@ -2280,23 +2451,28 @@ impl<'a> Shell<'a> {
                     .iter()
                     .map(|v| replace_pattern(v, &pat, &rep, match_kind))
                     .collect();
-                self.push_multi(out, multi, quoted, acc);
+                self.push_multi(out, multi, quoted, acc)?;
             }
             P::VariableNames { .. } | P::MemberKeys { .. } => {}
         }
         Ok(())
     }
 
-    fn push_multi(&self, vals: Vec<String>, multi: bool, quoted: bool, acc: &mut Acc) {
+    fn push_multi(&self, vals: Vec<String>, multi: bool, quoted: bool, acc: &mut Acc) -> R<()> {
         if multi && quoted {
-            for (i, v) in vals.iter().enumerate() {
+            let text: u64 = vals.iter().map(|v| 2 * v.len() as u64).sum();
+            self.fits(acc.bytes + vals.len() as u64 * FIELD_COST + text + strs_cost(&vals))?;
+            // Each value is dropped once copied, so the copy does not double the peak.
+            for (i, v) in vals.into_iter().enumerate() {
                 if i > 0 {
                     acc.new_field();
                 }
-                acc.lit(v, true);
+                acc.lit(&v, true);
             }
+            Ok(())
         } else {
-            self.push_value(&vals.join(" "), quoted, acc);
+            self.fits(strs_cost(&vals))?;
+            self.push_value(&vals.join(" "), quoted, acc)
         }
     }
 
@@ -2473,17 +2649,17 @@ impl<'a> Shell<'a> {
                 if !(0..=100_000).contains(&i) {
                     return abort(1, format!("bash: {n}: bad array subscript"));
                 }
-                let mut arr = match self.vars.remove(n) {
+                let mut arr = match self.take_var(n) {
                     Some(Var::Arr(a)) => a,
                     Some(Var::Str(s)) => vec![s],
                     None => Vec::new(),
                 };
                 if arr.len() <= i as usize {
+                    self.fits((i as usize + 1 - arr.len()) as u64 * str_cost(""))?;
                     arr.resize(i as usize + 1, String::new());
                 }
                 arr[i as usize] = v.to_string();
-                self.vars.insert(n.clone(), Var::Arr(arr));
-                Ok(())
+                self.put_var(n.clone(), Var::Arr(arr))
             }
         }
     }
@@ -2598,12 +2774,11 @@ impl<'a> Shell<'a> {
                                             m.map(|m| m.as_str().to_owned()).unwrap_or_default()
                                         })
                                         .collect();
-                                    self.vars.insert("BASH_REMATCH".into(), Var::Arr(groups));
+                                    self.put_var("BASH_REMATCH".into(), Var::Arr(groups))?;
                                     true
                                 }
                                 None => {
-                                    self.vars
-                                        .insert("BASH_REMATCH".into(), Var::Arr(Vec::new()));
+                                    self.put_var("BASH_REMATCH".into(), Var::Arr(Vec::new()))?;
                                     false
                                 }
                             },
@@ -2987,49 +3162,146 @@ pub(crate) fn bracket_depth(s: &str) -> usize {
 fn check_nesting(script: &str, max: usize) -> R<usize> {
     // Counts brackets and compound-command keywords; quotes are not parsed, so the count can
     // only be too high, never too low. The parser and the interpreter recurse once per level.
+    // Keywords and brackets are counted apart: a `case` pattern's `)` closes no bracket, so it
+    // must not cancel the `case` it belongs to.
     let too_deep = || {
         abort(
             LIMIT_EXIT,
             format!("bash: script nested too deeply (more than {max} levels)"),
         )
     };
-    let mut depth: usize = 0;
+    let (mut kw, mut br): (usize, usize) = (0, 0);
     let mut peak: usize = 0;
     let mut word = String::new();
-    let flush = |word: &mut String, depth: &mut usize| -> bool {
+    let flush = |word: &mut String, kw: &mut usize| {
         match word.as_str() {
-            "if" | "while" | "until" | "for" | "case" | "select" | "function" => *depth += 1,
-            "fi" | "done" | "esac" => *depth = depth.saturating_sub(1),
+            "if" | "while" | "until" | "for" | "case" | "select" | "function" => *kw += 1,
+            "fi" | "done" | "esac" => *kw = kw.saturating_sub(1),
             _ => {}
         }
         word.clear();
-        *depth > max
     };
     for c in script.chars() {
         if c.is_ascii_alphabetic() {
             word.push(c);
             continue;
         }
-        if !word.is_empty() && flush(&mut word, &mut depth) {
-            return too_deep();
+        if !word.is_empty() {
+            flush(&mut word, &mut kw);
         }
-        peak = peak.max(depth);
         match c {
-            '(' | '{' | '[' => {
-                depth += 1;
-                peak = peak.max(depth);
-                if depth > max {
-                    return too_deep();
-                }
-            }
-            ')' | '}' | ']' => depth = depth.saturating_sub(1),
+            '(' | '{' | '[' => br += 1,
+            ')' | '}' | ']' => br = br.saturating_sub(1),
             _ => {}
         }
+        peak = peak.max(kw + br);
+        if peak > max {
+            return too_deep();
+        }
     }
-    if flush(&mut word, &mut depth) {
+    flush(&mut word, &mut kw);
+    peak = peak.max(kw + br);
+    if peak > max {
         return too_deep();
     }
-    Ok(peak.max(depth))
+    let open = open_cases(script);
+    if open > MAX_OPEN_CASES {
+        return abort(
+            UNSUPPORTED_EXIT,
+            format!(
+                "bash: syntax error: unexpected end of file ({open} `case` commands without `esac`)"
+            ),
+        );
+    }
+    Ok(peak)
+}
+
+/// Most `case` commands left open (no `esac`) handed to brush-parser: its PEG grammar retries
+/// every alternative of an unterminated `case` inside the one before, doubling the work per
+/// `case` (22 take minutes). Such a script is a syntax error in bash anyway.
+const MAX_OPEN_CASES: usize = 4;
+
+/// `case` words in command position minus `esac` words, outside quotes and comments.
+fn open_cases(script: &str) -> usize {
+    let (mut cases, mut esacs) = (0usize, 0usize);
+    let bytes = script.as_bytes();
+    let mut i = 0;
+    // Whether the next word starts a command (so `case` there is the keyword).
+    let mut command_start = true;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'\\' => {
+                i += 2;
+                command_start = false;
+                continue;
+            }
+            b'\'' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'\'' {
+                    i += 1;
+                }
+                command_start = false;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                command_start = false;
+            }
+            b'#' if command_start || i == 0 || bytes[i - 1].is_ascii_whitespace() => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'{' | b'}' | b'!' | b'`' => {
+                command_start = true;
+            }
+            b' ' | b'\t' | b'\r' => {}
+            _ => {
+                let start = i;
+                while i < bytes.len()
+                    && !matches!(
+                        bytes[i],
+                        b' ' | b'\t'
+                            | b'\r'
+                            | b'\n'
+                            | b';'
+                            | b'&'
+                            | b'|'
+                            | b'('
+                            | b')'
+                            | b'\''
+                            | b'"'
+                    )
+                {
+                    i += 1;
+                }
+                let w = &script[start..i];
+                if command_start {
+                    match w {
+                        "case" => cases += 1,
+                        "esac" => esacs += 1,
+                        _ => {}
+                    }
+                }
+                // After these keywords another command follows; after any other word the
+                // rest are its arguments.
+                command_start = matches!(
+                    w,
+                    "then" | "do" | "else" | "elif" | "if" | "while" | "until" | "time"
+                );
+                continue;
+            }
+        }
+        i += 1;
+    }
+    cases.saturating_sub(esacs)
 }
 
 impl FsError {

@@ -30,6 +30,7 @@ mod disk;
 mod error;
 pub mod interp;
 pub mod limits;
+pub mod memory;
 pub mod vfs;
 
 pub use config::JustBashConfig;
@@ -193,6 +194,16 @@ impl Sandbox for JustBashSandbox {
     }
 }
 
+/// The stack an exec's interpretation starts on. Every recursion of the interpreter is
+/// depth-limited (nesting pre-scan, call, substitution and awk/jq depth limits) and deeper
+/// work grows the stack in heap segments (`stacker::maybe_grow`), so this is a floor that does
+/// not depend on the caller's thread (tokio's blocking threads have 2 MiB).
+const INTERPRETER_STACK: usize = 16 * 1024 * 1024;
+
+fn run_on_interpreter_stack<T>(f: impl FnOnce() -> T) -> T {
+    stacker::grow(INTERPRETER_STACK, f)
+}
+
 /// The synchronous interpreter over one sandbox's filesystem. Each exec starts with fresh shell
 /// state (variables, functions, cwd); the filesystem's memory layer persists across execs.
 #[derive(Debug)]
@@ -243,13 +254,38 @@ impl Engine {
         }
         let limit = self.limits.deadline.get().min(timeout);
         let label = HumanDuration(limit).to_string();
-        let mut shell = interp::Shell::new(&mut fs, &self.limits, cwd, start + limit, label);
-        let mut io = interp::Io::new(self.limits.max_output_bytes);
-        let mut stdin = interp::Input::default();
-        let code = shell.run_script(script, &mut stdin, &mut io);
-        let pending = shell.take_pending_err();
-        io.err(&pending);
-        let (out, err) = io.into_streams();
+        let meter = memory::Meter::new(
+            self.limits.max_exec_memory_bytes,
+            self.limits.max_total_memory_bytes,
+        );
+        let (out, err, code) = match fs.attach_meter(meter.clone()) {
+            Ok(()) => {
+                let r = run_on_interpreter_stack(|| {
+                    let mut shell = interp::Shell::new(
+                        &mut fs,
+                        &self.limits,
+                        cwd,
+                        start + limit,
+                        label,
+                        meter.clone(),
+                    );
+                    let mut io = interp::Io::metered(self.limits.max_output_bytes, &meter);
+                    let mut stdin = interp::Input::default();
+                    let code = shell.run_script(script, &mut stdin, &mut io);
+                    let pending = shell.take_pending_err();
+                    io.err(&pending);
+                    let (out, err) = io.into_streams();
+                    (out, err, code)
+                });
+                fs.detach_meter();
+                r
+            }
+            Err(over) => (
+                Vec::new(),
+                format!("{}\n", over.message("bash")).into_bytes(),
+                interp::LIMIT_EXIT,
+            ),
+        };
         let mut stdout = CappedBuffer::new(max_output_bytes);
         let mut stderr = CappedBuffer::new(max_output_bytes);
         stdout.push(&out);

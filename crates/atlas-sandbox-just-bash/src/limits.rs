@@ -21,8 +21,16 @@ pub struct Limits {
     pub max_substitution_depth: u32,
     /// Longest string a variable or expansion may hold, in bytes.
     pub max_string_length: usize,
-    /// Bytes the in-memory write layer may hold (files written by commands).
+    /// Bytes the in-memory write layer may hold (files written by commands). It counts towards
+    /// `max_exec_memory_bytes` too.
     pub max_memory_bytes: u64,
+    /// Memory one exec may build: shell variables, arrays and positional parameters, command
+    /// arguments, awk values and fields, jq/yq values, pipeline buffers and the write layer.
+    /// Past it the command stops with exit 126.
+    pub max_exec_memory_bytes: u64,
+    /// Memory all concurrent execs of the process (every just-bash sandbox) may build together.
+    /// Past it the exec that asks for more stops with exit 126.
+    pub max_total_memory_bytes: u64,
     /// Bytes one pipeline stage or the whole exec may write to stdout or stderr before it stops.
     pub max_output_bytes: usize,
     /// Largest file of the semantic layer that may be read, in bytes.
@@ -48,6 +56,8 @@ impl Default for Limits {
             max_substitution_depth: 50,
             max_string_length: 10 * 1024 * 1024,
             max_memory_bytes: 64 * 1024 * 1024,
+            max_exec_memory_bytes: 128 * 1024 * 1024,
+            max_total_memory_bytes: 1024 * 1024 * 1024,
             max_output_bytes: 10 * 1024 * 1024,
             max_file_bytes: 10 * 1024 * 1024,
             max_source_bytes: 256 * 1024,
@@ -62,7 +72,9 @@ impl Default for Limits {
 impl Limits {
     /// Rejects limits that would make every command fail.
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(&str, bool); 9] = [
+        let checks: [(&str, bool); 11] = [
+            ("max_exec_memory_bytes", self.max_exec_memory_bytes == 0),
+            ("max_total_memory_bytes", self.max_total_memory_bytes == 0),
             ("max_commands", self.max_commands == 0),
             ("max_call_depth", self.max_call_depth == 0),
             ("max_string_length", self.max_string_length == 0),

@@ -174,6 +174,8 @@ pub struct Vfs {
     read_only: bool,
     upper_bytes: u64,
     max_upper_bytes: u64,
+    /// The running exec's memory budget: the write layer is part of it.
+    meter: Option<crate::memory::Meter>,
 }
 
 fn now() -> i64 {
@@ -236,6 +238,7 @@ impl Vfs {
             read_only,
             upper_bytes: 0,
             max_upper_bytes,
+            meter: None,
         })
     }
 
@@ -453,8 +456,28 @@ impl Vfs {
         if next > self.max_upper_bytes {
             return Err(FsError::NoSpace);
         }
+        if let Some(m) = &self.meter {
+            m.rebalance(self.upper_bytes, next)
+                .map_err(|_| FsError::NoSpace)?;
+        }
         self.upper_bytes = next;
         Ok(())
+    }
+
+    /// Counts the write layer in `meter` (the exec about to run) from now on, starting with
+    /// what it holds already.
+    pub(crate) fn attach_meter(
+        &mut self,
+        meter: crate::memory::Meter,
+    ) -> Result<(), crate::memory::OverBudget> {
+        meter.charge(self.upper_bytes)?;
+        self.meter = Some(meter);
+        Ok(())
+    }
+
+    /// Stops counting in the exec's meter (the exec ended).
+    pub(crate) fn detach_meter(&mut self) {
+        self.meter = None;
     }
 
     /// Writes (or appends to) a file in the memory layer.
@@ -552,7 +575,11 @@ impl Vfs {
             .collect();
         for k in doomed {
             if let Some(Node::File { data, .. }) = self.upper.remove(&k) {
-                self.upper_bytes = self.upper_bytes.saturating_sub(data.len() as u64);
+                let freed = (data.len() as u64).min(self.upper_bytes);
+                self.upper_bytes -= freed;
+                if let Some(m) = &self.meter {
+                    m.release(freed);
+                }
             }
             self.opaque.remove(&k);
         }

@@ -12,6 +12,7 @@ use regex::Regex;
 use super::grep::posix_to_regex;
 use super::{Ctx, c_decimal, c_exponent, or_stdin};
 use crate::interp::R;
+use crate::memory::{Held, str_cost, strs_cost};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -966,6 +967,17 @@ struct Awk {
     /// The exec's deadline: awk loops run inside one shell command, between the shell's checks.
     deadline: Instant,
     rand_state: u64,
+    /// Bytes of variables, arrays, the record and its fields, kept up to date as they change.
+    bytes: u64,
+    /// Those bytes plus the pending output, charged to the exec's memory budget.
+    held: Held,
+}
+
+fn val_cost(v: &Val) -> u64 {
+    match v {
+        Val::Num(_) => 32,
+        Val::Str(s) | Val::StrNum(s) => 8 + str_cost(s),
+    }
 }
 
 type ER<T> = Result<T, Result<Flow, String>>;
@@ -997,6 +1009,16 @@ impl Awk {
         if s.is_empty() {
             return Ok(Vec::new());
         }
+        // Count the fields before making them: a long string of separators is millions of
+        // small strings.
+        let count = if fs == " " {
+            s.split([' ', '\t', '\n']).filter(|f| !f.is_empty()).count()
+        } else if fs.chars().count() == 1 && fs != "\\" {
+            s.matches(fs).count() + 1
+        } else {
+            compile(fs)?.find_iter(s).count() + 1
+        };
+        self.fits(count as u64 * (str_cost("") + 24) + 2 * s.len() as u64)?;
         if fs == " " {
             return Ok(s
                 .split([' ', '\t', '\n'])
@@ -1011,22 +1033,76 @@ impl Awk {
         Ok(re.split(s).map(str::to_owned).collect())
     }
 
+    fn record_cost(&self) -> u64 {
+        str_cost(&self.record) + strs_cost(&self.fields)
+    }
+
+    /// Charges the live bytes (plus pending output) to the exec's budget.
+    fn account(&mut self) -> Result<(), String> {
+        let total = self.bytes + self.out.len() as u64;
+        self.held.resize(total).map_err(|o| o.message("awk"))
+    }
+
+    /// Fails before making `n` more bytes past the budget.
+    fn fits(&self, n: u64) -> Result<(), String> {
+        self.held.meter().fits(n).map_err(|o| o.message("awk"))
+    }
+
     fn set_record(&mut self, rec: &str) -> Result<(), String> {
+        let old = self.record_cost();
         self.record = rec.to_owned();
         let fs = self.fs();
         self.fields = self.split_with(rec, &fs)?;
         self.nf = self.fields.len();
-        Ok(())
+        self.bytes = self.bytes.saturating_sub(old) + self.record_cost();
+        self.account()
     }
 
-    fn rebuild(&mut self) {
+    fn rebuild(&mut self) -> Result<(), String> {
         let ofs = self
             .vars
             .get("OFS")
             .map(Val::str)
             .unwrap_or_else(|| " ".to_owned());
+        let old = self.record_cost();
+        if self.nf > self.fields.len() {
+            // `NF = 100000000` makes that many empty fields and a record of separators.
+            let more = (self.nf - self.fields.len()) as u64;
+            self.fits(more * (str_cost("") + ofs.len() as u64))?;
+        }
         self.fields.resize(self.nf, String::new());
         self.record = self.fields.join(&ofs);
+        self.bytes = self.bytes.saturating_sub(old) + self.record_cost();
+        self.account()
+    }
+
+    /// Sets a scalar variable, keeping the byte count.
+    fn set_var(&mut self, name: &str, v: Val) -> Result<(), String> {
+        let new = val_cost(&v) + name.len() as u64;
+        let old = self
+            .vars
+            .insert(name.to_owned(), v)
+            .map_or(0, |o| val_cost(&o) + name.len() as u64);
+        self.bytes = self.bytes.saturating_sub(old) + new;
+        if new > old { self.account() } else { Ok(()) }
+    }
+
+    /// Sets an array element, keeping the byte count.
+    fn set_elem(&mut self, arr: &str, k: String, v: Val) -> Result<(), String> {
+        let new = val_cost(&v) + str_cost(&k);
+        let klen = str_cost(&k);
+        let old = self
+            .arrays
+            .entry(arr.to_owned())
+            .or_default()
+            .insert(k, v)
+            .map_or(0, |o| val_cost(&o) + klen);
+        self.bytes = self.bytes.saturating_sub(old) + new;
+        if new > old { self.account() } else { Ok(()) }
+    }
+
+    fn array_cost(a: &HashMap<String, Val>) -> u64 {
+        a.iter().map(|(k, v)| str_cost(k) + val_cost(v)).sum()
     }
 
     fn field(&self, i: usize) -> Val {
@@ -1050,8 +1126,7 @@ impl Awk {
         }
         self.fields[i - 1] = v;
         self.nf = self.nf.max(i);
-        self.rebuild();
-        Ok(())
+        self.rebuild().map_err(Err)
     }
 
     fn key(&mut self, idx: &[Expr]) -> ER<String> {
@@ -1071,15 +1146,20 @@ impl Awk {
         match target {
             Expr::Var(n) => {
                 if n == "NF" {
-                    self.nf = v.num().max(0.0) as usize;
-                    self.rebuild();
+                    let nf = v.num();
+                    self.nf = if nf.is_finite() {
+                        nf.max(0.0) as usize
+                    } else {
+                        0
+                    };
+                    self.rebuild().map_err(Err)?;
                 } else {
-                    self.vars.insert(n.clone(), v);
+                    self.set_var(n, v).map_err(Err)?;
                 }
             }
             Expr::Index(n, idx) => {
                 let k = self.key(idx)?;
-                self.arrays.entry(n.clone()).or_default().insert(k, v);
+                self.set_elem(n, k, v).map_err(Err)?;
             }
             Expr::Field(e) => {
                 let i = self.eval(e)?.num().max(0.0) as usize;
@@ -1092,6 +1172,9 @@ impl Awk {
 
     fn tick(&mut self) -> ER<()> {
         self.steps += 1;
+        if self.held.meter().tripped() {
+            return err(self.held.meter().over().message("awk"));
+        }
         if self.steps.is_multiple_of(1024) && Instant::now() >= self.deadline {
             return err("execution deadline exceeded");
         }
@@ -1130,12 +1213,15 @@ impl Awk {
             }
             Expr::Index(n, idx) => {
                 let k = self.key(idx)?;
-                self.arrays
-                    .entry(n.clone())
-                    .or_default()
-                    .entry(k)
-                    .or_insert(Val::StrNum(String::new()))
-                    .clone()
+                // Referencing an element creates it (as awk does).
+                match self.arrays.get(n).and_then(|a| a.get(&k)) {
+                    Some(v) => v.clone(),
+                    None => {
+                        self.set_elem(n, k, Val::StrNum(String::new()))
+                            .map_err(Err)?;
+                        Val::StrNum(String::new())
+                    }
+                }
             }
             Expr::In(idx, arr) => {
                 let k = self.key(idx)?;
@@ -1210,7 +1296,9 @@ impl Awk {
             }
             Expr::Concat(a, b) => {
                 let mut s = self.eval(a)?.str();
-                s.push_str(&self.eval(b)?.str());
+                let b = self.eval(b)?.str();
+                self.fits(2 * (s.len() + b.len()) as u64).map_err(Err)?;
+                s.push_str(&b);
                 if s.len() > 64 << 20 {
                     return err("string too long");
                 }
@@ -1287,10 +1375,13 @@ impl Awk {
                     self.fs()
                 };
                 let parts = self.split_with(&s, &fs).map_err(Err)?;
-                let a = self.arrays.entry(arr.clone()).or_default();
-                a.clear();
+                if let Some(old) = self.arrays.remove(arr) {
+                    self.bytes = self.bytes.saturating_sub(Self::array_cost(&old));
+                }
+                self.fits(strs_cost(&parts) * 3).map_err(Err)?;
                 for (i, p) in parts.iter().enumerate() {
-                    a.insert((i + 1).to_string(), Val::StrNum(p.clone()));
+                    self.set_elem(arr, (i + 1).to_string(), Val::StrNum(p.clone()))
+                        .map_err(Err)?;
                 }
                 Val::Num(parts.len() as f64)
             }
@@ -1424,6 +1515,7 @@ impl Awk {
                 }
                 line.push_str(&ors);
                 self.out.extend_from_slice(line.as_bytes());
+                self.account().map_err(Err)?;
             }
             Stmt::Printf(args) => {
                 let mut vals = Vec::new();
@@ -1433,6 +1525,7 @@ impl Awk {
                 if let Some((f, rest)) = vals.split_first() {
                     let s = sprintf(&f.str(), rest);
                     self.out.extend_from_slice(s.as_bytes());
+                    self.account().map_err(Err)?;
                 }
             }
             Stmt::Expr(e) => {
@@ -1501,7 +1594,7 @@ impl Awk {
                     _ => a.cmp(b),
                 });
                 for k in keys {
-                    self.vars.insert(var.clone(), Val::StrNum(k));
+                    self.set_var(var, Val::StrNum(k)).map_err(Err)?;
                     match self.exec(body) {
                         Err(Ok(Flow::Break)) => break,
                         Err(Ok(Flow::Continue)) => {}
@@ -1527,12 +1620,14 @@ impl Awk {
             Stmt::Delete(arr, idx) => match idx {
                 Some(idx) => {
                     let k = self.key(idx)?;
-                    if let Some(a) = self.arrays.get_mut(arr) {
-                        a.remove(&k);
+                    if let Some(v) = self.arrays.get_mut(arr).and_then(|a| a.remove(&k)) {
+                        self.bytes = self.bytes.saturating_sub(val_cost(&v) + str_cost(&k));
                     }
                 }
                 None => {
-                    self.arrays.remove(arr);
+                    if let Some(old) = self.arrays.remove(arr) {
+                        self.bytes = self.bytes.saturating_sub(Self::array_cost(&old));
+                    }
                 }
             },
         }
@@ -1760,6 +1855,11 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         max_steps: ctx.sh.limits.max_loop_iterations.saturating_mul(100),
         deadline: ctx.sh.deadline(),
         rand_state: 0,
+        bytes: 0,
+        held: match ctx.sh.meter.hold(0) {
+            Ok(h) => h,
+            Err(o) => return crate::interp::over_budget(o),
+        },
     };
     let fs_val = fs.map(|f| {
         if f == "t" || f == "\\t" {
@@ -1926,6 +2026,7 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 }
                 if awk.out.len() > 1 << 16 {
                     ctx.io.out(&std::mem::take(&mut awk.out));
+                    let _ = awk.account();
                 }
             }
         }

@@ -6,6 +6,7 @@ use jaq_core::{Compiler, Ctx as JCtx, Vars, data, unwrap_valr};
 use jaq_json::Val;
 
 use super::Ctx;
+use super::jq_bound::{self, TooBig, V};
 use crate::interp::R;
 
 fn usage(ctx: &mut Ctx<'_, '_>, msg: &str) -> R<i32> {
@@ -66,6 +67,56 @@ fn yaml_to_val(y: &yaml_rust2::Yaml) -> Val {
                 })
                 .collect();
             Val::Obj(map.into())
+        }
+    }
+}
+
+/// When loading `text` would build more than `limit` bytes of nodes once aliases are expanded,
+/// the bytes counted when it passed the limit. Bytes are estimated per node as the loader
+/// and the conversion to jq values hold them.
+fn yaml_expansion_past(text: &str, limit: u64) -> Option<u64> {
+    use yaml_rust2::parser::{Event, Parser};
+    const NODE: u64 = 128;
+    let mut parser = Parser::new_from_str(text);
+    let mut anchors: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
+    // Open collections: their anchor and the bytes counted inside them so far.
+    let mut open: Vec<(usize, u64)> = Vec::new();
+    let mut total: u64 = 0;
+    loop {
+        let (event, _) = parser.next_token().ok()?;
+        let add = match event {
+            Event::StreamEnd => return None,
+            Event::Scalar(v, _, aid, _) => {
+                let n = NODE + 2 * v.len() as u64;
+                if aid > 0 {
+                    anchors.insert(aid, n);
+                }
+                n
+            }
+            Event::Alias(id) => anchors.get(&id).copied().unwrap_or(NODE),
+            Event::SequenceStart(aid, _) | Event::MappingStart(aid, _) => {
+                open.push((aid, NODE));
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (aid, n) = open.pop()?;
+                if aid > 0 {
+                    anchors.insert(aid, n);
+                }
+                // The collection's bytes were counted into `total` as its items came.
+                if let Some(parent) = open.last_mut() {
+                    parent.1 = parent.1.saturating_add(n);
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        if let Some(parent) = open.last_mut() {
+            parent.1 = parent.1.saturating_add(add);
+        }
+        total = total.saturating_add(add);
+        if total > limit {
+            return Some(total);
         }
     }
 }
@@ -216,7 +267,18 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 return Ok(2);
             }
             if yaml {
-                match yaml_rust2::YamlLoader::load_from_str(&String::from_utf8_lossy(d)) {
+                let text = String::from_utf8_lossy(d);
+                // The loader copies the anchored node at every alias: a few lines of nested
+                // aliases expand to gigabytes. Count the expansion on the event stream first.
+                let room = ctx.sh.meter.room();
+                if let Some(expanded) = yaml_expansion_past(&text, room) {
+                    ctx.io.errln(&format!(
+                        "yq: error: {name}: YAML aliases expand to more than {expanded} bytes, past the {room} bytes left of limits.max_exec_memory_bytes"
+                    ));
+                    ctx.sh.meter.trip();
+                    return Ok(crate::interp::LIMIT_EXIT);
+                }
+                match yaml_rust2::YamlLoader::load_from_str(&text) {
                     Ok(docs) => inputs.extend(docs.iter().map(yaml_to_val)),
                     Err(e) => {
                         ctx.io.errln(&format!(
@@ -247,6 +309,53 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     } else {
         inputs
     };
+    // The parsed inputs are charged while the filter runs; the filter itself is bounded
+    // before it runs (jaq cannot be interrupted or metered once started).
+    let mut measured = Measure::default();
+    for v in &inputs {
+        measured.input(v);
+    }
+    let _inputs_held = match ctx.sh.meter.hold(measured.total as u64) {
+        Ok(h) => h,
+        Err(o) => {
+            ctx.io.errln(&o.message(cmd));
+            return Ok(crate::interp::LIMIT_EXIT);
+        }
+    };
+    let var_bounds: Vec<(String, V)> = vars
+        .iter()
+        .map(|(n, v)| {
+            let mut m = Measure::default();
+            m.input(v);
+            (format!("${n}"), m.bound())
+        })
+        .collect();
+    let max_steps =
+        ctx.sh.limits.max_loop_iterations.saturating_mul(100) as f64 / inputs.len().max(1) as f64;
+    let room = ctx.sh.meter.room() as f64;
+    match jq_bound::check(
+        &code,
+        measured.bound(),
+        measured.depth as f64,
+        &var_bounds,
+        max_steps,
+        room,
+    ) {
+        Ok(()) => {}
+        Err(TooBig::Steps(n)) => {
+            ctx.io.errln(&format!(
+                "{cmd}: error: this filter may take up to {n:.0} steps on this input, past the limit of {max_steps:.0} (increase limits.max_loop_iterations); it was not run"
+            ));
+            return Ok(crate::interp::LIMIT_EXIT);
+        }
+        Err(TooBig::Bytes(n)) => {
+            ctx.io.errln(&format!(
+                "{cmd}: error: this filter may build values of up to {n:.0} bytes on this input, past the {room:.0} bytes left of limits.max_exec_memory_bytes; it was not run"
+            ));
+            ctx.sh.meter.trip();
+            return Ok(crate::interp::LIMIT_EXIT);
+        }
+    }
     let var_names: Vec<String> = vars.iter().map(|(n, _)| format!("${n}")).collect();
     let program = File {
         code: code.as_str(),
@@ -358,6 +467,61 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         });
     }
     Ok(0)
+}
+
+/// Sizes of parsed input values, for the filter's bound and the memory budget.
+#[derive(Debug, Default)]
+struct Measure {
+    /// Bytes in memory of every input.
+    total: f64,
+    /// The biggest input's bytes.
+    biggest: f64,
+    longest_str: f64,
+    largest_num: f64,
+    depth: usize,
+}
+
+impl Measure {
+    fn input(&mut self, v: &Val) {
+        let before = self.total;
+        self.walk(v, 1);
+        self.biggest = self.biggest.max(self.total - before);
+    }
+
+    fn walk(&mut self, v: &Val, depth: usize) {
+        self.depth = self.depth.max(depth);
+        self.total += 32.0;
+        match v {
+            Val::TStr(s) | Val::BStr(s) => {
+                self.total += s.len() as f64;
+                self.longest_str = self.longest_str.max(s.len() as f64);
+            }
+            Val::Num(n) => {
+                let f = match n {
+                    jaq_json::Num::Int(i) => *i as f64,
+                    jaq_json::Num::Float(f) => *f,
+                    jaq_json::Num::Dec(d) => d.parse::<f64>().unwrap_or(f64::INFINITY),
+                    _ => f64::INFINITY,
+                };
+                let f = if f.is_nan() { 0.0 } else { f.abs() };
+                self.largest_num = self.largest_num.max(f);
+            }
+            Val::Arr(a) => a.iter().for_each(|x| self.walk(x, depth + 1)),
+            Val::Obj(o) => o.iter().for_each(|(k, x)| {
+                self.walk(k, depth + 1);
+                self.walk(x, depth + 1);
+            }),
+            _ => {}
+        }
+    }
+
+    fn bound(&self) -> V {
+        V {
+            s: self.biggest.max(32.0),
+            str: self.longest_str,
+            num: self.largest_num,
+        }
+    }
 }
 
 /// jq 1.6 prints every number as a double in shortest form: `1.0` is `1`. jaq keeps the input's

@@ -10,6 +10,7 @@ mod diff;
 mod files;
 mod grep;
 mod jq;
+mod jq_bound;
 mod sed;
 mod text;
 mod walk;

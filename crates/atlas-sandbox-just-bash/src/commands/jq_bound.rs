@@ -1,0 +1,619 @@
+//! A static bound on the work and the memory of a jq filter, computed before jaq runs it.
+//!
+//! jaq has no fuel and no allocation hook: once `filter.run` starts, a cross product
+//! (`[.[] as $a | .[] as $b | ...]`), a string repetition (`"x" * 1e9`) or a huge index
+//! (`.[1e9] = 1`) cannot be interrupted. So the filter's syntax tree (jaq's own parser) is
+//! walked once with the measured input: every term gets an upper bound on how many outputs it
+//! yields and how big they can be (bytes in memory, longest string, largest number), and the
+//! filter is refused when the bound passes the step budget or the exec's remaining memory.
+//! The bounds over-approximate (a filter refused here might have fit); they never
+//! under-approximate for the constructs jaq accepts here (loops and recursion are refused
+//! earlier by name).
+
+use jaq_core::load::lex::{Lexer, StrPart};
+use jaq_core::load::parse::{BinaryOp, Parser, Pattern, Term};
+use jaq_core::ops::Math;
+use jaq_core::path::Part;
+
+/// What is known of a value: an upper bound on its bytes in memory, on the longest string and
+/// the largest number anywhere inside it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct V {
+    pub s: f64,
+    pub str: f64,
+    pub num: f64,
+}
+
+/// A term's outputs: at most `n` of them, each within `v`, all together at most `tot` bytes
+/// when known (the elements of a container add up to the container, not to `n` times it).
+#[derive(Debug, Clone, Copy)]
+struct O {
+    n: f64,
+    v: V,
+    tot: Option<f64>,
+}
+
+impl O {
+    fn total(&self) -> f64 {
+        let all = mul(self.n, self.v.s);
+        self.tot.map_or(all, |t| t.min(all))
+    }
+}
+
+/// Smallest value (a number, `null`, a short string).
+const NODE: f64 = 32.0;
+
+fn mul(x: f64, y: f64) -> f64 {
+    if x == 0.0 || y == 0.0 { 0.0 } else { x * y }
+}
+
+fn max(a: V, b: V) -> V {
+    V {
+        s: a.s.max(b.s),
+        str: a.str.max(b.str),
+        num: a.num.max(b.num),
+    }
+}
+
+fn scalar(num: f64) -> V {
+    V {
+        s: NODE,
+        str: 0.0,
+        num,
+    }
+}
+
+struct Bound<'s> {
+    /// Evaluation steps: outputs of every term times how often the term runs.
+    work: f64,
+    /// The biggest value any term may build.
+    peak: f64,
+    vars: Vec<(&'s str, V)>,
+    /// Path length of the deepest input (for `paths`, `tostream`...).
+    depth: f64,
+}
+
+/// Names that run their filter argument once per element of their input.
+const ITERATES: &[&str] = &[
+    "map",
+    "map_values",
+    "with_entries",
+    "walk",
+    "sort_by",
+    "group_by",
+    "unique_by",
+    "min_by",
+    "max_by",
+    "any",
+    "all",
+    "del",
+    "to_entries",
+    "from_entries",
+    "add",
+];
+
+/// Names that yield one output per element or match of their input.
+const PER_ELEMENT: &[&str] = &[
+    "paths",
+    "leaf_paths",
+    "tostream",
+    "splits",
+    "scan",
+    "match",
+    "capture",
+    "values",
+    "objects",
+    "arrays",
+    "strings",
+    "scalars",
+    "iterables",
+];
+
+impl<'s> Bound<'s> {
+    fn elements(v: V) -> f64 {
+        (v.s / NODE).max(1.0)
+    }
+
+    fn note(&mut self, mult: f64, o: O) -> O {
+        self.work += mul(mult, o.n.max(1.0));
+        self.peak = self.peak.max(o.v.s);
+        o
+    }
+
+    fn bind(&mut self, p: &Pattern<&'s str>, v: V) {
+        match p {
+            Pattern::Var(x) => self.vars.push((x, v)),
+            Pattern::Arr(ps) => ps.iter().for_each(|p| self.bind(p, v)),
+            Pattern::Obj(kvs) => kvs.iter().for_each(|(_, p)| self.bind(p, v)),
+        }
+    }
+
+    fn t(&mut self, term: &Term<&'s str>, v: V, mult: f64) -> O {
+        let o = self.t_inner(term, v, mult);
+        self.note(mult, o)
+    }
+
+    fn t_inner(&mut self, term: &Term<&'s str>, v: V, mult: f64) -> O {
+        let one = |v| O {
+            n: 1.0,
+            v,
+            tot: None,
+        };
+        match term {
+            Term::Id => one(v),
+            Term::Recurse => O {
+                tot: None,
+                n: Self::elements(v),
+                v,
+            },
+            Term::Num(x) => one(scalar(x.parse::<f64>().map_or(f64::INFINITY, f64::abs))),
+            Term::Str(fmt, parts) => {
+                let (mut n, mut len) = (1.0, 0.0);
+                for p in parts {
+                    match p {
+                        StrPart::Str(s) => len += s.len() as f64,
+                        StrPart::Char(_) => len += 4.0,
+                        StrPart::Term(t) => {
+                            let o = self.t(t, v, mult);
+                            n = mul(n, o.n);
+                            // Interpolation prints the value: its text is at most its size.
+                            len += o.v.s;
+                        }
+                    }
+                }
+                if fmt.is_some() {
+                    // `@html`, `@uri`, `@sh`... expand a character into at most 6.
+                    len = len.max(v.s) * 6.0;
+                }
+                O {
+                    tot: None,
+                    n,
+                    v: V {
+                        s: len + NODE,
+                        str: len,
+                        num: len,
+                    },
+                }
+            }
+            Term::Arr(None) => one(scalar(0.0)),
+            Term::Arr(Some(f)) => {
+                let o = self.t(f, v, mult);
+                one(V {
+                    s: o.total() + NODE,
+                    ..o.v
+                })
+            }
+            Term::Obj(kvs) => {
+                let (mut n, mut acc) = (1.0, scalar(0.0));
+                for (k, val) in kvs {
+                    let k = self.t(k, v, mult);
+                    let val = match val {
+                        Some(val) => self.t(val, v, mult),
+                        None => one(v),
+                    };
+                    n = mul(n, mul(k.n, val.n));
+                    acc = V {
+                        s: acc.s + k.v.s + val.v.s,
+                        str: acc.str.max(k.v.str).max(val.v.str),
+                        num: acc.num.max(k.v.num).max(val.v.num),
+                    };
+                }
+                O {
+                    n,
+                    v: acc,
+                    tot: None,
+                }
+            }
+            Term::Neg(f) => self.t(f, v, mult),
+            Term::BinOp(l, op, r) => self.binop(l, op, r, v, mult),
+            Term::Label(_, f) => self.t(f, v, mult),
+            Term::Break(_) => O {
+                tot: None,
+                n: 0.0,
+                v: scalar(0.0),
+            },
+            // `reduce`/`foreach` and local `def`s are refused by name before this runs.
+            Term::Fold(..) | Term::Def(..) => O {
+                tot: None,
+                n: f64::INFINITY,
+                v: V {
+                    s: f64::INFINITY,
+                    str: f64::INFINITY,
+                    num: f64::INFINITY,
+                },
+            },
+            Term::TryCatch(b, c) => {
+                let b = self.t(b, v, mult);
+                match c {
+                    Some(c) => {
+                        let c = self.t(c, v, mult);
+                        O {
+                            tot: None,
+                            n: b.n + c.n,
+                            v: max(b.v, c.v),
+                        }
+                    }
+                    None => b,
+                }
+            }
+            Term::IfThenElse(branches, els) => {
+                let (mut n, mut acc) = (0.0, scalar(0.0));
+                let mut conds = 1.0;
+                for (c, t) in branches {
+                    let c = self.t(c, v, mult);
+                    conds = mul(conds, c.n.max(1.0));
+                    let t = self.t(t, v, mul(mult, conds));
+                    n = f64::max(n, t.n);
+                    acc = max(acc, t.v);
+                }
+                if let Some(e) = els {
+                    let e = self.t(e, v, mul(mult, conds));
+                    n = f64::max(n, e.n);
+                    acc = max(acc, e.v);
+                }
+                O {
+                    tot: None,
+                    n: mul(conds, n.max(1.0)),
+                    v: acc,
+                }
+            }
+            Term::Call(name, args) => self.call(name, args, v, mult),
+            Term::Var(x) => {
+                let found = self
+                    .vars
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == x)
+                    .map(|(_, v)| *v);
+                one(found.unwrap_or(v))
+            }
+            Term::Path(base, path) => {
+                let mut o = self.t(base, v, mult);
+                for (part, _) in &path.0 {
+                    match part {
+                        Part::Index(i) => {
+                            let i = self.t(i, v, mul(mult, o.n));
+                            o.n = mul(o.n, i.n);
+                        }
+                        Part::Range(None, None) => {
+                            // The elements of each value add up to at most that value.
+                            o.tot = Some(o.total());
+                            o.n = mul(o.n, Self::elements(o.v));
+                        }
+                        Part::Range(a, b) => {
+                            for x in [a, b].into_iter().flatten() {
+                                let x = self.t(x, v, mul(mult, o.n));
+                                o.n = mul(o.n, x.n);
+                            }
+                        }
+                    }
+                }
+                o
+            }
+        }
+    }
+
+    /// The largest index a path expression may write to (`.[1e9] = 1` makes 1e9 nulls).
+    fn max_index(&mut self, t: &Term<&'s str>, v: V) -> f64 {
+        match t {
+            Term::Path(base, path) => {
+                let mut m = self.max_index(base, v);
+                for (part, _) in &path.0 {
+                    if let Part::Index(i) = part {
+                        let save = (self.work, self.peak);
+                        m = m.max(self.t(i, v, 1.0).v.num);
+                        (self.work, self.peak) = save;
+                    }
+                }
+                m
+            }
+            Term::BinOp(l, _, r) => self.max_index(l, v).max(self.max_index(r, v)),
+            _ => 0.0,
+        }
+    }
+
+    fn binop(
+        &mut self,
+        l: &Term<&'s str>,
+        op: &BinaryOp<&'s str>,
+        r: &Term<&'s str>,
+        v: V,
+        mult: f64,
+    ) -> O {
+        match op {
+            BinaryOp::Pipe(None) => {
+                let a = self.t(l, v, mult);
+                let b = self.t(r, a.v, mul(mult, a.n));
+                // A right side that builds nothing bigger than its input keeps the total.
+                let tot = (b.v.s <= a.v.s).then(|| mul(a.total(), b.n.max(1.0)));
+                O {
+                    tot,
+                    n: mul(a.n, b.n),
+                    v: b.v,
+                }
+            }
+            BinaryOp::Pipe(Some(p)) => {
+                let a = self.t(l, v, mult);
+                let len = self.vars.len();
+                self.bind(p, a.v);
+                let b = self.t(r, v, mul(mult, a.n));
+                self.vars.truncate(len);
+                O {
+                    tot: None,
+                    n: mul(a.n, b.n),
+                    v: b.v,
+                }
+            }
+            BinaryOp::Comma | BinaryOp::Alt => {
+                let a = self.t(l, v, mult);
+                let b = self.t(r, v, mult);
+                O {
+                    tot: None,
+                    n: a.n + b.n,
+                    v: max(a.v, b.v),
+                }
+            }
+            BinaryOp::Or | BinaryOp::And | BinaryOp::Cmp(_) => {
+                let a = self.t(l, v, mult);
+                let b = self.t(r, v, mul(mult, a.n));
+                O {
+                    tot: None,
+                    n: mul(a.n, b.n),
+                    v: scalar(1.0),
+                }
+            }
+            BinaryOp::Math(m) => {
+                let b = self.t(r, v, mult);
+                let a = self.t(l, v, mul(mult, b.n));
+                O {
+                    tot: None,
+                    n: mul(a.n, b.n),
+                    v: math(m, a.v, b.v),
+                }
+            }
+            BinaryOp::Assign | BinaryOp::Update | BinaryOp::UpdateMath(_) | BinaryOp::UpdateAlt => {
+                let paths = self.t(l, v, mult);
+                let idx = self.max_index(l, v);
+                // The right side runs on each updated value (`|=`) or on the input (`=`, `+=`):
+                // bound it on the whole input and on one small value, for the linear part.
+                let whole = self.t(r, v, mul(mult, paths.n));
+                let small = self.t(r, V { s: NODE, ..v }, mul(mult, Self::elements(v)));
+                let per = match op {
+                    BinaryOp::UpdateMath(m) => math(m, v, small.v),
+                    _ => small.v,
+                };
+                let s = v.s
+                    + whole.v.s
+                    + mul(Self::elements(v), mul(small.n.max(1.0), per.s))
+                    + mul(idx, NODE);
+                let n = if matches!(op, BinaryOp::Assign | BinaryOp::UpdateMath(_)) {
+                    whole.n
+                } else {
+                    1.0
+                };
+                O {
+                    tot: None,
+                    n,
+                    v: V {
+                        s,
+                        str: v.str.max(whole.v.str).max(per.str),
+                        num: v.num.max(whole.v.num).max(per.num).max(idx),
+                    },
+                }
+            }
+        }
+    }
+
+    fn call(&mut self, name: &str, args: &[Term<&'s str>], v: V, mult: f64) -> O {
+        let elements = Self::elements(v);
+        let mut n = 1.0;
+        let mut out = v;
+        let mut arg_vals = Vec::new();
+        let iterates = ITERATES.contains(&name);
+        for a in args {
+            let whole = self.t(a, v, mult);
+            n = mul(n, whole.n.max(1.0));
+            out.s += whole.v.s;
+            if iterates {
+                // `map(f)`, `sort_by(f)`...: f runs once per element; the elements add up to
+                // the input, so bound f on one small element, times the elements.
+                let small = self.t(a, V { s: NODE, ..v }, mul(mult, elements));
+                out.s += mul(elements, mul(small.n.max(1.0), small.v.s));
+            }
+            out.str = out.str.max(whole.v.str);
+            out.num = out.num.max(whole.v.num);
+            arg_vals.push(whole.v);
+        }
+        let arg = |i: usize| arg_vals.get(i).copied().unwrap_or(scalar(0.0));
+        match name {
+            "explode" => out.s += mul(v.str, NODE),
+            "tojson" | "tostring" | "ascii_downcase" | "ascii_upcase" | "@json" | "@text"
+            | "add" | "join" | "implode" | "fromjson" | "tostream" => {
+                out.str = out.str.max(v.s * 2.0);
+                out.s += v.s * 2.0;
+            }
+            "sub" | "gsub" => {
+                // Every position of the string may be replaced by the replacement. jaq builds
+                // the result by appending one match at a time to a copy (`reduce`): the work
+                // grows with the matches times the length; a replacement that yields several
+                // outputs multiplies per match.
+                let matches = v.str + 1.0;
+                let grown = mul(matches, arg(1).str + 1.0);
+                out.str = out.str.max(grown);
+                out.s += grown;
+                self.work += mul(mult, mul(matches, (grown / 1024.0).max(1.0)));
+                let per_match = args.get(1).map_or(1.0, |_| n.max(1.0));
+                if per_match > 1.0 {
+                    n = per_match.powf(matches);
+                }
+            }
+            "test" | "match" | "scan" | "capture" | "splits" | "split" | "ascii" | "indices"
+            | "index" | "rindex" => {
+                self.work += mul(mult, v.str + 1.0);
+            }
+            "setpath" => out.s += mul(arg(0).num, NODE) + arg(1).s,
+            // Each output is one path: at most as long as the input is deep.
+            "paths" | "leaf_paths" | "path" => {
+                out = V {
+                    s: (self.depth + 1.0) * NODE + out.s - v.s,
+                    str: v.str,
+                    num: elements,
+                }
+            }
+            "to_entries" | "with_entries" | "from_entries" => out.s += v.s * 2.0,
+            "transpose" => out.s += mul(elements, elements * NODE),
+            "length" | "utf8bytelength" => out.num = out.num.max(v.s),
+            "pow" | "exp" | "exp10" | "exp2" | "infinite" | "ldexp" | "scalb" => {
+                out.num = f64::INFINITY
+            }
+            "limit" => n = n.min(arg(0).num.max(0.0)),
+            // These give back their input (or nothing).
+            "select" | "empty" | "not" | "type" | "has" | "contains" | "inside" | "startswith"
+            | "endswith" | "any" | "all" | "isempty" => {
+                out = V {
+                    s: v.s.min(out.s),
+                    ..out
+                };
+                if name != "select" {
+                    out = scalar(out.num.max(v.s));
+                }
+            }
+            _ => {}
+        }
+        if PER_ELEMENT.contains(&name) || name.starts_with('@') {
+            n = mul(n, elements.max(v.str));
+        }
+        if name == "limit" {
+            n = n.min(arg(0).num.max(0.0) + 1.0);
+        }
+        O {
+            n,
+            v: out,
+            tot: None,
+        }
+    }
+}
+
+fn math(m: &Math, a: V, b: V) -> V {
+    match m {
+        Math::Add => V {
+            s: a.s + b.s,
+            str: a.str + b.str,
+            num: a.num + b.num,
+        },
+        // A string times a number repeats it; objects merge; numbers multiply.
+        Math::Mul => {
+            let str = mul(a.str, b.num)
+                .max(mul(b.str, a.num))
+                .max(a.str)
+                .max(b.str);
+            V {
+                s: a.s + b.s + str,
+                str,
+                num: mul(a.num, b.num),
+            }
+        }
+        // A string divided by a string splits it; a number divided by a small one grows.
+        Math::Div => V {
+            s: 2.0 * (a.s + b.s),
+            str: a.str,
+            num: if a.num == 0.0 { 0.0 } else { f64::INFINITY },
+        },
+        Math::Sub | Math::Rem => V {
+            s: a.s + b.s,
+            str: a.str.max(b.str),
+            num: a.num + b.num,
+        },
+    }
+}
+
+/// Why a filter is refused.
+#[derive(Debug)]
+pub(super) enum TooBig {
+    Steps(f64),
+    Bytes(f64),
+}
+
+/// Bounds `code` on `input` (one value of the input, the biggest) with `vars` (`--arg`s),
+/// refusing it past `max_steps` steps or `max_bytes` bytes built. A filter jaq cannot parse
+/// passes: jaq reports its syntax error itself.
+pub(super) fn check(
+    code: &str,
+    input: V,
+    depth: f64,
+    vars: &[(String, V)],
+    max_steps: f64,
+    max_bytes: f64,
+) -> Result<(), TooBig> {
+    let Ok(tokens) = Lexer::new(code).lex() else {
+        return Ok(());
+    };
+    let Ok(term) = Parser::new(&tokens).parse(|p| p.term()) else {
+        return Ok(());
+    };
+    let mut b = Bound {
+        work: 0.0,
+        peak: 0.0,
+        vars: vars.iter().map(|(n, v)| (n.as_str(), *v)).collect(),
+        depth,
+    };
+    let o = b.t(&term, input, 1.0);
+    let peak = b.peak.max(o.v.s);
+    if b.work.is_nan() || b.work > max_steps {
+        return Err(TooBig::Steps(b.work));
+    }
+    if peak.is_nan() || peak > max_bytes {
+        return Err(TooBig::Bytes(peak));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(s: f64) -> V {
+        V {
+            s,
+            str: 20.0,
+            num: 100.0,
+        }
+    }
+
+    fn ok(code: &str) -> bool {
+        check(code, input(100_000.0), 5.0, &[], 1e7, 64e6).is_ok()
+    }
+
+    #[test]
+    fn ordinary_filters_pass() {
+        for f in [
+            ".",
+            ".[] | .name",
+            "[.[] | select(.x > 1)] | length",
+            "map(.a) | add",
+            "to_entries | map(\"\\(.key)=\\(.value)\") | join(\",\")",
+            ".a * .b",
+            "keys",
+            ".metrics[] | {name, sql: .sql}",
+            ".a |= . + 1",
+            "[paths]",
+            "@csv",
+        ] {
+            assert!(ok(f), "{f} refused");
+        }
+    }
+
+    #[test]
+    fn blowups_are_refused() {
+        for f in [
+            "\"x\" * 1e9",
+            "[(1,2,3,4,5,6,7,8,9,10)|(1,2,3,4,5,6,7,8,9,10)|(1,2,3,4,5,6,7,8,9,10)|(1,2,3,4,5,6,7,8,9,10)|(1,2,3,4,5,6,7,8,9,10)|(1,2,3,4,5,6,7,8,9,10)|(1,2,3,4,5,6,7,8,9,10)|(1,2,3,4,5,6,7,8,9,10)]",
+            "[.[] as $a | .[] as $b | .[] as $c | [$a, $b, $c]]",
+            ".[100000000] = 1",
+            "\"x\" | . + . | . + . | . * 1000000 | . * 1000",
+            "[.[] | tostring] | join(\",\") | gsub(\"\"; \"xxxxxxxxxxxxxxxx\") | gsub(\"\"; \"xxxxxxxxxxxxxxxx\")",
+        ] {
+            assert!(!ok(f), "{f} passed");
+        }
+    }
+}
