@@ -287,25 +287,20 @@ fn envelope(flags: u8, v: &Value) -> Bytes {
     out.freeze()
 }
 
-fn is_shell(cmd: &str) -> bool {
-    matches!(cmd.rsplit('/').next(), Some("sh" | "bash" | "dash" | "zsh"))
-}
-
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// The script to run: the `-c` argument of a shell, or the argv quoted for `sh -c`.
+/// The line `sh` runs for a Start request: `exec` of the argv exactly as given, so the program
+/// the client asked for (`/bin/bash -c ...`, `/bin/sh -c ...`) is the one that runs, as in a
+/// real sandbox; one the image lacks fails (127) instead of quietly becoming `sh`.
 fn script_of(cmd: &str, args: &[String]) -> String {
-    if is_shell(cmd)
-        && let Some(i) = args.iter().position(|a| a == "-c")
-        && let Some(script) = args.get(i + 1)
-    {
-        return script.clone();
-    }
-    std::iter::once(cmd.to_owned())
-        .chain(args.iter().cloned())
-        .map(|a| shell_quote(&a))
+    std::iter::once("exec".to_owned())
+        .chain(
+            std::iter::once(cmd)
+                .chain(args.iter().map(String::as_str))
+                .map(shell_quote),
+        )
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -580,15 +575,11 @@ mod tests {
     fn scripts_from_argv() {
         assert_eq!(
             script_of("/bin/bash", &["-l".into(), "-c".into(), "ls -la".into()]),
-            "ls -la"
-        );
-        assert_eq!(
-            script_of("/bin/sh", &["-c".into(), "echo hi".into()]),
-            "echo hi"
+            "exec '/bin/bash' '-l' '-c' 'ls -la'"
         );
         assert_eq!(
             script_of("/bin/mkdir", &["-p".into(), "a b".into(), "it's".into()]),
-            r"'/bin/mkdir' '-p' 'a b' 'it'\''s'"
+            r"exec '/bin/mkdir' '-p' 'a b' 'it'\''s'"
         );
     }
 

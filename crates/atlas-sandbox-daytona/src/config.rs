@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use atlas_sandbox_sdk::{Error, HumanDuration, Result, Secret};
+use atlas_sandbox_sdk::{Error, HumanDuration, Result, Secret, Shell};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -70,6 +70,12 @@ pub struct DaytonaConfig {
     /// Extra labels put on every sandbox, next to the atlas-sandbox tags.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+
+    /// The shell each command runs with: "bash" (the default; `/bin/bash -c`) or "sh" (POSIX
+    /// `/bin/sh -c`). With "bash", an image or snapshot without `/bin/bash` fails the first
+    /// sandbox's setup and makes the backend unhealthy.
+    #[serde(default)]
+    pub shell: Shell,
 }
 
 fn default_api_url() -> String {
@@ -108,6 +114,7 @@ impl DaytonaConfig {
             auto_stop_minutes: default_auto_stop_minutes(),
             network_block_all: true,
             labels: BTreeMap::new(),
+            shell: Shell::Bash,
         }
     }
 

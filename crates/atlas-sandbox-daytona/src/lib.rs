@@ -140,6 +140,8 @@ impl DaytonaPlugin {
             create_timeout: config.create_timeout.get(),
             max_timeout: config.timeout.map(|t| t.get()),
             upload_timeout: request_timeout.max(Duration::from_secs(300)),
+            shell: config.shell,
+            shell_missing: std::sync::Mutex::new(None),
         };
         Ok(DaytonaPlugin {
             settings: Arc::new(settings),
@@ -168,6 +170,15 @@ impl SandboxPlugin for DaytonaPlugin {
         // An authenticated list filtered by our label: proves the URL and the key without
         // creating (and paying for) a sandbox.
         HealthStatus::measure(Duration::from_secs(10), async {
+            let missing = self
+                .settings
+                .shell_missing
+                .lock()
+                .ok()
+                .and_then(|s| s.clone());
+            if let Some(reason) = missing {
+                return Err(atlas_sandbox_sdk::Error::unavailable(reason).with_backend(ID));
+            }
             let found = self.settings.api.list_sandboxes(&self.tags_base, 1).await?;
             Ok(format!(
                 "authenticated list call to {} succeeded ({} tagged sandbox{} seen)",

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use atlas_sandbox_cloud::{SessionSlot, spawn_cleanup};
 use atlas_sandbox_sdk::{
-    CappedBuffer, Error, ErrorKind, ExecOutput, ExecRequest, Result, Sandbox, TIMEOUT_EXIT_CODE,
-    async_trait, truncation_notice,
+    CappedBuffer, Error, ErrorKind, ExecOutput, ExecRequest, Result, Sandbox, Shell,
+    TIMEOUT_EXIT_CODE, async_trait, truncation_notice,
 };
 
 use crate::ID;
@@ -47,6 +47,10 @@ pub(crate) struct Settings {
     pub(crate) create_timeout: Duration,
     pub(crate) max_timeout: Option<Duration>,
     pub(crate) upload_timeout: Duration,
+    pub(crate) shell: Shell,
+    /// Set when a sandbox could not run the configured shell: the health check then reports the
+    /// backend unhealthy with this reason.
+    pub(crate) shell_missing: Mutex<Option<String>>,
 }
 
 /// The layer as it is sent: files under [`SEMANTIC_DIR`] and directories that no file creates.
@@ -263,11 +267,15 @@ async fn finish_provision(
         }
         Ok::<(), Error>(())
     };
-    // The first shell session opens while the layer uploads: one round trip saved.
-    let (up, sess) = tokio::join!(
-        upload,
-        settings.api.create_session(&toolbox, &first_session)
-    );
+    // The first shell session opens, and probes the shell, while the layer uploads.
+    let session = async {
+        settings
+            .api
+            .create_session(&toolbox, &first_session)
+            .await?;
+        probe_shell(settings, &toolbox, &first_session).await
+    };
+    let (up, sess) = tokio::join!(upload, session);
     up?;
     sess?;
     Ok(Remote {
@@ -277,9 +285,47 @@ async fn finish_provision(
     })
 }
 
+/// Runs `<shell> -c 'exit 0'` in the new sandbox's first session: an image without the
+/// configured shell fails here (and marks the backend unhealthy) instead of every command
+/// failing, or running in a shell the operator did not choose.
+async fn probe_shell(settings: &Settings, toolbox: &str, session: &str) -> Result<()> {
+    let shell = settings.shell;
+    let probe = format!("{} -c 'exit 0'", shell.program());
+    let detail = match settings
+        .api
+        .session_exec_sync(toolbox, session, &probe, Duration::from_secs(15))
+        .await
+    {
+        Ok(done) if done.exit_code == Some(0) => return Ok(()),
+        Ok(done) => format!(
+            "exit {}: {}",
+            done.exit_code
+                .map_or("unknown".to_owned(), |c| c.to_string()),
+            done.output
+                .or(done.stderr)
+                .unwrap_or_default()
+                .trim()
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ),
+        Err(e) => return Err(e),
+    };
+    let place = match (&settings.snapshot, &settings.image) {
+        (Some(s), _) => format!("Daytona snapshot {s:?}"),
+        (None, Some(i)) => format!("Daytona image {i:?}"),
+        (None, None) => "the default Daytona snapshot".to_owned(),
+    };
+    let err = shell.missing(ID, &place, &detail);
+    if let Ok(mut slot) = settings.shell_missing.lock() {
+        *slot = Some(err.message().to_owned());
+    }
+    Err(err)
+}
+
 /// The text handed to the session shell. The daemon sources it in the session's own shell, so
 /// it runs in a subshell (a `cd` or `exit` of the command cannot change or end the session), with
-/// the command as one quoted `sh -c` argument, from the quoted cwd.
+/// the command as one quoted `<shell> -c` argument, from the quoted cwd.
 ///
 /// Each stream goes through a limiter, `head -c <limit>` reading a FIFO: a session exec answers
 /// only when the command ends, so without a bound in the sandbox `yes` would fill the session log
@@ -293,7 +339,7 @@ async fn finish_provision(
 /// grace). Without `stdbuf`, `mktemp` or `mkfifo` (not GNU coreutils) the command runs unbounded,
 /// as before. After it, the end marker goes to both streams and the subshell exits with the
 /// command's status.
-pub(crate) fn wrap_command(command: &str, cwd_rel: &str, limit: u64) -> String {
+pub(crate) fn wrap_command(shell: Shell, command: &str, cwd_rel: &str, limit: u64) -> String {
     let dir = if cwd_rel.is_empty() {
         SEMANTIC_DIR.to_owned()
     } else {
@@ -305,14 +351,15 @@ pub(crate) fn wrap_command(command: &str, cwd_rel: &str, limit: u64) -> String {
 if command -v stdbuf >/dev/null 2>&1 && __atlas_d=$(mktemp -d 2>/dev/null) && mkfifo \"$__atlas_d/o\" \"$__atlas_d/e\"; then \
 stdbuf -o0 head -c {limit} < \"$__atlas_d/o\" & __atlas_po=$!; \
 stdbuf -o0 head -c {limit} < \"$__atlas_d/e\" >&2 & __atlas_pe=$!; \
-sh -c {cmd} > \"$__atlas_d/o\" 2> \"$__atlas_d/e\"; __atlas_ec=$?; \
+{shell} -c {cmd} > \"$__atlas_d/o\" 2> \"$__atlas_d/e\"; __atlas_ec=$?; \
 ( sleep 0.2; kill $__atlas_po $__atlas_pe ) >/dev/null 2>&1 & __atlas_k=$!; \
 wait $__atlas_po $__atlas_pe 2>/dev/null; kill $__atlas_k 2>/dev/null; rm -rf \"$__atlas_d\"; \
-else sh -c {cmd}; __atlas_ec=$?; fi; \
+else {shell} -c {cmd}; __atlas_ec=$?; fi; \
 else __atlas_ec=$?; fi; \
 printf '%s\\n' {mark}; printf '%s\\n' {mark} >&2; exit ${{__atlas_ec:-1}} )",
         dir = sh_quote(&dir),
         mark = sh_quote(END_MARK),
+        shell = shell.program(),
     )
 }
 
@@ -401,7 +448,12 @@ impl DaytonaSandbox {
             }
         };
         let limit = atlas_sandbox_sdk::overflow_limit(req.max_output_bytes);
-        let command = wrap_command(&req.command, &req.relative_cwd()?, limit);
+        let command = wrap_command(
+            self.settings.shell,
+            &req.command,
+            &req.relative_cwd()?,
+            limit,
+        );
         // Both streams may carry `limit` bytes, and the labelled log adds 3 bytes a line: read
         // enough that a command stopped at the limit still has its other stream read back.
         let read_limit = usize::try_from(limit.saturating_mul(8))
@@ -690,13 +742,14 @@ mod tests {
 
     #[test]
     fn command_is_quoted_and_subshelled() {
-        let w = wrap_command("echo 'hi' && exit 3", "my dir/x", 8000);
+        let w = wrap_command(Shell::Bash, "echo 'hi' && exit 3", "my dir/x", 8000);
         assert!(
             w.starts_with("( if cd -- 'semantic/my dir/x'; then "),
             "{w}"
         );
         assert_eq!(
-            w.matches(" sh -c 'echo '\\''hi'\\'' && exit 3'").count(),
+            w.matches(" /bin/bash -c 'echo '\\''hi'\\'' && exit 3'")
+                .count(),
             2,
             "bounded and fallback runs: {w}"
         );

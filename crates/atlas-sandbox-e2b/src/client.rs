@@ -114,6 +114,9 @@ pub(crate) struct Client {
     http: reqwest::Client,
     pub(crate) cfg: Resolved,
     retry: RetryPolicy,
+    /// Set when a sandbox of the template could not run the configured shell: the health check
+    /// then reports the backend unhealthy with this reason.
+    pub(crate) shell_missing: std::sync::Mutex<Option<String>>,
 }
 
 impl Client {
@@ -124,6 +127,7 @@ impl Client {
             http,
             cfg,
             retry: RetryPolicy::default(),
+            shell_missing: std::sync::Mutex::new(None),
         })
     }
 
@@ -217,6 +221,7 @@ impl Client {
             http: self.http.clone(),
             cfg: self.cfg.clone(),
             retry: self.retry,
+            shell_missing: std::sync::Mutex::new(None),
         };
         atlas_sandbox_cloud::spawn_cleanup("kill abandoned E2B sandbox", async move {
             if let Err(e) = me.kill(&id).await {
@@ -236,6 +241,7 @@ impl Client {
                 http,
                 cfg,
                 retry: RetryPolicy::default(),
+                shell_missing: std::sync::Mutex::new(None),
             };
             // The create may still be in flight on the vendor side; look twice.
             for wait in [Duration::from_secs(1), Duration::from_secs(10)] {
@@ -625,6 +631,50 @@ impl Client {
         });
     }
 
+    /// Runs `<shell> -c 'exit 0'` in a new sandbox: a template without the configured shell fails
+    /// here (and marks the backend unhealthy) instead of every command failing, or running in a
+    /// shell the operator did not choose.
+    async fn probe_shell(&self, sb: &RemoteSandbox) -> Result<()> {
+        let shell = self.cfg.shell;
+        let run = self
+            .run(
+                sb,
+                shell.program(),
+                vec!["-c", "exit 0"],
+                "/",
+                Duration::from_secs(15),
+                4096,
+            )
+            .await;
+        let detail = match run {
+            Ok(out) if out.exit_code == 0 => return Ok(()),
+            Ok(out) => format!(
+                "exit {}: {}",
+                out.exit_code,
+                out.stderr_str()
+                    .trim()
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            ),
+            Err(RunError::NotStarted(e) | RunError::Failed(e)) => {
+                if e.is_temporary() || e.kind() != ErrorKind::Backend {
+                    return Err(e);
+                }
+                e.message().to_owned()
+            }
+        };
+        let err = shell.missing(
+            ID,
+            &format!("E2B template {:?}", self.cfg.template),
+            &detail,
+        );
+        if let Ok(mut slot) = self.shell_missing.lock() {
+            *slot = Some(err.message().to_owned());
+        }
+        Err(err)
+    }
+
     /// Creates a sandbox session: create, upload the layer (one request), create empty
     /// directories (only if the layer has any). Kills the sandbox if the upload fails.
     pub(crate) async fn create_session(
@@ -638,9 +688,14 @@ impl Client {
             client: self,
             stage: Some(Stage::Created(sb.id.clone())),
         };
+        // The shell is probed while the layer uploads, so it costs no extra round trip.
         let prepared = async {
-            self.upload(&sb, layer).await?;
-            self.make_empty_dirs(&sb, layer).await
+            let upload = async {
+                self.upload(&sb, layer).await?;
+                self.make_empty_dirs(&sb, layer).await
+            };
+            let (up, shell) = tokio::join!(upload, self.probe_shell(&sb));
+            up.and(shell)
         }
         .await;
         guard.disarm();

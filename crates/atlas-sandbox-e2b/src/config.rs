@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use atlas_sandbox_sdk::{Error, HumanDuration, Result, Secret};
+use atlas_sandbox_sdk::{Error, HumanDuration, Result, Secret, Shell};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -61,6 +61,11 @@ pub struct E2bConfig {
     /// the sandbox is considered dead. envd is asked to send keepalives well within it.
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout: HumanDuration,
+    /// The shell each command runs with: "bash" (the default; `/bin/bash -c`, as E2B's own SDK)
+    /// or "sh" (POSIX `/bin/sh -c`). With "bash", a template without `/bin/bash` fails the first
+    /// sandbox's setup and makes the backend unhealthy, naming the template.
+    #[serde(default)]
+    pub shell: Shell,
 }
 
 fn default_template() -> String {
@@ -93,6 +98,7 @@ pub(crate) struct Resolved {
     pub(crate) metadata: BTreeMap<String, String>,
     pub(crate) request_timeout: Duration,
     pub(crate) idle_timeout: Duration,
+    pub(crate) shell: Shell,
 }
 
 impl Resolved {
@@ -216,6 +222,7 @@ impl E2bConfig {
             allow_internet_access: self.allow_internet_access,
             metadata: self.metadata,
             request_timeout: self.request_timeout.get(),
+            shell: self.shell,
             idle_timeout: self.idle_timeout.get(),
         })
     }

@@ -91,6 +91,15 @@ impl SandboxPlugin for E2bPlugin {
         // An authenticated list call: it proves the key and the API work and costs nothing.
         let deadline = self.client.cfg.request_timeout.min(Duration::from_secs(15));
         HealthStatus::measure(deadline, async {
+            let missing = self
+                .client
+                .shell_missing
+                .lock()
+                .ok()
+                .and_then(|s| s.clone());
+            if let Some(reason) = missing {
+                return Err(Error::unavailable(reason).with_backend(ID));
+            }
             let filter = BTreeMap::from([(TAG_MARKER.to_owned(), "true".to_owned())]);
             let (items, more) = self.client.list(&filter, 1, None).await?;
             let running = if items.is_empty() {
@@ -213,7 +222,7 @@ impl Sandbox for E2bSandbox {
                 .client
                 .run(
                     &sb,
-                    "/bin/sh",
+                    self.inner.client.cfg.shell.program(),
                     vec!["-c", &request.command],
                     &cwd,
                     timeout,

@@ -5,7 +5,7 @@ mod common;
 use atlas_sandbox_sdk::ExecRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_command_costs_three_requests_and_the_next_one() {
+async fn first_command_costs_three_round_trips_and_the_next_one() {
     let env = common::setup(serde_json::json!({"metadata": {"team": "data"}})).await;
     let sb = env.sandbox().await;
     assert!(
@@ -16,7 +16,37 @@ async fn first_command_costs_three_requests_and_the_next_one() {
     let out = sb.exec(ExecRequest::new("ls")).await.unwrap();
     assert_eq!(out.exit_code, 0);
     assert!(out.stdout_str().contains("catalog.yml"), "{out:?}");
-    let reqs = env.kit.requests();
+    let all = env.kit.requests();
+    let seen: Vec<(String, String)> = all
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
+    // The shell probe (`/bin/bash -c 'exit 0'`) runs while the layer uploads: the same three
+    // round trips, four requests.
+    let start_json = |r: &atlas_emulator_kit::RecordedRequest| -> serde_json::Value {
+        serde_json::from_slice(&r.body[5..]).unwrap()
+    };
+    let probe = all
+        .iter()
+        .position(|r| {
+            r.path == "/process.Process/Start" && start_json(r)["process"]["args"][1] == "exit 0"
+        })
+        .expect("a shell probe");
+    assert_eq!(
+        start_json(&all[probe])["process"]["cmd"],
+        "/bin/bash",
+        "the probe runs the configured shell"
+    );
+    assert!(
+        probe == 1 || probe == 2,
+        "the probe is sent with the upload: {seen:?}"
+    );
+    let reqs: Vec<_> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != probe)
+        .map(|(_, r)| r.clone())
+        .collect();
     let seen: Vec<(String, String)> = reqs
         .iter()
         .map(|r| (r.method.clone(), r.path.clone()))
@@ -68,7 +98,7 @@ async fn first_command_costs_three_requests_and_the_next_one() {
         "the API key never goes to the sandbox"
     );
 
-    // Exec: Connect streaming JSON, explicit deadline in ms, keepalive, /bin/sh -c with cwd.
+    // Exec: Connect streaming JSON, explicit deadline in ms, keepalive, /bin/bash -c with cwd.
     let start = &reqs[2];
     assert_eq!(
         start.header("content-type"),
@@ -84,7 +114,7 @@ async fn first_command_costs_three_requests_and_the_next_one() {
     let msg: serde_json::Value = serde_json::from_slice(&start.body[5..]).unwrap();
     assert_eq!(
         msg,
-        serde_json::json!({"process": {"cmd": "/bin/sh", "args": ["-c", "ls"], "cwd": "/home/user/semantic"}, "stdin": false})
+        serde_json::json!({"process": {"cmd": "/bin/bash", "args": ["-c", "ls"], "cwd": "/home/user/semantic"}, "stdin": false})
     );
 
     // The next command is one request.

@@ -12,6 +12,7 @@
 //! | `cwd entities`, `pwd` | the request's cwd is honoured; `pwd` prints [`ContractOptions::semantic_root`] |
 //! | `exit 0/1/2/127` | `ls catalog.yml`, `grep nomatch catalog.yml`, `ls /nonexistent-dir`, `nosuchcmd` |
 //! | `stderr ...` | `ls missing 1>/dev/null` and `echo err >&2` write to stderr only |
+//! | `bash-only syntax` | [`BASH_ONLY`] (`set -o pipefail`, an array, `[[ ]]`, `<<<`) prints `Y` and `pipefail=1`: the backend runs bash, not sh |
 //! | `timeout` | `sleep 30` with a 1 s timeout: exit 124, `timed_out`, returns within 1 s + slack |
 //! | `output cap` | 12 KB of output with a 1000-byte cap: truncated flag, the SDK's notice, a true prefix |
 //! | `endless output` | an endless `echo` loop (stderr and stdout) with a 1000-byte cap and a 60 s timeout is stopped for its output, not its deadline: both truncated, not `timed_out` |
@@ -113,6 +114,11 @@ enum Compare {
     /// `ls -l` style: the type letter and the name of each entry.
     LongListing,
 }
+
+/// What agents write and POSIX sh (dash) cannot run: `set -o pipefail`, an array, `[[ ]]` and a
+/// here-string. Every backend runs `bash -c`, so this prints `Y` and `pipefail=1`.
+pub const BASH_ONLY: &str = "set -o pipefail; a=(x y z); [[ ${#a[@]} -eq 3 && ${a[2]} == z ]] \
+     && tr a-z A-Z <<< \"${a[1]}\"; false | true; echo \"pipefail=$?\"";
 
 /// `cat` of [`crate::NON_ASCII_FILE`] (a unit test keeps the two in step).
 const NON_ASCII_CAT: &str = "cat entities/markets.yml";
@@ -325,6 +331,12 @@ pub async fn run<F: SandboxFactory>(name: &str, factory: F, opts: ContractOption
             "echo err >&2",
             0,
             StreamRule::Exact(b"", b"err\n"),
+        ),
+        (
+            "bash-only syntax",
+            BASH_ONLY,
+            0,
+            StreamRule::Exact(b"Y\npipefail=1\n", b""),
         ),
     ];
     for &(id, command, code, rule) in fixed {

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use atlas_sandbox_sdk::{Error, HumanDuration, Result, Secret};
+use atlas_sandbox_sdk::{Error, HumanDuration, Result, Secret, Shell};
 use base64::Engine as _;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -84,6 +84,11 @@ pub struct VercelConfig {
     /// With `deny-all`: domains the microVM may still reach (e.g. `"*.npmjs.org"`).
     #[serde(default)]
     pub allowed_domains: Vec<String>,
+    /// The shell each command runs with: "bash" (the default; `/bin/bash -c`) or "sh" (POSIX
+    /// `/bin/sh -c`). With "bash", a runtime image without `/bin/bash` fails the first
+    /// sandbox's setup and makes the backend unhealthy, naming the runtime.
+    #[serde(default)]
+    pub shell: Shell,
 }
 
 fn default_runtime() -> String {
@@ -117,6 +122,7 @@ impl Default for VercelConfig {
             api_url: default_api_url(),
             network_policy: NetworkPolicy::DenyAll,
             allowed_domains: Vec::new(),
+            shell: Shell::Bash,
         }
     }
 }

@@ -72,7 +72,9 @@ pub fn build_plugin(
             lifetime: config.sandbox_lifetime.get(),
             network_policy: config.network_policy,
             allowed_domains: config.allowed_domains.clone(),
+            shell: config.shell,
         },
+        shell_missing: std::sync::Mutex::new(None),
         ctx: ctx.clone(),
     }))
 }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use atlas_sandbox_cloud::{SessionSlot, TAG_MARKER, age_from_tags, sandbox_tags, spawn_cleanup};
 use atlas_sandbox_sdk::{
     CappedBuffer, CollectLimits, Error, ErrorKind, ExecOutput, ExecRequest, HealthStatus,
-    PluginContext, Result, Sandbox, SandboxPlugin, SecurityProfile, SemanticLayer, SweepReport,
-    SweptSandbox, TIMEOUT_EXIT_CODE, async_trait,
+    PluginContext, Result, Sandbox, SandboxPlugin, SecurityProfile, SemanticLayer, Shell,
+    SweepReport, SweptSandbox, TIMEOUT_EXIT_CODE, async_trait,
 };
 use bytes::Bytes;
 
@@ -52,6 +52,9 @@ pub(crate) struct Shared {
     pub(crate) client: VercelClient,
     pub(crate) settings: Settings,
     pub(crate) ctx: PluginContext,
+    /// Set when a sandbox could not run the configured shell: the health check then reports the
+    /// backend unhealthy with this reason.
+    pub(crate) shell_missing: Mutex<Option<String>>,
 }
 
 /// The microVM's shape, from the config.
@@ -63,6 +66,7 @@ pub(crate) struct Settings {
     pub(crate) lifetime: Duration,
     pub(crate) network_policy: NetworkPolicy,
     pub(crate) allowed_domains: Vec<String>,
+    pub(crate) shell: Shell,
 }
 
 impl Settings {
@@ -150,7 +154,16 @@ impl SandboxPlugin for VercelPlugin {
     /// without creating (paying for) anything.
     async fn health_check(&self) -> HealthStatus {
         let client = &self.shared.client;
+        let missing = self
+            .shared
+            .shell_missing
+            .lock()
+            .ok()
+            .and_then(|s| s.clone());
         HealthStatus::measure(Duration::from_secs(10), async move {
+            if let Some(reason) = missing {
+                return Err(Error::unavailable(reason).with_backend(ID));
+            }
             client.list(None, 1, None).await?;
             Ok(format!(
                 "authenticated to the Vercel Sandbox API (project {})",
@@ -294,6 +307,7 @@ impl VercelSandbox {
         let runner = Runner {
             client: &self.shared.client,
             session_id: &s.id,
+            shell: self.shared.settings.shell,
             req,
             start: Instant::now(),
             deadline: tokio::time::Instant::from_std(later(
@@ -410,24 +424,71 @@ async fn create_session(shared: Arc<Shared>, archive: Arc<Archive>) -> Result<Se
             Duration::from_millis(made.session.timeout),
         )),
     };
-    let upload = if archive.files > 0 {
-        shared
-            .client
-            .write_files(&session.id, archive.tar_gz.clone())
-            .await
-    } else {
-        // Nothing to extract, but commands still run in the semantic directory.
-        shared.client.mkdir(&session.id, SEMANTIC_DIR).await
+    let upload = async {
+        if archive.files > 0 {
+            shared
+                .client
+                .write_files(&session.id, archive.tar_gz.clone())
+                .await
+        } else {
+            // Nothing to extract, but commands still run in the semantic directory.
+            shared.client.mkdir(&session.id, SEMANTIC_DIR).await
+        }
     };
+    // The shell is probed while the layer uploads, so it costs no extra round trip.
+    let (upload, probe) = tokio::join!(upload, probe_shell(&shared, &session));
     guard.stage = None;
-    if let Err(e) = upload {
+    if let Err(e) = upload.and(probe) {
         if let Err(e2) = destroy(&shared.client, &session).await {
-            tracing::warn!(sandbox = %session.name, error = %e2, "could not stop the sandbox after a failed upload");
+            tracing::warn!(sandbox = %session.name, error = %e2, "could not stop the sandbox after a failed setup");
         }
         return Err(e);
     }
     tracing::debug!(sandbox = %session.name, session = %session.id, files = archive.files, "Vercel sandbox ready");
     Ok(session)
+}
+
+/// Runs `<shell> -c 'exit 0'` in the new microVM: a runtime image without the configured shell
+/// fails here (and marks the backend unhealthy) instead of every command failing, or running in
+/// a shell the operator did not choose.
+async fn probe_shell(shared: &Shared, session: &Session) -> Result<()> {
+    let shell = shared.settings.shell;
+    let req = ExecRequest::new("exit 0").timeout(Duration::from_secs(15));
+    let runner = Runner {
+        client: &shared.client,
+        session_id: &session.id,
+        shell,
+        req: &req,
+        start: Instant::now(),
+        deadline: tokio::time::Instant::from_std(later(
+            Instant::now(),
+            req.timeout.saturating_add(DEADLINE_GRACE),
+        )),
+    };
+    // From `/`: the semantic directory may not exist yet while the layer uploads.
+    let detail = match runner.streaming("/").await {
+        Ok(out) if out.exit_code == 0 => return Ok(()),
+        Ok(out) => format!(
+            "exit {}: {}",
+            out.exit_code,
+            out.stderr_str()
+                .trim()
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ),
+        Err(e) if e.is_temporary() || e.kind() != ErrorKind::Backend => return Err(e),
+        Err(e) => e.message().to_owned(),
+    };
+    let err = shell.missing(
+        ID,
+        &format!("Vercel runtime {:?}", shared.settings.runtime),
+        &detail,
+    );
+    if let Ok(mut slot) = shared.shell_missing.lock() {
+        *slot = Some(err.message().to_owned());
+    }
+    Err(err)
 }
 
 /// How far an abandoned session setup got.
@@ -526,6 +587,7 @@ impl Collector {
 struct Runner<'a> {
     client: &'a VercelClient,
     session_id: &'a str,
+    shell: Shell,
     req: &'a ExecRequest,
     start: Instant,
     /// Our own deadline: the command's timeout plus a grace for the vendor to report it.
@@ -541,7 +603,7 @@ enum Next {
 impl Runner<'_> {
     fn body<'b>(&'b self, cwd: &'b str, wait: bool) -> RunCommand<'b> {
         RunCommand {
-            command: "sh",
+            command: self.shell.program(),
             args: ["-c", &self.req.command],
             cwd,
             env: BTreeMap::new(),
@@ -885,6 +947,7 @@ mod tests {
             lifetime: Duration::from_secs(600),
             network_policy: NetworkPolicy::DenyAll,
             allowed_domains: vec![],
+            shell: Shell::Bash,
         };
         assert_eq!(
             s.network_policy_body(),

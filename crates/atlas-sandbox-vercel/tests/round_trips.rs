@@ -10,20 +10,30 @@ async fn session_setup_is_three_round_trips_and_close_is_two() {
     let sb = s.sandbox().await;
     let out = sb.exec(ExecRequest::new("ls")).await.expect("ls");
     assert_eq!(out.stdout_str(), "catalog.yml\nentities\n");
-    let setup: Vec<(String, String)> = s
-        .kit
-        .requests()
+    let reqs = s.kit.requests();
+    let setup: Vec<(String, String)> = reqs
         .iter()
         .map(|r| (r.method.clone(), r.path.clone()))
         .collect();
+    // Three round trips, four requests: the shell probe (`/bin/bash -c 'exit 0'`) goes out
+    // with the upload.
     assert_eq!(
         setup.len(),
-        3,
-        "create + one upload + the first command: {setup:?}"
+        4,
+        "create + (upload | shell probe) + the first command: {setup:?}"
     );
     assert_eq!(setup[0], ("POST".into(), "/v2/sandboxes".into()));
-    assert!(setup[1].1.ends_with("/fs/write"), "{setup:?}");
-    assert!(setup[2].1.ends_with("/cmd"), "{setup:?}");
+    let probe = reqs
+        .iter()
+        .position(|r| {
+            r.path.ends_with("/cmd")
+                && r.json()
+                    .is_some_and(|j| j["args"][1] == "exit 0" && j["command"] == "/bin/bash")
+        })
+        .expect("a shell probe with /bin/bash");
+    assert!(probe == 1 || probe == 2, "{setup:?}");
+    assert!(setup[3 - probe].1.ends_with("/fs/write"), "{setup:?}");
+    assert!(setup[3].1.ends_with("/cmd"), "{setup:?}");
 
     for i in 0..20 {
         let out = sb
@@ -32,12 +42,12 @@ async fn session_setup_is_three_round_trips_and_close_is_two() {
             .expect("exec");
         assert_eq!(out.exit_code, 0);
     }
-    assert_eq!(s.kit.requests().len(), 3 + 20, "one request per command");
+    assert_eq!(s.kit.requests().len(), 4 + 20, "one request per command");
     sb.close().await.expect("close");
     let all = s.kit.requests();
-    assert_eq!(all.len(), 3 + 20 + 2, "close = stop + delete");
-    assert!(all[23].path.ends_with("/stop"), "{:?}", all[23].path);
-    assert_eq!(all[24].method, "DELETE");
+    assert_eq!(all.len(), 4 + 20 + 2, "close = stop + delete");
+    assert!(all[24].path.ends_with("/stop"), "{:?}", all[24].path);
+    assert_eq!(all[25].method, "DELETE");
 
     for r in &all {
         assert_eq!(
@@ -70,18 +80,19 @@ async fn session_setup_is_three_round_trips_and_close_is_two() {
     assert_eq!(create["tags"]["atlas-sandbox"], "true");
     assert_eq!(create["tags"]["atlas-sandbox-instance"], "test-instance");
     assert!(create["name"].as_str().unwrap_or("").starts_with("atlas-"));
-    let cmd = all[2].json().expect("cmd body");
+    let cmd = all[3].json().expect("cmd body");
     assert_eq!(
         cmd,
         serde_json::json!({
-            "command": "sh", "args": ["-c", "ls"], "cwd": "/vercel/sandbox/semantic",
+            "command": "/bin/bash", "args": ["-c", "ls"], "cwd": "/vercel/sandbox/semantic",
             "env": {}, "sudo": false, "wait": true, "logs": true, "timeout": 10_000
         })
     );
-    assert_eq!(all[1].header("x-cwd"), Some("/"));
-    assert_eq!(all[1].header("content-type"), Some("application/gzip"));
+    let write = &all[3 - probe];
+    assert_eq!(write.header("x-cwd"), Some("/"));
+    assert_eq!(write.header("content-type"), Some("application/gzip"));
     assert!(
-        all[24]
+        all[25]
             .query
             .as_deref()
             .unwrap_or("")

@@ -1,4 +1,4 @@
-//! A deliberately unsandboxed baseline: `sh -c` in a throwaway copy of the layer, run with the
+//! A deliberately unsandboxed baseline: `bash -c` in a throwaway copy of the layer, run with the
 //! SDK's process runner. The contract suite must pass against it and the escape battery must
 //! report the rows it cannot hold as FAILED.
 
@@ -57,7 +57,8 @@ impl Sandbox for LocalSh {
             return Err(Error::new(ErrorKind::SandboxGone, "the sandbox is closed"));
         }
         let cwd = self.root.join(request.relative_cwd()?);
-        let spec = ProcessSpec::new("/bin/sh")
+        // bash, as every backend that runs a real shell.
+        let spec = ProcessSpec::new("/bin/bash")
             .arg("-c")
             .arg(&request.command)
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
