@@ -58,7 +58,10 @@ async fn bare(cmd: &str, root: &Path) -> Duration {
     let spec = ProcessSpec::new("/bin/bash")
         .arg("-c")
         .arg(outside(cmd, root))
+        // The jail's environment, so both run the tools in the same locale.
         .env("PATH", "/usr/bin:/bin")
+        .env("HOME", "/tmp")
+        .env("LANG", "C.UTF-8")
         .cwd(root);
     let r = process::run(&spec).await.expect("bash");
     assert_eq!(r.output.exit_code, 0, "{cmd}");

@@ -354,3 +354,38 @@ async fn explore_tools_work() {
     }
     sb.close().await.unwrap();
 }
+
+/// A descriptor the host left open across exec (no O_CLOEXEC) never reaches a command.
+#[tokio::test]
+async fn inherited_descriptors_do_not_reach_the_jail() {
+    if common::child_role().is_some() {
+        return;
+    }
+    let Some(plugin) = plugin_or_skip("inherited_descriptors") else {
+        return;
+    };
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "LEAKED-SECRET\n").unwrap();
+    // Deliberately without O_CLOEXEC.
+    let fd = rustix::fs::open(
+        &secret,
+        rustix::fs::OFlags::RDONLY,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap();
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    let (_tmp, root) = atlas_sandbox_testkit::copy_example_layer();
+    let sb = common::sandbox(&plugin, &root).await;
+    let out = sb
+        .exec(ExecRequest::new(format!(
+            "cat <&{raw}; cat /dev/fd/{raw}; ls /dev/fd/"
+        )))
+        .await
+        .unwrap();
+    assert!(!out.stdout_str().contains("LEAKED"), "{out:?}");
+    assert!(!out.stderr_str().contains("LEAKED"), "{out:?}");
+    sb.close().await.unwrap();
+    drop(fd);
+}

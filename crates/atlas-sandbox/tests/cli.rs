@@ -154,6 +154,40 @@ fn backends_lists_every_known_backend() {
     assert_eq!(v["semantic_root_source"]["kind"], "example_layer");
 }
 
+/// With no config at all on Linux the warm jail is enabled and, when the kernel allows it,
+/// wins selection: the README's first command runs in the jail.
+#[test]
+fn with_no_config_the_jail_is_enabled_and_wins() {
+    if !compiled_in().iter().any(|d| d.id == "jail") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["backends", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let jail = v["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == "jail")
+        .unwrap()
+        .clone();
+    assert_eq!(jail["configured"], true, "{jail}");
+    assert_eq!(jail["enabled"], true, "{jail}");
+    if jail["health"]["healthy"] != true {
+        eprintln!(
+            "SKIPPED: with_no_config_the_jail_is_enabled_and_wins: the jail is unhealthy here: {}",
+            jail["health"]["message"]
+        );
+        return;
+    }
+    assert_eq!(v["selected"], "jail", "{v}");
+    let out = run(dir.path(), &["exec", "--json", "echo hi; hostname"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["backend"], "jail", "{v}");
+    assert_eq!(v["stdout"], "hi\natlas-jail\n", "{v}");
+}
+
 /// A reader that went away (`atlas-sandbox … | head -1`) ends the program quietly with 141, as
 /// for a Unix filter killed by SIGPIPE: no panic, no "Broken pipe" error message.
 #[test]

@@ -21,7 +21,7 @@ pub(crate) use serve::SHELL;
 use std::ffi::OsString;
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
@@ -99,6 +99,12 @@ fn fail(sock: BorrowedFd<'_>, message: String) -> i32 {
 
 fn keeper(sock: OwnedFd) -> i32 {
     let _ = rustix::io::fcntl_setfd(&sock, rustix::io::FdFlags::CLOEXEC);
+    // A descriptor the host opened without close-on-exec (a library's, a test's) crossed the
+    // exec; in the jail it would be a way around every mount and Landlock rule (runc's "Leaky
+    // Vessels"). Only the standard streams and the socket stay.
+    if let Err(message) = close_inherited(sock.as_raw_fd()) {
+        return fail(sock.as_fd(), message);
+    }
     let mut buf = vec![0u8; MAX_MESSAGE];
     let plan: Plan = match recv(sock.as_fd(), &mut buf) {
         Ok(Some((n, _))) => match serde_json::from_slice(&buf[..n]) {
@@ -132,6 +138,21 @@ fn keeper(sock: OwnedFd) -> i32 {
         }
         Err(e) => fail(sock.as_fd(), format!("fork of the jail's init failed: {e}")),
     }
+}
+
+fn close_inherited(keep: std::os::fd::RawFd) -> Result<(), String> {
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| format!("listing /proc/self/fd: {e}"))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in fds {
+        if fd > 2 && fd != keep {
+            // Nothing in this fresh process owns these inherited descriptors. The listing's
+            // own handle was among them and is already closed: that close fails with EBADF.
+            let _ = nix::unistd::close(fd);
+        }
+    }
+    Ok(())
 }
 
 /// Becomes the unprivileged jail user (when the host is root), checks the host is still the
