@@ -254,6 +254,7 @@ impl Engine {
         }
         let limit = self.limits.deadline.get().min(timeout);
         let label = HumanDuration(limit).to_string();
+        let label_after = label.clone();
         let meter = memory::Meter::new(
             self.limits.max_exec_memory_bytes,
             self.limits.max_total_memory_bytes,
@@ -286,6 +287,15 @@ impl Engine {
                 interp::LIMIT_EXIT,
             ),
         };
+        let (mut err, mut code) = (err, code);
+        // A last step that overran the deadline without reaching a check still timed out: the
+        // result is 124 (as if killed at the deadline), never a late exit 0.
+        if start.elapsed() >= limit && code != TIMEOUT_EXIT_CODE {
+            err.extend_from_slice(
+                format!("bash: execution exceeded execution deadline ({label_after})\n").as_bytes(),
+            );
+            code = TIMEOUT_EXIT_CODE;
+        }
         let mut stdout = CappedBuffer::new(max_output_bytes);
         let mut stderr = CappedBuffer::new(max_output_bytes);
         stdout.push(&out);
