@@ -194,14 +194,17 @@ impl Sandbox for JustBashSandbox {
     }
 }
 
-/// The stack an exec's interpretation starts on. Every recursion of the interpreter is
+/// The stack an exec's interpretation needs at its start: when the caller's thread has less
+/// left, interpretation moves to a fresh 16 MiB segment. Every recursion of the interpreter is
 /// depth-limited (nesting pre-scan, call, substitution and awk/jq depth limits) and deeper
-/// work grows the stack in heap segments (`stacker::maybe_grow`), so this is a floor that does
-/// not depend on the caller's thread (tokio's blocking threads have 2 MiB).
+/// work grows the stack in heap segments (`stacker::maybe_grow`), so this floor does not
+/// depend on the caller's thread (tokio's blocking threads have 2 MiB). Threads with enough
+/// stack run in place: a segment per exec costs an mmap and page faults on every command.
+const INTERPRETER_STACK_FLOOR: usize = 1024 * 1024;
 const INTERPRETER_STACK: usize = 16 * 1024 * 1024;
 
 fn run_on_interpreter_stack<T>(f: impl FnOnce() -> T) -> T {
-    stacker::grow(INTERPRETER_STACK, f)
+    stacker::maybe_grow(INTERPRETER_STACK_FLOOR, INTERPRETER_STACK, f)
 }
 
 /// The synchronous interpreter over one sandbox's filesystem. Each exec starts with fresh shell
