@@ -2336,10 +2336,10 @@ impl<'a> Shell<'a> {
                 let out: Vec<String> = vals
                     .iter()
                     .map(|v| match &re {
-                        Some(re) => remove_affix(v, re, suffix, largest),
-                        None => v.clone(),
+                        Some(re) => remove_affix(self, v, re, suffix, largest),
+                        None => Ok(v.clone()),
                     })
-                    .collect();
+                    .collect::<R<_>>()?;
                 self.push_multi(out, multi, quoted, acc)?;
             }
             P::Substring { offset, length, .. } => {
@@ -2449,8 +2449,8 @@ impl<'a> Shell<'a> {
                 let vals = values.unwrap_or_default();
                 let out: Vec<String> = vals
                     .iter()
-                    .map(|v| replace_pattern(v, &pat, &rep, match_kind))
-                    .collect();
+                    .map(|v| replace_pattern(self, v, &pat, &rep, match_kind))
+                    .collect::<R<_>>()?;
                 self.push_multi(out, multi, quoted, acc)?;
             }
             P::VariableNames { .. } | P::MemberKeys { .. } => {}
@@ -2862,7 +2862,24 @@ pub fn pattern_match(pat: &str, value: &str) -> bool {
     pattern_regex(pat, false).is_some_and(|re| re.is_match(value))
 }
 
-fn remove_affix(v: &str, re: &regex::Regex, suffix: bool, largest: bool) -> String {
+/// Pattern matching tries every cut of the value (a regex match over up to the whole value
+/// each): check the deadline as it goes, since a 10 MiB value is millions of tries.
+fn every_32(sh: &Shell<'_>, n: &mut u32) -> R<()> {
+    *n = n.wrapping_add(1);
+    if n.is_multiple_of(32) {
+        sh.tick()?;
+    }
+    Ok(())
+}
+
+fn remove_affix(
+    sh: &Shell<'_>,
+    v: &str,
+    re: &regex::Regex,
+    suffix: bool,
+    largest: bool,
+) -> R<String> {
+    let mut tries = 0u32;
     let mut bounds: Vec<usize> = v.char_indices().map(|(i, _)| i).collect();
     bounds.push(v.len());
     if suffix {
@@ -2872,8 +2889,9 @@ fn remove_affix(v: &str, re: &regex::Regex, suffix: bool, largest: bool) -> Stri
             Box::new(bounds.iter().rev())
         };
         for &i in iter {
+            every_32(sh, &mut tries)?;
             if re.is_match(&v[i..]) {
-                return v[..i].to_owned();
+                return Ok(v[..i].to_owned());
             }
         }
     } else {
@@ -2883,36 +2901,46 @@ fn remove_affix(v: &str, re: &regex::Regex, suffix: bool, largest: bool) -> Stri
             Box::new(bounds.iter())
         };
         for &i in iter {
+            every_32(sh, &mut tries)?;
             if re.is_match(&v[..i]) {
-                return v[i..].to_owned();
+                return Ok(v[i..].to_owned());
             }
         }
     }
-    v.to_owned()
+    Ok(v.to_owned())
 }
 
-fn replace_pattern(v: &str, pat: &str, rep: &str, kind: &word::SubstringMatchKind) -> String {
+fn replace_pattern(
+    sh: &Shell<'_>,
+    v: &str,
+    pat: &str,
+    rep: &str,
+    kind: &word::SubstringMatchKind,
+) -> R<String> {
+    let mut tries = 0u32;
     let Some(re) = pattern_regex(pat, false) else {
-        return v.to_owned();
+        return Ok(v.to_owned());
     };
     let mut bounds: Vec<usize> = v.char_indices().map(|(i, _)| i).collect();
     bounds.push(v.len());
     match kind {
         word::SubstringMatchKind::Prefix => {
             for &j in bounds.iter().rev() {
+                every_32(sh, &mut tries)?;
                 if re.is_match(&v[..j]) {
-                    return format!("{rep}{}", &v[j..]);
+                    return Ok(format!("{rep}{}", &v[j..]));
                 }
             }
-            v.to_owned()
+            Ok(v.to_owned())
         }
         word::SubstringMatchKind::Suffix => {
             for &i in &bounds {
+                every_32(sh, &mut tries)?;
                 if re.is_match(&v[i..]) {
-                    return format!("{}{rep}", &v[..i]);
+                    return Ok(format!("{}{rep}", &v[..i]));
                 }
             }
-            v.to_owned()
+            Ok(v.to_owned())
         }
         word::SubstringMatchKind::FirstOccurrence | word::SubstringMatchKind::Anywhere => {
             let all = matches!(kind, word::SubstringMatchKind::Anywhere);
@@ -2924,6 +2952,7 @@ fn replace_pattern(v: &str, pat: &str, rep: &str, kind: &word::SubstringMatchKin
                 let mut found = None;
                 if !replaced || all {
                     for j in (i + 1..bounds.len()).rev() {
+                        every_32(sh, &mut tries)?;
                         if re.is_match(&v[start..bounds[j]]) {
                             found = Some(j);
                             break;
@@ -2932,6 +2961,9 @@ fn replace_pattern(v: &str, pat: &str, rep: &str, kind: &word::SubstringMatchKin
                 }
                 match found {
                     Some(j) => {
+                        // `${x//?/$big}`: the result grows by the replacement per match.
+                        sh.fits(2 * (out.len() + rep.len()) as u64)?;
+                        sh.check_len(&out)?;
                         out.push_str(rep);
                         i = j;
                         replaced = true;
@@ -2942,7 +2974,7 @@ fn replace_pattern(v: &str, pat: &str, rep: &str, kind: &word::SubstringMatchKin
                     }
                 }
             }
-            out
+            Ok(out)
         }
     }
 }

@@ -194,14 +194,17 @@ impl Sandbox for JustBashSandbox {
     }
 }
 
-/// The stack an exec's interpretation starts on. Every recursion of the interpreter is
+/// The stack an exec's interpretation needs at its start: when the caller's thread has less
+/// left, interpretation moves to a fresh 16 MiB segment. Every recursion of the interpreter is
 /// depth-limited (nesting pre-scan, call, substitution and awk/jq depth limits) and deeper
-/// work grows the stack in heap segments (`stacker::maybe_grow`), so this is a floor that does
-/// not depend on the caller's thread (tokio's blocking threads have 2 MiB).
+/// work grows the stack in heap segments (`stacker::maybe_grow`), so this floor does not
+/// depend on the caller's thread (tokio's blocking threads have 2 MiB). Threads with enough
+/// stack run in place: a segment per exec costs an mmap and page faults on every command.
+const INTERPRETER_STACK_FLOOR: usize = 1024 * 1024;
 const INTERPRETER_STACK: usize = 16 * 1024 * 1024;
 
 fn run_on_interpreter_stack<T>(f: impl FnOnce() -> T) -> T {
-    stacker::grow(INTERPRETER_STACK, f)
+    stacker::maybe_grow(INTERPRETER_STACK_FLOOR, INTERPRETER_STACK, f)
 }
 
 /// The synchronous interpreter over one sandbox's filesystem. Each exec starts with fresh shell
@@ -254,6 +257,7 @@ impl Engine {
         }
         let limit = self.limits.deadline.get().min(timeout);
         let label = HumanDuration(limit).to_string();
+        let label_after = label.clone();
         let meter = memory::Meter::new(
             self.limits.max_exec_memory_bytes,
             self.limits.max_total_memory_bytes,
@@ -286,6 +290,15 @@ impl Engine {
                 interp::LIMIT_EXIT,
             ),
         };
+        let (mut err, mut code) = (err, code);
+        // A last step that overran the deadline without reaching a check still timed out: the
+        // result is 124 (as if killed at the deadline), never a late exit 0.
+        if start.elapsed() >= limit && code != TIMEOUT_EXIT_CODE {
+            err.extend_from_slice(
+                format!("bash: execution exceeded execution deadline ({label_after})\n").as_bytes(),
+            );
+            code = TIMEOUT_EXIT_CODE;
+        }
         let mut stdout = CappedBuffer::new(max_output_bytes);
         let mut stderr = CappedBuffer::new(max_output_bytes);
         stdout.push(&out);

@@ -102,6 +102,27 @@ fn cases() -> Vec<Case> {
             t2,
         ),
         ("jq_gsub_growth", "jq -n '\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" | gsub(\"\"; \"yyyyyyyyyyyyyyyyyyyy\") | gsub(\"\"; \"yyyyyyyyyyyyyyyyyyyy\") | gsub(\"\"; \"yyyyyyyyyyyyyyyyyyyy\") | gsub(\"\"; \"yyyyyyyyyyyyyyyyyyyy\") | length'".into(), &[126], t10),
+        // Parameter expansion: growth by replacement, and the per-cut pattern matching.
+        (
+            "param_replace_growth",
+            "x=$(printf '%10000s' a); x=$x$x$x$x$x$x$x$x$x$x; y=${x// /$x}; echo ${#y}".into(),
+            &[124, 126],
+            t10,
+        ),
+        (
+            "param_affix_quadratic",
+            "x=$(printf '%10000s' a); x=$x$x$x$x$x$x$x$x$x$x; y=${x##*b}; echo ${#y}".into(),
+            &[124],
+            t2,
+        ),
+        // Commands that build their output in memory.
+        (
+            "sed_growth",
+            "printf '%10000s' a > /tmp/a; for i in 1 2 3 4 5 6 7 8 9 10; do cat /tmp/a /tmp/a /tmp/a /tmp/a > /tmp/b; mv /tmp/b /tmp/a; done; sed 's/ /xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/g' /tmp/a | sed 's/x/yyyyyyyyyyyyyyyyyy/g' | wc -c".into(),
+            &[1, 124, 126],
+            t10,
+        ),
+        ("seq_sort", "seq 1 100000000 | sort | wc -l".into(), &[124, 126], t10),
         // Output and write layer.
         ("endless_output", "while true; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done".into(), &[126], t10),
         ("write_layer_fill", "s=$(printf '%10000s' x); s=$s$s$s$s$s$s$s$s$s$s; for i in $(seq 1000); do echo \"$s\" > /tmp/f$i; done".into(), &[1, 124, 126], t10),

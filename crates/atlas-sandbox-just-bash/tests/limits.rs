@@ -265,3 +265,66 @@ fn deep_directories_fit_a_2_mib_stack() {
         "{out:?}"
     );
 }
+
+#[test]
+fn exec_memory_budget_stops_with_126_and_says_which() {
+    let mut c = JustBashConfig::default();
+    c.limits.max_exec_memory_bytes = 4 << 20;
+    c.limits.max_loop_iterations = u64::MAX;
+    c.limits.max_commands = u64::MAX;
+    // Many small variables: no single string passes max_string_length.
+    let out = run_with(
+        &c,
+        "echo start; s=$(printf '%1000s' x); i=0; while :; do i=$((i+1)); eval \"v$i=\\$s\"; done",
+    );
+    assert_eq!(out.exit_code, 126, "{out:?}");
+    assert_eq!(out.stdout, b"start\n");
+    assert!(
+        out.stderr_str().contains(
+            "memory limit exceeded (4194304 bytes per exec), increase limits.max_exec_memory_bytes"
+        ),
+        "{out:?}"
+    );
+    // `||` cannot swallow it: the meter stays tripped.
+    let out = run_with(
+        &c,
+        "set -- x; while :; do set -- \"$@\" \"$@\" || echo caught; done",
+    );
+    assert_eq!(out.exit_code, 126, "{out:?}");
+    assert!(!out.stdout_str().contains("caught"), "{out:?}");
+}
+
+#[test]
+fn awk_and_jq_values_count_towards_the_budget() {
+    let mut c = JustBashConfig::default();
+    c.limits.max_exec_memory_bytes = 8 << 20;
+    let out = run_with(
+        &c,
+        "awk 'BEGIN{s=\"xxxxxxxxxxxxxxxx\"; for(i=0;i<20;i++) s=s s; a[1]=s; a[2]=s s}'",
+    );
+    assert_eq!(out.exit_code, 126, "{out:?}");
+    let out = run_with(&c, "jq -n '\"x\" * 100000000'");
+    assert_eq!(out.exit_code, 126, "{out:?}");
+    assert!(out.stderr_str().contains("it was not run"), "{out:?}");
+    let out = run_with(&c, "jq -n '\"x\" * 10 | length'");
+    assert_eq!(out.stdout, b"10\n", "{out:?}");
+}
+
+#[test]
+fn unterminated_case_chains_are_a_syntax_error_not_a_hang() {
+    let start = Instant::now();
+    let out = run(&format!("eval '{}'", "case x in x) ".repeat(40)));
+    assert_eq!(out.exit_code, 2, "{out:?}");
+    assert!(
+        out.stderr_str().contains("unexpected end of file"),
+        "{out:?}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+    // Terminated nesting and `case` as a plain word still work.
+    let out =
+        run("case a in a) case b in b) echo in;; esac;; esac; echo case case case case case case");
+    assert_eq!(
+        out.stdout, b"in\ncase case case case case case\n",
+        "{out:?}"
+    );
+}

@@ -272,11 +272,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 // aliases expand to gigabytes. Count the expansion on the event stream first.
                 let room = ctx.sh.meter.room();
                 if let Some(expanded) = yaml_expansion_past(&text, room) {
-                    ctx.io.errln(&format!(
-                        "yq: error: {name}: YAML aliases expand to more than {expanded} bytes, past the {room} bytes left of limits.max_exec_memory_bytes"
-                    ));
-                    ctx.sh.meter.trip();
-                    return Ok(crate::interp::LIMIT_EXIT);
+                    return crate::interp::abort(
+                        crate::interp::LIMIT_EXIT,
+                        format!(
+                            "yq: error: {name}: YAML aliases expand to more than {expanded} bytes, past the {room} bytes left of limits.max_exec_memory_bytes"
+                        ),
+                    );
                 }
                 match yaml_rust2::YamlLoader::load_from_str(&text) {
                     Ok(docs) => inputs.extend(docs.iter().map(yaml_to_val)),
@@ -317,10 +318,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     }
     let _inputs_held = match ctx.sh.meter.hold(measured.total as u64) {
         Ok(h) => h,
-        Err(o) => {
-            ctx.io.errln(&o.message(cmd));
-            return Ok(crate::interp::LIMIT_EXIT);
-        }
+        Err(o) => return crate::interp::abort(crate::interp::LIMIT_EXIT, o.message(cmd)),
     };
     let var_bounds: Vec<(String, V)> = vars
         .iter()
@@ -342,18 +340,22 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         room,
     ) {
         Ok(()) => {}
+        // Like every other limit, these stop the script (exit 126), not just this command.
         Err(TooBig::Steps(n)) => {
-            ctx.io.errln(&format!(
-                "{cmd}: error: this filter may take up to {n:.0} steps on this input, past the limit of {max_steps:.0} (increase limits.max_loop_iterations); it was not run"
-            ));
-            return Ok(crate::interp::LIMIT_EXIT);
+            return crate::interp::abort(
+                crate::interp::LIMIT_EXIT,
+                format!(
+                    "{cmd}: error: this filter may take up to {n:.0} steps on this input, past the limit of {max_steps:.0} (increase limits.max_loop_iterations); it was not run"
+                ),
+            );
         }
         Err(TooBig::Bytes(n)) => {
-            ctx.io.errln(&format!(
-                "{cmd}: error: this filter may build values of up to {n:.0} bytes on this input, past the {room:.0} bytes left of limits.max_exec_memory_bytes; it was not run"
-            ));
-            ctx.sh.meter.trip();
-            return Ok(crate::interp::LIMIT_EXIT);
+            return crate::interp::abort(
+                crate::interp::LIMIT_EXIT,
+                format!(
+                    "{cmd}: error: this filter may build values of up to {n:.0} bytes on this input, past the {room:.0} bytes left of limits.max_exec_memory_bytes; it was not run"
+                ),
+            );
         }
     }
     let var_names: Vec<String> = vars.iter().map(|(n, _)| format!("${n}")).collect();
