@@ -77,6 +77,9 @@ impl Meter {
 
     /// Charges `n` bytes, or fails (charging nothing) when either budget would be passed.
     pub fn charge(&self, n: u64) -> Result<(), OverBudget> {
+        if n == 0 && !self.0.tripped.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         if self.0.tripped.load(Ordering::Relaxed) {
             return Err(self.over());
         }
@@ -105,6 +108,9 @@ impl Meter {
 
     /// Gives back `n` bytes charged earlier.
     pub fn release(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
         let n = n.min(self.0.used.load(Ordering::Relaxed));
         self.0.used.fetch_sub(n, Ordering::Relaxed);
         PROCESS_USED.fetch_sub(n, Ordering::Relaxed);
