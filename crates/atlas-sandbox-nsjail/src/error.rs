@@ -46,13 +46,15 @@ pub(crate) enum NsjailError {
 impl From<NsjailError> for Error {
     fn from(e: NsjailError) -> Self {
         let kind = match &e {
-            NsjailError::NotFound(_) | NsjailError::Cgroups(_) => ErrorKind::Unavailable,
+            // A jail that cannot be built: the command never ran, and no command will.
+            NsjailError::NotFound(_) | NsjailError::Cgroups(_) | NsjailError::Setup { .. } => {
+                ErrorKind::Unavailable
+            }
             NsjailError::ProbeTimeout(_) => ErrorKind::Timeout,
             NsjailError::LayerUnreadable { .. } => ErrorKind::ConfigInvalid,
             NsjailError::Closed | NsjailError::BadCwd(_) => ErrorKind::InvalidRequest,
             NsjailError::Workdir { .. }
             | NsjailError::Spawn { .. }
-            | NsjailError::Setup { .. }
             | NsjailError::Interrupted { .. } => ErrorKind::Backend,
         };
         Error::new(kind, e.to_string()).with_backend(ID)

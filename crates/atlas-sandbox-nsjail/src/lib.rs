@@ -11,6 +11,7 @@
 //! process group, sub-second deadline), and its own log, kept in a per-exec file, tells a jail
 //! that could not be built (a backend error) apart from the command's exit status.
 
+mod access;
 mod config;
 mod error;
 pub mod jail;

@@ -13,6 +13,7 @@ use atlas_sandbox_sdk::{
 use tempfile::TempDir;
 
 use crate::ID;
+use crate::access;
 use crate::config::Seccomp;
 use crate::error::NsjailError;
 use crate::jail::{SEMANTIC_MOUNT, exec_args};
@@ -57,8 +58,12 @@ fn workdir_err(path: &Path) -> impl FnOnce(std::io::Error) -> NsjailError + '_ {
 const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl NsjailSandbox {
-    /// Writes the sandbox's nsjail config and checks, with one jail, that the layer is readable
-    /// by the jail user.
+    /// Writes the sandbox's nsjail config and checks that the jail user can read and enter the
+    /// layer: from the file's owner and mode bits when they decide it, with a probe jail only
+    /// when they do not (an ACL, or bits that say no). No jail runs in the common case, so a
+    /// one-shot command costs one jail; a jail that cannot be built at all is reported by the
+    /// first exec (as [`ErrorKind::Unavailable`](atlas_sandbox_sdk::ErrorKind), the command
+    /// never ran) and by the health check, which runs a real jail.
     pub(crate) async fn create(
         plugin: &NsjailPlugin,
         nsjail: PathBuf,
@@ -104,8 +109,16 @@ impl NsjailSandbox {
             time_limit: plugin.config().time_limit.get(),
             shell: plugin.config().shell,
         };
-        // One jail now, so a layer the jail user cannot read (or a jail that cannot be built)
-        // is reported by `create`, not by the first command.
+        let (uid, gid) = if host.euid == 0 {
+            (plugin.config().jail_uid, plugin.config().jail_gid)
+        } else {
+            (host.euid, host.egid)
+        };
+        if access::jail_can_enter(&root, uid, gid, host.euid == 0) == access::Access::Yes {
+            return Ok(sandbox);
+        }
+        // The bits say no, or an ACL may change their answer: ask a jail, so that a layer the
+        // jail user cannot read is reported by `create`, not by the first command.
         // The probe is not bound by the configured time_limit (which may be short): a loaded
         // host can take over a second to build a jail, and that is no reason to call the layer
         // unreadable.

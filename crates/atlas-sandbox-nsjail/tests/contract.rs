@@ -172,9 +172,11 @@ async fn close_is_idempotent_and_removes_everything() {
 }
 
 #[tokio::test]
-async fn a_jail_that_cannot_be_built_is_a_backend_error() {
-    let Some(_) = common::plugin_or_skip("a_jail_that_cannot_be_built_is_a_backend_error", cfg())
-    else {
+async fn a_jail_that_cannot_be_built_is_unavailable_and_unhealthy() {
+    let Some(_) = common::plugin_or_skip(
+        "a_jail_that_cannot_be_built_is_unavailable_and_unhealthy",
+        cfg(),
+    ) else {
         return;
     };
     let dir = tempfile::tempdir().expect("tmp");
@@ -192,12 +194,22 @@ async fn a_jail_that_cannot_be_built_is_a_backend_error() {
         &PluginContext::default(),
     )
     .expect("config is valid; the policy only fails in nsjail");
+    // The health check runs a real jail, so it tells the truth.
+    let health = plugin.health_check().await;
+    assert!(!health.healthy, "{}", health.message);
+    assert!(health.message.contains("policy"), "{}", health.message);
+    // `create` runs no jail when the mode bits decide the layer is readable; the first
+    // command finds out, and says the command never ran (unavailable), with nsjail's reason.
     let layer = Layer::new();
-    let e = plugin
+    let sb = plugin
         .create_jail(&layer.open())
         .await
+        .expect("create builds no jail");
+    let e = sb
+        .exec(ExecRequest::new("echo never"))
+        .await
         .expect_err("broken policy");
-    assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     let msg = e.to_string();
     assert!(msg.contains("could not set up the jail"), "{msg}");
     assert!(

@@ -1772,7 +1772,10 @@ mod tests {
     /// The checklist readers are pointed at is the one the battery runs: same rows, same ids.
     #[test]
     fn the_checklist_in_docs_has_exactly_the_battery_rows() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/escape-checklist.md");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/escape-checklist.md"
+        );
         let text = std::fs::read_to_string(path).unwrap();
         let documented: Vec<&str> = text
             .lines()
@@ -1780,7 +1783,10 @@ mod tests {
             .filter(|id| id.len() == 2 && id.as_bytes()[1].is_ascii_digit())
             .collect();
         let battery: Vec<&str> = ROWS.iter().map(|(id, _)| *id).collect();
-        assert_eq!(documented, battery, "docs/escape-checklist.md vs escape::ROWS");
+        assert_eq!(
+            documented, battery,
+            "docs/escape-checklist.md vs escape::ROWS"
+        );
     }
 
     #[test]

@@ -8,6 +8,15 @@
 //! - a pin (`sandbox.backend` / `ATLAS_SANDBOX`) fails closed: no fallback, ever;
 //! - just-bash is the last resort: refused in production unless allowed, and logged as a
 //!   security degradation.
+//!
+//! A one-shot command ([`Host::for_one_command`], `atlas-sandbox exec`) runs no health checks:
+//! every check proves no more than `create` and the command itself will (a jail is built, a
+//! sandbox is created, a request answered), so running them first only repeats that work. It
+//! builds only the backends selection can use (just the pinned one under a pin), creates in
+//! selection order, and treats a first command that fails with `Unavailable` (the backend could
+//! not run it at all) like a failed `create`: that backend is passed over for the next one,
+//! never under a pin. `atlas-sandbox backends` and long-running hosts use [`Host::start`],
+//! which runs every check, so the report says which backends are healthy.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -16,8 +25,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use atlas_sandbox_sdk::{
-    ExecDefaults, ExecRequest, HealthStatus, PluginContext, PluginDescriptor, Sandbox,
-    SandboxPlugin, SecurityProfile, SemanticLayer,
+    ErrorKind, ExecDefaults, ExecOutput, ExecRequest, HealthStatus, PluginContext,
+    PluginDescriptor, Sandbox, SandboxPlugin, SecurityProfile, SemanticLayer,
 };
 use serde::Serialize;
 
@@ -100,9 +109,18 @@ impl PluginSlot {
 /// Builds every enabled, configured backend from its validated table. Build errors are config
 /// errors (the backend rejected a value its schema allowed).
 pub fn build_slots(config: &Config, ctx: &PluginContext) -> Result<Vec<PluginSlot>, ConfigErrors> {
+    build_slots_where(config, ctx, |_| true)
+}
+
+/// As [`build_slots`], building only the backends `wanted` accepts (the others are left out).
+fn build_slots_where(
+    config: &Config,
+    ctx: &PluginContext,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Vec<PluginSlot>, ConfigErrors> {
     let mut errors = ConfigErrors::default();
     let mut slots = Vec::new();
-    for p in &config.plugins {
+    for p in config.plugins.iter().filter(|p| wanted(p.descriptor.id)) {
         let d: &PluginDescriptor = &p.descriptor;
         let mut slot = PluginSlot {
             id: d.id.to_owned(),
@@ -182,21 +200,50 @@ pub struct Host {
     health_elapsed: Duration,
     /// Indices into `slots` of enabled, built backends, in selection order.
     order: Vec<usize>,
+    /// Health checks deferred to `create` and the first command (a one-shot host).
+    deferred: bool,
     cache: tokio::sync::Mutex<HashMap<PathBuf, Cached>>,
+}
+
+fn context_of(config: &Config) -> PluginContext {
+    PluginContext {
+        instance_id: format!("atlas-sandbox-{}", std::process::id()),
+        defaults: ExecDefaults {
+            timeout: config.sandbox.timeout,
+            max_output_bytes: config.sandbox.max_output_bytes,
+        },
+    }
 }
 
 impl Host {
     /// Builds the backends of a validated config and starts the host.
     pub async fn from_config(config: &Config) -> Result<Host, ConfigErrors> {
-        let ctx = PluginContext {
-            instance_id: format!("atlas-sandbox-{}", std::process::id()),
-            defaults: ExecDefaults {
-                timeout: config.sandbox.timeout,
-                max_output_bytes: config.sandbox.max_output_bytes,
-            },
-        };
-        let slots = build_slots(config, &ctx)?;
+        let slots = build_slots(config, &context_of(config))?;
         Ok(Host::start(config.sandbox.clone(), slots).await)
+    }
+
+    /// A host for one command: no health checks (see the module docs), and under a pin only
+    /// the pinned backend is built.
+    pub fn for_one_command(config: &Config) -> Result<Host, ConfigErrors> {
+        let pin = config.sandbox.backend.as_ref().map(|(id, _)| id.as_str());
+        let slots = build_slots_where(config, &context_of(config), |id| {
+            pin.is_none_or(|p| p == id)
+        })?;
+        Ok(Host::deferred(config.sandbox.clone(), slots))
+    }
+
+    /// A host whose health checks are deferred to `create` and the first command.
+    pub fn deferred(settings: SandboxSettings, slots: Vec<PluginSlot>) -> Host {
+        let order = selection_order(&slots, settings.priority.as_deref());
+        Host {
+            settings,
+            slots,
+            health: HashMap::new(),
+            health_elapsed: Duration::ZERO,
+            order,
+            deferred: true,
+            cache: tokio::sync::Mutex::new(HashMap::new()),
+        }
     }
 
     /// Runs the health checks (concurrently, one overall deadline) and orders the candidates.
@@ -248,6 +295,7 @@ impl Host {
             health,
             health_elapsed,
             order,
+            deferred: false,
             cache: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -265,6 +313,10 @@ impl Host {
     }
 
     fn healthy(&self, id: &str) -> Result<(), String> {
+        if self.deferred {
+            // `create` and the first command are the check.
+            return Ok(());
+        }
         match self.health.get(id) {
             Some(h) if h.healthy => Ok(()),
             Some(h) => Err(format!("unhealthy: {}", h.message)),
@@ -311,7 +363,7 @@ impl Host {
             message: format!("semantic root {} is not usable: {e}", root.display()),
             rejected: Vec::new(),
         })?;
-        let (id, sandbox) = self.select(&layer).await?;
+        let (id, sandbox) = self.select(&layer, &[]).await?;
         let sandbox: Arc<dyn Sandbox> = Arc::from(sandbox);
         tracing::info!(backend = %id, root = %key.display(), "sandbox created");
         cache.insert(
@@ -346,19 +398,89 @@ impl Host {
         self.cache.lock().await.get(&key).map(|c| c.id.clone())
     }
 
+    /// Runs `request` on the sandbox serving `root`, creating it on first use. On a one-shot
+    /// host a freshly created sandbox whose first command fails with `Unavailable` (the backend
+    /// could not run it at all, e.g. nsjail could not build the jail) is closed and passed over
+    /// like a failed `create`, and the next backend runs the command; a pin never falls back.
+    /// Returns the backend that ran it.
+    pub async fn exec(
+        &self,
+        root: &Path,
+        request: ExecRequest,
+    ) -> Result<(String, ExecOutput), String> {
+        let key = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.get(&key) {
+            let (id, sandbox) = (c.id.clone(), c.sandbox.clone());
+            drop(cache);
+            return sandbox
+                .exec(request)
+                .await
+                .map(|o| (id, o))
+                .map_err(|e| e.to_string());
+        }
+        // Under a pin, selection says why the pinned backend is missing.
+        if self.slots.is_empty() && self.settings.backend.is_none() {
+            return Err(no_backend().to_string());
+        }
+        let layer = SemanticLayer::open(&key)
+            .map_err(|e| format!("semantic root {} is not usable: {e}", root.display()))?;
+        let mut passed: Vec<Rejection> = Vec::new();
+        loop {
+            let (id, sandbox) = self
+                .select(&layer, &passed)
+                .await
+                .map_err(|e| e.to_string())?;
+            let sandbox: Arc<dyn Sandbox> = Arc::from(sandbox);
+            match sandbox.exec(request.clone()).await {
+                Err(e)
+                    if self.deferred
+                        && self.settings.backend.is_none()
+                        && e.kind() == ErrorKind::Unavailable =>
+                {
+                    tracing::warn!(backend = %id, error = %e, "the first command could not run; trying the next backend");
+                    if let Err(c) = sandbox.close().await {
+                        tracing::warn!(backend = %id, error = %c, "close failed");
+                    }
+                    passed.push(Rejection {
+                        id,
+                        reason: format!("the first command could not run: {e}"),
+                    });
+                }
+                result => {
+                    tracing::info!(backend = %id, root = %key.display(), "sandbox created");
+                    cache.insert(
+                        key,
+                        Cached {
+                            id: id.clone(),
+                            sandbox,
+                        },
+                    );
+                    return result.map(|o| (id, o)).map_err(|e| e.to_string());
+                }
+            }
+        }
+    }
+
+    /// The first usable backend in order whose `create` succeeds, skipping those in `passed`
+    /// (already tried by the caller; they head the rejections).
     async fn select(
         &self,
         layer: &SemanticLayer,
+        passed: &[Rejection],
     ) -> Result<(String, Box<dyn Sandbox>), SelectError> {
         if let Some((pin, origin)) = &self.settings.backend {
             return self.select_pinned(pin, origin, layer).await;
         }
-        let mut rejected = Vec::new();
+        let mut rejected = passed.to_vec();
         for &i in &self.order {
             let slot = &self.slots[i];
             let Some(plugin) = slot.plugin() else {
                 continue;
             };
+            if passed.iter().any(|r| r.id == slot.id) {
+                continue;
+            }
             if let Err(reason) = self.healthy(&slot.id) {
                 rejected.push(Rejection {
                     id: slot.id.clone(),

@@ -556,7 +556,9 @@ async fn exec_cmd(
             },
         ));
     }
-    let host = match Host::from_config(&config).await {
+    // One command: no health checks first (create and the command prove the same), and only
+    // the pinned backend built under a pin.
+    let host = match Host::for_one_command(&config) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("atlas-sandbox: the configuration is invalid:\n{e}");
@@ -571,10 +573,8 @@ async fn exec_cmd(
     }
 
     let work = async {
-        let sandbox = host.sandbox_for(&root).await.map_err(|e| e.to_string())?;
-        let id = host.backend_for(&root).await;
-        let out = sandbox.exec(request).await.map_err(|e| e.to_string())?;
-        Ok::<_, String>((id, out))
+        let (id, out) = host.exec(&root, request).await?;
+        Ok::<_, String>((Some(id), out))
     };
     let outcome = tokio::select! {
         r = work => Some(r),

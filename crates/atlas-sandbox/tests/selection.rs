@@ -36,12 +36,14 @@ struct Fake {
     priority: i32,
     health: Health,
     create_fails: bool,
+    exec_unavailable: bool,
     counters: Arc<Counters>,
 }
 
 #[derive(Debug)]
 struct FakeSandbox {
     id: &'static str,
+    exec_unavailable: bool,
     counters: Arc<Counters>,
 }
 
@@ -86,6 +88,7 @@ impl SandboxPlugin for Fake {
         }
         Ok(Box::new(FakeSandbox {
             id: self.id,
+            exec_unavailable: self.exec_unavailable,
             counters: self.counters.clone(),
         }))
     }
@@ -95,6 +98,9 @@ impl SandboxPlugin for Fake {
 impl Sandbox for FakeSandbox {
     async fn exec(&self, request: ExecRequest) -> Result<ExecOutput> {
         request.validate()?;
+        if self.exec_unavailable {
+            return Err(Error::unavailable("cannot build the jail").with_backend(self.id));
+        }
         Ok(ExecOutput {
             stdout: self.id.as_bytes().to_vec(),
             stderr: Vec::new(),
@@ -148,9 +154,39 @@ impl Setup {
             priority,
             health,
             create_fails,
+            exec_unavailable: false,
             counters,
         })));
         self
+    }
+
+    /// A backend whose sandboxes cannot run anything (`exec` says `Unavailable`).
+    fn broken_exec(mut self, id: &'static str, priority: i32) -> Self {
+        let counters = Arc::new(Counters::default());
+        self.counters.push((id, counters.clone()));
+        self.slots.push(PluginSlot::ready(Box::new(Fake {
+            id,
+            priority,
+            health: Health::Healthy,
+            create_fails: false,
+            exec_unavailable: true,
+            counters,
+        })));
+        self
+    }
+
+    fn closes(&self, id: &str) -> usize {
+        self.counters
+            .iter()
+            .find(|(i, _)| *i == id)
+            .unwrap()
+            .1
+            .closes
+            .load(Ordering::SeqCst)
+    }
+
+    fn one_shot(&mut self) -> Host {
+        Host::deferred(self.settings.clone(), std::mem::take(&mut self.slots))
     }
 
     fn creates(&self, id: &str) -> usize {
@@ -443,4 +479,72 @@ async fn a_panicking_or_thread_blocking_health_check_is_contained() {
         e2b.health
     );
     assert_eq!(run_on(&host, &s.root).await.unwrap(), "nsjail");
+}
+
+/// One command runs no health check (a panicking or hanging one is never called), creates in
+/// priority order, and falls through on a failed create as the eager host does.
+#[tokio::test]
+async fn a_one_shot_host_runs_no_health_checks() {
+    let mut s = Setup::new()
+        .plugin("vercel", 100, Health::Hangs, true)
+        .plugin("nsjail", 75, Health::Panics, false)
+        .plugin("just-bash", 0, Health::Unhealthy, false);
+    let host = s.one_shot();
+    let (id, out) = host.exec(&s.root, host.request("ls")).await.unwrap();
+    assert_eq!(
+        (id.as_str(), out.stdout.as_slice()),
+        ("nsjail", &b"nsjail"[..])
+    );
+    assert_eq!(
+        (
+            s.creates("vercel"),
+            s.creates("nsjail"),
+            s.creates("just-bash")
+        ),
+        (1, 1, 0)
+    );
+    // The sandbox is cached for the next command on the same root.
+    let (id, _) = host.exec(&s.root, host.request("ls")).await.unwrap();
+    assert_eq!(id, "nsjail");
+    assert_eq!(s.creates("nsjail"), 1);
+    assert!(host.shutdown().await.is_empty());
+}
+
+/// A first command that could not run at all is a failed create: closed, passed over, the next
+/// backend runs it, and the reason is kept; under a pin there is no fallback.
+#[tokio::test]
+async fn a_first_command_that_cannot_run_falls_through_unless_pinned() {
+    let mut s =
+        Setup::new()
+            .broken_exec("nsjail", 75)
+            .plugin("just-bash", 0, Health::Healthy, false);
+    let host = s.one_shot();
+    let (id, out) = host.exec(&s.root, host.request("ls")).await.unwrap();
+    assert_eq!(
+        (id.as_str(), out.stdout.as_slice()),
+        ("just-bash", &b"just-bash"[..])
+    );
+    assert_eq!(s.closes("nsjail"), 1, "the unusable sandbox is closed");
+
+    let mut s =
+        Setup::new()
+            .broken_exec("nsjail", 75)
+            .plugin("just-bash", 0, Health::Healthy, false);
+    s.settings.backend = Some(("nsjail".into(), Origin::Default));
+    let host = s.one_shot();
+    let e = host.exec(&s.root, host.request("ls")).await.unwrap_err();
+    assert!(e.contains("cannot build the jail"), "{e}");
+    assert_eq!(s.creates("just-bash"), 0, "a pin never falls back");
+
+    // Nothing usable at all: every reason is listed.
+    let mut s = Setup::new()
+        .broken_exec("nsjail", 75)
+        .broken_exec("sidecar", 50);
+    let host = s.one_shot();
+    let e = host.exec(&s.root, host.request("ls")).await.unwrap_err();
+    assert!(e.contains("nsjail: the first command could not run"), "{e}");
+    assert!(
+        e.contains("sidecar: the first command could not run"),
+        "{e}"
+    );
 }
