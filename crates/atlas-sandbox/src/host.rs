@@ -389,7 +389,7 @@ impl Host {
             message: format!("semantic root {} is not usable: {e}", root.display()),
             rejected: Vec::new(),
         })?;
-        self.select(&layer).await
+        self.select(&layer, &[]).await
     }
 
     /// The backend serving `root`, if a sandbox was created for it.
