@@ -76,7 +76,10 @@ impl Fixture {
 
     fn config(&self, nsjail: &Path, pin: Option<&str>) -> Config {
         let mut text = format!(
-            "[sandbox]\nsemantic_root = {:?}\n\n[plugins.nsjail]\nnsjail_path = {:?}\n",
+            // The warm jail (priority 78, on by default) stays out, so the backend after nsjail is
+            // just-bash and the jail counts below are nsjail's alone.
+            "[sandbox]\nsemantic_root = {:?}\n\n[plugins.jail]\nenabled = false\n\n\
+             [plugins.nsjail]\nnsjail_path = {:?}\n",
             self.root().display().to_string(),
             nsjail.display().to_string()
         );
