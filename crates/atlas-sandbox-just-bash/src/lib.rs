@@ -176,6 +176,20 @@ impl Sandbox for JustBashSandbox {
         }
         let cwd = request.relative_cwd()?;
         let engine = self.engine.clone();
+        // On a current-thread runtime (the one-shot CLI) there are no async workers to keep
+        // free, and handing the script to another thread and back costs two wake-ups, each a
+        // wait for a CPU on a loaded machine: run it here. The interpreter bounds itself by the
+        // request's timeout and step limit either way.
+        if tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+        {
+            return engine.exec_script(
+                &request.command,
+                &cwd,
+                request.timeout,
+                request.max_output_bytes,
+            );
+        }
         tokio::task::spawn_blocking(move || {
             engine.exec_script(
                 &request.command,

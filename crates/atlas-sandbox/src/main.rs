@@ -139,10 +139,16 @@ enum SidecarAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One command runs on the main thread: no worker threads to start, and no hand-offs
+    // between threads, each of which waits for a CPU on a loaded machine. Everything else keeps
+    // the multi-threaded runtime, where a health check that blocks its thread cannot hold up
+    // the others or the deadline.
+    let builder = if matches!(cli.command, Command::Exec { .. }) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match { builder }.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("atlas-sandbox: cannot start the async runtime: {e}");
