@@ -546,6 +546,7 @@ fn prerequisites() {
         loud("docker is not running and we are not root; Docker tests will be skipped");
     }
 
+    python_mcp_client();
     if have("node") && have("npm") {
         let tests = root().join("tests");
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(&tests)
@@ -565,6 +566,33 @@ fn prerequisites() {
     } else {
         loud(
             "node/npm not found; tests that compare with the TypeScript reference will be skipped",
+        );
+    }
+}
+
+/// The official MCP Python SDK in a venv under target/, for crates/atlas-sandbox/tests/mcp_clients.rs.
+fn python_mcp_client() {
+    let venv = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+        .join("py-mcp");
+    let python = venv.join("bin/python");
+    let requirements = root().join("tests/mcp-python/requirements.txt");
+    if !python.is_file() && !run_status(Command::new("python3").args(["-m", "venv"]).arg(&venv)) {
+        loud("python3 -m venv failed; the MCP Python client tests will be skipped");
+        return;
+    }
+    println!(
+        "pip install -r tests/mcp-python/requirements.txt into {}",
+        venv.display()
+    );
+    if !run_status(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "-r"])
+            .arg(&requirements),
+    ) {
+        loud(
+            "pip install of the MCP Python SDK failed; the MCP Python client tests will be skipped",
         );
     }
 }

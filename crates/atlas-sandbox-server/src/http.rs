@@ -352,8 +352,9 @@ pub async fn serve_http(
     )
     .with_graceful_shutdown(async move { s3.cancelled().await });
     let mut server = std::pin::pin!(server.into_future());
+    let mut finished = false;
     tokio::select! {
-        r = &mut server => { r?; }
+        r = &mut server => { r?; finished = true; }
         _ = signalled.cancelled() => {}
     }
     core.begin_shutdown();
@@ -371,6 +372,8 @@ pub async fn serve_http(
         tracing::warn!(error = %e, "closing a session failed");
     }
     // Connections still open (a command stopped by the close answers now) get a moment.
-    let _ = tokio::time::timeout(Duration::from_secs(2), &mut server).await;
+    if !finished {
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut server).await;
+    }
     Ok(())
 }

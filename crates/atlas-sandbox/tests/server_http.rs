@@ -1,0 +1,161 @@
+//! `serve` under bad input, wrong tokens, forbidden layers and load (20 clients x 500 calls).
+
+#![cfg(all(feature = "server", feature = "just-bash"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::disallowed_types,
+    clippy::disallowed_methods
+)]
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "tok-0123456789abcdef-a";
+const OTHER: &str = "tok-0123456789abcdef-b";
+
+// The temporary directory holds the config and lives as long as the server.
+struct Serve(
+    std::process::Child,
+    #[allow(dead_code)] tempfile::TempDir,
+    String,
+);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve() -> Serve {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("secret.yml"), "x: 1\n").unwrap();
+    std::fs::write(
+        dir.path().join("atlas.toml"),
+        format!(
+            "[sandbox]\nbackend = \"just-bash\"\nsemantic_root = {:?}\n\n[layers.other]\nroot = \"other\"\n\n\
+             [server]\nmax_concurrent = 8\nqueue_size = 1000\n\n\
+             [[server.tokens]]\nname = \"a\"\ntoken = \"{TOKEN}\"\nlayers = [\"default\"]\n\n\
+             [[server.tokens]]\nname = \"b\"\ntoken = \"{OTHER}\"\nlayers = [\"default\", \"other\"]\n",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/semantic")
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("serve.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_atlas-sandbox"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.path().join("atlas.toml"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut serve = Serve(child, dir, String::new());
+    let t0 = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(a) = text
+            .split("http://")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+        {
+            serve.2 = format!("http://{a}");
+            return serve;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "serve did not start: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+async fn post(
+    c: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: impl Into<reqwest::Body>,
+) -> (u16, String) {
+    let r = c
+        .post(format!("{url}/v1/exec"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_wrong_tokens_and_forbidden_layers() {
+    let s = serve();
+    let c = reqwest::Client::new();
+    let url = &s.2;
+    let ok = r#"{"command":"ls catalog.yml"}"#;
+    assert_eq!(post(&c, url, TOKEN, ok).await.0, 200);
+    assert_eq!(post(&c, url, "wrong-token-0123456789", ok).await.0, 401);
+    let (code, body) = post(&c, url, TOKEN, vec![b' '; 10 * 1024 * 1024]).await;
+    assert_eq!(code, 413, "{body}");
+    let (code, body) = post(&c, url, TOKEN, "{not json").await;
+    assert_eq!(code, 400, "{body}");
+    let long = format!(r#"{{"command":"{}"}}"#, "x".repeat(5000));
+    let (code, body) = post(&c, url, TOKEN, long).await;
+    assert!(code == 400 && body.contains("4000"), "{code} {body}");
+    // Malformed JSON-RPC at /mcp: an error answer, not a crash.
+    let r = c
+        .post(format!("{url}/mcp"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    // A forbidden layer and an unknown one get the same answer.
+    let forbidden = post(&c, url, TOKEN, r#"{"command":"ls","layer":"other"}"#).await;
+    let unknown = post(&c, url, TOKEN, r#"{"command":"ls","layer":"nope"}"#).await;
+    assert_eq!(forbidden.0, 404);
+    assert_eq!(
+        forbidden.1.replace("other", "X"),
+        unknown.1.replace("nope", "X")
+    );
+    let (code, body) = post(&c, url, OTHER, r#"{"command":"ls","layer":"other"}"#).await;
+    assert!(code == 200 && body.contains("secret.yml"), "{body}");
+    // Still serving.
+    assert_eq!(post(&c, url, TOKEN, ok).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_clients_times_five_hundred_calls_without_error() {
+    let s = serve();
+    let url = s.2.clone();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let c = reqwest::Client::new();
+                let mut bad = 0;
+                for j in 0..500 {
+                    let body = format!(
+                        r#"{{"command":"grep -c customer_id entities/orders.yml","session":"c{i}-{}"}}"#,
+                        j % 5
+                    );
+                    let (code, text) = post(&c, &url, TOKEN, body).await;
+                    if code != 200 || !text.contains("\"exit_code\":0") {
+                        bad += 1;
+                    }
+                }
+                bad
+            })
+        })
+        .collect();
+    let mut errors = 0;
+    for t in tasks {
+        errors += t.await.unwrap();
+    }
+    assert_eq!(errors, 0);
+}
