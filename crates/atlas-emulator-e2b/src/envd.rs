@@ -291,10 +291,6 @@ fn is_shell(cmd: &str) -> bool {
     matches!(cmd.rsplit('/').next(), Some("sh" | "bash" | "dash" | "zsh"))
 }
 
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// The script to run: the `-c` argument of a shell, or the argv quoted for `sh -c`.
 fn script_of(cmd: &str, args: &[String]) -> String {
     if is_shell(cmd)
@@ -305,7 +301,7 @@ fn script_of(cmd: &str, args: &[String]) -> String {
     }
     std::iter::once(cmd.to_owned())
         .chain(args.iter().cloned())
-        .map(|a| shell_quote(&a))
+        .map(|a| atlas_sandbox_sdk::shell_quote(&a))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -64,6 +64,7 @@ pub mod contract;
 pub mod escape;
 mod host;
 mod report;
+pub mod stats;
 
 pub use report::{CaseResult, Outcome, Report, Suite};
 
