@@ -4,7 +4,9 @@
 //! - `check-backends [--live] [--config FILE]`: every existing backend builds alone, lints
 //!   clean, is registered, has a current schema and a docs page; `config/atlas.toml` validates;
 //!   `--live` adds each configured backend's health check;
-//! - `test`: the project's test command (prerequisites, `cargo test --workspace
+//! - `deps`: unused dependencies (`cargo shear`) and banned crates, licenses and sources
+//!   (`cargo deny`, `deny.toml`), with the tools installed under `target/` on first use;
+//! - `test`: the project's test command (prerequisites, `deps`, `cargo test --workspace
 //!   --all-features`, `check-backends`).
 //!
 //! Schemas and checks come from the real binary (`cargo run -p atlas-sandbox --all-features --
@@ -20,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+mod deps;
+
 /// Every backend id the project knows (mirror of `atlas_sandbox::registry::KNOWN_BACKENDS`;
 /// `crates/atlas-sandbox/tests/drift.rs` keeps the two in step).
 // One line, as the drift test reads it.
@@ -29,13 +33,15 @@ const BACKENDS: &[&str] = &["vercel", "e2b", "daytona", "jail", "nsjail", "sidec
 const USAGE: &str = "usage: cargo xtask <task>
   schemas [--check]                      regenerate config/schemas/*.json and docs/openapi.json (--check: fail if stale)
   check-backends [--live] [--config FILE] check every existing backend (and its health with --live)
-  test                                   prerequisites, cargo test --workspace --all-features, check-backends";
+  deps                                   unused dependencies (cargo shear), bans/licenses/sources (cargo deny)
+  test                                   prerequisites, deps, cargo test --workspace --all-features, check-backends";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("schemas") => schemas(&args[1..]),
         Some("check-backends") => check_backends(&args[1..]),
+        Some("deps") => deps::check(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
@@ -604,6 +610,11 @@ fn test(args: &[String]) -> Result<bool> {
     ONE_SHOT.store(true, std::sync::atomic::Ordering::Relaxed);
     disk_report("before");
     prerequisites();
+    println!("== cargo xtask deps");
+    let deps_ok = deps::check(&[]).unwrap_or_else(|e| {
+        eprintln!("deps: {e:#}");
+        false
+    });
     println!("== cargo test --workspace --all-features");
     let tests_ok =
         run_status(cargo().args(["test", "--workspace", "--all-features", "--no-fail-fast"]));
@@ -614,9 +625,10 @@ fn test(args: &[String]) -> Result<bool> {
     });
     disk_report("after");
     println!(
-        "== result: tests {}, check-backends {}",
+        "== result: dependencies {}, tests {}, check-backends {}",
+        if deps_ok { "ok" } else { "FAILED" },
         if tests_ok { "ok" } else { "FAILED" },
         if checks_ok { "ok" } else { "FAILED" }
     );
-    Ok(tests_ok && checks_ok)
+    Ok(deps_ok && tests_ok && checks_ok)
 }

@@ -693,13 +693,16 @@ async fn execute(call: Call, Path(id): Path<String>, body: axum::body::Bytes) ->
     }
     let mut script = format!(
         "export HOME={}\nexec 2>&1\n",
-        session::sh_quote(&dir.map(WORK_DIR).to_string_lossy())
+        atlas_sandbox_sdk::shell_quote(&dir.map(WORK_DIR).to_string_lossy())
     );
     for (k, v) in req.envs.iter().flatten() {
         if !valid_env_key(k) {
             return Err(call.bad_request(&format!("invalid environment variable name: {k}")));
         }
-        script.push_str(&format!("export {k}={}\n", session::sh_quote(v)));
+        script.push_str(&format!(
+            "export {k}={}\n",
+            atlas_sandbox_sdk::shell_quote(v)
+        ));
     }
     script.push_str(&req.command);
     let cwd = vendor_path(req.cwd.as_deref().unwrap_or(WORK_DIR));

@@ -55,11 +55,6 @@ pub(crate) struct Session {
     pub(crate) order: Vec<String>,
 }
 
-/// Single-quotes a string for the shell.
-pub(crate) fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 fn shell_program() -> &'static str {
     if Path::new("/bin/bash").exists() {
         "/bin/bash"
@@ -153,7 +148,7 @@ impl Drop for Session {
 /// stdout and stderr go through two FIFOs whose readers prefix each line, and the exit code is
 /// written only after both readers drained, so a client that sees the exit code sees all output.
 fn wrapper(dir: &Path) -> String {
-    let d = sh_quote(&dir.to_string_lossy());
+    let d = atlas_sandbox_sdk::shell_quote(&dir.to_string_lossy());
     format!(
         r#"{{
 __atlas_d={d}

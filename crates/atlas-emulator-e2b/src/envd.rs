@@ -287,10 +287,6 @@ fn envelope(flags: u8, v: &Value) -> Bytes {
     out.freeze()
 }
 
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// The line `sh` runs for a Start request: `exec` of the argv exactly as given, so the program
 /// the client asked for (`/bin/bash -c ...`, `/bin/sh -c ...`) is the one that runs, as in a
 /// real sandbox; one the image lacks fails (127) instead of quietly becoming `sh`.
@@ -299,7 +295,7 @@ fn script_of(cmd: &str, args: &[String]) -> String {
         .chain(
             std::iter::once(cmd)
                 .chain(args.iter().map(String::as_str))
-                .map(shell_quote),
+                .map(atlas_sandbox_sdk::shell_quote),
         )
         .collect::<Vec<_>>()
         .join(" ")

@@ -129,7 +129,7 @@ impl Log {
         let data = &data[..data.len().min(room)];
         self.kept[i] += data.len();
         self.pending[i].extend_from_slice(data);
-        let whole = complete_utf8_prefix(&self.pending[i]);
+        let whole = atlas_sandbox_sdk::complete_utf8_prefix(&self.pending[i]);
         let rest = self.pending[i].split_off(whole);
         let ready = std::mem::replace(&mut self.pending[i], rest);
         self.add_text(stream, &ready);
@@ -168,26 +168,6 @@ fn stream_index(stream: StreamKind) -> usize {
         StreamKind::Stdout => 0,
         StreamKind::Stderr => 1,
     }
-}
-
-/// How much of `buf` can be decoded now: all but a last character whose bytes have not all
-/// arrived (a read may end inside one).
-fn complete_utf8_prefix(buf: &[u8]) -> usize {
-    for back in 1..=buf.len().min(3) {
-        let start = buf.len() - back;
-        let b = buf[start];
-        if b & 0xC0 == 0x80 {
-            continue;
-        }
-        let need = match b {
-            0xF0..=0xF7 => 4,
-            0xE0..=0xEF => 3,
-            0xC0..=0xDF => 2,
-            _ => 1,
-        };
-        return if need > back { start } else { buf.len() };
-    }
-    buf.len()
 }
 
 #[derive(Debug)]
@@ -829,11 +809,6 @@ async fn extend_timeout(
     reply(json!({"session": session}))
 }
 
-/// POSIX single quotes: the argv the SDK sends becomes one shell line for `sh -c`.
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// Resolves a vendor path against a cwd (absolute) the way `path.posix` would.
 fn resolve(cwd: &str, path: &str) -> String {
     if path.starts_with('/') {
@@ -879,13 +854,16 @@ async fn run_command(
     // The argv as one shell line: `sh -c X` stays exactly that; anything else is quoted.
     let mut line = String::new();
     for (k, val) in &env {
-        line.push_str(&format!("export {k}={}; ", shell_quote(val)));
+        line.push_str(&format!(
+            "export {k}={}; ",
+            atlas_sandbox_sdk::shell_quote(val)
+        ));
     }
     line.push_str("exec ");
-    line.push_str(&shell_quote(&name));
+    line.push_str(&atlas_sandbox_sdk::shell_quote(&name));
     for a in &args {
         line.push(' ');
-        line.push_str(&shell_quote(a));
+        line.push_str(&atlas_sandbox_sdk::shell_quote(a));
     }
     let timeout = Duration::from_millis(timeout_ms.unwrap_or(remaining).max(1));
     let (kill_tx, kill_rx) = tokio::sync::oneshot::channel::<i32>();
@@ -1241,9 +1219,6 @@ mod tests {
         assert_eq!(out, "né€😀");
         let err: Vec<_> = log.lines.iter().filter(|(s, _)| *s == "stderr").collect();
         assert_eq!(err, [&("stderr", "\u{fffd}ok".to_owned())]);
-        assert_eq!(complete_utf8_prefix(&[b'a', 0xe2, 0x82]), 1);
-        assert_eq!(complete_utf8_prefix(&[b'a', 0xe2, 0x82, 0xac]), 4);
-        assert_eq!(complete_utf8_prefix(&[0x80, 0x80, 0x80]), 3);
     }
 
     async fn emu() -> (RunningEmulator, VercelEmulator, reqwest::Client) {

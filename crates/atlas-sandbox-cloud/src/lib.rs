@@ -54,14 +54,10 @@ impl RetryPolicy {
             .base_delay
             .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
             .min(self.max_delay);
-        // Full jitter: spread concurrent clients so they do not retry in lockstep.
+        // Full jitter (a uniform draw in [0, exp]): of the usual schemes it spreads concurrent
+        // clients the most, so a burst of 5xx/429s does not come back as a synchronized burst.
         let nanos = exp.as_nanos().min(u128::from(u64::MAX)) as u64;
-        let jittered = if nanos == 0 {
-            0
-        } else {
-            rand::random_range(nanos / 2..=nanos)
-        };
-        Duration::from_nanos(jittered)
+        Duration::from_nanos(rand::random_range(0..=nanos))
     }
 }
 
@@ -452,13 +448,28 @@ mod tests {
     fn backoff_grows_with_jitter_and_honours_retry_after() {
         let p = RetryPolicy::default();
         for attempt in 0..6 {
-            let d = p.backoff(attempt, None);
             let cap = p.base_delay.saturating_mul(1 << attempt).min(p.max_delay);
+            let draws: Vec<Duration> = (0..200).map(|_| p.backoff(attempt, None)).collect();
             assert!(
-                d <= cap && d >= cap / 2,
-                "attempt {attempt}: {d:?} vs {cap:?}"
+                draws.iter().all(|d| *d <= cap),
+                "attempt {attempt}: {draws:?}"
+            );
+            // Full jitter reaches below half the cap (equal jitter never does); 200 draws all
+            // landing above it would happen with probability 2^-200.
+            assert!(
+                draws.iter().any(|d| *d < cap / 2),
+                "attempt {attempt}: no draw below {:?}",
+                cap / 2
             );
         }
+        assert_eq!(
+            RetryPolicy {
+                base_delay: Duration::ZERO,
+                ..p
+            }
+            .backoff(3, None),
+            Duration::ZERO
+        );
         assert_eq!(
             p.backoff(0, Some(Duration::from_secs(2))),
             Duration::from_secs(2)

@@ -595,22 +595,16 @@ pub(crate) fn demux(log: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (out, err)
 }
 
+/// RFC 3986's unreserved characters stay; everything else in an id is escaped.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Percent-encodes an id for use as one path segment.
 fn seg(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Single-quotes a string for a POSIX shell: every path and command we send is quoted this way.
-pub(crate) fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+    percent_encoding::utf8_percent_encode(id, SEGMENT).to_string()
 }
 
 /// An error for a sandbox that reached a failed state.
@@ -651,8 +645,6 @@ mod tests {
 
     #[test]
     fn quoting_survives_quotes() {
-        assert_eq!(sh_quote("a b"), "'a b'");
-        assert_eq!(sh_quote("it's"), r"'it'\''s'");
         assert_eq!(seg("a/b c"), "a%2Fb%20c");
     }
 }

@@ -7,13 +7,12 @@ use std::time::{Duration, Instant};
 use atlas_sandbox_cloud::{SessionSlot, spawn_cleanup};
 use atlas_sandbox_sdk::{
     CappedBuffer, Error, ErrorKind, ExecOutput, ExecRequest, Result, Sandbox, Shell,
-    TIMEOUT_EXIT_CODE, async_trait, truncation_notice,
+    TIMEOUT_EXIT_CODE, async_trait, shell_quote, truncation_notice,
 };
 
 use crate::ID;
 use crate::client::{
-    Api, BuildInfo, CreateSandbox, Logs, SandboxDto, UploadFile, poll_interval, sh_quote,
-    start_failed,
+    Api, BuildInfo, CreateSandbox, Logs, SandboxDto, UploadFile, poll_interval, start_failed,
 };
 use crate::error::DaytonaError;
 
@@ -345,7 +344,7 @@ pub(crate) fn wrap_command(shell: Shell, command: &str, cwd_rel: &str, limit: u6
     } else {
         format!("{SEMANTIC_DIR}/{cwd_rel}")
     };
-    let cmd = sh_quote(command);
+    let cmd = shell_quote(command);
     format!(
         "( if cd -- {dir}; then \
 if command -v stdbuf >/dev/null 2>&1 && __atlas_d=$(mktemp -d 2>/dev/null) && mkfifo \"$__atlas_d/o\" \"$__atlas_d/e\"; then \
@@ -357,8 +356,8 @@ wait $__atlas_po $__atlas_pe 2>/dev/null; kill $__atlas_k 2>/dev/null; rm -rf \"
 else {shell} -c {cmd}; __atlas_ec=$?; fi; \
 else __atlas_ec=$?; fi; \
 printf '%s\\n' {mark}; printf '%s\\n' {mark} >&2; exit ${{__atlas_ec:-1}} )",
-        dir = sh_quote(&dir),
-        mark = sh_quote(END_MARK),
+        dir = shell_quote(&dir),
+        mark = shell_quote(END_MARK),
         shell = shell.program(),
     )
 }

@@ -161,9 +161,9 @@ fn node() -> Option<std::path::PathBuf> {
     find_in_path("node", std::env::var_os("PATH").as_deref())
 }
 
-fn median(mut v: Vec<Timing>) -> Timing {
-    v.sort_by_key(|t| t.setup + t.commands + t.close);
-    v[v.len() / 2]
+fn median(v: Vec<Timing>) -> Timing {
+    atlas_sandbox_testkit::stats::median_by_key(&v, |t| t.setup + t.commands + t.close)
+        .expect("at least one run")
 }
 
 fn row(name: &str, t: &Timing) {

@@ -798,18 +798,21 @@ pub(crate) fn metadata_query(metadata: &BTreeMap<String, String>) -> String {
     s.finish()
 }
 
+/// What JavaScript's `encodeURIComponent` escapes: all but ASCII alphanumerics and `-_.!~*'()`.
+const URI_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
 /// `encodeURIComponent`.
 fn url_encode(s: &str) -> String {
-    const KEEP: &[u8] = b"-_.!~*'()";
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || KEEP.contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, URI_COMPONENT).to_string()
 }
 
 /// The absolute in-sandbox path of a layer-relative path.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use atlas_sandbox_cloud::{SessionSlot, TAG_MARKER, age_from_tags, sandbox_tags, spawn_cleanup};
 use atlas_sandbox_sdk::{
@@ -289,45 +289,16 @@ impl Drop for E2bSandbox {
     }
 }
 
-/// The age of an RFC 3339 timestamp (`2026-11-24T09:22:48.123Z`, `...+01:00`).
+/// The age of an RFC 3339 timestamp (`2026-11-24T09:22:48.123Z`, `...+01:00`); a time in the
+/// future is age zero.
 fn age_of_rfc3339(s: &str) -> Option<Duration> {
-    let secs = parse_rfc3339(s)?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
-    Some(Duration::from_secs(now.saturating_sub(secs).max(0) as u64))
+    let t: jiff::Timestamp = s.parse().ok()?;
+    Some(Duration::try_from(jiff::Timestamp::now().duration_since(t)).unwrap_or(Duration::ZERO))
 }
 
+#[cfg(test)]
 fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
-            let oh: i64 = o.get(1..3)?.parse().ok()?;
-            let om: i64 = o.get(4..6)?.parse().ok()?;
-            let v = oh * 3600 + om * 60;
-            if o.starts_with('-') { -v } else { v }
-        }
-        _ => return None,
-    };
-    // Days from civil (Howard Hinnant's algorithm).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + mi * 60 + se - offset)
+    s.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
 #[cfg(test)]
@@ -346,6 +317,10 @@ mod tests {
             Some(1_795_512_168)
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339("2026-02-30T00:00:00Z"), None);
+        let age = age_of_rfc3339("2000-01-01T00:00:00Z").unwrap();
+        assert!(age > Duration::from_secs(26 * 365 * 86_400), "{age:?}");
+        assert_eq!(age_of_rfc3339("2999-01-01T00:00:00Z"), Some(Duration::ZERO));
     }
 
     #[test]

@@ -214,10 +214,10 @@ fn generate(root: &Path) -> u64 {
     total
 }
 
-fn stats(mut ms: Vec<f64>) -> (f64, f64) {
-    ms.sort_by(|a, b| a.total_cmp(b));
-    let at = |q: f64| ms[((ms.len() as f64 - 1.0) * q).round() as usize];
-    (at(0.5), at(0.95))
+/// (p50, p95).
+fn stats(ms: Vec<f64>) -> (f64, f64) {
+    let s = atlas_sandbox_testkit::stats::Summary::of(ms);
+    (s.median, s.p95)
 }
 
 fn vm_hwm_kib() -> u64 {

@@ -1,28 +1,26 @@
 //! The read-only lower layer: the real semantic root, reached only through a directory fd.
 //!
-//! Every access resolves a relative path beneath the root fd with `openat2(RESOLVE_BENEATH |
-//! RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)` where the kernel has it, and
-//! otherwise walks the path one component at a time with `openat(O_NOFOLLOW)`. Either way the
+//! Every access resolves a relative path beneath the root fd through the SDK's
+//! [`RootDir::open_beneath`]: `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+//! RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)` where the kernel has it, and otherwise a walk of
+//! the path one component at a time with `openat(O_NOFOLLOW)`. Either way the
 //! kernel, not a string check, keeps us under the root, and no symlink is ever followed, so a
 //! symlink swapped in while a command runs cannot lead outside (the race just-bash admits to).
 //! Listing and stat go through the same fds, so they are confined too.
 
 use std::io::Read;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
-use rustix::io::Errno;
+use atlas_sandbox_sdk::beneath::{Errno, OFlags, RootDir};
+use rustix::fs::{AtFlags, FileType};
 
 use crate::vfs::{FsError, Kind, Meta};
 
 /// The real semantic root.
 #[derive(Debug)]
 pub(crate) struct DiskFs {
-    root: OwnedFd,
-    /// Cleared the first time `openat2` turns out to be unavailable (old kernel, seccomp).
-    openat2_ok: AtomicBool,
+    root: RootDir,
     max_file_bytes: u64,
 }
 
@@ -58,73 +56,15 @@ fn map_errno(e: Errno) -> FsError {
 
 impl DiskFs {
     pub(crate) fn open(root: &Path, max_file_bytes: u64) -> Result<Self, FsError> {
-        let fd = rustix::fs::open(
-            root,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(map_errno)?;
         Ok(DiskFs {
-            root: fd,
-            openat2_ok: AtomicBool::new(cfg!(target_os = "linux")),
+            root: RootDir::open(root).map_err(map_errno)?.no_xdev(true),
             max_file_bytes,
         })
     }
 
     /// Opens `rel` (a `/`-separated path without `.`/`..`/empty parts) beneath the root.
     fn open_beneath(&self, rel: &str, flags: OFlags) -> Result<OwnedFd, FsError> {
-        let flags = flags | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        if rel.is_empty() {
-            return rustix::fs::openat(&self.root, ".", flags, Mode::empty()).map_err(map_errno);
-        }
-        #[cfg(target_os = "linux")]
-        if self.openat2_ok.load(Ordering::Relaxed) {
-            use rustix::fs::ResolveFlags;
-            let resolve = ResolveFlags::BENEATH
-                | ResolveFlags::NO_SYMLINKS
-                | ResolveFlags::NO_MAGICLINKS
-                | ResolveFlags::NO_XDEV;
-            match rustix::fs::openat2(&self.root, rel, flags, Mode::empty(), resolve) {
-                Ok(fd) => return Ok(fd),
-                Err(Errno::NOSYS) | Err(Errno::PERM) if !rel.is_empty() => {
-                    // Seccomp filters often answer EPERM/ENOSYS for openat2: fall back for good.
-                    self.openat2_ok.store(false, Ordering::Relaxed);
-                }
-                Err(Errno::AGAIN) => {
-                    // RESOLVE_* can fail with EAGAIN under concurrent renames; the walk below is
-                    // just as safe.
-                }
-                Err(e) => return Err(map_errno(e)),
-            }
-        }
-        self.walk_open(rel, flags)
-    }
-
-    /// The portable fallback: one `openat(O_NOFOLLOW)` per component, each a directory.
-    fn walk_open(&self, rel: &str, flags: OFlags) -> Result<OwnedFd, FsError> {
-        let mut parts = rel.split('/').peekable();
-        let mut dir: Option<OwnedFd> = None;
-        while let Some(part) = parts.next() {
-            if part.is_empty() || part == "." || part == ".." {
-                return Err(FsError::NotFound);
-            }
-            let base = match &dir {
-                Some(d) => d.as_fd(),
-                None => self.root.as_fd(),
-            };
-            if parts.peek().is_none() {
-                return rustix::fs::openat(base, part, flags, Mode::empty()).map_err(map_errno);
-            }
-            let next = rustix::fs::openat(
-                base,
-                part,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(map_errno)?;
-            dir = Some(next);
-        }
-        Err(FsError::NotFound)
+        self.root.open_beneath(rel, flags).map_err(map_errno)
     }
 
     /// `lstat`: symlinks are reported as symlinks, never followed.

@@ -2987,10 +2987,8 @@ fn capitalize(v: &str) -> String {
     }
 }
 
-/// Quotes a value the way `${v@Q}` and `printf %q`-like output do.
-pub fn shell_quote(v: &str) -> String {
-    format!("'{}'", v.replace('\'', "'\\''"))
-}
+// `${v@Q}` quotes a value the way the SDK quotes shell words.
+use atlas_sandbox_sdk::shell_quote;
 
 fn unescape_backquoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

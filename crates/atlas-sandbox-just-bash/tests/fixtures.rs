@@ -16,6 +16,9 @@
 //! readdir order (`find`, `grep -r` without a `sort`) compare their lines as a multiset: a fresh
 //! checkout lists the same directory in a different order than the recording machine did.
 //! Commands in `known_failures.txt` are printed as known divergences instead of failing.
+//!
+//! Each recorded case is its own test (libtest-mimic), so a failure names its command and
+//! `cargo test -p atlas-sandbox-just-bash --test fixtures -- awk` runs only the awk cases.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
@@ -152,73 +155,80 @@ fn sorted_lines(s: &str) -> Vec<&str> {
     v
 }
 
-#[test]
-fn fixtures_match_real_bash() {
+/// Replays one recorded case; `Err` describes the difference.
+fn replay(case: &Recorded, layer: &Path) -> Result<(), String> {
+    let engine = Engine::new(Some(layer), &JustBashConfig::default()).map_err(|e| e.to_string())?;
+    let got = engine
+        .exec_script(&case.command, "", Duration::from_secs(10), 1 << 20)
+        .map_err(|e| e.to_string())?;
+    let stdout = got.stdout_str().into_owned();
+    let stderr = got.stderr_str().into_owned();
+    let same_out = if case.unordered {
+        sorted_lines(&stdout) == sorted_lines(&case.stdout)
+    } else {
+        stdout == case.stdout
+    };
+    if same_out && stderr == case.stderr && got.exit_code == case.exit_code {
+        return Ok(());
+    }
+    Err(format!(
+        "`{}`\n  want exit {} stdout {:?} stderr {:?}\n  got  exit {} stdout {:?} stderr {:?}",
+        case.command, case.exit_code, case.stdout, case.stderr, got.exit_code, stdout, stderr
+    ))
+}
+
+/// One test per recorded case (named `NNN <command>`, so `cargo test --test fixtures -- grep`
+/// runs the grep cases and a failure names its command), plus one that checks every listed
+/// command is recorded.
+fn main() -> std::process::ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
     let cases = read_list("cases.txt");
-    assert!(cases.len() >= 300, "only {} cases listed", cases.len());
     if std::env::var_os("ATLAS_RECORD_FIXTURES").is_some() {
         record(&cases);
     }
     let text = std::fs::read_to_string(dir().join("recorded.json"))
         .expect("tests/fixtures/recorded.json exists (record it with ATLAS_RECORD_FIXTURES=1)");
     let file: FixtureFile = serde_json::from_str(&text).unwrap();
-    let recorded: BTreeSet<&str> = file.cases.iter().map(|c| c.command.as_str()).collect();
-    let missing: Vec<&String> = cases
-        .iter()
-        .filter(|c| !recorded.contains(c.as_str()))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "cases not recorded yet (re-record): {missing:?}"
-    );
     let known: BTreeSet<String> = read_list("known_failures.txt").into_iter().collect();
     let layer = atlas_sandbox_testkit::example_layer();
-    let mut failures = Vec::new();
-    let mut divergences = 0;
-    let mut now_passing = Vec::new();
-    for case in &file.cases {
-        let engine = Engine::new(Some(&layer), &JustBashConfig::default()).unwrap();
-        let got = engine
-            .exec_script(&case.command, "", Duration::from_secs(10), 1 << 20)
-            .unwrap();
-        let stdout = got.stdout_str().into_owned();
-        let stderr = got.stderr_str().into_owned();
-        let same_out = if case.unordered {
-            sorted_lines(&stdout) == sorted_lines(&case.stdout)
-        } else {
-            stdout == case.stdout
-        };
-        let ok = same_out && stderr == case.stderr && got.exit_code == case.exit_code;
-        if known.contains(&case.command) {
-            if ok {
-                now_passing.push(case.command.clone());
-            } else {
-                divergences += 1;
-                eprintln!("KNOWN DIVERGENCE: {}", case.command);
+
+    let listed = cases.clone();
+    let recorded: BTreeSet<String> = file.cases.iter().map(|c| c.command.clone()).collect();
+    let mut trials = vec![libtest_mimic::Trial::test(
+        "every listed case is recorded",
+        move || {
+            if listed.len() < 300 {
+                return Err(format!("only {} cases listed", listed.len()).into());
             }
-            continue;
-        }
-        if !ok {
-            failures.push(format!(
-                "`{}`\n  want exit {} stdout {:?} stderr {:?}\n  got  exit {} stdout {:?} stderr {:?}",
-                case.command, case.exit_code, case.stdout, case.stderr, got.exit_code, stdout, stderr
-            ));
-        }
+            let missing: Vec<&String> = listed.iter().filter(|c| !recorded.contains(*c)).collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("cases not recorded yet (re-record): {missing:?}").into())
+            }
+        },
+    )];
+    for (i, case) in file.cases.into_iter().enumerate() {
+        let name = format!("{i:03} {}", case.command.replace('\n', "↵"));
+        let is_known = known.contains(&case.command);
+        let layer = layer.clone();
+        trials.push(libtest_mimic::Trial::test(name, move || {
+            match (replay(&case, &layer), is_known) {
+                (Ok(()), false) => Ok(()),
+                (Err(e), false) => Err(e.into()),
+                (Err(_), true) => {
+                    eprintln!("KNOWN DIVERGENCE: {}", case.command);
+                    Ok(())
+                }
+                (Ok(()), true) => {
+                    eprintln!(
+                        "NOW PASSING (remove from known_failures.txt): {}",
+                        case.command
+                    );
+                    Ok(())
+                }
+            }
+        }));
     }
-    for c in &now_passing {
-        eprintln!("NOW PASSING (remove from known_failures.txt): {c}");
-    }
-    eprintln!(
-        "{} fixtures: {} passed, {} known divergences, {} failed",
-        file.cases.len(),
-        file.cases.len() - divergences - failures.len(),
-        divergences,
-        failures.len()
-    );
-    assert!(
-        failures.is_empty(),
-        "{} fixture(s) differ from real bash:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    libtest_mimic::run(&args, trials).exit_code()
 }

@@ -1,11 +1,14 @@
-//! A deterministic, in-CI cousin of the cargo-fuzz target: thousands of random token soups and
-//! byte strings through the parser and interpreter. None may panic; every result is bounded.
+//! An in-CI cousin of the cargo-fuzz target: thousands of random token soups and byte strings
+//! (proptest) through the parser and interpreter. None may panic; every result is bounded.
+//! `PROPTEST_CASES=N` changes the count.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
 use std::time::Duration;
 
 use atlas_sandbox_just_bash::{Engine, JustBashConfig};
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 const TOKENS: &[&str] = &[
     "echo",
@@ -103,56 +106,51 @@ const TOKENS: &[&str] = &[
     "pipefail",
 ];
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+/// One token followed by a space or (one time in four) a newline.
+fn token() -> impl Strategy<Value = String> {
+    (prop::sample::select(TOKENS), prop::bool::weighted(0.25))
+        .prop_map(|(t, nl)| format!("{t}{}", if nl { '\n' } else { ' ' }))
+}
+
+/// Failures are shrunk and their seeds kept in `tests/robustness.regressions` (commit it):
+/// every later run replays them first.
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::default()
     }
 }
 
-#[test]
-fn random_scripts_never_panic_and_stay_bounded() {
-    let mut config = JustBashConfig::default();
-    config.limits.max_commands = 500;
-    config.limits.max_loop_iterations = 500;
-    let engine = Engine::new(None, &config).unwrap();
-    let mut rng = Rng(0x1234_5678_9abc_def1);
-    for _ in 0..3000 {
-        let n = 1 + (rng.next() % 12) as usize;
-        let mut script = String::new();
-        for _ in 0..n {
-            script.push_str(TOKENS[(rng.next() % TOKENS.len() as u64) as usize]);
-            script.push(if rng.next().is_multiple_of(4) {
-                '\n'
-            } else {
-                ' '
-            });
-        }
+proptest! {
+    #![proptest_config(config(3000))]
+
+    #[test]
+    fn random_scripts_never_panic_and_stay_bounded(
+        script in prop::collection::vec(token(), 1..=12).prop_map(|v| v.concat())
+    ) {
+        let mut config = JustBashConfig::default();
+        config.limits.max_commands = 500;
+        config.limits.max_loop_iterations = 500;
+        let engine = Engine::new(None, &config).unwrap();
         let out = engine
             .exec_script(&script, "", Duration::from_millis(500), 1 << 16)
             .unwrap();
-        assert!(out.stdout.len() <= (1 << 16) + 64, "{script:?}");
-        assert!(
-            (0..=255).contains(&out.exit_code),
-            "{script:?}: {}",
-            out.exit_code
-        );
+        prop_assert!(out.stdout.len() <= (1 << 16) + 64);
+        prop_assert!((0..=255).contains(&out.exit_code), "exit {}", out.exit_code);
     }
 }
 
-#[test]
-fn random_bytes_never_panic() {
-    let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
-    let mut rng = Rng(0xdead_beef_cafe_f00d);
-    for _ in 0..2000 {
-        let len = (rng.next() % 64) as usize;
-        let bytes: Vec<u8> = (0..len).map(|_| (rng.next() % 128) as u8).collect();
+proptest! {
+    #![proptest_config(config(2000))]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(0u8..128, 0..64)) {
+        let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
         let script = String::from_utf8_lossy(&bytes).replace('\0', "");
-        let _ = engine
+        let out = engine
             .exec_script(&script, "", Duration::from_millis(500), 1 << 16)
             .unwrap();
+        prop_assert!((0..=255).contains(&out.exit_code), "exit {}", out.exit_code);
     }
 }

@@ -25,24 +25,8 @@ fn main() {
     rt.block_on(run());
 }
 
-struct Stats {
-    median: f64,
-    p10: f64,
-    p90: f64,
-    mean: f64,
-    n: usize,
-}
-
-fn stats(mut ms: Vec<f64>) -> Stats {
-    ms.sort_by(f64::total_cmp);
-    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-    Stats {
-        median: at(0.5),
-        p10: at(0.1),
-        p90: at(0.9),
-        mean: ms.iter().sum::<f64>() / ms.len() as f64,
-        n: ms.len(),
-    }
+fn stats(ms: Vec<f64>) -> atlas_sandbox_testkit::stats::Summary {
+    atlas_sandbox_testkit::stats::Summary::of(ms)
 }
 
 fn ms(d: Duration) -> f64 {

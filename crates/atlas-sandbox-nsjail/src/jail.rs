@@ -424,20 +424,16 @@ mod tests {
         }
     }
 
-    /// Compares with tests/golden/<name>; `UPDATE_GOLDEN=1` rewrites the file.
+    /// Compares with the insta snapshot tests/golden/<name>.snap; review a change with
+    /// `cargo insta review` (or accept it with `INSTA_UPDATE=always`).
     fn golden(name: &str, actual: &str) {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/golden")
-            .join(name);
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::write(&path, actual).unwrap();
-        }
-        let expected = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-        assert_eq!(
-            actual, expected,
-            "{name} differs from its golden file; if the change is intended, rerun with UPDATE_GOLDEN=1"
-        );
+        insta::with_settings!({
+            snapshot_path => "../tests/golden",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, actual);
+        });
     }
 
     #[test]

@@ -328,7 +328,7 @@ impl CappedBuffer {
         if self.dropped == 0 {
             return (self.buf, false);
         }
-        let cut = utf8_safe_cut(&self.buf);
+        let cut = complete_utf8_prefix(&self.buf);
         self.buf.truncate(cut);
         self.buf
             .extend_from_slice(truncation_notice(self.limit).as_bytes());
@@ -336,9 +336,11 @@ impl CappedBuffer {
     }
 }
 
-/// The largest prefix length of `buf` that does not end inside a multi-byte UTF-8 character.
-/// Bytes that are not UTF-8 at all are left alone: only an incomplete trailing sequence is cut.
-fn utf8_safe_cut(buf: &[u8]) -> usize {
+/// The largest prefix length of `buf` that does not end inside a multi-byte UTF-8 character:
+/// where to cut a capped stream, or how much of a chunk can be decoded before the rest of its
+/// last character arrives. Bytes that are not UTF-8 at all are left alone: only an incomplete
+/// trailing sequence is cut.
+pub fn complete_utf8_prefix(buf: &[u8]) -> usize {
     let len = buf.len();
     // A UTF-8 sequence is at most 4 bytes: look back at most 3 for its leading byte.
     for back in 1..=3.min(len) {
@@ -434,6 +436,16 @@ mod tests {
         b.push(b"abc");
         b.push(b"def");
         assert_eq!(b.finish(), (b"abcdef".to_vec(), false));
+    }
+
+    #[test]
+    fn complete_prefix_holds_back_only_an_unfinished_char() {
+        assert_eq!(complete_utf8_prefix(&[b'a', 0xe2, 0x82]), 1);
+        assert_eq!(complete_utf8_prefix(&[b'a', 0xe2, 0x82, 0xac]), 4);
+        assert_eq!(complete_utf8_prefix(&[0x80, 0x80, 0x80]), 3);
+        assert_eq!(complete_utf8_prefix("né".as_bytes()), 3);
+        assert_eq!(complete_utf8_prefix(&[0xf0, 0x9f, 0x98]), 0);
+        assert_eq!(complete_utf8_prefix(&[]), 0);
     }
 
     #[test]

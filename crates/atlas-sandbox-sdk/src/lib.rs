@@ -4,7 +4,8 @@
 //! over a [`SemanticLayer`]) and [`Sandbox`] (`exec` and `close`), and exposes a
 //! [`PluginFactory`] whose config type the host validates against its JSON Schema before
 //! building the plugin. The shared helpers live here so no backend writes them again:
-//! [`SemanticLayer::collect`] (symlink-safe collection), [`CappedBuffer`] (output caps that never
+//! [`SemanticLayer::collect`] (symlink-safe collection), [`beneath::RootDir`] (opens confined to a
+//! directory by the kernel), [`CappedBuffer`] (output caps that never
 //! split a character), [`timeout::with_deadline`], and with the `process` feature
 //! [`process::run`] (process groups, deadlines, capped pipes).
 //!
@@ -17,6 +18,7 @@ mod plugin;
 mod semantic;
 mod shell;
 
+pub mod beneath;
 #[cfg(feature = "process")]
 pub mod process;
 pub mod timeout;
@@ -25,15 +27,15 @@ pub use config::{DURATION_PATTERN, HumanDuration, Secret};
 pub use error::{Error, ErrorKind, Result};
 pub use exec::{
     CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT, ExecDefaults, ExecOutput, ExecRequest,
-    MAX_COMMAND_CHARS, MAX_TIMEOUT, OVERFLOW_KILL_FACTOR, TIMEOUT_EXIT_CODE, normalize_relative,
-    overflow_limit, truncation_notice,
+    MAX_COMMAND_CHARS, MAX_TIMEOUT, OVERFLOW_KILL_FACTOR, TIMEOUT_EXIT_CODE, complete_utf8_prefix,
+    normalize_relative, overflow_limit, truncation_notice,
 };
 pub use plugin::{
-    HealthStatus, PluginContext, PluginDescriptor, PluginFactory, Sandbox, SandboxPlugin,
-    SecurityProfile, SweepReport, SweptSandbox, schema_of,
+    EXTERNAL_PLUGIN_PRIORITY, HealthStatus, PluginContext, PluginDescriptor, PluginFactory,
+    Sandbox, SandboxPlugin, SecurityProfile, SweepReport, SweptSandbox, schema_of,
 };
 pub use semantic::{CollectLimits, CollectedFile, CollectedLayer, SemanticLayer, SkippedEntry};
-pub use shell::Shell;
+pub use shell::{Shell, shell_quote};
 
 /// Re-exported so backend crates implement the traits with the same macro version.
 pub use async_trait::async_trait;

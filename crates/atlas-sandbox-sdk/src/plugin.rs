@@ -182,6 +182,12 @@ impl Default for PluginContext {
     }
 }
 
+/// The default priority of a plugin built outside this workspace (Atlas gives its third-party
+/// plugins the same): below nsjail (75), above the sidecar (50), so an operator who adds one
+/// gets it ahead of the weaker local backends but never ahead of a microVM or nsjail without
+/// saying so (`priority = ...` in its `[plugins.<id>]` table, or `sandbox.priority`).
+pub const EXTERNAL_PLUGIN_PRIORITY: i32 = 60;
+
 /// A backend crate's entry point: its config type and how to build the plugin from it.
 ///
 /// The host never constructs a config itself: it validates the raw table against
@@ -195,7 +201,8 @@ pub trait PluginFactory: 'static {
     const ID: &'static str;
     /// The default priority.
     const DEFAULT_PRIORITY: i32;
-    /// The host's Cargo feature that compiles this backend in.
+    /// The host's Cargo feature that compiles this backend in. A plugin from outside the
+    /// workspace has none: it names its own crate (shown in `atlas-sandbox backends`).
     const CARGO_FEATURE: &'static str;
     /// The vendor's usual environment variables, used when the key is not set in config:
     /// `(variable, key)`, e.g. `("E2B_API_KEY", "api_key")`.

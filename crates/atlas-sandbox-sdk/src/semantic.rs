@@ -1,17 +1,21 @@
 //! The semantic layer: where it is, and how to collect its files without leaving it.
 //!
-//! Collection is what every backend that copies files (the cloud ones) uses. It never follows a
-//! symlink out of the root: a symlink is resolved and kept only if its target is inside the root
-//! when compared component by component (so a sibling `semantic_evil` does not pass a
-//! `semantic` root), directory cycles are broken by (device, inode), sockets, FIFOs and devices
-//! are skipped, and totals are bounded.
+//! Collection is what every backend that copies files (the cloud ones) uses. It never reads
+//! outside the root: every open goes through [`RootDir::open_beneath`] (`openat2` with
+//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, or a no-follow walk), so a directory swapped for a
+//! symlink mid-collection fails the open instead of leading out. A symlink is resolved one
+//! component at a time beneath the root and kept only if it stays inside (so `..` past the root,
+//! or a sibling `semantic_evil` of a `semantic` root, is an escape); directory cycles are broken
+//! by (device, inode), sockets, FIFOs and devices are skipped, and totals are bounded.
 
-use std::collections::HashSet;
-use std::fs::{File, Metadata};
+use std::collections::{HashSet, VecDeque};
+use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use rustix::fs::FileType;
+
+use crate::beneath::{Errno, OFlags, RootDir};
 use crate::error::{Error, Result};
 
 /// The default maximum number of files collected.
@@ -151,29 +155,53 @@ pub struct CollectedLayer {
 }
 
 struct Walker<'a> {
+    /// The canonical root path: for messages and for absolute symlink targets.
     root: &'a Path,
+    /// Every open goes through it, so nothing outside the root is ever read.
+    dir: RootDir,
     limits: &'a CollectLimits,
     out: CollectedLayer,
     visited: HashSet<(u64, u64)>,
 }
 
+/// Symlink hops allowed while resolving one entry (Linux's own limit).
+const MAX_SYMLINK_HOPS: usize = 40;
+
 fn collect(root: &Path, limits: &CollectLimits) -> Result<CollectedLayer> {
-    let root_meta = std::fs::metadata(root).map_err(|e| {
+    let unreadable = |e: Errno| {
         Error::config(format!(
-            "semantic root {} cannot be read: {e}",
-            root.display()
+            "semantic root {} cannot be read: {}",
+            root.display(),
+            std::io::Error::from(e)
         ))
-    })?;
+    };
+    let dir = RootDir::open(root).map_err(unreadable)?;
+    let root_st = rustix::fs::fstat(dir.as_fd()).map_err(unreadable)?;
     let mut w = Walker {
         root,
+        dir,
         limits,
         out: CollectedLayer::default(),
-        visited: HashSet::from([(root_meta.dev(), root_meta.ino())]),
+        visited: HashSet::from([dev_ino(&root_st)]),
     };
-    w.walk_dir(root, "", 0)?;
+    w.walk_dir("", "", 0)?;
     w.out.files.sort_by(|a, b| a.path.cmp(&b.path));
     w.out.dirs.sort();
     Ok(w.out)
+}
+
+// The field types of `struct stat` differ between platforms; the casts are no-ops on some.
+#[allow(clippy::unnecessary_cast)]
+fn dev_ino(st: &rustix::fs::Stat) -> (u64, u64) {
+    (st.st_dev as u64, st.st_ino as u64)
+}
+
+fn file_type(st: &rustix::fs::Stat) -> FileType {
+    FileType::from_raw_mode(st.st_mode)
+}
+
+fn io_err(e: Errno) -> std::io::Error {
+    std::io::Error::from(e)
 }
 
 impl Walker<'_> {
@@ -186,28 +214,49 @@ impl Walker<'_> {
         });
     }
 
-    fn walk_dir(&mut self, dir: &Path, rel: &str, depth: usize) -> Result<()> {
+    /// `lstat` of `real` (a symlink-free path beneath the root).
+    fn lstat(&self, real: &str) -> std::result::Result<rustix::fs::Stat, Errno> {
+        let fd = self.dir.open_beneath(real, OFlags::PATH)?;
+        rustix::fs::fstat(&fd)
+    }
+
+    /// Lists the directory at `real` (symlink-free, beneath the root), reporting entries as
+    /// `rel` (the path the user sees, which differs below a followed symlink).
+    fn walk_dir(&mut self, real: &str, rel: &str, depth: usize) -> Result<()> {
         if depth > self.limits.max_depth {
             return Err(Error::config(format!(
                 "semantic layer is nested deeper than {} directories at {rel:?}",
                 self.limits.max_depth
             )));
         }
-        let entries = match std::fs::read_dir(dir) {
-            Ok(e) => e,
+        let listing = self
+            .dir
+            .open_beneath(real, OFlags::RDONLY | OFlags::DIRECTORY)
+            .and_then(|fd| {
+                let mut names = Vec::new();
+                for entry in rustix::fs::Dir::read_from(&fd)? {
+                    let name = entry?.file_name().to_bytes().to_vec();
+                    if name != b"." && name != b".." {
+                        names.push(name);
+                    }
+                }
+                Ok(names)
+            });
+        let mut names = match listing {
+            Ok(n) => n,
+            Err(Errno::LOOP) | Err(Errno::NOTDIR) => {
+                self.skip(rel, "changed while being collected (a symlink now)");
+                return Ok(());
+            }
             Err(e) => {
-                self.skip(rel, format!("directory cannot be listed: {e}"));
+                self.skip(rel, format!("directory cannot be listed: {}", io_err(e)));
                 return Ok(());
             }
         };
-        let mut names: Vec<_> = entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name())
-            .collect();
         names.sort();
         for name in names {
-            let Some(name_str) = name.to_str() else {
-                let lossy = join_rel(rel, &name.to_string_lossy());
+            let Ok(name_str) = std::str::from_utf8(&name) else {
+                let lossy = join_rel(rel, &String::from_utf8_lossy(&name));
                 self.skip(&lossy, "file name is not UTF-8");
                 continue;
             };
@@ -217,126 +266,175 @@ impl Walker<'_> {
                 continue;
             }
             let child_rel = join_rel(rel, name_str);
-            let path = dir.join(&name);
-            let lmeta = match std::fs::symlink_metadata(&path) {
-                Ok(m) => m,
+            let child_real = join_rel(real, name_str);
+            let st = match self.lstat(&child_real) {
+                Ok(st) => st,
                 Err(e) => {
-                    self.skip(&child_rel, format!("cannot be read: {e}"));
+                    self.skip(&child_rel, format!("cannot be read: {}", io_err(e)));
                     continue;
                 }
             };
-            let ft = lmeta.file_type();
-            if ft.is_symlink() {
-                self.visit_symlink(&path, &child_rel, depth)?;
-            } else if ft.is_dir() {
-                self.enter_dir(&path, &child_rel, &lmeta, depth)?;
-            } else if ft.is_file() {
-                self.read_file(&path, &child_rel, &lmeta, false)?;
-            } else {
-                self.skip(
+            match file_type(&st) {
+                FileType::Symlink => self.visit_symlink(&child_real, &child_rel, depth)?,
+                FileType::Directory => self.enter_dir(&child_real, &child_rel, &st, depth)?,
+                FileType::RegularFile => self.read_file(&child_real, &child_rel, &st)?,
+                _ => self.skip(
                     &child_rel,
                     "not a regular file or directory (socket, FIFO or device)",
-                );
+                ),
             }
         }
         Ok(())
     }
 
-    fn enter_dir(&mut self, path: &Path, rel: &str, meta: &Metadata, depth: usize) -> Result<()> {
-        if !self.visited.insert((meta.dev(), meta.ino())) {
+    fn enter_dir(
+        &mut self,
+        real: &str,
+        rel: &str,
+        st: &rustix::fs::Stat,
+        depth: usize,
+    ) -> Result<()> {
+        if !self.visited.insert(dev_ino(st)) {
             self.skip(rel, "directory already visited (symlink cycle)");
             return Ok(());
         }
         self.out.dirs.push(rel.to_owned());
-        self.walk_dir(path, rel, depth + 1)
+        self.walk_dir(real, rel, depth + 1)
     }
 
-    fn visit_symlink(&mut self, path: &Path, rel: &str, depth: usize) -> Result<()> {
-        let real = match std::fs::canonicalize(path) {
-            Ok(r) => r,
-            Err(e) => {
-                self.skip(rel, format!("symlink cannot be resolved: {e}"));
+    /// Resolves the symlink at `real` to a symlink-free path beneath the root, one component at
+    /// a time through [`RootDir`], so a target is judged by where it really leads: `..` past
+    /// the root or an absolute path outside it is an escape.
+    fn resolve(&self, real: &str) -> std::result::Result<String, String> {
+        let mut todo: VecDeque<String> = real.split('/').map(str::to_owned).collect();
+        let mut done: Vec<String> = Vec::new();
+        let mut hops = 0;
+        let mut first_target: Option<String> = None;
+        let escapes = |first: &Option<String>| {
+            format!(
+                "symlink escapes the semantic root (-> {})",
+                first.as_deref().unwrap_or("?")
+            )
+        };
+        while let Some(part) = todo.pop_front() {
+            match part.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    if done.pop().is_none() {
+                        return Err(escapes(&first_target));
+                    }
+                    continue;
+                }
+                _ => done.push(part),
+            }
+            let path = done.join("/");
+            let fd = self
+                .dir
+                .open_beneath(&path, OFlags::PATH)
+                .map_err(|e| format!("symlink cannot be resolved: {}", io_err(e)))?;
+            let st = rustix::fs::fstat(&fd)
+                .map_err(|e| format!("symlink cannot be resolved: {}", io_err(e)))?;
+            if file_type(&st) != FileType::Symlink {
+                continue;
+            }
+            hops += 1;
+            if hops > MAX_SYMLINK_HOPS {
+                return Err("symlink cannot be resolved: too many levels of symbolic links".into());
+            }
+            // An O_PATH fd of the link itself: reading it needs no second lookup by name.
+            let target = rustix::fs::readlinkat(&fd, "", Vec::new())
+                .map_err(|e| format!("symlink cannot be resolved: {}", io_err(e)))?;
+            let target = String::from_utf8_lossy(target.as_bytes()).into_owned();
+            first_target.get_or_insert_with(|| target.clone());
+            done.pop();
+            let rest: String = if let Some(abs) = target.strip_prefix('/') {
+                // Component-wise: `/x/semantic_evil` is not under `/x/semantic`.
+                match Path::new("/").join(abs).strip_prefix(self.root) {
+                    Ok(inside) => {
+                        done.clear();
+                        inside.to_string_lossy().into_owned()
+                    }
+                    Err(_) => return Err(escapes(&first_target)),
+                }
+            } else {
+                target
+            };
+            for p in rest.split('/').rev() {
+                todo.push_front(p.to_owned());
+            }
+        }
+        Ok(done.join("/"))
+    }
+
+    fn visit_symlink(&mut self, real: &str, rel: &str, depth: usize) -> Result<()> {
+        let target = match self.resolve(real) {
+            Ok(t) => t,
+            Err(reason) => {
+                self.skip(rel, reason);
                 return Ok(());
             }
         };
-        // Component-wise containment: `/x/semantic_evil` does not start with `/x/semantic`.
-        if !real.starts_with(self.root) {
-            let target = std::fs::read_link(path)
-                .map(|t| t.display().to_string())
-                .unwrap_or_default();
-            self.skip(
-                rel,
-                format!("symlink escapes the semantic root (-> {target})"),
-            );
-            return Ok(());
-        }
-        let meta = match std::fs::metadata(&real) {
-            Ok(m) => m,
+        let st = match self.lstat(&target) {
+            Ok(st) => st,
             Err(e) => {
-                self.skip(rel, format!("symlink target cannot be read: {e}"));
+                self.skip(rel, format!("symlink target cannot be read: {}", io_err(e)));
                 return Ok(());
             }
         };
-        if meta.is_dir() {
-            self.enter_dir(&real, rel, &meta, depth)
-        } else if meta.is_file() {
-            self.read_file(&real, rel, &meta, true)
-        } else {
-            self.skip(rel, "symlink to a socket, FIFO or device");
-            Ok(())
+        match file_type(&st) {
+            FileType::Directory => self.enter_dir(&target, rel, &st, depth),
+            FileType::RegularFile => self.read_file(&target, rel, &st),
+            _ => {
+                self.skip(rel, "symlink to a socket, FIFO or device");
+                Ok(())
+            }
         }
     }
 
-    fn read_file(&mut self, path: &Path, rel: &str, meta: &Metadata, via_link: bool) -> Result<()> {
+    fn read_file(&mut self, real: &str, rel: &str, st: &rustix::fs::Stat) -> Result<()> {
         if self.out.files.len() >= self.limits.max_files {
             return Err(Error::config(format!(
                 "semantic layer has more than {} files (limit max_files)",
                 self.limits.max_files
             )));
         }
-        if meta.len() > self.limits.max_file_bytes {
+        let size = u64::try_from(st.st_size).unwrap_or(0);
+        if size > self.limits.max_file_bytes {
             return Err(Error::config(format!(
-                "semantic layer file {rel:?} is {} bytes; the limit is {} (max_file_bytes)",
-                meta.len(),
+                "semantic layer file {rel:?} is {size} bytes; the limit is {} (max_file_bytes)",
                 self.limits.max_file_bytes
             )));
         }
-        // O_NOFOLLOW: if the entry was swapped for a symlink since we looked, the open fails
-        // instead of reading whatever the new link points at. O_NONBLOCK: a FIFO swapped in does
-        // not block us.
-        let file = File::options()
-            .read(true)
-            .custom_flags(libc_flags::O_NOFOLLOW | libc_flags::O_NONBLOCK)
-            .open(path);
-        let mut file = match file {
-            Ok(f) => f,
+        // Beneath the root with no symlink at any depth: if anything on the path was swapped
+        // for a symlink since we looked, the open fails instead of reading what it points at.
+        // O_NONBLOCK: a FIFO swapped in does not block us.
+        let fd = match self
+            .dir
+            .open_beneath(real, OFlags::RDONLY | OFlags::NONBLOCK)
+        {
+            Ok(fd) => fd,
+            Err(Errno::LOOP) | Err(Errno::NOTDIR) => {
+                self.skip(rel, "changed while being collected (a symlink now)");
+                return Ok(());
+            }
             Err(e) => {
-                self.skip(rel, format!("cannot be opened: {e}"));
+                self.skip(rel, format!("cannot be opened: {}", io_err(e)));
                 return Ok(());
             }
         };
-        let fmeta = match file.metadata() {
+        let fst = match rustix::fs::fstat(&fd) {
             Ok(m) => m,
             Err(e) => {
-                self.skip(rel, format!("cannot be read: {e}"));
+                self.skip(rel, format!("cannot be read: {}", io_err(e)));
                 return Ok(());
             }
         };
-        if !fmeta.is_file() || fmeta.dev() != meta.dev() || fmeta.ino() != meta.ino() {
+        if file_type(&fst) != FileType::RegularFile || dev_ino(&fst) != dev_ino(st) {
             self.skip(rel, "changed while being collected");
             return Ok(());
         }
-        if via_link {
-            // The target was inside the root when resolved; make sure it still is.
-            match std::fs::canonicalize(path) {
-                Ok(again) if again.starts_with(self.root) => {}
-                _ => {
-                    self.skip(rel, "symlink target moved out of the semantic root");
-                    return Ok(());
-                }
-            }
-        }
-        let mut contents = Vec::with_capacity(fmeta.len() as usize);
+        let mut file = File::from(fd);
+        let mut contents = Vec::with_capacity(usize::try_from(fst.st_size).unwrap_or(0));
         let limit = self.limits.max_file_bytes;
         if let Err(e) = (&mut file).take(limit + 1).read_to_end(&mut contents) {
             self.skip(rel, format!("cannot be read: {e}"));
@@ -357,7 +455,7 @@ impl Walker<'_> {
         self.out.files.push(CollectedFile {
             path: rel.to_owned(),
             contents,
-            mode: fmeta.mode() & 0o7777,
+            mode: fst.st_mode & 0o7777,
         });
         Ok(())
     }
@@ -369,18 +467,6 @@ fn join_rel(rel: &str, name: &str) -> String {
     } else {
         format!("{rel}/{name}")
     }
-}
-
-/// The two open flags we need, without pulling libc into the SDK's default features.
-mod libc_flags {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub(super) const O_NOFOLLOW: i32 = 0o400000;
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub(super) const O_NONBLOCK: i32 = 0o4000;
-    #[cfg(target_os = "macos")]
-    pub(super) const O_NOFOLLOW: i32 = 0x0100;
-    #[cfg(target_os = "macos")]
-    pub(super) const O_NONBLOCK: i32 = 0x0004;
 }
 
 #[cfg(test)]
@@ -552,6 +638,62 @@ mod tests {
             let e = l.collect(&limits).unwrap_err();
             assert!(e.to_string().contains(name), "{e}");
         }
+    }
+
+    #[test]
+    fn f3_directory_swapped_for_a_symlink_while_collecting_never_leaks() {
+        // `root/dir` and a symlink to an outside directory trade places atomically
+        // (renameat2(RENAME_EXCHANGE)) as fast as a thread can, while collections run. A
+        // check-then-open collector reads `outside/a.yml` through the swapped-in link; every
+        // collection here must see either the real directory or a skipped entry.
+        let (tmp, root) = layer();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(root.join("dir/sub")).unwrap();
+        std::fs::create_dir_all(outside.join("sub")).unwrap();
+        for name in ["a.yml", "b.yml", "sub/c.yml"] {
+            std::fs::write(root.join("dir").join(name), b"inside\n").unwrap();
+            std::fs::write(outside.join(name), b"TOPSECRET\n").unwrap();
+        }
+        symlink(&outside, root.join("swap")).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let swapper = {
+            let (stop, root) = (stop.clone(), root.clone());
+            std::thread::spawn(move || {
+                let mut swaps = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    rustix::fs::renameat_with(
+                        rustix::fs::CWD,
+                        root.join("dir"),
+                        rustix::fs::CWD,
+                        root.join("swap"),
+                        rustix::fs::RenameFlags::EXCHANGE,
+                    )
+                    .unwrap();
+                    swaps += 1;
+                }
+                swaps
+            })
+        };
+        let layer = SemanticLayer::open(&root).unwrap();
+        let (mut saw_inside, mut saw_skip) = (0, 0);
+        for _ in 0..400 {
+            let c = layer.collect(&CollectLimits::default()).unwrap();
+            for f in &c.files {
+                assert!(
+                    !f.contents.windows(9).any(|w| w == b"TOPSECRET"),
+                    "{} was read from outside the root",
+                    f.path
+                );
+            }
+            saw_inside += usize::from(c.files.iter().any(|f| f.path.starts_with("dir/")));
+            saw_skip += usize::from(!c.skipped.is_empty());
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        assert!(
+            swaps > 0 && saw_inside > 0 && saw_skip > 0,
+            "{swaps} swaps, {saw_inside} inside, {saw_skip} with skips"
+        );
     }
 
     #[test]

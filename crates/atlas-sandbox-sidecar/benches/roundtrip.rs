@@ -73,23 +73,19 @@ fn direct_spec(root: &Path, tmp: &Path, cmd: &str) -> ProcessSpec {
         .cwd(root)
 }
 
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
 struct Lat {
     p50: Duration,
     p90: Duration,
     p99: Duration,
 }
 
-fn summarize(mut v: Vec<Duration>) -> Lat {
-    v.sort();
+fn summarize(v: Vec<Duration>) -> Lat {
+    use atlas_sandbox_testkit::stats::{Summary, from_millis};
+    let s = Summary::of_durations(v);
     Lat {
-        p50: pct(&v, 0.5),
-        p90: pct(&v, 0.9),
-        p99: pct(&v, 0.99),
+        p50: from_millis(s.median),
+        p90: from_millis(s.p90),
+        p99: from_millis(s.p99),
     }
 }
 

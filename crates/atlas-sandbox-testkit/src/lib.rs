@@ -65,6 +65,7 @@ pub mod differential;
 pub mod escape;
 mod host;
 mod report;
+pub mod stats;
 
 pub use report::{CaseResult, Outcome, Report, Suite};
 

@@ -170,9 +170,9 @@ async fn official_sdk(
     })
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v.get(v.len() / 2).copied().unwrap_or_default()
+fn median(v: Vec<Duration>) -> Duration {
+    use atlas_sandbox_testkit::stats::{Summary, from_millis};
+    from_millis(Summary::of_durations(v).median)
 }
 
 fn row(name: &str, runs: &[Run]) -> String {

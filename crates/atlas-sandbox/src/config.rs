@@ -357,6 +357,19 @@ impl LoadOptions {
         }
     }
 
+    /// Adds a plugin built outside this workspace: any crate implementing the SDK's
+    /// [`atlas_sandbox_sdk::PluginFactory`], passed as
+    /// `PluginDescriptor::of::<MyFactory>(env!("CARGO_PKG_VERSION"))`. It is treated like the
+    /// compiled-in backends: its `[plugins.<id>]` table is validated against its schema, it is
+    /// health-checked, ordered by priority (default
+    /// [`atlas_sandbox_sdk::EXTERNAL_PLUGIN_PRIORITY`] if the factory uses it) and selected or
+    /// pinned by id. Its id must be new: [`load`] refuses a second plugin with the same id.
+    #[must_use]
+    pub fn with_plugin(mut self, descriptor: PluginDescriptor) -> Self {
+        self.descriptors.push(descriptor);
+        self
+    }
+
     fn var(&self, name: &str) -> Option<&str> {
         self.env
             .iter()
@@ -397,7 +410,7 @@ impl Provider for EnvVar {
 /// `plugins.just-bash.x`. Only `ATLAS_SANDBOX__*`, `ATLAS_PLUGINS__*`, `ATLAS_SERVER__*` and
 /// `ATLAS_LAYERS__*` are overrides, so other
 /// `ATLAS_*` variables (test settings, `ATLAS_CONFIG`) never become unknown keys.
-fn env_key_path(var: &str) -> Option<Vec<String>> {
+fn env_key_path(var: &str, ids: &[&str]) -> Option<Vec<String>> {
     let rest = var.strip_prefix(ENV_PREFIX)?;
     let mut path: Vec<String> = rest
         .split(ENV_SEPARATOR)
@@ -412,7 +425,7 @@ fn env_key_path(var: &str) -> Option<Vec<String>> {
     if path[0] == "plugins" {
         // Environment variable names cannot hold `-`; ids can.
         let id = path[1].replace('_', "-");
-        if registry::KNOWN_BACKENDS.iter().any(|k| k.id == id) {
+        if registry::KNOWN_BACKENDS.iter().any(|k| k.id == id) || ids.contains(&id.as_str()) {
             path[1] = id;
         }
     }
@@ -466,8 +479,50 @@ pub fn toml_key_line(text: &str, path: &[String]) -> Option<usize> {
     None
 }
 
+/// The registered plugins (compiled in, or added with [`LoadOptions::with_plugin`]) have ids
+/// that can name a `[plugins.<id>]` table and an `ATLAS_PLUGINS__<ID>__*` variable, each once.
+fn check_descriptors(opts: &LoadOptions) -> Result<(), ConfigErrors> {
+    let mut errors = ConfigErrors::default();
+    let mut seen = BTreeSet::new();
+    for d in &opts.descriptors {
+        let valid = d.id.starts_with(|c: char| c.is_ascii_lowercase())
+            && d.id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let message = if !valid {
+            Some(format!(
+                "plugin id {:?} is not valid: use lowercase ASCII letters, digits and `-`, \
+                 starting with a letter",
+                d.id
+            ))
+        } else if !seen.insert(d.id) {
+            Some(format!(
+                "two plugins are registered with the id '{}' (a plugin from outside the \
+                 workspace must not reuse a compiled-in backend's id)",
+                d.id
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = message {
+            errors.push(ConfigProblem {
+                key: format!("plugins.{}", d.id),
+                value: None,
+                origin: None,
+                message,
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
 /// Loads, layers and validates the configuration, reporting every problem at once.
 pub fn load(opts: &LoadOptions) -> Result<Config, ConfigErrors> {
+    check_descriptors(opts)?;
     let mut errors = ConfigErrors::default();
 
     let file = pick_file(opts)?;
@@ -521,10 +576,11 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigErrors> {
             value: FValue::from(true),
         });
     }
+    let ids: Vec<&str> = opts.descriptors.iter().map(|d| d.id).collect();
     let mut env_vars: Vec<&(String, String)> = opts.env.iter().collect();
     env_vars.sort();
     for (var, val) in env_vars {
-        if let Some(path) = env_key_path(var) {
+        if let Some(path) = env_key_path(var, &ids) {
             let value: FValue = val.parse().unwrap_or_else(|_| FValue::from(val.as_str()));
             figment = figment.merge(EnvVar {
                 var: var.clone(),
@@ -785,12 +841,15 @@ fn known(id: &str) -> Option<&'static KnownBackend> {
     registry::KNOWN_BACKENDS.iter().find(|k| k.id == id)
 }
 
-fn known_ids() -> String {
-    registry::KNOWN_BACKENDS
-        .iter()
-        .map(|k| k.id)
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The backends this project knows, then any plugin from outside it that `opts` registers.
+fn known_ids(opts: &LoadOptions) -> String {
+    let mut ids: Vec<&str> = registry::KNOWN_BACKENDS.iter().map(|k| k.id).collect();
+    for d in &opts.descriptors {
+        if !ids.contains(&d.id) {
+            ids.push(d.id);
+        }
+    }
+    ids.join(", ")
 }
 
 /// Checks `sandbox.backend` and `sandbox.priority` name known, compiled-in backends.
@@ -803,9 +862,10 @@ fn check_backend_refs(
     let compiled: BTreeSet<&str> = opts.descriptors.iter().map(|d| d.id).collect();
     let check = |id: &str, key: String, origin: Option<Origin>, errors: &mut ConfigErrors| {
         let problem = match known(id) {
+            None if compiled.contains(id) => None,
             None => Some(format!(
                 "unknown backend '{id}'; known backends: {}",
-                known_ids()
+                known_ids(opts)
             )),
             Some(k) if !compiled.contains(id) => Some(format!(
                 "backend '{id}' is not compiled into this binary; rebuild with `--features {}`",
@@ -885,7 +945,7 @@ fn validate_plugins(
                  Cargo feature; rebuild with `--features {f}` (or set enabled = false)",
                 f = k.cargo_feature
             ),
-            None => format!("unknown plugin '{id}'; known plugins: {}", known_ids()),
+            None => format!("unknown plugin '{id}'; known plugins: {}", known_ids(opts)),
         };
         errors.push(ConfigProblem {
             key: format!("plugins.{id}"),

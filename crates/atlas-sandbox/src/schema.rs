@@ -102,6 +102,13 @@ pub fn combined_schema(descriptors: &[PluginDescriptor]) -> Value {
         };
         plugins.insert(k.id.to_owned(), entry);
     }
+    // Plugins from outside the workspace registered with `LoadOptions::with_plugin`.
+    for d in descriptors {
+        if !plugins.contains_key(d.id) {
+            let entry = hoist(plugin_table_schema(d), &format!("{}.", d.id), &mut defs);
+            plugins.insert(d.id.to_owned(), entry);
+        }
+    }
     let mut root = json!({
         "$schema": DRAFT,
         "title": "atlas.toml",

@@ -901,17 +901,18 @@ fn fmt_g(n: f64, prec: usize) -> String {
         return "0".to_owned();
     }
     let p = prec.max(1);
-    let exp = n.abs().log10().floor() as i32;
+    // C picks the style from the exponent of the value *after* rounding to P significant
+    // digits (999999.5 at P=6 rounds to 1.00000e+06, so it prints `1e+06`), so round first.
+    let sci = format!("{:.*e}", p - 1, n);
+    let (m, e) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = e.parse().unwrap_or(0);
     if exp < -4 || exp >= p as i32 {
-        let s = format!("{:.*e}", p - 1, n);
-        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
         let m = if m.contains('.') {
             m.trim_end_matches('0').trim_end_matches('.')
         } else {
             m
         };
-        let e: i32 = e.parse().unwrap_or(0);
-        format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
+        format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
     } else {
         let decimals = (p as i32 - 1 - exp).max(0) as usize;
         let s = format!("{:.*}", decimals, n);
@@ -2046,4 +2047,38 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         return Ok(2);
     }
     Ok(exit_code.unwrap_or(st))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt_g;
+
+    #[test]
+    fn g_rounds_before_choosing_the_style() {
+        // Expected values are what glibc's printf("%g"/"%.3g"/"%.1g") prints.
+        let cases: &[(f64, &str, &str, &str)] = &[
+            (999_999.5, "1e+06", "1e+06", "1e+06"),
+            (999_999.4, "999999", "1e+06", "1e+06"),
+            (-999_999.5, "-1e+06", "-1e+06", "-1e+06"),
+            (0.0001, "0.0001", "0.0001", "0.0001"),
+            (0.000_099_999_95, "0.0001", "0.0001", "0.0001"),
+            (123_456_789.0, "1.23457e+08", "1.23e+08", "1e+08"),
+            (9.999_999_5, "10", "10", "1e+01"),
+            (2.5, "2.5", "2.5", "2"),
+            (1e-5, "1e-05", "1e-05", "1e-05"),
+            (100_000.0, "100000", "1e+05", "1e+05"),
+            (1e100, "1e+100", "1e+100", "1e+100"),
+        ];
+        for &(v, g6, g3, g1) in cases {
+            assert_eq!(
+                (
+                    fmt_g(v, 6).as_str(),
+                    fmt_g(v, 3).as_str(),
+                    fmt_g(v, 1).as_str()
+                ),
+                (g6, g3, g1),
+                "{v}"
+            );
+        }
+    }
 }

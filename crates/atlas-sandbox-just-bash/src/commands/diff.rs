@@ -104,7 +104,7 @@ pub(super) fn diff(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             let stamp = |f: &str, ctx: &Ctx<'_, '_>| {
                 let p = ctx.path(f);
                 let m = ctx.sh.fs.stat(&p).map(|m| m.mtime).unwrap_or(0);
-                format_stamp(m)
+                super::walk::full_stamp(m)
             };
             out.push_str(&format!(
                 "--- {}\t{}\n+++ {}\t{}\n",
@@ -157,17 +157,4 @@ pub(super) fn diff(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     }
     ctx.io.out(out.as_bytes());
     Ok(1)
-}
-
-/// `2026-11-24 09:19:00.000000000 +0000` (the sandbox has no sub-second times).
-fn format_stamp(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = super::walk::civil_pub(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.000000000 +0000",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
 }

@@ -368,6 +368,7 @@ pub(super) fn stat(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                         Some('i') => s.push_str(&m.ino.to_string()),
                         Some('b') => s.push_str(&m.blocks.to_string()),
                         Some('Y') => s.push_str(&m.mtime.to_string()),
+                        Some('y') => s.push_str(&walk::full_stamp(m.mtime)),
                         Some('U') | Some('G') => s.push_str("user"),
                         Some('u') | Some('g') => s.push_str("1000"),
                         Some('%') => s.push('%'),
@@ -388,7 +389,7 @@ pub(super) fn stat(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                     m.blocks,
                     m.mode,
                     mode_str(&m),
-                    walk::ls_date(m.mtime, m.mtime)
+                    walk::full_stamp(m.mtime)
                 ));
             }
         }

@@ -588,38 +588,32 @@ fn mode_string(m: &Meta) -> String {
     s
 }
 
-/// Days since the epoch → (year, month 1-12, day), for other commands' timestamps.
-pub(crate) fn civil_pub(days: i64) -> (i64, u32, u32) {
-    civil(days)
+/// A time in UTC (the sandbox's only zone), or `None` past the range a calendar date covers.
+fn utc(secs: i64) -> Option<jiff::Zoned> {
+    Some(
+        jiff::Timestamp::from_second(secs)
+            .ok()?
+            .to_zoned(jiff::tz::TimeZone::UTC),
+    )
 }
 
-/// Days since the epoch → (year, month 1-12, day).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// `ls -l`'s date column (UTC): `Mon dd HH:MM` within six months, else `Mon dd  YYYY`.
+/// `ls -l`'s date column (UTC): `Mon dd HH:MM` within six months, else `Mon dd  YYYY`. A time
+/// no calendar date covers prints as its number of seconds, as GNU ls does.
 pub(crate) fn ls_date(mtime: i64, now: i64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (y, m, d) = civil(mtime.div_euclid(86_400));
-    let secs = mtime.rem_euclid(86_400);
+    let Some(t) = utc(mtime) else {
+        return mtime.to_string();
+    };
     let recent = mtime <= now + 60 && now - mtime < 15_778_476;
-    let mon = MONTHS[(m as usize).saturating_sub(1) % 12];
-    if recent {
-        format!("{mon} {d:>2} {:02}:{:02}", secs / 3600, (secs % 3600) / 60)
-    } else {
-        format!("{mon} {d:>2}  {y}")
+    t.strftime(if recent { "%b %e %H:%M" } else { "%b %e  %Y" })
+        .to_string()
+}
+
+/// GNU's full timestamp, as `diff` headers and `stat` print it: `2026-11-24 09:19:00.000000000
+/// +0000` (the sandbox keeps no sub-second times).
+pub(crate) fn full_stamp(secs: i64) -> String {
+    match utc(secs) {
+        Some(t) => t.strftime("%Y-%m-%d %H:%M:%S.000000000 %z").to_string(),
+        None => secs.to_string(),
     }
 }
 
@@ -1067,4 +1061,25 @@ fn tree_rec(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::{full_stamp, ls_date};
+
+    #[test]
+    fn dates_are_gnu_shaped() {
+        // 2026-11-24 09:19:05 UTC; GNU `TZ=UTC ls -l` and `stat`/`diff` print these.
+        let t = 1_795_511_945;
+        assert_eq!(ls_date(t, t + 10), "Nov 24 09:19");
+        assert_eq!(ls_date(t, t + 200 * 86_400), "Nov 24  2026");
+        assert_eq!(ls_date(0, t), "Jan  1  1970");
+        assert_eq!(ls_date(-86_400, t), "Dec 31  1969");
+        assert_eq!(full_stamp(t), "2026-11-24 09:19:05.000000000 +0000");
+        assert_eq!(
+            full_stamp(951_782_400),
+            "2000-02-29 00:00:00.000000000 +0000"
+        );
+        assert_eq!(ls_date(i64::MAX, t), i64::MAX.to_string());
+    }
 }
