@@ -169,6 +169,7 @@ fn nsjail_modes(bin: &Path, modes: &mut Vec<Mode>) -> Option<Box<dyn std::any::A
         &log,
         atlas_sandbox_sdk::DEFAULT_TIMEOUT,
         "",
+        atlas_sandbox_sdk::Shell::default(),
         "true",
     );
     modes.push(Mode {
