@@ -71,17 +71,26 @@ impl RootDir {
     }
 
     /// Opens `rel` beneath the root with `flags` (plus `O_NOFOLLOW | O_CLOEXEC`). `rel` is
-    /// `/`-separated and relative; `""` is the root itself. Empty, `.` and `..` components are
-    /// refused with `ENOENT` rather than interpreted, so callers normalise first.
+    /// `/`-separated and relative; `""` and `.` are the root itself. `.` components name the
+    /// directory they are in and are skipped (a glob over `./*.yml` lists `.`); empty and `..`
+    /// components are refused with `ENOENT` rather than interpreted, so callers normalise first.
     pub fn open_beneath(&self, rel: &str, flags: OFlags) -> Result<OwnedFd, Errno> {
         let flags = flags | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let skipped;
+        let rel = if rel.split('/').any(|p| p == ".") {
+            skipped = rel
+                .split('/')
+                .filter(|p| *p != ".")
+                .collect::<Vec<_>>()
+                .join("/");
+            skipped.as_str()
+        } else {
+            rel
+        };
         if rel.is_empty() {
             return rustix::fs::openat(&self.fd, ".", flags, Mode::empty());
         }
-        if rel
-            .split('/')
-            .any(|p| p.is_empty() || p == "." || p == "..")
-        {
+        if rel.split('/').any(|p| p.is_empty() || p == "..") {
             return Err(Errno::NOENT);
         }
         #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -188,8 +197,12 @@ mod tests {
                     "{bad} (fallback {fallback}): {e}"
                 );
             }
-            for bad in ["../secret", "a/../a/b/f.yml", "/etc/passwd", "a//b", "./a"] {
+            for bad in ["../secret", "a/../a/b/f.yml", "/etc/passwd", "a//b", "./.."] {
                 assert!(dir.open_beneath(bad, OFlags::RDONLY).is_err(), "{bad}");
+            }
+            // `.` names the directory it is in (a glob over `./*.yml` lists `.`).
+            for same in [".", "./a/b/f.yml", "a/./b/f.yml", "a/b/."] {
+                assert!(dir.open_beneath(same, OFlags::RDONLY).is_ok(), "{same}");
             }
         }
     }
