@@ -458,6 +458,14 @@ pub(super) fn xargs(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
+        // GNU xargs: a value option as the last word is a usage error, not an index past the end.
+        if matches!(a.as_str(), "-n" | "-I" | "-d" | "-P" | "-L" | "-s") && i + 1 == args.len() {
+            ctx.warn(
+                "xargs",
+                format!("option requires an argument -- '{}'", &a[1..]),
+            );
+            return Ok(1);
+        }
         match a.as_str() {
             "-n" => {
                 max_args = args.get(i + 1).and_then(|v| v.parse().ok());
