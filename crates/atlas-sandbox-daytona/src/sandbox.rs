@@ -296,17 +296,10 @@ async fn probe_shell(settings: &Settings, toolbox: &str, session: &str) -> Resul
         .await
     {
         Ok(done) if done.exit_code == Some(0) => return Ok(()),
-        Ok(done) => format!(
-            "exit {}: {}",
+        Ok(done) => Shell::probe_detail(
             done.exit_code
                 .map_or("unknown".to_owned(), |c| c.to_string()),
-            done.output
-                .or(done.stderr)
-                .unwrap_or_default()
-                .trim()
-                .chars()
-                .take(200)
-                .collect::<String>()
+            &done.output.or(done.stderr).unwrap_or_default(),
         ),
         Err(e) => return Err(e),
     };

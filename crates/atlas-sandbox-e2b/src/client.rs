@@ -648,15 +648,7 @@ impl Client {
             .await;
         let detail = match run {
             Ok(out) if out.exit_code == 0 => return Ok(()),
-            Ok(out) => format!(
-                "exit {}: {}",
-                out.exit_code,
-                out.stderr_str()
-                    .trim()
-                    .chars()
-                    .take(200)
-                    .collect::<String>()
-            ),
+            Ok(out) => atlas_sandbox_sdk::Shell::probe_detail(out.exit_code, &out.stderr_str()),
             Err(RunError::NotStarted(e) | RunError::Failed(e)) => {
                 if e.is_temporary() || e.kind() != ErrorKind::Backend {
                     return Err(e);

@@ -50,6 +50,13 @@ impl Shell {
         ]
     }
 
+    /// What a failed shell probe said, for [`Shell::missing`]: its exit status and the first
+    /// 200 characters of its (trimmed) error output.
+    pub fn probe_detail(exit: impl std::fmt::Display, stderr: &str) -> String {
+        let said: String = stderr.trim().chars().take(200).collect();
+        format!("exit {exit}: {said}")
+    }
+
     /// The error when `where_` (an image, a template, a jail) has no usable shell: kind
     /// unavailable, naming the program, the place and the way out.
     pub fn missing(self, backend: &'static str, where_: &str, detail: &str) -> Error {

@@ -468,15 +468,7 @@ async fn probe_shell(shared: &Shared, session: &Session) -> Result<()> {
     // From `/`: the semantic directory may not exist yet while the layer uploads.
     let detail = match runner.streaming("/").await {
         Ok(out) if out.exit_code == 0 => return Ok(()),
-        Ok(out) => format!(
-            "exit {}: {}",
-            out.exit_code,
-            out.stderr_str()
-                .trim()
-                .chars()
-                .take(200)
-                .collect::<String>()
-        ),
+        Ok(out) => Shell::probe_detail(out.exit_code, &out.stderr_str()),
         Err(e) if e.is_temporary() || e.kind() != ErrorKind::Backend => return Err(e),
         Err(e) => e.message().to_owned(),
     };
