@@ -14,6 +14,7 @@
 mod config;
 mod error;
 mod exec;
+mod persist;
 mod plugin;
 mod semantic;
 mod shell;
@@ -29,6 +30,9 @@ pub use exec::{
     CappedBuffer, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT, ExecDefaults, ExecOutput, ExecRequest,
     MAX_COMMAND_CHARS, MAX_TIMEOUT, OVERFLOW_KILL_FACTOR, TIMEOUT_EXIT_CODE, complete_utf8_prefix,
     normalize_relative, overflow_limit, truncation_notice,
+};
+pub use persist::{
+    DEFAULT_PAUSED_RETENTION, Persistence, RemoteSandbox, RemoteState, SessionPolicy,
 };
 pub use plugin::{
     EXTERNAL_PLUGIN_PRIORITY, HealthStatus, PluginContext, PluginDescriptor, PluginFactory,

@@ -105,6 +105,17 @@ pub trait SandboxPlugin: Send + Sync + Debug {
     /// Creates a sandbox over the semantic layer. Called once per semantic root; the host caches it.
     async fn create(&self, layer: &SemanticLayer) -> Result<Box<dyn Sandbox>>;
 
+    /// How the host treats this plugin's sandboxes across sessions (pause, pools, caps). The
+    /// default: no persistence, no pool, no cap.
+    fn session_policy(&self) -> crate::persist::SessionPolicy {
+        crate::persist::SessionPolicy::default()
+    }
+
+    /// The pause / resume / list / delete operations of a remote backend, when it has them.
+    fn persistence(&self) -> Option<&dyn crate::persist::Persistence> {
+        None
+    }
+
     /// Finds remote sandboxes this project created (by their tags) that are older than
     /// `older_than`, and kills them unless `dry_run`. Only backends with remote, billable
     /// resources implement it; the default says the backend has nothing to sweep.
@@ -162,6 +173,21 @@ pub trait Sandbox: Send + Sync + Debug {
 
     /// Releases everything the sandbox holds. Calling it again is a no-op returning `Ok`.
     async fn close(&self) -> Result<()>;
+
+    /// The vendor's id of a sandbox that can be found again ([`crate::Persistence::resume`]);
+    /// `None` for local sandboxes and for remote ones created without persistence.
+    fn remote_id(&self) -> Option<String> {
+        None
+    }
+
+    /// Pauses the sandbox so a later [`crate::Persistence::resume`] finds its files; this handle
+    /// is spent afterwards (as after `close`). A backend that cannot pause says so.
+    async fn pause(&self) -> Result<()> {
+        Err(Error::new(
+            crate::error::ErrorKind::InvalidRequest,
+            "this sandbox cannot be paused",
+        ))
+    }
 }
 
 /// What the host gives a plugin when it builds it.
