@@ -150,6 +150,7 @@ fn meta_of(st: &rustix::fs::Stat) -> Meta {
         mode: st.st_mode & 0o7777,
         nlink: st.st_nlink as u64,
         mtime: st.st_mtime as i64,
+        mtime_nsec: st.st_mtime_nsec as u32,
         blocks: st.st_blocks as u64,
         ino: st.st_ino as u64,
     }

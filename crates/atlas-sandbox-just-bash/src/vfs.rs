@@ -35,6 +35,8 @@ pub struct Meta {
     pub nlink: u64,
     /// Modification time, seconds since the epoch.
     pub mtime: i64,
+    /// Nanoseconds past `mtime` (`ls -t` orders by them, `stat %.3Y` and `find -printf %T@` show them).
+    pub mtime_nsec: u32,
     /// 512-byte blocks allocated.
     pub blocks: u64,
     /// Inode number (0 for memory entries).
@@ -50,6 +52,7 @@ impl Meta {
             mode: 0,
             nlink: 1,
             mtime: 0,
+            mtime_nsec: 0,
             blocks: 0,
             ino: 0,
         }
@@ -307,6 +310,7 @@ impl Vfs {
                     mode: *mode,
                     nlink: 1,
                     mtime: *mtime,
+                    mtime_nsec: 0,
                     blocks: (data.len() as u64).div_ceil(4096) * 8,
                     ino: 0,
                 },
@@ -324,6 +328,7 @@ impl Vfs {
                         mode: *mode,
                         nlink: 2,
                         mtime: *mtime,
+                        mtime_nsec: 0,
                         blocks: 8,
                         ino: 0,
                     }

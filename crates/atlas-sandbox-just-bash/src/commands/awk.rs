@@ -10,6 +10,7 @@ use std::time::Instant;
 use regex::Regex;
 
 use super::grep::posix_to_regex;
+use super::opts::{Arg, Spec};
 use super::{Ctx, c_decimal, c_exponent, or_stdin};
 use crate::interp::R;
 use crate::memory::{Held, str_cost, strs_cost};
@@ -887,7 +888,7 @@ fn fmt_num(n: f64) -> String {
     fmt_g(n, 6)
 }
 
-fn fmt_g(n: f64, prec: usize) -> String {
+pub(crate) fn fmt_g(n: f64, prec: usize) -> String {
     if !n.is_finite() {
         return if n.is_nan() {
             "nan".to_owned()
@@ -1789,37 +1790,29 @@ fn sprintf(fmt: &str, args: &[Val]) -> String {
 }
 
 pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    const SPEC: Spec = Spec::new(
+        "awk",
+        "F:v:",
+        &[
+            ("field-separator", 'F', Arg::Required),
+            ("assign", 'v', Arg::Required),
+        ],
+    )
+    .status(2)
+    .posix();
+    let (flags, mut files) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
     let mut fs: Option<String> = None;
     let mut assigns = Vec::new();
-    let mut program: Option<String> = None;
-    let mut files = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if program.is_none() && a == "-F" {
-            fs = args.get(i + 1).cloned();
-            i += 2;
-            continue;
+    for (c, v) in flags {
+        match c {
+            'F' => fs = v,
+            _ => assigns.extend(v),
         }
-        if program.is_none() && a.starts_with("-F") && a.len() > 2 {
-            fs = Some(a[2..].to_owned());
-        } else if program.is_none() && a == "-v" {
-            if let Some(v) = args.get(i + 1) {
-                assigns.push(v.clone());
-            }
-            i += 2;
-            continue;
-        } else if program.is_none() && a == "-f" {
-            ctx.warn("awk", "-f progfile is not supported in this sandbox");
-            return Ok(2);
-        } else if program.is_none() && a == "--" {
-        } else if program.is_none() {
-            program = Some(a.clone());
-        } else {
-            files.push(a.clone());
-        }
-        i += 1;
     }
+    let program = (!files.is_empty()).then(|| files.remove(0));
     let Some(src) = program else {
         ctx.io
             .errln("usage: awk [-F fs][-v var=value][prog | -f progfile][file ...]");

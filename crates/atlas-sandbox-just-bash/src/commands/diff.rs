@@ -3,6 +3,7 @@
 use similar::{DiffOp, TextDiff};
 
 use super::Ctx;
+use super::opts::{Arg, Spec};
 use crate::interp::R;
 
 fn range(start: usize, len: usize) -> String {
@@ -34,29 +35,39 @@ pub(super) fn diff(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut unified: Option<usize> = None;
     let mut brief = false;
     let mut report_same = false;
-    let mut files = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        match a.as_str() {
-            "-u" | "--unified" => unified = Some(3),
-            "-U" => {
-                unified = args.get(i + 1).and_then(|v| v.parse().ok());
-                i += 1;
-            }
-            "-q" | "--brief" => brief = true,
-            "-s" | "--report-identical-files" => report_same = true,
-            "-N" | "--new-file" | "-a" | "--text" => {}
-            s if s.starts_with("-U") => unified = s[2..].parse().ok(),
-            s if s.starts_with('-') && s.len() > 1 => {
-                ctx.warn("diff", format!("unrecognized option '{s}'"));
-                ctx.io
-                    .errln("diff: Try 'diff --help' for more information.");
-                return Ok(2);
-            }
-            _ => files.push(a.clone()),
+    const SPEC: Spec = Spec::new(
+        "diff",
+        "uU:qsa",
+        &[
+            ("unified", 'u', Arg::Optional),
+            ("brief", 'q', Arg::No),
+            ("report-identical-files", 's', Arg::No),
+            ("text", 'a', Arg::No),
+        ],
+    )
+    .status(2);
+    let (flags, files) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    for (c, v) in flags {
+        match c {
+            'u' | 'U' => match v.as_deref().map_or(Ok(3), str::parse) {
+                Ok(n) => unified = Some(n),
+                Err(_) => {
+                    ctx.warn(
+                        "diff",
+                        format!("invalid context length '{}'", v.unwrap_or_default()),
+                    );
+                    ctx.io
+                        .errln("diff: Try 'diff --help' for more information.");
+                    return Ok(2);
+                }
+            },
+            'q' => brief = true,
+            's' => report_same = true,
+            _ => {}
         }
-        i += 1;
     }
     if files.len() != 2 {
         let msg = if files.len() < 2 {
@@ -103,8 +114,12 @@ pub(super) fn diff(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         Some(n) => {
             let stamp = |f: &str, ctx: &Ctx<'_, '_>| {
                 let p = ctx.path(f);
-                let m = ctx.sh.fs.stat(&p).map(|m| m.mtime).unwrap_or(0);
-                super::walk::full_stamp(m)
+                let (s, ns) = ctx
+                    .sh
+                    .fs
+                    .stat(&p)
+                    .map_or((0, 0), |m| (m.mtime, m.mtime_nsec));
+                super::walk::full_stamp(s, ns)
             };
             out.push_str(&format!(
                 "--- {}\t{}\n+++ {}\t{}\n",

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::opts::{Arg, Spec};
 use super::{Ctx, walk};
 use crate::interp::R;
 use crate::vfs::{self, FsError, Kind};
@@ -42,9 +43,20 @@ fn dir_name(s: &str) -> String {
 }
 
 pub(super) fn basename(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let Some((flags, ops)) = ctx.flags_or_warn("basename", args, "s") else {
-        return Ok(1);
+    const SPEC: Spec = Spec::new(
+        "basename",
+        "as:z",
+        &[
+            ("multiple", 'a', Arg::No),
+            ("suffix", 's', Arg::Required),
+            ("zero", 'z', Arg::No),
+        ],
+    );
+    let (flags, ops) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
     };
+    let zero = flags.iter().any(|(c, _)| *c == 'z');
     let mut multiple = false;
     let mut suffix: Option<String> = None;
     for (c, v) in flags {
@@ -86,31 +98,44 @@ pub(super) fn basename(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             b.truncate(b.len() - s.len());
         }
         out.push_str(&b);
-        out.push('\n');
+        out.push(if zero { '\0' } else { '\n' });
     }
     ctx.io.out(out.as_bytes());
     Ok(0)
 }
 
 pub(super) fn dirname(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    const SPEC: Spec = Spec::new("dirname", "z", &[("zero", 'z', Arg::No)]);
+    let (flags, args) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let end = if flags.is_empty() { '\n' } else { '\0' };
     if args.is_empty() {
         ctx.warn("dirname", "missing operand");
         ctx.io.errln("Try 'dirname --help' for more information.");
         return Ok(1);
     }
     let mut out = String::new();
-    for a in args {
+    for a in &args {
         out.push_str(&dir_name(a));
-        out.push('\n');
+        out.push(end);
     }
     ctx.io.out(out.as_bytes());
     Ok(0)
 }
 
 pub(super) fn mkdir(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let Some((flags, ops)) = ctx.flags_or_warn("mkdir", args, "m") else {
-        return Ok(1);
+    const SPEC: Spec = Spec::new(
+        "mkdir",
+        "pv",
+        &[("parents", 'p', Arg::No), ("verbose", 'v', Arg::No)],
+    );
+    let (flags, ops) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
     };
+    let verbose = flags.iter().any(|(c, _)| *c == 'v');
     let parents = flags.iter().any(|(c, _)| *c == 'p');
     if ops.is_empty() {
         ctx.warn("mkdir", "missing operand");
@@ -119,24 +144,69 @@ pub(super) fn mkdir(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut st = 0;
     for d in &ops {
         let p = ctx.path(d);
-        if let Err(e) = ctx.sh.fs.mkdir(&p, parents) {
-            ctx.warn("mkdir", format!("cannot create directory ‘{d}’: {e}"));
-            st = 1;
+        // `-pv` names every directory it makes, parents first, as written.
+        let mut made = Vec::new();
+        if verbose {
+            let mut prefix = String::new();
+            for (k, part) in d.split('/').enumerate() {
+                if k > 0 {
+                    prefix.push('/');
+                }
+                prefix.push_str(part);
+                if part.is_empty() || part == "." || part == ".." {
+                    continue;
+                }
+                if !ctx.sh.fs.exists(&ctx.path(&prefix))
+                    && (parents || prefix.len() == d.trim_end_matches('/').len())
+                {
+                    made.push(prefix.clone());
+                }
+            }
+        }
+        match ctx.sh.fs.mkdir(&p, parents) {
+            Err(e) => {
+                ctx.warn("mkdir", format!("cannot create directory ‘{d}’: {e}"));
+                st = 1;
+            }
+            Ok(()) => {
+                for m in made {
+                    ctx.io
+                        .out(format!("mkdir: created directory '{m}'\n").as_bytes());
+                }
+            }
         }
     }
     Ok(st)
 }
 
 pub(super) fn touch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let Some((_, ops)) = ctx.flags_or_warn("touch", args, "dtr") else {
-        return Ok(1);
+    // Setting a given time (`-d`, `-t`, `-r`) needs an mtime the overlay cannot store yet.
+    const SPEC: Spec = Spec::new(
+        "touch",
+        "acmf",
+        &[("no-create", 'c', Arg::No), ("time", 'T', Arg::Required)],
+    );
+    let (flags, ops) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
     };
+    let no_create = flags.iter().any(|(c, _)| *c == 'c');
+    if ops.is_empty() {
+        ctx.warn("touch", "missing file operand");
+        ctx.io.errln("Try 'touch --help' for more information.");
+        return Ok(1);
+    }
     let mut st = 0;
     for f in &ops {
         let p = ctx.path(f);
         let r = if ctx.sh.fs.exists(&p) {
+            if ctx.sh.fs.is_dir(&p) {
+                continue;
+            }
             // Copy-up with a new mtime: the disk file stays untouched.
             ctx.sh.fs.write(&p, b"", true)
+        } else if no_create {
+            continue;
         } else {
             ctx.sh.fs.write(&p, b"", false)
         };
@@ -149,9 +219,30 @@ pub(super) fn touch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
 }
 
 pub(super) fn rm(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let Some((flags, ops)) = ctx.flags_or_warn("rm", args, "") else {
-        return Ok(1);
+    const SPEC: Spec = Spec::new(
+        "rm",
+        "dfirRv",
+        &[
+            ("force", 'f', Arg::No),
+            ("recursive", 'r', Arg::No),
+            ("dir", 'd', Arg::No),
+        ],
+    );
+    let (flags, ops) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
     };
+    if flags.iter().any(|(c, _)| matches!(c, 'i' | 'v' | 'd')) {
+        let c = flags
+            .iter()
+            .find(|(c, _)| matches!(c, 'i' | 'v' | 'd'))
+            .map_or('i', |f| f.0);
+        ctx.warn(
+            "rm",
+            format!("option '-{c}' is not supported by this sandbox"),
+        );
+        return Ok(2);
+    }
     let recursive = flags.iter().any(|(c, _)| matches!(c, 'r' | 'R'));
     let force = flags.iter().any(|(c, _)| *c == 'f');
     if ops.is_empty() && !force {
@@ -184,8 +275,12 @@ pub(super) fn rm(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
 }
 
 pub(super) fn rmdir(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    let ops = match ctx.opts(&Spec::new("rmdir", "", &[]), args) {
+        Ok((_, ops)) => ops,
+        Err(st) => return Ok(st),
+    };
     let mut st = 0;
-    for f in args.iter().filter(|a| !a.starts_with('-')) {
+    for f in &ops {
         let p = ctx.path(f);
         let r = match ctx.sh.fs.stat(&p) {
             Ok(m) if m.kind != Kind::Dir => Err(FsError::NotDir),
@@ -235,8 +330,19 @@ fn copy_tree(
 
 fn cp_mv(ctx: &mut Ctx<'_, '_>, args: &[String], is_mv: bool) -> R<i32> {
     let cmd = if is_mv { "mv" } else { "cp" };
-    let Some((flags, ops)) = ctx.flags_or_warn(cmd, args, "t") else {
-        return Ok(1);
+    const CP: Spec = Spec::new(
+        "cp",
+        "afpRr",
+        &[
+            ("archive", 'a', Arg::No),
+            ("force", 'f', Arg::No),
+            ("recursive", 'r', Arg::No),
+        ],
+    );
+    const MV: Spec = Spec::new("mv", "f", &[("force", 'f', Arg::No)]);
+    let (flags, ops) = match ctx.opts(if is_mv { &MV } else { &CP }, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
     };
     let recursive = is_mv || flags.iter().any(|(c, _)| matches!(c, 'r' | 'R' | 'a'));
     if ops.len() < 2 {
@@ -304,30 +410,39 @@ pub(super) fn mv(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     cp_mv(ctx, args, true)
 }
 
+const STAT_PRINTF: char = '\u{e000}';
+
+const STAT: Spec = Spec::new(
+    "stat",
+    "c:L",
+    &[
+        ("format", 'c', Arg::Required),
+        ("printf", STAT_PRINTF, Arg::Required),
+        ("dereference", 'L', Arg::No),
+    ],
+)
+.gnu(
+    "c:fLt",
+    &["file-system", "terse", "cached", "help", "version"],
+);
+
 pub(super) fn stat(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let mut format: Option<String> = None;
-    let mut ops = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if a == "-c" || a == "--format" {
-            format = args.get(i + 1).cloned();
-            i += 2;
-            continue;
+    let (flags, ops) = match ctx.opts(&STAT, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    // `-c` adds a newline; `--printf` takes backslash escapes and adds none.
+    let mut format: Option<(String, bool)> = None;
+    for (c, v) in flags {
+        match c {
+            'c' => format = v.map(|f| (f, false)),
+            STAT_PRINTF => format = v.map(|f| (f, true)),
+            _ => {}
         }
-        if let Some(f) = a
-            .strip_prefix("--format=")
-            .or_else(|| a.strip_prefix("--printf="))
-        {
-            format = Some(f.to_owned());
-        } else if a == "-L" || a == "-t" {
-        } else {
-            ops.push(a.clone());
-        }
-        i += 1;
     }
     if ops.is_empty() {
         ctx.warn("stat", "missing operand");
+        ctx.io.errln("Try 'stat --help' for more information.");
         return Ok(1);
     }
     let mut st = 0;
@@ -342,60 +457,158 @@ pub(super) fn stat(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 continue;
             }
         };
-        let kind = match m.kind {
-            Kind::File if m.size == 0 => "regular empty file",
-            Kind::File => "regular file",
-            Kind::Dir => "directory",
-            Kind::Symlink => "symbolic link",
-            Kind::Special => "fifo",
-        };
         match &format {
-            Some(fmt) => {
-                let mut s = String::new();
-                let mut chars = fmt.chars();
-                while let Some(c) = chars.next() {
-                    if c != '%' {
-                        s.push(c);
-                        continue;
-                    }
-                    match chars.next() {
-                        Some('n') => s.push_str(f),
-                        Some('s') => s.push_str(&m.size.to_string()),
-                        Some('F') => s.push_str(kind),
-                        Some('a') => s.push_str(&format!("{:o}", m.mode)),
-                        Some('A') => s.push_str(&mode_str(&m)),
-                        Some('h') => s.push_str(&m.nlink.to_string()),
-                        Some('i') => s.push_str(&m.ino.to_string()),
-                        Some('b') => s.push_str(&m.blocks.to_string()),
-                        Some('Y') => s.push_str(&m.mtime.to_string()),
-                        Some('y') => s.push_str(&walk::full_stamp(m.mtime)),
-                        Some('U') | Some('G') => s.push_str("user"),
-                        Some('u') | Some('g') => s.push_str("1000"),
-                        Some('%') => s.push('%'),
-                        Some(o) => {
-                            s.push('?');
-                            let _ = o;
-                        }
-                        None => s.push('%'),
+            Some((fmt, printf)) => match stat_format(fmt, *printf, f, &m) {
+                Ok(s) => {
+                    out.push_str(&s);
+                    if !printf {
+                        out.push('\n');
                     }
                 }
-                out.push_str(&s);
-                out.push('\n');
-            }
+                Err(directive) => {
+                    ctx.io.out(out.as_bytes());
+                    ctx.warn(
+                        "stat",
+                        format!("format directive '{directive}' is not supported by this sandbox"),
+                    );
+                    return Ok(2);
+                }
+            },
             None => {
                 out.push_str(&format!(
-                    "  File: {f}\n  Size: {:<15} Blocks: {:<10} IO Block: 4096   {kind}\nAccess: ({:04o}/{})  Uid: ( 1000/    user)   Gid: ( 1000/    user)\nModify: {}\n",
+                    "  File: {f}\n  Size: {:<10}\tBlocks: {:<10} IO Block: 4096   {}\nAccess: ({:04o}/{})  Uid: ( 1000/    user)   Gid: ( 1000/    user)\nModify: {}\n",
                     m.size,
                     m.blocks,
+                    file_kind(&m),
                     m.mode,
                     mode_str(&m),
-                    walk::full_stamp(m.mtime)
+                    walk::full_stamp(m.mtime, m.mtime_nsec)
                 ));
             }
         }
     }
     ctx.io.out(out.as_bytes());
     Ok(st)
+}
+
+/// `stat`'s `%F`.
+fn file_kind(m: &crate::vfs::Meta) -> &'static str {
+    match m.kind {
+        Kind::File if m.size == 0 => "regular empty file",
+        Kind::File => "regular file",
+        Kind::Dir => "directory",
+        Kind::Symlink => "symbolic link",
+        Kind::Special => "fifo",
+    }
+}
+
+/// One `stat -c`/`--printf` format over one file; `Err` names a directive the sandbox cannot
+/// answer (times other than the mtime, devices, mount points, SELinux contexts).
+fn stat_format(
+    fmt: &str,
+    printf: bool,
+    name: &str,
+    m: &crate::vfs::Meta,
+) -> Result<String, String> {
+    let fmt = if printf {
+        String::from_utf8_lossy(&super::unescape_ansi_bytes(fmt)).into_owned()
+    } else {
+        fmt.to_owned()
+    };
+    let b = fmt.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'%' {
+            let next = fmt[i..].find('%').map_or(fmt.len(), |k| i + k);
+            out.push_str(&fmt[i..next]);
+            i = next;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        let fl = i;
+        while i < b.len() && matches!(b[i], b'-' | b'+' | b' ' | b'#' | b'0' | b'\'' | b'I') {
+            i += 1;
+        }
+        let flags = &fmt[fl..i];
+        let w = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let width: usize = fmt[w..i].parse().unwrap_or(0).min(10_000);
+        let mut prec: Option<usize> = None;
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            let p = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            prec = Some(fmt[p..i].parse().unwrap_or(0));
+        }
+        let Some(&conv) = b.get(i) else {
+            out.push_str(&fmt[start..]);
+            break;
+        };
+        i += 1;
+        let type_bits = match m.kind {
+            Kind::Dir => 0o040000,
+            Kind::Symlink => 0o120000,
+            Kind::Special => 0o010000,
+            Kind::File => 0o100000,
+        };
+        let text = match conv {
+            b'%' => "%".to_owned(),
+            b'n' => name.to_owned(),
+            b'N' => format!("'{name}'"),
+            b's' => m.size.to_string(),
+            b'F' => file_kind(m).to_owned(),
+            b'a' if flags.contains('#') => format!("{:#o}", m.mode).replace("0o", "0"),
+            b'a' => format!("{:o}", m.mode),
+            b'A' => mode_str(m),
+            b'f' => format!("{:x}", type_bits | m.mode),
+            b'h' => m.nlink.to_string(),
+            b'i' => m.ino.to_string(),
+            b'b' => m.blocks.to_string(),
+            b'B' => "512".to_owned(),
+            b'o' => "4096".to_owned(),
+            b'Y' => match prec {
+                Some(p) if p > 0 => {
+                    let frac = format!("{:09}", m.mtime_nsec);
+                    let frac = if p <= 9 {
+                        frac[..p].to_owned()
+                    } else {
+                        frac + &"0".repeat(p - 9)
+                    };
+                    format!("{}.{frac}", m.mtime)
+                }
+                _ => m.mtime.to_string(),
+            },
+            b'y' => walk::full_stamp(m.mtime, m.mtime_nsec),
+            b'U' | b'G' => "user".to_owned(),
+            b'u' | b'g' => "1000".to_owned(),
+            b'x' | b'X' | b'z' | b'Z' | b'w' | b'W' | b'd' | b'D' | b't' | b'T' | b'm' | b'C'
+            | b'r' | b'R' => return Err(fmt[start..i].to_owned()),
+            _ => "?".to_owned(),
+        };
+        let len = text.chars().count();
+        if len < width {
+            let pad = width - len;
+            if flags.contains('-') {
+                out.push_str(&text);
+                out.push_str(&" ".repeat(pad));
+            } else if flags.contains('0') && text.bytes().all(|c| c.is_ascii_digit()) {
+                out.push_str(&"0".repeat(pad));
+                out.push_str(&text);
+            } else {
+                out.push_str(&" ".repeat(pad));
+                out.push_str(&text);
+            }
+        } else {
+            out.push_str(&text);
+        }
+    }
+    Ok(out)
 }
 
 fn mode_str(m: &crate::vfs::Meta) -> String {
@@ -413,102 +626,213 @@ fn mode_str(m: &crate::vfs::Meta) -> String {
 }
 
 pub(super) fn env(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let mut i = 0;
-    let mut assigns = Vec::new();
-    while i < args.len() {
-        let a = &args[i];
-        if a == "-i" || a == "-" {
-            i += 1;
-            continue;
+    const SPEC: Spec = Spec::new(
+        "env",
+        "iu:0",
+        &[
+            ("ignore-environment", 'i', Arg::No),
+            ("unset", 'u', Arg::Required),
+            ("null", '0', Arg::No),
+        ],
+    )
+    .gnu(
+        "0iu:vC:S:",
+        &[
+            "chdir",
+            "split-string",
+            "block-signal",
+            "default-signal",
+            "ignore-signal",
+            "list-signal-handling",
+            "debug",
+            "help",
+            "version",
+        ],
+    )
+    .status(125)
+    .posix();
+    let (flags, mut ops) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let mut clear = false;
+    let mut unset = Vec::new();
+    let mut end = '\n';
+    for (c, v) in flags {
+        match c {
+            'i' => clear = true,
+            'u' => unset.extend(v),
+            _ => end = '\0',
         }
-        if let Some((k, v)) = a.split_once('=') {
-            assigns.push((k.to_owned(), v.to_owned()));
-            i += 1;
-            continue;
-        }
-        break;
     }
+    // `env - CMD`: a lone `-` is `-i`.
+    if ops.first().is_some_and(|o| o == "-") {
+        clear = true;
+        ops.remove(0);
+    }
+    let mut assigns = Vec::new();
+    let mut i = 0;
+    while let Some((k, v)) = ops.get(i).and_then(|a| a.split_once('=')) {
+        assigns.push((k.to_owned(), v.to_owned()));
+        i += 1;
+    }
+    let args = &ops;
     let rest = &args[i..];
     if rest.is_empty() {
-        let mut pairs = ctx.sh.env_pairs();
+        let mut pairs = if clear {
+            Vec::new()
+        } else {
+            ctx.sh.env_pairs()
+        };
+        pairs.retain(|(k, _)| !unset.contains(k));
         for (k, v) in assigns {
             pairs.retain(|(pk, _)| *pk != k);
             pairs.push((k, v));
         }
         let mut out = String::new();
         for (k, v) in pairs {
-            out.push_str(&format!("{k}={v}\n"));
+            out.push_str(&format!("{k}={v}{end}"));
         }
         ctx.io.out(out.as_bytes());
         return Ok(0);
     }
-    if !assigns.is_empty() {
-        ctx.warn("env", "running a command with extra variables is not supported in this sandbox; use VAR=value cmd");
+    if !assigns.is_empty() || !unset.is_empty() || clear {
+        ctx.warn("env", "running a command with a changed environment (VAR=value, -u, -i) is not supported by this sandbox; use VAR=value cmd");
         return Ok(2);
     }
     walk::run_argv(ctx, rest)
 }
 
+const XARGS: Spec = Spec::new(
+    "xargs",
+    "0d:I:i::L:l::n:P:rt",
+    &[
+        ("null", '0', Arg::No),
+        ("delimiter", 'd', Arg::Required),
+        ("replace", 'i', Arg::Optional),
+        ("max-lines", 'l', Arg::Optional),
+        ("max-args", 'n', Arg::Required),
+        ("max-procs", 'P', Arg::Required),
+        ("no-run-if-empty", 'r', Arg::No),
+        ("verbose", 't', Arg::No),
+    ],
+)
+.gnu(
+    "0a:d:E:e::I:i::L:l::n:oP:prs:tx",
+    &[
+        "arg-file",
+        "eof",
+        "interactive",
+        "max-chars",
+        "open-tty",
+        "exit",
+        "process-slot-var",
+        "show-limits",
+        "help",
+        "version",
+    ],
+)
+.posix();
+
 pub(super) fn xargs(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut max_args: Option<usize> = None;
+    let mut max_lines: Option<usize> = None;
     let mut replace: Option<String> = None;
     let mut nul = false;
     let mut no_run_empty = false;
+    let mut trace = false;
     let mut delim: Option<u8> = None;
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        // GNU xargs: a value option as the last word is a usage error, not an index past the end.
-        if matches!(a.as_str(), "-n" | "-I" | "-d" | "-P" | "-L" | "-s") && i + 1 == args.len() {
-            ctx.warn(
-                "xargs",
-                format!("option requires an argument -- '{}'", &a[1..]),
-            );
-            return Ok(1);
+    let (flags, cmd) = match ctx.opts(&XARGS, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let number = |ctx: &mut Ctx<'_, '_>, v: &Option<String>, min: usize| -> Option<usize> {
+        let v = v.as_deref().unwrap_or("1");
+        match v.parse::<usize>() {
+            Ok(n) if n >= min => Some(n),
+            _ => {
+                ctx.warn("xargs", format!("invalid number \"{v}\" for -n option"));
+                None
+            }
         }
-        match a.as_str() {
-            "-n" => {
-                max_args = args.get(i + 1).and_then(|v| v.parse().ok());
-                i += 2;
-                continue;
-            }
-            "-I" => {
-                replace = args.get(i + 1).cloned();
-                i += 2;
-                continue;
-            }
-            "-d" => {
-                delim = args
-                    .get(i + 1)
+    };
+    for (c, v) in &flags {
+        match c {
+            'n' => match number(ctx, v, 1) {
+                Some(n) => max_args = Some(n),
+                None => return Ok(1),
+            },
+            'L' | 'l' => match number(ctx, v, 1) {
+                Some(n) => max_lines = Some(n),
+                None => return Ok(1),
+            },
+            'I' => replace = v.clone(),
+            'i' => replace = Some(v.clone().unwrap_or_else(|| "{}".to_owned())),
+            'd' => {
+                delim = v
+                    .as_deref()
                     .and_then(|d| crate::commands::unescape_ansi(d).bytes().next());
-                i += 2;
-                continue;
             }
-            "-0" | "--null" => nul = true,
-            "-r" | "--no-run-if-empty" => no_run_empty = true,
-            "-t" | "-p" => {}
-            "-P" | "-L" | "-s" => {
-                i += 2;
-                continue;
-            }
-            _ if a.starts_with("-n") && a.len() > 2 => max_args = a[2..].parse().ok(),
-            _ if a.starts_with("-I") && a.len() > 2 => replace = Some(a[2..].to_owned()),
-            _ => break,
+            '0' => nul = true,
+            'r' => no_run_empty = true,
+            't' => trace = true,
+            // Commands run one after another: -P changes timing, not what they print.
+            _ => {}
         }
-        i += 1;
     }
-    let mut cmd: Vec<String> = args[i..].to_vec();
+    let mut cmd = cmd;
     if cmd.is_empty() {
         cmd.push("echo".to_owned());
     }
     let input = ctx.stdin.take_all().to_vec();
-    let items: Vec<String> = if nul || delim.is_some() {
+    // `-L n`: the items of n non-blank input lines per command (a line ending in a blank
+    // continues on the next, as GNU's does).
+    let mut line_groups: Option<Vec<Vec<String>>> = None;
+    if let Some(n) = max_lines
+        && replace.is_none()
+        && !nul
+        && delim.is_none()
+    {
+        let text = String::from_utf8_lossy(&input);
+        let mut lines: Vec<Vec<String>> = Vec::new();
+        let mut pending: Vec<String> = Vec::new();
+        for l in text.lines() {
+            match split_xargs(l) {
+                Ok(v) => pending.extend(v),
+                Err(e) => {
+                    ctx.warn("xargs", e);
+                    return Ok(1);
+                }
+            }
+            if l.ends_with([' ', '\t']) || pending.is_empty() {
+                continue;
+            }
+            lines.push(std::mem::take(&mut pending));
+        }
+        if !pending.is_empty() {
+            lines.push(pending);
+        }
+        line_groups = Some(lines.chunks(n).map(|c| c.concat()).collect());
+    }
+    let run = |ctx: &mut Ctx<'_, '_>, argv: &[String]| -> R<i32> {
+        if trace {
+            ctx.io.errln(&argv.join(" "));
+        }
+        walk::run_argv(ctx, argv)
+    };
+    let items: Vec<String> = if line_groups.is_some() {
+        line_groups.iter().flatten().flatten().cloned().collect()
+    } else if nul || delim.is_some() {
         let d = if nul { 0 } else { delim.unwrap_or(b'\n') };
-        input
+        let mut items: Vec<String> = input
             .split(|b| *b == d)
-            .filter(|s| !s.is_empty())
             .map(|s| String::from_utf8_lossy(s).into_owned())
-            .collect()
+            .collect();
+        // A delimiter at the end ends the last item; it does not start an empty one.
+        if items.last().is_some_and(String::is_empty) {
+            items.pop();
+        }
+        items
     } else if replace.is_some() {
         String::from_utf8_lossy(&input)
             .lines()
@@ -529,23 +853,30 @@ pub(super) fn xargs(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         if no_run_empty || replace.is_some() {
             return Ok(0);
         }
-        let s = walk::run_argv(ctx, &cmd)?;
+        let s = run(ctx, &cmd)?;
         return Ok(if s != 0 { 123 } else { 0 });
     }
     if let Some(r) = replace {
         for it in items {
             let argv: Vec<String> = cmd.iter().map(|a| a.replace(&r, &it)).collect();
-            if walk::run_argv(ctx, &argv)? != 0 {
+            if run(ctx, &argv)? != 0 {
                 st = 123;
             }
         }
         return Ok(st);
     }
     let chunk = max_args.unwrap_or(usize::MAX).max(1);
-    for group in items.chunks(chunk.min(items.len().max(1))) {
+    let groups: Vec<Vec<String>> = match line_groups {
+        Some(g) => g,
+        None => items
+            .chunks(chunk.min(items.len().max(1)))
+            .map(<[String]>::to_vec)
+            .collect(),
+    };
+    for group in groups {
         let mut argv = cmd.clone();
-        argv.extend(group.iter().cloned());
-        let s = walk::run_argv(ctx, &argv)?;
+        argv.extend(group);
+        let s = run(ctx, &argv)?;
         if s == 127 {
             return Ok(127);
         }
@@ -603,15 +934,68 @@ fn split_xargs(s: &str) -> Result<Vec<String>, String> {
 }
 
 pub(super) fn realpath(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    const SPEC: Spec = Spec::new(
+        "realpath",
+        "emLPqsz",
+        &[
+            ("canonicalize-existing", 'e', Arg::No),
+            ("canonicalize-missing", 'm', Arg::No),
+            ("logical", 'L', Arg::No),
+            ("physical", 'P', Arg::No),
+            ("quiet", 'q', Arg::No),
+            ("strip", 's', Arg::No),
+            ("no-symlinks", 's', Arg::No),
+            ("zero", 'z', Arg::No),
+        ],
+    )
+    .gnu(
+        "eEmLPqsz",
+        &["relative-to", "relative-base", "help", "version"],
+    );
+    let (flags, ops) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let has = |k: char| flags.iter().any(|(c, _)| *c == k);
+    let mode = flags
+        .iter()
+        .rev()
+        .find_map(|(c, _)| matches!(c, 'e' | 'm').then_some(*c));
+    let (quiet, end) = (has('q'), if has('z') { '\0' } else { '\n' });
+    if ops.is_empty() {
+        ctx.warn("realpath", "missing operand");
+        ctx.io.errln("Try 'realpath --help' for more information.");
+        return Ok(1);
+    }
+    resolve_paths(ctx, "realpath", &ops, mode.unwrap_or('E'), quiet, Some(end))
+}
+
+/// `realpath` and `readlink -f/-e/-m`: `e` needs every component, `E` all but the last, `m`
+/// none. Paths resolve lexically (the layer holds no symlinks the sandbox follows).
+fn resolve_paths(
+    ctx: &mut Ctx<'_, '_>,
+    cmd: &str,
+    ops: &[String],
+    mode: char,
+    quiet: bool,
+    end: Option<char>,
+) -> R<i32> {
     let mut out = String::new();
     let mut st = 0;
-    for a in args.iter().filter(|a| !a.starts_with('-')) {
+    for a in ops {
         let p = ctx.path(a);
-        if ctx.sh.fs.exists(&p) {
+        let ok = match mode {
+            'm' => true,
+            'e' => ctx.sh.fs.exists(&p),
+            _ => ctx.sh.fs.exists(&p) || ctx.sh.fs.is_dir(vfs::parent(&p)),
+        };
+        if ok && !a.is_empty() {
             out.push_str(&p);
-            out.push('\n');
+            out.extend(end);
         } else {
-            ctx.warn("realpath", format!("{a}: No such file or directory"));
+            if !quiet {
+                ctx.warn(cmd, format!("{a}: No such file or directory"));
+            }
             st = 1;
         }
     }
@@ -619,9 +1003,74 @@ pub(super) fn realpath(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     Ok(st)
 }
 
+pub(super) fn readlink(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    const SPEC: Spec = Spec::new(
+        "readlink",
+        "efmnqsvz",
+        &[
+            ("canonicalize", 'f', Arg::No),
+            ("canonicalize-existing", 'e', Arg::No),
+            ("canonicalize-missing", 'm', Arg::No),
+            ("no-newline", 'n', Arg::No),
+            ("quiet", 'q', Arg::No),
+            ("silent", 's', Arg::No),
+            ("verbose", 'v', Arg::No),
+            ("zero", 'z', Arg::No),
+        ],
+    );
+    let (flags, ops) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let has = |k: char| flags.iter().any(|(c, _)| *c == k);
+    if ops.is_empty() {
+        ctx.warn("readlink", "missing operand");
+        ctx.io.errln("Try 'readlink --help' for more information.");
+        return Ok(1);
+    }
+    let mode = flags
+        .iter()
+        .rev()
+        .find_map(|(c, _)| matches!(c, 'e' | 'f' | 'm').then_some(*c));
+    let Some(mode) = mode else {
+        // Plain `readlink`: a symlink's target, else nothing and status 1.
+        for a in &ops {
+            let p = ctx.path(a);
+            if ctx.sh.fs.stat(&p).is_ok_and(|m| m.kind == Kind::Symlink) {
+                ctx.warn(
+                    "readlink",
+                    "reading a symbolic link's target is not supported by this sandbox",
+                );
+                return Ok(2);
+            }
+        }
+        return Ok(1);
+    };
+    let mode = if mode == 'f' { 'E' } else { mode };
+    // `-n` drops the newline after a single name (GNU ignores it for several).
+    let end = if has('z') {
+        Some('\0')
+    } else if has('n') && ops.len() == 1 {
+        None
+    } else {
+        Some('\n')
+    };
+    // readlink is quiet unless `-v`.
+    resolve_paths(ctx, "readlink", &ops, mode, !has('v'), end)
+}
+
 pub(super) fn sleep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    let args = match ctx.opts(&Spec::new("sleep", "", &[]), args) {
+        Ok((_, ops)) => ops,
+        Err(st) => return Ok(st),
+    };
+    if args.is_empty() {
+        ctx.warn("sleep", "missing operand");
+        ctx.io.errln("Try 'sleep --help' for more information.");
+        return Ok(1);
+    }
     let mut total = 0f64;
-    for a in args {
+    for a in &args {
         let (num, mult) = match a.chars().last() {
             Some('s') => (&a[..a.len() - 1], 1.0),
             Some('m') => (&a[..a.len() - 1], 60.0),
@@ -651,15 +1100,23 @@ pub(super) fn sleep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
 }
 
 pub(super) fn file(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let ops: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    const SPEC: Spec = Spec::new(
+        "file",
+        "bL",
+        &[("brief", 'b', Arg::No), ("dereference", 'L', Arg::No)],
+    );
+    let (flags, ops) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
     if ops.is_empty() {
         ctx.io
             .errln("Usage: file [-bcdEhikLlNnprsSvzZ0] [--apple] [--extension] [--mime-encoding]");
         return Ok(1);
     }
-    let brief = args.iter().any(|a| a == "-b");
+    let brief = flags.iter().any(|(c, _)| *c == 'b');
     let mut out = String::new();
-    for f in ops {
+    for f in &ops {
         let p = ctx.path(f);
         let kind = match ctx.sh.fs.stat(&p) {
             Err(e) => format!("cannot open `{f}' ({e})"),

@@ -1,8 +1,10 @@
 //! `grep` with GNU grep 3.x output (prefixes, `./` for a `.` operand, readdir order for `-r`,
 //! context separators, binary-file notices), on the linear-time `regex` crate.
 
-use regex::bytes::{Regex, RegexBuilder};
+use regex::bytes::RegexBuilder;
 
+use super::matcher::Matcher;
+use super::opts::{Arg, Spec};
 use super::{Ctx, walk};
 use crate::interp::{R, pattern_match};
 use crate::vfs::Kind;
@@ -237,6 +239,10 @@ struct Opts {
     exclude_dir: Vec<String>,
     text: bool,
     byte_offset: bool,
+    skip_binary: bool,
+    /// `-Z`: a NUL after each file name instead of `:` or a newline.
+    null: bool,
+    initial_tab: bool,
 }
 
 pub(super) fn egrep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
@@ -250,6 +256,75 @@ pub(super) fn fgrep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     a.extend_from_slice(args);
     grep(ctx, &a)
 }
+
+const GREP_INCLUDE: char = '\u{e000}';
+const GREP_EXCLUDE: char = '\u{e001}';
+const GREP_EXCLUDE_DIR: char = '\u{e002}';
+const GREP_COLOR: char = '\u{e003}';
+const GREP_BINARY_FILES: char = '\u{e004}';
+const GREP_NO_ICASE: char = '\u{e005}';
+const GREP_LINE_BUFFERED: char = '\u{e006}';
+
+const GREP: Spec = Spec::new(
+    "grep",
+    "0123456789A:B:C:EFGHILPRTUZabce:f:hilm:noqrsvwxy",
+    &[
+        ("after-context", 'A', Arg::Required),
+        ("before-context", 'B', Arg::Required),
+        ("context", 'C', Arg::Required),
+        ("extended-regexp", 'E', Arg::No),
+        ("fixed-strings", 'F', Arg::No),
+        ("basic-regexp", 'G', Arg::No),
+        ("perl-regexp", 'P', Arg::No),
+        ("with-filename", 'H', Arg::No),
+        ("no-filename", 'h', Arg::No),
+        ("files-without-match", 'L', Arg::No),
+        ("files-with-matches", 'l', Arg::No),
+        ("dereference-recursive", 'R', Arg::No),
+        ("recursive", 'r', Arg::No),
+        ("binary", 'U', Arg::No),
+        ("initial-tab", 'T', Arg::No),
+        ("null", 'Z', Arg::No),
+        ("text", 'a', Arg::No),
+        ("byte-offset", 'b', Arg::No),
+        ("count", 'c', Arg::No),
+        ("regexp", 'e', Arg::Required),
+        ("file", 'f', Arg::Required),
+        ("ignore-case", 'i', Arg::No),
+        ("no-ignore-case", GREP_NO_ICASE, Arg::No),
+        ("max-count", 'm', Arg::Required),
+        ("line-number", 'n', Arg::No),
+        ("only-matching", 'o', Arg::No),
+        ("quiet", 'q', Arg::No),
+        ("silent", 'q', Arg::No),
+        ("no-messages", 's', Arg::No),
+        ("invert-match", 'v', Arg::No),
+        ("word-regexp", 'w', Arg::No),
+        ("line-regexp", 'x', Arg::No),
+        ("include", GREP_INCLUDE, Arg::Required),
+        ("exclude", GREP_EXCLUDE, Arg::Required),
+        ("exclude-dir", GREP_EXCLUDE_DIR, Arg::Required),
+        ("color", GREP_COLOR, Arg::Optional),
+        ("colour", GREP_COLOR, Arg::Optional),
+        ("binary-files", GREP_BINARY_FILES, Arg::Required),
+        ("line-buffered", GREP_LINE_BUFFERED, Arg::No),
+    ],
+)
+.gnu(
+    "0123456789A:B:C:D:EFGHIPTUVX:abcd:e:f:hiLlm:noqRrsuvwxyZz",
+    &[
+        "devices",
+        "directories",
+        "exclude-from",
+        "label",
+        "no-ignore-case",
+        "null",
+        "null-data",
+        "version",
+        "help",
+    ],
+)
+.status(2);
 
 fn grep_usage(ctx: &mut Ctx<'_, '_>, msg: &str) -> R<i32> {
     ctx.warn("grep", msg);
@@ -278,172 +353,119 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         exclude_dir: Vec::new(),
         text: false,
         byte_offset: false,
+        skip_binary: false,
+        null: false,
+        initial_tab: false,
     };
     let (mut extended, mut fixed, mut icase, mut word, mut line) =
         (false, false, false, false, false);
     let mut patterns: Vec<String> = Vec::new();
     let mut have_pattern = false;
-    let mut operands: Vec<String> = Vec::new();
-    let mut i = 0;
-    let mut end_opts = false;
-    while i < args.len() {
-        let a = &args[i];
-        i += 1;
-        if end_opts || a == "-" || !a.starts_with('-') {
-            operands.push(a.clone());
+    let (flags, mut operands) = match ctx.opts(&GREP, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let mut pcre = false;
+    // `-5` is `-C 5`; the digits of one cluster make one number.
+    let mut digits: Option<String> = None;
+    for (c, v) in flags {
+        if c.is_ascii_digit() {
+            digits.get_or_insert_with(String::new).push(c);
+            let n = digits
+                .as_deref()
+                .unwrap_or("0")
+                .parse()
+                .unwrap_or(usize::MAX);
+            (o.before, o.after) = (n, n);
             continue;
         }
-        if a == "--" {
-            end_opts = true;
-            continue;
-        }
-        if let Some(long) = a.strip_prefix("--") {
-            let (name, val) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_owned())),
-                None => (long, None),
-            };
-            let need = |i: &mut usize| -> Option<String> {
-                if val.is_some() {
-                    return val.clone();
-                }
-                let v = args.get(*i).cloned();
-                *i += 1;
-                v
-            };
-            match name {
-                "include" => o.include.extend(need(&mut i)),
-                "exclude" => o.exclude.extend(need(&mut i)),
-                "exclude-dir" => o.exclude_dir.extend(need(&mut i)),
-                "regexp" => {
-                    patterns.extend(need(&mut i));
+        digits = None;
+        let v = v.unwrap_or_default();
+        match c {
+            'E' => (extended, fixed, pcre) = (true, false, false),
+            'F' => (fixed, pcre) = (true, false),
+            'G' => (extended, fixed, pcre) = (false, false, false),
+            'P' => (pcre, fixed) = (true, false),
+            'i' | 'y' => icase = true,
+            GREP_NO_ICASE => icase = false,
+            'v' => o.invert = true,
+            'c' => o.count = true,
+            'l' => o.files_with = true,
+            'L' => o.files_without = true,
+            'n' => o.line_numbers = true,
+            'o' => o.only = true,
+            'q' => o.quiet = true,
+            's' => o.no_messages = true,
+            'H' => o.with_name = Some(true),
+            'h' => o.with_name = Some(false),
+            'r' | 'R' => o.recursive = true,
+            'w' => word = true,
+            'x' => line = true,
+            'a' => o.text = true,
+            'b' => o.byte_offset = true,
+            GREP_INCLUDE => o.include.push(v),
+            GREP_EXCLUDE => o.exclude.push(v),
+            GREP_EXCLUDE_DIR => o.exclude_dir.push(v),
+            'e' => {
+                patterns.push(v);
+                have_pattern = true;
+            }
+            'f' => match ctx.read_operand(&v) {
+                Ok(d) => {
+                    let s = String::from_utf8_lossy(&d).into_owned();
+                    patterns.extend(s.lines().map(str::to_owned));
                     have_pattern = true;
                 }
-                "color" | "colour" => {}
-                "recursive" | "dereference-recursive" => o.recursive = true,
-                "ignore-case" => icase = true,
-                "invert-match" => o.invert = true,
-                "count" => o.count = true,
-                "files-with-matches" => o.files_with = true,
-                "files-without-match" => o.files_without = true,
-                "line-number" => o.line_numbers = true,
-                "only-matching" => o.only = true,
-                "quiet" | "silent" => o.quiet = true,
-                "no-messages" => o.no_messages = true,
-                "with-filename" => o.with_name = Some(true),
-                "no-filename" => o.with_name = Some(false),
-                "word-regexp" => word = true,
-                "line-regexp" => line = true,
-                "extended-regexp" => extended = true,
-                "fixed-strings" => fixed = true,
-                "basic-regexp" => extended = false,
+                Err(e) => {
+                    ctx.warn("grep", format!("{v}: {e}"));
+                    return Ok(2);
+                }
+            },
+            'm' => match v.parse::<i64>() {
+                // A negative count is no limit, as in GNU grep 3.8.
+                Ok(n) => o.max = u64::try_from(n).ok(),
+                Err(_) => {
+                    ctx.warn("grep", "invalid max count");
+                    return Ok(2);
+                }
+            },
+            'A' | 'B' | 'C' => {
+                let Ok(n) = v.parse::<usize>() else {
+                    ctx.warn("grep", format!("{v}: invalid context length argument"));
+                    return Ok(2);
+                };
+                match c {
+                    'A' => o.after = n,
+                    'B' => o.before = n,
+                    _ => (o.before, o.after) = (n, n),
+                }
+            }
+            GREP_COLOR => match v.as_str() {
+                "" | "never" | "no" | "none" | "auto" | "tty" | "if-tty" => {}
+                w => {
+                    ctx.warn(
+                        "grep",
+                        format!("option '--color={w}' is not supported by this sandbox"),
+                    );
+                    return Ok(2);
+                }
+            },
+            GREP_BINARY_FILES => match v.as_str() {
+                "binary" => {}
                 "text" => o.text = true,
-                "max-count" => o.max = need(&mut i).and_then(|v| v.parse().ok()),
-                "context" => {
-                    let n = need(&mut i).and_then(|v| v.parse().ok()).unwrap_or(0);
-                    o.before = n;
-                    o.after = n;
+                w => {
+                    ctx.warn(
+                        "grep",
+                        format!("option '--binary-files={w}' is not supported by this sandbox"),
+                    );
+                    return Ok(2);
                 }
-                "after-context" => o.after = need(&mut i).and_then(|v| v.parse().ok()).unwrap_or(0),
-                "before-context" => {
-                    o.before = need(&mut i).and_then(|v| v.parse().ok()).unwrap_or(0)
-                }
-                _ => return grep_usage(ctx, &format!("unrecognized option '{a}'")),
-            }
-            continue;
-        }
-        let chars: Vec<char> = a[1..].chars().collect();
-        let mut j = 0;
-        while j < chars.len() {
-            let c = chars[j];
-            j += 1;
-            let value = |j: &mut usize, i: &mut usize| -> Option<String> {
-                let rest: String = chars[*j..].iter().collect();
-                *j = chars.len();
-                if !rest.is_empty() {
-                    return Some(rest);
-                }
-                let v = args.get(*i).cloned();
-                *i += 1;
-                v
-            };
-            match c {
-                'E' => extended = true,
-                'F' => fixed = true,
-                'G' => extended = false,
-                'P' => extended = true,
-                'i' | 'y' => icase = true,
-                'v' => o.invert = true,
-                'c' => o.count = true,
-                'l' => o.files_with = true,
-                'L' => o.files_without = true,
-                'n' => o.line_numbers = true,
-                'o' => o.only = true,
-                'q' => o.quiet = true,
-                's' => o.no_messages = true,
-                'H' => o.with_name = Some(true),
-                'h' => o.with_name = Some(false),
-                'r' | 'R' => o.recursive = true,
-                'w' => word = true,
-                'x' => line = true,
-                'a' => o.text = true,
-                'b' => o.byte_offset = true,
-                'I' | 'U' | 'T' | 'Z' | 'z' => {}
-                'e' => match value(&mut j, &mut i) {
-                    Some(v) => {
-                        patterns.push(v);
-                        have_pattern = true;
-                    }
-                    None => return grep_usage(ctx, "option requires an argument -- 'e'"),
-                },
-                'f' => match value(&mut j, &mut i) {
-                    Some(f) => match ctx.read_operand(&f) {
-                        Ok(d) => {
-                            let s = String::from_utf8_lossy(&d).into_owned();
-                            patterns.extend(s.lines().map(str::to_owned));
-                            have_pattern = true;
-                        }
-                        Err(e) => {
-                            ctx.warn("grep", format!("{f}: {e}"));
-                            return Ok(2);
-                        }
-                    },
-                    None => return grep_usage(ctx, "option requires an argument -- 'f'"),
-                },
-                'm' => o.max = value(&mut j, &mut i).and_then(|v| v.parse().ok()),
-                'A' | 'B' | 'C' => {
-                    let v = value(&mut j, &mut i);
-                    let Some(n) = v.as_deref().and_then(|v| v.parse::<usize>().ok()) else {
-                        ctx.warn(
-                            "grep",
-                            format!("{}: invalid context length argument", v.unwrap_or_default()),
-                        );
-                        return Ok(2);
-                    };
-                    match c {
-                        'A' => o.after = n,
-                        'B' => o.before = n,
-                        _ => {
-                            o.after = n;
-                            o.before = n;
-                        }
-                    }
-                }
-                d if d.is_ascii_digit() => {
-                    let rest: String = std::iter::once(d)
-                        .chain(
-                            chars[j..]
-                                .iter()
-                                .copied()
-                                .take_while(|c| c.is_ascii_digit()),
-                        )
-                        .collect();
-                    j += rest.len() - 1;
-                    let n = rest.parse().unwrap_or(0);
-                    o.after = n;
-                    o.before = n;
-                }
-                other => return grep_usage(ctx, &format!("invalid option -- '{other}'")),
-            }
+            },
+            // -I (skip binary files), -U, -T, -Z, --line-buffered: nothing they change shows here.
+            'I' => o.skip_binary = true,
+            'Z' => o.null = true,
+            'T' => o.initial_tab = true,
+            _ => {}
         }
     }
     if !have_pattern {
@@ -453,43 +475,57 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         let p = operands.remove(0);
         patterns.extend(p.split('\n').map(str::to_owned));
     }
-    let mut parts = Vec::new();
-    for p in &patterns {
-        let re = if fixed {
-            regex::escape(p)
-        } else {
-            match posix_to_regex(p, extended) {
-                Ok(r) => r,
-                Err(e) => {
-                    ctx.warn("grep", e);
-                    return Ok(2);
-                }
-            }
-        };
-        parts.push(re);
-    }
-    let mut src = parts
-        .iter()
-        .map(|p| format!("(?:{p})"))
-        .collect::<Vec<_>>()
-        .join("|");
-    if word {
-        src = format!(r"\b(?:{src})\b");
-    }
-    if line {
-        src = format!("^(?:{src})$");
-    }
-    let re = match RegexBuilder::new(&src)
-        .case_insensitive(icase)
-        .multi_line(true)
-        .size_limit(1 << 24)
-        .dfa_size_limit(1 << 24)
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            ctx.warn("grep", format!("invalid regular expression: {e}"));
+    let re = if pcre {
+        if patterns.len() > 1 {
+            ctx.warn("grep", "the -P option only supports a single pattern");
             return Ok(2);
+        }
+        match Matcher::pcre(&patterns[0], icase, word, line, c_locale(ctx)) {
+            Ok(m) => m,
+            Err(e) => {
+                ctx.warn("grep", e);
+                return Ok(2);
+            }
+        }
+    } else {
+        let mut parts = Vec::new();
+        for p in &patterns {
+            let re = if fixed {
+                regex::escape(p)
+            } else {
+                match posix_to_regex(p, extended) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        ctx.warn("grep", e);
+                        return Ok(2);
+                    }
+                }
+            };
+            parts.push(re);
+        }
+        let mut src = parts
+            .iter()
+            .map(|p| format!("(?:{p})"))
+            .collect::<Vec<_>>()
+            .join("|");
+        if word {
+            src = format!(r"\b(?:{src})\b");
+        }
+        if line {
+            src = format!("^(?:{src})$");
+        }
+        match RegexBuilder::new(&src)
+            .case_insensitive(icase)
+            .multi_line(true)
+            .size_limit(1 << 24)
+            .dfa_size_limit(1 << 24)
+            .build()
+        {
+            Ok(r) => Matcher::Posix(r),
+            Err(e) => {
+                ctx.warn("grep", regex_error(&e));
+                return Ok(2);
+            }
         }
     };
     let no_operands = operands.is_empty();
@@ -500,8 +536,15 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             "-".to_owned()
         });
     }
-    let multi = operands.len() > 1 || o.recursive;
+    // GNU names files when there are several operands or `-r` walks a directory; `grep -r x
+    // file.yml` prints bare lines.
+    let multi = operands.len() > 1
+        || (o.recursive && (no_operands || ctx.sh.fs.is_dir(&ctx.path(&operands[0]))));
     let show_name = o.with_name.unwrap_or(multi);
+    if o.initial_tab && (show_name || o.line_numbers || o.byte_offset) && !o.count {
+        ctx.warn("grep", "option '-T' is not supported by this sandbox");
+        return Ok(2);
+    }
     let mut state = GrepState {
         matched: false,
         error: false,
@@ -596,6 +639,10 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         }
     }
     ctx.io.out(&state.out);
+    if re.exhausted() {
+        ctx.warn("grep", "exceeded PCRE's backtracking limit");
+        return Ok(2);
+    }
     if o.quiet && state.matched {
         return Ok(0);
     }
@@ -619,14 +666,14 @@ fn is_binary(d: &[u8]) -> bool {
     memchr::memchr(0, d).is_some() || std::str::from_utf8(d).is_err()
 }
 
-fn line_matches(re: &Regex, l: &[u8]) -> bool {
+fn line_matches(re: &Matcher, l: &[u8]) -> bool {
     re.is_match(l)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn search(
     ctx: &mut Ctx<'_, '_>,
-    re: &Regex,
+    re: &Matcher,
     o: &Opts,
     name: &str,
     data: &[u8],
@@ -634,7 +681,11 @@ fn search(
     st: &mut GrepState,
 ) -> R<()> {
     let binary = !o.text && is_binary(data);
-    let simple = !o.invert && o.before == 0 && o.after == 0;
+    if binary && o.skip_binary {
+        return Ok(());
+    }
+    // `-P` searches line by line: its lookbehind must not see the line before.
+    let simple = !o.invert && o.before == 0 && o.after == 0 && matches!(re, Matcher::Posix(_));
     // Lines as (start, end-without-newline).
     let mut matches: Vec<(usize, usize, u64)> = Vec::new();
     let limit = o.max.unwrap_or(u64::MAX);
@@ -644,7 +695,7 @@ fn search(
         }
         if o.files_without {
             st.out.extend_from_slice(name.as_bytes());
-            st.out.push(b'\n');
+            st.out.push(if o.null { 0 } else { b'\n' });
         }
         return Ok(());
     }
@@ -655,18 +706,18 @@ fn search(
         let mut lineno: u64 = 1;
         let mut counted_to = 0;
         while pos <= data.len() {
-            let Some(m) = re.find_at(data, pos) else {
+            let Some((m_start, _)) = re.find_at(data, pos) else {
                 break;
             };
-            if m.start() == data.len() && data.ends_with(b"\n") {
+            if m_start == data.len() && data.ends_with(b"\n") {
                 // An empty match after the final newline is not a line.
                 break;
             }
-            let ls = memchr::memrchr(b'\n', &data[..m.start()])
+            let ls = memchr::memrchr(b'\n', &data[..m_start])
                 .map(|i| i + 1)
                 .unwrap_or(0);
-            let le = memchr::memchr(b'\n', &data[m.start()..])
-                .map(|i| m.start() + i)
+            let le = memchr::memchr(b'\n', &data[m_start..])
+                .map(|i| m_start + i)
                 .unwrap_or(data.len());
             if ls < pos {
                 // The match began on a line already handled (spans lines); move on.
@@ -707,17 +758,18 @@ fn search(
     if o.quiet {
         return Ok(());
     }
+    let name_end = if o.null { 0 } else { b'\n' };
     if o.files_with {
         if !matches.is_empty() {
             st.out.extend_from_slice(name.as_bytes());
-            st.out.push(b'\n');
+            st.out.push(name_end);
         }
         return Ok(());
     }
     if o.files_without {
         if matches.is_empty() {
             st.out.extend_from_slice(name.as_bytes());
-            st.out.push(b'\n');
+            st.out.push(name_end);
         }
         return Ok(());
     }
@@ -735,7 +787,7 @@ fn search(
     let prefix = |st: &mut GrepState, n: u64, off: usize, sep: u8| {
         if show_name {
             st.out.extend_from_slice(name.as_bytes());
-            st.out.push(sep);
+            st.out.push(if o.null { 0 } else { sep });
         }
         if o.line_numbers {
             st.out.extend_from_slice(n.to_string().as_bytes());
@@ -750,12 +802,12 @@ fn search(
         for (s, e, n) in &matches {
             let l = &data[*s..*e];
             if o.only && !o.invert {
-                for m in re.find_iter(l) {
-                    if m.start() == m.end() {
+                for (ms, me) in re.find_all(l) {
+                    if ms == me {
                         continue;
                     }
-                    prefix(st, *n, s + m.start(), b':');
-                    st.out.extend_from_slice(m.as_bytes());
+                    prefix(st, *n, s + ms, b':');
+                    st.out.extend_from_slice(&l[ms..me]);
                     st.out.push(b'\n');
                 }
             } else if !o.only {
@@ -810,13 +862,38 @@ fn search(
     Ok(())
 }
 
-fn emit_count(_o: &Opts, name: &str, show_name: bool, n: usize, st: &mut GrepState) {
+fn emit_count(o: &Opts, name: &str, show_name: bool, n: usize, st: &mut GrepState) {
     if show_name {
         st.out.extend_from_slice(name.as_bytes());
-        st.out.push(b':');
+        st.out.push(if o.null { 0 } else { b':' });
     }
     st.out.extend_from_slice(n.to_string().as_bytes());
     st.out.push(b'\n');
+}
+
+/// Whether the shell's locale is C/POSIX (or none is set, which is C).
+pub(crate) fn c_locale(ctx: &Ctx<'_, '_>) -> bool {
+    let v = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|k| ctx.sh.get_var(k).filter(|v| !v.is_empty()));
+    matches!(v.as_deref(), None | Some("C" | "POSIX"))
+}
+
+/// A regex the translation let through but the engine refused, worded like GNU grep's errors
+/// rather than the regex crate's multi-line report.
+fn regex_error(e: &regex::Error) -> String {
+    match e {
+        regex::Error::CompiledTooBig(_) => "regular expression too big".to_owned(),
+        other => {
+            let text = other.to_string();
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("error: "))
+                .map(|l| l.trim_start_matches("error: ").to_owned());
+            last.map_or(text, |l| format!("invalid regular expression: {l}"))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -158,6 +158,40 @@ fn unbounded_construct(code: &str) -> Option<&'static str> {
     None
 }
 
+/// jq 1.7's options that this sandbox does not implement, as the one the word names (a short
+/// cluster names its first such letter).
+fn jq_option_not_here(word: &str) -> Option<String> {
+    const LONG: &[&str] = &[
+        "--color-output",
+        "--ascii-output",
+        "--raw-input",
+        "--indent",
+        "--raw-output0",
+        "--seq",
+        "--stream",
+        "--stream-errors",
+        "--args",
+        "--jsonargs",
+        "--rawfile",
+        "--slurpfile",
+        "--from-file",
+        "--unbuffered",
+        "--library-path",
+        "--help",
+        "--version",
+        "--build-configuration",
+    ];
+    if let Some(long) = word.strip_prefix("--") {
+        let name = long.split('=').next().unwrap_or(long);
+        let full = format!("--{name}");
+        return LONG.contains(&full.as_str()).then_some(full);
+    }
+    word[1..]
+        .chars()
+        .find(|c| "CaRfLhV".contains(*c))
+        .map(|c| format!("-{c}"))
+}
+
 fn run(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     // Deep (but accepted) inputs and outputs recurse in the parser, the writer and in drops.
     stacker::grow(128 << 20, || run_inner(ctx, args, yaml))
@@ -186,7 +220,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
             "-e" | "--exit-status" => exit_status = true,
             "-S" | "--sort-keys" => sort_keys = true,
             "--tab" => tab = true,
-            "-M" | "--monochrome-output" | "-C" | "--color-output" | "-a" | "--ascii-output" => {}
+            "-M" | "--monochrome-output" => {}
             "--arg" | "--argjson" => {
                 let (Some(name), Some(value)) = (args.get(i + 1), args.get(i + 2)) else {
                     return usage(
@@ -229,7 +263,20 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 }
             }
             s if s.starts_with('-') && s.len() > 1 => {
-                return usage(ctx, &format!("Unknown option: {s}"));
+                // An option jq has but this sandbox does not is refused by name; anything
+                // else gets jq's own answer.
+                if let Some(opt) = jq_option_not_here(s) {
+                    ctx.io.errln(&format!(
+                        "{cmd}: option '{opt}' is not supported by this sandbox"
+                    ));
+                    return Ok(2);
+                }
+                ctx.io.errln(&format!("{cmd}: Unknown option: {s}"));
+                ctx.io
+                    .errln("Use jq --help for help with command-line options,");
+                ctx.io
+                    .errln("or see the jq manpage, or online docs  at https://jqlang.github.io/jq");
+                return Ok(2);
             }
             _ => {
                 if filter.is_none() {

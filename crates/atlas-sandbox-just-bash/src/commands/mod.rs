@@ -11,6 +11,8 @@ mod files;
 mod grep;
 mod jq;
 mod jq_bound;
+mod matcher;
+mod opts;
 mod sed;
 mod text;
 mod walk;
@@ -73,7 +75,8 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "stat" => files::stat,
         "env" | "printenv" => files::env,
         "xargs" => files::xargs,
-        "realpath" | "readlink" => files::realpath,
+        "realpath" => files::realpath,
+        "readlink" => files::readlink,
         "whoami" => |c, _| {
             c.io.out(b"user\n");
             Ok(0)
@@ -103,7 +106,9 @@ impl Ctx<'_, '_> {
         self.io.errln(&format!("{cmd}: {}", msg.as_ref()));
     }
 
-    /// [`parse_flags`], or `None` once `cmd: <why>` is on stderr.
+    /// [`parse_flags`], or `None` once `cmd: <why>` is on stderr. Superseded by
+    /// [`Ctx::opts`]; kept only so branches written before it still build until they move over.
+    #[allow(dead_code)]
     pub(crate) fn flags_or_warn(
         &mut self,
         cmd: &str,
@@ -154,6 +159,9 @@ pub(crate) fn or_stdin(files: Vec<String>) -> Vec<String> {
     }
 }
 
+/// Superseded by [`opts::parse`] (which knows each command's options and refuses the rest);
+/// kept only so branches written before it still build until they move over.
+#[allow(dead_code)]
 /// Splits `-abc` style flags from operands; `--` ends options. Options that take a value are
 /// listed in `with_value` and returned as `(flag, Some(value))`.
 pub(crate) fn parse_flags(args: &[String], with_value: &str) -> Result<Parsed, String> {

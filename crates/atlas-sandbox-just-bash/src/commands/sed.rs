@@ -4,6 +4,7 @@
 use regex::Regex;
 
 use super::grep::posix_to_regex;
+use super::opts::{Arg, Spec};
 use super::{Ctx, or_stdin};
 use crate::interp::R;
 
@@ -441,50 +442,75 @@ fn count_items(items: &[Item]) -> usize {
 }
 
 pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    const SPEC: Spec = Spec::new(
+        "sed",
+        "nErsui::e:f:z",
+        &[
+            ("quiet", 'n', Arg::No),
+            ("silent", 'n', Arg::No),
+            ("regexp-extended", 'E', Arg::No),
+            ("separate", 's', Arg::No),
+            ("unbuffered", 'u', Arg::No),
+            ("in-place", 'i', Arg::Optional),
+            ("expression", 'e', Arg::Required),
+            ("file", 'f', Arg::Required),
+            ("posix", 'u', Arg::No),
+        ],
+    )
+    .gnu(
+        "bEe:f:i::l:nrsuz",
+        &[
+            "debug",
+            "sandbox",
+            "follow-symlinks",
+            "line-length",
+            "null-data",
+            "zero-terminated",
+            "binary",
+            "help",
+            "version",
+        ],
+    );
+    let (flags, mut files) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
     let mut scripts = Vec::new();
-    let mut files = Vec::new();
-    let (mut quiet, mut extended, mut in_place) = (false, false, false);
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        match a.as_str() {
-            "-n" | "--quiet" | "--silent" => quiet = true,
-            "-E" | "-r" | "--regexp-extended" => extended = true,
-            "-i" | "--in-place" => in_place = true,
-            "-s" | "-u" | "--posix" => {}
-            "-e" => {
-                i += 1;
-                match args.get(i) {
-                    Some(s) => scripts.push(s.clone()),
-                    None => {
-                        ctx.warn("sed", "option requires an argument -- 'e'");
+    let (mut quiet, mut extended, mut in_place, mut separate) = (false, false, false, false);
+    let mut script_given = false;
+    for (c, v) in flags {
+        match c {
+            'n' => quiet = true,
+            'E' | 'r' => extended = true,
+            'i' => in_place = true,
+            's' => separate = true,
+            'e' => {
+                scripts.extend(v);
+                script_given = true;
+            }
+            'f' => {
+                let f = v.unwrap_or_default();
+                match ctx.read_operand(&f) {
+                    Ok(d) => {
+                        let text = String::from_utf8_lossy(&d);
+                        scripts.push(text.strip_suffix('\n').unwrap_or(&text).to_owned());
+                        script_given = true;
+                    }
+                    Err(e) => {
+                        ctx.warn("sed", format!("couldn't open file {f}: {e}"));
                         return Ok(1);
                     }
                 }
             }
-            s if s.starts_with("-i") => in_place = true,
-            s if s.starts_with('-')
-                && s.len() > 1
-                && s[1..].chars().all(|c| matches!(c, 'n' | 'E' | 'r' | 's')) =>
-            {
-                quiet |= s.contains('n');
-                extended |= s.contains('E') || s.contains('r');
+            'z' => {
+                ctx.warn("sed", "option '-z' is not supported by this sandbox");
+                return Ok(2);
             }
-            s if s.starts_with('-') && s.len() > 1 => {
-                // The option letter may be multi-byte: slicing `s[1..2]` would split it.
-                let c = s[1..].chars().next().unwrap_or('-');
-                ctx.warn("sed", format!("invalid option -- '{c}'"));
-                return Ok(1);
-            }
-            _ => {
-                if scripts.is_empty() {
-                    scripts.push(a.clone());
-                } else {
-                    files.push(a.clone());
-                }
-            }
+            _ => {}
         }
-        i += 1;
+    }
+    if !script_given && !files.is_empty() {
+        scripts.push(files.remove(0));
     }
     if scripts.is_empty() {
         ctx.io
@@ -517,7 +543,7 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             }
         }
     }
-    let groups: Vec<Vec<(String, std::sync::Arc<Vec<u8>>)>> = if in_place {
+    let groups: Vec<Vec<(String, std::sync::Arc<Vec<u8>>)>> = if in_place || separate {
         datas.into_iter().map(|d| vec![d]).collect()
     } else {
         vec![datas]

@@ -2,7 +2,8 @@
 
 use std::cmp::Ordering;
 
-use super::{Ctx, or_stdin, parse_flags};
+use super::opts::{Arg, Spec};
+use super::{Ctx, or_stdin};
 use crate::interp::R;
 use crate::vfs::Kind;
 
@@ -43,16 +44,82 @@ fn number_lines(
     }
 }
 
-pub(super) fn cat(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let (flags, files) = match parse_flags(args, "") {
-        Ok(x) => x,
-        Err(e) => return usage(ctx, "cat", &e),
+const CAT: Spec = Spec::new(
+    "cat",
+    "AbeEnstTuv",
+    &[
+        ("show-all", 'A', Arg::No),
+        ("number-nonblank", 'b', Arg::No),
+        ("show-ends", 'E', Arg::No),
+        ("number", 'n', Arg::No),
+        ("squeeze-blank", 's', Arg::No),
+        ("show-tabs", 'T', Arg::No),
+        ("show-nonprinting", 'v', Arg::No),
+    ],
+);
+
+/// What `cat`'s options ask for.
+#[derive(Default)]
+struct CatOpts {
+    number: bool,
+    nonblank: bool,
+    ends: bool,
+    tabs: bool,
+    nonprinting: bool,
+    squeeze: bool,
+}
+
+impl CatOpts {
+    fn plain(&self) -> bool {
+        !(self.number
+            || self.nonblank
+            || self.ends
+            || self.tabs
+            || self.nonprinting
+            || self.squeeze)
+    }
+}
+
+/// `cat -v`'s notation for one byte: `^X` for controls, `M-` for the high half, `^?` for DEL.
+fn push_visible(out: &mut Vec<u8>, b: u8) {
+    let low = if b >= 128 {
+        out.extend_from_slice(b"M-");
+        b - 128
+    } else {
+        b
     };
-    let number = flags.iter().any(|(c, _)| *c == 'n');
-    let number_nonblank = flags.iter().any(|(c, _)| *c == 'b');
+    match low {
+        0..=31 => out.extend_from_slice(&[b'^', low + 64]),
+        127 => out.extend_from_slice(b"^?"),
+        _ => out.push(low),
+    }
+}
+
+pub(super) fn cat(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    let (flags, files) = match ctx.opts(&CAT, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let mut o = CatOpts::default();
+    for (c, _) in &flags {
+        match c {
+            'A' => (o.nonprinting, o.ends, o.tabs) = (true, true, true),
+            'b' => o.nonblank = true,
+            'e' => (o.nonprinting, o.ends) = (true, true),
+            'E' => o.ends = true,
+            'n' => o.number = true,
+            's' => o.squeeze = true,
+            't' => (o.nonprinting, o.tabs) = (true, true),
+            'T' => o.tabs = true,
+            'v' => o.nonprinting = true,
+            _ => {} // -u: unbuffered, nothing to do
+        }
+    }
     let files = or_stdin(files);
     let mut st = 0;
     let mut n = 0u64;
+    // GNU carries the blank-line state across files (`-s` squeezes over a file boundary).
+    let mut prev_blank = false;
     for f in &files {
         ctx.sh.tick()?;
         let data = match ctx.read_operand(f) {
@@ -63,12 +130,42 @@ pub(super) fn cat(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 continue;
             }
         };
-        if !number && !number_nonblank {
+        if o.plain() {
             ctx.io.out(&data);
             continue;
         }
         let mut out = Vec::with_capacity(data.len() + data.len() / 8);
-        number_lines(&mut out, &data, &mut n, number_nonblank, b"");
+        for l in lines(&data) {
+            let body = strip_nl(l);
+            let blank = body.is_empty() && l.len() == 1;
+            if o.squeeze && blank && prev_blank {
+                continue;
+            }
+            prev_blank = blank;
+            if o.nonblank {
+                if !body.is_empty() {
+                    n += 1;
+                    out.extend_from_slice(format!("{n:>6}\t").as_bytes());
+                }
+            } else if o.number {
+                n += 1;
+                out.extend_from_slice(format!("{n:>6}\t").as_bytes());
+            }
+            for &b in body {
+                match b {
+                    b'\t' if o.tabs => out.extend_from_slice(b"^I"),
+                    b'\t' => out.push(b),
+                    _ if o.nonprinting => push_visible(&mut out, b),
+                    _ => out.push(b),
+                }
+            }
+            if l.len() > body.len() {
+                if o.ends {
+                    out.push(b'$');
+                }
+                out.push(b'\n');
+            }
+        }
         ctx.io.out(&out);
     }
     Ok(st)
@@ -185,11 +282,49 @@ fn print_cut_files(
     Ok(st)
 }
 
+const HEAD: Spec = Spec::new(
+    "head",
+    "c:n:qv",
+    &[
+        ("bytes", 'c', Arg::Required),
+        ("lines", 'n', Arg::Required),
+        ("quiet", 'q', Arg::No),
+        ("silent", 'q', Arg::No),
+        ("verbose", 'v', Arg::No),
+    ],
+)
+.gnu("c:n:qvz", &["zero-terminated", "help", "version"]);
+
+const TAIL: Spec = Spec::new(
+    "tail",
+    "c:n:qvfF",
+    &[
+        ("bytes", 'c', Arg::Required),
+        ("lines", 'n', Arg::Required),
+        ("quiet", 'q', Arg::No),
+        ("silent", 'q', Arg::No),
+        ("verbose", 'v', Arg::No),
+        ("follow", 'f', Arg::Optional),
+    ],
+)
+.gnu(
+    "c:n:fFqs:vz",
+    &[
+        "max-unchanged-stats",
+        "pid",
+        "retry",
+        "sleep-interval",
+        "zero-terminated",
+        "help",
+        "version",
+    ],
+);
+
 pub(super) fn head(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let args = count_args(args);
-    let (flags, files) = match parse_flags(&args, "nc") {
+    let (flags, files) = match ctx.opts(&HEAD, &args) {
         Ok(x) => x,
-        Err(e) => return usage(ctx, "head", &e),
+        Err(st) => return Ok(st),
     };
     let mut lines_n: i64 = 10;
     let mut bytes: Option<i64> = None;
@@ -240,9 +375,9 @@ pub(super) fn head(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
 
 pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let args = count_args(args);
-    let (flags, files) = match parse_flags(&args, "nc") {
+    let (flags, files) = match ctx.opts(&TAIL, &args) {
         Ok(x) => x,
-        Err(e) => return usage(ctx, "tail", &e),
+        Err(st) => return Ok(st),
     };
     let mut lines_n: (i64, bool) = (10, false);
     let mut bytes: Option<(i64, bool)> = None;
@@ -281,21 +416,23 @@ pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     })
 }
 
+const WC: Spec = Spec::new(
+    "wc",
+    "clmwL",
+    &[
+        ("bytes", 'c', Arg::No),
+        ("chars", 'm', Arg::No),
+        ("lines", 'l', Arg::No),
+        ("words", 'w', Arg::No),
+        ("max-line-length", 'L', Arg::No),
+    ],
+)
+.gnu("clLmw", &["files0-from", "total", "help", "version"]);
+
 pub(super) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let mut long_map = Vec::new();
-    for a in args {
-        match a.as_str() {
-            "--lines" => long_map.push("-l".to_owned()),
-            "--words" => long_map.push("-w".to_owned()),
-            "--bytes" => long_map.push("-c".to_owned()),
-            "--chars" => long_map.push("-m".to_owned()),
-            "--max-line-length" => long_map.push("-L".to_owned()),
-            _ => long_map.push(a.clone()),
-        }
-    }
-    let (flags, files) = match parse_flags(&long_map, "") {
+    let (flags, files) = match ctx.opts(&WC, args) {
         Ok(x) => x,
-        Err(e) => return usage(ctx, "wc", &e),
+        Err(st) => return Ok(st),
     };
     let mut show = [false; 5]; // lines words chars bytes maxlen
     for (c, _) in &flags {
@@ -598,32 +735,51 @@ fn cmp_key(a: &[u8], b: &[u8], k: &SortKey) -> Ordering {
     if k.reverse { o.reverse() } else { o }
 }
 
+const SORT: Spec = Spec::new(
+    "sort",
+    "bcCfghk:nrsS:t:o:uT:",
+    &[
+        ("ignore-leading-blanks", 'b', Arg::No),
+        ("check", 'c', Arg::Optional),
+        ("ignore-case", 'f', Arg::No),
+        ("general-numeric-sort", 'g', Arg::No),
+        ("human-numeric-sort", 'h', Arg::No),
+        ("key", 'k', Arg::Required),
+        ("numeric-sort", 'n', Arg::No),
+        ("reverse", 'r', Arg::No),
+        ("stable", 's', Arg::No),
+        ("buffer-size", 'S', Arg::Required),
+        ("field-separator", 't', Arg::Required),
+        ("output", 'o', Arg::Required),
+        ("unique", 'u', Arg::No),
+        ("temporary-directory", 'T', Arg::Required),
+    ],
+)
+.gnu(
+    "bcCdfghik:mMno:rRsS:t:T:uVy:z",
+    &[
+        "dictionary-order",
+        "ignore-nonprinting",
+        "random-sort",
+        "random-source",
+        "sort",
+        "batch-size",
+        "compress-program",
+        "debug",
+        "files0-from",
+        "merge",
+        "parallel",
+        "zero-terminated",
+        "help",
+        "version",
+    ],
+)
+.status(2);
+
 pub(super) fn sort(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let mut norm = Vec::new();
-    for a in args {
-        match a.as_str() {
-            "--numeric-sort" => norm.push("-n".to_owned()),
-            "--reverse" => norm.push("-r".to_owned()),
-            "--unique" => norm.push("-u".to_owned()),
-            "--ignore-case" => norm.push("-f".to_owned()),
-            "--stable" => norm.push("-s".to_owned()),
-            "--human-numeric-sort" => norm.push("-h".to_owned()),
-            _ => {
-                if let Some(v) = a.strip_prefix("--key=") {
-                    norm.push("-k".to_owned());
-                    norm.push(v.to_owned());
-                } else if let Some(v) = a.strip_prefix("--field-separator=") {
-                    norm.push("-t".to_owned());
-                    norm.push(v.to_owned());
-                } else {
-                    norm.push(a.clone());
-                }
-            }
-        }
-    }
-    let (flags, files) = match parse_flags(&norm, "ktoS") {
+    let (flags, files) = match ctx.opts(&SORT, args) {
         Ok(x) => x,
-        Err(e) => return usage(ctx, "sort", &e),
+        Err(st) => return Ok(st),
     };
     let mut global = SortKey {
         start_field: 1,
@@ -645,7 +801,7 @@ pub(super) fn sort(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             'u' => unique = true,
             's' => stable = true,
             'c' | 'C' => check = true,
-            'V' | 'g' | 'M' => global.numeric = global.numeric || *c == 'g',
+            'g' => global.numeric = true,
             'S' | 'T' => {}
             'o' => output = v.clone(),
             't' => {
@@ -767,10 +923,34 @@ pub(super) fn sort(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     Ok(0)
 }
 
+const UNIQ: Spec = Spec::new(
+    "uniq",
+    "cdf:is:uw:",
+    &[
+        ("count", 'c', Arg::No),
+        ("repeated", 'd', Arg::No),
+        ("skip-fields", 'f', Arg::Required),
+        ("ignore-case", 'i', Arg::No),
+        ("skip-chars", 's', Arg::Required),
+        ("unique", 'u', Arg::No),
+        ("check-chars", 'w', Arg::Required),
+    ],
+)
+.gnu(
+    "cdDf:is:uw:z",
+    &[
+        "all-repeated",
+        "group",
+        "zero-terminated",
+        "help",
+        "version",
+    ],
+);
+
 pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let (flags, files) = match parse_flags(args, "fsw") {
+    let (flags, files) = match ctx.opts(&UNIQ, args) {
         Ok(x) => x,
-        Err(e) => return usage(ctx, "uniq", &e),
+        Err(st) => return Ok(st),
     };
     let (mut count, mut dups, mut uniques, mut icase) = (false, false, false, false);
     let mut skip_fields = 0usize;
@@ -878,36 +1058,43 @@ fn parse_ranges(spec: &str) -> Option<Vec<(usize, usize)>> {
     Some(out)
 }
 
+/// `cut`'s long-only options.
+const CUT_COMPLEMENT: char = '\u{e000}';
+const CUT_OUTPUT_DELIM: char = '\u{e001}';
+
+const CUT: Spec = Spec::new(
+    "cut",
+    "b:c:d:f:ns",
+    &[
+        ("bytes", 'b', Arg::Required),
+        ("characters", 'c', Arg::Required),
+        ("delimiter", 'd', Arg::Required),
+        ("fields", 'f', Arg::Required),
+        ("only-delimited", 's', Arg::No),
+        ("complement", CUT_COMPLEMENT, Arg::No),
+        ("output-delimiter", CUT_OUTPUT_DELIM, Arg::Required),
+    ],
+)
+.gnu("b:c:d:f:nsz", &["zero-terminated", "help", "version"]);
+
 pub(super) fn cut(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let mut norm = Vec::new();
-    let mut complement = false;
-    let mut out_delim: Option<String> = None;
-    for a in args {
-        if a == "--complement" {
-            complement = true;
-        } else if let Some(v) = a.strip_prefix("--output-delimiter=") {
-            out_delim = Some(v.to_owned());
-        } else if let Some(v) = a.strip_prefix("--delimiter=") {
-            norm.push("-d".to_owned());
-            norm.push(v.to_owned());
-        } else if let Some(v) = a.strip_prefix("--fields=") {
-            norm.push("-f".to_owned());
-            norm.push(v.to_owned());
-        } else {
-            norm.push(a.clone());
-        }
-    }
-    let (flags, files) = match parse_flags(&norm, "dfcb") {
+    let (flags, files) = match ctx.opts(&CUT, args) {
         Ok(x) => x,
-        Err(e) => return usage(ctx, "cut", &e),
+        Err(st) => return Ok(st),
     };
+    let complement = flags.iter().any(|(c, _)| *c == CUT_COMPLEMENT);
+    let out_delim: Option<String> = flags
+        .iter()
+        .rev()
+        .find(|(c, _)| *c == CUT_OUTPUT_DELIM)
+        .and_then(|(_, v)| v.clone());
     let mut delim = b'\t';
     let mut fields: Option<Vec<(usize, usize)>> = None;
     let mut chars: Option<Vec<(usize, usize)>> = None;
     let mut only_delim = false;
     for (c, v) in &flags {
         let v = v.clone().unwrap_or_default();
-        match c {
+        match *c {
             'd' => {
                 if v.len() != 1 {
                     ctx.warn("cut", "the delimiter must be a single character");
@@ -931,7 +1118,7 @@ pub(super) fn cut(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 }
             },
             's' => only_delim = true,
-            'n' => {}
+            'n' | CUT_COMPLEMENT | CUT_OUTPUT_DELIM => {}
             other => return usage(ctx, "cut", &format!("invalid option -- '{other}'")),
         }
     }
@@ -1037,10 +1224,21 @@ fn expand_tr_set(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+const TR: Spec = Spec::new(
+    "tr",
+    "cCdst",
+    &[
+        ("complement", 'c', Arg::No),
+        ("delete", 'd', Arg::No),
+        ("squeeze-repeats", 's', Arg::No),
+        ("truncate-set1", 't', Arg::No),
+    ],
+);
+
 pub(super) fn tr(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let (flags, sets) = match parse_flags(args, "") {
+    let (flags, sets) = match ctx.opts(&TR, args) {
         Ok(x) => x,
-        Err(e) => return usage(ctx, "tr", &e),
+        Err(st) => return Ok(st),
     };
     let (mut del, mut squeeze, mut comp) = (false, false, false);
     for (c, _) in &flags {
@@ -1144,10 +1342,19 @@ pub(super) fn tr(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     Ok(0)
 }
 
+const TEE: Spec = Spec::new(
+    "tee",
+    "ai",
+    &[
+        ("append", 'a', Arg::No),
+        ("ignore-interrupts", 'i', Arg::No),
+    ],
+);
+
 pub(super) fn tee(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let (flags, files) = match parse_flags(args, "") {
+    let (flags, files) = match ctx.opts(&TEE, args) {
         Ok(x) => x,
-        Err(e) => return usage(ctx, "tee", &e),
+        Err(st) => return Ok(st),
     };
     let append = flags.iter().any(|(c, _)| *c == 'a');
     let data = ctx.stdin.take_all().to_vec();
@@ -1164,7 +1371,11 @@ pub(super) fn tee(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
 }
 
 pub(super) fn tac(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let (inputs, failed) = ctx.read_all("tac", args);
+    let files = match ctx.opts(&Spec::new("tac", "", &[]), args) {
+        Ok((_, files)) => files,
+        Err(st) => return Ok(st),
+    };
+    let (inputs, failed) = ctx.read_all("tac", &files);
     let mut out = Vec::new();
     for (_, d) in &inputs {
         let mut ls = lines(d);
@@ -1178,7 +1389,11 @@ pub(super) fn tac(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
 }
 
 pub(super) fn rev(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let (inputs, failed) = ctx.read_all("rev", args);
+    let files = match ctx.opts(&Spec::new("rev", "", &[]), args) {
+        Ok((_, files)) => files,
+        Err(st) => return Ok(st),
+    };
+    let (inputs, failed) = ctx.read_all("rev", &files);
     let mut out = String::new();
     for (_, d) in &inputs {
         for l in lines(d) {
@@ -1193,57 +1408,203 @@ pub(super) fn rev(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     Ok(i32::from(failed))
 }
 
+const NL: Spec = Spec::new("nl", "b:", &[("body-numbering", 'b', Arg::Required)]);
+
 pub(super) fn nl(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let (inputs, failed) = ctx.read_all("nl", args);
+    let (flags, files) = match ctx.opts(&NL, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let mut skip_blank = true;
+    for (_, v) in &flags {
+        match v.as_deref() {
+            Some("a") => skip_blank = false,
+            Some("t") => skip_blank = true,
+            other => {
+                let style = other.unwrap_or_default();
+                ctx.warn(
+                    "nl",
+                    format!("option '-b {style}' is not supported by this sandbox"),
+                );
+                return Ok(2);
+            }
+        }
+    }
+    let (inputs, failed) = ctx.read_all("nl", &files);
     let mut out = Vec::new();
     let mut n = 0;
     for (_, d) in &inputs {
-        number_lines(&mut out, d, &mut n, true, b"       ");
+        number_lines(&mut out, d, &mut n, skip_blank, b"       ");
     }
     ctx.io.out(&out);
     Ok(i32::from(failed))
 }
 
-pub(super) fn seq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let mut sep = "\n".to_owned();
-    let mut nums = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "-s" => {
-                sep = args.get(i + 1).cloned().unwrap_or_default();
-                i += 1;
-            }
-            s if s.starts_with("-s") => sep = s[2..].to_owned(),
-            a => match a.parse::<i64>() {
-                Ok(n) => nums.push(n),
-                Err(_) => {
-                    ctx.warn("seq", format!("invalid floating point argument: ‘{a}’"));
-                    ctx.io.errln("Try 'seq --help' for more information.");
-                    return Ok(1);
-                }
-            },
-        }
-        i += 1;
+const SEQ: Spec = Spec::new(
+    "seq",
+    "f:s:w",
+    &[
+        ("format", 'f', Arg::Required),
+        ("separator", 's', Arg::Required),
+        ("equal-width", 'w', Arg::No),
+    ],
+)
+.gnu("f:s:w", &["help", "version"])
+.posix();
+
+/// A `seq` operand: its value, digits after the point, and its width as written.
+struct SeqNum {
+    value: f64,
+    precision: usize,
+    width: usize,
+}
+
+fn seq_operand(a: &str) -> Option<SeqNum> {
+    let t = a.trim_start_matches([' ', '\t']);
+    let value: f64 = t.parse().ok().filter(|v: &f64| !v.is_nan())?;
+    if t.contains(['x', 'X', 'i', 'I', 'n', 'N']) {
+        return None;
     }
-    let (first, step, last) = match nums.as_slice() {
-        [l] => (1, 1, *l),
-        [f, l] => (*f, 1, *l),
-        [f, s, l] => (*f, *s, *l),
-        _ => return usage(ctx, "seq", "missing operand"),
+    let exp = t.find(['e', 'E']);
+    let mantissa = &t[..exp.unwrap_or(t.len())];
+    let mut precision = mantissa.split_once('.').map_or(0, |(_, f)| f.len());
+    let mut width = t.len();
+    if let Some(e) = exp {
+        // `1.5e3`: the exponent moves the point (GNU's `scan_arg`).
+        let shift: i64 = t[e + 1..].parse().unwrap_or(0);
+        let p = precision as i64 - shift;
+        precision = p.max(0) as usize;
+        width = (mantissa.len() as i64 + (-shift).max(0) - i64::from(shift > 0 && precision == 0))
+            as usize;
+    }
+    Some(SeqNum {
+        value,
+        precision,
+        width,
+    })
+}
+
+pub(super) fn seq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    // A negative number is an operand, not options: GNU stops there.
+    let split = args
+        .iter()
+        .position(|a| {
+            a.strip_prefix('-')
+                .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
+        })
+        .unwrap_or(args.len());
+    let (flags, mut ops) = match ctx.opts(&SEQ, &args[..split]) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
     };
-    if step == 0 {
-        ctx.warn("seq", "invalid Zero increment value: ‘0’");
+    ops.extend(args[split..].iter().cloned());
+    let mut sep = "\n".to_owned();
+    let mut equal_width = false;
+    let mut format: Option<String> = None;
+    for (c, v) in flags {
+        match c {
+            's' => sep = v.unwrap_or_default(),
+            'w' => equal_width = true,
+            _ => format = v,
+        }
+    }
+    let mut nums = Vec::new();
+    for a in &ops {
+        match seq_operand(a) {
+            Some(n) => nums.push(n),
+            None => {
+                ctx.warn("seq", format!("invalid floating point argument: ‘{a}’"));
+                ctx.io.errln("Try 'seq --help' for more information.");
+                return Ok(1);
+            }
+        }
+    }
+    let one = || SeqNum {
+        value: 1.0,
+        precision: 0,
+        width: 1,
+    };
+    let (first, step, last) = match nums.len() {
+        1 => (one(), one(), nums.remove(0)),
+        2 => {
+            let l = nums.remove(1);
+            (nums.remove(0), one(), l)
+        }
+        3 => {
+            let l = nums.remove(2);
+            let s = nums.remove(1);
+            (nums.remove(0), s, l)
+        }
+        0 => return usage(ctx, "seq", "missing operand"),
+        _ => return usage(ctx, "seq", &format!("extra operand ‘{}’", ops[3])),
+    };
+    if step.value == 0.0 {
+        ctx.warn("seq", format!("invalid Zero increment value: ‘{}’", ops[1]));
+        ctx.io.errln("Try 'seq --help' for more information.");
         return Ok(1);
     }
+    if format.is_some() && equal_width {
+        ctx.warn(
+            "seq",
+            "format string may not be specified when printing equal width strings",
+        );
+        ctx.io.errln("Try 'seq --help' for more information.");
+        return Ok(1);
+    }
+    // GNU's default format: as many decimals as the first number or the step has, and with
+    // `-w` the width of the wider end.
+    let prec = first.precision.max(step.precision);
+    let width = if equal_width {
+        let mut fw = first.width + (prec - first.precision);
+        let mut lw = (last.width + prec).saturating_sub(last.precision);
+        if last.precision > 0 && prec == 0 {
+            lw -= 1;
+        }
+        if last.precision == 0 && prec > 0 {
+            lw += 1;
+        }
+        if first.precision == 0 && prec > 0 {
+            fw += 1;
+        }
+        fw.max(lw)
+    } else {
+        0
+    };
+    let conv = match &format {
+        Some(f) => match SeqFormat::parse(f) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                ctx.warn("seq", &e);
+                return Ok(if e.contains("not supported") { 2 } else { 1 });
+            }
+        },
+        None => None,
+    };
     let mut out = String::new();
-    let mut v = first;
     let mut n = 0u64;
-    while (step > 0 && v <= last) || (step < 0 && v >= last) {
+    loop {
+        let v = first.value + n as f64 * step.value;
+        if (step.value > 0.0 && v > last.value) || (step.value < 0.0 && v < last.value) {
+            break;
+        }
         if n > 0 {
             out.push_str(&sep);
         }
-        out.push_str(&v.to_string());
+        match &conv {
+            Some(c) => c.push(&mut out, v),
+            None => {
+                let s = format!("{v:.prec$}");
+                let s = if s == "-0" { "-0".to_owned() } else { s };
+                if s.len() < width {
+                    let (sign, body) = s.split_at(usize::from(s.starts_with('-')));
+                    out.push_str(sign);
+                    out.push_str(&"0".repeat(width - s.len()));
+                    out.push_str(body);
+                } else {
+                    out.push_str(&s);
+                }
+            }
+        }
         n += 1;
         if n.is_multiple_of(4096) {
             ctx.sh.tick()?;
@@ -1251,11 +1612,112 @@ pub(super) fn seq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 break;
             }
         }
-        v += step;
     }
     if n > 0 {
         out.push('\n');
     }
     ctx.io.out(out.as_bytes());
     Ok(0)
+}
+
+/// `seq -f`: one `%[flags][width][.prec]` conversion among `f e g` (and their capitals).
+struct SeqFormat {
+    prefix: String,
+    suffix: String,
+    flags: String,
+    width: usize,
+    prec: Option<usize>,
+    conv: char,
+}
+
+impl SeqFormat {
+    fn parse(f: &str) -> Result<Self, String> {
+        let unpct = |s: &str| s.replace("%%", "%");
+        let mut i = 0;
+        let b = f.as_bytes();
+        let start = loop {
+            match b.get(i) {
+                None => return Err(format!("format ‘{f}’ has no % directive")),
+                Some(b'%') if b.get(i + 1) == Some(&b'%') => i += 2,
+                Some(b'%') => break i,
+                Some(_) => i += 1,
+            }
+        };
+        i += 1;
+        let fl = i;
+        while matches!(b.get(i), Some(b'-' | b'+' | b' ' | b'#' | b'0' | b'\'')) {
+            i += 1;
+        }
+        let flags = f[fl..i].to_owned();
+        let w = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let width = f[w..i].parse().unwrap_or(0);
+        let mut prec = None;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let p = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            prec = Some(f[p..i].parse().unwrap_or(0));
+        }
+        let conv = match b.get(i) {
+            Some(c @ (b'f' | b'F' | b'e' | b'E' | b'g' | b'G')) => *c as char,
+            Some(b'a' | b'A') => {
+                return Err("format '%a' is not supported by this sandbox".to_owned());
+            }
+            _ => {
+                return Err(format!(
+                    "format ‘{f}’ has unknown %{} directive",
+                    &f[start + 1..]
+                ));
+            }
+        };
+        if flags.contains(['\'', '#']) || width > 10_000 || prec.is_some_and(|p| p > 10_000) {
+            return Err(format!("format ‘{f}’ is not supported by this sandbox"));
+        }
+        let rest = &f[i + 1..];
+        if rest.replace("%%", "").contains('%') {
+            return Err(format!("format ‘{f}’ has too many % directives"));
+        }
+        Ok(SeqFormat {
+            prefix: unpct(&f[..start]),
+            suffix: unpct(rest),
+            flags,
+            width,
+            prec,
+            conv,
+        })
+    }
+
+    fn push(&self, out: &mut String, v: f64) {
+        let p = self.prec.unwrap_or(6);
+        let mut s = match self.conv {
+            'f' | 'F' => format!("{v:.p$}"),
+            'e' | 'E' => super::c_exponent(v, p, self.conv == 'E'),
+            'G' => super::awk::fmt_g(v, p).to_uppercase(),
+            _ => super::awk::fmt_g(v, p),
+        };
+        if self.flags.contains('+') && !s.starts_with('-') {
+            s.insert(0, '+');
+        } else if self.flags.contains(' ') && !s.starts_with('-') {
+            s.insert(0, ' ');
+        }
+        out.push_str(&self.prefix);
+        if s.len() < self.width {
+            let pad = self.width - s.len();
+            if self.flags.contains('-') {
+                s.push_str(&" ".repeat(pad));
+            } else if self.flags.contains('0') {
+                let signed = usize::from(s.starts_with(['-', '+', ' ']));
+                s.insert_str(signed, &"0".repeat(pad));
+            } else {
+                s.insert_str(0, &" ".repeat(pad));
+            }
+        }
+        out.push_str(&s);
+        out.push_str(&self.suffix);
+    }
 }

@@ -2,6 +2,7 @@
 //! locale, `tree`.
 
 use super::Ctx;
+use super::opts::{Arg, Spec};
 use crate::interp::{Input, Io, R, pattern_match};
 use crate::vfs::{self, Kind, Meta};
 
@@ -610,9 +611,13 @@ pub(crate) fn ls_date(mtime: i64, now: i64) -> String {
 
 /// GNU's full timestamp, as `diff` headers and `stat` print it: `2026-11-24 09:19:00.000000000
 /// +0000` (the sandbox keeps no sub-second times).
-pub(crate) fn full_stamp(secs: i64) -> String {
+pub(crate) fn full_stamp(secs: i64, nsec: u32) -> String {
     match utc(secs) {
-        Some(t) => t.strftime("%Y-%m-%d %H:%M:%S.000000000 %z").to_string(),
+        Some(t) => format!(
+            "{}.{nsec:09} {}",
+            t.strftime("%Y-%m-%d %H:%M:%S"),
+            t.strftime("%z")
+        ),
         None => secs.to_string(),
     }
 }
@@ -657,6 +662,59 @@ struct LsOpts {
     inode: bool,
     no_group: bool,
     one_per_line: bool,
+    time_style: TimeStyle,
+}
+
+/// `ls --time-style`.
+#[derive(Default, Clone)]
+enum TimeStyle {
+    /// `Mon dd HH:MM` within six months, else `Mon dd  YYYY`.
+    #[default]
+    Locale,
+    /// `2025-01-02 22:10`.
+    LongIso,
+    /// `2025-01-02 22:10:00.500000000 +0000`.
+    FullIso,
+    /// `01-02 22:10` within six months, else `2025-01-02 `.
+    Iso,
+    /// `+FORMAT`: strftime.
+    Format(String),
+}
+
+impl TimeStyle {
+    fn parse(s: &str) -> Option<Self> {
+        let s = s.strip_prefix("posix-").unwrap_or(s);
+        Some(match s {
+            "locale" => TimeStyle::Locale,
+            "long-iso" => TimeStyle::LongIso,
+            "full-iso" => TimeStyle::FullIso,
+            "iso" => TimeStyle::Iso,
+            f if f.starts_with('+') && !f.contains('\n') => TimeStyle::Format(f[1..].to_owned()),
+            _ => return None,
+        })
+    }
+
+    fn render(&self, m: &Meta, now: i64) -> String {
+        let Some(t) = utc(m.mtime) else {
+            return m.mtime.to_string();
+        };
+        let recent = m.mtime <= now + 60 && now - m.mtime < 15_778_476;
+        match self {
+            TimeStyle::Locale => ls_date(m.mtime, now),
+            TimeStyle::LongIso => t.strftime("%Y-%m-%d %H:%M").to_string(),
+            TimeStyle::FullIso => full_stamp(m.mtime, m.mtime_nsec),
+            TimeStyle::Iso if recent => t.strftime("%m-%d %H:%M").to_string(),
+            TimeStyle::Iso => t.strftime("%Y-%m-%d ").to_string(),
+            TimeStyle::Format(f) => {
+                let mut out = String::new();
+                use std::fmt::Write as _;
+                if write!(out, "{}", t.strftime(f)).is_err() {
+                    return m.mtime.to_string();
+                }
+                out
+            }
+        }
+    }
 }
 
 struct LsEntry {
@@ -672,9 +730,8 @@ fn sort_entries(v: &mut [LsEntry], o: &LsOpts) {
                 .cmp(&a.meta.size)
                 .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
         } else if o.by_time {
-            b.meta
-                .mtime
-                .cmp(&a.meta.mtime)
+            (b.meta.mtime, b.meta.mtime_nsec)
+                .cmp(&(a.meta.mtime, a.meta.mtime_nsec))
                 .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
         } else {
             a.name.as_bytes().cmp(b.name.as_bytes())
@@ -750,7 +807,7 @@ fn render(entries: &[LsEntry], o: &LsOpts, now: i64, with_total: bool) -> String
             mode_string(&e.meta),
             e.meta.nlink,
             size,
-            ls_date(e.meta.mtime, now),
+            o.time_style.render(&e.meta, now),
             e.name,
             suffix(&e.meta, o)
         ));
@@ -758,65 +815,147 @@ fn render(entries: &[LsEntry], o: &LsOpts, now: i64, with_total: bool) -> String
     out
 }
 
+const LS_TIME_STYLE: char = '\u{e000}';
+const LS_SORT: char = '\u{e001}';
+const LS_COLOR: char = '\u{e002}';
+
+const LS: Spec = Spec::new(
+    "ls",
+    "aAdfFghilLnoprRStUH1",
+    &[
+        ("all", 'a', Arg::No),
+        ("almost-all", 'A', Arg::No),
+        ("directory", 'd', Arg::No),
+        ("classify", 'F', Arg::Optional),
+        ("human-readable", 'h', Arg::No),
+        ("inode", 'i', Arg::No),
+        ("dereference", 'L', Arg::No),
+        ("numeric-uid-gid", 'n', Arg::No),
+        ("no-group", 'G', Arg::No),
+        ("reverse", 'r', Arg::No),
+        ("recursive", 'R', Arg::No),
+        ("time-style", LS_TIME_STYLE, Arg::Required),
+        ("sort", LS_SORT, Arg::Required),
+        ("color", LS_COLOR, Arg::Optional),
+        ("colour", LS_COLOR, Arg::Optional),
+        ("full-time", 'T', Arg::No),
+    ],
+)
+.gnu(
+    "abcdfghiklmnopqrstuvw:xABCDFGHI:LNQRST:UXZ1",
+    &[
+        "author",
+        "escape",
+        "block-size",
+        "ignore-backups",
+        "dired",
+        "file-type",
+        "format",
+        "group-directories-first",
+        "hide-control-chars",
+        "hyperlink",
+        "indicator-style",
+        "ignore",
+        "hide",
+        "kibibytes",
+        "literal",
+        "show-control-chars",
+        "quote-name",
+        "quoting-style",
+        "size",
+        "si",
+        "dereference-command-line",
+        "dereference-command-line-symlink-to-dir",
+        "tabsize",
+        "time",
+        "width",
+        "context",
+        "zero",
+        "help",
+        "version",
+    ],
+)
+.status(2);
+
 pub(super) fn ls(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    let (flags, operands) = match ctx.opts(&LS, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let mut operands = operands;
     let mut o = LsOpts::default();
-    let mut operands = Vec::new();
-    let mut end = false;
-    for a in args {
-        if end || !a.starts_with('-') || a == "-" {
-            operands.push(a.clone());
-            continue;
-        }
-        if a == "--" {
-            end = true;
-            continue;
-        }
-        if let Some(long) = a.strip_prefix("--") {
-            match long {
-                "all" => o.all = true,
-                "almost-all" => o.almost = true,
-                "recursive" => o.recursive = true,
-                "directory" => o.dir_itself = true,
-                "human-readable" => o.human = true,
-                "reverse" => o.reverse = true,
-                "classify" => o.classify = true,
-                "color" | "color=never" | "color=auto" | "color=always" => {}
-                _ => {
-                    ctx.warn("ls", format!("unrecognized option '{a}'"));
-                    ctx.io.errln("Try 'ls --help' for more information.");
+    let usage = |ctx: &mut Ctx<'_, '_>, msg: String| {
+        ctx.warn("ls", msg);
+        ctx.io.errln("Try 'ls --help' for more information.");
+        Ok(2)
+    };
+    for (c, v) in flags {
+        match c {
+            'a' => o.all = true,
+            'A' => o.almost = true,
+            'l' => o.long = true,
+            'R' => o.recursive = true,
+            'd' => o.dir_itself = true,
+            'h' => o.human = true,
+            'S' => (o.by_size, o.by_time) = (true, false),
+            't' => (o.by_time, o.by_size) = (true, false),
+            'r' => o.reverse = true,
+            'F' => match v.as_deref() {
+                None | Some("always" | "yes" | "force") => o.classify = true,
+                Some("never" | "no" | "none" | "auto" | "tty" | "if-tty") => {}
+                Some(w) => return usage(ctx, format!("invalid argument ‘{w}’ for ‘--classify’")),
+            },
+            'p' => o.slash = true,
+            'i' => o.inode = true,
+            'G' => o.no_group = true,
+            'o' => {
+                o.no_group = true;
+                o.long = true;
+            }
+            'g' | 'n' => o.long = true,
+            '1' => o.one_per_line = true,
+            // Unsorted, all entries: the sorted order is one readdir may give.
+            'f' => o.all = true,
+            'T' => {
+                o.long = true;
+                o.time_style = TimeStyle::FullIso;
+            }
+            LS_TIME_STYLE => match TimeStyle::parse(v.as_deref().unwrap_or_default()) {
+                Some(t) => o.time_style = t,
+                None => {
+                    let v = v.unwrap_or_default();
+                    ctx.warn(
+                        "ls",
+                        format!("option '--time-style={v}' is not supported by this sandbox"),
+                    );
                     return Ok(2);
                 }
-            }
-            continue;
-        }
-        for c in a[1..].chars() {
-            match c {
-                'a' => o.all = true,
-                'A' => o.almost = true,
-                'l' => o.long = true,
-                'R' => o.recursive = true,
-                'd' => o.dir_itself = true,
-                'h' => o.human = true,
-                'S' => o.by_size = true,
-                't' => o.by_time = true,
-                'r' => o.reverse = true,
-                'F' => o.classify = true,
-                'p' => o.slash = true,
-                'i' => o.inode = true,
-                'G' | 'o' => {
-                    o.no_group = true;
-                    o.long = true;
-                }
-                'g' => o.long = true,
-                'n' => o.long = true,
-                '1' => o.one_per_line = true,
-                'C' | 'x' | 'm' | 'U' | 'f' | 'N' | 'q' | 'b' | 'L' | 'H' => {}
-                other => {
-                    ctx.warn("ls", format!("invalid option -- '{other}'"));
-                    ctx.io.errln("Try 'ls --help' for more information.");
+            },
+            LS_SORT => match v.as_deref().unwrap_or_default() {
+                "size" => (o.by_size, o.by_time) = (true, false),
+                "time" => (o.by_time, o.by_size) = (true, false),
+                "name" | "none" => (o.by_time, o.by_size) = (false, false),
+                w @ ("extension" | "version" | "width") => {
+                    ctx.warn(
+                        "ls",
+                        format!("option '--sort={w}' is not supported by this sandbox"),
+                    );
                     return Ok(2);
                 }
-            }
+                w => return usage(ctx, format!("invalid argument ‘{w}’ for ‘--sort’")),
+            },
+            LS_COLOR => match v.as_deref() {
+                None | Some("never" | "no" | "none" | "auto" | "tty" | "if-tty") => {}
+                Some(w) => {
+                    ctx.warn(
+                        "ls",
+                        format!("option '--color={w}' is not supported by this sandbox"),
+                    );
+                    return Ok(2);
+                }
+            },
+            // 'U', 'L', 'H': unsorted and dereferencing change nothing this listing shows.
+            _ => {}
         }
     }
     let now = std::time::SystemTime::now()
@@ -1075,9 +1214,13 @@ mod date_tests {
         assert_eq!(ls_date(t, t + 200 * 86_400), "Nov 24  2026");
         assert_eq!(ls_date(0, t), "Jan  1  1970");
         assert_eq!(ls_date(-86_400, t), "Dec 31  1969");
-        assert_eq!(full_stamp(t), "2026-11-24 09:19:05.000000000 +0000");
+        assert_eq!(full_stamp(t, 0), "2026-11-24 09:19:05.000000000 +0000");
         assert_eq!(
-            full_stamp(951_782_400),
+            full_stamp(t, 5_000_000),
+            "2026-11-24 09:19:05.005000000 +0000"
+        );
+        assert_eq!(
+            full_stamp(951_782_400, 0),
             "2000-02-29 00:00:00.000000000 +0000"
         );
         assert_eq!(ls_date(i64::MAX, t), i64::MAX.to_string());

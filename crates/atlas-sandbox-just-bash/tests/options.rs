@@ -1,0 +1,181 @@
+//! The shared option parser, per command family: GNU's long forms (`--opt`, `--opt=value`,
+//! unambiguous prefixes), clusters (`-rn`, `-n5`, `-A3`), `--` ending options, and an option the
+//! sandbox lacks refused by name with exit 2, never ignored or read as a file. Expected outputs
+//! are what bash + GNU tools print for the same commands.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
+
+use std::time::Duration;
+
+use atlas_sandbox_just_bash::{Engine, JustBashConfig};
+
+/// Runs `script` over an empty layer with a few files made first; (stdout, stderr, status).
+fn run(script: &str) -> (String, String, i32) {
+    let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
+    let setup = "mkdir -p /tmp/t && cd /tmp/t && printf 'b\\na\\nb\\n\\n\\nc\\td\\n' > f.txt && \
+                 printf 'x: 1\\ny: 22\\n' > g.yml && ";
+    let out = engine
+        .exec_script(
+            &format!("{setup}{script}"),
+            "",
+            Duration::from_secs(10),
+            1 << 20,
+        )
+        .unwrap();
+    (
+        out.stdout_str().into_owned(),
+        out.stderr_str().into_owned(),
+        out.exit_code,
+    )
+}
+
+fn stdout(script: &str) -> String {
+    let (o, e, st) = run(script);
+    assert_eq!(st, 0, "{script}: {e}");
+    o
+}
+
+/// The refusal every command gives for an option it lacks.
+fn refused(script: &str, cmd: &str, opt: &str) {
+    let (o, e, st) = run(script);
+    assert_eq!(st, 2, "{script}: {o}{e}");
+    assert_eq!(
+        e.trim_end(),
+        format!("{cmd}: option '{opt}' is not supported by this sandbox"),
+        "{script}"
+    );
+}
+
+#[test]
+fn text_filters() {
+    assert_eq!(
+        stdout("cat --show-ends --squeeze-blank f.txt"),
+        "b$\na$\nb$\n$\nc\td$\n"
+    );
+    assert_eq!(stdout("cat -sA f.txt | tail -n1"), "c^Id$\n");
+    assert_eq!(stdout("head --lines=2 f.txt"), "b\na\n");
+    assert_eq!(stdout("head -n1 -- f.txt"), "b\n");
+    assert_eq!(stdout("tail -n+6 f.txt"), "c\td\n");
+    assert_eq!(stdout("wc --lines f.txt g.yml | tail -1"), " 8 total\n");
+    assert_eq!(stdout("sort --rev --uniq f.txt | head -2"), "c\td\nb\n");
+    assert_eq!(stdout("sort -t: -k2,2n g.yml"), "x: 1\ny: 22\n");
+    assert_eq!(stdout("uniq --count f.txt | head -1"), "      1 b\n");
+    assert_eq!(stdout("cut -d: --fields=2 g.yml"), " 1\n 22\n");
+    assert_eq!(stdout("echo a=b | cut -d= -f2"), "b\n");
+    assert_eq!(stdout("seq -s, -w 9 11"), "09,10,11\n");
+    assert_eq!(stdout("seq -f 'n%g' 2"), "n1\nn2\n");
+    assert_eq!(stdout("seq 3 -1 1"), "3\n2\n1\n");
+    assert_eq!(stdout("nl -ba f.txt | sed -n 4p"), "     4\t\n");
+    refused("cat --number-lines f.txt", "cat", "--number-lines");
+    refused("sort -R f.txt", "sort", "-R");
+    refused("uniq -D f.txt", "uniq", "-D");
+    // An option GNU lacks as well gets GNU's own usage error.
+    let (_, e, st) = run("tail -r f.txt");
+    assert_eq!(
+        (st, e.lines().next().unwrap()),
+        (1, "tail: invalid option -- 'r'")
+    );
+    let (_, e, st) = run("wc --bogus f.txt");
+    assert_eq!(
+        (st, e.lines().next().unwrap()),
+        (1, "wc: unrecognized option '--bogus'")
+    );
+    let (_, e, st) = run("head -n");
+    assert_eq!(
+        (st, e.lines().next().unwrap()),
+        (1, "head: option requires an argument -- 'n'")
+    );
+}
+
+#[test]
+fn grep_family() {
+    assert_eq!(stdout("grep -c b f.txt"), "2\n");
+    assert_eq!(stdout("grep --count --invert-match b f.txt"), "4\n");
+    assert_eq!(stdout("grep -nA1 a f.txt"), "2:a\n3-b\n");
+    assert_eq!(stdout("grep -A 1 --max-count=1 a f.txt"), "a\nb\n");
+    assert_eq!(stdout("grep --regexp=a --line-number f.txt"), "2:a\n");
+    assert_eq!(stdout("grep -e -x -- f.txt g.yml || echo none"), "none\n");
+    assert_eq!(stdout("grep -rn 'y:' g.yml"), "2:y: 22\n");
+    assert_eq!(stdout("grep -oP '\\w+(?=: 22)' g.yml"), "y\n");
+    assert_eq!(stdout("grep -oP 'x: \\K\\d' g.yml"), "1\n");
+    assert_eq!(stdout("grep -lZ x g.yml | tr '\\0' '|'"), "g.yml|");
+    let (_, e, st) = run("grep -P '(?<=a+)b' f.txt");
+    assert_eq!(
+        (st, e.as_str()),
+        (2, "grep: lookbehind assertion is not fixed length\n")
+    );
+    refused("grep --null-data x f.txt", "grep", "--null-data");
+    refused("egrep -D skip x f.txt", "grep", "-D");
+}
+
+#[test]
+fn sed_awk_jq_diff() {
+    assert_eq!(stdout("sed --quiet --expression=2p f.txt"), "a\n");
+    assert_eq!(stdout("sed -ne 1p -e 3p f.txt"), "b\nb\n");
+    assert_eq!(stdout("sed -s -n 1p f.txt g.yml"), "b\nx: 1\n");
+    assert_eq!(stdout("awk -F: -v k=2 '{print $k}' g.yml"), " 1\n 22\n");
+    assert_eq!(
+        stdout("awk --field-separator=: '{print $1}' g.yml"),
+        "x\ny\n"
+    );
+    assert_eq!(stdout("awk -- '{print NR}' g.yml"), "1\n2\n");
+    assert_eq!(stdout("echo '{\"a\":1}' | jq -c ."), "{\"a\":1}\n");
+    assert_eq!(stdout("diff -u f.txt f.txt; echo $?"), "0\n");
+    assert_eq!(
+        stdout("diff --brief f.txt g.yml; echo $?"),
+        "Files f.txt and g.yml differ\n1\n"
+    );
+    refused("sed -z p f.txt", "sed", "-z");
+    refused("awk -f prog.awk f.txt", "awk", "-f");
+    refused("diff -r f.txt g.yml", "diff", "-r");
+    refused("echo 1 | jq -C .", "jq", "-C");
+    refused("echo 1 | jq --indent 4 .", "jq", "--indent");
+}
+
+#[test]
+fn files_and_listing() {
+    assert_eq!(stdout("ls --reverse --sort=size"), "g.yml\nf.txt\n");
+    assert_eq!(stdout("ls -1 --almost-all"), "f.txt\ng.yml\n");
+    assert_eq!(stdout("stat --printf='%s %n\\n' g.yml"), "11 g.yml\n");
+    assert_eq!(stdout("stat -c '%s' -- g.yml"), "11\n");
+    assert_eq!(stdout("basename --suffix=.yml /a/g.yml"), "g\n");
+    assert_eq!(stdout("basename -a x/y z/w"), "y\nw\n");
+    assert_eq!(stdout("realpath missing; echo $?"), "/tmp/t/missing\n0\n");
+    assert_eq!(
+        stdout("realpath -e missing 2>&1; echo $?"),
+        "realpath: missing: No such file or directory\n1\n"
+    );
+    assert_eq!(stdout("readlink -f ./g.yml"), "/tmp/t/g.yml\n");
+    assert_eq!(
+        stdout("printf 'a b\\nc\\n' | xargs -L1 echo x"),
+        "x a b\nx c\n"
+    );
+    assert_eq!(
+        stdout("printf 'a\\nb\\n' | xargs -t -n1 echo 2>&1"),
+        "echo a\na\necho b\nb\n"
+    );
+    assert_eq!(stdout("echo a | xargs -I{} echo [{}] -n"), "[a] -n\n");
+    assert_eq!(
+        stdout("mkdir -pv d/e | head -1"),
+        "mkdir: created directory 'd'\n"
+    );
+    refused("ls -C", "ls", "-C");
+    refused(
+        "ls --time-style=locale-xyz",
+        "ls",
+        "--time-style=locale-xyz",
+    );
+    refused("stat -t g.yml", "stat", "-t");
+    refused("touch -d 2020-01-01 g.yml", "touch", "-d");
+    refused("rm -i g.yml", "rm", "-i");
+    refused("xargs -s 10 echo < f.txt", "xargs", "-s");
+    refused("env -C /tmp pwd", "env", "-C");
+    let (_, e, st) = run("stat -c %x g.yml");
+    assert_eq!(
+        (st, e.as_str()),
+        (
+            2,
+            "stat: format directive '%x' is not supported by this sandbox\n"
+        )
+    );
+}
