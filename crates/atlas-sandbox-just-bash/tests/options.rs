@@ -39,9 +39,10 @@ fn stdout(script: &str) -> String {
 fn refused(script: &str, cmd: &str, opt: &str) {
     let (o, e, st) = run(script);
     assert_eq!(st, 2, "{script}: {o}{e}");
+    let what = if cmd == "find" { "predicate" } else { "option" };
     assert_eq!(
         e.trim_end(),
-        format!("{cmd}: option '{opt}' is not supported by this sandbox"),
+        format!("{cmd}: {what} '{opt}' is not supported by this sandbox"),
         "{script}"
     );
 }
@@ -178,4 +179,35 @@ fn files_and_listing() {
             "stat: format directive '%x' is not supported by this sandbox\n"
         )
     );
+}
+
+#[test]
+fn find_predicates_and_printf() {
+    assert_eq!(
+        stdout("find . -type f -printf '%f %s %d %h|%P\\n' | sort"),
+        "f.txt 12 1 .|f.txt\ng.yml 11 1 .|g.yml\n"
+    );
+    assert_eq!(stdout("find . -type f -mtime -1 | wc -l"), "2\n");
+    assert_eq!(stdout("find . -type f -mmin +60 | wc -l"), "0\n");
+    assert_eq!(
+        stdout("find . -newermt 2000-01-01 -name g.yml"),
+        "./g.yml\n"
+    );
+    assert_eq!(stdout("find . -newer g.yml -name f.txt | wc -l"), "0\n");
+    assert_eq!(
+        stdout("find . -printf '%-6f|\\n' -name g.yml | sort | head -1"),
+        ".     |\n"
+    );
+    assert_eq!(stdout("find . -quit"), "");
+    refused("find . -atime 1", "find", "-atime");
+    let (_, e, st) = run("find . -printf '%u\\n'");
+    assert_eq!(
+        (st, e.as_str()),
+        (
+            2,
+            "find: -printf directive '%u' is not supported by this sandbox\n"
+        )
+    );
+    let (_, e, st) = run("find . -bogus");
+    assert_eq!((st, e.as_str()), (1, "find: unknown predicate `-bogus'\n"));
 }

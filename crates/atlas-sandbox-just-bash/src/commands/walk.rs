@@ -102,6 +102,14 @@ enum Expr {
     Delete,
     Quit,
     Exec(Vec<String>, bool),
+    /// Modified after this time (`-newer FILE`, `-newermt DATE`).
+    Newer(i64, u32),
+    /// `-mtime`/`-mmin`: age in whole units of this many seconds, compared with `+n`/`-n`/`n`.
+    Age(char, i64, i64),
+    Links(char, u64),
+    /// `-readable`, `-writable`, `-executable`: any of these permission bits.
+    Perm(u32),
+    Printf(String),
 }
 
 /// The predicates that take no argument.
@@ -111,6 +119,9 @@ fn bare_predicate(tok: &str) -> Option<Expr> {
         "-print" | "-print0" => Expr::Print(tok == "-print0"),
         "-prune" => Expr::Prune,
         "-quit" => Expr::Quit,
+        "-readable" => Expr::Perm(0o444),
+        "-writable" => Expr::Perm(0o222),
+        "-executable" => Expr::Perm(0o111),
         "-delete" => Expr::Delete,
         "-true" => Expr::True,
         "-false" => Expr::Not(Box::new(Expr::True)),
@@ -126,7 +137,91 @@ fn bare_predicate(tok: &str) -> Option<Expr> {
     })
 }
 
+/// GNU find's predicates this sandbox does not evaluate (no atime, ctime, owners or other
+/// filesystems here).
+const FIND_NOT_HERE: &[&str] = &[
+    "-amin",
+    "-atime",
+    "-anewer",
+    "-cmin",
+    "-ctime",
+    "-cnewer",
+    "-used",
+    "-user",
+    "-group",
+    "-uid",
+    "-gid",
+    "-nouser",
+    "-nogroup",
+    "-perm",
+    "-inum",
+    "-samefile",
+    "-fstype",
+    "-context",
+    "-newerat",
+    "-newerct",
+    "-newerBt",
+    "-newermm",
+    "-newerma",
+    "-newermc",
+    "-newerca",
+    "-neweraa",
+    "-newercm",
+    "-newercc",
+    "-lname",
+    "-ilname",
+    "-fprint",
+    "-fprint0",
+    "-fprintf",
+    "-fls",
+    "-ls",
+    "-okdir",
+    "-execdir",
+    "-daystart",
+    "-regextype",
+    "-files0-from",
+    "-D",
+    "-P",
+    "-L",
+    "-H",
+    "-O0",
+    "-O1",
+    "-O2",
+    "-O3",
+];
+
+/// Marks a parse error as a refusal (exit 2) rather than find's usage error (exit 1).
+const NOT_SUPPORTED: &str = "\u{0}";
+
+/// `+n`, `-n` or `n`.
+fn signed_count(v: &str) -> Option<(char, u64)> {
+    let (cmp, rest) = match v.chars().next() {
+        Some(c @ ('+' | '-')) => (c, &v[1..]),
+        _ => ('=', v),
+    };
+    Some((cmp, rest.parse().ok()?))
+}
+
+/// `-newermt`'s date: `YYYY-MM-DD`, with ` HH:MM[:SS]` or `THH:MM[:SS]`, in UTC, or `@SECONDS`.
+fn parse_find_date(d: &str) -> Option<jiff::Timestamp> {
+    let d = d.trim();
+    if let Some(secs) = d.strip_prefix('@') {
+        return jiff::Timestamp::from_second(secs.parse().ok()?).ok();
+    }
+    let civil: jiff::civil::DateTime = d.parse::<jiff::civil::DateTime>().ok().or_else(|| {
+        d.parse::<jiff::civil::Date>()
+            .ok()
+            .map(|x| x.to_datetime(jiff::civil::Time::midnight()))
+    })?;
+    civil
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
 struct FindParser<'a> {
+    /// Stats a path named in the expression (`-newer FILE`).
+    stat: &'a dyn Fn(&str) -> Option<Meta>,
     toks: &'a [String],
     pos: usize,
     maxdepth: Option<usize>,
@@ -200,7 +295,7 @@ impl FindParser<'_> {
         let tok = self.peek().unwrap_or_default().to_owned();
         if let Some(e) = bare_predicate(&tok) {
             self.pos += 1;
-            self.has_action |= matches!(e, Expr::Print(_) | Expr::Delete);
+            self.has_action |= matches!(e, Expr::Print(_) | Expr::Delete | Expr::Quit);
             return Ok(e);
         }
         let e = match tok.as_str() {
@@ -283,6 +378,42 @@ impl FindParser<'_> {
                 self.has_action = true;
                 Expr::Exec(argv, false)
             }
+            "-newer" => {
+                let f = self.next_arg(&tok)?;
+                let m =
+                    (self.stat)(&f).ok_or_else(|| format!("‘{f}’: No such file or directory"))?;
+                Expr::Newer(m.mtime, m.mtime_nsec)
+            }
+            "-newermt" => {
+                let d = self.next_arg(&tok)?;
+                let t = parse_find_date(&d).ok_or_else(|| {
+                    format!("I cannot figure out how to interpret ‘{d}’ as a date or time")
+                })?;
+                Expr::Newer(t.as_second(), t.subsec_nanosecond().max(0) as u32)
+            }
+            "-mtime" | "-mmin" => {
+                let v = self.next_arg(&tok)?;
+                let (cmp, n) =
+                    signed_count(&v).ok_or_else(|| format!("invalid argument `{v}' to `{tok}'"))?;
+                Expr::Age(cmp, n as i64, if tok == "-mtime" { 86_400 } else { 60 })
+            }
+            "-links" => {
+                let v = self.next_arg(&tok)?;
+                let (cmp, n) =
+                    signed_count(&v).ok_or_else(|| format!("invalid argument `{v}' to `{tok}'"))?;
+                Expr::Links(cmp, n)
+            }
+            "-printf" => {
+                let f = self.next_arg(&tok)?;
+                check_find_printf(&f)?;
+                self.has_action = true;
+                Expr::Printf(f)
+            }
+            other if FIND_NOT_HERE.contains(&other) => {
+                return Err(format!(
+                    "{NOT_SUPPORTED}predicate '{other}' is not supported by this sandbox"
+                ));
+            }
             other if other.starts_with('-') => {
                 return Err(format!("unknown predicate `{other}'"));
             }
@@ -293,6 +424,10 @@ impl FindParser<'_> {
 }
 
 struct FindRun {
+    /// Where the walk started and how deep it is (`-printf %P %d`).
+    start: String,
+    depth: usize,
+    now: i64,
     needs_stat: bool,
     pruned: bool,
     quit: bool,
@@ -304,7 +439,13 @@ struct FindRun {
 /// Whether the expression reads more than the entry's kind (size, emptiness).
 fn needs_stat(e: &Expr) -> bool {
     match e {
-        Expr::Empty | Expr::Size(..) => true,
+        Expr::Empty
+        | Expr::Size(..)
+        | Expr::Newer(..)
+        | Expr::Age(..)
+        | Expr::Links(..)
+        | Expr::Perm(_)
+        | Expr::Printf(_) => true,
         Expr::Not(a) => needs_stat(a),
         Expr::And(a, b) | Expr::Or(a, b) => needs_stat(a) || needs_stat(b),
         _ => false,
@@ -378,6 +519,27 @@ fn eval(
             run.pruned = true;
             true
         }
+        Expr::Newer(s, ns) => (meta.mtime, meta.mtime_nsec) > (*s, *ns),
+        Expr::Age(cmp, n, unit) => {
+            // GNU: the age in whole units, rounded down (`-mtime 0` is the last 24 hours).
+            let age = (run.now - meta.mtime).div_euclid(*unit);
+            match cmp {
+                '+' => age > *n,
+                '-' => age < *n,
+                _ => age == *n,
+            }
+        }
+        Expr::Links(cmp, n) => match cmp {
+            '+' => meta.nlink > *n,
+            '-' => meta.nlink < *n,
+            _ => meta.nlink == *n,
+        },
+        Expr::Perm(bits) => meta.mode & bits != 0,
+        Expr::Printf(f) => {
+            let line = find_printf(f, disp, meta, run);
+            ctx.io.out(line.as_bytes());
+            true
+        }
         Expr::Quit => {
             run.quit = true;
             true
@@ -431,6 +593,7 @@ fn find_walk(
     ctx.sh.visit(&mut run.visited)?;
     let (maxdepth, mindepth, default_print) = p;
     run.pruned = false;
+    run.depth = depth;
     if depth >= mindepth {
         let ok = eval(ctx, expr, disp, vpath, meta, run)?;
         if ok && default_print {
@@ -499,34 +662,49 @@ pub(super) fn find(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     if starts.is_empty() {
         starts.push(".".to_owned());
     }
+    let cwd = ctx.sh.cwd.clone();
+    let fs = &ctx.sh.fs;
+    let stat = |f: &str| fs.stat(&vfs::resolve(&cwd, f)).ok();
     let mut p = FindParser {
+        stat: &stat,
         toks: &args[i..],
         pos: 0,
         maxdepth: None,
         mindepth: 0,
         has_action: false,
     };
-    let expr = if p.toks.is_empty() {
-        Expr::True
+    let parsed = if p.toks.is_empty() {
+        Ok(Expr::True)
     } else {
-        match p.or() {
-            Ok(e) => e,
-            Err(msg) => {
-                ctx.warn("find", msg);
-                return Ok(1);
+        p.or()
+    };
+    let (maxdepth, mindepth, has_action) = (p.maxdepth, p.mindepth, p.has_action);
+    let extra = p.toks.get(p.pos).cloned();
+    let expr = match parsed {
+        Ok(e) => e,
+        Err(msg) => {
+            if let Some(refusal) = msg.strip_prefix(NOT_SUPPORTED) {
+                ctx.warn("find", refusal);
+                return Ok(2);
             }
+            ctx.warn("find", msg);
+            return Ok(1);
         }
     };
-    if p.pos < p.toks.len() {
-        ctx.warn(
-            "find",
-            format!("unexpected extra predicate '{}'", p.toks[p.pos]),
-        );
+    if let Some(extra) = extra {
+        ctx.warn("find", format!("unexpected extra predicate '{extra}'"));
         return Ok(1);
     }
-    let default_print = !p.has_action;
+    let default_print = !has_action;
     let needs_stat = needs_stat(&expr);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     let mut run = FindRun {
+        start: String::new(),
+        depth: 0,
+        now,
         needs_stat,
         pruned: false,
         quit: false,
@@ -535,6 +713,7 @@ pub(super) fn find(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         visited: 0,
     };
     for s in &starts {
+        run.start = s.clone();
         let v = ctx.path(s);
         match ctx.sh.fs.stat(&v) {
             Ok(m) => find_walk(
@@ -544,7 +723,7 @@ pub(super) fn find(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 s,
                 &m,
                 0,
-                (&p.maxdepth, p.mindepth, default_print),
+                (&maxdepth, mindepth, default_print),
                 &mut run,
             )?,
             Err(e) => {
@@ -564,6 +743,192 @@ pub(super) fn find(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         }
     }
     Ok(run.status)
+}
+
+/// Checks a `-printf` format once: a directive the sandbox cannot answer is refused up front.
+fn check_find_printf(f: &str) -> Result<(), String> {
+    let b = f.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        i += 1;
+        while i < b.len()
+            && (matches!(b[i], b'-' | b'+' | b' ' | b'#' | b'0' | b'.') || b[i].is_ascii_digit())
+        {
+            i += 1;
+        }
+        let Some(&c) = b.get(i) else { break };
+        let ok = match c {
+            b'%' | b'p' | b'f' | b'h' | b'P' | b'H' | b's' | b'd' | b'm' | b'M' | b'y' | b'Y'
+            | b'k' | b'b' | b'n' | b'i' | b't' => true,
+            b'T' => {
+                i += 1;
+                b.get(i).is_some_and(|k| b"@YmdHMSTFDjabeyZ+c".contains(k))
+            }
+            _ => false,
+        };
+        if !ok {
+            let end = (i + 1).min(b.len());
+            return Err(format!(
+                "{NOT_SUPPORTED}-printf directive '%{}' is not supported by this sandbox",
+                String::from_utf8_lossy(&b[i.min(end)..end])
+            ));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// `find -printf` for one entry (directives checked by [`check_find_printf`]).
+fn find_printf(f: &str, disp: &str, meta: &Meta, run: &FindRun) -> String {
+    let b = f.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    let name = || -> String {
+        if disp == "/" {
+            return "/".to_owned();
+        }
+        let t = disp.trim_end_matches('/');
+        t.rsplit('/').next().unwrap_or(t).to_owned()
+    };
+    let dir = || -> String {
+        let t = disp.trim_end_matches('/');
+        match t.rfind('/') {
+            Some(0) => "/".to_owned(),
+            Some(k) => t[..k].to_owned(),
+            None => ".".to_owned(),
+        }
+    };
+    let stamp = |k: u8| -> String {
+        let frac = format!("{:09}0", meta.mtime_nsec);
+        let Some(t) = utc(meta.mtime) else {
+            return meta.mtime.to_string();
+        };
+        match k {
+            b'@' => format!("{}.{frac}", meta.mtime),
+            b'S' => format!("{}.{frac}", t.strftime("%S")),
+            b'T' => format!("{}.{frac}", t.strftime("%H:%M:%S")),
+            b'+' => format!(
+                "{}+{}.{frac}",
+                t.strftime("%Y-%m-%d"),
+                t.strftime("%H:%M:%S")
+            ),
+            b'c' => t.strftime("%a %b %e %H:%M:%S %Y").to_string(),
+            other => {
+                let spec = format!("%{}", char::from(other));
+                t.strftime(&spec).to_string()
+            }
+        }
+    };
+    while i < b.len() {
+        match b[i] {
+            b'\\' if i + 1 < b.len() => {
+                let c = b[i + 1];
+                i += 2;
+                match c {
+                    b'n' => out.push('\n'),
+                    b't' => out.push('\t'),
+                    b'0' => out.push('\0'),
+                    b'\\' => out.push('\\'),
+                    b'a' => out.push('\u{7}'),
+                    b'r' => out.push('\r'),
+                    b'f' => out.push('\u{c}'),
+                    b'v' => out.push('\u{b}'),
+                    other => {
+                        out.push('\\');
+                        out.push(char::from(other));
+                    }
+                }
+            }
+            b'%' => {
+                i += 1;
+                let fs = i;
+                while i < b.len() && matches!(b[i], b'-' | b'+' | b' ' | b'#' | b'0') {
+                    i += 1;
+                }
+                let flags = &f[fs..i];
+                let ws = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                let width: usize = f[ws..i].parse::<usize>().unwrap_or(0).min(10_000);
+                let mut prec = None;
+                if i < b.len() && b[i] == b'.' {
+                    i += 1;
+                    let ps = i;
+                    while i < b.len() && b[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    prec = f[ps..i].parse::<usize>().ok();
+                }
+                let Some(&c) = b.get(i) else {
+                    break;
+                };
+                i += 1;
+                let mut text = match c {
+                    b'%' => "%".to_owned(),
+                    b'p' => disp.to_owned(),
+                    b'f' => name(),
+                    b'h' => dir(),
+                    b'H' => run.start.clone(),
+                    b'P' => disp
+                        .strip_prefix(run.start.as_str())
+                        .map(|r| r.trim_start_matches('/').to_owned())
+                        .unwrap_or_default(),
+                    b's' => meta.size.to_string(),
+                    b'd' => run.depth.to_string(),
+                    b'm' => format!("{:o}", meta.mode & 0o7777),
+                    b'M' => mode_string(meta),
+                    b'y' | b'Y' => match meta.kind {
+                        Kind::File => "f",
+                        Kind::Dir => "d",
+                        Kind::Symlink => "l",
+                        Kind::Special => "p",
+                    }
+                    .to_owned(),
+                    b'k' => meta.blocks.div_ceil(2).to_string(),
+                    b'b' => meta.blocks.to_string(),
+                    b'n' => meta.nlink.to_string(),
+                    b'i' => meta.ino.to_string(),
+                    b't' => stamp(b'c'),
+                    b'T' => {
+                        let k = b.get(i).copied().unwrap_or(b'@');
+                        i += 1;
+                        stamp(k)
+                    }
+                    _ => String::new(),
+                };
+                if let Some(p) = prec
+                    && matches!(c, b'p' | b'f' | b'h' | b'P' | b'H')
+                {
+                    text = text.chars().take(p).collect();
+                }
+                let len = text.chars().count();
+                if len < width {
+                    let pad = " ".repeat(width - len);
+                    if flags.contains('-') {
+                        text.push_str(&pad);
+                    } else {
+                        text.insert_str(0, &pad);
+                    }
+                }
+                out.push_str(&text);
+            }
+            other => {
+                let start = i;
+                i += 1;
+                while i < b.len() && b[i] != b'%' && b[i] != b'\\' {
+                    i += 1;
+                }
+                let _ = other;
+                out.push_str(&f[start..i]);
+            }
+        }
+    }
+    out
 }
 
 fn mode_string(m: &Meta) -> String {
