@@ -211,3 +211,47 @@ fn find_predicates_and_printf() {
     let (_, e, st) = run("find . -bogus");
     assert_eq!((st, e.as_str()), (1, "find: unknown predicate `-bogus'\n"));
 }
+
+/// sed's cycle: outputs recorded from GNU sed 4.9.
+#[test]
+fn sed_cycle_hold_space_and_addresses() {
+    let five = "printf '1\\n2\\n3\\n4\\n5\\n' > s5 && ";
+    let sed = |s: &str| stdout(&format!("{five}{s}"));
+    assert_eq!(sed("sed -n '$!{n;p}' s5"), "2\n4\n");
+    assert_eq!(sed("sed '2,+1d' s5"), "1\n4\n5\n");
+    assert_eq!(sed("sed -n '0~2p' s5"), "2\n4\n");
+    assert_eq!(sed("sed ':a;N;$!ba;s/\\n/,/g' s5"), "1,2,3,4,5\n");
+    assert_eq!(sed("echo ab | sed 's/\\(.*\\)/\\U&x\\E!/'"), "ABX!\n");
+    assert_eq!(sed("printf 'a\\tb\\001\\n' | sed -n l"), "a\\tb\\001$\n");
+    assert_eq!(sed("sed '$!N;P;D' s5 | head -3"), "1\n2\n3\n");
+    assert_eq!(sed("printf 'a\\nb' | sed p"), "a\na\nb\nb");
+    assert_eq!(sed("sed -n '/2/{=;x;p;x;p}' s5"), "2\n\n2\n");
+    assert_eq!(
+        sed("printf 'x\\nz\\n' | sed 's/x/y/;ta;s/$/!/;:a'"),
+        "y\nz!\n"
+    );
+    assert_eq!(sed("sed '0,/[0-9]/s//N/' s5 | head -2"), "N\n2\n");
+    let (_, e, st) = run("echo a | sed 'r foo'");
+    assert_eq!(st, 2);
+    assert!(
+        e.contains("the `r' command is not supported by this sandbox"),
+        "{e}"
+    );
+    // A loop that grows the pattern space stops at the string limit, never hangs.
+    let mut config = JustBashConfig::default();
+    config.limits.max_string_length = 4096;
+    let engine = Engine::new(None, &config).unwrap();
+    let out = engine
+        .exec_script(
+            "echo a | sed ':a;s/a*/&&/;ba'",
+            "",
+            Duration::from_secs(10),
+            1 << 20,
+        )
+        .unwrap();
+    assert_eq!(out.exit_code, 126, "{out:?}");
+    assert!(
+        out.stderr_str().contains("limits.max_string_length"),
+        "{out:?}"
+    );
+}

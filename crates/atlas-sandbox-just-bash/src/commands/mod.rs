@@ -14,6 +14,7 @@ mod jq_bound;
 mod matcher;
 mod opts;
 mod sed;
+mod sed_script;
 mod text;
 mod walk;
 

@@ -1,445 +1,14 @@
-//! A useful subset of GNU `sed`: `s///` (g, N, p, I), `d`, `p`, `q`, `=`, `y`, `a`/`i`/`c`,
-//! `{...}`, `!`, line/`$`/regex/range addresses, `-n`, `-e`, `-E`, `-i` (into the memory layer).
+//! GNU `sed`: the cycle over a pattern space and a hold space, `s///` (g, N, p, I), `d D p P
+//! q Q = l y a i c n N g G h H x z`, `{...}`, `!`, labels with `b t T`, addresses `n`, `$`,
+//! `/re/I`, `first~step`, `0,/re/`, `addr,+N`, `addr,~N`; `-n -e -f -E -s -i` (into the memory
+//! layer). Commands that read or write other files or run programs are refused by name.
 
 use regex::Regex;
 
-use super::grep::posix_to_regex;
 use super::opts::{Arg, Spec};
+use super::sed_script::{Addr, Cmd, Inst, Parser, Rx};
 use super::{Ctx, or_stdin};
 use crate::interp::R;
-
-#[derive(Debug, Clone)]
-enum Addr {
-    Line(u64),
-    Last,
-    Re(Regex),
-}
-
-#[derive(Debug, Clone)]
-enum Cmd {
-    Subst {
-        re: Regex,
-        rep: String,
-        global: bool,
-        nth: usize,
-        print: bool,
-    },
-    Delete,
-    Print,
-    Quit(bool),
-    LineNo,
-    Translate(Vec<char>, Vec<char>),
-    Append(String),
-    Insert(String),
-    Change(String),
-    Block(Vec<Item>),
-    Nop,
-}
-
-#[derive(Debug, Clone)]
-struct Item {
-    a1: Option<Addr>,
-    a2: Option<Addr>,
-    negate: bool,
-    cmd: Cmd,
-}
-
-struct Parser<'a> {
-    s: Vec<char>,
-    i: usize,
-    extended: bool,
-    _src: &'a str,
-}
-
-impl Parser<'_> {
-    fn peek(&self) -> Option<char> {
-        self.s.get(self.i).copied()
-    }
-
-    fn skip_ws(&mut self) {
-        while matches!(self.peek(), Some(' ' | '\t' | '\n' | ';')) {
-            self.i += 1;
-        }
-    }
-
-    fn delimited(&mut self, delim: char) -> Result<String, String> {
-        let mut out = String::new();
-        while let Some(c) = self.peek() {
-            self.i += 1;
-            if c == '\\' {
-                match self.peek() {
-                    Some(n) if n == delim => {
-                        out.push(n);
-                        self.i += 1;
-                    }
-                    Some('n') => {
-                        out.push('\n');
-                        self.i += 1;
-                    }
-                    Some(n) => {
-                        out.push('\\');
-                        out.push(n);
-                        self.i += 1;
-                    }
-                    None => out.push('\\'),
-                }
-                continue;
-            }
-            if c == delim {
-                return Ok(out);
-            }
-            out.push(c);
-        }
-        Err("unterminated `s' command".to_owned())
-    }
-
-    fn regex(&self, src: &str, icase: bool) -> Result<Regex, String> {
-        let translated = posix_to_regex(src, self.extended)?;
-        regex::RegexBuilder::new(&translated)
-            .case_insensitive(icase)
-            .size_limit(1 << 22)
-            .build()
-            .map_err(|e| format!("invalid regular expression: {e}"))
-    }
-
-    fn addr(&mut self) -> Result<Option<Addr>, String> {
-        match self.peek() {
-            Some(c) if c.is_ascii_digit() => {
-                let mut n = 0u64;
-                while let Some(d) = self.peek().and_then(|c| c.to_digit(10)) {
-                    n = n.saturating_mul(10).saturating_add(u64::from(d));
-                    self.i += 1;
-                }
-                Ok(Some(Addr::Line(n)))
-            }
-            Some('$') => {
-                self.i += 1;
-                Ok(Some(Addr::Last))
-            }
-            Some('/') => {
-                self.i += 1;
-                let src = self.delimited('/')?;
-                let icase = self.peek() == Some('I');
-                if icase {
-                    self.i += 1;
-                }
-                Ok(Some(Addr::Re(self.regex(&src, icase)?)))
-            }
-            _ => Ok(None),
-        }
-    }
-
-    fn text_arg(&mut self) -> String {
-        // `a text`, `a\` newline `text`, GNU one-liner forms.
-        if self.peek() == Some('\\') {
-            self.i += 1;
-            if self.peek() == Some('\n') {
-                self.i += 1;
-            }
-        }
-        while self.peek() == Some(' ') {
-            self.i += 1;
-        }
-        let mut out = String::new();
-        while let Some(c) = self.peek() {
-            if c == '\n' {
-                break;
-            }
-            self.i += 1;
-            if c == '\\' {
-                if let Some(n) = self.peek() {
-                    self.i += 1;
-                    out.push(if n == 'n' {
-                        '\n'
-                    } else if n == 't' {
-                        '\t'
-                    } else {
-                        n
-                    });
-                }
-                continue;
-            }
-            out.push(c);
-        }
-        out
-    }
-
-    fn items(&mut self, in_block: bool) -> Result<Vec<Item>, String> {
-        let mut out = Vec::new();
-        loop {
-            self.skip_ws();
-            let Some(_) = self.peek() else {
-                if in_block {
-                    return Err("unmatched `{'".to_owned());
-                }
-                return Ok(out);
-            };
-            if self.peek() == Some('}') {
-                if !in_block {
-                    return Err("unexpected `}'".to_owned());
-                }
-                self.i += 1;
-                return Ok(out);
-            }
-            let a1 = self.addr()?;
-            let mut a2 = None;
-            if a1.is_some() && self.peek() == Some(',') {
-                self.i += 1;
-                a2 = self.addr()?;
-                if a2.is_none() {
-                    return Err("unexpected `,'".to_owned());
-                }
-            }
-            while self.peek() == Some(' ') {
-                self.i += 1;
-            }
-            let mut negate = false;
-            if self.peek() == Some('!') {
-                negate = true;
-                self.i += 1;
-                while self.peek() == Some(' ') {
-                    self.i += 1;
-                }
-            }
-            let Some(c) = self.peek() else {
-                return Err("missing command".to_owned());
-            };
-            self.i += 1;
-            let cmd = match c {
-                's' => {
-                    let Some(delim) = self.peek() else {
-                        return Err("unterminated `s' command".to_owned());
-                    };
-                    self.i += 1;
-                    let pat = self.delimited(delim)?;
-                    let rep = self.delimited(delim)?;
-                    let (mut global, mut nth, mut print, mut icase) = (false, 1usize, false, false);
-                    while let Some(f) = self.peek() {
-                        match f {
-                            'g' => global = true,
-                            'p' => print = true,
-                            'i' | 'I' => icase = true,
-                            d if d.is_ascii_digit() => nth = d.to_digit(10).unwrap_or(1) as usize,
-                            _ => break,
-                        }
-                        self.i += 1;
-                    }
-                    Cmd::Subst {
-                        re: self.regex(&pat, icase)?,
-                        rep,
-                        global,
-                        nth,
-                        print,
-                    }
-                }
-                'd' => Cmd::Delete,
-                'p' => Cmd::Print,
-                'q' => Cmd::Quit(true),
-                'Q' => Cmd::Quit(false),
-                '=' => Cmd::LineNo,
-                'y' => {
-                    let Some(delim) = self.peek() else {
-                        return Err("unterminated `y' command".to_owned());
-                    };
-                    self.i += 1;
-                    let a: Vec<char> = self.delimited(delim)?.chars().collect();
-                    let b: Vec<char> = self.delimited(delim)?.chars().collect();
-                    if a.len() != b.len() {
-                        return Err("strings for `y' command are different lengths".to_owned());
-                    }
-                    Cmd::Translate(a, b)
-                }
-                'a' => Cmd::Append(self.text_arg()),
-                'i' => Cmd::Insert(self.text_arg()),
-                'c' => Cmd::Change(self.text_arg()),
-                '{' => Cmd::Block(self.items(true)?),
-                '#' => {
-                    while !matches!(self.peek(), None | Some('\n')) {
-                        self.i += 1;
-                    }
-                    Cmd::Nop
-                }
-                other => return Err(format!("unknown command: `{other}'")),
-            };
-            out.push(Item {
-                a1,
-                a2,
-                negate,
-                cmd,
-            });
-        }
-    }
-}
-
-struct Run {
-    quiet: bool,
-    out: Vec<u8>,
-    quit: Option<bool>,
-    active: Vec<bool>,
-}
-
-fn matches_addr(a: &Addr, line: &str, n: u64, last: bool) -> bool {
-    match a {
-        Addr::Line(k) => n == *k,
-        Addr::Last => last,
-        Addr::Re(re) => re.is_match(line),
-    }
-}
-
-fn expand_rep(rep: &str, caps: &regex::Captures<'_>) -> String {
-    let mut out = String::new();
-    let mut chars = rep.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '&' => out.push_str(caps.get(0).map(|m| m.as_str()).unwrap_or("")),
-            '\\' => match chars.next() {
-                Some(d) if d.is_ascii_digit() => {
-                    let k = d.to_digit(10).unwrap_or(0) as usize;
-                    out.push_str(caps.get(k).map(|m| m.as_str()).unwrap_or(""));
-                }
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some(o) => out.push(o),
-                None => out.push('\\'),
-            },
-            o => out.push(o),
-        }
-    }
-    out
-}
-
-/// Runs the items on one line; returns false when the line was deleted.
-fn exec_items(
-    items: &[Item],
-    line: &mut String,
-    n: u64,
-    last: bool,
-    run: &mut Run,
-    ids: &mut usize,
-    after: &mut Vec<String>,
-) -> bool {
-    for item in items {
-        let id = *ids;
-        *ids += 1;
-        if run.active.len() <= id {
-            run.active.resize(id + 1, false);
-        }
-        let selected = match (&item.a1, &item.a2) {
-            (None, _) => true,
-            (Some(a), None) => matches_addr(a, line, n, last),
-            (Some(a), Some(b)) => {
-                if run.active[id] {
-                    let end = match b {
-                        Addr::Line(k) => n >= *k,
-                        other => matches_addr(other, line, n, last),
-                    };
-                    if end {
-                        run.active[id] = false;
-                    }
-                    true
-                } else if matches_addr(a, line, n, last) {
-                    let end_now = matches!(b, Addr::Line(k) if *k <= n);
-                    run.active[id] = !end_now;
-                    true
-                } else {
-                    false
-                }
-            }
-        };
-        if selected == item.negate {
-            if let Cmd::Block(inner) = &item.cmd {
-                // Keep the ids of nested items stable even when the block is skipped.
-                *ids += count_items(inner);
-            }
-            continue;
-        }
-        match &item.cmd {
-            Cmd::Subst {
-                re,
-                rep,
-                global,
-                nth,
-                print,
-            } => {
-                let mut result = String::new();
-                let mut last_end = 0;
-                let mut count = 0;
-                let mut changed = false;
-                for caps in re.captures_iter(line) {
-                    let Some(m) = caps.get(0) else { continue };
-                    count += 1;
-                    if count < *nth || (!*global && count > *nth) {
-                        continue;
-                    }
-                    result.push_str(&line[last_end..m.start()]);
-                    result.push_str(&expand_rep(rep, &caps));
-                    last_end = m.end();
-                    changed = true;
-                }
-                if changed {
-                    result.push_str(&line[last_end..]);
-                    *line = result;
-                    if *print {
-                        run.out.extend_from_slice(line.as_bytes());
-                        run.out.push(b'\n');
-                    }
-                }
-            }
-            Cmd::Delete => return false,
-            Cmd::Print => {
-                run.out.extend_from_slice(line.as_bytes());
-                run.out.push(b'\n');
-            }
-            Cmd::Quit(print) => {
-                run.quit = Some(*print);
-                return true;
-            }
-            Cmd::LineNo => run.out.extend_from_slice(format!("{n}\n").as_bytes()),
-            Cmd::Translate(a, b) => {
-                *line = line
-                    .chars()
-                    .map(|c| a.iter().position(|x| *x == c).map(|i| b[i]).unwrap_or(c))
-                    .collect();
-            }
-            Cmd::Append(t) => after.push(t.clone()),
-            Cmd::Insert(t) => {
-                run.out.extend_from_slice(t.as_bytes());
-                run.out.push(b'\n');
-            }
-            Cmd::Change(t) => {
-                let in_range = item.a2.is_some() && run.active[id];
-                if !in_range {
-                    run.out.extend_from_slice(t.as_bytes());
-                    run.out.push(b'\n');
-                }
-                return false;
-            }
-            Cmd::Block(inner) => {
-                if !exec_items(inner, line, n, last, run, ids, after) {
-                    return false;
-                }
-                if run.quit.is_some() {
-                    return true;
-                }
-            }
-            Cmd::Nop => {}
-        }
-    }
-    true
-}
-
-fn count_items(items: &[Item]) -> usize {
-    items
-        .iter()
-        .map(|i| {
-            1 + if let Cmd::Block(b) = &i.cmd {
-                count_items(b)
-            } else {
-                0
-            }
-        })
-        .sum()
-}
 
 pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     const SPEC: Spec = Spec::new(
@@ -518,17 +87,12 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         return Ok(1);
     }
     let script = scripts.join("\n");
-    let mut p = Parser {
-        s: script.chars().collect(),
-        i: 0,
-        extended,
-        _src: &script,
-    };
-    let items = match p.items(false) {
-        Ok(it) => it,
-        Err(e) => {
-            ctx.warn("sed", format!("-e expression #1, char {}: {e}", p.i));
-            return Ok(1);
+    let prog = match Parser::new(&script, extended).program() {
+        Ok(p) => p,
+        Err((at, e)) => {
+            let refused = e.contains("not supported by this sandbox");
+            ctx.warn("sed", format!("-e expression #1, char {at}: {e}"));
+            return Ok(if refused { 2 } else { 1 });
         }
     };
     let mut st = 0;
@@ -548,60 +112,525 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     } else {
         vec![datas]
     };
+    let mut quit = false;
     for group in groups {
-        let mut run = Run {
-            quiet,
-            out: Vec::new(),
-            quit: None,
-            active: Vec::new(),
-        };
-        let text: Vec<u8> = group.iter().flat_map(|(_, d)| d.iter().copied()).collect();
-        let s = String::from_utf8_lossy(&text).into_owned();
-        let ends_nl = s.ends_with('\n');
-        let lines: Vec<&str> = s.split_terminator('\n').collect();
-        let total = lines.len();
-        for (k, l) in lines.iter().enumerate() {
-            if k % 256 == 0 {
-                ctx.sh.tick()?;
-            }
-            let mut line = (*l).to_owned();
-            let last = k + 1 == total;
-            let mut after = Vec::new();
-            let mut ids = 0;
-            let keep = exec_items(
-                &items,
-                &mut line,
-                k as u64 + 1,
-                last,
-                &mut run,
-                &mut ids,
-                &mut after,
-            );
-            if keep && (!run.quiet && run.quit != Some(false)) {
-                run.out.extend_from_slice(line.as_bytes());
-                if !last || ends_nl {
-                    run.out.push(b'\n');
-                }
-            }
-            for t in after {
-                run.out.extend_from_slice(t.as_bytes());
-                run.out.push(b'\n');
-            }
-            if run.quit.is_some() {
-                break;
-            }
+        if quit {
+            break;
         }
+        let text: Vec<u8> = group.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+        let text = String::from_utf8_lossy(&text).into_owned();
+        let mut m = Machine::new(&prog, &text, quiet);
+        m.run(ctx)?;
+        quit = m.quit;
         if in_place {
             if let Some((name, _)) = group.first() {
                 let path = ctx.path(name);
-                if let Err(e) = ctx.sh.fs.write(&path, &run.out, false) {
+                if let Err(e) = ctx.sh.fs.write(&path, &m.out, false) {
                     ctx.warn("sed", format!("couldn't open temporary file {name}: {e}"));
                     st = 4;
                 }
             }
         } else {
-            ctx.io.out(&run.out);
+            ctx.io.out(&m.out);
         }
     }
     Ok(st)
+}
+
+/// One run of the program over one input stream.
+struct Machine<'p, 't> {
+    prog: &'p [Inst],
+    lines: Vec<&'t str>,
+    /// The input ended without a newline: the last line is printed without one.
+    ends_nl: bool,
+    next: usize,
+    /// Line number of the last line read.
+    n: u64,
+    ps: String,
+    hs: String,
+    quiet: bool,
+    out: Vec<u8>,
+    /// `a` text, printed when the cycle ends or the next line is read.
+    append: Vec<String>,
+    /// Range state per instruction: active, and the line a `+N` range ends on.
+    active: Vec<(bool, u64)>,
+    last_re: Option<Regex>,
+    subst_done: bool,
+    /// The previous print lacked its newline (last line without one); owed before more output.
+    owe_nl: bool,
+    quit: bool,
+    steps: u64,
+}
+
+enum Flow {
+    /// End the cycle (auto-print unless `-n`).
+    End,
+    /// End the cycle without auto-print (`d`).
+    Delete,
+    /// Restart the cycle without reading a line (`D`).
+    Restart,
+    /// Stop: after auto-print (`q`) or without (`Q`).
+    Quit(bool),
+}
+
+impl<'p, 't> Machine<'p, 't> {
+    fn new(prog: &'p [Inst], text: &'t str, quiet: bool) -> Self {
+        Machine {
+            prog,
+            lines: text.split_terminator('\n').collect(),
+            ends_nl: text.ends_with('\n'),
+            next: 0,
+            n: 0,
+            ps: String::new(),
+            hs: String::new(),
+            quiet,
+            out: Vec::new(),
+            append: Vec::new(),
+            active: vec![(false, 0); prog.len()],
+            last_re: None,
+            subst_done: false,
+            owe_nl: false,
+            quit: false,
+            steps: 0,
+        }
+    }
+
+    fn is_last(&self) -> bool {
+        self.next >= self.lines.len()
+    }
+
+    fn read_line(&mut self) -> Option<&'t str> {
+        let l = self.lines.get(self.next).copied()?;
+        self.next += 1;
+        self.n += 1;
+        Some(l)
+    }
+
+    fn emit(&mut self, text: &str, newline: bool) {
+        if self.owe_nl {
+            self.out.push(b'\n');
+            self.owe_nl = false;
+        }
+        self.out.extend_from_slice(text.as_bytes());
+        if newline {
+            self.out.push(b'\n');
+        }
+    }
+
+    /// Prints the pattern space; the input's last line keeps its missing newline.
+    fn print_ps(&mut self) {
+        let missing = self.is_last() && !self.ends_nl;
+        let ps = std::mem::take(&mut self.ps);
+        self.emit(&ps, !missing);
+        self.ps = ps;
+        if missing {
+            self.owe_nl = true;
+        }
+    }
+
+    fn flush_append(&mut self) {
+        for t in std::mem::take(&mut self.append) {
+            self.emit(&t, true);
+        }
+    }
+
+    fn regex<'a>(&'a mut self, rx: &'a Rx) -> Option<&'a Regex> {
+        match rx {
+            Some(re) => {
+                self.last_re = Some(re.clone());
+                Some(re)
+            }
+            None => self.last_re.as_ref(),
+        }
+    }
+
+    fn matches(&mut self, a: &Addr) -> bool {
+        let n = self.n;
+        match a {
+            Addr::Line(k) => n == *k,
+            Addr::Last => self.is_last(),
+            Addr::Zero => false,
+            Addr::Step(first, step) => {
+                if *step == 0 {
+                    n == *first
+                } else {
+                    n >= *first && (n - first).is_multiple_of(*step)
+                }
+            }
+            Addr::Re(rx) => {
+                let ps = std::mem::take(&mut self.ps);
+                let hit = self.regex(rx).is_some_and(|re| re.is_match(&ps));
+                self.ps = ps;
+                hit
+            }
+            // Only ever a second address.
+            Addr::Plus(_) | Addr::Multiple(_) => false,
+        }
+    }
+
+    fn selected(&mut self, pc: usize) -> bool {
+        let inst = &self.prog[pc];
+        let hit = match (&inst.a1, &inst.a2) {
+            (None, _) => true,
+            (Some(a), None) => self.matches(a),
+            (Some(a1), Some(a2)) => {
+                let (active, end_line) = self.active[pc];
+                let n = self.n;
+                if active {
+                    let end = match a2 {
+                        Addr::Line(k) => n >= *k,
+                        Addr::Plus(_) => n >= end_line,
+                        Addr::Multiple(_) => n >= end_line,
+                        other => self.matches(other),
+                    };
+                    if end {
+                        self.active[pc].0 = false;
+                    }
+                    true
+                } else if matches!(a1, Addr::Zero) && n == 1 && {
+                    // `0,/re/`: the end may be line 1 itself.
+                    if self.matches(a2) {
+                        true
+                    } else {
+                        self.active[pc] = (true, 0);
+                        true
+                    }
+                } {
+                    true
+                } else if self.matches(a1) {
+                    let one_line = match a2 {
+                        Addr::Line(k) => *k <= n,
+                        Addr::Plus(k) => {
+                            self.active[pc].1 = n + k;
+                            *k == 0
+                        }
+                        // GNU: up to the next multiple of N after this line.
+                        Addr::Multiple(k) => {
+                            if *k > 0 {
+                                self.active[pc].1 = n + k - n % k;
+                            }
+                            *k == 0
+                        }
+                        _ => false,
+                    };
+                    self.active[pc].0 = !one_line;
+                    true
+                } else {
+                    false
+                }
+            }
+        };
+        hit != inst.negate
+    }
+
+    fn run(&mut self, ctx: &mut Ctx<'_, '_>) -> R<()> {
+        let max = ctx.sh.limits.max_string_length;
+        let mut restart = false;
+        loop {
+            if !restart {
+                let Some(l) = self.read_line() else { break };
+                self.ps = l.to_owned();
+            }
+            restart = false;
+            self.subst_done = false;
+            let flow = self.cycle(ctx, max)?;
+            match flow {
+                Flow::Delete => {}
+                Flow::Restart => {
+                    self.flush_append();
+                    restart = true;
+                    continue;
+                }
+                Flow::Quit(false) => {
+                    self.quit = true;
+                    break;
+                }
+                Flow::End | Flow::Quit(true) => {
+                    if !self.quiet {
+                        self.print_ps();
+                    }
+                    if matches!(flow, Flow::Quit(true)) {
+                        self.flush_append();
+                        self.quit = true;
+                        break;
+                    }
+                }
+            }
+            self.flush_append();
+            if self.quit {
+                break;
+            }
+            if self.out.len() > max {
+                return crate::interp::abort(
+                    crate::interp::LIMIT_EXIT,
+                    format!("sed: output larger than limits.max_string_length ({max} bytes)"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn cycle(&mut self, ctx: &mut Ctx<'_, '_>, max: usize) -> R<Flow> {
+        let mut pc = 0;
+        while pc < self.prog.len() {
+            self.steps += 1;
+            if self.steps.is_multiple_of(256) {
+                ctx.sh.tick()?;
+            }
+            if self.ps.len() > max || self.hs.len() > max {
+                return crate::interp::abort(
+                    crate::interp::LIMIT_EXIT,
+                    format!(
+                        "sed: pattern space larger than limits.max_string_length ({max} bytes)"
+                    ),
+                );
+            }
+            let selected = self.selected(pc);
+            let inst = &self.prog[pc];
+            if !selected {
+                pc = match inst.cmd {
+                    Cmd::Block(end) => end,
+                    _ => pc + 1,
+                };
+                continue;
+            }
+            pc += 1;
+            match &inst.cmd {
+                Cmd::Subst {
+                    re,
+                    rep,
+                    global,
+                    nth,
+                    print,
+                } => {
+                    let Some(re) = self.regex(re).cloned() else {
+                        ctx.warn("sed", "no previous regular expression");
+                        return Ok(Flow::Quit(false));
+                    };
+                    if let Some(new) = substitute(&re, &self.ps, rep, *global, *nth) {
+                        self.ps = new;
+                        self.subst_done = true;
+                        if *print {
+                            self.print_ps();
+                        }
+                    }
+                }
+                Cmd::Delete => return Ok(Flow::Delete),
+                Cmd::DeleteFirst => match self.ps.find('\n') {
+                    Some(i) => {
+                        self.ps.drain(..=i);
+                        return Ok(Flow::Restart);
+                    }
+                    None => return Ok(Flow::Delete),
+                },
+                Cmd::Print => self.print_ps(),
+                Cmd::PrintFirst => {
+                    let first = self.ps.split('\n').next().unwrap_or("").to_owned();
+                    self.emit(&first, true);
+                }
+                Cmd::Quit(print) => return Ok(Flow::Quit(*print)),
+                Cmd::LineNo => {
+                    let n = self.n.to_string();
+                    self.emit(&n, true);
+                }
+                Cmd::Translate(a, b) => {
+                    self.ps = self
+                        .ps
+                        .chars()
+                        .map(|c| a.iter().position(|x| *x == c).map_or(c, |i| b[i]))
+                        .collect();
+                }
+                Cmd::Append(t) => self.append.push(t.clone()),
+                Cmd::Insert(t) => {
+                    let t = t.clone();
+                    self.emit(&t, true);
+                }
+                Cmd::Change(t) => {
+                    // In a range, the text replaces the whole range: it prints at its end.
+                    let in_range = inst.a2.is_some() && self.active[pc - 1].0;
+                    if !in_range || inst.negate {
+                        let t = t.clone();
+                        self.emit(&t, true);
+                    }
+                    return Ok(Flow::Delete);
+                }
+                Cmd::Next => {
+                    if self.is_last() {
+                        // GNU: no next line ends the script, auto-printing first.
+                        self.quit = true;
+                        return Ok(Flow::End);
+                    }
+                    if !self.quiet {
+                        self.print_ps();
+                    }
+                    self.flush_append();
+                    if let Some(l) = self.read_line() {
+                        self.ps = l.to_owned();
+                    }
+                }
+                Cmd::NextAppend => {
+                    if self.is_last() {
+                        self.quit = true;
+                        return Ok(Flow::End);
+                    }
+                    self.flush_append();
+                    if let Some(l) = self.read_line() {
+                        self.ps.push('\n');
+                        self.ps.push_str(l);
+                    }
+                }
+                Cmd::Hold => self.hs.clone_from(&self.ps),
+                Cmd::HoldAppend => {
+                    self.hs.push('\n');
+                    let ps = self.ps.clone();
+                    self.hs.push_str(&ps);
+                }
+                Cmd::Get => self.ps.clone_from(&self.hs),
+                Cmd::GetAppend => {
+                    self.ps.push('\n');
+                    let hs = self.hs.clone();
+                    self.ps.push_str(&hs);
+                }
+                Cmd::Exchange => std::mem::swap(&mut self.ps, &mut self.hs),
+                Cmd::List => {
+                    let l = list_escape(&self.ps);
+                    self.emit(&l, true);
+                }
+                Cmd::Zap => self.ps.clear(),
+                Cmd::Branch(t) => pc = *t,
+                Cmd::BranchIf(t) => {
+                    if self.subst_done {
+                        self.subst_done = false;
+                        pc = *t;
+                    }
+                }
+                Cmd::BranchUnless(t) => {
+                    if !self.subst_done {
+                        pc = *t;
+                    } else {
+                        self.subst_done = false;
+                    }
+                }
+                Cmd::Block(_) => {}
+            }
+        }
+        Ok(Flow::End)
+    }
+}
+
+/// `s///` on the pattern space: `None` when nothing matched.
+fn substitute(re: &Regex, ps: &str, rep: &str, global: bool, nth: usize) -> Option<String> {
+    let mut result = String::new();
+    let mut last_end = 0;
+    let mut count = 0;
+    let mut changed = false;
+    for caps in re.captures_iter(ps) {
+        let Some(m) = caps.get(0) else { continue };
+        count += 1;
+        if count < nth || (!global && count > nth) {
+            continue;
+        }
+        result.push_str(&ps[last_end..m.start()]);
+        result.push_str(&expand_rep(rep, &caps));
+        last_end = m.end();
+        changed = true;
+    }
+    changed.then(|| {
+        result.push_str(&ps[last_end..]);
+        result
+    })
+}
+
+/// GNU's case conversions in a replacement.
+#[derive(Clone, Copy, PartialEq)]
+enum Case {
+    Keep,
+    Upper,
+    Lower,
+}
+
+fn expand_rep(rep: &str, caps: &regex::Captures<'_>) -> String {
+    let mut out = String::new();
+    let mut case = Case::Keep;
+    // `\u`/`\l`: the next character only.
+    let mut one: Option<Case> = None;
+    let push = |out: &mut String, s: &str, case: Case, one: &mut Option<Case>| {
+        for c in s.chars() {
+            let c1 = match one.take() {
+                Some(Case::Upper) => c.to_uppercase().collect::<String>(),
+                Some(Case::Lower) => c.to_lowercase().collect::<String>(),
+                _ => match case {
+                    Case::Upper => c.to_uppercase().collect(),
+                    Case::Lower => c.to_lowercase().collect(),
+                    Case::Keep => c.to_string(),
+                },
+            };
+            out.push_str(&c1);
+        }
+    };
+    let mut chars = rep.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '&' => push(
+                &mut out,
+                caps.get(0).map_or("", |m| m.as_str()),
+                case,
+                &mut one,
+            ),
+            '\\' => match chars.next() {
+                Some(d) if d.is_ascii_digit() => {
+                    let k = d.to_digit(10).unwrap_or(0) as usize;
+                    push(
+                        &mut out,
+                        caps.get(k).map_or("", |m| m.as_str()),
+                        case,
+                        &mut one,
+                    );
+                }
+                Some('n') => push(&mut out, "\n", case, &mut one),
+                Some('t') => push(&mut out, "\t", case, &mut one),
+                Some('U') => case = Case::Upper,
+                Some('L') => case = Case::Lower,
+                Some('E') => case = Case::Keep,
+                Some('u') => one = Some(Case::Upper),
+                Some('l') => one = Some(Case::Lower),
+                Some(o) => push(&mut out, &o.to_string(), case, &mut one),
+                None => out.push('\\'),
+            },
+            o => push(&mut out, &o.to_string(), case, &mut one),
+        }
+    }
+    out
+}
+
+/// `l`: C escapes, other non-printing bytes in octal, lines folded at 69 characters with `\`,
+/// and `$` at the end.
+fn list_escape(ps: &str) -> String {
+    let mut pieces: Vec<String> = Vec::new();
+    for &b in ps.as_bytes() {
+        pieces.push(match b {
+            b'\\' => "\\\\".to_owned(),
+            7 => "\\a".to_owned(),
+            8 => "\\b".to_owned(),
+            12 => "\\f".to_owned(),
+            b'\n' => "\\n".to_owned(),
+            b'\r' => "\\r".to_owned(),
+            b'\t' => "\\t".to_owned(),
+            11 => "\\v".to_owned(),
+            32..=126 => char::from(b).to_string(),
+            other => format!("\\{other:03o}"),
+        });
+    }
+    let mut out = String::new();
+    let mut width = 0;
+    for p in pieces {
+        if width + p.len() > 69 {
+            out.push_str("\\\n");
+            width = 0;
+        }
+        width += p.len();
+        out.push_str(&p);
+    }
+    out.push('$');
+    out
 }
