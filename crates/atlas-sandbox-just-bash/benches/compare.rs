@@ -1,4 +1,4 @@
-//! Side-by-side benchmark of the same five commands over a generated 200-file semantic layer:
+//! Side-by-side benchmark of the same seven commands over a generated 200-file semantic layer:
 //! (a) this backend in-process, (b) the `just-bash` npm package 3.4.2 on node with its OverlayFs,
 //! (c) real `bash -c` with GNU coreutils (one process per command).
 //!
@@ -21,12 +21,16 @@ use std::time::{Duration, Instant};
 use atlas_sandbox_just_bash::{Engine, JustBashConfig};
 use atlas_sandbox_sdk::process::{ProcessSpec, run};
 
-const COMMANDS: [&str; 5] = [
+const COMMANDS: [&str; 7] = [
     "ls -la",
     "cat entities/orders.yml",
     "grep -rn customer_id .",
     "find . -name '*.yml' | wc -l",
     "head -5 catalog.yml | sort",
+    // awk over the 151 entity files, default separator and a multi-character one side by side
+    // (issue 14: the `-F` case cost 5x the default one).
+    "awk '{print $1}' entities/*.yml | wc -l",
+    "awk -F': ' '{print $1}' entities/*.yml | wc -l",
 ];
 
 /// just-bash's per-command (median, p95), peak RSS in KiB, and last stdout per command.

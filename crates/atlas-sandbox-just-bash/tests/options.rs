@@ -255,3 +255,75 @@ fn sed_cycle_hold_space_and_addresses() {
         "{out:?}"
     );
 }
+
+/// jq's formats jaq leaves out; outputs recorded from jq 1.6.
+#[test]
+fn jq_csv_tsv_formats() {
+    assert_eq!(
+        stdout(
+            r#"echo '[{"id":1,"n":"a,b\"q"},{"id":2,"n":"c"}]' | jq -r '.[] | [.id, .n] | @csv'"#
+        ),
+        "1,\"a,b\"\"q\"\n2,\"c\"\n"
+    );
+    assert_eq!(
+        stdout(r#"echo '["a\tb\\c",null,true,1.5]' | jq -r '@tsv'"#),
+        "a\\tb\\\\c\t\ttrue\t1.5\n"
+    );
+    assert_eq!(
+        stdout(r#"echo '[1,"a",null,true]' | jq -r '@csv'"#),
+        "1,\"a\",,true\n"
+    );
+    assert_eq!(stdout(r#"echo '"x y"' | jq -r '@sh'"#), "'x y'\n");
+    assert_eq!(stdout(r#"echo '"hi"' | jq -r '@base64'"#), "aGk=\n");
+    let (_, e, st) = run(r#"echo '{"a":1}' | jq -r '@csv'"#);
+    assert_eq!(st, 5, "{e}");
+}
+
+/// awk's regex dialect, `-F` as a string, paragraph mode and the C locale; outputs recorded
+/// from gawk 5.2, GNU wc and grep under `LC_ALL=C`.
+#[test]
+fn awk_regex_fields_and_c_locale() {
+    assert_eq!(
+        stdout(r"printf 'a[1]\nplain\nb]\n' | awk '/[\[\]]/'"),
+        "a[1]\nb]\n"
+    );
+    assert_eq!(
+        stdout(r"echo 'key[idx]rest' | awk -F'[\\[\\]]' '{print $2}'"),
+        "idx\n"
+    );
+    assert_eq!(stdout(r"echo 'a|b|c' | awk -F '\\|' '{print $2}'"), "b\n");
+    assert_eq!(
+        stdout(r"printf 'x\ty z\n' | awk -F'[\t ]' '{print $3}'"),
+        "z\n"
+    );
+    assert_eq!(
+        stdout(r#"printf 'a\nb\n\n\nc\n' | awk 'BEGIN{RS=""}{print NR": "$0}'"#),
+        "1: a\nb\n2: c\n"
+    );
+    assert_eq!(
+        stdout(r#"LC_ALL=C awk 'BEGIN{print length("日本")}'"#),
+        "6\n"
+    );
+    assert_eq!(
+        stdout(r"printf 'caf\303\251 \342\200\224 x\n' | LC_ALL=C wc"),
+        "      1       2      12\n"
+    );
+    assert_eq!(
+        stdout("echo 'ÄNDER änder' | LC_ALL=C grep -io 'änder'"),
+        "änder\n"
+    );
+    let (_, _, st) = run("awk '{print' /dev/null");
+    assert_eq!(st, 1);
+    refused_contains("awk '{print > \"/tmp/x\"}' f.txt", "not supported");
+    refused_contains(
+        "awk 'BEGIN{while ((getline l < \"f.txt\") > 0) n++}'",
+        "not supported",
+    );
+    refused_contains("awk 'BEGIN{\"echo hi\" | getline x}'", "not supported");
+}
+
+fn refused_contains(script: &str, what: &str) {
+    let (o, e, st) = run(script);
+    assert_eq!(st, 2, "{script}: {o}{e}");
+    assert!(e.contains(what), "{script}: {e}");
+}

@@ -176,6 +176,12 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 out.push(Tok::Op(op));
                 i += op.len();
             }
+            None if ch == '|' => {
+                return Err(
+                    "pipes to and from commands (`| getline`, `print | cmd`) are not supported in this sandbox"
+                        .to_owned(),
+                );
+            }
             None => {
                 return Err(format!(
                     "syntax error at source line 1: unexpected character '{ch}'"
@@ -488,6 +494,8 @@ impl P {
                     let args = if matches!(self.peek(), Tok::Newline | Tok::Eof)
                         || self.is_op(";")
                         || self.is_op("}")
+                        || self.is_op(">")
+                        || self.is_op("|")
                     {
                         Vec::new()
                     } else if self.is_op("(") {
@@ -807,6 +815,9 @@ impl P {
                     Err(format!("syntax error: {name} needs arguments"))
                 }
             }
+            Tok::Ident(name) if name == "getline" => {
+                Err("getline is not supported in this sandbox".to_owned())
+            }
             Tok::Ident(name) => {
                 if self.is_op("(") && matches!(self.t.get(self.i), Some(Tok::Op("("))) {
                     return Err(format!(
@@ -824,8 +835,178 @@ impl P {
     }
 }
 
+thread_local! {
+    /// Dynamic regexes (`FS`, `$0 ~ s`, `split(s, a, re)`) compiled once per thread, not once
+    /// per record: a multi-character `-F` was compiled twice for every line.
+    static REGEX_CACHE: std::cell::RefCell<HashMap<String, Regex>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// Most dynamic regexes a run keeps compiled.
+const REGEX_CACHE_MAX: usize = 64;
+
 fn compile(src: &str) -> PR<Regex> {
-    let t = posix_to_regex(src, true)?;
+    if let Some(re) = REGEX_CACHE.with(|c| c.borrow().get(src).cloned()) {
+        return Ok(re);
+    }
+    let re = compile_uncached(src)?;
+    REGEX_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= REGEX_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(src.to_owned(), re.clone());
+    });
+    Ok(re)
+}
+
+/// awk's regex dialect as a POSIX ERE: awk reads backslash escapes everywhere, inside bracket
+/// expressions too (`/[\[\]]/` is `[` or `]`, `[\t ]` a tab or a space), where POSIX keeps a
+/// backslash literal. Each bracket expression is rebuilt with its members in POSIX-safe order.
+fn awk_regex_to_posix(src: &str) -> String {
+    fn escape(c: char) -> Option<char> {
+        Some(match c {
+            't' => '\t',
+            'n' => '\n',
+            'r' => '\r',
+            'f' => '\u{c}',
+            'v' => '\u{b}',
+            'a' => '\u{7}',
+            'b' => '\u{8}',
+            '/' => '/',
+            '"' => '"',
+            _ => return None,
+        })
+    }
+    let c: Vec<char> = src.chars().collect();
+    let mut out = String::with_capacity(src.len());
+    let mut i = 0;
+    while i < c.len() {
+        match c[i] {
+            '\\' if i + 1 < c.len() => {
+                match escape(c[i + 1]) {
+                    Some(e) => out.push(e),
+                    None => {
+                        out.push('\\');
+                        out.push(c[i + 1]);
+                    }
+                }
+                i += 2;
+            }
+            '[' => {
+                let mut j = i + 1;
+                let negate = c.get(j) == Some(&'^');
+                if negate {
+                    j += 1;
+                }
+                // Members: single characters, ranges and `[:class:]` names.
+                let mut chars: Vec<char> = Vec::new();
+                let mut rest: Vec<String> = Vec::new();
+                let mut first = true;
+                let mut closed = false;
+                while j < c.len() {
+                    let ch = c[j];
+                    if ch == ']' && !first {
+                        closed = true;
+                        j += 1;
+                        break;
+                    }
+                    first = false;
+                    if ch == '[' && matches!(c.get(j + 1), Some(':' | '.' | '=')) {
+                        let kind = c[j + 1];
+                        let end = (j + 2..c.len().saturating_sub(1))
+                            .find(|&k| c[k] == kind && c[k + 1] == ']');
+                        if let Some(end) = end {
+                            rest.push(c[j..end + 2].iter().collect());
+                            j = end + 2;
+                            continue;
+                        }
+                    }
+                    let (lo, next) = if ch == '\\' && j + 1 < c.len() {
+                        (escape(c[j + 1]).unwrap_or(c[j + 1]), j + 2)
+                    } else {
+                        (ch, j + 1)
+                    };
+                    // A range `lo-hi` (a `-` before `]` is a literal).
+                    if c.get(next) == Some(&'-') && next + 1 < c.len() && c[next + 1] != ']' {
+                        let (hi, after) = if c[next + 1] == '\\' && next + 2 < c.len() {
+                            (escape(c[next + 2]).unwrap_or(c[next + 2]), next + 3)
+                        } else {
+                            (c[next + 1], next + 2)
+                        };
+                        rest.push(format!("{lo}-{hi}"));
+                        j = after;
+                        continue;
+                    }
+                    chars.push(lo);
+                    j = next;
+                }
+                if !closed {
+                    // Unterminated: leave it to the translator's error.
+                    out.extend(&c[i..]);
+                    break;
+                }
+                out.push('[');
+                if negate {
+                    out.push('^');
+                }
+                if chars.contains(&']') {
+                    out.push(']');
+                }
+                for m in &rest {
+                    out.push_str(m);
+                }
+                for &ch in &chars {
+                    if !matches!(ch, ']' | '-' | '^') {
+                        out.push(ch);
+                    }
+                }
+                if chars.contains(&'^') {
+                    out.push('^');
+                }
+                if chars.contains(&'-') {
+                    out.push('-');
+                }
+                out.push(']');
+                i = j;
+            }
+            other => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Backslash escapes as in an awk string literal; an unknown escape keeps its backslash.
+fn unescape_awk_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('/') => out.push('/'),
+            Some('"') => out.push('"'),
+            Some(o) => {
+                out.push('\\');
+                out.push(o);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn compile_uncached(src: &str) -> PR<Regex> {
+    let t = posix_to_regex(&awk_regex_to_posix(src), true)?;
     regex::RegexBuilder::new(&t)
         .size_limit(1 << 22)
         .build()
@@ -973,6 +1154,18 @@ struct Awk {
     bytes: u64,
     /// Those bytes plus the pending output, charged to the exec's memory budget.
     held: Held,
+    /// The C locale: `length` counts bytes.
+    c_locale: bool,
+}
+
+impl Awk {
+    fn text_len(&self, s: &str) -> usize {
+        if self.c_locale {
+            s.len()
+        } else {
+            s.chars().count()
+        }
+    }
 }
 
 fn val_cost(v: &Val) -> u64 {
@@ -1335,12 +1528,16 @@ impl Awk {
             }
         };
         Ok(match name {
+            // Under the C locale a character is a byte.
             "length" => match args.first() {
-                None => Val::Num(self.record.chars().count() as f64),
+                None => Val::Num(self.text_len(&self.record) as f64),
                 Some(Expr::Var(n)) if self.arrays.contains_key(n) => {
                     Val::Num(self.arrays[n].len() as f64)
                 }
-                Some(_) => Val::Num(arg(self, 0)?.str().chars().count() as f64),
+                Some(_) => {
+                    let s = arg(self, 0)?.str();
+                    Val::Num(self.text_len(&s) as f64)
+                }
             },
             "substr" => {
                 let s: Vec<char> = arg(self, 0)?.str().chars().collect();
@@ -1821,8 +2018,10 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let toks = match lex(&src) {
         Ok(t) => t,
         Err(e) => {
+            // gawk exits 1 on a syntax error; what the sandbox lacks is refused with 2.
+            let refused = e.contains("not supported");
             ctx.warn("awk", e);
-            return Ok(2);
+            return Ok(if refused { 2 } else { 1 });
         }
     };
     let mut p = P {
@@ -1834,8 +2033,10 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let items = match p.program() {
         Ok(it) => it,
         Err(e) => {
+            // gawk exits 1 on a syntax error; what the sandbox lacks is refused with 2.
+            let refused = e.contains("not supported");
             ctx.warn("awk", e);
-            return Ok(2);
+            return Ok(if refused { 2 } else { 1 });
         }
     };
     let mut awk = Awk {
@@ -1854,12 +2055,14 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             Ok(h) => h,
             Err(o) => return crate::interp::over_budget(o),
         },
+        c_locale: super::grep::c_locale(ctx),
     };
+    // `-F` is read as a string literal would be (`-F '\\|'` is the regex `\|`); `t` is a tab.
     let fs_val = fs.map(|f| {
-        if f == "t" || f == "\\t" {
+        if f == "t" {
             "\t".to_owned()
         } else {
-            f
+            unescape_awk_string(&f)
         }
     });
     awk.vars.insert(
@@ -1943,7 +2146,28 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             );
             let text = String::from_utf8_lossy(&data).into_owned();
             let mut fnr = 0u64;
-            for line in text.split_terminator('\n') {
+            let rs = awk.vars.get("RS").map_or_else(|| "\n".to_owned(), Val::str);
+            let records: Vec<&str> = match rs.as_str() {
+                "\n" => text.split_terminator('\n').collect(),
+                // Paragraph mode: records end at blank lines.
+                "" if awk.fs() == " " => text
+                    .split("\n\n")
+                    .map(|r| r.trim_matches('\n'))
+                    .filter(|r| !r.is_empty())
+                    .collect(),
+                one if one.chars().count() == 1 => text.split_terminator(one).collect(),
+                _ => {
+                    ctx.warn(
+                        "awk",
+                        format!(
+                            "RS = \"{}\" (a regular expression, or paragraph mode with another FS) is not supported in this sandbox",
+                            rs.escape_default()
+                        ),
+                    );
+                    return Ok(2);
+                }
+            };
+            for line in records {
                 nr += 1;
                 fnr += 1;
                 if nr.is_multiple_of(256) {

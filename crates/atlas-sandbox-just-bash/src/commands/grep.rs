@@ -514,8 +514,17 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         if line {
             src = format!("^(?:{src})$");
         }
+        // The C locale matches bytes: `.` is one byte, classes and case folding are ASCII. An
+        // ASCII pattern says so exactly with Unicode off; a non-ASCII one keeps its literal
+        // characters out of case folding.
+        let c_loc = c_locale(ctx);
+        let ascii = src.is_ascii();
+        if c_loc && icase && !ascii {
+            src = fold_ascii_only(&src);
+        }
         match RegexBuilder::new(&src)
             .case_insensitive(icase)
+            .unicode(!(c_loc && ascii))
             .multi_line(true)
             .size_limit(1 << 24)
             .dfa_size_limit(1 << 24)
@@ -869,6 +878,42 @@ fn emit_count(o: &Opts, name: &str, show_name: bool, n: usize, st: &mut GrepStat
     }
     st.out.extend_from_slice(n.to_string().as_bytes());
     st.out.push(b'\n');
+}
+
+/// Wraps each non-ASCII character outside a bracket expression in `(?-i:…)`: under the C
+/// locale `grep -i` folds ASCII letters only.
+fn fold_ascii_only(re: &str) -> String {
+    let mut out = String::with_capacity(re.len() + 16);
+    let mut in_class = 0usize;
+    let mut escaped = false;
+    for c in re.chars() {
+        if escaped {
+            out.push(c);
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => {
+                escaped = true;
+                out.push(c);
+            }
+            '[' => {
+                in_class += 1;
+                out.push(c);
+            }
+            ']' if in_class > 0 => {
+                in_class -= 1;
+                out.push(c);
+            }
+            c if !c.is_ascii() && in_class == 0 => {
+                out.push_str("(?-i:");
+                out.push(c);
+                out.push(')');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Whether the shell's locale is C/POSIX (or none is set, which is C).

@@ -158,6 +158,31 @@ fn unbounded_construct(code: &str) -> Option<&'static str> {
     None
 }
 
+/// jq's formats that jaq leaves out, as jq 1.7 writes them: `@csv` (strings quoted, `"`
+/// doubled) and `@tsv` (`\\`, tab, newline and return escaped); other values print as
+/// `tostring`, `null` as nothing.
+const JQ_ONLY_DEFS: &str = r#"
+def @csv: if type == "array" then map(
+    if type == "string" then "\"" + (split("\"") | join("\"\"")) + "\""
+    elif type == "null" then ""
+    elif type == "number" or type == "boolean" then tostring
+    else error("\(type) (\(tojson)) is not valid in a csv row") end) | join(",")
+  else error("\(type) (\(tojson)) cannot be csv-formatted, only an array can be") end;
+def @tsv: if type == "array" then map(
+    if type == "string" then split("\\") | join("\\\\") | split("\t") | join("\\t")
+      | split("\n") | join("\\n") | split("\r") | join("\\r")
+    elif type == "null" then ""
+    elif type == "number" or type == "boolean" then tostring
+    else error("\(type) (\(tojson)) is not valid in a tsv row") end) | join("\t")
+  else error("\(type) (\(tojson)) cannot be tsv-formatted, only an array can be") end;
+"#;
+
+fn jq_only_defs() -> impl Iterator<Item = jaq_core::load::parse::Def<&'static str>> {
+    jaq_core::load::parse(JQ_ONLY_DEFS, |p| p.defs())
+        .unwrap_or_default()
+        .into_iter()
+}
+
 /// jq 1.7's options that this sandbox does not implement, as the one the word names (a short
 /// cluster names its first such letter).
 fn jq_option_not_here(word: &str) -> Option<String> {
@@ -340,11 +365,10 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
             for v in jaq_json::read::parse_many(d) {
                 match v {
                     Ok(v) => inputs.push(v),
+                    // jq 1.6 (the recorded reference) exits 4 on input that is not JSON.
                     Err(e) => {
-                        ctx.io.errln(&format!(
-                            "jq: error (at <stdin>:0): Cannot parse input: {e}"
-                        ));
-                        return Ok(2);
+                        ctx.io.errln(&format!("jq: parse error: {e}"));
+                        return Ok(4);
                     }
                 }
             }
@@ -412,7 +436,8 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     };
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
-        .chain(jaq_json::defs());
+        .chain(jaq_json::defs())
+        .chain(jq_only_defs());
     let funs = jaq_core::funs()
         .chain(jaq_std::funs())
         .chain(jaq_json::funs());

@@ -479,7 +479,7 @@ pub(super) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 continue;
             }
         };
-        let counts = count(&data);
+        let counts = count(&data, super::grep::c_locale(ctx));
         let name = if operands.is_empty() {
             None
         } else {
@@ -536,28 +536,45 @@ pub(super) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     Ok(st)
 }
 
-fn count(data: &[u8]) -> [u64; 5] {
+/// `wc`'s five counts. Under the C locale (`c_locale`) a character is a byte, and as in
+/// coreutils a byte that is neither printable nor a space neither starts nor ends a word and
+/// takes no column.
+fn count(data: &[u8], c_locale: bool) -> [u64; 5] {
     let lines = memchr::memchr_iter(b'\n', data).count() as u64;
     let mut words = 0u64;
     let mut in_word = false;
+    let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
     for &b in data {
-        let ws = matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
-        if ws {
+        if is_ws(b) {
             in_word = false;
-        } else if !in_word {
+        } else if !in_word && (!c_locale || (0x21..0x7f).contains(&b)) {
             in_word = true;
             words += 1;
         }
     }
-    let chars = String::from_utf8_lossy(data).chars().count() as u64;
+    let chars = if c_locale {
+        data.len() as u64
+    } else {
+        String::from_utf8_lossy(data).chars().count() as u64
+    };
     let mut maxlen = 0u64;
     for l in data.split(|b| *b == b'\n') {
         let mut w = 0u64;
-        for c in String::from_utf8_lossy(l).chars() {
-            if c == '\t' {
-                w = (w / 8 + 1) * 8;
-            } else {
-                w += 1;
+        if c_locale {
+            for &b in l {
+                match b {
+                    b'\t' => w = (w / 8 + 1) * 8,
+                    0x20..=0x7e => w += 1,
+                    _ => {}
+                }
+            }
+        } else {
+            for c in String::from_utf8_lossy(l).chars() {
+                if c == '\t' {
+                    w = (w / 8 + 1) * 8;
+                } else {
+                    w += 1;
+                }
             }
         }
         maxlen = maxlen.max(w);
