@@ -6,11 +6,18 @@ use crate::interp::{Input, Io, R, Shell};
 use crate::vfs::{self, FsError};
 
 mod awk;
+mod base64;
+mod cli;
+mod column;
+mod comm;
 mod diff;
+mod expr;
 mod files;
 mod grep;
+mod hashsum;
 mod jq;
 mod jq_bound;
+mod paste;
 mod sed;
 mod text;
 mod walk;
@@ -88,6 +95,17 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
             Ok(0)
         },
         "printf" => printf_cmd,
+        "md5sum" => hashsum::md5sum,
+        "sha1sum" => hashsum::sha1sum,
+        "sha224sum" => hashsum::sha224sum,
+        "sha256sum" => hashsum::sha256sum,
+        "sha384sum" => hashsum::sha384sum,
+        "sha512sum" => hashsum::sha512sum,
+        "base64" => base64::base64,
+        "paste" => paste::paste,
+        "comm" => comm::comm,
+        "column" => column::column,
+        "expr" => expr::expr,
         _ => return None,
     })
 }
