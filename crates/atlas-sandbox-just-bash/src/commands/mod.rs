@@ -17,10 +17,12 @@ mod grep;
 mod hashsum;
 mod jq;
 mod jq_bound;
+mod od;
 mod paste;
 mod sed;
 mod text;
 mod walk;
+mod xxd;
 
 /// What a command sees: the shell (filesystem, cwd, env, limits), stdin and its two streams.
 pub struct Ctx<'s, 'a> {
@@ -106,6 +108,8 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "comm" => comm::comm,
         "column" => column::column,
         "expr" => expr::expr,
+        "od" => od::od,
+        "xxd" => xxd::xxd,
         _ => return None,
     })
 }
