@@ -21,6 +21,7 @@ mod od;
 mod paste;
 mod sed;
 mod text;
+mod tree;
 mod walk;
 mod xxd;
 
@@ -70,7 +71,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "fgrep" => grep::fgrep,
         "find" => walk::find,
         "ls" => walk::ls,
-        "tree" => walk::tree,
+        "tree" => tree::tree,
         "basename" => files::basename,
         "dirname" => files::dirname,
         "mkdir" => files::mkdir,
