@@ -8,21 +8,27 @@ use crate::vfs::{self, FsError};
 mod awk;
 mod base64;
 mod cli;
+mod cmp;
 mod column;
 mod comm;
 mod diff;
+mod du;
 mod expr;
 mod files;
+mod fold;
 mod grep;
 mod hashsum;
 mod jq;
 mod jq_bound;
 mod od;
 mod paste;
+mod printenv;
 mod sed;
+mod strings;
 mod text;
 mod tree;
 mod walk;
+mod which;
 mod xxd;
 
 /// What a command sees: the shell (filesystem, cwd, env, limits), stdin and its two streams.
@@ -81,7 +87,8 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "cp" => files::cp,
         "mv" => files::mv,
         "stat" => files::stat,
-        "env" | "printenv" => files::env,
+        "env" => files::env,
+        "printenv" => printenv::printenv,
         "xargs" => files::xargs,
         "realpath" | "readlink" => files::realpath,
         "whoami" => |c, _| {
@@ -111,6 +118,11 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "expr" => expr::expr,
         "od" => od::od,
         "xxd" => xxd::xxd,
+        "du" => du::du,
+        "which" => which::which,
+        "cmp" => cmp::cmp,
+        "fold" => fold::fold,
+        "strings" => strings::strings,
         _ => return None,
     })
 }
