@@ -7,6 +7,7 @@ use crate::vfs::{self, FsError};
 
 mod awk;
 mod base64;
+mod bc;
 mod cli;
 mod cmp;
 mod column;
@@ -119,6 +120,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "od" => od::od,
         "xxd" => xxd::xxd,
         "du" => du::du,
+        "bc" => bc::bc,
         "which" => which::which,
         "cmp" => cmp::cmp,
         "fold" => fold::fold,
