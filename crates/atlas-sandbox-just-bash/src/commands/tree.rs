@@ -33,7 +33,50 @@ struct Opts {
     roots: Vec<String>,
 }
 
+/// tree 2.1's own options: those not implemented here are refused; any other is tree's usage
+/// error, as the real tree answers it.
+const REAL_SHORT: &str = "acdfghilnpqrstuvxACDFJQNSUXLRHToPI";
+const REAL_LONG: [&str; 26] = [
+    "gitignore",
+    "gitfile",
+    "matchdirs",
+    "metafirst",
+    "ignore-case",
+    "nolinks",
+    "hintro",
+    "houtro",
+    "inodes",
+    "device",
+    "sort",
+    "dirsfirst",
+    "filesfirst",
+    "filelimit",
+    "si",
+    "du",
+    "prune",
+    "charset",
+    "timefmt",
+    "fromfile",
+    "fflinks",
+    "info",
+    "infofile",
+    "noreport",
+    "version",
+    "help",
+];
+
+const USAGE: &str = "usage: tree [-acdfghilnpqrstuvxACDFJQNSUX] [-L level [-R]] [-H  baseHREF]
+\t[-T title] [-o filename] [-P pattern] [-I pattern] [--gitignore]
+\t[--gitfile[=]file] [--matchdirs] [--metafirst] [--ignore-case]
+\t[--nolinks] [--hintro[=]file] [--houtro[=]file] [--inodes] [--device]
+\t[--sort[=]<name>] [--dirsfirst] [--filesfirst] [--filelimit #] [--si]
+\t[--du] [--prune] [--charset[=]X] [--timefmt[=]format] [--fromfile]
+\t[--fflinks] [--info] [--infofile[=]file] [--noreport] [--version]
+\t[--help] [--] [directory ...]";
+
 enum Bad {
+    /// Not a tree option at all: tree's own usage error.
+    Invalid(String),
     Cli(lexopt::Error),
     Level,
     Refused(String),
@@ -105,8 +148,14 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
                 }
             }
             Arg::Value(v) => o.roots.push(v.to_string_lossy().into_owned()),
-            Arg::Short(c) => return Err(Bad::Refused(format!("option '-{c}'"))),
-            other => return Err(Bad::Cli(other.unexpected())),
+            Arg::Short(c) if REAL_SHORT.contains(c) => {
+                return Err(Bad::Refused(format!("option '-{c}'")));
+            }
+            Arg::Short(c) => return Err(Bad::Invalid(format!("-`{c}'"))),
+            Arg::Long(l) if REAL_LONG.contains(&l) => {
+                return Err(Bad::Refused(format!("option '--{l}'")));
+            }
+            Arg::Long(l) => return Err(Bad::Invalid(format!("`--{l}'"))),
         }
     }
     o.include = include
@@ -170,6 +219,11 @@ pub(super) fn tree(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             return Ok(1);
         }
         Err(Bad::Cli(e)) => return Ok(cli::report(ctx, "tree", e, 1)),
+        Err(Bad::Invalid(what)) => {
+            ctx.io.errln(&format!("tree: Invalid argument {what}."));
+            ctx.io.errln(USAGE);
+            return Ok(1);
+        }
         Err(Bad::Level) => {
             ctx.io.errln("tree: Invalid level, must be greater than 0.");
             return Ok(1);
@@ -362,8 +416,10 @@ fn walk(
             _ => {}
         }
         let mut closed = false;
+        // Only a directory tree would open is checked against the limit.
         if e.kind == Kind::Dir
             && let Some(limit) = o.file_limit
+            && o.level.is_none_or(|l| depth < l)
         {
             let n = ctx.sh.fs.read_dir(&child).map_or(0, |v| {
                 v.iter()
