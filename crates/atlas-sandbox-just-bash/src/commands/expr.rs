@@ -219,7 +219,7 @@ impl Parser<'_> {
             )));
         }
         self.depth += 1;
-        let r = self.unary_inner();
+        let r = stacker::maybe_grow(64 * 1024, 1 << 20, || self.unary_inner());
         self.depth -= 1;
         r
     }

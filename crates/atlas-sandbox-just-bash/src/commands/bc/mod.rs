@@ -177,6 +177,11 @@ impl Machine {
     }
 
     fn eval(&mut self, ctx: &mut Ctx<'_, '_>, e: &Expr) -> Result<Num, Stop> {
+        // As deep as the parser allowed (200 levels), on a stack grown as needed.
+        stacker::maybe_grow(64 * 1024, 1 << 20, || self.eval_inner(ctx, e))
+    }
+
+    fn eval_inner(&mut self, ctx: &mut Ctx<'_, '_>, e: &Expr) -> Result<Num, Stop> {
         Ok(match e {
             Expr::Num(t) => self.constant(t)?,
             Expr::Get(t) => self.get(t),
@@ -266,6 +271,10 @@ impl Machine {
     }
 
     fn run(&mut self, ctx: &mut Ctx<'_, '_>, sink: &mut Sink, s: &Stmt) -> Result<(), Stop> {
+        stacker::maybe_grow(64 * 1024, 1 << 20, || self.run_inner(ctx, sink, s))
+    }
+
+    fn run_inner(&mut self, ctx: &mut Ctx<'_, '_>, sink: &mut Sink, s: &Stmt) -> Result<(), Stop> {
         ctx.sh.tick()?;
         match s {
             Stmt::Expr(e) => {

@@ -181,7 +181,8 @@ impl Parser<'_> {
             ));
         }
         self.depth += 1;
-        let r = f(self);
+        // A level is a dozen frames of recursive descent: grow the stack rather than trust it.
+        let r = stacker::maybe_grow(64 * 1024, 1 << 20, || f(self));
         self.depth -= 1;
         r
     }
