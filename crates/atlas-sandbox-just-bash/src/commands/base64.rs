@@ -30,7 +30,7 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
         wrap: 76,
         file: None,
     };
-    let mut p = cli::parser(args);
+    let mut p = cli::parser("base64", args);
     while let Some(arg) = p.next().map_err(Bad::Cli)? {
         match arg {
             Arg::Short('d') | Arg::Long("decode") => o.decode = true,

@@ -48,7 +48,7 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
         skip: (0, 0),
         files: Vec::new(),
     };
-    let mut p = cli::parser(args);
+    let mut p = cli::parser("cmp", args);
     while let Some(arg) = p.next().map_err(Bad::Cli)? {
         match arg {
             Arg::Short('l') | Arg::Long("verbose") => o.list = true,

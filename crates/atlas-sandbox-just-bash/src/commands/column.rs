@@ -36,7 +36,7 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
         across: false,
         files: Vec::new(),
     };
-    let mut p = cli::parser(args);
+    let mut p = cli::parser("column", args);
     while let Some(arg) = p.next().map_err(Bad::Cli)? {
         match arg {
             Arg::Short('t') | Arg::Long("table") => o.table = true,

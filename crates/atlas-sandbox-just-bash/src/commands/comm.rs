@@ -35,7 +35,7 @@ fn parse(args: &[String]) -> Result<Opts, lexopt::Error> {
         total: false,
         files: Vec::new(),
     };
-    let mut p = cli::parser(args);
+    let mut p = cli::parser("comm", args);
     while let Some(arg) = p.next()? {
         match arg {
             Arg::Short('1') => o.show[0] = false,

@@ -71,7 +71,7 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
         exclude: Vec::new(),
         files: Vec::new(),
     };
-    let mut p = cli::parser(args);
+    let mut p = cli::parser("du", args);
     while let Some(arg) = p.next().map_err(Bad::Cli)? {
         match arg {
             Arg::Short('a') | Arg::Long("all") => o.all = true,

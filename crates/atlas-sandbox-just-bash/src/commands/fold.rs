@@ -32,7 +32,7 @@ pub(super) fn fold(ctx: &mut Ctx<'_, '_>, raw: &[String]) -> R<i32> {
             _ => args.push(a.clone()),
         }
     }
-    let mut p = cli::parser(&args);
+    let mut p = cli::parser("fold", &args);
     loop {
         let arg = match p.next() {
             Ok(Some(a)) => a,

@@ -90,7 +90,7 @@ struct Opts {
 
 fn parse(args: &[String]) -> Result<Opts, lexopt::Error> {
     let mut o = Opts::default();
-    let mut p = cli::parser(args);
+    let mut p = cli::parser("md5sum", args);
     while let Some(arg) = p.next()? {
         match arg {
             Arg::Short('c') | Arg::Long("check") => o.check = true,

@@ -213,7 +213,7 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
         all: false,
         files: Vec::new(),
     };
-    let mut p = cli::parser(args);
+    let mut p = cli::parser("od", args);
     let trad = |kind, size| Spec {
         kind,
         size,

@@ -50,7 +50,7 @@ fn parse(args: &[String]) -> Result<Opts, lexopt::Error> {
         delims: vec![Some(b'\t')],
         files: Vec::new(),
     };
-    let mut p = cli::parser(args);
+    let mut p = cli::parser("paste", args);
     while let Some(arg) = p.next()? {
         match arg {
             Arg::Short('s') | Arg::Long("serial") => o.serial = true,

@@ -10,7 +10,7 @@ use crate::interp::R;
 pub(super) fn printenv(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut zero = false;
     let mut names = Vec::new();
-    let mut p = cli::parser(args);
+    let mut p = cli::parser("printenv", args);
     loop {
         match p.next() {
             Ok(None) => break,

@@ -19,7 +19,7 @@ pub(super) fn strings(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             _ => a.clone(),
         })
         .collect();
-    let mut p = cli::parser(&args);
+    let mut p = cli::parser("strings", &args);
     loop {
         let arg = match p.next() {
             Ok(Some(a)) => a,

@@ -98,7 +98,7 @@ fn patterns(spec: &str, ignore_case: bool) -> Result<Vec<regex::Regex>, Bad> {
 
 fn parse(args: &[String]) -> Result<Opts, Bad> {
     let mut o = Opts::default();
-    let mut p = cli::parser(args);
+    let mut p = cli::parser("tree", args);
     let (mut include, mut exclude) = (Vec::new(), Vec::new());
     while let Some(arg) = p.next().map_err(Bad::Cli)? {
         match arg {

@@ -82,7 +82,7 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
         file: None,
     };
     let args = normalise(args);
-    let mut p = cli::parser(&args);
+    let mut p = cli::parser("xxd", &args);
     let value = |p: &mut lexopt::Parser| -> Result<i64, Bad> {
         let v = cli::text(p).map_err(Bad::Cli)?;
         number(&v).ok_or(Bad::Number(v))

@@ -373,7 +373,7 @@ fn print_escapes(s: &str) -> String {
 pub(super) fn bc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut math_lib = false;
     let mut files = Vec::new();
-    let mut p = cli::parser(args);
+    let mut p = cli::parser("bc", args);
     loop {
         match p.next() {
             Ok(None) => break,
