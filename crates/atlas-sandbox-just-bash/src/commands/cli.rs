@@ -307,3 +307,18 @@ pub(crate) fn hold(ctx: &Ctx<'_, '_>, len: usize) -> R<crate::memory::Held> {
         .hold(crate::memory::bytes_cost(len))
         .or_else(crate::interp::over_budget)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_real_option;
+
+    #[test]
+    fn real_options_are_told_from_unknown_ones() {
+        assert!(is_real_option("md5sum", "-c"));
+        assert!(is_real_option("md5sum", "--che"));
+        assert!(!is_real_option("md5sum", "--bogus"));
+        assert!(!is_real_option("paste", "-x"));
+        // A command without a table: everything counts as real, so what it lacks is refused.
+        assert!(is_real_option("xxd", "-Z"));
+    }
+}

@@ -219,3 +219,34 @@ impl Num {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Num;
+
+    fn n(s: &str) -> Num {
+        let (i, f) = s.split_once('.').unwrap_or((s, ""));
+        Num {
+            v: format!("{i}{f}").parse().unwrap_or_default(),
+            scale: f.len() as u32,
+        }
+    }
+
+    #[test]
+    fn scale_rules_follow_gnu_bc() {
+        // Values checked against GNU bc 1.07.1.
+        let r = |x: Result<Num, super::NumError>| x.ok().map(|v| v.render(10));
+        assert_eq!(n("3.5").mul(&n("2"), 0).render(10), "7.0");
+        assert_eq!(r(n("10").div(&n("3"), 2)).as_deref(), Some("3.33"));
+        assert_eq!(r(n("-5").div(&n("3"), 2)).as_deref(), Some("-1.66"));
+        assert_eq!(r(n("7").rem(&n("3"), 3)).as_deref(), Some(".001"));
+        assert_eq!(r(n("7.5").rem(&n("2"), 2)).as_deref(), Some("0"));
+        assert_eq!(r(n("2").pow(-1, 3, 100)).as_deref(), Some(".500"));
+        assert_eq!(r(n("2.0000").sqrt(2)).as_deref(), Some("1.4142"));
+        assert_eq!(n("255.5").render(16), "FF.8");
+        assert_eq!(n("-0.5").render(10), "-.5");
+        assert_eq!(n("0.000").length(), 3);
+        assert!(n("2").pow(1_000_000, 0, 20_000).is_err());
+        assert!(n("1").div(&n("0"), 0).is_err());
+    }
+}
