@@ -6,17 +6,34 @@ use crate::interp::{Input, Io, R, Shell};
 use crate::vfs::{self, FsError};
 
 mod awk;
+mod base64;
+mod bc;
+mod cli;
+mod cmp;
+mod column;
+mod comm;
 mod diff;
+mod du;
+mod expr;
 mod files;
+mod fold;
 mod grep;
+mod hashsum;
 mod jq;
 mod jq_bound;
 mod matcher;
+mod od;
 mod opts;
+mod paste;
+mod printenv;
 mod sed;
 mod sed_script;
+mod strings;
 mod text;
+mod tree;
 mod walk;
+mod which;
+mod xxd;
 
 /// What a command sees: the shell (filesystem, cwd, env, limits), stdin and its two streams.
 pub struct Ctx<'s, 'a> {
@@ -64,7 +81,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "fgrep" => grep::fgrep,
         "find" => walk::find,
         "ls" => walk::ls,
-        "tree" => walk::tree,
+        "tree" => tree::tree,
         "basename" => files::basename,
         "dirname" => files::dirname,
         "mkdir" => files::mkdir,
@@ -74,7 +91,8 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "cp" => files::cp,
         "mv" => files::mv,
         "stat" => files::stat,
-        "env" | "printenv" => files::env,
+        "env" => files::env,
+        "printenv" => printenv::printenv,
         "xargs" => files::xargs,
         "realpath" => files::realpath,
         "readlink" => files::readlink,
@@ -92,6 +110,25 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
             Ok(0)
         },
         "printf" => printf_cmd,
+        "md5sum" => hashsum::md5sum,
+        "sha1sum" => hashsum::sha1sum,
+        "sha224sum" => hashsum::sha224sum,
+        "sha256sum" => hashsum::sha256sum,
+        "sha384sum" => hashsum::sha384sum,
+        "sha512sum" => hashsum::sha512sum,
+        "base64" => base64::base64,
+        "paste" => paste::paste,
+        "comm" => comm::comm,
+        "column" => column::column,
+        "expr" => expr::expr,
+        "od" => od::od,
+        "xxd" => xxd::xxd,
+        "du" => du::du,
+        "bc" => bc::bc,
+        "which" => which::which,
+        "cmp" => cmp::cmp,
+        "fold" => fold::fold,
+        "strings" => strings::strings,
         _ => return None,
     })
 }

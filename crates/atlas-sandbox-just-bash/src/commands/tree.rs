@@ -1,0 +1,477 @@
+//! `tree` (2.1): the listing and its report as the real `tree` prints them under `LC_ALL=C`:
+//! ASCII lines (`--charset=utf-8` draws the Unicode ones), names in byte order, the root counted
+//! among the directories, `-a -d -f -i -L -P -I --noreport --dirsfirst --prune
+//! --ignore-case -F -r -s -h --filelimit`. Options that print what this sandbox does not
+//! know (owners, colours, link targets, HTML/JSON/XML) are refused.
+
+use lexopt::Arg;
+
+use super::Ctx;
+use super::cli::{self, Sink};
+use crate::interp::{R, UNSUPPORTED_EXIT};
+use crate::vfs::{self, Kind};
+
+#[derive(Default)]
+struct Opts {
+    all: bool,
+    dirs_only: bool,
+    full_path: bool,
+    no_indent: bool,
+    level: Option<usize>,
+    include: Vec<regex::Regex>,
+    exclude: Vec<regex::Regex>,
+    no_report: bool,
+    dirs_first: bool,
+    prune: bool,
+    ignore_case: bool,
+    classify: bool,
+    reverse: bool,
+    sizes: bool,
+    human: bool,
+    file_limit: Option<usize>,
+    unicode: bool,
+    roots: Vec<String>,
+}
+
+/// tree 2.1's own options: those not implemented here are refused; any other is tree's usage
+/// error, as the real tree answers it.
+const REAL_SHORT: &str = "acdfghilnpqrstuvxACDFJQNSUXLRHToPI";
+const REAL_LONG: [&str; 26] = [
+    "gitignore",
+    "gitfile",
+    "matchdirs",
+    "metafirst",
+    "ignore-case",
+    "nolinks",
+    "hintro",
+    "houtro",
+    "inodes",
+    "device",
+    "sort",
+    "dirsfirst",
+    "filesfirst",
+    "filelimit",
+    "si",
+    "du",
+    "prune",
+    "charset",
+    "timefmt",
+    "fromfile",
+    "fflinks",
+    "info",
+    "infofile",
+    "noreport",
+    "version",
+    "help",
+];
+
+const USAGE: &str = "usage: tree [-acdfghilnpqrstuvxACDFJQNSUX] [-L level [-R]] [-H  baseHREF]
+\t[-T title] [-o filename] [-P pattern] [-I pattern] [--gitignore]
+\t[--gitfile[=]file] [--matchdirs] [--metafirst] [--ignore-case]
+\t[--nolinks] [--hintro[=]file] [--houtro[=]file] [--inodes] [--device]
+\t[--sort[=]<name>] [--dirsfirst] [--filesfirst] [--filelimit #] [--si]
+\t[--du] [--prune] [--charset[=]X] [--timefmt[=]format] [--fromfile]
+\t[--fflinks] [--info] [--infofile[=]file] [--noreport] [--version]
+\t[--help] [--] [directory ...]";
+
+enum Bad {
+    /// Not a tree option at all: tree's own usage error.
+    Invalid(String),
+    Cli(lexopt::Error),
+    Level,
+    Refused(String),
+    Pattern(String),
+}
+
+fn patterns(spec: &str, ignore_case: bool) -> Result<Vec<regex::Regex>, Bad> {
+    spec.split('|')
+        .map(|p| {
+            let p = if ignore_case {
+                p.to_ascii_lowercase()
+            } else {
+                p.to_owned()
+            };
+            crate::interp::pattern_regex(&p, false).ok_or_else(|| Bad::Pattern(spec.to_owned()))
+        })
+        .collect()
+}
+
+fn parse(args: &[String]) -> Result<Opts, Bad> {
+    let mut o = Opts::default();
+    let mut p = cli::parser("tree", args);
+    let (mut include, mut exclude) = (Vec::new(), Vec::new());
+    while let Some(arg) = p.next().map_err(Bad::Cli)? {
+        match arg {
+            Arg::Short('a') => o.all = true,
+            Arg::Short('d') => o.dirs_only = true,
+            Arg::Short('f') => o.full_path = true,
+            Arg::Short('i') => o.no_indent = true,
+            Arg::Short('F') => o.classify = true,
+            Arg::Short('r') => o.reverse = true,
+            Arg::Short('s') => o.sizes = true,
+            Arg::Short('h') => {
+                o.sizes = true;
+                o.human = true;
+            }
+            // One filesystem, no links followed: both are already so here.
+            Arg::Short('x') | Arg::Short('l') | Arg::Short('n') => {}
+            Arg::Short('L') => {
+                let v = cli::text(&mut p).map_err(Bad::Cli)?;
+                o.level = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|&n: &usize| n > 0)
+                        .ok_or(Bad::Level)?,
+                );
+            }
+            Arg::Short('P') => include.push(cli::text(&mut p).map_err(Bad::Cli)?),
+            Arg::Short('I') => exclude.push(cli::text(&mut p).map_err(Bad::Cli)?),
+            Arg::Long("noreport") => o.no_report = true,
+            Arg::Long("dirsfirst") => o.dirs_first = true,
+            Arg::Long("prune") => o.prune = true,
+            Arg::Long("matchdirs") => return Err(Bad::Refused("--matchdirs".to_owned())),
+            Arg::Long("ignore-case") => o.ignore_case = true,
+            Arg::Long("du") => return Err(Bad::Refused("--du (directory totals)".to_owned())),
+            Arg::Long("filelimit") => {
+                let v = cli::text(&mut p).map_err(Bad::Cli)?;
+                o.file_limit = Some(
+                    v.parse()
+                        .map_err(|_| Bad::Refused(format!("--filelimit {v}")))?,
+                );
+            }
+            Arg::Long("charset") => {
+                let v = cli::text(&mut p).map_err(Bad::Cli)?;
+                match v.to_ascii_lowercase().as_str() {
+                    "ascii" | "us-ascii" | "ansi_x3.4-1968" => o.unicode = false,
+                    "utf-8" | "utf8" => o.unicode = true,
+                    _ => return Err(Bad::Refused(format!("--charset={v}"))),
+                }
+            }
+            Arg::Value(v) => o.roots.push(v.to_string_lossy().into_owned()),
+            Arg::Short(c) if REAL_SHORT.contains(c) => {
+                return Err(Bad::Refused(format!("option '-{c}'")));
+            }
+            Arg::Short(c) => return Err(Bad::Invalid(format!("-`{c}'"))),
+            Arg::Long(l) if REAL_LONG.contains(&l) => {
+                return Err(Bad::Refused(format!("option '--{l}'")));
+            }
+            Arg::Long(l) => return Err(Bad::Invalid(format!("`--{l}'"))),
+        }
+    }
+    o.include = include
+        .iter()
+        .map(|s| patterns(s, o.ignore_case))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    o.exclude = exclude
+        .iter()
+        .map(|s| patterns(s, o.ignore_case))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    if o.roots.is_empty() {
+        o.roots.push(".".to_owned());
+    }
+    Ok(o)
+}
+
+impl Opts {
+    fn name_matches(&self, list: &[regex::Regex], name: &str) -> bool {
+        let n = if self.ignore_case {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_owned()
+        };
+        list.iter().any(|r| r.is_match(&n))
+    }
+}
+
+struct Walk {
+    dirs: u64,
+    files: u64,
+    visited: u64,
+    refused_links: bool,
+    /// 2 once `--filelimit` kept a directory closed (tree's exit status then).
+    limit_hit: i32,
+}
+
+pub(super) fn tree(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    let o = match parse(args) {
+        Ok(o) => o,
+        Err(Bad::Cli(lexopt::Error::UnexpectedOption(opt))) => {
+            ctx.warn(
+                "tree",
+                format!("option '{opt}' is not supported by this sandbox"),
+            );
+            return Ok(UNSUPPORTED_EXIT);
+        }
+        Err(Bad::Cli(lexopt::Error::MissingValue { option })) => {
+            let opt = option.unwrap_or_default();
+            if opt == "-L" {
+                ctx.io.errln("tree: Missing argument to -L option.");
+            } else {
+                ctx.io
+                    .errln(&format!("tree: Missing argument to {opt} option."));
+            }
+            return Ok(1);
+        }
+        Err(Bad::Cli(e)) => return Ok(cli::report(ctx, "tree", e, 1)),
+        Err(Bad::Invalid(what)) => {
+            ctx.io.errln(&format!("tree: Invalid argument {what}."));
+            ctx.io.errln(USAGE);
+            return Ok(1);
+        }
+        Err(Bad::Level) => {
+            ctx.io.errln("tree: Invalid level, must be greater than 0.");
+            return Ok(1);
+        }
+        Err(Bad::Refused(what)) => return Ok(cli::unsupported(ctx, "tree", &what)),
+        Err(Bad::Pattern(p)) => {
+            return Ok(cli::unsupported(ctx, "tree", &format!("the pattern '{p}'")));
+        }
+    };
+    let mut w = Walk {
+        dirs: 0,
+        files: 0,
+        visited: 0,
+        refused_links: false,
+        limit_hit: 0,
+    };
+    let mut sink = Sink::new();
+    let mut st = 0;
+    for root in &o.roots {
+        let path = ctx.path(root);
+        match ctx.sh.fs.stat(&path) {
+            Ok(m) if m.kind == Kind::Dir => {
+                let mark = if o.classify { "/" } else { "" };
+                let head = format!("{}{root}{mark}\n", size_prefix(&o, m.size));
+                sink.put(ctx, head.as_bytes())?;
+                let before = w.dirs;
+                walk(ctx, &o, &mut w, &mut sink, &path, root, "", 1)?;
+                // tree 2.1 counts the root among the directories, except under -d when it
+                // showed no directory below it.
+                if !o.dirs_only || w.dirs > before {
+                    w.dirs += 1;
+                }
+                st = st.max(w.limit_hit);
+            }
+            Ok(_) => {
+                w.files += 1;
+                sink.put(ctx, format!("{root}  [error opening dir]\n").as_bytes())?;
+            }
+            Err(_) => {
+                st = 2;
+                sink.put(ctx, format!("{root}  [error opening dir]\n").as_bytes())?;
+            }
+        }
+    }
+    if !o.no_report {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let report = if o.dirs_only {
+            format!("\n{}\n", plural(w.dirs, "directory", "directories"))
+        } else {
+            format!(
+                "\n{}, {}\n",
+                plural(w.dirs, "directory", "directories"),
+                plural(w.files, "file", "files")
+            )
+        };
+        sink.put(ctx, report.as_bytes())?;
+    }
+    sink.flush(ctx)?;
+    if w.refused_links {
+        ctx.warn(
+            "tree",
+            "symbolic links were listed without their targets: link targets are not supported by this sandbox",
+        );
+        return Ok(UNSUPPORTED_EXIT);
+    }
+    Ok(st)
+}
+
+fn human(n: u64) -> String {
+    // tree's -h: one decimal under 10, none above, units K M G T P E.
+    if n < 1024 {
+        return n.to_string();
+    }
+    let units = ['K', 'M', 'G', 'T', 'P', 'E'];
+    let mut v = n as f64;
+    let mut u = 0;
+    v /= 1024.0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if v < 9.95 {
+        format!("{v:.1}{}", units[u])
+    } else {
+        format!("{:.0}{}", v.round(), units[u])
+    }
+}
+
+fn size_prefix(o: &Opts, size: u64) -> String {
+    if !o.sizes {
+        return String::new();
+    }
+    if o.human {
+        format!("[{:>4}]  ", human(size))
+    } else {
+        format!("[{size:>11}]  ")
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    ctx: &mut Ctx<'_, '_>,
+    o: &Opts,
+    w: &mut Walk,
+    sink: &mut Sink,
+    dir: &str,
+    shown: &str,
+    indent: &str,
+    depth: usize,
+) -> R<()> {
+    if o.level.is_some_and(|l| depth > l) {
+        return Ok(());
+    }
+    let Ok(mut entries) = ctx.sh.fs.read_dir(dir) else {
+        return Ok(());
+    };
+    entries.retain(|e| {
+        if !o.all && e.name.starts_with('.') {
+            return false;
+        }
+        if o.dirs_only && e.kind != Kind::Dir {
+            return false;
+        }
+        if o.name_matches(&o.exclude, &e.name) {
+            return false;
+        }
+        if !o.include.is_empty() && e.kind != Kind::Dir && !o.name_matches(&o.include, &e.name) {
+            return false;
+        }
+        true
+    });
+    if o.prune {
+        let mut kept = Vec::with_capacity(entries.len());
+        for e in entries {
+            if e.kind != Kind::Dir || has_shown_files(ctx, o, w, &vfs::child_path(dir, &e.name))? {
+                kept.push(e);
+            }
+        }
+        entries = kept;
+    }
+    entries.sort_by(|a, b| {
+        let ord = if o.dirs_first {
+            (b.kind == Kind::Dir)
+                .cmp(&(a.kind == Kind::Dir))
+                .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
+        } else {
+            a.name.as_bytes().cmp(b.name.as_bytes())
+        };
+        if o.reverse { ord.reverse() } else { ord }
+    });
+    if o.dirs_first && o.reverse {
+        // `-r` reverses names inside each group; directories still come first.
+        entries.sort_by_key(|e| e.kind != Kind::Dir);
+    }
+    let (branch, last_branch, pipe) = if o.unicode {
+        ("├── ", "└── ", "│   ")
+    } else {
+        ("|-- ", "`-- ", "|   ")
+    };
+    let n = entries.len();
+    for (i, e) in entries.into_iter().enumerate() {
+        ctx.sh.visit(&mut w.visited)?;
+        let last = i + 1 == n;
+        let child = vfs::child_path(dir, &e.name);
+        let child_shown = format!("{shown}/{}", e.name);
+        let mut line = String::new();
+        if !o.no_indent {
+            line.push_str(indent);
+            line.push_str(if last { last_branch } else { branch });
+        }
+        if o.sizes {
+            let size = ctx.sh.fs.stat(&child).map(|m| m.size).unwrap_or(0);
+            line.push_str(&size_prefix(o, size));
+        }
+        line.push_str(if o.full_path { &child_shown } else { &e.name });
+        match e.kind {
+            Kind::Dir if o.classify => line.push('/'),
+            Kind::Symlink => {
+                w.refused_links = true;
+                if o.classify {
+                    line.push('@');
+                }
+            }
+            Kind::File
+                if o.classify && ctx.sh.fs.stat(&child).is_ok_and(|m| m.mode & 0o111 != 0) =>
+            {
+                line.push('*');
+            }
+            _ => {}
+        }
+        let mut closed = false;
+        // Only a directory tree would open is checked against the limit.
+        if e.kind == Kind::Dir
+            && let Some(limit) = o.file_limit
+            && o.level.is_none_or(|l| depth < l)
+        {
+            let n = ctx.sh.fs.read_dir(&child).map_or(0, |v| {
+                v.iter()
+                    .filter(|c| o.all || !c.name.starts_with('.'))
+                    .count()
+            });
+            if n > limit {
+                line.push_str(&format!(
+                    "  [{n} entries exceeds filelimit, not opening dir]"
+                ));
+                closed = true;
+                w.limit_hit = 2;
+            }
+        }
+        line.push('\n');
+        if !sink.put(ctx, line.as_bytes())? {
+            return Ok(());
+        }
+        if e.kind == Kind::Dir {
+            w.dirs += 1;
+            if closed {
+                continue;
+            }
+            let next = format!("{indent}{}", if last { "    " } else { pipe });
+            stacker::maybe_grow(256 * 1024, 4 << 20, || {
+                walk(ctx, o, w, sink, &child, &child_shown, &next, depth + 1)
+            })?;
+        } else {
+            w.files += 1;
+        }
+    }
+    Ok(())
+}
+
+/// `--prune`: whether a directory shows anything but empty directories.
+fn has_shown_files(ctx: &mut Ctx<'_, '_>, o: &Opts, w: &mut Walk, dir: &str) -> R<bool> {
+    let Ok(entries) = ctx.sh.fs.read_dir(dir) else {
+        return Ok(false);
+    };
+    for e in entries {
+        ctx.sh.visit(&mut w.visited)?;
+        if (!o.all && e.name.starts_with('.')) || o.name_matches(&o.exclude, &e.name) {
+            continue;
+        }
+        if e.kind == Kind::Dir {
+            let child = vfs::child_path(dir, &e.name);
+            if stacker::maybe_grow(256 * 1024, 4 << 20, || has_shown_files(ctx, o, w, &child))? {
+                return Ok(true);
+            }
+        } else if !o.dirs_only && (o.include.is_empty() || o.name_matches(&o.include, &e.name)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
