@@ -2,8 +2,28 @@
 
 use brush_parser::ast;
 
-use crate::interp::{Flow, Input, Io, R, Shell, UNSUPPORTED_EXIT, unescape_pattern};
 use crate::vfs::{self, Kind};
+
+use super::{Flow, Input, Io, R, Shell, UNSUPPORTED_EXIT, abort};
+
+/// Reserved words, for `type`.
+const KEYWORDS: &[&str] = &[
+    "if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while", "until", "do",
+    "done", "in", "function", "time", "{", "}", "!", "[[", "]]", "coproc",
+];
+
+/// Whether `name` is a reserved word.
+pub(crate) fn is_keyword(name: &str) -> bool {
+    KEYWORDS.contains(&name)
+}
+
+/// Programs this shell answers itself although bash would run them from `/usr/bin`.
+const SHELL_COMMANDS: &[&str] = &["printenv"];
+
+/// Whether `name` is one of [`SHELL_COMMANDS`].
+pub(crate) fn is_shell_command(name: &str) -> bool {
+    SHELL_COMMANDS.contains(&name)
+}
 
 const BUILTINS: &[&str] = &[
     "cd",
@@ -74,9 +94,13 @@ pub(crate) fn is_builtin(name: &str) -> bool {
     BUILTINS.contains(&name)
 }
 
-fn not_supported(io: &mut Io, name: &str) -> R<Option<i32>> {
-    io.errln(&format!("bash: {name}: not supported in this sandbox"));
-    Ok(Some(UNSUPPORTED_EXIT))
+/// A builtin this sandbox does not have: the script stops with exit 2 (going on would give
+/// answers that differ from bash's without saying so).
+fn not_supported(_io: &mut Io, name: &str) -> R<Option<i32>> {
+    abort(
+        UNSUPPORTED_EXIT,
+        format!("bash: {name}: not supported in this sandbox"),
+    )
 }
 
 /// Runs a builtin; `None` if `argv[0]` is not one.
@@ -129,51 +153,68 @@ pub(crate) fn run_builtin(
             return Err(Flow::Return(code));
         }
         "break" | "continue" => {
-            let n = args
-                .first()
-                .and_then(|a| a.parse::<u32>().ok())
-                .unwrap_or(1)
-                .max(1);
+            let n = match args.first().map(|a| a.parse::<i64>()) {
+                None => 1,
+                Some(Ok(n)) if n >= 1 => n.min(u32::MAX as i64) as u32,
+                Some(Ok(_)) => {
+                    io.errln(&format!(
+                        "bash: {name}: {}: loop count out of range",
+                        args[0]
+                    ));
+                    return Ok(Some(1));
+                }
+                Some(Err(_)) => {
+                    io.errln(&format!(
+                        "bash: {name}: {}: numeric argument required",
+                        args[0]
+                    ));
+                    return Ok(Some(128));
+                }
+            };
+            if sh.loop_depth == 0 {
+                io.errln(&format!(
+                    "bash: {name}: only meaningful in a `for', `while', or `until' loop"
+                ));
+                return Ok(Some(0));
+            }
             return Err(if name == "break" {
                 Flow::Break(n)
             } else {
                 Flow::Continue(n)
             });
         }
-        "export" | "readonly" | "declare" | "typeset" | "local" => declare(sh, name, args, io)?,
-        "unset" => {
-            let mut function = false;
-            for a in args {
-                match a.as_str() {
-                    "-f" => function = true,
-                    "-v" => function = false,
-                    n => sh.unset(n, function),
-                }
-            }
-            0
+        "export" | "readonly" | "declare" | "typeset" | "local" => {
+            sh.declare_cmd(name, args, io)?
         }
-        "set" => set_cmd(sh, args, io)?,
-        "shopt" => {
-            let mut on = None;
+        "unset" => sh.unset_cmd(args, io)?,
+        "printenv" => printenv(sh, args, io),
+        "mapfile" | "readarray" => sh.mapfile_cmd(name, args, stdin, io)?,
+        "getopts" => sh.getopts_cmd(args, io)?,
+        "trap" => trap_cmd(sh, args, io)?,
+        "alias" => alias_cmd(sh, args, io),
+        "unalias" => {
             let mut st = 0;
             for a in args {
-                match a.as_str() {
-                    "-s" => on = Some(true),
-                    "-u" => on = Some(false),
-                    "-q" | "-p" | "-o" => {}
-                    opt => match on {
-                        Some(v) => {
-                            if !sh.set_option(opt, v) {
-                                io.errln(&format!("bash: shopt: {opt}: invalid shell option name"));
-                                st = 1;
-                            }
-                        }
-                        None => return not_supported(io, "shopt (query)"),
-                    },
+                if a == "-a" {
+                    sh.aliases.clear();
+                } else if sh.aliases.remove(a).is_none() {
+                    io.errln(&format!("bash: unalias: {a}: not found"));
+                    st = 1;
                 }
             }
             st
         }
+        "ulimit" => ulimit_cmd(args, io)?,
+        "exec" => {
+            if args.is_empty() {
+                0
+            } else {
+                let st = sh.dispatch(args, stdin, io)?;
+                return Err(Flow::Exit(st));
+            }
+        }
+        "set" => set_cmd(sh, args, io)?,
+        "shopt" => shopt_cmd(sh, args, io)?,
         "shift" => {
             let n = args
                 .first()
@@ -181,7 +222,7 @@ pub(crate) fn run_builtin(
                 .unwrap_or(1);
             if sh.shift_positional(n) { 0 } else { 1 }
         }
-        "read" => read_cmd(sh, args, stdin, io)?,
+        "read" => sh.read_cmd(args, stdin, io)?,
         "eval" => {
             let script = args.join(" ");
             sh.run_nested(&script, stdin, io)?
@@ -195,10 +236,20 @@ pub(crate) fn run_builtin(
             match sh.fs.read(&path) {
                 Ok(data) => {
                     let script = String::from_utf8_lossy(&data).into_owned();
-                    match sh.run_nested(&script, stdin, io) {
-                        Err(Flow::Return(s)) => s,
-                        other => other?,
+                    // `. file args` sees the args as $1…, then the caller's come back.
+                    let saved = if args.len() > 1 {
+                        Some(sh.set_positional(args[1..].to_vec())?)
+                    } else {
+                        None
+                    };
+                    let r = match sh.run_nested(&script, stdin, io) {
+                        Err(Flow::Return(s)) => Ok(s),
+                        other => other,
+                    };
+                    if let Some(p) = saved {
+                        sh.set_positional(p)?;
                     }
+                    r?
                 }
                 Err(e) => {
                     io.errln(&format!("bash: {file}: {e}"));
@@ -209,27 +260,85 @@ pub(crate) fn run_builtin(
         "bash" | "sh" => {
             let mut i = 0;
             let mut script: Option<String> = None;
+            let mut opts: Vec<(String, bool)> = Vec::new();
+            let mut no_exec = false;
             while i < args.len() {
-                match args[i].as_str() {
+                let a = args[i].as_str();
+                match a {
                     "-c" => {
                         script = args.get(i + 1).cloned();
                         i += 2;
                         break;
                     }
-                    "-e" | "-u" | "-x" | "--norc" | "--noprofile" | "-o" => i += 1,
+                    "--norc" | "--noprofile" | "-l" | "--login" | "-s" | "--" => i += 1,
+                    "-o" | "+o" => {
+                        if let Some(o) = args.get(i + 1) {
+                            opts.push((o.clone(), a == "-o"));
+                        }
+                        i += 2;
+                    }
+                    _ if (a.starts_with('-') || a.starts_with('+')) && a.len() > 1 => {
+                        let mut take_c = false;
+                        for c in a[1..].chars() {
+                            match c {
+                                'c' => take_c = true,
+                                'n' => no_exec = true,
+                                'e' | 'u' | 'x' | 'f' | 'C' | 'v' | 'h' | 'B' => {
+                                    opts.push((c.to_string(), a.starts_with('-')))
+                                }
+                                _ => {
+                                    return abort(
+                                        UNSUPPORTED_EXIT,
+                                        format!(
+                                            "bash: bash: -{c}: this option of bash is not supported in this sandbox"
+                                        ),
+                                    );
+                                }
+                            }
+                        }
+                        i += 1;
+                        if take_c {
+                            script = args.get(i).cloned();
+                            i += 1;
+                            break;
+                        }
+                    }
                     _ => break,
                 }
             }
             let rest: Vec<String> = args[i.min(args.len())..].to_vec();
+            if no_exec {
+                let text = match &script {
+                    Some(s) => s.clone(),
+                    None => match rest.first() {
+                        Some(f) => match sh.fs.read(&vfs::resolve(&sh.cwd, f)) {
+                            Ok(d) => String::from_utf8_lossy(&d).into_owned(),
+                            Err(e) => {
+                                io.errln(&format!("bash: {f}: {e}"));
+                                return Ok(Some(127));
+                            }
+                        },
+                        None => String::from_utf8_lossy(stdin.take_all()).into_owned(),
+                    },
+                };
+                return Ok(Some(match sh.parse(&text) {
+                    Ok(_) => 0,
+                    Err(Flow::Abort { code, msg }) => {
+                        io.errln(&msg);
+                        code
+                    }
+                    Err(e) => return Err(e),
+                }));
+            }
             match script {
-                Some(s) => sh.run_subshell_script(&s, &rest, stdin, io)?,
+                Some(s) => sh.run_subshell_script(&s, &rest, &opts, stdin, io)?,
                 None => match rest.first() {
                     Some(f) => {
                         let path = vfs::resolve(&sh.cwd, f);
                         match sh.fs.read(&path) {
                             Ok(d) => {
                                 let s = String::from_utf8_lossy(&d).into_owned();
-                                sh.run_subshell_script(&s, &rest, stdin, io)?
+                                sh.run_subshell_script(&s, &rest, &opts, stdin, io)?
                             }
                             Err(e) => {
                                 io.errln(&format!("bash: {f}: {e}"));
@@ -239,7 +348,7 @@ pub(crate) fn run_builtin(
                     }
                     None => {
                         let s = String::from_utf8_lossy(stdin.take_all()).into_owned();
-                        sh.run_subshell_script(&s, &[], &mut Input::default(), io)?
+                        sh.run_subshell_script(&s, &[], &opts, &mut Input::default(), io)?
                     }
                 },
             }
@@ -257,8 +366,7 @@ pub(crate) fn run_builtin(
             io.out(b"0022\n");
             0
         }
-        "alias" | "unalias" | "trap" | "exec" | "fg" | "bg" | "kill" | "ulimit" | "getopts"
-        | "mapfile" | "readarray" | "pushd" | "popd" | "dirs" | "enable" | "disown" | "suspend"
+        "fg" | "bg" | "kill" | "pushd" | "popd" | "dirs" | "enable" | "disown" | "suspend"
         | "logout" | "history" | "fc" | "complete" | "compgen" | "coproc" | "caller" => {
             return not_supported(io, name);
         }
@@ -309,62 +417,6 @@ fn cd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
     }
 }
 
-fn declare(sh: &mut Shell<'_>, name: &str, args: &[String], io: &mut Io) -> R<i32> {
-    let mut export = name == "export";
-    let mut st = 0;
-    if args.is_empty() && name == "export" {
-        for (k, v) in sh.env_pairs() {
-            io.out(format!("declare -x {k}=\"{v}\"\n").as_bytes());
-        }
-        return Ok(0);
-    }
-    for a in args {
-        if a.starts_with('-') {
-            if a.contains('x') {
-                export = true;
-            }
-            if a.contains('f') || a.contains('A') || a.contains('n') || a.contains('p') {
-                io.errln(&format!("bash: {name} {a}: not supported in this sandbox"));
-                return Ok(UNSUPPORTED_EXIT);
-            }
-            continue;
-        }
-        let (var, value) = match a.split_once('=') {
-            Some((k, v)) => (k.trim_end_matches('+'), Some(v.to_owned())),
-            None => (a.as_str(), None),
-        };
-        if var.is_empty()
-            || !var.chars().all(|c| c == '_' || c.is_ascii_alphanumeric())
-            || var.starts_with(|c: char| c.is_ascii_digit())
-        {
-            io.errln(&format!("bash: {name}: `{a}': not a valid identifier"));
-            st = 1;
-            continue;
-        }
-        let append = a.contains("+=");
-        let value = match (value, append) {
-            (Some(v), true) => Some(sh.get_var(var).unwrap_or_default() + &v),
-            (v, _) => v,
-        };
-        if name == "local" {
-            if !sh.declare_local(var, value)? {
-                io.errln("bash: local: can only be used in a function");
-                st = 1;
-            }
-            continue;
-        }
-        if let Some(v) = value {
-            sh.set_var(var, v)?;
-        } else if sh.get_var(var).is_none() && !export {
-            sh.set_var(var, String::new())?;
-        }
-        if export {
-            sh.export(var);
-        }
-    }
-    Ok(st)
-}
-
 fn set_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
     let mut i = 0;
     while i < args.len() {
@@ -373,133 +425,258 @@ fn set_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
             sh.set_positional(args[i + 1..].to_vec())?;
             return Ok(0);
         }
+        if a == "-" {
+            // `set -` ends the options and turns off -x and -v.
+            sh.set_option("x", false);
+            sh.set_positional(args[i + 1..].to_vec())?;
+            return Ok(0);
+        }
         if (a.starts_with('-') || a.starts_with('+')) && a.len() > 1 {
             let on = a.starts_with('-');
-            if &a[1..] == "o" {
-                let Some(opt) = args.get(i + 1) else {
-                    return Ok(0);
-                };
-                if !sh.set_option(opt, on) {
-                    io.errln(&format!("bash: set: {opt}: invalid option name"));
-                    return Ok(2);
-                }
-                i += 2;
-                continue;
-            }
+            let mut takes_name = 0;
             for c in a[1..].chars() {
+                if c == 'o' {
+                    takes_name += 1;
+                    continue;
+                }
                 if !sh.set_option(&c.to_string(), on) {
                     io.errln(&format!("bash: set: {}{c}: invalid option", &a[..1]));
                     return Ok(2);
                 }
             }
             i += 1;
+            for _ in 0..takes_name {
+                let Some(opt) = args.get(i) else {
+                    return abort(
+                        UNSUPPORTED_EXIT,
+                        "bash: set -o: listing the options is not supported in this sandbox",
+                    );
+                };
+                if !sh.set_option(opt, on) {
+                    io.errln(&format!("bash: set: {opt}: invalid option name"));
+                    return Ok(2);
+                }
+                i += 1;
+            }
         } else {
             sh.set_positional(args[i..].to_vec())?;
             return Ok(0);
         }
     }
+    if args.is_empty() {
+        return abort(
+            UNSUPPORTED_EXIT,
+            "bash: set: listing every variable is not supported in this sandbox",
+        );
+    }
     Ok(0)
 }
 
-fn read_cmd(sh: &mut Shell<'_>, args: &[String], stdin: &mut Input, io: &mut Io) -> R<i32> {
-    let mut raw = false;
+/// `shopt [-s|-u|-q|-p|-o] [NAME...]`.
+fn shopt_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
+    let (mut set, mut quiet, mut print, mut set_o) = (None, false, false, false);
     let mut names = Vec::new();
-    let mut delim_all = false;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "-r" => raw = true,
-            "-p" | "-t" | "-u" | "-n" | "-N" => {
-                i += 1;
+    for a in args {
+        match a.as_str() {
+            "-s" => set = Some(true),
+            "-u" => set = Some(false),
+            "-q" => quiet = true,
+            "-p" => print = true,
+            "-o" => set_o = true,
+            n if n.starts_with('-') => {
+                io.errln(&format!("bash: shopt: {n}: invalid option"));
+                io.errln("shopt: usage: shopt [-pqsu] [-o] [optname ...]");
+                return Ok(2);
             }
-            "-d" => {
-                if args.get(i + 1).is_some_and(|d| d.is_empty()) {
-                    delim_all = true;
-                }
-                i += 1;
-            }
-            "-a" => {
-                io.errln("bash: read -a: not supported in this sandbox");
-                return Ok(UNSUPPORTED_EXIT);
-            }
-            "-s" | "-e" => {}
-            n => names.push(n.to_owned()),
+            n => names.push(n),
         }
-        i += 1;
     }
     if names.is_empty() {
-        names.push("REPLY".to_owned());
+        return abort(
+            UNSUPPORTED_EXIT,
+            "bash: shopt: listing every option is not supported in this sandbox",
+        );
     }
-    let (line, had_nl) = if delim_all {
-        let all = stdin.take_all();
-        if all.is_empty() {
-            return Ok(1);
+    let mut st = 0;
+    for n in names {
+        let known = sh.option_value(n);
+        if known.is_none() {
+            io.errln(&format!("bash: shopt: {n}: invalid shell option name"));
+            st = 1;
+            continue;
         }
-        (String::from_utf8_lossy(all).into_owned(), false)
-    } else {
-        let mut acc = String::new();
-        let mut nl;
-        loop {
-            let Some((l, got_nl)) = stdin.read_line() else {
-                if acc.is_empty() {
-                    for n in &names {
-                        sh.set_var(n, String::new())?;
-                    }
-                    return Ok(1);
-                }
-                nl = false;
-                break;
-            };
-            let l = String::from_utf8_lossy(l).into_owned();
-            nl = got_nl;
-            if !raw && l.ends_with('\\') && got_nl {
-                acc.push_str(&l[..l.len() - 1]);
-                continue;
-            }
-            acc.push_str(&l);
-            break;
-        }
-        (acc, nl)
-    };
-    // Without `-r` a backslash only shields the next character, as in a pattern.
-    let line = if raw { line } else { unescape_pattern(&line) };
-    let ifs = sh.get_var("IFS").unwrap_or_else(|| " \t\n".to_owned());
-    let ws: String = ifs.chars().filter(|c| c.is_whitespace()).collect();
-    let mut rest = line.trim_matches(|c| ws.contains(c)).to_owned();
-    if names.len() == 1 && names[0] == "REPLY" && !args.iter().any(|a| a == "REPLY") {
-        sh.set_var("REPLY", line.clone())?;
-        return Ok(i32::from(!had_nl));
-    }
-    for (k, n) in names.iter().enumerate() {
-        if k + 1 == names.len() {
-            sh.set_var(n, rest.clone())?;
-            break;
-        }
-        let idx = rest.find(|c| ifs.contains(c));
-        match idx {
-            Some(i) => {
-                let field = rest[..i].to_owned();
-                let mut r = &rest[i..];
-                let mut took_non_ws = false;
-                while let Some(c) = r.chars().next() {
-                    if ws.contains(c) {
-                        r = &r[c.len_utf8()..];
-                    } else if ifs.contains(c) && !took_non_ws {
-                        took_non_ws = true;
-                        r = &r[c.len_utf8()..];
-                    } else {
-                        break;
-                    }
-                }
-                rest = r.to_owned();
-                sh.set_var(n, field)?;
+        match set {
+            Some(v) => {
+                sh.set_option(n, v);
             }
             None => {
-                sh.set_var(n, std::mem::take(&mut rest))?;
+                let on = known.unwrap_or(false);
+                if !on {
+                    st = 1;
+                }
+                if quiet {
+                    continue;
+                }
+                if print || set_o {
+                    let flag = if set_o {
+                        if on { "set -o" } else { "set +o" }
+                    } else if on {
+                        "shopt -s"
+                    } else {
+                        "shopt -u"
+                    };
+                    io.out(format!("{flag} {n}\n").as_bytes());
+                } else {
+                    let state = if on { "on" } else { "off" };
+                    io.out(format!("{n:<15}\t{state}\n").as_bytes());
+                }
             }
         }
     }
-    Ok(i32::from(!had_nl))
+    Ok(st)
+}
+
+/// `printenv [NAME...]` (bash runs `/usr/bin/printenv`: only exported variables show).
+fn printenv(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> i32 {
+    let env = sh.env_pairs();
+    if args.is_empty() {
+        for (k, v) in env {
+            io.out(format!("{k}={v}\n").as_bytes());
+        }
+        return 0;
+    }
+    let mut st = 0;
+    for a in args {
+        if a.starts_with('-') {
+            io.errln(&format!(
+                "printenv: {a}: options are not supported in this sandbox"
+            ));
+            return UNSUPPORTED_EXIT;
+        }
+        match env.iter().find(|(k, _)| k == a) {
+            Some((_, v)) => io.out(format!("{v}\n").as_bytes()),
+            None => st = 1,
+        }
+    }
+    st
+}
+
+/// `trap`: `EXIT` runs when the script ends; signals never reach this shell, so their traps are
+/// kept and never run (as in bash when no signal comes). `ERR`, `DEBUG` and `RETURN` are refused.
+fn trap_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
+    let args: Vec<&String> = args.iter().filter(|a| a.as_str() != "--").collect();
+    if args.is_empty() || args[0] == "-p" {
+        if let Some(t) = &sh.exit_trap {
+            let q = format!("'{}'", t.replace('\'', "'\\''"));
+            io.out(format!("trap -- {q} EXIT\n").as_bytes());
+        }
+        return Ok(0);
+    }
+    if args[0] == "-l" {
+        return abort(
+            UNSUPPORTED_EXIT,
+            "bash: trap -l: not supported in this sandbox",
+        );
+    }
+    let (action, sigs) = if args.len() == 1 {
+        (None, &args[..])
+    } else {
+        (Some(args[0].as_str()), &args[1..])
+    };
+    for sig in sigs {
+        let s = sig.to_ascii_uppercase();
+        let s = s.strip_prefix("SIG").unwrap_or(&s);
+        match s {
+            "EXIT" | "0" => {
+                sh.exit_trap = match action {
+                    None | Some("-") => None,
+                    Some(a) => Some(a.to_owned()),
+                }
+            }
+            "ERR" | "DEBUG" | "RETURN" => {
+                return abort(
+                    UNSUPPORTED_EXIT,
+                    format!("bash: trap: {s} traps are not supported in this sandbox"),
+                );
+            }
+            "INT" | "TERM" | "HUP" | "QUIT" | "PIPE" | "USR1" | "USR2" | "ALRM" | "CHLD" | "1"
+            | "2" | "3" | "13" | "14" | "15" => {}
+            _ => {
+                io.errln(&format!("bash: trap: {sig}: invalid signal specification"));
+                return Ok(1);
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `alias`: definitions are kept and shown, never expanded (bash -c does not expand aliases).
+fn alias_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> i32 {
+    let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
+    let args: Vec<&String> = args.iter().filter(|a| a.as_str() != "-p").collect();
+    if args.is_empty() {
+        for (k, v) in &sh.aliases {
+            io.out(format!("alias {k}={}\n", quote(v)).as_bytes());
+        }
+        return 0;
+    }
+    let mut st = 0;
+    for a in args {
+        match a.split_once('=') {
+            Some((k, v)) => {
+                sh.aliases.insert(k.to_owned(), v.to_owned());
+            }
+            None => match sh.aliases.get(a.as_str()) {
+                Some(v) => io.out(format!("alias {a}={}\n", quote(v)).as_bytes()),
+                None => {
+                    io.errln(&format!("bash: alias: {a}: not found"));
+                    st = 1;
+                }
+            },
+        }
+    }
+    st
+}
+
+/// `ulimit`: reading the usual limits; setting them is refused (the sandbox's own limits apply).
+fn ulimit_cmd(args: &[String], io: &mut Io) -> R<i32> {
+    let mut which = 'f';
+    let mut value = None;
+    for a in args {
+        match a.strip_prefix('-') {
+            Some(l) if !l.is_empty() => {
+                for c in l.chars() {
+                    if !matches!(c, 'H' | 'S') {
+                        which = c;
+                    }
+                }
+            }
+            _ => value = Some(a),
+        }
+    }
+    if let Some(v) = value {
+        return abort(
+            UNSUPPORTED_EXIT,
+            format!(
+                "bash: ulimit: setting a limit ({v}) is not supported in this sandbox (its own limits apply)"
+            ),
+        );
+    }
+    let v = match which {
+        'f' | 't' | 'v' | 'd' | 'm' | 'l' | 'x' => "unlimited",
+        'c' => "0",
+        'n' => "1024",
+        's' => "8192",
+        'p' => "8",
+        _ => {
+            return abort(
+                UNSUPPORTED_EXIT,
+                format!("bash: ulimit -{which}: not supported in this sandbox"),
+            );
+        }
+    };
+    io.out(format!("{v}\n").as_bytes());
+    Ok(0)
 }
 
 fn type_cmd(
@@ -510,23 +687,52 @@ fn type_cmd(
     io: &mut Io,
 ) -> R<i32> {
     let mut verbose_v = false;
+    let mut verbose_vv = false;
+    let (mut t, mut p, mut pp, mut all) = (false, false, false, false);
     let mut rest = args;
     while let Some(first) = rest.first() {
-        match first.as_str() {
-            "-v" | "-V" if name == "command" => {
-                verbose_v = true;
-                rest = &rest[1..];
-            }
-            "-p" | "-t" | "-a" => rest = &rest[1..],
-            _ => break,
+        let f = first.as_str();
+        if f == "--" {
+            rest = &rest[1..];
+            break;
         }
+        if !f.starts_with('-') || f.len() < 2 {
+            break;
+        }
+        for c in f[1..].chars() {
+            match (c, name) {
+                ('v', "command") => verbose_v = true,
+                ('V', "command") => verbose_vv = true,
+                ('p', "command") => {}
+                ('t', "type") => t = true,
+                ('p', "type") => p = true,
+                ('P', "type") => pp = true,
+                ('a', "type") => all = true,
+                ('f', "type") => {}
+                _ => {
+                    return abort(
+                        UNSUPPORTED_EXIT,
+                        format!("bash: {name}: -{c}: not supported in this sandbox"),
+                    );
+                }
+            }
+        }
+        rest = &rest[1..];
     }
     if name == "command" || name == "builtin" {
+        if name == "command" && verbose_vv {
+            return type_cmd(sh, "type", rest, stdin, io);
+        }
         if !verbose_v {
             if rest.is_empty() {
                 return Ok(0);
             }
-            return sh.dispatch(rest, stdin, io);
+            if name == "builtin" && !is_builtin(&rest[0]) {
+                io.errln(&format!("bash: builtin: {}: not a shell builtin", rest[0]));
+                return Ok(1);
+            }
+            // `command` skips functions.
+            return sh.dispatch_no_functions(rest, stdin, io);
         }
         let mut st = 0;
         for a in rest {
@@ -540,13 +746,68 @@ fn type_cmd(
     }
     let mut st = 0;
     for a in rest {
-        match sh.is_runnable(a) {
-            Some("function") => io.out(format!("{a} is a function\n").as_bytes()),
-            Some("builtin") => io.out(format!("{a} is a shell builtin\n").as_bytes()),
-            Some(_) => io.out(format!("{a} is /usr/bin/{a}\n").as_bytes()),
-            None => {
-                io.errln(&format!("bash: type: {a}: not found"));
+        // What `type` finds, in bash's order: alias, keyword, function, builtin, file.
+        // Aliases are not looked at: a non-interactive bash has expand_aliases off.
+        let mut kinds: Vec<&str> = Vec::new();
+        if is_keyword(a) {
+            kinds.push("keyword");
+        }
+        if sh.functions.contains_key(a.as_str()) {
+            kinds.push("function");
+        }
+        if is_builtin(a) {
+            kinds.push("builtin");
+        }
+        if crate::commands::lookup(a).is_some()
+            || is_shell_command(a)
+            || matches!(
+                a.as_str(),
+                "echo" | "printf" | "test" | "[" | "true" | "false" | "pwd" | "kill"
+            )
+        {
+            kinds.push("file");
+        }
+        let path = |a: &str| format!("/usr/bin/{a}");
+        if pp || p {
+            // -P: the file only; -p: the file when nothing else comes first.
+            let found = kinds.contains(&"file");
+            if found && (pp || kinds[0] == "file") {
+                io.out(format!("{}\n", path(a)).as_bytes());
+            } else if !found && (pp || kinds.is_empty()) {
                 st = 1;
+            }
+            continue;
+        }
+        if kinds.is_empty() {
+            if !t {
+                io.errln(&format!("bash: type: {a}: not found"));
+            }
+            st = 1;
+            continue;
+        }
+        let shown: Vec<&str> = if all { kinds.clone() } else { vec![kinds[0]] };
+        for k in shown {
+            if t {
+                io.out(format!("{k}\n").as_bytes());
+                continue;
+            }
+            let line = match k {
+                "keyword" => format!("{a} is a shell keyword"),
+                "function" => {
+                    return abort(
+                        UNSUPPORTED_EXIT,
+                        format!(
+                            "bash: type {a}: printing a function's body is not supported in this sandbox (type -t {a} says function)"
+                        ),
+                    );
+                }
+                "builtin" => format!("{a} is a shell builtin"),
+                _ => format!("{a} is {}", path(a)),
+            };
+            io.out(format!("{line}\n").as_bytes());
+            if all && k == "file" {
+                // Debian has the merged /usr: every program is in /bin too.
+                io.out(format!("{a} is /bin/{a}\n").as_bytes());
             }
         }
     }
@@ -609,31 +870,64 @@ fn eval_test(sh: &mut Shell<'_>, e: &ast::TestExpr) -> Result<bool, String> {
 /// A unary predicate of `test`/`[[`.
 pub(crate) fn unary_test(sh: &mut Shell<'_>, p: &ast::UnaryPredicate, s: &str) -> bool {
     use ast::UnaryPredicate as U;
-    let path = || vfs::resolve(&sh.cwd, s);
-    let stat = |sh: &Shell<'_>, p: &str| sh.fs.stat(p).ok();
+    let meta = |sh: &Shell<'_>| -> Option<crate::vfs::Meta> {
+        // An empty name is no file (bash stats "", which fails), not the working directory.
+        if s.is_empty() {
+            return None;
+        }
+        let path = vfs::resolve(&sh.cwd, s);
+        if path == "/dev/null" {
+            // A character device, whatever the memory layer stores for it.
+            return Some(crate::vfs::Meta {
+                mode: 0o666,
+                ..crate::vfs::Meta::kind_only(Kind::Special)
+            });
+        }
+        if let Ok(m) = sh.fs.stat(&path) {
+            return Some(m);
+        }
+        // The programs this shell provides exist where bash would find them.
+        let base = path
+            .strip_prefix("/usr/bin/")
+            .or_else(|| path.strip_prefix("/bin/"))?;
+        let known = crate::commands::lookup(base).is_some()
+            || is_shell_command(base)
+            || matches!(
+                base,
+                "sh" | "bash" | "env" | "echo" | "printf" | "test" | "[" | "true" | "false" | "pwd"
+            );
+        known.then(|| crate::vfs::Meta {
+            size: 1,
+            mode: 0o755,
+            ..crate::vfs::Meta::kind_only(Kind::File)
+        })
+    };
     match p {
         U::StringHasZeroLength => s.is_empty(),
         U::StringHasNonZeroLength => !s.is_empty(),
-        U::FileExists => !s.is_empty() && stat(sh, &path()).is_some(),
-        U::FileExistsAndIsDir => stat(sh, &path()).is_some_and(|m| m.kind == Kind::Dir),
-        U::FileExistsAndIsRegularFile => stat(sh, &path()).is_some_and(|m| m.kind == Kind::File),
-        U::FileExistsAndIsSymlink => stat(sh, &path()).is_some_and(|m| m.kind == Kind::Symlink),
-        U::FileExistsAndIsNotZeroLength => stat(sh, &path()).is_some_and(|m| m.size > 0),
-        U::FileExistsAndIsReadable => stat(sh, &path()).is_some(),
-        U::FileExistsAndIsWritable => stat(sh, &path()).is_some(),
+        U::FileExists
+        | U::FileExistsAndIsReadable
+        | U::FileExistsAndIsWritable
+        | U::FileExistsAndOwnedByEffectiveUserId
+        | U::FileExistsAndOwnedByEffectiveGroupId => meta(sh).is_some(),
+        U::FileExistsAndIsDir => meta(sh).is_some_and(|m| m.kind == Kind::Dir),
+        U::FileExistsAndIsRegularFile => meta(sh).is_some_and(|m| m.kind == Kind::File),
+        U::FileExistsAndIsSymlink => meta(sh).is_some_and(|m| m.kind == Kind::Symlink),
+        U::FileExistsAndIsNotZeroLength => meta(sh).is_some_and(|m| m.size > 0),
         U::FileExistsAndIsExecutable => {
-            stat(sh, &path()).is_some_and(|m| m.kind == Kind::Dir || m.mode & 0o111 != 0)
+            meta(sh).is_some_and(|m| m.kind == Kind::Dir || m.mode & 0o111 != 0)
         }
-        U::FileExistsAndIsFifo
-        | U::FileExistsAndIsSocket
-        | U::FileExistsAndIsBlockSpecialFile
-        | U::FileExistsAndIsCharSpecialFile => {
-            stat(sh, &path()).is_some_and(|m| m.kind == Kind::Special)
+        // The only special files here are character devices (`/dev/null`).
+        U::FileExistsAndIsCharSpecialFile => meta(sh).is_some_and(|m| m.kind == Kind::Special),
+        U::FileExistsAndIsFifo | U::FileExistsAndIsSocket | U::FileExistsAndIsBlockSpecialFile => {
+            false
         }
         U::ShellVariableIsSetAndAssigned => sh.get_var(s).is_some(),
-        U::ShellOptionEnabled => false,
+        U::ShellOptionEnabled => sh.option_value(s).unwrap_or(false),
         U::FdIsOpenTerminal => false,
-        _ => stat(sh, &path()).is_some(),
+        U::FileExistsAndHasStickyBit => meta(sh).is_some_and(|m| m.mode & 0o1000 != 0),
+        U::FileExistsAndIsSetuid | U::FileExistsAndIsSetgid => false,
+        _ => meta(sh).is_some(),
     }
 }
 
@@ -670,17 +964,24 @@ pub(crate) fn binary_test(
         }
         B::LeftFileIsNewerOrExistsWhenRightDoesNot
         | B::LeftFileIsOlderOrDoesNotExistWhenRightDoes => {
-            let a = sh.fs.stat(&vfs::resolve(&sh.cwd, l)).ok();
-            let b = sh.fs.stat(&vfs::resolve(&sh.cwd, r)).ok();
-            let newer = match (a, b) {
-                (Some(a), Some(b)) => a.mtime > b.mtime,
-                (Some(_), None) => true,
-                _ => false,
+            let stat = |f: &str| {
+                (!f.is_empty())
+                    .then(|| sh.fs.stat(&vfs::resolve(&sh.cwd, f)).ok())
+                    .flatten()
             };
+            let (a, b) = (stat(l), stat(r));
             if matches!(p, B::LeftFileIsNewerOrExistsWhenRightDoesNot) {
-                newer
+                match (a, b) {
+                    (Some(a), Some(b)) => a.mtime > b.mtime,
+                    (Some(_), None) => true,
+                    _ => false,
+                }
             } else {
-                !newer && b.is_some()
+                match (a, b) {
+                    (Some(a), Some(b)) => a.mtime < b.mtime,
+                    (None, Some(_)) => true,
+                    _ => false,
+                }
             }
         }
         B::StringMatchesRegex => return Err("=~: not valid in test".to_owned()),

@@ -24,7 +24,7 @@ impl Shell<'_> {
                 match pred {
                     BP::StringExactlyMatchesPattern | BP::StringDoesNotExactlyMatchPattern => {
                         let pat = self.expand_pattern(&r.value)?;
-                        let m = pattern_match(&pat, &lv);
+                        let m = self.match_pattern(&pat, &lv, true)?;
                         if matches!(pred, BP::StringExactlyMatchesPattern) {
                             m
                         } else {
@@ -74,6 +74,10 @@ impl Shell<'_> {
         for p in &pieces {
             match &p.piece {
                 WordPiece::Text(t) => out.push_str(t),
+                // `\.` stands for a literal `.`.
+                WordPiece::EscapeSequence(e) => {
+                    out.push_str(&regex::escape(e.strip_prefix('\\').unwrap_or(e)))
+                }
                 _ => {
                     let mut acc = Acc::default();
                     self.expand_pieces(std::slice::from_ref(p), true, &mut acc)?;

@@ -6,24 +6,56 @@ use crate::memory::strs_cost;
 
 use super::*;
 
-/// Settles one pass of a loop body into `st`: `Ok(true)` goes round again, `Ok(false)` leaves
-/// the loop. `break N` and `continue N` count enclosing loops, so this loop takes one level and
-/// hands the rest outward.
-pub(super) fn loop_pass(pass: R<i32>, st: &mut i32) -> R<bool> {
-    match pass {
-        Ok(s) => {
-            *st = s;
-            Ok(true)
-        }
-        Err(Flow::Break(n)) if n > 1 => Err(Flow::Break(n - 1)),
-        Err(Flow::Break(_)) => Ok(false),
-        Err(Flow::Continue(n)) if n > 1 => Err(Flow::Continue(n - 1)),
-        Err(Flow::Continue(_)) => Ok(true),
-        Err(e) => Err(e),
-    }
-}
-
 impl Shell<'_> {
+    /// Settles one pass of a loop body (or condition) into `st`: `Ok(true)` goes round again,
+    /// `Ok(false)` leaves the loop. `break N` and `continue N` count enclosing loops: this loop
+    /// takes one level and hands the rest outward, and the outermost loop takes whatever is left
+    /// (`break 5` in two loops leaves both, as in bash).
+    pub(super) fn loop_pass(&self, pass: R<i32>, st: &mut i32) -> R<bool> {
+        let outermost = self.loop_depth <= 1;
+        match pass {
+            Ok(s) => {
+                *st = s;
+                Ok(true)
+            }
+            Err(Flow::Break(n)) if n > 1 && !outermost => Err(Flow::Break(n - 1)),
+            Err(Flow::Break(_)) => Ok(false),
+            Err(Flow::Continue(n)) if n > 1 && !outermost => Err(Flow::Continue(n - 1)),
+            Err(Flow::Continue(_)) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs a loop with `loop_depth` raised for `break`/`continue`.
+    fn in_loop(&mut self, f: impl FnOnce(&mut Self) -> R<i32>) -> R<i32> {
+        self.loop_depth += 1;
+        let r = f(self);
+        self.loop_depth -= 1;
+        r
+    }
+
+    /// Runs `f` as a subshell: state copied and restored, no enclosing loops, and a shell error
+    /// (`${x:?}`) ends only the subshell, with status 1.
+    pub(super) fn subshell(
+        &mut self,
+        io: &mut Io,
+        f: impl FnOnce(&mut Self, &mut Io) -> R<i32>,
+    ) -> R<i32> {
+        let saved = self.save_state()?;
+        let loops = std::mem::replace(&mut self.loop_depth, 0);
+        let r = f(self, io);
+        self.loop_depth = loops;
+        self.restore_state(saved);
+        match r {
+            Err(Flow::Exit(s)) => Ok(s),
+            Err(Flow::Fatal(_, msg)) => {
+                io.errln(&msg);
+                Ok(1)
+            }
+            other => other,
+        }
+    }
+
     pub(super) fn loop_tick(&mut self) -> R<()> {
         self.loop_iters += 1;
         if self.loop_iters > self.limits.max_loop_iterations {
@@ -47,15 +79,7 @@ impl Shell<'_> {
         use ast::CompoundCommand as C;
         match c {
             C::BraceGroup(b) => self.run_list(&b.list, stdin, io),
-            C::Subshell(s) => {
-                let saved = self.save_state()?;
-                let r = self.run_list(&s.list, stdin, io);
-                self.restore_state(saved);
-                match r {
-                    Err(Flow::Exit(s)) => Ok(s),
-                    other => other,
-                }
-            }
+            C::Subshell(s) => self.subshell(io, |sh, io| sh.run_list(&s.list, stdin, io)),
             C::IfClause(ic) => {
                 self.cond_depth += 1;
                 let c = self.run_list(&ic.condition, stdin, io);
@@ -80,60 +104,85 @@ impl Shell<'_> {
                 }
                 Ok(0)
             }
-            C::WhileClause(w) | C::UntilClause(w) => {
+            C::WhileClause(w) | C::UntilClause(w) => self.in_loop(|sh| {
                 let until = matches!(c, C::UntilClause(_));
                 let mut st = 0;
                 loop {
-                    self.loop_tick()?;
-                    self.cond_depth += 1;
-                    let c = self.run_list(&w.0, stdin, io);
-                    self.cond_depth -= 1;
-                    let ok = c? == 0;
+                    sh.loop_tick()?;
+                    sh.cond_depth += 1;
+                    let c = sh.run_list(&w.0, stdin, io);
+                    sh.cond_depth -= 1;
+                    // `break`/`continue` in the condition act on this loop too.
+                    let ok = match c {
+                        Err(f @ (Flow::Break(_) | Flow::Continue(_))) => {
+                            let mut ignored = 0;
+                            if sh.loop_pass(Err(f), &mut ignored)? {
+                                continue;
+                            }
+                            break;
+                        }
+                        c => c? == 0,
+                    };
                     if ok == until {
                         break;
                     }
-                    if !loop_pass(self.run_list(&w.1.list, stdin, io), &mut st)? {
+                    let pass = sh.run_list(&w.1.list, stdin, io);
+                    if !sh.loop_pass(pass, &mut st)? {
                         break;
                     }
                 }
-                self.status = st;
+                sh.status = st;
                 Ok(st)
-            }
+            }),
             C::ForClause(f) => {
                 let values = match &f.values {
                     Some(ws) => self.expand_words(ws)?,
                     None => self.positional.clone(),
                 };
-                let mut st = 0;
-                for v in values {
-                    self.loop_tick()?;
-                    self.set_var(&f.variable_name, v)?;
-                    if !loop_pass(self.run_list(&f.body.list, stdin, io), &mut st)? {
-                        break;
+                self.in_loop(|sh| {
+                    let mut st = 0;
+                    for v in values {
+                        sh.loop_tick()?;
+                        if sh.opts.xtrace {
+                            let words: Vec<String> = match &f.values {
+                                Some(ws) => ws.iter().map(|w| w.value.clone()).collect(),
+                                None => vec!["\"$@\"".to_owned()],
+                            };
+                            let line = format!("for {} in {}", f.variable_name, words.join(" "));
+                            sh.trace_line(&line, io);
+                        }
+                        sh.set_var(&f.variable_name, v)?;
+                        let pass = sh.run_list(&f.body.list, stdin, io);
+                        if !sh.loop_pass(pass, &mut st)? {
+                            break;
+                        }
                     }
-                }
-                Ok(st)
+                    Ok(st)
+                })
             }
             C::ArithmeticForClause(f) => {
                 if let Some(init) = &f.initializer {
                     self.arith_str(&init.value)?;
                 }
-                let mut st = 0;
-                loop {
-                    self.loop_tick()?;
-                    if let Some(cond) = &f.condition
-                        && self.arith_str(&cond.value)? == 0
-                    {
-                        break;
+                self.in_loop(|sh| {
+                    let mut st = 0;
+                    loop {
+                        sh.loop_tick()?;
+                        if let Some(cond) = &f.condition
+                            && sh.arith_str(&cond.value)? == 0
+                        {
+                            break;
+                        }
+                        let pass = sh.run_list(&f.body.list, stdin, io);
+                        if !sh.loop_pass(pass, &mut st)? {
+                            break;
+                        }
+                        if let Some(upd) = &f.updater {
+                            sh.arith_str(&upd.value)?;
+                        }
                     }
-                    if !loop_pass(self.run_list(&f.body.list, stdin, io), &mut st)? {
-                        break;
-                    }
-                    if let Some(upd) = &f.updater {
-                        self.arith_str(&upd.value)?;
-                    }
-                }
-                Ok(st)
+                    Ok(st)
+                })
             }
             C::CaseClause(cc) => {
                 let value = self.expand_str(&cc.value.value)?;
@@ -146,7 +195,7 @@ impl Shell<'_> {
                     if !matched {
                         for p in &item.patterns {
                             let pat = self.expand_pattern(&p.value)?;
-                            if pattern_match(&pat, &value) {
+                            if self.pattern_matches(&pat, &value)? {
                                 matched = true;
                                 break;
                             }
@@ -212,16 +261,22 @@ impl Shell<'_> {
         let saved_pos = std::mem::replace(&mut self.positional, args);
         self.call_depth += 1;
         self.locals.push(Vec::new());
+        let loops = std::mem::replace(&mut self.loop_depth, 0);
         let redirs = f.1.as_ref().map(|r| r.0.as_slice()).unwrap_or(&[]);
         let r = self.with_redirects(redirs, stdin, io, |sh, input, io| {
             sh.run_compound(&f.0, input, io)
         });
+        self.loop_depth = loops;
         if let Some(frame) = self.locals.pop() {
-            for (name, old) in frame.into_iter().rev() {
+            for (name, old, old_attr) in frame.into_iter().rev() {
                 if let Some(v) = &old {
                     self.meter.release(var_cost(&name, v));
                 }
                 self.restore_var(&name, old);
+                match old_attr {
+                    Some(a) => self.attrs.insert(name, a),
+                    None => self.attrs.remove(&name),
+                };
             }
         }
         self.meter.release(self.pos_bytes);
@@ -244,11 +299,80 @@ impl Shell<'_> {
             "globstar" => self.opts.globstar = on,
             "nullglob" => self.opts.nullglob = on,
             "dotglob" => self.opts.dotglob = on,
-            "x" | "xtrace" | "v" | "verbose" | "extglob" | "failglob" | "nocaseglob"
-            | "expand_aliases" | "H" | "histexpand" | "B" | "braceexpand" | "h" | "hashall"
-            | "posix" | "o" => {}
+            "x" | "xtrace" => self.opts.xtrace = on,
+            "C" | "noclobber" => self.opts.noclobber = on,
+            "failglob" => self.opts.failglob = on,
+            "extglob" => self.opts.extglob = on,
+            "nocaseglob" => self.opts.nocaseglob = on,
+            "nocasematch" => self.opts.nocasematch = on,
+            "lastpipe" => self.opts.lastpipe = on,
+            // Options with no effect on a non-interactive `bash -c`.
+            "v"
+            | "verbose"
+            | "expand_aliases"
+            | "H"
+            | "histexpand"
+            | "B"
+            | "braceexpand"
+            | "h"
+            | "hashall"
+            | "posix"
+            | "interactive_comments"
+            | "checkwinsize"
+            | "histappend"
+            | "sourcepath"
+            | "progcomp"
+            | "promptvars"
+            | "cmdhist"
+            | "complete_fullquote"
+            | "extquote"
+            | "force_fignore"
+            | "hostcomplete"
+            | "inherit_errexit"
+            | "monitor"
+            | "m"
+            | "notify"
+            | "b" => {}
             _ => return false,
         }
         true
+    }
+
+    /// An option's state (`shopt NAME`, `set -o`, `$-`); `None` for a name we do not know.
+    pub(super) fn option_value(&self, name: &str) -> Option<bool> {
+        let o = &self.opts;
+        Some(match name {
+            "e" | "errexit" => o.errexit,
+            "u" | "nounset" => o.nounset,
+            "f" | "noglob" => o.noglob,
+            "pipefail" => o.pipefail,
+            "globstar" => o.globstar,
+            "nullglob" => o.nullglob,
+            "dotglob" => o.dotglob,
+            "x" | "xtrace" => o.xtrace,
+            "C" | "noclobber" => o.noclobber,
+            "failglob" => o.failglob,
+            "extglob" => o.extglob,
+            "nocaseglob" => o.nocaseglob,
+            "nocasematch" => o.nocasematch,
+            "lastpipe" => o.lastpipe,
+            "B"
+            | "braceexpand"
+            | "h"
+            | "hashall"
+            | "interactive_comments"
+            | "sourcepath"
+            | "progcomp"
+            | "promptvars"
+            | "cmdhist"
+            | "complete_fullquote"
+            | "extquote"
+            | "force_fignore"
+            | "hostcomplete"
+            | "checkwinsize" => true,
+            "v" | "verbose" | "expand_aliases" | "H" | "histexpand" | "posix" | "histappend"
+            | "inherit_errexit" | "monitor" | "m" | "notify" | "b" => false,
+            _ => return None,
+        })
     }
 }

@@ -28,6 +28,8 @@ pub(super) struct Acc {
     pub(super) pending_break: bool,
     /// Bytes gathered so far (text and pattern), checked against the memory budget.
     pub(super) bytes: u64,
+    /// Set by a quoted `"$@"`/`"${a[@]}"` that had no elements.
+    pub(super) empty_multi: bool,
 }
 
 impl Acc {
@@ -248,6 +250,9 @@ impl Shell<'_> {
             for f in acc.finish() {
                 if f.glob && !self.opts.noglob {
                     let matches = self.glob(&f.pat)?;
+                    if matches.is_empty() && self.opts.failglob {
+                        return Err(Flow::Fatal(1, format!("bash: no match: {}", f.text)));
+                    }
                     if matches.is_empty() {
                         if !self.opts.nullglob {
                             out.push(f.text);
@@ -376,8 +381,19 @@ impl Shell<'_> {
                 }
                 WordPiece::DoubleQuotedSequence(inner)
                 | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                    let before = (acc.fields.len(), acc.cur.text.len(), acc.cur.keep);
                     acc.lit("", true);
+                    acc.empty_multi = false;
                     self.expand_pieces(inner, true, acc)?;
+                    // `"$@"` and `"${a[@]}"` with no elements are no word at all (unless the
+                    // word has other text).
+                    if acc.empty_multi
+                        && inner.len() == 1
+                        && acc.fields.len() == before.0
+                        && acc.cur.text.len() == before.1
+                    {
+                        acc.cur.keep = before.2;
+                    }
                 }
                 WordPiece::TildeExpansion(t) => {
                     let v = match t {
@@ -422,8 +438,59 @@ impl Shell<'_> {
         Ok(())
     }
 
+    /// Expands the word of `${x:-word}`/`${x:+word}`: unquoted, its text is split by IFS
+    /// like any expansion result (`${u:-a:b:c}` with `IFS=:` is three fields).
     pub(super) fn expand_operand(&mut self, s: &str, quoted: bool, acc: &mut Acc) -> R<()> {
         let pieces = self.parse_word(s)?;
-        self.expand_pieces(&pieces, quoted, acc)
+        if quoted {
+            return self.expand_pieces(&pieces, quoted, acc);
+        }
+        let ifs = self.ifs();
+        for p in &pieces {
+            match &p.piece {
+                WordPiece::Text(t) => acc.split(t, &ifs),
+                _ => self.expand_pieces(std::slice::from_ref(p), false, acc)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Expands a simple command's words; `<(…)` runs and becomes the path of a file holding
+    /// its output (removed by [`Shell::drop_psubs`] when the command is done).
+    pub(super) fn expand_items(
+        &mut self,
+        items: &[super::pipeline::WordItem<'_>],
+        psubs: &mut Vec<String>,
+    ) -> R<Vec<String>> {
+        use super::pipeline::WordItem;
+        let mut out = Vec::new();
+        let mut held = self.meter.hold(0).or_else(over_budget)?;
+        let mut bytes = 0;
+        for (k, item) in items.iter().enumerate() {
+            let fields = match item {
+                WordItem::Word(w) => self.expand_word(w)?,
+                WordItem::ArrayAssign(a, w) => {
+                    let decl = out.first().is_some_and(|c: &String| {
+                        matches!(
+                            c.as_str(),
+                            "declare" | "typeset" | "local" | "export" | "readonly"
+                        )
+                    });
+                    match &a.name {
+                        ast::AssignmentName::VariableName(n) if decl && k > 0 => vec![n.clone()],
+                        _ => self.expand_word(w)?,
+                    }
+                }
+                WordItem::Psub(kind, sub) => {
+                    let path = self.process_subst(kind, sub)?;
+                    psubs.push(path.clone());
+                    vec![path]
+                }
+            };
+            bytes += strs_cost(&fields);
+            held.resize(bytes).or_else(over_budget)?;
+            out.extend(fields);
+        }
+        Ok(out)
     }
 }

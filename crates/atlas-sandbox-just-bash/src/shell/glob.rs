@@ -175,3 +175,76 @@ impl Shell<'_> {
         Ok(out)
     }
 }
+
+/// Whether `p` has an extglob group (`+(…)`, `@(…)`, `?(…)`, `*(…)`, `!(…)`) outside escapes.
+fn has_extglob(p: &str) -> bool {
+    let b = p.as_bytes();
+    let mut esc = false;
+    for (i, &c) in b.iter().enumerate() {
+        if esc {
+            esc = false;
+            continue;
+        }
+        if c == b'\\' {
+            esc = true;
+        } else if matches!(c, b'+' | b'@' | b'?' | b'*' | b'!') && b.get(i + 1) == Some(&b'(') {
+            return true;
+        }
+    }
+    false
+}
+
+impl Shell<'_> {
+    /// The anchored regex of a shell pattern under the current options (`extglob`,
+    /// `nocasematch`); `None` when the pattern does not compile (it then matches nothing, as
+    /// an invalid bracket expression does in bash).
+    pub(super) fn shell_regex(&self, pat: &str) -> R<Option<regex::Regex>> {
+        self.shell_regex_ext(pat, self.opts.extglob)
+    }
+
+    fn shell_regex_ext(&self, pat: &str, extglob: bool) -> R<Option<regex::Regex>> {
+        let ext = extglob && has_extglob(pat);
+        if ext && pat.contains("!(") {
+            return abort(
+                UNSUPPORTED_EXIT,
+                "bash: extglob negation !(…) inside a larger pattern is not supported in this sandbox",
+            );
+        }
+        let Ok(re) = brush_parser::pattern::pattern_to_regex_str(pat, ext) else {
+            return Ok(None);
+        };
+        let flags = if self.opts.nocasematch {
+            "(?si:"
+        } else {
+            "(?s:"
+        };
+        Ok(regex::RegexBuilder::new(&format!("^{flags}{re})$"))
+            .size_limit(1 << 22)
+            .build()
+            .ok())
+    }
+
+    /// `case` matching under the current options.
+    pub(super) fn pattern_matches(&self, pat: &str, value: &str) -> R<bool> {
+        self.match_pattern(pat, value, self.opts.extglob)
+    }
+
+    /// Pattern matching; `[[ == ]]` passes `extglob` on, as bash always does there.
+    pub(super) fn match_pattern(&self, pat: &str, value: &str, extglob: bool) -> R<bool> {
+        // A whole pattern `!(…)` is the negation of `@(…)` (what agents write: `!(*.json)`).
+        if extglob
+            && let Some(inner) = pat.strip_prefix("!(").and_then(|p| p.strip_suffix(')'))
+            && !inner.contains(['(', ')'])
+        {
+            let alt = format!("@({inner})");
+            return Ok(!self.match_pattern(&alt, value, true)?);
+        }
+        let ext = extglob && has_extglob(pat);
+        if !ext && !has_glob(pat) && !self.opts.nocasematch {
+            return Ok(unescape_pattern(pat) == value);
+        }
+        Ok(self
+            .shell_regex_ext(pat, extglob)?
+            .is_some_and(|re| re.is_match(value)))
+    }
+}

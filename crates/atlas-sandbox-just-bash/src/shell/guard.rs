@@ -287,16 +287,72 @@ impl Shell<'_> {
                 ),
             );
         }
-        let mut parser = brush_parser::Parser::new(std::io::Cursor::new(script), &self.parse_opts);
-        // The PEG parser recurses per nesting level: give deep scripts a stack sized for them.
-        let parsed = if depth > 16 {
-            stacker::grow(STACK_SEGMENT + depth * 64 * 1024, || parser.parse_program())
-        } else {
-            parser.parse_program()
+        let run = |opts: &brush_parser::ParserOptions| {
+            let mut parser = brush_parser::Parser::new(std::io::Cursor::new(script), opts);
+            // The PEG parser recurses per nesting level: give deep scripts a stack sized for
+            // them.
+            if depth > 16 {
+                stacker::grow(STACK_SEGMENT + depth * 64 * 1024, || parser.parse_program())
+            } else {
+                parser.parse_program()
+            }
         };
+        let parsed = run(&self.parse_opts);
         match parsed {
             Ok(p) => Ok(p),
+            // bash reads extglob groups inside `[[ ]]` always, and elsewhere on lines after
+            // `shopt -s extglob` (it parses line by line): try again when that is the case.
+            Err(e) if extglob_groups_allowed(script) => {
+                let opts = brush_parser::ParserOptions {
+                    enable_extended_globbing: true,
+                    ..self.parse_opts.clone()
+                };
+                run(&opts).or_else(|_| abort(UNSUPPORTED_EXIT, format!("bash: syntax error: {e}")))
+            }
             Err(e) => abort(UNSUPPORTED_EXIT, format!("bash: syntax error: {e}")),
         }
     }
+}
+
+/// Whether every extglob group (`@(`, `!(`, `+(`, `?(`, `*(`) in `script` is one bash would
+/// parse: inside `[[ … ]]`, or on a line after one that runs `shopt -s extglob`. `false` when
+/// there is none.
+fn extglob_groups_allowed(script: &str) -> bool {
+    let mut any = false;
+    let mut enabled = false;
+    for line in script.lines() {
+        let b = line.as_bytes();
+        let mut in_test = 0usize;
+        let (mut sq, mut dq, mut esc) = (false, false, false);
+        for i in 0..b.len() {
+            let c = b[i];
+            if esc {
+                esc = false;
+                continue;
+            }
+            match c {
+                b'\\' if !sq => esc = true,
+                b'\'' if !dq => sq = !sq,
+                b'"' if !sq => dq = !dq,
+                _ if sq || dq => {}
+                b'[' if b.get(i + 1) == Some(&b'[') => in_test += 1,
+                b']' if b.get(i + 1) == Some(&b']') => in_test = in_test.saturating_sub(1),
+                b'@' | b'!' | b'+' | b'?' | b'*' if b.get(i + 1) == Some(&b'(') => {
+                    // `$(`, `$@(`… are not patterns; `!(` after `[[ ` or `==` is.
+                    if i > 0 && b[i - 1] == b'$' {
+                        continue;
+                    }
+                    any = true;
+                    if in_test == 0 && !enabled {
+                        return false;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if line.contains("shopt -s extglob") {
+            enabled = true;
+        }
+    }
+    any
 }

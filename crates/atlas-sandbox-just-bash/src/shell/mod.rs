@@ -16,12 +16,15 @@ mod arith;
 mod builtins;
 mod cond;
 mod control;
+mod declare;
 mod expand;
 mod glob;
 mod guard;
 mod param;
 mod pipeline;
+mod read;
 mod redirect;
+mod trace;
 mod vars;
 
 pub use glob::{glob_escape, has_glob, pattern_match, pattern_regex, unescape_pattern};
@@ -41,6 +44,10 @@ pub enum Flow {
     Return(i32),
     /// A limit, the deadline, or an unsupported feature: stop everything with this message.
     Abort { code: i32, msg: String },
+    /// A shell error that ends the current shell (`${x:?}`, `set -u`, failglob): the script
+    /// with the code given (127 for expansion errors), a subshell or command substitution with
+    /// 1, as bash does.
+    Fatal(i32, String),
 }
 
 /// Result of interpreter steps.
@@ -73,6 +80,22 @@ struct Opts {
     nullglob: bool,
     noglob: bool,
     dotglob: bool,
+    xtrace: bool,
+    noclobber: bool,
+    failglob: bool,
+    extglob: bool,
+    nocaseglob: bool,
+    nocasematch: bool,
+    lastpipe: bool,
+}
+
+/// Attributes `declare` gives a variable.
+pub(super) mod attr {
+    pub(crate) const INTEGER: u8 = 1;
+    pub(crate) const READONLY: u8 = 2;
+    pub(crate) const LOWER: u8 = 4;
+    pub(crate) const UPPER: u8 = 8;
+    pub(crate) const ARRAY: u8 = 16;
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +111,8 @@ struct State {
     positional: Vec<String>,
     cwd: String,
     opts: Opts,
+    attrs: HashMap<String, u8>,
+    aliases: std::collections::BTreeMap<String, String>,
     vars_bytes: u64,
     pos_bytes: u64,
     /// The copy's bytes, charged while it is kept.
@@ -107,6 +132,9 @@ pub(crate) fn over_budget<T>(o: OverBudget) -> R<T> {
     abort(LIMIT_EXIT, o.message("bash"))
 }
 
+/// A function's saved variable: its name, the value and attributes it had outside.
+type Local = (String, Option<Var>, Option<u8>);
+
 /// One exec's interpreter.
 pub struct Shell<'a> {
     /// The filesystem (shared by every exec of the sandbox).
@@ -117,7 +145,7 @@ pub struct Shell<'a> {
     deadline_label: String,
     vars: HashMap<String, Var>,
     exported: HashSet<String>,
-    locals: Vec<Vec<(String, Option<Var>)>>,
+    locals: Vec<Vec<Local>>,
     functions: HashMap<String, Rc<ast::FunctionBody>>,
     positional: Vec<String>,
     /// The working directory (absolute, virtual).
@@ -132,6 +160,23 @@ pub struct Shell<'a> {
     parse_opts: brush_parser::ParserOptions,
     status_from_subst: Option<i32>,
     pending_err: Vec<u8>,
+    /// Loops enclosing the running command in this shell (a subshell or function starts at 0):
+    /// `break N` past them leaves the outermost one, and with none it is an error, as in bash.
+    loop_depth: u32,
+    /// `declare` attributes by name; a name here and not in `vars` is declared but unset.
+    attrs: HashMap<String, u8>,
+    /// `alias` definitions (bash -c does not expand them; `alias` and `type` show them).
+    aliases: std::collections::BTreeMap<String, String>,
+    /// The `trap … EXIT` command.
+    exit_trap: Option<String>,
+    /// `$_`: the last argument of the previous simple command.
+    last_arg: String,
+    /// Subshell nesting, for the `+` prefix of `set -x` traces.
+    trace_depth: usize,
+    /// `$0`.
+    arg0: String,
+    /// `getopts`' place: the OPTIND it last set and the next option letter's index in that word.
+    getopts_at: (usize, usize),
     /// The exec's memory budget.
     pub meter: Meter,
     /// Bytes of `vars` and of `positional`, as charged to the meter.
@@ -167,8 +212,25 @@ impl<'a> Shell<'a> {
         exported.insert("PWD".to_owned());
         vars.insert("IFS".to_owned(), Var::Str(" \t\n".to_owned()));
         vars.insert("OPTIND".to_owned(), Var::Str("1".to_owned()));
+        // What scripts check to know they run under bash (the version the corpus recorded).
+        vars.insert(
+            "BASH_VERSION".to_owned(),
+            Var::Str("5.2.15(1)-release".to_owned()),
+        );
+        vars.insert(
+            "BASH_VERSINFO".to_owned(),
+            Var::Arr(
+                ["5", "2", "15", "1", "release", "x86_64-pc-linux-gnu"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+        );
+        vars.insert("BASH".to_owned(), Var::Str("/bin/bash".to_owned()));
+        vars.insert("SHLVL".to_owned(), Var::Str("1".to_owned()));
+        exported.insert("SHLVL".to_owned());
         let vars_bytes = vars.iter().map(|(k, v)| var_cost(k, v)).sum::<u64>();
         let parse_opts = brush_parser::ParserOptions {
+            // Extglob groups are parsed on demand (see `guard::extglob_groups_allowed`).
             enable_extended_globbing: false,
             ..Default::default()
         };
@@ -193,6 +255,14 @@ impl<'a> Shell<'a> {
             parse_opts,
             status_from_subst: None,
             pending_err: Vec::new(),
+            loop_depth: 0,
+            attrs: HashMap::new(),
+            aliases: std::collections::BTreeMap::new(),
+            exit_trap: None,
+            last_arg: String::new(),
+            trace_depth: 0,
+            arg0: "/bin/bash".to_owned(),
+            getopts_at: (0, 0),
             vars_bytes: {
                 let n = vars_bytes;
                 // A handful of bytes: a budget this small fails the script's first step instead.

@@ -78,7 +78,7 @@ pub(super) fn replace_pattern(
     kind: &word::SubstringMatchKind,
 ) -> R<String> {
     let mut tries = 0u32;
-    let Some(re) = pattern_regex(pat, false) else {
+    let Some(re) = sh.shell_regex(pat)? else {
         return Ok(v.to_owned());
     };
     let mut bounds: Vec<usize> = v.char_indices().map(|(i, _)| i).collect();
@@ -154,7 +154,7 @@ impl Shell<'_> {
     pub(super) fn param_values(&mut self, p: &Parameter) -> R<(Option<Vec<String>>, bool)> {
         // Returns (values, is_multi). None = unset.
         Ok(match p {
-            Parameter::Positional(0) => (Some(vec!["bash".to_owned()]), false),
+            Parameter::Positional(0) => (Some(vec![self.arg0.clone()]), false),
             Parameter::Positional(n) => (
                 self.positional
                     .get(*n as usize - 1)
@@ -171,19 +171,27 @@ impl Shell<'_> {
                 }
                 SpecialParameter::LastExitStatus => (Some(vec![self.status.to_string()]), false),
                 SpecialParameter::CurrentOptionFlags => {
-                    let mut f = String::from("h");
-                    if self.opts.errexit {
-                        f.push('e');
+                    // In bash's order; `c` because the script came from `bash -c`.
+                    let mut f = String::new();
+                    for (c, on) in [
+                        ('e', self.opts.errexit),
+                        ('f', self.opts.noglob),
+                        ('h', true),
+                        ('u', self.opts.nounset),
+                        ('x', self.opts.xtrace),
+                        ('B', true),
+                        ('C', self.opts.noclobber),
+                    ] {
+                        if on {
+                            f.push(c);
+                        }
                     }
-                    if self.opts.nounset {
-                        f.push('u');
-                    }
-                    f.push('B');
+                    f.push('c');
                     (Some(vec![f]), false)
                 }
                 SpecialParameter::ProcessId => (Some(vec!["1".to_owned()]), false),
                 SpecialParameter::LastBackgroundProcessId => (None, false),
-                SpecialParameter::ShellName => (Some(vec!["bash".to_owned()]), false),
+                SpecialParameter::ShellName => (Some(vec![self.arg0.clone()]), false),
             },
             Parameter::Named(n) => match n.as_str() {
                 "RANDOM" => (
@@ -194,6 +202,7 @@ impl Shell<'_> {
                     false,
                 ),
                 "SECONDS" => (Some(vec!["0".to_owned()]), false),
+                "_" => (Some(vec![self.last_arg.clone()]), false),
                 _ => (self.get_var(n).map(|v| vec![v]), false),
             },
             Parameter::NamedWithIndex { name, index } => {
@@ -326,11 +335,29 @@ impl Shell<'_> {
                 indirect,
                 ..
             } => (parameter, *indirect),
-            P::VariableNames { .. } | P::MemberKeys { .. } => {
-                return abort(
-                    UNSUPPORTED_EXIT,
-                    "bash: ${!prefix*} and ${!array[@]} are not supported in this sandbox",
-                );
+            P::VariableNames {
+                prefix,
+                concatenate,
+            } => {
+                let mut names: Vec<String> = self
+                    .vars
+                    .keys()
+                    .filter(|k| k.starts_with(prefix.as_str()))
+                    .cloned()
+                    .collect();
+                names.sort();
+                return self.push_keys(names, *concatenate, quoted, acc);
+            }
+            P::MemberKeys {
+                variable_name,
+                concatenate,
+            } => {
+                let keys: Vec<String> = match self.vars.get(variable_name) {
+                    Some(Var::Arr(a)) => (0..a.len()).map(|i| i.to_string()).collect(),
+                    Some(Var::Str(_)) => vec!["0".to_owned()],
+                    None => Vec::new(),
+                };
+                return self.push_keys(keys, *concatenate, quoted, acc);
             }
         };
         let (mut values, mut multi) = self.param_values(param)?;
@@ -366,7 +393,7 @@ impl Shell<'_> {
                     && self.opts.nounset
                     && !matches!(parameter, Parameter::Special(_))
                 {
-                    return abort(127, format!("bash: {name}: unbound variable"));
+                    return Err(Flow::Fatal(127, format!("bash: {name}: unbound variable")));
                 }
                 let concat = matches!(
                     parameter,
@@ -379,6 +406,9 @@ impl Shell<'_> {
                 );
                 if multi && !concat {
                     let vals = values.unwrap_or_default();
+                    if quoted && vals.is_empty() {
+                        acc.empty_multi = true;
+                    }
                     if quoted {
                         for (i, v) in vals.iter().enumerate() {
                             if i > 0 {
@@ -442,7 +472,7 @@ impl Shell<'_> {
                         Some(m) => self.expand_str(m)?,
                         None => "parameter null or not set".to_owned(),
                     };
-                    return abort(127, format!("bash: {name}: {msg}"));
+                    return Err(Flow::Fatal(127, format!("bash: {name}: {msg}")));
                 }
                 let v = joined(&values, self).unwrap_or_default();
                 self.push_value(&v, quoted, acc)?;
@@ -462,7 +492,7 @@ impl Shell<'_> {
                     values.map(|v| v.len()).unwrap_or(0)
                 } else {
                     if values.is_none() && self.opts.nounset {
-                        return abort(127, format!("bash: {name}: unbound variable"));
+                        return Err(Flow::Fatal(127, format!("bash: {name}: unbound variable")));
                     }
                     joined(&values, self)
                         .map(|s| s.chars().count())
@@ -475,7 +505,7 @@ impl Shell<'_> {
             | P::RemoveSmallestPrefixPattern { pattern, .. }
             | P::RemoveLargestPrefixPattern { pattern, .. } => {
                 let pat = self.expand_pattern(pattern.as_deref().unwrap_or(""))?;
-                let re = pattern_regex(&pat, false);
+                let re = self.shell_regex(&pat)?;
                 let (suffix, largest) = match pe {
                     P::RemoveSmallestSuffixPattern { .. } => (true, false),
                     P::RemoveLargestSuffixPattern { .. } => (true, true),
@@ -606,6 +636,24 @@ impl Shell<'_> {
             P::VariableNames { .. } | P::MemberKeys { .. } => {}
         }
         Ok(())
+    }
+
+    /// `${!a[@]}`/`${!prefix@}` (one field each when quoted) and their `*` forms (one word).
+    fn push_keys(&self, keys: Vec<String>, concat: bool, quoted: bool, acc: &mut Acc) -> R<()> {
+        if quoted && keys.is_empty() && !concat {
+            acc.empty_multi = true;
+            return Ok(());
+        }
+        if concat {
+            let sep = self
+                .ifs()
+                .chars()
+                .next()
+                .map(String::from)
+                .unwrap_or_default();
+            return self.push_value(&keys.join(&sep), quoted, acc);
+        }
+        self.push_multi(keys, true, quoted, acc)
     }
 
     pub(super) fn push_multi(

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use brush_parser::ast;
 
 use crate::memory::strs_cost;
+use crate::vfs::{self, Kind};
 
+use super::trace::{thread_cpu, trace_quote};
 use super::*;
 
 /// A simple command's items, sorted: its assignments, its redirects and its words.
@@ -15,7 +17,16 @@ use super::*;
 pub(super) struct SimpleParts<'c> {
     assigns: Vec<&'c ast::Assignment>,
     redirs: Vec<ast::IoRedirect>,
-    words: Vec<&'c ast::Word>,
+    words: Vec<WordItem<'c>>,
+}
+
+/// A word of a simple command: an ordinary word, or `<(…)` standing for a file of its output.
+#[derive(Clone, Copy)]
+pub(super) enum WordItem<'c> {
+    Word(&'c ast::Word),
+    /// `NAME=(…)` after `declare`/`local`/…: the builtin sees `NAME`, then the array is assigned.
+    ArrayAssign(&'c ast::Assignment, &'c ast::Word),
+    Psub(&'c ast::ProcessSubstitutionKind, &'c ast::SubshellCommand),
 }
 
 impl<'c> SimpleParts<'c> {
@@ -23,17 +34,18 @@ impl<'c> SimpleParts<'c> {
     /// (`export A=1`).
     fn add(&mut self, item: &'c ast::CommandPrefixOrSuffixItem, after_name: bool) -> R<()> {
         match item {
-            ast::CommandPrefixOrSuffixItem::AssignmentWord(_, w) if after_name => {
-                self.words.push(w)
+            ast::CommandPrefixOrSuffixItem::AssignmentWord(a, w) if after_name => {
+                if matches!(a.value, ast::AssignmentValue::Array(_)) {
+                    self.words.push(WordItem::ArrayAssign(a, w))
+                } else {
+                    self.words.push(WordItem::Word(w))
+                }
             }
             ast::CommandPrefixOrSuffixItem::AssignmentWord(a, _) => self.assigns.push(a),
             ast::CommandPrefixOrSuffixItem::IoRedirect(r) => self.redirs.push(r.clone()),
-            ast::CommandPrefixOrSuffixItem::Word(w) => self.words.push(w),
-            ast::CommandPrefixOrSuffixItem::ProcessSubstitution(..) => {
-                return abort(
-                    UNSUPPORTED_EXIT,
-                    "bash: process substitution is not supported in this sandbox",
-                );
+            ast::CommandPrefixOrSuffixItem::Word(w) => self.words.push(WordItem::Word(w)),
+            ast::CommandPrefixOrSuffixItem::ProcessSubstitution(kind, sub) => {
+                self.words.push(WordItem::Psub(kind, sub))
             }
         }
         Ok(())
@@ -46,15 +58,31 @@ impl Shell<'_> {
         let result = self
             .parse(script)
             .and_then(|p| self.run_program(&p, stdin, io));
-        let code = match result {
+        let mut code = match result {
             Ok(s) => s,
             Err(Flow::Exit(s)) | Err(Flow::Return(s)) => s,
             Err(Flow::Break(_)) | Err(Flow::Continue(_)) => self.status,
+            Err(Flow::Fatal(code, msg)) => {
+                io.errln(&msg);
+                code
+            }
             Err(Flow::Abort { code, msg }) => {
                 io.errln(&msg);
                 return code;
             }
         };
+        if let Some(trap) = self.exit_trap.take() {
+            self.status = code;
+            match self.run_nested(&trap, &mut Input::default(), io) {
+                Ok(_) | Err(Flow::Break(_) | Flow::Continue(_) | Flow::Return(_)) => {}
+                Err(Flow::Exit(s)) => code = s,
+                Err(Flow::Fatal(_, msg)) => io.errln(&msg),
+                Err(Flow::Abort { code, msg }) => {
+                    io.errln(&msg);
+                    return code;
+                }
+            }
+        }
         // A budget passed in the last step (or one a command caught) still fails the exec.
         if self.meter.tripped() {
             io.errln(&self.meter.over().message("bash"));
@@ -144,11 +172,20 @@ impl Shell<'_> {
         stdin: &mut Input,
         io: &mut Io,
     ) -> R<i32> {
-        if p.timed.is_some() {
-            return abort(
-                UNSUPPORTED_EXIT,
-                "bash: time: not supported in this sandbox",
-            );
+        if let Some(t) = &p.timed {
+            let posix = matches!(t, ast::PipelineTimed::TimedWithPosixOutput(_));
+            let start = std::time::Instant::now();
+            let cpu = thread_cpu();
+            let untimed = ast::Pipeline {
+                timed: None,
+                ..p.clone()
+            };
+            let r = self.run_pipeline(&untimed, stdin, io);
+            let real = start.elapsed().as_secs_f64();
+            let user = (thread_cpu() - cpu).max(0.0);
+            let report = self.time_report(posix, real, user);
+            io.err(report.as_bytes());
+            return r;
         }
         if p.bang {
             self.cond_depth += 1;
@@ -188,10 +225,15 @@ impl Shell<'_> {
                 Some(d) => Input::new(d.clone()),
             };
             let mut stage = Io::metered(self.limits.max_output_bytes, &self.meter);
-            // Each stage of a multi-command pipeline runs in a subshell.
-            let saved = self.save_state()?;
-            let r = self.run_command(cmd, &mut input, &mut stage);
-            self.restore_state(saved);
+            // Each stage of a multi-command pipeline runs in a subshell (with `lastpipe`, all
+            // but the last).
+            let r = if self.opts.lastpipe && i + 1 == n {
+                self.run_command(cmd, &mut input, &mut stage)
+            } else {
+                self.subshell(&mut stage, |sh, stage| {
+                    sh.run_command(cmd, &mut input, stage)
+                })
+            };
             if data.is_none() {
                 *stdin = input;
             }
@@ -202,7 +244,7 @@ impl Shell<'_> {
                 Ok(s) => s,
                 Err(Flow::Exit(s)) | Err(Flow::Return(s)) => s,
                 Err(Flow::Break(_)) | Err(Flow::Continue(_)) => 0,
-                Err(abort @ Flow::Abort { .. }) => {
+                Err(abort @ (Flow::Abort { .. } | Flow::Fatal(..))) => {
                     io.out(&out);
                     return Err(abort);
                 }
@@ -313,7 +355,7 @@ impl Shell<'_> {
             parts.add(item, false)?;
         }
         if let Some(w) = &s.word_or_name {
-            parts.words.push(w);
+            parts.words.push(WordItem::Word(w));
         }
         for item in s.suffix.iter().flat_map(|p| p.0.iter()) {
             parts.add(item, true)?;
@@ -324,16 +366,26 @@ impl Shell<'_> {
             words,
         } = parts;
         self.status_from_subst = None;
-        let argv = self.expand_words_refs(&words);
+        let mut psubs = Vec::new();
+        let argv = self.expand_items(&words, &mut psubs);
         let pending = self.take_pending_err();
         io.err(&pending);
-        let argv = argv?;
+        let argv = match argv {
+            Ok(a) => a,
+            Err(e) => {
+                self.drop_psubs(psubs);
+                return Err(e);
+            }
+        };
         // The arguments live until the command returns (a function's copy is charged apart).
         let _argv_held = self.meter.hold(strs_cost(&argv)).or_else(over_budget)?;
         if argv.is_empty() {
             // Assignments only (redirects still create/truncate their files).
             for a in &assigns {
                 self.assign(a)?;
+                if self.opts.xtrace {
+                    self.trace_assignment(a, io);
+                }
             }
             let st = self.status_from_subst.take().unwrap_or(0);
             if !redirs.is_empty() {
@@ -359,9 +411,48 @@ impl Shell<'_> {
             self.assign(a)?;
             self.exported.insert(name);
         }
+        if self.opts.xtrace {
+            let mut line: Vec<String> = Vec::new();
+            for a in &assigns {
+                line.push(self.assignment_text(a));
+            }
+            line.extend(argv.iter().map(|a| trace_quote(a)));
+            self.trace_line(&line.join(" "), io);
+        }
+        if argv.len() == 1 && argv[0] == "exec" && !redirs.is_empty() {
+            // `exec >file` would redirect the rest of the script: refuse rather than apply it
+            // to nothing.
+            return abort(
+                UNSUPPORTED_EXIT,
+                "bash: exec with redirections (changing the shell's own file descriptors) is not supported in this sandbox",
+            );
+        }
+        let decl = matches!(
+            argv[0].as_str(),
+            "declare" | "typeset" | "local" | "export" | "readonly"
+        );
         let r = self.with_redirects(&redirs, stdin, io, |sh, input, io| {
-            sh.dispatch(&argv, input, io)
+            let st = sh.dispatch(&argv, input, io)?;
+            if decl && st == 0 {
+                for w in &words {
+                    if let WordItem::ArrayAssign(a, _) = w {
+                        sh.assign(a)?;
+                        if argv[0] == "readonly" {
+                            let name = match &a.name {
+                                ast::AssignmentName::VariableName(n)
+                                | ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
+                            };
+                            sh.add_attr(&name, attr::READONLY);
+                        }
+                    }
+                }
+            }
+            Ok(st)
         });
+        self.drop_psubs(psubs);
+        if let Some(last) = argv.last() {
+            self.last_arg = last.clone();
+        }
         for (name, old, was_exported) in saved {
             self.restore_var(&name, old);
             if !was_exported {
@@ -397,11 +488,12 @@ impl Shell<'_> {
         }
         // `/bin/ls` and `/usr/bin/ls` are the built-in `ls`: nothing here ever runs a program.
         let base = match name.rsplit_once('/') {
-            Some(("/bin" | "/usr/bin" | "/usr/local/bin" | "/sbin" | "/usr/sbin", b)) => b,
-            Some(_) => {
-                io.errln(&format!("bash: {name}: No such file or directory"));
-                return Ok(127);
+            Some(("/bin" | "/usr/bin" | "/usr/local/bin" | "/sbin" | "/usr/sbin", b))
+                if crate::commands::lookup(b).is_some() || super::builtins::is_builtin(b) =>
+            {
+                b
             }
+            Some(_) => return self.run_script_file(argv, stdin, io),
             None => name,
         };
         if let Some(cmd) = crate::commands::lookup(base) {
@@ -420,13 +512,31 @@ impl Shell<'_> {
         Ok(127)
     }
 
+    /// Runs a command skipping functions (`command NAME`).
+    pub(super) fn dispatch_no_functions(
+        &mut self,
+        argv: &[String],
+        stdin: &mut Input,
+        io: &mut Io,
+    ) -> R<i32> {
+        let f = self.functions.remove(&argv[0]);
+        let r = self.dispatch(argv, stdin, io);
+        if let Some(f) = f {
+            self.functions.insert(argv[0].clone(), f);
+        }
+        r
+    }
+
     /// Whether `name` is something `dispatch` can run.
     pub fn is_runnable(&self, name: &str) -> Option<&'static str> {
         if self.functions.contains_key(name) {
             Some("function")
         } else if super::builtins::is_builtin(name) {
             Some("builtin")
-        } else if crate::commands::lookup(name).is_some() {
+        } else if super::builtins::is_keyword(name) {
+            Some("keyword")
+        } else if crate::commands::lookup(name).is_some() || super::builtins::is_shell_command(name)
+        {
             Some("file")
         } else {
             None
@@ -457,15 +567,46 @@ impl Shell<'_> {
         &mut self,
         script: &str,
         args: &[String],
+        opts: &[(String, bool)],
         stdin: &mut Input,
         io: &mut Io,
     ) -> R<i32> {
         let saved = self.save_state()?;
+        let loops = std::mem::replace(&mut self.loop_depth, 0);
+        // A new bash: its own options, no functions or unexported variables.
+        for (o, on) in opts {
+            self.set_option(o, *on);
+        }
+        let unexported: Vec<String> = self
+            .vars
+            .keys()
+            .filter(|k| {
+                !self.exported.contains(*k)
+                    && !k.starts_with("BASH")
+                    && *k != "IFS"
+                    && *k != "OPTIND"
+            })
+            .cloned()
+            .collect();
+        for k in unexported {
+            self.take_var(&k);
+        }
+        self.functions.clear();
+        self.attrs.clear();
+        let trace_depth = std::mem::replace(&mut self.trace_depth, 0);
         self.set_positional(args.get(1..).map(|a| a.to_vec()).unwrap_or_default())?;
-        let r = self.run_nested(script, stdin, io);
+        let arg0 = args.first().cloned();
+        let r = self.with_arg0(arg0, |sh| sh.run_nested(script, stdin, io));
+        self.trace_depth = trace_depth;
+        self.loop_depth = loops;
         self.restore_state(saved);
         match r {
             Err(Flow::Exit(s)) | Err(Flow::Return(s)) => Ok(s),
+            // A new bash ends on a shell error with 127.
+            Err(Flow::Fatal(_, msg)) => {
+                io.errln(&msg);
+                Ok(127)
+            }
             Err(Flow::Abort {
                 code: UNSUPPORTED_EXIT,
                 msg,
@@ -488,14 +629,18 @@ impl Shell<'_> {
                 ),
             );
         }
+        if let Some(file) = read_file_subst(script) {
+            return self.file_subst(file);
+        }
         self.subst_depth += 1;
-        let saved = self.save_state()?;
         let mut io = Io::metered(self.limits.max_output_bytes, &self.meter);
         let mut input = Input::default();
-        let r = self
-            .parse(script)
-            .and_then(|p| self.run_program(&p, &mut input, &mut io));
-        self.restore_state(saved);
+        self.trace_depth += 1;
+        let r = self.subshell(&mut io, |sh, io| {
+            sh.parse(script)
+                .and_then(|p| sh.run_program(&p, &mut input, io))
+        });
+        self.trace_depth -= 1;
         self.subst_depth -= 1;
         let st = match r {
             Ok(s) | Err(Flow::Exit(s)) | Err(Flow::Return(s)) => s,
@@ -527,4 +672,120 @@ impl Shell<'_> {
     pub fn take_pending_err(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.pending_err)
     }
+
+    /// Runs `f` with `$0` set to `arg0` (when given).
+    fn with_arg0(&mut self, arg0: Option<String>, f: impl FnOnce(&mut Self) -> R<i32>) -> R<i32> {
+        let Some(a) = arg0 else {
+            return f(self);
+        };
+        let old = std::mem::replace(&mut self.arg0, a);
+        let r = f(self);
+        self.arg0 = old;
+        r
+    }
+
+    /// Runs a script named by a path (`./x.sh`, `/tmp/s.sh`) as bash would run it: in a new
+    /// shell (bash for any `#!` line: nothing else can run here), when the file is executable.
+    fn run_script_file(&mut self, argv: &[String], stdin: &mut Input, io: &mut Io) -> R<i32> {
+        let name = &argv[0];
+        let path = vfs::resolve(&self.cwd, name);
+        let meta = match self.fs.stat(&path) {
+            Ok(m) => m,
+            Err(_) => {
+                io.errln(&format!("bash: {name}: No such file or directory"));
+                return Ok(127);
+            }
+        };
+        if meta.kind == Kind::Dir {
+            io.errln(&format!("bash: {name}: Is a directory"));
+            return Ok(126);
+        }
+        if meta.mode & 0o111 == 0 {
+            io.errln(&format!("bash: {name}: Permission denied"));
+            return Ok(126);
+        }
+        let data = match self.fs.read(&path) {
+            Ok(d) => d,
+            Err(e) => {
+                io.errln(&format!("bash: {name}: {e}"));
+                return Ok(126);
+            }
+        };
+        let text = String::from_utf8_lossy(&data).into_owned();
+        if let Some(first) = text.lines().next()
+            && let Some(interp) = first.strip_prefix("#!")
+        {
+            let prog = interp.split_whitespace().next().unwrap_or("");
+            let base = prog.rsplit('/').next().unwrap_or(prog);
+            let base = if base == "env" {
+                interp.split_whitespace().nth(1).unwrap_or("")
+            } else {
+                base
+            };
+            if !matches!(base, "bash" | "sh" | "dash") {
+                return abort(
+                    UNSUPPORTED_EXIT,
+                    format!(
+                        "bash: {name}: scripts for {prog} are not supported in this sandbox (only bash scripts run)"
+                    ),
+                );
+            }
+        }
+        self.run_subshell_script(&text, argv, &[], stdin, io)
+    }
+
+    /// `$(<file)`: the file's contents, minus trailing newlines, without running anything.
+    fn file_subst(&mut self, word: &str) -> R<String> {
+        let fields = self.expand_word(&ast::Word {
+            value: word.to_owned(),
+            loc: None,
+        })?;
+        let st;
+        let mut value = String::new();
+        if fields.len() != 1 {
+            self.pending_err
+                .extend_from_slice(format!("bash: {word}: ambiguous redirect\n").as_bytes());
+            st = 1;
+        } else {
+            let path = vfs::resolve(&self.cwd, &fields[0]);
+            match self.fs.read(&path) {
+                Ok(d) => {
+                    self.fits(2 * d.len() as u64)?;
+                    value = String::from_utf8_lossy(&d).into_owned();
+                    while value.ends_with('\n') {
+                        value.pop();
+                    }
+                    st = 0;
+                }
+                Err(e) => {
+                    self.pending_err
+                        .extend_from_slice(format!("bash: {}: {e}\n", fields[0]).as_bytes());
+                    st = 1;
+                }
+            }
+        }
+        self.status = st;
+        self.status_from_subst = Some(st);
+        self.check_len(&value)?;
+        Ok(value)
+    }
+}
+
+/// The file of `$(<file)` / `$(< file)`, when the substitution is only that redirection.
+fn read_file_subst(script: &str) -> Option<&str> {
+    let t = script.trim();
+    let rest = t.strip_prefix('<')?;
+    if rest.starts_with(['<', '(', '&', '>']) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    // One word: anything with an operator or a second word is a real command.
+    if rest.is_empty()
+        || rest.contains(|c: char| {
+            c.is_whitespace() || matches!(c, ';' | '|' | '&' | '<' | '>' | '(' | ')' | '`')
+        })
+    {
+        return None;
+    }
+    Some(rest)
 }

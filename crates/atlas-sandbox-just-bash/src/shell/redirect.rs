@@ -5,7 +5,7 @@ use std::sync::Arc;
 use brush_parser::ast;
 
 use crate::memory::Meter;
-use crate::vfs::{self};
+use crate::vfs::{self, Kind};
 
 use super::*;
 
@@ -27,6 +27,47 @@ impl Input {
         let start = self.pos.min(self.data.len());
         self.pos = self.data.len();
         &self.data[start..]
+    }
+
+    /// One record up to `delim` (without it; whether it was found), or `None` at the end.
+    pub fn read_until(&mut self, delim: u8) -> Option<(&[u8], bool)> {
+        if self.pos >= self.data.len() {
+            return None;
+        }
+        let start = self.pos;
+        let rest = &self.data[start..];
+        match memchr::memchr(delim, rest) {
+            Some(i) => {
+                self.pos += i + 1;
+                Some((&self.data[start..start + i], true))
+            }
+            None => {
+                self.pos = self.data.len();
+                Some((&self.data[start..], false))
+            }
+        }
+    }
+
+    /// Up to `n` characters (stopping after `delim` when given: `read -n`).
+    pub fn read_chars(&mut self, n: usize, delim: Option<u8>) -> Option<(String, bool)> {
+        if self.pos >= self.data.len() {
+            return None;
+        }
+        let rest = String::from_utf8_lossy(&self.data[self.pos..]).into_owned();
+        let mut out = String::new();
+        let mut hit = false;
+        let mut used = 0;
+        for c in rest.chars().take(n) {
+            used += c.len_utf8();
+            if delim.is_some_and(|d| c as u32 == u32::from(d)) {
+                hit = true;
+                break;
+            }
+            out.push(c);
+        }
+        self.pos = (self.pos + used).min(self.data.len());
+        let complete = hit || out.chars().count() == n;
+        Some((out, complete))
     }
 
     /// One line (without its newline), or `None` at the end.
@@ -279,6 +320,15 @@ impl Shell<'_> {
                         if self.fs.is_dir(&path) {
                             return abort(1, format!("bash: {name}: Is a directory"));
                         }
+                        if self.opts.noclobber
+                            && matches!(kind, K::Write)
+                            && self.fs.stat(&path).is_ok_and(|m| m.kind == Kind::File)
+                        {
+                            return abort(
+                                1,
+                                format!("bash: {name}: cannot overwrite existing file"),
+                            );
+                        }
                         let par = vfs::parent(&path);
                         if !self.fs.is_dir(par) {
                             return abort(1, format!("bash: {name}: No such file or directory"));
@@ -298,8 +348,10 @@ impl Shell<'_> {
                         T::Duplicate(w) => {
                             let v = self.expand_str(&w.value)?;
                             if v == "-" {
-                                set_fd(sub, fd.unwrap_or(1), NULL_FD)?;
-                                return Ok(());
+                                return abort(
+                                    UNSUPPORTED_EXIT,
+                                    "bash: closing a file descriptor (>&-) is not supported in this sandbox",
+                                );
                             }
                             match v.parse::<i32>() {
                                 Ok(n) => n,
@@ -324,13 +376,37 @@ impl Shell<'_> {
                     };
                     set_fd(sub, fd.unwrap_or(1), slot)?;
                 }
-                (K::DuplicateInput, _) => {
-                    // `<&0` and friends: stdin stays as it is.
+                (K::DuplicateInput, target) => {
+                    // `<&0`: stdin stays as it is. No other input fd is ever open here.
+                    let n = match target {
+                        T::Fd(n) => n.to_string(),
+                        T::Duplicate(w) => self.expand_str(&w.value)?,
+                        _ => "0".to_owned(),
+                    };
+                    if n == "-" {
+                        return abort(
+                            UNSUPPORTED_EXIT,
+                            "bash: closing a file descriptor (<&-) is not supported in this sandbox",
+                        );
+                    }
+                    if n != "0" {
+                        return abort(1, format!("bash: {n}: Bad file descriptor"));
+                    }
+                }
+                (K::Read, T::ProcessSubstitution(ast::ProcessSubstitutionKind::Read, sub_cmd)) => {
+                    if fd.unwrap_or(0) != 0 {
+                        return abort(
+                            UNSUPPORTED_EXIT,
+                            "bash: input redirection of fds other than 0 is not supported in this sandbox",
+                        );
+                    }
+                    let data = self.process_output(sub_cmd)?;
+                    *new_input = Some(Input::new(Arc::new(data)));
                 }
                 (_, T::ProcessSubstitution(..)) => {
                     return abort(
                         UNSUPPORTED_EXIT,
-                        "bash: process substitution is not supported in this sandbox",
+                        "bash: output process substitution >(…) is not supported in this sandbox",
                     );
                 }
                 _ => {
@@ -390,5 +466,77 @@ impl Shell<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Runs the list of `<(…)` in a subshell and returns its stdout (its stderr goes where the
+    /// shell's goes, through the pending buffer).
+    pub(super) fn process_output(&mut self, sub: &ast::SubshellCommand) -> R<Vec<u8>> {
+        if self.subst_depth >= self.limits.max_substitution_depth {
+            return abort(
+                LIMIT_EXIT,
+                format!(
+                    "bash: maximum command substitution depth ({}) exceeded",
+                    self.limits.max_substitution_depth
+                ),
+            );
+        }
+        self.subst_depth += 1;
+        let mut io = Io::metered(self.limits.max_output_bytes, &self.meter);
+        let mut input = Input::default();
+        let r = self.subshell(&mut io, |sh, io| sh.run_list(&sub.list, &mut input, io));
+        self.subst_depth -= 1;
+        match r {
+            Ok(_) | Err(Flow::Exit(_) | Flow::Return(_) | Flow::Break(_) | Flow::Continue(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let overflow = io.overflow;
+        let (out, err) = io.into_streams();
+        self.pending_err.extend_from_slice(&err);
+        if overflow {
+            return abort(
+                LIMIT_EXIT,
+                "bash: process substitution: output size limit exceeded",
+            );
+        }
+        Ok(out)
+    }
+
+    /// `<(…)` as a command word: its output in a file at `/dev/fd/N` (N from 63 down, as bash
+    /// numbers them) for the command to read.
+    pub(super) fn process_subst(
+        &mut self,
+        kind: &ast::ProcessSubstitutionKind,
+        sub: &ast::SubshellCommand,
+    ) -> R<String> {
+        if !matches!(kind, ast::ProcessSubstitutionKind::Read) {
+            return abort(
+                UNSUPPORTED_EXIT,
+                "bash: output process substitution >(…) is not supported in this sandbox",
+            );
+        }
+        let data = self.process_output(sub)?;
+        let _ = self.fs.mkdir("/dev/fd", true);
+        let mut n = 63u32;
+        while self.fs.exists(&format!("/dev/fd/{n}")) {
+            n = n.saturating_sub(1);
+            if n < 10 {
+                return abort(
+                    LIMIT_EXIT,
+                    "bash: too many process substitutions in one command",
+                );
+            }
+        }
+        let path = format!("/dev/fd/{n}");
+        if let Err(e) = self.fs.write(&path, &data, false) {
+            return abort(1, format!("bash: {path}: {e}"));
+        }
+        Ok(path)
+    }
+
+    /// Removes the files of a command's `<(…)` words.
+    pub(super) fn drop_psubs(&mut self, psubs: Vec<String>) {
+        for p in psubs {
+            let _ = self.fs.remove(&p, false);
+        }
     }
 }

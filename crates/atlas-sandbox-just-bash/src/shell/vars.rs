@@ -16,13 +16,129 @@ impl Shell<'_> {
         }
     }
 
-    /// Sets a scalar variable.
+    /// Sets a scalar variable (refused for a readonly one: that ends the shell, as in bash).
     pub fn set_var(&mut self, name: &str, value: String) -> R<()> {
         self.check_len(&value)?;
+        self.check_writable(name)?;
         if name == "PWD" {
             self.cwd = vfs::resolve("/", &value);
         }
         self.put_var(name.to_owned(), Var::Str(value))
+    }
+
+    /// Fails when `name` is readonly.
+    pub(super) fn check_writable(&self, name: &str) -> R<()> {
+        if self.attr(name) & attr::READONLY != 0 {
+            return Err(Flow::Fatal(1, format!("bash: {name}: readonly variable")));
+        }
+        Ok(())
+    }
+
+    /// A variable's `declare` attributes.
+    pub(super) fn attr(&self, name: &str) -> u8 {
+        self.attrs.get(name).copied().unwrap_or(0)
+    }
+
+    /// Adds attributes (`declare -i/-r/-l/-u/-a`); a name with attributes and no value is
+    /// declared but unset.
+    pub(super) fn add_attr(&mut self, name: &str, a: u8) {
+        let e = self.attrs.entry(name.to_owned()).or_insert(0);
+        *e |= a;
+        // -l and -u exclude each other: the last one given wins.
+        if a & attr::LOWER != 0 {
+            *e &= !attr::UPPER;
+        }
+        if a & attr::UPPER != 0 {
+            *e &= !attr::LOWER;
+        }
+    }
+
+    /// Removes attributes (`declare +i`).
+    pub(super) fn remove_attr(&mut self, name: &str, a: u8) {
+        if let Some(e) = self.attrs.get_mut(name) {
+            *e &= !a;
+        }
+    }
+
+    /// A value as a variable with these attributes stores it: `-i` evaluates it (and `+=` adds),
+    /// `-l`/`-u` change its case.
+    pub(super) fn attr_value(&mut self, name: &str, value: String, append: bool) -> R<String> {
+        let a = self.attr(name);
+        let old = self.get_var(name).unwrap_or_default();
+        let v = if a & attr::INTEGER != 0 {
+            let n = self.arith_str(&value)?;
+            if append {
+                let o = old;
+                let o = self.arith_str(&o)?;
+                o.wrapping_add(n).to_string()
+            } else {
+                n.to_string()
+            }
+        } else if append {
+            old + &value
+        } else {
+            value
+        };
+        Ok(if a & attr::LOWER != 0 {
+            v.to_lowercase()
+        } else if a & attr::UPPER != 0 {
+            v.to_uppercase()
+        } else {
+            v
+        })
+    }
+
+    /// Assigns a scalar through the variable's attributes (`x=v`, `x+=v`, `declare x=v`).
+    pub(super) fn assign_scalar(&mut self, name: &str, value: String, append: bool) -> R<()> {
+        self.check_writable(name)?;
+        let v = self.attr_value(name, value, append)?;
+        // An array keeps its other elements: `a=v` sets element 0.
+        if let Some(Var::Arr(_)) = self.vars.get(name) {
+            let Some(Var::Arr(mut arr)) = self.take_var(name) else {
+                return Ok(());
+            };
+            if arr.is_empty() {
+                arr.push(v);
+            } else {
+                arr[0] = v;
+            }
+            return self.put_var(name.to_owned(), Var::Arr(arr));
+        }
+        self.set_var(name, v)
+    }
+
+    /// Stores an array (`a=(…)`, `declare -a a=(…)`, `read -a`, `mapfile`).
+    pub(crate) fn set_array(&mut self, name: &str, vals: Vec<String>) -> R<()> {
+        self.check_writable(name)?;
+        for v in &vals {
+            self.check_len(v)?;
+        }
+        self.put_var(name.to_owned(), Var::Arr(vals))
+    }
+
+    /// `unset 'a[i]'`: only the last element can go (the arrays here are dense).
+    pub(super) fn unset_element(&mut self, name: &str, index: &str) -> R<()> {
+        let i = self.arith_str(index)?;
+        let Some(Var::Arr(mut arr)) = self.take_var(name) else {
+            if i == 0 {
+                self.take_var(name);
+            }
+            return Ok(());
+        };
+        let len = arr.len() as i64;
+        let i = if i < 0 { len + i } else { i };
+        if i == len - 1 {
+            arr.pop();
+        } else if (0..len).contains(&i) {
+            self.put_var(name.to_owned(), Var::Arr(arr))?;
+            return abort(
+                UNSUPPORTED_EXIT,
+                format!(
+                    "bash: unset {name}[{index}]: sparse arrays (removing an element before the last) are not supported in this sandbox"
+                ),
+            );
+        }
+        self.put_var(name.to_owned(), Var::Arr(arr))
     }
 
     /// Stores a variable, charging its bytes (and giving back the old value's).
@@ -95,6 +211,8 @@ impl Shell<'_> {
             positional: self.positional.clone(),
             cwd: self.cwd.clone(),
             opts: self.opts.clone(),
+            attrs: self.attrs.clone(),
+            aliases: self.aliases.clone(),
             vars_bytes: self.vars_bytes,
             pos_bytes: self.pos_bytes,
             held,
@@ -111,6 +229,8 @@ impl Shell<'_> {
         self.positional = s.positional;
         self.cwd = s.cwd;
         self.opts = s.opts;
+        self.attrs = s.attrs;
+        self.aliases = s.aliases;
         self.vars_bytes = s.vars_bytes;
         self.pos_bytes = s.pos_bytes;
     }
@@ -119,24 +239,51 @@ impl Shell<'_> {
         match (&a.name, &a.value) {
             (ast::AssignmentName::VariableName(n), ast::AssignmentValue::Scalar(w)) => {
                 let v = self.expand_str(&w.value)?;
-                let v = if a.append {
-                    self.get_var(n).unwrap_or_default() + &v
-                } else {
-                    v
-                };
-                self.set_var(n, v)
+                self.assign_scalar(n, v, a.append)
             }
             (ast::AssignmentName::VariableName(n), ast::AssignmentValue::Array(items)) => {
+                self.check_writable(n)?;
                 let mut new_vals = Vec::new();
+                let mut indexed: Vec<(i64, String)> = Vec::new();
+                let mut next = 0i64;
                 for (idx, w) in items {
-                    if idx.is_some() {
+                    match idx {
+                        Some(i) => {
+                            next = self.arith_str(&i.value)?;
+                            let v = self.expand_str(&w.value)?;
+                            indexed.push((next, v));
+                            next += 1;
+                        }
+                        None => {
+                            for v in self.expand_word(w)? {
+                                indexed.push((next, v));
+                                next += 1;
+                            }
+                        }
+                    }
+                }
+                if items.iter().any(|(i, _)| i.is_some()) {
+                    // `([2]=b [0]=a)`: fine when the indexes fill 0..n; gaps would need sparse
+                    // arrays.
+                    indexed.sort_by_key(|(i, _)| *i);
+                    indexed.dedup_by(|b, a| {
+                        if a.0 == b.0 {
+                            a.1 = std::mem::take(&mut b.1);
+                            true
+                        } else {
+                            false
+                        }
+                    });
+                    if a.append || indexed.iter().enumerate().any(|(k, (i, _))| *i != k as i64) {
                         return abort(
                             UNSUPPORTED_EXIT,
-                            "bash: indexed array literals ([i]=v) are not supported in this sandbox",
+                            format!(
+                                "bash: {n}=(…): sparse arrays (indexes with gaps) are not supported in this sandbox"
+                            ),
                         );
                     }
-                    new_vals.extend(self.expand_word(w)?);
                 }
+                new_vals.extend(indexed.into_iter().map(|(_, v)| v));
                 // `a+=(...)` grows the array in place (a copy per append would be quadratic).
                 let vals = if a.append {
                     let mut vals = match self.take_var(n) {
@@ -152,11 +299,34 @@ impl Shell<'_> {
                 self.put_var(n.clone(), Var::Arr(vals))
             }
             (ast::AssignmentName::ArrayElementName(n, idx), ast::AssignmentValue::Scalar(w)) => {
+                self.check_writable(n)?;
                 let i = self.arith_str(idx)?;
                 let v = self.expand_str(&w.value)?;
-                if !(0..=100_000).contains(&i) {
-                    return abort(1, format!("bash: {n}[{idx}]: bad array subscript"));
+                let len = match self.vars.get(n) {
+                    Some(Var::Arr(a)) => a.len(),
+                    Some(Var::Str(_)) => 1,
+                    None => 0,
+                } as i64;
+                let i = if i < 0 { len + i } else { i };
+                if i < 0 {
+                    return Err(Flow::Fatal(
+                        1,
+                        format!("bash: {n}[{idx}]: bad array subscript"),
+                    ));
                 }
+                if i > len {
+                    return abort(
+                        UNSUPPORTED_EXIT,
+                        format!(
+                            "bash: {n}[{idx}]=: sparse arrays (assigning past the end) are not supported in this sandbox"
+                        ),
+                    );
+                }
+                let v = if self.attr(n) & attr::INTEGER != 0 {
+                    self.arith_str(&v)?.to_string()
+                } else {
+                    v
+                };
                 let mut arr = match self.take_var(n) {
                     Some(Var::Arr(a)) => a,
                     Some(Var::Str(s)) => vec![s],
@@ -164,8 +334,8 @@ impl Shell<'_> {
                 };
                 let i = i as usize;
                 if arr.len() <= i {
-                    self.fits((i + 1 - arr.len()) as u64 * str_cost(""))?;
-                    arr.resize(i + 1, String::new());
+                    self.fits(str_cost(""))?;
+                    arr.push(String::new());
                 }
                 arr[i] = if a.append {
                     std::mem::take(&mut arr[i]) + &v
@@ -184,6 +354,20 @@ impl Shell<'_> {
 
     /// `local NAME[=VALUE]`.
     pub fn declare_local(&mut self, name: &str, value: Option<String>) -> R<bool> {
+        if self.locals.is_empty() {
+            return Ok(false);
+        }
+        if self
+            .locals
+            .last()
+            .is_some_and(|f| f.iter().any(|(n, ..)| n == name))
+        {
+            // Already local in this function: `local x=2` again only assigns.
+            if let Some(v) = value {
+                self.set_var(name, v)?;
+            }
+            return Ok(true);
+        }
         let Some(frame) = self.locals.last_mut() else {
             return Ok(false);
         };
@@ -194,12 +378,12 @@ impl Shell<'_> {
                 return over_budget(e);
             }
         }
-        frame.push((name.to_owned(), old));
-        match value {
-            Some(v) => self.set_var(name, v)?,
-            None => {
-                self.put_var(name.to_owned(), Var::Str(String::new()))?;
-            }
+        let old_attr = self.attrs.remove(name);
+        frame.push((name.to_owned(), old, old_attr));
+        // `local x` without a value is declared but unset, as in bash.
+        self.take_var(name);
+        if let Some(v) = value {
+            self.set_var(name, v)?;
         }
         Ok(true)
     }
