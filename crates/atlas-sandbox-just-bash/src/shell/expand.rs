@@ -123,9 +123,33 @@ pub(super) fn unescape_backquoted(s: &str) -> String {
     out
 }
 
+/// The width `{01..10}` pads its numbers to: bash pads every number of a sequence whose
+/// endpoints have a leading zero to the wider endpoint. `None` when no sequence asks for it.
+fn sequence_pad(s: &str) -> Option<usize> {
+    let mut i = 0;
+    while let Some(k) = s[i..].find('{') {
+        let start = i + k + 1;
+        let body_end = s[start..].find('}').map(|e| start + e)?;
+        let body = &s[start..body_end];
+        let mut parts = body.split("..");
+        if let (Some(a), Some(z)) = (parts.next(), parts.next()) {
+            let digits = |t: &str| t.trim_start_matches('-').to_owned();
+            let num =
+                |t: &str| !digits(t).is_empty() && digits(t).bytes().all(|c| c.is_ascii_digit());
+            let padded = |t: &str| digits(t).len() > 1 && digits(t).starts_with('0');
+            if num(a) && num(z) && (padded(a) || padded(z)) {
+                return Some(a.len().max(z.len()));
+            }
+        }
+        i = start;
+    }
+    None
+}
+
 pub(super) fn brace_items(
     items: &[word::BraceExpressionOrText],
     limit: usize,
+    pad: Option<usize>,
 ) -> Option<Vec<String>> {
     let mut acc: Vec<String> = vec![String::new()];
     for item in items {
@@ -154,7 +178,12 @@ pub(super) fn brace_items(
                                 -step
                             };
                             for k in 0..count as i128 {
-                                alts.push((start + k * step).to_string());
+                                let v = start + k * step;
+                                alts.push(match pad {
+                                    Some(w) if v < 0 => format!("-{:0w$}", -v, w = w - 1),
+                                    Some(w) => format!("{v:0w$}"),
+                                    None => v.to_string(),
+                                });
                             }
                         }
                         word::BraceExpressionMember::CharSequence {
@@ -186,7 +215,7 @@ pub(super) fn brace_items(
                             }
                         }
                         word::BraceExpressionMember::Child(c) => {
-                            alts.extend(brace_items(c, limit)?)
+                            alts.extend(brace_items(c, limit, pad)?)
                         }
                     }
                 }
@@ -280,7 +309,8 @@ impl Shell<'_> {
             _ => return Ok(vec![s.to_owned()]),
         };
         let limit = self.limits.max_brace_expansion;
-        let out = brace_items(&parsed, limit).ok_or_else(|| Flow::Abort {
+        let pad = sequence_pad(s);
+        let out = brace_items(&parsed, limit, pad).ok_or_else(|| Flow::Abort {
             code: LIMIT_EXIT,
             msg: format!("bash: brace expansion: too many results (>{limit})"),
         })?;
