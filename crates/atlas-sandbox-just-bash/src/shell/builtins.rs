@@ -922,7 +922,7 @@ pub(crate) fn unary_test(sh: &mut Shell<'_>, p: &ast::UnaryPredicate, s: &str) -
         U::FileExistsAndIsFifo | U::FileExistsAndIsSocket | U::FileExistsAndIsBlockSpecialFile => {
             false
         }
-        U::ShellVariableIsSetAndAssigned => sh.get_var(s).is_some(),
+        U::ShellVariableIsSetAndAssigned => sh.is_set(s),
         U::ShellOptionEnabled => sh.option_value(s).unwrap_or(false),
         U::FdIsOpenTerminal => false,
         U::FileExistsAndHasStickyBit => meta(sh).is_some_and(|m| m.mode & 0o1000 != 0),

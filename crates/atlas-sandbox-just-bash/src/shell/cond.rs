@@ -56,6 +56,24 @@ impl Shell<'_> {
                             Err(_) => return abort(2, String::new()),
                         }
                     }
+                    // Inside `[[ ]]` the operands of -eq… are arithmetic expressions.
+                    BP::ArithmeticEqualTo
+                    | BP::ArithmeticNotEqualTo
+                    | BP::ArithmeticLessThan
+                    | BP::ArithmeticLessThanOrEqualTo
+                    | BP::ArithmeticGreaterThan
+                    | BP::ArithmeticGreaterThanOrEqualTo => {
+                        let rv = self.expand_str(&r.value)?;
+                        let (x, y) = (self.arith_str(&lv)?, self.arith_str(&rv)?);
+                        match pred {
+                            BP::ArithmeticEqualTo => x == y,
+                            BP::ArithmeticNotEqualTo => x != y,
+                            BP::ArithmeticLessThan => x < y,
+                            BP::ArithmeticLessThanOrEqualTo => x <= y,
+                            BP::ArithmeticGreaterThan => x > y,
+                            _ => x >= y,
+                        }
+                    }
                     _ => {
                         let rv = self.expand_str(&r.value)?;
                         match super::builtins::binary_test(self, pred, &lv, &rv) {

@@ -18,7 +18,8 @@ pub(super) fn param_missing(
             None => true,
             Some(vals) => vals.is_empty() || (vals.len() == 1 && vals[0].is_empty()),
         },
-        word::ParameterTestType::Unset => values.is_none(),
+        // `$@` and `${a[@]}` with no elements count as unset.
+        word::ParameterTestType::Unset => values.as_ref().is_none_or(|v| v.is_empty()),
     }
 }
 
@@ -494,8 +495,10 @@ impl Shell<'_> {
                     if values.is_none() && self.opts.nounset {
                         return Err(Flow::Fatal(127, format!("bash: {name}: unbound variable")));
                     }
+                    // Characters in a UTF-8 locale, bytes in C (as bash counts).
+                    let utf8 = self.utf8_locale();
                     joined(&values, self)
-                        .map(|s| s.chars().count())
+                        .map(|s| if utf8 { s.chars().count() } else { s.len() })
                         .unwrap_or(0)
                 };
                 self.push_value(&n.to_string(), quoted, acc)?;
@@ -531,6 +534,10 @@ impl Shell<'_> {
                 if multi {
                     let vals = values.unwrap_or_default();
                     let n = vals.len() as i64;
+                    if off < 0 && n + off < 0 {
+                        // An offset before the first element selects nothing.
+                        return self.push_multi(Vec::new(), true, quoted, acc);
+                    }
                     let start = if off < 0 {
                         (n + off).max(0)
                     } else {

@@ -26,6 +26,41 @@ impl Shell<'_> {
         self.put_var(name.to_owned(), Var::Str(value))
     }
 
+    /// Whether the locale (`LC_ALL`, `LC_CTYPE`, `LANG`) is UTF-8: lengths and `?` count
+    /// characters there, bytes in C.
+    pub(crate) fn utf8_locale(&self) -> bool {
+        let loc = ["LC_ALL", "LC_CTYPE", "LANG"]
+            .iter()
+            .find_map(|v| self.get_var(v).filter(|s| !s.is_empty()))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        loc.contains("utf-8") || loc.contains("utf8")
+    }
+
+    /// Whether `name` or `name[i]` is set (`test -v`).
+    pub(crate) fn is_set(&mut self, s: &str) -> bool {
+        if let Some((name, rest)) = s.split_once('[')
+            && let Some(idx) = rest.strip_suffix(']')
+        {
+            if idx == "@" || idx == "*" {
+                return matches!(self.vars.get(name), Some(Var::Arr(a)) if !a.is_empty())
+                    || matches!(self.vars.get(name), Some(Var::Str(_)));
+            }
+            let Ok(i) = self.arith_str(idx) else {
+                return false;
+            };
+            return match self.vars.get(name) {
+                Some(Var::Arr(a)) => {
+                    let i = if i < 0 { a.len() as i64 + i } else { i };
+                    (0..a.len() as i64).contains(&i)
+                }
+                Some(Var::Str(_)) => i == 0 || i == -1,
+                None => false,
+            };
+        }
+        self.vars.contains_key(s)
+    }
+
     /// Fails when `name` is readonly.
     pub(super) fn check_writable(&self, name: &str) -> R<()> {
         if self.attr(name) & attr::READONLY != 0 {
