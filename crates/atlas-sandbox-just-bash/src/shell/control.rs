@@ -48,7 +48,7 @@ impl Shell<'_> {
         self.restore_state(saved);
         match r {
             Err(Flow::Exit(s)) => Ok(s),
-            Err(Flow::Fatal(_, msg)) => {
+            Err(Flow::Fatal(_, msg) | Flow::LineAbort(msg)) => {
                 io.errln(&msg);
                 Ok(1)
             }

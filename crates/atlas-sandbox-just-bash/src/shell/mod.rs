@@ -48,6 +48,9 @@ pub enum Flow {
     /// with the code given (127 for expansion errors), a subshell or command substitution with
     /// 1, as bash does.
     Fatal(i32, String),
+    /// An error that abandons the rest of the current line with status 1 (assigning a readonly
+    /// variable): bash goes on with the next line.
+    LineAbort(String),
 }
 
 /// Result of interpreter steps.

@@ -405,7 +405,8 @@ impl Shell<'_> {
                         ..
                     }
                 );
-                if multi && !concat {
+                // Unquoted, `$*` is fields like `$@` (then split); only "$*" joins them.
+                if multi && (!concat || !quoted) {
                     let vals = values.unwrap_or_default();
                     if quoted && vals.is_empty() {
                         acc.empty_multi = true;

@@ -66,6 +66,10 @@ impl Shell<'_> {
                 io.errln(&msg);
                 code
             }
+            Err(Flow::LineAbort(msg)) => {
+                io.errln(&msg);
+                1
+            }
             Err(Flow::Abort { code, msg }) => {
                 io.errln(&msg);
                 return code;
@@ -76,7 +80,7 @@ impl Shell<'_> {
             match self.run_nested(&trap, &mut Input::default(), io) {
                 Ok(_) | Err(Flow::Break(_) | Flow::Continue(_) | Flow::Return(_)) => {}
                 Err(Flow::Exit(s)) => code = s,
-                Err(Flow::Fatal(_, msg)) => io.errln(&msg),
+                Err(Flow::Fatal(_, msg) | Flow::LineAbort(msg)) => io.errln(&msg),
                 Err(Flow::Abort { code, msg }) => {
                     io.errln(&msg);
                     return code;
@@ -99,7 +103,14 @@ impl Shell<'_> {
     ) -> R<i32> {
         let mut st = 0;
         for cc in &p.complete_commands {
-            st = self.run_list(cc, stdin, io)?;
+            st = match self.run_list(cc, stdin, io) {
+                Err(Flow::LineAbort(msg)) => {
+                    io.errln(&msg);
+                    self.status = 1;
+                    1
+                }
+                r => r?,
+            };
         }
         Ok(st)
     }
@@ -244,7 +255,7 @@ impl Shell<'_> {
                 Ok(s) => s,
                 Err(Flow::Exit(s)) | Err(Flow::Return(s)) => s,
                 Err(Flow::Break(_)) | Err(Flow::Continue(_)) => 0,
-                Err(abort @ (Flow::Abort { .. } | Flow::Fatal(..))) => {
+                Err(abort @ (Flow::Abort { .. } | Flow::Fatal(..) | Flow::LineAbort(_))) => {
                     io.out(&out);
                     return Err(abort);
                 }
@@ -609,6 +620,10 @@ impl Shell<'_> {
             Err(Flow::Fatal(_, msg)) => {
                 io.errln(&msg);
                 Ok(127)
+            }
+            Err(Flow::LineAbort(msg)) => {
+                io.errln(&msg);
+                Ok(1)
             }
             Err(Flow::Abort {
                 code: UNSUPPORTED_EXIT,

@@ -199,6 +199,17 @@ impl Shell<'_> {
             self.set_var("REPLY", line)?;
             return Ok(st);
         }
+        if count.is_some_and(|(_, exact)| exact) {
+            // `read -N` takes the characters as they are: no splitting.
+            let mut it = names.iter();
+            if let Some(first) = it.next() {
+                self.set_var(first, line)?;
+            }
+            for n in it {
+                self.set_var(n, String::new())?;
+            }
+            return Ok(st);
+        }
         let mut fields = read_fields(&line, &ifs, Some(names.len())).into_iter();
         for n in &names {
             self.set_var(n, fields.next().unwrap_or_default())?;

@@ -64,7 +64,7 @@ impl Shell<'_> {
     /// Fails when `name` is readonly.
     pub(super) fn check_writable(&self, name: &str) -> R<()> {
         if self.attr(name) & attr::READONLY != 0 {
-            return Err(Flow::Fatal(1, format!("bash: {name}: readonly variable")));
+            return Err(Flow::LineAbort(format!("bash: {name}: readonly variable")));
         }
         Ok(())
     }
