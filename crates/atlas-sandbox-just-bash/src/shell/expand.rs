@@ -310,6 +310,12 @@ impl Shell<'_> {
         };
         let limit = self.limits.max_brace_expansion;
         let pad = sequence_pad(s);
+        if pad.is_some_and(|w| w > 1024) {
+            return abort(
+                LIMIT_EXIT,
+                "bash: brace expansion: padded sequence wider than 1024 characters",
+            );
+        }
         let out = brace_items(&parsed, limit, pad).ok_or_else(|| Flow::Abort {
             code: LIMIT_EXIT,
             msg: format!("bash: brace expansion: too many results (>{limit})"),
@@ -508,6 +514,25 @@ impl Shell<'_> {
                     });
                     match &a.name {
                         ast::AssignmentName::VariableName(n) if decl && k > 0 => vec![n.clone()],
+                        _ => self.expand_word(w)?,
+                    }
+                }
+                WordItem::ScalarAssign(a, w) => {
+                    let decl = out.first().is_some_and(|c: &String| {
+                        matches!(
+                            c.as_str(),
+                            "declare" | "typeset" | "local" | "export" | "readonly"
+                        )
+                    });
+                    match (&a.name, &a.value) {
+                        (ast::AssignmentName::VariableName(n), ast::AssignmentValue::Scalar(v))
+                            if decl && k > 0 =>
+                        {
+                            // `local x=$(cmd)` keeps the output whole, as bash does.
+                            let value = self.expand_str(&v.value)?;
+                            let op = if a.append { "+=" } else { "=" };
+                            vec![format!("{n}{op}{value}")]
+                        }
                         _ => self.expand_word(w)?,
                     }
                 }

@@ -26,6 +26,9 @@ pub(super) enum WordItem<'c> {
     Word(&'c ast::Word),
     /// `NAME=(…)` after `declare`/`local`/…: the builtin sees `NAME`, then the array is assigned.
     ArrayAssign(&'c ast::Assignment, &'c ast::Word),
+    /// `NAME=value` after the command name: after `declare`/`local`/… the value is expanded as
+    /// an assignment's (no splitting, no globbing); elsewhere it is an ordinary word.
+    ScalarAssign(&'c ast::Assignment, &'c ast::Word),
     Psub(&'c ast::ProcessSubstitutionKind, &'c ast::SubshellCommand),
 }
 
@@ -38,7 +41,7 @@ impl<'c> SimpleParts<'c> {
                 if matches!(a.value, ast::AssignmentValue::Array(_)) {
                     self.words.push(WordItem::ArrayAssign(a, w))
                 } else {
-                    self.words.push(WordItem::Word(w))
+                    self.words.push(WordItem::ScalarAssign(a, w))
                 }
             }
             ast::CommandPrefixOrSuffixItem::AssignmentWord(a, _) => self.assigns.push(a),
