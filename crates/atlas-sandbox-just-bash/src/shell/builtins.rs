@@ -146,6 +146,10 @@ pub(crate) fn run_builtin(
             return Err(Flow::Exit(code));
         }
         "return" => {
+            if sh.call_depth == 0 && sh.source_depth == 0 {
+                io.errln("bash: return: can only `return' from a function or sourced script");
+                return Ok(Some(2));
+            }
             let code = match args.first() {
                 None => sh.last_status(),
                 Some(a) => a.parse::<i64>().map(|n| (n & 0xff) as i32).unwrap_or(2),
@@ -153,6 +157,10 @@ pub(crate) fn run_builtin(
             return Err(Flow::Return(code));
         }
         "break" | "continue" => {
+            // Errors of these special builtins end the shell, as in bash.
+            if args.len() > 1 {
+                return Err(Flow::Fatal(1, format!("bash: {name}: too many arguments")));
+            }
             let n = match args.first().map(|a| a.parse::<i64>()) {
                 None => 1,
                 Some(Ok(n)) if n >= 1 => n.min(u32::MAX as i64) as u32,
@@ -164,11 +172,10 @@ pub(crate) fn run_builtin(
                     return Ok(Some(1));
                 }
                 Some(Err(_)) => {
-                    io.errln(&format!(
-                        "bash: {name}: {}: numeric argument required",
-                        args[0]
+                    return Err(Flow::Fatal(
+                        128,
+                        format!("bash: {name}: {}: numeric argument required", args[0]),
                     ));
-                    return Ok(Some(128));
                 }
             };
             if sh.loop_depth == 0 {
@@ -242,10 +249,12 @@ pub(crate) fn run_builtin(
                     } else {
                         None
                     };
+                    sh.source_depth += 1;
                     let r = match sh.run_nested(&script, stdin, io) {
                         Err(Flow::Return(s)) => Ok(s),
                         other => other,
                     };
+                    sh.source_depth -= 1;
                     if let Some(p) = saved {
                         sh.set_positional(p)?;
                     }

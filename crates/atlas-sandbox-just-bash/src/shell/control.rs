@@ -168,7 +168,9 @@ impl Shell<'_> {
                     let mut st = 0;
                     loop {
                         sh.loop_tick()?;
+                        // An empty condition (`for ((;;))`) is true.
                         if let Some(cond) = &f.condition
+                            && !cond.value.trim().is_empty()
                             && sh.arith_str(&cond.value)? == 0
                         {
                             break;

@@ -178,6 +178,8 @@ pub struct Shell<'a> {
     trace_depth: usize,
     /// `$0`.
     arg0: String,
+    /// `source` nesting (`return` is allowed in a sourced file).
+    source_depth: u32,
     /// `getopts`' place: the OPTIND it last set and the next option letter's index in that word.
     getopts_at: (usize, usize),
     /// The exec's memory budget.
@@ -266,6 +268,7 @@ impl<'a> Shell<'a> {
             trace_depth: 0,
             arg0: "/bin/bash".to_owned(),
             getopts_at: (0, 0),
+            source_depth: 0,
             vars_bytes: {
                 let n = vars_bytes;
                 // A handful of bytes: a budget this small fails the script's first step instead.
