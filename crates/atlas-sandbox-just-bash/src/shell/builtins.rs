@@ -434,6 +434,11 @@ fn set_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
             sh.set_positional(args[i + 1..].to_vec())?;
             return Ok(0);
         }
+        if a == "+" {
+            // A lone `+` is an ignored flag.
+            i += 1;
+            continue;
+        }
         if a == "-" {
             // `set -` ends the options and turns off -x and -v.
             sh.set_option("x", false);
@@ -574,10 +579,13 @@ fn printenv(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> i32 {
 /// kept and never run (as in bash when no signal comes). `ERR`, `DEBUG` and `RETURN` are refused.
 fn trap_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
     let args: Vec<&String> = args.iter().filter(|a| a.as_str() != "--").collect();
+    let quote = |t: &str| format!("'{}'", t.replace('\'', "'\\''"));
     if args.is_empty() || args[0] == "-p" {
         if let Some(t) = &sh.exit_trap {
-            let q = format!("'{}'", t.replace('\'', "'\\''"));
-            io.out(format!("trap -- {q} EXIT\n").as_bytes());
+            io.out(format!("trap -- {} EXIT\n", quote(t)).as_bytes());
+        }
+        for (name, action) in sh.signal_traps.values() {
+            io.out(format!("trap -- {} SIG{name}\n", quote(action)).as_bytes());
         }
         return Ok(0);
     }
@@ -608,8 +616,17 @@ fn trap_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
                     format!("bash: trap: {s} traps are not supported in this sandbox"),
                 );
             }
-            "INT" | "TERM" | "HUP" | "QUIT" | "PIPE" | "USR1" | "USR2" | "ALRM" | "CHLD" | "1"
-            | "2" | "3" | "13" | "14" | "15" => {}
+            _ if signal_number(s).is_some() => {
+                let (num, name) = signal_number(s).unwrap_or((0, ""));
+                match action {
+                    None | Some("-") => {
+                        sh.signal_traps.remove(&num);
+                    }
+                    Some(a) => {
+                        sh.signal_traps.insert(num, (name.to_owned(), a.to_owned()));
+                    }
+                }
+            }
             _ => {
                 io.errln(&format!("bash: trap: {sig}: invalid signal specification"));
                 return Ok(1);
@@ -617,6 +634,28 @@ fn trap_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
         }
     }
     Ok(0)
+}
+
+/// A signal's number and name (`INT`, `2`, …) for `trap`.
+fn signal_number(s: &str) -> Option<(u32, &'static str)> {
+    const SIGNALS: [(u32, &str); 12] = [
+        (1, "HUP"),
+        (2, "INT"),
+        (3, "QUIT"),
+        (6, "ABRT"),
+        (10, "USR1"),
+        (12, "USR2"),
+        (13, "PIPE"),
+        (14, "ALRM"),
+        (15, "TERM"),
+        (17, "CHLD"),
+        (18, "CONT"),
+        (28, "WINCH"),
+    ];
+    SIGNALS
+        .iter()
+        .find(|(n, name)| *name == s || n.to_string() == s)
+        .copied()
 }
 
 /// `alias`: definitions are kept and shown, never expanded (bash -c does not expand aliases).

@@ -213,6 +213,11 @@ impl Shell<'_> {
                 continue;
             }
             if cmd == "local" {
+                if self.attr(var) & attr::READONLY != 0 {
+                    io.errln(&format!("bash: local: {var}: readonly variable"));
+                    st = 1;
+                    continue;
+                }
                 if !self.declare_local(var, None)? {
                     io.errln("bash: local: can only be used in a function");
                     st = 1;

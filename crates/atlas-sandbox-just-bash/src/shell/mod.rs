@@ -172,6 +172,8 @@ pub struct Shell<'a> {
     aliases: std::collections::BTreeMap<String, String>,
     /// The `trap … EXIT` command.
     exit_trap: Option<String>,
+    /// Signal traps by number (kept and listed; no signal reaches the interpreter).
+    signal_traps: std::collections::BTreeMap<u32, (String, String)>,
     /// `$_`: the last argument of the previous simple command.
     last_arg: String,
     /// Subshell nesting, for the `+` prefix of `set -x` traces.
@@ -264,6 +266,7 @@ impl<'a> Shell<'a> {
             attrs: HashMap::new(),
             aliases: std::collections::BTreeMap::new(),
             exit_trap: None,
+            signal_traps: std::collections::BTreeMap::new(),
             last_arg: String::new(),
             trace_depth: 0,
             arg0: "/bin/bash".to_owned(),

@@ -110,6 +110,9 @@ impl Shell<'_> {
                 Err(Flow::LineAbort(msg)) => {
                     io.errln(&msg);
                     self.status = 1;
+                    if self.opts.errexit {
+                        return Err(Flow::Exit(1));
+                    }
                     1
                 }
                 r => r?,
