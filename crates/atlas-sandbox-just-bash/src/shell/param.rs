@@ -388,6 +388,23 @@ impl Shell<'_> {
             })
         };
         let name = Self::param_name(param);
+        // Operators that use the value (not the -, =, ?, + tests) fail on an unset one under
+        // `set -u`.
+        if values.is_none()
+            && self.opts.nounset
+            && !matches!(param, Parameter::Special(_))
+            && !matches!(
+                pe,
+                P::Parameter { .. }
+                    | P::UseDefaultValues { .. }
+                    | P::AssignDefaultValues { .. }
+                    | P::IndicateErrorIfNullOrUnset { .. }
+                    | P::UseAlternativeValue { .. }
+                    | P::ParameterLength { .. }
+            )
+        {
+            return Err(Flow::Fatal(127, format!("bash: {name}: unbound variable")));
+        }
         match pe {
             P::Parameter { parameter, .. } => {
                 if values.is_none()
@@ -533,28 +550,29 @@ impl Shell<'_> {
                     None => None,
                 };
                 if multi {
-                    let vals = values.unwrap_or_default();
+                    let mut vals = values.unwrap_or_default();
+                    // `${@:0}` starts at `$0`: index the list with `$0` in front.
+                    if matches!(
+                        param,
+                        Parameter::Special(SpecialParameter::AllPositionalParameters { .. })
+                    ) {
+                        vals.insert(0, self.arg0.clone());
+                    }
                     let n = vals.len() as i64;
-                    if off < 0 && n + off < 0 {
+                    if off < 0 && n + off < 0
+                        || matches!(param, Parameter::Special(_)) && off < 0 && n + off < 1
+                    {
                         // An offset before the first element selects nothing.
                         return self.push_multi(Vec::new(), true, quoted, acc);
                     }
-                    let start = if off < 0 {
-                        (n + off).max(0)
-                    } else {
-                        (off - 1).max(0).min(n)
-                    };
-                    let start = if matches!(param, Parameter::NamedWithAllIndices { .. }) {
-                        if off < 0 {
-                            (n + off).max(0)
-                        } else {
-                            off.min(n)
-                        }
-                    } else {
-                        start
-                    };
+                    if len.is_some_and(|l| l < 0) {
+                        return Err(Flow::Fatal(
+                            1,
+                            format!("bash: {}: substring expression < 0", len.unwrap_or(0)),
+                        ));
+                    }
+                    let start = if off < 0 { n + off } else { off.min(n) };
                     let end = match len {
-                        Some(l) if l < 0 => (n + l).max(start),
                         Some(l) => (start + l).min(n),
                         None => n,
                     };
@@ -573,7 +591,10 @@ impl Shell<'_> {
                         Some(l) if l < 0 => {
                             let e = n + l;
                             if e < start {
-                                return abort(1, format!("bash: {l}: substring expression < 0"));
+                                return Err(Flow::Fatal(
+                                    1,
+                                    format!("bash: {l}: substring expression < 0"),
+                                ));
                             }
                             e
                         }
