@@ -23,12 +23,13 @@ use atlas_sandbox_sdk::{
     SemanticLayer, TIMEOUT_EXIT_CODE, async_trait,
 };
 
-mod builtins;
 pub mod commands;
 mod config;
 mod disk;
 mod error;
-pub mod interp;
+pub mod shell;
+// Commands name the interpreter by its old module path.
+pub(crate) use shell as interp;
 pub mod limits;
 pub mod memory;
 pub mod vfs;

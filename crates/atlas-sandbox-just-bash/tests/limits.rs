@@ -163,9 +163,11 @@ fn unsupported_features_fail_loudly_with_exit_2() {
     for script in [
         "sleep 1 &",
         "coproc cat",
-        "cat <(echo x)",
-        "trap 'echo x' EXIT",
-        "exec ls",
+        "echo x > >(cat)",
+        "trap 'echo x' ERR",
+        "exec >/tmp/out; echo x",
+        "declare -A m",
+        "a=(1 2 3); unset 'a[0]'",
     ] {
         let out = run(script);
         assert_eq!(out.exit_code, 2, "{script}: {out:?}");

@@ -457,6 +457,33 @@ fn format_once(
                         j += 1;
                     }
                 }
+                if i + 1 < b.len() && matches!(b[i + 1], b'u' | b'U') {
+                    // `\uXXXX`: the character in a UTF-8 locale; in C, bash prints the escape
+                    // back with upper-case digits.
+                    let max = if b[i + 1] == b'u' { 4 } else { 8 };
+                    let mut k = i + 2;
+                    while k < b.len() && k < i + 2 + max && b[k].is_ascii_hexdigit() {
+                        k += 1;
+                    }
+                    if k > i + 2 {
+                        let hex = &fmt[i + 2..k];
+                        if utf8_locale(ctx) {
+                            if let Some(c) =
+                                u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)
+                            {
+                                out.extend_from_slice(c.to_string().as_bytes());
+                            }
+                        } else {
+                            let width = if b[i + 1] == b'u' { 4 } else { 8 };
+                            let v = u32::from_str_radix(hex, 16).unwrap_or(0);
+                            out.extend_from_slice(
+                                format!("\\{}{v:0width$X}", b[i + 1] as char).as_bytes(),
+                            );
+                        }
+                        i = k;
+                        continue;
+                    }
+                }
                 let esc = &fmt[i..j];
                 let (bytes, stop) = if esc.starts_with("\\0")
                     || esc.as_bytes().get(1).is_some_and(|c| c.is_ascii_digit())
@@ -485,6 +512,45 @@ fn format_once(
                     i += 1;
                 }
                 let width = field_text(b, &mut i, || next_arg(idx, &mut consumed));
+                if b.get(i) == Some(&b'(') {
+                    // `%(fmt)T`: a time (seconds since the epoch; -1 now) through strftime.
+                    let Some(close) = fmt[i..].find(")T").map(|k| i + k) else {
+                        ctx.io.errln("bash: printf: `(': invalid format character");
+                        *st = 1;
+                        return (consumed, true);
+                    };
+                    let tfmt = &fmt[i + 1..close];
+                    i = close + 2;
+                    let a = next_arg(idx, &mut consumed).unwrap_or_else(|| "-1".to_owned());
+                    let secs = match a.trim().parse::<i64>() {
+                        Ok(-1) | Ok(-2) => jiff::Timestamp::now().as_second(),
+                        Ok(v) => v,
+                        Err(_) => {
+                            ctx.io.errln(&format!("bash: printf: {a}: invalid number"));
+                            *st = 1;
+                            0
+                        }
+                    };
+                    let text = jiff::Timestamp::from_second(secs)
+                        .ok()
+                        .and_then(|t| {
+                            let z = t.to_zoned(jiff::tz::TimeZone::UTC);
+                            let mut buf = String::new();
+                            jiff::fmt::strtime::BrokenDownTime::from(&z)
+                                .format(tfmt, &mut buf)
+                                .ok()
+                                .map(|_| buf)
+                        })
+                        .unwrap_or_default();
+                    let w = printf_field(width.trim_start_matches('-')).min(PRINTF_MAX_FIELD);
+                    let pad = " ".repeat(w.saturating_sub(text.chars().count()));
+                    if flags.contains('-') {
+                        out.extend_from_slice(format!("{text}{pad}").as_bytes());
+                    } else {
+                        out.extend_from_slice(format!("{pad}{text}").as_bytes());
+                    }
+                    continue;
+                }
                 let mut prec: Option<String> = None;
                 if i < b.len() && b[i] == b'.' {
                     i += 1;
@@ -548,9 +614,31 @@ fn format_once(
                             }
                         };
                         let mut s = match conv {
-                            b'x' => format!("{:x}", n),
-                            b'X' => format!("{:X}", n),
-                            b'o' => format!("{:o}", n),
+                            // Unsigned conversions see the 64-bit pattern (`%u -1` is 2^64-1),
+                            // take the precision as a minimum digit count and `#`'s prefix.
+                            b'x' | b'X' | b'o' | b'u' => {
+                                let u = n as u64;
+                                let mut d = match conv {
+                                    b'x' => format!("{u:x}"),
+                                    b'X' => format!("{u:X}"),
+                                    b'o' => format!("{u:o}"),
+                                    _ => u.to_string(),
+                                };
+                                if let Some(p) = prec_n
+                                    && d.len() < p
+                                {
+                                    d = format!("{}{d}", "0".repeat(p - d.len()));
+                                }
+                                if flags.contains('#') {
+                                    match conv {
+                                        b'x' if u != 0 => d.insert_str(0, "0x"),
+                                        b'X' if u != 0 => d.insert_str(0, "0X"),
+                                        b'o' if !d.starts_with('0') => d.insert(0, '0'),
+                                        _ => {}
+                                    }
+                                }
+                                d
+                            }
                             _ => {
                                 let sign = if flags.contains('+') {
                                     Some('+')
@@ -637,6 +725,16 @@ fn format_once(
         }
     }
     (consumed, false)
+}
+
+/// Whether the shell's locale is UTF-8 (`LC_ALL`, then `LC_CTYPE`, then `LANG`).
+fn utf8_locale(ctx: &Ctx<'_, '_>) -> bool {
+    let loc = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|v| ctx.sh.get_var(v).filter(|s| !s.is_empty()))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    loc.contains("utf-8") || loc.contains("utf8")
 }
 
 /// C's `%d` (shared by `printf` and awk): the digits zero-filled to `prec`, then `-`, or

@@ -1,0 +1,358 @@
+//! Checks a script before brush-parser sees it: size, nesting, and the inputs its parsers
+//! handle badly (number overflows, unbalanced braces, open `case`s).
+
+use brush_parser::ast;
+
+use super::*;
+
+/// Deepest `(` nesting handed to brush-parser. Its PEG grammar backtracks without memoisation:
+/// each unclosed `(` inside `((...))` doubles the work (about 1.7x per level measured), so 40
+/// levels parse for minutes. Real commands stay far below this.
+pub(super) const MAX_PAREN_DEPTH: usize = 16;
+
+/// Most unmatched `{` in one word handed to the brace-expansion parser, which backtracks
+/// exponentially on them (18 unmatched braces take seconds). Above this the word stays literal.
+pub(super) const MAX_UNMATCHED_BRACES: usize = 8;
+
+/// brush-parser unwraps integer parses of redirect fd numbers (`99999999999>f`) and of
+/// directory-stack tildes (`~99999999999999999999`), panicking on overflow; refuse such input
+/// before it gets there.
+pub(super) fn number_overflow(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        // Digits are ASCII, so these byte offsets are char boundaries.
+        let run = &s[start..i];
+        if run.parse::<i32>().is_ok() {
+            continue;
+        }
+        if matches!(b.get(i), Some(b'<' | b'>')) {
+            return Some(format!("bash: {run}: file descriptor out of range"));
+        }
+        let tilde = match start.checked_sub(1).map(|p| b[p]) {
+            Some(b'~') => true,
+            Some(b'+' | b'-') => start >= 2 && b[start - 2] == b'~',
+            _ => false,
+        };
+        if tilde {
+            return Some(format!("bash: ~{run}: directory stack index out of range"));
+        }
+    }
+    None
+}
+
+/// The deepest `(` nesting outside single quotes and backslash escapes, where brush-parser
+/// sees parentheses as operators. `$(` does not count: its body is parsed (and checked) on its
+/// own when it runs.
+pub(super) fn paren_depth(s: &str) -> usize {
+    let (mut depth, mut peak) = (0usize, 0usize);
+    let (mut quoted, mut escaped) = (false, false);
+    // For each open `(`: whether it came right after `$`.
+    let mut opens: Vec<bool> = Vec::new();
+    let mut prev = '\0';
+    for c in s.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\'' => quoted = !quoted,
+            _ if quoted => {}
+            '\\' => escaped = true,
+            '(' => {
+                let dollar = prev == '$';
+                opens.push(dollar);
+                if !dollar {
+                    depth += 1;
+                    peak = peak.max(depth);
+                }
+            }
+            // The guard pops in every case; only a counted `(` lowers the depth.
+            ')' if opens.pop() == Some(false) => depth -= 1,
+            _ => {}
+        }
+        prev = c;
+    }
+    peak
+}
+
+/// Whether brush-parser's brace-expansion parser may see `s`: it unwraps `i64` parses of
+/// sequence bounds (`{1..99999999999999999999}` would panic) and backtracks exponentially on
+/// unmatched `{`. Bash leaves such words unexpanded too.
+pub(super) fn brace_parse_is_safe(s: &str) -> bool {
+    let digits_fit = s
+        .split(|c: char| !c.is_ascii_digit())
+        .all(|run| run.is_empty() || run.parse::<i64>().is_ok());
+    let mut open = 0usize;
+    for c in s.chars() {
+        match c {
+            '{' => open += 1,
+            '}' => open = open.saturating_sub(1),
+            _ => {}
+        }
+    }
+    digits_fit && open <= MAX_UNMATCHED_BRACES
+}
+
+/// Rejects scripts nested deeper than `max` before they reach the recursive-descent parser,
+/// so hostile input cannot overflow the stack.
+/// The deepest bracket nesting in `s` (quotes not parsed: an upper bound).
+pub(crate) fn bracket_depth(s: &str) -> usize {
+    let (mut depth, mut peak) = (0usize, 0usize);
+    for b in s.bytes() {
+        match b {
+            b'(' | b'{' | b'[' => {
+                depth += 1;
+                peak = peak.max(depth);
+            }
+            b')' | b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    peak
+}
+
+pub(super) fn check_nesting(script: &str, max: usize) -> R<usize> {
+    // Counts brackets and compound-command keywords; quotes are not parsed, so the count can
+    // only be too high, never too low. The parser and the interpreter recurse once per level.
+    // Keywords and brackets are counted apart: a `case` pattern's `)` closes no bracket, so it
+    // must not cancel the `case` it belongs to.
+    let too_deep = || {
+        abort(
+            LIMIT_EXIT,
+            format!("bash: script nested too deeply (more than {max} levels)"),
+        )
+    };
+    let (mut kw, mut br): (usize, usize) = (0, 0);
+    let mut peak: usize = 0;
+    let mut word = String::new();
+    let flush = |word: &mut String, kw: &mut usize| {
+        match word.as_str() {
+            "if" | "while" | "until" | "for" | "case" | "select" | "function" => *kw += 1,
+            "fi" | "done" | "esac" => *kw = kw.saturating_sub(1),
+            _ => {}
+        }
+        word.clear();
+    };
+    for c in script.chars() {
+        if c.is_ascii_alphabetic() {
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            flush(&mut word, &mut kw);
+        }
+        match c {
+            '(' | '{' | '[' => br += 1,
+            ')' | '}' | ']' => br = br.saturating_sub(1),
+            _ => {}
+        }
+        peak = peak.max(kw + br);
+        if peak > max {
+            return too_deep();
+        }
+    }
+    flush(&mut word, &mut kw);
+    peak = peak.max(kw + br);
+    if peak > max {
+        return too_deep();
+    }
+    let open = open_cases(script);
+    if open > MAX_OPEN_CASES {
+        return abort(
+            UNSUPPORTED_EXIT,
+            format!(
+                "bash: syntax error: unexpected end of file ({open} `case` commands without `esac`)"
+            ),
+        );
+    }
+    Ok(peak)
+}
+
+/// Most `case` commands left open (no `esac`) handed to brush-parser: its PEG grammar retries
+/// every alternative of an unterminated `case` inside the one before, doubling the work per
+/// `case` (22 take minutes). Such a script is a syntax error in bash anyway.
+pub(super) const MAX_OPEN_CASES: usize = 4;
+
+/// `case` words in command position minus `esac` words, outside quotes and comments.
+pub(super) fn open_cases(script: &str) -> usize {
+    let (mut cases, mut esacs) = (0usize, 0usize);
+    let bytes = script.as_bytes();
+    let mut i = 0;
+    // Whether the next word starts a command (so `case` there is the keyword).
+    let mut command_start = true;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'\\' => {
+                i += 2;
+                command_start = false;
+                continue;
+            }
+            b'\'' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'\'' {
+                    i += 1;
+                }
+                command_start = false;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                command_start = false;
+            }
+            b'#' if command_start || i == 0 || bytes[i - 1].is_ascii_whitespace() => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'{' | b'}' | b'!' | b'`' => {
+                command_start = true;
+            }
+            b' ' | b'\t' | b'\r' => {}
+            _ => {
+                let start = i;
+                while i < bytes.len()
+                    && !matches!(
+                        bytes[i],
+                        b' ' | b'\t'
+                            | b'\r'
+                            | b'\n'
+                            | b';'
+                            | b'&'
+                            | b'|'
+                            | b'('
+                            | b')'
+                            | b'\''
+                            | b'"'
+                    )
+                {
+                    i += 1;
+                }
+                let w = &script[start..i];
+                if command_start {
+                    match w {
+                        "case" => cases += 1,
+                        "esac" => esacs += 1,
+                        _ => {}
+                    }
+                }
+                // After these keywords another command follows; after any other word the
+                // rest are its arguments.
+                command_start = matches!(
+                    w,
+                    "then" | "do" | "else" | "elif" | "if" | "while" | "until" | "time"
+                );
+                continue;
+            }
+        }
+        i += 1;
+    }
+    cases.saturating_sub(esacs)
+}
+
+impl Shell<'_> {
+    /// Parses a script, mapping failures to bash's message and exit 2.
+    pub fn parse(&self, script: &str) -> R<ast::Program> {
+        if script.len() > self.limits.max_source_bytes {
+            return abort(
+                LIMIT_EXIT,
+                format!(
+                    "bash: script too large ({} bytes; limit {})",
+                    script.len(),
+                    self.limits.max_source_bytes
+                ),
+            );
+        }
+        let depth = check_nesting(script, self.limits.max_nesting_depth)?;
+        if let Some(msg) = number_overflow(script) {
+            return abort(UNSUPPORTED_EXIT, msg);
+        }
+        if paren_depth(script) > MAX_PAREN_DEPTH {
+            return abort(
+                UNSUPPORTED_EXIT,
+                format!(
+                    "bash: syntax error: parentheses nested more than {MAX_PAREN_DEPTH} levels deep"
+                ),
+            );
+        }
+        let run = |opts: &brush_parser::ParserOptions| {
+            let mut parser = brush_parser::Parser::new(std::io::Cursor::new(script), opts);
+            // The PEG parser recurses per nesting level: give deep scripts a stack sized for
+            // them.
+            if depth > 16 {
+                stacker::grow(STACK_SEGMENT + depth * 64 * 1024, || parser.parse_program())
+            } else {
+                parser.parse_program()
+            }
+        };
+        let parsed = run(&self.parse_opts);
+        match parsed {
+            Ok(p) => Ok(p),
+            // bash reads extglob groups inside `[[ ]]` always, and elsewhere on lines after
+            // `shopt -s extglob` (it parses line by line): try again when that is the case.
+            Err(e) if extglob_groups_allowed(script) => {
+                let opts = brush_parser::ParserOptions {
+                    enable_extended_globbing: true,
+                    ..self.parse_opts.clone()
+                };
+                run(&opts).or_else(|_| abort(UNSUPPORTED_EXIT, format!("bash: syntax error: {e}")))
+            }
+            Err(e) => abort(UNSUPPORTED_EXIT, format!("bash: syntax error: {e}")),
+        }
+    }
+}
+
+/// Whether every extglob group (`@(`, `!(`, `+(`, `?(`, `*(`) in `script` is one bash would
+/// parse: inside `[[ … ]]`, or on a line after one that runs `shopt -s extglob`. `false` when
+/// there is none.
+fn extglob_groups_allowed(script: &str) -> bool {
+    let mut any = false;
+    let mut enabled = false;
+    for line in script.lines() {
+        let b = line.as_bytes();
+        let mut in_test = 0usize;
+        let (mut sq, mut dq, mut esc) = (false, false, false);
+        for i in 0..b.len() {
+            let c = b[i];
+            if esc {
+                esc = false;
+                continue;
+            }
+            match c {
+                b'\\' if !sq => esc = true,
+                b'\'' if !dq => sq = !sq,
+                b'"' if !sq => dq = !dq,
+                _ if sq || dq => {}
+                b'[' if b.get(i + 1) == Some(&b'[') => in_test += 1,
+                b']' if b.get(i + 1) == Some(&b']') => in_test = in_test.saturating_sub(1),
+                b'@' | b'!' | b'+' | b'?' | b'*' if b.get(i + 1) == Some(&b'(') => {
+                    // `$(`, `$@(`… are not patterns; `!(` after `[[ ` or `==` is.
+                    if i > 0 && b[i - 1] == b'$' {
+                        continue;
+                    }
+                    any = true;
+                    if in_test == 0 && !enabled {
+                        return false;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if line.contains("shopt -s extglob") {
+            enabled = true;
+        }
+    }
+    any
+}

@@ -1,0 +1,144 @@
+//! Shell semantics that models rely on, each checked against what bash 5.2 printed for it
+//! (recorded here by hand from `bash -c`: stdout, exit status, whether stderr is empty).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
+
+use std::time::Duration;
+
+use atlas_sandbox_just_bash::{Engine, JustBashConfig};
+
+/// (script, stdout, exit status, stderr is non-empty)
+const CASES: &[(&str, &str, i32, bool)] = &[
+    (
+        "f() { local x=$(echo a  b); echo \"$x\"; }; f",
+        "a b\n",
+        0,
+        false,
+    ),
+    (
+        "declare -a arr=(1 2 3); echo \"${#arr[@]} ${arr[2]}\"",
+        "3 3\n",
+        0,
+        false,
+    ),
+    (
+        "a=(); for x in \"${a[@]}\"; do echo \"item\"; done; echo done",
+        "done\n",
+        0,
+        false,
+    ),
+    (
+        "IFS=:; u=; for w in ${u:-a:b:c}; do echo \"$w\"; done",
+        "a\nb\nc\n",
+        0,
+        false,
+    ),
+    (
+        "declare d; echo \"[${d-default}]\"",
+        "[default]\n",
+        0,
+        false,
+    ),
+    (
+        "(echo ${unset_var:?must be set}); echo \"exit=$?\"",
+        "exit=1\n",
+        0,
+        true,
+    ),
+    (
+        "for i in 1 2; do for j in 1 2; do break 5; done; echo no; done; echo \"after $?\"",
+        "after 0\n",
+        0,
+        false,
+    ),
+    (
+        "i=0; while i=$((i+1)); [ $i -lt 5 ] || break; do :; done; echo $i",
+        "5\n",
+        0,
+        false,
+    ),
+    ("declare -i n=5; n+=3; echo $n", "8\n", 0, false),
+    ("declare -r ro=1; ro=2; echo \"same line\"", "", 1, true),
+    (
+        "readonly R=1; R=2\necho \"next line $?\"",
+        "next line 1\n",
+        0,
+        true,
+    ),
+    (
+        "set -- -a -b val rest; while getopts ab: o; do echo \"$o ${OPTARG-}\"; done; shift $((OPTIND-1)); echo \"$*\"",
+        "a \nb val\nrest\n",
+        0,
+        false,
+    ),
+    (
+        "printf 'x\\ny\\nz\\n' > /tmp/m; mapfile -t m < /tmp/m; echo \"${#m[@]} ${m[2]}\"",
+        "3 z\n",
+        0,
+        false,
+    ),
+    ("cat <(echo one) <(echo two)", "one\ntwo\n", 0, false),
+    (
+        "while read -r l; do echo \"> $l\"; done < <(printf 'a\\nb\\n')",
+        "> a\n> b\n",
+        0,
+        false,
+    ),
+    (
+        "printf '%#x %.5x %u\\n' 255 255 -1",
+        "0xff 000ff 18446744073709551615\n",
+        0,
+        false,
+    ),
+    (
+        "type -t cd; type -t ls; type -t if; f() { :; }; type -t f",
+        "builtin\nfile\nkeyword\nfunction\n",
+        0,
+        false,
+    ),
+    ("x=a; y=\"1 2\"; export E=$y; printenv E", "1 2\n", 0, false),
+    ("set -x; echo traced", "traced\n", 0, true),
+    ("[ -d \"\" ]; echo $?", "1\n", 0, false),
+    ("echo {01..03}", "01 02 03\n", 0, false),
+    (
+        "[[ \"orders.yml\" =~ ^(.*)\\.yml$ ]] && echo \"${BASH_REMATCH[1]}\"",
+        "orders\n",
+        0,
+        false,
+    ),
+    (
+        "shopt -s extglob; x=order_items; echo ${x%%+(_items)}",
+        "order\n",
+        0,
+        false,
+    ),
+    (
+        "a=(1 2 3); declare -p a",
+        "declare -a a=([0]=\"1\" [1]=\"2\" [2]=\"3\")\n",
+        0,
+        false,
+    ),
+];
+
+#[test]
+fn shell_semantics_match_bash() {
+    let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
+    let mut failures = Vec::new();
+    for (script, stdout, status, stderr) in CASES {
+        let out = engine
+            .exec_script(script, "", Duration::from_secs(10), 1 << 20)
+            .unwrap();
+        if out.stdout_str() != *stdout
+            || out.exit_code != *status
+            || out.stderr.is_empty() == *stderr
+        {
+            failures.push(format!(
+                "{script}\n  got {:?} {} {:?}\n  bash {stdout:?} {status} stderr={stderr}",
+                out.stdout_str(),
+                out.exit_code,
+                out.stderr_str()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
