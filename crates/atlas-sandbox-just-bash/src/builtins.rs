@@ -257,9 +257,10 @@ pub(crate) fn run_builtin(
             io.out(b"0022\n");
             0
         }
-        "alias" | "unalias" | "trap" | "exec" | "fg" | "bg" | "kill" | "ulimit" | "getopts"
-        | "mapfile" | "readarray" | "pushd" | "popd" | "dirs" | "enable" | "disown" | "suspend"
-        | "logout" | "history" | "fc" | "complete" | "compgen" | "coproc" | "caller" => {
+        "trap" => return trap(sh, args, io),
+        "alias" | "unalias" | "exec" | "fg" | "bg" | "kill" | "ulimit" | "getopts" | "mapfile"
+        | "readarray" | "pushd" | "popd" | "dirs" | "enable" | "disown" | "suspend" | "logout"
+        | "history" | "fc" | "complete" | "compgen" | "coproc" | "caller" => {
             return not_supported(io, name);
         }
         _ => return Ok(None),
@@ -267,11 +268,56 @@ pub(crate) fn run_builtin(
     Ok(Some(st))
 }
 
+/// `trap` for the EXIT condition only (what a script's clean-up needs); other signals do not
+/// reach an in-process interpreter and are refused by name.
+fn trap(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<Option<i32>> {
+    let args: Vec<&str> = match args.first().map(String::as_str) {
+        Some("--") => args[1..].iter().map(String::as_str).collect(),
+        _ => args.iter().map(String::as_str).collect(),
+    };
+    let is_exit = |s: &str| matches!(s, "EXIT" | "exit" | "SIGEXIT" | "0");
+    match args.as_slice() {
+        [] | ["-p"] => {
+            if let Some(a) = sh.exit_trap() {
+                io.out(format!("trap -- {} EXIT\n", single_quote(a)).as_bytes());
+            }
+            Ok(Some(0))
+        }
+        ["-p", conds @ ..] if conds.iter().all(|c| is_exit(c)) => {
+            if let Some(a) = sh.exit_trap() {
+                io.out(format!("trap -- {} EXIT\n", single_quote(a)).as_bytes());
+            }
+            Ok(Some(0))
+        }
+        [action, conds @ ..] if !conds.is_empty() && conds.iter().all(|c| is_exit(c)) => {
+            if sh.in_subshell() {
+                return not_supported(io, "trap in a subshell");
+            }
+            let action = (*action != "-").then(|| (*action).to_owned());
+            sh.set_exit_trap(action);
+            Ok(Some(0))
+        }
+        _ => not_supported(io, "trap for signals other than EXIT"),
+    }
+}
+
+/// `s` as one single-quoted shell word (as `trap -p` prints it).
+fn single_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
 fn cd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
-    let args: Vec<&String> = args
+    // Options (-L, -P) end at the first other word or at `--`, as in bash.
+    let options = args
         .iter()
-        .filter(|a| !matches!(a.as_str(), "-L" | "-P"))
-        .collect();
+        .take_while(|a| matches!(a.as_str(), "-L" | "-P"))
+        .count();
+    let rest = &args[options..];
+    let rest = match rest.first() {
+        Some(a) if a.as_str() == "--" => &rest[1..],
+        _ => rest,
+    };
+    let args: Vec<&String> = rest.iter().collect();
     let target = match args.first() {
         None => sh.get_var("HOME").unwrap_or_else(|| "/".to_owned()),
         Some(a) if a.as_str() == "-" => match sh.get_var("OLDPWD") {

@@ -320,6 +320,10 @@ pub struct Shell<'a> {
     /// Bytes of `vars` and of `positional`, as charged to the meter.
     vars_bytes: u64,
     pos_bytes: u64,
+    /// The `trap … EXIT` action, run when the script ends.
+    exit_trap: Option<String>,
+    /// Subshells entered and not yet left (a trap set inside one is refused).
+    subshells: std::cell::Cell<u32>,
 }
 
 /// Escapes glob metacharacters so a quoted string matches literally.
@@ -550,7 +554,24 @@ impl<'a> Shell<'a> {
             },
             meter,
             pos_bytes: 0,
+            exit_trap: None,
+            subshells: std::cell::Cell::new(0),
         }
+    }
+
+    /// The `trap … EXIT` action.
+    pub fn exit_trap(&self) -> Option<&str> {
+        self.exit_trap.as_deref()
+    }
+
+    /// Sets or clears the `trap … EXIT` action.
+    pub fn set_exit_trap(&mut self, action: Option<String>) {
+        self.exit_trap = action;
+    }
+
+    /// Whether a subshell (pipeline stage, `( … )`, `$( … )`) is running.
+    pub fn in_subshell(&self) -> bool {
+        self.subshells.get() > 0
     }
 
     /// Checks the wall-clock deadline and the memory budget.
@@ -699,10 +720,12 @@ impl<'a> Shell<'a> {
             pos_bytes: self.pos_bytes,
             held,
         })
+        .inspect(|_| self.subshells.set(self.subshells.get() + 1))
     }
 
     fn restore_state(&mut self, s: State) {
         // The saved copy becomes the live state: its charge stays, the discarded state's goes.
+        self.subshells.set(self.subshells.get().saturating_sub(1));
         self.meter.release(self.vars_bytes + self.pos_bytes);
         s.held.keep();
         self.vars = s.vars;
@@ -759,7 +782,7 @@ impl<'a> Shell<'a> {
         let result = self
             .parse(script)
             .and_then(|p| self.run_program(&p, stdin, io));
-        let code = match result {
+        let mut code = match result {
             Ok(s) => s,
             Err(Flow::Exit(s)) | Err(Flow::Return(s)) => s,
             Err(Flow::Break(_)) | Err(Flow::Continue(_)) => self.status,
@@ -768,6 +791,24 @@ impl<'a> Shell<'a> {
                 return code;
             }
         };
+        // As bash: the EXIT trap runs once, sees the script's status in `$?`, and changes the
+        // exit code only through its own `exit N`.
+        if let Some(action) = self.exit_trap.take().filter(|a| !a.is_empty())
+            && !self.meter.tripped()
+        {
+            self.status = code;
+            let r = self
+                .parse(&action)
+                .and_then(|p| self.run_program(&p, stdin, io));
+            match r {
+                Err(Flow::Exit(s)) => code = s,
+                Err(Flow::Abort { code, msg }) => {
+                    io.errln(&msg);
+                    return code;
+                }
+                _ => {}
+            }
+        }
         // A budget passed in the last step (or one a command caught) still fails the exec.
         if self.meter.tripped() {
             io.errln(&self.meter.over().message("bash"));
