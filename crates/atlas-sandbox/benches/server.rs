@@ -6,7 +6,8 @@
 //!    this process. Rounds alternate the two so background load hits both alike. Printed: p50
 //!    and p95 of each and the p50 difference (the MCP layer's cost; target < 0.3 ms).
 //! 2. **`serve` against the sidecars**: `POST /v1/exec` and MCP `tools/call` on `serve` (warm jail:
-//!    a `bash -c` per command, like both sidecars) against our `atlas-sidecar` and Atlas's own
+//!    a `bash -c` per command, like both sidecars; each client is one session, as an agent's
+//!    conversation is, so its jail is made once) against our `atlas-sidecar` and Atlas's own
 //!    sidecar (TypeScript on Bun, started as in `crates/atlas-sidecar/benches/vs_atlas.rs`) at 1,
 //!    4, 16 and 64 clients, alternating 0.5 s slices. Every answer is checked (status 200, exit
 //!    0, the expected stdout); anything else is an error. Atlas's sidecar needs
@@ -343,8 +344,15 @@ fn start_atlas(dir: &Path, bun: &Path, work: &Path) -> Server {
     }
 }
 
-/// One call; true when it answered 200, exit 0 and `expect` on stdout.
-async fn one(c: &reqwest::Client, s: &(String, Kind), cmd: &str, expect: &str) -> bool {
+/// One call; true when it answered 200, exit 0 and `expect` on stdout. `session`: the
+/// caller's session on `serve` (an agent's conversation); the sidecars have none.
+async fn one(
+    c: &reqwest::Client,
+    s: &(String, Kind),
+    cmd: &str,
+    expect: &str,
+    session: Option<&str>,
+) -> bool {
     let (url, kind) = s;
     let req = match kind {
         Kind::Sidecar => c
@@ -353,7 +361,7 @@ async fn one(c: &reqwest::Client, s: &(String, Kind), cmd: &str, expect: &str) -
             .json(&serde_json::json!({ "command": cmd })),
         Kind::ServeJson => c
             .post(format!("{url}/v1/exec"))
-            .json(&serde_json::json!({ "command": cmd })),
+            .json(&serde_json::json!({ "command": cmd, "session": session })),
         Kind::ServeMcp => c
             .post(format!("{url}/mcp"))
             .header("accept", "application/json, text/event-stream")
@@ -394,7 +402,8 @@ async fn slice_run(
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..clients {
+    for k in 0..clients {
+        let session = format!("bench-{k}");
         let (c, s, cmd, expect, stop) = (
             c.clone(),
             s.clone(),
@@ -405,7 +414,7 @@ async fn slice_run(
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut err) = (0u64, 0u64);
             while !stop.load(Ordering::Relaxed) {
-                if one(&c, &s, &cmd, &expect).await {
+                if one(&c, &s, &cmd, &expect, Some(&session)).await {
                     ok += 1;
                 } else {
                     err += 1;
@@ -480,7 +489,7 @@ fn part2(rt: &tokio::runtime::Runtime) {
     rt.block_on(async {
         for (s, t) in servers.iter().zip(&targets) {
             let until = Instant::now() + Duration::from_secs(30);
-            while !one(&client, t, "echo ready", "ready\n").await {
+            while !one(&client, t, "echo ready", "ready\n", Some("bench-0")).await {
                 assert!(Instant::now() < until, "{} did not answer", s.name);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -588,7 +597,7 @@ fn part3(rt: &tokio::runtime::Runtime) {
     let pid = child.id();
     let (before, after, opened, expired) = rt.block_on(async {
         let target = (url.clone(), Kind::ServeJson);
-        assert!(one(&client, &target, "echo ready", "ready\n").await);
+        assert!(one(&client, &target, "echo ready", "ready\n", None).await);
         let before = pss_kib(pid);
         let t0 = Instant::now();
         let mut tasks = Vec::new();
