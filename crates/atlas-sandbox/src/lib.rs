@@ -15,6 +15,7 @@ pub mod schema;
 #[cfg(feature = "server")]
 pub mod serve;
 pub mod session;
+mod session_cwd;
 
 pub use config::{Config, ConfigErrors, ConfigProblem, LoadOptions, Origin, SandboxSettings, load};
 pub use host::{BackendReport, Host, PluginSlot, Rejection, Report, SelectError, SlotState};

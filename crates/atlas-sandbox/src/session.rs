@@ -2,7 +2,8 @@
 //!
 //! A [`Session`] owns one sandbox of the selected backend, created on its first command and
 //! reused after, so the files a command writes and its working directory are there for the next
-//! command of the same session (shell variables are not: every command is a new shell). The
+//! command of the same session (shell variables are not: every command is a new shell; the
+//! working directory is carried by `session_cwd`). The
 //! [`SessionTable`] holds at most `max_sessions`, evicting the least recently used idle one, and
 //! closes sessions idle for longer than `idle_timeout`. Closing a session closes its sandbox
 //! (a cloud sandbox is deleted).
@@ -147,6 +148,8 @@ struct SessionInner {
     state: Mutex<State>,
     permits: Arc<Semaphore>,
     counters: Arc<Counters>,
+    /// The directory the last command ended in, inside the sandbox (see `session_cwd`).
+    cwd: Mutex<Option<String>>,
 }
 
 /// A handle to one session. Cloning it is cheap; all clones are the same session.
@@ -193,6 +196,7 @@ impl Session {
                 }),
                 permits: Arc::new(Semaphore::new(per_session.max(1))),
                 counters,
+                cwd: Mutex::new(None),
             }),
         }
     }
@@ -270,7 +274,29 @@ impl Session {
             self.close_sandbox().await;
             return Err(SessionError::Closed);
         }
+        let plain = request.clone();
+        let mut request = request;
+        let carried = lock(&inner.cwd).clone();
+        let wrapped = crate::session_cwd::wrap(&mut request, carried.as_deref());
+        let chars = request.command.chars().count();
+        if chars > atlas_sandbox_sdk::MAX_COMMAND_CHARS {
+            return Err(atlas_sandbox_sdk::Error::invalid_request(format!(
+                "the command is {} characters long; in a session the limit is {} (the session's \
+                 working-directory prefix takes {})",
+                chars - wrapped.prefix_chars(),
+                atlas_sandbox_sdk::MAX_COMMAND_CHARS - wrapped.prefix_chars(),
+                wrapped.prefix_chars()
+            ))
+            .into());
+        }
         let out = sandbox.exec(request).await?;
+        if wrapped.refused_unparsed(&out) {
+            return Ok((id.clone(), sandbox.exec(plain).await?));
+        }
+        let (out, cwd) = wrapped.unwrap(out);
+        if let Some(cwd) = cwd {
+            *lock(&inner.cwd) = Some(cwd);
+        }
         Ok((id.clone(), out))
     }
 

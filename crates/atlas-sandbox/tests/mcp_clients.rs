@@ -120,49 +120,60 @@ fn official_conformance_suite_against_serve() {
         assert!(t0.elapsed().as_secs() < 30, "serve did not start: {text}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    let out_path = log_dir.path().join("suite.out");
-    let mut suite_run = Command::new(&node)
-        .arg(&suite)
-        .args(["server", "--url", &format!("http://{addr}/mcp")])
-        .arg("--expected-failures")
-        .arg(dir.join("expected-failures.yml"))
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = suite_run.try_wait().unwrap() {
-            break Some(s);
-        }
-        if t0.elapsed().as_secs() > 300 {
-            let _ = suite_run.kill();
-            let _ = suite_run.wait();
-            break None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
-    let out = std::process::Output {
-        status: status.unwrap_or_else(|| {
-            panic!(
-                "the conformance suite did not finish within 300 s:\n{}",
-                std::fs::read_to_string(&out_path).unwrap_or_default()
-            )
-        }),
-        stdout: std::fs::read(&out_path).unwrap_or_default(),
-        stderr: Vec::new(),
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary = stdout
-        .split("=== SUMMARY ===")
-        .nth(1)
-        .unwrap_or(&stdout)
-        .to_owned();
-    println!("{summary}");
-    assert!(
-        out.status.success(),
-        "conformance failures outside the baseline (or a stale baseline):\n{summary}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // 0.1.16's active suite, then 0.2.0-alpha.12 (the first with 2026-07-28 scenarios) on every
+    // scenario of that revision, each against its own committed baseline.
+    let next = dir.join("node_modules/conformance-next/dist/index.js");
+    let mut runs = vec![(suite.clone(), Vec::new(), "expected-failures.yml")];
+    if next.is_file() {
+        runs.push((
+            next,
+            vec!["--suite", "all", "--spec-version", "2026-07-28"],
+            "expected-failures-2026-07-28.yml",
+        ));
+    } else {
+        skip(
+            "official_conformance_suite_against_serve (2026-07-28 scenarios)",
+            "tests/mcp-conformance/node_modules/conformance-next missing (npm ci)",
+        );
+    }
+    for (i, (js, extra, baseline)) in runs.into_iter().enumerate() {
+        let out_path = log_dir.path().join(format!("suite-{i}.out"));
+        let mut suite_run = Command::new(&node)
+            .arg(&js)
+            .args(["server", "--url", &format!("http://{addr}/mcp")])
+            .args(&extra)
+            .arg("--expected-failures")
+            .arg(dir.join(baseline))
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = suite_run.try_wait().unwrap() {
+                break Some(s);
+            }
+            if t0.elapsed().as_secs() > 300 {
+                let _ = suite_run.kill();
+                let _ = suite_run.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        };
+        let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+        let status = status.unwrap_or_else(|| {
+            panic!("the conformance suite ({baseline}) did not finish within 300 s:\n{stdout}")
+        });
+        let summary = stdout
+            .split("=== SUMMARY ===")
+            .nth(1)
+            .unwrap_or(&stdout)
+            .to_owned();
+        println!("{baseline}:{summary}");
+        assert!(
+            status.success(),
+            "conformance failures outside {baseline} (or a stale baseline):\n{summary}"
+        );
+    }
 }

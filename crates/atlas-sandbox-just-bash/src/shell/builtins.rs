@@ -385,10 +385,17 @@ pub(crate) fn run_builtin(
 }
 
 fn cd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
-    let args: Vec<&String> = args
+    // Options (-L, -P) end at the first other word or at `--`, as in bash.
+    let options = args
         .iter()
-        .filter(|a| !matches!(a.as_str(), "-L" | "-P"))
-        .collect();
+        .take_while(|a| matches!(a.as_str(), "-L" | "-P"))
+        .count();
+    let rest = &args[options..];
+    let rest = match rest.first() {
+        Some(a) if a.as_str() == "--" => &rest[1..],
+        _ => rest,
+    };
+    let args: Vec<&String> = rest.iter().collect();
     let target = match args.first() {
         None => sh.get_var("HOME").unwrap_or_else(|| "/".to_owned()),
         Some(a) if a.as_str() == "-" => match sh.get_var("OLDPWD") {
