@@ -118,7 +118,11 @@ impl Rerun {
 
 /// Every live descendant of this process (zombies included), by pid.
 pub fn descendants() -> BTreeSet<i32> {
-    let me = std::process::id() as i32;
+    descendants_of(std::process::id() as i32)
+}
+
+/// Every live descendant of `me` (zombies included), by pid.
+pub fn descendants_of(me: i32) -> BTreeSet<i32> {
     let mut parent = std::collections::HashMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
