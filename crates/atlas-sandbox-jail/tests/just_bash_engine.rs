@@ -58,7 +58,7 @@ use atlas_sandbox_sdk::{ErrorKind, ExecRequest, PluginContext, Sandbox, Semantic
 /// space than a worker capped at 48 MiB above its start has: the allocation fails and the
 /// Rust runtime aborts the worker, a real abort and not a simulated one.
 const ALLOCATES_PAST_THE_RLIMIT: &str =
-    "awk 'BEGIN { for (i = 0; i < 3000000; i++) a[i] = i; print length(a) }'";
+    "awk 'BEGIN { for (i = 0; i < 60000; i++) a[i] = sprintf(\"%1000d\", i); print length(a) }'";
 
 fn contained(plain: bool) -> ContainedJustBash {
     let c = ContainedJustBash::new(JustBashConfig::default(), &PluginContext::default())
@@ -144,7 +144,22 @@ async fn crash_ends_one_session(plain: bool) {
     let c = plugin.create_contained(&layer).await.expect("create c");
     let out = c.exec(ExecRequest::new("echo fine")).await.expect("c");
     assert_eq!(out.stdout_str(), "fine\n");
-    for s in [a, b, c] {
+    // The same command is within the interpreter's budgets: with the default cap it succeeds.
+    let roomy = ContainedJustBash::new(JustBashConfig::default(), &PluginContext::default())
+        .expect("valid config");
+    let roomy = if plain { roomy.plain_only() } else { roomy };
+    let d = roomy.create_contained(&layer).await.expect("create d");
+    let out = d
+        .exec(ExecRequest::new(ALLOCATES_PAST_THE_RLIMIT).timeout(Duration::from_secs(20)))
+        .await
+        .expect("d");
+    assert_eq!(
+        (out.exit_code, out.stdout_str().as_ref()),
+        (0, "60000\n"),
+        "{what}: {}",
+        out.stderr_str()
+    );
+    for s in [a, b, c, d] {
         s.close().await.expect("close");
     }
 }
