@@ -185,7 +185,6 @@ async fn a_crash_ends_one_plain_session() {
 /// interpreter's process must all be gone.
 #[test]
 fn killing_the_host_kills_the_interpreter() {
-    use std::io::{BufRead, BufReader};
     if let Some(role) = common::child_role() {
         if role == "t1-host" {
             t1_child();
@@ -195,21 +194,10 @@ fn killing_the_host_kills_the_interpreter() {
     if common::plugin_or_skip("killing_the_host_kills_the_interpreter", config()).is_none() {
         return;
     }
-    let mut child = common::Rerun::new("killing_the_host_kills_the_interpreter", "t1-host")
-        .command()
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn the host child");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut keeper = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("read");
-        if let Some((_, pid)) = line.split_once("KEEPER ") {
-            keeper = pid.trim().parse::<i32>().ok();
-            break;
-        }
-    }
-    let keeper = keeper.expect("the child printed its keeper pid");
+    let (mut child, keeper) = common::start_host_child(common::Rerun::new(
+        "killing_the_host_kills_the_interpreter",
+        "t1-host",
+    ));
     // The keeper, the init and the interpreter's process.
     let mut worker = vec![keeper];
     let start = std::time::Instant::now();
@@ -234,18 +222,5 @@ fn killing_the_host_kills_the_interpreter() {
 }
 
 fn t1_child() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let plugin = common::plugin(config());
-        let (_tmp, root) = atlas_sandbox_testkit::copy_example_layer();
-        let sb = common::sandbox(&plugin, &root).await;
-        println!("KEEPER {}", sb.worker_pid().expect("pid"));
-        let _ = sb
-            .exec(ExecRequest::new("sleep 60").timeout(Duration::from_secs(60)))
-            .await;
-    });
+    common::host_child(config(), "sleep 60".into());
 }
