@@ -1,7 +1,9 @@
-//! Per-command latency of the warm jail against its peers, side by side in one run: bare
-//! `bash -c` (the SDK's process runner, no isolation), just-bash in-process, and the nsjail
-//! backend when nsjail is on PATH/NSJAIL_PATH; plus `create` (worker start) and the throughput
-//! of 2 concurrent callers on one sandbox.
+//! Per-command latency of the warm jail (both engines) against its peers, side by side in one
+//! run: bare `bash -c` (the SDK's process runner, no isolation), just-bash in-process, just-bash
+//! in a plain worker (the containment fallback without user namespaces), and the nsjail
+//! backend when nsjail is on PATH/NSJAIL_PATH; plus `create` (worker start) of each kind and
+//! the throughput of 2 concurrent callers on one sandbox. The last lines are the ratios the
+//! targets are stated in.
 //!
 //! `cargo bench -p atlas-sandbox-jail` (BENCH_N sets the runs per row, default 200). The modes
 //! are interleaved in rounds so a busy machine skews them alike.
@@ -10,7 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atlas_sandbox_jail::{JailConfig, JailPlugin};
+use atlas_sandbox_jail::{ContainedJustBash, Engine, JailConfig, JailPlugin};
+use atlas_sandbox_just_bash::JustBashConfig;
 use atlas_sandbox_sdk::process::{self, ProcessSpec};
 use atlas_sandbox_sdk::{
     ExecRequest, PluginContext, PluginDescriptor, Sandbox, SandboxPlugin, SemanticLayer,
@@ -116,9 +119,25 @@ async fn run() {
         }
     };
     let jail_sb: Arc<dyn Sandbox> = Arc::new(jail.create_jail(&layer).await.expect("create"));
+    let jail_jb = JailPlugin::new(
+        JailConfig {
+            engine: Engine::JustBash,
+            ..JailConfig::default()
+        },
+        &PluginContext::default(),
+    )
+    .expect("plugin");
+    let jail_jb_sb: Arc<dyn Sandbox> = Arc::new(jail_jb.create_jail(&layer).await.expect("create"));
+    let plain = ContainedJustBash::new(JustBashConfig::default(), &PluginContext::default())
+        .expect("contained")
+        .plain_only();
+    let plain_sb: Arc<dyn Sandbox> =
+        Arc::new(plain.create_contained(&layer).await.expect("create"));
     // Warm-up.
     for c in COMMANDS {
         through(&*jail_sb, c).await;
+        through(&*jail_jb_sb, c).await;
+        through(&*plain_sb, c).await;
         through(&*jb_sb, c).await;
         bare(c, &root).await;
     }
@@ -132,16 +151,29 @@ async fn run() {
         }
     };
     let mut creates = Vec::new();
+    let mut creates_jb = Vec::new();
+    let mut creates_plain = Vec::new();
     for _ in 0..ROUNDS {
         for c in COMMANDS {
             for _ in 0..per_round {
-                row(format!("jail (bash)   {c}"), through(&*jail_sb, c).await);
-                row(format!("bare bash -c  {c}"), bare(c, &root).await);
-                row(format!("just-bash     {c}"), through(&*jb_sb, c).await);
+                row(
+                    format!("jail (bash)       {c}"),
+                    through(&*jail_sb, c).await,
+                );
+                row(format!("bare bash -c      {c}"), bare(c, &root).await);
+                row(
+                    format!("jail (just-bash)  {c}"),
+                    through(&*jail_jb_sb, c).await,
+                );
+                row(
+                    format!("plain worker (jb) {c}"),
+                    through(&*plain_sb, c).await,
+                );
+                row(format!("just-bash         {c}"), through(&*jb_sb, c).await);
             }
             if let Some(ns) = &ns_sb {
                 for _ in 0..per_round.div_ceil(4) {
-                    row(format!("nsjail        {c}"), through(&**ns, c).await);
+                    row(format!("nsjail            {c}"), through(&**ns, c).await);
                 }
             }
         }
@@ -150,22 +182,69 @@ async fn run() {
             let sb = jail.create_jail(&layer).await.expect("create");
             creates.push(ms(t.elapsed()));
             sb.close().await.expect("close");
+            let t = Instant::now();
+            let sb = jail_jb.create_jail(&layer).await.expect("create");
+            creates_jb.push(ms(t.elapsed()));
+            sb.close().await.expect("close");
+            let t = Instant::now();
+            let sb = plain.create_contained(&layer).await.expect("create");
+            creates_plain.push(ms(t.elapsed()));
+            sb.close().await.expect("close");
         }
     }
-    println!("{:<42} {:>9} {:>9} {:>6}", "row (ms)", "median", "p95", "n");
+    println!("{:<46} {:>9} {:>9} {:>6}", "row (ms)", "median", "p95", "n");
+    let mut medians = std::collections::HashMap::new();
     for (name, v) in rows {
         let s = stats(v);
-        println!("{name:<42} {:>9.3} {:>9.3} {:>6}", s.median, s.p95, s.n);
+        println!("{name:<46} {:>9.3} {:>9.3} {:>6}", s.median, s.p95, s.n);
+        medians.insert(name, s.median);
     }
-    let s = stats(creates);
-    println!(
-        "{:<42} {:>9.3} {:>9.3} {:>6}",
-        "jail create (worker start) + close", s.median, s.p95, s.n
-    );
+    for (what, v) in [
+        ("jail (bash) create (worker start)", creates),
+        ("jail (just-bash) create (worker start)", creates_jb),
+        ("plain worker (jb) create", creates_plain),
+    ] {
+        let s = stats(v);
+        println!("{what:<46} {:>9.3} {:>9.3} {:>6}", s.median, s.p95, s.n);
+    }
+    let m = |row: &str, c: &str| {
+        medians
+            .iter()
+            .find(|(k, _)| k.starts_with(row) && k.ends_with(c))
+            .map(|(_, v)| *v)
+    };
+    for c in COMMANDS {
+        if let (Some(j), Some(b)) = (m("jail (bash)", c), m("bare bash -c", c)) {
+            println!(
+                "ratio jail (bash) / bare bash -c      {c:<26} {:.2}x",
+                j / b
+            );
+        }
+        if let (Some(j), Some(n)) = (m("jail (bash)", c), m("nsjail", c)) {
+            println!(
+                "ratio nsjail / jail (bash)            {c:<26} {:.2}x",
+                n / j
+            );
+        }
+        if let (Some(j), Some(i)) = (m("jail (just-bash)", c), m("just-bash ", c)) {
+            println!(
+                "jail (just-bash) - in-process         {c:<26} {:+.3} ms",
+                j - i
+            );
+        }
+        if let (Some(j), Some(i)) = (m("plain worker (jb)", c), m("just-bash ", c)) {
+            println!(
+                "plain worker (jb) - in-process        {c:<26} {:+.3} ms",
+                j - i
+            );
+        }
+    }
 
     // Throughput: 2 callers on one sandbox for 2 s each.
     for (name, sb) in [
         ("jail (bash)", Arc::clone(&jail_sb)),
+        ("jail (just-bash)", Arc::clone(&jail_jb_sb)),
+        ("plain worker (jb)", Arc::clone(&plain_sb)),
         ("just-bash", Arc::clone(&jb_sb)),
     ]
     .into_iter()
@@ -189,7 +268,7 @@ async fn run() {
             total += t.await.expect("task");
         }
         println!(
-            "2-client throughput {name:<12} `ls /semantic`: {:.0} commands/s",
+            "2-client throughput {name:<17} `ls /semantic`: {:.0} commands/s",
             f64::from(total) / 2.0
         );
     }
@@ -214,5 +293,7 @@ async fn run() {
         "2-client throughput bare bash -c `ls /semantic`: {:.0} commands/s",
         f64::from(total) / 2.0
     );
-    jail_sb.close().await.expect("close");
+    for sb in [jail_sb, jail_jb_sb, plain_sb] {
+        sb.close().await.expect("close");
+    }
 }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use atlas_sandbox_just_bash::JustBashConfig;
 use atlas_sandbox_sdk::{Error, HumanDuration, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -16,8 +17,13 @@ use crate::ID;
 #[serde(deny_unknown_fields, default)]
 pub struct JailConfig {
     /// What runs a command inside the jailed worker: "bash" forks `/bin/bash -c` (the real
-    /// GNU tools of the host's `/usr`, read-only).
+    /// GNU tools of the host's `/usr`, read-only); "just-bash" runs the in-process just-bash
+    /// interpreter inside the jailed worker (no fork per command; its writes stay in the
+    /// session's memory layer).
     pub engine: Engine,
+    /// The interpreter's settings for `engine = "just-bash"` (the `[plugins.just-bash]` keys:
+    /// mount_point, read_only, limits). Ignored by the bash engine.
+    pub just_bash: JustBashConfig,
     /// Wall-clock limit of one command ("10s", "1500ms"). A request's own timeout applies when
     /// it is shorter.
     pub time_limit: HumanDuration,
@@ -57,6 +63,8 @@ pub enum Engine {
     /// `/bin/bash -c <command>`, forked by the worker in its own process group.
     #[default]
     Bash,
+    /// The just-bash interpreter, run by a long-lived process inside the jail.
+    JustBash,
 }
 
 /// One extra read-only mount.
@@ -81,6 +89,7 @@ impl Default for JailConfig {
     fn default() -> Self {
         JailConfig {
             engine: Engine::Bash,
+            just_bash: JustBashConfig::default(),
             time_limit: HumanDuration(Duration::from_secs(10)),
             cpu_time_limit: None,
             memory_limit_mb: 512,
@@ -107,6 +116,9 @@ fn bad(key: &str, why: impl std::fmt::Display) -> Error {
 impl JailConfig {
     /// Checks the values the schema cannot express; errors name the key.
     pub fn validate(&self) -> Result<()> {
+        self.just_bash
+            .validate()
+            .map_err(|why| bad("just_bash", why))?;
         if self.time_limit.get().is_zero() {
             return Err(bad("time_limit", "must be greater than zero"));
         }

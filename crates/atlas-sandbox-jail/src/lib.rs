@@ -45,6 +45,8 @@
 #[cfg(target_os = "linux")]
 mod config;
 #[cfg(target_os = "linux")]
+mod contain;
+#[cfg(target_os = "linux")]
 mod error;
 #[cfg(target_os = "linux")]
 mod plugin;
@@ -84,6 +86,7 @@ mod linux {
     };
 
     pub use crate::config::{Engine, ExtraMount, JailConfig};
+    pub use crate::contain::{ContainedJustBash, Containment};
     pub use crate::plugin::{JailPlugin, security_of};
     pub use crate::sandbox::JailSandbox;
     use crate::{DEFAULT_PRIORITY, ID};

@@ -7,8 +7,8 @@ use atlas_sandbox_sdk::{
     async_trait,
 };
 
-use crate::config::JailConfig;
-use crate::protocol::Plan;
+use crate::config::{Engine, JailConfig};
+use crate::protocol::{Mode, Plan, PlanEngine};
 use crate::sandbox::JailSandbox;
 use crate::{DEFAULT_PRIORITY, ID, probe};
 
@@ -48,9 +48,15 @@ impl JailPlugin {
             .then_some((self.config.jail_uid, self.config.jail_gid))
     }
 
-    pub(crate) fn plan(&self) -> Plan {
+    pub(crate) fn plan(&self, mode: Mode, root: &std::path::Path) -> Plan {
         let c = &self.config;
         Plan {
+            engine: match c.engine {
+                Engine::Bash => PlanEngine::Bash,
+                Engine::JustBash => PlanEngine::JustBash(Box::new(c.just_bash.clone())),
+            },
+            mode,
+            root: root.to_string_lossy().into_owned(),
             host_pid: rustix::process::getpid().as_raw_nonzero().get(),
             jail_uid: c.jail_uid,
             jail_gid: c.jail_gid,
@@ -93,7 +99,12 @@ impl JailPlugin {
 
     /// [`SandboxPlugin::create`] with the concrete type.
     pub async fn create_jail(&self, layer: &SemanticLayer) -> Result<JailSandbox> {
-        JailSandbox::create(self.plan(), layer, self.config.time_limit.get()).await
+        JailSandbox::create(
+            self.plan(Mode::Jail, layer.root()),
+            layer,
+            self.config.time_limit.get(),
+        )
+        .await
     }
 }
 
@@ -112,6 +123,13 @@ pub fn security_of(config: &JailConfig) -> SecurityProfile {
         "the seccomp filter is a denylist (the nsjail explore policy plus x32 killed)".to_owned(),
         "the host's /usr is visible read-only inside the jail".to_owned(),
     ];
+    if config.engine == Engine::JustBash {
+        caveats.push(
+            "engine = \"just-bash\": commands run in the just-bash interpreter inside the jail, \
+             whose output can differ from bash + GNU tools where it lacks a feature"
+                .to_owned(),
+        );
+    }
     if !config.require_landlock {
         caveats.push(
             "require_landlock = false: on a kernel without Landlock the jail runs without it"

@@ -30,16 +30,46 @@ pub(crate) struct Plan {
     pub extra_ro: Vec<(String, String)>,
     /// Fail the setup when Landlock cannot be enforced.
     pub require_landlock: bool,
+    /// What runs a command.
+    pub engine: PlanEngine,
+    /// How the worker is confined.
+    pub mode: Mode,
+    /// The semantic layer's host path (the plain worker reads it in place; the jail mounts it
+    /// at `/semantic`).
+    pub root: String,
+}
+
+/// What runs a command in the worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum PlanEngine {
+    /// A fork of `/bin/bash -c` per command.
+    Bash,
+    /// The just-bash interpreter in one long-lived process of the worker, with this config.
+    JustBash(Box<atlas_sandbox_just_bash::JustBashConfig>),
+}
+
+/// How the worker is confined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Mode {
+    /// The full jail: namespaces, pivot_root, Landlock, seccomp, rlimits.
+    Jail,
+    /// A plain child of the host (where user namespaces are unavailable): rlimits,
+    /// no_new_privs and the seccomp filter; only for the just-bash engine.
+    Plain,
 }
 
 /// Host → worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Request {
     /// Run `command` in `/semantic/<cwd>`; stdout and stderr are the two fds sent with it.
+    /// The just-bash engine bounds itself by `timeout_ms` and writes at most one byte more
+    /// than `max_output` per stream (the host caps and adds the notice).
     Exec {
         id: u64,
         cwd: String,
         command: String,
+        timeout_ms: u64,
+        max_output: u64,
     },
     /// Kill the process group of exec `id`.
     Kill { id: u64 },
@@ -52,11 +82,13 @@ pub(crate) enum Reply {
     Ready { landlock: String },
     /// The jail could not be built; the message names the step and the error.
     SetupFailed { message: String },
-    /// The command of exec `id` ended: `code` for an exit, `signal` for a kill.
+    /// The command of exec `id` ended: `code` for an exit, `signal` for a kill;
+    /// `timed_out` when the engine itself stopped it at its deadline (just-bash).
     Exited {
         id: u64,
         code: Option<i32>,
         signal: Option<i32>,
+        timed_out: bool,
     },
     /// The command of exec `id` could not be started.
     SpawnFailed { id: u64, message: String },
@@ -115,11 +147,19 @@ impl Request {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         match self {
-            Request::Exec { id, cwd, command } => {
+            Request::Exec {
+                id,
+                cwd,
+                command,
+                timeout_ms,
+                max_output,
+            } => {
                 out.push(EXEC);
                 out.extend_from_slice(&id.to_le_bytes());
                 put_str(&mut out, cwd);
                 put_str(&mut out, command);
+                out.extend_from_slice(&timeout_ms.to_le_bytes());
+                out.extend_from_slice(&max_output.to_le_bytes());
             }
             Request::Kill { id } => {
                 out.push(KILL);
@@ -136,6 +176,8 @@ impl Request {
                 id: r.u64()?,
                 cwd: r.str()?,
                 command: r.str()?,
+                timeout_ms: r.u64()?,
+                max_output: r.u64()?,
             },
             KILL => Request::Kill { id: r.u64()? },
             _ => return None,
@@ -164,11 +206,17 @@ impl Reply {
                 out.push(SETUP_FAILED);
                 put_str(&mut out, message);
             }
-            Reply::Exited { id, code, signal } => {
+            Reply::Exited {
+                id,
+                code,
+                signal,
+                timed_out,
+            } => {
                 out.push(EXITED);
                 out.extend_from_slice(&id.to_le_bytes());
                 out.extend_from_slice(&opt(*code).to_le_bytes());
                 out.extend_from_slice(&opt(*signal).to_le_bytes());
+                out.push(u8::from(*timed_out));
             }
             Reply::SpawnFailed { id, message } => {
                 out.push(SPAWN_FAILED);
@@ -188,6 +236,7 @@ impl Reply {
                 id: r.u64()?,
                 code: unopt(r.i32()?),
                 signal: unopt(r.i32()?),
+                timed_out: r.u8()? != 0,
             },
             SPAWN_FAILED => Reply::SpawnFailed {
                 id: r.u64()?,
@@ -210,6 +259,8 @@ mod tests {
                 id: 7,
                 cwd: "entities".into(),
                 command: "grep -rn é .".into(),
+                timeout_ms: 10_000,
+                max_output: 1 << 20,
             },
             Request::Kill { id: u64::MAX },
         ] {
@@ -226,11 +277,13 @@ mod tests {
                 id: 1,
                 code: Some(0),
                 signal: None,
+                timed_out: false,
             },
             Reply::Exited {
                 id: 2,
                 code: None,
                 signal: Some(9),
+                timed_out: true,
             },
             Reply::SpawnFailed {
                 id: 3,

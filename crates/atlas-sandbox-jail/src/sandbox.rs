@@ -19,7 +19,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::oneshot;
 
 use crate::error::JailError;
-use crate::protocol::{MAX_MESSAGE, Plan, Reply, Request};
+use crate::protocol::{MAX_MESSAGE, Plan, PlanEngine, Reply, Request};
 use crate::worker::{recv, send};
 
 /// How long a worker may take to build its jail.
@@ -29,6 +29,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
 /// How long `close` waits for the worker to exit before killing it.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How long past the deadline a command may go without an exit status before the worker is
+/// taken for wedged and killed (the just-bash engine stops itself at the deadline; the bash
+/// engine's group is killed at it).
+const WEDGED_GRACE: Duration = Duration::from_secs(1);
 
 /// A sandbox over one semantic layer, backed by one jailed worker.
 #[derive(Debug)]
@@ -48,6 +52,9 @@ struct Inner {
     reader: Mutex<Option<tokio::task::JoinHandle<()>>>,
     time_limit: Duration,
     landlock: String,
+    /// The just-bash engine answers one command at a time: a command waits here, so its
+    /// deadline starts when the interpreter is free.
+    one_at_a_time: Option<tokio::sync::Mutex<()>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -92,6 +99,15 @@ impl Inner {
             handle.spawn(async move {
                 let _ = me.send(&msg, &[]).await;
             });
+        }
+    }
+
+    /// Kills the keeper now (the jail follows by its parent-death signal); `close` or `Drop`
+    /// reaps it.
+    fn kill_worker(&self) {
+        let _ = rustix::net::shutdown(self.sock.get_ref(), Shutdown::Both);
+        if let Some(child) = lock(&self.worker).as_mut() {
+            let _ = child.kill();
         }
     }
 
@@ -213,6 +229,8 @@ impl JailSandbox {
             reader: Mutex::new(None),
             time_limit,
             landlock: String::new(),
+            one_at_a_time: matches!(plan.engine, PlanEngine::JustBash(_))
+                .then(|| tokio::sync::Mutex::new(())),
         };
         let plan = serde_json::to_vec(&plan).map_err(|e| JailError::Io(e.to_string()))?;
         let first = tokio::time::timeout(START_TIMEOUT, async {
@@ -317,6 +335,10 @@ impl Sandbox for JailSandbox {
             }
         }
         let timeout = request.timeout.min(inner.time_limit);
+        let _turn = match &inner.one_at_a_time {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        };
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
@@ -331,6 +353,8 @@ impl Sandbox for JailSandbox {
             id,
             cwd: rel,
             command: request.command.clone(),
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            max_output: request.max_output_bytes as u64,
         }
         .encode();
         if let Err(e) = inner.send(&msg, &[out_w.as_fd(), err_w.as_fd()]).await {
@@ -355,6 +379,8 @@ impl Sandbox for JailSandbox {
         let mut timed_out = false;
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
+        let wedged = tokio::time::sleep(timeout + WEDGED_GRACE);
+        tokio::pin!(wedged);
         let drain = tokio::time::sleep(Duration::from_secs(86_400));
         tokio::pin!(drain);
         let mut draining = false;
@@ -403,12 +429,38 @@ impl Sandbox for JailSandbox {
                     timed_out = true;
                     kill(&mut killed);
                 },
+                () = &mut wedged, if status.is_none() => {
+                    // No answer well past the deadline: the worker is stuck (an interpreter
+                    // bug the deadline checks cannot reach). It ends, with its session.
+                    guard.armed = false;
+                    inner.mark_gone(format!(
+                        "it gave no exit status within {WEDGED_GRACE:?} after the deadline and was killed"
+                    ));
+                    inner.kill_worker();
+                    err.push(
+                        b"atlas-sandbox-jail: the command did not stop at its deadline; \
+                          the sandbox's worker was killed\n",
+                    );
+                    return Ok(ExecOutput::from_streams(
+                        out,
+                        err,
+                        TIMEOUT_EXIT_CODE,
+                        true,
+                        start.elapsed(),
+                    ));
+                },
                 () = &mut drain, if draining => break,
             }
         }
         guard.armed = false;
         let exit_code = match status {
-            Some(Reply::Exited { code, signal, .. }) => {
+            Some(Reply::Exited {
+                code,
+                signal,
+                timed_out: engine_timed_out,
+                ..
+            }) => {
+                timed_out |= engine_timed_out;
                 if timed_out {
                     TIMEOUT_EXIT_CODE
                 } else {

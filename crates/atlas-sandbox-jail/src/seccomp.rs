@@ -165,6 +165,35 @@ pub(crate) fn programs() -> Result<Vec<BpfProgram>, seccompiler::Error> {
     Ok(out)
 }
 
+/// The extra filter of a worker that runs the just-bash interpreter: it never starts a
+/// program or a process, so a bug that tries to is refused (EPERM) rather than obeyed.
+pub(crate) fn interpreter_program() -> Result<BpfProgram, seccompiler::Error> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    let mut nrs = vec![
+        libc::SYS_execve,
+        libc::SYS_execveat,
+        libc::SYS_clone,
+        libc::SYS_clone3,
+        libc::SYS_socket,
+        libc::SYS_socketpair,
+        libc::SYS_connect,
+        libc::SYS_bind,
+    ];
+    #[cfg(target_arch = "x86_64")]
+    nrs.extend([libc::SYS_fork, libc::SYS_vfork]);
+    for nr in nrs {
+        rules.insert(nr, Vec::new());
+    }
+    SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch()?,
+    )?
+    .try_into()
+    .map_err(seccompiler::Error::Backend)
+}
+
 /// Kills any syscall of the x32 ABI (numbers with bit 30 set, same audit arch as x86_64), which
 /// a filter keyed by x86_64 numbers would otherwise let through on a kernel built with x32.
 fn no_x32() -> BpfProgram {
@@ -201,5 +230,6 @@ mod tests {
         let p = programs().unwrap();
         assert!(p.len() >= 2);
         assert!(p[0].len() > denied().len());
+        assert!(!interpreter_program().unwrap().is_empty());
     }
 }

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use atlas_sandbox_jail::{JailConfig, JailPlugin};
@@ -267,22 +266,7 @@ fn t1_killing_the_host_kills_the_jail() {
         let mut rerun = Rerun::new("t1_killing_the_host_kills_the_jail", "t1-host");
         rerun.env.push(("T1_MARKER".into(), marker.clone()));
         rerun.as_user = user;
-        let mut child = rerun
-            .command()
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn the host child");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut keeper = None;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("read");
-            // libtest prints the test's name on the same line first.
-            if let Some((_, pid)) = line.split_once("KEEPER ") {
-                keeper = Some(pid.trim().to_owned());
-                break;
-            }
-        }
-        let keeper = keeper.expect("the child printed its keeper pid");
+        let (mut child, keeper) = common::start_host_child(rerun);
         let start = std::time::Instant::now();
         while processes_with(&marker).is_empty() && start.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(20));
@@ -310,21 +294,8 @@ fn t1_killing_the_host_kills_the_jail() {
 }
 
 fn t1_child() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let plugin = common::plugin(JailConfig::default());
-        let (_tmp, root) = atlas_sandbox_testkit::copy_example_layer();
-        let sb = common::sandbox(&plugin, &root).await;
-        println!("KEEPER {}", sb.worker_pid().expect("pid"));
-        let marker = std::env::var("T1_MARKER").expect("marker");
-        let _ = sb
-            .exec(ExecRequest::new(marker).timeout(Duration::from_secs(60)))
-            .await;
-    });
+    let marker = std::env::var("T1_MARKER").expect("marker");
+    common::host_child(JailConfig::default(), marker);
 }
 
 /// The explore tools beyond the contract suite's: awk (a Debian alternative), sed, jq if

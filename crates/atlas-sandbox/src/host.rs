@@ -155,6 +155,62 @@ fn build_slots_where(
     }
 }
 
+/// Puts the just-bash slot (when built) in worker mode: each of its sandboxes runs in a worker
+/// process of its own (the warm jail's just-bash engine, or a plain child with rlimits where
+/// user namespaces are unavailable), so a crash ends one session, not this process. It keeps
+/// the id `just-bash` and its `[plugins.just-bash]` table; `backends` shows the worker mode in
+/// its security description and health message. `memory_mb` caps each worker's address space
+/// beyond its start (`None`: the jail crate's default for `ContainedJustBash`). Returns
+/// whether the slot was changed: false on a build without the `jail` feature or off Linux,
+/// where just-bash stays in-process.
+pub fn contain_just_bash(
+    slots: &mut [PluginSlot],
+    config: &Config,
+    ctx: &PluginContext,
+    memory_mb: Option<u64>,
+) -> Result<bool, ConfigErrors> {
+    #[cfg(all(feature = "jail", feature = "just-bash", target_os = "linux"))]
+    {
+        let Some(slot) = slots
+            .iter_mut()
+            .find(|s| s.id == JUST_BASH && matches!(s.state, SlotState::Ready(_)))
+        else {
+            return Ok(false);
+        };
+        let entry = config.plugins.iter().find(|p| p.descriptor.id == JUST_BASH);
+        let table = entry
+            .and_then(|p| p.table.clone())
+            .unwrap_or_else(|| serde_json::json!({}));
+        let problem = |message: String| {
+            let mut errors = ConfigErrors::default();
+            errors.problems.push(ConfigProblem {
+                key: format!("plugins.{JUST_BASH}"),
+                value: None,
+                origin: entry.and_then(|p| p.origin.clone()),
+                message,
+            });
+            errors
+        };
+        let jb: atlas_sandbox_just_bash::JustBashConfig =
+            serde_json::from_value(table).map_err(|e| problem(e.to_string()))?;
+        let mut plugin = atlas_sandbox_jail::ContainedJustBash::new(jb, ctx)
+            .map_err(|e| problem(e.to_string()))?;
+        if let Some(mb) = memory_mb {
+            plugin = plugin
+                .with_jail_config(|c| c.memory_limit_mb = mb)
+                .map_err(|e| problem(e.to_string()))?;
+        }
+        slot.security = plugin.security();
+        slot.state = SlotState::Ready(Arc::new(plugin));
+        Ok(true)
+    }
+    #[cfg(not(all(feature = "jail", feature = "just-bash", target_os = "linux")))]
+    {
+        let _ = (slots, config, ctx, memory_mb);
+        Ok(false)
+    }
+}
+
 /// Why a semantic root got no sandbox.
 #[derive(Debug, Clone, Serialize)]
 pub struct SelectError {
@@ -219,6 +275,25 @@ impl Host {
     /// Builds the backends of a validated config and starts the host.
     pub async fn from_config(config: &Config) -> Result<Host, ConfigErrors> {
         let slots = build_slots(config, &context_of(config))?;
+        Ok(Host::start(config.sandbox.clone(), slots).await)
+    }
+
+    /// As [`Host::from_config`], with just-bash sessions in worker processes when `workers`
+    /// is true and this build can (Linux with the `jail` and `just-bash` features; see
+    /// [`contain_just_bash`]). The explore server uses it with `[server] just_bash_worker`.
+    pub async fn from_config_with_workers(
+        config: &Config,
+        workers: bool,
+    ) -> Result<Host, ConfigErrors> {
+        let mut slots = build_slots(config, &context_of(config))?;
+        if workers {
+            contain_just_bash(
+                &mut slots,
+                config,
+                &context_of(config),
+                config.server.just_bash_worker_memory_mb,
+            )?;
+        }
         Ok(Host::start(config.sandbox.clone(), slots).await)
     }
 

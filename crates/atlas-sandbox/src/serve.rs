@@ -78,7 +78,8 @@ pub fn server_options(s: &ServerSettings) -> ServerOptions {
 
 /// Starts the host (health checks, selection order) and the server core over it.
 pub async fn start(config: &Config) -> Result<(Arc<Core>, Arc<HostEngine>), crate::ConfigErrors> {
-    let host = Arc::new(Host::from_config(config).await?);
+    let host =
+        Arc::new(Host::from_config_with_workers(config, config.server.just_bash_worker).await?);
     let engine = HostEngine::new(host, config.layers.clone(), &config.server);
     let core = Core::new(engine.clone(), server_options(&config.server));
     Ok((core, engine))
@@ -109,7 +110,16 @@ async fn run_in(
             )
         })?
         .map_err(|_| EngineError::Closed)?;
-    session.exec(request).await.map_err(session_error)
+    match session.exec(request).await {
+        Ok(r) => Ok(r),
+        Err(SessionError::Backend(b)) if b.kind() == ErrorKind::SandboxGone => {
+            session.close(CloseReason::Explicit).await;
+            Err(EngineError::Backend(format!(
+                "{b} (the session was closed; the next call starts a new one)"
+            )))
+        }
+        Err(e) => Err(session_error(e)),
+    }
 }
 
 #[atlas_sandbox_sdk::async_trait]

@@ -28,6 +28,11 @@ impl Drop for Serve {
 }
 
 fn serve() -> Serve {
+    serve_with("")
+}
+
+/// `serve` with `server_keys` added to its `[server]` table.
+fn serve_with(server_keys: &str) -> Serve {
     let dir = tempfile::tempdir().unwrap();
     let other = dir.path().join("other");
     std::fs::create_dir_all(&other).unwrap();
@@ -36,7 +41,7 @@ fn serve() -> Serve {
         dir.path().join("atlas.toml"),
         format!(
             "[sandbox]\nbackend = \"just-bash\"\nsemantic_root = {:?}\n\n[layers.other]\nroot = \"other\"\n\n\
-             [server]\nmax_concurrent = 8\nqueue_size = 1000\n\n\
+             [server]\nmax_concurrent = 8\nqueue_size = 1000\n{server_keys}\n\
              [[server.tokens]]\nname = \"a\"\ntoken = \"{TOKEN}\"\nlayers = [\"default\"]\n\n\
              [[server.tokens]]\nname = \"b\"\ntoken = \"{OTHER}\"\nlayers = [\"default\", \"other\"]\n",
             concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/semantic")
@@ -158,4 +163,51 @@ async fn twenty_clients_times_five_hundred_calls_without_error() {
         errors += t.await.unwrap();
     }
     assert_eq!(errors, 0);
+}
+
+/// Worker mode (the default on Linux): a command that aborts the interpreter's process (an
+/// allocation past the worker's RLIMIT_AS) ends that session's worker; the session's next call
+/// starts a fresh one, other sessions and the server go on, and `backends` says so.
+#[cfg(all(target_os = "linux", feature = "jail"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashing_session_ends_alone_and_the_server_keeps_serving() {
+    let s = serve_with("just_bash_worker_memory_mb = 48\n");
+    let c = reqwest::Client::new();
+    let url = &s.2;
+    let backends = c
+        .get(format!("{url}/v1/backends"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(backends.contains("worker mode"), "{backends}");
+    let (code, body) = post(
+        &c,
+        url,
+        TOKEN,
+        r#"{"command":"echo kept > /tmp/f; ls catalog.yml","session":"a"}"#,
+    )
+    .await;
+    assert!(code == 200 && body.contains("catalog.yml"), "{code} {body}");
+    let (code, _) = post(&c, url, TOKEN, r#"{"command":"cat /tmp/f","session":"b"}"#).await;
+    assert_eq!(code, 200);
+    let crash = r#"{"command":"awk 'BEGIN { for (i = 0; i < 60000; i++) a[i] = sprintf(\"%1000d\", i); print length(a) }'","session":"a"}"#;
+    let (code, body) = post(&c, url, TOKEN, crash).await;
+    assert!(code >= 500 && body.contains("gone"), "{code} {body}");
+    // The session starts over (its /tmp is new); the other one and the server are fine.
+    let (code, body) = post(&c, url, TOKEN, r#"{"command":"cat /tmp/f","session":"a"}"#).await;
+    assert!(code == 200 && !body.contains("kept"), "{code} {body}");
+    let (code, body) = post(
+        &c,
+        url,
+        TOKEN,
+        r#"{"command":"ls catalog.yml","session":"b"}"#,
+    )
+    .await;
+    assert!(code == 200 && body.contains("catalog.yml"), "{code} {body}");
+    let (code, _) = post(&c, url, TOKEN, r#"{"command":"true"}"#).await;
+    assert_eq!(code, 200);
 }

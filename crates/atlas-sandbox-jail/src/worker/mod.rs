@@ -13,6 +13,7 @@
 //! Everything here runs in a fresh single-threaded process, so `fork` and allocation are safe.
 
 mod confine;
+mod engine;
 mod mount;
 mod serve;
 
@@ -28,7 +29,7 @@ use rustix::net::{
     SendAncillaryMessage, SendFlags,
 };
 
-use crate::protocol::{MAX_MESSAGE, Plan, Reply};
+use crate::protocol::{MAX_MESSAGE, Mode, Plan, PlanEngine, Reply};
 
 /// Sends one message (with fds, if any). Never raises SIGPIPE.
 pub(crate) fn send(
@@ -113,6 +114,9 @@ fn keeper(sock: OwnedFd) -> i32 {
         },
         _ => return 3,
     };
+    if plan.mode == Mode::Plain {
+        return plain(sock, &plan);
+    }
     if let Err(message) = enter_namespaces(&plan) {
         return fail(sock.as_fd(), message);
     }
@@ -140,6 +144,43 @@ fn keeper(sock: OwnedFd) -> i32 {
     }
 }
 
+/// The worker where user namespaces are unavailable: the interpreter in this process, as the
+/// jail's unprivileged ids when the host is root, no_new_privs, the jail's seccomp filter and the
+/// interpreter's rlimits and filter. Never used for the bash engine, which needs the jail.
+fn plain(sock: OwnedFd, plan: &Plan) -> i32 {
+    let PlanEngine::JustBash(config) = &plan.engine else {
+        return fail(
+            sock.as_fd(),
+            "a plain worker runs only the just-bash engine".into(),
+        );
+    };
+    let address_space = engine::address_space_now();
+    let confined = (|| {
+        let filters = crate::seccomp::programs().map_err(|e| format!("seccomp filter: {e}"))?;
+        // As root: the jail's unprivileged ids (root without capabilities would still own
+        // root's files), then nothing left to drop.
+        become_unprivileged(plan)?;
+        if rustix::process::geteuid().is_root() {
+            confine::drop_capabilities()?;
+        }
+        rustix::thread::set_no_new_privs(true).map_err(|e| format!("no_new_privs: {e}"))?;
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+            .map_err(|e| format!("prctl(PR_SET_DUMPABLE, 0): {e}"))?;
+        crate::seccomp::install(&filters).map_err(|e| format!("seccomp: {e}"))
+    })();
+    if let Err(message) = confined {
+        return fail(sock.as_fd(), message);
+    }
+    engine::run(
+        sock,
+        plan,
+        config,
+        std::path::Path::new(&plan.root),
+        address_space,
+        "not used (plain worker: no user namespaces)".into(),
+    )
+}
+
 fn close_inherited(keep: std::os::fd::RawFd) -> Result<(), String> {
     let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
         .map_err(|e| format!("listing /proc/self/fd: {e}"))?
@@ -155,10 +196,10 @@ fn close_inherited(keep: std::os::fd::RawFd) -> Result<(), String> {
     Ok(())
 }
 
-/// Becomes the unprivileged jail user (when the host is root), checks the host is still the
-/// parent, and enters new namespaces with a one-to-one uid/gid map.
-fn enter_namespaces(plan: &Plan) -> Result<(), String> {
-    use rustix::thread::{UnshareFlags, set_thread_groups, set_thread_res_gid, set_thread_res_uid};
+/// Becomes `plan.drop_to` (the host is root), re-arms the parent-death signal the id change
+/// cleared, and checks the host is still the parent.
+fn become_unprivileged(plan: &Plan) -> Result<(), String> {
+    use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
     if let Some((uid, gid)) = plan.drop_to {
         let (uid, gid) = (
             rustix::process::Uid::from_raw(uid),
@@ -173,13 +214,19 @@ fn enter_namespaces(plan: &Plan) -> Result<(), String> {
         rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::Dumpable)
             .map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
     }
-    // The id change cleared the parent-death signal; set it again, then make sure the host did
-    // not die before it was set.
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
         .map_err(|e| format!("prctl(PR_SET_PDEATHSIG): {e}"))?;
     if rustix::process::getppid().map(|p| p.as_raw_nonzero().get()) != Some(plan.host_pid) {
-        return Err("the host exited while the jail was starting".into());
+        return Err("the host exited while the worker was starting".into());
     }
+    Ok(())
+}
+
+/// Becomes the unprivileged jail user (when the host is root), checks the host is still the
+/// parent, and enters new namespaces with a one-to-one uid/gid map.
+fn enter_namespaces(plan: &Plan) -> Result<(), String> {
+    use rustix::thread::UnshareFlags;
+    become_unprivileged(plan)?;
     let euid = rustix::process::geteuid().as_raw();
     let egid = rustix::process::getegid().as_raw();
     let flags = UnshareFlags::NEWUSER

@@ -16,8 +16,8 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
 
-use super::{confine, mount, recv, send};
-use crate::protocol::{MAX_MESSAGE, Plan, Reply, Request};
+use super::{confine, engine, mount, recv, send};
+use crate::protocol::{MAX_MESSAGE, Plan, PlanEngine, Reply, Request};
 use crate::seccomp;
 
 /// The shell every command runs in.
@@ -31,6 +31,7 @@ const HOSTNAME: &str = "atlas-jail";
 pub(crate) fn init(sock: OwnedFd, plan: &Plan) -> i32 {
     // The keeper dies with the host; the init dies with the keeper.
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    let address_space = engine::address_space_now();
     let landlock = match setup(plan) {
         Ok(l) => l,
         Err(message) => {
@@ -38,10 +39,55 @@ pub(crate) fn init(sock: OwnedFd, plan: &Plan) -> i32 {
             return 1;
         }
     };
-    if send(sock.as_fd(), &Reply::Ready { landlock }.encode(), &[]).is_err() {
-        return 1;
+    match &plan.engine {
+        PlanEngine::Bash => {
+            if send(sock.as_fd(), &Reply::Ready { landlock }.encode(), &[]).is_err() {
+                return 1;
+            }
+            serve(sock.as_fd(), plan)
+        }
+        PlanEngine::JustBash(config) => {
+            // SAFETY: the init is single-threaded.
+            match unsafe { nix::unistd::fork() } {
+                Ok(ForkResult::Child) => {
+                    let _ = rustix::process::set_parent_process_death_signal(Some(
+                        rustix::process::Signal::KILL,
+                    ));
+                    let code = engine::run(
+                        sock,
+                        plan,
+                        config,
+                        std::path::Path::new(mount::SEMANTIC),
+                        address_space,
+                        landlock,
+                    );
+                    crate::exit_now(code)
+                }
+                Ok(ForkResult::Parent { child }) => {
+                    // The host sees EOF when the interpreter's process ends, however it ends.
+                    drop(sock);
+                    wait_for(child)
+                }
+                Err(e) => {
+                    let message = format!("fork of the interpreter process failed: {e}");
+                    let _ = send(sock.as_fd(), &Reply::SetupFailed { message }.encode(), &[]);
+                    1
+                }
+            }
+        }
     }
-    serve(sock.as_fd(), plan)
+}
+
+/// Waits for the jail's one long-lived child; its end is the jail's end.
+fn wait_for(child: Pid) -> i32 {
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, c)) => return c,
+            Ok(WaitStatus::Signaled(_, s, _)) => return 128 + s as i32,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return 1,
+        }
+    }
 }
 
 fn setup(plan: &Plan) -> Result<String, String> {
@@ -90,9 +136,9 @@ fn serve(sock: BorrowedFd<'_>, plan: &Plan) -> i32 {
         if sock_ready {
             match recv(sock, &mut buf) {
                 Ok(Some((n, fds))) => match Request::decode(&buf[..n]) {
-                    Some(Request::Exec { id, cwd, command }) => {
-                        spawn(sock, plan, &mut running, id, &cwd, &command, fds)
-                    }
+                    Some(Request::Exec {
+                        id, cwd, command, ..
+                    }) => spawn(sock, plan, &mut running, id, &cwd, &command, fds),
                     Some(Request::Kill { id }) => {
                         if let Some((pid, _)) = running.iter().find(|(_, i)| **i == id) {
                             let _ = killpg(*pid, Signal::SIGKILL);
@@ -122,7 +168,13 @@ fn reap(sock: BorrowedFd<'_>, running: &mut HashMap<Pid, u64>) {
         if let Some(id) = running.remove(&pid) {
             // Background jobs of the command die with it.
             let _ = killpg(pid, Signal::SIGKILL);
-            let _ = send(sock, &Reply::Exited { id, code, signal }.encode(), &[]);
+            let reply = Reply::Exited {
+                id,
+                code,
+                signal,
+                timed_out: false,
+            };
+            let _ = send(sock, &reply.encode(), &[]);
         }
     }
     if running.is_empty() {

@@ -118,7 +118,11 @@ impl Rerun {
 
 /// Every live descendant of this process (zombies included), by pid.
 pub fn descendants() -> BTreeSet<i32> {
-    let me = std::process::id() as i32;
+    descendants_of(std::process::id() as i32)
+}
+
+/// Every live descendant of `me` (zombies included), by pid.
+pub fn descendants_of(me: i32) -> BTreeSet<i32> {
     let mut parent = std::collections::HashMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
@@ -182,4 +186,53 @@ pub async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     cond()
+}
+
+/// Starts this binary re-run as a host (`role` in `test`) and reads the keeper pid it prints
+/// (`KEEPER <pid>`). The child is piped, so kill it when done.
+pub fn start_host_child(rerun: Rerun) -> (std::process::Child, i32) {
+    use std::io::{BufRead, BufReader};
+    let mut child = rerun
+        .command()
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn the host child");
+    let keeper = child.stdout.take().and_then(|stdout| {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                // libtest prints the test's name on the same line first.
+                line.split_once("KEEPER ")
+                    .and_then(|(_, pid)| pid.trim().parse().ok())
+            })
+    });
+    match keeper {
+        Some(pid) => (child, pid),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the host child printed no keeper pid");
+        }
+    }
+}
+
+/// The body of a host child: opens a sandbox with `config`, prints its keeper pid and runs
+/// `command` (which should last) until it is killed.
+pub fn host_child(config: JailConfig, command: String) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        use atlas_sandbox_sdk::{ExecRequest, Sandbox};
+        let plugin = plugin(config);
+        let (_tmp, root) = atlas_sandbox_testkit::copy_example_layer();
+        let sb = sandbox(&plugin, &root).await;
+        println!("KEEPER {}", sb.worker_pid().expect("pid"));
+        let _ = sb
+            .exec(ExecRequest::new(command).timeout(std::time::Duration::from_secs(60)))
+            .await;
+    });
 }

@@ -1,0 +1,198 @@
+//! The just-bash engine of a worker: one long-lived process that runs the in-process
+//! interpreter for every command of the sandbox, so the session's memory layer (files written
+//! under `/tmp` or the layer) lasts as it does in-process, and a command costs no fork.
+//!
+//! In the jail it is a child of the jail's init, not the init itself: pid 1 of a pid namespace
+//! ignores the signals an abort, an RLIMIT_CPU overrun or a stack overflow raise, and those
+//! must end the worker (one session), never leave it wedged. In a plain worker (no user
+//! namespaces) it is the worker process itself.
+//!
+//! Its bounds beyond the interpreter's own: RLIMIT_AS at the address space it started with plus
+//! `memory_limit_mb` (an allocation past it aborts this process, which ends the session and
+//! nothing else), RLIMIT_CPU re-armed before each command, no file descriptors beyond
+//! `max_open_files`, no process at all (RLIMIT_NPROC 0 and a seccomp filter refusing
+//! execve/clone/fork/socket).
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::time::Duration;
+
+use atlas_sandbox_just_bash::{Engine, JustBashConfig};
+use rustix::process::{Resource, Rlimit};
+
+use super::{recv, send};
+use crate::protocol::{MAX_MESSAGE, Plan, Reply, Request};
+use crate::seccomp;
+
+/// The process's address space now (VmSize), in bytes. Read before Landlock hides `/proc`.
+pub(crate) fn address_space_now() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmSize:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn set(resource: Resource, current: Option<u64>, maximum: Option<u64>) -> Result<(), String> {
+    rustix::process::setrlimit(resource, Rlimit { current, maximum })
+        .map_err(|e| format!("setrlimit({resource:?}): {e}"))
+}
+
+/// Confines this process for the interpreter (after the jail's or the plain worker's own
+/// confinement), builds the interpreter over `root`, reports ready and serves until EOF.
+/// Returns the exit code.
+pub(crate) fn run(
+    sock: OwnedFd,
+    plan: &Plan,
+    config: &JustBashConfig,
+    root: &Path,
+    address_space: u64,
+    landlock: String,
+) -> i32 {
+    let sock_fd = sock.as_fd();
+    let engine = match prepare(plan, config, root, address_space) {
+        Ok(e) => e,
+        Err(message) => {
+            let _ = send(sock_fd, &Reply::SetupFailed { message }.encode(), &[]);
+            return 1;
+        }
+    };
+    if send(sock_fd, &Reply::Ready { landlock }.encode(), &[]).is_err() {
+        return 1;
+    }
+    serve(sock_fd, plan, &engine)
+}
+
+fn prepare(
+    plan: &Plan,
+    config: &JustBashConfig,
+    root: &Path,
+    address_space: u64,
+) -> Result<Engine, String> {
+    // A write to a pipe whose reader went away (the caller stopped waiting) is an EPIPE
+    // error for this loop, not the end of the session.
+    // SAFETY: setting a signal's disposition to ignore has no preconditions.
+    unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigIgn,
+        )
+    }
+    .map_err(|e| format!("ignore SIGPIPE: {e}"))?;
+    let engine = Engine::new(Some(root), config).map_err(|e| {
+        format!(
+            "the just-bash interpreter cannot open {}: {e}",
+            root.display()
+        )
+    })?;
+    let cap = address_space.saturating_add(plan.memory_limit_bytes);
+    set(Resource::As, Some(cap), Some(cap))?;
+    set(
+        Resource::Nofile,
+        Some(plan.max_open_files),
+        Some(plan.max_open_files),
+    )?;
+    set(
+        Resource::Fsize,
+        Some(plan.max_file_size_bytes),
+        Some(plan.max_file_size_bytes),
+    )?;
+    set(Resource::Nproc, Some(0), Some(0))?;
+    set(Resource::Core, Some(0), Some(0))?;
+    let filter = seccomp::interpreter_program().map_err(|e| format!("seccomp: {e}"))?;
+    seccomp::install(&[filter]).map_err(|e| format!("seccomp: {e}"))?;
+    Ok(engine)
+}
+
+/// CPU seconds this process has used so far.
+fn cpu_used() -> u64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    use nix::sys::time::TimeValLike;
+    getrusage(UsageWho::RUSAGE_SELF).map_or(0, |u| {
+        (u.user_time().num_seconds() + u.system_time().num_seconds()).max(0) as u64 + 1
+    })
+}
+
+fn serve(sock: BorrowedFd<'_>, plan: &Plan, engine: &Engine) -> i32 {
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    loop {
+        let (n, fds) = match recv(sock, &mut buf) {
+            Ok(Some(got)) => got,
+            Err(rustix::io::Errno::INTR) => continue,
+            // EOF: the host closed the sandbox or died.
+            Ok(None) => return 0,
+            Err(_) => return 1,
+        };
+        let Some(Request::Exec {
+            id,
+            cwd,
+            command,
+            timeout_ms,
+            max_output,
+        }) = Request::decode(&buf[..n])
+        else {
+            // A kill for a command that already finished (this engine answers one at a time).
+            continue;
+        };
+        let [out, err] = match <[OwnedFd; 2]>::try_from(fds) {
+            Ok(pair) => pair,
+            Err(_) => {
+                let message = "the request did not carry stdout and stderr".to_owned();
+                let _ = send(sock, &Reply::SpawnFailed { id, message }.encode(), &[]);
+                continue;
+            }
+        };
+        // The soft limit is this command's share from now; the kernel's SIGXCPU ends the
+        // worker when a command spins where the interpreter's own deadline cannot see it.
+        let budget = cpu_used().saturating_add(plan.cpu_seconds);
+        let _ = rustix::process::setrlimit(
+            Resource::Cpu,
+            Rlimit {
+                current: Some(budget),
+                maximum: None,
+            },
+        );
+        let reply = match engine.exec_script(
+            &command,
+            &cwd,
+            Duration::from_millis(timeout_ms),
+            usize::MAX,
+        ) {
+            Ok(o) => {
+                // One byte past the cap tells the host's buffer that the stream was cut.
+                let keep = usize::try_from(max_output.saturating_add(1)).unwrap_or(usize::MAX);
+                write_all(&out, &o.stdout[..o.stdout.len().min(keep)]);
+                write_all(&err, &o.stderr[..o.stderr.len().min(keep)]);
+                Reply::Exited {
+                    id,
+                    code: Some(o.exit_code),
+                    signal: None,
+                    timed_out: o.timed_out,
+                }
+            }
+            Err(e) => Reply::SpawnFailed {
+                id,
+                message: e.to_string(),
+            },
+        };
+        drop((out, err));
+        if send(sock, &reply.encode(), &[]).is_err() {
+            return 1;
+        }
+    }
+}
+
+/// Writes what the reader takes; stops quietly when it went away.
+fn write_all(fd: &OwnedFd, mut data: &[u8]) {
+    while !data.is_empty() {
+        match rustix::io::write(fd, data) {
+            Ok(0) => return,
+            Ok(n) => data = &data[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
+}
