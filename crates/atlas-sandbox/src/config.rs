@@ -593,10 +593,20 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigErrors> {
     for d in &opts.descriptors {
         for (var, key) in d.env_fallbacks {
             if let Some(val) = opts.var(var).filter(|v| !v.trim().is_empty()) {
+                // `key:ms`: the vendor's variable is a bare count of milliseconds, a duration
+                // key here. Anything but digits is passed on for the schema to reject, naming
+                // the variable.
+                let (key, value) = match key.strip_suffix(":ms") {
+                    Some(k) if val.trim().bytes().all(|b| b.is_ascii_digit()) => {
+                        (k, format!("{}ms", val.trim()))
+                    }
+                    Some(k) => (k, val.to_owned()),
+                    None => (*key, val.to_owned()),
+                };
                 figment = figment.join(EnvVar {
                     var: (*var).to_owned(),
-                    path: vec!["plugins".into(), d.id.into(), (*key).to_owned()],
-                    value: FValue::from(val),
+                    path: vec!["plugins".into(), d.id.into(), key.to_owned()],
+                    value: FValue::from(value),
                 });
             }
         }
