@@ -311,7 +311,7 @@ pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
 }
 
 /// The tag naming the session that owns a persistent sandbox (or `pool:<layer>` for a pooled one).
-pub const TAG_OWNER: &str = "atlas-sandbox-owner";
+pub const TAG_OWNER: &str = atlas_sandbox_sdk::OWNER_TAG;
 
 /// The session keys every cloud plugin's table has (`persistent`, `pool_size`, `[pools]`,
 /// `max_sandboxes`, `paused_retention`), as read from that table.

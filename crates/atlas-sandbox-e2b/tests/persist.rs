@@ -1,4 +1,5 @@
-//! Sessions that last, on the emulator: create with auto-pause, pause, resume by connect (files
+//! Sessions that last, on the emulator (which maps `$TMPDIR`, not a literal `/tmp`, into the
+//! sandbox: the commands name `${TMPDIR:-/tmp}`, which is /tmp at E2B): create with auto-pause, pause, resume by connect (files
 //! in /tmp kept), list with state, delete; the lifetime timer pauses instead of killing; a paused
 //! sandbox runs nothing and uses no compute time.
 #![allow(clippy::unwrap_used)]
@@ -32,7 +33,9 @@ async fn pause_and_resume_keep_files() {
         "t:default:s1"
     );
     let out = sb
-        .exec(ExecRequest::new("echo kept > /tmp/note && ls catalog.yml"))
+        .exec(ExecRequest::new(
+            "echo kept > ${TMPDIR:-/tmp}/note && ls catalog.yml",
+        ))
         .await
         .unwrap();
     assert_eq!(out.exit_code, 0, "{out:?}");
@@ -56,7 +59,7 @@ async fn pause_and_resume_keep_files() {
     let again = p.resume(&id).await.unwrap();
     assert_eq!(again.remote_id().as_deref(), Some(id.as_str()));
     let out = again
-        .exec(ExecRequest::new("cat /tmp/note; ls catalog.yml"))
+        .exec(ExecRequest::new("cat ${TMPDIR:-/tmp}/note; ls catalog.yml"))
         .await
         .unwrap();
     assert_eq!(out.stdout_str(), "kept\ncatalog.yml\n");
@@ -77,7 +80,9 @@ async fn the_lifetime_timer_pauses_a_persistent_sandbox() {
     let p = env.plugin.persistence().unwrap();
     let sb = p.create_persistent(&env.layer, "owner").await.unwrap();
     let id = sb.remote_id().unwrap();
-    sb.exec(ExecRequest::new("echo x > /tmp/f")).await.unwrap();
+    sb.exec(ExecRequest::new("echo x > ${TMPDIR:-/tmp}/f"))
+        .await
+        .unwrap();
     env.state.expire_in(&id, Duration::ZERO);
     assert_eq!(
         env.state.is_paused(&id),
@@ -89,7 +94,10 @@ async fn the_lifetime_timer_pauses_a_persistent_sandbox() {
     assert_eq!(e.kind(), ErrorKind::SandboxGone, "{e}");
     assert_eq!(env.state.live_sandboxes(), vec![id.clone()]);
     let again = p.resume(&id).await.unwrap();
-    let out = again.exec(ExecRequest::new("cat /tmp/f")).await.unwrap();
+    let out = again
+        .exec(ExecRequest::new("cat ${TMPDIR:-/tmp}/f"))
+        .await
+        .unwrap();
     assert_eq!(out.stdout_str(), "x\n");
     again.close().await.unwrap();
     drop(sb);
