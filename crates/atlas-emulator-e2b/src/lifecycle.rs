@@ -1,6 +1,6 @@
 //! Pause and connect (resume), with E2B's answers: pause is 204, 409 when the sandbox is
 //! already paused, 404 when it does not exist; connect is 200 for a running sandbox (its TTL
-//! only extended), 201 for a resumed one, 404 when it does not exist, 400 without `timeout`.
+//! only extended), 201 for a resumed one, 404 when it does not exist.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -49,19 +49,34 @@ pub(crate) async fn connect(
     if let Err(r) = check_api_key(&st, &headers) {
         return *r;
     }
-    let timeout = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("timeout").and_then(serde_json::Value::as_u64));
-    let Some(timeout) = timeout else {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "body must be {\"timeout\": <seconds>}",
-        );
+    // The spec marks `timeout` required, but e2b 2.51.0's `Sandbox.connect(id)` without
+    // `timeoutMs` sends `{}`: the sandbox then keeps its TTL (or gets the server default when
+    // resumed). A body that is not JSON, or a `timeout` that is not a count, is refused.
+    let v = if body.is_empty() {
+        serde_json::json!({})
+    } else {
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(v) => v,
+            Err(e) => return api_error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
+        }
+    };
+    let timeout = match v.get("timeout") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(t) => match t.as_u64() {
+            Some(t) => Some(t),
+            None => {
+                return api_error(
+                    StatusCode::BAD_REQUEST,
+                    "timeout must be a non-negative integer",
+                );
+            }
+        },
     };
     let Some(sb) = st.get(&id) else {
         return not_found(&id);
     };
-    let until = SystemTime::now() + Duration::from_secs(timeout);
+    let until =
+        SystemTime::now() + Duration::from_secs(timeout.unwrap_or(crate::DEFAULT_TIMEOUT_SECS));
     let resumed = {
         let mut life = lock(&sb.life);
         if life.is_paused() {
@@ -74,7 +89,7 @@ pub(crate) async fn connect(
     let mut end = lock(&sb.end_at);
     if resumed {
         *end = until;
-    } else if *end < until {
+    } else if timeout.is_some() && *end < until {
         // "TTL is only extended."
         *end = until;
     }
