@@ -119,6 +119,41 @@ check(ids.has(sbx.sandboxId) && ids.has(other.sandboxId), 'list finds both by me
 const none = await Sandbox.list({ query: { metadata: { suite: 'no-such' } } }).nextItems()
 check(none.length === 0, 'metadata filter excludes others', none)
 
+// Pause and resume: lifecycle.onTimeout 'pause' is autoPause at creation; pause is 204, then 409
+// (false); a paused sandbox keeps its files, answers no envd call, lists as paused; connect
+// resumes it (201) or finds it running (200).
+const pz = await Sandbox.create({
+  timeoutMs: 60_000,
+  metadata: { suite: 'pause' },
+  lifecycle: { onTimeout: 'pause' },
+})
+const pinfo = await pz.getInfo()
+check(pinfo.lifecycle?.onTimeout === 'pause' && pinfo.lifecycle?.autoResume === false,
+  'lifecycle onTimeout pause', pinfo.lifecycle)
+await pz.files.write('/tmp/kept.txt', 'kept across pause')
+check(await pz.pause() === true, 'pause returns true')
+check(await Sandbox.pause(pz.sandboxId) === false, 'pausing a paused sandbox returns false (409)')
+check((await pz.getInfo()).state === 'paused', 'getInfo says paused')
+check(await pz.isRunning() === false, 'a paused sandbox answers no envd call (502)')
+const pausedList = await Sandbox.list({ query: { metadata: { suite: 'pause' }, state: ['paused'] } }).nextItems()
+check(pausedList.length === 1 && pausedList[0].sandboxId === pz.sandboxId && pausedList[0].state === 'paused',
+  'list with state paused', pausedList)
+const runningList = await Sandbox.list({ query: { metadata: { suite: 'pause' }, state: ['running'] } }).nextItems()
+check(runningList.length === 0, 'list with state running excludes it', runningList)
+const resumed = await Sandbox.connect(pz.sandboxId, { timeoutMs: 60_000 })
+check(await resumed.files.read('/tmp/kept.txt') === 'kept across pause', 'files survive pause and connect')
+check((await resumed.getInfo()).state === 'running', 'running after connect')
+const afterResume = await resumed.commands.run('echo resumed')
+check(afterResume.stdout === 'resumed\n', 'commands run after resume', afterResume)
+await resumed.connect()
+check(await resumed.isRunning() === true, 'connect to a running sandbox (200) leaves it running')
+check(await resumed.betaPause() === true, 'betaPause pauses again')
+await expectThrow('connect to a missing sandbox throws SandboxNotFoundError',
+  () => Sandbox.connect('nosuchsandbox0000000'), (e) => e instanceof SandboxNotFoundError)
+await expectThrow('pause of a missing sandbox throws SandboxNotFoundError',
+  () => Sandbox.pause('nosuchsandbox0000000'), (e) => e instanceof SandboxNotFoundError)
+check(await Sandbox.kill(pz.sandboxId) === true, 'a paused sandbox can be killed')
+
 // Kill: true, then false (the emulator's 404 body carries code 404).
 check(await sbx.kill() === true, 'kill returns true')
 check(await Sandbox.kill(sbx.sandboxId) === false, 'second kill returns false')

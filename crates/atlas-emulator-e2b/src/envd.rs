@@ -64,6 +64,16 @@ fn route(
                 .into_response(),
         ));
     };
+    if sb.is_paused() {
+        // A paused sandbox (created without auto-resume) runs nothing until it is connected.
+        return Err(Box::new(
+            (
+                StatusCode::BAD_GATEWAY,
+                Json(json!({"sandboxId": id, "message": "The sandbox is paused", "code": 502})),
+            )
+                .into_response(),
+        ));
+    }
     if check_token && header_str(headers, "x-access-token") != Some(sb.token.as_str()) {
         return Err(Box::new(api_error(
             StatusCode::UNAUTHORIZED,

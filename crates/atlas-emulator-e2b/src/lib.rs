@@ -15,6 +15,7 @@
 //! (`cat /home/user/semantic/x`) are not mapped; only `cwd` and file paths are.
 
 mod envd;
+mod lifecycle;
 mod multipart;
 
 use std::collections::{BTreeMap, HashMap};
@@ -72,9 +73,63 @@ pub(crate) struct EmuSandbox {
     pub(crate) processes: Mutex<HashMap<u32, tokio::sync::oneshot::Sender<envd::Stop>>>,
     /// A frozen sandbox accepts commands but never answers them (a dead VM behind a live proxy).
     pub(crate) frozen: AtomicBool,
+    /// Paused at the end of its lifetime instead of killed (`autoPause` at creation).
+    auto_pause: bool,
+    /// Running or paused, and the compute time it has used.
+    pub(crate) life: Mutex<Life>,
+}
+
+/// Where an emulated sandbox is in its life.
+#[derive(Debug)]
+pub(crate) struct Life {
+    /// `Some(since)` while running; `None` while paused.
+    pub(crate) running_since: Option<std::time::Instant>,
+    /// Compute time used before `running_since`.
+    pub(crate) used: Duration,
+}
+
+impl Life {
+    fn running() -> Self {
+        Life {
+            running_since: Some(std::time::Instant::now()),
+            used: Duration::ZERO,
+        }
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.running_since.is_none()
+    }
+
+    /// Stops the compute clock; false if it was already paused.
+    pub(crate) fn pause(&mut self) -> bool {
+        match self.running_since.take() {
+            Some(t) => {
+                self.used += t.elapsed();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn compute(&self) -> Duration {
+        self.used + self.running_since.map(|t| t.elapsed()).unwrap_or_default()
+    }
 }
 
 impl EmuSandbox {
+    pub(crate) fn is_paused(&self) -> bool {
+        lock(&self.life).is_paused()
+    }
+
+    /// Pauses it as E2B does: its processes stop, its files stay, no compute is counted.
+    pub(crate) fn pause(&self) -> bool {
+        let paused = lock(&self.life).pause();
+        if paused {
+            self.kill_all();
+        }
+        paused
+    }
+
     fn kill_all(&self) {
         let mut procs = lock(&self.processes);
         for (_, tx) in procs.drain() {
@@ -142,16 +197,61 @@ impl EmulatorState {
         &self.kit
     }
 
+    /// Whether a sandbox is paused (`None`: it does not exist).
+    pub fn is_paused(&self, id: &str) -> Option<bool> {
+        self.get(id).map(|s| s.is_paused())
+    }
+
+    /// The compute time a sandbox has used: running time only, paused time is not billed.
+    pub fn compute_time(&self, id: &str) -> Option<Duration> {
+        self.get(id).map(|s| lock(&s.life).compute())
+    }
+
+    /// Moves a sandbox's lifetime end to `in_` from now (tests make the lifetime timer fire).
+    pub fn expire_in(&self, id: &str, in_: Duration) -> bool {
+        match self.get(id) {
+            Some(sb) => {
+                *lock(&sb.end_at) = SystemTime::now() + in_;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The ids of the paused sandboxes.
+    pub fn paused_sandboxes(&self) -> Vec<String> {
+        self.reap();
+        lock(&self.sandboxes)
+            .values()
+            .filter(|s| s.is_paused())
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// Ends the lifetimes that are over: a sandbox created with `autoPause` is paused (its
+    /// files kept), any other is killed. A paused sandbox has no lifetime running.
     fn reap(&self) {
         let now = SystemTime::now();
         let expired: Vec<Arc<EmuSandbox>> = {
             let mut map = lock(&self.sandboxes);
             let ids: Vec<String> = map
                 .iter()
-                .filter(|(_, s)| *lock(&s.end_at) <= now)
+                .filter(|(_, s)| !s.is_paused() && *lock(&s.end_at) <= now)
                 .map(|(k, _)| k.clone())
                 .collect();
-            ids.iter().filter_map(|id| map.remove(id)).collect()
+            let mut out = Vec::new();
+            for id in ids {
+                let auto_pause = map.get(&id).is_some_and(|s| s.auto_pause);
+                if auto_pause {
+                    if let Some(sb) = map.get(&id) {
+                        tracing::info!(sandbox = %id, "emulated sandbox timed out; auto-paused");
+                        sb.pause();
+                    }
+                } else if let Some(sb) = map.remove(&id) {
+                    out.push(sb);
+                }
+            }
+            out
         };
         for sb in expired {
             tracing::info!(sandbox = %sb.id, "emulated sandbox expired");
@@ -173,7 +273,7 @@ pub(crate) fn api_error(status: StatusCode, message: impl Into<String>) -> Respo
         .into_response()
 }
 
-fn check_api_key(st: &EmulatorState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+pub(crate) fn check_api_key(st: &EmulatorState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let key = headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
@@ -264,18 +364,14 @@ async fn create(State(st): State<Arc<EmulatorState>>, headers: HeaderMap, body: 
         dir,
         processes: Mutex::new(HashMap::new()),
         frozen: AtomicBool::new(false),
+        auto_pause: v
+            .get("autoPause")
+            .and_then(|b| b.as_bool())
+            .unwrap_or(false),
+        life: Mutex::new(Life::running()),
     });
     lock(&st.sandboxes).insert(sb.id.clone(), sb.clone());
-    let body = json!({
-            "sandboxID": sb.id,
-            "templateID": sb.template,
-            "alias": sb.template,
-            "clientID": "6532622b",
-            "envdVersion": ENVD_VERSION,
-            "envdAccessToken": sb.token,
-            "trafficAccessToken": null,
-            "domain": null,
-    });
+    let body = sandbox_body(&sb);
     // Fault: the sandbox exists but its answer is cut (the connection dropped mid-response).
     if let Some(after) = st.kit.take_stream_cut("/v2/sandboxes") {
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
@@ -290,6 +386,20 @@ async fn create(State(st): State<Arc<EmulatorState>>, headers: HeaderMap, body: 
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
+/// The `Sandbox` body of a create or connect answer.
+pub(crate) fn sandbox_body(sb: &EmuSandbox) -> serde_json::Value {
+    json!({
+        "sandboxID": sb.id,
+        "templateID": sb.template,
+        "alias": sb.template,
+        "clientID": "6532622b",
+        "envdVersion": ENVD_VERSION,
+        "envdAccessToken": sb.token,
+        "trafficAccessToken": null,
+        "domain": null,
+    })
+}
+
 fn listed(sb: &EmuSandbox) -> serde_json::Value {
     json!({
         "templateID": sb.template,
@@ -302,7 +412,7 @@ fn listed(sb: &EmuSandbox) -> serde_json::Value {
         "memoryMB": 512,
         "diskSizeMB": 1024,
         "metadata": sb.metadata,
-        "state": "running",
+        "state": if sb.is_paused() { "paused" } else { "running" },
         "envdVersion": ENVD_VERSION,
         "volumeMounts": [],
     })
@@ -322,13 +432,17 @@ async fn get_sandbox(
             v["envdAccessToken"] = json!(sb.token);
             v["allowInternetAccess"] = json!(sb.allow_internet_access);
             v["domain"] = serde_json::Value::Null;
+            v["lifecycle"] = json!({
+                "autoResume": false,
+                "onTimeout": if sb.auto_pause { "pause" } else { "kill" },
+            });
             Json(v).into_response()
         }
         None => not_found(&id),
     }
 }
 
-fn not_found(id: &str) -> Response {
+pub(crate) fn not_found(id: &str) -> Response {
     api_error(
         StatusCode::NOT_FOUND,
         format!("sandbox \"{id}\" doesn't exist or you don't have access to it"),
@@ -370,7 +484,9 @@ async fn list_sandboxes(
                 .collect()
         })
         .unwrap_or_default();
-    let wants_running = param("state").is_none_or(|s| s.split(',').any(|x| x.trim() == "running"));
+    let wants =
+        |state: &str| param("state").is_none_or(|s| s.split(',').any(|x| x.trim() == state));
+    let (wants_running, wants_paused) = (wants("running"), wants("paused"));
     let limit = match param("limit").map(|l| l.parse::<usize>()) {
         None => 100,
         Some(Ok(l)) if (1..=100).contains(&l) => l,
@@ -383,15 +499,18 @@ async fn list_sandboxes(
     };
     let asc = param("order").is_some_and(|o| o == "asc");
     st.reap();
-    let mut matching: Vec<Arc<EmuSandbox>> = if wants_running {
-        lock(&st.sandboxes)
-            .values()
-            .filter(|s| filter.iter().all(|(k, v)| s.metadata.get(k) == Some(v)))
-            .cloned()
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let mut matching: Vec<Arc<EmuSandbox>> = lock(&st.sandboxes)
+        .values()
+        .filter(|s| {
+            if s.is_paused() {
+                wants_paused
+            } else {
+                wants_running
+            }
+        })
+        .filter(|s| filter.iter().all(|(k, v)| s.metadata.get(k) == Some(v)))
+        .cloned()
+        .collect();
     matching.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
     if !asc {
         matching.reverse();
@@ -434,6 +553,10 @@ async fn set_timeout(
         );
     };
     match st.get(&id) {
+        Some(sb) if sb.is_paused() => api_error(
+            StatusCode::CONFLICT,
+            format!("sandbox \"{id}\" is paused; resume it with connect first"),
+        ),
         Some(sb) => {
             *lock(&sb.end_at) = SystemTime::now() + Duration::from_secs(secs);
             StatusCode::NO_CONTENT.into_response()
@@ -469,6 +592,8 @@ pub fn router(state: Arc<EmulatorState>) -> axum::Router {
         .route("/sandboxes", post(create))
         .route("/sandboxes/{id}", get(get_sandbox).delete(kill))
         .route("/sandboxes/{id}/timeout", post(set_timeout))
+        .route("/sandboxes/{id}/pause", post(lifecycle::pause))
+        .route("/v2/sandboxes/{id}/connect", post(lifecycle::connect))
         .route("/health", get(envd::health))
         .route("/files", post(envd::upload).get(envd::download))
         .route("/process.Process/{method}", post(envd::process_rpc))

@@ -48,6 +48,30 @@ async fn official_sdk_talks_to_the_emulator() {
         .unwrap();
     assert_eq!(create.header("x-api-key"), Some(KEY));
     assert_eq!(create.json().unwrap()["timeout"], 120);
+    // Pause and resume as the SDK sends them (and as atlas-sandbox-e2b does): `autoPause: true`
+    // for `lifecycle.onTimeout: 'pause'`, `POST /sandboxes/{id}/pause` with `{}`, `POST
+    // /v2/sandboxes/{id}/connect` with the timeout in seconds.
+    assert!(
+        reqs.iter()
+            .any(|r| r.path == "/v2/sandboxes" && r.json().is_some_and(|b| b["autoPause"] == true)),
+        "a create with autoPause"
+    );
+    let pause = reqs
+        .iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/pause"))
+        .unwrap();
+    assert!(pause.path.starts_with("/sandboxes/"), "{}", pause.path);
+    assert_eq!(pause.json(), Some(serde_json::json!({})));
+    let connect = reqs
+        .iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/connect"))
+        .unwrap();
+    assert!(
+        connect.path.starts_with("/v2/sandboxes/"),
+        "{}",
+        connect.path
+    );
+    assert_eq!(connect.json(), Some(serde_json::json!({"timeout": 60})));
     let start = reqs
         .iter()
         .find(|r| r.path == "/process.Process/Start")

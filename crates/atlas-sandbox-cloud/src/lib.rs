@@ -310,6 +310,78 @@ pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
     out
 }
 
+/// The tag naming the session that owns a persistent sandbox (or `pool:<layer>` for a pooled one).
+pub const TAG_OWNER: &str = atlas_sandbox_sdk::OWNER_TAG;
+
+/// The session keys every cloud plugin's table has (`persistent`, `pool_size`, `[pools]`,
+/// `max_sandboxes`, `paused_retention`), as read from that table.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyKeys {
+    /// `persistent`.
+    pub persistent: bool,
+    /// `pool_size`: the `default` layer's pool.
+    pub pool_size: usize,
+    /// `[pools]`: `<layer> = N`.
+    pub pools: BTreeMap<String, usize>,
+    /// `max_sandboxes`.
+    pub max_sandboxes: Option<usize>,
+    /// `paused_retention`.
+    pub paused_retention: Duration,
+}
+
+/// Checks the session keys of `[plugins.<backend>]` and maps them to the SDK's
+/// [`atlas_sandbox_sdk::SessionPolicy`]: `pool_size` is the `default` layer's pool (naming
+/// `default` in `[pools]` as well is an error), a cap must hold every pool, and a paused
+/// sandbox is kept at least a minute.
+pub fn session_policy(
+    backend: &'static str,
+    keys: PolicyKeys,
+) -> Result<atlas_sandbox_sdk::SessionPolicy> {
+    let bad = |m: String| Error::config(format!("[plugins.{backend}] {m}")).with_backend(backend);
+    let mut pools = keys.pools;
+    if keys.pool_size > 0 && pools.contains_key("default") {
+        return Err(bad(
+            "pool_size and pools.default both size the default layer's pool; keep one".into(),
+        ));
+    }
+    if keys.pool_size > 0 {
+        pools.insert("default".to_owned(), keys.pool_size);
+    }
+    pools.retain(|_, n| *n > 0);
+    for name in pools.keys() {
+        if name.is_empty() || name.contains(['/', ' ']) {
+            return Err(bad(format!("pools key {name:?} is not a layer name")));
+        }
+    }
+    let pooled: usize = pools.values().sum();
+    if pooled > 1000 {
+        return Err(bad(format!("pools hold {pooled} sandboxes; at most 1000")));
+    }
+    if let Some(max) = keys.max_sandboxes {
+        if max == 0 {
+            return Err(bad("max_sandboxes = 0 would refuse every session".into()));
+        }
+        if pooled >= max {
+            return Err(bad(format!(
+                "max_sandboxes = {max} leaves no room for a session beside the {pooled} pooled \
+                 sandboxes (pool_size and pools)"
+            )));
+        }
+    }
+    if keys.paused_retention < Duration::from_secs(60) {
+        return Err(bad(format!(
+            "paused_retention = {:?} must be at least 1m",
+            keys.paused_retention
+        )));
+    }
+    Ok(atlas_sandbox_sdk::SessionPolicy {
+        persistent: keys.persistent,
+        pools,
+        max_sandboxes: keys.max_sandboxes,
+        paused_retention: keys.paused_retention,
+    })
+}
+
 /// The tags every remote sandbox carries: the marker, the host instance and the creation time.
 pub fn sandbox_tags(ctx: &PluginContext) -> BTreeMap<String, String> {
     let now = SystemTime::now()

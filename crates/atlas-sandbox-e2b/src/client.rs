@@ -59,11 +59,11 @@ impl RemoteSandbox {
 }
 
 #[derive(Debug, Deserialize)]
-struct CreatedSandbox {
+pub(crate) struct CreatedSandbox {
     #[serde(rename = "sandboxID")]
-    sandbox_id: String,
+    pub(crate) sandbox_id: String,
     #[serde(rename = "envdVersion")]
-    envd_version: String,
+    pub(crate) envd_version: String,
     #[serde(rename = "envdAccessToken", default)]
     envd_access_token: Option<String>,
     #[serde(default)]
@@ -79,6 +79,9 @@ pub(crate) struct ListedSandbox {
     pub(crate) started_at: Option<String>,
     #[serde(default)]
     pub(crate) metadata: Option<BTreeMap<String, String>>,
+    /// `running` or `paused`.
+    #[serde(default)]
+    pub(crate) state: Option<String>,
 }
 
 /// A failed command, split by whether it may have run.
@@ -113,7 +116,7 @@ struct StreamState {
 pub(crate) struct Client {
     http: reqwest::Client,
     pub(crate) cfg: Resolved,
-    retry: RetryPolicy,
+    pub(crate) retry: RetryPolicy,
     /// Set when a sandbox of the template could not run the configured shell: the health check
     /// then reports the backend unhealthy with this reason.
     pub(crate) shell_missing: std::sync::Mutex<Option<String>>,
@@ -139,18 +142,29 @@ impl Client {
         }
     }
 
-    fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.cfg.api_url))
             .header("X-API-KEY", self.cfg.api_key.expose())
     }
 
-    async fn checked(&self, resp: reqwest::Response, operation: &str) -> Result<reqwest::Response> {
+    pub(crate) async fn checked(
+        &self,
+        resp: reqwest::Response,
+        operation: &str,
+    ) -> Result<reqwest::Response> {
         checked_e2b(resp, &self.hints(operation, &[&self.cfg.api_key])).await
     }
 
     /// `POST /v2/sandboxes`: creates a sandbox with our tags, the lifetime and egress setting.
-    pub(crate) async fn create(&self, tags: &BTreeMap<String, String>) -> Result<RemoteSandbox> {
+    /// With `auto_pause` the vendor pauses it when its lifetime ends instead of killing it (the
+    /// SDK's `lifecycle: {onTimeout: 'pause'}`), so a persistent sandbox we lose track of stops
+    /// billing but keeps its files.
+    pub(crate) async fn create(
+        &self,
+        tags: &BTreeMap<String, String>,
+        auto_pause: bool,
+    ) -> Result<RemoteSandbox> {
         let nonce = format!("{:032x}", rand::random::<u128>());
         let mut metadata = self.cfg.metadata.clone();
         metadata.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -160,7 +174,7 @@ impl Client {
             "timeout": lifetime_secs(self.cfg.lifetime),
             "metadata": metadata,
             "allow_internet_access": self.cfg.allow_internet_access,
-            "autoPause": false,
+            "autoPause": auto_pause,
         });
         // Until we hold the new sandbox's id, a cancelled or failed create may still have made
         // one: the guard then finds it by its nonce and kills it.
@@ -200,11 +214,16 @@ impl Client {
             return Err(E2bError::BadResponse("create: empty sandboxID".into()).into());
         }
         guard.disarm();
+        tracing::info!(sandbox = %created.sandbox_id, envd = %created.envd_version, "created E2B sandbox");
+        Ok(self.remote_of(created))
+    }
+
+    /// The handle of a sandbox as a create or connect answer describes it.
+    pub(crate) fn remote_of(&self, created: CreatedSandbox) -> RemoteSandbox {
         let envd_base = self
             .cfg
             .envd_base(&created.sandbox_id, created.domain.as_deref());
-        tracing::info!(sandbox = %created.sandbox_id, envd = %created.envd_version, "created E2B sandbox");
-        Ok(RemoteSandbox {
+        RemoteSandbox {
             id: created.sandbox_id,
             envd_base,
             access_token: created
@@ -212,7 +231,7 @@ impl Client {
                 .filter(|t| !t.is_empty())
                 .map(Secret::new),
             last_extended: Mutex::new(Instant::now()),
-        })
+        }
     }
 
     /// Kills a sandbox in the background (the caller is gone or already has its error).
@@ -673,8 +692,9 @@ impl Client {
         &self,
         tags: &BTreeMap<String, String>,
         layer: &CollectedLayer,
+        auto_pause: bool,
     ) -> Result<RemoteSandbox> {
-        let sb = self.create(tags).await?;
+        let sb = self.create(tags, auto_pause).await?;
         // If the caller gives up during the upload, the sandbox is killed, not leaked.
         let mut guard = CreateGuard {
             client: self,
@@ -763,7 +783,7 @@ pub(crate) fn deadline_in(d: Duration) -> tokio::time::Instant {
     now.checked_add(d).unwrap_or_else(|| now + FAR)
 }
 
-fn lifetime_secs(d: Duration) -> u64 {
+pub(crate) fn lifetime_secs(d: Duration) -> u64 {
     d.as_secs().max(1)
 }
 

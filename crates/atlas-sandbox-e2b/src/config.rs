@@ -66,6 +66,29 @@ pub struct E2bConfig {
     /// sandbox's setup and makes the backend unhealthy, naming the template.
     #[serde(default)]
     pub shell: Shell,
+    /// Sessions that last: an idle session's sandbox (and every session's at shutdown) is paused
+    /// instead of deleted, and its next call resumes it with its files. The sandbox is also
+    /// created with auto-pause, so when its lifetime ends E2B pauses it rather than killing it.
+    #[serde(default)]
+    pub persistent: bool,
+    /// Sandboxes kept created and loaded with the `default` layer ahead of demand; each serves
+    /// exactly one session.
+    #[serde(default)]
+    pub pool_size: usize,
+    /// Ready sandboxes per host-level layer name (`[plugins.e2b.pools] <layer> = N`).
+    #[serde(default)]
+    pub pools: BTreeMap<String, usize>,
+    /// A hard cap on this backend's sandboxes, live + paused + pooled. Unset: no cap.
+    #[serde(default)]
+    pub max_sandboxes: Option<usize>,
+    /// How long a paused sandbox is kept before it is deleted. E2B itself keeps paused
+    /// sandboxes until they are deleted (docs/backends/e2b.md).
+    #[serde(default = "default_paused_retention")]
+    pub paused_retention: HumanDuration,
+}
+
+fn default_paused_retention() -> HumanDuration {
+    HumanDuration(atlas_sandbox_sdk::DEFAULT_PAUSED_RETENTION)
 }
 
 fn default_template() -> String {
@@ -99,6 +122,7 @@ pub(crate) struct Resolved {
     pub(crate) request_timeout: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) shell: Shell,
+    pub(crate) policy: atlas_sandbox_sdk::SessionPolicy,
 }
 
 impl Resolved {
@@ -211,7 +235,18 @@ impl E2bConfig {
                 .with_backend(ID));
             }
         }
+        let policy = atlas_sandbox_cloud::session_policy(
+            ID,
+            atlas_sandbox_cloud::PolicyKeys {
+                persistent: self.persistent,
+                pool_size: self.pool_size,
+                pools: self.pools,
+                max_sandboxes: self.max_sandboxes,
+                paused_retention: self.paused_retention.get(),
+            },
+        )?;
         Ok(Resolved {
+            policy,
             api_key: self.api_key,
             template,
             timeout: self.timeout.map(HumanDuration::get),

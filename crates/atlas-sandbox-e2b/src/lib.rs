@@ -12,6 +12,8 @@ mod client;
 mod config;
 mod connect;
 mod error;
+mod lifecycle;
+mod persist;
 mod sandbox;
 
 use atlas_sandbox_sdk::{
@@ -41,6 +43,8 @@ impl PluginFactory for E2bFactory {
         ("E2B_API_URL", "api_url"),
         ("E2B_SANDBOX_URL", "sandbox_url"),
         ("E2B_DOMAIN", "domain"),
+        ("E2B_SANDBOX_TEMPLATE", "template"),
+        ("E2B_SANDBOX_TIMEOUT", "sandbox_lifetime:ms"),
     ];
     const REQUIRES_CONFIG: bool = true;
 

@@ -46,8 +46,8 @@ pub(crate) fn security_profile(allow_internet_access: bool) -> SecurityProfile {
 /// The configured E2B backend.
 #[derive(Debug)]
 pub struct E2bPlugin {
-    client: Arc<Client>,
-    ctx: PluginContext,
+    pub(crate) client: Arc<Client>,
+    pub(crate) ctx: PluginContext,
 }
 
 impl E2bPlugin {
@@ -68,6 +68,21 @@ impl E2bPlugin {
                 layer,
                 tags: sandbox_tags(&self.ctx),
                 slot: SessionSlot::new(),
+                persistent_id: None,
+            }),
+        }
+    }
+
+    /// A sandbox bound to a remote sandbox that outlives it (created persistent or resumed):
+    /// it is never silently replaced, since a replacement would lack the files it had.
+    pub(crate) fn sandbox_bound(&self, remote: RemoteSandbox) -> E2bSandbox {
+        E2bSandbox {
+            inner: Arc::new(Inner {
+                client: self.client.clone(),
+                layer: CollectedLayer::default(),
+                tags: sandbox_tags(&self.ctx),
+                persistent_id: Some(remote.id.clone()),
+                slot: SessionSlot::with(remote),
             }),
         }
     }
@@ -85,6 +100,14 @@ impl SandboxPlugin for E2bPlugin {
 
     fn security(&self) -> SecurityProfile {
         security_profile(self.client.cfg.allow_internet_access)
+    }
+
+    fn session_policy(&self) -> atlas_sandbox_sdk::SessionPolicy {
+        self.client.cfg.policy.clone()
+    }
+
+    fn persistence(&self) -> Option<&dyn atlas_sandbox_sdk::Persistence> {
+        Some(self)
     }
 
     async fn health_check(&self) -> HealthStatus {
@@ -175,6 +198,8 @@ struct Inner {
     layer: CollectedLayer,
     tags: BTreeMap<String, String>,
     slot: SessionSlot<RemoteSandbox>,
+    /// The id of a sandbox that must not be replaced when it vanishes.
+    persistent_id: Option<String>,
 }
 
 /// A semantic layer bound to (at most) one live E2B sandbox, created on first use.
@@ -186,7 +211,9 @@ pub struct E2bSandbox {
 impl Inner {
     async fn session(&self) -> Result<Arc<RemoteSandbox>> {
         self.slot
-            .get_or_create(ID, || self.client.create_session(&self.tags, &self.layer))
+            .get_or_create(ID, || {
+                self.client.create_session(&self.tags, &self.layer, false)
+            })
             .await
     }
 
@@ -232,7 +259,9 @@ impl Sandbox for E2bSandbox {
             match run {
                 Ok(out) => return Ok(out),
                 Err(RunError::NotStarted(e))
-                    if e.kind() == ErrorKind::SandboxGone && !recreated =>
+                    if e.kind() == ErrorKind::SandboxGone
+                        && !recreated
+                        && self.inner.persistent_id.is_none() =>
                 {
                     tracing::warn!(sandbox = %sb.id, error = %e, "the E2B sandbox vanished; creating a new one");
                     self.inner.slot.invalidate(&sb).await;
@@ -271,6 +300,25 @@ impl Sandbox for E2bSandbox {
         }
         Ok(())
     }
+
+    fn remote_id(&self) -> Option<String> {
+        self.inner.persistent_id.clone()
+    }
+
+    async fn pause(&self) -> Result<()> {
+        let Some(id) = self.inner.persistent_id.clone() else {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "this E2B sandbox was not created persistent, so it cannot be paused",
+            )
+            .with_backend(ID));
+        };
+        // The handle is spent either way: a failed pause leaves the sandbox to the caller
+        // (which deletes it), never to this handle's drop.
+        self.inner.slot.close().await;
+        self.inner.client.pause(&id).await?;
+        Ok(())
+    }
 }
 
 impl Drop for E2bSandbox {
@@ -291,7 +339,7 @@ impl Drop for E2bSandbox {
 
 /// The age of an RFC 3339 timestamp (`2026-11-24T09:22:48.123Z`, `...+01:00`); a time in the
 /// future is age zero.
-fn age_of_rfc3339(s: &str) -> Option<Duration> {
+pub(crate) fn age_of_rfc3339(s: &str) -> Option<Duration> {
     let t: jiff::Timestamp = s.parse().ok()?;
     Some(Duration::try_from(jiff::Timestamp::now().duration_since(t)).unwrap_or(Duration::ZERO))
 }

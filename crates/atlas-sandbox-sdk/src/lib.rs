@@ -32,7 +32,7 @@ pub use exec::{
     normalize_relative, overflow_limit, truncation_notice,
 };
 pub use persist::{
-    DEFAULT_PAUSED_RETENTION, Persistence, RemoteSandbox, RemoteState, SessionPolicy,
+    DEFAULT_PAUSED_RETENTION, OWNER_TAG, Persistence, RemoteSandbox, RemoteState, SessionPolicy,
 };
 pub use plugin::{
     EXTERNAL_PLUGIN_PRIORITY, HealthStatus, PluginContext, PluginDescriptor, PluginFactory,

@@ -14,6 +14,10 @@ use crate::error::Result;
 use crate::plugin::Sandbox;
 use crate::semantic::SemanticLayer;
 
+/// The tag naming the session that owns a persistent sandbox (`pool:<layer>` for a pooled one).
+/// Backends put it on what [`Persistence::create_persistent`] makes, from its `owner`.
+pub const OWNER_TAG: &str = "atlas-sandbox-owner";
+
 /// The default `paused_retention`: a paused sandbox is deleted a day after it was paused.
 pub const DEFAULT_PAUSED_RETENTION: Duration = Duration::from_secs(24 * 3600);
 

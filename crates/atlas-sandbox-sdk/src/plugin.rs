@@ -231,7 +231,9 @@ pub trait PluginFactory: 'static {
     /// workspace has none: it names its own crate (shown in `atlas-sandbox backends`).
     const CARGO_FEATURE: &'static str;
     /// The vendor's usual environment variables, used when the key is not set in config:
-    /// `(variable, key)`, e.g. `("E2B_API_KEY", "api_key")`.
+    /// `(variable, key)`, e.g. `("E2B_API_KEY", "api_key")`. A key written `name:ms` takes a
+    /// variable holding a bare number of milliseconds into the duration key `name`
+    /// (`("E2B_SANDBOX_TIMEOUT", "sandbox_lifetime:ms")`).
     const ENV_FALLBACKS: &'static [(&'static str, &'static str)] = &[];
     /// Whether the backend needs config to be usable at all (e.g. an API key). When `true`, an
     /// absent `[plugins.<id>]` table whose defaults fail validation means "not configured", not

@@ -85,6 +85,12 @@ pub struct SandboxSection {
     /// One overall deadline for the health checks of all backends at startup.
     #[serde(default = "default_health_check_timeout")]
     pub health_check_timeout: HumanDuration,
+    /// The file that maps persistent sessions to their paused cloud sandboxes (one embedded
+    /// database file). Default: `$XDG_STATE_HOME/atlas-sandbox/sessions.db` (else
+    /// `~/.local/state/atlas-sandbox/sessions.db`). A relative path is resolved against the
+    /// config file's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_path: Option<PathBuf>,
 }
 
 impl Default for SandboxSection {
@@ -98,6 +104,7 @@ impl Default for SandboxSection {
             production: false,
             allow_just_bash_in_production: false,
             health_check_timeout: default_health_check_timeout(),
+            state_path: None,
         }
     }
 }
@@ -268,6 +275,8 @@ pub struct SandboxSettings {
     pub allow_just_bash_in_production: bool,
     /// The overall health-check deadline.
     pub health_check_timeout: Duration,
+    /// The session store of persistent cloud sessions (`state_path`).
+    pub state_path: PathBuf,
 }
 
 impl SandboxSettings {
@@ -286,6 +295,7 @@ impl SandboxSettings {
             production: false,
             allow_just_bash_in_production: false,
             health_check_timeout: d.health_check_timeout.get(),
+            state_path: crate::persist::default_state_path(|k| std::env::var(k).ok()),
         }
     }
 }
@@ -593,10 +603,20 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigErrors> {
     for d in &opts.descriptors {
         for (var, key) in d.env_fallbacks {
             if let Some(val) = opts.var(var).filter(|v| !v.trim().is_empty()) {
+                // `key:ms`: the vendor's variable is a bare count of milliseconds, a duration
+                // key here. Anything but digits is passed on for the schema to reject, naming
+                // the variable.
+                let (key, value) = match key.strip_suffix(":ms") {
+                    Some(k) if val.trim().bytes().all(|b| b.is_ascii_digit()) => {
+                        (k, format!("{}ms", val.trim()))
+                    }
+                    Some(k) => (k, val.to_owned()),
+                    None => (*key, val.to_owned()),
+                };
                 figment = figment.join(EnvVar {
                     var: (*var).to_owned(),
-                    path: vec!["plugins".into(), d.id.into(), (*key).to_owned()],
-                    value: FValue::from(val),
+                    path: vec!["plugins".into(), d.id.into(), key.to_owned()],
+                    value: FValue::from(value),
                 });
             }
         }
@@ -809,7 +829,22 @@ fn validate_sandbox(
         let path = vec!["sandbox".to_owned(), "backend".to_owned()];
         (b, ctx.origin(&path).unwrap_or(Origin::Default))
     });
+    let state_path = match &section.state_path {
+        Some(p) => {
+            let path = vec!["sandbox".to_owned(), "state_path".to_owned()];
+            match (ctx.origin(&path), file) {
+                (Some(Origin::File { .. }), Some(f)) => f
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| opts.cwd.clone())
+                    .join(p),
+                _ => opts.cwd.join(p),
+            }
+        }
+        None => crate::persist::default_state_path(|k| opts.var(k).map(str::to_owned)),
+    };
     Some(SandboxSettings {
+        state_path,
         semantic_root,
         semantic_root_source,
         timeout: section.timeout.get(),

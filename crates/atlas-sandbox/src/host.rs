@@ -467,6 +467,18 @@ impl Host {
         self.select(&layer, &[]).await
     }
 
+    /// The backend selection would pick, when it offers persistence and its table asks for
+    /// any of it (persistent sessions, pools, a cap): the one the session table's
+    /// [`crate::persist::Lasting`] manages.
+    pub fn lasting_backend(&self) -> Option<(String, Arc<dyn SandboxPlugin>)> {
+        let (selected, _, _) = self.predicted();
+        let id = selected?;
+        let plugin = self.slots.iter().find(|s| s.id == id)?.plugin()?.clone();
+        plugin.persistence()?;
+        let policy = plugin.session_policy();
+        (policy != atlas_sandbox_sdk::SessionPolicy::default()).then_some((id, plugin))
+    }
+
     /// The backend serving `root`, if a sandbox was created for it.
     pub async fn backend_for(&self, root: &Path) -> Option<String> {
         let key = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());

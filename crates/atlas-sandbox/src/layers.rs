@@ -130,6 +130,17 @@ impl Layers {
         self.layers.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The layers with one fixed directory, by name (the ones a warm pool can be loaded with).
+    pub fn fixed_roots(&self) -> BTreeMap<String, PathBuf> {
+        self.layers
+            .iter()
+            .filter_map(|(k, v)| match v {
+                LayerSource::Root(r) => Some((k.clone(), r.clone())),
+                LayerSource::Pattern { .. } => None,
+            })
+            .collect()
+    }
+
     /// The source of a layer by name.
     pub fn get(&self, name: &str) -> Option<&LayerSource> {
         self.layers.get(name)

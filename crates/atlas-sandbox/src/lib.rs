@@ -10,6 +10,7 @@
 pub mod config;
 pub mod host;
 pub mod layers;
+pub mod persist;
 pub mod registry;
 pub mod schema;
 #[cfg(feature = "server")]

@@ -101,6 +101,9 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Lists the remote sandboxes of every backend with persistence: live, paused and pooled,
+    /// with their age, state and owning session (from the session store, sandbox.state_path).
+    Sessions,
     /// Serves the explore tool over MCP on stdio (for Claude Code, Claude Desktop, Cursor, ...).
     #[cfg(feature = "server")]
     Mcp,
@@ -214,6 +217,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mcp => server_cmd(cli.config, None, true).await,
         #[cfg(feature = "server")]
         Command::Serve { listen } => server_cmd(cli.config, listen, false).await,
+        Command::Sessions => sessions_cmd(cli.config, cli.json).await,
         Command::Sweep {
             backend,
             older_than,
@@ -365,6 +369,77 @@ async fn server_cmd(
     Ok(ExitCode::SUCCESS)
 }
 
+async fn sessions_cmd(config_file: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    let config = match load(config_file) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let slots = match atlas_sandbox::host::build_slots(&config, &Default::default()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("atlas-sandbox: the configuration is invalid:\n{e}");
+            return Ok(ExitCode::from(EXIT_HOST_ERROR));
+        }
+    };
+    let store = atlas_sandbox::persist::Store::new(&config.sandbox.state_path);
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for slot in &slots {
+        let atlas_sandbox::SlotState::Ready(plugin) = &slot.state else {
+            continue;
+        };
+        if plugin.persistence().is_none() {
+            continue;
+        }
+        match atlas_sandbox::persist::sessions(&slot.id, plugin.as_ref(), &store).await {
+            Ok(r) => rows.extend(r),
+            Err(e) => {
+                eprintln!("atlas-sandbox: {}: {e}", slot.id);
+                failed = true;
+            }
+        }
+    }
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&rows)?)?;
+    } else {
+        let secs = |s: Option<u64>| {
+            s.map(|s| HumanDuration(std::time::Duration::from_secs(s)).to_string())
+                .unwrap_or_else(|| "-".into())
+        };
+        outln!(
+            "{:<10} {:<28} {:<8} {:<8} {:>10} {:>10}  SESSION",
+            "BACKEND",
+            "ID",
+            "STATE",
+            "ROLE",
+            "AGE",
+            "IDLE"
+        )?;
+        for r in &rows {
+            outln!(
+                "{:<10} {:<28} {:<8} {:<8} {:>10} {:>10}  {}",
+                r.backend,
+                r.id,
+                r.state,
+                r.role,
+                secs(r.age_secs),
+                secs(r.idle_secs),
+                r.session.as_deref().unwrap_or("-")
+            )?;
+        }
+        outln!(
+            "{} sandbox(es); session store {}",
+            rows.len(),
+            store.path().display()
+        )?;
+    }
+    Ok(if failed {
+        ExitCode::from(EXIT_HOST_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 async fn sweep_cmd(
     config_file: Option<PathBuf>,
     json: bool,
@@ -398,7 +473,16 @@ async fn sweep_cmd(
         );
         return Ok(ExitCode::from(EXIT_HOST_ERROR));
     };
-    let report = match plugin.sweep(older_than.get(), dry_run).await {
+    // A backend with persistence spares what the session store owns (paused sessions).
+    let store = atlas_sandbox::persist::Store::new(&config.sandbox.state_path);
+    let swept = atlas_sandbox::persist::sweep_unowned(
+        backend,
+        plugin.as_ref(),
+        &store,
+        older_than.get(),
+        dry_run,
+    );
+    let report = match swept.await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("atlas-sandbox: {e}");

@@ -43,6 +43,7 @@ impl HostEngine {
             },
         );
         let reaper = table.spawn_reaper();
+        table.start_pools(&layers.fixed_roots());
         Arc::new(HostEngine {
             table,
             layers,

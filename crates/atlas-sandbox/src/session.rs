@@ -22,6 +22,7 @@ use atlas_sandbox_sdk::{ExecOutput, ExecRequest, Sandbox};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::host::{Host, SelectError};
+use crate::persist::{Lasting, Origin};
 
 /// Bounds of a [`SessionTable`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,18 +78,23 @@ pub enum CloseReason {
 }
 
 /// What happens to a session's sandbox when the session ends.
-///
-/// Today every sandbox is closed. This is the hook for persistent cloud sessions (issue "Cloud
-/// sessions"): a backend that can pause a sandbox will answer `Pause` here and the table will
-/// record the paused sandbox's id for a later resume instead of deleting it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetireAction {
     /// Close the sandbox (kill local processes, delete remote sandboxes).
     Close,
+    /// Pause it and keep it in the session store for the session's next call (a persistent
+    /// cloud session that went idle, was evicted, or whose host shuts down).
+    Pause,
 }
 
-fn retire_action(_backend: &str, _reason: CloseReason) -> RetireAction {
-    RetireAction::Close
+/// A persistent session's sandbox is paused unless its owner ended the session on purpose.
+fn retire_action(persistent: bool, reason: CloseReason) -> RetireAction {
+    match reason {
+        CloseReason::Idle | CloseReason::Evicted | CloseReason::Shutdown if persistent => {
+            RetireAction::Pause
+        }
+        _ => RetireAction::Close,
+    }
 }
 
 /// Why a session command failed (the command itself ran: a non-zero exit is `Ok`).
@@ -121,6 +127,12 @@ pub struct SessionStats {
     pub expired: u64,
     /// Sessions evicted because the table was full.
     pub evicted: u64,
+    /// Sandboxes paused for a later resume (persistent cloud sessions).
+    pub sandboxes_paused: u64,
+    /// Sessions whose sandbox was a paused one, resumed.
+    pub sandboxes_resumed: u64,
+    /// Sessions whose sandbox came from a warm pool.
+    pub sandboxes_pooled: u64,
 }
 
 #[derive(Debug, Default)]
@@ -129,6 +141,9 @@ struct Counters {
     closed: AtomicU64,
     expired: AtomicU64,
     evicted: AtomicU64,
+    paused: AtomicU64,
+    resumed: AtomicU64,
+    pooled: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -143,6 +158,7 @@ struct SessionInner {
     key: SessionKey,
     root: PathBuf,
     host: Arc<Host>,
+    lasting: Option<Arc<Lasting>>,
     sandbox: OnceCell<(String, Arc<dyn Sandbox>)>,
     sandbox_closed: AtomicBool,
     state: Mutex<State>,
@@ -168,6 +184,7 @@ impl Session {
     pub fn new(host: Arc<Host>, key: SessionKey, root: impl Into<PathBuf>) -> Session {
         Session::with(
             host,
+            None,
             key,
             root.into(),
             SessionSettings::default().max_concurrent_per_session,
@@ -177,6 +194,7 @@ impl Session {
 
     fn with(
         host: Arc<Host>,
+        lasting: Option<Arc<Lasting>>,
         key: SessionKey,
         root: PathBuf,
         per_session: usize,
@@ -187,6 +205,7 @@ impl Session {
                 key,
                 root,
                 host,
+                lasting,
                 sandbox: OnceCell::new(),
                 sandbox_closed: AtomicBool::new(false),
                 state: Mutex::new(State {
@@ -263,6 +282,21 @@ impl Session {
         let (id, sandbox) = inner
             .sandbox
             .get_or_try_init(|| async {
+                if let Some(l) = &inner.lasting {
+                    let (sb, origin) = l.acquire(&inner.key, &inner.root).await?;
+                    let c = &inner.counters;
+                    c.created.fetch_add(1, Ordering::Relaxed);
+                    match origin {
+                        Origin::Resumed => c.resumed.fetch_add(1, Ordering::Relaxed),
+                        Origin::Pooled => c.pooled.fetch_add(1, Ordering::Relaxed),
+                        Origin::Created => 0,
+                    };
+                    tracing::debug!(session = %inner.key, backend = %l.backend(), ?origin, "session sandbox ready");
+                    return Ok::<_, SessionError>((
+                        l.backend().to_owned(),
+                        sb as Arc<dyn Sandbox>,
+                    ));
+                }
                 let (id, sb) = inner.host.create_sandbox(&inner.root).await?;
                 inner.counters.created.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(session = %inner.key, backend = %id, "session sandbox created");
@@ -301,9 +335,26 @@ impl Session {
     }
 
     async fn close_sandbox(&self) -> Option<String> {
+        self.retire_sandbox(RetireAction::Close).await
+    }
+
+    async fn retire_sandbox(&self, action: RetireAction) -> Option<String> {
         let (id, sandbox) = self.inner.sandbox.get()?;
         if self.inner.sandbox_closed.swap(true, Ordering::AcqRel) {
             return None;
+        }
+        if action == RetireAction::Pause {
+            // A refused pause is logged and the sandbox deleted by the persistence layer.
+            return match sandbox.pause().await {
+                Ok(()) => {
+                    self.inner.counters.paused.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+                Err(e) => {
+                    self.inner.counters.closed.fetch_add(1, Ordering::Relaxed);
+                    Some(format!("{} ({id}): pause failed: {e}", self.inner.key))
+                }
+            };
         }
         self.inner.counters.closed.fetch_add(1, Ordering::Relaxed);
         match sandbox.close().await {
@@ -325,11 +376,13 @@ impl Session {
             }
             s.closed = true;
         }
-        let backend = self.backend().unwrap_or("").to_owned();
         tracing::debug!(session = %self.inner.key, ?reason, "session closed");
-        match retire_action(&backend, reason) {
-            RetireAction::Close => self.close_sandbox().await,
-        }
+        let persistent = self
+            .inner
+            .lasting
+            .as_ref()
+            .is_some_and(|l| l.policy().persistent);
+        self.retire_sandbox(retire_action(persistent, reason)).await
     }
 }
 
@@ -378,15 +431,23 @@ impl Lease {
 #[derive(Debug)]
 pub struct SessionTable {
     host: Arc<Host>,
+    lasting: Option<Arc<Lasting>>,
     settings: SessionSettings,
     sessions: Mutex<HashMap<SessionKey, Session>>,
     counters: Arc<Counters>,
 }
 
 impl SessionTable {
-    /// An empty table over `host`.
+    /// An empty table over `host`. When the backend selection picks offers persistence and its
+    /// table asks for it (`persistent`, pools, `max_sandboxes`), the table's sessions go
+    /// through a [`Lasting`] manager with its store at `sandbox.state_path`.
     pub fn new(host: Arc<Host>, settings: SessionSettings) -> Arc<SessionTable> {
+        let lasting = Lasting::for_host(&host, &host.settings().state_path);
+        if let Some(l) = &lasting {
+            tracing::info!(backend = %l.backend(), policy = ?l.policy(), store = %l.store().path().display(), "cloud sessions that last");
+        }
         Arc::new(SessionTable {
+            lasting,
             host,
             settings,
             sessions: Mutex::new(HashMap::new()),
@@ -402,6 +463,19 @@ impl SessionTable {
     /// Its bounds.
     pub fn settings(&self) -> &SessionSettings {
         &self.settings
+    }
+
+    /// The manager of persistent sessions, pools and the cap, when the backend has one.
+    pub fn lasting(&self) -> Option<&Arc<Lasting>> {
+        self.lasting.as_ref()
+    }
+
+    /// Starts the warm pools configured for the backend, over the layers given as `name →
+    /// root` (the host-level layers with a fixed root).
+    pub fn start_pools(&self, roots: &std::collections::BTreeMap<String, PathBuf>) {
+        if let Some(l) = &self.lasting {
+            l.start_pools(roots);
+        }
     }
 
     /// The session for `key`, opened over `root` if it is not open; held for one command. When
@@ -433,6 +507,7 @@ impl SessionTable {
             }
             let s = Session::with(
                 self.host.clone(),
+                self.lasting.clone(),
                 key.clone(),
                 root.to_path_buf(),
                 self.settings.max_concurrent_per_session,
@@ -460,6 +535,7 @@ impl SessionTable {
     pub fn one_shot(&self, key: SessionKey, root: &Path) -> Session {
         Session::with(
             self.host.clone(),
+            self.lasting.clone(),
             key,
             root.to_path_buf(),
             self.settings.max_concurrent_per_session,
@@ -511,6 +587,9 @@ impl SessionTable {
         let n = expired.len();
         self.counters.expired.fetch_add(n as u64, Ordering::Relaxed);
         futures::future::join_all(expired.iter().map(|s| s.close(CloseReason::Idle))).await;
+        if let Some(l) = &self.lasting {
+            l.expire_paused().await;
+        }
         n
     }
 
@@ -533,11 +612,16 @@ impl SessionTable {
     /// Closes every session (sandboxes included); returns the close errors.
     pub async fn close_all(&self) -> Vec<String> {
         let all: Vec<Session> = lock(&self.sessions).drain().map(|(_, s)| s).collect();
-        futures::future::join_all(all.iter().map(|s| s.close(CloseReason::Shutdown)))
-            .await
-            .into_iter()
-            .flatten()
-            .collect()
+        let mut errors: Vec<String> =
+            futures::future::join_all(all.iter().map(|s| s.close(CloseReason::Shutdown)))
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
+        if let Some(l) = &self.lasting {
+            errors.extend(l.shutdown().await);
+        }
+        errors
     }
 
     /// The counters.
@@ -548,6 +632,9 @@ impl SessionTable {
             sandboxes_closed: self.counters.closed.load(Ordering::Relaxed),
             expired: self.counters.expired.load(Ordering::Relaxed),
             evicted: self.counters.evicted.load(Ordering::Relaxed),
+            sandboxes_paused: self.counters.paused.load(Ordering::Relaxed),
+            sandboxes_resumed: self.counters.resumed.load(Ordering::Relaxed),
+            sandboxes_pooled: self.counters.pooled.load(Ordering::Relaxed),
         }
     }
 }

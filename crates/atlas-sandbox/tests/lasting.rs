@@ -1,0 +1,393 @@
+//! Cloud sessions that last, through the host library on the E2B emulator: idle → pause →
+//! resume keeps /tmp; a restarted host resumes from the store; warm pools serve one session
+//! each and refill; `max_sandboxes` holds under 50 concurrent sessions; a refused pause or a
+//! failed resume falls back to a fresh sandbox with nothing leaked; sweep after a host that
+//! vanished finds exactly the unowned sandboxes.
+//!
+//! The emulator runs commands in a host directory and maps only `$TMPDIR` and `$HOME` into
+//! it, so the commands name `${TMPDIR:-/tmp}`: the sandbox's own /tmp there, plain /tmp at E2B.
+
+#![cfg(feature = "e2b")]
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use atlas_emulator_e2b::EmulatorState;
+use atlas_emulator_kit::{Kit, RunningEmulator};
+use atlas_sandbox::config::SandboxSettings;
+use atlas_sandbox::{Host, PluginSlot, SessionKey, SessionSettings, SessionTable};
+use atlas_sandbox_sdk::{ExecRequest, PluginContext};
+
+struct Env {
+    _emu: RunningEmulator,
+    state: Arc<EmulatorState>,
+    kit: Arc<Kit>,
+    dir: tempfile::TempDir,
+    root: PathBuf,
+    url: String,
+}
+
+async fn env() -> Env {
+    let kit = Kit::new();
+    let (emu, state) = atlas_emulator_e2b::start_with(kit.clone(), Default::default(), None)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("semantic");
+    copy(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/semantic"),
+        &root,
+    );
+    Env {
+        url: emu.base_url.clone(),
+        _emu: emu,
+        state,
+        kit,
+        dir,
+        root,
+    }
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+impl Env {
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("state/sessions.db")
+    }
+
+    async fn host(&self, plugin: serde_json::Value) -> Arc<Host> {
+        let mut table = serde_json::json!({
+            "api_key": "e2b_test_key_0123456789",
+            "api_url": self.url,
+            "sandbox_url": self.url,
+        });
+        for (k, v) in plugin.as_object().unwrap() {
+            table[k] = v.clone();
+        }
+        let d = atlas_sandbox::registry::compiled_in()
+            .into_iter()
+            .find(|d| d.id == "e2b")
+            .unwrap();
+        let plugin = (d.build)(table, &PluginContext::default()).unwrap();
+        let mut settings = SandboxSettings::new(&self.root);
+        settings.state_path = self.store();
+        Arc::new(Host::start(settings, vec![PluginSlot::ready(plugin)]).await)
+    }
+
+    async fn table(&self, plugin: serde_json::Value, idle: Duration) -> Arc<SessionTable> {
+        let settings = SessionSettings {
+            idle_timeout: idle,
+            ..SessionSettings::default()
+        };
+        SessionTable::new(self.host(plugin).await, settings)
+    }
+
+    fn pools(&self) -> BTreeMap<String, PathBuf> {
+        BTreeMap::from([("default".to_owned(), self.root.clone())])
+    }
+}
+
+fn key(id: &str) -> SessionKey {
+    SessionKey {
+        scope: "t".into(),
+        layer: "default".into(),
+        id: id.into(),
+    }
+}
+
+async fn run(t: &SessionTable, root: &Path, id: &str, cmd: &str) -> String {
+    let lease = t.lease(key(id), root).await.unwrap();
+    let (_, out) = lease.exec(ExecRequest::new(cmd)).await.unwrap();
+    assert_eq!(out.exit_code, 0, "{cmd}: {out:?}");
+    out.stdout_str().into_owned()
+}
+
+async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test]
+async fn idle_pauses_and_the_next_call_resumes_with_tmp_intact() {
+    let e = env().await;
+    let t = e
+        .table(
+            serde_json::json!({"persistent": true}),
+            Duration::from_millis(100),
+        )
+        .await;
+    run(&t, &e.root, "s1", "T=${TMPDIR:-/tmp}; echo kept > $T/note").await;
+    let ids = e.state.live_sandboxes();
+    assert_eq!(ids.len(), 1);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(t.reap_idle().await, 1);
+    assert_eq!(e.state.is_paused(&ids[0]), Some(true));
+    assert_eq!(t.stats().sandboxes_paused, 1);
+    assert_eq!(
+        run(&t, &e.root, "s1", "T=${TMPDIR:-/tmp}; cat $T/note").await,
+        "kept\n"
+    );
+    assert_eq!(e.state.live_sandboxes(), ids, "the same sandbox, resumed");
+    assert_eq!(e.state.is_paused(&ids[0]), Some(false));
+    assert_eq!(t.stats().sandboxes_resumed, 1);
+    // An explicit close ends the session for good: the sandbox is deleted and forgotten.
+    assert!(t.close(&key("s1")).await);
+    assert!(e.state.live_sandboxes().is_empty());
+    assert!(t.lasting().unwrap().store().all().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_restarted_host_resumes_the_same_sandbox() {
+    let e = env().await;
+    let policy = serde_json::json!({"persistent": true});
+    {
+        let t = e.table(policy.clone(), Duration::from_secs(600)).await;
+        run(&t, &e.root, "s1", "T=${TMPDIR:-/tmp}; echo one > $T/f").await;
+        // Shutdown pauses, it does not delete.
+        assert!(t.close_all().await.is_empty());
+    }
+    let ids = e.state.live_sandboxes();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(e.state.is_paused(&ids[0]), Some(true));
+    let creates = |kit: &Kit| {
+        kit.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/v2/sandboxes")
+            .count()
+    };
+    let before = creates(&e.kit);
+    let t = e.table(policy, Duration::from_secs(600)).await;
+    assert_eq!(
+        run(&t, &e.root, "s1", "T=${TMPDIR:-/tmp}; cat $T/f").await,
+        "one\n"
+    );
+    assert_eq!(creates(&e.kit), before, "no new sandbox");
+    assert_eq!(e.state.live_sandboxes(), ids);
+    t.close_all().await;
+}
+
+#[tokio::test]
+async fn a_pool_of_three_serves_three_sessions_once_each_and_refills() {
+    let e = env().await;
+    let t = e
+        .table(
+            serde_json::json!({"pool_size": 3}),
+            Duration::from_secs(600),
+        )
+        .await;
+    t.start_pools(&e.pools());
+    let l = t.lasting().unwrap().clone();
+    wait_for("a full pool", || l.pooled().get("default") == Some(&3)).await;
+    let pooled: Vec<String> = e.state.live_sandboxes();
+    assert_eq!(pooled.len(), 3);
+    e.kit.clear();
+    for s in ["a", "b", "c"] {
+        let before = e.kit.requests().len();
+        // A pooled sandbox is fresh: nothing from another session in /tmp, the layer there.
+        let out = run(
+            &t,
+            &e.root,
+            s,
+            "T=${TMPDIR:-/tmp}; ls -A $T; echo mine > $T/who; ls catalog.yml",
+        )
+        .await;
+        assert_eq!(out, "catalog.yml\n");
+        // Every request that touched a pooled sandbox (the refill's own are to new ones).
+        let trips: Vec<_> = e.kit.requests()[before..]
+            .iter()
+            .filter(|r| {
+                pooled.iter().any(|id| {
+                    r.header("e2b-sandbox-id") == Some(id.as_str()) || r.path.contains(id.as_str())
+                })
+            })
+            .map(|r| r.path.clone())
+            .collect();
+        assert_eq!(trips.len(), 1, "first result in one round trip: {trips:?}");
+    }
+    assert_eq!(t.stats().sandboxes_pooled, 3);
+    // The three sessions hold the three pooled sandboxes; the pool refills with new ones.
+    wait_for("a refilled pool", || l.pooled().get("default") == Some(&3)).await;
+    let all = e.state.live_sandboxes();
+    assert_eq!(all.len(), 6);
+    for id in &pooled {
+        assert!(all.contains(id));
+    }
+    // Closing the sessions deletes their sandboxes: a pooled sandbox is never handed on.
+    for s in ["a", "b", "c"] {
+        t.close(&key(s)).await;
+    }
+    let left = e.state.live_sandboxes();
+    assert_eq!(left.len(), 3);
+    assert!(left.iter().all(|id| !pooled.contains(id)));
+    t.close_all().await;
+    assert!(
+        e.state.live_sandboxes().is_empty(),
+        "shutdown deletes the pool"
+    );
+}
+
+#[tokio::test]
+async fn max_sandboxes_holds_under_fifty_concurrent_sessions() {
+    let e = env().await;
+    let t = e
+        .table(
+            serde_json::json!({"persistent": true, "max_sandboxes": 5}),
+            Duration::from_millis(100),
+        )
+        .await;
+    let runs = (0..50).map(|i| {
+        let t = t.clone();
+        let root = e.root.clone();
+        async move {
+            let lease = t.lease(key(&format!("s{i}")), &root).await.unwrap();
+            lease.exec(ExecRequest::new("true")).await
+        }
+    });
+    let results = futures::future::join_all(runs).await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 5, "exactly the cap got a sandbox");
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(r.to_string().contains("at capacity"), "{r}");
+    }
+    assert_eq!(e.state.live_sandboxes().len(), 5);
+    // Paused sandboxes count; at the cap the least recently used paused one makes room.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    t.reap_idle().await;
+    assert_eq!(e.state.paused_sandboxes().len(), 5);
+    run(&t, &e.root, "new", "true").await;
+    assert_eq!(e.state.live_sandboxes().len(), 5);
+    assert_eq!(e.state.paused_sandboxes().len(), 4);
+    t.close_all().await;
+}
+
+#[tokio::test]
+async fn a_refused_pause_or_a_failed_resume_falls_back_to_a_fresh_sandbox() {
+    let e = env().await;
+    let t = e
+        .table(
+            serde_json::json!({"persistent": true}),
+            Duration::from_millis(50),
+        )
+        .await;
+    run(&t, &e.root, "s1", "T=${TMPDIR:-/tmp}; echo a > $T/f").await;
+    e.kit.fail_next(
+        "/pause",
+        1,
+        500,
+        None,
+        serde_json::json!({"code": 500, "message": "cannot pause"}),
+    );
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    t.reap_idle().await;
+    assert!(e.state.live_sandboxes().is_empty(), "deleted, not leaked");
+    assert!(t.lasting().unwrap().store().all().unwrap().is_empty());
+    assert_eq!(
+        run(&t, &e.root, "s1", "ls ${TMPDIR:-/tmp} | wc -l")
+            .await
+            .trim(),
+        "0"
+    );
+
+    // Pause works; the resume answers 503 every time: a fresh sandbox, the old one deleted.
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    t.reap_idle().await;
+    let old = e.state.paused_sandboxes();
+    assert_eq!(old.len(), 1);
+    e.kit.fail_next(
+        "/connect",
+        10,
+        503,
+        None,
+        serde_json::json!({"code": 503, "message": "busy"}),
+    );
+    assert_eq!(
+        run(&t, &e.root, "s1", "ls ${TMPDIR:-/tmp} | wc -l")
+            .await
+            .trim(),
+        "0"
+    );
+    let now = e.state.live_sandboxes();
+    assert_eq!(now.len(), 1);
+    assert!(!now.contains(&old[0]));
+    t.close_all().await;
+}
+
+#[tokio::test]
+async fn sweep_after_a_vanished_host_finds_exactly_the_unowned_sandboxes() {
+    let e = env().await;
+    let t = e
+        .table(
+            serde_json::json!({"persistent": true, "pool_size": 2}),
+            Duration::from_millis(50),
+        )
+        .await;
+    t.start_pools(&e.pools());
+    let l = t.lasting().unwrap().clone();
+    wait_for("a full pool", || l.pooled().get("default") == Some(&2)).await;
+    run(&t, &e.root, "kept", "true").await;
+    wait_for("a refilled pool", || l.pooled().get("default") == Some(&2)).await;
+    let owned: Vec<String> = l
+        .store()
+        .all()
+        .unwrap()
+        .values()
+        .map(|e| e.sandbox_id.clone())
+        .collect();
+    assert_eq!(owned.len(), 1);
+    assert_eq!(e.state.live_sandboxes().len(), 3);
+    // The host vanishes without shutdown or drop (as under kill -9).
+    let host = t.host().clone();
+    std::mem::forget(t);
+    std::mem::forget(l);
+    let (_, plugin) = host.lasting_backend().unwrap();
+    let store = atlas_sandbox::persist::Store::new(e.store());
+    let dry =
+        atlas_sandbox::persist::sweep_unowned("e2b", plugin.as_ref(), &store, Duration::ZERO, true)
+            .await
+            .unwrap();
+    assert_eq!(dry.sandboxes.len(), 2, "the two pooled ones");
+    assert!(
+        dry.sandboxes
+            .iter()
+            .all(|s| !owned.contains(&s.id) && !s.killed)
+    );
+    let rows = atlas_sandbox::persist::sessions("e2b", plugin.as_ref(), &store)
+        .await
+        .unwrap();
+    assert_eq!(rows.iter().filter(|r| r.role == "pooled").count(), 2);
+    assert_eq!(rows.iter().filter(|r| r.role == "session").count(), 1);
+    let swept = atlas_sandbox::persist::sweep_unowned(
+        "e2b",
+        plugin.as_ref(),
+        &store,
+        Duration::ZERO,
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(swept.sandboxes.iter().all(|s| s.killed));
+    assert_eq!(
+        e.state.live_sandboxes(),
+        owned,
+        "only the owned sandbox is left"
+    );
+}
