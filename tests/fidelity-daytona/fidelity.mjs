@@ -132,6 +132,53 @@ try {
     assert.equal(sandbox.autoStopInterval, 30);
   });
 
+  await check('stop keeps the files and the toolbox refuses; start brings them back', async () => {
+    await sandbox.process.executeCommand('echo kept > /tmp/keep.txt');
+    await sandbox.stop();
+    assert.equal(sandbox.state, 'stopped');
+    await assert.rejects(sandbox.process.executeCommand('cat /tmp/keep.txt'), (e) => e.statusCode === 503);
+    await sandbox.start();
+    assert.equal(sandbox.state, 'started');
+    const r = await sandbox.process.executeCommand('cat /tmp/keep.txt');
+    assert.equal(r.result, 'kept\n');
+    // Starting a started sandbox answers it as it is.
+    await sandbox.start();
+    assert.equal(sandbox.state, 'started');
+  });
+
+  await check('auto-archive and auto-delete intervals', async () => {
+    await sandbox.setAutoArchiveInterval(60);
+    await sandbox.setAutoDeleteInterval(120);
+    await sandbox.refreshData();
+    assert.equal(sandbox.autoArchiveInterval, 60);
+    assert.equal(sandbox.autoDeleteInterval, 120);
+  });
+
+  await check('the auto-stop timer stops an idle sandbox, the auto-delete timer deletes it', async () => {
+    // The emulator runs with a one-second minute (EMULATED_MINUTE_MS).
+    const sb = await daytona.create(
+      { labels: { app: 'timers' }, autoStopInterval: 1, autoDeleteInterval: 2 },
+      { timeout: 30 },
+    );
+    await sb.process.executeCommand('echo kept > /tmp/keep.txt');
+    await sb.waitUntilStopped(20);
+    assert.equal(sb.state, 'stopped');
+    await sb.start();
+    assert.equal((await sb.process.executeCommand('cat /tmp/keep.txt')).result, 'kept\n');
+    await sb.stop();
+    const deadline = Date.now() + 20000;
+    for (;;) {
+      try {
+        await daytona.get(sb.id);
+      } catch (e) {
+        assert.ok(e instanceof DaytonaNotFoundError, String(e));
+        break;
+      }
+      assert.ok(Date.now() < deadline, 'auto-delete did not fire');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
   await check('list by label', async () => {
     const ids = [];
     for await (const s of daytona.list({ labels: { app: 'fidelity' } })) ids.push(s.id);

@@ -17,9 +17,11 @@ if (!EMU) {
 process.env.VERCEL_SANDBOX_TELEMETRY_DISABLED = "1";
 
 const seen = [];
+const seenUrls = [];
 const fetch = (url, { dispatcher, ...opts } = {}) => {
   const target = String(url).replace("https://vercel.com/api", EMU);
   seen.push(`${opts.method ?? "GET"} ${new URL(target).pathname}`);
+  seenUrls.push(`${opts.method ?? "GET"} ${new URL(target).pathname}${new URL(target).search}`);
   return globalThis.fetch(target, opts);
 };
 // A non-JWT token: a three-part JWT would send the SDK down its OIDC refresh path.
@@ -163,6 +165,46 @@ await rejects(
 );
 await v3.stop();
 await v3.delete();
+
+// A persistent sandbox: stop snapshots its files; the next command resumes it by name
+// (`GET /v2/sandboxes/{name}?resume=true`) with the files restored; the snapshot expiry and
+// retention travel with the create.
+const keep = await Sandbox.create({
+  ...creds,
+  name: "fidelity-persistent",
+  timeout: 120_000,
+  persistent: true,
+  snapshotExpiration: 3_600_000,
+  keepLastSnapshots: { count: 1 },
+});
+check("persistent create is persistent", keep.persistent === true, keep.persistent);
+check("snapshotExpiration round-trips", keep.snapshotExpiration === 3_600_000, keep.snapshotExpiration);
+check("keepLastSnapshots round-trips", keep.keepLastSnapshots?.count === 1, JSON.stringify(keep.keepLastSnapshots));
+await keep.writeFiles([{ path: "/tmp/keep.txt", content: Buffer.from("kept\n") }]);
+const firstSession = keep.currentSession().sessionId;
+const keepStopped = await keep.stop();
+check("stopping a persistent sandbox stops its session", keepStopped.status === "stopped", keepStopped.status);
+const paused = await Sandbox.get({ ...creds, name: "fidelity-persistent" });
+check("a paused sandbox reports stopped", paused.status === "stopped", paused.status);
+check("a paused sandbox has a snapshot", typeof paused.currentSnapshotId === "string", paused.currentSnapshotId);
+await rejects(
+  "the stopped session refuses commands (410 sandbox_stopped)",
+  () => paused.currentSession().runCommand("cat", ["/tmp/keep.txt"]),
+  (e) => e instanceof APIError && e.response.status === 410,
+);
+let resumedHook = 0;
+const resumed = await Sandbox.get({ ...creds, name: "fidelity-persistent", resume: true, onResume: async () => { resumedHook += 1; } });
+check("get with resume starts a new session", typeof firstSession === "string" && resumed.currentSession().sessionId !== firstSession && resumed.status === "running", `${resumed.currentSession().sessionId} ${firstSession} ${resumed.status}`);
+check("onResume fires once for a resumed sandbox", resumedHook === 1, resumedHook);
+check("get with resume sent resume=true", seenUrls.some((r) => r.startsWith("GET /v2/sandboxes/fidelity-persistent") && r.includes("resume=true")), seenUrls.filter((r) => r.includes("fidelity-persistent")).join(", "));
+const kept = await resumed.runCommand("cat", ["/tmp/keep.txt"]);
+check("the resumed session has the files", (await kept.stdout()) === "kept\n", await kept.stdout());
+// The SDK resumes by itself on a stopped session (withResume), as our client does.
+await resumed.stop();
+const auto = await resumed.runCommand("cat", ["/tmp/keep.txt"]);
+check("a command on a stopped persistent sandbox auto-resumes it", (await auto.stdout()) === "kept\n", await auto.stdout());
+await resumed.stop();
+await resumed.delete();
 
 console.log(`${failures === 0 ? "PASS" : "FAIL"}: ${failures} failure(s); ${seen.length} requests`);
 process.exit(failures === 0 ? 0 : 1);

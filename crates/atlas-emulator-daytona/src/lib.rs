@@ -10,6 +10,14 @@
 //! caller's SDK version selects (JSON with split streams, raw prefixed text, or combined text).
 //! The socket.io event stream is not emulated: the SDK tolerates its absence and polls.
 //!
+//! Lifecycle as the API service has it: `stop` (only a started sandbox) kills its processes and
+//! keeps its filesystem, `start` (a stopped, archiving or archived one; a started one is answered
+//! as it is) brings it back after the start delay (`restoring` from archive). While a sandbox is
+//! not running the toolbox proxy refuses every request with 503 and `X-Daytona-Sandbox-State`,
+//! and no compute time is counted. The auto-stop (idle since the last activity), auto-archive
+//! (since it stopped) and auto-delete (since it stopped; 0 = on stop) timers fire, checked on
+//! every request; [`Control::set_minute`] shortens the emulated minute for tests.
+//!
 //! Test controls ([`Control`]): a start delay, a sandbox stuck in `starting`, a create that ends
 //! in `error`, a sandbox that vanishes, the API key to accept, and what is alive.
 
@@ -50,6 +58,28 @@ pub enum CreateFault {
     Error(String),
 }
 
+/// Where a sandbox is in its life (the create fault aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    /// Created; `started` once the start delay has passed.
+    Booting,
+    Started,
+    /// Started again at `until` (`restoring` when it came from archive).
+    Starting {
+        until: Instant,
+        from_archive: bool,
+    },
+    Stopped {
+        since: Instant,
+    },
+    Archived {
+        since: Instant,
+    },
+}
+
+/// Daytona's answer to `autoArchiveInterval = 0`: its maximum (30 days here).
+const MAX_AUTO_ARCHIVE_MINUTES: i64 = 30 * 24 * 60;
+
 #[derive(Debug)]
 struct EmuSandbox {
     id: String,
@@ -60,7 +90,14 @@ struct EmuSandbox {
     snapshot: Option<String>,
     network_block_all: bool,
     auto_stop_interval: i64,
+    auto_archive_interval: i64,
     auto_delete_interval: i64,
+    life: Life,
+    /// When the auto-stop clock was last reset (creation, start, activity).
+    active_at: Instant,
+    /// Compute time of earlier runs; the current run counts from `running_since`.
+    compute: Duration,
+    running_since: Option<Instant>,
     created_at: SystemTime,
     created: Instant,
     start_delay: Duration,
@@ -73,12 +110,80 @@ struct EmuSandbox {
 
 impl EmuSandbox {
     fn state(&self) -> &'static str {
-        match &self.fault {
-            Some(CreateFault::StuckStarting) => "starting",
-            Some(CreateFault::Error(_)) if self.created.elapsed() >= self.start_delay => "error",
-            _ if self.created.elapsed() >= self.start_delay => "started",
-            _ => "starting",
+        match self.life {
+            Life::Booting => match &self.fault {
+                Some(CreateFault::StuckStarting) => "starting",
+                Some(CreateFault::Error(_)) if self.created.elapsed() >= self.start_delay => {
+                    "error"
+                }
+                _ if self.created.elapsed() >= self.start_delay => "started",
+                _ => "starting",
+            },
+            Life::Started => "started",
+            Life::Starting {
+                until,
+                from_archive,
+            } => match (Instant::now() >= until, from_archive) {
+                (true, _) => "started",
+                (false, true) => "restoring",
+                (false, false) => "starting",
+            },
+            Life::Stopped { .. } => "stopped",
+            Life::Archived { .. } => "archived",
         }
+    }
+
+    fn compute_time(&self) -> Duration {
+        self.compute + self.running_since.map_or(Duration::ZERO, |t| t.elapsed())
+    }
+
+    /// Stops it at `at`: its processes die, its files stay, compute stops counting.
+    fn stop_at(&mut self, at: Instant) {
+        for (_, s) in std::mem::take(&mut self.sessions) {
+            if let Ok(mut s) = s.try_lock() {
+                s.kill();
+            }
+        }
+        if let Some(since) = self.running_since.take() {
+            self.compute += at.saturating_duration_since(since);
+        }
+        self.life = Life::Stopped { since: at };
+    }
+
+    /// Applies what time did: a start or boot that finished, then the auto-stop, auto-archive
+    /// and auto-delete timers. `true`: the sandbox is to be destroyed.
+    fn tick(&mut self, minute: Duration) -> bool {
+        let now = Instant::now();
+        let mins = |n: i64| minute.saturating_mul(u32::try_from(n.max(0)).unwrap_or(u32::MAX));
+        if self.state() == "started" && !matches!(self.life, Life::Started) {
+            self.life = Life::Started;
+            self.running_since = Some(now);
+            self.active_at = now;
+        }
+        if self.life == Life::Started && self.auto_stop_interval > 0 {
+            let at = self.active_at + mins(self.auto_stop_interval);
+            if now >= at {
+                self.stop_at(at);
+                if self.auto_delete_interval == 0 {
+                    return true;
+                }
+            }
+        }
+        let since = match self.life {
+            Life::Stopped { since } | Life::Archived { since } => since,
+            _ => return false,
+        };
+        if self.auto_delete_interval >= 0 && now >= since + mins(self.auto_delete_interval) {
+            return true;
+        }
+        let archive = match self.auto_archive_interval {
+            0 => MAX_AUTO_ARCHIVE_MINUTES,
+            n => n,
+        };
+        if matches!(self.life, Life::Stopped { .. }) && now >= since + mins(archive) {
+            self.life = Life::Archived { since };
+        }
+        false
     }
 
     fn dto(&self, toolbox_url: &str) -> Value {
@@ -102,11 +207,15 @@ impl EmuSandbox {
             "memory": 1,
             "disk": 3,
             "state": self.state(),
-            "desiredState": "started",
+            "desiredState": match self.state() {
+                "stopped" => "stopped",
+                "archived" => "archived",
+                _ => "started",
+            },
             "errorReason": error_reason,
             "recoverable": false,
             "autoStopInterval": self.auto_stop_interval,
-            "autoArchiveInterval": 10080,
+            "autoArchiveInterval": self.auto_archive_interval,
             "autoDeleteInterval": self.auto_delete_interval,
             "createdAt": atlas_emulator_kit::rfc3339_millis(self.created_at),
             "updatedAt": atlas_emulator_kit::rfc3339_millis(SystemTime::now()),
@@ -125,6 +234,16 @@ struct EmuState {
     start_delay: Duration,
     create_faults: VecDeque<CreateFault>,
     api_key: Option<String>,
+    /// How long an emulated minute of the lifecycle intervals lasts (`None`: a minute).
+    minute: Option<Duration>,
+}
+
+impl EmuState {
+    /// Fires every sandbox's timers; the ones due for deletion go.
+    fn tick(&mut self) {
+        let minute = self.minute.unwrap_or(Duration::from_secs(60));
+        self.sandboxes.retain(|_, sb| !sb.tick(minute));
+    }
 }
 
 /// Test controls of a running emulator.
@@ -137,7 +256,9 @@ pub struct Control {
 
 impl Control {
     fn lock(&self) -> MutexGuard<'_, EmuState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.tick();
+        st
     }
 
     fn base(&self) -> &str {
@@ -174,6 +295,49 @@ impl Control {
     pub fn vanish(&self, id: &str) -> bool {
         let removed = self.lock().sandboxes.remove(id);
         removed.is_some()
+    }
+
+    /// How long one minute of the auto-stop, auto-archive and auto-delete intervals lasts here
+    /// (tests shorten it; the default is a real minute).
+    pub fn set_minute(&self, minute: Duration) {
+        self.lock().minute = Some(minute);
+    }
+
+    /// The vendor's state of a sandbox (`started`, `stopped`, `archived`, ...).
+    pub fn state_of(&self, id: &str) -> Option<String> {
+        self.lock().sandboxes.get(id).map(|s| s.state().to_owned())
+    }
+
+    /// The compute time a sandbox has used: only while it runs.
+    pub fn compute_time(&self, id: &str) -> Option<Duration> {
+        self.lock().sandboxes.get(id).map(EmuSandbox::compute_time)
+    }
+
+    /// The lifecycle intervals a sandbox carries: (auto-stop, auto-archive, auto-delete), in
+    /// minutes.
+    pub fn intervals(&self, id: &str) -> Option<(i64, i64, i64)> {
+        self.lock().sandboxes.get(id).map(|s| {
+            (
+                s.auto_stop_interval,
+                s.auto_archive_interval,
+                s.auto_delete_interval,
+            )
+        })
+    }
+
+    /// Moves a stopped sandbox to archive storage now, as its auto-archive timer would.
+    pub fn archive_now(&self, id: &str) -> bool {
+        let mut st = self.lock();
+        match st.sandboxes.get_mut(id) {
+            Some(sb) => match sb.life {
+                Life::Stopped { since } => {
+                    sb.life = Life::Archived { since };
+                    true
+                }
+                _ => false,
+            },
+            None => false,
+        }
     }
 
     /// Ids of the sandboxes that exist (not deleted).
@@ -243,6 +407,17 @@ fn router(control: Shared) -> axum::Router {
         .route("/api/sandbox/{id}", get(get_sandbox).delete(delete_sandbox))
         .route("/api/sandbox/{id}/last-activity", post(last_activity))
         .route("/api/sandbox/{id}/autostop/{interval}", post(set_autostop))
+        .route(
+            "/api/sandbox/{id}/autoarchive/{interval}",
+            post(set_autoarchive),
+        )
+        .route(
+            "/api/sandbox/{id}/autodelete/{interval}",
+            post(set_autodelete),
+        )
+        .route("/api/sandbox/{id}/start", post(start_sandbox))
+        .route("/api/sandbox/{id}/stop", post(stop_sandbox))
+        .route("/api/sandbox/{id}/archive", post(archive_sandbox))
         .route(
             "/api/sandbox/{id}/toolbox-proxy-url",
             get(toolbox_proxy_url),
@@ -385,19 +560,30 @@ impl Call {
         self.toolbox_error(StatusCode::NOT_FOUND, "NOT_FOUND", message)
     }
 
-    /// Resolves the started sandbox a toolbox request is for, or the proxy's error.
+    /// Resolves the started sandbox a toolbox request is for, or the proxy's error. Like the
+    /// proxy, a request counts as activity (it resets the auto-stop clock). A sandbox that is
+    /// not running is refused with 503 and its state in `X-Daytona-Sandbox-State`: the request
+    /// reaches no daemon.
     fn sandbox(&self, id: &str) -> Result<Arc<SandboxDir>, Response> {
         self.authorize()?;
-        let st = self.c.lock();
-        let Some(sb) = st.sandboxes.get(id) else {
+        let mut st = self.c.lock();
+        let Some(sb) = st.sandboxes.get_mut(id) else {
             return Err(self.not_found(&format!("sandbox {id} not found")));
         };
-        if sb.state() != "started" {
-            return Err(self.bad_request(&format!(
-                "sandbox {id} is not started (state {})",
-                sb.state()
-            )));
+        let state = sb.state();
+        if state != "started" {
+            let mut resp = self.toolbox_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                &format!("sandbox is in {state} state"),
+            );
+            if let Ok(v) = axum::http::HeaderValue::from_str(state) {
+                resp.headers_mut().insert("x-daytona-sandbox-state", v);
+            }
+            return Err(resp);
         }
+        sb.active_at = Instant::now();
+        sb.last_activity = SystemTime::now();
         Ok(sb.dir.clone())
     }
 
@@ -454,6 +640,7 @@ struct CreateBody {
     labels: BTreeMap<String, String>,
     target: Option<String>,
     auto_stop_interval: Option<i64>,
+    auto_archive_interval: Option<i64>,
     auto_delete_interval: Option<i64>,
     network_block_all: Option<bool>,
 }
@@ -484,8 +671,13 @@ async fn create_sandbox(call: Call, body: axum::body::Bytes) -> Answer {
         target: body.target.unwrap_or_else(|| "us".to_owned()),
         snapshot: body.snapshot,
         network_block_all: body.network_block_all.unwrap_or(false),
-        auto_stop_interval: body.auto_stop_interval.unwrap_or(15),
+        auto_stop_interval: body.auto_stop_interval.unwrap_or(15).max(0),
+        auto_archive_interval: body.auto_archive_interval.unwrap_or(10080).max(0),
         auto_delete_interval: body.auto_delete_interval.unwrap_or(-1),
+        life: Life::Booting,
+        active_at: Instant::now(),
+        compute: Duration::ZERO,
+        running_since: None,
         created_at: SystemTime::now(),
         created: Instant::now(),
         start_delay: st.start_delay,
@@ -556,6 +748,7 @@ async fn last_activity(call: Call, Path(id): Path<String>) -> Answer {
     call.authorize()?;
     call.with_sandbox(&id, |sb| {
         sb.last_activity = SystemTime::now();
+        sb.active_at = Instant::now();
         StatusCode::CREATED.into_response()
     })
 }
@@ -563,9 +756,111 @@ async fn last_activity(call: Call, Path(id): Path<String>) -> Answer {
 async fn set_autostop(call: Call, Path((id, interval)): Path<(String, i64)>) -> Answer {
     call.authorize()?;
     call.with_sandbox(&id, |sb| {
-        sb.auto_stop_interval = interval;
+        sb.auto_stop_interval = interval.max(0);
+        // The clock restarts with the new interval, as a fresh activity would.
+        sb.active_at = Instant::now();
         StatusCode::OK.into_response()
     })
+}
+
+async fn set_autoarchive(call: Call, Path((id, interval)): Path<(String, i64)>) -> Answer {
+    call.authorize()?;
+    let toolbox_url = call.c.toolbox_url();
+    call.with_sandbox(&id, |sb| {
+        sb.auto_archive_interval = interval.max(0);
+        Json(sb.dto(&toolbox_url)).into_response()
+    })
+}
+
+async fn set_autodelete(call: Call, Path((id, interval)): Path<(String, i64)>) -> Answer {
+    call.authorize()?;
+    let toolbox_url = call.c.toolbox_url();
+    call.with_sandbox(&id, |sb| {
+        sb.auto_delete_interval = interval;
+        Json(sb.dto(&toolbox_url)).into_response()
+    })
+}
+
+/// The API service's state-machine refusals (`SandboxError`, a 400).
+fn sandbox_error(call: &Call, message: &str) -> Response {
+    call.api_error(StatusCode::BAD_REQUEST, message)
+}
+
+/// `start`: a started sandbox is answered as it is; a stopped, archiving or archived one
+/// starts (restoring from archive), and anything mid-change is refused.
+async fn start_sandbox(call: Call, Path(id): Path<String>) -> Answer {
+    call.authorize()?;
+    let toolbox_url = call.c.toolbox_url();
+    let mut st = call.c.lock();
+    let delay = st.start_delay;
+    let minute = st.minute.unwrap_or(Duration::from_secs(60));
+    let sb = st
+        .sandboxes
+        .get_mut(&id)
+        .ok_or_else(|| call.sandbox_not_found(&id))?;
+    match sb.state() {
+        "started" => {}
+        "stopped" | "archived" => {
+            let from_archive = sb.state() == "archived";
+            sb.life = Life::Starting {
+                until: Instant::now() + delay,
+                from_archive,
+            };
+            // The daemon restarts with no sessions and nothing running.
+            sb.sessions.clear();
+        }
+        "starting" | "restoring" | "stopping" => {
+            return Err(sandbox_error(&call, "State change in progress"));
+        }
+        _ => return Err(sandbox_error(&call, "Sandbox is not in valid state")),
+    }
+    // A start that is already due is applied now, so a zero delay answers `started`.
+    let _ = sb.tick(minute);
+    let sb = st
+        .sandboxes
+        .get(&id)
+        .ok_or_else(|| call.sandbox_not_found(&id))?;
+    Ok(Json(sb.dto(&toolbox_url)).into_response())
+}
+
+/// `stop`: only a started sandbox; its processes die and its files stay. With an auto-delete
+/// interval of 0 the sandbox is destroyed instead.
+async fn stop_sandbox(call: Call, Path(id): Path<String>) -> Answer {
+    call.authorize()?;
+    let toolbox_url = call.c.toolbox_url();
+    let mut st = call.c.lock();
+    let sb = st
+        .sandboxes
+        .get_mut(&id)
+        .ok_or_else(|| call.sandbox_not_found(&id))?;
+    match sb.state() {
+        "started" => {}
+        "starting" | "restoring" => return Err(sandbox_error(&call, "State change in progress")),
+        _ => return Err(sandbox_error(&call, "Sandbox is not started")),
+    }
+    sb.stop_at(Instant::now());
+    let mut dto = sb.dto(&toolbox_url);
+    if sb.auto_delete_interval == 0 {
+        dto["state"] = json!("destroying");
+        dto["desiredState"] = json!("destroyed");
+        st.sandboxes.remove(&id);
+    }
+    Ok(Json(dto).into_response())
+}
+
+/// `archive`: only a stopped sandbox that is not ephemeral.
+async fn archive_sandbox(call: Call, Path(id): Path<String>) -> Answer {
+    call.authorize()?;
+    let toolbox_url = call.c.toolbox_url();
+    call.with_sandbox(&id, |sb| match sb.life {
+        Life::Stopped { since } if sb.auto_delete_interval != 0 => {
+            sb.life = Life::Archived { since };
+            Ok(Json(sb.dto(&toolbox_url)).into_response())
+        }
+        Life::Stopped { .. } => Err("Ephemeral sandboxes cannot be archived"),
+        _ => Err("Sandbox is not stopped"),
+    })?
+    .map_err(|m| sandbox_error(&call, m))
 }
 
 async fn toolbox_proxy_url(call: Call, Path(id): Path<String>) -> Answer {

@@ -20,12 +20,15 @@ async fn official_sdk_talks_to_the_emulator() {
     control.set_api_key(Some("dtn_fake"));
     // The SDK must poll a sandbox that is not started yet.
     control.set_start_delay(Duration::from_millis(300));
+    // A one-second minute, so the script sees the auto-stop and auto-delete timers fire.
+    control.set_minute(Duration::from_secs(1));
 
     let spec = spec
         .env("HOME", std::env::temp_dir())
         .env("DAYTONA_API_URL", control.api_url())
         .env("DAYTONA_API_KEY", "dtn_fake")
-        .env("DAYTONA_USE_DEPRECATED_POLLING", "true");
+        .env("DAYTONA_USE_DEPRECATED_POLLING", "true")
+        .env("EMULATED_MINUTE_MS", "1000");
     let out = run(&spec).await.expect("node runs").output;
     println!("{}", out.stdout_str());
     eprintln!("{}", out.stderr_str());

@@ -8,6 +8,14 @@
 //! `sh -c` under their timeout; a stopped or deleted session's directory is removed. It is test
 //! support: fault injection and request recording come from `atlas-emulator-kit`.
 //!
+//! Persistent sandboxes (`persistent`, the vendor's default) keep their filesystem across
+//! sessions: stopping a session (by `stop` or when its timeout runs out) snapshots it, and
+//! `GET /v2/sandboxes/{name}?resume=true` starts a new session restored from that snapshot
+//! (`resumed: true`). A snapshot expires `snapshotExpiration` ms after it was taken (0: never);
+//! resuming after that is 410 `snapshot_not_found`, as the SDK's `getOrCreate` expects. A stopped
+//! session counts no compute time. [`VercelEmulator::set_time_scale`] runs the vendor's clocks
+//! (session timeouts, snapshot expiry) faster for tests.
+//!
 //! Where the vendor's behaviour is not recorded, the emulator picks the plain reading and says
 //! so: a command killed at its timeout exits 137 (SIGKILL); a `cwd` that does not exist is a
 //! 400; a sandbox name already taken is a 409.
@@ -268,10 +276,11 @@ impl Session {
         self.status == "running"
     }
 
-    /// Stops the microVM: commands are killed and (non-persistent) files disappear.
-    fn stop(&mut self) {
+    /// Stops the microVM: commands are killed and its files are handed back (a persistent
+    /// sandbox snapshots them; otherwise they disappear).
+    fn stop(&mut self) -> Option<Arc<SandboxDir>> {
         if !self.running() {
-            return;
+            return None;
         }
         for c in self.commands.values() {
             c.signal(9);
@@ -280,14 +289,25 @@ impl Session {
         let now = now_ms();
         self.stopped_at = Some(now);
         self.updated_at = now;
-        self.dir = None;
+        self.dir.take()
     }
 
-    fn expire(&mut self) {
-        if self.running() && now_ms() > self.started_at.saturating_add(self.timeout_ms) {
-            self.stop();
-        }
+    /// Milliseconds of compute: from start to stop, or to now while it runs.
+    fn compute_ms(&self) -> u64 {
+        self.stopped_at
+            .unwrap_or_else(now_ms)
+            .saturating_sub(self.started_at)
     }
+}
+
+/// The filesystem of a persistent sandbox's last stopped session.
+#[derive(Debug)]
+struct Snap {
+    id: String,
+    dir: Arc<SandboxDir>,
+    taken_at: u64,
+    /// Its `snapshotExpiration` in the vendor's milliseconds; `None`: never.
+    expiration_ms: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -304,6 +324,11 @@ struct SandboxRec {
     created_at: u64,
     updated_at: u64,
     current_session_id: String,
+    snapshot_expiration: Option<u64>,
+    keep_last_snapshots: Option<Value>,
+    snapshot: Option<Snap>,
+    /// A snapshot was taken and has since expired: a resume cannot restore it.
+    snapshot_lost: bool,
 }
 
 #[derive(Debug, Default)]
@@ -311,6 +336,8 @@ struct Data {
     sandboxes: BTreeMap<String, SandboxRec>,
     sessions: HashMap<String, Session>,
     created: usize,
+    /// The vendor's clocks run this many times faster (0 or 1: real time).
+    time_scale: u64,
 }
 
 impl Data {
@@ -333,12 +360,74 @@ impl Data {
             Some(r) => v["runtime"] = json!(r),
             None => v["image"] = json!("vercel/sandbox/universal:latest"),
         }
+        if let Some(snap) = &sb.snapshot {
+            v["currentSnapshotId"] = json!(snap.id);
+        }
+        if let Some(e) = sb.snapshot_expiration {
+            v["snapshotExpiration"] = json!(e);
+        }
+        if let Some(k) = &sb.keep_last_snapshots {
+            v["keepLastSnapshots"] = k.clone();
+        }
         v
     }
 
+    /// A duration of the vendor's clock, in the emulator's (scaled) milliseconds.
+    fn scaled(&self, ms: u64) -> u64 {
+        ms / self.time_scale.max(1)
+    }
+
+    /// Stops a session; a persistent sandbox keeps its files as a snapshot that expires after
+    /// its `snapshotExpiration`.
+    fn stop_session(&mut self, sid: &str) {
+        let Some(s) = self.sessions.get_mut(sid) else {
+            return;
+        };
+        let Some(dir) = s.stop() else {
+            return;
+        };
+        let name = s.sandbox.clone();
+        let expiration_ms = self
+            .sandboxes
+            .get(&name)
+            .and_then(|rec| rec.snapshot_expiration)
+            .filter(|ms| *ms > 0);
+        if let Some(rec) = self.sandboxes.get_mut(&name)
+            && rec.persistent
+        {
+            rec.snapshot = Some(Snap {
+                id: new_id("snap"),
+                dir,
+                taken_at: now_ms(),
+                expiration_ms,
+            });
+            rec.snapshot_lost = false;
+            rec.updated_at = now_ms();
+        }
+    }
+
+    /// Fires the vendor's clocks: sessions past their timeout stop (and snapshot), snapshots
+    /// past their expiration are deleted.
     fn expire_all(&mut self) {
-        for s in self.sessions.values_mut() {
-            s.expire();
+        let now = now_ms();
+        let due: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.running() && now > s.started_at.saturating_add(self.scaled(s.timeout_ms)))
+            .map(|s| s.id.clone())
+            .collect();
+        for sid in due {
+            self.stop_session(&sid);
+        }
+        let scale = self.time_scale.max(1);
+        for rec in self.sandboxes.values_mut() {
+            if rec.snapshot.as_ref().is_some_and(|s| {
+                s.expiration_ms
+                    .is_some_and(|ms| now > s.taken_at.saturating_add(ms / scale))
+            }) {
+                rec.snapshot = None;
+                rec.snapshot_lost = true;
+            }
         }
     }
 }
@@ -404,12 +493,66 @@ impl VercelEmulator {
     /// fails: the next call on it gets 410.
     pub fn stop_all_sessions(&self) -> usize {
         let mut d = self.data();
-        let mut n = 0;
-        for s in d.sessions.values_mut().filter(|s| s.running()) {
-            s.stop();
-            n += 1;
+        let running: Vec<String> = d
+            .sessions
+            .values()
+            .filter(|s| s.running())
+            .map(|s| s.id.clone())
+            .collect();
+        for sid in &running {
+            d.stop_session(sid);
         }
-        n
+        running.len()
+    }
+
+    /// Runs the vendor's clocks (session timeouts, snapshot expiration) `factor` times faster.
+    pub fn set_time_scale(&self, factor: u64) {
+        self.data().time_scale = factor;
+    }
+
+    /// The status of a sandbox as `GET /v2/sandboxes/{name}` reports it.
+    pub fn sandbox_status(&self, name: &str) -> Option<String> {
+        let mut d = self.data();
+        d.expire_all();
+        let rec = d.sandboxes.get(name)?;
+        Some(
+            d.sessions
+                .get(&rec.current_session_id)
+                .map_or_else(|| "stopped".to_owned(), |s| s.status.clone()),
+        )
+    }
+
+    /// Whether a sandbox holds a snapshot of its last session.
+    pub fn has_snapshot(&self, name: &str) -> bool {
+        let mut d = self.data();
+        d.expire_all();
+        d.sandboxes.get(name).is_some_and(|r| r.snapshot.is_some())
+    }
+
+    /// The create body's `snapshotExpiration` and `keepLastSnapshots` of a sandbox.
+    pub fn snapshot_settings(&self, name: &str) -> Option<(Option<u64>, Option<Value>)> {
+        let d = self.data();
+        d.sandboxes
+            .get(name)
+            .map(|r| (r.snapshot_expiration, r.keep_last_snapshots.clone()))
+    }
+
+    /// The tags of a sandbox.
+    pub fn tags(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        self.data().sandboxes.get(name).map(|r| r.tags.clone())
+    }
+
+    /// The compute time of all of a sandbox's sessions: a stopped one counts no more.
+    pub fn compute_time(&self, name: &str) -> Duration {
+        let mut d = self.data();
+        d.expire_all();
+        Duration::from_millis(
+            d.sessions
+                .values()
+                .filter(|s| s.sandbox == name)
+                .map(Session::compute_ms)
+                .sum(),
+        )
     }
 
     /// The next `count` command streams (`wait: true`) send their first line and then nothing
@@ -558,11 +701,21 @@ fn new_id(prefix: &str) -> String {
     )
 }
 
-fn new_session(sandbox: &SandboxRec, timeout_ms: u64) -> Result<Session, Reject> {
-    let dir = SandboxDir::new()
-        .map_err(|e| internal_error(format!("cannot create the sandbox directory: {e}")))?;
-    std::fs::create_dir_all(dir.map(SESSION_CWD))
-        .map_err(|e| internal_error(format!("cannot create {SESSION_CWD}: {e}")))?;
+fn new_session(
+    sandbox: &SandboxRec,
+    timeout_ms: u64,
+    restored: Option<Arc<SandboxDir>>,
+) -> Result<Session, Reject> {
+    let dir = match restored {
+        Some(dir) => dir,
+        None => {
+            let dir = SandboxDir::new()
+                .map_err(|e| internal_error(format!("cannot create the sandbox directory: {e}")))?;
+            std::fs::create_dir_all(dir.map(SESSION_CWD))
+                .map_err(|e| internal_error(format!("cannot create {SESSION_CWD}: {e}")))?;
+            Arc::new(dir)
+        }
+    };
     let now = now_ms();
     Ok(Session {
         id: new_id("sbx"),
@@ -578,7 +731,7 @@ fn new_session(sandbox: &SandboxRec, timeout_ms: u64) -> Result<Session, Reject>
         stopped_at: None,
         updated_at: now,
         network_policy: sandbox.network_policy.clone(),
-        dir: Some(Arc::new(dir)),
+        dir: Some(dir),
         commands: HashMap::new(),
     })
 }
@@ -643,8 +796,28 @@ async fn create(State(emu): State<VercelEmulator>, body: Bytes) -> Answer {
         created_at: now,
         updated_at: now,
         current_session_id: String::new(),
+        snapshot_expiration: match v.get("snapshotExpiration") {
+            None | Some(Value::Null) => None,
+            Some(e) => Some(e.as_u64().ok_or_else(|| {
+                bad_request("snapshotExpiration must be a non-negative number of milliseconds")
+            })?),
+        },
+        keep_last_snapshots: match v.get("keepLastSnapshots") {
+            None | Some(Value::Null) => None,
+            Some(k) => {
+                let count = k.get("count").and_then(Value::as_u64);
+                if !count.is_some_and(|c| (1..=10).contains(&c)) {
+                    return Err(bad_request(
+                        "keepLastSnapshots.count must be between 1 and 10",
+                    ));
+                }
+                Some(k.clone())
+            }
+        },
+        snapshot: None,
+        snapshot_lost: false,
     };
-    let session = new_session(&rec, timeout_ms)?;
+    let session = new_session(&rec, timeout_ms, None)?;
     rec.current_session_id = session.id.clone();
     let body = json!({
         "sandbox": Value::Null, "session": session.json(), "routes": [],
@@ -707,7 +880,20 @@ async fn get_sandbox(
     let stopped = d.sessions.get(&sid).is_none_or(|s| !s.running());
     let mut resumed = false;
     if stopped && q.get("resume").map(String::as_str) == Some("true") {
-        let session = new_session(rec, rec.timeout_ms)?;
+        if rec.persistent && rec.snapshot_lost {
+            return Err(error(
+                StatusCode::GONE,
+                "snapshot_not_found",
+                format!("The snapshot of sandbox {name} has expired"),
+            ));
+        }
+        // A persistent sandbox's new session starts from its snapshot.
+        let restored = match d.sandboxes.get_mut(&name) {
+            Some(rec) if rec.persistent => rec.snapshot.take().map(|s| s.dir),
+            _ => None,
+        };
+        let rec = d.sandboxes.get(&name).ok_or_else(|| not_found("Sandbox"))?;
+        let session = new_session(rec, rec.timeout_ms, restored)?;
         let new_sid = session.id.clone();
         d.sessions.insert(new_sid.clone(), session);
         if let Some(rec) = d.sandboxes.get_mut(&name) {
@@ -757,11 +943,11 @@ fn with_session<T>(
     f: impl FnOnce(&mut Session) -> T,
 ) -> Result<T, Reject> {
     let mut d = emu.data();
+    d.expire_all();
     let s = d
         .sessions
         .get_mut(sid)
         .ok_or_else(|| not_found("Session"))?;
-    s.expire();
     if need_running && !s.running() {
         return Err(sandbox_stopped());
     }
@@ -774,11 +960,14 @@ async fn get_session(State(emu): State<VercelEmulator>, Path(sid): Path<String>)
 }
 
 async fn stop_session(State(emu): State<VercelEmulator>, Path(sid): Path<String>) -> Answer {
-    let (session, sandbox_name) = with_session(&emu, &sid, false, |s| {
-        s.stop();
-        (s.json(), s.sandbox.clone())
-    })?;
-    let d = emu.data();
+    let sandbox_name = with_session(&emu, &sid, false, |s| s.sandbox.clone())?;
+    let mut d = emu.data();
+    d.stop_session(&sid);
+    let session = d
+        .sessions
+        .get(&sid)
+        .map(Session::json)
+        .unwrap_or(Value::Null);
     let sandbox = d
         .sandboxes
         .get(&sandbox_name)

@@ -19,6 +19,10 @@ use crate::error::DaytonaError;
 /// The variable or key a user fixes when the credentials are rejected.
 const KEY_HINT: &str = "DAYTONA_API_KEY or plugins.daytona.api_key";
 
+/// The header Daytona's runner sets on a toolbox answer for a sandbox that is not running
+/// (`stopped`, ...): the request reached no daemon.
+pub(crate) const SANDBOX_STATE_HEADER: &str = "x-daytona-sandbox-state";
+
 /// Prefix of stdout chunks in a session command log.
 pub(crate) const STDOUT_PREFIX: [u8; 3] = [1, 1, 1];
 /// Prefix of stderr chunks in a session command log.
@@ -39,8 +43,11 @@ pub(crate) struct CreateSandbox {
     pub(crate) target: Option<String>,
     /// Minutes; 0 disables.
     pub(crate) auto_stop_interval: u32,
-    /// Minutes; 0 deletes the sandbox as soon as it stops.
+    /// Minutes; 0 deletes the sandbox as soon as it stops, negative never.
     pub(crate) auto_delete_interval: i64,
+    /// Minutes a stopped sandbox waits before it is archived; 0 means the vendor's maximum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) auto_archive_interval: Option<u32>,
     pub(crate) network_block_all: bool,
 }
 
@@ -221,7 +228,20 @@ impl Api {
     ) -> Result<reqwest::Response> {
         let resp = send(ID, &self.retry, idempotent, build).await?;
         let secrets = [&self.key];
-        check(ID, resp, &self.hints(operation, &secrets)).await
+        let state = resp
+            .headers()
+            .get(SANDBOX_STATE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        match (
+            check(ID, resp, &self.hints(operation, &secrets)).await,
+            state,
+        ) {
+            // The toolbox proxy refused because the sandbox is not running: say so, so a
+            // persistent sandbox can be started again instead of reported as broken.
+            (Err(e), Some(state)) => Err(e.with_context("sandbox_state", state)),
+            (other, _) => other,
+        }
     }
 
     async fn json<T: serde::de::DeserializeOwned>(
@@ -310,6 +330,32 @@ impl Api {
         }
         out.truncate(max);
         Ok(out)
+    }
+
+    /// `POST /sandbox/{id}/start`: starts a stopped or archived sandbox (a started one is
+    /// answered as it is). Repeating it is harmless, so it is retried like a read.
+    pub(crate) async fn start_sandbox(&self, id: &str) -> Result<SandboxDto> {
+        let url = format!("{}/sandbox/{}/start", self.api_url, seg(id));
+        let resp = self
+            .call("start sandbox", Idempotent::Yes, || {
+                self.request(Method::POST, &url)
+            })
+            .await
+            .map_err(|e| e.with_context("sandbox_id", id))?;
+        Self::json("start sandbox", resp).await
+    }
+
+    /// `POST /sandbox/{id}/stop`: stops a started sandbox, keeping its filesystem. Daytona
+    /// refuses (400) a sandbox that is not started; callers read the state first.
+    pub(crate) async fn stop_sandbox(&self, id: &str) -> Result<SandboxDto> {
+        let url = format!("{}/sandbox/{}/stop", self.api_url, seg(id));
+        let resp = self
+            .call("stop sandbox", Idempotent::Yes, || {
+                self.request(Method::POST, &url)
+            })
+            .await
+            .map_err(|e| e.with_context("sandbox_id", id))?;
+        Self::json("stop sandbox", resp).await
     }
 
     /// `POST /sandbox/{id}/last-activity`: resets the auto-stop clock.

@@ -76,6 +76,41 @@ pub struct DaytonaConfig {
     /// sandbox's setup and makes the backend unhealthy.
     #[serde(default)]
     pub shell: Shell,
+
+    /// Keep a session's sandbox across idle periods and restarts: when the session goes idle (or
+    /// the host shuts down) its sandbox is stopped, not deleted, and the next call starts it
+    /// again with its files, `/tmp` included.
+    #[serde(default)]
+    pub persistent: bool,
+
+    /// Ready sandboxes kept for the `default` layer, so a new session's first command needs
+    /// one round trip. 0: no pool.
+    #[serde(default)]
+    pub pool_size: usize,
+
+    /// Ready sandboxes kept per host-level layer (`<layer> = N`), next to `pool_size`.
+    #[serde(default)]
+    pub pools: BTreeMap<String, usize>,
+
+    /// A hard cap on this plugin's sandboxes: running + stopped + pooled. Unset: no cap.
+    #[serde(default)]
+    pub max_sandboxes: Option<usize>,
+
+    /// How long a stopped (paused) sandbox is kept before it is deleted. The host deletes it
+    /// then; Daytona's own auto-delete is set to the same interval at creation, so one we lose
+    /// track of goes too.
+    #[serde(default = "default_paused_retention")]
+    pub paused_retention: HumanDuration,
+
+    /// Minutes after which Daytona moves a stopped persistent sandbox to archive storage
+    /// (cheaper; a start then restores it, which takes longer). 0 means Daytona's maximum.
+    /// Unset: Daytona's default (7 days), which a `paused_retention` of 24 h never reaches.
+    #[serde(default)]
+    pub auto_archive_minutes: Option<u32>,
+}
+
+fn default_paused_retention() -> HumanDuration {
+    HumanDuration(atlas_sandbox_sdk::DEFAULT_PAUSED_RETENTION)
 }
 
 fn default_api_url() -> String {
@@ -99,6 +134,28 @@ fn default_true() -> bool {
 }
 
 impl DaytonaConfig {
+    /// The host's policy for this plugin's sandboxes, from the session keys.
+    pub fn session_policy(&self) -> atlas_sandbox_sdk::SessionPolicy {
+        let mut pools = self.pools.clone();
+        if self.pool_size > 0 {
+            pools.insert("default".to_owned(), self.pool_size);
+        }
+        pools.retain(|_, n| *n > 0);
+        atlas_sandbox_sdk::SessionPolicy {
+            persistent: self.persistent,
+            pools,
+            max_sandboxes: self.max_sandboxes,
+            paused_retention: self.paused_retention.get(),
+        }
+    }
+
+    /// Daytona's auto-delete interval for a persistent sandbox: `paused_retention` in whole
+    /// minutes, rounded up so the vendor never deletes before the host would.
+    pub(crate) fn auto_delete_minutes(&self) -> i64 {
+        let secs = self.paused_retention.get().as_secs();
+        i64::try_from(secs.div_ceil(60)).unwrap_or(i64::MAX)
+    }
+
     /// A config with defaults and this key (for tests and programmatic use).
     pub fn new(api_key: Secret) -> Self {
         DaytonaConfig {
@@ -115,6 +172,12 @@ impl DaytonaConfig {
             network_block_all: true,
             labels: BTreeMap::new(),
             shell: Shell::Bash,
+            persistent: false,
+            pool_size: 0,
+            pools: BTreeMap::new(),
+            max_sandboxes: None,
+            paused_retention: default_paused_retention(),
+            auto_archive_minutes: None,
         }
     }
 
@@ -158,6 +221,31 @@ impl DaytonaConfig {
         if self.timeout.is_some_and(|t| t.get().is_zero()) {
             return Err(Error::config(
                 "[plugins.daytona] timeout must be greater than zero",
+            ));
+        }
+        let retention = self.paused_retention.get();
+        if retention < Duration::from_secs(60) {
+            return Err(Error::config(format!(
+                "[plugins.daytona] paused_retention is {}; it must be at least 1m (Daytona counts auto-delete in minutes)",
+                self.paused_retention
+            )));
+        }
+        if self.max_sandboxes == Some(0) {
+            return Err(Error::config(
+                "[plugins.daytona] max_sandboxes must be at least 1 (leave it unset for no cap)",
+            ));
+        }
+        if let Some(max) = self.max_sandboxes {
+            let pooled = self.pool_size + self.pools.values().sum::<usize>();
+            if pooled > max {
+                return Err(Error::config(format!(
+                    "[plugins.daytona] pool_size and pools keep {pooled} sandboxes ready, more than max_sandboxes = {max}"
+                )));
+            }
+        }
+        if self.pools.keys().any(|k| k.trim().is_empty()) {
+            return Err(Error::config(
+                "[plugins.daytona] pools has an empty layer name",
             ));
         }
         for key in self.labels.keys() {

@@ -15,6 +15,7 @@
 mod client;
 mod config;
 mod error;
+mod persist;
 mod sandbox;
 
 use std::collections::BTreeMap;
@@ -31,7 +32,7 @@ pub use config::{DEFAULT_API_URL, DaytonaConfig};
 pub use sandbox::DaytonaSandbox;
 
 use client::Api;
-use sandbox::{Payload, Settings, provision};
+use sandbox::{Kind, Lifecycle, Payload, Settings, provision};
 
 /// The plugin id.
 pub const ID: &str = "daytona";
@@ -104,6 +105,7 @@ pub struct DaytonaPlugin {
     tags_base: BTreeMap<String, String>,
     ctx: PluginContext,
     api_url: String,
+    policy: atlas_sandbox_sdk::SessionPolicy,
 }
 
 impl DaytonaPlugin {
@@ -141,6 +143,8 @@ impl DaytonaPlugin {
             max_timeout: config.timeout.map(|t| t.get()),
             upload_timeout: request_timeout.max(Duration::from_secs(300)),
             shell: config.shell,
+            auto_delete_minutes: config.auto_delete_minutes(),
+            auto_archive_minutes: config.auto_archive_minutes,
             shell_missing: std::sync::Mutex::new(None),
         };
         Ok(DaytonaPlugin {
@@ -148,6 +152,7 @@ impl DaytonaPlugin {
             tags_base: BTreeMap::from([(TAG_MARKER.to_owned(), "true".to_owned())]),
             ctx: ctx.clone(),
             api_url: config.api_url.trim().to_owned(),
+            policy: config.session_policy(),
         })
     }
 }
@@ -197,13 +202,20 @@ impl SandboxPlugin for DaytonaPlugin {
             .map_err(|e| e.with_backend(ID))?;
         let payload = Arc::new(Payload::from_layer(&collected));
         let tags = Arc::new(sandbox_tags(&self.ctx));
-        let remote = provision(&self.settings, &tags, &payload).await?;
+        let remote = provision(&self.settings, &tags, &payload, Lifecycle::Ephemeral).await?;
         Ok(Box::new(DaytonaSandbox::new(
             self.settings.clone(),
-            tags,
-            payload,
+            Kind::Ephemeral { tags, payload },
             remote,
         )))
+    }
+
+    fn session_policy(&self) -> atlas_sandbox_sdk::SessionPolicy {
+        self.policy.clone()
+    }
+
+    fn persistence(&self) -> Option<&dyn atlas_sandbox_sdk::Persistence> {
+        Some(self)
     }
 
     async fn sweep(&self, older_than: Duration, dry_run: bool) -> Result<SweepReport> {

@@ -47,6 +47,10 @@ pub(crate) struct Settings {
     pub(crate) max_timeout: Option<Duration>,
     pub(crate) upload_timeout: Duration,
     pub(crate) shell: Shell,
+    /// Auto-delete of a persistent sandbox, in minutes after it stopped (`paused_retention`).
+    pub(crate) auto_delete_minutes: i64,
+    /// Auto-archive of a stopped persistent sandbox, in minutes (`None`: Daytona's default).
+    pub(crate) auto_archive_minutes: Option<u32>,
     /// Set when a sandbox could not run the configured shell: the health check then reports the
     /// backend unhealthy with this reason.
     pub(crate) shell_missing: Mutex<Option<String>>,
@@ -129,17 +133,43 @@ fn new_session_id() -> String {
     format!("atlas-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Label naming the session a persistent sandbox belongs to.
+pub(crate) const OWNER_LABEL: &str = "atlas-sandbox-owner";
+/// Label marking a sandbox created to be stopped and started again.
+pub(crate) const PERSISTENT_LABEL: &str = "atlas-sandbox-persistent";
+
+/// What a new sandbox is for: one handle's lifetime, or a session that outlives it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lifecycle<'a> {
+    /// Deleted as soon as it stops.
+    Ephemeral,
+    /// Stopped when idle and started again; deleted `paused_retention` after it stopped.
+    Persistent { owner: &'a str },
+}
+
 /// Creates a sandbox, waits until it is started (with a deadline), uploads the layer in one
 /// request while opening the first shell session, and deletes the sandbox on any failure.
 pub(crate) async fn provision(
     settings: &Settings,
     tags: &std::collections::BTreeMap<String, String>,
     payload: &Payload,
+    lifecycle: Lifecycle<'_>,
 ) -> Result<Remote> {
     let create_id = uuid::Uuid::new_v4().to_string();
     let mut labels = settings.labels.clone();
     labels.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
     labels.insert(CREATE_LABEL.to_owned(), create_id.clone());
+    let (auto_delete_interval, auto_archive_interval) = match lifecycle {
+        // Deleted as soon as it stops: an abandoned sandbox costs at most auto_stop_minutes.
+        Lifecycle::Ephemeral => (0, None),
+        // Stopping is pausing: the vendor keeps the files, bills no compute, and deletes it
+        // paused_retention later even if this host never comes back.
+        Lifecycle::Persistent { owner } => {
+            labels.insert(OWNER_LABEL.to_owned(), owner.to_owned());
+            labels.insert(PERSISTENT_LABEL.to_owned(), "true".to_owned());
+            (settings.auto_delete_minutes, settings.auto_archive_minutes)
+        }
+    };
     let body = CreateSandbox {
         snapshot: settings.snapshot.clone(),
         build_info: settings.image.as_ref().map(|i| BuildInfo {
@@ -150,8 +180,8 @@ pub(crate) async fn provision(
         public: false,
         target: settings.target.clone(),
         auto_stop_interval: settings.auto_stop_minutes,
-        // Deleted as soon as it stops: an abandoned sandbox costs at most auto_stop_minutes.
-        auto_delete_interval: 0,
+        auto_delete_interval,
+        auto_archive_interval,
         network_block_all: settings.network_block_all,
     };
     let started = Instant::now();
@@ -218,20 +248,22 @@ async fn delete_by_create_label(api: &Api, create_id: &str) {
     }
 }
 
-async fn finish_provision(
+/// Polls a sandbox until `done` says its state is reached, failing on a state in `fails`, or
+/// when `create_timeout` (counted from `started`) passes.
+pub(crate) async fn wait_for_state(
     settings: &Settings,
     mut dto: SandboxDto,
     started: Instant,
-    payload: &Payload,
-) -> Result<Remote> {
+    done: impl Fn(&str) -> bool,
+    fails: &[&str],
+) -> Result<SandboxDto> {
     let mut attempt = 0u32;
     loop {
-        match dto.state() {
-            "started" => break,
-            "error" | "build_failed" | "destroyed" | "destroying" => {
-                return Err(start_failed(&dto));
-            }
-            _ => {}
+        if done(dto.state()) {
+            return Ok(dto);
+        }
+        if fails.contains(&dto.state()) {
+            return Err(start_failed(&dto));
         }
         let waited = started.elapsed();
         if waited >= settings.create_timeout {
@@ -248,11 +280,98 @@ async fn finish_provision(
         attempt += 1;
         dto = settings.api.get_sandbox(&dto.id).await?;
     }
+}
+
+/// The toolbox base of a started sandbox.
+async fn toolbox_of(settings: &Settings, dto: &SandboxDto) -> Result<String> {
     let proxy = match dto.toolbox_proxy_url.as_deref().filter(|u| !u.is_empty()) {
         Some(u) => u.to_owned(),
         None => settings.api.toolbox_proxy_url(&dto.id).await?,
     };
-    let toolbox = format!("{}/{}", proxy.trim_end_matches('/'), dto.id);
+    Ok(format!("{}/{}", proxy.trim_end_matches('/'), dto.id))
+}
+
+/// States in which a sandbox keeps its files and bills no compute: what "paused" is here.
+pub(crate) fn is_paused_state(state: &str) -> bool {
+    matches!(state, "stopped" | "archived" | "archiving" | "paused")
+}
+
+/// Starts a persistent sandbox again (stopped, archived, or already started) and waits until it
+/// runs. Its shell sessions died with it; the first command opens a new one. A sandbox that is
+/// gone, or being destroyed, is `SandboxGone`.
+pub(crate) async fn wake(settings: &Settings, id: &str) -> Result<Remote> {
+    let started = Instant::now();
+    let gone = |state: &str| {
+        Error::new(
+            ErrorKind::SandboxGone,
+            format!("the Daytona sandbox {id} is {state}: it cannot be resumed"),
+        )
+        .with_backend(ID)
+        .with_context("sandbox_id", id)
+        .set_temporary(false)
+    };
+    let mut dto = settings.api.get_sandbox(id).await?;
+    if matches!(dto.state(), "destroyed" | "destroying") {
+        return Err(gone(dto.state()));
+    }
+    if dto.state() == "stopping" {
+        dto = wait_for_state(settings, dto, started, is_paused_state, FAILED_STATES).await?;
+    }
+    if dto.state() != "started" {
+        if is_paused_state(dto.state()) {
+            dto = settings.api.start_sandbox(id).await?;
+        }
+        dto = wait_for_state(settings, dto, started, |s| s == "started", FAILED_STATES)
+            .await
+            .map_err(|e| e.with_context("operation", "resume sandbox"))?;
+    }
+    let toolbox = toolbox_of(settings, &dto).await?;
+    tracing::debug!(sandbox_id = %id, elapsed = ?started.elapsed(), "daytona sandbox resumed");
+    Ok(Remote {
+        id: dto.id,
+        toolbox,
+        idle_sessions: Mutex::new(Vec::new()),
+    })
+}
+
+/// Stops a sandbox and waits until it is stopped. One that is already stopped or archived is
+/// left as it is; one that is gone is `SandboxGone`.
+pub(crate) async fn stop_and_wait(settings: &Settings, id: &str) -> Result<()> {
+    let started = Instant::now();
+    let mut dto = settings.api.get_sandbox(id).await?;
+    if matches!(dto.state(), "destroyed" | "destroying") {
+        return Err(Error::new(
+            ErrorKind::SandboxGone,
+            format!("the Daytona sandbox {id} is {}", dto.state()),
+        )
+        .with_backend(ID)
+        .with_context("sandbox_id", id)
+        .set_temporary(false));
+    }
+    if matches!(dto.state(), "starting" | "restoring" | "creating") {
+        dto = wait_for_state(settings, dto, started, |s| s == "started", FAILED_STATES).await?;
+    }
+    if dto.state() == "started" {
+        dto = settings.api.stop_sandbox(id).await?;
+    }
+    wait_for_state(settings, dto, started, is_paused_state, FAILED_STATES)
+        .await
+        .map_err(|e| e.with_context("operation", "pause sandbox"))?;
+    tracing::debug!(sandbox_id = %id, elapsed = ?started.elapsed(), "daytona sandbox stopped");
+    Ok(())
+}
+
+/// States a sandbox does not come back from by waiting.
+const FAILED_STATES: &[&str] = &["error", "build_failed", "destroyed", "destroying"];
+
+async fn finish_provision(
+    settings: &Settings,
+    dto: SandboxDto,
+    started: Instant,
+    payload: &Payload,
+) -> Result<Remote> {
+    let dto = wait_for_state(settings, dto, started, |s| s == "started", FAILED_STATES).await?;
+    let toolbox = toolbox_of(settings, &dto).await?;
     let first_session = new_session_id();
     let upload = async {
         if !payload.files.is_empty() {
@@ -366,27 +485,33 @@ fn strip_mark(stream: &mut Vec<u8>) -> bool {
     }
 }
 
+/// How a sandbox handle came to be, which decides what happens when it vanishes or is dropped.
+#[derive(Debug)]
+pub(crate) enum Kind {
+    /// Deleted when the handle goes; recreated from the layer (once) if it vanishes.
+    Ephemeral {
+        tags: Arc<std::collections::BTreeMap<String, String>>,
+        payload: Arc<Payload>,
+    },
+    /// Meant to be stopped and started again by id: never recreated behind the caller's back
+    /// (its files would be lost without a word), started again if the vendor stopped it.
+    Persistent { id: String },
+}
+
 /// A live Daytona sandbox.
 #[derive(Debug)]
 pub struct DaytonaSandbox {
     settings: Arc<Settings>,
-    tags: Arc<std::collections::BTreeMap<String, String>>,
-    payload: Arc<Payload>,
+    kind: Kind,
     slot: SessionSlot<Remote>,
     last_keepalive: Mutex<Instant>,
 }
 
 impl DaytonaSandbox {
-    pub(crate) fn new(
-        settings: Arc<Settings>,
-        tags: Arc<std::collections::BTreeMap<String, String>>,
-        payload: Arc<Payload>,
-        remote: Remote,
-    ) -> Self {
+    pub(crate) fn new(settings: Arc<Settings>, kind: Kind, remote: Remote) -> Self {
         DaytonaSandbox {
             settings,
-            tags,
-            payload,
+            kind,
             slot: SessionSlot::with(remote),
             last_keepalive: Mutex::new(Instant::now()),
         }
@@ -394,14 +519,37 @@ impl DaytonaSandbox {
 
     async fn remote(&self) -> Result<Arc<Remote>> {
         let settings = self.settings.clone();
-        let tags = self.tags.clone();
-        let payload = self.payload.clone();
-        self.slot
-            .get_or_create(
-                ID,
-                || async move { provision(&settings, &tags, &payload).await },
-            )
-            .await
+        match &self.kind {
+            Kind::Ephemeral { tags, payload } => {
+                let (tags, payload) = (tags.clone(), payload.clone());
+                self.slot
+                    .get_or_create(ID, || async move {
+                        provision(&settings, &tags, &payload, Lifecycle::Ephemeral).await
+                    })
+                    .await
+            }
+            Kind::Persistent { id } => {
+                let id = id.clone();
+                self.slot
+                    .get_or_create(ID, || async move { wake(&settings, &id).await })
+                    .await
+            }
+        }
+    }
+
+    /// Runs a command once more after the vendor stopped a persistent sandbox under us (its
+    /// auto-stop fired while this handle was idle): the sandbox is started again, as the
+    /// vendor's SDK does, with its files.
+    async fn run_after_wake(
+        &self,
+        stale: Arc<Remote>,
+        request: &ExecRequest,
+        timeout: Duration,
+    ) -> Result<(ExecOutput, Arc<Remote>)> {
+        tracing::info!(sandbox_id = %stale.id, "the Daytona sandbox was stopped by its auto-stop; starting it again");
+        self.slot.invalidate(&stale).await;
+        let fresh = self.remote().await?;
+        self.run(&fresh, request, timeout).await.map(|o| (o, fresh))
     }
 
     fn keep_alive(&self, remote: &Arc<Remote>) {
@@ -686,6 +834,10 @@ impl Sandbox for DaytonaSandbox {
         };
         let remote = self.remote().await?;
         let result = match self.run(&remote, &request, timeout).await {
+            Err(e) if matches!(self.kind, Kind::Persistent { .. }) && is_not_running(&e) => {
+                self.run_after_wake(remote, &request, timeout).await
+            }
+            Err(e) if matches!(self.kind, Kind::Persistent { .. }) => Err(e),
             Err(e) if e.kind() == ErrorKind::SandboxGone => {
                 tracing::warn!(sandbox_id = %remote.id, error = %e, "the Daytona sandbox vanished; creating a new one (once)");
                 self.slot.invalidate(&remote).await;
@@ -707,23 +859,66 @@ impl Sandbox for DaytonaSandbox {
     }
 
     async fn close(&self) -> Result<()> {
-        if let Some(remote) = self.slot.close().await {
-            self.settings.api.delete_sandbox(&remote.id).await?;
-            tracing::debug!(sandbox_id = %remote.id, "daytona sandbox deleted");
+        let closed = self.slot.close().await;
+        let id = match (&self.kind, closed) {
+            (_, Some(remote)) => Some(remote.id.clone()),
+            // A persistent sandbox is deleted by id even when no session is open on it.
+            (Kind::Persistent { id }, None) => Some(id.clone()),
+            (Kind::Ephemeral { .. }, None) => None,
+        };
+        if let Some(id) = id {
+            self.settings.api.delete_sandbox(&id).await?;
+            tracing::debug!(sandbox_id = %id, "daytona sandbox deleted");
         }
         Ok(())
     }
+
+    fn remote_id(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Persistent { id } => Some(id.clone()),
+            Kind::Ephemeral { .. } => None,
+        }
+    }
+
+    async fn pause(&self) -> Result<()> {
+        let Kind::Persistent { id } = &self.kind else {
+            return Err(Error::invalid_request(
+                "this Daytona sandbox was not created persistent (plugins.daytona.persistent = true); it cannot be paused",
+            )
+            .with_backend(ID));
+        };
+        // The handle is spent whatever happens: its sessions die with the stop.
+        let _ = self.slot.close().await;
+        stop_and_wait(&self.settings, id).await
+    }
+}
+
+/// Whether an error means the toolbox found the sandbox not running (stopped by the vendor).
+fn is_not_running(e: &Error) -> bool {
+    e.context()
+        .iter()
+        .any(|(k, v)| *k == "sandbox_state" && v != "started")
 }
 
 impl Drop for DaytonaSandbox {
     fn drop(&mut self) {
-        if let Some(remote) = self.slot.take_now() {
-            let settings = self.settings.clone();
-            spawn_cleanup("daytona sandbox", async move {
+        let Some(remote) = self.slot.take_now() else {
+            return;
+        };
+        let settings = self.settings.clone();
+        match self.kind {
+            // A dropped persistent handle is paused, not deleted: the host's store may still
+            // name it, and Daytona deletes it paused_retention after it stopped.
+            Kind::Persistent { .. } => spawn_cleanup("daytona sandbox", async move {
+                if let Err(e) = stop_and_wait(&settings, &remote.id).await {
+                    tracing::warn!(sandbox_id = %remote.id, error = %e, "could not stop a dropped persistent sandbox; it stops after auto_stop_minutes");
+                }
+            }),
+            Kind::Ephemeral { .. } => spawn_cleanup("daytona sandbox", async move {
                 if let Err(e) = settings.api.delete_sandbox(&remote.id).await {
                     tracing::warn!(sandbox_id = %remote.id, error = %e, "could not delete a dropped sandbox; it stops after auto_stop_minutes");
                 }
-            });
+            }),
         }
     }
 }

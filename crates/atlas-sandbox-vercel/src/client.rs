@@ -144,10 +144,31 @@ impl VercelClient {
 
     /// The sandbox called `name`, or `None` if there is none.
     pub(crate) async fn get_sandbox(&self, name: &str) -> Result<Option<SandboxAndSession>> {
-        let path = format!("/v2/sandboxes/{name}");
+        self.get_sandbox_with(name, false).await
+    }
+
+    /// `GET /v2/sandboxes/{name}?resume=true`: the sandbox with a running session, started
+    /// (from its snapshot when persistent) if it had none. `None` if there is no such sandbox;
+    /// 410 `snapshot_not_found` when its snapshot expired.
+    pub(crate) async fn resume(&self, name: &str) -> Result<Option<SandboxAndSession>> {
+        self.get_sandbox_with(name, true).await
+    }
+
+    async fn get_sandbox_with(
+        &self,
+        name: &str,
+        resume: bool,
+    ) -> Result<Option<SandboxAndSession>> {
+        let path = format!("/v2/sandboxes/{}", seg(name));
         let resp = send(ID, &self.retry, Idempotent::Yes, || {
-            self.request(Method::GET, &path)
-                .query(&[("projectId", self.project_id())])
+            let r = self
+                .request(Method::GET, &path)
+                .query(&[("projectId", self.project_id())]);
+            if resume {
+                r.query(&[("resume", "true")])
+            } else {
+                r
+            }
         })
         .await?;
         if resp.status() == StatusCode::NOT_FOUND {
@@ -299,10 +320,22 @@ impl VercelClient {
 
     /// Deletes the sandbox record.
     pub(crate) async fn delete(&self, name: &str) -> Result<()> {
-        let path = format!("/v2/sandboxes/{name}");
+        self.delete_with(name, false).await
+    }
+
+    /// Deletes the sandbox record; with `snapshots`, the snapshots only it used go too
+    /// (`deleteOrphanSnapshots=true`).
+    pub(crate) async fn delete_with(&self, name: &str, snapshots: bool) -> Result<()> {
+        let path = format!("/v2/sandboxes/{}", seg(name));
         let resp = send(ID, &self.retry, Idempotent::Yes, || {
-            self.request(Method::DELETE, &path)
-                .query(&[("projectId", self.project_id())])
+            let r = self
+                .request(Method::DELETE, &path)
+                .query(&[("projectId", self.project_id())]);
+            if snapshots {
+                r.query(&[("deleteOrphanSnapshots", "true")])
+            } else {
+                r
+            }
         })
         .await?;
         let _: serde_json::Value = self.json("delete sandbox", resp).await?;
@@ -351,6 +384,16 @@ fn expect_ndjson(operation: &'static str, resp: &Response) -> Result<()> {
         }
         .into())
     }
+}
+
+/// A name as one path segment (the SDK's `encodeURIComponent`).
+fn seg(name: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(name, SEGMENT).to_string()
 }
 
 /// A duration in the API's unit, milliseconds.

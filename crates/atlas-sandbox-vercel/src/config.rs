@@ -1,5 +1,6 @@
 //! `[plugins.vercel]`: credentials, the microVM's shape and lifetime, and its network policy.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use atlas_sandbox_sdk::{Error, HumanDuration, Result, Secret, Shell};
@@ -89,6 +90,34 @@ pub struct VercelConfig {
     /// sandbox's setup and makes the backend unhealthy, naming the runtime.
     #[serde(default)]
     pub shell: Shell,
+    /// Keep a session's sandbox across idle periods and restarts: a persistent Vercel sandbox
+    /// whose session is stopped when idle (the vendor snapshots its filesystem) and resumed by
+    /// name on the next call, `/tmp` included.
+    #[serde(default)]
+    pub persistent: bool,
+    /// Ready sandboxes kept for the `default` layer, so a new session's first command needs
+    /// one round trip. 0: no pool.
+    #[serde(default)]
+    pub pool_size: usize,
+    /// Ready sandboxes kept per host-level layer (`<layer> = N`), next to `pool_size`.
+    #[serde(default)]
+    pub pools: BTreeMap<String, usize>,
+    /// A hard cap on this plugin's sandboxes: running + stopped + pooled. Unset: no cap.
+    #[serde(default)]
+    pub max_sandboxes: Option<usize>,
+    /// How long a stopped (paused) sandbox is kept before the host deletes it.
+    #[serde(default = "default_paused_retention")]
+    pub paused_retention: HumanDuration,
+    /// How long the vendor keeps the snapshot of a stopped persistent sandbox (its
+    /// `snapshotExpiration`); after that a resume finds nothing and starts afresh. Unset: the
+    /// same as `paused_retention`, so a sandbox this host loses track of stops costing storage
+    /// when the host would have deleted it. "0s" keeps snapshots without expiry.
+    #[serde(default)]
+    pub snapshot_expiration: Option<HumanDuration>,
+}
+
+fn default_paused_retention() -> HumanDuration {
+    HumanDuration(atlas_sandbox_sdk::DEFAULT_PAUSED_RETENTION)
 }
 
 fn default_runtime() -> String {
@@ -123,6 +152,12 @@ impl Default for VercelConfig {
             network_policy: NetworkPolicy::DenyAll,
             allowed_domains: Vec::new(),
             shell: Shell::Bash,
+            persistent: false,
+            pool_size: 0,
+            pools: BTreeMap::new(),
+            max_sandboxes: None,
+            paused_retention: default_paused_retention(),
+            snapshot_expiration: None,
         }
     }
 }
@@ -201,7 +236,52 @@ impl VercelConfig {
                 "allowed_domains contains an empty entry ({d:?})"
             )));
         }
+        if self.paused_retention.get() < Duration::from_secs(1) {
+            return Err(config_error(format!(
+                "paused_retention is {}; it must be at least 1s",
+                self.paused_retention
+            )));
+        }
+        if self.max_sandboxes == Some(0) {
+            return Err(config_error(
+                "max_sandboxes must be at least 1 (leave it unset for no cap)",
+            ));
+        }
+        if let Some(max) = self.max_sandboxes {
+            let pooled = self.pool_size + self.pools.values().sum::<usize>();
+            if pooled > max {
+                return Err(config_error(format!(
+                    "pool_size and pools keep {pooled} sandboxes ready, more than max_sandboxes = {max}"
+                )));
+            }
+        }
+        if self.pools.keys().any(|k| k.trim().is_empty()) {
+            return Err(config_error("pools has an empty layer name"));
+        }
         Ok(creds)
+    }
+
+    /// The host's policy for this plugin's sandboxes, from the session keys.
+    pub fn session_policy(&self) -> atlas_sandbox_sdk::SessionPolicy {
+        let mut pools = self.pools.clone();
+        if self.pool_size > 0 {
+            pools.insert("default".to_owned(), self.pool_size);
+        }
+        pools.retain(|_, n| *n > 0);
+        atlas_sandbox_sdk::SessionPolicy {
+            persistent: self.persistent,
+            pools,
+            max_sandboxes: self.max_sandboxes,
+            paused_retention: self.paused_retention.get(),
+        }
+    }
+
+    /// The vendor's `snapshotExpiration` in milliseconds (0: never).
+    pub(crate) fn snapshot_expiration_ms(&self) -> u64 {
+        let d = self
+            .snapshot_expiration
+            .map_or(self.paused_retention.get(), HumanDuration::get);
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
     }
 
     fn credentials(&self) -> Result<Credentials> {

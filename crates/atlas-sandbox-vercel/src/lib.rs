@@ -10,6 +10,7 @@
 mod client;
 mod config;
 mod error;
+mod persist;
 mod protocol;
 mod sandbox;
 
@@ -63,20 +64,24 @@ pub fn build_plugin(
 ) -> Result<VercelPlugin> {
     let creds = config.validate()?;
     let client = client::VercelClient::new(&config.api_url, creds, config.timeout.get(), retry)?;
-    Ok(VercelPlugin::new(sandbox::Shared {
-        client,
-        settings: sandbox::Settings {
-            runtime: config.runtime.trim().to_owned(),
-            region: config.region.clone(),
-            vcpus: config.vcpus,
-            lifetime: config.sandbox_lifetime.get(),
-            network_policy: config.network_policy,
-            allowed_domains: config.allowed_domains.clone(),
-            shell: config.shell,
+    Ok(VercelPlugin::new(
+        sandbox::Shared {
+            client,
+            settings: sandbox::Settings {
+                runtime: config.runtime.trim().to_owned(),
+                region: config.region.clone(),
+                vcpus: config.vcpus,
+                lifetime: config.sandbox_lifetime.get(),
+                network_policy: config.network_policy,
+                allowed_domains: config.allowed_domains.clone(),
+                shell: config.shell,
+                snapshot_expiration_ms: config.snapshot_expiration_ms(),
+            },
+            shell_missing: std::sync::Mutex::new(None),
+            ctx: ctx.clone(),
         },
-        shell_missing: std::sync::Mutex::new(None),
-        ctx: ctx.clone(),
-    }))
+        config.session_policy(),
+    ))
 }
 
 /// The descriptor the host's registry lists.

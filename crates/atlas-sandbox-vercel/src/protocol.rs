@@ -27,6 +27,18 @@ pub(crate) struct CreateSandbox<'a> {
     pub(crate) region: Option<&'a str>,
     pub(crate) network_policy: serde_json::Value,
     pub(crate) tags: &'a BTreeMap<String, String>,
+    /// Milliseconds a snapshot of a stopped persistent sandbox is kept (0: no expiry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) snapshot_expiration: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) keep_last_snapshots: Option<KeepLastSnapshots>,
+}
+
+/// `keepLastSnapshots`: only the newest `count` snapshots are kept (evicted ones deleted).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct KeepLastSnapshots {
+    pub(crate) count: u32,
 }
 
 /// The microVM size.
@@ -40,6 +52,9 @@ pub(crate) struct Resources {
 pub(crate) struct SandboxAndSession {
     pub(crate) sandbox: SandboxInfo,
     pub(crate) session: SessionInfo,
+    /// Set by a resume: a new session was started (from the snapshot when persistent).
+    #[serde(default)]
+    pub(crate) resumed: Option<bool>,
 }
 
 /// The persistent "sandbox" record (its name identifies it).
@@ -54,6 +69,8 @@ pub(crate) struct SandboxInfo {
     pub(crate) current_session_id: Option<String>,
     #[serde(default)]
     pub(crate) tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub(crate) persistent: bool,
 }
 
 /// A running microVM ("session"); commands and files address it by id.
@@ -315,6 +332,8 @@ mod tests {
             region: None,
             network_policy: serde_json::json!({"mode": "deny-all"}),
             tags: &tags,
+            snapshot_expiration: None,
+            keep_last_snapshots: None,
         };
         assert_eq!(
             serde_json::to_value(&body).unwrap(),

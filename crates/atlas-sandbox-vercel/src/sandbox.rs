@@ -6,11 +6,11 @@ use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use atlas_sandbox_cloud::{SessionSlot, TAG_MARKER, age_from_tags, sandbox_tags, spawn_cleanup};
+use atlas_sandbox_cloud::{SessionSlot, sandbox_tags, spawn_cleanup};
 use atlas_sandbox_sdk::{
     CappedBuffer, CollectLimits, Error, ErrorKind, ExecOutput, ExecRequest, HealthStatus,
     PluginContext, Result, Sandbox, SandboxPlugin, SecurityProfile, SemanticLayer, Shell,
-    SweepReport, SweptSandbox, TIMEOUT_EXIT_CODE, async_trait,
+    SweepReport, TIMEOUT_EXIT_CODE, async_trait,
 };
 use bytes::Bytes;
 
@@ -18,7 +18,8 @@ use crate::client::{VercelClient, millis};
 use crate::config::{MAX_SANDBOX_LIFETIME, NetworkPolicy};
 use crate::error::VercelError;
 use crate::protocol::{
-    Command, CreateSandbox, NdjsonDecoder, Resources, RunCommand, SIGKILL, StreamItem,
+    Command, CreateSandbox, KeepLastSnapshots, NdjsonDecoder, Resources, RunCommand, SIGKILL,
+    StreamItem,
 };
 use crate::{DEFAULT_PRIORITY, ID};
 
@@ -67,6 +68,8 @@ pub(crate) struct Settings {
     pub(crate) network_policy: NetworkPolicy,
     pub(crate) allowed_domains: Vec<String>,
     pub(crate) shell: Shell,
+    /// `snapshotExpiration` of persistent sandboxes, in ms (0: never).
+    pub(crate) snapshot_expiration_ms: u64,
 }
 
 impl Settings {
@@ -120,13 +123,15 @@ pub(crate) fn security_profile(
 /// The configured Vercel backend.
 #[derive(Debug)]
 pub struct VercelPlugin {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) policy: atlas_sandbox_sdk::SessionPolicy,
 }
 
 impl VercelPlugin {
-    pub(crate) fn new(shared: Shared) -> Self {
+    pub(crate) fn new(shared: Shared, policy: atlas_sandbox_sdk::SessionPolicy) -> Self {
         VercelPlugin {
             shared: Arc::new(shared),
+            policy,
         }
     }
 }
@@ -184,7 +189,9 @@ impl SandboxPlugin for VercelPlugin {
             })??;
         let sandbox = VercelSandbox {
             shared: self.shared.clone(),
-            archive: Arc::new(archive),
+            kind: Kind::Ephemeral {
+                archive: Arc::new(archive),
+            },
             slot: SessionSlot::new(),
         };
         // Created now, not at the first command: a bad token or quota shows up here.
@@ -192,8 +199,16 @@ impl SandboxPlugin for VercelPlugin {
         Ok(Box::new(sandbox))
     }
 
+    fn session_policy(&self) -> atlas_sandbox_sdk::SessionPolicy {
+        self.policy.clone()
+    }
+
+    fn persistence(&self) -> Option<&dyn atlas_sandbox_sdk::Persistence> {
+        Some(self)
+    }
+
     async fn sweep(&self, older_than: Duration, dry_run: bool) -> Result<SweepReport> {
-        sweep(&self.shared.client, older_than, dry_run).await
+        crate::persist::sweep(&self.shared.client, older_than, dry_run).await
     }
 }
 
@@ -240,9 +255,9 @@ pub(crate) fn build_archive(layer: &SemanticLayer) -> Result<Archive> {
 /// One live microVM.
 #[derive(Debug)]
 pub(crate) struct Session {
-    name: String,
-    id: String,
-    expires_at: Mutex<Instant>,
+    pub(crate) name: String,
+    pub(crate) id: String,
+    pub(crate) expires_at: Mutex<Instant>,
 }
 
 impl Session {
@@ -256,21 +271,45 @@ impl Session {
     }
 }
 
+/// What a sandbox handle is for, which decides what happens when its microVM stops.
+#[derive(Debug)]
+pub(crate) enum Kind {
+    /// A throwaway microVM: stopped and deleted at close, recreated from the layer (once) if
+    /// the vendor stopped it.
+    Ephemeral { archive: Arc<Archive> },
+    /// A persistent sandbox found again by name: its stopped session is resumed from the
+    /// vendor's snapshot, never recreated empty behind the caller's back.
+    Persistent { name: String },
+}
+
 /// A sandbox over one semantic layer.
 #[derive(Debug)]
 pub struct VercelSandbox {
-    shared: Arc<Shared>,
-    archive: Arc<Archive>,
-    slot: SessionSlot<Session>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) kind: Kind,
+    pub(crate) slot: SessionSlot<Session>,
 }
 
 impl VercelSandbox {
     async fn session(&self) -> Result<Arc<Session>> {
         let shared = self.shared.clone();
-        let archive = self.archive.clone();
-        self.slot
-            .get_or_create(ID, || create_session(shared, archive))
-            .await
+        match &self.kind {
+            Kind::Ephemeral { archive } => {
+                let archive = archive.clone();
+                let name = new_name();
+                self.slot
+                    .get_or_create(ID, || create_session(shared, archive, name, None))
+                    .await
+            }
+            Kind::Persistent { name } => {
+                let name = name.clone();
+                self.slot
+                    .get_or_create(ID, || async move {
+                        crate::persist::resume_session(&shared, &name).await
+                    })
+                    .await
+            }
+        }
     }
 
     /// Keeps the microVM alive while it is used: when less than half its lifetime (or less than
@@ -335,7 +374,21 @@ impl Sandbox for VercelSandbox {
             format!("{SEMANTIC_DIR}/{rel}")
         };
         let session = self.session().await?;
+        let persistent = matches!(self.kind, Kind::Persistent { .. });
         let out = match self.run_on(&session, &request, &cwd).await {
+            Err(e)
+                if persistent
+                    && e.kind() == ErrorKind::SandboxGone
+                    && !self.slot.is_closed().await =>
+            {
+                // Its session stopped (lifetime, or stopped elsewhere): resume it from its
+                // snapshot and run once more, as the vendor's SDK does.
+                tracing::info!(sandbox = %session.name, error = %e, "the persistent Vercel sandbox's session stopped; resuming it");
+                self.slot.invalidate(&session).await;
+                let fresh = self.session().await?;
+                self.run_on(&fresh, &request, &cwd).await?
+            }
+            Err(e) if persistent => return Err(e),
             Err(e) if e.kind() == ErrorKind::SandboxGone && !self.slot.is_closed().await => {
                 tracing::warn!(sandbox = %session.name, error = %e, "the Vercel sandbox is gone; recreating it once");
                 self.slot.invalidate(&session).await;
@@ -357,9 +410,33 @@ impl Sandbox for VercelSandbox {
     }
 
     async fn close(&self) -> Result<()> {
+        let session = self.slot.close().await;
+        match (&self.kind, session) {
+            (Kind::Ephemeral { .. }, Some(s)) => destroy(&self.shared.client, &s).await,
+            (Kind::Ephemeral { .. }, None) => Ok(()),
+            (Kind::Persistent { name }, session) => {
+                crate::persist::delete_by_name(&self.shared, name, session.as_deref()).await
+            }
+        }
+    }
+
+    fn remote_id(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Persistent { name } => Some(name.clone()),
+            Kind::Ephemeral { .. } => None,
+        }
+    }
+
+    async fn pause(&self) -> Result<()> {
+        let Kind::Persistent { name } = &self.kind else {
+            return Err(Error::invalid_request(
+                "this Vercel sandbox was not created persistent (plugins.vercel.persistent = true); it cannot be paused",
+            )
+            .with_backend(ID));
+        };
         match self.slot.close().await {
-            Some(s) => destroy(&self.shared.client, &s).await,
-            None => Ok(()),
+            Some(s) => crate::persist::stop_session(&self.shared, &s.id).await,
+            None => crate::persist::pause_by_name(&self.shared, name).await,
         }
     }
 }
@@ -368,8 +445,19 @@ impl Drop for VercelSandbox {
     fn drop(&mut self) {
         if let Some(s) = self.slot.take_now() {
             let client = self.shared.client.clone();
+            let persistent = matches!(self.kind, Kind::Persistent { .. });
             spawn_cleanup("vercel sandbox", async move {
-                if let Err(e) = destroy(&client, &s).await {
+                // A dropped persistent handle is stopped (snapshotted), not deleted: the
+                // host's store may still name it.
+                let done = if persistent {
+                    match client.stop(&s.id).await {
+                        Err(e) if e.kind() == ErrorKind::SandboxGone => Ok(()),
+                        other => other,
+                    }
+                } else {
+                    destroy(&client, &s).await
+                };
+                if let Err(e) = done {
                     tracing::warn!(sandbox = %s.name, error = %e, "could not stop a dropped Vercel sandbox; it stops at its lifetime");
                 }
             });
@@ -377,22 +465,40 @@ impl Drop for VercelSandbox {
     }
 }
 
-/// Creates a microVM and uploads the layer: two calls. A failed upload stops it again.
-async fn create_session(shared: Arc<Shared>, archive: Arc<Archive>) -> Result<Session> {
+/// A fresh sandbox name (names are unique per project, which makes a create retry-safe).
+pub(crate) fn new_name() -> String {
+    format!("atlas-{}", &uuid::Uuid::new_v4().simple().to_string()[..20])
+}
+
+/// Creates a microVM named `name` and uploads the layer: two calls. A failed upload stops it
+/// again. With an `owner` the sandbox is persistent: stopping it snapshots its filesystem for
+/// `snapshot_expiration`, keeping only the newest snapshot.
+pub(crate) async fn create_session(
+    shared: Arc<Shared>,
+    archive: Arc<Archive>,
+    name: String,
+    owner: Option<String>,
+) -> Result<Session> {
     let st = &shared.settings;
-    let name = format!("atlas-{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
-    let tags: BTreeMap<String, String> = sandbox_tags(&shared.ctx);
+    let mut tags: BTreeMap<String, String> = sandbox_tags(&shared.ctx);
+    if let Some(owner) = &owner {
+        tags.insert(crate::persist::OWNER_TAG.to_owned(), owner.clone());
+        tags.insert(crate::persist::PERSISTENT_TAG.to_owned(), "true".to_owned());
+    }
+    let persistent = owner.is_some();
     let body = CreateSandbox {
         project_id: shared.client.project_id(),
         name: &name,
         ports: [],
         timeout: millis(st.lifetime),
-        persistent: false,
+        persistent,
         resources: st.vcpus.map(|vcpus| Resources { vcpus }),
         runtime: Some(st.runtime.as_str()),
         region: st.region.as_deref(),
         network_policy: st.network_policy_body(),
         tags: &tags,
+        snapshot_expiration: persistent.then_some(st.snapshot_expiration_ms),
+        keep_last_snapshots: persistent.then_some(KeepLastSnapshots { count: 1 }),
     };
     let created_at = Instant::now();
     // A caller that gives up (its future dropped) while the create is answered or the layer
@@ -544,7 +650,7 @@ pub(crate) fn later(at: Instant, by: Duration) -> Instant {
 }
 
 /// Stops the session and deletes the sandbox; what is already gone is fine.
-async fn destroy(client: &VercelClient, s: &Session) -> Result<()> {
+pub(crate) async fn destroy(client: &VercelClient, s: &Session) -> Result<()> {
     let gone_ok = |r: Result<()>| match r {
         Err(e) if e.kind() == ErrorKind::SandboxGone => Ok(()),
         other => other,
@@ -836,69 +942,6 @@ impl Runner<'_> {
     }
 }
 
-/// Lists the project's sandboxes carrying our marker tag, older than `older_than`, and stops
-/// and deletes them unless `dry_run`.
-async fn sweep(client: &VercelClient, older_than: Duration, dry_run: bool) -> Result<SweepReport> {
-    let tag = format!("{TAG_MARKER}:true");
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
-    let mut report = SweepReport {
-        sandboxes: Vec::new(),
-        dry_run,
-    };
-    let mut cursor: Option<String> = None;
-    for _page in 0..1000 {
-        let page = client.list(Some(&tag), 100, cursor.as_deref()).await?;
-        for sb in page.sandboxes {
-            let tags = sb.tags.clone().unwrap_or_default();
-            if tags.get(TAG_MARKER).map(String::as_str) != Some("true") {
-                continue;
-            }
-            let age = age_from_tags(&tags)
-                .unwrap_or_else(|| Duration::from_millis(now_ms.saturating_sub(sb.created_at)));
-            if age < older_than {
-                continue;
-            }
-            let mut swept = SweptSandbox {
-                id: sb.name.clone(),
-                age: Some(age),
-                tags,
-                killed: false,
-                error: None,
-            };
-            if !dry_run {
-                let session = Session {
-                    name: sb.name.clone(),
-                    id: sb.current_session_id.clone().unwrap_or_default(),
-                    expires_at: Mutex::new(Instant::now()),
-                };
-                let r = if matches!(sb.status.as_str(), "running" | "pending")
-                    && !session.id.is_empty()
-                {
-                    destroy(client, &session).await
-                } else {
-                    match client.delete(&sb.name).await {
-                        Err(e) if e.kind() == ErrorKind::SandboxGone => Ok(()),
-                        other => other,
-                    }
-                };
-                match r {
-                    Ok(()) => swept.killed = true,
-                    Err(e) => swept.error = Some(e.to_string()),
-                }
-            }
-            report.sandboxes.push(swept);
-        }
-        match page.pagination.next {
-            Some(next) if !next.is_empty() => cursor = Some(next),
-            _ => break,
-        }
-    }
-    Ok(report)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -940,6 +983,7 @@ mod tests {
             network_policy: NetworkPolicy::DenyAll,
             allowed_domains: vec![],
             shell: Shell::Bash,
+            snapshot_expiration_ms: 0,
         };
         assert_eq!(
             s.network_policy_body(),
