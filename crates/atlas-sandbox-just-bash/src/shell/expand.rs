@@ -479,7 +479,14 @@ impl Shell<'_> {
     pub(super) fn expand_operand(&mut self, s: &str, quoted: bool, acc: &mut Acc) -> R<()> {
         let pieces = self.parse_word(s)?;
         if quoted {
-            return self.expand_pieces(&pieces, quoted, acc);
+            // Inside "${x:-…}" single quotes are ordinary characters, as in bash.
+            for p in &pieces {
+                match &p.piece {
+                    WordPiece::SingleQuotedText(t) => acc.lit(&format!("'{t}'"), true),
+                    _ => self.expand_pieces(std::slice::from_ref(p), true, acc)?,
+                }
+            }
+            return Ok(());
         }
         let ifs = self.ifs();
         for p in &pieces {
