@@ -227,6 +227,26 @@ pub(crate) fn parse(spec: &Spec, args: &[String]) -> Result<Parsed, OptError> {
 }
 
 impl Ctx<'_, '_> {
+    /// Writes a file a command names as its output (`sort -o`, `tee`, `uniq IN OUT`):
+    /// `/dev/stdout`, `/dev/stderr` and `/dev/null` are the streams, as on Linux.
+    pub(crate) fn write_named(
+        &mut self,
+        name: &str,
+        data: &[u8],
+        append: bool,
+    ) -> Result<(), crate::vfs::FsError> {
+        match self.path(name).as_str() {
+            "/dev/stdout" | "/dev/fd/1" => self.io.out(data),
+            "/dev/stderr" | "/dev/fd/2" => self.io.err(data),
+            "/dev/null" => {}
+            p => {
+                let p = p.to_owned();
+                return self.sh.fs.write(&p, data, append);
+            }
+        }
+        Ok(())
+    }
+
     /// [`parse`], or the status to exit with once the reason is on stderr.
     pub(crate) fn opts(&mut self, spec: &Spec, args: &[String]) -> Result<Parsed, i32> {
         parse(spec, args).map_err(|e| {

@@ -23,27 +23,6 @@ fn strip_nl(l: &[u8]) -> &[u8] {
     l.strip_suffix(b"\n").unwrap_or(l)
 }
 
-/// GNU's line numbers (`cat -n`, `cat -b`, `nl`): six wide and a tab, counting on from `n`.
-/// With `skip_blank` an empty line takes `blank_prefix` and no number.
-fn number_lines(
-    out: &mut Vec<u8>,
-    data: &[u8],
-    n: &mut u64,
-    skip_blank: bool,
-    blank_prefix: &[u8],
-) {
-    for l in lines(data) {
-        if skip_blank && strip_nl(l).is_empty() {
-            out.extend_from_slice(blank_prefix);
-            out.extend_from_slice(l);
-            continue;
-        }
-        *n += 1;
-        out.extend_from_slice(format!("{n:>6}\t").as_bytes());
-        out.extend_from_slice(l);
-    }
-}
-
 const CAT: Spec = Spec::new(
     "cat",
     "AbeEnstTuv",
@@ -374,11 +353,27 @@ pub(super) fn head(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
 }
 
 pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    let raw = args;
     let args = count_args(args);
     let (flags, files) = match ctx.opts(&TAIL, &args) {
         Ok(x) => x,
         Err(st) => return Ok(st),
     };
+    // GNU takes the obsolete `-N` with one file only.
+    if files.len() > 1
+        && let Some(legacy) = raw.iter().enumerate().find_map(|(k, a)| {
+            let value_of_option = k > 0
+                && matches!(raw[k - 1].as_str(), "-n" | "-c" | "--lines" | "--bytes");
+            (!value_of_option
+                && a.len() > 1
+                && a.starts_with('-')
+                && a[1..].bytes().all(|b| b.is_ascii_digit()))
+            .then_some(a)
+        })
+    {
+        ctx.warn("tail", format!("option used in invalid context -- {}", &legacy[1..2]));
+        return Ok(1);
+    }
     let mut lines_n: (i64, bool) = (10, false);
     let mut bytes: Option<(i64, bool)> = None;
     let mut quiet = false;
@@ -929,8 +924,7 @@ pub(super) fn sort(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     }
     match output {
         Some(o) => {
-            let p = ctx.path(&o);
-            if let Err(e) = ctx.sh.fs.write(&p, &out, false) {
+            if let Err(e) = ctx.write_named(&o, &out, false) {
                 ctx.warn("sort", format!("open failed: {o}: {e}"));
                 return Ok(2);
             }
@@ -971,14 +965,36 @@ pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     };
     let (mut count, mut dups, mut uniques, mut icase) = (false, false, false, false);
     let mut skip_fields = 0usize;
+    let mut skip_chars = 0usize;
+    let mut check_chars = usize::MAX;
     for (c, v) in &flags {
+        let n = || -> Result<usize, String> {
+            let v = v.as_deref().unwrap_or_default();
+            v.parse::<usize>().or_else(|e| match e.kind() {
+                std::num::IntErrorKind::PosOverflow => Ok(usize::MAX),
+                _ => Err(v.to_owned()),
+            })
+        };
+        let what = match c {
+            'f' => "number of fields to skip",
+            's' => "number of bytes to skip",
+            'w' => "number of bytes to compare",
+            _ => "",
+        };
         match c {
             'c' => count = true,
             'd' => dups = true,
             'u' => uniques = true,
             'i' => icase = true,
-            'f' => skip_fields = v.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0),
-            's' | 'w' => {}
+            'f' | 's' | 'w' => match n() {
+                Ok(k) if *c == 'f' => skip_fields = k,
+                Ok(k) if *c == 's' => skip_chars = k,
+                Ok(k) => check_chars = k,
+                Err(v) => {
+                    ctx.warn("uniq", format!("{v}: invalid {what}"));
+                    return Ok(1);
+                }
+            },
             other => return usage(ctx, "uniq", &format!("invalid option -- '{other}'")),
         }
     }
@@ -1008,6 +1024,8 @@ pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 .unwrap_or(s.len());
             s = &s[e..];
         }
+        s = &s[skip_chars.min(s.len())..];
+        s = &s[..check_chars.min(s.len())];
         if icase {
             s.to_ascii_lowercase()
         } else {
@@ -1035,8 +1053,7 @@ pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     }
     match files.get(1) {
         Some(o) => {
-            let p = ctx.path(o);
-            if let Err(e) = ctx.sh.fs.write(&p, &out, false) {
+            if let Err(e) = ctx.write_named(o, &out, false) {
                 ctx.warn("uniq", format!("{o}: {e}"));
                 return Ok(1);
             }
@@ -1377,8 +1394,7 @@ pub(super) fn tee(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let data = ctx.stdin.take_all().to_vec();
     let mut st = 0;
     for f in &files {
-        let p = ctx.path(f);
-        if let Err(e) = ctx.sh.fs.write(&p, &data, append) {
+        if let Err(e) = ctx.write_named(f, &data, append) {
             ctx.warn("tee", format!("{f}: {e}"));
             st = 1;
         }
@@ -1425,33 +1441,95 @@ pub(super) fn rev(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     Ok(i32::from(failed))
 }
 
-const NL: Spec = Spec::new("nl", "b:", &[("body-numbering", 'b', Arg::Required)]);
+const NL: Spec = Spec::new(
+    "nl",
+    "b:i:n:s:v:w:",
+    &[
+        ("body-numbering", 'b', Arg::Required),
+        ("line-increment", 'i', Arg::Required),
+        ("number-format", 'n', Arg::Required),
+        ("number-separator", 's', Arg::Required),
+        ("starting-line-number", 'v', Arg::Required),
+        ("number-width", 'w', Arg::Required),
+    ],
+)
+.gnu(
+    "b:d:f:h:i:l:n:ps:v:w:",
+    &["section-delimiter", "footer-numbering", "header-numbering", "join-blank-lines", "no-renumber", "help", "version"],
+);
 
 pub(super) fn nl(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let (flags, files) = match ctx.opts(&NL, args) {
         Ok(x) => x,
         Err(st) => return Ok(st),
     };
-    let mut skip_blank = true;
-    for (_, v) in &flags {
-        match v.as_deref() {
-            Some("a") => skip_blank = false,
-            Some("t") => skip_blank = true,
-            other => {
-                let style = other.unwrap_or_default();
-                ctx.warn(
-                    "nl",
-                    format!("option '-b {style}' is not supported by this sandbox"),
-                );
-                return Ok(2);
+    let (mut all, mut width, mut sep, mut start, mut incr) = (false, 6usize, "\t".to_owned(), 1i64, 1i64);
+    let mut format = "rn".to_owned();
+    for (c, v) in flags {
+        let v = v.unwrap_or_default();
+        let num = |what: &str| -> Result<i64, String> {
+            v.parse::<i64>().map_err(|_| format!("invalid {what}: ‘{v}’"))
+        };
+        let bad = match c {
+            'b' => match v.as_str() {
+                "a" => {
+                    all = true;
+                    None
+                }
+                "t" => {
+                    all = false;
+                    None
+                }
+                _ => {
+                    ctx.warn("nl", format!("option '-b {v}' is not supported by this sandbox"));
+                    return Ok(2);
+                }
+            },
+            's' => {
+                sep = v;
+                None
             }
+            'n' if matches!(v.as_str(), "ln" | "rn" | "rz") => {
+                format = v;
+                None
+            }
+            'n' => Some(format!("invalid line numbering format: ‘{v}’")),
+            'w' => match num("line number field width") {
+                Ok(n) if (1..=10_000).contains(&n) => {
+                    width = n as usize;
+                    None
+                }
+                Ok(_) => Some(format!("invalid line number field width: ‘{v}’")),
+                Err(e) => Some(e),
+            },
+            'v' => num("starting line number").map(|n| start = n).err(),
+            _ => num("line number increment").map(|n| incr = n).err(),
+        };
+        if let Some(msg) = bad {
+            return usage(ctx, "nl", &msg);
         }
     }
     let (inputs, failed) = ctx.read_all("nl", &files);
     let mut out = Vec::new();
-    let mut n = 0;
+    let mut n = start;
     for (_, d) in &inputs {
-        number_lines(&mut out, d, &mut n, skip_blank, b"       ");
+        for l in lines(d) {
+            if !all && strip_nl(l).is_empty() {
+                out.extend_from_slice(" ".repeat(width + sep.len()).as_bytes());
+                out.extend_from_slice(l);
+                continue;
+            }
+            let num = match format.as_str() {
+                "ln" => format!("{n:<width$}"),
+                "rz" if n < 0 => format!("-{:0>w$}", -n, w = width.saturating_sub(1)),
+                "rz" => format!("{n:0>width$}"),
+                _ => format!("{n:>width$}"),
+            };
+            out.extend_from_slice(num.as_bytes());
+            out.extend_from_slice(sep.as_bytes());
+            out.extend_from_slice(l);
+            n += incr;
+        }
     }
     ctx.io.out(&out);
     Ok(i32::from(failed))

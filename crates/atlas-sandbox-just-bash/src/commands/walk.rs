@@ -1028,6 +1028,10 @@ struct LsOpts {
     no_group: bool,
     one_per_line: bool,
     time_style: TimeStyle,
+    /// `-s`: allocated size in 1K blocks before each name.
+    blocks: bool,
+    /// `-X`: by extension.
+    by_ext: bool,
 }
 
 /// `ls --time-style`.
@@ -1094,6 +1098,12 @@ fn sort_entries(v: &mut [LsEntry], o: &LsOpts) {
                 .size
                 .cmp(&a.meta.size)
                 .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
+        } else if o.by_ext {
+            let ext = |n: &str| n.rfind('.').filter(|&i| i > 0).map_or("", |i| &n[i + 1..]).to_owned();
+            ext(&a.name)
+                .as_bytes()
+                .cmp(ext(&b.name).as_bytes())
+                .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
         } else if o.by_time {
             (b.meta.mtime, b.meta.mtime_nsec)
                 .cmp(&(a.meta.mtime, a.meta.mtime_nsec))
@@ -1117,10 +1127,23 @@ fn suffix(m: &Meta, o: &LsOpts) -> &'static str {
 
 fn render(entries: &[LsEntry], o: &LsOpts, now: i64, with_total: bool) -> String {
     let mut out = String::new();
+    let kib = |e: &LsEntry| {
+        let k = e.meta.blocks / 2;
+        if o.human { human(k * 1024) } else { k.to_string() }
+    };
+    let bw = entries.iter().map(|e| kib(e).len()).max().unwrap_or(1);
     if !o.long {
+        if o.blocks && with_total {
+            let total: u64 = entries.iter().map(|e| e.meta.blocks / 2).sum();
+            let t = if o.human { human(total * 1024) } else { total.to_string() };
+            out.push_str(&format!("total {t}\n"));
+        }
         for e in entries {
             if o.inode {
                 out.push_str(&format!("{} ", e.meta.ino));
+            }
+            if o.blocks {
+                out.push_str(&format!("{:>bw$} ", kib(e)));
             }
             out.push_str(&e.name);
             out.push_str(suffix(&e.meta, o));
@@ -1162,6 +1185,9 @@ fn render(entries: &[LsEntry], o: &LsOpts, now: i64, with_total: bool) -> String
         if o.inode {
             out.push_str(&format!("{:>iw$} ", e.meta.ino));
         }
+        if o.blocks {
+            out.push_str(&format!("{:>bw$} ", kib(e)));
+        }
         let group = if o.no_group {
             String::new()
         } else {
@@ -1186,7 +1212,7 @@ const LS_COLOR: char = '\u{e002}';
 
 const LS: Spec = Spec::new(
     "ls",
-    "aAdfFghilLnoprRStUH1",
+    "aAdfFgGhilLnoprRsStUXH1",
     &[
         ("all", 'a', Arg::No),
         ("almost-all", 'A', Arg::No),
@@ -1199,6 +1225,7 @@ const LS: Spec = Spec::new(
         ("no-group", 'G', Arg::No),
         ("reverse", 'r', Arg::No),
         ("recursive", 'R', Arg::No),
+        ("size", 's', Arg::No),
         ("time-style", LS_TIME_STYLE, Arg::Required),
         ("sort", LS_SORT, Arg::Required),
         ("color", LS_COLOR, Arg::Optional),
@@ -1262,8 +1289,10 @@ pub(super) fn ls(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             'R' => o.recursive = true,
             'd' => o.dir_itself = true,
             'h' => o.human = true,
-            'S' => (o.by_size, o.by_time) = (true, false),
-            't' => (o.by_time, o.by_size) = (true, false),
+            'S' => (o.by_size, o.by_time, o.by_ext) = (true, false, false),
+            't' => (o.by_time, o.by_size, o.by_ext) = (true, false, false),
+            'X' => (o.by_ext, o.by_time, o.by_size) = (true, false, false),
+            's' => o.blocks = true,
             'r' => o.reverse = true,
             'F' => match v.as_deref() {
                 None | Some("always" | "yes" | "force") => o.classify = true,
@@ -1298,9 +1327,10 @@ pub(super) fn ls(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             },
             LS_SORT => match v.as_deref().unwrap_or_default() {
                 "size" => (o.by_size, o.by_time) = (true, false),
+                "extension" => (o.by_ext, o.by_time, o.by_size) = (true, false, false),
                 "time" => (o.by_time, o.by_size) = (true, false),
                 "name" | "none" => (o.by_time, o.by_size) = (false, false),
-                w @ ("extension" | "version" | "width") => {
+                w @ ("version" | "width") => {
                     ctx.warn(
                         "ls",
                         format!("option '--sort={w}' is not supported by this sandbox"),
