@@ -47,8 +47,10 @@ pub struct NsjailConfig {
     /// CPU share of a jail when cgroups are on, in milliseconds of CPU time per second
     /// (1000 = one full core). 0 leaves CPU unlimited.
     pub cgroup_cpu_ms_per_sec: u32,
-    /// Mount a fresh, read-only `/proc` of the jail's own PID namespace. Off by default:
-    /// explore commands do not need it and `/proc/self/mountinfo` shows host paths.
+    /// Mount a fresh, read-only `/proc` of the jail's own PID namespace, with the `/dev/fd`,
+    /// `/dev/stdin`, `/dev/stdout` and `/dev/stderr` links into it. On by default: bash's
+    /// process substitution (`diff <(…) <(…)`, `mapfile < <(…)`) and `>/dev/stderr` need them.
+    /// Off hides `/proc/self/mountinfo`, which names the layer's host path.
     pub proc: bool,
     /// Instead of the host's `/usr`, mount only this static binary (such as Debian's
     /// busybox-static, `/usr/bin/busybox`) at `/bin/busybox`, with `/bin/<applet>` links for the
@@ -106,7 +108,7 @@ impl Default for NsjailConfig {
             seccomp: "on".to_owned(),
             cgroups: CgroupMode::Off,
             cgroup_cpu_ms_per_sec: 1000,
-            proc: false,
+            proc: true,
             toolbox: None,
             extra_ro_mounts: Vec::new(),
             jail_uid: 99_999,

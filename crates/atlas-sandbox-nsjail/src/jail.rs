@@ -14,12 +14,8 @@ use crate::config::NsjailConfig;
 
 /// Where the semantic layer appears in the jail (and the command's default cwd).
 pub const SEMANTIC_MOUNT: &str = "/semantic";
-/// The jail's whole environment: nothing of the host's reaches it.
-pub const JAIL_ENV: &[(&str, &str)] = &[
-    ("PATH", "/usr/bin:/bin"),
-    ("HOME", "/tmp"),
-    ("LANG", "C.UTF-8"),
-];
+/// The jail's whole environment, the SDK's one for every backend: nothing of the host's.
+pub const JAIL_ENV: &[(&str, &str)] = atlas_sandbox_sdk::COMMAND_ENV;
 /// The links created in `/bin` of a toolbox jail (a static busybox answers to all of them).
 pub const TOOLBOX_APPLETS: &[&str] = &[
     "sh",
@@ -275,8 +271,24 @@ impl JailPlan<'_> {
                 "mount {{ src: \"{dev}\" dst: \"{dev}\" is_bind: true rw: false is_dir: false nosuid: true noexec: true }}"
             ));
         }
+        if c.proc {
+            // What bash's process substitution (`<(…)`) and `>/dev/stdout` open: links into
+            // the jail's own procfs, as on any Linux system.
+            for (src, dst) in [
+                ("/proc/self/fd", "/dev/fd"),
+                ("/proc/self/fd/0", "/dev/stdin"),
+                ("/proc/self/fd/1", "/dev/stdout"),
+                ("/proc/self/fd/2", "/dev/stderr"),
+            ] {
+                line(&format!(
+                    "mount {{ src: \"{src}\" dst: \"{dst}\" is_symlink: true }}"
+                ));
+            }
+        }
+        // Executable, unlike `/semantic`: an agent runs the script it just wrote (`./x.sh`), as
+        // bash allows; noexec would stop nothing that `bash x.sh` or awk cannot already do.
         line(&format!(
-            "mount {{ dst: \"/tmp\" fstype: \"tmpfs\" options: \"size={},nr_inodes={},mode=1777\" rw: true is_dir: true nosuid: true nodev: true noexec: true }}",
+            "mount {{ dst: \"/tmp\" fstype: \"tmpfs\" options: \"size={},nr_inodes={},mode=1777\" rw: true is_dir: true nosuid: true nodev: true }}",
             c.tmpfs_size_mb.saturating_mul(MIB),
             c.tmpfs_max_inodes
         ));

@@ -81,7 +81,6 @@ async fn f2_host_secrets_are_not_readable() {
         "cat /hostetc/shadow",
         "ls /root",
         "cat /root/.ssh/id_rsa",
-        "cat /proc/1/environ",
         "ls -la /var/run/docker.sock",
         "cat /run/docker.sock",
         "ls /home",
@@ -94,6 +93,18 @@ async fn f2_host_secrets_are_not_readable() {
                 "{cmd:?} leaked shadow"
             );
         }
+    }
+    // PID 1 of the jail's own procfs is the command itself: its environment is the jail's.
+    let out = f.run("cat /proc/1/environ | tr '\\0' '\\n' | sort").await;
+    for line in out.stdout_str().lines() {
+        let name = line.split('=').next().unwrap_or_default();
+        assert!(
+            atlas_sandbox_sdk::COMMAND_ENV
+                .iter()
+                .any(|(k, _)| *k == name)
+                || ["PWD", "SHLVL", "_"].contains(&name),
+            "host variable in /proc/1/environ: {line}"
+        );
     }
     let out = f.run("cat /hostetc/shadow").await;
     assert!(
@@ -198,7 +209,7 @@ async fn f4_path_tricks_stay_in_the_jail() {
     }
     // PID 1 of the jail is the jail's own shell, not the host's init.
     let out = f.run("cat /proc/1/cmdline | tr '\\0' ' '").await;
-    assert!(out.stdout_str().starts_with("/bin/sh -c"), "{out:?}");
+    assert!(out.stdout_str().starts_with("/bin/bash -c"), "{out:?}");
     // Very long and odd paths give errors, not crashes.
     let long = "a/".repeat(1900);
     let out = f.run(&format!("ls {long}")).await;
@@ -356,14 +367,25 @@ async fn i1_the_environment_is_clean() {
     let env = out.stdout_str().to_string();
     let mut names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
     names.sort_unstable();
-    assert_eq!(names, ["HOME", "LANG", "PATH", "PWD"], "{env}");
+    let mut want: Vec<&str> = atlas_sandbox_sdk::COMMAND_ENV
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
+    // What bash itself exports to the command it runs.
+    want.extend(["PWD", "SHLVL", "_"]);
+    want.sort_unstable();
+    assert_eq!(names, want, "{env}");
     assert!(
         env.contains("HOME=/tmp\n") && env.contains("LANG=C.UTF-8\n"),
         "{env}"
     );
-    // No value of this (test) process's environment is visible.
+    // No value of this (test) process's environment is visible (besides the jail's own values,
+    // which may happen to equal the host's, such as SHELL=/bin/bash).
     for (k, v) in std::env::vars() {
-        if v.len() >= 6 && !["PATH", "HOME", "LANG", "PWD"].contains(&k.as_str()) {
+        let own = atlas_sandbox_sdk::COMMAND_ENV
+            .iter()
+            .any(|(name, value)| *name == k || *value == v);
+        if v.len() >= 6 && !own && k != "PWD" {
             assert!(!env.contains(&v), "host variable {k} leaked");
         }
     }

@@ -39,7 +39,7 @@ pub use plugin::{
     Sandbox, SandboxPlugin, SecurityProfile, SweepReport, SweptSandbox, schema_of,
 };
 pub use semantic::{CollectLimits, CollectedFile, CollectedLayer, SemanticLayer, SkippedEntry};
-pub use shell::{Shell, shell_quote};
+pub use shell::{COMMAND_ENV, Shell, shell_quote};
 
 /// Re-exported so backend crates implement the traits with the same macro version.
 pub use async_trait::async_trait;

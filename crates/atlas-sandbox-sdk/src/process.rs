@@ -192,11 +192,24 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
         cmd.current_dir(dir);
     }
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    // SAFETY: the closure runs between fork and exec and only makes one async-signal-safe
-    // syscall (prctl). If the host dies (even by SIGKILL) the command dies with it, so a crashed
-    // host leaves no orphan (escape checklist T1); a jail's init takes its namespace with it.
+    // SAFETY: the closure runs between fork and exec, after the standard streams are in place,
+    // and only makes async-signal-safe syscalls (prctl, fchmod). If the host dies (even by
+    // SIGKILL) the command dies with it, so a crashed host leaves no orphan (escape checklist
+    // T1); a jail's init takes its namespace with it. The output pipes become writable by any
+    // uid, so a command running as another user (a jail's uid) can reopen its own stdout and
+    // stderr (`echo x >/dev/stdout`, `tee /dev/stderr`) as under plain bash; only a process
+    // that already holds a pipe, or may look into its holder's /proc/<pid>/fd, can reach it.
     unsafe {
-        cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from));
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
+            let writable = nix::sys::stat::Mode::from_bits_truncate(0o622);
+            for raw in [1, 2] {
+                // SAFETY: descriptors 1 and 2 are the output pipes, open until exec.
+                let fd = std::os::fd::BorrowedFd::borrow_raw(raw);
+                nix::sys::stat::fchmod(fd, writable).map_err(io::Error::from)?;
+            }
+            Ok(())
+        });
     }
     let mut child = cmd.spawn()?;
     let mut guard = GroupGuard {

@@ -11,6 +11,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+/// The environment a command starts with on every backend, the one just-bash defines: a
+/// command that reads `$USER`, `$SHELL`, `$TZ` or needs `$TERM` set (`tree -C` colours only
+/// with a terminal type) answers alike everywhere. A backend that must point one of them
+/// elsewhere (a sidecar's per-request `HOME`) overrides that one; nothing of the host's is added.
+pub const COMMAND_ENV: &[(&str, &str)] = &[
+    ("PATH", "/usr/bin:/bin"),
+    ("HOME", "/tmp"),
+    ("LANG", "C.UTF-8"),
+    ("USER", "user"),
+    ("SHELL", "/bin/bash"),
+    ("TERM", "dumb"),
+    ("TZ", "UTC"),
+];
+
 /// `shell = "bash" | "sh"` in a backend's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

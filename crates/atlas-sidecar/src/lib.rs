@@ -40,7 +40,8 @@ use atlas_sandbox_sidecar::protocol::{
     ErrorBody, ExecBody, ExecResponse, HealthBody, PROTOCOL_VERSION, VersionBody,
 };
 
-/// The `PATH` commands see: the image's standard directories, nothing of the server's.
+/// Where the server looks for `--shell` when it is a bare name and not in `/bin` (commands
+/// themselves see `atlas_sandbox_sdk::COMMAND_ENV`'s `PATH`).
 pub const COMMAND_PATH: &str = "/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin";
 
 /// Commands running at once by default.
@@ -541,13 +542,17 @@ async fn exec(
             );
         }
     };
-    let spec = ProcessSpec::new(&cfg.shell)
-        .arg("-c")
-        .arg(&request.command)
-        .env("PATH", COMMAND_PATH)
+    // The environment of every backend (atlas_sandbox_sdk::COMMAND_ENV), with HOME and TMPDIR
+    // pointing at this request's own scratch directory.
+    let mut spec = ProcessSpec::new(&cfg.shell).arg("-c").arg(&request.command);
+    for (k, v) in atlas_sandbox_sdk::COMMAND_ENV {
+        if *k != "HOME" {
+            spec = spec.env(*k, *v);
+        }
+    }
+    let spec = spec
         .env("HOME", scratch.path())
         .env("TMPDIR", scratch.path())
-        .env("LANG", "C.UTF-8")
         .cwd(cwd)
         .timeout(request.timeout)
         .max_output_bytes(request.max_output_bytes);

@@ -1,6 +1,6 @@
 //! `atlas-sidecar --listen 127.0.0.1:8080 --semantic-root /semantic`: the sidecar server.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -74,6 +74,12 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 fn resolve_shell(shell: &str) -> Result<PathBuf, String> {
     if shell.contains('/') {
         return Ok(PathBuf::from(shell));
+    }
+    // `/bin/bash`, as every other backend runs it (so `$0` reads the same), when it is there;
+    // on a merged-/usr system PATH order would find `/usr/bin/bash` first.
+    let in_bin = Path::new("/bin").join(shell);
+    if in_bin.is_file() {
+        return Ok(in_bin);
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| atlas_sidecar::COMMAND_PATH.into());
     atlas_sandbox_sdk::process::find_in_path(shell, Some(&path))

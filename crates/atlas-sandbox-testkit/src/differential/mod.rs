@@ -23,6 +23,7 @@ mod record;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use atlas_sandbox_sdk::{ExecRequest, Sandbox, SemanticLayer};
@@ -42,9 +43,15 @@ pub struct DiffOptions {
     /// The layer's path inside the sandbox, when it is not [`ROOT`]: it is mapped back to
     /// [`ROOT`] in stdout before comparing.
     pub semantic_root: Option<String>,
-    /// A fresh sandbox for every command (cheap backends). Otherwise one sandbox is reused, and
-    /// only the commands of `[writes]` groups get one of their own.
+    /// Ask every new sandbox where its layer is (`pwd` in the default working directory) and
+    /// map that path back to [`ROOT`]: for backends whose root differs per sandbox (the cloud
+    /// emulators keep each sandbox in its own host directory).
+    pub discover_root: bool,
+    /// A fresh sandbox for every command (cheap backends). Otherwise each worker reuses one
+    /// sandbox, and only the commands of `[writes]` groups get one of their own.
     pub fresh_sandbox_per_case: bool,
+    /// How many commands run at once (each worker with its own sandbox).
+    pub concurrency: usize,
     /// The timeout of each command.
     pub timeout: Duration,
     /// Only the cases whose group is in this list (all when empty).
@@ -55,7 +62,9 @@ impl Default for DiffOptions {
     fn default() -> Self {
         DiffOptions {
             semantic_root: None,
+            discover_root: false,
             fresh_sandbox_per_case: true,
+            concurrency: 1,
             timeout: Duration::from_secs(10),
             groups: Vec::new(),
         }
@@ -63,7 +72,7 @@ impl Default for DiffOptions {
 }
 
 impl DiffOptions {
-    /// The defaults: root at [`ROOT`], a fresh sandbox per command, 10 s per command.
+    /// The defaults: root at [`ROOT`], a fresh sandbox per command, one at a time, 10 s each.
     pub fn new() -> Self {
         Self::default()
     }
@@ -75,10 +84,24 @@ impl DiffOptions {
         self
     }
 
+    /// Sets [`DiffOptions::discover_root`].
+    #[must_use]
+    pub fn discover_root(mut self, yes: bool) -> Self {
+        self.discover_root = yes;
+        self
+    }
+
     /// Sets [`DiffOptions::fresh_sandbox_per_case`].
     #[must_use]
     pub fn fresh_sandbox_per_case(mut self, yes: bool) -> Self {
         self.fresh_sandbox_per_case = yes;
+        self
+    }
+
+    /// Sets [`DiffOptions::concurrency`] (at least 1).
+    #[must_use]
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
         self
     }
 
@@ -140,66 +163,136 @@ pub async fn run<F: SandboxFactory>(
     );
     let (_tmp, root) = pinned_copy().unwrap_or_else(|e| panic!("cannot pin a layer copy: {e}"));
     let layer = SemanticLayer::open(&root).unwrap_or_else(|e| panic!("{e}"));
-    let mut shared: Option<Box<dyn Sandbox>> = None;
-    let mut cases = Vec::with_capacity(corpus.len());
-    for case in &corpus {
-        let Some(want) = recording.get(&case.command) else {
-            continue;
-        };
-        let own = opts.fresh_sandbox_per_case || case.writes;
-        let outcome = if own {
-            match factory.create(layer.clone()).await {
-                Ok(sb) => {
-                    let r = exec_one(sb.as_ref(), case, want, &opts).await;
-                    let _ = sb.close().await;
-                    r
-                }
-                Err(e) => error_outcome(case, format!("create: {e}")),
-            }
-        } else {
-            if shared.is_none() {
-                match factory.create(layer.clone()).await {
-                    Ok(sb) => shared = Some(sb),
-                    Err(e) => {
-                        cases.push(error_outcome(case, format!("create: {e}")));
-                        continue;
-                    }
-                }
-            }
-            match &shared {
-                Some(sb) => exec_one(sb.as_ref(), case, want, &opts).await,
-                None => error_outcome(case, "no sandbox".to_owned()),
-            }
-        };
-        cases.push(outcome);
-    }
-    if let Some(sb) = shared {
-        let _ = sb.close().await;
-    }
+    let next = AtomicUsize::new(0);
+    let writes = tokio::sync::Mutex::new(());
+    let ctx = RunCtx {
+        writes: &writes,
+        factory: &factory,
+        layer: &layer,
+        recording,
+        opts: &opts,
+        corpus: &corpus,
+        next: &next,
+    };
+    // Workers pull the next case from one counter; they interleave on this task (every exec
+    // waits on a child process or a socket), so a factory need not be `Send`.
+    let workers = (0..opts.concurrency.max(1)).map(|_| ctx.worker());
+    let mut outcomes: Vec<(usize, CaseOutcome)> = futures::future::join_all(workers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    outcomes.sort_by_key(|(i, _)| *i);
     DiffReport {
         backend: backend.to_owned(),
-        cases,
+        cases: outcomes.into_iter().map(|(_, c)| c).collect(),
         elapsed: started.elapsed(),
     }
 }
 
-async fn exec_one(
-    sb: &dyn Sandbox,
-    case: &Case,
-    want: &Recorded,
-    opts: &DiffOptions,
-) -> CaseOutcome {
+/// A sandbox and where its layer is.
+struct Held {
+    sandbox: Box<dyn Sandbox>,
+    root: Option<String>,
+}
+
+struct RunCtx<'a, F> {
+    /// Held while a `[writes]` case runs: they write fixed names (`/tmp/s.sh`), which on a
+    /// backend sharing one `/tmp` among its sandboxes must not interleave.
+    writes: &'a tokio::sync::Mutex<()>,
+    factory: &'a F,
+    layer: &'a SemanticLayer,
+    recording: &'a Recording,
+    opts: &'a DiffOptions,
+    corpus: &'a [Case],
+    next: &'a AtomicUsize,
+}
+
+impl<F: SandboxFactory> RunCtx<'_, F> {
+    async fn worker(&self) -> Vec<(usize, CaseOutcome)> {
+        let mut shared: Option<Held> = None;
+        let mut done = Vec::new();
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(case) = self.corpus.get(i) else {
+                break;
+            };
+            let Some(want) = self.recording.get(&case.command) else {
+                continue;
+            };
+            let outcome = if self.opts.fresh_sandbox_per_case || case.writes {
+                let _one_writer = if case.writes {
+                    Some(self.writes.lock().await)
+                } else {
+                    None
+                };
+                match self.create().await {
+                    Ok(held) => {
+                        let r = exec_one(&held, case, want, self.opts).await;
+                        let _ = held.sandbox.close().await;
+                        r
+                    }
+                    Err(e) => error_outcome(case, format!("create: {e}")),
+                }
+            } else {
+                if shared.is_none() {
+                    match self.create().await {
+                        Ok(held) => shared = Some(held),
+                        Err(e) => {
+                            done.push((i, error_outcome(case, format!("create: {e}"))));
+                            continue;
+                        }
+                    }
+                }
+                match &shared {
+                    Some(held) => exec_one(held, case, want, self.opts).await,
+                    None => error_outcome(case, "no sandbox".to_owned()),
+                }
+            };
+            done.push((i, outcome));
+        }
+        if let Some(held) = shared {
+            let _ = held.sandbox.close().await;
+        }
+        done
+    }
+
+    async fn create(&self) -> Result<Held, String> {
+        let sandbox = self
+            .factory
+            .create(self.layer.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let root = if self.opts.discover_root {
+            let out = sandbox
+                .exec(ExecRequest::new("pwd").timeout(self.opts.timeout))
+                .await
+                .map_err(|e| format!("pwd: {e}"))?;
+            let pwd = out.stdout_str().trim_end_matches('\n').to_owned();
+            if out.exit_code != 0 || !pwd.starts_with('/') {
+                let _ = sandbox.close().await;
+                return Err(format!("pwd printed {pwd:?} (exit {})", out.exit_code));
+            }
+            Some(pwd)
+        } else {
+            self.opts.semantic_root.clone()
+        };
+        Ok(Held { sandbox, root })
+    }
+}
+
+async fn exec_one(held: &Held, case: &Case, want: &Recorded, opts: &DiffOptions) -> CaseOutcome {
     let request = ExecRequest::new(script(&case.command))
         .timeout(opts.timeout)
         .max_output_bytes(1 << 20);
-    match sb.exec(request).await {
+    match held.sandbox.exec(request).await {
         Ok(out) => {
             let (verdict, why) = judge(
                 want,
                 &out.stdout,
                 &out.stderr,
                 out.exit_code,
-                opts.semantic_root.as_deref(),
+                held.root.as_deref(),
             );
             CaseOutcome {
                 group: case.group.clone(),
@@ -398,6 +491,55 @@ impl DiffReport {
             self.backend,
             path.display(),
             worse.join("\n")
+        );
+    }
+
+    /// The check for a backend that runs real bash: prints the report and panics unless every
+    /// case is identical, except the `known` differences, each `(command, why)`: a known case
+    /// that became identical fails too, so the list only shrinks.
+    ///
+    /// # Panics
+    ///
+    /// When a case outside `known` differs, or a `known` case is identical or not in the corpus.
+    pub fn assert_all_identical_except(&self, known: &[(&str, &str)]) {
+        self.print();
+        let is_known = |cmd: &str| known.iter().any(|(k, _)| *k == cmd);
+        let off: Vec<String> = self
+            .cases
+            .iter()
+            .filter(|c| c.verdict != Verdict::Identical && !is_known(&c.command))
+            .map(|c| {
+                format!(
+                    "  {}: {}\n      {}",
+                    c.verdict.word(),
+                    c.command.replace('\n', "↵"),
+                    c.why
+                )
+            })
+            .collect();
+        let stale: Vec<&str> = known
+            .iter()
+            .filter(|(k, _)| {
+                !self
+                    .cases
+                    .iter()
+                    .any(|c| c.command == *k && c.verdict != Verdict::Identical)
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        assert!(
+            off.is_empty(),
+            "{} of {} corpus cases on {} differ from bash:\n{}",
+            off.len(),
+            self.cases.len(),
+            self.backend,
+            off.join("\n")
+        );
+        assert!(
+            stale.is_empty(),
+            "known differences on {} that are identical now (or gone from the corpus); \
+             remove them from the list: {stale:?}",
+            self.backend
         );
     }
 

@@ -127,6 +127,12 @@ pub fn start_with(
     args.extend_from_slice(extra);
     let (mut cmd, logs, stderr_path) = command(&args, env);
     edit(&mut cmd);
+    launch(cmd, logs, stderr_path)
+}
+
+/// Spawns a server command (from [`command`], perhaps wrapped) and waits for its "listening"
+/// line.
+pub fn launch(mut cmd: Command, logs: tempfile::TempDir, stderr_path: PathBuf) -> Server {
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();

@@ -1,0 +1,22 @@
+//! The shell corpus (testkit `corpus/commands.txt`) through the Vercel backend and its emulator
+//! (which runs each command as a local process) against what real bash printed. The emulator
+//! keeps each sandbox in a host directory (mapped back to `/semantic` in the output) and shares
+//! the host's `/tmp`, so a committed baseline (`corpus/baseline/vercel.txt`) ratchets what
+//! differs.
+
+mod common;
+
+use atlas_sandbox_testkit::differential::{DiffOptions, Recording, run};
+use atlas_sandbox_testkit::plugin_factory;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shell_corpus_against_recorded_bash() {
+    let s = common::setup().await;
+    let recording = Recording::load().unwrap_or_else(|e| panic!("{e}"));
+    let opts = DiffOptions::new()
+        .discover_root(true)
+        .fresh_sandbox_per_case(false)
+        .concurrency(4);
+    let report = run("vercel", plugin_factory(&s.plugin), &recording, opts).await;
+    report.check_baseline();
+}
