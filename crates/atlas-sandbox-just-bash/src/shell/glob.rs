@@ -6,16 +6,21 @@ use super::*;
 
 /// Escapes glob metacharacters so a quoted string matches literally.
 pub fn glob_escape(s: &str) -> String {
+    // Every metacharacter is ASCII, so runs between them are copied whole: a value of megabytes
+    // (`s=$s$s`) costs a copy, not a loop over its characters.
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
         if matches!(
-            c,
-            '*' | '?' | '[' | ']' | '\\' | '(' | ')' | '|' | '!' | '+' | '@'
+            b,
+            b'*' | b'?' | b'[' | b']' | b'\\' | b'(' | b')' | b'|' | b'!' | b'+' | b'@'
         ) {
+            out.push_str(&s[start..i]);
             out.push('\\');
+            start = i;
         }
-        out.push(c);
     }
+    out.push_str(&s[start..]);
     out
 }
 
