@@ -231,10 +231,18 @@ pub(crate) fn run_builtin(
         }
         "read" => sh.read_cmd(args, stdin, io)?,
         "eval" => {
+            let args = match args.first() {
+                Some(a) if a == "--" => &args[1..],
+                _ => args,
+            };
             let script = args.join(" ");
-            sh.run_nested(&script, stdin, io)?
+            nested_status(sh.run_nested(&script, stdin, io), io)?
         }
         "source" | "." => {
+            let args = match args.first() {
+                Some(a) if a == "--" => &args[1..],
+                _ => args,
+            };
             let Some(file) = args.first() else {
                 io.errln(&format!("bash: {name}: filename argument required"));
                 return Ok(Some(2));
@@ -258,7 +266,7 @@ pub(crate) fn run_builtin(
                     if let Some(p) = saved {
                         sh.set_positional(p)?;
                     }
-                    r?
+                    nested_status(r, io)?
                 }
                 Err(e) => {
                     io.errln(&format!("bash: {file}: {e}"));
@@ -365,7 +373,14 @@ pub(crate) fn run_builtin(
         "let" => {
             let mut last = 0;
             for a in args {
-                last = sh.arith_str(a)?;
+                // An arithmetic error fails `let` with status 1; the script goes on.
+                last = match sh.arith_str(a) {
+                    Err(Flow::Abort { code: 1, msg } | Flow::LineAbort(msg)) => {
+                        io.errln(&format!("bash: let: {}", msg.trim_start_matches("bash: ")));
+                        return Ok(Some(1));
+                    }
+                    v => v?,
+                };
             }
             i32::from(last == 0)
         }
@@ -375,13 +390,35 @@ pub(crate) fn run_builtin(
             io.out(b"0022\n");
             0
         }
-        "fg" | "bg" | "kill" | "pushd" | "popd" | "dirs" | "enable" | "disown" | "suspend"
-        | "logout" | "history" | "fc" | "complete" | "compgen" | "coproc" | "caller" => {
+        "pushd" => sh.pushd_cmd(args, io)?,
+        "popd" => sh.popd_cmd(args, io)?,
+        "dirs" => sh.dirs_cmd(args, io)?,
+        "fg" | "bg" | "kill" | "enable" | "disown" | "suspend" | "logout" | "history" | "fc"
+        | "complete" | "compgen" | "coproc" | "caller" => {
             return not_supported(io, name);
         }
         _ => return Ok(None),
     };
     Ok(Some(st))
+}
+
+/// The status of `eval`/`source` text: a syntax error in it fails the builtin with 2 and an
+/// error that abandons a line fails it with 1; the caller's line goes on, as in bash.
+fn nested_status(r: R<i32>, io: &mut Io) -> R<i32> {
+    match r {
+        Err(Flow::LineAbort(msg)) => {
+            io.errln(&msg);
+            Ok(1)
+        }
+        Err(Flow::Abort {
+            code: UNSUPPORTED_EXIT,
+            msg,
+        }) if msg.starts_with("bash: syntax error") && !msg.contains("not supported") => {
+            io.errln(&msg);
+            Ok(UNSUPPORTED_EXIT)
+        }
+        r => r,
+    }
 }
 
 fn cd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {

@@ -309,9 +309,35 @@ impl Shell<'_> {
                 };
                 run(&opts).or_else(|_| abort(UNSUPPORTED_EXIT, format!("bash: syntax error: {e}")))
             }
+            Err(_) if uses_select(script) => abort(
+                UNSUPPORTED_EXIT,
+                "bash: select loops are not supported in this sandbox",
+            ),
             Err(e) => abort(UNSUPPORTED_EXIT, format!("bash: syntax error: {e}")),
         }
     }
+}
+
+/// Whether `script` has a `select NAME` loop: the parser has no `select`, so a script with one
+/// fails to parse, and the error must name the feature rather than read as the agent's mistake.
+fn uses_select(script: &str) -> bool {
+    use brush_parser::Token;
+    let Ok(tokens) = brush_parser::tokenize_str(script) else {
+        return false;
+    };
+    let mut command_start = true;
+    for pair in tokens.windows(2) {
+        match (&pair[0], &pair[1]) {
+            (Token::Word(w, _), Token::Word(..)) if command_start && w == "select" => {
+                return true;
+            }
+            (Token::Word(w, _), _) => {
+                command_start = matches!(w.as_str(), "do" | "then" | "else" | "{" | "!" | "time")
+            }
+            (Token::Operator(..), _) => command_start = true,
+        }
+    }
+    false
 }
 
 /// Whether every extglob group (`@(`, `!(`, `+(`, `?(`, `*(`) in `script` is one bash would

@@ -242,6 +242,7 @@ impl Shell<'_> {
                 Some(d) => Input::new(d.clone()),
             };
             let mut stage = Io::metered(self.limits.max_output_bytes, &self.meter);
+            let proxies = stage.inherit_fds(io);
             // Each stage of a multi-command pipeline runs in a subshell (with `lastpipe`, all
             // but the last).
             let r = if self.opts.lastpipe && i + 1 == n {
@@ -254,6 +255,7 @@ impl Shell<'_> {
             if data.is_none() {
                 *stdin = input;
             }
+            io.pass_up(&mut stage, &proxies);
             let overflow = stage.overflow;
             let (out, err) = stage.into_streams();
             io.err(&err);
@@ -341,6 +343,11 @@ impl Shell<'_> {
                                 io.errln(&msg);
                             }
                             Ok(2)
+                        }
+                        // An arithmetic error in an operand (`[[ 1/0 -eq 1 ]]`): status 1.
+                        Err(Flow::Abort { code: 1, msg }) => {
+                            io.errln(&msg);
+                            Ok(1)
                         }
                         Err(e) => Err(e),
                     }
@@ -440,12 +447,9 @@ impl Shell<'_> {
             self.trace_line(&line.join(" "), io);
         }
         if argv.len() == 1 && argv[0] == "exec" && !redirs.is_empty() {
-            // `exec >file` would redirect the rest of the script: refuse rather than apply it
-            // to nothing.
-            return abort(
-                UNSUPPORTED_EXIT,
-                "bash: exec with redirections (changing the shell's own file descriptors) is not supported in this sandbox",
-            );
+            let st = self.exec_redirects(&redirs, stdin, io)?;
+            self.status = st;
+            return Ok(st);
         }
         let decl = matches!(
             argv[0].as_str(),
