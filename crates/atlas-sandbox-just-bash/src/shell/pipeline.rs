@@ -521,12 +521,19 @@ impl Shell<'_> {
             None => name,
         };
         if let Some(cmd) = crate::commands::lookup(base) {
+            let mark = io.err_mark();
             let mut ctx = crate::commands::Ctx {
                 sh: self,
                 stdin,
                 io,
             };
-            return cmd(&mut ctx, &argv[1..]);
+            let st = cmd(&mut ctx, &argv[1..])?;
+            // A command that refused a feature stops the script with 2: going on
+            // (`sort -R | wc -l` printing 0) would give an answer bash does not give.
+            if st != 0 && is_refusal(io.err_since(mark)) {
+                return abort(UNSUPPORTED_EXIT, "");
+            }
+            return Ok(st);
         }
         if base != name {
             io.errln(&format!("bash: {name}: No such file or directory"));
@@ -797,6 +804,12 @@ impl Shell<'_> {
         self.check_len(&value)?;
         Ok(value)
     }
+}
+
+/// Whether a command's stderr says it refused a feature of this sandbox.
+fn is_refusal(err: &[u8]) -> bool {
+    let err = String::from_utf8_lossy(err);
+    err.contains("not supported in this sandbox") || err.contains("not supported by this sandbox")
 }
 
 /// The file of `$(<file)` / `$(< file)`, when the substitution is only that redirection.

@@ -180,8 +180,25 @@ impl Io {
         self.push(self.fds[2], b);
     }
 
+    /// How many bytes fd 2's buffer holds (`None` when fd 2 goes nowhere).
+    pub(super) fn err_mark(&self) -> Option<usize> {
+        self.bufs.get(self.fds[2]).map(Vec::len)
+    }
+
+    /// What fd 2 got since [`Io::err_mark`] returned `mark`.
+    pub(super) fn err_since(&self, mark: Option<usize>) -> &[u8] {
+        match (mark, self.bufs.get(self.fds[2])) {
+            (Some(m), Some(b)) => b.get(m..).unwrap_or_default(),
+            _ => &[],
+        }
+    }
+
     /// Writes a line to fd 2.
     pub fn errln(&mut self, s: &str) {
+        // A refusal whose message is already out stops the script with an empty one.
+        if s.is_empty() {
+            return;
+        }
         let mut v = Vec::with_capacity(s.len() + 1);
         v.extend_from_slice(s.as_bytes());
         v.push(b'\n');
