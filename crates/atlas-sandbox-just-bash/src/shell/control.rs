@@ -47,6 +47,8 @@ impl Shell<'_> {
         let fds = io.fd_table();
         let r = f(self, io);
         io.set_fd_table(fds);
+        // A subshell's status counts for `set -e` even when an `&&` list inside gave it.
+        self.andor_exempt = false;
         self.loop_depth = loops;
         self.restore_state(saved);
         match r {

@@ -194,6 +194,9 @@ pub struct Shell<'a> {
     /// Input descriptors 3-9 (`exec 3<file`, `3< <(…)`), read by `read -u`/`mapfile -u`
     /// and `<&3`; 0-2 are never here.
     in_fds: [Option<Input>; redirect::FDS],
+    /// The last status came from an `&&`/`||` list cut short (`false && x`), possibly as the
+    /// last command of a `{ }` group or `if`: `set -e` ignores it there, as bash does.
+    andor_exempt: bool,
 }
 
 impl<'a> Shell<'a> {
@@ -286,6 +289,7 @@ impl<'a> Shell<'a> {
             meter,
             pos_bytes: 0,
             in_fds: Default::default(),
+            andor_exempt: false,
         }
     }
 

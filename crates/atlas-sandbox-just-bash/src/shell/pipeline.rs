@@ -156,6 +156,7 @@ impl Shell<'_> {
             self.cond_depth -= 1;
         }
         let mut st = first?;
+        let mut ran_last = n == 0;
         for (i, ao) in list.additional.iter().enumerate() {
             let last = i + 1 == n;
             let (run, p) = match ao {
@@ -163,6 +164,7 @@ impl Shell<'_> {
                 ast::AndOr::Or(p) => (st != 0, p),
             };
             if run {
+                ran_last = last;
                 if !last {
                     self.cond_depth += 1;
                 }
@@ -173,11 +175,14 @@ impl Shell<'_> {
                 st = r?;
             }
         }
+        if n > 0 {
+            self.andor_exempt = st != 0 && !ran_last;
+        }
         Ok(st)
     }
 
     pub(super) fn errexit_check(&self, st: i32, negated: bool) -> R<()> {
-        if st != 0 && self.opts.errexit && self.cond_depth == 0 && !negated {
+        if st != 0 && self.opts.errexit && self.cond_depth == 0 && !negated && !self.andor_exempt {
             return Err(Flow::Exit(st));
         }
         Ok(())
@@ -227,6 +232,7 @@ impl Shell<'_> {
         stdin: &mut Input,
         io: &mut Io,
     ) -> R<i32> {
+        self.andor_exempt = false;
         if p.seq.len() == 1 {
             let st = self.run_command(&p.seq[0], stdin, io)?;
             self.put_var("PIPESTATUS".into(), Var::Arr(vec![st.to_string()]))?;
@@ -485,6 +491,8 @@ impl Shell<'_> {
         }
         let st = r?;
         self.status = st;
+        // A function's status counts for `set -e` even when an `&&` list inside gave it.
+        self.andor_exempt = false;
         Ok(st)
     }
 
