@@ -118,6 +118,43 @@ const CASES: &[(&str, &str, i32, bool)] = &[
         0,
         false,
     ),
+    (
+        "set -- 1 2 3; for i in ; do echo $i; done; echo end",
+        "end\n",
+        0,
+        false,
+    ),
+    ("set -- 1 2; for i; do echo $i; done", "1\n2\n", 0, false),
+    (
+        "echo μ; set -- q; f() { for x in\ndo echo \"[$x]\"; done; echo f; }; f",
+        "μ\nf\n",
+        0,
+        false,
+    ),
+    (
+        "exec 3>&1; (exec 3>&-); { echo a; echo b >&3; echo c; } 2>/dev/null",
+        "a\nb\nc\n",
+        0,
+        false,
+    ),
+    (
+        "set -e; { false && echo x; }; echo \"group: $?\"",
+        "group: 1\n",
+        0,
+        false,
+    ),
+    (
+        "set -e; f() { false && echo x; }; f; echo unreached",
+        "",
+        1,
+        false,
+    ),
+    (
+        "echo $(( 1 / 0 )); echo same line\necho next line",
+        "next line\n",
+        0,
+        true,
+    ),
 ];
 
 #[test]

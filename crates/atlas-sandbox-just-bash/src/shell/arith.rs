@@ -61,6 +61,9 @@ impl Shell<'_> {
     }
 
     pub(super) fn arith_var(&mut self, name: &str, depth: u32) -> R<i64> {
+        if self.opts.nounset && !self.vars.contains_key(name) {
+            return Err(Flow::Fatal(127, format!("bash: {name}: unbound variable")));
+        }
         let v = self.get_var(name).unwrap_or_default();
         let t = v.trim();
         if t.is_empty() {

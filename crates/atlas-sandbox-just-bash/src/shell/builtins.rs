@@ -1,7 +1,5 @@
 //! Shell builtins: the commands that change the shell's own state.
 
-use brush_parser::ast;
-
 use crate::vfs::{self, Kind};
 
 use super::{Flow, Input, Io, R, Shell, UNSUPPORTED_EXIT, abort};
@@ -130,8 +128,8 @@ pub(crate) fn run_builtin(
             0
         }
         "cd" => cd(sh, args, io)?,
-        "test" => test_cmd(sh, args, io, false),
-        "[" => test_cmd(sh, args, io, true),
+        "test" => super::cond::test_cmd(sh, args, io, false),
+        "[" => super::cond::test_cmd(sh, args, io, true),
         "exit" => {
             let code = match args.first() {
                 None => sh.last_status(),
@@ -194,7 +192,7 @@ pub(crate) fn run_builtin(
             sh.declare_cmd(name, args, io)?
         }
         "unset" => sh.unset_cmd(args, io)?,
-        "printenv" => printenv(sh, args, io),
+        "printenv" => printenv(sh, args, io)?,
         "mapfile" | "readarray" => sh.mapfile_cmd(name, args, stdin, io)?,
         "getopts" => sh.getopts_cmd(args, io)?,
         "trap" => trap_cmd(sh, args, io)?,
@@ -231,10 +229,18 @@ pub(crate) fn run_builtin(
         }
         "read" => sh.read_cmd(args, stdin, io)?,
         "eval" => {
+            let args = match args.first() {
+                Some(a) if a == "--" => &args[1..],
+                _ => args,
+            };
             let script = args.join(" ");
-            sh.run_nested(&script, stdin, io)?
+            nested_status(sh.run_nested(&script, stdin, io), io)?
         }
         "source" | "." => {
+            let args = match args.first() {
+                Some(a) if a == "--" => &args[1..],
+                _ => args,
+            };
             let Some(file) = args.first() else {
                 io.errln(&format!("bash: {name}: filename argument required"));
                 return Ok(Some(2));
@@ -258,7 +264,7 @@ pub(crate) fn run_builtin(
                     if let Some(p) = saved {
                         sh.set_positional(p)?;
                     }
-                    r?
+                    nested_status(r, io)?
                 }
                 Err(e) => {
                     io.errln(&format!("bash: {file}: {e}"));
@@ -365,7 +371,14 @@ pub(crate) fn run_builtin(
         "let" => {
             let mut last = 0;
             for a in args {
-                last = sh.arith_str(a)?;
+                // An arithmetic error fails `let` with status 1; the script goes on.
+                last = match sh.arith_str(a) {
+                    Err(Flow::Abort { code: 1, msg } | Flow::LineAbort(msg)) => {
+                        io.errln(&format!("bash: let: {}", msg.trim_start_matches("bash: ")));
+                        return Ok(Some(1));
+                    }
+                    v => v?,
+                };
             }
             i32::from(last == 0)
         }
@@ -375,13 +388,35 @@ pub(crate) fn run_builtin(
             io.out(b"0022\n");
             0
         }
-        "fg" | "bg" | "kill" | "pushd" | "popd" | "dirs" | "enable" | "disown" | "suspend"
-        | "logout" | "history" | "fc" | "complete" | "compgen" | "coproc" | "caller" => {
+        "pushd" => sh.pushd_cmd(args, io)?,
+        "popd" => sh.popd_cmd(args, io)?,
+        "dirs" => sh.dirs_cmd(args, io)?,
+        "fg" | "bg" | "kill" | "enable" | "disown" | "suspend" | "logout" | "history" | "fc"
+        | "complete" | "compgen" | "coproc" | "caller" => {
             return not_supported(io, name);
         }
         _ => return Ok(None),
     };
     Ok(Some(st))
+}
+
+/// The status of `eval`/`source` text: a syntax error in it fails the builtin with 2 and an
+/// error that abandons a line fails it with 1; the caller's line goes on, as in bash.
+fn nested_status(r: R<i32>, io: &mut Io) -> R<i32> {
+    match r {
+        Err(Flow::LineAbort(msg)) => {
+            io.errln(&msg);
+            Ok(1)
+        }
+        Err(Flow::Abort {
+            code: UNSUPPORTED_EXIT,
+            msg,
+        }) if msg.starts_with("bash: syntax error") && !msg.contains("not supported") => {
+            io.errln(&msg);
+            Ok(UNSUPPORTED_EXIT)
+        }
+        r => r,
+    }
 }
 
 fn cd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
@@ -558,28 +593,58 @@ fn shopt_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
 }
 
 /// `printenv [NAME...]` (bash runs `/usr/bin/printenv`: only exported variables show).
-fn printenv(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> i32 {
+fn printenv(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
     let env = sh.env_pairs();
-    if args.is_empty() {
-        for (k, v) in env {
-            io.out(format!("{k}={v}\n").as_bytes());
+    // `-0`/`--null` ends each entry with NUL instead of a newline; `--` ends the options.
+    let mut end = '\n';
+    let mut names: &[String] = args;
+    while let Some(a) = names.first() {
+        match a.as_str() {
+            "-0" | "--null" => end = '\0',
+            "--" => {
+                names = &names[1..];
+                break;
+            }
+            "--help" | "--version" => {
+                return abort(
+                    UNSUPPORTED_EXIT,
+                    format!("printenv: option '{a}' is not supported in this sandbox"),
+                );
+            }
+            o if o.starts_with("--") => {
+                io.errln(&format!("printenv: unrecognized option '{o}'"));
+                io.errln("Try 'printenv --help' for more information.");
+                return Ok(2);
+            }
+            o if o.starts_with('-') && o.len() > 1 => {
+                // A cluster of -0s is -0; any other letter is GNU's usage error.
+                match o[1..].chars().find(|c| *c != '0') {
+                    None => end = '\0',
+                    Some(c) => {
+                        io.errln(&format!("printenv: invalid option -- '{c}'"));
+                        io.errln("Try 'printenv --help' for more information.");
+                        return Ok(2);
+                    }
+                }
+            }
+            _ => break,
         }
-        return 0;
+        names = &names[1..];
+    }
+    if names.is_empty() {
+        for (k, v) in env {
+            io.out(format!("{k}={v}{end}").as_bytes());
+        }
+        return Ok(0);
     }
     let mut st = 0;
-    for a in args {
-        if a.starts_with('-') {
-            io.errln(&format!(
-                "printenv: {a}: options are not supported in this sandbox"
-            ));
-            return UNSUPPORTED_EXIT;
-        }
+    for a in names {
         match env.iter().find(|(k, _)| k == a) {
-            Some((_, v)) => io.out(format!("{v}\n").as_bytes()),
+            Some((_, v)) => io.out(format!("{v}{end}").as_bytes()),
             None => st = 1,
         }
     }
-    st
+    Ok(st)
 }
 
 /// `trap`: `EXIT` runs when the script ends; signals never reach this shell, so their traps are
@@ -867,178 +932,4 @@ fn type_cmd(
         }
     }
     Ok(st)
-}
-
-fn test_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io, bracket: bool) -> i32 {
-    let mut args: Vec<String> = args.to_vec();
-    if bracket {
-        if args.last().map(String::as_str) != Some("]") {
-            io.errln("bash: [: missing `]'");
-            return 2;
-        }
-        args.pop();
-    }
-    let who = if bracket { "[" } else { "test" };
-    if args.is_empty() {
-        return 1;
-    }
-    let expr = match brush_parser::test_command::parse(&args) {
-        Ok(e) => e,
-        Err(_) => {
-            let msg = if args.len() > 2 {
-                "too many arguments".to_owned()
-            } else {
-                format!("{}: unary operator expected", args[0])
-            };
-            io.errln(&format!("bash: {who}: {msg}"));
-            return 2;
-        }
-    };
-    match eval_test(sh, &expr) {
-        Ok(true) => 0,
-        Ok(false) => 1,
-        Err(msg) => {
-            io.errln(&format!("bash: {who}: {msg}"));
-            2
-        }
-    }
-}
-
-fn eval_test(sh: &mut Shell<'_>, e: &ast::TestExpr) -> Result<bool, String> {
-    use ast::TestExpr as T;
-    Ok(match e {
-        T::False => false,
-        T::Literal(s) => !s.is_empty(),
-        T::And(a, b) => eval_test(sh, a)? && eval_test(sh, b)?,
-        T::Or(a, b) => eval_test(sh, a)? || eval_test(sh, b)?,
-        T::Not(a) => !eval_test(sh, a)?,
-        T::Parenthesized(a) => eval_test(sh, a)?,
-        T::UnaryTest(p, s) => unary_test(sh, p, s),
-        T::BinaryTest(p, l, r) => match p {
-            ast::BinaryPredicate::StringExactlyMatchesPattern => l == r,
-            ast::BinaryPredicate::StringDoesNotExactlyMatchPattern => l != r,
-            _ => binary_test(sh, p, l, r)?,
-        },
-    })
-}
-
-/// A unary predicate of `test`/`[[`.
-pub(crate) fn unary_test(sh: &mut Shell<'_>, p: &ast::UnaryPredicate, s: &str) -> bool {
-    use ast::UnaryPredicate as U;
-    let meta = |sh: &Shell<'_>| -> Option<crate::vfs::Meta> {
-        // An empty name is no file (bash stats "", which fails), not the working directory.
-        if s.is_empty() {
-            return None;
-        }
-        let path = vfs::resolve(&sh.cwd, s);
-        if path == "/dev/null" {
-            // A character device, whatever the memory layer stores for it.
-            return Some(crate::vfs::Meta {
-                mode: 0o666,
-                ..crate::vfs::Meta::kind_only(Kind::Special)
-            });
-        }
-        if let Ok(m) = sh.fs.stat(&path) {
-            return Some(m);
-        }
-        // The programs this shell provides exist where bash would find them.
-        let base = path
-            .strip_prefix("/usr/bin/")
-            .or_else(|| path.strip_prefix("/bin/"))?;
-        let known = crate::commands::lookup(base).is_some()
-            || is_shell_command(base)
-            || matches!(
-                base,
-                "sh" | "bash" | "env" | "echo" | "printf" | "test" | "[" | "true" | "false" | "pwd"
-            );
-        known.then(|| crate::vfs::Meta {
-            size: 1,
-            mode: 0o755,
-            ..crate::vfs::Meta::kind_only(Kind::File)
-        })
-    };
-    match p {
-        U::StringHasZeroLength => s.is_empty(),
-        U::StringHasNonZeroLength => !s.is_empty(),
-        U::FileExists
-        | U::FileExistsAndIsReadable
-        | U::FileExistsAndIsWritable
-        | U::FileExistsAndOwnedByEffectiveUserId
-        | U::FileExistsAndOwnedByEffectiveGroupId => meta(sh).is_some(),
-        U::FileExistsAndIsDir => meta(sh).is_some_and(|m| m.kind == Kind::Dir),
-        U::FileExistsAndIsRegularFile => meta(sh).is_some_and(|m| m.kind == Kind::File),
-        U::FileExistsAndIsSymlink => meta(sh).is_some_and(|m| m.kind == Kind::Symlink),
-        U::FileExistsAndIsNotZeroLength => meta(sh).is_some_and(|m| m.size > 0),
-        U::FileExistsAndIsExecutable => {
-            meta(sh).is_some_and(|m| m.kind == Kind::Dir || m.mode & 0o111 != 0)
-        }
-        // The only special files here are character devices (`/dev/null`).
-        U::FileExistsAndIsCharSpecialFile => meta(sh).is_some_and(|m| m.kind == Kind::Special),
-        U::FileExistsAndIsFifo | U::FileExistsAndIsSocket | U::FileExistsAndIsBlockSpecialFile => {
-            false
-        }
-        U::ShellVariableIsSetAndAssigned => sh.is_set(s),
-        U::ShellOptionEnabled => sh.option_value(s).unwrap_or(false),
-        U::FdIsOpenTerminal => false,
-        U::FileExistsAndHasStickyBit => meta(sh).is_some_and(|m| m.mode & 0o1000 != 0),
-        U::FileExistsAndIsSetuid | U::FileExistsAndIsSetgid => false,
-        _ => meta(sh).is_some(),
-    }
-}
-
-fn parse_int(s: &str) -> Result<i64, String> {
-    s.trim()
-        .parse::<i64>()
-        .map_err(|_| format!("{s}: integer expression expected"))
-}
-
-/// A binary predicate of `test`/`[[`.
-pub(crate) fn binary_test(
-    sh: &mut Shell<'_>,
-    p: &ast::BinaryPredicate,
-    l: &str,
-    r: &str,
-) -> Result<bool, String> {
-    use ast::BinaryPredicate as B;
-    Ok(match p {
-        B::StringExactlyMatchesString | B::StringExactlyMatchesPattern => l == r,
-        B::StringDoesNotExactlyMatchString | B::StringDoesNotExactlyMatchPattern => l != r,
-        B::StringContainsSubstring => l.contains(r),
-        B::LeftSortsBeforeRight => l < r,
-        B::LeftSortsAfterRight => l > r,
-        B::ArithmeticEqualTo => parse_int(l)? == parse_int(r)?,
-        B::ArithmeticNotEqualTo => parse_int(l)? != parse_int(r)?,
-        B::ArithmeticLessThan => parse_int(l)? < parse_int(r)?,
-        B::ArithmeticLessThanOrEqualTo => parse_int(l)? <= parse_int(r)?,
-        B::ArithmeticGreaterThan => parse_int(l)? > parse_int(r)?,
-        B::ArithmeticGreaterThanOrEqualTo => parse_int(l)? >= parse_int(r)?,
-        B::FilesReferToSameDeviceAndInodeNumbers => {
-            let a = sh.fs.stat(&vfs::resolve(&sh.cwd, l)).ok();
-            let b = sh.fs.stat(&vfs::resolve(&sh.cwd, r)).ok();
-            matches!((a, b), (Some(a), Some(b)) if a.ino == b.ino && a.ino != 0)
-        }
-        B::LeftFileIsNewerOrExistsWhenRightDoesNot
-        | B::LeftFileIsOlderOrDoesNotExistWhenRightDoes => {
-            let stat = |f: &str| {
-                (!f.is_empty())
-                    .then(|| sh.fs.stat(&vfs::resolve(&sh.cwd, f)).ok())
-                    .flatten()
-            };
-            let (a, b) = (stat(l), stat(r));
-            if matches!(p, B::LeftFileIsNewerOrExistsWhenRightDoesNot) {
-                match (a, b) {
-                    (Some(a), Some(b)) => a.mtime > b.mtime,
-                    (Some(_), None) => true,
-                    _ => false,
-                }
-            } else {
-                match (a, b) {
-                    (Some(a), Some(b)) => a.mtime < b.mtime,
-                    (None, Some(_)) => true,
-                    _ => false,
-                }
-            }
-        }
-        B::StringMatchesRegex => return Err("=~: not valid in test".to_owned()),
-    })
 }

@@ -1,10 +1,12 @@
-//! The `[[ … ]]` conditional command.
+//! Conditionals: the `[[ … ]]` command and the `test`/`[` builtin, which share the file and
+//! string predicates.
 
 use brush_parser::ast;
 use brush_parser::word::WordPiece;
 
 use super::expand::Acc;
 use super::*;
+use crate::vfs::{self, Kind};
 
 impl Shell<'_> {
     pub(super) fn ext_test(&mut self, e: &ast::ExtendedTestExpr) -> R<bool> {
@@ -16,7 +18,7 @@ impl Shell<'_> {
             E::Parenthesized(a) => self.ext_test(a)?,
             E::UnaryTest(pred, w) => {
                 let v = self.expand_str(&w.value)?;
-                super::builtins::unary_test(self, pred, &v)
+                unary_test(self, pred, &v)
             }
             E::BinaryTest(pred, l, r) => {
                 use ast::BinaryPredicate as BP;
@@ -76,7 +78,7 @@ impl Shell<'_> {
                     }
                     _ => {
                         let rv = self.expand_str(&r.value)?;
-                        match super::builtins::binary_test(self, pred, &lv, &rv) {
+                        match binary_test(self, pred, &lv, &rv) {
                             Ok(b) => b,
                             Err(msg) => return abort(2, msg),
                         }
@@ -106,4 +108,180 @@ impl Shell<'_> {
         }
         Ok(out)
     }
+}
+
+// ---------------------------------------------------------------- `test` and `[`
+
+pub(super) fn test_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io, bracket: bool) -> i32 {
+    let mut args: Vec<String> = args.to_vec();
+    if bracket {
+        if args.last().map(String::as_str) != Some("]") {
+            io.errln("bash: [: missing `]'");
+            return 2;
+        }
+        args.pop();
+    }
+    let who = if bracket { "[" } else { "test" };
+    if args.is_empty() {
+        return 1;
+    }
+    let expr = match brush_parser::test_command::parse(&args) {
+        Ok(e) => e,
+        Err(_) => {
+            let msg = if args.len() > 2 {
+                "too many arguments".to_owned()
+            } else {
+                format!("{}: unary operator expected", args[0])
+            };
+            io.errln(&format!("bash: {who}: {msg}"));
+            return 2;
+        }
+    };
+    match eval_test(sh, &expr) {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(msg) => {
+            io.errln(&format!("bash: {who}: {msg}"));
+            2
+        }
+    }
+}
+
+fn eval_test(sh: &mut Shell<'_>, e: &ast::TestExpr) -> Result<bool, String> {
+    use ast::TestExpr as T;
+    Ok(match e {
+        T::False => false,
+        T::Literal(s) => !s.is_empty(),
+        T::And(a, b) => eval_test(sh, a)? && eval_test(sh, b)?,
+        T::Or(a, b) => eval_test(sh, a)? || eval_test(sh, b)?,
+        T::Not(a) => !eval_test(sh, a)?,
+        T::Parenthesized(a) => eval_test(sh, a)?,
+        T::UnaryTest(p, s) => unary_test(sh, p, s),
+        T::BinaryTest(p, l, r) => match p {
+            ast::BinaryPredicate::StringExactlyMatchesPattern => l == r,
+            ast::BinaryPredicate::StringDoesNotExactlyMatchPattern => l != r,
+            _ => binary_test(sh, p, l, r)?,
+        },
+    })
+}
+
+/// A unary predicate of `test`/`[[`.
+pub(crate) fn unary_test(sh: &mut Shell<'_>, p: &ast::UnaryPredicate, s: &str) -> bool {
+    use ast::UnaryPredicate as U;
+    let meta = |sh: &Shell<'_>| -> Option<crate::vfs::Meta> {
+        // An empty name is no file (bash stats "", which fails), not the working directory.
+        if s.is_empty() {
+            return None;
+        }
+        let path = vfs::resolve(&sh.cwd, s);
+        if path == "/dev/null" {
+            // A character device, whatever the memory layer stores for it.
+            return Some(crate::vfs::Meta {
+                mode: 0o666,
+                ..crate::vfs::Meta::kind_only(Kind::Special)
+            });
+        }
+        if let Ok(m) = sh.fs.stat(&path) {
+            return Some(m);
+        }
+        // The programs this shell provides exist where bash would find them.
+        let base = path
+            .strip_prefix("/usr/bin/")
+            .or_else(|| path.strip_prefix("/bin/"))?;
+        let known = crate::commands::lookup(base).is_some()
+            || super::builtins::is_shell_command(base)
+            || matches!(
+                base,
+                "sh" | "bash" | "env" | "echo" | "printf" | "test" | "[" | "true" | "false" | "pwd"
+            );
+        known.then(|| crate::vfs::Meta {
+            size: 1,
+            mode: 0o755,
+            ..crate::vfs::Meta::kind_only(Kind::File)
+        })
+    };
+    match p {
+        U::StringHasZeroLength => s.is_empty(),
+        U::StringHasNonZeroLength => !s.is_empty(),
+        U::FileExists
+        | U::FileExistsAndIsReadable
+        | U::FileExistsAndIsWritable
+        | U::FileExistsAndOwnedByEffectiveUserId
+        | U::FileExistsAndOwnedByEffectiveGroupId => meta(sh).is_some(),
+        U::FileExistsAndIsDir => meta(sh).is_some_and(|m| m.kind == Kind::Dir),
+        U::FileExistsAndIsRegularFile => meta(sh).is_some_and(|m| m.kind == Kind::File),
+        U::FileExistsAndIsSymlink => meta(sh).is_some_and(|m| m.kind == Kind::Symlink),
+        U::FileExistsAndIsNotZeroLength => meta(sh).is_some_and(|m| m.size > 0),
+        U::FileExistsAndIsExecutable => {
+            meta(sh).is_some_and(|m| m.kind == Kind::Dir || m.mode & 0o111 != 0)
+        }
+        // The only special files here are character devices (`/dev/null`).
+        U::FileExistsAndIsCharSpecialFile => meta(sh).is_some_and(|m| m.kind == Kind::Special),
+        U::FileExistsAndIsFifo | U::FileExistsAndIsSocket | U::FileExistsAndIsBlockSpecialFile => {
+            false
+        }
+        U::ShellVariableIsSetAndAssigned => sh.is_set(s),
+        U::ShellOptionEnabled => sh.option_value(s).unwrap_or(false),
+        U::FdIsOpenTerminal => false,
+        U::FileExistsAndHasStickyBit => meta(sh).is_some_and(|m| m.mode & 0o1000 != 0),
+        U::FileExistsAndIsSetuid | U::FileExistsAndIsSetgid => false,
+        _ => meta(sh).is_some(),
+    }
+}
+
+fn parse_int(s: &str) -> Result<i64, String> {
+    s.trim()
+        .parse::<i64>()
+        .map_err(|_| format!("{s}: integer expression expected"))
+}
+
+/// A binary predicate of `test`/`[[`.
+pub(crate) fn binary_test(
+    sh: &mut Shell<'_>,
+    p: &ast::BinaryPredicate,
+    l: &str,
+    r: &str,
+) -> Result<bool, String> {
+    use ast::BinaryPredicate as B;
+    Ok(match p {
+        B::StringExactlyMatchesString | B::StringExactlyMatchesPattern => l == r,
+        B::StringDoesNotExactlyMatchString | B::StringDoesNotExactlyMatchPattern => l != r,
+        B::StringContainsSubstring => l.contains(r),
+        B::LeftSortsBeforeRight => l < r,
+        B::LeftSortsAfterRight => l > r,
+        B::ArithmeticEqualTo => parse_int(l)? == parse_int(r)?,
+        B::ArithmeticNotEqualTo => parse_int(l)? != parse_int(r)?,
+        B::ArithmeticLessThan => parse_int(l)? < parse_int(r)?,
+        B::ArithmeticLessThanOrEqualTo => parse_int(l)? <= parse_int(r)?,
+        B::ArithmeticGreaterThan => parse_int(l)? > parse_int(r)?,
+        B::ArithmeticGreaterThanOrEqualTo => parse_int(l)? >= parse_int(r)?,
+        B::FilesReferToSameDeviceAndInodeNumbers => {
+            let a = sh.fs.stat(&vfs::resolve(&sh.cwd, l)).ok();
+            let b = sh.fs.stat(&vfs::resolve(&sh.cwd, r)).ok();
+            matches!((a, b), (Some(a), Some(b)) if a.ino == b.ino && a.ino != 0)
+        }
+        B::LeftFileIsNewerOrExistsWhenRightDoesNot
+        | B::LeftFileIsOlderOrDoesNotExistWhenRightDoes => {
+            let stat = |f: &str| {
+                (!f.is_empty())
+                    .then(|| sh.fs.stat(&vfs::resolve(&sh.cwd, f)).ok())
+                    .flatten()
+            };
+            let (a, b) = (stat(l), stat(r));
+            if matches!(p, B::LeftFileIsNewerOrExistsWhenRightDoesNot) {
+                match (a, b) {
+                    (Some(a), Some(b)) => a.mtime > b.mtime,
+                    (Some(_), None) => true,
+                    _ => false,
+                }
+            } else {
+                match (a, b) {
+                    (Some(a), Some(b)) => a.mtime < b.mtime,
+                    (None, Some(_)) => true,
+                    _ => false,
+                }
+            }
+        }
+        B::StringMatchesRegex => return Err("=~: not valid in test".to_owned()),
+    })
 }

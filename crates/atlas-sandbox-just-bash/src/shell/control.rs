@@ -43,7 +43,12 @@ impl Shell<'_> {
     ) -> R<i32> {
         let saved = self.save_state()?;
         let loops = std::mem::replace(&mut self.loop_depth, 0);
+        // `exec 3>&1` inside changes only the subshell's descriptors.
+        let fds = io.fd_table();
         let r = f(self, io);
+        io.set_fd_table(fds);
+        // A subshell's status counts for `set -e` even when an `&&` list inside gave it.
+        self.andor_exempt = false;
         self.loop_depth = loops;
         self.restore_state(saved);
         match r {
@@ -225,7 +230,7 @@ impl Shell<'_> {
                 let v = self.arith_str(&a.expr.value);
                 match v {
                     Ok(v) => Ok(i32::from(v == 0)),
-                    Err(Flow::Abort { code: 1, msg }) => {
+                    Err(Flow::Abort { code: 1, msg } | Flow::LineAbort(msg)) => {
                         io.errln(&msg);
                         Ok(1)
                     }

@@ -454,7 +454,12 @@ impl Shell<'_> {
                     self.push_value(&v, quoted, acc)?;
                 }
                 WordPiece::ArithmeticExpression(e) => {
-                    let v = self.arith_str(&e.value)?;
+                    // An error in `$((…))` abandons the rest of the line (status 1) and the
+                    // script goes on with the next one, as bash does.
+                    let v = match self.arith_str(&e.value) {
+                        Err(Flow::Abort { code: 1, msg }) => return Err(Flow::LineAbort(msg)),
+                        v => v?,
+                    };
                     self.push_value(&v.to_string(), quoted, acc)?;
                 }
             }

@@ -297,7 +297,10 @@ impl Shell<'_> {
                 parser.parse_program()
             }
         };
-        let parsed = run(&self.parse_opts);
+        let parsed = run(&self.parse_opts).map(|mut p| {
+            empty_for_lists(script, &mut p);
+            p
+        });
         match parsed {
             Ok(p) => Ok(p),
             // bash reads extglob groups inside `[[ ]]` always, and elsewhere on lines after
@@ -309,9 +312,125 @@ impl Shell<'_> {
                 };
                 run(&opts).or_else(|_| abort(UNSUPPORTED_EXIT, format!("bash: syntax error: {e}")))
             }
+            Err(_) if uses_select(script) => abort(
+                UNSUPPORTED_EXIT,
+                "bash: select loops are not supported in this sandbox",
+            ),
             Err(e) => abort(UNSUPPORTED_EXIT, format!("bash: syntax error: {e}")),
         }
     }
+}
+
+/// `for x in ; do` loops over nothing, but the parser gives it no word list, the same as
+/// `for x; do`, which loops over `$@`: tell them apart by the `in` in the source text.
+fn empty_for_lists(script: &str, p: &mut ast::Program) {
+    for list in &mut p.complete_commands {
+        empty_for_in_list(script, list);
+    }
+}
+
+fn empty_for_in_list(script: &str, list: &mut ast::CompoundList) {
+    for item in &mut list.0 {
+        let ao = &mut item.0;
+        empty_for_in_pipeline(script, &mut ao.first);
+        for next in &mut ao.additional {
+            match next {
+                ast::AndOr::And(p) | ast::AndOr::Or(p) => empty_for_in_pipeline(script, p),
+            }
+        }
+    }
+}
+
+fn empty_for_in_pipeline(script: &str, p: &mut ast::Pipeline) {
+    for cmd in &mut p.seq {
+        match cmd {
+            ast::Command::Compound(c, _) => empty_for_in_compound(script, c),
+            ast::Command::Function(f) => empty_for_in_compound(script, &mut f.body.0),
+            ast::Command::Simple(_) | ast::Command::ExtendedTest(..) => {}
+        }
+    }
+}
+
+fn empty_for_in_compound(script: &str, c: &mut ast::CompoundCommand) {
+    use ast::CompoundCommand as C;
+    match c {
+        C::BraceGroup(b) => empty_for_in_list(script, &mut b.list),
+        C::Subshell(s) => empty_for_in_list(script, &mut s.list),
+        C::ForClause(f) => {
+            if f.values.is_none() && has_in_word(script, f.loc.start.index, f.body.loc.start.index)
+            {
+                f.values = Some(Vec::new());
+            }
+            empty_for_in_list(script, &mut f.body.list);
+        }
+        C::ArithmeticForClause(f) => empty_for_in_list(script, &mut f.body.list),
+        C::CaseClause(cc) => {
+            for item in &mut cc.cases {
+                if let Some(l) = &mut item.cmd {
+                    empty_for_in_list(script, l);
+                }
+            }
+        }
+        C::IfClause(i) => {
+            empty_for_in_list(script, &mut i.condition);
+            empty_for_in_list(script, &mut i.then);
+            for e in i.elses.iter_mut().flatten() {
+                if let Some(cond) = &mut e.condition {
+                    empty_for_in_list(script, cond);
+                }
+                empty_for_in_list(script, &mut e.body);
+            }
+        }
+        C::WhileClause(w) | C::UntilClause(w) => {
+            empty_for_in_list(script, &mut w.0);
+            empty_for_in_list(script, &mut w.1.list);
+        }
+        C::Arithmetic(_) | C::Coprocess(_) => {}
+    }
+}
+
+/// Whether the source between a `for` and its `do` reads `for NAME in` and then only
+/// separators.
+fn has_in_word(script: &str, start: usize, end: usize) -> bool {
+    use brush_parser::Token;
+    let reads_for_in = |head: &str| {
+        brush_parser::tokenize_str(head).is_ok_and(|tokens| {
+            matches!(
+                tokens.as_slice(),
+                [Token::Word(f, _), Token::Word(_, _), Token::Word(i, _), rest @ ..]
+                    if f == "for" && i == "in"
+                        && rest.iter().all(|t| matches!(t, Token::Operator(..)))
+            )
+        })
+    };
+    // The parser's offsets count characters; for ASCII text they are byte offsets too.
+    let byte_at = |n: usize| script.char_indices().nth(n).map(|(b, _)| b);
+    let by_chars = byte_at(start)
+        .zip(byte_at(end))
+        .and_then(|(a, b)| script.get(a..b));
+    by_chars.is_some_and(reads_for_in) || script.get(start..end).is_some_and(reads_for_in)
+}
+
+/// Whether `script` has a `select NAME` loop: the parser has no `select`, so a script with one
+/// fails to parse, and the error must name the feature rather than read as the agent's mistake.
+fn uses_select(script: &str) -> bool {
+    use brush_parser::Token;
+    let Ok(tokens) = brush_parser::tokenize_str(script) else {
+        return false;
+    };
+    let mut command_start = true;
+    for pair in tokens.windows(2) {
+        match (&pair[0], &pair[1]) {
+            (Token::Word(w, _), Token::Word(..)) if command_start && w == "select" => {
+                return true;
+            }
+            (Token::Word(w, _), _) => {
+                command_start = matches!(w.as_str(), "do" | "then" | "else" | "{" | "!" | "time")
+            }
+            (Token::Operator(..), _) => command_start = true,
+        }
+    }
+    false
 }
 
 /// Whether every extglob group (`@(`, `!(`, `+(`, `?(`, `*(`) in `script` is one bash would

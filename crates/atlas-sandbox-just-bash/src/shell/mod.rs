@@ -17,6 +17,7 @@ mod builtins;
 mod cond;
 mod control;
 mod declare;
+mod dirstack;
 mod expand;
 mod glob;
 mod guard;
@@ -118,6 +119,7 @@ struct State {
     aliases: std::collections::BTreeMap<String, String>,
     vars_bytes: u64,
     pos_bytes: u64,
+    in_fds: [Option<Input>; redirect::FDS],
     /// The copy's bytes, charged while it is kept.
     held: Held,
 }
@@ -189,6 +191,12 @@ pub struct Shell<'a> {
     /// Bytes of `vars` and of `positional`, as charged to the meter.
     vars_bytes: u64,
     pos_bytes: u64,
+    /// Input descriptors 3-9 (`exec 3<file`, `3< <(…)`), read by `read -u`/`mapfile -u`
+    /// and `<&3`; 0-2 are never here.
+    in_fds: [Option<Input>; redirect::FDS],
+    /// The last status came from an `&&`/`||` list cut short (`false && x`), possibly as the
+    /// last command of a `{ }` group or `if`: `set -e` ignores it there, as bash does.
+    andor_exempt: bool,
 }
 
 impl<'a> Shell<'a> {
@@ -280,6 +288,8 @@ impl<'a> Shell<'a> {
             },
             meter,
             pos_bytes: 0,
+            in_fds: Default::default(),
+            andor_exempt: false,
         }
     }
 

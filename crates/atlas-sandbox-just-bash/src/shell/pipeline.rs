@@ -156,6 +156,7 @@ impl Shell<'_> {
             self.cond_depth -= 1;
         }
         let mut st = first?;
+        let mut ran_last = n == 0;
         for (i, ao) in list.additional.iter().enumerate() {
             let last = i + 1 == n;
             let (run, p) = match ao {
@@ -163,6 +164,7 @@ impl Shell<'_> {
                 ast::AndOr::Or(p) => (st != 0, p),
             };
             if run {
+                ran_last = last;
                 if !last {
                     self.cond_depth += 1;
                 }
@@ -173,11 +175,14 @@ impl Shell<'_> {
                 st = r?;
             }
         }
+        if n > 0 {
+            self.andor_exempt = st != 0 && !ran_last;
+        }
         Ok(st)
     }
 
     pub(super) fn errexit_check(&self, st: i32, negated: bool) -> R<()> {
-        if st != 0 && self.opts.errexit && self.cond_depth == 0 && !negated {
+        if st != 0 && self.opts.errexit && self.cond_depth == 0 && !negated && !self.andor_exempt {
             return Err(Flow::Exit(st));
         }
         Ok(())
@@ -227,6 +232,7 @@ impl Shell<'_> {
         stdin: &mut Input,
         io: &mut Io,
     ) -> R<i32> {
+        self.andor_exempt = false;
         if p.seq.len() == 1 {
             let st = self.run_command(&p.seq[0], stdin, io)?;
             self.put_var("PIPESTATUS".into(), Var::Arr(vec![st.to_string()]))?;
@@ -242,6 +248,7 @@ impl Shell<'_> {
                 Some(d) => Input::new(d.clone()),
             };
             let mut stage = Io::metered(self.limits.max_output_bytes, &self.meter);
+            let proxies = stage.inherit_fds(io);
             // Each stage of a multi-command pipeline runs in a subshell (with `lastpipe`, all
             // but the last).
             let r = if self.opts.lastpipe && i + 1 == n {
@@ -254,6 +261,7 @@ impl Shell<'_> {
             if data.is_none() {
                 *stdin = input;
             }
+            io.pass_up(&mut stage, &proxies);
             let overflow = stage.overflow;
             let (out, err) = stage.into_streams();
             io.err(&err);
@@ -341,6 +349,11 @@ impl Shell<'_> {
                                 io.errln(&msg);
                             }
                             Ok(2)
+                        }
+                        // An arithmetic error in an operand (`[[ 1/0 -eq 1 ]]`): status 1.
+                        Err(Flow::Abort { code: 1, msg }) => {
+                            io.errln(&msg);
+                            Ok(1)
                         }
                         Err(e) => Err(e),
                     }
@@ -440,12 +453,9 @@ impl Shell<'_> {
             self.trace_line(&line.join(" "), io);
         }
         if argv.len() == 1 && argv[0] == "exec" && !redirs.is_empty() {
-            // `exec >file` would redirect the rest of the script: refuse rather than apply it
-            // to nothing.
-            return abort(
-                UNSUPPORTED_EXIT,
-                "bash: exec with redirections (changing the shell's own file descriptors) is not supported in this sandbox",
-            );
+            let st = self.exec_redirects(&redirs, stdin, io)?;
+            self.status = st;
+            return Ok(st);
         }
         let decl = matches!(
             argv[0].as_str(),
@@ -481,6 +491,8 @@ impl Shell<'_> {
         }
         let st = r?;
         self.status = st;
+        // A function's status counts for `set -e` even when an `&&` list inside gave it.
+        self.andor_exempt = false;
         Ok(st)
     }
 
@@ -517,12 +529,19 @@ impl Shell<'_> {
             None => name,
         };
         if let Some(cmd) = crate::commands::lookup(base) {
+            let mark = io.err_mark();
             let mut ctx = crate::commands::Ctx {
                 sh: self,
                 stdin,
                 io,
             };
-            return cmd(&mut ctx, &argv[1..]);
+            let st = cmd(&mut ctx, &argv[1..])?;
+            // A command that refused a feature stops the script with 2: going on
+            // (`sort -R | wc -l` printing 0) would give an answer bash does not give.
+            if st != 0 && is_refusal(io.err_since(mark)) {
+                return abort(UNSUPPORTED_EXIT, "");
+            }
+            return Ok(st);
         }
         if base != name {
             io.errln(&format!("bash: {name}: No such file or directory"));
@@ -793,6 +812,12 @@ impl Shell<'_> {
         self.check_len(&value)?;
         Ok(value)
     }
+}
+
+/// Whether a command's stderr says it refused a feature of this sandbox.
+fn is_refusal(err: &[u8]) -> bool {
+    let err = String::from_utf8_lossy(err);
+    err.contains("not supported in this sandbox") || err.contains("not supported by this sandbox")
 }
 
 /// The file of `$(<file)` / `$(< file)`, when the substitution is only that redirection.

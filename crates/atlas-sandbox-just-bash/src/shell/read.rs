@@ -60,6 +60,13 @@ fn unescape_read(s: &str) -> String {
 type Parsed = (Vec<(char, Option<String>)>, Vec<String>);
 
 /// Option parsing for `read` and `mapfile`: flags, and the letters that take a value.
+/// Where `read -u`/`mapfile -u` read from.
+enum FdOption {
+    Stdin,
+    Fd(usize, Input),
+    Failed(i32),
+}
+
 fn getopt_like(cmd: &str, args: &[String], flags: &str, valued: &str) -> R<Parsed> {
     let mut opts = Vec::new();
     let mut i = 0;
@@ -116,7 +123,74 @@ fn delim_of(v: &str) -> u8 {
 
 impl Shell<'_> {
     /// `read [-r] [-a NAME] [-d DELIM] [-n|-N COUNT] [-p PROMPT] [-t SECS] [-u FD] [NAME...]`.
+    /// `read`, from stdin or from the descriptor `-u N` names.
     pub(super) fn read_cmd(&mut self, args: &[String], stdin: &mut Input, io: &mut Io) -> R<i32> {
+        match self.fd_option("read", args, "rse", "adnNptu", io)? {
+            FdOption::Stdin => self.read_from(args, stdin, io),
+            FdOption::Failed(st) => Ok(st),
+            FdOption::Fd(fd, mut input) => {
+                let r = self.read_from(args, &mut input, io);
+                self.in_fds[fd] = Some(input);
+                r
+            }
+        }
+    }
+
+    /// `mapfile`/`readarray`, from stdin or from the descriptor `-u N` names.
+    pub(super) fn mapfile_cmd(
+        &mut self,
+        cmd: &str,
+        args: &[String],
+        stdin: &mut Input,
+        io: &mut Io,
+    ) -> R<i32> {
+        match self.fd_option(cmd, args, "t", "dnsOuCc", io)? {
+            FdOption::Stdin => self.mapfile_from(cmd, args, stdin, io),
+            FdOption::Failed(st) => Ok(st),
+            FdOption::Fd(fd, mut input) => {
+                let r = self.mapfile_from(cmd, args, &mut input, io);
+                self.in_fds[fd] = Some(input);
+                r
+            }
+        }
+    }
+
+    /// The input `-u N` selects: stdin for none or 0, an open descriptor 3-9 (taken out
+    /// while the builtin reads it), or a failure status.
+    fn fd_option(
+        &mut self,
+        cmd: &str,
+        args: &[String],
+        flags: &str,
+        valued: &str,
+        io: &mut Io,
+    ) -> R<FdOption> {
+        let (opts, _) = getopt_like(cmd, args, flags, valued)?;
+        let Some(v) = opts
+            .into_iter()
+            .rev()
+            .find(|(c, _)| *c == 'u')
+            .and_then(|(_, v)| v)
+        else {
+            return Ok(FdOption::Stdin);
+        };
+        let input = match v.trim().parse::<usize>() {
+            Ok(0) => return Ok(FdOption::Stdin),
+            Ok(fd @ 3..super::redirect::FDS) => self.in_fds[fd].take().map(|i| (fd, i)),
+            _ => None,
+        };
+        Ok(match input {
+            Some((fd, i)) => FdOption::Fd(fd, i),
+            None => {
+                io.errln(&format!(
+                    "bash: {cmd}: {v}: invalid file descriptor: Bad file descriptor"
+                ));
+                FdOption::Failed(1)
+            }
+        })
+    }
+
+    fn read_from(&mut self, args: &[String], stdin: &mut Input, io: &mut Io) -> R<i32> {
         let (opts, names) = getopt_like("read", args, "rse", "adnNptu")?;
         let mut raw = false;
         let mut array = None;
@@ -135,12 +209,6 @@ impl Shell<'_> {
                         return Ok(1);
                     }
                 },
-                'u' if v != "0" => {
-                    io.errln(&format!(
-                        "bash: read: {v}: invalid file descriptor: Bad file descriptor"
-                    ));
-                    return Ok(1);
-                }
                 // A prompt shows only on a terminal; a timeout never fires on a buffer.
                 _ => {}
             }
@@ -218,7 +286,7 @@ impl Shell<'_> {
     }
 
     /// `mapfile`/`readarray [-t] [-d DELIM] [-n COUNT] [-s SKIP] [-O 0] [-u 0] [ARRAY]`.
-    pub(super) fn mapfile_cmd(
+    fn mapfile_from(
         &mut self,
         cmd: &str,
         args: &[String],
@@ -242,13 +310,8 @@ impl Shell<'_> {
                     }
                 },
                 'O' if v == "0" => {}
-                'u' if v == "0" => {}
-                'u' => {
-                    io.errln(&format!(
-                        "bash: {cmd}: {v}: invalid file descriptor: Bad file descriptor"
-                    ));
-                    return Ok(1);
-                }
+                // `-u N` was resolved by `mapfile_cmd`.
+                'u' => {}
                 _ => {
                     return abort(
                         UNSUPPORTED_EXIT,
@@ -322,6 +385,7 @@ impl Shell<'_> {
             0
         };
         let done = |sh: &mut Self, optind: usize| -> R<i32> {
+            sh.unset("OPTARG", false);
             sh.set_var(name, "?".to_owned())?;
             sh.set_var("OPTIND", optind.to_string())?;
             sh.getopts_at = (optind, 0);
@@ -377,13 +441,18 @@ impl Shell<'_> {
             }
             Some(_) => {}
         }
-        self.set_var(name, result)?;
         match optarg {
             Some(v) => self.set_var("OPTARG", v)?,
             None => self.unset("OPTARG", false),
         }
         self.set_var("OPTIND", optind.to_string())?;
         self.getopts_at = (optind, sub);
+        // bash parses the option before it checks the name it stores it in.
+        if !super::declare::valid_name(name) {
+            io.errln(&format!("bash: getopts: `{name}': not a valid identifier"));
+            return Ok(1);
+        }
+        self.set_var(name, result)?;
         Ok(0)
     }
 }

@@ -92,14 +92,18 @@ impl Input {
 }
 
 pub(super) const NULL_FD: usize = usize::MAX;
+/// A closed output descriptor: writes to it go nowhere (only fds 3-9 are ever closed).
+pub(super) const CLOSED_FD: usize = usize::MAX - 1;
+/// Descriptors 0-9, the ones a script can name in a redirection.
+pub(super) const FDS: usize = 10;
 
-/// Where a command's fd 1 and fd 2 go: indexes into `bufs` (0 = the caller's stdout, 1 = the
-/// caller's stderr, 2.. = redirect files), or nowhere.
+/// Where a command's output descriptors go: `fds[n]` is an index into `bufs` (at the top,
+/// 0 = stdout and 1 = stderr; in a redirected command, the caller's buffers come first, then
+/// the redirect files), [`NULL_FD`] or [`CLOSED_FD`]. `fds[0]` is unused (input is [`Input`]).
 #[derive(Debug)]
 pub struct Io {
     bufs: Vec<Vec<u8>>,
-    fd1: usize,
-    fd2: usize,
+    fds: [usize; FDS],
     cap: usize,
     /// A buffer hit the cap and dropped bytes.
     pub overflow: bool,
@@ -119,10 +123,12 @@ impl Drop for Io {
 impl Io {
     /// A fresh pair of streams capped at `cap` bytes each.
     pub fn new(cap: usize) -> Self {
+        let mut fds = [CLOSED_FD; FDS];
+        fds[1] = 0;
+        fds[2] = 1;
         Io {
             bufs: vec![Vec::new(), Vec::new()],
-            fd1: 0,
-            fd2: 1,
+            fds,
             cap,
             overflow: false,
             meter: None,
@@ -142,7 +148,7 @@ impl Io {
     }
 
     fn push_metered(&mut self, idx: usize, b: &[u8], metered: bool) {
-        if idx == NULL_FD {
+        if idx == NULL_FD || idx == CLOSED_FD {
             return;
         }
         let buf = &mut self.bufs[idx];
@@ -166,22 +172,79 @@ impl Io {
 
     /// Writes to fd 1.
     pub fn out(&mut self, b: &[u8]) {
-        self.push(self.fd1, b);
+        self.push(self.fds[1], b);
     }
 
     /// Writes to fd 2.
     pub fn err(&mut self, b: &[u8]) {
-        self.push(self.fd2, b);
+        self.push(self.fds[2], b);
+    }
+
+    /// How many bytes fd 2's buffer holds (`None` when fd 2 goes nowhere).
+    pub(super) fn err_mark(&self) -> Option<usize> {
+        self.bufs.get(self.fds[2]).map(Vec::len)
+    }
+
+    /// What fd 2 got since [`Io::err_mark`] returned `mark`.
+    pub(super) fn err_since(&self, mark: Option<usize>) -> &[u8] {
+        match (mark, self.bufs.get(self.fds[2])) {
+            (Some(m), Some(b)) => b.get(m..).unwrap_or_default(),
+            _ => &[],
+        }
     }
 
     /// Writes a line to fd 2.
     pub fn errln(&mut self, s: &str) {
+        // A refusal whose message is already out stops the script with an empty one.
+        if s.is_empty() {
+            return;
+        }
         let mut v = Vec::with_capacity(s.len() + 1);
         v.extend_from_slice(s.as_bytes());
         v.push(b'\n');
         // Messages get through even past the memory budget (they say why the script stopped);
         // the stream's cap still bounds them.
-        self.push_metered(self.fd2, &v, false);
+        self.push_metered(self.fds[2], &v, false);
+    }
+
+    /// Gives a child's streams (a pipeline stage) the parent's descriptors 3-9: each goes to
+    /// the child's stderr when the parent's does, else to a buffer of its own that
+    /// [`Io::pass_up`] hands to the parent's buffer. Returns those (child, parent) pairs.
+    pub(super) fn inherit_fds(&mut self, parent: &Io) -> Vec<(usize, usize)> {
+        let mut proxies: Vec<(usize, usize)> = Vec::new();
+        for fd in 3..FDS {
+            let p = parent.fds[fd];
+            self.fds[fd] = if p == NULL_FD || p == CLOSED_FD {
+                p
+            } else if p == parent.fds[2] {
+                self.fds[2]
+            } else if let Some((k, _)) = proxies.iter().find(|(_, q)| *q == p) {
+                *k
+            } else {
+                self.bufs.push(Vec::new());
+                proxies.push((self.bufs.len() - 1, p));
+                self.bufs.len() - 1
+            };
+        }
+        proxies
+    }
+
+    /// Moves what a child wrote to inherited descriptors into this (the parent's) buffers.
+    pub(super) fn pass_up(&mut self, child: &mut Io, proxies: &[(usize, usize)]) {
+        for (k, p) in proxies {
+            let data = std::mem::take(&mut child.bufs[*k]);
+            self.push(*p, &data);
+        }
+    }
+
+    /// The output descriptors, to put back after a subshell changed them with `exec`.
+    pub(super) fn fd_table(&self) -> [usize; FDS] {
+        self.fds
+    }
+
+    /// Puts back descriptors saved with [`Io::fd_table`].
+    pub(super) fn set_fd_table(&mut self, fds: [usize; FDS]) {
+        self.fds = fds;
     }
 
     /// The two streams (their bytes stop counting: the caller holds them now).
@@ -192,8 +255,28 @@ impl Io {
     }
 }
 
+/// What one command's redirections change: its output descriptors (`io`), the files to
+/// write after it, its stdin (and the input descriptor it was taken from), and, for a
+/// command (not `exec`), the input descriptors to give back after it.
+pub(super) struct Redir<'r> {
+    io: &'r mut Io,
+    files: &'r mut Vec<(usize, String, bool)>,
+    new_input: &'r mut Option<(Input, Option<usize>)>,
+    saved_in: Option<&'r mut Vec<(usize, Option<Input>)>>,
+    stdin: &'r Input,
+}
+
+/// Descriptors past 9 (and output to fd 0): bash has them, this sandbox does not.
+fn unsupported_fd<T>(fd: usize) -> R<T> {
+    abort(
+        UNSUPPORTED_EXIT,
+        format!("bash: redirecting file descriptor {fd} is not supported in this sandbox"),
+    )
+}
+
 impl Shell<'_> {
-    /// Runs `f` with the redirects applied: fd 1/fd 2 rerouted into buffers, files written after.
+    /// Runs `f` with the redirects applied: output descriptors rerouted into buffers (files
+    /// written after), input descriptors 3-9 given for the command and taken back after.
     pub(super) fn with_redirects<F>(
         &mut self,
         redirs: &[ast::IoRedirect],
@@ -208,38 +291,81 @@ impl Shell<'_> {
             return f(self, stdin, io);
         }
         let mut sub = Io::metered(self.limits.max_output_bytes, &self.meter);
-        // Slots 0 and 1 stand for the caller's fd 1 and fd 2.
-        let mut files: Vec<(String, bool)> = Vec::new();
-        let mut new_input: Option<Input> = None;
+        // The command's buffers start as one per distinct buffer of the caller (so writes that
+        // end in the same place keep their order), then come the redirect files.
+        sub.bufs.clear();
+        let mut proxies: Vec<usize> = Vec::new();
+        for fd in 1..FDS {
+            let slot = io.fds[fd];
+            sub.fds[fd] = if slot == NULL_FD || slot == CLOSED_FD {
+                slot
+            } else if let Some(k) = proxies.iter().position(|p| *p == slot) {
+                k
+            } else {
+                proxies.push(slot);
+                sub.bufs.push(Vec::new());
+                proxies.len() - 1
+            };
+        }
+        let mut files: Vec<(usize, String, bool)> = Vec::new();
+        let mut new_input: Option<(Input, Option<usize>)> = None;
+        let mut saved_in: Vec<(usize, Option<Input>)> = Vec::new();
+        let mut failed = None;
         for r in redirs {
-            match self.apply_redirect(r, &mut sub, &mut files, &mut new_input) {
+            let mut target = Redir {
+                io: &mut sub,
+                files: &mut files,
+                new_input: &mut new_input,
+                saved_in: Some(&mut saved_in),
+                stdin,
+            };
+            match self.apply_redirect(r, &mut target) {
                 Ok(()) => {}
                 Err(Flow::Abort { code: 1, msg }) => {
-                    io.errln(&msg);
-                    return Ok(1);
+                    failed = Some(msg);
+                    break;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.restore_in_fds(saved_in);
+                    return Err(e);
+                }
             }
         }
+        if let Some(msg) = failed {
+            self.restore_in_fds(saved_in);
+            io.errln(&msg);
+            return Ok(1);
+        }
         // Truncate `>` targets before the command runs, as the shell does.
-        for (i, (path, append)) in files.iter().enumerate() {
+        for (_, path, append) in &files {
             if !append && let Err(e) = self.fs.write(path, b"", false) {
                 io.errln(&format!("bash: {}: {e}", self.display_path(path)));
-                let _ = i;
+                self.restore_in_fds(saved_in);
                 return Ok(1);
             }
         }
         let r = match new_input {
-            Some(mut inp) => f(self, &mut inp, &mut sub),
+            Some((mut inp, from)) => {
+                let r = f(self, &mut inp, &mut sub);
+                // `<&3` reads through fd 3: what the command consumed is gone from fd 3 too.
+                if let Some(fd) = from
+                    && let Some(orig) = self.in_fds[fd].as_mut()
+                {
+                    *orig = inp;
+                }
+                r
+            }
             None => f(self, stdin, &mut sub),
         };
+        self.restore_in_fds(saved_in);
         let overflow = sub.overflow;
         let mut bufs = std::mem::take(&mut sub.bufs);
-        io.out(&bufs[0]);
-        io.err(&bufs[1]);
+        for (k, slot) in proxies.iter().enumerate() {
+            io.push(*slot, &bufs[k]);
+        }
         let mut write_failed = false;
-        for (i, (path, _)) in files.iter().enumerate() {
-            let data = std::mem::take(&mut bufs[i + 2]);
+        for (slot, path, _) in &files {
+            let data = std::mem::take(&mut bufs[*slot]);
             if let Err(e) = self.fs.write(path, &data, true) {
                 io.errln(&format!("bash: {}: {e}", self.display_path(path)));
                 write_failed = true;
@@ -252,6 +378,75 @@ impl Shell<'_> {
             Ok(_) if write_failed => Ok(1),
             other => other,
         }
+    }
+
+    /// Puts back the input descriptors a command's redirects replaced.
+    fn restore_in_fds(&mut self, saved: Vec<(usize, Option<Input>)>) {
+        for (fd, old) in saved.into_iter().rev() {
+            self.in_fds[fd] = old;
+        }
+    }
+
+    /// `exec` with redirections only: they change this shell's descriptors for the rest of
+    /// the script (or subshell). Output to a file that way is refused: the file would only
+    /// be written when the script ends, and commands reading it before then would see it
+    /// empty.
+    pub(super) fn exec_redirects(
+        &mut self,
+        redirs: &[ast::IoRedirect],
+        stdin: &mut Input,
+        io: &mut Io,
+    ) -> R<i32> {
+        use ast::{IoFileRedirectKind as K, IoFileRedirectTarget as T, IoRedirect as IR};
+        for r in redirs {
+            let to_file = match r {
+                IR::File(
+                    _,
+                    K::Write | K::Clobber | K::Append | K::ReadAndWrite,
+                    T::Filename(w),
+                ) => Some(w),
+                IR::OutputAndError(w, _) => Some(w),
+                IR::File(_, _, T::ProcessSubstitution(ast::ProcessSubstitutionKind::Write, _)) => {
+                    return abort(
+                        UNSUPPORTED_EXIT,
+                        "bash: output process substitution >(…) is not supported in this sandbox",
+                    );
+                }
+                _ => None,
+            };
+            if let Some(w) = to_file {
+                let (_, path) = self.redirect_target(w)?;
+                if !matches!(path.as_str(), "/dev/null" | "/dev/stdout" | "/dev/stderr") {
+                    return abort(
+                        UNSUPPORTED_EXIT,
+                        "bash: exec with output to a file (`exec >file`, `exec 3>file`) is not supported in this sandbox",
+                    );
+                }
+            }
+        }
+        let mut files = Vec::new();
+        let mut new_input = None;
+        for r in redirs {
+            let mut target = Redir {
+                io,
+                files: &mut files,
+                new_input: &mut new_input,
+                saved_in: None,
+                stdin,
+            };
+            match self.apply_redirect(r, &mut target) {
+                Ok(()) => {}
+                Err(Flow::Abort { code: 1, msg }) => {
+                    io.errln(&msg);
+                    return Ok(1);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some((inp, _)) = new_input {
+            *stdin = inp;
+        }
+        Ok(0)
     }
 
     /// How a path appears in messages: relative paths are not rewritten by bash, so we keep the
@@ -270,52 +465,60 @@ impl Shell<'_> {
         Ok((name, path))
     }
 
-    pub(super) fn apply_redirect(
-        &mut self,
-        r: &ast::IoRedirect,
-        sub: &mut Io,
-        files: &mut Vec<(String, bool)>,
-        new_input: &mut Option<Input>,
-    ) -> R<()> {
+    /// Gives input descriptor `fd` (3-9) the stream `inp` (`None` closes it), remembering the
+    /// old one when the change is for one command.
+    fn set_in_fd(&mut self, t: &mut Redir<'_>, fd: usize, inp: Option<Input>) {
+        if let Some(saved) = t.saved_in.as_deref_mut() {
+            saved.push((fd, self.in_fds[fd].take()));
+        }
+        self.in_fds[fd] = inp;
+        // The number now names an input: output to it fails, as in bash.
+        t.io.fds[fd] = CLOSED_FD;
+    }
+
+    /// Where input redirected to `fd` goes: stdin for 0, descriptors 3-9 for the others.
+    fn redirect_input(&mut self, t: &mut Redir<'_>, fd: usize, inp: Input) -> R<()> {
+        match fd {
+            0 => *t.new_input = Some((inp, None)),
+            3..FDS => self.set_in_fd(t, fd, Some(inp)),
+            _ => return unsupported_fd(fd),
+        }
+        Ok(())
+    }
+
+    pub(super) fn apply_redirect(&mut self, r: &ast::IoRedirect, t: &mut Redir<'_>) -> R<()> {
         use ast::{IoFileRedirectKind as K, IoFileRedirectTarget as T, IoRedirect as IR};
-        let set_fd = |sub: &mut Io, fd: i32, slot: usize| -> R<()> {
-            match fd {
-                1 => sub.fd1 = slot,
-                2 => sub.fd2 = slot,
-                _ => {
-                    return abort(
-                        UNSUPPORTED_EXIT,
-                        format!(
-                            "bash: redirecting file descriptor {fd} is not supported in this sandbox"
-                        ),
-                    );
-                }
+        let out_fd = |fd: &Option<i32>| -> R<usize> {
+            match fd.unwrap_or(1) {
+                n @ 1..=9 => Ok(n as usize),
+                n => unsupported_fd(n as usize),
             }
-            Ok(())
+        };
+        let in_fd = |fd: &Option<i32>| -> R<usize> {
+            match fd.unwrap_or(0) {
+                n @ 0..=9 => Ok(n as usize),
+                n => unsupported_fd(n as usize),
+            }
         };
         match r {
             IR::File(fd, kind, target) => match (kind, target) {
                 (K::Read, T::Filename(w)) => {
-                    if fd.unwrap_or(0) != 0 {
-                        return abort(
-                            UNSUPPORTED_EXIT,
-                            "bash: input redirection of fds other than 0 is not supported in this sandbox",
-                        );
-                    }
+                    let fd = in_fd(fd)?;
                     let (name, path) = self.redirect_target(w)?;
                     match self.fs.read(&path) {
-                        Ok(d) => *new_input = Some(Input::new(d)),
+                        Ok(d) => self.redirect_input(t, fd, Input::new(d))?,
                         Err(e) => return abort(1, format!("bash: {name}: {e}")),
                     }
                 }
                 (K::Write | K::Clobber | K::Append, T::Filename(w)) => {
+                    let fd = out_fd(fd)?;
                     let (name, path) = self.redirect_target(w)?;
                     let slot = if path == "/dev/null" {
                         NULL_FD
                     } else if path == "/dev/stdout" {
-                        sub.fd1
+                        t.io.fds[1]
                     } else if path == "/dev/stderr" {
-                        sub.fd2
+                        t.io.fds[2]
                     } else {
                         if self.fs.is_dir(&path) {
                             return abort(1, format!("bash: {name}: Is a directory"));
@@ -336,33 +539,42 @@ impl Shell<'_> {
                         if let Err(e) = self.fs.write(&path, b"", true) {
                             return abort(1, format!("bash: {name}: {e}"));
                         }
-                        files.push((path, matches!(kind, K::Append)));
-                        sub.bufs.push(Vec::new());
-                        sub.bufs.len() - 1
+                        t.io.bufs.push(Vec::new());
+                        let slot = t.io.bufs.len() - 1;
+                        t.files.push((slot, path, matches!(kind, K::Append)));
+                        slot
                     };
-                    set_fd(sub, fd.unwrap_or(1), slot)?;
+                    if fd >= 3 && t.saved_in.is_some() {
+                        self.set_in_fd(t, fd, None);
+                    }
+                    t.io.fds[fd] = slot;
                 }
                 (K::DuplicateOutput, T::Fd(_)) | (K::DuplicateOutput, T::Duplicate(_)) => {
+                    let fd = out_fd(fd)?;
                     let n = match target {
                         T::Fd(n) => *n,
                         T::Duplicate(w) => {
                             let v = self.expand_str(&w.value)?;
                             if v == "-" {
-                                return abort(
-                                    UNSUPPORTED_EXIT,
-                                    "bash: closing a file descriptor (>&-) is not supported in this sandbox",
-                                );
+                                if fd < 3 {
+                                    return abort(
+                                        UNSUPPORTED_EXIT,
+                                        "bash: closing standard output or error (>&-) is not supported in this sandbox",
+                                    );
+                                }
+                                t.io.fds[fd] = CLOSED_FD;
+                                return Ok(());
                             }
                             match v.parse::<i32>() {
                                 Ok(n) => n,
                                 Err(_) => {
                                     // `>&file` is `&>file`.
                                     let (_, path) = self.redirect_target(w)?;
-                                    files.push((path, false));
-                                    sub.bufs.push(Vec::new());
-                                    let slot = sub.bufs.len() - 1;
-                                    sub.fd1 = slot;
-                                    sub.fd2 = slot;
+                                    t.io.bufs.push(Vec::new());
+                                    let slot = t.io.bufs.len() - 1;
+                                    t.files.push((slot, path, false));
+                                    t.io.fds[1] = slot;
+                                    t.io.fds[2] = slot;
                                     return Ok(());
                                 }
                             }
@@ -370,38 +582,60 @@ impl Shell<'_> {
                         _ => 1,
                     };
                     let slot = match n {
-                        1 => sub.fd1,
-                        2 => sub.fd2,
+                        1..=9 if t.io.fds[n as usize] != CLOSED_FD => t.io.fds[n as usize],
+                        0 => {
+                            return abort(
+                                UNSUPPORTED_EXIT,
+                                "bash: writing to standard input (>&0) is not supported in this sandbox",
+                            );
+                        }
+                        10.. => return unsupported_fd(n as usize),
                         _ => return abort(1, format!("bash: {n}: Bad file descriptor")),
                     };
-                    set_fd(sub, fd.unwrap_or(1), slot)?;
+                    t.io.fds[fd] = slot;
                 }
                 (K::DuplicateInput, target) => {
-                    // `<&0`: stdin stays as it is. No other input fd is ever open here.
+                    let fd = in_fd(fd)?;
                     let n = match target {
                         T::Fd(n) => n.to_string(),
                         T::Duplicate(w) => self.expand_str(&w.value)?,
                         _ => "0".to_owned(),
                     };
                     if n == "-" {
-                        return abort(
-                            UNSUPPORTED_EXIT,
-                            "bash: closing a file descriptor (<&-) is not supported in this sandbox",
-                        );
+                        if fd < 3 {
+                            return abort(
+                                UNSUPPORTED_EXIT,
+                                "bash: closing standard input (<&-) is not supported in this sandbox",
+                            );
+                        }
+                        self.set_in_fd(t, fd, None);
+                        return Ok(());
                     }
-                    if n != "0" {
-                        return abort(1, format!("bash: {n}: Bad file descriptor"));
-                    }
+                    let src = match n.parse::<usize>() {
+                        Ok(0) if fd == 0 => return Ok(()),
+                        Ok(0) => match t.new_input.as_ref() {
+                            Some((inp, _)) => inp.clone(),
+                            None => t.stdin.clone(),
+                        },
+                        Ok(m @ 3..FDS) => match self.in_fds[m].clone() {
+                            Some(inp) => {
+                                if fd == 0 {
+                                    *t.new_input = Some((inp, Some(m)));
+                                    return Ok(());
+                                }
+                                inp
+                            }
+                            None => return abort(1, format!("bash: {n}: Bad file descriptor")),
+                        },
+                        Ok(m @ FDS..) => return unsupported_fd(m),
+                        _ => return abort(1, format!("bash: {n}: Bad file descriptor")),
+                    };
+                    self.redirect_input(t, fd, src)?;
                 }
                 (K::Read, T::ProcessSubstitution(ast::ProcessSubstitutionKind::Read, sub_cmd)) => {
-                    if fd.unwrap_or(0) != 0 {
-                        return abort(
-                            UNSUPPORTED_EXIT,
-                            "bash: input redirection of fds other than 0 is not supported in this sandbox",
-                        );
-                    }
+                    let fd = in_fd(fd)?;
                     let data = self.process_output(sub_cmd)?;
-                    *new_input = Some(Input::new(Arc::new(data)));
+                    self.redirect_input(t, fd, Input::new(Arc::new(data)))?;
                 }
                 (_, T::ProcessSubstitution(..)) => {
                     return abort(
@@ -417,12 +651,7 @@ impl Shell<'_> {
                 }
             },
             IR::HereDocument(fd, doc) => {
-                if fd.unwrap_or(0) != 0 {
-                    return abort(
-                        UNSUPPORTED_EXIT,
-                        "bash: here-documents on fds other than 0 are not supported in this sandbox",
-                    );
-                }
+                let fd = in_fd(fd)?;
                 let mut body = doc.doc.value.clone();
                 if doc.remove_tabs {
                     body = body
@@ -436,18 +665,13 @@ impl Shell<'_> {
                     body
                 };
                 self.check_len(&text)?;
-                *new_input = Some(Input::new(Arc::new(text.into_bytes())));
+                self.redirect_input(t, fd, Input::new(Arc::new(text.into_bytes())))?;
             }
             IR::HereString(fd, w) => {
-                if fd.unwrap_or(0) != 0 {
-                    return abort(
-                        UNSUPPORTED_EXIT,
-                        "bash: here-strings on fds other than 0 are not supported in this sandbox",
-                    );
-                }
+                let fd = in_fd(fd)?;
                 let mut s = self.expand_str(&w.value)?;
                 s.push('\n');
-                *new_input = Some(Input::new(Arc::new(s.into_bytes())));
+                self.redirect_input(t, fd, Input::new(Arc::new(s.into_bytes())))?;
             }
             IR::OutputAndError(w, append) => {
                 let (name, path) = self.redirect_target(w)?;
@@ -457,12 +681,13 @@ impl Shell<'_> {
                     if let Err(e) = self.fs.write(&path, b"", true) {
                         return abort(1, format!("bash: {name}: {e}"));
                     }
-                    files.push((path, *append));
-                    sub.bufs.push(Vec::new());
-                    sub.bufs.len() - 1
+                    t.io.bufs.push(Vec::new());
+                    let slot = t.io.bufs.len() - 1;
+                    t.files.push((slot, path, *append));
+                    slot
                 };
-                sub.fd1 = slot;
-                sub.fd2 = slot;
+                t.io.fds[1] = slot;
+                t.io.fds[2] = slot;
             }
         }
         Ok(())

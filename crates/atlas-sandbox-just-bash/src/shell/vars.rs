@@ -22,6 +22,8 @@ impl Shell<'_> {
         self.check_writable(name)?;
         if name == "PWD" {
             self.cwd = vfs::resolve("/", &value);
+            self.put_var(name.to_owned(), Var::Str(value))?;
+            return self.dirstack_follow_cwd();
         }
         self.put_var(name.to_owned(), Var::Str(value))
     }
@@ -250,6 +252,7 @@ impl Shell<'_> {
             aliases: self.aliases.clone(),
             vars_bytes: self.vars_bytes,
             pos_bytes: self.pos_bytes,
+            in_fds: self.in_fds.clone(),
             held,
         })
     }
@@ -268,6 +271,7 @@ impl Shell<'_> {
         self.aliases = s.aliases;
         self.vars_bytes = s.vars_bytes;
         self.pos_bytes = s.pos_bytes;
+        self.in_fds = s.in_fds;
     }
 
     pub(super) fn assign(&mut self, a: &ast::Assignment) -> R<()> {
