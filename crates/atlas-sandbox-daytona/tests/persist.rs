@@ -85,7 +85,7 @@ async fn raw_execute(e: &Env, id: &str) -> reqwest::Response {
     reqwest::Client::new()
         .post(format!("{}/{id}/process/execute", e.control.toolbox_url()))
         .bearer_auth(KEY)
-        .json(&serde_json::json!({"command": "cat /tmp/keep.txt"}))
+        .json(&serde_json::json!({"command": "cat ${TMPDIR:-/tmp}/keep.txt"}))
         .send()
         .await
         .unwrap()
@@ -114,7 +114,7 @@ async fn pause_keeps_files_refuses_commands_and_resume_brings_them_back() {
         Some("session-a")
     );
 
-    run(&*sb, "echo kept > /tmp/keep.txt").await;
+    run(&*sb, "echo kept > ${TMPDIR:-/tmp}/keep.txt").await;
     assert_eq!(run(&*sb, "cat catalog.yml").await, "name: shop\n");
     assert_eq!(state_in_list(&p, &id).await, RemoteState::Running);
 
@@ -142,12 +142,12 @@ async fn pause_keeps_files_refuses_commands_and_resume_brings_them_back() {
 
     let back = p.persistence().unwrap().resume(&id).await.unwrap();
     assert_eq!(back.remote_id().as_deref(), Some(id.as_str()));
-    assert_eq!(run(&*back, "cat /tmp/keep.txt").await, "kept\n");
+    assert_eq!(run(&*back, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
     assert_eq!(run(&*back, "cat catalog.yml").await, "name: shop\n");
     assert_eq!(state_in_list(&p, &id).await, RemoteState::Running);
     // Resuming a running one finds it as it is.
     let again = p.persistence().unwrap().resume(&id).await.unwrap();
-    assert_eq!(run(&*again, "cat /tmp/keep.txt").await, "kept\n");
+    assert_eq!(run(&*again, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
 
     back.close().await.unwrap();
     assert!(e.control.live_sandboxes().is_empty());
@@ -217,13 +217,13 @@ async fn vendor_timers_stop_archive_and_delete() {
     let sb = create(&p, &root, "session-d").await;
     let id = sb.remote_id().unwrap();
     assert_eq!(e.control.intervals(&id), Some((2, 3, 10)));
-    run(&*sb, "echo kept > /tmp/keep.txt").await;
+    run(&*sb, "echo kept > ${TMPDIR:-/tmp}/keep.txt").await;
 
     // Idle past auto-stop: the vendor stops it; the live handle starts it again on its next
     // command, files intact.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(e.control.state_of(&id).as_deref(), Some("stopped"));
-    assert_eq!(run(&*sb, "cat /tmp/keep.txt").await, "kept\n");
+    assert_eq!(run(&*sb, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
     assert_eq!(e.control.state_of(&id).as_deref(), Some("started"));
 
     // Stopped past auto-archive: archived; resume restores it with its files.
@@ -232,7 +232,7 @@ async fn vendor_timers_stop_archive_and_delete() {
     assert_eq!(e.control.state_of(&id).as_deref(), Some("archived"));
     assert_eq!(state_in_list(&p, &id).await, RemoteState::Paused);
     let back = persist.resume(&id).await.unwrap();
-    assert_eq!(run(&*back, "cat /tmp/keep.txt").await, "kept\n");
+    assert_eq!(run(&*back, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
 
     // Stopped past auto-delete (paused_retention): the vendor deletes it on its own.
     back.pause().await.unwrap();
@@ -249,7 +249,7 @@ async fn dropped_persistent_handle_is_stopped_not_deleted() {
     let (_t, root) = layer();
     let sb = create(&p, &root, "session-e").await;
     let id = sb.remote_id().unwrap();
-    run(&*sb, "echo kept > /tmp/keep.txt").await;
+    run(&*sb, "echo kept > ${TMPDIR:-/tmp}/keep.txt").await;
     drop(sb);
     let start = Instant::now();
     while e.control.state_of(&id).as_deref() != Some("stopped")
@@ -259,7 +259,7 @@ async fn dropped_persistent_handle_is_stopped_not_deleted() {
     }
     assert_eq!(e.control.state_of(&id).as_deref(), Some("stopped"));
     let back = p.persistence().unwrap().resume(&id).await.unwrap();
-    assert_eq!(run(&*back, "cat /tmp/keep.txt").await, "kept\n");
+    assert_eq!(run(&*back, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
     back.close().await.unwrap();
 }
 
