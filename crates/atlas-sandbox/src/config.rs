@@ -841,7 +841,10 @@ fn validate_sandbox(
                 _ => opts.cwd.join(p),
             }
         }
-        None => crate::persist::default_state_path(|k| opts.var(k).map(str::to_owned)),
+        // Without XDG_STATE_HOME or HOME the default is relative: the working directory's.
+        None => opts.cwd.join(crate::persist::default_state_path(|k| {
+            opts.var(k).map(str::to_owned)
+        })),
     };
     Some(SandboxSettings {
         state_path,
