@@ -391,3 +391,68 @@ async fn sweep_after_a_vanished_host_finds_exactly_the_unowned_sandboxes() {
         "only the owned sandbox is left"
     );
 }
+
+/// The variables the other hosts read for E2B fill `template` and `sandbox_lifetime` (a bare
+/// count of milliseconds, as they write it) when config does not set them; the plugin builds
+/// with them; a value that is not a count is an error naming the variable.
+#[test]
+fn e2b_sandbox_template_and_timeout_variables_are_fallbacks() {
+    use atlas_sandbox::config::{self, LoadOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let opts = |env: &[(&str, &str)], file: Option<&str>| {
+        let config_file = file.map(|t| {
+            let p = dir.path().join("atlas.toml");
+            std::fs::write(&p, t).unwrap();
+            p
+        });
+        LoadOptions {
+            config_file,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            cwd: dir.path().to_path_buf(),
+            descriptors: atlas_sandbox::registry::compiled_in(),
+            example_root: PathBuf::from(config::EXAMPLE_SEMANTIC_ROOT),
+        }
+    };
+    let e2b = |c: &config::Config| {
+        c.plugins
+            .iter()
+            .find(|p| p.descriptor.id == "e2b")
+            .and_then(|p| p.table.clone())
+            .unwrap()
+    };
+    let vars = [
+        ("E2B_API_KEY", "e2b_test_key_0123456789"),
+        ("E2B_SANDBOX_TEMPLATE", "my-custom-template"),
+        ("E2B_SANDBOX_TIMEOUT", "600000"),
+    ];
+    let c = config::load(&opts(&vars, None)).unwrap();
+    let t = e2b(&c);
+    assert_eq!(t["template"], "my-custom-template");
+    assert_eq!(t["sandbox_lifetime"], "600000ms");
+    atlas_sandbox::host::build_slots(&c, &Default::default()).unwrap();
+
+    // Config wins over the variables.
+    let c = config::load(&opts(
+        &vars,
+        Some("[plugins.e2b]\ntemplate = \"from-file\"\nsandbox_lifetime = \"20m\"\n"),
+    ))
+    .unwrap();
+    let t = e2b(&c);
+    assert_eq!(t["template"], "from-file");
+    assert_eq!(t["sandbox_lifetime"], "20m");
+
+    std::fs::remove_file(dir.path().join("atlas.toml")).unwrap();
+    let e = config::load(&opts(
+        &[
+            ("E2B_API_KEY", "e2b_test_key_0123456789"),
+            ("E2B_SANDBOX_TIMEOUT", "ten minutes"),
+        ],
+        None,
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("E2B_SANDBOX_TIMEOUT"), "{e}");
+}
