@@ -456,3 +456,49 @@ fn e2b_sandbox_template_and_timeout_variables_are_fallbacks() {
     .to_string();
     assert!(e.contains("E2B_SANDBOX_TIMEOUT"), "{e}");
 }
+
+/// `[plugins.e2b.pools] <layer> = N` pools per host-level layer: a session of that layer takes
+/// a sandbox loaded with that layer's files; a session of another layer gets a new one.
+#[tokio::test]
+async fn pools_are_per_layer() {
+    let e = env().await;
+    let t = e
+        .table(
+            serde_json::json!({"pools": {"acme": 1}}),
+            Duration::from_secs(600),
+        )
+        .await;
+    let acme = e.dir.path().join("acme");
+    copy(&e.root, &acme);
+    std::fs::write(acme.join("acme.yml"), "name: acme\n").unwrap();
+    t.start_pools(&BTreeMap::from([
+        ("acme".to_owned(), acme.clone()),
+        ("default".to_owned(), e.root.clone()),
+    ]));
+    let l = t.lasting().unwrap().clone();
+    wait_for("the acme pool", || l.pooled().get("acme") == Some(&1)).await;
+    assert_eq!(l.pooled().get("default"), None, "no pool for default");
+
+    run(&t, &e.root, "d", "ls catalog.yml").await;
+    assert_eq!(
+        t.stats().sandboxes_pooled,
+        0,
+        "a default session is created"
+    );
+    let key = SessionKey {
+        scope: "t".into(),
+        layer: "acme".into(),
+        id: "a".into(),
+    };
+    let lease = t.lease(key, &acme).await.unwrap();
+    let (_, out) = lease.exec(ExecRequest::new("cat acme.yml")).await.unwrap();
+    assert_eq!(out.stdout_str(), "name: acme\n");
+    assert_eq!(
+        t.stats().sandboxes_pooled,
+        1,
+        "the acme session took the pool's"
+    );
+    drop(lease);
+    t.close_all().await;
+    assert!(e.state.live_sandboxes().is_empty());
+}
