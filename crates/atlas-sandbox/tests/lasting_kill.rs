@@ -3,8 +3,14 @@
 //! two pooled ones (owned by nobody now), `sweep` finds exactly the pooled ones and deletes
 //! them, and a restarted server resumes the session's sandbox with its files.
 
-#![cfg(feature = "e2b")]
-#![allow(clippy::unwrap_used)]
+#![cfg(all(feature = "e2b", feature = "server"))]
+// The host binary is the thing under test: it is started, killed and run as a user would, with
+// std's process API (as in server_faults.rs), not through the SDK's command runner.
+#![allow(
+    clippy::unwrap_used,
+    clippy::disallowed_types,
+    clippy::disallowed_methods
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

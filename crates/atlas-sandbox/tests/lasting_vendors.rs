@@ -86,7 +86,7 @@ struct Env {
     root: PathBuf,
 }
 
-async fn env(v: Vendor) -> Env {
+fn env(v: Vendor) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("semantic");
     copy(
@@ -195,7 +195,7 @@ async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 async fn idle_pauses_and_the_next_call_resumes_with_tmp_intact(v: Vendor) {
-    let e = env(v).await;
+    let e = env(v);
     let t = e
         .table(
             serde_json::json!({"persistent": true}),
@@ -225,7 +225,7 @@ async fn idle_pauses_and_the_next_call_resumes_with_tmp_intact(v: Vendor) {
 }
 
 async fn a_restarted_host_resumes_the_same_sandbox(v: Vendor) {
-    let e = env(v).await;
+    let e = env(v);
     let policy = serde_json::json!({"persistent": true});
     let ids = {
         let t = e.table(policy.clone(), Duration::from_secs(600)).await;
@@ -250,7 +250,7 @@ async fn a_restarted_host_resumes_the_same_sandbox(v: Vendor) {
 }
 
 async fn a_pool_of_three_serves_three_sessions_once_each_and_refills(v: Vendor) {
-    let e = env(v).await;
+    let e = env(v);
     let t = e
         .table(
             serde_json::json!({"pool_size": 3}),
@@ -291,7 +291,7 @@ async fn a_pool_of_three_serves_three_sessions_once_each_and_refills(v: Vendor) 
 }
 
 async fn max_sandboxes_holds_under_fifty_concurrent_sessions(v: Vendor) {
-    let e = env(v).await;
+    let e = env(v);
     let t = e
         .table(
             serde_json::json!({"persistent": true, "max_sandboxes": 5}),
@@ -326,7 +326,7 @@ async fn max_sandboxes_holds_under_fifty_concurrent_sessions(v: Vendor) {
 }
 
 async fn a_refused_pause_or_a_failed_resume_falls_back_to_a_fresh_sandbox(v: Vendor) {
-    let e = env(v).await;
+    let e = env(v);
     let t = e
         .table(
             serde_json::json!({"persistent": true}),
@@ -391,7 +391,7 @@ async fn a_refused_pause_or_a_failed_resume_falls_back_to_a_fresh_sandbox(v: Ven
 }
 
 async fn sweep_after_a_vanished_host_finds_exactly_the_unowned_sandboxes(v: Vendor) {
-    let e = env(v).await;
+    let e = env(v);
     let t = e
         .table(
             serde_json::json!({"persistent": true, "pool_size": 2}),
