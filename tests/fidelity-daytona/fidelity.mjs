@@ -133,13 +133,13 @@ try {
   });
 
   await check('stop keeps the files and the toolbox refuses; start brings them back', async () => {
-    await sandbox.process.executeCommand('echo kept > /tmp/keep.txt');
+    await sandbox.process.executeCommand('echo kept > keep.txt', '/tmp');
     await sandbox.stop();
     assert.equal(sandbox.state, 'stopped');
-    await assert.rejects(sandbox.process.executeCommand('cat /tmp/keep.txt'), (e) => e.statusCode === 503);
+    await assert.rejects(sandbox.process.executeCommand('cat keep.txt', '/tmp'), (e) => e.statusCode === 503);
     await sandbox.start();
     assert.equal(sandbox.state, 'started');
-    const r = await sandbox.process.executeCommand('cat /tmp/keep.txt');
+    const r = await sandbox.process.executeCommand('cat keep.txt', '/tmp');
     assert.equal(r.result, 'kept\n');
     // Starting a started sandbox answers it as it is.
     await sandbox.start();
@@ -160,11 +160,11 @@ try {
       { labels: { app: 'timers' }, autoStopInterval: 1, autoDeleteInterval: 2 },
       { timeout: 30 },
     );
-    await sb.process.executeCommand('echo kept > /tmp/keep.txt');
+    await sb.process.executeCommand('echo kept > keep.txt', '/tmp');
     await sb.waitUntilStopped(20);
     assert.equal(sb.state, 'stopped');
     await sb.start();
-    assert.equal((await sb.process.executeCommand('cat /tmp/keep.txt')).result, 'kept\n');
+    assert.equal((await sb.process.executeCommand('cat keep.txt', '/tmp')).result, 'kept\n');
     await sb.stop();
     const deadline = Date.now() + 20000;
     for (;;) {

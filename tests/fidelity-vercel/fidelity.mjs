@@ -189,7 +189,7 @@ check("a paused sandbox reports stopped", paused.status === "stopped", paused.st
 check("a paused sandbox has a snapshot", typeof paused.currentSnapshotId === "string", paused.currentSnapshotId);
 await rejects(
   "the stopped session refuses commands (410 sandbox_stopped)",
-  () => paused.currentSession().runCommand("cat", ["/tmp/keep.txt"]),
+  () => paused.currentSession().runCommand({ cmd: "cat", args: ["keep.txt"], cwd: "/tmp" }),
   (e) => e instanceof APIError && e.response.status === 410,
 );
 let resumedHook = 0;
@@ -197,11 +197,11 @@ const resumed = await Sandbox.get({ ...creds, name: "fidelity-persistent", resum
 check("get with resume starts a new session", typeof firstSession === "string" && resumed.currentSession().sessionId !== firstSession && resumed.status === "running", `${resumed.currentSession().sessionId} ${firstSession} ${resumed.status}`);
 check("onResume fires once for a resumed sandbox", resumedHook === 1, resumedHook);
 check("get with resume sent resume=true", seenUrls.some((r) => r.startsWith("GET /v2/sandboxes/fidelity-persistent") && r.includes("resume=true")), seenUrls.filter((r) => r.includes("fidelity-persistent")).join(", "));
-const kept = await resumed.runCommand("cat", ["/tmp/keep.txt"]);
+const kept = await resumed.runCommand({ cmd: "cat", args: ["keep.txt"], cwd: "/tmp" });
 check("the resumed session has the files", (await kept.stdout()) === "kept\n", await kept.stdout());
 // The SDK resumes by itself on a stopped session (withResume), as our client does.
 await resumed.stop();
-const auto = await resumed.runCommand("cat", ["/tmp/keep.txt"]);
+const auto = await resumed.runCommand({ cmd: "cat", args: ["keep.txt"], cwd: "/tmp" });
 check("a command on a stopped persistent sandbox auto-resumes it", (await auto.stdout()) === "kept\n", await auto.stdout());
 await resumed.stop();
 await resumed.delete();

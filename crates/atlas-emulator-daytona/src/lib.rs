@@ -1042,7 +1042,8 @@ async fn create_session(call: Call, Path(id): Path<String>, body: axum::body::By
     }
     let home = dir.map(WORK_DIR);
     let sdir = dir.map(&format!("/tmp/.daytona/sessions/{}", req.session_id));
-    let session = Session::start(&req.session_id, sdir, &home, &home).map_err(|e| {
+    let tmp = dir.map("/tmp");
+    let session = Session::start(&req.session_id, sdir, &home, &home, &tmp).map_err(|e| {
         call.toolbox_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL_SERVER_ERROR",

@@ -64,7 +64,9 @@ fn shell_program() -> &'static str {
 }
 
 impl Session {
-    /// Starts the session's shell in its own process group, in `cwd` with `home` as `$HOME`.
+    /// Starts the session's shell in its own process group, in `cwd` with `home` as `$HOME` and
+    /// `tmp` as `$TMPDIR`: the emulator cannot give each sandbox its own `/tmp`, so commands
+    /// that must not share the host's name `${TMPDIR:-/tmp}` (as with the kit's other emulators).
     // The daemon's session is a long-lived shell fed through its stdin; the SDK's runner runs a
     // process to completion and has no such mode, so this test-support code spawns directly.
     #[allow(
@@ -72,12 +74,20 @@ impl Session {
         clippy::disallowed_types,
         reason = "a persistent interactive shell, which atlas_sandbox_sdk::process cannot run"
     )]
-    pub(crate) fn start(id: &str, dir: PathBuf, cwd: &Path, home: &Path) -> std::io::Result<Self> {
+    pub(crate) fn start(
+        id: &str,
+        dir: PathBuf,
+        cwd: &Path,
+        home: &Path,
+        tmp: &Path,
+    ) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
+        std::fs::create_dir_all(tmp)?;
         let mut cmd = tokio::process::Command::new(shell_program());
         cmd.env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("HOME", home)
+            .env("TMPDIR", tmp)
             .env("USER", "daytona")
             .env("LANG", "C.UTF-8")
             .current_dir(cwd)

@@ -134,19 +134,24 @@ fn default_true() -> bool {
 }
 
 impl DaytonaConfig {
-    /// The host's policy for this plugin's sandboxes, from the session keys.
+    /// The host's policy for this plugin's sandboxes, from the session keys, checked by the
+    /// rules every cloud backend shares ([`atlas_sandbox_cloud::session_policy`]).
+    pub fn checked_policy(&self) -> Result<atlas_sandbox_sdk::SessionPolicy> {
+        atlas_sandbox_cloud::session_policy(
+            crate::ID,
+            atlas_sandbox_cloud::PolicyKeys {
+                persistent: self.persistent,
+                pool_size: self.pool_size,
+                pools: self.pools.clone(),
+                max_sandboxes: self.max_sandboxes,
+                paused_retention: self.paused_retention.get(),
+            },
+        )
+    }
+
+    /// [`DaytonaConfig::checked_policy`] of a validated config (the defaults if it is not).
     pub fn session_policy(&self) -> atlas_sandbox_sdk::SessionPolicy {
-        let mut pools = self.pools.clone();
-        if self.pool_size > 0 {
-            pools.insert("default".to_owned(), self.pool_size);
-        }
-        pools.retain(|_, n| *n > 0);
-        atlas_sandbox_sdk::SessionPolicy {
-            persistent: self.persistent,
-            pools,
-            max_sandboxes: self.max_sandboxes,
-            paused_retention: self.paused_retention.get(),
-        }
+        self.checked_policy().unwrap_or_default()
     }
 
     /// Daytona's auto-delete interval for a persistent sandbox: `paused_retention` in whole
@@ -223,31 +228,8 @@ impl DaytonaConfig {
                 "[plugins.daytona] timeout must be greater than zero",
             ));
         }
-        let retention = self.paused_retention.get();
-        if retention < Duration::from_secs(60) {
-            return Err(Error::config(format!(
-                "[plugins.daytona] paused_retention is {}; it must be at least 1m (Daytona counts auto-delete in minutes)",
-                self.paused_retention
-            )));
-        }
-        if self.max_sandboxes == Some(0) {
-            return Err(Error::config(
-                "[plugins.daytona] max_sandboxes must be at least 1 (leave it unset for no cap)",
-            ));
-        }
-        if let Some(max) = self.max_sandboxes {
-            let pooled = self.pool_size + self.pools.values().sum::<usize>();
-            if pooled > max {
-                return Err(Error::config(format!(
-                    "[plugins.daytona] pool_size and pools keep {pooled} sandboxes ready, more than max_sandboxes = {max}"
-                )));
-            }
-        }
-        if self.pools.keys().any(|k| k.trim().is_empty()) {
-            return Err(Error::config(
-                "[plugins.daytona] pools has an empty layer name",
-            ));
-        }
+        // paused_retention at least 1m also suits Daytona, which counts auto-delete in minutes.
+        self.checked_policy()?;
         for key in self.labels.keys() {
             if key.starts_with(atlas_sandbox_cloud::TAG_MARKER) {
                 return Err(Error::config(format!(
@@ -277,6 +259,25 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("apiKey"), "{e}");
         assert!(serde_json::from_value::<DaytonaConfig>(serde_json::json!({})).is_err());
+    }
+
+    #[test]
+    fn session_keys_follow_the_shared_rules() {
+        let check = |extra: serde_json::Value| {
+            let mut v = serde_json::json!({"api_key": "dtn_x"});
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            let c: DaytonaConfig = serde_json::from_value(v).unwrap();
+            c.validate().unwrap_err().to_string()
+        };
+        // Before, pool_size silently replaced pools.default.
+        let e = check(serde_json::json!({"pool_size": 2, "pools": {"default": 1}}));
+        assert!(e.contains("pool_size and pools.default"), "{e}");
+        let e = check(serde_json::json!({"pool_size": 2, "max_sandboxes": 2}));
+        assert!(e.contains("leaves no room for a session"), "{e}");
+        let e = check(serde_json::json!({"paused_retention": "30s"}));
+        assert!(e.contains("at least 1m"), "{e}");
     }
 
     #[test]

@@ -85,7 +85,7 @@ async fn raw_execute(e: &Env, id: &str) -> reqwest::Response {
     reqwest::Client::new()
         .post(format!("{}/{id}/process/execute", e.control.toolbox_url()))
         .bearer_auth(KEY)
-        .json(&serde_json::json!({"command": "cat /tmp/keep.txt"}))
+        .json(&serde_json::json!({"command": "cat ${TMPDIR:-/tmp}/keep.txt"}))
         .send()
         .await
         .unwrap()
@@ -114,7 +114,7 @@ async fn pause_keeps_files_refuses_commands_and_resume_brings_them_back() {
         Some("session-a")
     );
 
-    run(&*sb, "echo kept > /tmp/keep.txt").await;
+    run(&*sb, "echo kept > ${TMPDIR:-/tmp}/keep.txt").await;
     assert_eq!(run(&*sb, "cat catalog.yml").await, "name: shop\n");
     assert_eq!(state_in_list(&p, &id).await, RemoteState::Running);
 
@@ -142,12 +142,12 @@ async fn pause_keeps_files_refuses_commands_and_resume_brings_them_back() {
 
     let back = p.persistence().unwrap().resume(&id).await.unwrap();
     assert_eq!(back.remote_id().as_deref(), Some(id.as_str()));
-    assert_eq!(run(&*back, "cat /tmp/keep.txt").await, "kept\n");
+    assert_eq!(run(&*back, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
     assert_eq!(run(&*back, "cat catalog.yml").await, "name: shop\n");
     assert_eq!(state_in_list(&p, &id).await, RemoteState::Running);
     // Resuming a running one finds it as it is.
     let again = p.persistence().unwrap().resume(&id).await.unwrap();
-    assert_eq!(run(&*again, "cat /tmp/keep.txt").await, "kept\n");
+    assert_eq!(run(&*again, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
 
     back.close().await.unwrap();
     assert!(e.control.live_sandboxes().is_empty());
@@ -205,8 +205,9 @@ async fn vendor_5xx_on_resume_is_an_error_not_a_hang() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vendor_timers_stop_archive_and_delete() {
     let e = env().await;
-    // One emulated minute lasts 100 ms.
-    e.control.set_minute(Duration::from_millis(100));
+    // One emulated minute lasts 250 ms: wide enough windows between the timers on a loaded
+    // machine; the states are polled, not slept for.
+    e.control.set_minute(Duration::from_millis(250));
     let mut c = config(&e);
     c.auto_stop_minutes = 2;
     c.auto_archive_minutes = Some(3);
@@ -217,27 +218,39 @@ async fn vendor_timers_stop_archive_and_delete() {
     let sb = create(&p, &root, "session-d").await;
     let id = sb.remote_id().unwrap();
     assert_eq!(e.control.intervals(&id), Some((2, 3, 10)));
-    run(&*sb, "echo kept > /tmp/keep.txt").await;
+    run(&*sb, "echo kept > ${TMPDIR:-/tmp}/keep.txt").await;
+    let reach = |state: Option<&'static str>, within: Duration| {
+        let control = e.control.clone();
+        let id = id.clone();
+        async move {
+            let t0 = Instant::now();
+            while control.state_of(&id).as_deref() != state {
+                assert!(
+                    t0.elapsed() < within,
+                    "{id} never reached {state:?}: {:?}",
+                    control.state_of(&id)
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
 
     // Idle past auto-stop: the vendor stops it; the live handle starts it again on its next
     // command, files intact.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(e.control.state_of(&id).as_deref(), Some("stopped"));
-    assert_eq!(run(&*sb, "cat /tmp/keep.txt").await, "kept\n");
+    reach(Some("stopped"), Duration::from_secs(5)).await;
+    assert_eq!(run(&*sb, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
     assert_eq!(e.control.state_of(&id).as_deref(), Some("started"));
 
     // Stopped past auto-archive: archived; resume restores it with its files.
     sb.pause().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    assert_eq!(e.control.state_of(&id).as_deref(), Some("archived"));
+    reach(Some("archived"), Duration::from_secs(5)).await;
     assert_eq!(state_in_list(&p, &id).await, RemoteState::Paused);
     let back = persist.resume(&id).await.unwrap();
-    assert_eq!(run(&*back, "cat /tmp/keep.txt").await, "kept\n");
+    assert_eq!(run(&*back, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
 
     // Stopped past auto-delete (paused_retention): the vendor deletes it on its own.
     back.pause().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(e.control.state_of(&id), None);
+    reach(None, Duration::from_secs(10)).await;
     let err = persist.resume(&id).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::SandboxGone, "{err}");
 }
@@ -249,7 +262,7 @@ async fn dropped_persistent_handle_is_stopped_not_deleted() {
     let (_t, root) = layer();
     let sb = create(&p, &root, "session-e").await;
     let id = sb.remote_id().unwrap();
-    run(&*sb, "echo kept > /tmp/keep.txt").await;
+    run(&*sb, "echo kept > ${TMPDIR:-/tmp}/keep.txt").await;
     drop(sb);
     let start = Instant::now();
     while e.control.state_of(&id).as_deref() != Some("stopped")
@@ -259,7 +272,7 @@ async fn dropped_persistent_handle_is_stopped_not_deleted() {
     }
     assert_eq!(e.control.state_of(&id).as_deref(), Some("stopped"));
     let back = p.persistence().unwrap().resume(&id).await.unwrap();
-    assert_eq!(run(&*back, "cat /tmp/keep.txt").await, "kept\n");
+    assert_eq!(run(&*back, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
     back.close().await.unwrap();
 }
 

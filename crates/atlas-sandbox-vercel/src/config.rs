@@ -236,44 +236,28 @@ impl VercelConfig {
                 "allowed_domains contains an empty entry ({d:?})"
             )));
         }
-        if self.paused_retention.get() < Duration::from_secs(1) {
-            return Err(config_error(format!(
-                "paused_retention is {}; it must be at least 1s",
-                self.paused_retention
-            )));
-        }
-        if self.max_sandboxes == Some(0) {
-            return Err(config_error(
-                "max_sandboxes must be at least 1 (leave it unset for no cap)",
-            ));
-        }
-        if let Some(max) = self.max_sandboxes {
-            let pooled = self.pool_size + self.pools.values().sum::<usize>();
-            if pooled > max {
-                return Err(config_error(format!(
-                    "pool_size and pools keep {pooled} sandboxes ready, more than max_sandboxes = {max}"
-                )));
-            }
-        }
-        if self.pools.keys().any(|k| k.trim().is_empty()) {
-            return Err(config_error("pools has an empty layer name"));
-        }
+        self.checked_policy()?;
         Ok(creds)
     }
 
-    /// The host's policy for this plugin's sandboxes, from the session keys.
+    /// The host's policy for this plugin's sandboxes, from the session keys, checked by the
+    /// rules every cloud backend shares ([`atlas_sandbox_cloud::session_policy`]).
+    pub fn checked_policy(&self) -> Result<atlas_sandbox_sdk::SessionPolicy> {
+        atlas_sandbox_cloud::session_policy(
+            crate::ID,
+            atlas_sandbox_cloud::PolicyKeys {
+                persistent: self.persistent,
+                pool_size: self.pool_size,
+                pools: self.pools.clone(),
+                max_sandboxes: self.max_sandboxes,
+                paused_retention: self.paused_retention.get(),
+            },
+        )
+    }
+
+    /// [`VercelConfig::checked_policy`] of a validated config (the defaults if it is not).
     pub fn session_policy(&self) -> atlas_sandbox_sdk::SessionPolicy {
-        let mut pools = self.pools.clone();
-        if self.pool_size > 0 {
-            pools.insert("default".to_owned(), self.pool_size);
-        }
-        pools.retain(|_, n| *n > 0);
-        atlas_sandbox_sdk::SessionPolicy {
-            persistent: self.persistent,
-            pools,
-            max_sandboxes: self.max_sandboxes,
-            paused_retention: self.paused_retention.get(),
-        }
+        self.checked_policy().unwrap_or_default()
     }
 
     /// The vendor's `snapshotExpiration` in milliseconds (0: never).
@@ -419,6 +403,25 @@ mod tests {
             e.encode(claims.to_string()),
             e.encode(b"sig")
         )
+    }
+
+    #[test]
+    fn session_keys_follow_the_shared_rules() {
+        let base = serde_json::json!({"token": "t", "team_id": "team_1", "project_id": "prj_1"});
+        let with = |extra: serde_json::Value| {
+            let mut v = base.clone();
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            rejection(v)
+        };
+        // Before, pool_size silently replaced pools.default.
+        let e = with(serde_json::json!({"pool_size": 2, "pools": {"default": 1}}));
+        assert!(e.contains("pool_size and pools.default"), "{e}");
+        let e = with(serde_json::json!({"pool_size": 2, "max_sandboxes": 2}));
+        assert!(e.contains("leaves no room for a session"), "{e}");
+        let e = with(serde_json::json!({"paused_retention": "30s"}));
+        assert!(e.contains("at least 1m"), "{e}");
     }
 
     #[test]

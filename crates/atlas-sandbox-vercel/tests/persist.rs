@@ -40,7 +40,7 @@ async fn raw_run(s: &common::Setup, session_id: &str) -> reqwest::StatusCode {
             s.running.base_url
         ))
         .bearer_auth(common::TOKEN)
-        .json(&serde_json::json!({"command": "cat", "args": ["/tmp/keep.txt"], "wait": true, "logs": true}))
+        .json(&serde_json::json!({"command": "cat", "args": ["keep.txt"], "cwd": "/tmp", "wait": true, "logs": true}))
         .send()
         .await
         .unwrap()
@@ -84,7 +84,7 @@ async fn pause_snapshots_refuses_commands_and_resume_restores_files() {
         Some("session-a")
     );
 
-    run(&*sb, "echo kept > /tmp/keep.txt").await;
+    run(&*sb, "echo kept > ${TMPDIR:-/tmp}/keep.txt").await;
     assert_eq!(run(&*sb, "cat entities/orders.yml").await, "name: orders\n");
     let session_id = last_session_id(&s);
     assert_eq!(state_in_list(&s, &name).await, RemoteState::Running);
@@ -112,7 +112,7 @@ async fn pause_snapshots_refuses_commands_and_resume_restores_files() {
 
     let back = persist.resume(&name).await.unwrap();
     assert_eq!(back.remote_id().as_deref(), Some(name.as_str()));
-    assert_eq!(run(&*back, "cat /tmp/keep.txt").await, "kept\n");
+    assert_eq!(run(&*back, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
     assert_eq!(
         run(&*back, "cat entities/orders.yml").await,
         "name: orders\n"
@@ -200,7 +200,7 @@ async fn lifetime_timer_snapshots_and_the_live_handle_resumes() {
         .await
         .unwrap();
     let name = sb.remote_id().unwrap();
-    run(&*sb, "echo kept > /tmp/keep.txt").await;
+    run(&*sb, "echo kept > ${TMPDIR:-/tmp}/keep.txt").await;
 
     // The 5 min lifetime runs out (a 300 ms clock here): the vendor stops and snapshots it.
     s.emu.set_time_scale(1000);
@@ -211,7 +211,7 @@ async fn lifetime_timer_snapshots_and_the_live_handle_resumes() {
     assert!(s.emu.has_snapshot(&name));
     s.emu.set_time_scale(1);
     // The live handle resumes it from the snapshot on its next command.
-    assert_eq!(run(&*sb, "cat /tmp/keep.txt").await, "kept\n");
+    assert_eq!(run(&*sb, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
     assert_eq!(s.emu.running_sessions(), 1);
 
     // A dropped persistent handle is stopped (snapshotted), not deleted.
@@ -222,7 +222,7 @@ async fn lifetime_timer_snapshots_and_the_live_handle_resumes() {
     .await;
     assert_eq!(s.emu.sandbox_count(), 1);
     let back = persist.resume(&name).await.unwrap();
-    assert_eq!(run(&*back, "cat /tmp/keep.txt").await, "kept\n");
+    assert_eq!(run(&*back, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
     back.close().await.unwrap();
     s.assert_nothing_left();
 }

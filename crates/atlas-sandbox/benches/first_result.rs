@@ -20,7 +20,7 @@ use atlas_sandbox::config::SandboxSettings;
 use atlas_sandbox::{Host, PluginSlot, SessionKey, SessionSettings, SessionTable};
 use atlas_sandbox_sdk::{ExecRequest, PluginContext};
 
-const RUNS: usize = 7;
+const RUNS: usize = 15;
 
 fn latency() -> Duration {
     Duration::from_millis(
@@ -140,8 +140,14 @@ fn key(id: &str) -> SessionKey {
     }
 }
 
-/// Runs `ls` as a new session's first command; returns the time and the requests made meanwhile.
-async fn first(t: &SessionTable, v: &Vendor, root: &Path, id: &str) -> (Duration, usize) {
+/// Runs `ls` as a new session's first command; returns the time and the requests made
+/// meanwhile.
+async fn first(
+    t: &SessionTable,
+    v: &Vendor,
+    root: &Path,
+    id: &str,
+) -> (Duration, Vec<atlas_emulator_kit::RecordedRequest>) {
     let before = v.kit.requests().len();
     let t0 = Instant::now();
     let lease = t.lease(key(id), root).await.expect("lease");
@@ -151,7 +157,73 @@ async fn first(t: &SessionTable, v: &Vendor, root: &Path, id: &str) -> (Duration
         .expect("exec");
     let took = t0.elapsed();
     assert_eq!(out.exit_code, 0, "{out:?}");
-    (took, v.kit.requests().len() - before)
+    assert_eq!(out.stdout_str(), "catalog.yml\n");
+    (took, v.kit.requests()[before..].to_vec())
+}
+
+/// The ids of the pool's ready sandboxes, as the vendor lists them (by their owner tag).
+async fn pooled_ids(t: &SessionTable) -> Vec<String> {
+    let (_, plugin) = t.host().lasting_backend().expect("a lasting backend");
+    let listed = plugin
+        .persistence()
+        .expect("persistence")
+        .list()
+        .await
+        .expect("list");
+    listed
+        .into_iter()
+        .filter(|r| {
+            r.tags.get(atlas_sandbox_sdk::OWNER_TAG).map(String::as_str) == Some("pool:default")
+        })
+        .map(|r| r.id)
+        .collect()
+}
+
+/// The names a vendor's requests use for one sandbox: its id, and for Vercel the id of its
+/// running session too (commands go to `/v2/sandboxes/sessions/{session}`), read from the
+/// vendor's own sandbox record.
+async fn names_of(v: &Vendor, remote: &str) -> Vec<String> {
+    let mut names = vec![remote.to_owned()];
+    if v.id == "vercel" {
+        let url = format!(
+            "{}/v2/sandboxes/{remote}?teamId=team_bench&projectId=prj_bench",
+            v.table["api_url"].as_str().unwrap_or_default()
+        );
+        let got: serde_json::Value = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(v.table["token"].as_str().unwrap_or_default())
+            .send()
+            .await
+            .expect("get the Vercel sandbox")
+            .json()
+            .await
+            .expect("its JSON");
+        let session = got["session"]["id"]
+            .as_str()
+            .or_else(|| got["sandbox"]["currentSessionId"].as_str())
+            .expect("the sandbox's session id");
+        names.push(session.to_owned());
+    }
+    names
+}
+
+/// The requests that name one of `names` (in the path or E2B's sandbox header): what a session
+/// on a pooled sandbox waited on, apart from the refill running beside it.
+fn naming(made: &[atlas_emulator_kit::RecordedRequest], names: &[String]) -> usize {
+    made.iter()
+        .filter(|r| {
+            names.iter().any(|n| {
+                r.path.split('/').any(|seg| seg == n) || r.header("e2b-sandbox-id") == Some(n)
+            })
+        })
+        .count()
+}
+
+/// Waits until the pool holds its one sandbox, so no refill runs beside a measurement.
+async fn pool_full(lasting: &atlas_sandbox::persist::Lasting) {
+    while lasting.pooled().get("default").copied().unwrap_or(0) < 1 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 struct Row {
@@ -170,12 +242,17 @@ impl Row {
         self.times.sort();
         self.requests.sort_unstable();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let (lo, hi) = (self.requests[0], self.requests[self.requests.len() - 1]);
         format!(
             "{:.0} ms ({:.0}–{:.0}) | {}",
             ms(self.times[self.times.len() / 2]),
             ms(self.times[0]),
             ms(self.times[self.times.len() - 1]),
-            self.requests[self.requests.len() / 2]
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}–{hi}")
+            }
         )
     }
 }
@@ -193,17 +270,21 @@ async fn bench(v: Vendor, root: &Path, dir: &Path) -> Option<String> {
     )]));
     let lasting = pool.lasting()?.clone();
     for run in 0..RUNS {
-        let (t, n) = first(&plain, &v, root, &format!("cold-{run}")).await;
+        pool_full(&lasting).await;
+        let (t, made) = first(&plain, &v, root, &format!("cold-{run}")).await;
         cold.times.push(t);
-        cold.requests.push(n);
+        cold.requests.push(made.len());
         plain.close(&key(&format!("cold-{run}"))).await;
 
-        while lasting.pooled().get("default").copied().unwrap_or(0) < 1 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        // Requests of the refill that starts once the sandbox is taken are not the session's.
-        let (t, _) = first(&pool, &v, root, &format!("pooled-{run}")).await;
+        pool_full(&lasting).await;
+        // The refill that starts once the sandbox is taken runs beside the session: only the
+        // requests naming the session's sandbox are the session's.
+        let ready = pooled_ids(&pool).await;
+        assert_eq!(ready.len(), 1, "one pooled sandbox: {ready:?}");
+        let names = names_of(&v, &ready[0]).await;
+        let (t, made) = first(&pool, &v, root, &format!("pooled-{run}")).await;
         pooled.times.push(t);
+        pooled.requests.push(naming(&made, &names));
         pool.close(&key(&format!("pooled-{run}"))).await;
 
         let id = format!("resumed-{run}");
@@ -213,14 +294,16 @@ async fn bench(v: Vendor, root: &Path, dir: &Path) -> Option<String> {
             t.close_all().await;
         }
         let t2 = table(&v, root, &store, serde_json::json!({"persistent": true})).await?;
-        let (t, n) = first(&t2, &v, root, &id).await;
+        pool_full(&lasting).await;
+        let (t, made) = first(&t2, &v, root, &id).await;
         resumed.times.push(t);
-        resumed.requests.push(n);
+        resumed.requests.push(made.len());
         t2.close(&key(&id)).await;
     }
     pool.close_all().await;
-    // The pooled session's requests: one command, counted apart from the refill's.
-    pooled.requests = vec![1; RUNS];
+    let (_, plugin) = pool.host().lasting_backend()?;
+    let left = plugin.persistence()?.list().await.expect("list");
+    assert!(left.is_empty(), "{}: the bench leaked {left:?}", v.id);
     Some(format!(
         "| {} | {} | {} | {} |",
         v.id,

@@ -91,6 +91,11 @@ pub struct SandboxSection {
     /// config file's directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_path: Option<PathBuf>,
+    /// Environment variables every command sees, on every backend (`[sandbox.env]`, `NAME =
+    /// "value"`). Only these literal values are passed: nothing of the host's own environment,
+    /// and a name the host reads credentials from, or the value of a host secret, is refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
 
 impl Default for SandboxSection {
@@ -105,6 +110,7 @@ impl Default for SandboxSection {
             allow_just_bash_in_production: false,
             health_check_timeout: default_health_check_timeout(),
             state_path: None,
+            env: BTreeMap::new(),
         }
     }
 }
@@ -277,6 +283,8 @@ pub struct SandboxSettings {
     pub health_check_timeout: Duration,
     /// The session store of persistent cloud sessions (`state_path`).
     pub state_path: PathBuf,
+    /// `[sandbox.env]`, checked: exported in every command on every backend.
+    pub env: BTreeMap<String, String>,
 }
 
 impl SandboxSettings {
@@ -296,6 +304,7 @@ impl SandboxSettings {
             allow_just_bash_in_production: false,
             health_check_timeout: d.health_check_timeout.get(),
             state_path: crate::persist::default_state_path(|k| std::env::var(k).ok()),
+            env: BTreeMap::new(),
         }
     }
 }
@@ -841,9 +850,14 @@ fn validate_sandbox(
                 _ => opts.cwd.join(p),
             }
         }
-        None => crate::persist::default_state_path(|k| opts.var(k).map(str::to_owned)),
+        // Without XDG_STATE_HOME or HOME the default is relative: the working directory's.
+        None => opts.cwd.join(crate::persist::default_state_path(|k| {
+            opts.var(k).map(str::to_owned)
+        })),
     };
+    let env = check_env(ctx, &section.env, opts, errors);
     Some(SandboxSettings {
+        env,
         state_path,
         semantic_root,
         semantic_root_source,
@@ -855,6 +869,61 @@ fn validate_sandbox(
         allow_just_bash_in_production: section.allow_just_bash_in_production,
         health_check_timeout: section.health_check_timeout.get(),
     })
+}
+
+/// `[sandbox.env]` as [`crate::env::check`] accepts it; each bad entry is an error naming it.
+fn check_env(
+    ctx: &Ctx<'_>,
+    env: &BTreeMap<String, String>,
+    opts: &LoadOptions,
+    errors: &mut ConfigErrors,
+) -> BTreeMap<String, String> {
+    // The variables the backends read credentials from, and any host variable named like one.
+    let secret_names: Vec<&str> = opts
+        .descriptors
+        .iter()
+        .flat_map(|d| d.env_fallbacks.iter())
+        .filter(|(_, key)| is_secret_key(key))
+        .map(|(var, _)| *var)
+        .collect();
+    let host_secret = |value: &str| {
+        let value = value.trim();
+        if value.len() < 8 {
+            return None;
+        }
+        opts.env
+            .iter()
+            .find(|(k, v)| {
+                (secret_names.contains(&k.as_str()) || is_secret_key(&k.to_ascii_lowercase()))
+                    && v.trim() == value
+            })
+            .map(|(k, _)| k.clone())
+    };
+    let bad = crate::env::check(env, &secret_names, host_secret);
+    if bad.is_empty() {
+        return env.clone();
+    }
+    for (name, message) in bad {
+        let mut path = vec!["sandbox".to_owned(), "env".to_owned()];
+        if !name.is_empty() {
+            path.push(name.clone());
+        }
+        errors.push(ConfigProblem {
+            key: path.join("."),
+            // The value is not echoed: it may be the very secret being refused.
+            value: None,
+            origin: ctx.origin(&path),
+            message,
+        });
+    }
+    BTreeMap::new()
+}
+
+/// Whether a key or variable name (lower case) holds a credential.
+fn is_secret_key(key: &str) -> bool {
+    ["key", "token", "secret", "password"]
+        .iter()
+        .any(|w| key.split(['_', '-']).any(|part| part == *w))
 }
 
 /// Removes `..` and `.` lexically so the example root prints cleanly.
@@ -1980,5 +2049,36 @@ mod tests {
         assert_eq!(toml_key_line(t, &p("plugins.e2b.api_key")), Some(4));
         assert_eq!(toml_key_line(t, &p("plugins.nsjail.x")), Some(6));
         assert_eq!(toml_key_line(t, &p("plugins.zzz")), None);
+    }
+
+    #[test]
+    fn sandbox_env_is_checked_and_never_takes_host_secrets() {
+        let f = fixture(
+            Some("[sandbox.env]\nREGION = \"eu\"\nQUOTE = \"it's\"\n"),
+            &[],
+        );
+        let c = load(&f.opts).unwrap();
+        assert_eq!(c.sandbox.env.len(), 2);
+        assert_eq!(c.sandbox.env["QUOTE"], "it's");
+
+        let f = fixture(
+            Some(
+                "[sandbox.env]\nE2B_API_KEY = \"x\"\nCOPY = \"sk-live-0123456789\"\n\
+                 UID = \"0\"\n\"2BAD\" = \"v\"\n",
+            ),
+            &[("GITHUB_TOKEN", "sk-live-0123456789")],
+        );
+        let e = errors(&f);
+        assert!(e.contains("sandbox.env.E2B_API_KEY"), "{e}");
+        assert!(
+            e.contains("sandbox.env.COPY") && e.contains("GITHUB_TOKEN"),
+            "{e}"
+        );
+        assert!(e.contains("sandbox.env.UID"), "{e}");
+        assert!(e.contains("sandbox.env.2BAD"), "{e}");
+        assert!(
+            !e.contains("sk-live-0123456789"),
+            "the secret is not echoed: {e}"
+        );
     }
 }

@@ -597,7 +597,10 @@ impl Host {
                 }
             }
             match plugin.create(layer).await {
-                Ok(sb) => return Ok((slot.id.clone(), sb)),
+                Ok(sb) => {
+                    let sb = crate::env::wrap_box(sb, &self.settings.env);
+                    return Ok((slot.id.clone(), sb));
+                }
                 Err(e) => {
                     tracing::warn!(backend = %slot.id, error = %e, "create failed; trying the next backend");
                     rejected.push(Rejection {
@@ -659,7 +662,7 @@ impl Host {
             }
         }
         match plugin.create(layer).await {
-            Ok(sb) => Ok((pin.to_owned(), sb)),
+            Ok(sb) => Ok((pin.to_owned(), crate::env::wrap_box(sb, &self.settings.env))),
             Err(e) => Err(refuse(format!("create failed: {e}"))),
         }
     }

@@ -8,6 +8,7 @@
 //! Backends are compiled in by Cargo feature and listed in [`registry::compiled_in`].
 
 pub mod config;
+pub mod env;
 pub mod host;
 pub mod layers;
 pub mod persist;

@@ -292,9 +292,10 @@ impl Session {
                         Origin::Created => 0,
                     };
                     tracing::debug!(session = %inner.key, backend = %l.backend(), ?origin, "session sandbox ready");
+                    let env = &inner.host.settings().env;
                     return Ok::<_, SessionError>((
                         l.backend().to_owned(),
-                        sb as Arc<dyn Sandbox>,
+                        crate::env::wrap(sb, env),
                     ));
                 }
                 let (id, sb) = inner.host.create_sandbox(&inner.root).await?;

@@ -391,3 +391,114 @@ async fn sweep_after_a_vanished_host_finds_exactly_the_unowned_sandboxes() {
         "only the owned sandbox is left"
     );
 }
+
+/// The variables the other hosts read for E2B fill `template` and `sandbox_lifetime` (a bare
+/// count of milliseconds, as they write it) when config does not set them; the plugin builds
+/// with them; a value that is not a count is an error naming the variable.
+#[test]
+fn e2b_sandbox_template_and_timeout_variables_are_fallbacks() {
+    use atlas_sandbox::config::{self, LoadOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let opts = |env: &[(&str, &str)], file: Option<&str>| {
+        let config_file = file.map(|t| {
+            let p = dir.path().join("atlas.toml");
+            std::fs::write(&p, t).unwrap();
+            p
+        });
+        LoadOptions {
+            config_file,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            cwd: dir.path().to_path_buf(),
+            descriptors: atlas_sandbox::registry::compiled_in(),
+            example_root: PathBuf::from(config::EXAMPLE_SEMANTIC_ROOT),
+        }
+    };
+    let e2b = |c: &config::Config| {
+        c.plugins
+            .iter()
+            .find(|p| p.descriptor.id == "e2b")
+            .and_then(|p| p.table.clone())
+            .unwrap()
+    };
+    let vars = [
+        ("E2B_API_KEY", "e2b_test_key_0123456789"),
+        ("E2B_SANDBOX_TEMPLATE", "my-custom-template"),
+        ("E2B_SANDBOX_TIMEOUT", "600000"),
+    ];
+    let c = config::load(&opts(&vars, None)).unwrap();
+    let t = e2b(&c);
+    assert_eq!(t["template"], "my-custom-template");
+    assert_eq!(t["sandbox_lifetime"], "600000ms");
+    atlas_sandbox::host::build_slots(&c, &Default::default()).unwrap();
+
+    // Config wins over the variables.
+    let c = config::load(&opts(
+        &vars,
+        Some("[plugins.e2b]\ntemplate = \"from-file\"\nsandbox_lifetime = \"20m\"\n"),
+    ))
+    .unwrap();
+    let t = e2b(&c);
+    assert_eq!(t["template"], "from-file");
+    assert_eq!(t["sandbox_lifetime"], "20m");
+
+    std::fs::remove_file(dir.path().join("atlas.toml")).unwrap();
+    let e = config::load(&opts(
+        &[
+            ("E2B_API_KEY", "e2b_test_key_0123456789"),
+            ("E2B_SANDBOX_TIMEOUT", "ten minutes"),
+        ],
+        None,
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("E2B_SANDBOX_TIMEOUT"), "{e}");
+}
+
+/// `[plugins.e2b.pools] <layer> = N` pools per host-level layer: a session of that layer takes
+/// a sandbox loaded with that layer's files; a session of another layer gets a new one.
+#[tokio::test]
+async fn pools_are_per_layer() {
+    let e = env().await;
+    let t = e
+        .table(
+            serde_json::json!({"pools": {"acme": 1}}),
+            Duration::from_secs(600),
+        )
+        .await;
+    let acme = e.dir.path().join("acme");
+    copy(&e.root, &acme);
+    std::fs::write(acme.join("acme.yml"), "name: acme\n").unwrap();
+    t.start_pools(&BTreeMap::from([
+        ("acme".to_owned(), acme.clone()),
+        ("default".to_owned(), e.root.clone()),
+    ]));
+    let l = t.lasting().unwrap().clone();
+    wait_for("the acme pool", || l.pooled().get("acme") == Some(&1)).await;
+    assert_eq!(l.pooled().get("default"), None, "no pool for default");
+
+    run(&t, &e.root, "d", "ls catalog.yml").await;
+    assert_eq!(
+        t.stats().sandboxes_pooled,
+        0,
+        "a default session is created"
+    );
+    let key = SessionKey {
+        scope: "t".into(),
+        layer: "acme".into(),
+        id: "a".into(),
+    };
+    let lease = t.lease(key, &acme).await.unwrap();
+    let (_, out) = lease.exec(ExecRequest::new("cat acme.yml")).await.unwrap();
+    assert_eq!(out.stdout_str(), "name: acme\n");
+    assert_eq!(
+        t.stats().sandboxes_pooled,
+        1,
+        "the acme session took the pool's"
+    );
+    drop(lease);
+    t.close_all().await;
+    assert!(e.state.live_sandboxes().is_empty());
+}

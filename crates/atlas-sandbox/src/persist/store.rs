@@ -76,7 +76,7 @@ pub struct StoreError {
 /// The default `state_path`: `$XDG_STATE_HOME/atlas-sandbox/sessions.db`, else
 /// `$HOME/.local/state/atlas-sandbox/sessions.db`, else `./.atlas-sandbox/sessions.db`.
 pub fn default_state_path(env: impl Fn(&str) -> Option<String>) -> PathBuf {
-    let base = env("XDG_STATE_HOME")
+    env("XDG_STATE_HOME")
         .filter(|v| Path::new(v).is_absolute())
         .map(PathBuf::from)
         .or_else(|| {
@@ -84,8 +84,11 @@ pub fn default_state_path(env: impl Fn(&str) -> Option<String>) -> PathBuf {
                 .filter(|v| Path::new(v).is_absolute())
                 .map(|h| Path::new(&h).join(".local/state"))
         })
-        .unwrap_or_else(|| PathBuf::from(".atlas-sandbox"));
-    base.join("atlas-sandbox").join("sessions.db")
+        .map_or_else(
+            || PathBuf::from(".atlas-sandbox"),
+            |base| base.join("atlas-sandbox"),
+        )
+        .join("sessions.db")
 }
 
 impl Store {
@@ -291,6 +294,10 @@ mod tests {
         assert_eq!(
             default_state_path(env),
             PathBuf::from("/h/.local/state/atlas-sandbox/sessions.db")
+        );
+        assert_eq!(
+            default_state_path(|_| None),
+            PathBuf::from(".atlas-sandbox/sessions.db")
         );
     }
 }
