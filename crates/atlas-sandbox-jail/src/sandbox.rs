@@ -368,6 +368,24 @@ async fn read_replies(inner: Weak<Inner>) {
     }
 }
 
+/// Reads what a pipe holds now, without waiting (the fd is non-blocking), straight from the fd:
+/// the runtime's readiness may not have seen it yet. Bounded, since a process that escaped
+/// the command's group could keep writing.
+fn read_buffered(
+    rx: &tokio::net::unix::pipe::Receiver,
+    into: &mut CappedBuffer,
+    scratch: &mut [u8],
+) {
+    for _ in 0..64 {
+        match rustix::io::read(rx.as_fd(), &mut *scratch) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                into.push(&scratch[..n]);
+            }
+        }
+    }
+}
+
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| JailError::Io(format!("pipe: {e}")).into())
@@ -514,7 +532,18 @@ impl Sandbox for JailSandbox {
                         start.elapsed(),
                     ));
                 },
-                () = &mut drain, if draining => break,
+                () = &mut drain, if draining => {
+                    // On a starved runtime this timer can win against reads that were ready
+                    // long ago: what already sits in the pipes is the command's output and
+                    // must not be dropped (seen under load as an empty stdout with exit 0).
+                    if out_open {
+                        read_buffered(&stdout, &mut out, &mut out_buf);
+                    }
+                    if err_open {
+                        read_buffered(&stderr, &mut err, &mut err_buf);
+                    }
+                    break;
+                }
             }
         }
         guard.armed = false;
