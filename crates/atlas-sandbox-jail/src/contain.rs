@@ -44,7 +44,7 @@ pub enum Containment {
     Plain(String),
 }
 
-/// just-bash, run in a worker process per sandbox.
+/// just-bash, run in worker processes (shared by up to `sessions_per_worker` sandboxes of a layer).
 #[derive(Debug, Clone)]
 pub struct ContainedJustBash {
     jail: JailPlugin,
