@@ -629,8 +629,11 @@ impl Drop for JailSandbox {
 /// kilobytes; the price is that a worker's crash ends every session in it (never the host).
 #[derive(Debug, Default)]
 pub(crate) struct WorkerPool {
-    workers: Mutex<HashMap<(PathBuf, Mode), Vec<Weak<Inner>>>>,
+    workers: Mutex<HashMap<PoolKey, Vec<Weak<Inner>>>>,
 }
+
+/// Workers serve one layer in one confinement mode.
+type PoolKey = (PathBuf, Mode);
 
 impl WorkerPool {
     /// A sandbox over a live worker of `root` with room, if the pool has one to offer.
