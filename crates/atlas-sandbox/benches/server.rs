@@ -609,10 +609,12 @@ fn thousand_sessions(rt: &tokio::runtime::Runtime, keys: &str, idle: u64) -> Ses
             "idle_timeout = \"{idle}s\"\nmax_sessions = 1000\nmax_concurrent = 16\nqueue_size = 2000\n{keys}"
         ),
     );
-    let (mut child, url) = start_serve(&cfg);
-    let client = reqwest::Client::new();
+    let (child, url) = start_serve(&cfg);
     let pid = child.id();
-    let r = rt.block_on(async {
+    // Killed and reaped however this ends (a failed assertion too): its workers follow.
+    let _serve = Reap(child);
+    let client = reqwest::Client::new();
+    rt.block_on(async {
         let target = (url.clone(), Kind::ServeJson);
         assert!(one(&client, &target, "echo ready", "ready\n", None).await);
         let before = pss_kib(pid);
@@ -665,10 +667,16 @@ fn thousand_sessions(rt: &tokio::runtime::Runtime, keys: &str, idle: u64) -> Ses
             opened,
             expired: t1.elapsed(),
         }
-    });
-    let _ = child.kill();
-    let _ = child.wait();
-    r
+    })
+}
+
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn part3(rt: &tokio::runtime::Runtime) {
