@@ -9,7 +9,14 @@
 //! otherwise a plain worker: a child of the host with the seccomp filter, no_new_privs, no
 //! capabilities, RLIMIT_AS/CPU/NOFILE/FSIZE and no right to start a process. The worker is
 //! this program re-run (see the crate docs); the just-bash crate itself never spawns.
+//!
+//! Sessions of one layer share workers, up to `sessions_per_worker` each (see
+//! `sandbox::WorkerPool`): a worker costs megabytes of memory, an interpreter kilobytes, so
+//! one worker per session does not scale to a server's thousand open sessions. A crash then
+//! ends the sessions of one worker, still never the host; `sessions_per_worker = 1` gives each
+//! session its own.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use atlas_sandbox_just_bash::JustBashConfig;
@@ -21,9 +28,12 @@ use atlas_sandbox_sdk::{
 use crate::config::{Engine, JailConfig};
 use crate::plugin::JailPlugin;
 use crate::protocol::Mode;
-use crate::sandbox::JailSandbox;
+use crate::sandbox::{JailSandbox, WorkerPool};
 
 const MIB: u64 = 1 << 20;
+
+/// Sessions per worker unless the host says otherwise: 1,000 sessions in about 16 workers.
+pub const DEFAULT_SESSIONS_PER_WORKER: usize = 64;
 
 /// How a contained just-bash sandbox is confined on this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,11 +44,13 @@ pub enum Containment {
     Plain(String),
 }
 
-/// just-bash, run in a worker process per sandbox.
+/// just-bash, run in worker processes (shared by up to `sessions_per_worker` sandboxes of a layer).
 #[derive(Debug, Clone)]
 pub struct ContainedJustBash {
     jail: JailPlugin,
     plain_only: bool,
+    sessions_per_worker: usize,
+    pool: Arc<WorkerPool>,
 }
 
 impl ContainedJustBash {
@@ -63,7 +75,17 @@ impl ContainedJustBash {
         Ok(ContainedJustBash {
             jail: JailPlugin::new(jail, ctx)?,
             plain_only: false,
+            sessions_per_worker: DEFAULT_SESSIONS_PER_WORKER,
+            pool: Arc::default(),
         })
+    }
+
+    /// With at most `n` sessions (sandboxes) per worker process (`1`: a worker each; `0` is
+    /// taken as 1).
+    #[must_use]
+    pub fn with_sessions_per_worker(mut self, n: usize) -> Self {
+        self.sessions_per_worker = n.max(1);
+        self
     }
 
     /// Never builds a jail: every sandbox gets a plain worker (a host that forbids user
@@ -119,13 +141,26 @@ impl ContainedJustBash {
             Ok(Err(why)) => return Err(crate::error::JailError::Setup(why).into()),
             Err(e) => return Err(crate::error::JailError::Io(e.to_string()).into()),
         };
+        let shared = self.sessions_per_worker > 1;
+        if shared
+            && let Some(s) = self
+                .pool
+                .attach(layer.root(), mode, self.sessions_per_worker)
+        {
+            return Ok(s);
+        }
         let c = self.jail.config();
-        JailSandbox::create(
-            self.jail.plan(mode, layer.root()),
-            layer,
-            c.time_limit.get(),
-        )
-        .await
+        let mut plan = self.jail.plan(mode, layer.root());
+        // Each interpreter holds one descriptor of the layer's directory for as long as its
+        // session lives: a shared worker needs room for all of them beyond a command's own.
+        plan.max_open_files = plan
+            .max_open_files
+            .saturating_add(self.sessions_per_worker as u64);
+        let s = JailSandbox::create(plan, layer, c.time_limit.get()).await?;
+        if shared {
+            self.pool.register(layer.root(), mode, &s);
+        }
+        Ok(s)
     }
 }
 
@@ -134,9 +169,11 @@ fn security() -> SecurityProfile {
         network_isolation: true,
         filesystem_isolation: true,
         unprivileged_execution: true,
-        description: "the just-bash interpreter in a worker process per sandbox: the warm jail's \
-                      just-bash engine where user namespaces work, else a child of the host with \
-                      seccomp, no_new_privs and rlimits; a crash ends one session, not the host"
+        description: "the just-bash interpreter in worker processes (up to sessions_per_worker \
+                      sessions of one layer each, every session its own memory layer): the warm \
+                      jail's just-bash engine where user namespaces work, else a child of the \
+                      host with seccomp, no_new_privs and rlimits; a crash ends the sessions of \
+                      one worker, not the host"
             .to_owned(),
         caveats: vec![
             "output is the just-bash interpreter's, which can differ from bash + GNU tools where \
@@ -174,13 +211,13 @@ impl SandboxPlugin for ContainedJustBash {
         let elapsed = start.elapsed();
         match r {
             Ok(Ok(Ok(Containment::Jail))) => HealthStatus::healthy(
-                "worker mode: each session runs in a jailed worker (the jail's just-bash engine)",
+                "worker mode: sessions run in jailed workers (the jail's just-bash engine)",
                 elapsed,
             ),
             Ok(Ok(Ok(Containment::Plain(why)))) => HealthStatus::healthy(
                 format!(
-                    "worker mode: each session runs in a plain worker process with rlimits (the \
-                     jail is unavailable: {why})"
+                    "worker mode: sessions run in plain worker processes with rlimits (the jail \
+                     is unavailable: {why})"
                 ),
                 elapsed,
             ),

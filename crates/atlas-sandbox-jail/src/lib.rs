@@ -86,7 +86,7 @@ mod linux {
     };
 
     pub use crate::config::{Engine, ExtraMount, JailConfig};
-    pub use crate::contain::{ContainedJustBash, Containment};
+    pub use crate::contain::{ContainedJustBash, Containment, DEFAULT_SESSIONS_PER_WORKER};
     pub use crate::plugin::{JailPlugin, security_of};
     pub use crate::sandbox::JailSandbox;
     use crate::{DEFAULT_PRIORITY, ID};

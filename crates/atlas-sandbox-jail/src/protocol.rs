@@ -49,7 +49,7 @@ pub(crate) enum PlanEngine {
 }
 
 /// How the worker is confined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) enum Mode {
     /// The full jail: namespaces, pivot_root, Landlock, seccomp, rlimits.
     Jail,
@@ -63,9 +63,12 @@ pub(crate) enum Mode {
 pub(crate) enum Request {
     /// Run `command` in `/semantic/<cwd>`; stdout and stderr are the two fds sent with it.
     /// The just-bash engine bounds itself by `timeout_ms` and writes at most one byte more
-    /// than `max_output` per stream (the host caps and adds the notice).
+    /// than `max_output` per stream (the host caps and adds the notice). `session` picks the
+    /// interpreter (its memory layer) among those a shared just-bash worker holds; the bash
+    /// engine has one jail per worker and ignores it.
     Exec {
         id: u64,
+        session: u64,
         cwd: String,
         command: String,
         timeout_ms: u64,
@@ -73,6 +76,9 @@ pub(crate) enum Request {
     },
     /// Kill the process group of exec `id`.
     Kill { id: u64 },
+    /// Drop the interpreter of `session` and its memory layer (the session was closed while
+    /// other sessions keep the worker).
+    Forget { session: u64 },
 }
 
 /// Worker → host.
@@ -96,6 +102,7 @@ pub(crate) enum Reply {
 
 const EXEC: u8 = 1;
 const KILL: u8 = 2;
+const FORGET: u8 = 3;
 const READY: u8 = 10;
 const SETUP_FAILED: u8 = 11;
 const EXITED: u8 = 12;
@@ -149,6 +156,7 @@ impl Request {
         match self {
             Request::Exec {
                 id,
+                session,
                 cwd,
                 command,
                 timeout_ms,
@@ -156,6 +164,7 @@ impl Request {
             } => {
                 out.push(EXEC);
                 out.extend_from_slice(&id.to_le_bytes());
+                out.extend_from_slice(&session.to_le_bytes());
                 put_str(&mut out, cwd);
                 put_str(&mut out, command);
                 out.extend_from_slice(&timeout_ms.to_le_bytes());
@@ -164,6 +173,10 @@ impl Request {
             Request::Kill { id } => {
                 out.push(KILL);
                 out.extend_from_slice(&id.to_le_bytes());
+            }
+            Request::Forget { session } => {
+                out.push(FORGET);
+                out.extend_from_slice(&session.to_le_bytes());
             }
         }
         out
@@ -174,12 +187,14 @@ impl Request {
         let msg = match r.u8()? {
             EXEC => Request::Exec {
                 id: r.u64()?,
+                session: r.u64()?,
                 cwd: r.str()?,
                 command: r.str()?,
                 timeout_ms: r.u64()?,
                 max_output: r.u64()?,
             },
             KILL => Request::Kill { id: r.u64()? },
+            FORGET => Request::Forget { session: r.u64()? },
             _ => return None,
         };
         r.done().then_some(msg)
@@ -257,12 +272,14 @@ mod tests {
         for req in [
             Request::Exec {
                 id: 7,
+                session: 3,
                 cwd: "entities".into(),
                 command: "grep -rn é .".into(),
                 timeout_ms: 10_000,
                 max_output: 1 << 20,
             },
             Request::Kill { id: u64::MAX },
+            Request::Forget { session: 9 },
         ] {
             assert_eq!(Request::decode(&req.encode()), Some(req));
         }
@@ -301,6 +318,7 @@ mod tests {
         assert_eq!(Request::decode(&[KILL, 0, 0, 0, 0, 0, 0, 0, 0, 9]), None);
         let mut huge = vec![EXEC];
         huge.extend_from_slice(&1u64.to_le_bytes());
+        huge.extend_from_slice(&0u64.to_le_bytes());
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(Request::decode(&huge), None);
         assert_eq!(Reply::decode(&[99]), None);

@@ -1,9 +1,13 @@
 //! One sandbox: a jailed worker started by `create` and kept until `close`; each exec sends one
 //! request over the socketpair with the two pipes the command writes to.
+//!
+//! A just-bash worker can be shared: [`WorkerPool`] hands out further sandboxes over a live
+//! worker of the same layer (each its own interpreter and memory layer inside it, see
+//! `worker::engine`), and the worker ends when the last of them is closed or dropped.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -19,7 +23,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::oneshot;
 
 use crate::error::JailError;
-use crate::protocol::{MAX_MESSAGE, Plan, PlanEngine, Reply, Request};
+use crate::protocol::{MAX_MESSAGE, Mode, Plan, PlanEngine, Reply, Request};
 use crate::worker::{recv, send};
 
 /// How long a worker may take to build its jail.
@@ -34,10 +38,23 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// engine's group is killed at it).
 const WEDGED_GRACE: Duration = Duration::from_secs(1);
 
-/// A sandbox over one semantic layer, backed by one jailed worker.
+/// A sandbox over one semantic layer, backed by one jailed worker (which a just-bash sandbox
+/// may share with other sessions of the same layer; see [`WorkerPool`]).
 #[derive(Debug)]
 pub struct JailSandbox {
     inner: Arc<Inner>,
+    /// This sandbox's interpreter in a shared just-bash worker (0 for the first).
+    session: u64,
+    closed: AtomicBool,
+}
+
+/// The sandboxes open over one worker.
+#[derive(Debug)]
+struct Handles {
+    open: usize,
+    next_session: u64,
+    /// False once the last handle went: a pool may no longer attach to it.
+    accepting: bool,
 }
 
 #[derive(Debug)]
@@ -50,6 +67,7 @@ struct Inner {
     gone: Mutex<Option<String>>,
     worker: Mutex<Option<Child>>,
     reader: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    handles: Mutex<Handles>,
     time_limit: Duration,
     landlock: String,
     /// The just-bash engine answers one command at a time: a command waits here, so its
@@ -91,7 +109,11 @@ impl Inner {
 
     /// Best effort, without waiting: used from `Drop` when a caller stops awaiting an exec.
     fn kill_now(self: &Arc<Self>, id: u64) {
-        let msg = Request::Kill { id }.encode();
+        self.send_now(Request::Kill { id }.encode());
+    }
+
+    /// Sends `msg` now, or from a task when the socket is full (for `Drop`, which cannot wait).
+    fn send_now(self: &Arc<Self>, msg: Vec<u8>) {
         if let Err(rustix::io::Errno::AGAIN) = send(self.sock.get_ref().as_fd(), &msg, &[])
             && let Ok(handle) = tokio::runtime::Handle::try_current()
         {
@@ -227,6 +249,11 @@ impl JailSandbox {
             gone: Mutex::new(None),
             worker: Mutex::new(Some(child)),
             reader: Mutex::new(None),
+            handles: Mutex::new(Handles {
+                open: 1,
+                next_session: 1,
+                accepting: true,
+            }),
             time_limit,
             landlock: String::new(),
             one_at_a_time: matches!(plan.engine, PlanEngine::JustBash(_))
@@ -269,7 +296,44 @@ impl JailSandbox {
         let inner = Arc::new(inner);
         let reader = tokio::spawn(read_replies(Arc::downgrade(&inner)));
         *lock(&inner.reader) = Some(reader);
-        Ok(JailSandbox { inner })
+        Ok(JailSandbox {
+            inner,
+            session: 0,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// A further sandbox over this one's worker, unless the worker is gone or closing or
+    /// already holds `limit` sandboxes.
+    fn attach(inner: &Arc<Inner>, limit: usize) -> Option<JailSandbox> {
+        if inner.gone().is_some() || inner.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut h = lock(&inner.handles);
+        if !h.accepting || h.open >= limit {
+            return None;
+        }
+        h.open += 1;
+        let session = h.next_session;
+        h.next_session += 1;
+        Some(JailSandbox {
+            inner: Arc::clone(inner),
+            session,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// Counts this handle out of its worker; true when it was the last one (the worker must
+    /// then end).
+    fn release(&self) -> bool {
+        let mut h = lock(&self.inner.handles);
+        h.open = h.open.saturating_sub(1);
+        if h.open == 0 {
+            h.accepting = false;
+            true
+        } else {
+            false
+        }
     }
 
     /// How far Landlock is enforced in this sandbox's jail, as the worker reported it.
@@ -304,6 +368,24 @@ async fn read_replies(inner: Weak<Inner>) {
     }
 }
 
+/// Reads what a pipe holds now, without waiting (the fd is non-blocking), straight from the fd:
+/// the runtime's readiness may not have seen it yet. Bounded, since a process that escaped
+/// the command's group could keep writing.
+fn read_buffered(
+    rx: &tokio::net::unix::pipe::Receiver,
+    into: &mut CappedBuffer,
+    scratch: &mut [u8],
+) {
+    for _ in 0..64 {
+        match rustix::io::read(rx.as_fd(), &mut *scratch) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                into.push(&scratch[..n]);
+            }
+        }
+    }
+}
+
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| JailError::Io(format!("pipe: {e}")).into())
@@ -315,7 +397,7 @@ impl Sandbox for JailSandbox {
         let start = Instant::now();
         request.validate().map_err(|e| e.with_backend(crate::ID))?;
         let inner = &self.inner;
-        if inner.closed.load(Ordering::Acquire) {
+        if self.closed.load(Ordering::Acquire) || inner.closed.load(Ordering::Acquire) {
             return Err(JailError::Closed.into());
         }
         if let Some(why) = inner.gone() {
@@ -351,6 +433,7 @@ impl Sandbox for JailSandbox {
         };
         let msg = Request::Exec {
             id,
+            session: self.session,
             cwd: rel,
             command: request.command.clone(),
             timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
@@ -449,7 +532,18 @@ impl Sandbox for JailSandbox {
                         start.elapsed(),
                     ));
                 },
-                () = &mut drain, if draining => break,
+                () = &mut drain, if draining => {
+                    // On a starved runtime this timer can win against reads that were ready
+                    // long ago: what already sits in the pipes is the command's output and
+                    // must not be dropped (seen under load as an empty stdout with exit 0).
+                    if out_open {
+                        read_buffered(&stdout, &mut out, &mut out_buf);
+                    }
+                    if err_open {
+                        read_buffered(&stderr, &mut err, &mut err_buf);
+                    }
+                    break;
+                }
             }
         }
         guard.armed = false;
@@ -482,9 +576,25 @@ impl Sandbox for JailSandbox {
     }
 
     async fn close(&self) -> Result<()> {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
+        if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        if !self.release() {
+            // Other sessions keep the worker: only this session's interpreter goes. A
+            // command of this session still running ends first (the worker answers one at a
+            // time), so nothing of it outlives the close.
+            let _turn = match &self.inner.one_at_a_time {
+                Some(m) => Some(m.lock().await),
+                None => None,
+            };
+            let msg = Request::Forget {
+                session: self.session,
+            }
+            .encode();
+            let _ = self.inner.send(&msg, &[]).await;
+            return Ok(());
+        }
+        self.inner.closed.store(true, Ordering::Release);
         self.inner.mark_gone("the sandbox was closed".into());
         self.inner.stop_worker().await;
         Ok(())
@@ -493,10 +603,70 @@ impl Sandbox for JailSandbox {
 
 impl Drop for JailSandbox {
     fn drop(&mut self) {
-        // The reader task holds the worker's state while it waits; without it, dropping the
-        // last handle drops `Inner`, which kills the worker.
-        if let Some(reader) = lock(&self.inner.reader).take() {
-            reader.abort();
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
         }
+        if self.release() {
+            // The reader task holds the worker's state while it waits; without it, dropping
+            // the last handle drops `Inner`, which kills the worker.
+            if let Some(reader) = lock(&self.inner.reader).take() {
+                reader.abort();
+            }
+        } else {
+            let msg = Request::Forget {
+                session: self.session,
+            }
+            .encode();
+            self.inner.send_now(msg);
+        }
+    }
+}
+
+/// Just-bash workers shared by the sessions of one layer: a new sandbox joins a live worker
+/// of its layer with room (fewer than `per_worker` sandboxes) rather than starting its own,
+/// once there are as many workers as CPUs (the engine answers one command at a time, so the
+/// first sessions get a worker each). A worker costs megabytes, an interpreter in it
+/// kilobytes; the price is that a worker's crash ends every session in it (never the host).
+#[derive(Debug, Default)]
+pub(crate) struct WorkerPool {
+    workers: Mutex<HashMap<PoolKey, Vec<Weak<Inner>>>>,
+}
+
+/// Workers serve one layer in one confinement mode.
+type PoolKey = (PathBuf, Mode);
+
+impl WorkerPool {
+    /// A sandbox over a live worker of `root` with room, if the pool has one to offer.
+    pub(crate) fn attach(&self, root: &Path, mode: Mode, per_worker: usize) -> Option<JailSandbox> {
+        let spread = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut map = lock(&self.workers);
+        let list = map.get_mut(&(root.to_path_buf(), mode))?;
+        let mut live: Vec<(usize, Arc<Inner>)> = Vec::new();
+        list.retain(|w| match w.upgrade() {
+            Some(inner) => {
+                let h = lock(&inner.handles);
+                let keep = h.accepting && inner.gone().is_none();
+                let open = h.open;
+                drop(h);
+                if keep {
+                    live.push((open, inner));
+                }
+                keep
+            }
+            None => false,
+        });
+        let (open, inner) = live.into_iter().min_by_key(|(open, _)| *open)?;
+        if list.len() < spread && open > 0 {
+            return None;
+        }
+        JailSandbox::attach(&inner, per_worker)
+    }
+
+    /// Offers `sandbox`'s worker to later sandboxes of the same layer.
+    pub(crate) fn register(&self, root: &Path, mode: Mode, sandbox: &JailSandbox) {
+        lock(&self.workers)
+            .entry((root.to_path_buf(), mode))
+            .or_default()
+            .push(Arc::downgrade(&sandbox.inner));
     }
 }

@@ -60,9 +60,11 @@ use atlas_sandbox_sdk::{ErrorKind, ExecRequest, PluginContext, Sandbox, Semantic
 const ALLOCATES_PAST_THE_RLIMIT: &str =
     "awk 'BEGIN { for (i = 0; i < 60000; i++) a[i] = sprintf(\"%1000d\", i); print length(a) }'";
 
+/// One worker per session (`tests/shared_worker.rs` covers sessions sharing a worker).
 fn contained(plain: bool) -> ContainedJustBash {
     let c = ContainedJustBash::new(JustBashConfig::default(), &PluginContext::default())
         .expect("valid config")
+        .with_sessions_per_worker(1)
         .with_jail_config(|c| c.memory_limit_mb = 48)
         .expect("valid limits");
     if plain { c.plain_only() } else { c }
@@ -146,7 +148,8 @@ async fn crash_ends_one_session(plain: bool) {
     assert_eq!(out.stdout_str(), "fine\n");
     // The same command is within the interpreter's budgets: with the default cap it succeeds.
     let roomy = ContainedJustBash::new(JustBashConfig::default(), &PluginContext::default())
-        .expect("valid config");
+        .expect("valid config")
+        .with_sessions_per_worker(1);
     let roomy = if plain { roomy.plain_only() } else { roomy };
     let d = roomy.create_contained(&layer).await.expect("create d");
     let out = d

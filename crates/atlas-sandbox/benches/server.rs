@@ -16,7 +16,10 @@
 //!    missing one prints `SKIPPED:`.
 //! 3. **1,000 open just-bash sessions**: PSS of `serve` and its child processes (from
 //!    `/proc/<pid>/smaps_rollup`) before and after opening them, and the time from their last call
-//!    until the idle reaper has closed them all (`idle_timeout` 2 s; `/metrics`).
+//!    until the idle reaper has closed them all (`idle_timeout` `SERVER_BENCH_IDLE` s, default
+//!    10, longer than opening them takes; `/metrics`). Three modes
+//!    (`SERVER_BENCH_MODES`, default `0,1,2`): 0 the default (worker processes shared by up to
+//!    64 sessions of a layer), 1 a worker per session, 2 just-bash in the server process.
 //!
 //! ```text
 //! cargo bench -p atlas-sandbox --bench server
@@ -368,7 +371,7 @@ async fn one(
             .header("mcp-protocol-version", "2025-11-25")
             .json(
                 &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                "params": {"name": "explore", "arguments": {"command": cmd}}}),
+                "params": {"name": "explore", "arguments": {"command": cmd, "session": session}}}),
             ),
     };
     let Ok(r) = req.send().await else {
@@ -541,11 +544,14 @@ fn part2(rt: &tokio::runtime::Runtime) {
 
 // ------------------------------------------------------------------------------------ part 3
 
-fn pss_kib(pid: u32) -> u64 {
+/// PSS of `pid` and its descendants in KiB, and how many processes that is.
+fn pss_kib(pid: u32) -> (u64, usize) {
     let mut total = 0;
+    let mut count = 0;
     let mut stack = vec![pid];
     while let Some(p) = stack.pop() {
         if let Ok(text) = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")) {
+            count += 1;
             for line in text.lines() {
                 if let Some(v) = line.strip_prefix("Pss:") {
                     total += v
@@ -567,7 +573,7 @@ fn pss_kib(pid: u32) -> u64 {
             }
         }
     }
-    total
+    (total, count)
 }
 
 async fn sessions_open(c: &reqwest::Client, url: &str) -> Option<f64> {
@@ -585,17 +591,30 @@ async fn sessions_open(c: &reqwest::Client, url: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn part3(rt: &tokio::runtime::Runtime) {
+struct Sessions {
+    before: (u64, usize),
+    after: (u64, usize),
+    opened: Duration,
+    expired: Duration,
+}
+
+/// Opens 1,000 just-bash sessions on `serve` with `keys` in `[server]`, then waits for the
+/// idle reaper to close them all.
+fn thousand_sessions(rt: &tokio::runtime::Runtime, keys: &str, idle: u64) -> Sessions {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         dir.path(),
         "just-bash",
-        "idle_timeout = \"2s\"\nmax_sessions = 1000\nmax_concurrent = 16\nqueue_size = 2000",
+        &format!(
+            "idle_timeout = \"{idle}s\"\nmax_sessions = 1000\nmax_concurrent = 16\nqueue_size = 2000\n{keys}"
+        ),
     );
-    let (mut child, url) = start_serve(&cfg);
-    let client = reqwest::Client::new();
+    let (child, url) = start_serve(&cfg);
     let pid = child.id();
-    let (before, after, opened, expired) = rt.block_on(async {
+    // Killed and reaped however this ends (a failed assertion too): its workers follow.
+    let _serve = Reap(child);
+    let client = reqwest::Client::new();
+    rt.block_on(async {
         let target = (url.clone(), Kind::ServeJson);
         assert!(one(&client, &target, "echo ready", "ready\n", None).await);
         let before = pss_kib(pid);
@@ -613,6 +632,8 @@ fn part3(rt: &tokio::runtime::Runtime) {
                         .await
                         .unwrap();
                     assert_eq!(r.status(), 200);
+                    let v: serde_json::Value = r.json().await.unwrap();
+                    assert_eq!(v["stdout"], "x\n", "{v}");
                 }
             }));
         }
@@ -622,39 +643,94 @@ fn part3(rt: &tokio::runtime::Runtime) {
         let opened = t0.elapsed();
         let after = pss_kib(pid);
         let open = sessions_open(&client, &url).await;
+        assert_eq!(
+            open,
+            Some(1000.0),
+            "every session should still be open (raise SERVER_BENCH_IDLE above the {} s it took \
+             to open them)",
+            opened.as_secs()
+        );
         let t1 = Instant::now();
         loop {
             if sessions_open(&client, &url).await == Some(0.0) {
                 break;
             }
             assert!(
-                t1.elapsed() < Duration::from_secs(60),
+                t1.elapsed() < Duration::from_secs(120),
                 "sessions never expired ({open:?} open)"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        (before, after, opened, t1.elapsed())
+        Sessions {
+            before,
+            after,
+            opened,
+            expired: t1.elapsed(),
+        }
+    })
+}
+
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn part3(rt: &tokio::runtime::Runtime) {
+    let modes = [
+        ("workers shared, 64 sessions each (default)", ""),
+        ("a worker per session", "just_bash_sessions_per_worker = 1"),
+        ("in-process (no worker)", "just_bash_worker = false"),
+    ];
+    let wanted = std::env::var("SERVER_BENCH_MODES").unwrap_or_else(|_| "0,1,2".into());
+    let idle = env_num("SERVER_BENCH_IDLE", 10);
+    let runs: Vec<(&str, Sessions)> = modes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| wanted.split(',').any(|w| w.trim() == i.to_string()))
+        .map(|(_, (name, keys))| (*name, thousand_sessions(rt, keys, idle)))
+        .collect();
+    println!("\n## 3. 1,000 open just-bash sessions (serve and its worker processes)\n");
+    print!("| measure |");
+    for (name, _) in &runs {
+        print!(" {name} |");
+    }
+    print!("\n|---|");
+    for _ in &runs {
+        print!("---|");
+    }
+    println!();
+    let row = |label: &str, f: &dyn Fn(&Sessions) -> String| {
+        print!("| {label} |");
+        for (_, s) in &runs {
+            print!(" {} |", f(s));
+        }
+        println!();
+    };
+    row("PSS idle (before the first session)", &|s| {
+        format!("{:.1} MB", s.before.0 as f64 / 1024.0)
     });
-    let _ = child.kill();
-    let _ = child.wait();
-    println!("\n## 3. 1,000 open just-bash sessions\n");
-    println!("| measure | value |\n|---|---|");
-    println!(
-        "| PSS of serve (and children), idle | {:.1} MB |",
-        before as f64 / 1024.0
-    );
-    println!(
-        "| PSS with 1,000 sessions open | {:.1} MB |",
-        after as f64 / 1024.0
-    );
-    println!(
-        "| per session | {:.1} KB |",
-        (after.saturating_sub(before)) as f64 / 1000.0
-    );
-    println!("| opening them (8 clients) | {} ms |", opened.as_millis());
-    println!(
-        "| from the last call until all are closed (idle_timeout 2 s) | {} ms |",
-        expired.as_millis()
+    row("PSS with 1,000 sessions open", &|s| {
+        format!("{:.1} MB", s.after.0 as f64 / 1024.0)
+    });
+    row("processes with 1,000 sessions open", &|s| {
+        s.after.1.to_string()
+    });
+    row("per session", &|s| {
+        format!(
+            "{:.1} KB",
+            s.after.0.saturating_sub(s.before.0) as f64 / 1000.0
+        )
+    });
+    row("opening them (8 clients)", &|s| {
+        format!("{} ms", s.opened.as_millis())
+    });
+    row(
+        &format!("from the last call until all are closed (idle_timeout {idle} s)"),
+        &|s| format!("{} ms", s.expired.as_millis()),
     );
 }
 

@@ -155,11 +155,12 @@ fn build_slots_where(
     }
 }
 
-/// Puts the just-bash slot (when built) in worker mode: each of its sandboxes runs in a worker
-/// process of its own (the warm jail's just-bash engine, or a plain child with rlimits where
-/// user namespaces are unavailable), so a crash ends one session, not this process. It keeps
-/// the id `just-bash` and its `[plugins.just-bash]` table; `backends` shows the worker mode in
-/// its security description and health message. `memory_mb` caps each worker's address space
+/// Puts the just-bash slot (when built) in worker mode: its sandboxes run in worker processes
+/// (the warm jail's just-bash engine, or a plain child with rlimits where user namespaces are
+/// unavailable), up to `[server] just_bash_sessions_per_worker` sessions of one layer per
+/// worker, so a crash ends the sessions of one worker, not this process. It keeps the id
+/// `just-bash` and its `[plugins.just-bash]` table; `backends` shows the worker mode in its
+/// security description and health message. `memory_mb` caps each worker's address space
 /// beyond its start (`None`: the jail crate's default for `ContainedJustBash`). Returns
 /// whether the slot was changed: false on a build without the `jail` feature or off Linux,
 /// where just-bash stays in-process.
@@ -194,7 +195,8 @@ pub fn contain_just_bash(
         let jb: atlas_sandbox_just_bash::JustBashConfig =
             serde_json::from_value(table).map_err(|e| problem(e.to_string()))?;
         let mut plugin = atlas_sandbox_jail::ContainedJustBash::new(jb, ctx)
-            .map_err(|e| problem(e.to_string()))?;
+            .map_err(|e| problem(e.to_string()))?
+            .with_sessions_per_worker(config.server.just_bash_sessions_per_worker);
         if let Some(mb) = memory_mb {
             plugin = plugin
                 .with_jail_config(|c| c.memory_limit_mb = mb)

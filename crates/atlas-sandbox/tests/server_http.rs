@@ -172,6 +172,24 @@ async fn bad_input_wrong_tokens_and_forbidden_layers() {
         .await
         .unwrap();
     assert!(r.status().is_client_error(), "{}", r.status());
+    // An unknown tool: a JSON-RPC error naming it (stateless /mcp needs no initialize).
+    let r = c
+        .post(format!("{url}/mcp"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"rm_rf","arguments":{}}}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("\"error\"") && text.contains("unknown tool") && text.contains("rm_rf"),
+        "{text}"
+    );
     // A forbidden layer and an unknown one get the same answer.
     let forbidden = post(&c, url, TOKEN, r#"{"command":"ls","layer":"other"}"#).await;
     let unknown = post(&c, url, TOKEN, r#"{"command":"ls","layer":"nope"}"#).await;
@@ -219,11 +237,13 @@ async fn twenty_clients_times_five_hundred_calls_without_error() {
 
 /// Worker mode (the default on Linux): a command that aborts the interpreter's process (an
 /// allocation past the worker's RLIMIT_AS) ends that session's worker; the session's next call
-/// starts a fresh one, other sessions and the server go on, and `backends` says so.
+/// starts a fresh one, other sessions and the server go on, and `backends` says so. A worker
+/// per session here, so "other sessions" holds on any machine (shared workers, where a crash
+/// ends the sessions of one worker, are the jail crate's tests/shared_worker.rs).
 #[cfg(all(target_os = "linux", feature = "jail"))]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashing_session_ends_alone_and_the_server_keeps_serving() {
-    let s = serve_with("just_bash_worker_memory_mb = 48\n");
+    let s = serve_with("just_bash_worker_memory_mb = 48\njust_bash_sessions_per_worker = 1\n");
     let c = reqwest::Client::new();
     let url = &s.2;
     let backends = c

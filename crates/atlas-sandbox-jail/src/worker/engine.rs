@@ -2,6 +2,12 @@
 //! interpreter for every command of the sandbox, so the session's memory layer (files written
 //! under `/tmp` or the layer) lasts as it does in-process, and a command costs no fork.
 //!
+//! One worker can hold the interpreters of several sessions over the same layer (the host's
+//! `sessions_per_worker`): each has its own memory layer, keyed by the request's `session`, so
+//! files stay in their session; they share the process's memory budget, its rlimits and its
+//! fate. A worker costs megabytes (its own relocated copy of the program, a jail init), an
+//! interpreter kilobytes, so 1,000 sessions fit in tens of workers rather than 1,000.
+//!
 //! In the jail it is a child of the jail's init, not the init itself: pid 1 of a pid namespace
 //! ignores the signals an abort, an RLIMIT_CPU overrun or a stack overflow raise, and those
 //! must end the worker (one session), never leave it wedged. In a plain worker (no user
@@ -13,6 +19,7 @@
 //! `max_open_files`, no process at all (RLIMIT_NPROC 0 and a seccomp filter refusing
 //! execve/clone/fork/socket).
 
+use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
@@ -63,8 +70,12 @@ pub(crate) fn run(
     if send(sock_fd, &Reply::Ready { landlock }.encode(), &[]).is_err() {
         return 1;
     }
-    serve(sock_fd, plan, &engine)
+    serve(sock_fd, plan, config, root, engine)
 }
+
+/// The most interpreters one worker holds, whatever the host asks (the host's own bound is
+/// `sessions_per_worker`; this one keeps a confused host from growing the map without end).
+const MAX_SESSIONS: usize = 4096;
 
 fn prepare(
     plan: &Plan,
@@ -116,8 +127,18 @@ fn cpu_used() -> u64 {
     })
 }
 
-fn serve(sock: BorrowedFd<'_>, plan: &Plan, engine: &Engine) -> i32 {
+fn serve(
+    sock: BorrowedFd<'_>,
+    plan: &Plan,
+    config: &JustBashConfig,
+    root: &Path,
+    first: Engine,
+) -> i32 {
     let mut buf = vec![0u8; MAX_MESSAGE];
+    // The first session's interpreter was built (and the root checked) before `Ready`; the
+    // others are built on their first command.
+    let mut first = Some(first);
+    let mut engines: HashMap<u64, Engine> = HashMap::new();
     loop {
         let (n, fds) = match recv(sock, &mut buf) {
             Ok(Some(got)) => got,
@@ -126,16 +147,21 @@ fn serve(sock: BorrowedFd<'_>, plan: &Plan, engine: &Engine) -> i32 {
             Ok(None) => return 0,
             Err(_) => return 1,
         };
-        let Some(Request::Exec {
-            id,
-            cwd,
-            command,
-            timeout_ms,
-            max_output,
-        }) = Request::decode(&buf[..n])
-        else {
+        let (id, session, cwd, command, timeout_ms, max_output) = match Request::decode(&buf[..n]) {
+            Some(Request::Exec {
+                id,
+                session,
+                cwd,
+                command,
+                timeout_ms,
+                max_output,
+            }) => (id, session, cwd, command, timeout_ms, max_output),
+            Some(Request::Forget { session }) => {
+                engines.remove(&session);
+                continue;
+            }
             // A kill for a command that already finished (this engine answers one at a time).
-            continue;
+            Some(Request::Kill { .. }) | None => continue,
         };
         let [out, err] = match <[OwnedFd; 2]>::try_from(fds) {
             Ok(pair) => pair,
@@ -155,6 +181,27 @@ fn serve(sock: BorrowedFd<'_>, plan: &Plan, engine: &Engine) -> i32 {
                 maximum: None,
             },
         );
+        if !engines.contains_key(&session) {
+            let made = match first.take() {
+                Some(e) => Ok(e),
+                None if engines.len() >= MAX_SESSIONS => {
+                    Err(format!("this worker already holds {MAX_SESSIONS} sessions"))
+                }
+                None => Engine::new(Some(root), config).map_err(|e| e.to_string()),
+            };
+            match made {
+                Ok(e) => {
+                    engines.insert(session, e);
+                }
+                Err(message) => {
+                    let _ = send(sock, &Reply::SpawnFailed { id, message }.encode(), &[]);
+                    continue;
+                }
+            }
+        }
+        let Some(engine) = engines.get(&session) else {
+            continue;
+        };
         let reply = match engine.exec_script(
             &command,
             &cwd,

@@ -144,7 +144,8 @@ fn serve(sock: BorrowedFd<'_>, plan: &Plan) -> i32 {
                             let _ = killpg(*pid, Signal::SIGKILL);
                         }
                     }
-                    None => {}
+                    // One jail per bash worker: there is no other session to forget.
+                    Some(Request::Forget { .. }) | None => {}
                 },
                 Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
                 // EOF or a broken socket: the host closed the sandbox or died.

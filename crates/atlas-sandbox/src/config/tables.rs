@@ -106,10 +106,11 @@ pub struct ServerSection {
     #[serde(default = "default_max_body_bytes")]
     #[schemars(range(min = 1024))]
     pub max_body_bytes: usize,
-    /// Run each just-bash session in a worker process (Linux, with the `jail` and `just-bash`
+    /// Run just-bash sessions in worker processes (Linux, with the `jail` and `just-bash`
     /// features): the warm jail's just-bash engine where user namespaces work, else a child
-    /// with rlimits, so that a crash in the interpreter ends that session and not the server.
-    /// false runs just-bash inside the server process (about 0.1 ms faster per command).
+    /// with rlimits, so that a crash in the interpreter ends the sessions of one worker and not
+    /// the server. false runs just-bash inside the server process (about 0.1 ms faster per
+    /// command).
     #[serde(default = "default_just_bash_worker")]
     pub just_bash_worker: bool,
     /// The address space each just-bash worker may add to what it starts with, in MiB
@@ -118,10 +119,22 @@ pub struct ServerSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 16))]
     pub just_bash_worker_memory_mb: Option<u64>,
+    /// How many just-bash sessions of one layer share a worker process (each keeps its own
+    /// files; they share the worker's memory cap and its fate). A worker costs megabytes (its
+    /// own relocated copy of the program), a session in it a few KB: 1,000 sessions fit in
+    /// about 16 workers. 1 gives every session its own worker (a crash then ends one session,
+    /// at the cost of a worker each).
+    #[serde(default = "default_just_bash_sessions_per_worker")]
+    #[schemars(range(min = 1, max = 4096))]
+    pub just_bash_sessions_per_worker: usize,
 }
 
 fn default_just_bash_worker() -> bool {
     true
+}
+
+fn default_just_bash_sessions_per_worker() -> usize {
+    64
 }
 
 impl Default for ServerSection {
@@ -177,6 +190,8 @@ pub struct ServerSettings {
     pub just_bash_worker: bool,
     /// `just_bash_worker_memory_mb`.
     pub just_bash_worker_memory_mb: Option<u64>,
+    /// `just_bash_sessions_per_worker`.
+    pub just_bash_sessions_per_worker: usize,
 }
 
 impl ServerSettings {
@@ -196,6 +211,7 @@ impl ServerSettings {
             max_body_bytes: s.max_body_bytes,
             just_bash_worker: s.just_bash_worker,
             just_bash_worker_memory_mb: s.just_bash_worker_memory_mb,
+            just_bash_sessions_per_worker: s.just_bash_sessions_per_worker,
         }
     }
 }
