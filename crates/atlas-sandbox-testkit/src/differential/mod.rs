@@ -65,7 +65,10 @@ impl Default for DiffOptions {
             discover_root: false,
             fresh_sandbox_per_case: true,
             concurrency: 1,
-            timeout: Duration::from_secs(10),
+            // Every corpus command ends in well under a second on an idle machine; the timeout
+            // only catches a hang. Debian's yq (Python) took 7 s to start on the shared 2-core
+            // machine at load 26, so 10 s made a loaded run report timeouts as differences.
+            timeout: Duration::from_secs(30),
             groups: Vec::new(),
         }
     }
