@@ -275,25 +275,47 @@ fn main() {
     let t0 = Instant::now();
     let engine = Engine::new(Some(&root), &JustBashConfig::default()).unwrap();
     let construct = t0.elapsed();
+    // The same engine with the memory accounting off, interleaved run by run with (a) (the
+    // order alternating), to price the accounting (issue 11: at most 5%).
+    let unmetered = Engine::new(Some(&root), &JustBashConfig::default())
+        .unwrap()
+        .unmetered_for_bench();
     let mut rust = Vec::new();
+    let mut rust_off = Vec::new();
     let mut rust_out = Vec::new();
+    let timed = |e: &Engine, c: &str| {
+        let t = Instant::now();
+        let out = e
+            .exec_script(c, "", Duration::from_secs(10), 1 << 20)
+            .unwrap();
+        (t.elapsed().as_secs_f64() * 1000.0, out)
+    };
     for c in COMMANDS {
         for _ in 0..warmup {
-            engine
-                .exec_script(c, "", Duration::from_secs(10), 1 << 20)
-                .unwrap();
+            timed(&engine, c);
+            timed(&unmetered, c);
         }
         let mut times = Vec::with_capacity(runs);
+        let mut times_off = Vec::with_capacity(runs);
         let mut last = None;
-        for _ in 0..runs {
-            let t = Instant::now();
-            let out = engine
-                .exec_script(c, "", Duration::from_secs(10), 1 << 20)
-                .unwrap();
-            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        for i in 0..runs {
+            let ((on, out), (off, off_out)) = if i % 2 == 0 {
+                let off = timed(&unmetered, c);
+                (timed(&engine, c), off)
+            } else {
+                let on = timed(&engine, c);
+                (on, timed(&unmetered, c))
+            };
+            assert_eq!(
+                out.stdout, off_out.stdout,
+                "{c}: accounting changed the output"
+            );
+            times.push(on);
+            times_off.push(off);
             last = Some(out);
         }
         rust.push(stats(times));
+        rust_off.push(stats(times_off));
         rust_out.push(last.map(|o| o.stdout).unwrap_or_default());
     }
     let exe = std::env::current_exe().unwrap();
@@ -425,6 +447,27 @@ fn main() {
                 *k as f64 / 1024.0
             ))
             .unwrap_or_else(|| "skipped".to_owned())
+    );
+    let _ = writeln!(
+        table,
+        "\n| command | accounting on median (p95) | accounting off median (p95) | cost of the accounting (medians) |\n|---|---|---|---|"
+    );
+    let (mut sum_on, mut sum_off) = (0.0, 0.0);
+    for (i, c) in COMMANDS.iter().enumerate() {
+        let ((on, on95), (off, off95)) = (rust[i], rust_off[i]);
+        sum_on += on;
+        sum_off += off;
+        let _ = writeln!(
+            table,
+            "| `{}` | {on:.3} ms ({on95:.3}) | {off:.3} ms ({off95:.3}) | {:+.1}% |",
+            c.replace('|', "\\|"),
+            (on / off - 1.0) * 100.0
+        );
+    }
+    let _ = writeln!(
+        table,
+        "| all seven (sum of medians) | {sum_on:.3} ms | {sum_off:.3} ms | {:+.1}% |",
+        (sum_on / sum_off - 1.0) * 100.0
     );
     if let Some((_, _, outs)) = &js {
         for (i, c) in COMMANDS.iter().enumerate() {

@@ -229,6 +229,8 @@ pub struct Engine {
     fs: Mutex<vfs::Vfs>,
     limits: Limits,
     mount: String,
+    /// False only through [`Engine::unmetered_for_bench`].
+    metered: bool,
 }
 
 impl Engine {
@@ -248,7 +250,17 @@ impl Engine {
             fs: Mutex::new(fs),
             limits: config.limits.clone(),
             mount,
+            metered: true,
         })
+    }
+
+    /// The same engine with the memory accounting switched off (every other limit stays): the
+    /// compare bench's baseline for pricing the accounting, never for serving commands.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn unmetered_for_bench(mut self) -> Self {
+        self.metered = false;
+        self
     }
 
     /// Runs `script` with the cwd relative to the semantic layer (`""` = its root).
@@ -273,10 +285,14 @@ impl Engine {
         let limit = self.limits.deadline.get().min(timeout);
         let label = HumanDuration(limit).to_string();
         let label_after = label.clone();
-        let meter = memory::Meter::new(
-            self.limits.max_exec_memory_bytes,
-            self.limits.max_total_memory_bytes,
-        );
+        let meter = if self.metered {
+            memory::Meter::new(
+                self.limits.max_exec_memory_bytes,
+                self.limits.max_total_memory_bytes,
+            )
+        } else {
+            memory::Meter::unmetered()
+        };
         let (out, err, code) = match fs.attach_meter(meter.clone()) {
             Ok(()) => {
                 let r = run_on_interpreter_stack(|| {

@@ -59,60 +59,70 @@ impl Drop for Inner {
     }
 }
 
-/// One exec's memory counter; clones share it (it crosses to jq's thread).
+/// One exec's memory counter; clones share it (it crosses to jq's thread). `None` is the
+/// unmetered meter of [`Meter::unmetered`]: every charge fits and nothing is counted.
 #[derive(Debug, Clone)]
-pub struct Meter(Arc<Inner>);
+pub struct Meter(Option<Arc<Inner>>);
 
 impl Meter {
     /// A meter with a budget of `limit` bytes for this exec and `total_limit` for the process.
     pub fn new(limit: u64, total_limit: u64) -> Self {
-        Meter(Arc::new(Inner {
+        Meter(Some(Arc::new(Inner {
             used: AtomicU64::new(0),
             limit,
             total_limit,
             tripped: AtomicBool::new(false),
             process: AtomicBool::new(false),
-        }))
+        })))
+    }
+
+    /// A meter that counts nothing: the accounting's off switch, which exists only so the
+    /// compare bench can price the accounting against the same engine without it.
+    #[doc(hidden)]
+    pub fn unmetered() -> Self {
+        Meter(None)
     }
 
     /// Charges `n` bytes, or fails (charging nothing) when either budget would be passed.
     pub fn charge(&self, n: u64) -> Result<(), OverBudget> {
-        if n == 0 && !self.0.tripped.load(Ordering::Relaxed) {
+        let Some(inner) = &self.0 else {
+            return Ok(());
+        };
+        if n == 0 && !inner.tripped.load(Ordering::Relaxed) {
             return Ok(());
         }
-        if self.0.tripped.load(Ordering::Relaxed) {
+        if inner.tripped.load(Ordering::Relaxed) {
             return Err(self.over());
         }
-        let used = self
-            .0
-            .used
-            .fetch_add(n, Ordering::Relaxed)
-            .saturating_add(n);
-        if used > self.0.limit {
-            self.0.used.fetch_sub(n, Ordering::Relaxed);
-            self.0.tripped.store(true, Ordering::Relaxed);
-            return Err(OverBudget::Exec(self.0.limit));
+        let used = inner.used.fetch_add(n, Ordering::Relaxed).saturating_add(n);
+        if used > inner.limit {
+            inner.used.fetch_sub(n, Ordering::Relaxed);
+            inner.tripped.store(true, Ordering::Relaxed);
+            return Err(OverBudget::Exec(inner.limit));
         }
         let total = PROCESS_USED
             .fetch_add(n, Ordering::Relaxed)
             .saturating_add(n);
-        if total > self.0.total_limit {
+        if total > inner.total_limit {
             PROCESS_USED.fetch_sub(n, Ordering::Relaxed);
-            self.0.used.fetch_sub(n, Ordering::Relaxed);
-            self.0.process.store(true, Ordering::Relaxed);
-            self.0.tripped.store(true, Ordering::Relaxed);
-            return Err(OverBudget::Process(self.0.total_limit));
+            inner.used.fetch_sub(n, Ordering::Relaxed);
+            inner.process.store(true, Ordering::Relaxed);
+            inner.tripped.store(true, Ordering::Relaxed);
+            return Err(OverBudget::Process(inner.total_limit));
         }
         Ok(())
     }
 
     /// Gives back `n` bytes charged earlier.
     pub fn release(&self, n: u64) {
+        let Some(inner) = &self.0 else {
+            return;
+        };
         if n == 0 {
             return;
         }
-        let n = n.min(self.0.used.load(Ordering::Relaxed));
-        self.0.used.fetch_sub(n, Ordering::Relaxed);
+        let n = n.min(inner.used.load(Ordering::Relaxed));
+        inner.used.fetch_sub(n, Ordering::Relaxed);
         PROCESS_USED.fetch_sub(n, Ordering::Relaxed);
     }
 
@@ -128,53 +138,62 @@ impl Meter {
 
     /// Whether `n` more bytes would fit, without charging them (for values about to be made).
     pub fn fits(&self, n: u64) -> Result<(), OverBudget> {
-        if self.0.tripped.load(Ordering::Relaxed) {
+        let Some(inner) = &self.0 else {
+            return Ok(());
+        };
+        if inner.tripped.load(Ordering::Relaxed) {
             return Err(self.over());
         }
-        if self.0.used.load(Ordering::Relaxed).saturating_add(n) > self.0.limit {
-            self.0.tripped.store(true, Ordering::Relaxed);
-            return Err(OverBudget::Exec(self.0.limit));
+        if inner.used.load(Ordering::Relaxed).saturating_add(n) > inner.limit {
+            inner.tripped.store(true, Ordering::Relaxed);
+            return Err(OverBudget::Exec(inner.limit));
         }
-        if PROCESS_USED.load(Ordering::Relaxed).saturating_add(n) > self.0.total_limit {
-            self.0.process.store(true, Ordering::Relaxed);
-            self.0.tripped.store(true, Ordering::Relaxed);
-            return Err(OverBudget::Process(self.0.total_limit));
+        if PROCESS_USED.load(Ordering::Relaxed).saturating_add(n) > inner.total_limit {
+            inner.process.store(true, Ordering::Relaxed);
+            inner.tripped.store(true, Ordering::Relaxed);
+            return Err(OverBudget::Process(inner.total_limit));
         }
         Ok(())
     }
 
     /// Bytes this exec holds now.
     pub fn used(&self) -> u64 {
-        self.0.used.load(Ordering::Relaxed)
+        self.0
+            .as_ref()
+            .map_or(0, |i| i.used.load(Ordering::Relaxed))
     }
 
     /// The exec's budget.
     pub fn limit(&self) -> u64 {
-        self.0.limit
+        self.0.as_ref().map_or(u64::MAX, |i| i.limit)
     }
 
     /// Bytes left before the exec's budget (ignoring the process budget).
     pub fn room(&self) -> u64 {
-        self.0.limit.saturating_sub(self.used())
+        self.limit().saturating_sub(self.used())
     }
 
     /// Whether a charge has failed in this exec.
     pub fn tripped(&self) -> bool {
-        self.0.tripped.load(Ordering::Relaxed)
+        self.0
+            .as_ref()
+            .is_some_and(|i| i.tripped.load(Ordering::Relaxed))
     }
 
     /// The budget that a failed charge passed (meaningful once [`Meter::tripped`]).
     pub fn over(&self) -> OverBudget {
-        if self.0.process.load(Ordering::Relaxed) {
-            OverBudget::Process(self.0.total_limit)
-        } else {
-            OverBudget::Exec(self.0.limit)
+        match &self.0 {
+            Some(i) if i.process.load(Ordering::Relaxed) => OverBudget::Process(i.total_limit),
+            Some(i) => OverBudget::Exec(i.limit),
+            None => OverBudget::Exec(u64::MAX),
         }
     }
 
     /// Marks the budget as passed (a component found a value too big before making it).
     pub fn trip(&self) {
-        self.0.tripped.store(true, Ordering::Relaxed);
+        if let Some(i) = &self.0 {
+            i.tripped.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Charges `n` bytes until the returned guard is dropped.

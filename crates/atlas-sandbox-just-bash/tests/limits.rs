@@ -331,3 +331,28 @@ fn unterminated_case_chains_are_a_syntax_error_not_a_hang() {
         "{out:?}"
     );
 }
+
+/// Issue 11's exit codes: a refused feature of jq, yq or awk exits 2 and names the feature,
+/// never jq's compile error 3 or runtime error 5; jq's own errors keep their codes.
+#[test]
+fn refused_features_exit_2_naming_the_feature() {
+    for (script, names) in [
+        ("jq -n '[range(3)]'", "`range` is not supported"),
+        ("echo '{}' | jq '$ENV.HOME'", "`$ENV` is not supported"),
+        ("jq -n '[1,2] | IN(1)'", "`IN/1` is not supported"),
+        ("jq -n 'input_filename'", "`input_filename/0` is not supported"),
+        ("jq -n '$__loc__'", "`$__loc__` is not supported"),
+        ("jq -n '\"a\" | @base32d'", "`@base32d/0` is not supported"),
+        ("jq --seq -n 1", "option '--seq' is not supported"),
+        ("echo 'a: 1' | yq -y .", "not supported in this sandbox"),
+        ("echo a | awk '{ getline x < \"f\" }'", "getline is not supported"),
+        ("echo a | awk '{ print systime() }'", "systime is not supported"),
+    ] {
+        let out = run(script);
+        assert_eq!(out.exit_code, 2, "{script}: {out:?}");
+        assert!(out.stderr_str().contains(names), "{script}: {out:?}");
+    }
+    // jq's own errors are not refusals.
+    assert_eq!(run("jq -n 'no_such_function'").exit_code, 3);
+    assert_eq!(run("jq -n '1 | .a'").exit_code, 5);
+}

@@ -123,8 +123,65 @@ fn yaml_expansion_past(text: &str, limit: u64) -> Option<u64> {
 
 /// Deepest JSON/YAML input accepted (jq 1.6 refuses past 10000 as well).
 const MAX_INPUT_DEPTH: usize = 10_000;
-/// Exit code for refused filters (jq uses 3 for compile errors).
-const UNSUPPORTED_JQ: i32 = 3;
+/// Exit code for refused filters: the project's "not supported" code, so a caller can tell a
+/// refusal from jq's own compile error (3) or runtime error (5).
+const UNSUPPORTED_JQ: i32 = 2;
+
+/// The name jq 1.7 gives an undefined symbol of jaq's, when jq has it as a builtin (so a filter
+/// using it is valid jq this sandbox cannot run).
+fn jq_builtin_not_here(name: &str, kind: &jaq_core::compile::Undefined) -> Option<String> {
+    use jaq_core::compile::Undefined;
+    // jq 1.7's builtins (`jq -n 'builtins'`, formats and special variables) that jaq 3 does not
+    // define; `name/arity` as jq lists them.
+    const FILTERS: &[&str] = &[
+        "IN/1",
+        "IN/2",
+        "INDEX/1",
+        "INDEX/2",
+        "JOIN/2",
+        "JOIN/3",
+        "JOIN/4",
+        "ascii/0",
+        "builtins/0",
+        "date/0",
+        "dateadd/2",
+        "datesub/2",
+        "format/1",
+        "fromstream/1",
+        "get_jq_origin/0",
+        "get_prog_origin/0",
+        "get_search_list/0",
+        "have_decnum/0",
+        "have_literal_numbers/0",
+        "input_filename/0",
+        "input_line_number/0",
+        "leaf_paths/0",
+        "lgamma_r/0",
+        "modulemeta/0",
+        "recurse_down/0",
+        "scalars_or_empty/0",
+        "tostream/0",
+        "truncate_stream/1",
+        "@base32/0",
+        "@base32d/0",
+    ];
+    const VARS: &[&str] = &["$__loc__", "$__prog_args"];
+    match kind {
+        Undefined::Filter(arity) => {
+            let full = format!("{name}/{arity}");
+            FILTERS.contains(&full.as_str()).then_some(full)
+        }
+        Undefined::Var => {
+            let var = if name.starts_with('$') {
+                name.to_owned()
+            } else {
+                format!("${name}")
+            };
+            VARS.contains(&var.as_str()).then_some(var)
+        }
+        _ => None,
+    }
+}
 
 /// The first construct of `code` that can loop or grow without bound inside jaq.
 fn unbounded_construct(code: &str) -> Option<&'static str> {
@@ -461,6 +518,18 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     {
         Ok(f) => f,
         Err(errs) => {
+            // A jq builtin that jaq lacks is a missing feature, not the user's mistake: say so
+            // by name with the "not supported" code instead of jq's compile error.
+            let missing = errs
+                .iter()
+                .flat_map(|(_, undefined)| undefined.iter())
+                .find_map(|(name, kind)| jq_builtin_not_here(name, kind));
+            if let Some(what) = missing {
+                ctx.io.errln(&format!(
+                    "{cmd}: error: `{what}` is not supported in this sandbox"
+                ));
+                return Ok(UNSUPPORTED_JQ);
+            }
             ctx.io.errln(&format!(
                 "jq: error: {} compile error(s) in filter",
                 errs.len()
