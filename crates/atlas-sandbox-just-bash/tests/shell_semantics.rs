@@ -10,6 +10,12 @@ use atlas_sandbox_just_bash::{Engine, JustBashConfig};
 /// (script, stdout, exit status, stderr is non-empty)
 const CASES: &[(&str, &str, i32, bool)] = &[
     (
+        "x='it'\\''s'; y=a\\ b; z=\"c\\d\"; case $x in it\\'s) echo m;; esac; echo \"$x|$y|$z\"",
+        "m\nit's|a b|c\\d\n",
+        0,
+        false,
+    ),
+    (
         "f() { local x=$(echo a  b); echo \"$x\"; }; f",
         "a b\n",
         0,

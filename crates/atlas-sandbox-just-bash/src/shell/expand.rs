@@ -327,7 +327,19 @@ impl Shell<'_> {
     pub fn expand_str(&mut self, s: &str) -> R<String> {
         let pieces = self.parse_word(s)?;
         let mut acc = Acc::default();
-        self.expand_pieces(&pieces, true, &mut acc)?;
+        // The word is not split, but it is not inside double quotes either: a backslash at its
+        // top level quotes the next character (`x='it'\''s'` is `it's`).
+        for p in &pieces {
+            match &p.piece {
+                WordPiece::EscapeSequence(e) => {
+                    let ch = e.strip_prefix('\\').unwrap_or(e);
+                    if ch != "\n" {
+                        acc.lit(ch, true);
+                    }
+                }
+                _ => self.expand_pieces(std::slice::from_ref(p), true, &mut acc)?,
+            }
+        }
         let fields = acc.finish();
         let mut out = String::new();
         for (i, f) in fields.iter().enumerate() {
