@@ -334,10 +334,19 @@ fn coreutils_details() {
     assert_eq!(stdout("printf 'abc\\nabd\\n' | uniq -w2"), "abc\n");
     assert_eq!(stdout("printf 'xa\\nya\\n' | uniq -s1 -c"), "      2 xa\n");
     let (_, e, st) = run("tail -1 f.txt g.yml");
-    assert_eq!((st, e.as_str()), (1, "tail: option used in invalid context -- 1\n"));
-    assert_eq!(stdout("tail -n -1 f.txt g.yml"), "==> f.txt <==\nc\td\n\n==> g.yml <==\ny: 22\n");
+    assert_eq!(
+        (st, e.as_str()),
+        (1, "tail: option used in invalid context -- 1\n")
+    );
+    assert_eq!(
+        stdout("tail -n -1 f.txt g.yml"),
+        "==> f.txt <==\nc\td\n\n==> g.yml <==\ny: 22\n"
+    );
     assert_eq!(stdout("sort -o /dev/stdout g.yml"), "x: 1\ny: 22\n");
-    assert_eq!(stdout("nl -w3 -s': ' f.txt | head -3"), "  1: b\n  2: a\n  3: b\n");
+    assert_eq!(
+        stdout("nl -w3 -s': ' f.txt | head -3"),
+        "  1: b\n  2: a\n  3: b\n"
+    );
     assert_eq!(stdout("nl -ba -nrz -w3 f.txt | sed -n 4p"), "004\t\n");
     assert_eq!(stdout("ls -X"), "f.txt\ng.yml\n");
     assert_eq!(stdout("ls -s1 | head -1"), "total 8\n");

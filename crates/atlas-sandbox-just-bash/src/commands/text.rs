@@ -362,8 +362,8 @@ pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     // GNU takes the obsolete `-N` with one file only.
     if files.len() > 1
         && let Some(legacy) = raw.iter().enumerate().find_map(|(k, a)| {
-            let value_of_option = k > 0
-                && matches!(raw[k - 1].as_str(), "-n" | "-c" | "--lines" | "--bytes");
+            let value_of_option =
+                k > 0 && matches!(raw[k - 1].as_str(), "-n" | "-c" | "--lines" | "--bytes");
             (!value_of_option
                 && a.len() > 1
                 && a.starts_with('-')
@@ -371,7 +371,10 @@ pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             .then_some(a)
         })
     {
-        ctx.warn("tail", format!("option used in invalid context -- {}", &legacy[1..2]));
+        ctx.warn(
+            "tail",
+            format!("option used in invalid context -- {}", &legacy[1..2]),
+        );
         return Ok(1);
     }
     let mut lines_n: (i64, bool) = (10, false);
@@ -1455,7 +1458,15 @@ const NL: Spec = Spec::new(
 )
 .gnu(
     "b:d:f:h:i:l:n:ps:v:w:",
-    &["section-delimiter", "footer-numbering", "header-numbering", "join-blank-lines", "no-renumber", "help", "version"],
+    &[
+        "section-delimiter",
+        "footer-numbering",
+        "header-numbering",
+        "join-blank-lines",
+        "no-renumber",
+        "help",
+        "version",
+    ],
 );
 
 pub(super) fn nl(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
@@ -1463,12 +1474,14 @@ pub(super) fn nl(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         Ok(x) => x,
         Err(st) => return Ok(st),
     };
-    let (mut all, mut width, mut sep, mut start, mut incr) = (false, 6usize, "\t".to_owned(), 1i64, 1i64);
+    let (mut all, mut width, mut sep, mut start, mut incr) =
+        (false, 6usize, "\t".to_owned(), 1i64, 1i64);
     let mut format = "rn".to_owned();
     for (c, v) in flags {
         let v = v.unwrap_or_default();
         let num = |what: &str| -> Result<i64, String> {
-            v.parse::<i64>().map_err(|_| format!("invalid {what}: ‘{v}’"))
+            v.parse::<i64>()
+                .map_err(|_| format!("invalid {what}: ‘{v}’"))
         };
         let bad = match c {
             'b' => match v.as_str() {
@@ -1481,7 +1494,10 @@ pub(super) fn nl(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                     None
                 }
                 _ => {
-                    ctx.warn("nl", format!("option '-b {v}' is not supported by this sandbox"));
+                    ctx.warn(
+                        "nl",
+                        format!("option '-b {v}' is not supported by this sandbox"),
+                    );
                     return Ok(2);
                 }
             },

@@ -1099,7 +1099,12 @@ fn sort_entries(v: &mut [LsEntry], o: &LsOpts) {
                 .cmp(&a.meta.size)
                 .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
         } else if o.by_ext {
-            let ext = |n: &str| n.rfind('.').filter(|&i| i > 0).map_or("", |i| &n[i + 1..]).to_owned();
+            let ext = |n: &str| {
+                n.rfind('.')
+                    .filter(|&i| i > 0)
+                    .map_or("", |i| &n[i + 1..])
+                    .to_owned()
+            };
             ext(&a.name)
                 .as_bytes()
                 .cmp(ext(&b.name).as_bytes())
@@ -1129,13 +1134,21 @@ fn render(entries: &[LsEntry], o: &LsOpts, now: i64, with_total: bool) -> String
     let mut out = String::new();
     let kib = |e: &LsEntry| {
         let k = e.meta.blocks / 2;
-        if o.human { human(k * 1024) } else { k.to_string() }
+        if o.human {
+            human(k * 1024)
+        } else {
+            k.to_string()
+        }
     };
     let bw = entries.iter().map(|e| kib(e).len()).max().unwrap_or(1);
     if !o.long {
         if o.blocks && with_total {
             let total: u64 = entries.iter().map(|e| e.meta.blocks / 2).sum();
-            let t = if o.human { human(total * 1024) } else { total.to_string() };
+            let t = if o.human {
+                human(total * 1024)
+            } else {
+                total.to_string()
+            };
             out.push_str(&format!("total {t}\n"));
         }
         for e in entries {

@@ -18,7 +18,7 @@ pub(crate) fn is_keyword(name: &str) -> bool {
 }
 
 /// Programs this shell answers itself although bash would run them from `/usr/bin`.
-const SHELL_COMMANDS: &[&str] = &["printenv"];
+const SHELL_COMMANDS: &[&str] = &[];
 
 /// Whether `name` is one of [`SHELL_COMMANDS`].
 pub(crate) fn is_shell_command(name: &str) -> bool {
@@ -194,7 +194,6 @@ pub(crate) fn run_builtin(
             sh.declare_cmd(name, args, io)?
         }
         "unset" => sh.unset_cmd(args, io)?,
-        "printenv" => printenv(sh, args, io),
         "mapfile" | "readarray" => sh.mapfile_cmd(name, args, stdin, io)?,
         "getopts" => sh.getopts_cmd(args, io)?,
         "trap" => trap_cmd(sh, args, io)?,
@@ -555,31 +554,6 @@ fn shopt_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
         }
     }
     Ok(st)
-}
-
-/// `printenv [NAME...]` (bash runs `/usr/bin/printenv`: only exported variables show).
-fn printenv(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> i32 {
-    let env = sh.env_pairs();
-    if args.is_empty() {
-        for (k, v) in env {
-            io.out(format!("{k}={v}\n").as_bytes());
-        }
-        return 0;
-    }
-    let mut st = 0;
-    for a in args {
-        if a.starts_with('-') {
-            io.errln(&format!(
-                "printenv: {a}: options are not supported in this sandbox"
-            ));
-            return UNSUPPORTED_EXIT;
-        }
-        match env.iter().find(|(k, _)| k == a) {
-            Some((_, v)) => io.out(format!("{v}\n").as_bytes()),
-            None => st = 1,
-        }
-    }
-    st
 }
 
 /// `trap`: `EXIT` runs when the script ends; signals never reach this shell, so their traps are
