@@ -28,6 +28,7 @@ mod printenv;
 mod sed;
 mod sed_script;
 mod sink;
+mod sort;
 mod strings;
 mod text;
 mod tree;
@@ -61,7 +62,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "head" => text::head,
         "tail" => text::tail,
         "wc" => text::wc,
-        "sort" => text::sort,
+        "sort" => sort::sort,
         "uniq" => text::uniq,
         "cut" => text::cut,
         "tr" => text::tr,
