@@ -8,6 +8,7 @@ use crate::vfs::{self, FsError};
 mod awk;
 mod base64;
 mod bc;
+mod chmod;
 mod cmp;
 mod column;
 mod comm;
@@ -128,6 +129,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "bc" => bc::bc,
         "which" => which::which,
         "cmp" => cmp::cmp,
+        "chmod" => chmod::chmod,
         "fold" => fold::fold,
         "strings" => strings::strings,
         _ => return None,
