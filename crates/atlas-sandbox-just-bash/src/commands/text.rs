@@ -14,7 +14,12 @@ fn usage(ctx: &mut Ctx<'_, '_>, cmd: &str, msg: &str) -> R<i32> {
 
 /// Splits into lines keeping the terminator, so a missing final newline survives.
 fn lines(data: &[u8]) -> Vec<&[u8]> {
-    data.split_inclusive(|b| *b == b'\n').collect()
+    lines_by(data, b'\n')
+}
+
+/// [`lines`] with another terminator (`-z`: NUL).
+fn lines_by(data: &[u8], eol: u8) -> Vec<&[u8]> {
+    data.split_inclusive(|b| *b == eol).collect()
 }
 
 fn strip_nl(l: &[u8]) -> &[u8] {
@@ -261,20 +266,21 @@ fn print_cut_files(
 
 const HEAD: Spec = Spec::new(
     "head",
-    "c:n:qv",
+    "c:n:qvz",
     &[
         ("bytes", 'c', Arg::Required),
         ("lines", 'n', Arg::Required),
         ("quiet", 'q', Arg::No),
         ("silent", 'q', Arg::No),
         ("verbose", 'v', Arg::No),
+        ("zero-terminated", 'z', Arg::No),
     ],
 )
-.gnu("c:n:qvz", &["zero-terminated", "help", "version"]);
+.gnu("c:n:qvz", &["help", "version"]);
 
 const TAIL: Spec = Spec::new(
     "tail",
-    "c:n:qvfF",
+    "c:n:qvfFz",
     &[
         ("bytes", 'c', Arg::Required),
         ("lines", 'n', Arg::Required),
@@ -282,6 +288,7 @@ const TAIL: Spec = Spec::new(
         ("silent", 'q', Arg::No),
         ("verbose", 'v', Arg::No),
         ("follow", 'f', Arg::Optional),
+        ("zero-terminated", 'z', Arg::No),
     ],
 )
 .gnu(
@@ -291,7 +298,6 @@ const TAIL: Spec = Spec::new(
         "pid",
         "retry",
         "sleep-interval",
-        "zero-terminated",
         "help",
         "version",
     ],
@@ -307,8 +313,10 @@ pub(super) fn head(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut bytes: Option<i64> = None;
     let mut quiet = false;
     let mut verbose = false;
+    let mut eol = b'\n';
     for (c, v) in &flags {
         match c {
+            'z' => eol = b'\0',
             'n' => match count_value(ctx, "head", "lines", v) {
                 Some((n, _)) => lines_n = n,
                 None => return Ok(1),
@@ -329,7 +337,7 @@ pub(super) fn head(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             if lines_n >= 0 {
                 let mut end = 0;
                 let mut count = 0;
-                for i in memchr::memchr_iter(b'\n', data) {
+                for i in memchr::memchr_iter(eol, data) {
                     if count == lines_n {
                         break;
                     }
@@ -341,7 +349,7 @@ pub(super) fn head(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 }
                 &data[..end]
             } else {
-                let ls = lines(data);
+                let ls = lines_by(data, eol);
                 let keep = ls.len().saturating_sub((-lines_n) as usize);
                 let end: usize = ls[..keep].iter().map(|l| l.len()).sum();
                 &data[..end]
@@ -379,8 +387,10 @@ pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut bytes: Option<(i64, bool)> = None;
     let mut quiet = false;
     let mut verbose = false;
+    let mut eol = b'\n';
     for (c, v) in &flags {
         match c {
+            'z' => eol = b'\0',
             'n' => match count_value(ctx, "tail", "lines", v) {
                 Some(n) => lines_n = n,
                 None => return Ok(1),
@@ -400,7 +410,7 @@ pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         Some((n, false)) => &data[data.len().saturating_sub(n.unsigned_abs() as usize)..],
         None => {
             let (n, from_start) = lines_n;
-            let ls = lines(data);
+            let ls = lines_by(data, eol);
             let start = if from_start {
                 ((n.max(1) - 1) as usize).min(ls.len())
             } else {
@@ -580,10 +590,12 @@ fn count(data: &[u8], c_locale: bool) -> [u64; 5] {
 
 const UNIQ: Spec = Spec::new(
     "uniq",
-    "cdf:is:uw:",
+    "cdDf:is:uw:z",
     &[
         ("count", 'c', Arg::No),
         ("repeated", 'd', Arg::No),
+        ("all-repeated", 'D', Arg::Optional),
+        ("zero-terminated", 'z', Arg::No),
         ("skip-fields", 'f', Arg::Required),
         ("ignore-case", 'i', Arg::No),
         ("skip-chars", 's', Arg::Required),
@@ -591,16 +603,15 @@ const UNIQ: Spec = Spec::new(
         ("check-chars", 'w', Arg::Required),
     ],
 )
-.gnu(
-    "cdDf:is:uw:z",
-    &[
-        "all-repeated",
-        "group",
-        "zero-terminated",
-        "help",
-        "version",
-    ],
-);
+.gnu("cdDf:is:uw:z", &["group", "help", "version"]);
+
+/// How `uniq -D` delimits groups.
+#[derive(PartialEq)]
+enum AllRepeated {
+    None,
+    Prepend,
+    Separate,
+}
 
 pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let (flags, files) = match ctx.opts(&UNIQ, args) {
@@ -611,6 +622,8 @@ pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut skip_fields = 0usize;
     let mut skip_chars = 0usize;
     let mut check_chars = usize::MAX;
+    let mut all_repeated: Option<AllRepeated> = None;
+    let mut eol = b'\n';
     for (c, v) in &flags {
         let n = || -> Result<usize, String> {
             let v = v.as_deref().unwrap_or_default();
@@ -630,6 +643,26 @@ pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             'd' => dups = true,
             'u' => uniques = true,
             'i' => icase = true,
+            'z' => eol = b'\0',
+            'D' => {
+                all_repeated = Some(match v.as_deref() {
+                    None | Some("none") => AllRepeated::None,
+                    Some("prepend") => AllRepeated::Prepend,
+                    Some("separate") => AllRepeated::Separate,
+                    Some(other) => {
+                        ctx.warn(
+                            "uniq",
+                            format!("invalid argument ‘{other}’ for ‘--all-repeated’"),
+                        );
+                        ctx.io.errln(
+                            "Valid arguments are:\n  - ‘none’\n  - ‘prepend’\n  - ‘separate’",
+                        );
+                        ctx.io.errln("Usage: uniq [OPTION]... [INPUT [OUTPUT]]");
+                        super::opts::try_help(ctx, "uniq");
+                        return Ok(1);
+                    }
+                });
+            }
             'f' | 's' | 'w' => match n() {
                 Ok(k) if *c == 'f' => skip_fields = k,
                 Ok(k) if *c == 's' => skip_chars = k,
@@ -650,7 +683,14 @@ pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             return Ok(1);
         }
     };
-    let mut ls: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
+    if all_repeated.is_some() && count {
+        return usage(
+            ctx,
+            "uniq",
+            "printing all duplicated lines and repeat counts is meaningless",
+        );
+    }
+    let mut ls: Vec<&[u8]> = data.split(|b| *b == eol).collect();
     if ls.last().is_some_and(|l| l.is_empty()) {
         ls.pop();
     }
@@ -685,13 +725,32 @@ pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             j += 1;
         }
         let n = j - i;
+        if let Some(how) = &all_repeated {
+            // Every line of each repeated group; with `-u` GNU drops the first of each.
+            if n > 1 {
+                let sep = match how {
+                    AllRepeated::Prepend => true,
+                    AllRepeated::Separate => !out.is_empty(),
+                    AllRepeated::None => false,
+                };
+                if sep {
+                    out.push(eol);
+                }
+                for l in &ls[i + usize::from(uniques)..j] {
+                    out.extend_from_slice(l);
+                    out.push(eol);
+                }
+            }
+            i = j;
+            continue;
+        }
         let show = (!dups || n > 1) && (!uniques || n == 1);
         if show {
             if count {
                 out.extend_from_slice(format!("{n:>7} ").as_bytes());
             }
             out.extend_from_slice(ls[i]);
-            out.push(b'\n');
+            out.push(eol);
         }
         i = j;
     }
