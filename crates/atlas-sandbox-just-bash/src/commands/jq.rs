@@ -123,8 +123,9 @@ fn yaml_expansion_past(text: &str, limit: u64) -> Option<u64> {
 
 /// Deepest JSON/YAML input accepted (jq 1.6 refuses past 10000 as well).
 const MAX_INPUT_DEPTH: usize = 10_000;
-/// Exit code for refused filters (jq uses 3 for compile errors).
-const UNSUPPORTED_JQ: i32 = 3;
+/// Exit code for refused filters: the sandbox's refusal (2), not jq's compile error (3), which
+/// would read as the agent's own mistake.
+const UNSUPPORTED_JQ: i32 = crate::interp::UNSUPPORTED_EXIT;
 
 /// The first construct of `code` that can loop or grow without bound inside jaq.
 fn unbounded_construct(code: &str) -> Option<&'static str> {

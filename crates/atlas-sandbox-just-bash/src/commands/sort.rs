@@ -673,10 +673,11 @@ mod tests {
         v.sort_by(|a, b| filevercmp(a, b));
         assert_eq!(
             v,
+            // As GNU sort -V orders them (coreutils 9.1).
             vec![
-                &b"a-1.0~rc1"[..],
+                &b"a.tar.gz"[..],
+                b"a-1.0~rc1",
                 b"a-1.0",
-                b"a.tar.gz",
                 b"f2",
                 b"f10",
                 b"v1.9",
