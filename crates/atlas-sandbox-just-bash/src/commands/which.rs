@@ -35,8 +35,9 @@ pub(super) fn which(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 Why::Unknown(o) | Why::Refused(o) if !o.starts_with("--") => o,
                 _ => "--".to_owned(),
             };
+            // getopts complains on stderr; the script prints its usage on stdout.
             ctx.io.errln(&format!("Illegal option {opt}"));
-            ctx.io.errln("Usage: /usr/bin/which [-a] args");
+            ctx.io.out(b"Usage: /usr/bin/which [-a] args\n");
             return Ok(2);
         }
     };
