@@ -16,12 +16,14 @@ pub(crate) fn posix_to_regex(pat: &str, extended: bool) -> Result<String, String
     let mut i = 0;
     // Whether the previous token can be repeated (a `*` right after `(` or at the start is literal).
     let mut can_repeat = false;
+    // Open ERE groups: a `)` with none open is an ordinary character, as in GNU regex.
+    let mut groups = 0usize;
     while i < c.len() {
         let ch = c[i];
         match ch {
             '\\' => {
                 let Some(&n) = c.get(i + 1) else {
-                    return Err("trailing backslash (\\)".to_owned());
+                    return Err("Trailing backslash".to_owned());
                 };
                 i += 2;
                 match n {
@@ -82,6 +84,17 @@ pub(crate) fn posix_to_regex(pat: &str, extended: bool) -> Result<String, String
                             continue;
                         }
                     }
+                }
+                if ch == ')' && groups == 0 {
+                    out.push_str("\\)");
+                    can_repeat = true;
+                    i += 1;
+                    continue;
+                }
+                match ch {
+                    '(' => groups += 1,
+                    ')' => groups -= 1,
+                    _ => {}
                 }
                 if ch == '}' {
                     out.push_str("\\}");
@@ -952,10 +965,44 @@ fn regex_error(e: &regex::Error) -> String {
                 .lines()
                 .rev()
                 .find(|l| l.starts_with("error: "))
-                .map(|l| l.trim_start_matches("error: ").to_owned());
-            last.map_or(text, |l| format!("invalid regular expression: {l}"))
+                .map(|l| l.trim_start_matches("error: ").to_owned())
+                .unwrap_or(text);
+            gnu_regex_message(&last).map_or_else(
+                || format!("invalid regular expression: {last}"),
+                str::to_owned,
+            )
         }
     }
+}
+
+/// GNU regex's wording (`regcomp`, as grep and sed print it) for a `regex-syntax` error.
+fn gnu_regex_message(syntax: &str) -> Option<&'static str> {
+    const TABLE: &[(&str, &str)] = &[
+        ("unclosed group", "Unmatched ( or \\("),
+        ("unopened group", "Unmatched ) or \\)"),
+        ("unclosed character class", "Unmatched [, [^, [:, [., or [="),
+        (
+            "invalid repetition count range",
+            "Invalid content of \\{\\}",
+        ),
+        ("unclosed counted repetition", "Unmatched \\{"),
+        (
+            "repetition quantifier expects a valid decimal",
+            "Invalid content of \\{\\}",
+        ),
+        ("invalid character class range", "Invalid range end"),
+        (
+            "repetition operator missing expression",
+            "Invalid preceding regular expression",
+        ),
+        ("incomplete escape sequence", "Trailing backslash"),
+        ("invalid ASCII class", "Invalid character class name"),
+        ("unrecognized UTF-8 class", "Invalid character class name"),
+    ];
+    TABLE
+        .iter()
+        .find(|(k, _)| syntax.contains(k))
+        .map(|(_, v)| *v)
 }
 
 #[cfg(test)]
