@@ -1174,8 +1174,10 @@ impl Streams {
     /// Open files at once: past this a program is refused rather than hold unbounded buffers.
     const MAX_OPEN: usize = 256;
 
+    /// Bytes held: pending output and the text of files open for `getline`.
     fn pending(&self) -> u64 {
-        self.out.values().map(|b| b.len() as u64).sum()
+        self.out.values().map(|b| b.len() as u64).sum::<u64>()
+            + self.inp.values().map(|(t, _)| t.len() as u64).sum::<u64>()
     }
 }
 
@@ -1361,6 +1363,7 @@ impl Awk<'_, '_, '_> {
                                 ));
                             }
                             self.streams.inp.insert(name.clone(), (d, 0));
+                            self.account().map_err(Err)?;
                         }
                         Err(_) => return Ok(Val::Num(-1.0)),
                     }
