@@ -1476,8 +1476,16 @@ impl Awk<'_, '_, '_> {
         str_cost(&self.record) + strs_cost(&self.fields)
     }
 
-    /// Charges the live bytes (plus pending output) to the exec's budget.
+    /// Charges the live bytes (plus pending output) to the exec's budget. Output past 64 KiB
+    /// goes to stdout now (a loop in BEGIN never reaches the main loop's flush); once stdout is
+    /// past its cap nothing more can be kept, so the program stops.
     fn account(&mut self) -> Result<(), String> {
+        if self.out.len() > 1 << 16 {
+            self.ctx.io.out(&std::mem::take(&mut self.out));
+            if self.ctx.io.overflow {
+                return Err("output size limit exceeded".to_owned());
+            }
+        }
         let total = self.bytes + self.out.len() as u64 + self.streams.pending();
         self.held.resize(total).map_err(|o| o.message("awk"))
     }
