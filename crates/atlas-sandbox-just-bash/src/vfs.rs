@@ -594,6 +594,37 @@ impl Vfs {
         Ok(())
     }
 
+    /// Sets the permission bits (`chmod`). A file of the lower layer is copied up first (its
+    /// bytes are charged like a write); a lower-layer directory cannot be copied up.
+    pub fn set_mode(&mut self, path: &str, mode: u32) -> Result<(), FsError> {
+        self.writable(path)?;
+        let meta = self.stat(path)?;
+        let mode = mode & 0o7777;
+        match self.upper.get_mut(path) {
+            Some(Node::File { mode: m, .. } | Node::Dir { mode: m, .. }) => {
+                *m = mode;
+                return Ok(());
+            }
+            None => {}
+        }
+        match meta.kind {
+            Kind::File => {
+                let data = self.read(path)?;
+                self.charge(data.len() as u64, 0)?;
+                self.upper.insert(
+                    path.to_owned(),
+                    Node::File {
+                        data,
+                        mode,
+                        mtime: meta.mtime,
+                    },
+                );
+                Ok(())
+            }
+            _ => Err(FsError::PermissionDenied),
+        }
+    }
+
     /// Copies a file (directories are not copied here; `cp -r` walks).
     pub fn copy_file(&mut self, from: &str, to: &str) -> Result<(), FsError> {
         let data = self.read(from)?;

@@ -1,10 +1,12 @@
 //! A useful subset of POSIX `awk`: BEGIN/END, pattern-action rules (expressions, regexes,
 //! ranges), fields and `NF`/`NR`/`FS`/`OFS`/`ORS`, associative arrays, `print`/`printf`,
 //! `if`/`while`/`do`/`for`/`for-in`, `next`/`exit`/`break`/`continue`/`delete`, and the string
-//! and math built-ins. Not supported (clear error, exit 2): user functions, `getline`, output
-//! redirection and pipes, `system()`.
+//! and math built-ins, `print > file`/`>> file` (open until `close`, as in awk), `getline` from
+//! the input or `< file`. Not supported (clear error, exit 2): user functions, pipes
+//! (`cmd | getline`, `print | cmd`), `system()` with a command (`system("")` only flushes).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use regex::Regex;
@@ -213,12 +215,16 @@ enum Expr {
     Or(Box<Expr>, Box<Expr>),
     Call(String, Vec<Expr>),
     Group(Box<Expr>),
+    /// `getline [var] [< file]`.
+    Getline(Option<Box<Expr>>, Option<Box<Expr>>),
 }
 
 #[derive(Debug, Clone)]
 enum Stmt {
     Print(Vec<Expr>),
     Printf(Vec<Expr>),
+    /// `print ... > file` (or `>>` when the flag is set).
+    Redirect(Box<Stmt>, bool, Expr),
     Expr(Expr),
     If(Expr, Box<Stmt>, Option<Box<Stmt>>),
     While(Expr, Box<Stmt>),
@@ -522,19 +528,22 @@ impl P {
                         self.print_list()?
                     };
                     self.no_gt = false;
-                    if self.is_op(">") || self.is_op("|") {
-                        return Err(
-                            "output redirection and pipes are not supported in this sandbox"
-                                .to_owned(),
-                        );
-                    }
-                    if w == "print" {
+                    let inner = if w == "print" {
                         Stmt::Print(args)
                     } else {
                         Stmt::Printf(args)
+                    };
+                    if self.eat(">") {
+                        let append = self.eat(">");
+                        // gawk's `common_exp`: a concatenation, no comparison.
+                        self.no_gt = true;
+                        let target = self.concat();
+                        self.no_gt = false;
+                        Stmt::Redirect(Box::new(inner), append, target?)
+                    } else {
+                        inner
                     }
                 }
-                "getline" => return Err("getline is not supported in this sandbox".to_owned()),
                 _ => Stmt::Expr(self.expr()?),
             },
             _ => Stmt::Expr(self.expr()?),
@@ -816,7 +825,20 @@ impl P {
                 }
             }
             Tok::Ident(name) if name == "getline" => {
-                Err("getline is not supported in this sandbox".to_owned())
+                // `getline [var] [< file]`; `cmd | getline` is refused by the lexer.
+                let var = match self.peek() {
+                    Tok::Ident(w) if !matches!(w.as_str(), "in" | "getline") => {
+                        Some(Box::new(self.primary()?))
+                    }
+                    Tok::Op("$") => Some(Box::new(self.primary()?)),
+                    _ => None,
+                };
+                let file = if self.eat("<") {
+                    Some(Box::new(self.primary()?))
+                } else {
+                    None
+                };
+                Ok(Expr::Getline(var, file))
             }
             Tok::Ident(name) => {
                 if self.is_op("(") && matches!(self.t.get(self.i), Some(Tok::Op("("))) {
@@ -1138,7 +1160,80 @@ enum Flow {
     Continue,
 }
 
-struct Awk {
+/// Files named by `print > f`, `print >> f` and `getline < f`, open until `close(f)` as in awk.
+#[derive(Default)]
+struct Streams {
+    /// Output files and their pending bytes (written in steps of [`Streams::STEP`]).
+    out: HashMap<String, Vec<u8>>,
+    /// Input files: their bytes and the read position.
+    inp: HashMap<String, (String, usize)>,
+}
+
+impl Streams {
+    const STEP: usize = 64 * 1024;
+    /// Open files at once: past this a program is refused rather than hold unbounded buffers.
+    const MAX_OPEN: usize = 256;
+
+    /// Bytes held: pending output and the text of files open for `getline`.
+    fn pending(&self) -> u64 {
+        self.out.values().map(|b| b.len() as u64).sum::<u64>()
+            + self.inp.values().map(|(t, _)| t.len() as u64).sum::<u64>()
+    }
+}
+
+/// The main input of the file being read: its text, where the next record starts, and `RS`.
+struct MainInput {
+    text: String,
+    pos: usize,
+    rs: String,
+}
+
+/// The next record of `text` from `*pos` under `rs` (`"\n"`, one character, or `""` for
+/// paragraph mode), advancing `*pos`; `None` at the end.
+fn next_record<'t>(text: &'t str, pos: &mut usize, rs: &str) -> Option<&'t str> {
+    if rs.is_empty() {
+        // Paragraph mode: blank lines separate records; leading and trailing newlines go.
+        let rest = &text[*pos..];
+        let skip = rest.len() - rest.trim_start_matches('\n').len();
+        *pos += skip;
+        if *pos >= text.len() {
+            return None;
+        }
+        let rest = &text[*pos..];
+        return Some(match rest.find("\n\n") {
+            Some(i) => {
+                *pos += i;
+                &rest[..i]
+            }
+            None => {
+                *pos = text.len();
+                rest.trim_end_matches('\n')
+            }
+        });
+    }
+    if *pos >= text.len() {
+        return None;
+    }
+    let rest = &text[*pos..];
+    Some(match rest.find(rs) {
+        Some(i) => {
+            *pos += i + rs.len();
+            &rest[..i]
+        }
+        None => {
+            *pos = text.len();
+            rest
+        }
+    })
+}
+
+struct Awk<'c, 's, 'a> {
+    /// The shell: files for redirections and `getline`, stderr.
+    ctx: &'c mut Ctx<'s, 'a>,
+    streams: Streams,
+    main: Option<MainInput>,
+    /// More input files follow the one being read.
+    more_files: bool,
     vars: HashMap<String, Val>,
     arrays: HashMap<String, HashMap<String, Val>>,
     fields: Vec<String>,
@@ -1158,13 +1253,162 @@ struct Awk {
     c_locale: bool,
 }
 
-impl Awk {
+impl Awk<'_, '_, '_> {
     fn text_len(&self, s: &str) -> usize {
         if self.c_locale {
             s.len()
         } else {
             s.chars().count()
         }
+    }
+}
+
+impl Awk<'_, '_, '_> {
+    /// `print > name` / `>> name`: the first `>` of an open truncates, later ones append.
+    fn write_stream(&mut self, name: &str, append: bool, bytes: Vec<u8>) -> ER<()> {
+        match name {
+            "/dev/stdout" | "-" => {
+                self.out.extend_from_slice(&bytes);
+                return self.account().map_err(Err);
+            }
+            "/dev/stderr" => {
+                self.ctx.io.err(&bytes);
+                return Ok(());
+            }
+            _ => {}
+        }
+        if !self.streams.out.contains_key(name) {
+            if self.streams.out.len() >= Streams::MAX_OPEN {
+                return err(format!(
+                    "more than {} open output files is not supported in this sandbox",
+                    Streams::MAX_OPEN
+                ));
+            }
+            if !append {
+                let path = self.ctx.path(name);
+                if let Err(e) = self.ctx.sh.fs.write(&path, b"", false) {
+                    return err(format!("cannot redirect to `{name}': {e}"));
+                }
+            }
+            self.streams.out.insert(name.to_owned(), Vec::new());
+        }
+        let full = {
+            let buf = self.streams.out.entry(name.to_owned()).or_default();
+            buf.extend_from_slice(&bytes);
+            buf.len() >= Streams::STEP
+        };
+        if full {
+            self.flush_stream(name, false)?;
+        }
+        self.account().map_err(Err)
+    }
+
+    /// Writes what is pending for `name`; `close` also forgets the file (the next `>` truncates).
+    fn flush_stream(&mut self, name: &str, close: bool) -> ER<()> {
+        let pending = if close {
+            self.streams.out.remove(name)
+        } else {
+            self.streams.out.get_mut(name).map(std::mem::take)
+        };
+        if let Some(bytes) = pending
+            && !bytes.is_empty()
+        {
+            let path = self.ctx.path(name);
+            if let Err(e) = self.ctx.sh.fs.write(&path, &bytes, true) {
+                return err(format!("cannot redirect to `{name}': {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every open output file (at the end of the program).
+    fn close_all(&mut self) -> ER<()> {
+        let names: Vec<String> = self.streams.out.keys().cloned().collect();
+        for n in names {
+            self.flush_stream(&n, true)?;
+        }
+        Ok(())
+    }
+
+    /// `getline [var] [< file]`: 1 with a record, 0 at the end, -1 when the file cannot be read.
+    fn getline(&mut self, var: Option<&Expr>, file: Option<&Expr>) -> ER<Val> {
+        let rs = self
+            .vars
+            .get("RS")
+            .map_or_else(|| "\n".to_owned(), Val::str);
+        if rs.chars().count() > 1 {
+            return err(format!(
+                "getline with RS = \"{}\" is not supported in this sandbox",
+                rs.escape_default()
+            ));
+        }
+        let record = match file {
+            Some(f) => {
+                let name = self.eval(f)?.str();
+                // What this program wrote there is on disk before it is read back.
+                self.flush_stream(&name, false)?;
+                if !self.streams.inp.contains_key(&name) {
+                    let data = if name == "-" || name == "/dev/stdin" {
+                        Ok(Arc::new(self.ctx.stdin.take_all().to_vec()))
+                    } else {
+                        self.ctx.read_operand(&name)
+                    };
+                    match data {
+                        Ok(d) => {
+                            let d = String::from_utf8_lossy(&d).into_owned();
+                            if self.streams.inp.len() >= Streams::MAX_OPEN {
+                                return err(format!(
+                                    "more than {} open input files is not supported in this sandbox",
+                                    Streams::MAX_OPEN
+                                ));
+                            }
+                            self.streams.inp.insert(name.clone(), (d, 0));
+                            self.account().map_err(Err)?;
+                        }
+                        Err(_) => return Ok(Val::Num(-1.0)),
+                    }
+                }
+                let Some((text, pos)) = self.streams.inp.get_mut(&name) else {
+                    return Ok(Val::Num(-1.0));
+                };
+                let mut p = *pos;
+                let rec = next_record(text, &mut p, &rs).map(str::to_owned);
+                *pos = p;
+                match rec {
+                    Some(r) => r,
+                    None => return Ok(Val::Num(0.0)),
+                }
+            }
+            None => {
+                let Some(m) = self.main.as_mut() else {
+                    // In BEGIN (before any input is opened) or END: nothing to read.
+                    return Ok(Val::Num(0.0));
+                };
+                let mut p = m.pos;
+                let rec = next_record(&m.text, &mut p, &m.rs).map(str::to_owned);
+                m.pos = p;
+                match rec {
+                    Some(r) => {
+                        let nr = self.get("NR").num() + 1.0;
+                        let fnr = self.get("FNR").num() + 1.0;
+                        self.vars.insert("NR".into(), Val::Num(nr));
+                        self.vars.insert("FNR".into(), Val::Num(fnr));
+                        r
+                    }
+                    None if self.more_files => {
+                        return err(
+                            "getline past the end of one input file into the next is not supported in this sandbox",
+                        );
+                    }
+                    None => return Ok(Val::Num(0.0)),
+                }
+            }
+        };
+        match var {
+            Some(v) => self.assign(v, Val::StrNum(record))?,
+            None => self.set_record(&record).map_err(Err)?,
+        }
+        Ok(Val::Num(1.0))
     }
 }
 
@@ -1181,7 +1425,7 @@ fn err<T>(msg: impl Into<String>) -> ER<T> {
     Err(Err(msg.into()))
 }
 
-impl Awk {
+impl Awk<'_, '_, '_> {
     fn get(&self, name: &str) -> Val {
         match name {
             "NF" => Val::Num(self.nf as f64),
@@ -1232,9 +1476,17 @@ impl Awk {
         str_cost(&self.record) + strs_cost(&self.fields)
     }
 
-    /// Charges the live bytes (plus pending output) to the exec's budget.
+    /// Charges the live bytes (plus pending output) to the exec's budget. Output past 64 KiB
+    /// goes to stdout now (a loop in BEGIN never reaches the main loop's flush); once stdout is
+    /// past its cap nothing more can be kept, so the program stops.
     fn account(&mut self) -> Result<(), String> {
-        let total = self.bytes + self.out.len() as u64;
+        if self.out.len() > 1 << 16 {
+            self.ctx.io.out(&std::mem::take(&mut self.out));
+            if self.ctx.io.overflow {
+                return Err("output size limit exceeded".to_owned());
+            }
+        }
+        let total = self.bytes + self.out.len() as u64 + self.streams.pending();
         self.held.resize(total).map_err(|o| o.message("awk"))
     }
 
@@ -1399,6 +1651,7 @@ impl Awk {
             Expr::Re(r) => Val::Num(if r.is_match(&self.record) { 1.0 } else { 0.0 }),
             Expr::Var(n) => self.get(n),
             Expr::Group(e) => self.eval(e)?,
+            Expr::Getline(var, file) => self.getline(var.as_deref(), file.as_deref())?,
             Expr::Field(e) => {
                 let i = self.eval(e)?.num();
                 if i < 0.0 {
@@ -1671,7 +1924,22 @@ impl Awk {
                 self.rand_state = seed;
                 Val::Num(0.0)
             }
-            "close" | "fflush" => Val::Num(0.0),
+            "close" => {
+                let name = arg(self, 0)?.str();
+                let was_open =
+                    self.streams.inp.remove(&name).is_some() | self.streams.out.contains_key(&name);
+                self.flush_stream(&name, true)?;
+                Val::Num(if was_open { 0.0 } else { -1.0 })
+            }
+            "fflush" => Val::Num(0.0),
+            // `system("")` only flushes output (gawk's idiom); commands never run here.
+            "system" if args.len() == 1 => {
+                let cmd = arg(self, 0)?.str();
+                if !cmd.is_empty() {
+                    return err("system() running a command is not supported in this sandbox");
+                }
+                Val::Num(0.0)
+            }
             other => return err(format!("{other}() is not supported in this sandbox")),
         })
     }
@@ -1679,6 +1947,14 @@ impl Awk {
     fn exec(&mut self, s: &Stmt) -> ER<()> {
         self.tick()?;
         match s {
+            Stmt::Redirect(inner, append, target) => {
+                let name = self.eval(target)?.str();
+                // The statement prints into `out` as usual; its bytes are then moved.
+                let mark = self.out.len();
+                self.exec(inner)?;
+                let bytes = self.out.split_off(mark);
+                self.write_stream(&name, *append, bytes)?;
+            }
             Stmt::Print(args) => {
                 let ofs = self
                     .vars
@@ -2039,7 +2315,18 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             return Ok(if refused { 2 } else { 1 });
         }
     };
+    let max_steps = ctx.sh.limits.max_loop_iterations.saturating_mul(100);
+    let deadline = ctx.sh.deadline();
+    let held = match ctx.sh.meter.hold(0) {
+        Ok(h) => h,
+        Err(o) => return crate::interp::over_budget(o),
+    };
+    let c_locale = super::grep::c_locale(ctx);
     let mut awk = Awk {
+        ctx,
+        streams: Streams::default(),
+        main: None,
+        more_files: false,
         vars: HashMap::new(),
         arrays: HashMap::new(),
         fields: Vec::new(),
@@ -2047,15 +2334,12 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         nf: 0,
         out: Vec::new(),
         steps: 0,
-        max_steps: ctx.sh.limits.max_loop_iterations.saturating_mul(100),
-        deadline: ctx.sh.deadline(),
+        max_steps,
+        deadline,
         rand_state: 0,
         bytes: 0,
-        held: match ctx.sh.meter.hold(0) {
-            Ok(h) => h,
-            Err(o) => return crate::interp::over_budget(o),
-        },
-        c_locale: super::grep::c_locale(ctx),
+        held,
+        c_locale,
     };
     // `-F` is read as a string literal would be (`-F '\\|'` is the regex `\|`); `t` is a tab.
     let fs_val = fs.map(|f| {
@@ -2122,9 +2406,9 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut st = 0;
     if run_items(&mut awk, true, false, &mut exit_code, &mut fatal) && (has_main || has_end) {
         let inputs = or_stdin(files);
-        let mut nr = 0u64;
+        let mut lines_read = 0u64;
         let mut range_on = vec![false; items.len()];
-        'files: for f in &inputs {
+        'files: for (fi, f) in inputs.iter().enumerate() {
             if let Some((k, v)) = f.split_once('=')
                 && !k.is_empty()
                 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -2132,10 +2416,10 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 awk.vars.insert(k.to_owned(), Val::StrNum(v.to_owned()));
                 continue;
             }
-            let data = match ctx.read_operand(f) {
+            let data = match awk.ctx.read_operand(f) {
                 Ok(d) => d,
                 Err(e) => {
-                    ctx.warn("awk", format!("cannot open \"{f}\" ({e})"));
+                    awk.ctx.warn("awk", format!("cannot open \"{f}\" ({e})"));
                     st = 2;
                     continue;
                 }
@@ -2145,37 +2429,41 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 Val::Str(if f == "-" { String::new() } else { f.clone() }),
             );
             let text = String::from_utf8_lossy(&data).into_owned();
-            let mut fnr = 0u64;
             let rs = awk.vars.get("RS").map_or_else(|| "\n".to_owned(), Val::str);
-            let records: Vec<&str> = match rs.as_str() {
-                "\n" => text.split_terminator('\n').collect(),
-                // Paragraph mode: records end at blank lines.
-                "" if awk.fs() == " " => text
-                    .split("\n\n")
-                    .map(|r| r.trim_matches('\n'))
-                    .filter(|r| !r.is_empty())
-                    .collect(),
-                one if one.chars().count() == 1 => text.split_terminator(one).collect(),
-                _ => {
-                    ctx.warn(
-                        "awk",
-                        format!(
-                            "RS = \"{}\" (a regular expression, or paragraph mode with another FS) is not supported in this sandbox",
-                            rs.escape_default()
-                        ),
-                    );
-                    return Ok(2);
+            let paragraphs = rs.is_empty() && awk.fs() == " ";
+            if !(paragraphs || rs.chars().count() == 1) {
+                awk.ctx.warn(
+                    "awk",
+                    format!(
+                        "RS = \"{}\" (a regular expression, or paragraph mode with another FS) is not supported in this sandbox",
+                        rs.escape_default()
+                    ),
+                );
+                return Ok(2);
+            }
+            awk.vars.insert("FNR".into(), Val::Num(0.0));
+            awk.more_files = fi + 1 < inputs.len();
+            awk.main = Some(MainInput { text, pos: 0, rs });
+            loop {
+                // `getline` reads on from the same place.
+                let line = {
+                    let Some(m) = awk.main.as_mut() else { break };
+                    let mut p = m.pos;
+                    let r = next_record(&m.text, &mut p, &m.rs).map(str::to_owned);
+                    m.pos = p;
+                    r
+                };
+                let Some(line) = line else { break };
+                // NR may have been assigned or advanced by `getline`: count on from it.
+                let nr = awk.get("NR").num() + 1.0;
+                let fnr = awk.get("FNR").num() + 1.0;
+                lines_read += 1;
+                if lines_read.is_multiple_of(256) {
+                    awk.ctx.sh.tick()?;
                 }
-            };
-            for line in records {
-                nr += 1;
-                fnr += 1;
-                if nr.is_multiple_of(256) {
-                    ctx.sh.tick()?;
-                }
-                awk.vars.insert("NR".into(), Val::Num(nr as f64));
-                awk.vars.insert("FNR".into(), Val::Num(fnr as f64));
-                if let Err(e) = awk.set_record(line) {
+                awk.vars.insert("NR".into(), Val::Num(nr));
+                awk.vars.insert("FNR".into(), Val::Num(fnr));
+                if let Err(e) = awk.set_record(&line) {
                     fatal = Some(e);
                     break 'files;
                 }
@@ -2243,7 +2531,7 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                     }
                 }
                 if awk.out.len() > 1 << 16 {
-                    ctx.io.out(&std::mem::take(&mut awk.out));
+                    awk.ctx.io.out(&std::mem::take(&mut awk.out));
                     let _ = awk.account();
                 }
             }
@@ -2256,11 +2544,17 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             }
         }
     }
-    ctx.io.out(&awk.out);
+    awk.main = None;
+    if let Err(Err(e)) = awk.close_all()
+        && fatal.is_none()
+    {
+        fatal = Some(e);
+    }
+    awk.ctx.io.out(&awk.out);
     if let Some(e) = fatal {
-        ctx.warn("awk", e);
+        awk.ctx.warn("awk", e);
         // A passed deadline stops the whole exec with 124, not just this awk.
-        ctx.sh.tick()?;
+        awk.ctx.sh.tick()?;
         return Ok(2);
     }
     Ok(exit_code.unwrap_or(st))

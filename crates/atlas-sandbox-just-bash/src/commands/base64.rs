@@ -2,13 +2,26 @@
 //! garbage). Decoding goes four characters at a time like GNU's, so bytes decoded before an
 //! invalid quantum are written before `base64: invalid input`.
 
+use super::Ctx;
+use super::opts::{self, Arg, Spec};
+use super::sink::Sink;
+use crate::interp::R;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-use lexopt::Arg;
 
-use super::Ctx;
-use super::cli::{self, Sink};
-use crate::interp::R;
+const SPEC: Spec = Spec::new(
+    "base64",
+    "diw:",
+    &[
+        ("decode", 'd', Arg::No),
+        ("ignore-garbage", 'i', Arg::No),
+        ("wrap", 'w', Arg::Required),
+    ],
+)
+.gnu(
+    "diw:",
+    &["decode", "ignore-garbage", "wrap", "help", "version"],
+);
 
 struct Opts {
     decode: bool,
@@ -17,55 +30,42 @@ struct Opts {
     file: Option<String>,
 }
 
-enum Bad {
-    Cli(lexopt::Error),
-    Wrap(String),
-    Extra(String),
-}
-
-fn parse(args: &[String]) -> Result<Opts, Bad> {
+pub(super) fn base64(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
+    let (flags, files) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
     let mut o = Opts {
         decode: false,
         ignore_garbage: false,
         wrap: 76,
         file: None,
     };
-    let mut p = cli::parser("base64", args);
-    while let Some(arg) = p.next().map_err(Bad::Cli)? {
-        match arg {
-            Arg::Short('d') | Arg::Long("decode") => o.decode = true,
-            Arg::Short('i') | Arg::Long("ignore-garbage") => o.ignore_garbage = true,
-            Arg::Short('w') | Arg::Long("wrap") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
-                o.wrap = v.parse().map_err(|_| Bad::Wrap(v))?;
-            }
-            Arg::Value(v) => {
-                let v = v.to_string_lossy().into_owned();
-                if o.file.is_some() {
-                    return Err(Bad::Extra(v));
+    for (c, v) in flags {
+        match c {
+            'd' => o.decode = true,
+            'i' => o.ignore_garbage = true,
+            _ => {
+                let v = v.unwrap_or_default();
+                match v.parse() {
+                    Ok(w) => o.wrap = w,
+                    Err(_) => {
+                        ctx.warn("base64", format!("invalid wrap size: '{v}'"));
+                        return Ok(1);
+                    }
                 }
-                o.file = Some(v);
             }
-            other => return Err(Bad::Cli(other.unexpected())),
         }
     }
-    Ok(o)
-}
-
-pub(super) fn base64(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let o = match parse(args) {
-        Ok(o) => o,
-        Err(Bad::Cli(e)) => return Ok(cli::report(ctx, "base64", e, 1)),
-        Err(Bad::Wrap(v)) => {
-            ctx.warn("base64", format!("invalid wrap size: '{v}'"));
-            return Ok(1);
-        }
-        Err(Bad::Extra(v)) => {
-            ctx.warn("base64", format!("extra operand '{v}'"));
-            cli::try_help(ctx, "base64");
-            return Ok(1);
-        }
-    };
+    if let Some(extra) = files.get(1) {
+        return Ok(opts::usage(
+            ctx,
+            "base64",
+            format!("extra operand '{extra}'"),
+            1,
+        ));
+    }
+    o.file = files.into_iter().next();
     let name = o.file.clone().unwrap_or_else(|| "-".to_owned());
     let data = match ctx.read_operand(&name) {
         Ok(d) => d,
@@ -120,7 +120,7 @@ fn is_alphabet(b: u8) -> bool {
 
 fn decode(ctx: &mut Ctx<'_, '_>, sink: &mut Sink, data: &[u8], ignore_garbage: bool) -> R<i32> {
     // Newlines are never part of the text; with -i neither is anything outside the alphabet.
-    let _held = cli::hold(ctx, data.len())?;
+    let _held = super::sink::hold(ctx, data.len())?;
     let text: Vec<u8> = data
         .iter()
         .copied()

@@ -1,11 +1,37 @@
 //! `cmp` (GNU diffutils 3.8): the first differing byte and its line, `-l` every difference,
 //! `-b` the bytes shown, `-s` silent, `-n` limit, `-i` skips; exit 0 same, 1 different, 2 trouble.
 
-use lexopt::Arg;
-
 use super::Ctx;
-use super::cli::{self, Sink};
+use super::opts::{self, Arg, Spec};
+use super::sink::Sink;
 use crate::interp::R;
+
+const SPEC: Spec = Spec::new(
+    "cmp",
+    "lbsn:i:",
+    &[
+        ("verbose", 'l', Arg::No),
+        ("print-bytes", 'b', Arg::No),
+        ("quiet", 's', Arg::No),
+        ("silent", 's', Arg::No),
+        ("bytes", 'n', Arg::Required),
+        ("ignore-initial", 'i', Arg::Required),
+    ],
+)
+.gnu(
+    "bi:ln:s",
+    &[
+        "print-bytes",
+        "ignore-initial",
+        "verbose",
+        "bytes",
+        "quiet",
+        "silent",
+        "help",
+        "version",
+    ],
+)
+.status(2);
 
 struct Opts {
     list: bool,
@@ -14,11 +40,6 @@ struct Opts {
     limit: Option<usize>,
     skip: (usize, usize),
     files: Vec<String>,
-}
-
-enum Bad {
-    Cli(lexopt::Error),
-    Number(String),
 }
 
 fn count(v: &str) -> Option<usize> {
@@ -39,38 +60,30 @@ fn count(v: &str) -> Option<usize> {
     num.parse::<usize>().ok()?.checked_mul(mult)
 }
 
-fn parse(args: &[String]) -> Result<Opts, Bad> {
+/// The options, or the value GNU calls invalid.
+fn parse(flags: Vec<(char, Option<String>)>, files: Vec<String>) -> Result<Opts, String> {
     let mut o = Opts {
         list: false,
         print_bytes: false,
         silent: false,
         limit: None,
         skip: (0, 0),
-        files: Vec::new(),
+        files,
     };
-    let mut p = cli::parser("cmp", args);
-    while let Some(arg) = p.next().map_err(Bad::Cli)? {
-        match arg {
-            Arg::Short('l') | Arg::Long("verbose") => o.list = true,
-            Arg::Short('b') | Arg::Long("print-bytes") => o.print_bytes = true,
-            Arg::Short('s') | Arg::Long("quiet") | Arg::Long("silent") => o.silent = true,
-            Arg::Short('n') | Arg::Long("bytes") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
-                o.limit = Some(count(&v).ok_or(Bad::Number(v))?);
-            }
-            Arg::Short('i') | Arg::Long("ignore-initial") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
+    for (c, v) in flags {
+        let v = v.unwrap_or_default();
+        match c {
+            'l' => o.list = true,
+            'b' => o.print_bytes = true,
+            's' => o.silent = true,
+            'n' => o.limit = Some(count(&v).ok_or(v)?),
+            _ => {
                 let (a, b) = match v.split_once(':') {
                     Some((a, b)) => (a.to_owned(), b.to_owned()),
                     None => (v.clone(), v.clone()),
                 };
-                o.skip = (
-                    count(&a).ok_or_else(|| Bad::Number(v.clone()))?,
-                    count(&b).ok_or(Bad::Number(v))?,
-                );
+                o.skip = (count(&a).ok_or_else(|| v.clone())?, count(&b).ok_or(v)?);
             }
-            Arg::Value(v) => o.files.push(v.to_string_lossy().into_owned()),
-            other => return Err(Bad::Cli(other.unexpected())),
         }
     }
     Ok(o)
@@ -96,33 +109,36 @@ fn shown(b: u8) -> String {
 }
 
 pub(super) fn cmp(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let o = match parse(args) {
+    let (flags, files) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let o = match parse(flags, files) {
         Ok(o) => o,
-        Err(Bad::Cli(e)) => return Ok(cli::report(ctx, "cmp", e, 2)),
-        Err(Bad::Number(v)) => {
+        Err(v) => {
             ctx.warn("cmp", format!("invalid --bytes value '{v}'"));
             return Ok(2);
         }
     };
     if o.list && o.silent {
         ctx.warn("cmp", "options -l and -s are incompatible");
-        cli::try_help(ctx, "cmp");
+        opts::try_help(ctx, "cmp");
         return Ok(2);
     }
     let names: Vec<String> = match o.files.len() {
         0 => {
             ctx.warn("cmp", "missing operand after 'cmp'");
-            cli::try_help(ctx, "cmp");
+            opts::try_help(ctx, "cmp");
             return Ok(2);
         }
         1 => vec![o.files[0].clone(), "-".to_owned()],
         2 => o.files.clone(),
         3 | 4 => {
-            return Ok(cli::unsupported(ctx, "cmp", "the SKIP1/SKIP2 operands"));
+            return Ok(opts::unsupported(ctx, "cmp", "the SKIP1/SKIP2 operands"));
         }
         _ => {
             ctx.warn("cmp", format!("extra operand '{}'", o.files[4]));
-            cli::try_help(ctx, "cmp");
+            opts::try_help(ctx, "cmp");
             return Ok(2);
         }
     };

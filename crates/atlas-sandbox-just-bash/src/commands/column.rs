@@ -3,11 +3,52 @@
 //! util-linux's rules: whitespace separators merge, `-s` ones do not; empty lines are dropped;
 //! short rows get empty cells; under `LC_ALL=C` bytes outside ASCII print as `\xNN`.
 
-use lexopt::Arg;
-
 use super::Ctx;
-use super::cli::{self, Sink};
+use super::opts::{self, Arg, Spec};
+use super::sink::Sink;
 use crate::interp::R;
+
+const SPEC: Spec = Spec::new(
+    "column",
+    "txs:o:N:R:c:",
+    &[
+        ("table", 't', Arg::No),
+        ("fillrows", 'x', Arg::No),
+        ("separator", 's', Arg::Required),
+        ("output-separator", 'o', Arg::Required),
+        ("table-columns", 'N', Arg::Required),
+        ("table-right", 'R', Arg::Required),
+        ("output-width", 'c', Arg::Required),
+    ],
+)
+.gnu(
+    "tnONlEdeHRTWLJripcosxhV",
+    &[
+        "table",
+        "table-name",
+        "table-order",
+        "table-columns",
+        "table-columns-limit",
+        "table-noextreme",
+        "table-noheadings",
+        "table-header-repeat",
+        "table-hide",
+        "table-right",
+        "table-truncate",
+        "table-wrap",
+        "keep-empty-lines",
+        "json",
+        "tree",
+        "tree-id",
+        "tree-parent",
+        "output-width",
+        "output-separator",
+        "separator",
+        "fillrows",
+        "help",
+        "version",
+    ],
+);
 
 struct Opts {
     table: bool,
@@ -20,12 +61,8 @@ struct Opts {
     files: Vec<String>,
 }
 
-enum Bad {
-    Cli(lexopt::Error),
-    Width(String),
-}
-
-fn parse(args: &[String]) -> Result<Opts, Bad> {
+/// The options, or the `-c` value util-linux calls invalid.
+fn parse(flags: Vec<(char, Option<String>)>, files: Vec<String>) -> Result<Opts, String> {
     let mut o = Opts {
         table: false,
         separators: None,
@@ -34,32 +71,18 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
         right: None,
         width: 80,
         across: false,
-        files: Vec::new(),
+        files,
     };
-    let mut p = cli::parser("column", args);
-    while let Some(arg) = p.next().map_err(Bad::Cli)? {
-        match arg {
-            Arg::Short('t') | Arg::Long("table") => o.table = true,
-            Arg::Short('x') | Arg::Long("fillrows") => o.across = true,
-            Arg::Short('s') | Arg::Long("separator") => {
-                o.separators = Some(cli::text(&mut p).map_err(Bad::Cli)?.into_bytes());
-            }
-            Arg::Short('o') | Arg::Long("output-separator") => {
-                o.out_sep = cli::text(&mut p).map_err(Bad::Cli)?;
-            }
-            Arg::Short('N') | Arg::Long("table-columns") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
-                o.names = Some(v.split(',').map(str::to_owned).collect());
-            }
-            Arg::Short('R') | Arg::Long("table-right") => {
-                o.right = Some(cli::text(&mut p).map_err(Bad::Cli)?);
-            }
-            Arg::Short('c') | Arg::Long("output-width") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
-                o.width = v.parse().map_err(|_| Bad::Width(v))?;
-            }
-            Arg::Value(v) => o.files.push(v.to_string_lossy().into_owned()),
-            other => return Err(Bad::Cli(other.unexpected())),
+    for (c, v) in flags {
+        let v = v.unwrap_or_default();
+        match c {
+            't' => o.table = true,
+            'x' => o.across = true,
+            's' => o.separators = Some(v.into_bytes()),
+            'o' => o.out_sep = v,
+            'N' => o.names = Some(v.split(',').map(str::to_owned).collect()),
+            'R' => o.right = Some(v),
+            _ => o.width = v.parse().map_err(|_| v)?,
         }
     }
     Ok(o)
@@ -84,16 +107,19 @@ fn safe(cell: &[u8]) -> (String, usize) {
 }
 
 pub(super) fn column(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let o = match parse(args) {
+    let (flags, files) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let o = match parse(flags, files) {
         Ok(o) => o,
-        Err(Bad::Cli(e)) => return Ok(cli::report(ctx, "column", e, 1)),
-        Err(Bad::Width(v)) => {
+        Err(v) => {
             ctx.warn("column", format!("invalid columns argument: '{v}'"));
             return Ok(1);
         }
     };
     if !o.table && (o.names.is_some() || o.right.is_some()) {
-        return Ok(cli::unsupported(ctx, "column", "-N or -R without -t"));
+        return Ok(opts::unsupported(ctx, "column", "-N or -R without -t"));
     }
     let files = if o.files.is_empty() {
         vec!["-".to_owned()]
@@ -113,7 +139,7 @@ pub(super) fn column(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     }
     // The joined input, and cells up to five times its size once escaped and split.
     let total: usize = parts.iter().map(|p| p.len()).sum();
-    let _held = cli::hold(ctx, total.saturating_mul(6))?;
+    let _held = super::sink::hold(ctx, total.saturating_mul(6))?;
     let mut input = Vec::with_capacity(total);
     for p in &parts {
         input.extend_from_slice(p);

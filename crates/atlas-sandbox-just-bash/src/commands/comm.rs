@@ -4,11 +4,35 @@
 
 use std::sync::Arc;
 
-use lexopt::Arg;
-
 use super::Ctx;
-use super::cli::{self, Sink};
+use super::opts::{self, Arg, Spec};
+use super::sink::Sink;
 use crate::interp::R;
+
+/// Long-only options get keys no short option has.
+const SPEC: Spec = Spec::new(
+    "comm",
+    "123z",
+    &[
+        ("zero-terminated", 'z', Arg::No),
+        ("check-order", 'C', Arg::No),
+        ("nocheck-order", 'N', Arg::No),
+        ("total", 'T', Arg::No),
+        ("output-delimiter", 'D', Arg::Required),
+    ],
+)
+.gnu(
+    "123z",
+    &[
+        "check-order",
+        "nocheck-order",
+        "output-delimiter",
+        "total",
+        "zero-terminated",
+        "help",
+        "version",
+    ],
+);
 
 #[derive(PartialEq)]
 enum Check {
@@ -26,31 +50,28 @@ struct Opts {
     files: Vec<String>,
 }
 
-fn parse(args: &[String]) -> Result<Opts, lexopt::Error> {
+fn parse(flags: Vec<(char, Option<String>)>, files: Vec<String>) -> Opts {
     let mut o = Opts {
         show: [true; 3],
         check: Check::Default,
         delim: None,
         zero: false,
         total: false,
-        files: Vec::new(),
+        files,
     };
-    let mut p = cli::parser("comm", args);
-    while let Some(arg) = p.next()? {
-        match arg {
-            Arg::Short('1') => o.show[0] = false,
-            Arg::Short('2') => o.show[1] = false,
-            Arg::Short('3') => o.show[2] = false,
-            Arg::Short('z') | Arg::Long("zero-terminated") => o.zero = true,
-            Arg::Long("check-order") => o.check = Check::On,
-            Arg::Long("nocheck-order") => o.check = Check::Off,
-            Arg::Long("total") => o.total = true,
-            Arg::Long("output-delimiter") => o.delim = Some(cli::text(&mut p)?),
-            Arg::Value(v) => o.files.push(v.to_string_lossy().into_owned()),
-            other => return Err(other.unexpected()),
+    for (c, v) in flags {
+        match c {
+            '1' => o.show[0] = false,
+            '2' => o.show[1] = false,
+            '3' => o.show[2] = false,
+            'z' => o.zero = true,
+            'C' => o.check = Check::On,
+            'N' => o.check = Check::Off,
+            'T' => o.total = true,
+            _ => o.delim = v,
         }
     }
-    Ok(o)
+    o
 }
 
 /// Splits into lines without terminators (a last line without one counts).
@@ -63,25 +84,25 @@ fn lines(data: &[u8], eol: u8) -> Vec<&[u8]> {
 }
 
 pub(super) fn comm(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let o = match parse(args) {
-        Ok(o) => o,
-        Err(e) => return Ok(cli::report(ctx, "comm", e, 1)),
+    let o = match ctx.opts(&SPEC, args) {
+        Ok((flags, files)) => parse(flags, files),
+        Err(st) => return Ok(st),
     };
     match o.files.len() {
         0 => {
             ctx.warn("comm", "missing operand");
-            cli::try_help(ctx, "comm");
+            opts::try_help(ctx, "comm");
             return Ok(1);
         }
         1 => {
             ctx.warn("comm", format!("missing operand after '{}'", o.files[0]));
-            cli::try_help(ctx, "comm");
+            opts::try_help(ctx, "comm");
             return Ok(1);
         }
         2 => {}
         _ => {
             ctx.warn("comm", format!("extra operand '{}'", o.files[2]));
-            cli::try_help(ctx, "comm");
+            opts::try_help(ctx, "comm");
             return Ok(1);
         }
     }
@@ -100,7 +121,7 @@ pub(super) fn comm(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         .iter()
         .map(|d| memchr::memchr_iter(eol, d).count() + 1)
         .sum::<usize>();
-    let _held = cli::hold(ctx, n_lines * std::mem::size_of::<&[u8]>())?;
+    let _held = super::sink::hold(ctx, n_lines * std::mem::size_of::<&[u8]>())?;
     let a = lines(&data[0], eol);
     let b = lines(&data[1], eol);
     let delim = o.delim.clone().unwrap_or_else(|| "\t".to_owned());

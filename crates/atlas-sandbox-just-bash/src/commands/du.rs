@@ -11,10 +11,9 @@
 
 use std::collections::HashSet;
 
-use lexopt::Arg;
-
 use super::Ctx;
-use super::cli::{self, Sink};
+use super::opts::{self, Arg, Spec};
+use super::sink::Sink;
 use crate::interp::{R, UNSUPPORTED_EXIT};
 use crate::vfs::{self, Kind};
 
@@ -31,8 +30,57 @@ struct Opts {
     files: Vec<String>,
 }
 
+const SPEC: Spec = Spec::new(
+    "du",
+    "abkmhB:csd:S0xP",
+    &[
+        ("all", 'a', Arg::No),
+        ("apparent-size", 'A', Arg::No),
+        ("bytes", 'b', Arg::No),
+        ("human-readable", 'h', Arg::No),
+        ("block-size", 'B', Arg::Required),
+        ("total", 'c', Arg::No),
+        ("summarize", 's', Arg::No),
+        ("max-depth", 'd', Arg::Required),
+        ("separate-dirs", 'S', Arg::No),
+        ("null", '0', Arg::No),
+        ("one-file-system", 'x', Arg::No),
+        ("no-dereference", 'P', Arg::No),
+        ("exclude", 'E', Arg::Required),
+    ],
+)
+.gnu(
+    "0aBbcDdhHkLlmPSstXx",
+    &[
+        "null",
+        "all",
+        "apparent-size",
+        "block-size",
+        "bytes",
+        "total",
+        "dereference-args",
+        "max-depth",
+        "files0-from",
+        "human-readable",
+        "inodes",
+        "dereference",
+        "count-links",
+        "no-dereference",
+        "separate-dirs",
+        "si",
+        "summarize",
+        "threshold",
+        "time",
+        "time-style",
+        "exclude-from",
+        "exclude",
+        "one-file-system",
+        "help",
+        "version",
+    ],
+);
+
 enum Bad {
-    Cli(lexopt::Error),
     Depth(String),
     Block(String),
     Refused(String),
@@ -58,7 +106,7 @@ fn block_size(v: &str) -> Option<u64> {
     n.checked_mul(mult).filter(|&b| b > 0)
 }
 
-fn parse(args: &[String]) -> Result<Opts, Bad> {
+fn parse(flags: Vec<(char, Option<String>)>, files: Vec<String>) -> Result<Opts, Bad> {
     let mut o = Opts {
         all: false,
         apparent: false,
@@ -69,53 +117,43 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
         separate: false,
         zero: false,
         exclude: Vec::new(),
-        files: Vec::new(),
+        files,
     };
-    let mut p = cli::parser("du", args);
-    while let Some(arg) = p.next().map_err(Bad::Cli)? {
-        match arg {
-            Arg::Short('a') | Arg::Long("all") => o.all = true,
-            Arg::Long("apparent-size") => o.apparent = true,
-            Arg::Short('b') | Arg::Long("bytes") => {
+    for (c, v) in flags {
+        let v = v.unwrap_or_default();
+        match c {
+            'a' => o.all = true,
+            'A' => o.apparent = true,
+            'b' => {
                 o.apparent = true;
                 o.block = 1;
                 o.human = false;
             }
-            Arg::Short('k') => {
+            'k' => {
                 o.block = 1024;
                 o.human = false;
             }
-            Arg::Short('m') => {
+            'm' => {
                 o.block = 1 << 20;
                 o.human = false;
             }
-            Arg::Short('h') | Arg::Long("human-readable") => o.human = true,
-            Arg::Short('B') | Arg::Long("block-size") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
+            'h' => o.human = true,
+            'B' => {
                 o.block = block_size(&v).ok_or(Bad::Block(v))?;
                 o.human = false;
             }
-            Arg::Short('c') | Arg::Long("total") => o.total = true,
-            Arg::Short('s') | Arg::Long("summarize") => o.max_depth = Some(0),
-            Arg::Short('d') | Arg::Long("max-depth") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
-                o.max_depth = Some(v.parse().map_err(|_| Bad::Depth(v))?);
-            }
-            Arg::Short('S') | Arg::Long("separate-dirs") => o.separate = true,
-            Arg::Short('0') | Arg::Long("null") => o.zero = true,
-            // One filesystem, symlinks not followed: already so here.
-            Arg::Short('x') | Arg::Short('P') | Arg::Long("one-file-system") => {}
-            Arg::Long("exclude") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
+            'c' => o.total = true,
+            's' => o.max_depth = Some(0),
+            'd' => o.max_depth = Some(v.parse().map_err(|_| Bad::Depth(v))?),
+            'S' => o.separate = true,
+            '0' => o.zero = true,
+            'E' => {
                 let rx = crate::interp::pattern_regex(&v, false)
                     .ok_or_else(|| Bad::Refused(format!("the pattern '{v}'")))?;
                 o.exclude.push(rx);
             }
-            Arg::Short(c @ ('L' | 'l' | 'H' | 'D' | 'X' | 't')) => {
-                return Err(Bad::Refused(format!("option '-{c}'")));
-            }
-            Arg::Value(v) => o.files.push(v.to_string_lossy().into_owned()),
-            other => return Err(Bad::Cli(other.unexpected())),
+            // One filesystem, symlinks not followed: already so here.
+            _ => {}
         }
     }
     if o.files.is_empty() {
@@ -155,19 +193,22 @@ struct Walk {
 }
 
 pub(super) fn du(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let o = match parse(args) {
+    let (flags, files) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let o = match parse(flags, files) {
         Ok(o) => o,
-        Err(Bad::Cli(e)) => return Ok(cli::report(ctx, "du", e, 1)),
         Err(Bad::Depth(v)) => {
             ctx.warn("du", format!("invalid maximum depth '{v}'"));
-            cli::try_help(ctx, "du");
+            opts::try_help(ctx, "du");
             return Ok(1);
         }
         Err(Bad::Block(v)) => {
             ctx.warn("du", format!("invalid -B argument '{v}'"));
             return Ok(1);
         }
-        Err(Bad::Refused(what)) => return Ok(cli::unsupported(ctx, "du", &what)),
+        Err(Bad::Refused(what)) => return Ok(opts::unsupported(ctx, "du", &what)),
     };
     let mut w = Walk {
         seen: HashSet::new(),

@@ -345,7 +345,7 @@ pub(super) fn expr(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     };
     if args.is_empty() {
         ctx.warn("expr", "missing operand");
-        super::cli::try_help(ctx, "expr");
+        super::opts::try_help(ctx, "expr");
         return Ok(2);
     }
     let mut p = Parser {

@@ -696,11 +696,51 @@ pub(super) fn env(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         ctx.io.out(out.as_bytes());
         return Ok(0);
     }
-    if !assigns.is_empty() || !unset.is_empty() || clear {
-        ctx.warn("env", "running a command with a changed environment (VAR=value, -u, -i) is not supported by this sandbox; use VAR=value cmd");
+    if clear {
+        ctx.warn(
+            "env",
+            "running a command with an empty environment (-i) is not supported by this sandbox",
+        );
         return Ok(2);
     }
-    walk::run_argv(ctx, rest)
+    // `-u NAME` and `NAME=value` hold for the command only: each changed variable is put back
+    // (value and export) afterwards.
+    let exported: std::collections::HashSet<String> =
+        ctx.sh.env_pairs().into_iter().map(|(k, _)| k).collect();
+    let mut changed: Vec<String> = unset.clone();
+    changed.extend(assigns.iter().map(|(k, _)| k.clone()));
+    changed.sort();
+    changed.dedup();
+    let saved: Vec<(String, Option<String>, bool)> = changed
+        .iter()
+        .map(|n| (n.clone(), ctx.sh.get_var(n), exported.contains(n)))
+        .collect();
+    for u in &unset {
+        ctx.sh.unset(u, false);
+    }
+    let mut run = Ok(());
+    for (k, v) in assigns {
+        run = ctx.sh.set_var(&k, v);
+        if run.is_err() {
+            break;
+        }
+        ctx.sh.export(&k);
+    }
+    // The command reads env's own standard input.
+    let st = match run {
+        Ok(()) => ctx.sh.dispatch(rest, ctx.stdin, ctx.io),
+        Err(e) => Err(e),
+    };
+    for (n, old, was_exported) in saved {
+        ctx.sh.unset(&n, false);
+        if let Some(v) = old {
+            ctx.sh.set_var(&n, v)?;
+            if was_exported {
+                ctx.sh.export(&n);
+            }
+        }
+    }
+    st
 }
 
 const XARGS: Spec = Spec::new(

@@ -2,17 +2,26 @@
 //! counting bytes with `-b`; columns follow tabs (to the next multiple of 8), backspace and
 //! carriage return as GNU counts them.
 
-use lexopt::Arg;
-
 use super::Ctx;
-use super::cli::{self, Sink};
+use super::opts::{Arg, Spec};
+use super::sink::Sink;
 use crate::interp::R;
+
+const SPEC: Spec = Spec::new(
+    "fold",
+    "sbw:",
+    &[
+        ("spaces", 's', Arg::No),
+        ("bytes", 'b', Arg::No),
+        ("width", 'w', Arg::Required),
+    ],
+)
+.gnu("bsw:", &["bytes", "spaces", "width", "help", "version"]);
 
 pub(super) fn fold(ctx: &mut Ctx<'_, '_>, raw: &[String]) -> R<i32> {
     let mut width = 80usize;
     let mut spaces = false;
     let mut bytes = false;
-    let mut files = Vec::new();
     // Digits in a cluster are GNU's old width spelling: `fold -40`, `fold -b5` (= -b -w5).
     let mut args: Vec<String> = Vec::with_capacity(raw.len());
     for a in raw {
@@ -32,21 +41,16 @@ pub(super) fn fold(ctx: &mut Ctx<'_, '_>, raw: &[String]) -> R<i32> {
             _ => args.push(a.clone()),
         }
     }
-    let mut p = cli::parser("fold", &args);
-    loop {
-        let arg = match p.next() {
-            Ok(Some(a)) => a,
-            Ok(None) => break,
-            Err(e) => return Ok(cli::report(ctx, "fold", e, 1)),
-        };
-        match arg {
-            Arg::Short('s') | Arg::Long("spaces") => spaces = true,
-            Arg::Short('b') | Arg::Long("bytes") => bytes = true,
-            Arg::Short('w') | Arg::Long("width") => {
-                let v = match cli::text(&mut p) {
-                    Ok(v) => v,
-                    Err(e) => return Ok(cli::report(ctx, "fold", e, 1)),
-                };
+    let (flags, files) = match ctx.opts(&SPEC, &args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    for (c, v) in flags {
+        match c {
+            's' => spaces = true,
+            'b' => bytes = true,
+            _ => {
+                let v = v.unwrap_or_default();
                 match v.parse::<usize>() {
                     Ok(n) if n > 0 => width = n,
                     _ => {
@@ -55,8 +59,6 @@ pub(super) fn fold(ctx: &mut Ctx<'_, '_>, raw: &[String]) -> R<i32> {
                     }
                 }
             }
-            Arg::Value(v) => files.push(v.to_string_lossy().into_owned()),
-            other => return Ok(cli::report(ctx, "fold", other.unexpected(), 1)),
         }
     }
     let files = super::or_stdin(files);

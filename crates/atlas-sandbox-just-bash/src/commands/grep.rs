@@ -16,12 +16,14 @@ pub(crate) fn posix_to_regex(pat: &str, extended: bool) -> Result<String, String
     let mut i = 0;
     // Whether the previous token can be repeated (a `*` right after `(` or at the start is literal).
     let mut can_repeat = false;
+    // Open ERE groups: a `)` with none open is an ordinary character, as in GNU regex.
+    let mut groups = 0usize;
     while i < c.len() {
         let ch = c[i];
         match ch {
             '\\' => {
                 let Some(&n) = c.get(i + 1) else {
-                    return Err("trailing backslash (\\)".to_owned());
+                    return Err("Trailing backslash".to_owned());
                 };
                 i += 2;
                 match n {
@@ -82,6 +84,17 @@ pub(crate) fn posix_to_regex(pat: &str, extended: bool) -> Result<String, String
                             continue;
                         }
                     }
+                }
+                if ch == ')' && groups == 0 {
+                    out.push_str("\\)");
+                    can_repeat = true;
+                    i += 1;
+                    continue;
+                }
+                match ch {
+                    '(' => groups += 1,
+                    ')' => groups -= 1,
+                    _ => {}
                 }
                 if ch == '}' {
                     out.push_str("\\}");
@@ -243,6 +256,8 @@ struct Opts {
     /// `-Z`: a NUL after each file name instead of `:` or a newline.
     null: bool,
     initial_tab: bool,
+    /// The line terminator: `-z` reads and writes NUL-terminated lines.
+    eol: u8,
 }
 
 pub(super) fn egrep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
@@ -267,7 +282,7 @@ const GREP_LINE_BUFFERED: char = '\u{e006}';
 
 const GREP: Spec = Spec::new(
     "grep",
-    "0123456789A:B:C:EFGHILPRTUZabce:f:hilm:noqrsvwxy",
+    "0123456789A:B:C:EFGHILPRTUZabce:f:hilm:noqrsvwxyz",
     &[
         ("after-context", 'A', Arg::Required),
         ("before-context", 'B', Arg::Required),
@@ -285,6 +300,7 @@ const GREP: Spec = Spec::new(
         ("binary", 'U', Arg::No),
         ("initial-tab", 'T', Arg::No),
         ("null", 'Z', Arg::No),
+        ("null-data", 'z', Arg::No),
         ("text", 'a', Arg::No),
         ("byte-offset", 'b', Arg::No),
         ("count", 'c', Arg::No),
@@ -319,7 +335,6 @@ const GREP: Spec = Spec::new(
         "label",
         "no-ignore-case",
         "null",
-        "null-data",
         "version",
         "help",
     ],
@@ -356,6 +371,7 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         skip_binary: false,
         null: false,
         initial_tab: false,
+        eol: b'\n',
     };
     let (mut extended, mut fixed, mut icase, mut word, mut line) =
         (false, false, false, false, false);
@@ -464,6 +480,7 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             // -I (skip binary files), -U, -T, -Z, --line-buffered: nothing they change shows here.
             'I' => o.skip_binary = true,
             'Z' => o.null = true,
+            'z' => o.eol = 0,
             'T' => o.initial_tab = true,
             _ => {}
         }
@@ -522,10 +539,13 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         if c_loc && icase && !ascii {
             src = fold_ascii_only(&src);
         }
+        // Under `-z` a newline is an ordinary character: `.` matches it, `^`/`$` do not.
+        let zero = o.eol == 0;
         match RegexBuilder::new(&src)
             .case_insensitive(icase)
             .unicode(!(c_loc && ascii))
-            .multi_line(true)
+            .multi_line(!zero)
+            .dot_matches_new_line(zero)
             .size_limit(1 << 24)
             .dfa_size_limit(1 << 24)
             .build()
@@ -689,12 +709,22 @@ fn search(
     show_name: bool,
     st: &mut GrepState,
 ) -> R<()> {
-    let binary = !o.text && is_binary(data);
+    // Under `-z` NUL ends lines: it does not make a file binary.
+    let binary = !o.text
+        && if o.eol == 0 {
+            std::str::from_utf8(data).is_err()
+        } else {
+            is_binary(data)
+        };
     if binary && o.skip_binary {
         return Ok(());
     }
     // `-P` searches line by line: its lookbehind must not see the line before.
-    let simple = !o.invert && o.before == 0 && o.after == 0 && matches!(re, Matcher::Posix(_));
+    let simple = !o.invert
+        && o.before == 0
+        && o.after == 0
+        && o.eol == b'\n'
+        && matches!(re, Matcher::Posix(_));
     // Lines as (start, end-without-newline).
     let mut matches: Vec<(usize, usize, u64)> = Vec::new();
     let limit = o.max.unwrap_or(u64::MAX);
@@ -750,7 +780,7 @@ fn search(
         let mut start = 0;
         let mut n = 0u64;
         while start < data.len() {
-            let end = memchr::memchr(b'\n', &data[start..])
+            let end = memchr::memchr(o.eol, &data[start..])
                 .map(|i| start + i)
                 .unwrap_or(data.len());
             n += 1;
@@ -817,12 +847,12 @@ fn search(
                     }
                     prefix(st, *n, s + ms, b':');
                     st.out.extend_from_slice(&l[ms..me]);
-                    st.out.push(b'\n');
+                    st.out.push(o.eol);
                 }
             } else if !o.only {
                 prefix(st, *n, *s, b':');
                 st.out.extend_from_slice(l);
-                st.out.push(b'\n');
+                st.out.push(o.eol);
             }
         }
         if st.out.len() > 1 << 16 {
@@ -858,7 +888,7 @@ fn search(
                 after_left = after_left.saturating_sub(usize::from(!in_before));
             }
             st.out.extend_from_slice(&data[*s..*e]);
-            st.out.push(b'\n');
+            st.out.push(o.eol);
             last_printed = n;
         }
         if n >= total {
@@ -935,10 +965,44 @@ fn regex_error(e: &regex::Error) -> String {
                 .lines()
                 .rev()
                 .find(|l| l.starts_with("error: "))
-                .map(|l| l.trim_start_matches("error: ").to_owned());
-            last.map_or(text, |l| format!("invalid regular expression: {l}"))
+                .map(|l| l.trim_start_matches("error: ").to_owned())
+                .unwrap_or(text);
+            gnu_regex_message(&last).map_or_else(
+                || format!("invalid regular expression: {last}"),
+                str::to_owned,
+            )
         }
     }
+}
+
+/// GNU regex's wording (`regcomp`, as grep and sed print it) for a `regex-syntax` error.
+fn gnu_regex_message(syntax: &str) -> Option<&'static str> {
+    const TABLE: &[(&str, &str)] = &[
+        ("unclosed group", "Unmatched ( or \\("),
+        ("unopened group", "Unmatched ) or \\)"),
+        ("unclosed character class", "Unmatched [, [^, [:, [., or [="),
+        (
+            "invalid repetition count range",
+            "Invalid content of \\{\\}",
+        ),
+        ("unclosed counted repetition", "Unmatched \\{"),
+        (
+            "repetition quantifier expects a valid decimal",
+            "Invalid content of \\{\\}",
+        ),
+        ("invalid character class range", "Invalid range end"),
+        (
+            "repetition operator missing expression",
+            "Invalid preceding regular expression",
+        ),
+        ("incomplete escape sequence", "Trailing backslash"),
+        ("invalid ASCII class", "Invalid character class name"),
+        ("unrecognized UTF-8 class", "Invalid character class name"),
+    ];
+    TABLE
+        .iter()
+        .find(|(k, _)| syntax.contains(k))
+        .map(|(_, v)| *v)
 }
 
 #[cfg(test)]

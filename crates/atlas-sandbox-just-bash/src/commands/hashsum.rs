@@ -1,12 +1,46 @@
 //! `md5sum`, `sha1sum`, `sha224sum`, `sha256sum`, `sha384sum`, `sha512sum` (GNU coreutils output,
 //! `-c` included), over the RustCrypto hashes.
 
-use lexopt::Arg;
 use sha2::Digest;
 
 use super::Ctx;
-use super::cli::{self, Sink};
+use super::opts::{Arg, Long, Spec};
+use super::sink::Sink;
 use crate::interp::R;
+
+/// Long-only options get keys no short option has.
+const LONG: &[Long] = &[
+    ("check", 'c', Arg::No),
+    ("binary", 'b', Arg::No),
+    ("text", 't', Arg::No),
+    ("zero", 'z', Arg::No),
+    ("warn", 'w', Arg::No),
+    ("tag", 'T', Arg::No),
+    ("quiet", 'Q', Arg::No),
+    ("status", 'S', Arg::No),
+    ("strict", 'R', Arg::No),
+    ("ignore-missing", 'I', Arg::No),
+];
+
+const GNU_LONG: &[&str] = &[
+    "binary",
+    "check",
+    "tag",
+    "text",
+    "zero",
+    "ignore-missing",
+    "quiet",
+    "status",
+    "strict",
+    "warn",
+    "help",
+    "version",
+];
+
+/// The options of `cmd` (every one of these tools has the same).
+const fn spec(cmd: &'static str) -> Spec {
+    Spec::new(cmd, "cbtzw", LONG).gnu("bctwz", GNU_LONG)
+}
 
 /// Which hash a command computes.
 #[derive(Clone, Copy)]
@@ -88,34 +122,33 @@ struct Opts {
     files: Vec<String>,
 }
 
-fn parse(args: &[String]) -> Result<Opts, lexopt::Error> {
-    let mut o = Opts::default();
-    let mut p = cli::parser("md5sum", args);
-    while let Some(arg) = p.next()? {
-        match arg {
-            Arg::Short('c') | Arg::Long("check") => o.check = true,
-            Arg::Short('b') | Arg::Long("binary") => o.binary = true,
-            Arg::Short('t') | Arg::Long("text") => o.binary = false,
-            Arg::Short('z') | Arg::Long("zero") => o.zero = true,
-            Arg::Short('w') | Arg::Long("warn") => o.warn = true,
-            Arg::Long("tag") => o.tag = true,
-            Arg::Long("quiet") => o.quiet = true,
-            Arg::Long("status") => o.status = true,
-            Arg::Long("strict") => o.strict = true,
-            Arg::Long("ignore-missing") => o.ignore_missing = true,
-            Arg::Value(v) => o.files.push(v.to_string_lossy().into_owned()),
-            other => return Err(other.unexpected()),
+fn parse(flags: Vec<(char, Option<String>)>, files: Vec<String>) -> Opts {
+    let mut o = Opts {
+        files,
+        ..Opts::default()
+    };
+    for (c, _) in flags {
+        match c {
+            'c' => o.check = true,
+            'b' => o.binary = true,
+            't' => o.binary = false,
+            'z' => o.zero = true,
+            'w' => o.warn = true,
+            'T' => o.tag = true,
+            'Q' => o.quiet = true,
+            'S' => o.status = true,
+            'R' => o.strict = true,
+            _ => o.ignore_missing = true,
         }
     }
-    Ok(o)
+    o
 }
 
-fn run(ctx: &mut Ctx<'_, '_>, args: &[String], cmd: &str, algo: Algo) -> R<i32> {
-    let o = match parse(args) {
-        Ok(o) => o,
-        Err(e) => return Ok(cli::report(ctx, cmd, e, 1)),
+fn run(ctx: &mut Ctx<'_, '_>, args: &[String], cmd: &'static str, algo: Algo) -> R<i32> {
+    let mut o = match ctx.opts(&spec(cmd), args) {
+        Ok((flags, files)) => parse(flags, files),
+        Err(st) => return Ok(st),
     };
-    let mut o = o;
     if o.files.is_empty() {
         o.files.push("-".to_owned());
     }

@@ -123,9 +123,9 @@ fn yaml_expansion_past(text: &str, limit: u64) -> Option<u64> {
 
 /// Deepest JSON/YAML input accepted (jq 1.6 refuses past 10000 as well).
 const MAX_INPUT_DEPTH: usize = 10_000;
-/// Exit code for refused filters: the project's "not supported" code, so a caller can tell a
-/// refusal from jq's own compile error (3) or runtime error (5).
-const UNSUPPORTED_JQ: i32 = 2;
+/// Exit code for refused filters: the sandbox's refusal (2), not jq's compile error (3), which
+/// would read as the agent's own mistake.
+const UNSUPPORTED_JQ: i32 = crate::interp::UNSUPPORTED_EXIT;
 
 /// The name jq 1.7 gives an undefined symbol of jaq's, when jq has it as a builtin (so a filter
 /// using it is valid jq this sandbox cannot run).

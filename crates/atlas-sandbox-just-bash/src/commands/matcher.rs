@@ -10,6 +10,31 @@ use regex::bytes::Regex;
 /// Backtracking steps one `-P` search may take (PCRE2's default match limit is 10 million).
 const PCRE_BACKTRACK_LIMIT: usize = 1_000_000;
 
+/// Whether `pat` has an unescaped `{m,n}` with `m > n` (fancy-regex would read it as literal
+/// text; PCRE2 refuses it).
+fn count_out_of_order(pat: &str) -> bool {
+    let b = pat.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'{' => {
+                let body = &pat[i + 1..];
+                let end = body.find('}').unwrap_or(body.len());
+                if let Some((lo, hi)) = body[..end].split_once(',')
+                    && let (Ok(lo), Ok(hi)) = (lo.parse::<u64>(), hi.parse::<u64>())
+                    && lo > hi
+                {
+                    return true;
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
 /// A compiled grep pattern.
 pub(crate) enum Matcher {
     /// POSIX patterns, translated.
@@ -43,6 +68,68 @@ fn to_latin1(hay: &[u8], pos: usize) -> usize {
         .sum()
 }
 
+/// PCRE2's wording (as `grep -P` prints it) for a `fancy-regex` error, found by the innermost
+/// cause's text; an error without a counterpart keeps fancy-regex's words.
+fn pcre_message(e: &fancy_regex::Error, pat: &str) -> String {
+    let mut text = e.to_string();
+    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text = c.to_string();
+        cause = c.source();
+    }
+    if text.contains("error parsing pattern") {
+        // fancy-regex hands the plain parts to the `regex` crate and keeps only "error parsing
+        // pattern 0": the `regex` crate's own parse of the pattern names the fault.
+        if let Err(inner) = regex::Regex::new(pat) {
+            text = inner.to_string();
+        }
+    }
+    const TABLE: &[(&str, &str)] = &[
+        (
+            "Opening parenthesis without closing",
+            "missing closing parenthesis",
+        ),
+        ("unclosed group", "missing closing parenthesis"),
+        ("without matching opening", "unmatched closing parenthesis"),
+        // fancy-regex stops at a stray `)`.
+        ("end of string not reached", "unmatched closing parenthesis"),
+        ("unopened group", "unmatched closing parenthesis"),
+        (
+            "invalid character class range",
+            "range out of order in character class",
+        ),
+        (
+            "unclosed character class",
+            "missing terminating ] for character class",
+        ),
+        (
+            "Invalid character class",
+            "missing terminating ] for character class",
+        ),
+        (
+            "invalid repetition count range",
+            "numbers out of order in {} quantifier",
+        ),
+        (
+            "repetition operator missing expression",
+            "quantifier does not follow a repeatable item",
+        ),
+        (
+            "Target of repeat operator is invalid",
+            "quantifier does not follow a repeatable item",
+        ),
+        ("incomplete escape sequence", "\\ at end of pattern"),
+        (
+            "Backslash without following character",
+            "\\ at end of pattern",
+        ),
+    ];
+    TABLE
+        .iter()
+        .find(|(k, _)| text.contains(k) || e.to_string().contains(k))
+        .map_or(text, |(_, v)| (*v).to_owned())
+}
+
 impl Matcher {
     /// Compiles a Perl-compatible pattern the way `grep -P` reads it: per line, `^`/`$` at line
     /// ends. The error reads like GNU grep's.
@@ -59,6 +146,9 @@ impl Matcher {
             && has_variable_lookbehind(&tree.expr)
         {
             return Err("lookbehind assertion is not fixed length".to_owned());
+        }
+        if count_out_of_order(pat) {
+            return Err("numbers out of order in {} quantifier".to_owned());
         }
         let mut src = pat.to_owned();
         if word {
@@ -102,7 +192,7 @@ impl Matcher {
             {
                 "lookbehind assertion is not fixed length".to_owned()
             }
-            other => other.to_string(),
+            other => pcre_message(&other, pat),
         })?;
         Ok(Matcher::Pcre {
             re,

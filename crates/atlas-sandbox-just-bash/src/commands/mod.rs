@@ -8,7 +8,7 @@ use crate::vfs::{self, FsError};
 mod awk;
 mod base64;
 mod bc;
-mod cli;
+mod chmod;
 mod cmp;
 mod column;
 mod comm;
@@ -28,6 +28,8 @@ mod paste;
 mod printenv;
 mod sed;
 mod sed_script;
+mod sink;
+mod sort;
 mod strings;
 mod text;
 mod tree;
@@ -61,7 +63,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "head" => text::head,
         "tail" => text::tail,
         "wc" => text::wc,
-        "sort" => text::sort,
+        "sort" => sort::sort,
         "uniq" => text::uniq,
         "cut" => text::cut,
         "tr" => text::tr,
@@ -127,6 +129,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "bc" => bc::bc,
         "which" => which::which,
         "cmp" => cmp::cmp,
+        "chmod" => chmod::chmod,
         "fold" => fold::fold,
         "strings" => strings::strings,
         _ => return None,
@@ -142,20 +145,6 @@ impl Ctx<'_, '_> {
     /// Prints `cmd: msg` on stderr.
     pub fn warn(&mut self, cmd: &str, msg: impl AsRef<str>) {
         self.io.errln(&format!("{cmd}: {}", msg.as_ref()));
-    }
-
-    /// [`parse_flags`], or `None` once `cmd: <why>` is on stderr. Superseded by
-    /// [`Ctx::opts`]; kept only so branches written before it still build until they move over.
-    #[allow(dead_code)]
-    pub(crate) fn flags_or_warn(
-        &mut self,
-        cmd: &str,
-        args: &[String],
-        with_value: &str,
-    ) -> Option<Parsed> {
-        parse_flags(args, with_value)
-            .map_err(|e| self.warn(cmd, e))
-            .ok()
     }
 
     /// Reads a file operand (`-` is stdin).
@@ -195,51 +184,6 @@ pub(crate) fn or_stdin(files: Vec<String>) -> Vec<String> {
     } else {
         files
     }
-}
-
-/// Superseded by [`opts::parse`] (which knows each command's options and refuses the rest);
-/// kept only so branches written before it still build until they move over.
-#[allow(dead_code)]
-/// Splits `-abc` style flags from operands; `--` ends options. Options that take a value are
-/// listed in `with_value` and returned as `(flag, Some(value))`.
-pub(crate) fn parse_flags(args: &[String], with_value: &str) -> Result<Parsed, String> {
-    let mut flags = Vec::new();
-    let mut operands = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if a == "--" {
-            operands.extend(args[i + 1..].iter().cloned());
-            break;
-        }
-        if a.len() > 1 && a.starts_with('-') && !a.starts_with("--") {
-            let chars: Vec<char> = a[1..].chars().collect();
-            let mut j = 0;
-            while j < chars.len() {
-                let c = chars[j];
-                if with_value.contains(c) {
-                    let rest: String = chars[j + 1..].iter().collect();
-                    let v = if !rest.is_empty() {
-                        rest
-                    } else {
-                        i += 1;
-                        match args.get(i) {
-                            Some(v) => v.clone(),
-                            None => return Err(format!("option requires an argument -- '{c}'")),
-                        }
-                    };
-                    flags.push((c, Some(v)));
-                    break;
-                }
-                flags.push((c, None));
-                j += 1;
-            }
-        } else {
-            operands.push(a.clone());
-        }
-        i += 1;
-    }
-    Ok((flags, operands))
 }
 
 /// bash's builtin `echo`.

@@ -4,11 +4,39 @@
 //! Floating-point types (`-t f`, `-f`, `-D`, `-F`, `-e`) are refused: their `%g` digits are not
 //! reproduced here.
 
-use lexopt::Arg;
-
 use super::Ctx;
-use super::cli::{self, Sink};
+use super::opts::{self, Arg, Spec as Options};
+use super::sink::Sink;
 use crate::interp::R;
+
+const OPTIONS: Options = Options::new(
+    "od",
+    "t:A:j:N:w::vabcdosxhilfDFe",
+    &[
+        ("format", 't', Arg::Required),
+        ("address-radix", 'A', Arg::Required),
+        ("skip-bytes", 'j', Arg::Required),
+        ("read-bytes", 'N', Arg::Required),
+        ("width", 'w', Arg::Optional),
+        ("output-duplicates", 'v', Arg::No),
+    ],
+)
+.gnu(
+    "AaBbcDdeFfHhIijLlNOoSstvwXx",
+    &[
+        "address-radix",
+        "skip-bytes",
+        "read-bytes",
+        "strings",
+        "format",
+        "output-duplicates",
+        "width",
+        "endian",
+        "traditional",
+        "help",
+        "version",
+    ],
+);
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -99,7 +127,6 @@ fn named(b: u8) -> String {
 }
 
 enum Bad {
-    Cli(lexopt::Error),
     Type(String),
     Float(String),
     Number(String, &'static str),
@@ -203,7 +230,7 @@ struct Opts {
     files: Vec<String>,
 }
 
-fn parse(args: &[String]) -> Result<Opts, Bad> {
+fn parse(flags: Vec<(char, Option<String>)>, files: Vec<String>) -> Result<Opts, Bad> {
     let mut o = Opts {
         specs: Vec::new(),
         radix: Some(8),
@@ -211,22 +238,18 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
         limit: None,
         width: 16,
         all: false,
-        files: Vec::new(),
+        files,
     };
-    let mut p = cli::parser("od", args);
     let trad = |kind, size| Spec {
         kind,
         size,
         trailer: false,
     };
-    while let Some(arg) = p.next().map_err(Bad::Cli)? {
-        match arg {
-            Arg::Short('t') | Arg::Long("format") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
-                parse_types(&v, &mut o.specs)?;
-            }
-            Arg::Short('A') | Arg::Long("address-radix") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
+    for (c, v) in flags {
+        let v = v.unwrap_or_default();
+        match c {
+            't' => parse_types(&v, &mut o.specs)?,
+            'A' => {
                 o.radix = match v.as_str() {
                     "o" => Some(8),
                     "d" => Some(10),
@@ -235,39 +258,27 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
                     _ => return Err(Bad::Radix(v)),
                 };
             }
-            Arg::Short('j') | Arg::Long("skip-bytes") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
-                o.skip = parse_count(&v).ok_or(Bad::Number(v, "skip"))?;
+            'j' => o.skip = parse_count(&v).ok_or(Bad::Number(v, "skip"))?,
+            'N' => o.limit = Some(parse_count(&v).ok_or(Bad::Number(v, "read-bytes"))?),
+            // `-w` alone is 32 columns.
+            'w' if v.is_empty() => o.width = 32,
+            'w' => {
+                o.width = parse_count(&v)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|&n| n > 0 && n <= 4096)
+                    .ok_or(Bad::Number(v, "width"))?;
             }
-            Arg::Short('N') | Arg::Long("read-bytes") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
-                o.limit = Some(parse_count(&v).ok_or(Bad::Number(v, "read-bytes"))?);
-            }
-            Arg::Short('w') | Arg::Long("width") => {
-                o.width = match p.optional_value() {
-                    Some(v) => {
-                        let v = v.to_string_lossy().into_owned();
-                        parse_count(&v)
-                            .and_then(|n| usize::try_from(n).ok())
-                            .filter(|&n| n > 0 && n <= 4096)
-                            .ok_or(Bad::Number(v, "width"))?
-                    }
-                    None => 32,
-                };
-            }
-            Arg::Short('v') | Arg::Long("output-duplicates") => o.all = true,
-            Arg::Short('a') => o.specs.push(trad(Kind::Named, 1)),
-            Arg::Short('b') => o.specs.push(trad(Kind::Octal, 1)),
-            Arg::Short('c') => o.specs.push(trad(Kind::Char, 1)),
-            Arg::Short('d') => o.specs.push(trad(Kind::Unsigned, 2)),
-            Arg::Short('o') => o.specs.push(trad(Kind::Octal, 2)),
-            Arg::Short('s') => o.specs.push(trad(Kind::Signed, 2)),
-            Arg::Short('x') | Arg::Short('h') => o.specs.push(trad(Kind::Hex, 2)),
-            Arg::Short('i') => o.specs.push(trad(Kind::Signed, 4)),
-            Arg::Short('l') => o.specs.push(trad(Kind::Signed, 8)),
-            Arg::Short(c @ ('f' | 'D' | 'F' | 'e')) => return Err(Bad::Float(format!("-{c}"))),
-            Arg::Value(v) => o.files.push(v.to_string_lossy().into_owned()),
-            other => return Err(Bad::Cli(other.unexpected())),
+            'v' => o.all = true,
+            'a' => o.specs.push(trad(Kind::Named, 1)),
+            'b' => o.specs.push(trad(Kind::Octal, 1)),
+            'c' => o.specs.push(trad(Kind::Char, 1)),
+            'd' => o.specs.push(trad(Kind::Unsigned, 2)),
+            'o' => o.specs.push(trad(Kind::Octal, 2)),
+            's' => o.specs.push(trad(Kind::Signed, 2)),
+            'x' | 'h' => o.specs.push(trad(Kind::Hex, 2)),
+            'i' => o.specs.push(trad(Kind::Signed, 4)),
+            'l' => o.specs.push(trad(Kind::Signed, 8)),
+            other => return Err(Bad::Float(format!("-{other}"))),
         }
     }
     if o.specs.is_empty() {
@@ -277,15 +288,18 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
 }
 
 pub(super) fn od(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let o = match parse(args) {
+    let (flags, files) = match ctx.opts(&OPTIONS, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let o = match parse(flags, files) {
         Ok(o) => o,
-        Err(Bad::Cli(e)) => return Ok(cli::report(ctx, "od", e, 1)),
         Err(Bad::Type(t)) => {
             ctx.warn("od", format!("invalid type string '{t}'"));
             return Ok(1);
         }
         Err(Bad::Float(what)) => {
-            return Ok(cli::unsupported(
+            return Ok(opts::unsupported(
                 ctx,
                 "od",
                 &format!("floating-point output ({what})"),
@@ -323,7 +337,7 @@ pub(super) fn od(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         return Ok(1);
     }
     let total: usize = parts.iter().map(|p| p.len()).sum();
-    let _held = cli::hold(ctx, total)?;
+    let _held = super::sink::hold(ctx, total)?;
     let mut data = Vec::with_capacity(total);
     for p in &parts {
         data.extend_from_slice(p);

@@ -9,6 +9,7 @@
 //! when the command's GNU option list is given and lacks it too, GNU's own usage error.
 
 use super::{Ctx, Parsed};
+use crate::interp::UNSUPPORTED_EXIT;
 
 /// Whether an option takes a value.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -95,11 +96,26 @@ fn short_arg_in(spec: &str, c: char) -> Option<Arg> {
     })
 }
 
-/// Why parsing stopped: the message lines (each prefixed by the command name) and the status.
+/// Why parsing stopped: the message lines (each prefixed by the command name), the status, and
+/// the reason, for a tool whose usage errors are worded unlike GNU's (`tree`).
 #[derive(Debug)]
 pub(crate) struct OptError {
     pub lines: Vec<String>,
     pub status: i32,
+    pub why: Why,
+}
+
+/// The reason behind an [`OptError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Why {
+    /// The real tool has the option (as written: `-x`, `--name`); this sandbox does not.
+    Refused(String),
+    /// Neither has it (`-x`, `--name`).
+    Unknown(String),
+    /// An option that needs a value got none (`-L`, `--name`).
+    MissingValue(String),
+    /// Anything else (an ambiguous prefix, a value given to a flag).
+    Other,
 }
 
 impl Spec {
@@ -109,26 +125,30 @@ impl Spec {
                 "{}: option '{opt}' is not supported by this sandbox",
                 self.cmd
             )],
-            status: 2,
+            status: UNSUPPORTED_EXIT,
+            why: Why::Refused(opt.to_owned()),
         }
     }
 
     fn usage(&self, msg: String) -> OptError {
+        self.usage_why(msg, Why::Other)
+    }
+
+    fn usage_why(&self, msg: String, why: Why) -> OptError {
         OptError {
-            lines: vec![
-                format!("{}: {msg}", self.cmd),
-                format!("Try '{} --help' for more information.", self.cmd),
-            ],
+            lines: vec![format!("{}: {msg}", self.cmd), try_help_line(self.cmd)],
             status: self.usage_status,
+            why,
         }
     }
 
     /// An option this command lacks: GNU's error when GNU lacks it too, else a refusal.
     fn unknown_short(&self, c: char) -> OptError {
         match self.gnu {
-            Some((short, _)) if short_arg_in(short, c).is_none() => {
-                self.usage(format!("invalid option -- '{c}'"))
-            }
+            Some((short, _)) if short_arg_in(short, c).is_none() => self.usage_why(
+                format!("invalid option -- '{c}'"),
+                Why::Unknown(format!("-{c}")),
+            ),
             _ => self.refuse(&format!("-{c}")),
         }
     }
@@ -156,9 +176,10 @@ impl Spec {
         match (distinct, theirs.len()) {
             (1, 0) => Ok(*ours[0]),
             (0, 1) => Err(self.refuse(&format!("--{}", theirs[0]))),
-            (0, 0) if self.gnu.is_some() => {
-                Err(self.usage(format!("unrecognized option '--{name}'")))
-            }
+            (0, 0) if self.gnu.is_some() => Err(self.usage_why(
+                format!("unrecognized option '--{name}'"),
+                Why::Unknown(format!("--{name}")),
+            )),
             (0, 0) => Err(self.refuse(&format!("--{name}"))),
             _ => Err(self.usage(format!("option '--{name}' is ambiguous"))),
         }
@@ -201,7 +222,10 @@ pub(crate) fn parse(spec: &Spec, args: &[String]) -> Result<Parsed, OptError> {
                 Some(Arg::Required) => match p.value() {
                     Ok(v) => flags.push((c, Some(text(v)))),
                     Err(_) => {
-                        return Err(spec.usage(format!("option requires an argument -- '{c}'")));
+                        return Err(spec.usage_why(
+                            format!("option requires an argument -- '{c}'"),
+                            Why::MissingValue(format!("-{c}")),
+                        ));
                     }
                 },
             },
@@ -214,9 +238,10 @@ pub(crate) fn parse(spec: &Spec, args: &[String]) -> Result<Parsed, OptError> {
                     Arg::Required => match p.value() {
                         Ok(v) => flags.push((key, Some(text(v)))),
                         Err(_) => {
-                            return Err(
-                                spec.usage(format!("option '--{full}' requires an argument"))
-                            );
+                            return Err(spec.usage_why(
+                                format!("option '--{full}' requires an argument"),
+                                Why::MissingValue(format!("--{full}")),
+                            ));
                         }
                     },
                 }
@@ -224,6 +249,35 @@ pub(crate) fn parse(spec: &Spec, args: &[String]) -> Result<Parsed, OptError> {
         }
     }
     Ok((flags, operands))
+}
+
+/// GNU's second usage line (diffutils names itself in front of it too).
+fn try_help_line(cmd: &str) -> String {
+    let lead = if matches!(cmd, "cmp" | "diff" | "diff3" | "sdiff") {
+        format!("{cmd}: ")
+    } else {
+        String::new()
+    };
+    format!("{lead}Try '{cmd} --help' for more information.")
+}
+
+/// Prints GNU's second usage line.
+pub(crate) fn try_help(ctx: &mut Ctx<'_, '_>, cmd: &str) {
+    ctx.io.errln(&try_help_line(cmd));
+}
+
+/// A usage error after parsing (a missing or extra operand): the message, GNU's second line,
+/// and `status`.
+pub(crate) fn usage(ctx: &mut Ctx<'_, '_>, cmd: &str, msg: impl AsRef<str>, status: i32) -> i32 {
+    ctx.warn(cmd, msg);
+    try_help(ctx, cmd);
+    status
+}
+
+/// Refuses a feature (an option value, a form) this sandbox does not implement: exit 2.
+pub(crate) fn unsupported(ctx: &mut Ctx<'_, '_>, cmd: &str, what: &str) -> i32 {
+    ctx.warn(cmd, format!("{what} is not supported by this sandbox"));
+    UNSUPPORTED_EXIT
 }
 
 impl Ctx<'_, '_> {

@@ -4,11 +4,24 @@
 
 use std::sync::Arc;
 
-use lexopt::Arg;
-
 use super::Ctx;
-use super::cli::{self, Sink};
+use super::opts::{Arg, Spec};
+use super::sink::Sink;
 use crate::interp::R;
+
+const SPEC: Spec = Spec::new(
+    "paste",
+    "szd:",
+    &[
+        ("serial", 's', Arg::No),
+        ("zero-terminated", 'z', Arg::No),
+        ("delimiters", 'd', Arg::Required),
+    ],
+)
+.gnu(
+    "dsz",
+    &["delimiters", "serial", "zero-terminated", "help", "version"],
+);
 
 struct Opts {
     serial: bool,
@@ -43,31 +56,28 @@ fn delimiters(s: &str) -> Vec<Option<u8>> {
     out
 }
 
-fn parse(args: &[String]) -> Result<Opts, lexopt::Error> {
+fn parse(flags: Vec<(char, Option<String>)>, files: Vec<String>) -> Opts {
     let mut o = Opts {
         serial: false,
         zero: false,
         delims: vec![Some(b'\t')],
-        files: Vec::new(),
+        files,
     };
-    let mut p = cli::parser("paste", args);
-    while let Some(arg) = p.next()? {
-        match arg {
-            Arg::Short('s') | Arg::Long("serial") => o.serial = true,
-            Arg::Short('z') | Arg::Long("zero-terminated") => o.zero = true,
-            Arg::Short('d') | Arg::Long("delimiters") => {
-                let d = delimiters(&cli::text(&mut p)?);
+    for (c, v) in flags {
+        match c {
+            's' => o.serial = true,
+            'z' => o.zero = true,
+            _ => {
+                let d = delimiters(&v.unwrap_or_default());
                 // `-d ''` is no delimiter at all.
                 o.delims = if d.is_empty() { vec![None] } else { d };
             }
-            Arg::Value(v) => o.files.push(v.to_string_lossy().into_owned()),
-            other => return Err(other.unexpected()),
         }
     }
     if o.files.is_empty() {
         o.files.push("-".to_owned());
     }
-    Ok(o)
+    o
 }
 
 /// One input: its bytes and where the next line starts.
@@ -93,9 +103,9 @@ impl Source {
 }
 
 pub(super) fn paste(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let o = match parse(args) {
-        Ok(o) => o,
-        Err(e) => return Ok(cli::report(ctx, "paste", e, 1)),
+    let o = match ctx.opts(&SPEC, args) {
+        Ok((flags, files)) => parse(flags, files),
+        Err(st) => return Ok(st),
     };
     let eol = if o.zero { b'\0' } else { b'\n' };
     // Every operand is opened first, as GNU does: a missing one means no output at all.

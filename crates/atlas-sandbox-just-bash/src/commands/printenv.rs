@@ -1,25 +1,20 @@
 //! `printenv` (GNU coreutils): the exported environment, or the value of each name given
 //! (exit 1 when one is not set).
 
-use lexopt::Arg;
-
 use super::Ctx;
-use super::cli;
+use super::opts::{Arg, Spec};
 use crate::interp::R;
 
+const SPEC: Spec = Spec::new("printenv", "0", &[("null", '0', Arg::No)])
+    .gnu("0", &["null", "help", "version"])
+    .status(2);
+
 pub(super) fn printenv(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let mut zero = false;
-    let mut names = Vec::new();
-    let mut p = cli::parser("printenv", args);
-    loop {
-        match p.next() {
-            Ok(None) => break,
-            Ok(Some(Arg::Short('0') | Arg::Long("null"))) => zero = true,
-            Ok(Some(Arg::Value(v))) => names.push(v.to_string_lossy().into_owned()),
-            Ok(Some(other)) => return Ok(cli::report(ctx, "printenv", other.unexpected(), 2)),
-            Err(e) => return Ok(cli::report(ctx, "printenv", e, 2)),
-        }
-    }
+    let (flags, names) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    let zero = !flags.is_empty();
     let end = if zero { '\0' } else { '\n' };
     let env = ctx.sh.env_pairs();
     let mut out = String::new();

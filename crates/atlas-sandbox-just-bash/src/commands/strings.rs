@@ -1,16 +1,24 @@
 //! `strings` (GNU binutils): runs of at least `-n` (4) printable characters (ASCII and tab),
 //! one per line, `-t d|o|x` with their offset. Other encodings (`-e`) are refused.
 
-use lexopt::Arg;
-
 use super::Ctx;
-use super::cli::{self, Sink};
+use super::opts::{self, Arg, Spec};
+use super::sink::Sink;
 use crate::interp::R;
+
+const SPEC: Spec = Spec::new(
+    "strings",
+    "an:t:o",
+    &[
+        ("all", 'a', Arg::No),
+        ("bytes", 'n', Arg::Required),
+        ("radix", 't', Arg::Required),
+    ],
+);
 
 pub(super) fn strings(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut min = 4usize;
     let mut radix: Option<char> = None;
-    let mut files = Vec::new();
     // `strings -8` is `-n 8`.
     let args: Vec<String> = args
         .iter()
@@ -19,43 +27,30 @@ pub(super) fn strings(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             _ => a.clone(),
         })
         .collect();
-    let mut p = cli::parser("strings", &args);
-    loop {
-        let arg = match p.next() {
-            Ok(Some(a)) => a,
-            Ok(None) => break,
-            Err(e) => return Ok(cli::report(ctx, "strings", e, 1)),
-        };
-        match arg {
-            Arg::Short('a') | Arg::Long("all") => {}
-            Arg::Short('n') | Arg::Long("bytes") => {
-                let v = match cli::text(&mut p) {
-                    Ok(v) => v,
-                    Err(e) => return Ok(cli::report(ctx, "strings", e, 1)),
-                };
-                match v.parse::<usize>() {
-                    Ok(n) if n > 0 => min = n,
-                    _ => {
-                        ctx.warn("strings", format!("invalid minimum string length {v}"));
-                        return Ok(1);
-                    }
+    let (flags, files) = match ctx.opts(&SPEC, &args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    for (c, v) in flags {
+        let v = v.unwrap_or_default();
+        match c {
+            'n' => match v.parse::<usize>() {
+                Ok(n) if n > 0 => min = n,
+                _ => {
+                    ctx.warn("strings", format!("invalid minimum string length {v}"));
+                    return Ok(1);
                 }
-            }
-            Arg::Short('t') | Arg::Long("radix") => {
-                let v = match cli::text(&mut p) {
-                    Ok(v) => v,
-                    Err(e) => return Ok(cli::report(ctx, "strings", e, 1)),
-                };
+            },
+            't' => {
                 radix = match v.as_str() {
                     "d" => Some('d'),
                     "o" => Some('o'),
                     "x" => Some('x'),
-                    _ => return Ok(cli::unsupported(ctx, "strings", &format!("radix '{v}'"))),
+                    _ => return Ok(opts::unsupported(ctx, "strings", &format!("radix '{v}'"))),
                 };
             }
-            Arg::Short('o') => radix = Some('o'),
-            Arg::Value(v) => files.push(v.to_string_lossy().into_owned()),
-            other => return Ok(cli::report(ctx, "strings", other.unexpected(), 1)),
+            'o' => radix = Some('o'),
+            _ => {} // -a: the whole file is scanned anyway
         }
     }
     let files = super::or_stdin(files);

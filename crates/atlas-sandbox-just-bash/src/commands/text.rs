@@ -1,6 +1,4 @@
-//! Text filters with GNU coreutils output: cat head tail wc sort uniq cut tr tee tac rev nl seq.
-
-use std::cmp::Ordering;
+//! Text filters with GNU coreutils output: cat head tail wc uniq cut tr tee tac rev nl seq.
 
 use super::opts::{Arg, Spec};
 use super::{Ctx, or_stdin};
@@ -16,7 +14,12 @@ fn usage(ctx: &mut Ctx<'_, '_>, cmd: &str, msg: &str) -> R<i32> {
 
 /// Splits into lines keeping the terminator, so a missing final newline survives.
 fn lines(data: &[u8]) -> Vec<&[u8]> {
-    data.split_inclusive(|b| *b == b'\n').collect()
+    lines_by(data, b'\n')
+}
+
+/// [`lines`] with another terminator (`-z`: NUL).
+fn lines_by(data: &[u8], eol: u8) -> Vec<&[u8]> {
+    data.split_inclusive(|b| *b == eol).collect()
 }
 
 fn strip_nl(l: &[u8]) -> &[u8] {
@@ -263,20 +266,21 @@ fn print_cut_files(
 
 const HEAD: Spec = Spec::new(
     "head",
-    "c:n:qv",
+    "c:n:qvz",
     &[
         ("bytes", 'c', Arg::Required),
         ("lines", 'n', Arg::Required),
         ("quiet", 'q', Arg::No),
         ("silent", 'q', Arg::No),
         ("verbose", 'v', Arg::No),
+        ("zero-terminated", 'z', Arg::No),
     ],
 )
-.gnu("c:n:qvz", &["zero-terminated", "help", "version"]);
+.gnu("c:n:qvz", &["help", "version"]);
 
 const TAIL: Spec = Spec::new(
     "tail",
-    "c:n:qvfF",
+    "c:n:qvfFz",
     &[
         ("bytes", 'c', Arg::Required),
         ("lines", 'n', Arg::Required),
@@ -284,6 +288,7 @@ const TAIL: Spec = Spec::new(
         ("silent", 'q', Arg::No),
         ("verbose", 'v', Arg::No),
         ("follow", 'f', Arg::Optional),
+        ("zero-terminated", 'z', Arg::No),
     ],
 )
 .gnu(
@@ -293,7 +298,6 @@ const TAIL: Spec = Spec::new(
         "pid",
         "retry",
         "sleep-interval",
-        "zero-terminated",
         "help",
         "version",
     ],
@@ -309,8 +313,10 @@ pub(super) fn head(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut bytes: Option<i64> = None;
     let mut quiet = false;
     let mut verbose = false;
+    let mut eol = b'\n';
     for (c, v) in &flags {
         match c {
+            'z' => eol = b'\0',
             'n' => match count_value(ctx, "head", "lines", v) {
                 Some((n, _)) => lines_n = n,
                 None => return Ok(1),
@@ -331,7 +337,7 @@ pub(super) fn head(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             if lines_n >= 0 {
                 let mut end = 0;
                 let mut count = 0;
-                for i in memchr::memchr_iter(b'\n', data) {
+                for i in memchr::memchr_iter(eol, data) {
                     if count == lines_n {
                         break;
                     }
@@ -343,7 +349,7 @@ pub(super) fn head(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 }
                 &data[..end]
             } else {
-                let ls = lines(data);
+                let ls = lines_by(data, eol);
                 let keep = ls.len().saturating_sub((-lines_n) as usize);
                 let end: usize = ls[..keep].iter().map(|l| l.len()).sum();
                 &data[..end]
@@ -381,8 +387,10 @@ pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut bytes: Option<(i64, bool)> = None;
     let mut quiet = false;
     let mut verbose = false;
+    let mut eol = b'\n';
     for (c, v) in &flags {
         match c {
+            'z' => eol = b'\0',
             'n' => match count_value(ctx, "tail", "lines", v) {
                 Some(n) => lines_n = n,
                 None => return Ok(1),
@@ -402,7 +410,7 @@ pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         Some((n, false)) => &data[data.len().saturating_sub(n.unsigned_abs() as usize)..],
         None => {
             let (n, from_start) = lines_n;
-            let ls = lines(data);
+            let ls = lines_by(data, eol);
             let start = if from_start {
                 ((n.max(1) - 1) as usize).min(ls.len())
             } else {
@@ -580,369 +588,14 @@ fn count(data: &[u8], c_locale: bool) -> [u64; 5] {
     [lines, words, chars, data.len() as u64, maxlen]
 }
 
-#[derive(Debug, Clone, Default)]
-struct SortKey {
-    start_field: usize,
-    start_char: usize,
-    end_field: Option<usize>,
-    end_char: usize,
-    numeric: bool,
-    reverse: bool,
-    fold: bool,
-    blanks: bool,
-    human: bool,
-}
-
-fn parse_key(spec: &str) -> Option<SortKey> {
-    let mut k = SortKey::default();
-    let (start, end) = match spec.split_once(',') {
-        Some((a, b)) => (a, Some(b)),
-        None => (spec, None),
-    };
-    let parse_pos = |s: &str, k: &mut SortKey| -> Option<(usize, usize)> {
-        let digits_end = s
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len());
-        let (pos, opts) = s.split_at(digits_end);
-        for o in opts.chars() {
-            match o {
-                'n' => k.numeric = true,
-                'r' => k.reverse = true,
-                'f' => k.fold = true,
-                'b' => k.blanks = true,
-                'h' => k.human = true,
-                _ => return None,
-            }
-        }
-        let (f, c) = match pos.split_once('.') {
-            Some((f, c)) => (f.parse().ok()?, c.parse().ok()?),
-            None => (pos.parse().ok()?, 0),
-        };
-        Some((f, c))
-    };
-    let (f, c) = parse_pos(start, &mut k)?;
-    if f == 0 {
-        return None;
-    }
-    k.start_field = f;
-    k.start_char = c;
-    if let Some(e) = end {
-        let (f, c) = parse_pos(e, &mut k)?;
-        k.end_field = Some(f);
-        k.end_char = c;
-    }
-    Some(k)
-}
-
-fn key_slice<'l>(line: &'l [u8], k: &SortKey, sep: Option<u8>) -> &'l [u8] {
-    // Field boundaries: with -t, split on the byte; without, a field is leading blanks + text.
-    let mut starts = Vec::new();
-    let mut ends = Vec::new();
-    match sep {
-        Some(s) => {
-            let mut st = 0;
-            for (i, b) in line.iter().enumerate() {
-                if *b == s {
-                    starts.push(st);
-                    ends.push(i);
-                    st = i + 1;
-                }
-            }
-            starts.push(st);
-            ends.push(line.len());
-        }
-        None => {
-            let mut i = 0;
-            while i < line.len() {
-                let st = i;
-                while i < line.len() && (line[i] == b' ' || line[i] == b'\t') {
-                    i += 1;
-                }
-                while i < line.len() && line[i] != b' ' && line[i] != b'\t' {
-                    i += 1;
-                }
-                starts.push(st);
-                ends.push(i);
-            }
-        }
-    }
-    let fi = k.start_field - 1;
-    if fi >= starts.len() {
-        return &[];
-    }
-    let mut s = starts[fi];
-    if k.blanks || (sep.is_none() && k.start_char > 0) {
-        while s < line.len() && (line[s] == b' ' || line[s] == b'\t') {
-            s += 1;
-        }
-    }
-    if k.start_char > 0 {
-        s = (s + k.start_char - 1).min(line.len());
-    }
-    let e = match k.end_field {
-        None => line.len(),
-        Some(ef) => {
-            let ei = ef.saturating_sub(1);
-            if ei >= starts.len() {
-                line.len()
-            } else if k.end_char == 0 {
-                ends[ei]
-            } else {
-                let mut b = starts[ei];
-                if sep.is_none() {
-                    while b < line.len() && (line[b] == b' ' || line[b] == b'\t') {
-                        b += 1;
-                    }
-                }
-                (b + k.end_char).min(ends[ei].max(b)).min(line.len())
-            }
-        }
-    };
-    if s >= e { &[] } else { &line[s..e] }
-}
-
-fn num_prefix(s: &[u8]) -> f64 {
-    let t = std::str::from_utf8(s).unwrap_or("").trim_start();
-    let mut end = 0;
-    let b = t.as_bytes();
-    if end < b.len() && (b[end] == b'-' || b[end] == b'+') {
-        end += 1;
-    }
-    while end < b.len() && (b[end].is_ascii_digit() || b[end] == b'.') {
-        end += 1;
-    }
-    t[..end].parse().unwrap_or(0.0)
-}
-
-fn human_value(s: &[u8]) -> f64 {
-    let t = std::str::from_utf8(s).unwrap_or("").trim();
-    let v = num_prefix(t.as_bytes());
-    let suffix = t
-        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == '-' || c == '+')
-        .chars()
-        .next();
-    let m = match suffix {
-        Some('K' | 'k') => 1e3,
-        Some('M') => 1e6,
-        Some('G') => 1e9,
-        Some('T') => 1e12,
-        _ => 1.0,
-    };
-    v * m
-}
-
-fn cmp_key(a: &[u8], b: &[u8], k: &SortKey) -> Ordering {
-    let o = if k.numeric {
-        num_prefix(a)
-            .partial_cmp(&num_prefix(b))
-            .unwrap_or(Ordering::Equal)
-    } else if k.human {
-        human_value(a)
-            .partial_cmp(&human_value(b))
-            .unwrap_or(Ordering::Equal)
-    } else if k.fold {
-        let fa: Vec<u8> = a.iter().map(|c| c.to_ascii_uppercase()).collect();
-        let fb: Vec<u8> = b.iter().map(|c| c.to_ascii_uppercase()).collect();
-        fa.cmp(&fb)
-    } else {
-        a.cmp(b)
-    };
-    if k.reverse { o.reverse() } else { o }
-}
-
-const SORT: Spec = Spec::new(
-    "sort",
-    "bcCfghk:nrsS:t:o:uT:",
-    &[
-        ("ignore-leading-blanks", 'b', Arg::No),
-        ("check", 'c', Arg::Optional),
-        ("ignore-case", 'f', Arg::No),
-        ("general-numeric-sort", 'g', Arg::No),
-        ("human-numeric-sort", 'h', Arg::No),
-        ("key", 'k', Arg::Required),
-        ("numeric-sort", 'n', Arg::No),
-        ("reverse", 'r', Arg::No),
-        ("stable", 's', Arg::No),
-        ("buffer-size", 'S', Arg::Required),
-        ("field-separator", 't', Arg::Required),
-        ("output", 'o', Arg::Required),
-        ("unique", 'u', Arg::No),
-        ("temporary-directory", 'T', Arg::Required),
-    ],
-)
-.gnu(
-    "bcCdfghik:mMno:rRsS:t:T:uVy:z",
-    &[
-        "dictionary-order",
-        "ignore-nonprinting",
-        "random-sort",
-        "random-source",
-        "sort",
-        "batch-size",
-        "compress-program",
-        "debug",
-        "files0-from",
-        "merge",
-        "parallel",
-        "zero-terminated",
-        "help",
-        "version",
-    ],
-)
-.status(2);
-
-pub(super) fn sort(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let (flags, files) = match ctx.opts(&SORT, args) {
-        Ok(x) => x,
-        Err(st) => return Ok(st),
-    };
-    let mut global = SortKey {
-        start_field: 1,
-        ..Default::default()
-    };
-    let mut keys: Vec<SortKey> = Vec::new();
-    let mut sep: Option<u8> = None;
-    let mut unique = false;
-    let mut stable = false;
-    let mut output: Option<String> = None;
-    let mut check = false;
-    for (c, v) in &flags {
-        match c {
-            'n' => global.numeric = true,
-            'r' => global.reverse = true,
-            'f' => global.fold = true,
-            'b' => global.blanks = true,
-            'h' => global.human = true,
-            'u' => unique = true,
-            's' => stable = true,
-            'c' | 'C' => check = true,
-            'g' => global.numeric = true,
-            'S' | 'T' => {}
-            'o' => output = v.clone(),
-            't' => {
-                let v = v.clone().unwrap_or_default();
-                if v.len() != 1 {
-                    ctx.warn("sort", "multi-character tab ‘".to_owned() + &v + "’");
-                    return Ok(2);
-                }
-                sep = v.bytes().next();
-            }
-            'k' => match parse_key(v.as_deref().unwrap_or("")) {
-                Some(k) => keys.push(k),
-                None => {
-                    ctx.warn(
-                        "sort",
-                        format!(
-                            "invalid number at field start: invalid count at start of ‘{}’",
-                            v.as_deref().unwrap_or("")
-                        ),
-                    );
-                    return Ok(2);
-                }
-            },
-            other => {
-                ctx.warn("sort", format!("invalid option -- '{other}'"));
-                ctx.io.errln("Try 'sort --help' for more information.");
-                return Ok(2);
-            }
-        }
-    }
-    // Keys without their own options inherit the global ones.
-    for k in &mut keys {
-        if !(k.numeric || k.reverse || k.fold || k.blanks || k.human) {
-            k.numeric = global.numeric;
-            k.reverse = global.reverse;
-            k.fold = global.fold;
-            k.blanks = global.blanks;
-            k.human = global.human;
-        }
-    }
-    let mut inputs = Vec::new();
-    if files.is_empty() {
-        inputs.push(ctx.stdin.take_all().to_vec());
-    }
-    for f in &files {
-        match ctx.read_operand(f) {
-            Ok(d) => inputs.push(d.as_ref().clone()),
-            Err(e) => {
-                ctx.warn("sort", format!("cannot read: {f}: {e}"));
-                return Ok(2);
-            }
-        }
-    }
-    let mut all: Vec<u8> = Vec::new();
-    for d in &inputs {
-        all.extend_from_slice(d);
-        if !all.is_empty() && !all.ends_with(b"\n") {
-            all.push(b'\n');
-        }
-    }
-    let mut ls: Vec<&[u8]> = all.split(|b| *b == b'\n').collect();
-    if ls.last().is_some_and(|l| l.is_empty()) {
-        ls.pop();
-    }
-    let whole_key = global.numeric || global.fold || global.human || global.blanks;
-    let compare = |a: &&[u8], b: &&[u8]| -> Ordering {
-        if !keys.is_empty() {
-            for k in &keys {
-                let o = cmp_key(key_slice(a, k, sep), key_slice(b, k, sep), k);
-                if o != Ordering::Equal {
-                    return o;
-                }
-            }
-        } else if whole_key {
-            let o = cmp_key(a, b, &global);
-            if o != Ordering::Equal {
-                return o;
-            }
-        } else {
-            let o = a.cmp(b);
-            return if global.reverse { o.reverse() } else { o };
-        }
-        if stable || unique {
-            return Ordering::Equal;
-        }
-        let o = a.cmp(b);
-        if global.reverse { o.reverse() } else { o }
-    };
-    if check {
-        for w in ls.windows(2) {
-            if compare(&w[0], &w[1]) == Ordering::Greater {
-                let shown = String::from_utf8_lossy(w[1]).into_owned();
-                let name = files.first().map(String::as_str).unwrap_or("-");
-                ctx.warn("sort", format!("{name}:{}: disorder: {shown}", 2));
-                return Ok(1);
-            }
-        }
-        return Ok(0);
-    }
-    ls.sort_by(compare);
-    if unique {
-        ls.dedup_by(|a, b| compare(a, b) == Ordering::Equal);
-    }
-    let mut out = Vec::with_capacity(all.len());
-    for l in ls {
-        out.extend_from_slice(l);
-        out.push(b'\n');
-    }
-    match output {
-        Some(o) => {
-            if let Err(e) = ctx.write_named(&o, &out, false) {
-                ctx.warn("sort", format!("open failed: {o}: {e}"));
-                return Ok(2);
-            }
-        }
-        None => ctx.io.out(&out),
-    }
-    Ok(0)
-}
-
 const UNIQ: Spec = Spec::new(
     "uniq",
-    "cdf:is:uw:",
+    "cdDf:is:uw:z",
     &[
         ("count", 'c', Arg::No),
         ("repeated", 'd', Arg::No),
+        ("all-repeated", 'D', Arg::Optional),
+        ("zero-terminated", 'z', Arg::No),
         ("skip-fields", 'f', Arg::Required),
         ("ignore-case", 'i', Arg::No),
         ("skip-chars", 's', Arg::Required),
@@ -950,16 +603,15 @@ const UNIQ: Spec = Spec::new(
         ("check-chars", 'w', Arg::Required),
     ],
 )
-.gnu(
-    "cdDf:is:uw:z",
-    &[
-        "all-repeated",
-        "group",
-        "zero-terminated",
-        "help",
-        "version",
-    ],
-);
+.gnu("cdDf:is:uw:z", &["group", "help", "version"]);
+
+/// How `uniq -D` delimits groups.
+#[derive(PartialEq)]
+enum AllRepeated {
+    None,
+    Prepend,
+    Separate,
+}
 
 pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let (flags, files) = match ctx.opts(&UNIQ, args) {
@@ -970,6 +622,8 @@ pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut skip_fields = 0usize;
     let mut skip_chars = 0usize;
     let mut check_chars = usize::MAX;
+    let mut all_repeated: Option<AllRepeated> = None;
+    let mut eol = b'\n';
     for (c, v) in &flags {
         let n = || -> Result<usize, String> {
             let v = v.as_deref().unwrap_or_default();
@@ -989,6 +643,26 @@ pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             'd' => dups = true,
             'u' => uniques = true,
             'i' => icase = true,
+            'z' => eol = b'\0',
+            'D' => {
+                all_repeated = Some(match v.as_deref() {
+                    None | Some("none") => AllRepeated::None,
+                    Some("prepend") => AllRepeated::Prepend,
+                    Some("separate") => AllRepeated::Separate,
+                    Some(other) => {
+                        ctx.warn(
+                            "uniq",
+                            format!("invalid argument ‘{other}’ for ‘--all-repeated’"),
+                        );
+                        ctx.io.errln(
+                            "Valid arguments are:\n  - ‘none’\n  - ‘prepend’\n  - ‘separate’",
+                        );
+                        ctx.io.errln("Usage: uniq [OPTION]... [INPUT [OUTPUT]]");
+                        super::opts::try_help(ctx, "uniq");
+                        return Ok(1);
+                    }
+                });
+            }
             'f' | 's' | 'w' => match n() {
                 Ok(k) if *c == 'f' => skip_fields = k,
                 Ok(k) if *c == 's' => skip_chars = k,
@@ -1009,7 +683,14 @@ pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             return Ok(1);
         }
     };
-    let mut ls: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
+    if all_repeated.is_some() && count {
+        return usage(
+            ctx,
+            "uniq",
+            "printing all duplicated lines and repeat counts is meaningless",
+        );
+    }
+    let mut ls: Vec<&[u8]> = data.split(|b| *b == eol).collect();
     if ls.last().is_some_and(|l| l.is_empty()) {
         ls.pop();
     }
@@ -1044,13 +725,32 @@ pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             j += 1;
         }
         let n = j - i;
+        if let Some(how) = &all_repeated {
+            // Every line of each repeated group; with `-u` GNU drops the first of each.
+            if n > 1 {
+                let sep = match how {
+                    AllRepeated::Prepend => true,
+                    AllRepeated::Separate => !out.is_empty(),
+                    AllRepeated::None => false,
+                };
+                if sep {
+                    out.push(eol);
+                }
+                for l in &ls[i + usize::from(uniques)..j] {
+                    out.extend_from_slice(l);
+                    out.push(eol);
+                }
+            }
+            i = j;
+            continue;
+        }
         let show = (!dups || n > 1) && (!uniques || n == 1);
         if show {
             if count {
                 out.extend_from_slice(format!("{n:>7} ").as_bytes());
             }
             out.extend_from_slice(ls[i]);
-            out.push(b'\n');
+            out.push(eol);
         }
         i = j;
     }

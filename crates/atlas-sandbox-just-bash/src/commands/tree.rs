@@ -4,10 +4,9 @@
 //! --ignore-case -F -r -s -h --filelimit`. Options that print what this sandbox does not
 //! know (owners, colours, link targets, HTML/JSON/XML) are refused.
 
-use lexopt::Arg;
-
 use super::Ctx;
-use super::cli::{self, Sink};
+use super::opts::{self, Arg, Spec, Why};
+use super::sink::Sink;
 use crate::interp::{R, UNSUPPORTED_EXIT};
 use crate::vfs::{self, Kind};
 
@@ -36,7 +35,7 @@ struct Opts {
 /// tree 2.1's own options: those not implemented here are refused; any other is tree's usage
 /// error, as the real tree answers it.
 const REAL_SHORT: &str = "acdfghilnpqrstuvxACDFJQNSUXLRHToPI";
-const REAL_LONG: [&str; 26] = [
+const REAL_LONG: &[&str] = &[
     "gitignore",
     "gitfile",
     "matchdirs",
@@ -74,10 +73,28 @@ const USAGE: &str = "usage: tree [-acdfghilnpqrstuvxACDFJQNSUX] [-L level [-R]] 
 \t[--fflinks] [--info] [--infofile[=]file] [--noreport] [--version]
 \t[--help] [--] [directory ...]";
 
+/// What this sandbox implements. Long-only options get keys no short option has.
+const SPEC: Spec = Spec::new(
+    "tree",
+    "adfiFrshxlnL:P:I:",
+    &[
+        ("noreport", 'N', Arg::No),
+        ("dirsfirst", 'D', Arg::No),
+        ("prune", 'p', Arg::No),
+        ("matchdirs", 'm', Arg::No),
+        ("ignore-case", 'c', Arg::No),
+        ("du", 'u', Arg::No),
+        ("filelimit", 'T', Arg::Required),
+        ("charset", 'C', Arg::Required),
+    ],
+)
+.gnu(REAL_SHORT, REAL_LONG);
+
 enum Bad {
     /// Not a tree option at all: tree's own usage error.
     Invalid(String),
-    Cli(lexopt::Error),
+    /// A value missing after the option.
+    Missing(String),
     Level,
     Refused(String),
     Pattern(String),
@@ -98,25 +115,32 @@ fn patterns(spec: &str, ignore_case: bool) -> Result<Vec<regex::Regex>, Bad> {
 
 fn parse(args: &[String]) -> Result<Opts, Bad> {
     let mut o = Opts::default();
-    let mut p = cli::parser("tree", args);
+    let (flags, roots) = opts::parse(&SPEC, args).map_err(|e| match e.why {
+        Why::Refused(opt) => Bad::Refused(format!("option '{opt}'")),
+        Why::Unknown(opt) => match opt.strip_prefix("--") {
+            Some(l) => Bad::Invalid(format!("`--{l}'")),
+            None => Bad::Invalid(format!("-`{}'", opt.trim_start_matches('-'))),
+        },
+        Why::MissingValue(opt) => Bad::Missing(opt),
+        Why::Other => Bad::Invalid(e.lines[0].trim_start_matches("tree: ").to_owned()),
+    })?;
+    o.roots = roots;
     let (mut include, mut exclude) = (Vec::new(), Vec::new());
-    while let Some(arg) = p.next().map_err(Bad::Cli)? {
-        match arg {
-            Arg::Short('a') => o.all = true,
-            Arg::Short('d') => o.dirs_only = true,
-            Arg::Short('f') => o.full_path = true,
-            Arg::Short('i') => o.no_indent = true,
-            Arg::Short('F') => o.classify = true,
-            Arg::Short('r') => o.reverse = true,
-            Arg::Short('s') => o.sizes = true,
-            Arg::Short('h') => {
+    for (c, v) in flags {
+        let v = v.unwrap_or_default();
+        match c {
+            'a' => o.all = true,
+            'd' => o.dirs_only = true,
+            'f' => o.full_path = true,
+            'i' => o.no_indent = true,
+            'F' => o.classify = true,
+            'r' => o.reverse = true,
+            's' => o.sizes = true,
+            'h' => {
                 o.sizes = true;
                 o.human = true;
             }
-            // One filesystem, no links followed: both are already so here.
-            Arg::Short('x') | Arg::Short('l') | Arg::Short('n') => {}
-            Arg::Short('L') => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
+            'L' => {
                 o.level = Some(
                     v.parse()
                         .ok()
@@ -124,38 +148,27 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
                         .ok_or(Bad::Level)?,
                 );
             }
-            Arg::Short('P') => include.push(cli::text(&mut p).map_err(Bad::Cli)?),
-            Arg::Short('I') => exclude.push(cli::text(&mut p).map_err(Bad::Cli)?),
-            Arg::Long("noreport") => o.no_report = true,
-            Arg::Long("dirsfirst") => o.dirs_first = true,
-            Arg::Long("prune") => o.prune = true,
-            Arg::Long("matchdirs") => return Err(Bad::Refused("--matchdirs".to_owned())),
-            Arg::Long("ignore-case") => o.ignore_case = true,
-            Arg::Long("du") => return Err(Bad::Refused("--du (directory totals)".to_owned())),
-            Arg::Long("filelimit") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
+            'P' => include.push(v),
+            'I' => exclude.push(v),
+            'N' => o.no_report = true,
+            'D' => o.dirs_first = true,
+            'p' => o.prune = true,
+            'm' => return Err(Bad::Refused("--matchdirs".to_owned())),
+            'c' => o.ignore_case = true,
+            'u' => return Err(Bad::Refused("--du (directory totals)".to_owned())),
+            'T' => {
                 o.file_limit = Some(
                     v.parse()
                         .map_err(|_| Bad::Refused(format!("--filelimit {v}")))?,
                 );
             }
-            Arg::Long("charset") => {
-                let v = cli::text(&mut p).map_err(Bad::Cli)?;
-                match v.to_ascii_lowercase().as_str() {
-                    "ascii" | "us-ascii" | "ansi_x3.4-1968" => o.unicode = false,
-                    "utf-8" | "utf8" => o.unicode = true,
-                    _ => return Err(Bad::Refused(format!("--charset={v}"))),
-                }
-            }
-            Arg::Value(v) => o.roots.push(v.to_string_lossy().into_owned()),
-            Arg::Short(c) if REAL_SHORT.contains(c) => {
-                return Err(Bad::Refused(format!("option '-{c}'")));
-            }
-            Arg::Short(c) => return Err(Bad::Invalid(format!("-`{c}'"))),
-            Arg::Long(l) if REAL_LONG.contains(&l) => {
-                return Err(Bad::Refused(format!("option '--{l}'")));
-            }
-            Arg::Long(l) => return Err(Bad::Invalid(format!("`--{l}'"))),
+            'C' => match v.to_ascii_lowercase().as_str() {
+                "ascii" | "us-ascii" | "ansi_x3.4-1968" => o.unicode = false,
+                "utf-8" | "utf8" => o.unicode = true,
+                _ => return Err(Bad::Refused(format!("--charset={v}"))),
+            },
+            // One filesystem, no links followed: both are already so here.
+            _ => {}
         }
     }
     o.include = include
@@ -201,24 +214,11 @@ struct Walk {
 pub(super) fn tree(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let o = match parse(args) {
         Ok(o) => o,
-        Err(Bad::Cli(lexopt::Error::UnexpectedOption(opt))) => {
-            ctx.warn(
-                "tree",
-                format!("option '{opt}' is not supported by this sandbox"),
-            );
-            return Ok(UNSUPPORTED_EXIT);
-        }
-        Err(Bad::Cli(lexopt::Error::MissingValue { option })) => {
-            let opt = option.unwrap_or_default();
-            if opt == "-L" {
-                ctx.io.errln("tree: Missing argument to -L option.");
-            } else {
-                ctx.io
-                    .errln(&format!("tree: Missing argument to {opt} option."));
-            }
+        Err(Bad::Missing(opt)) => {
+            ctx.io
+                .errln(&format!("tree: Missing argument to {opt} option."));
             return Ok(1);
         }
-        Err(Bad::Cli(e)) => return Ok(cli::report(ctx, "tree", e, 1)),
         Err(Bad::Invalid(what)) => {
             ctx.io.errln(&format!("tree: Invalid argument {what}."));
             ctx.io.errln(USAGE);
@@ -228,9 +228,13 @@ pub(super) fn tree(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             ctx.io.errln("tree: Invalid level, must be greater than 0.");
             return Ok(1);
         }
-        Err(Bad::Refused(what)) => return Ok(cli::unsupported(ctx, "tree", &what)),
+        Err(Bad::Refused(what)) => return Ok(opts::unsupported(ctx, "tree", &what)),
         Err(Bad::Pattern(p)) => {
-            return Ok(cli::unsupported(ctx, "tree", &format!("the pattern '{p}'")));
+            return Ok(opts::unsupported(
+                ctx,
+                "tree",
+                &format!("the pattern '{p}'"),
+            ));
         }
     };
     let mut w = Walk {

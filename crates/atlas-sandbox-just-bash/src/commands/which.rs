@@ -5,6 +5,7 @@
 //! `which`, as to the real one.
 
 use super::Ctx;
+use super::opts::{self, Spec, Why};
 use crate::interp::R;
 
 /// The directories where the built-in commands are found.
@@ -23,33 +24,31 @@ fn is_program(dir: &str, name: &str) -> bool {
 }
 
 pub(super) fn which(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let mut all = false;
-    let mut names = args;
-    while let Some(first) = names.first() {
-        match first.as_str() {
-            "-a" => all = true,
-            "--" => {
-                names = &names[1..];
-                break;
-            }
-            o if o.starts_with('-') && o.len() > 1 => {
-                ctx.warn(
-                    "which",
-                    format!("option '{o}' is not supported by this sandbox"),
-                );
-                return Ok(crate::interp::UNSUPPORTED_EXIT);
-            }
-            _ => break,
+    // debianutils' `which` is a getopts script: options end at the first name, and `-a` is its
+    // only option.
+    const SPEC: Spec = Spec::new("which", "a", &[]).gnu("a", &[]).posix();
+    let (flags, names) = match opts::parse(&SPEC, args) {
+        Ok(x) => x,
+        Err(e) => {
+            // getopts reads `--name` as the option `-`.
+            let opt = match e.why {
+                Why::Unknown(o) | Why::Refused(o) if !o.starts_with("--") => o,
+                _ => "--".to_owned(),
+            };
+            // getopts complains on stderr; the script prints its usage on stdout.
+            ctx.io.errln(&format!("Illegal option {opt}"));
+            ctx.io.out(b"Usage: /usr/bin/which [-a] args\n");
+            return Ok(2);
         }
-        names = &names[1..];
-    }
+    };
+    let all = !flags.is_empty();
     if names.is_empty() {
         return Ok(1);
     }
     let path = ctx.sh.get_var("PATH").unwrap_or_default();
     let mut st = 0;
     let mut out = String::new();
-    for name in names {
+    for name in &names {
         if name.contains('/') {
             let abs = ctx.path(name);
             let (adir, base) = abs.rsplit_once('/').unwrap_or(("", ""));

@@ -3,11 +3,14 @@
 //! dump form). xxd's own long spellings (`-ps`, `-len`, `-cols`, ...) are accepted. An output
 //! file operand, `-a`, `-e`, `-E`, `-C` and `-n` are refused.
 
-use lexopt::Arg;
-
 use super::Ctx;
-use super::cli::{self, Sink};
+use super::opts::{self, Spec};
+use super::sink::Sink;
 use crate::interp::R;
+
+/// xxd has no long options of GNU's kind: its long spellings are single-dash words, rewritten
+/// to the letters first (`normalise`).
+const SPEC: Spec = Spec::new("xxd", "pibruc:g:l:s:o:", &[]);
 
 struct Opts {
     plain: bool,
@@ -24,7 +27,8 @@ struct Opts {
 }
 
 enum Bad {
-    Cli(lexopt::Error),
+    /// The parser's message lines and status.
+    Usage(Vec<String>, i32),
     Number(String),
     Refused(String),
 }
@@ -82,50 +86,46 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
         file: None,
     };
     let args = normalise(args);
-    let mut p = cli::parser("xxd", &args);
-    let value = |p: &mut lexopt::Parser| -> Result<i64, Bad> {
-        let v = cli::text(p).map_err(Bad::Cli)?;
+    let (flags, files) = opts::parse(&SPEC, &args).map_err(|e| Bad::Usage(e.lines, e.status))?;
+    let value = |v: Option<String>| -> Result<i64, Bad> {
+        let v = v.unwrap_or_default();
         number(&v).ok_or(Bad::Number(v))
     };
-    while let Some(arg) = p.next().map_err(Bad::Cli)? {
-        match arg {
-            Arg::Short('p') => o.plain = true,
-            Arg::Short('i') => o.include = true,
-            Arg::Short('b') => o.bits = true,
-            Arg::Short('r') => o.revert = true,
-            Arg::Short('u') => o.upper = true,
-            Arg::Short('c') => {
-                o.cols = Some(usize::try_from(value(&mut p)?.max(0)).unwrap_or(0).min(256))
-            }
-            Arg::Short('g') => o.group = Some(usize::try_from(value(&mut p)?.max(0)).unwrap_or(0)),
-            Arg::Short('l') => o.len = Some(u64::try_from(value(&mut p)?.max(0)).unwrap_or(0)),
-            Arg::Short('s') => o.seek = value(&mut p)?,
-            Arg::Short('o') => o.offset = u64::try_from(value(&mut p)?.max(0)).unwrap_or(0),
-            Arg::Short(c @ ('a' | 'e' | 'E' | 'C' | 'n' | 'd')) => {
-                return Err(Bad::Refused(format!("option '-{c}'")));
-            }
-            Arg::Value(v) => {
-                let v = v.to_string_lossy().into_owned();
-                if o.file.is_some() {
-                    return Err(Bad::Refused("an output file operand".to_owned()));
-                }
-                o.file = Some(v);
-            }
-            other => return Err(Bad::Cli(other.unexpected())),
+    for (c, v) in flags {
+        match c {
+            'p' => o.plain = true,
+            'i' => o.include = true,
+            'b' => o.bits = true,
+            'r' => o.revert = true,
+            'u' => o.upper = true,
+            'c' => o.cols = Some(usize::try_from(value(v)?.max(0)).unwrap_or(0).min(256)),
+            'g' => o.group = Some(usize::try_from(value(v)?.max(0)).unwrap_or(0)),
+            'l' => o.len = Some(u64::try_from(value(v)?.max(0)).unwrap_or(0)),
+            's' => o.seek = value(v)?,
+            _ => o.offset = u64::try_from(value(v)?.max(0)).unwrap_or(0),
         }
     }
+    if files.len() > 1 {
+        return Err(Bad::Refused("an output file operand".to_owned()));
+    }
+    o.file = files.into_iter().next();
     Ok(o)
 }
 
 pub(super) fn xxd(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let o = match parse(args) {
         Ok(o) => o,
-        Err(Bad::Cli(e)) => return Ok(cli::report(ctx, "xxd", e, 1)),
+        Err(Bad::Usage(lines, st)) => {
+            for l in &lines {
+                ctx.io.errln(l);
+            }
+            return Ok(st);
+        }
         Err(Bad::Number(v)) => {
             ctx.warn("xxd", format!("invalid number '{v}'"));
             return Ok(1);
         }
-        Err(Bad::Refused(what)) => return Ok(cli::unsupported(ctx, "xxd", &what)),
+        Err(Bad::Refused(what)) => return Ok(opts::unsupported(ctx, "xxd", &what)),
     };
     let name = o.file.clone().unwrap_or_else(|| "-".to_owned());
     let data = match ctx.read_operand(&name) {

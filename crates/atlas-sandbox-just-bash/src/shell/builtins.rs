@@ -16,7 +16,7 @@ pub(crate) fn is_keyword(name: &str) -> bool {
 }
 
 /// Programs this shell answers itself although bash would run them from `/usr/bin`.
-const SHELL_COMMANDS: &[&str] = &["printenv"];
+const SHELL_COMMANDS: &[&str] = &[];
 
 /// Whether `name` is one of [`SHELL_COMMANDS`].
 pub(crate) fn is_shell_command(name: &str) -> bool {
@@ -192,7 +192,6 @@ pub(crate) fn run_builtin(
             sh.declare_cmd(name, args, io)?
         }
         "unset" => sh.unset_cmd(args, io)?,
-        "printenv" => printenv(sh, args, io)?,
         "mapfile" | "readarray" => sh.mapfile_cmd(name, args, stdin, io)?,
         "getopts" => sh.getopts_cmd(args, io)?,
         "trap" => trap_cmd(sh, args, io)?,
@@ -587,61 +586,6 @@ fn shopt_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
                     io.out(format!("{n:<15}\t{state}\n").as_bytes());
                 }
             }
-        }
-    }
-    Ok(st)
-}
-
-/// `printenv [NAME...]` (bash runs `/usr/bin/printenv`: only exported variables show).
-fn printenv(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
-    let env = sh.env_pairs();
-    // `-0`/`--null` ends each entry with NUL instead of a newline; `--` ends the options.
-    let mut end = '\n';
-    let mut names: &[String] = args;
-    while let Some(a) = names.first() {
-        match a.as_str() {
-            "-0" | "--null" => end = '\0',
-            "--" => {
-                names = &names[1..];
-                break;
-            }
-            "--help" | "--version" => {
-                return abort(
-                    UNSUPPORTED_EXIT,
-                    format!("printenv: option '{a}' is not supported in this sandbox"),
-                );
-            }
-            o if o.starts_with("--") => {
-                io.errln(&format!("printenv: unrecognized option '{o}'"));
-                io.errln("Try 'printenv --help' for more information.");
-                return Ok(2);
-            }
-            o if o.starts_with('-') && o.len() > 1 => {
-                // A cluster of -0s is -0; any other letter is GNU's usage error.
-                match o[1..].chars().find(|c| *c != '0') {
-                    None => end = '\0',
-                    Some(c) => {
-                        io.errln(&format!("printenv: invalid option -- '{c}'"));
-                        io.errln("Try 'printenv --help' for more information.");
-                        return Ok(2);
-                    }
-                }
-            }
-            _ => break,
-        }
-        names = &names[1..];
-    }
-    if names.is_empty() {
-        for (k, v) in env {
-            io.out(format!("{k}={v}{end}").as_bytes());
-        }
-        return Ok(0);
-    }
-    let mut st = 0;
-    for a in names {
-        match env.iter().find(|(k, _)| k == a) {
-            Some((_, v)) => io.out(format!("{v}{end}").as_bytes()),
-            None => st = 1,
         }
     }
     Ok(st)

@@ -14,13 +14,24 @@ mod parse;
 
 use std::collections::HashMap;
 
-use lexopt::Arg;
 use num::{Num, NumError};
 use parse::{Expr, Lexed, ParseError, Parser, Stmt, Target, Tok, lex};
 
 use super::Ctx;
-use super::cli::{self, Sink};
+use super::opts::{self, Arg, Spec};
+use super::sink::Sink;
 use crate::interp::R;
+
+const SPEC: Spec = Spec::new(
+    "bc",
+    "lqsw",
+    &[
+        ("mathlib", 'l', Arg::No),
+        ("quiet", 'q', Arg::No),
+        ("standard", 's', Arg::No),
+        ("warn", 'w', Arg::No),
+    ],
+);
 
 /// The longest number this sandbox's bc computes.
 const MAX_DIGITS: usize = 20_000;
@@ -371,19 +382,12 @@ fn print_escapes(s: &str) -> String {
 }
 
 pub(super) fn bc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let mut math_lib = false;
-    let mut files = Vec::new();
-    let mut p = cli::parser("bc", args);
-    loop {
-        match p.next() {
-            Ok(None) => break,
-            Ok(Some(Arg::Short('l') | Arg::Long("mathlib"))) => math_lib = true,
-            Ok(Some(Arg::Short('q' | 's' | 'w') | Arg::Long("quiet" | "standard" | "warn"))) => {}
-            Ok(Some(Arg::Value(v))) => files.push(v.to_string_lossy().into_owned()),
-            Ok(Some(other)) => return Ok(cli::report(ctx, "bc", other.unexpected(), 1)),
-            Err(e) => return Ok(cli::report(ctx, "bc", e, 1)),
-        }
-    }
+    let (flags, files) = match ctx.opts(&SPEC, args) {
+        Ok(x) => x,
+        Err(st) => return Ok(st),
+    };
+    // -q, -s, -w change nothing this bc prints.
+    let math_lib = flags.iter().any(|(c, _)| *c == 'l');
     let mut sources: Vec<(String, String)> = Vec::new();
     for f in &files {
         match ctx.read_operand(f) {
@@ -408,7 +412,7 @@ pub(super) fn bc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     };
     let mut sink = Sink::new();
     for (name, src) in &sources {
-        let _held = cli::hold(ctx, src.len() * 8)?;
+        let _held = super::sink::hold(ctx, src.len() * 8)?;
         let toks = match lex(src) {
             Ok(t) => t,
             Err((line, _)) => {
@@ -422,7 +426,7 @@ pub(super) fn bc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             Flow::Quit => break,
             Flow::Refused(what) => {
                 sink.flush(ctx)?;
-                return Ok(cli::unsupported(ctx, "bc", &what));
+                return Ok(opts::unsupported(ctx, "bc", &what));
             }
         }
     }
