@@ -480,7 +480,54 @@ fn have(program: &str) -> bool {
         .is_ok()
 }
 
+/// The GNU tools the shell corpus was recorded with (docs/testing.md): the process backends
+/// (jail, nsjail, sidecar) run the host's own, so a machine with mawk and no tree would fail their
+/// corpus tests for a reason that is not ours.
+fn corpus_tools() {
+    const TOOLS: &[(&str, &str)] = &[
+        ("gawk", "gawk"),
+        ("tree", "tree"),
+        ("jq", "jq"),
+        ("yq", "yq"),
+        ("bc", "bc"),
+        ("xxd", "xxd"),
+        ("column", "bsdextrautils"),
+    ];
+    let missing: Vec<&str> = TOOLS
+        .iter()
+        .filter(|(program, _)| !have(program))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        println!("corpus tools: present");
+        return;
+    }
+    if !is_root() {
+        loud(&format!(
+            "corpus tools missing and not root ({}); the process backends' corpus tests may differ",
+            missing.join(" ")
+        ));
+        return;
+    }
+    println!("corpus tools: installing {}", missing.join(" "));
+    let ok = run_status(Command::new("apt-get").arg("update").stdout(Stdio::null()))
+        && run_status(
+            Command::new("apt-get")
+                .args(["install", "-y"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .stdout(Stdio::null()),
+        );
+    if !ok {
+        loud(&format!(
+            "apt-get install -y {} failed; the process backends' corpus tests may differ",
+            missing.join(" ")
+        ));
+    }
+}
+
 fn prerequisites() {
+    corpus_tools();
     // The sidecar's test image is FROM scratch with a static busybox (no registry here).
     let busybox = std::path::Path::new("/bin/busybox").exists();
     if !busybox && is_root() {
