@@ -340,13 +340,22 @@ fn refused_features_exit_2_naming_the_feature() {
         ("jq -n '[range(3)]'", "`range` is not supported"),
         ("echo '{}' | jq '$ENV.HOME'", "`$ENV` is not supported"),
         ("jq -n '[1,2] | IN(1)'", "`IN/1` is not supported"),
-        ("jq -n 'input_filename'", "`input_filename/0` is not supported"),
+        (
+            "jq -n 'input_filename'",
+            "`input_filename/0` is not supported",
+        ),
         ("jq -n '$__loc__'", "`$__loc__` is not supported"),
         ("jq -n '\"a\" | @base32d'", "`@base32d/0` is not supported"),
         ("jq --seq -n 1", "option '--seq' is not supported"),
         ("echo 'a: 1' | yq -y .", "not supported in this sandbox"),
-        ("echo a | awk '{ getline x < \"f\" }'", "getline is not supported"),
-        ("echo a | awk '{ print systime() }'", "systime is not supported"),
+        (
+            "echo a | awk '{ getline x < \"f\" }'",
+            "getline is not supported",
+        ),
+        (
+            "echo a | awk '{ print systime() }'",
+            "systime is not supported",
+        ),
     ] {
         let out = run(script);
         assert_eq!(out.exit_code, 2, "{script}: {out:?}");
