@@ -485,6 +485,9 @@ impl Lasting {
             let mut l = self.ledger.lock().await;
             l.pooled = l.pooled.saturating_sub(1);
         }
+        // A create that was under way deletes its sandbox when it lands; wait for it, so the
+        // host does not exit first.
+        self.pools.settled(Duration::from_secs(30)).await;
         errors
     }
 }

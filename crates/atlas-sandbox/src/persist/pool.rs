@@ -28,6 +28,10 @@ struct PoolState {
 pub(super) struct Pools {
     state: Mutex<PoolState>,
     wake: Arc<Notify>,
+    /// Creates under way, so a shutdown can wait for them: one that finishes after the pools
+    /// stopped deletes its sandbox, and a host that exited before that would leave it behind.
+    filling: std::sync::atomic::AtomicUsize,
+    filled: Notify,
 }
 
 impl Pools {
@@ -57,6 +61,21 @@ impl Pools {
         drop(st);
         self.wake.notify_waiters();
         out
+    }
+
+    /// Waits (at most `limit`) until no create of a refill task is under way.
+    pub(super) async fn settled(&self, limit: Duration) {
+        use std::sync::atomic::Ordering;
+        let wait = async {
+            loop {
+                let notified = self.filled.notified();
+                if self.filling.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
     }
 
     fn len(&self, layer: &str) -> Option<usize> {
@@ -128,6 +147,26 @@ async fn fill_one(
     root: &std::path::Path,
 ) -> atlas_sandbox_sdk::Result<()> {
     mgr.reserve(true).await?;
+    // Counted until this create's sandbox is pooled or deleted (see `Pools::settled`).
+    struct Filling<'a>(&'a Pools);
+    impl Drop for Filling<'_> {
+        fn drop(&mut self) {
+            self.0
+                .filling
+                .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            self.0.filled.notify_waiters();
+        }
+    }
+    mgr.pools
+        .filling
+        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    let _filling = Filling(&mgr.pools);
+    if mgr.pools.len(layer).is_none() {
+        // Stopped before this create began (a shutdown may have found none under way).
+        let mut l = mgr.ledger.lock().await;
+        l.pooled = l.pooled.saturating_sub(1);
+        return Ok(());
+    }
     let made = async {
         let opened = SemanticLayer::open(root).map_err(|e| {
             atlas_sandbox_sdk::Error::new(
