@@ -797,6 +797,7 @@ async fn shell_corpus_against_recorded_bash() {
     let opts = DiffOptions::new()
         .discover_root(true)
         .fresh_sandbox_per_case(false)
+        .cloud_emulator()
         // Each Daytona command is a session exec with a log read-back: wider, to keep CI short.
         .concurrency(8);
     let report = run("daytona", plugin_factory(&p), &recording, opts).await;

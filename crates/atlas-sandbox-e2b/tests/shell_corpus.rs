@@ -15,6 +15,7 @@ async fn shell_corpus_against_recorded_bash() {
     let opts = DiffOptions::new()
         .discover_root(true)
         .fresh_sandbox_per_case(false)
+        .cloud_emulator()
         .concurrency(4);
     let report = run("e2b", plugin_factory(&env.plugin), &recording, opts).await;
     report.check_baseline();

@@ -61,6 +61,14 @@ const KNOWN: &[(&str, &str)] = &[
         "Landlock does not allow executing files under /tmp",
     ),
     (
+        "printf 'echo hi\\n' > /tmp/h.sh; chmod u+x /tmp/h.sh; /tmp/h.sh",
+        "Landlock does not allow executing files under /tmp",
+    ),
+    (
+        "printf 'echo via sh\\n' > /tmp/v.sh; chmod +x /tmp/v.sh && /tmp/v.sh",
+        "Landlock does not allow executing files under /tmp",
+    ),
+    (
         "echo x > newfile.yml; cat newfile.yml; ls newfile.yml",
         "the layer is mounted read-only (escape row F1); bash wrote into its copy",
     ),

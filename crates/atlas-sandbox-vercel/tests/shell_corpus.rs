@@ -16,6 +16,7 @@ async fn shell_corpus_against_recorded_bash() {
     let opts = DiffOptions::new()
         .discover_root(true)
         .fresh_sandbox_per_case(false)
+        .cloud_emulator()
         .concurrency(4);
     let report = run("vercel", plugin_factory(&s.plugin), &recording, opts).await;
     report.check_baseline();

@@ -56,6 +56,11 @@ pub struct DiffOptions {
     pub timeout: Duration,
     /// Only the cases whose group is in this list (all when empty).
     pub groups: Vec<String>,
+    /// Cases whose outcome this backend's test environment cannot hold steady, each `(text, why)`:
+    /// a case whose command contains `text` is run and reported but never fails the baseline
+    /// (the cloud emulators share the host's `/tmp` between sandboxes and runs, and their uploads
+    /// give files the upload's order and time).
+    pub unsteady: Vec<(String, String)>,
 }
 
 impl Default for DiffOptions {
@@ -70,6 +75,7 @@ impl Default for DiffOptions {
             // machine at load 26, so 10 s made a loaded run report timeouts as differences.
             timeout: Duration::from_secs(30),
             groups: Vec::new(),
+            unsteady: Vec::new(),
         }
     }
 }
@@ -99,6 +105,29 @@ impl DiffOptions {
     pub fn fresh_sandbox_per_case(mut self, yes: bool) -> Self {
         self.fresh_sandbox_per_case = yes;
         self
+    }
+
+    /// Adds one [`DiffOptions::unsteady`] entry.
+    #[must_use]
+    pub fn unsteady(mut self, text: &str, why: &str) -> Self {
+        self.unsteady.push((text.to_owned(), why.to_owned()));
+        self
+    }
+
+    /// The unsteady cases of a cloud emulator: it runs every sandbox's commands on this host, so
+    /// `/tmp` is the host's (shared by concurrent cases and by earlier runs), and its uploads give
+    /// the layer's files the upload's order and times (`ls -t`, `find -newer`, `stat %y`).
+    #[must_use]
+    pub fn cloud_emulator(self) -> Self {
+        const TMP: &str = "the emulator shares the host's /tmp between sandboxes and runs";
+        const TIMES: &str = "the emulator's upload sets file times in upload order";
+        let mut o = self.unsteady("/tmp", TMP);
+        for t in [
+            "-newer", "-mtime", "-mmin", "ls -t", "-lt", "-rt", "-tl", "-tr", "%y", "%Y", "%T",
+        ] {
+            o = o.unsteady(t, TIMES);
+        }
+        o
     }
 
     /// Sets [`DiffOptions::concurrency`] (at least 1).
@@ -138,6 +167,8 @@ pub struct DiffReport {
     pub cases: Vec<CaseOutcome>,
     /// Wall-clock time of the whole run.
     pub elapsed: Duration,
+    /// [`DiffOptions::unsteady`] of the run.
+    pub unsteady: Vec<(String, String)>,
 }
 
 /// Runs the corpus on the backend `factory` creates, against `recording`.
@@ -190,6 +221,7 @@ pub async fn run<F: SandboxFactory>(
         backend: backend.to_owned(),
         cases: outcomes.into_iter().map(|(_, c)| c).collect(),
         elapsed: started.elapsed(),
+        unsteady: opts.unsteady.clone(),
     }
 }
 
@@ -324,6 +356,8 @@ pub struct BaselineCheck {
     pub worse: Vec<(String, String, Verdict, String)>,
     /// Cases that got better: `(command, was, now)`.
     pub better: Vec<(String, String, Verdict)>,
+    /// Cases that got worse but are unsteady on this backend: `(command, why)`.
+    pub unsteady: Vec<(String, String)>,
 }
 
 impl DiffReport {
@@ -440,7 +474,14 @@ impl DiffReport {
                 None => c.verdict.is_silently_wrong(),
             };
             let old_word = old.map_or("absent", Verdict::word).to_owned();
-            if worse {
+            if let Some((_, why)) = self
+                .unsteady
+                .iter()
+                .find(|(text, _)| c.command.contains(text.as_str()))
+                && worse
+            {
+                check.unsteady.push((c.command.clone(), why.clone()));
+            } else if worse {
                 check
                     .worse
                     .push((c.command.clone(), old_word, c.verdict, c.why.clone()));
@@ -473,6 +514,12 @@ impl DiffReport {
             eprintln!(
                 "BETTER than the baseline ({was} -> {}): {} (ratchet it: ATLAS_UPDATE_BASELINE=1)",
                 now.word(),
+                cmd.replace('\n', "↵")
+            );
+        }
+        for (cmd, why) in &check.unsteady {
+            eprintln!(
+                "UNSTEADY here, not counted ({why}): {}",
                 cmd.replace('\n', "↵")
             );
         }
