@@ -783,23 +783,3 @@ async fn binary_bytes_and_huge_command() {
 fn atlas_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
-
-/// The shell corpus (testkit `corpus/commands.txt`) through Daytona and its emulator (each
-/// command a local process) against what real bash printed. The emulator keeps each sandbox in a
-/// host directory (mapped back to `/semantic` in the output) and shares the host's `/tmp`, so a
-/// committed baseline (`corpus/baseline/daytona.txt`) ratchets what differs.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shell_corpus_against_recorded_bash() {
-    use atlas_sandbox_testkit::differential::{DiffOptions, Recording, run};
-    let e = env().await;
-    let p = plugin(&e);
-    let recording = Recording::load().unwrap_or_else(|e| panic!("{e}"));
-    let opts = DiffOptions::new()
-        .discover_root(true)
-        .fresh_sandbox_per_case(false)
-        .cloud_emulator()
-        // Each Daytona command is a session exec with a log read-back: wider, to keep CI short.
-        .concurrency(8);
-    let report = run("daytona", plugin_factory(&p), &recording, opts).await;
-    report.check_baseline();
-}
