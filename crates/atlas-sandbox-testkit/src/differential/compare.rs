@@ -222,6 +222,12 @@ const RACY: &[(&str, &[&str])] = &[
         "grep -c x catalog.yml | true; echo \"${PIPESTATUS[0]}\"",
         &["0\n", "141\n"],
     ),
+    // grep (through fd 3, the shell's stdout) and wc both write to stdout, from two processes of
+    // one pipeline: either may come first.
+    (
+        "exec 3>&1; grep -c name catalog.yml >&3 | wc -l",
+        &["20\n0\n", "0\n20\n"],
+    ),
 ];
 
 /// Whether both stdouts are among those real bash gives for this racy command.
