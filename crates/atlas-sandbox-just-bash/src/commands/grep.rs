@@ -586,7 +586,7 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         }
         if op == "-" {
             let data = ctx.stdin.take_all().to_vec();
-            search(
+            let used = search(
                 ctx,
                 &re,
                 &o,
@@ -595,6 +595,11 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 show_name,
                 &mut state,
             )?;
+            // GNU grep leaves a regular file on stdin just after the last line it counted once
+            // -m is reached, so `{ grep -m1 x; cat; } < file` goes on from there.
+            if let Some(used) = used {
+                ctx.stdin.unread(data.len() - used);
+            }
             continue;
         }
         let path = ctx.path(op);
@@ -637,7 +642,9 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                     }
                     ctx.sh.tick()?;
                     match ctx.sh.fs.read(&vpath) {
-                        Ok(d) => search(ctx, &re, &o, &disp, &d, show_name, &mut state)?,
+                        Ok(d) => {
+                            search(ctx, &re, &o, &disp, &d, show_name, &mut state)?;
+                        }
                         Err(e) => {
                             if !o.no_messages {
                                 ctx.warn("grep", format!("{disp}: {e}"));
@@ -656,7 +663,7 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                     {
                         continue;
                     }
-                    search(ctx, &re, &o, op, &d, show_name, &mut state)?
+                    search(ctx, &re, &o, op, &d, show_name, &mut state)?;
                 }
                 Err(e) => {
                     if !o.no_messages {
@@ -708,7 +715,7 @@ fn search(
     data: &[u8],
     show_name: bool,
     st: &mut GrepState,
-) -> R<()> {
+) -> R<Option<usize>> {
     // Under `-z` NUL ends lines: it does not make a file binary.
     let binary = !o.text
         && if o.eol == 0 {
@@ -717,7 +724,7 @@ fn search(
             is_binary(data)
         };
     if binary && o.skip_binary {
-        return Ok(());
+        return Ok(None);
     }
     // `-P` searches line by line: its lookbehind must not see the line before.
     let simple = !o.invert
@@ -736,7 +743,7 @@ fn search(
             st.out.extend_from_slice(name.as_bytes());
             st.out.push(if o.null { 0 } else { b'\n' });
         }
-        return Ok(());
+        return Ok(Some(0));
     }
     let mut all_lines: Vec<(usize, usize)> = Vec::new();
     if simple {
@@ -794,8 +801,10 @@ fn search(
     if !matches.is_empty() {
         st.matched = true;
     }
+    let used = (o.max.is_some() && matches.len() as u64 >= limit)
+        .then(|| matches.last().map_or(0, |m| (m.1 + 1).min(data.len())));
     if o.quiet {
-        return Ok(());
+        return Ok(used);
     }
     let name_end = if o.null { 0 } else { b'\n' };
     if o.files_with {
@@ -803,25 +812,25 @@ fn search(
             st.out.extend_from_slice(name.as_bytes());
             st.out.push(name_end);
         }
-        return Ok(());
+        return Ok(used);
     }
     if o.files_without {
         if matches.is_empty() {
             st.out.extend_from_slice(name.as_bytes());
             st.out.push(name_end);
         }
-        return Ok(());
+        return Ok(used);
     }
     if o.count {
         emit_count(o, name, show_name, matches.len(), st);
-        return Ok(());
+        return Ok(used);
     }
     if binary {
         if !matches.is_empty() {
             ctx.io.out(&std::mem::take(&mut st.out));
             ctx.warn("grep", format!("{name}: binary file matches"));
         }
-        return Ok(());
+        return Ok(used);
     }
     let prefix = |st: &mut GrepState, n: u64, off: usize, sep: u8| {
         if show_name {
@@ -858,7 +867,7 @@ fn search(
         if st.out.len() > 1 << 16 {
             ctx.io.out(&std::mem::take(&mut st.out));
         }
-        return Ok(());
+        return Ok(used);
     }
     // Context output with `--` between groups.
     let matched_set: std::collections::HashSet<u64> = matches.iter().map(|m| m.2).collect();
@@ -898,7 +907,7 @@ fn search(
     if st.out.len() > 1 << 16 {
         ctx.io.out(&std::mem::take(&mut st.out));
     }
-    Ok(())
+    Ok(used)
 }
 
 fn emit_count(o: &Opts, name: &str, show_name: bool, n: usize, st: &mut GrepState) {

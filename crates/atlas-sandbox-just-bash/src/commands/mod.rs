@@ -30,6 +30,7 @@ mod sed;
 mod sed_script;
 mod sink;
 mod sort;
+mod split;
 mod strings;
 mod text;
 mod tree;
@@ -64,6 +65,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "tail" => text::tail,
         "wc" => text::wc,
         "sort" => sort::sort,
+        "split" => split::split,
         "uniq" => text::uniq,
         "cut" => text::cut,
         "tr" => text::tr,

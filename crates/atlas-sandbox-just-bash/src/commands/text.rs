@@ -5,7 +5,7 @@ use super::{Ctx, or_stdin};
 use crate::interp::R;
 use crate::vfs::Kind;
 
-fn usage(ctx: &mut Ctx<'_, '_>, cmd: &str, msg: &str) -> R<i32> {
+pub(super) fn usage(ctx: &mut Ctx<'_, '_>, cmd: &str, msg: &str) -> R<i32> {
     ctx.warn(cmd, msg);
     ctx.io
         .errln(&format!("Try '{cmd} --help' for more information."));
@@ -238,6 +238,7 @@ fn print_cut_files(
     files: Vec<String>,
     quiet: bool,
     verbose: bool,
+    prefix: bool,
     pick: impl Fn(&[u8]) -> &[u8],
 ) -> R<i32> {
     let files = or_stdin(files);
@@ -259,7 +260,14 @@ fn print_cut_files(
             ctx.io.out(format!("{sep}==> {name} <==\n").as_bytes());
         }
         first = false;
-        ctx.io.out(pick(&data));
+        let kept = pick(&data);
+        ctx.io.out(kept);
+        if prefix && f == "-" {
+            // `{ head -1; head -1; } < file` prints two lines: GNU head seeks a regular file back
+            // to just after what it printed.
+            let unused = data.len() - kept.len();
+            ctx.stdin.unread(unused);
+        }
     }
     Ok(st)
 }
@@ -330,32 +338,41 @@ pub(super) fn head(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             other => return usage(ctx, "head", &format!("invalid option -- '{other}'")),
         }
     }
-    print_cut_files(ctx, "head", files, quiet, verbose, |data| match bytes {
-        Some(n) if n >= 0 => &data[..(n as usize).min(data.len())],
-        Some(n) => &data[..data.len().saturating_sub((-n) as usize)],
-        None => {
-            if lines_n >= 0 {
-                let mut end = 0;
-                let mut count = 0;
-                for i in memchr::memchr_iter(eol, data) {
-                    if count == lines_n {
-                        break;
+    let prefix = bytes.map_or(lines_n >= 0, |n| n >= 0);
+    print_cut_files(
+        ctx,
+        "head",
+        files,
+        quiet,
+        verbose,
+        prefix,
+        |data| match bytes {
+            Some(n) if n >= 0 => &data[..(n as usize).min(data.len())],
+            Some(n) => &data[..data.len().saturating_sub((-n) as usize)],
+            None => {
+                if lines_n >= 0 {
+                    let mut end = 0;
+                    let mut count = 0;
+                    for i in memchr::memchr_iter(eol, data) {
+                        if count == lines_n {
+                            break;
+                        }
+                        count += 1;
+                        end = i + 1;
                     }
-                    count += 1;
-                    end = i + 1;
+                    if count < lines_n {
+                        end = data.len();
+                    }
+                    &data[..end]
+                } else {
+                    let ls = lines_by(data, eol);
+                    let keep = ls.len().saturating_sub((-lines_n) as usize);
+                    let end: usize = ls[..keep].iter().map(|l| l.len()).sum();
+                    &data[..end]
                 }
-                if count < lines_n {
-                    end = data.len();
-                }
-                &data[..end]
-            } else {
-                let ls = lines_by(data, eol);
-                let keep = ls.len().saturating_sub((-lines_n) as usize);
-                let end: usize = ls[..keep].iter().map(|l| l.len()).sum();
-                &data[..end]
             }
-        }
-    })
+        },
+    )
 }
 
 pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
@@ -405,21 +422,29 @@ pub(super) fn tail(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             other => return usage(ctx, "tail", &format!("invalid option -- '{other}'")),
         }
     }
-    print_cut_files(ctx, "tail", files, quiet, verbose, |data| match bytes {
-        Some((n, true)) => &data[((n.max(1) - 1) as usize).min(data.len())..],
-        Some((n, false)) => &data[data.len().saturating_sub(n.unsigned_abs() as usize)..],
-        None => {
-            let (n, from_start) = lines_n;
-            let ls = lines_by(data, eol);
-            let start = if from_start {
-                ((n.max(1) - 1) as usize).min(ls.len())
-            } else {
-                ls.len().saturating_sub(n.unsigned_abs() as usize)
-            };
-            let skip: usize = ls[..start].iter().map(|l| l.len()).sum();
-            &data[skip..]
-        }
-    })
+    print_cut_files(
+        ctx,
+        "tail",
+        files,
+        quiet,
+        verbose,
+        false,
+        |data| match bytes {
+            Some((n, true)) => &data[((n.max(1) - 1) as usize).min(data.len())..],
+            Some((n, false)) => &data[data.len().saturating_sub(n.unsigned_abs() as usize)..],
+            None => {
+                let (n, from_start) = lines_n;
+                let ls = lines_by(data, eol);
+                let start = if from_start {
+                    ((n.max(1) - 1) as usize).min(ls.len())
+                } else {
+                    ls.len().saturating_sub(n.unsigned_abs() as usize)
+                };
+                let skip: usize = ls[..start].iter().map(|l| l.len()).sum();
+                &data[skip..]
+            }
+        },
+    )
 }
 
 const WC: Spec = Spec::new(

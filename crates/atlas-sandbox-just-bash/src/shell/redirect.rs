@@ -14,12 +14,41 @@ use super::*;
 pub struct Input {
     data: Arc<Vec<u8>>,
     pos: usize,
+    /// Opened from a regular file (`< file`), so a command may seek back over what it read but
+    /// did not use, as GNU head does; pipes, here-documents and here-strings cannot.
+    seekable: bool,
 }
 
 impl Input {
-    /// Input over `data`.
+    /// Input over `data` that behaves as a pipe.
     pub fn new(data: Arc<Vec<u8>>) -> Self {
-        Input { data, pos: 0 }
+        Input {
+            data,
+            pos: 0,
+            seekable: false,
+        }
+    }
+
+    /// Input over the contents of a regular file.
+    pub fn file(data: Arc<Vec<u8>>) -> Self {
+        Input {
+            data,
+            pos: 0,
+            seekable: true,
+        }
+    }
+
+    /// Whether this is a regular file (which has a size and an offset that can move back).
+    pub fn is_seekable(&self) -> bool {
+        self.seekable
+    }
+
+    /// Gives the last `n` consumed bytes back when the input is a regular file (GNU `head` and
+    /// `grep -m` leave the offset just after what they used); a pipe keeps them consumed.
+    pub fn unread(&mut self, n: usize) {
+        if self.seekable {
+            self.pos = self.pos.saturating_sub(n);
+        }
     }
 
     /// Everything not yet consumed, consuming it.
@@ -506,7 +535,7 @@ impl Shell<'_> {
                     let fd = in_fd(fd)?;
                     let (name, path) = self.redirect_target(w)?;
                     match self.fs.read(&path) {
-                        Ok(d) => self.redirect_input(t, fd, Input::new(d))?,
+                        Ok(d) => self.redirect_input(t, fd, Input::file(d))?,
                         Err(e) => return abort(1, format!("bash: {name}: {e}")),
                     }
                 }

@@ -78,6 +78,30 @@ static LONG_LISTING: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|e| panic!("{e}"))
 });
 
+/// The command as sent to a backend whose layer is not at [`ROOT`]: each path that starts with
+/// [`ROOT`] (`cat /semantic/catalog.yml`) names the backend's root instead, as a model that was
+/// told where the layer is would write it. Without this, a cloud emulator (which runs on this
+/// host) would read the host's own `/semantic`, or fail where the host has none.
+pub(super) fn place_root(command: &str, backend_root: Option<&str>) -> String {
+    let Some(root) = backend_root.filter(|r| *r != ROOT) else {
+        return command.to_owned();
+    };
+    let path_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/');
+    let mut out = String::with_capacity(command.len());
+    let mut rest = command;
+    while let Some(i) = rest.find(ROOT) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + ROOT.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        let starts_path = before.is_none_or(|c| !path_char(c));
+        let ends_name = after.is_none_or(|c| c == '/' || !path_char(c));
+        out.push_str(if starts_path && ends_name { root } else { ROOT });
+        rest = &rest[i + ROOT.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// What is compared: the backend's semantic root becomes [`ROOT`]. In `ls -l` lines the owner and
 /// group (they depend on the uid a backend runs as), the padding, and a directory's link count
 /// and size (they depend on the filesystem: 4096 on ext4, a few bytes per entry on tmpfs) become
@@ -277,6 +301,27 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use crate::differential::corpus::recorded;
+
+    #[test]
+    fn commands_name_the_backends_root_only_where_a_path_starts_with_it() {
+        let r = Some("/tmp/emu/home/user/semantic");
+        assert_eq!(
+            place_root(
+                "cat /semantic/catalog.yml; cd /semantic && ls '/semantic'",
+                r
+            ),
+            "cat /tmp/emu/home/user/semantic/catalog.yml; cd /tmp/emu/home/user/semantic && ls '/tmp/emu/home/user/semantic'"
+        );
+        assert_eq!(
+            place_root(
+                "ls /semantic_x a/semantic /semantics; grep -r semantic .",
+                r
+            ),
+            "ls /semantic_x a/semantic /semantics; grep -r semantic ."
+        );
+        assert_eq!(place_root("cat /semantic/x", None), "cat /semantic/x");
+        assert_eq!(place_root("cat /semantic/x", Some(ROOT)), "cat /semantic/x");
+    }
 
     #[test]
     fn owners_and_padding_do_not_count_in_long_listings() {

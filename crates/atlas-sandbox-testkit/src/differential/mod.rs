@@ -317,7 +317,8 @@ impl<F: SandboxFactory> RunCtx<'_, F> {
 }
 
 async fn exec_one(held: &Held, case: &Case, want: &Recorded, opts: &DiffOptions) -> CaseOutcome {
-    let request = ExecRequest::new(script(&case.command))
+    let command = compare::place_root(&case.command, held.root.as_deref());
+    let request = ExecRequest::new(script(&command))
         .timeout(opts.timeout)
         .max_output_bytes(1 << 20);
     match held.sandbox.exec(request).await {
