@@ -22,8 +22,14 @@ use crate::seccomp;
 
 /// The shell every command runs in.
 pub(crate) const SHELL: &str = "/bin/bash";
-/// The whole environment of a command: nothing of the host's reaches it.
-pub(crate) const COMMAND_ENV: &[&str] = &["PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8"];
+/// The whole environment of a command, the same on every backend
+/// (`atlas_sandbox_sdk::COMMAND_ENV`): nothing of the host's reaches it.
+fn command_env() -> Vec<CString> {
+    atlas_sandbox_sdk::COMMAND_ENV
+        .iter()
+        .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
+        .collect()
+}
 /// The jail's host name.
 const HOSTNAME: &str = "atlas-jail";
 
@@ -212,11 +218,9 @@ fn spawn(
     ) else {
         return failed("the command or cwd contains a NUL byte".into());
     };
-    let argv = [c"bash".to_owned(), c"-c".to_owned(), command];
-    let env: Vec<CString> = COMMAND_ENV
-        .iter()
-        .filter_map(|e| CString::new(*e).ok())
-        .collect();
+    // `$0` is the shell's path, as when bash is started by path (`/bin/bash -c`) elsewhere.
+    let argv = [shell.clone(), c"-c".to_owned(), command];
+    let env = command_env();
     // SAFETY: the init is single-threaded.
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => {
