@@ -108,11 +108,11 @@ fn disk_report(when: &str) {
                         dir.display(),
                         used as f64 / 1_073_741_824.0
                     );
-                    // A fresh build of the workspace and its tests took 4.0 GiB of target/ (2026-12-03, with
-                    // the server, the jail and the MCP clients).
-                    if when == "before" && kib < 5 * 1_048_576 {
+                    // A fresh build of the workspace and its tests took 5.4 GiB of target/debug (a
+                    // fresh-clone rehearsal on 2026-12-03, with the server, the jail and the MCP clients).
+                    if when == "before" && kib < 7 * 1_048_576 {
                         loud(&format!(
-                            "only {:.1} GiB free for the build; a fresh test build needs about 5 GiB (4.0 GiB of target/ when measured)",
+                            "only {:.1} GiB free for the build; a fresh test build needs about 7 GiB (5.4 GiB of target/debug when measured)",
                             kib as f64 / 1_048_576.0
                         ));
                     }
