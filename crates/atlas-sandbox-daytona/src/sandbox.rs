@@ -310,7 +310,17 @@ pub(crate) async fn wake(settings: &Settings, id: &str) -> Result<Remote> {
         .with_context("sandbox_id", id)
         .set_temporary(false)
     };
-    let mut dto = settings.api.get_sandbox(id).await?;
+    // Start first: Daytona answers a started sandbox as it is and starts a stopped or archived
+    // one, so the usual resume is one request before the session's. Only a refused start
+    // (the sandbox is mid-change, or in a state start does not take) reads the state.
+    let mut dto = match settings.api.start_sandbox(id).await {
+        Ok(dto) => dto,
+        Err(e) if e.kind() == atlas_sandbox_sdk::ErrorKind::SandboxGone => return Err(e),
+        Err(e) => {
+            tracing::debug!(sandbox_id = %id, error = %e, "daytona start refused; reading the state");
+            settings.api.get_sandbox(id).await?
+        }
+    };
     if matches!(dto.state(), "destroyed" | "destroying") {
         return Err(gone(dto.state()));
     }

@@ -154,6 +154,42 @@ async fn pause_keeps_files_refuses_commands_and_resume_brings_them_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_is_one_start_and_a_start_in_progress_is_waited_for() {
+    let e = env().await;
+    let p = plugin_with(config(&e));
+    let (_t, root) = layer();
+    let sb = create(&p, &root, "session-r").await;
+    let id = sb.remote_id().unwrap();
+    run(&*sb, "echo kept > ${TMPDIR:-/tmp}/keep.txt").await;
+    sb.pause().await.unwrap();
+
+    // The usual resume: one start answers the sandbox; no state read before it.
+    let api = |k: &Kit| k.count("", &format!("/sandbox/{id}"));
+    let before = api(&e.kit);
+    let back = p.persistence().unwrap().resume(&id).await.unwrap();
+    assert_eq!(api(&e.kit) - before, 1, "{:?}", e.kit.requests().last());
+    assert_eq!(e.kit.count("POST", &format!("/sandbox/{id}/start")), 1);
+    assert_eq!(run(&*back, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
+    back.pause().await.unwrap();
+
+    // Another client started it and the start is still under way: Daytona refuses a second
+    // start, so the resume reads the state and waits for `started`.
+    e.control.set_start_delay(Duration::from_millis(400));
+    let started = reqwest::Client::new()
+        .post(format!("{}/sandbox/{id}/start", e.control.api_url()))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert!(started.status().is_success(), "{}", started.status());
+    assert_eq!(e.control.state_of(&id).as_deref(), Some("starting"));
+    let again = p.persistence().unwrap().resume(&id).await.unwrap();
+    assert_eq!(e.control.state_of(&id).as_deref(), Some("started"));
+    assert_eq!(run(&*again, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
+    again.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gone_sandboxes_and_idempotent_delete() {
     let e = env().await;
     let p = plugin_with(config(&e));
