@@ -275,6 +275,12 @@ fn diff_files(
         Format::Unified(n) | Format::Context(n) => n,
     };
     let sh = &*ctx.sh;
+    // The search keeps a few words per line (classes, diagonals, flags) and a copy of both texts.
+    let lines = a.iter().chain(b).filter(|&&c| c == b'\n').count() as u64 + 2;
+    let _held = sh
+        .meter
+        .hold(lines.saturating_mul(diff_seq::BYTES_PER_LINE) + (a.len() + b.len()) as u64)
+        .or_else(crate::shell::over_budget)?;
     let changes = diff_seq::script(a, b, context, o.equiv, &mut || sh.tick())?;
     if changes.is_empty() {
         return identical(out);

@@ -19,6 +19,10 @@ use std::collections::HashMap;
 
 use crate::interp::R;
 
+/// Working memory per line of the two inputs, for the caller's budget: line slices, classes,
+/// the class table, the search's two diagonal vectors, flags.
+pub(crate) const BYTES_PER_LINE: u64 = 160;
+
 /// One hunk of the edit script: `deleted` lines of the old file from `line0`, `inserted` lines of
 /// the new file from `line1` (0-based; with nothing deleted `line0` is the line the insertion
 /// follows, and likewise for `line1`).
