@@ -43,6 +43,8 @@ struct Opts {
     brief: bool,
     report_same: bool,
     recursive: bool,
+    /// `-a`: files with a NUL byte are still compared as text.
+    text: bool,
     /// `-i`, `-b`, `-w`: which lines count as equal.
     equiv: Equiv,
     /// The options as typed, for the `diff -r` header line of each pair.
@@ -76,6 +78,7 @@ pub(super) fn diff(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         brief: false,
         report_same: false,
         recursive: false,
+        text: false,
         equiv: Equiv::default(),
         switches: args
             .iter()
@@ -101,6 +104,7 @@ pub(super) fn diff(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             'q' => o.brief = true,
             's' => o.report_same = true,
             'r' => o.recursive = true,
+            'a' => o.text = true,
             'i' => o.equiv.ignore_case = true,
             'b' if o.equiv.space != Space::All => o.equiv.space = Space::Change,
             'w' => o.equiv.space = Space::All,
@@ -264,6 +268,16 @@ fn diff_files(
     };
     if a == b {
         return identical(out);
+    }
+    // GNU looks for a NUL in the first block it reads of each file (4096 bytes, the usual
+    // st_blksize); a hit makes the pair binary: compared as bytes, no script.
+    let binary = |t: &[u8]| t[..t.len().min(4096)].contains(&0);
+    if !o.text && (binary(a) || binary(b)) {
+        let what = if o.brief { "Files" } else { "Binary files" };
+        out.extend_from_slice(
+            format!("{what} {} and {} differ\n", files[0], files[1]).as_bytes(),
+        );
+        return Ok(1);
     }
     // Without -i/-b/-w GNU compares `-q` operands as bytes; with them it needs the script.
     if o.brief && exact {
