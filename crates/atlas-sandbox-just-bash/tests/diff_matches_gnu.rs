@@ -1,7 +1,7 @@
 //! `diff` picks the same edit script as GNU diff where several minimal ones exist. Each expected
 //! output was recorded from GNU diffutils 3.8 under `LC_ALL=C` (bash 5.2, the files written by
 //! the same `printf`); the pairs are ones where the former matching (the `similar` crate) printed
-//! other hunks, or exercise `-i`/`-b`/`-w`. The `-u`/`-c` cases drop the two header lines (they
+//! other hunks, or exercise `-i`/`-b`/`-w`/`-B`. The `-u`/`-c` cases drop the two header lines (they
 //! carry modification times). The example layer's cases (`config/semantic`) include the one that
 //! showed the bug: `entities/customers.yml` against `metrics/customers.yml` is `1,63c1,9` /
 //! `65,69c11,31` in GNU, not `1,63c1,23` / `65,69c25,31`.
@@ -52,6 +52,18 @@ const PAIRS: &[(&str, &str)] = &[
         "1,3c1\n< a\n< a\n< a\n---\n>  x y\n5,7c3,8\n< a\n< a\n< a\n---\n> u32643\n>  x y\n> x y\n> e\n> x y \n> e\n8a10\n> a\nexit 1\n",
     ),
     (
+        "printf 'x  y\\nx  y\\ne\\nx  y\\nx\\ty\\ne\\nx\\ty' > a; printf 'x y\\nx y\\nx y\\nX Y\\nB\\nx y\\nB\\n' > b; diff -B a b > o; s=$?; cat o; echo \"exit $s\"",
+        "1,7c1,7\n< x  y\n< x  y\n< e\n< x  y\n< x\ty\n< e\n< x\ty\n\\ No newline at end of file\n---\n> x y\n> x y\n> x y\n> X Y\n> B\n> x y\n> B\nexit 1\n",
+    ),
+    (
+        "printf '\\nA\\nA\\n\\nA\\nA\\nA\\n\\nu934866\\nA\\nu814499\\n\\n' > a; printf '\\nA\\n\\nx y \\nA\\nA\\nd\\nx y \\nx y \\nA\\n' > b; diff -B -u a b > o; s=$?; tail -n +3 o; echo \"exit $s\"",
+        "@@ -1,12 +1,10 @@\n \n A\n-A\n \n+x y \n A\n A\n+d\n+x y \n+x y \n A\n-\n-u934866\n-A\n-u814499\n-\nexit 1\n",
+    ),
+    (
+        "printf 'b\\nx  y\\nb\\nx  y\\nb\\n' > a; printf 'u422628\\n\\nx y\\nd\\nx y\\n\\nA\\nx y\\n' > b; diff -B -w -c a b > o; s=$?; tail -n +3 o; echo \"exit $s\"",
+        "***************\n*** 1,5 ****\n! b\n  x  y\n! b\n  x  y\n- b\n--- 1,8 ----\n! u422628\n! \n  x y\n! d\n! x y\n! \n! A\n  x y\nexit 1\n",
+    ),
+    (
         "printf 'f\\nx y\\nf\\nf\\n' > a; printf 'x y\\nx y\\nx\\ty\\ne\\nc\\nx y\\n\\nx y\\n\\n\\nf\\n' > b; diff  a b > o; s=$?; cat o; echo \"exit $s\"",
         "1d0\n< f\n3c2,10\n< f\n---\n> x y\n> x\ty\n> e\n> c\n> x y\n> \n> x y\n> \n> \nexit 1\n",
     ),
@@ -86,6 +98,18 @@ const PAIRS: &[(&str, &str)] = &[
     (
         "printf 'c\\nu799751\\nc\\nu170741\\nu420680\\na\\na\\nd\\na\\na\\n' > a; printf 'x y\\nu799751\\nc\\nu170741\\nu420680\\na\\na\\nd\\na\\nx y \\n' > b; diff -i a b > o; s=$?; cat o; echo \"exit $s\"",
         "1c1\n< c\n---\n> x y\n10c10\n< a\n---\n> x y \nexit 1\n",
+    ),
+    (
+        "printf 'A\\nA\\nA\\nx y\\nf\\nf\\nA\\nf\\n' > a; printf 'A\\nA\\nA\\nx y\\nf\\n' > b; diff -B a b > o; s=$?; cat o; echo \"exit $s\"",
+        "6,8d5\n< f\n< A\n< f\nexit 1\n",
+    ),
+    (
+        "printf 'a\\ne\\nu335017\\ne\\nu149976\\na\\nx  y\\nx  y\\ne\\na\\nx  y\\nx  y\\ne' > a; printf 'x y\\nx y \\nx y\\nB\\nx y\\n' > b; diff -B -u a b > o; s=$?; tail -n +3 o; echo \"exit $s\"",
+        "@@ -1,13 +1,5 @@\n-a\n-e\n-u335017\n-e\n-u149976\n-a\n-x  y\n-x  y\n-e\n-a\n-x  y\n-x  y\n-e\n\\ No newline at end of file\n+x y\n+x y \n+x y\n+B\n+x y\nexit 1\n",
+    ),
+    (
+        "printf 'x y \\nx y \\na\\nX Y\\nf\\nf\\n' > a; printf 'a\\nf\\nx  y\\nx y \\na\\nB\\nf\\n' > b; diff -B -w -c a b > o; s=$?; tail -n +3 o; echo \"exit $s\"",
+        "***************\n*** 1,6 ****\n  x y \n  x y \n  a\n! X Y\n! f\n  f\n--- 1,7 ----\n+ a\n+ f\n  x  y\n  x y \n  a\n! B\n  f\nexit 1\n",
     ),
     (
         "printf 'u54703\\nx y\\nf\\nx  y\\nx  y\\nx  y\\n' > a; printf 'x  y\\n\\n' > b; diff  a b > o; s=$?; cat o; echo \"exit $s\"",
@@ -124,16 +148,16 @@ const PAIRS: &[(&str, &str)] = &[
         "3d2\n< x y\nexit 1\n",
     ),
     (
-        "printf 'x  y\\nx  y\\nu436984\\nb\\nb\\nx  y\\nx  y\\nx  y\\nx  y\\nb\\nb\\nb\\nx  y\\n' > a; printf 'x  y\\nb\\nx  y\\nx  y\\nx  y\\n x y\\nx  y\\nx  y\\ne\\nb\\nb\\nx  y\\n' > b; diff  a b > o; s=$?; cat o; echo \"exit $s\"",
+        "printf 'x  y\\nx  y\\nu436984\\nb\\nb\\nx  y\\nx  y\\nx  y\\nx  y\\nb\\nb\\nb\\nx  y\\n' > a; printf 'x  y\\nb\\nx  y\\nx  y\\nx  y\\n x y\\nx  y\\nx  y\\ne\\nb\\nb\\nx  y\\n' > b; diff -B a b > o; s=$?; cat o; echo \"exit $s\"",
         "2,4d1\n< x  y\n< u436984\n< b\n8a6\n>  x y\n10c8,9\n< b\n---\n> x  y\n> e\nexit 1\n",
     ),
     (
-        "printf 'u405769\\nx\\ty\\nc\\nx\\ty\\nx\\ty\\nx\\ty\\nc\\nx\\ty\\ne\\nx\\ty\\nc\\nu802503\\n' > a; printf 'x\\ty\\ne\\nx\\ty\\ne\\nu512802\\n' > b; diff -u a b > o; s=$?; tail -n +3 o; echo \"exit $s\"",
-        "@@ -1,12 +1,5 @@\n-u405769\n-x\ty\n-c\n-x\ty\n-x\ty\n-x\ty\n-c\n x\ty\n e\n x\ty\n-c\n-u802503\n+e\n+u512802\nexit 1\n",
+        "printf 'B\\nx  y\\nx  y\\nB\\nx  y\\nx  y\\nB\\n' > a; printf 'B\\nx  y\\nx  y\\nB\\nx  y\\n x y\\nB\\n' > b; diff -B -u a b > o; s=$?; tail -n +3 o; echo \"exit $s\"",
+        "@@ -3,5 +3,5 @@\n x  y\n B\n x  y\n-x  y\n+ x y\n B\nexit 1\n",
     ),
     (
-        "printf 'B\\n x y\\nB\\n x y\\n x y\\nB\\n x y\\nB\\n x y\\nB\\n x y\\nB\\n' > a; printf 'B\\nB\\ne\\n' > b; diff -c a b > o; s=$?; tail -n +3 o; echo \"exit $s\"",
-        "***************\n*** 1,12 ****\n  B\n-  x y\n- B\n-  x y\n-  x y\n- B\n-  x y\n- B\n-  x y\n- B\n-  x y\n  B\n--- 1,3 ----\n  B\n  B\n+ e\nexit 1\n",
+        "printf 'u669818\\nx\\ty\\n\\n\\n x y\\n\\nx\\ty\\n' > a; printf 'x y \\n\\nx\\ty\\n' > b; diff -B -w -c a b > o; s=$?; tail -n +3 o; echo \"exit $s\"",
+        "***************\n*** 1,7 ****\n- u669818\n- x\ty\n- \n- \n   x y\n  \n  x\ty\n--- 1,3 ----\nexit 1\n",
     ),
 ];
 

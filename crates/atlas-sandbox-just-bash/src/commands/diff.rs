@@ -1,5 +1,6 @@
-//! `diff` (GNU normal format, `-u`/`-U N` unified, `-c`/`-C N` context, `-q`, `-s`, `-r`, `-i`,
-//! `-b`, `-w`), with GNU's own line matching ([`super::diff_seq`]) so the hunks are GNU's.
+//! `diff` (GNU normal format, `-u`/`-U N` unified, `-c`/`-C N` context, `-q`, `-s`, `-r`, `-a`,
+//! `-i`, `-b`, `-w`, `-B`), with GNU's own line matching ([`super::diff_seq`]) so the hunks are
+//! GNU's.
 
 use super::diff_seq::{self, Change, Equiv, Space};
 
@@ -47,14 +48,17 @@ struct Opts {
     text: bool,
     /// `-i`, `-b`, `-w`: which lines count as equal.
     equiv: Equiv,
+    /// `-B`: changes that only add or remove blank lines are not shown.
+    ignore_blank: bool,
     /// The options as typed, for the `diff -r` header line of each pair.
     switches: String,
 }
 
 const SPEC: Spec = Spec::new(
     "diff",
-    "uU:cC:qsaribw",
+    "uU:cC:qsaribwB",
     &[
+        ("ignore-blank-lines", 'B', Arg::No),
         ("ignore-case", 'i', Arg::No),
         ("ignore-space-change", 'b', Arg::No),
         ("ignore-all-space", 'w', Arg::No),
@@ -80,6 +84,7 @@ pub(super) fn diff(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         recursive: false,
         text: false,
         equiv: Equiv::default(),
+        ignore_blank: false,
         switches: args
             .iter()
             .filter(|a| !files.contains(a))
@@ -108,6 +113,7 @@ pub(super) fn diff(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             'i' => o.equiv.ignore_case = true,
             'b' if o.equiv.space != Space::All => o.equiv.space = Space::Change,
             'w' => o.equiv.space = Space::All,
+            'B' => o.ignore_blank = true,
             _ => {}
         }
     }
@@ -257,7 +263,7 @@ fn diff_files(
         }
     }
     let (a, b) = (texts[0].as_slice(), texts[1].as_slice());
-    let exact = !o.equiv.ignore_case && o.equiv.space == Space::Exact;
+    let exact = !o.equiv.ignore_case && o.equiv.space == Space::Exact && !o.ignore_blank;
     let identical = |out: &mut Vec<u8>| {
         if o.report_same {
             out.extend_from_slice(
@@ -274,9 +280,7 @@ fn diff_files(
     let binary = |t: &[u8]| t[..t.len().min(4096)].contains(&0);
     if !o.text && (binary(a) || binary(b)) {
         let what = if o.brief { "Files" } else { "Binary files" };
-        out.extend_from_slice(
-            format!("{what} {} and {} differ\n", files[0], files[1]).as_bytes(),
-        );
+        out.extend_from_slice(format!("{what} {} and {} differ\n", files[0], files[1]).as_bytes());
         return Ok(1);
     }
     // Without -i/-b/-w GNU compares `-q` operands as bytes; with them it needs the script.
@@ -296,15 +300,20 @@ fn diff_files(
         .hold(lines.saturating_mul(diff_seq::BYTES_PER_LINE) + (a.len() + b.len()) as u64)
         .or_else(crate::shell::over_budget)?;
     let changes = diff_seq::script(a, b, context, o.equiv, &mut || sh.tick())?;
-    if changes.is_empty() {
+    let old = diff_seq::lines(a);
+    let new = diff_seq::lines(b);
+    // With -B a change of blank lines only is ignorable: it alone is no difference.
+    let ignorable: Vec<bool> = changes
+        .iter()
+        .map(|c| o.ignore_blank && blank_only(c, &old, &new, o.equiv.space))
+        .collect();
+    if ignorable.iter().all(|&i| i) {
         return identical(out);
     }
     if o.brief {
         out.extend_from_slice(format!("Files {} and {} differ\n", files[0], files[1]).as_bytes());
         return Ok(1);
     }
-    let old = diff_seq::lines(a);
-    let new = diff_seq::lines(b);
     if in_dirs {
         out.extend_from_slice(
             format!("diff {} {} {}\n", o.switches, files[0], files[1]).as_bytes(),
@@ -343,58 +352,87 @@ fn diff_files(
         );
     }
     match o.format {
-        Format::Normal => normal(out, &changes, &old, &new),
-        Format::Unified(n) => {
-            for h in hunks(&changes, n) {
-                unified_hunk(out, h, &old, &new, n);
+        Format::Normal => {
+            for (c, _) in changes.iter().zip(&ignorable).filter(|(_, i)| !**i) {
+                normal(out, c, &old, &new);
             }
         }
-        Format::Context(n) => {
-            for h in hunks(&changes, n) {
-                context_hunk(out, h, &old, &new, n);
+        Format::Unified(n) | Format::Context(n) => {
+            for (h, ign) in hunks(&changes, &ignorable, n) {
+                // A hunk of ignorable changes only is not printed; one with any other change
+                // shows them all.
+                if ign.iter().all(|&i| i) {
+                    continue;
+                }
+                if matches!(o.format, Format::Unified(_)) {
+                    unified_hunk(out, h, &old, &new, n);
+                } else {
+                    context_hunk(out, h, &old, &new, n);
+                }
             }
         }
     }
     Ok(1)
 }
 
+/// Whether a change only deletes and inserts blank lines (`-B`); with `-b`/`-w` a line of blanks
+/// is blank too.
+fn blank_only(c: &Change, old: &[&[u8]], new: &[&[u8]], space: Space) -> bool {
+    let blank = |l: &&[u8]| {
+        let body = l.strip_suffix(b"\n").unwrap_or(l);
+        match space {
+            Space::Exact => body.is_empty(),
+            Space::Change | Space::All => body.iter().all(|&b| diff_seq::is_space(b)),
+        }
+    };
+    old[c.line0..c.line0 + c.deleted].iter().all(blank)
+        && new[c.line1..c.line1 + c.inserted].iter().all(blank)
+}
+
 /// The default format: one `NcM`/`NaM`/`NdM` block per change.
-fn normal(out: &mut Vec<u8>, changes: &[Change], old: &[&[u8]], new: &[&[u8]]) {
-    for c in changes {
-        let (r0, r1) = (range(c.line0, c.deleted), range(c.line1, c.inserted));
-        let del = &old[c.line0..c.line0 + c.deleted];
-        let ins = &new[c.line1..c.line1 + c.inserted];
-        match (c.deleted, c.inserted) {
-            (_, 0) => {
-                out.extend_from_slice(format!("{r0}d{}\n", c.line1).as_bytes());
-                push_lines(out, "< ", del);
-            }
-            (0, _) => {
-                out.extend_from_slice(format!("{}a{r1}\n", c.line0).as_bytes());
-                push_lines(out, "> ", ins);
-            }
-            _ => {
-                out.extend_from_slice(format!("{r0}c{r1}\n").as_bytes());
-                push_lines(out, "< ", del);
-                out.extend_from_slice(b"---\n");
-                push_lines(out, "> ", ins);
-            }
+fn normal(out: &mut Vec<u8>, c: &Change, old: &[&[u8]], new: &[&[u8]]) {
+    let (r0, r1) = (range(c.line0, c.deleted), range(c.line1, c.inserted));
+    let del = &old[c.line0..c.line0 + c.deleted];
+    let ins = &new[c.line1..c.line1 + c.inserted];
+    match (c.deleted, c.inserted) {
+        (_, 0) => {
+            out.extend_from_slice(format!("{r0}d{}\n", c.line1).as_bytes());
+            push_lines(out, "< ", del);
+        }
+        (0, _) => {
+            out.extend_from_slice(format!("{}a{r1}\n", c.line0).as_bytes());
+            push_lines(out, "> ", ins);
+        }
+        _ => {
+            out.extend_from_slice(format!("{r0}c{r1}\n").as_bytes());
+            push_lines(out, "< ", del);
+            out.extend_from_slice(b"---\n");
+            push_lines(out, "> ", ins);
         }
     }
 }
 
-/// Changes grouped into hunks: GNU starts a new hunk when more than `2 * n` unchanged lines
-/// separate two changes.
-fn hunks(changes: &[Change], n: usize) -> Vec<&[Change]> {
+/// Changes grouped into hunks, with their ignorable flags: GNU starts a new hunk when more than
+/// `2 * n` unchanged lines separate two changes, or `n` when the second is ignorable.
+fn hunks<'c>(
+    changes: &'c [Change],
+    ignorable: &'c [bool],
+    n: usize,
+) -> Vec<(&'c [Change], &'c [bool])> {
     let mut out = Vec::new();
     let mut start = 0;
     for k in 1..=changes.len() {
         let split = changes.get(k).is_none_or(|next| {
             let prev = &changes[k - 1];
-            next.line0 - (prev.line0 + prev.deleted) > n.saturating_mul(2)
+            let thresh = if ignorable[k] {
+                n
+            } else {
+                n.saturating_mul(2).saturating_add(1)
+            };
+            next.line0 - (prev.line0 + prev.deleted) >= thresh
         });
         if split {
-            out.push(&changes[start..k]);
+            out.push((&changes[start..k], &ignorable[start..k]));
             start = k;
         }
     }

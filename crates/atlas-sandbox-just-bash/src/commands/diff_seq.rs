@@ -58,7 +58,7 @@ pub(crate) fn lines(text: &[u8]) -> Vec<&[u8]> {
 }
 
 /// `isspace` in the C locale.
-fn is_space(c: u8) -> bool {
+pub(crate) fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
