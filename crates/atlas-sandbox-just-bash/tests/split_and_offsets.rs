@@ -12,12 +12,7 @@ use atlas_sandbox_just_bash::{Engine, JustBashConfig};
 
 /// (script, stdout, exit status, stderr is non-empty)
 const CASES: &[(&str, &str, i32, bool)] = &[
-    (
-        "seq 5 > f; { head -1; head -1; } < f",
-        "1\n2\n",
-        0,
-        false,
-    ),
+    ("seq 5 > f; { head -1; head -1; } < f", "1\n2\n", 0, false),
     (
         "seq 5 > f; { head -c 2; cat; } < f",
         "1\n2\n3\n4\n5\n",
@@ -30,12 +25,7 @@ const CASES: &[(&str, &str, i32, bool)] = &[
         0,
         false,
     ),
-    (
-        "seq 5 | { head -1; head -1; }",
-        "1\n",
-        0,
-        false,
-    ),
+    ("seq 5 | { head -1; head -1; }", "1\n", 0, false),
     (
         "seq 20 > f; { grep -m1 1; grep -m1 1; cat | wc -l; } < f",
         "1\n10\n10\n",
@@ -84,24 +74,9 @@ const CASES: &[(&str, &str, i32, bool)] = &[
         0,
         false,
     ),
-    (
-        "seq 3 | split -n 2; echo $?",
-        "1\n",
-        0,
-        true,
-    ),
-    (
-        "seq 3 > f; split -n 2 - q < f; cat qab",
-        "\n3\n",
-        0,
-        false,
-    ),
-    (
-        "seq 3 > f; split -l 0 f; echo $?",
-        "1\n",
-        0,
-        true,
-    ),
+    ("seq 3 | split -n 2; echo $?", "1\n", 0, true),
+    ("seq 3 > f; split -n 2 - q < f; cat qab", "\n3\n", 0, false),
+    ("seq 3 > f; split -l 0 f; echo $?", "1\n", 0, true),
     (
         "seq 30 | split -a1 -l1; echo $?; ls x* | wc -l",
         "1\n26\n",
@@ -120,18 +95,8 @@ const CASES: &[(&str, &str, i32, bool)] = &[
         0,
         false,
     ),
-    (
-        "seq 5 | split -2 - s; ls s*",
-        "saa\nsab\nsac\n",
-        0,
-        false,
-    ),
-    (
-        "seq 5 | split -l 1 -b 2; echo $?",
-        "1\n",
-        0,
-        true,
-    ),
+    ("seq 5 | split -2 - s; ls s*", "saa\nsab\nsac\n", 0, false),
+    ("seq 5 | split -l 1 -b 2; echo $?", "1\n", 0, true),
 ];
 
 #[test]
