@@ -1,7 +1,8 @@
-//! `diff` (GNU normal format, `-u`/`-U N` unified, `-c`/`-C N` context, `-q`, `-s`, `-r`) on the
-//! `similar` crate.
+//! `diff` (GNU normal format, `-u`/`-U N` unified, `-c`/`-C N` context, `-q`, `-s`, `-r`, `-a`,
+//! `-i`, `-b`, `-w`, `-B`), with GNU's own line matching ([`super::diff_seq`]) so the hunks are
+//! GNU's.
 
-use similar::{DiffOp, TextDiff};
+use super::diff_seq::{self, Change, Equiv, Space};
 
 use super::Ctx;
 use super::opts::{self, Arg, Spec};
@@ -17,18 +18,13 @@ fn range(start: usize, len: usize) -> String {
     }
 }
 
-fn push_lines(out: &mut String, prefix: &str, lines: &[&str]) {
+/// Each line after `prefix`; a line without its newline gets GNU's marker.
+fn push_lines(out: &mut Vec<u8>, prefix: &str, lines: &[&[u8]]) {
     for l in lines {
-        out.push_str(prefix);
-        match l.strip_suffix('\n') {
-            Some(body) => {
-                out.push_str(body);
-                out.push('\n');
-            }
-            None => {
-                out.push_str(l);
-                out.push_str("\n\\ No newline at end of file\n");
-            }
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend_from_slice(l);
+        if !l.ends_with(b"\n") {
+            out.extend_from_slice(b"\n\\ No newline at end of file\n");
         }
     }
 }
@@ -48,14 +44,24 @@ struct Opts {
     brief: bool,
     report_same: bool,
     recursive: bool,
+    /// `-a`: files with a NUL byte are still compared as text.
+    text: bool,
+    /// `-i`, `-b`, `-w`: which lines count as equal.
+    equiv: Equiv,
+    /// `-B`: changes that only add or remove blank lines are not shown.
+    ignore_blank: bool,
     /// The options as typed, for the `diff -r` header line of each pair.
     switches: String,
 }
 
 const SPEC: Spec = Spec::new(
     "diff",
-    "uU:cC:qsar",
+    "uU:cC:qsaribwB",
     &[
+        ("ignore-blank-lines", 'B', Arg::No),
+        ("ignore-case", 'i', Arg::No),
+        ("ignore-space-change", 'b', Arg::No),
+        ("ignore-all-space", 'w', Arg::No),
         ("unified", 'u', Arg::Optional),
         ("context", 'c', Arg::Optional),
         ("brief", 'q', Arg::No),
@@ -76,6 +82,9 @@ pub(super) fn diff(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         brief: false,
         report_same: false,
         recursive: false,
+        text: false,
+        equiv: Equiv::default(),
+        ignore_blank: false,
         switches: args
             .iter()
             .filter(|a| !files.contains(a))
@@ -100,6 +109,11 @@ pub(super) fn diff(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             'q' => o.brief = true,
             's' => o.report_same = true,
             'r' => o.recursive = true,
+            'a' => o.text = true,
+            'i' => o.equiv.ignore_case = true,
+            'b' if o.equiv.space != Space::All => o.equiv.space = Space::Change,
+            'w' => o.equiv.space = Space::All,
+            'B' => o.ignore_blank = true,
             _ => {}
         }
     }
@@ -235,40 +249,78 @@ fn diff_files(
     fa: &str,
     fb: &str,
     in_dirs: bool,
-    out_bytes: &mut Vec<u8>,
+    out: &mut Vec<u8>,
 ) -> R<i32> {
     let files = [fa.to_owned(), fb.to_owned()];
     let mut texts = Vec::new();
     for f in &files {
         match ctx.read_operand(f) {
-            Ok(d) => texts.push(String::from_utf8_lossy(&d).into_owned()),
+            Ok(d) => texts.push(d),
             Err(e) => {
                 ctx.warn("diff", format!("{f}: {e}"));
                 return Ok(2);
             }
         }
     }
-    let (a, b) = (&texts[0], &texts[1]);
-    if a == b {
+    let (a, b) = (texts[0].as_slice(), texts[1].as_slice());
+    let exact = !o.equiv.ignore_case && o.equiv.space == Space::Exact && !o.ignore_blank;
+    let identical = |out: &mut Vec<u8>| {
         if o.report_same {
-            out_bytes.extend_from_slice(
+            out.extend_from_slice(
                 format!("Files {} and {} are identical\n", files[0], files[1]).as_bytes(),
             );
         }
-        return Ok(0);
+        Ok(0)
+    };
+    if a == b {
+        return identical(out);
     }
-    if o.brief {
-        out_bytes
-            .extend_from_slice(format!("Files {} and {} differ\n", files[0], files[1]).as_bytes());
+    // GNU looks for a NUL in the first block it reads of each file (4096 bytes, the usual
+    // st_blksize); a hit makes the pair binary: compared as bytes, no script.
+    let binary = |t: &[u8]| t[..t.len().min(4096)].contains(&0);
+    if !o.text && (binary(a) || binary(b)) {
+        let what = if o.brief { "Files" } else { "Binary files" };
+        out.extend_from_slice(format!("{what} {} and {} differ\n", files[0], files[1]).as_bytes());
         return Ok(1);
     }
-    let diff = TextDiff::from_lines(a.as_str(), b.as_str());
-    let old: Vec<&str> = a.split_inclusive('\n').collect();
-    let new: Vec<&str> = b.split_inclusive('\n').collect();
-    let mut out = String::new();
-    if in_dirs {
-        out.push_str(&format!("diff {} {} {}\n", o.switches, files[0], files[1]));
+    // Without -i/-b/-w GNU compares `-q` operands as bytes; with them it needs the script.
+    if o.brief && exact {
+        out.extend_from_slice(format!("Files {} and {} differ\n", files[0], files[1]).as_bytes());
+        return Ok(1);
     }
+    let context = match o.format {
+        Format::Normal => 0,
+        Format::Unified(n) | Format::Context(n) => n,
+    };
+    let sh = &*ctx.sh;
+    // The search keeps a few words per line (classes, diagonals, flags) and a copy of both texts.
+    let lines = a.iter().chain(b).filter(|&&c| c == b'\n').count() as u64 + 2;
+    let _held = sh
+        .meter
+        .hold(lines.saturating_mul(diff_seq::BYTES_PER_LINE) + (a.len() + b.len()) as u64)
+        .or_else(crate::shell::over_budget)?;
+    let changes = diff_seq::script(a, b, context, o.equiv, &mut || sh.tick())?;
+    let old = diff_seq::lines(a);
+    let new = diff_seq::lines(b);
+    // With -B a change of blank lines only is ignorable: it alone is no difference.
+    let ignorable: Vec<bool> = changes
+        .iter()
+        .map(|c| o.ignore_blank && blank_only(c, &old, &new, o.equiv.space))
+        .collect();
+    if ignorable.iter().all(|&i| i) {
+        return identical(out);
+    }
+    if o.brief {
+        out.extend_from_slice(format!("Files {} and {} differ\n", files[0], files[1]).as_bytes());
+        return Ok(1);
+    }
+    if in_dirs {
+        out.extend_from_slice(
+            format!("diff {} {} {}\n", o.switches, files[0], files[1]).as_bytes(),
+        );
+    }
+    // -u prints the full timestamp, -c the traditional one, as GNU does.
+    let unified = matches!(o.format, Format::Unified(_));
     let stamp = |f: &str, ctx: &Ctx<'_, '_>| {
         let p = ctx.path(f);
         let (s, ns) = ctx
@@ -276,127 +328,189 @@ fn diff_files(
             .fs
             .stat(&p)
             .map_or((0, 0), |m| (m.mtime, m.mtime_nsec));
-        super::walk::full_stamp(s, ns)
+        if unified {
+            super::walk::full_stamp(s, ns)
+        } else {
+            super::walk::ctime_stamp(s, ns)
+        }
     };
+    let marks = match o.format {
+        Format::Normal => None,
+        Format::Context(_) => Some(("***", "---")),
+        Format::Unified(_) => Some(("---", "+++")),
+    };
+    if let Some((m0, m1)) = marks {
+        out.extend_from_slice(
+            format!(
+                "{m0} {}\t{}\n{m1} {}\t{}\n",
+                files[0],
+                stamp(&files[0], ctx),
+                files[1],
+                stamp(&files[1], ctx)
+            )
+            .as_bytes(),
+        );
+    }
     match o.format {
-        Format::Context(n) => {
-            out.push_str(&format!(
-                "*** {}\t{}\n--- {}\t{}\n",
-                files[0],
-                stamp(&files[0], ctx),
-                files[1],
-                stamp(&files[1], ctx)
-            ));
-            context_hunks(&mut out, &diff, &old, &new, n);
-        }
-        Format::Unified(n) => {
-            out.push_str(&format!(
-                "--- {}\t{}\n+++ {}\t{}\n",
-                files[0],
-                stamp(&files[0], ctx),
-                files[1],
-                stamp(&files[1], ctx)
-            ));
-            let body = diff.unified_diff().context_radius(n).to_string();
-            out.push_str(&body);
-        }
         Format::Normal => {
-            for op in diff.ops() {
-                match *op {
-                    DiffOp::Equal { .. } => {}
-                    DiffOp::Delete {
-                        old_index,
-                        old_len,
-                        new_index,
-                    } => {
-                        out.push_str(&format!("{}d{}\n", range(old_index, old_len), new_index));
-                        push_lines(&mut out, "< ", &old[old_index..old_index + old_len]);
-                    }
-                    DiffOp::Insert {
-                        old_index,
-                        new_index,
-                        new_len,
-                    } => {
-                        out.push_str(&format!("{}a{}\n", old_index, range(new_index, new_len)));
-                        push_lines(&mut out, "> ", &new[new_index..new_index + new_len]);
-                    }
-                    DiffOp::Replace {
-                        old_index,
-                        old_len,
-                        new_index,
-                        new_len,
-                    } => {
-                        out.push_str(&format!(
-                            "{}c{}\n",
-                            range(old_index, old_len),
-                            range(new_index, new_len)
-                        ));
-                        push_lines(&mut out, "< ", &old[old_index..old_index + old_len]);
-                        out.push_str("---\n");
-                        push_lines(&mut out, "> ", &new[new_index..new_index + new_len]);
-                    }
+            for (c, _) in changes.iter().zip(&ignorable).filter(|(_, i)| !**i) {
+                normal(out, c, &old, &new);
+            }
+        }
+        Format::Unified(n) | Format::Context(n) => {
+            for (h, ign) in hunks(&changes, &ignorable, n) {
+                // A hunk of ignorable changes only is not printed; one with any other change
+                // shows them all.
+                if ign.iter().all(|&i| i) {
+                    continue;
+                }
+                if matches!(o.format, Format::Unified(_)) {
+                    unified_hunk(out, h, &old, &new, n);
+                } else {
+                    context_hunk(out, h, &old, &new, n);
                 }
             }
         }
     }
-    out_bytes.extend_from_slice(out.as_bytes());
     Ok(1)
 }
 
-/// GNU's context range: `a,b`, one line `a`, no line the number before.
-fn context_range(start: usize, len: usize) -> String {
-    match len {
-        0 => start.to_string(),
-        1 => (start + 1).to_string(),
-        _ => format!("{},{}", start + 1, start + len),
+/// Whether a change only deletes and inserts blank lines (`-B`); with `-b`/`-w` a line of blanks
+/// is blank too.
+fn blank_only(c: &Change, old: &[&[u8]], new: &[&[u8]], space: Space) -> bool {
+    let blank = |l: &&[u8]| {
+        let body = l.strip_suffix(b"\n").unwrap_or(l);
+        match space {
+            Space::Exact => body.is_empty(),
+            Space::Change | Space::All => body.iter().all(|&b| diff_seq::is_space(b)),
+        }
+    };
+    old[c.line0..c.line0 + c.deleted].iter().all(blank)
+        && new[c.line1..c.line1 + c.inserted].iter().all(blank)
+}
+
+/// The default format: one `NcM`/`NaM`/`NdM` block per change.
+fn normal(out: &mut Vec<u8>, c: &Change, old: &[&[u8]], new: &[&[u8]]) {
+    let (r0, r1) = (range(c.line0, c.deleted), range(c.line1, c.inserted));
+    let del = &old[c.line0..c.line0 + c.deleted];
+    let ins = &new[c.line1..c.line1 + c.inserted];
+    match (c.deleted, c.inserted) {
+        (_, 0) => {
+            out.extend_from_slice(format!("{r0}d{}\n", c.line1).as_bytes());
+            push_lines(out, "< ", del);
+        }
+        (0, _) => {
+            out.extend_from_slice(format!("{}a{r1}\n", c.line0).as_bytes());
+            push_lines(out, "> ", ins);
+        }
+        _ => {
+            out.extend_from_slice(format!("{r0}c{r1}\n").as_bytes());
+            push_lines(out, "< ", del);
+            out.extend_from_slice(b"---\n");
+            push_lines(out, "> ", ins);
+        }
     }
 }
 
-/// The hunks of `diff -c`: old lines (`-` deleted, `!` changed) then new ones (`+`, `!`), each
-/// side shown only when it has a change.
-fn context_hunks(
-    out: &mut String,
-    diff: &TextDiff<'_, '_, '_, str>,
-    old: &[&str],
-    new: &[&str],
+/// Changes grouped into hunks, with their ignorable flags: GNU starts a new hunk when more than
+/// `2 * n` unchanged lines separate two changes, or `n` when the second is ignorable.
+fn hunks<'c>(
+    changes: &'c [Change],
+    ignorable: &'c [bool],
     n: usize,
-) {
-    for group in diff.grouped_ops(n) {
-        let (Some(first), Some(last)) = (group.first(), group.last()) else {
-            continue;
-        };
-        let (o0, n0) = (first.old_range().start, first.new_range().start);
-        let (o1, n1) = (last.old_range().end, last.new_range().end);
-        out.push_str("***************\n");
-        out.push_str(&format!("*** {} ****\n", context_range(o0, o1 - o0)));
-        let old_changes = group
-            .iter()
-            .any(|op| matches!(op, DiffOp::Delete { .. } | DiffOp::Replace { .. }));
-        if old_changes {
-            for op in &group {
-                let mark = match op {
-                    DiffOp::Equal { .. } => "  ",
-                    DiffOp::Delete { .. } => "- ",
-                    DiffOp::Replace { .. } => "! ",
-                    DiffOp::Insert { .. } => continue,
-                };
-                push_lines(out, mark, &old[op.old_range()]);
-            }
+) -> Vec<(&'c [Change], &'c [bool])> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for k in 1..=changes.len() {
+        let split = changes.get(k).is_none_or(|next| {
+            let prev = &changes[k - 1];
+            let thresh = if ignorable[k] {
+                n
+            } else {
+                n.saturating_mul(2).saturating_add(1)
+            };
+            next.line0 - (prev.line0 + prev.deleted) >= thresh
+        });
+        if split {
+            out.push((&changes[start..k], &ignorable[start..k]));
+            start = k;
         }
-        out.push_str(&format!("--- {} ----\n", context_range(n0, n1 - n0)));
-        let new_changes = group
-            .iter()
-            .any(|op| matches!(op, DiffOp::Insert { .. } | DiffOp::Replace { .. }));
-        if new_changes {
-            for op in &group {
-                let mark = match op {
-                    DiffOp::Equal { .. } => "  ",
-                    DiffOp::Insert { .. } => "+ ",
-                    DiffOp::Replace { .. } => "! ",
-                    DiffOp::Delete { .. } => continue,
-                };
-                push_lines(out, mark, &new[op.new_range()]);
+    }
+    out
+}
+
+/// A hunk's lines in each file with `n` lines of context, as half-open ranges.
+fn hunk_bounds(h: &[Change], old: usize, new: usize, n: usize) -> ((usize, usize), (usize, usize)) {
+    let (first, last) = (h[0], h[h.len() - 1]);
+    let lo0 = first.line0.saturating_sub(n);
+    let lo1 = first.line1.saturating_sub(n);
+    let hi0 = (last.line0 + last.deleted).saturating_add(n).min(old);
+    let hi1 = (last.line1 + last.inserted).saturating_add(n).min(new);
+    ((lo0, hi0), (lo1, hi1))
+}
+
+/// `-u`: `@@ -a,n +b,m @@`, then context, `-` and `+` lines in file order.
+fn unified_hunk(out: &mut Vec<u8>, h: &[Change], old: &[&[u8]], new: &[&[u8]], n: usize) {
+    let ((lo0, hi0), (lo1, hi1)) = hunk_bounds(h, old.len(), new.len(), n);
+    // An empty range names the line before it, with a count of 0; one line, no count.
+    let r = |lo: usize, hi: usize| match hi - lo {
+        0 => format!("{lo},0"),
+        1 => format!("{hi}"),
+        len => format!("{},{len}", lo + 1),
+    };
+    out.extend_from_slice(format!("@@ -{} +{} @@\n", r(lo0, hi0), r(lo1, hi1)).as_bytes());
+    let mut i = lo0;
+    for c in h {
+        push_lines(out, " ", &old[i..c.line0]);
+        push_lines(out, "-", &old[c.line0..c.line0 + c.deleted]);
+        push_lines(out, "+", &new[c.line1..c.line1 + c.inserted]);
+        i = c.line0 + c.deleted;
+    }
+    push_lines(out, " ", &old[i..hi0]);
+}
+
+/// `-c`: the old side (`-` deleted, `!` changed) then the new side (`+`, `!`), each printed only
+/// when it has a change.
+fn context_hunk(out: &mut Vec<u8>, h: &[Change], old: &[&[u8]], new: &[&[u8]], n: usize) {
+    let ((lo0, hi0), (lo1, hi1)) = hunk_bounds(h, old.len(), new.len(), n);
+    out.extend_from_slice(b"***************\n");
+    out.extend_from_slice(format!("*** {} ****\n", range(lo0, hi0 - lo0)).as_bytes());
+    let side = |out: &mut Vec<u8>, lines: &[&[u8]], lo: usize, hi: usize, old_side: bool| {
+        let mut k = 0;
+        for i in lo..hi {
+            let span = |c: &Change| {
+                if old_side {
+                    (c.line0, c.deleted, c.inserted)
+                } else {
+                    (c.line1, c.inserted, c.deleted)
+                }
+            };
+            while k < h.len() && {
+                let (s, len, _) = span(&h[k]);
+                s + len <= i
+            } {
+                k += 1;
             }
+            let mark = match h.get(k).map(span) {
+                Some((s, _, other)) if s <= i => {
+                    if other > 0 {
+                        "! "
+                    } else if old_side {
+                        "- "
+                    } else {
+                        "+ "
+                    }
+                }
+                _ => "  ",
+            };
+            push_lines(out, mark, &lines[i..=i]);
         }
+    };
+    if h.iter().any(|c| c.deleted > 0) {
+        side(out, old, lo0, hi0, true);
+    }
+    out.extend_from_slice(format!("--- {} ----\n", range(lo1, hi1 - lo1)).as_bytes());
+    if h.iter().any(|c| c.inserted > 0) {
+        side(out, new, lo1, hi1, false);
     }
 }

@@ -13,6 +13,7 @@ mod cmp;
 mod column;
 mod comm;
 mod diff;
+mod diff_seq;
 mod du;
 mod expr;
 mod files;

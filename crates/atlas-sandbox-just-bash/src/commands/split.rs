@@ -511,7 +511,7 @@ fn line_bytes(ctx: &mut Ctx<'_, '_>, out: &mut Out<'_>, data: &[u8], sep: u8, n:
         } else {
             memchr::memrchr(sep, &data[sob..sob + left])
         };
-        if !hold.is_empty() && !(eol.is_none() && n_out > 0) {
+        if !hold.is_empty() && (eol.is_some() || n_out == 0) {
             let h = std::mem::take(&mut hold);
             if !out.write(ctx, n_out == 0, &h)? {
                 return Ok(());

@@ -987,6 +987,14 @@ pub(crate) fn full_stamp(secs: i64, nsec: u32) -> String {
     }
 }
 
+/// The timestamp of `diff -c` headers, GNU's default there: `Thu Dec  3 17:55:22 2026` (UTC).
+pub(crate) fn ctime_stamp(secs: i64, nsec: u32) -> String {
+    match utc(secs) {
+        Some(t) => t.strftime("%a %b %e %H:%M:%S %Y").to_string(),
+        None => format!("{secs}.{nsec:09}"),
+    }
+}
+
 fn human(n: u64) -> String {
     if n < 1024 {
         return n.to_string();
