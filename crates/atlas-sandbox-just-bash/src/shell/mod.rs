@@ -130,6 +130,7 @@ struct State {
     vars_bytes: u64,
     pos_bytes: u64,
     in_fds: [Option<Input>; redirect::FDS],
+    out_files: [Option<redirect::OutFile>; redirect::FDS],
     /// The copy's bytes, charged while it is kept.
     held: Held,
 }
@@ -205,6 +206,8 @@ pub struct Shell<'a> {
     /// Input descriptors 3-9 (`exec 3<file`, `3< <(…)`), read by `read -u`/`mapfile -u`
     /// and `<&3`; 0-2 are never here.
     in_fds: [Option<Input>; redirect::FDS],
+    /// Files `exec n>file` opened, by descriptor.
+    out_files: [Option<redirect::OutFile>; redirect::FDS],
     /// Associative-array keys met in the arithmetic being evaluated (see `arith_text`).
     arith_keys: Vec<String>,
     /// The last status came from an `&&`/`||` list cut short (`false && x`), possibly as the
@@ -303,6 +306,7 @@ impl<'a> Shell<'a> {
             pos_bytes: 0,
             in_fds: Default::default(),
             arith_keys: Vec::new(),
+            out_files: Default::default(),
             andor_exempt: false,
         }
     }

@@ -78,6 +78,8 @@ impl Shell<'_> {
                 return code;
             }
         };
+        // What went to `exec`-opened files before an error stopped the script.
+        let _ = self.flush_sinks(io);
         if let Some(trap) = self.exit_trap.take() {
             self.status = code;
             match self.run_nested(&trap, &mut Input::default(), io) {
@@ -90,6 +92,7 @@ impl Shell<'_> {
                 }
             }
         }
+        let _ = self.flush_sinks(io);
         // A budget passed in the last step (or one a command caught) still fails the exec.
         if self.meter.tripped() {
             io.errln(&self.meter.over().message("bash"));
@@ -490,6 +493,7 @@ impl Shell<'_> {
             Ok(st)
         });
         self.drop_psubs(psubs);
+        self.flush_sinks(io)?;
         if let Some(last) = argv.last() {
             self.last_arg = last.clone();
         }

@@ -341,6 +341,7 @@ impl Shell<'_> {
             vars_bytes: self.vars_bytes,
             pos_bytes: self.pos_bytes,
             in_fds: self.in_fds.clone(),
+            out_files: self.out_files.clone(),
             held,
         })
     }
@@ -360,6 +361,7 @@ impl Shell<'_> {
         self.vars_bytes = s.vars_bytes;
         self.pos_bytes = s.pos_bytes;
         self.in_fds = s.in_fds;
+        self.out_files = s.out_files;
     }
 
     pub(super) fn assign(&mut self, a: &ast::Assignment) -> R<()> {
