@@ -85,7 +85,7 @@ impl Indexed {
     }
 
     /// Elements from index `start` on, as `${a[@]:start}` picks them.
-    pub(super) fn from_index(&self, start: i64) -> impl Iterator<Item = &String> {
+    pub(super) fn starting_at(&self, start: i64) -> impl Iterator<Item = &String> {
         self.map.range(start..).map(|(_, v)| v)
     }
 

@@ -587,7 +587,7 @@ impl Shell<'_> {
                     };
                     let out: Vec<String> = match start {
                         Some(s) if s >= 0 => a
-                            .from_index(s)
+                            .starting_at(s)
                             .take(len.map_or(usize::MAX, |l| l as usize))
                             .cloned()
                             .collect(),

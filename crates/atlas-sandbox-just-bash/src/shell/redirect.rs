@@ -134,10 +134,11 @@ fn is_sink(slot: usize) -> bool {
 }
 
 /// A file `exec n>file` (or `n>>file`) opened: where the next write goes (`None`: its end).
+/// A subshell's copy shares the offset, as a forked descriptor does.
 #[derive(Debug, Clone)]
 pub(super) struct OutFile {
     pub(super) path: String,
-    pub(super) pos: Option<usize>,
+    pub(super) pos: Option<std::rc::Rc<std::cell::Cell<usize>>>,
 }
 
 /// Where a command's output descriptors go: `fds[n]` is an index into `bufs` (at the top,
@@ -504,7 +505,7 @@ impl Shell<'_> {
                     }
                     self.out_files[fd] = Some(OutFile {
                         path,
-                        pos: (!matches!(kind, K::Append)).then_some(0),
+                        pos: (!matches!(kind, K::Append)).then(Default::default),
                     });
                     if fd >= 3 {
                         self.in_fds[fd] = None;
@@ -910,14 +911,15 @@ impl Shell<'_> {
     /// Writes what commands sent to `exec`-opened files into them, at each file's offset.
     pub(super) fn flush_sinks(&mut self, io: &mut Io) -> R<()> {
         for (fd, data) in io.take_sinks() {
-            let Some(f) = self.out_files[fd].as_mut() else {
+            let Some(f) = self.out_files[fd].as_ref() else {
                 continue;
             };
             let path = f.path.clone();
-            let r = match f.pos {
+            let r = match &f.pos {
                 None => self.fs.write(&path, &data, true),
-                Some(pos) => {
-                    f.pos = Some(pos + data.len());
+                Some(at) => {
+                    let pos = at.get();
+                    at.set(pos + data.len());
                     match self.fs.read(&path) {
                         // Nobody else wrote: the offset is the end.
                         Ok(old) if old.len() == pos => self.fs.write(&path, &data, true),
