@@ -55,7 +55,9 @@ impl Indexed {
 
     /// One past the highest index: where `a+=(x)` goes and what `a[-1]` counts back from.
     pub(super) fn end(&self) -> i64 {
-        self.map.last_key_value().map_or(0, |(k, _)| k + 1)
+        self.map
+            .last_key_value()
+            .map_or(0, |(k, _)| k.saturating_add(1))
     }
 
     /// The index a subscript names: negative ones count back from the end (`None` before 0).
@@ -69,6 +71,17 @@ impl Indexed {
 
     pub(super) fn get(&self, i: i64) -> Option<&String> {
         self.map.get(&i)
+    }
+
+    /// bash wraps past the highest index to the lowest; that one index is refused instead.
+    pub(super) fn check_index(i: i64) -> R<()> {
+        if i == i64::MAX {
+            return abort(
+                UNSUPPORTED_EXIT,
+                format!("bash: array index {i} is not supported in this sandbox"),
+            );
+        }
+        Ok(())
     }
 
     pub(super) fn set(&mut self, i: i64, v: String) {
@@ -348,6 +361,7 @@ impl Shell<'_> {
                 self.check_len(&v)?;
                 bytes += str_cost(&v) + ENTRY_COST;
                 self.fits(bytes)?;
+                Indexed::check_index(next)?;
                 a.set(next, v);
                 next = next.saturating_add(1);
             }

@@ -142,6 +142,10 @@ impl Shell<'_> {
                     self.put_var(name.to_owned(), Var::Arr(a))?;
                     return Err(bad());
                 };
+                if let Err(e) = arrays::Indexed::check_index(i) {
+                    self.put_var(name.to_owned(), Var::Arr(a))?;
+                    return Err(e);
+                }
                 a.set(i, v);
                 Var::Arr(a)
             }
