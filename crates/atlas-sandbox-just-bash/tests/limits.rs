@@ -165,9 +165,9 @@ fn unsupported_features_fail_loudly_with_exit_2() {
         "coproc cat",
         "echo x > >(cat)",
         "trap 'echo x' ERR",
-        "exec >/tmp/out; echo x",
-        "declare -A m",
-        "a=(1 2 3); unset 'a[0]'",
+        "exec 3<>/tmp/out; echo x >&3",
+        "declare -n r=x",
+        "declare -A m=([a b]=1)",
     ] {
         let out = run(script);
         assert_eq!(out.exit_code, 2, "{script}: {out:?}");

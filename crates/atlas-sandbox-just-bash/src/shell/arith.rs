@@ -2,8 +2,7 @@
 
 use brush_parser::ast;
 
-use crate::memory::str_cost;
-
+use super::arrays::Sub;
 use super::*;
 
 pub(super) fn binop(op: &ast::BinaryOperator, x: i64, y: i64) -> R<i64> {
@@ -53,11 +52,77 @@ impl Shell<'_> {
         if t.is_empty() {
             return Ok(0);
         }
-        let expr = match brush_parser::arithmetic::parse(t) {
-            Ok(e) => e,
-            Err(_) => return abort(1, format!("bash: {t}: syntax error in expression")),
-        };
-        self.arith(&expr, 0)
+        let mark = self.arith_keys.len();
+        let r = self.arith_text(t, 0);
+        self.arith_keys.truncate(mark);
+        r
+    }
+
+    /// Parses and evaluates expanded arithmetic text. An associative array's subscript is a
+    /// string (`m[foo.yaml]`), which the arithmetic grammar cannot hold: it is set aside in
+    /// `arith_keys` and the subscript becomes its number there.
+    fn arith_text(&mut self, t: &str, depth: u32) -> R<i64> {
+        let text = self.set_keys_aside(t);
+        match brush_parser::arithmetic::parse(&text) {
+            Ok(e) => self.arith(&e, depth),
+            Err(_) => abort(1, format!("bash: {t}: syntax error in expression")),
+        }
+    }
+
+    fn set_keys_aside(&mut self, t: &str) -> String {
+        let b = t.as_bytes();
+        let mut out = String::with_capacity(t.len());
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c == b'_' || c.is_ascii_alphabetic() {
+                let start = i;
+                while i < b.len() && (b[i] == b'_' || b[i].is_ascii_alphanumeric()) {
+                    i += 1;
+                }
+                let name = &t[start..i];
+                out.push_str(name);
+                if i < b.len() && b[i] == b'[' && self.is_assoc(name) {
+                    let mut depth = 0;
+                    let mut j = i;
+                    while j < b.len() {
+                        match b[j] {
+                            b'[' => depth += 1,
+                            b']' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                        j += 1;
+                    }
+                    if j < b.len() {
+                        self.arith_keys.push(t[i + 1..j].to_owned());
+                        out.push_str(&format!("[{}]", self.arith_keys.len() - 1));
+                        i = j + 1;
+                    }
+                }
+            } else if c.is_ascii_digit() {
+                // A number's letters (0x1f, 64#zz) are no names.
+                let start = i;
+                while i < b.len()
+                    && (b[i] == b'_'
+                        || b[i] == b'#'
+                        || b[i] == b'@'
+                        || b[i].is_ascii_alphanumeric())
+                {
+                    i += 1;
+                }
+                out.push_str(&t[start..i]);
+            } else {
+                let ch = t[i..].chars().next().unwrap_or(' ');
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+        out
     }
 
     pub(super) fn arith_var(&mut self, name: &str, depth: u32) -> R<i64> {
@@ -65,6 +130,11 @@ impl Shell<'_> {
             return Err(Flow::Fatal(127, format!("bash: {name}: unbound variable")));
         }
         let v = self.get_var(name).unwrap_or_default();
+        self.arith_value(name, &v, depth)
+    }
+
+    /// An operand's value: a number, or text evaluated in turn as an expression (as bash does).
+    fn arith_value(&mut self, name: &str, v: &str, depth: u32) -> R<i64> {
         let t = v.trim();
         if t.is_empty() {
             return Ok(0);
@@ -78,23 +148,45 @@ impl Shell<'_> {
                 format!("bash: {name}: expression recursion level exceeded"),
             );
         }
-        match brush_parser::arithmetic::parse(t) {
-            Ok(e) => self.arith(&e, depth + 1),
-            Err(_) => abort(1, format!("bash: {t}: syntax error in expression")),
+        self.arith_text(t, depth + 1)
+    }
+
+    /// An element's subscript inside arithmetic: the key set aside for an associative array,
+    /// the evaluated index otherwise.
+    fn arith_sub(&mut self, n: &str, idx: &ast::ArithmeticExpr, depth: u32) -> R<Sub> {
+        if self.is_assoc(n) {
+            if let ast::ArithmeticExpr::Literal(k) = idx
+                && let Some(key) = usize::try_from(*k)
+                    .ok()
+                    .and_then(|k| self.arith_keys.get(k))
+            {
+                return Ok(Sub::Key(key.clone()));
+            }
+            return abort(
+                UNSUPPORTED_EXIT,
+                format!(
+                    "bash: {n}[…]: this associative array subscript in arithmetic is not supported in this sandbox"
+                ),
+            );
         }
+        Ok(Sub::Index(self.arith(idx, depth)?))
     }
 
     pub(super) fn arith_target_get(&mut self, t: &ast::ArithmeticTarget, depth: u32) -> R<i64> {
         match t {
             ast::ArithmeticTarget::Variable(n) => self.arith_var(n, depth),
             ast::ArithmeticTarget::ArrayElement(n, idx) => {
-                let i = self.arith(idx, depth)?;
-                let v = match self.vars.get(n) {
-                    Some(Var::Arr(a)) => a.get(i.max(0) as usize).cloned().unwrap_or_default(),
-                    Some(Var::Str(s)) if i == 0 => s.clone(),
-                    _ => String::new(),
+                let v = match (self.arith_sub(n, idx, depth)?, self.vars.get(n)) {
+                    (Sub::Key(k), Some(Var::Assoc(m))) => m.get(&k).cloned(),
+                    (Sub::Index(i), Some(Var::Arr(a))) => match a.resolve(i) {
+                        Some(i) => a.get(i).cloned(),
+                        None => return abort(1, format!("bash: {n}: bad array subscript")),
+                    },
+                    (Sub::Index(0 | -1), Some(Var::Str(s))) => Some(s.clone()),
+                    _ => None,
                 };
-                Ok(v.trim().parse().unwrap_or(0))
+                let label = format!("{n}[]");
+                self.arith_value(&label, &v.unwrap_or_default(), depth)
             }
         }
     }
@@ -108,21 +200,12 @@ impl Shell<'_> {
         match t {
             ast::ArithmeticTarget::Variable(n) => self.set_var(n, v.to_string()),
             ast::ArithmeticTarget::ArrayElement(n, idx) => {
-                let i = self.arith(idx, depth)?;
-                if !(0..=100_000).contains(&i) {
-                    return abort(1, format!("bash: {n}: bad array subscript"));
-                }
-                let mut arr = match self.take_var(n) {
-                    Some(Var::Arr(a)) => a,
-                    Some(Var::Str(s)) => vec![s],
-                    None => Vec::new(),
+                let sub = self.arith_sub(n, idx, depth)?;
+                let shown = match &sub {
+                    Sub::Key(k) => k.clone(),
+                    Sub::Index(i) => i.to_string(),
                 };
-                if arr.len() <= i as usize {
-                    self.fits((i as usize + 1 - arr.len()) as u64 * str_cost(""))?;
-                    arr.resize(i as usize + 1, String::new());
-                }
-                arr[i as usize] = v.to_string();
-                self.put_var(n.clone(), Var::Arr(arr))
+                self.set_element(n, sub, &shown, v.to_string(), false)
             }
         }
     }

@@ -47,11 +47,11 @@ impl Shell<'_> {
                                             m.map(|m| m.as_str().to_owned()).unwrap_or_default()
                                         })
                                         .collect();
-                                    self.put_var("BASH_REMATCH".into(), Var::Arr(groups))?;
+                                    self.put_var("BASH_REMATCH".into(), Var::arr(groups))?;
                                     true
                                 }
                                 None => {
-                                    self.put_var("BASH_REMATCH".into(), Var::Arr(Vec::new()))?;
+                                    self.put_var("BASH_REMATCH".into(), Var::arr(Vec::new()))?;
                                     false
                                 }
                             },

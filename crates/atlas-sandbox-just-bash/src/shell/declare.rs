@@ -2,8 +2,41 @@
 
 use super::*;
 
+/// bash's form of a value in `declare -p`: double quotes, or `$'…'` when it holds a character
+/// that is not printable (bytes past 127 count as such in the C locale).
+pub(super) fn quote_value(v: &str, utf8: bool) -> String {
+    let printable = |c: char| !c.is_control() && (utf8 || c.is_ascii());
+    if v.chars().all(printable) {
+        return dq(v);
+    }
+    let mut out = String::from("$'");
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0b' => out.push_str("\\v"),
+            '\x0c' => out.push_str("\\f"),
+            '\x1b' => out.push_str("\\E"),
+            c if printable(c) => out.push(c),
+            c => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\{b:03o}"));
+                }
+            }
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// bash's double-quoted form of a value in `declare -p`.
-fn dq(v: &str) -> String {
+pub(super) fn dq(v: &str) -> String {
     let mut out = String::with_capacity(v.len() + 2);
     out.push('"');
     for c in v.chars() {
@@ -31,9 +64,13 @@ impl Shell<'_> {
         if v.is_none() && !self.attrs.contains_key(name) {
             return None;
         }
+        let utf8 = self.utf8_locale();
         let mut flags = String::new();
         if matches!(v, Some(Var::Arr(_))) || a & attr::ARRAY != 0 {
             flags.push('a');
+        }
+        if matches!(v, Some(Var::Assoc(_))) || a & attr::ASSOC != 0 {
+            flags.push('A');
         }
         for (bit, c) in [(attr::INTEGER, 'i'), (attr::READONLY, 'r')] {
             if a & bit != 0 {
@@ -53,16 +90,56 @@ impl Shell<'_> {
         }
         Some(match v {
             None => format!("declare -{flags} {name}"),
-            Some(Var::Str(s)) => format!("declare -{flags} {name}={}", dq(s)),
+            Some(Var::Str(s)) => format!("declare -{flags} {name}={}", quote_value(s, utf8)),
             Some(Var::Arr(arr)) => {
                 let items: Vec<String> = arr
                     .iter()
-                    .enumerate()
-                    .map(|(i, v)| format!("[{i}]={}", dq(v)))
+                    .map(|(i, v)| format!("[{i}]={}", quote_value(v, utf8)))
                     .collect();
                 format!("declare -{flags} {name}=({})", items.join(" "))
             }
+            // bash ends each associative element with a space: `([k]="v" )`.
+            Some(Var::Assoc(m)) if m.is_empty() => format!("declare -{flags} {name}=()"),
+            Some(Var::Assoc(m)) => {
+                let items: String = m
+                    .entries()
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let k = super::arrays::assoc_key_text(k, utf8);
+                        format!("[{k}]={} ", quote_value(v, utf8))
+                    })
+                    .collect();
+                format!("declare -{flags} {name}=({items})")
+            }
         })
+    }
+
+    /// `declare -a`/`-A` on an existing variable: a scalar becomes element 0 (key "0"); an
+    /// array of the other kind is an error (the message is returned), as in bash.
+    fn array_kind_change(&mut self, var: &str, add: u8) -> Option<&'static str> {
+        let to_assoc = add & attr::ASSOC != 0;
+        let to_indexed = add & attr::ARRAY != 0;
+        match self.vars.get(var) {
+            Some(Var::Arr(_)) if to_assoc => Some("cannot convert indexed to associative array"),
+            Some(Var::Assoc(_)) if to_indexed => {
+                Some("cannot convert associative to indexed array")
+            }
+            Some(Var::Str(s)) if to_assoc || to_indexed => {
+                let s = s.clone();
+                let v = if to_assoc {
+                    let mut m = super::arrays::Assoc::default();
+                    m.set("0".to_owned(), s);
+                    Var::Assoc(m)
+                } else {
+                    Var::arr(vec![s])
+                };
+                // The same bytes in another shape: the charge moves with them.
+                self.put_var(var.to_owned(), v)
+                    .err()
+                    .map(|_| "memory limit exceeded")
+            }
+            _ => None,
+        }
     }
 
     /// `declare`, `typeset`, `local`, `export`, `readonly`.
@@ -103,6 +180,7 @@ impl Shell<'_> {
                     'l' => attr::LOWER,
                     'u' => attr::UPPER,
                     'a' => attr::ARRAY,
+                    'A' => attr::ASSOC,
                     'x' => {
                         if on {
                             export = true;
@@ -133,7 +211,6 @@ impl Shell<'_> {
                     }
                     _ => {
                         let what = match c {
-                            'A' => "associative arrays (-A)".to_owned(),
                             'n' => "name references (-n)".to_owned(),
                             't' => "function tracing (-t)".to_owned(),
                             'c' => "capitalised variables (-c)".to_owned(),
@@ -152,7 +229,19 @@ impl Shell<'_> {
                 }
             }
         }
-        let _ = global;
+        // In a function, `declare`/`typeset` without -g make locals, as `local` does.
+        let cmd = if matches!(cmd, "declare" | "typeset")
+            && !global
+            && !print
+            && !functions
+            && !function_names
+            && !names.is_empty()
+            && !self.locals.is_empty()
+        {
+            "local"
+        } else {
+            cmd
+        };
         if functions || function_names {
             return self.declare_functions(cmd, &names, function_names, io);
         }
@@ -230,6 +319,11 @@ impl Shell<'_> {
                 st = 1;
                 continue;
             }
+            if let Some(msg) = self.array_kind_change(var, add) {
+                io.errln(&format!("bash: {cmd}: {var}: {msg}"));
+                st = 1;
+                continue;
+            }
             // Attributes first, so the value goes through them (`declare -i n=2+3`).
             let value_attrs = add & !attr::READONLY;
             if value_attrs != 0 {
@@ -241,15 +335,8 @@ impl Shell<'_> {
             if remove != 0 {
                 self.remove_attr(var, remove);
             }
-            if add & attr::ARRAY != 0 && value.is_none() && !self.vars.contains_key(var) {
-                // `declare -a a` is an empty, declared array.
-            }
             if let Some(v) = value {
-                if add & attr::ARRAY != 0 && !(v.starts_with('(') && v.ends_with(')')) {
-                    self.set_array(var, vec![v])?;
-                } else {
-                    self.assign_scalar(var, v, append)?;
-                }
+                self.assign_scalar(var, v, append)?;
             }
             if add & attr::READONLY != 0 {
                 self.add_attr(var, attr::READONLY);
@@ -327,12 +414,19 @@ impl Shell<'_> {
                         && let Some(index) = rest.strip_suffix(']')
                         && !function
                     {
-                        if index == "@" || index == "*" {
+                        if (index == "@" || index == "*") && !self.is_assoc(name) {
                             self.check_writable(name)?;
-                            self.unset(name, false);
+                            // bash 5.2 empties an indexed array but keeps it declared.
+                            if matches!(self.vars.get(name), Some(Var::Arr(_))) {
+                                self.put_var(name.to_owned(), Var::arr(Vec::new()))?;
+                            } else {
+                                self.unset(name, false);
+                            }
                         } else {
                             self.check_writable(name)?;
-                            self.unset_element(name, index)?;
+                            if !self.unset_element(name, index, io)? {
+                                st = 1;
+                            }
                         }
                         continue;
                     }

@@ -18,7 +18,7 @@ impl Shell<'_> {
     /// The saved directories (without the working directory), newest first.
     fn saved_dirs(&self) -> Vec<String> {
         match self.vars.get(DIRSTACK) {
-            Some(Var::Arr(a)) => a.iter().skip(1).cloned().collect(),
+            Some(Var::Arr(a)) => a.values().skip(1).cloned().collect(),
             _ => Vec::new(),
         }
     }
@@ -27,7 +27,7 @@ impl Shell<'_> {
         let mut all = Vec::with_capacity(saved.len() + 1);
         all.push(self.cwd.clone());
         all.extend(saved);
-        self.put_var(DIRSTACK.to_owned(), Var::Arr(all))
+        self.put_var(DIRSTACK.to_owned(), Var::arr(all))
     }
 
     /// Keeps `DIRSTACK[0]` equal to the working directory after a `cd`.

@@ -9,10 +9,11 @@ use std::time::Instant;
 use brush_parser::ast;
 
 use crate::limits::Limits;
-use crate::memory::{Held, Meter, OverBudget, str_cost, strs_cost};
+use crate::memory::{Held, Meter, OverBudget, str_cost};
 use crate::vfs::{FsError, Vfs};
 
 mod arith;
+mod arrays;
 mod builtins;
 mod cond;
 mod control;
@@ -100,12 +101,21 @@ pub(super) mod attr {
     pub(crate) const LOWER: u8 = 4;
     pub(crate) const UPPER: u8 = 8;
     pub(crate) const ARRAY: u8 = 16;
+    pub(crate) const ASSOC: u8 = 32;
 }
 
 #[derive(Debug, Clone)]
 enum Var {
     Str(String),
-    Arr(Vec<String>),
+    Arr(arrays::Indexed),
+    Assoc(arrays::Assoc),
+}
+
+impl Var {
+    /// A dense indexed array of these values.
+    fn arr(v: Vec<String>) -> Var {
+        Var::Arr(arrays::Indexed::from_vec(v))
+    }
 }
 
 struct State {
@@ -120,6 +130,7 @@ struct State {
     vars_bytes: u64,
     pos_bytes: u64,
     in_fds: [Option<Input>; redirect::FDS],
+    out_files: [Option<redirect::OutFile>; redirect::FDS],
     /// The copy's bytes, charged while it is kept.
     held: Held,
 }
@@ -128,7 +139,8 @@ fn var_cost(name: &str, v: &Var) -> u64 {
     name.len() as u64
         + match v {
             Var::Str(s) => str_cost(s),
-            Var::Arr(a) => strs_cost(a),
+            Var::Arr(a) => a.cost(),
+            Var::Assoc(m) => m.cost(),
         }
 }
 
@@ -194,6 +206,10 @@ pub struct Shell<'a> {
     /// Input descriptors 3-9 (`exec 3<file`, `3< <(…)`), read by `read -u`/`mapfile -u`
     /// and `<&3`; 0-2 are never here.
     in_fds: [Option<Input>; redirect::FDS],
+    /// Files `exec n>file` opened, by descriptor.
+    out_files: [Option<redirect::OutFile>; redirect::FDS],
+    /// Associative-array keys met in the arithmetic being evaluated (see `arith_text`).
+    arith_keys: Vec<String>,
     /// The last status came from an `&&`/`||` list cut short (`false && x`), possibly as the
     /// last command of a `{ }` group or `if`: `set -e` ignores it there, as bash does.
     andor_exempt: bool,
@@ -234,7 +250,7 @@ impl<'a> Shell<'a> {
         );
         vars.insert(
             "BASH_VERSINFO".to_owned(),
-            Var::Arr(
+            Var::arr(
                 ["5", "2", "15", "1", "release", "x86_64-pc-linux-gnu"]
                     .map(String::from)
                     .to_vec(),
@@ -289,6 +305,8 @@ impl<'a> Shell<'a> {
             meter,
             pos_bytes: 0,
             in_fds: Default::default(),
+            arith_keys: Vec::new(),
+            out_files: Default::default(),
             andor_exempt: false,
         }
     }

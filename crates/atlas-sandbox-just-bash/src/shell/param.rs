@@ -4,6 +4,7 @@ use brush_parser::word::{self, Parameter, ParameterExpr, SpecialParameter};
 
 use crate::memory::strs_cost;
 
+use super::arrays::Sub;
 use super::expand::{Acc, FIELD_COST};
 use super::*;
 
@@ -207,25 +208,30 @@ impl Shell<'_> {
                 _ => (self.get_var(n).map(|v| vec![v]), false),
             },
             Parameter::NamedWithIndex { name, index } => {
-                let i = self.arith_str(index)?;
-                let v = match self.vars.get(name) {
-                    Some(Var::Arr(a)) => {
-                        let idx = if i < 0 { a.len() as i64 + i } else { i };
-                        if idx < 0 {
+                let v = match (self.subscript(name, index)?, self.vars.get(name)) {
+                    (Sub::Key(k), Some(Var::Assoc(m))) => m.get(&k).cloned(),
+                    (Sub::Index(i), Some(Var::Arr(a))) => match a.resolve(i) {
+                        Some(i) => a.get(i).cloned(),
+                        None => {
+                            // bash reports it and expands to nothing.
+                            let msg = format!("bash: {name}: bad array subscript\n");
+                            self.pending_err.extend_from_slice(msg.as_bytes());
                             None
-                        } else {
-                            a.get(idx as usize).cloned()
                         }
-                    }
-                    Some(Var::Str(s)) if i == 0 => Some(s.clone()),
+                    },
+                    (Sub::Index(0 | -1), Some(Var::Str(s))) => Some(s.clone()),
                     _ => None,
                 };
                 (v.map(|v| vec![v]), false)
             }
             Parameter::NamedWithAllIndices { name, .. } => match self.vars.get(name) {
                 Some(Var::Arr(a)) => {
-                    self.fits(strs_cost(a))?;
-                    (Some(a.clone()), true)
+                    self.fits(a.cost())?;
+                    (Some(a.to_vec()), true)
+                }
+                Some(Var::Assoc(m)) => {
+                    self.fits(m.cost())?;
+                    (Some(m.values()), true)
                 }
                 Some(Var::Str(s)) => (Some(vec![s.clone()]), true),
                 None => (Some(Vec::new()), true),
@@ -354,7 +360,14 @@ impl Shell<'_> {
                 concatenate,
             } => {
                 let keys: Vec<String> = match self.vars.get(variable_name) {
-                    Some(Var::Arr(a)) => (0..a.len()).map(|i| i.to_string()).collect(),
+                    Some(Var::Arr(a)) => {
+                        self.fits(a.len() as u64 * 48)?;
+                        a.iter().map(|(i, _)| i.to_string()).collect()
+                    }
+                    Some(Var::Assoc(m)) => {
+                        self.fits(m.cost())?;
+                        m.keys()
+                    }
                     Some(Var::Str(_)) => vec!["0".to_owned()],
                     None => Vec::new(),
                 };
@@ -549,7 +562,39 @@ impl Shell<'_> {
                     Some(l) => Some(self.arith_str(&l.value)?),
                     None => None,
                 };
-                if multi {
+                let sparse = match param {
+                    Parameter::NamedWithAllIndices { name, .. } if !indirect => {
+                        match self.vars.get(name) {
+                            Some(Var::Arr(a)) => Some(a),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                };
+                if let Some(a) = sparse {
+                    // An indexed array's offset is an index (negative: from one past the
+                    // highest), its length a count of the set elements from there.
+                    if len.is_some_and(|l| l < 0) {
+                        return Err(Flow::Fatal(
+                            1,
+                            format!("bash: {}: substring expression < 0", len.unwrap_or(0)),
+                        ));
+                    }
+                    let start = if off < 0 {
+                        a.end().checked_add(off)
+                    } else {
+                        Some(off)
+                    };
+                    let out: Vec<String> = match start {
+                        Some(s) if s >= 0 => a
+                            .starting_at(s)
+                            .take(len.map_or(usize::MAX, |l| l as usize))
+                            .cloned()
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    self.push_multi(out, true, quoted, acc)?;
+                } else if multi {
                     let mut vals = values.unwrap_or_default();
                     // `${@:0}` starts at `$0`: index the list with `$0` in front.
                     if matches!(
@@ -559,6 +604,16 @@ impl Shell<'_> {
                         vals.insert(0, self.arg0.clone());
                     }
                     let n = vals.len() as i64;
+                    // An associative array's positive offsets count from 1, as bash's do
+                    // (`${m[@]:1}` is every element).
+                    let off = match param {
+                        Parameter::NamedWithAllIndices { name, .. }
+                            if off > 0 && !indirect && self.is_assoc(name) =>
+                        {
+                            off - 1
+                        }
+                        _ => off,
+                    };
                     if off < 0 && n + off < 0
                         || matches!(param, Parameter::Special(_)) && off < 0 && n + off < 1
                     {

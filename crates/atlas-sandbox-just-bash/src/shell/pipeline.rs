@@ -78,6 +78,8 @@ impl Shell<'_> {
                 return code;
             }
         };
+        // What went to `exec`-opened files before an error stopped the script.
+        let _ = self.flush_sinks(io);
         if let Some(trap) = self.exit_trap.take() {
             self.status = code;
             match self.run_nested(&trap, &mut Input::default(), io) {
@@ -90,6 +92,7 @@ impl Shell<'_> {
                 }
             }
         }
+        let _ = self.flush_sinks(io);
         // A budget passed in the last step (or one a command caught) still fails the exec.
         if self.meter.tripped() {
             io.errln(&self.meter.over().message("bash"));
@@ -235,7 +238,7 @@ impl Shell<'_> {
         self.andor_exempt = false;
         if p.seq.len() == 1 {
             let st = self.run_command(&p.seq[0], stdin, io)?;
-            self.put_var("PIPESTATUS".into(), Var::Arr(vec![st.to_string()]))?;
+            self.put_var("PIPESTATUS".into(), Var::arr(vec![st.to_string()]))?;
             return Ok(st);
         }
         let mut statuses = Vec::with_capacity(p.seq.len());
@@ -298,7 +301,7 @@ impl Shell<'_> {
         };
         self.put_var(
             "PIPESTATUS".into(),
-            Var::Arr(statuses.iter().map(|s| s.to_string()).collect()),
+            Var::arr(statuses.iter().map(|s| s.to_string()).collect()),
         )?;
         Ok(st)
     }
@@ -466,7 +469,17 @@ impl Shell<'_> {
             if decl && st == 0 {
                 for w in &words {
                     if let WordItem::ArrayAssign(a, _) = w {
-                        sh.assign(a)?;
+                        // `declare -r a=(…)` made it readonly just now (an older readonly
+                        // would have failed the builtin): the value still goes in.
+                        let name = match &a.name {
+                            ast::AssignmentName::VariableName(n)
+                            | ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
+                        };
+                        let ro = sh.attr(&name) & attr::READONLY;
+                        sh.remove_attr(&name, ro);
+                        let r = sh.assign(a);
+                        sh.add_attr(&name, ro);
+                        r?;
                         if argv[0] == "readonly" {
                             let name = match &a.name {
                                 ast::AssignmentName::VariableName(n)
@@ -480,6 +493,7 @@ impl Shell<'_> {
             Ok(st)
         });
         self.drop_psubs(psubs);
+        self.flush_sinks(io)?;
         if let Some(last) = argv.last() {
             self.last_arg = last.clone();
         }

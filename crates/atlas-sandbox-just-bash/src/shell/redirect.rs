@@ -125,6 +125,21 @@ pub(super) const NULL_FD: usize = usize::MAX;
 pub(super) const CLOSED_FD: usize = usize::MAX - 1;
 /// Descriptors 0-9, the ones a script can name in a redirection.
 pub(super) const FDS: usize = 10;
+/// `SINK + n`: the file `exec n>file` opened. Writes wait in [`Io::sink_data`] only until
+/// the command is done ([`Shell::flush_sinks`]), so the next command reads them in the file.
+pub(super) const SINK: usize = usize::MAX - 2 - FDS;
+
+fn is_sink(slot: usize) -> bool {
+    (SINK..SINK + FDS).contains(&slot)
+}
+
+/// A file `exec n>file` (or `n>>file`) opened: where the next write goes (`None`: its end).
+/// A subshell's copy shares the offset, as a forked descriptor does.
+#[derive(Debug, Clone)]
+pub(super) struct OutFile {
+    pub(super) path: String,
+    pub(super) pos: Option<std::rc::Rc<std::cell::Cell<usize>>>,
+}
 
 /// Where a command's output descriptors go: `fds[n]` is an index into `bufs` (at the top,
 /// 0 = stdout and 1 = stderr; in a redirected command, the caller's buffers come first, then
@@ -139,6 +154,9 @@ pub struct Io {
     /// The exec's memory budget, charged as the buffers grow (released when `Io` is dropped).
     meter: Option<Meter>,
     charged: u64,
+    /// Bytes written to `exec`-opened files, by descriptor, in order, not yet in the files.
+    sink_data: Vec<(usize, Vec<u8>)>,
+    sink_bytes: usize,
 }
 
 impl Drop for Io {
@@ -162,6 +180,8 @@ impl Io {
             overflow: false,
             meter: None,
             charged: 0,
+            sink_data: Vec::new(),
+            sink_bytes: 0,
         }
     }
 
@@ -180,6 +200,10 @@ impl Io {
         if idx == NULL_FD || idx == CLOSED_FD {
             return;
         }
+        if is_sink(idx) {
+            self.push_sink(idx - SINK, b);
+            return;
+        }
         let buf = &mut self.bufs[idx];
         let room = self.cap.saturating_sub(buf.len());
         if let Some(m) = self.meter.as_ref().filter(|_| metered) {
@@ -196,6 +220,34 @@ impl Io {
             self.overflow = true;
         } else {
             buf.extend_from_slice(b);
+        }
+    }
+
+    fn push_sink(&mut self, fd: usize, b: &[u8]) {
+        let room = self.cap.saturating_sub(self.sink_bytes);
+        let b = if b.len() > room {
+            self.overflow = true;
+            &b[..room]
+        } else {
+            b
+        };
+        self.sink_bytes += b.len();
+        match self.sink_data.last_mut() {
+            Some((f, d)) if *f == fd => d.extend_from_slice(b),
+            _ => self.sink_data.push((fd, b.to_vec())),
+        }
+    }
+
+    /// Takes the bytes waiting for `exec`-opened files.
+    pub(super) fn take_sinks(&mut self) -> Vec<(usize, Vec<u8>)> {
+        self.sink_bytes = 0;
+        std::mem::take(&mut self.sink_data)
+    }
+
+    /// Moves another stream's waiting file bytes behind this one's.
+    fn adopt_sinks(&mut self, other: &mut Io) {
+        for (fd, d) in other.take_sinks() {
+            self.push_sink(fd, &d);
         }
     }
 
@@ -243,7 +295,7 @@ impl Io {
         let mut proxies: Vec<(usize, usize)> = Vec::new();
         for fd in 3..FDS {
             let p = parent.fds[fd];
-            self.fds[fd] = if p == NULL_FD || p == CLOSED_FD {
+            self.fds[fd] = if p == NULL_FD || p == CLOSED_FD || is_sink(p) {
                 p
             } else if p == parent.fds[2] {
                 self.fds[2]
@@ -264,6 +316,7 @@ impl Io {
             let data = std::mem::take(&mut child.bufs[*k]);
             self.push(*p, &data);
         }
+        self.adopt_sinks(child);
     }
 
     /// The output descriptors, to put back after a subshell changed them with `exec`.
@@ -326,7 +379,7 @@ impl Shell<'_> {
         let mut proxies: Vec<usize> = Vec::new();
         for fd in 1..FDS {
             let slot = io.fds[fd];
-            sub.fds[fd] = if slot == NULL_FD || slot == CLOSED_FD {
+            sub.fds[fd] = if slot == NULL_FD || slot == CLOSED_FD || is_sink(slot) {
                 slot
             } else if let Some(k) = proxies.iter().position(|p| *p == slot) {
                 k
@@ -387,6 +440,7 @@ impl Shell<'_> {
             None => f(self, stdin, &mut sub),
         };
         self.restore_in_fds(saved_in);
+        io.adopt_sinks(&mut sub);
         let overflow = sub.overflow;
         let mut bufs = std::mem::take(&mut sub.bufs);
         for (k, slot) in proxies.iter().enumerate() {
@@ -417,9 +471,8 @@ impl Shell<'_> {
     }
 
     /// `exec` with redirections only: they change this shell's descriptors for the rest of
-    /// the script (or subshell). Output to a file that way is refused: the file would only
-    /// be written when the script ends, and commands reading it before then would see it
-    /// empty.
+    /// the script (or subshell). `exec n>file`/`n>>file` open the file for good: writes to it
+    /// reach the file when each command is done.
     pub(super) fn exec_redirects(
         &mut self,
         redirs: &[ast::IoRedirect],
@@ -427,32 +480,64 @@ impl Shell<'_> {
         io: &mut Io,
     ) -> R<i32> {
         use ast::{IoFileRedirectKind as K, IoFileRedirectTarget as T, IoRedirect as IR};
+        self.flush_sinks(io)?;
+        let mut rest = Vec::new();
         for r in redirs {
-            let to_file = match r {
-                IR::File(
-                    _,
-                    K::Write | K::Clobber | K::Append | K::ReadAndWrite,
-                    T::Filename(w),
-                ) => Some(w),
-                IR::OutputAndError(w, _) => Some(w),
+            match r {
+                IR::File(fd, kind @ (K::Write | K::Clobber | K::Append), T::Filename(w)) => {
+                    let (name, path) = self.redirect_target(w)?;
+                    if matches!(path.as_str(), "/dev/null" | "/dev/stdout" | "/dev/stderr") {
+                        rest.push(r.clone());
+                        continue;
+                    }
+                    let fd = match fd.unwrap_or(1) {
+                        n @ 1..=9 => n as usize,
+                        n => return unsupported_fd(n as usize),
+                    };
+                    if let Err(msg) = self.open_out_file(
+                        &name,
+                        &path,
+                        matches!(kind, K::Write),
+                        matches!(kind, K::Append),
+                    ) {
+                        io.errln(&msg);
+                        return Ok(1);
+                    }
+                    self.out_files[fd] = Some(OutFile {
+                        path,
+                        pos: (!matches!(kind, K::Append)).then(Default::default),
+                    });
+                    if fd >= 3 {
+                        self.in_fds[fd] = None;
+                    }
+                    io.fds[fd] = SINK + fd;
+                }
+                IR::File(_, K::ReadAndWrite, T::Filename(_)) => {
+                    return abort(
+                        UNSUPPORTED_EXIT,
+                        "bash: exec with a read-write descriptor (`exec 3<>file`) is not supported in this sandbox",
+                    );
+                }
+                IR::OutputAndError(w, _) => {
+                    let (_, path) = self.redirect_target(w)?;
+                    if !matches!(path.as_str(), "/dev/null" | "/dev/stdout" | "/dev/stderr") {
+                        return abort(
+                            UNSUPPORTED_EXIT,
+                            "bash: exec with output and errors to a file (`exec &>file`) is not supported in this sandbox",
+                        );
+                    }
+                    rest.push(r.clone());
+                }
                 IR::File(_, _, T::ProcessSubstitution(ast::ProcessSubstitutionKind::Write, _)) => {
                     return abort(
                         UNSUPPORTED_EXIT,
                         "bash: output process substitution >(…) is not supported in this sandbox",
                     );
                 }
-                _ => None,
-            };
-            if let Some(w) = to_file {
-                let (_, path) = self.redirect_target(w)?;
-                if !matches!(path.as_str(), "/dev/null" | "/dev/stdout" | "/dev/stderr") {
-                    return abort(
-                        UNSUPPORTED_EXIT,
-                        "bash: exec with output to a file (`exec >file`, `exec 3>file`) is not supported in this sandbox",
-                    );
-                }
+                _ => rest.push(r.clone()),
             }
         }
+        let redirs = &rest;
         let mut files = Vec::new();
         let mut new_input = None;
         for r in redirs {
@@ -592,6 +677,10 @@ impl Shell<'_> {
                                     );
                                 }
                                 t.io.fds[fd] = CLOSED_FD;
+                                if t.saved_in.is_none() {
+                                    // `exec 3>&-` closes an `exec`-opened file for good.
+                                    self.out_files[fd] = None;
+                                }
                                 return Ok(());
                             }
                             match v.parse::<i32>() {
@@ -792,5 +881,66 @@ impl Shell<'_> {
         for p in psubs {
             let _ = self.fs.remove(&p, false);
         }
+    }
+}
+
+impl Shell<'_> {
+    /// Opens a file for `exec n>file`: the checks `>` makes, then truncation (`>`) or
+    /// creation (`>>`). The error is bash's message.
+    fn open_out_file(
+        &mut self,
+        name: &str,
+        path: &str,
+        write: bool,
+        append: bool,
+    ) -> Result<(), String> {
+        if self.fs.is_dir(path) {
+            return Err(format!("bash: {name}: Is a directory"));
+        }
+        if self.opts.noclobber && write && self.fs.stat(path).is_ok_and(|m| m.kind == Kind::File) {
+            return Err(format!("bash: {name}: cannot overwrite existing file"));
+        }
+        if !self.fs.is_dir(vfs::parent(path)) {
+            return Err(format!("bash: {name}: No such file or directory"));
+        }
+        self.fs
+            .write(path, b"", append)
+            .map_err(|e| format!("bash: {name}: {e}"))
+    }
+
+    /// Writes what commands sent to `exec`-opened files into them, at each file's offset.
+    pub(super) fn flush_sinks(&mut self, io: &mut Io) -> R<()> {
+        for (fd, data) in io.take_sinks() {
+            let Some(f) = self.out_files[fd].as_ref() else {
+                continue;
+            };
+            let path = f.path.clone();
+            let r = match &f.pos {
+                None => self.fs.write(&path, &data, true),
+                Some(at) => {
+                    let pos = at.get();
+                    at.set(pos + data.len());
+                    match self.fs.read(&path) {
+                        // Nobody else wrote: the offset is the end.
+                        Ok(old) if old.len() == pos => self.fs.write(&path, &data, true),
+                        Ok(old) => {
+                            let mut new = old.as_ref().clone();
+                            if new.len() < pos {
+                                new.resize(pos, 0);
+                            }
+                            let end = (pos + data.len()).min(new.len());
+                            new.splice(pos..end, data.iter().copied());
+                            self.fs.write(&path, &new, false)
+                        }
+                        Err(_) => self.fs.write(&path, &data, true),
+                    }
+                }
+            };
+            if let Err(e) = r {
+                let shown = self.display_path(&path);
+                io.errln(&format!("bash: {shown}: {e}"));
+            }
+        }
+        Ok(())
     }
 }

@@ -2,9 +2,10 @@
 
 use brush_parser::ast;
 
-use crate::memory::{str_cost, strs_cost};
+use crate::memory::strs_cost;
 use crate::vfs::{self};
 
+use super::arrays::{self, Sub};
 use super::*;
 
 impl Shell<'_> {
@@ -12,7 +13,8 @@ impl Shell<'_> {
     pub fn get_var(&self, name: &str) -> Option<String> {
         match self.vars.get(name)? {
             Var::Str(s) => Some(s.clone()),
-            Var::Arr(a) => a.first().cloned(),
+            Var::Arr(a) => a.get(0).cloned(),
+            Var::Assoc(m) => m.get("0").cloned(),
         }
     }
 
@@ -45,22 +47,142 @@ impl Shell<'_> {
             && let Some(idx) = rest.strip_suffix(']')
         {
             if idx == "@" || idx == "*" {
-                return matches!(self.vars.get(name), Some(Var::Arr(a)) if !a.is_empty())
-                    || matches!(self.vars.get(name), Some(Var::Str(_)));
+                return match self.vars.get(name) {
+                    Some(Var::Arr(a)) => !a.is_empty(),
+                    Some(Var::Assoc(m)) => !m.is_empty(),
+                    Some(Var::Str(_)) => true,
+                    None => false,
+                };
             }
-            let Ok(i) = self.arith_str(idx) else {
-                return false;
-            };
-            return match self.vars.get(name) {
-                Some(Var::Arr(a)) => {
-                    let i = if i < 0 { a.len() as i64 + i } else { i };
-                    (0..a.len() as i64).contains(&i)
+            return match self.subscript(name, idx) {
+                Ok(Sub::Key(k)) => {
+                    matches!(self.vars.get(name), Some(Var::Assoc(m)) if m.contains(&k))
                 }
-                Some(Var::Str(_)) => i == 0 || i == -1,
-                None => false,
+                Ok(Sub::Index(i)) => match self.vars.get(name) {
+                    Some(Var::Arr(a)) => a.resolve(i).is_some_and(|i| a.get(i).is_some()),
+                    Some(Var::Str(_)) => i == 0 || i == -1,
+                    _ => false,
+                },
+                Err(_) => false,
             };
         }
-        self.vars.contains_key(s)
+        match self.vars.get(s) {
+            Some(Var::Arr(a)) => a.get(0).is_some(),
+            Some(Var::Assoc(m)) => m.contains("0"),
+            Some(Var::Str(_)) => true,
+            None => false,
+        }
+    }
+
+    /// Whether `name` is (or is declared as) an associative array.
+    pub(super) fn is_assoc(&self, name: &str) -> bool {
+        matches!(self.vars.get(name), Some(Var::Assoc(_))) || self.attr(name) & attr::ASSOC != 0
+    }
+
+    /// Evaluates a subscript: a key (expanded as a word) for an associative array, an
+    /// arithmetic index otherwise.
+    pub(super) fn subscript(&mut self, name: &str, idx: &str) -> R<Sub> {
+        if self.is_assoc(name) {
+            Ok(Sub::Key(self.expand_str(idx)?))
+        } else {
+            Ok(Sub::Index(self.arith_str(idx)?))
+        }
+    }
+
+    /// Sets one element (`a[i]=v`, `m[k]=v`, `a[i]+=v`), through the variable's attributes.
+    /// `shown` is the subscript as written, for the error message.
+    pub(super) fn set_element(
+        &mut self,
+        name: &str,
+        sub: Sub,
+        shown: &str,
+        value: String,
+        append: bool,
+    ) -> R<()> {
+        self.check_writable(name)?;
+        let bad = || Flow::Fatal(1, format!("bash: {name}[{shown}]: bad array subscript"));
+        let old = match (&sub, self.vars.get(name)) {
+            (Sub::Key(k), Some(Var::Assoc(m))) => m.get(k).cloned(),
+            (Sub::Index(i), Some(Var::Arr(a))) => {
+                let Some(i) = a.resolve(*i) else {
+                    return Err(bad());
+                };
+                a.get(i).cloned()
+            }
+            (Sub::Index(i), Some(Var::Str(s))) if *i == 0 || *i == -1 => Some(s.clone()),
+            _ => None,
+        };
+        if matches!(&sub, Sub::Key(k) if k.is_empty()) {
+            return Err(bad());
+        }
+        let v = self.elem_value(name, value, old, append)?;
+        self.check_len(&v)?;
+        let var = self.take_var(name);
+        let var = match (sub, var) {
+            (Sub::Key(k), var) => {
+                let mut m = match var {
+                    Some(Var::Assoc(m)) => m,
+                    Some(Var::Str(s)) => {
+                        let mut m = arrays::Assoc::default();
+                        m.set("0".to_owned(), s);
+                        m
+                    }
+                    _ => arrays::Assoc::default(),
+                };
+                m.set(k, v);
+                Var::Assoc(m)
+            }
+            (Sub::Index(i), var) => {
+                let mut a = match var {
+                    Some(Var::Arr(a)) => a,
+                    Some(Var::Str(s)) => arrays::Indexed::from_vec(vec![s]),
+                    _ => arrays::Indexed::default(),
+                };
+                let Some(i) = a.resolve(i) else {
+                    self.put_var(name.to_owned(), Var::Arr(a))?;
+                    return Err(bad());
+                };
+                if let Err(e) = arrays::Indexed::check_index(i) {
+                    self.put_var(name.to_owned(), Var::Arr(a))?;
+                    return Err(e);
+                }
+                a.set(i, v);
+                Var::Arr(a)
+            }
+        };
+        self.put_var(name.to_owned(), var)
+    }
+
+    /// An element's new value as the variable's attributes make it (`-i` evaluates and `+=`
+    /// adds, `-l`/`-u` change case; `+=` otherwise appends text).
+    pub(super) fn elem_value(
+        &mut self,
+        name: &str,
+        value: String,
+        old: Option<String>,
+        append: bool,
+    ) -> R<String> {
+        let a = self.attr(name);
+        let v = if a & attr::INTEGER != 0 {
+            let n = self.arith_str(&value)?;
+            if append {
+                let o = self.arith_str(old.as_deref().unwrap_or(""))?;
+                o.wrapping_add(n).to_string()
+            } else {
+                n.to_string()
+            }
+        } else if append {
+            old.unwrap_or_default() + &value
+        } else {
+            value
+        };
+        Ok(if a & attr::LOWER != 0 {
+            v.to_lowercase()
+        } else if a & attr::UPPER != 0 {
+            v.to_uppercase()
+        } else {
+            v
+        })
     }
 
     /// Fails when `name` is readonly.
@@ -97,50 +219,18 @@ impl Shell<'_> {
         }
     }
 
-    /// A value as a variable with these attributes stores it: `-i` evaluates it (and `+=` adds),
-    /// `-l`/`-u` change its case.
-    pub(super) fn attr_value(&mut self, name: &str, value: String, append: bool) -> R<String> {
-        let a = self.attr(name);
-        let old = self.get_var(name).unwrap_or_default();
-        let v = if a & attr::INTEGER != 0 {
-            let n = self.arith_str(&value)?;
-            if append {
-                let o = old;
-                let o = self.arith_str(&o)?;
-                o.wrapping_add(n).to_string()
-            } else {
-                n.to_string()
-            }
-        } else if append {
-            old + &value
-        } else {
-            value
-        };
-        Ok(if a & attr::LOWER != 0 {
-            v.to_lowercase()
-        } else if a & attr::UPPER != 0 {
-            v.to_uppercase()
-        } else {
-            v
-        })
-    }
-
-    /// Assigns a scalar through the variable's attributes (`x=v`, `x+=v`, `declare x=v`).
+    /// Assigns a scalar through the variable's attributes (`x=v`, `x+=v`, `declare x=v`); on
+    /// an array it sets element 0 (key "0" of an associative one), as bash does.
     pub(super) fn assign_scalar(&mut self, name: &str, value: String, append: bool) -> R<()> {
         self.check_writable(name)?;
-        let v = self.attr_value(name, value, append)?;
-        // An array keeps its other elements: `a=v` sets element 0.
-        if let Some(Var::Arr(_)) = self.vars.get(name) {
-            let Some(Var::Arr(mut arr)) = self.take_var(name) else {
-                return Ok(());
-            };
-            if arr.is_empty() {
-                arr.push(v);
-            } else {
-                arr[0] = v;
-            }
-            return self.put_var(name.to_owned(), Var::Arr(arr));
+        if self.is_assoc(name) {
+            return self.set_element(name, Sub::Key("0".to_owned()), "0", value, append);
         }
+        if matches!(self.vars.get(name), Some(Var::Arr(_))) || self.attr(name) & attr::ARRAY != 0 {
+            return self.set_element(name, Sub::Index(0), "0", value, append);
+        }
+        let old = self.get_var(name);
+        let v = self.elem_value(name, value, old, append)?;
         self.set_var(name, v)
     }
 
@@ -150,32 +240,34 @@ impl Shell<'_> {
         for v in &vals {
             self.check_len(v)?;
         }
-        self.put_var(name.to_owned(), Var::Arr(vals))
+        self.put_var(name.to_owned(), Var::arr(vals))
     }
 
-    /// `unset 'a[i]'`: only the last element can go (the arrays here are dense).
-    pub(super) fn unset_element(&mut self, name: &str, index: &str) -> R<()> {
-        let i = self.arith_str(index)?;
-        let Some(Var::Arr(mut arr)) = self.take_var(name) else {
-            if i == 0 {
-                self.take_var(name);
-            }
-            return Ok(());
+    /// `unset 'a[i]'` / `unset 'm[k]'`; false (after the message) for a bad subscript.
+    pub(super) fn unset_element(&mut self, name: &str, index: &str, io: &mut Io) -> R<bool> {
+        let sub = self.subscript(name, index)?;
+        let Some(var) = self.take_var(name) else {
+            return Ok(true);
         };
-        let len = arr.len() as i64;
-        let i = if i < 0 { len + i } else { i };
-        if i == len - 1 {
-            arr.pop();
-        } else if (0..len).contains(&i) {
-            self.put_var(name.to_owned(), Var::Arr(arr))?;
-            return abort(
-                UNSUPPORTED_EXIT,
-                format!(
-                    "bash: unset {name}[{index}]: sparse arrays (removing an element before the last) are not supported in this sandbox"
-                ),
-            );
-        }
-        self.put_var(name.to_owned(), Var::Arr(arr))
+        let var = match (sub, var) {
+            (Sub::Key(k), Var::Assoc(mut m)) => {
+                m.remove(&k);
+                Var::Assoc(m)
+            }
+            (Sub::Index(i), Var::Arr(mut a)) => {
+                let Some(j) = a.resolve(i) else {
+                    self.put_var(name.to_owned(), Var::Arr(a))?;
+                    io.errln(&format!("bash: unset: [{index}]: bad array subscript"));
+                    return Ok(false);
+                };
+                a.remove(j);
+                Var::Arr(a)
+            }
+            (Sub::Index(0 | -1), Var::Str(_)) => return Ok(true),
+            (_, v) => v,
+        };
+        self.put_var(name.to_owned(), var)?;
+        Ok(true)
     }
 
     /// Stores a variable, charging its bytes (and giving back the old value's).
@@ -253,6 +345,7 @@ impl Shell<'_> {
             vars_bytes: self.vars_bytes,
             pos_bytes: self.pos_bytes,
             in_fds: self.in_fds.clone(),
+            out_files: self.out_files.clone(),
             held,
         })
     }
@@ -272,6 +365,7 @@ impl Shell<'_> {
         self.vars_bytes = s.vars_bytes;
         self.pos_bytes = s.pos_bytes;
         self.in_fds = s.in_fds;
+        self.out_files = s.out_files;
     }
 
     pub(super) fn assign(&mut self, a: &ast::Assignment) -> R<()> {
@@ -282,107 +376,17 @@ impl Shell<'_> {
             }
             (ast::AssignmentName::VariableName(n), ast::AssignmentValue::Array(items)) => {
                 self.check_writable(n)?;
-                let mut new_vals = Vec::new();
-                let mut indexed: Vec<(i64, String)> = Vec::new();
-                let mut next = 0i64;
-                for (idx, w) in items {
-                    match idx {
-                        Some(i) => {
-                            next = self.arith_str(&i.value)?;
-                            let v = self.expand_str(&w.value)?;
-                            indexed.push((next, v));
-                            next += 1;
-                        }
-                        None => {
-                            for v in self.expand_word(w)? {
-                                indexed.push((next, v));
-                                next += 1;
-                            }
-                        }
-                    }
-                }
-                if items.iter().any(|(i, _)| i.is_some()) {
-                    // `([2]=b [0]=a)`: fine when the indexes fill 0..n; gaps would need sparse
-                    // arrays.
-                    indexed.sort_by_key(|(i, _)| *i);
-                    indexed.dedup_by(|b, a| {
-                        if a.0 == b.0 {
-                            a.1 = std::mem::take(&mut b.1);
-                            true
-                        } else {
-                            false
-                        }
-                    });
-                    if a.append || indexed.iter().enumerate().any(|(k, (i, _))| *i != k as i64) {
-                        return abort(
-                            UNSUPPORTED_EXIT,
-                            format!(
-                                "bash: {n}=(…): sparse arrays (indexes with gaps) are not supported in this sandbox"
-                            ),
-                        );
-                    }
-                }
-                new_vals.extend(indexed.into_iter().map(|(_, v)| v));
-                // `a+=(...)` grows the array in place (a copy per append would be quadratic).
-                let vals = if a.append {
-                    let mut vals = match self.take_var(n) {
-                        Some(Var::Arr(v)) => v,
-                        Some(Var::Str(s)) => vec![s],
-                        None => Vec::new(),
-                    };
-                    vals.extend(new_vals);
-                    vals
+                if self.is_assoc(n) {
+                    self.assign_assoc(n, items, a.append)
                 } else {
-                    new_vals
-                };
-                self.put_var(n.clone(), Var::Arr(vals))
+                    self.assign_indexed(n, items, a.append)
+                }
             }
             (ast::AssignmentName::ArrayElementName(n, idx), ast::AssignmentValue::Scalar(w)) => {
                 self.check_writable(n)?;
-                let i = self.arith_str(idx)?;
+                let sub = self.subscript(n, idx)?;
                 let v = self.expand_str(&w.value)?;
-                let len = match self.vars.get(n) {
-                    Some(Var::Arr(a)) => a.len(),
-                    Some(Var::Str(_)) => 1,
-                    None => 0,
-                } as i64;
-                let i = if i < 0 { len + i } else { i };
-                if i < 0 {
-                    return Err(Flow::Fatal(
-                        1,
-                        format!("bash: {n}[{idx}]: bad array subscript"),
-                    ));
-                }
-                if i > len {
-                    return abort(
-                        UNSUPPORTED_EXIT,
-                        format!(
-                            "bash: {n}[{idx}]=: sparse arrays (assigning past the end) are not supported in this sandbox"
-                        ),
-                    );
-                }
-                let v = if self.attr(n) & attr::INTEGER != 0 {
-                    self.arith_str(&v)?.to_string()
-                } else {
-                    v
-                };
-                let mut arr = match self.take_var(n) {
-                    Some(Var::Arr(a)) => a,
-                    Some(Var::Str(s)) => vec![s],
-                    None => Vec::new(),
-                };
-                let i = i as usize;
-                if arr.len() <= i {
-                    self.fits(str_cost(""))?;
-                    arr.push(String::new());
-                }
-                arr[i] = if a.append {
-                    std::mem::take(&mut arr[i]) + &v
-                } else {
-                    v
-                };
-                self.check_len(&arr[i])?;
-                self.put_var(n.clone(), Var::Arr(arr))
+                self.set_element(n, sub, idx, v, a.append)
             }
             _ => abort(
                 UNSUPPORTED_EXIT,
