@@ -40,6 +40,11 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             "version",
         ],
     );
+    // --posix turns off the GNU extensions (`\+`, `\|`, `\n` in a class...); this sed has them on.
+    if args.iter().any(|a| a == "--posix") {
+        ctx.warn("sed", "option '--posix' is not supported in this sandbox");
+        return Ok(2);
+    }
     let (flags, mut files) = match ctx.opts(&SPEC, args) {
         Ok(x) => x,
         Err(st) => return Ok(st),
@@ -47,11 +52,15 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut scripts = Vec::new();
     let (mut quiet, mut extended, mut in_place, mut separate) = (false, false, false, false);
     let mut script_given = false;
+    let mut backup_suffix: Option<String> = None;
     for (c, v) in flags {
         match c {
             'n' => quiet = true,
             'E' | 'r' => extended = true,
-            'i' => in_place = true,
+            'i' => {
+                in_place = true;
+                backup_suffix = v.filter(|s| !s.is_empty());
+            }
             's' => separate = true,
             'e' => {
                 scripts.extend(v);
@@ -123,8 +132,24 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         m.run(ctx)?;
         quit = m.quit;
         if in_place {
-            if let Some((name, _)) = group.first() {
+            if let Some((name, original)) = group.first() {
                 let path = ctx.path(name);
+                // `-i.bak` keeps the original; a `*` in the suffix stands for the file's name.
+                if let Some(suffix) = &backup_suffix {
+                    let backup = match name.rsplit_once('/') {
+                        Some((dir, base)) if suffix.contains('*') => {
+                            format!("{dir}/{}", suffix.replace('*', base))
+                        }
+                        _ if suffix.contains('*') => suffix.replace('*', name),
+                        _ => format!("{name}{suffix}"),
+                    };
+                    let bpath = ctx.path(&backup);
+                    if let Err(e) = ctx.sh.fs.write(&bpath, original, false) {
+                        ctx.warn("sed", format!("cannot rename {name}: {e}"));
+                        st = 4;
+                        continue;
+                    }
+                }
                 if let Err(e) = ctx.sh.fs.write(&path, &m.out, false) {
                     ctx.warn("sed", format!("couldn't open temporary file {name}: {e}"));
                     st = 4;
