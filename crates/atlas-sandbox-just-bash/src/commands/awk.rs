@@ -1433,7 +1433,9 @@ impl Awk<'_, '_, '_> {
             None => {
                 let Some(m) = self.main.as_mut() else {
                     if self.in_begin {
-                        return err("getline from the main input in BEGIN is not supported in this sandbox");
+                        return err(
+                            "getline from the main input in BEGIN is not supported in this sandbox",
+                        );
                     }
                     // In END: nothing left to read.
                     return Ok(Val::Num(0.0));
@@ -2293,11 +2295,19 @@ fn sprintf(fmt: &str, args: &[Val]) -> Result<String, String> {
             'd' | 'i' => c_decimal(v.num().trunc() as i64, prec, sign),
             'o' => {
                 let d = format!("{:o}", v.num() as i64);
-                if alt && !d.starts_with('0') { format!("0{d}") } else { d }
+                if alt && !d.starts_with('0') {
+                    format!("0{d}")
+                } else {
+                    d
+                }
             }
             'x' | 'X' => {
                 let n = v.num() as i64;
-                let d = if conv == 'x' { format!("{n:x}") } else { format!("{n:X}") };
+                let d = if conv == 'x' {
+                    format!("{n:x}")
+                } else {
+                    format!("{n:X}")
+                };
                 match (alt && n != 0, conv) {
                     (true, 'x') => format!("0x{d}"),
                     (true, _) => format!("0X{d}"),
@@ -2324,10 +2334,7 @@ fn sprintf(fmt: &str, args: &[Val]) -> Result<String, String> {
                 }
             }
             'f' | 'F' => signed(format!("{:.*}", prec.unwrap_or(6), v.num()), v.num()),
-            'e' | 'E' => signed(
-                c_exponent(v.num(), prec.unwrap_or(6), conv == 'E'),
-                v.num(),
-            ),
+            'e' | 'E' => signed(c_exponent(v.num(), prec.unwrap_or(6), conv == 'E'), v.num()),
             'g' => signed(fmt_g(v.num(), prec.unwrap_or(6)), v.num()),
             'G' => signed(fmt_g(v.num(), prec.unwrap_or(6)).to_uppercase(), v.num()),
             other => {

@@ -682,7 +682,9 @@ fn jq16_numbers(v: Val) -> Val {
     match v {
         Val::Num(n) => match as_f64(&n) {
             Some(f) if f.is_nan() => Val::Null,
-            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 && !(f == 0.0 && f.is_sign_negative()) => {
+            Some(f)
+                if f.fract() == 0.0 && f.abs() < 1e15 && !(f == 0.0 && f.is_sign_negative()) =>
+            {
                 Val::Num(Num::Int(f as isize))
             }
             Some(f) => Val::Num(Num::Dec(jq16_number_text(f).into())),
@@ -706,7 +708,11 @@ fn jq16_numbers(v: Val) -> Val {
 /// jq 1.6's `jvp_dtoa_fmt`: the shortest digits that read back to `f`, in exponent form when
 /// the decimal point is 4 or more places left of them or more than 15 places right of them.
 fn jq16_number_text(f: f64) -> String {
-    let f = if f.is_infinite() { f.signum() * f64::MAX } else { f };
+    let f = if f.is_infinite() {
+        f.signum() * f64::MAX
+    } else {
+        f
+    };
     if f == 0.0 {
         return if f.is_sign_negative() { "-0" } else { "0" }.to_owned();
     }
@@ -719,7 +725,11 @@ fn jq16_number_text(f: f64) -> String {
     if decpt <= -4 || decpt > nd + 15 {
         let e = decpt - 1;
         let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let es = if e < 0 { '-' } else { '+' };
         format!("{sign}{first}{frac}e{es}{:02}", e.abs())
     } else if decpt <= 0 {

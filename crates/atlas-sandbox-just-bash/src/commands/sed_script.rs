@@ -112,7 +112,9 @@ impl Parser {
                 }
                 k += 1;
             }
-            (k > 0).then(|| char::from_u32(v).map(|c| (c, 1 + k))).flatten()
+            (k > 0)
+                .then(|| char::from_u32(v).map(|c| (c, 1 + k)))
+                .flatten()
         };
         match n {
             't' => Some(('\t', 1)),
