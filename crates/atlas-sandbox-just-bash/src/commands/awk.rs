@@ -90,6 +90,14 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 i += 1;
             }
             let w: String = c[st..i].iter().collect();
+            // gawk gives these names a meaning this awk lacks; as plain variables they would
+            // silently be empty.
+            if matches!(
+                w.as_str(),
+                "ENVIRON" | "ARGV" | "ARGC" | "CONVFMT" | "BEGINFILE" | "ENDFILE" | "ARGIND"
+            ) {
+                return Err(format!("{w} is not supported in this sandbox"));
+            }
             out.push(if BUILTINS.contains(&w.as_str()) {
                 Tok::Builtin(w)
             } else {
@@ -117,7 +125,26 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                             '\\' => Some('\\'),
                             '"' => Some('"'),
                             '/' => Some('/'),
-                            _ => None,
+                            'a' => Some('\x07'),
+                            'b' => Some('\x08'),
+                            'f' => Some('\x0c'),
+                            'v' => Some('\x0b'),
+                            '0'..='7' => {
+                                let mut v = e.to_digit(8).unwrap_or(0);
+                                for _ in 0..2 {
+                                    match c.get(i).and_then(|d| d.to_digit(8)) {
+                                        Some(d) => {
+                                            v = v * 8 + d;
+                                            i += 1;
+                                        }
+                                        None => break,
+                                    }
+                                }
+                                char::from_u32(v)
+                            }
+                            // gawk drops the backslash of any other escape ("\." is "."),
+                            // warning on stderr.
+                            _ => Some(e),
                         };
                         match unescaped {
                             Some(u) => s.push(u),
@@ -170,6 +197,13 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 s.push(d);
             }
             out.push(Tok::Re(s));
+            continue;
+        }
+        // gawk's `**` and `**=` are `^` and `^=`.
+        if ch == '*' && c.get(i + 1) == Some(&'*') {
+            let assign = c.get(i + 2) == Some(&'=');
+            out.push(Tok::Op(if assign { "^=" } else { "^" }));
+            i += if assign { 3 } else { 2 };
             continue;
         }
         let rest: String = c[i..c.len().min(i + 2)].iter().collect();
@@ -1085,10 +1119,25 @@ fn to_num_str(s: &str) -> f64 {
 }
 
 fn fmt_num(n: f64) -> String {
-    if n.is_finite() && n == n.trunc() && n.abs() < 1e16 {
-        return format!("{}", n as i64);
+    if n.is_finite() && n == n.trunc() {
+        // gawk prints every integral value in full (1e30 is 1000000000000000019884624838656),
+        // never in OFMT's exponent form.
+        return if n.abs() < 1e16 {
+            format!("{}", n as i64)
+        } else {
+            format!("{n:.0}")
+        };
+    }
+    if !n.is_finite() {
+        return gawk_special(n);
     }
     fmt_g(n, 6)
+}
+
+/// gawk's spelling of infinities and NaN in output and in every numeric `printf` conversion.
+fn gawk_special(n: f64) -> String {
+    let sign = if n.is_sign_negative() { '-' } else { '+' };
+    format!("{sign}{}", if n.is_nan() { "nan" } else { "inf" })
 }
 
 pub(crate) fn fmt_g(n: f64, prec: usize) -> String {
@@ -1234,6 +1283,8 @@ struct Awk<'c, 's, 'a> {
     main: Option<MainInput>,
     /// More input files follow the one being read.
     more_files: bool,
+    /// Running BEGIN: a plain `getline` there would open the first input file.
+    in_begin: bool,
     vars: HashMap<String, Val>,
     arrays: HashMap<String, HashMap<String, Val>>,
     fields: Vec<String>,
@@ -1381,7 +1432,12 @@ impl Awk<'_, '_, '_> {
             }
             None => {
                 let Some(m) = self.main.as_mut() else {
-                    // In BEGIN (before any input is opened) or END: nothing to read.
+                    if self.in_begin {
+                        return err(
+                            "getline from the main input in BEGIN is not supported in this sandbox",
+                        );
+                    }
+                    // In END: nothing left to read.
                     return Ok(Val::Num(0.0));
                 };
                 let mut p = m.pos;
@@ -1450,6 +1506,11 @@ impl Awk<'_, '_, '_> {
         }
         // Count the fields before making them: a long string of separators is millions of
         // small strings.
+        if fs.is_empty() {
+            // gawk: an empty FS makes each character a field.
+            self.fits(s.len() as u64 * (str_cost("") + 24))?;
+            return Ok(s.chars().map(String::from).collect());
+        }
         let count = if fs == " " {
             s.split([' ', '\t', '\n']).filter(|f| !f.is_empty()).count()
         } else if fs.chars().count() == 1 && fs != "\\" {
@@ -1794,14 +1855,16 @@ impl Awk<'_, '_, '_> {
             },
             "substr" => {
                 let s: Vec<char> = arg(self, 0)?.str().chars().collect();
-                let m = arg(self, 1)?.num().round();
+                // gawk 5.2 truncates both numbers, and a start before 1 moves to 1 without
+                // shortening the length: substr("hello", -1, 3) is "hel", substr(s, 1.5, 2.3) "he".
+                let m = arg(self, 1)?.num().trunc();
                 let n = if args.len() > 2 {
-                    arg(self, 2)?.num().round()
+                    arg(self, 2)?.num().trunc()
                 } else {
                     f64::INFINITY
                 };
                 let start = m.max(1.0);
-                let end = (m + n).min(s.len() as f64 + 1.0);
+                let end = (start + n).min(s.len() as f64 + 1.0);
                 if end <= start {
                     Val::Str(String::new())
                 } else {
@@ -1820,6 +1883,8 @@ impl Awk<'_, '_, '_> {
                 };
                 let fs = if args.len() > 2 {
                     match &args[2] {
+                        // The regex / / is one blank, not the string " " (default splitting).
+                        Expr::Re(r) if r.as_str() == " " => "[ ]".to_owned(),
                         Expr::Re(r) => r.as_str().to_owned(),
                         e => self.eval(e)?.str(),
                     }
@@ -1901,7 +1966,7 @@ impl Awk<'_, '_, '_> {
                     vals.push(self.eval(a)?);
                 }
                 match vals.split_first() {
-                    Some((f, rest)) => Val::Str(sprintf(&f.str(), rest)),
+                    Some((f, rest)) => Val::Str(sprintf(&f.str(), rest).map_err(Err)?),
                     None => Val::Str(String::new()),
                 }
             }
@@ -1982,7 +2047,7 @@ impl Awk<'_, '_, '_> {
                                     .get("OFMT")
                                     .map(Val::str)
                                     .unwrap_or_else(|| "%.6g".to_owned());
-                                sprintf(&ofmt, &[Val::Num(n)])
+                                sprintf(&ofmt, &[Val::Num(n)]).unwrap_or_default()
                             }
                             other => other.str(),
                         });
@@ -1998,7 +2063,7 @@ impl Awk<'_, '_, '_> {
                     vals.push(self.eval(a)?);
                 }
                 if let Some((f, rest)) = vals.split_first() {
-                    let s = sprintf(&f.str(), rest);
+                    let s = sprintf(&f.str(), rest).map_err(Err)?;
                     self.out.extend_from_slice(s.as_bytes());
                     self.account().map_err(Err)?;
                 }
@@ -2137,13 +2202,19 @@ fn arith(op: &str, x: f64, y: f64) -> ER<f64> {
 /// rejects precisions above `u16::MAX`, and a huge width would be allocated in full).
 const MAX_FIELD: usize = 10_000;
 
-fn sprintf(fmt: &str, args: &[Val]) -> String {
+/// gawk's `sprintf`: `Err` when the arguments run out, which gawk makes a fatal error (exit 2)
+/// rather than formatting the missing ones as empty.
+fn sprintf(fmt: &str, args: &[Val]) -> Result<String, String> {
     let c: Vec<char> = fmt.chars().collect();
     let mut out = String::new();
     let mut i = 0;
     let mut ai = 0;
+    let ran_out = std::cell::Cell::new(false);
     let next = |ai: &mut usize| -> Val {
-        let v = args.get(*ai).cloned().unwrap_or(Val::StrNum(String::new()));
+        let v = args.get(*ai).cloned().unwrap_or_else(|| {
+            ran_out.set(true);
+            Val::StrNum(String::new())
+        });
         *ai += 1;
         v
     };
@@ -2199,15 +2270,50 @@ fn sprintf(fmt: &str, args: &[Val]) -> String {
         };
         i += 1;
         let v = next(&mut ai);
+        if ran_out.get() {
+            return Err("fatal: not enough arguments to satisfy format string".to_owned());
+        }
+        // C's sign flags: `+` wins over ` ` for every signed conversion.
+        let sign = if flags.contains('+') {
+            Some('+')
+        } else if flags.contains(' ') {
+            Some(' ')
+        } else {
+            None
+        };
+        let signed = |s: String, n: f64| match sign {
+            Some(c) if n >= 0.0 || (n == 0.0 && !n.is_sign_negative()) => format!("{c}{s}"),
+            _ => s,
+        };
+        let alt = flags.contains('#');
         let mut s = match conv {
-            'd' | 'i' => c_decimal(
-                v.num().trunc() as i64,
-                prec,
-                flags.contains('+').then_some('+'),
-            ),
-            'o' => format!("{:o}", v.num() as i64),
-            'x' => format!("{:x}", v.num() as i64),
-            'X' => format!("{:X}", v.num() as i64),
+            'd' | 'i' | 'o' | 'x' | 'X' | 'u' | 'f' | 'F' | 'e' | 'E' | 'g' | 'G'
+                if !v.num().is_finite() =>
+            {
+                gawk_special(v.num())
+            }
+            'd' | 'i' => c_decimal(v.num().trunc() as i64, prec, sign),
+            'o' => {
+                let d = format!("{:o}", v.num() as i64);
+                if alt && !d.starts_with('0') {
+                    format!("0{d}")
+                } else {
+                    d
+                }
+            }
+            'x' | 'X' => {
+                let n = v.num() as i64;
+                let d = if conv == 'x' {
+                    format!("{n:x}")
+                } else {
+                    format!("{n:X}")
+                };
+                match (alt && n != 0, conv) {
+                    (true, 'x') => format!("0x{d}"),
+                    (true, _) => format!("0X{d}"),
+                    _ => d,
+                }
+            }
             'u' => format!("{}", v.num().max(0.0) as u64),
             'c' => match v {
                 Val::Num(n) => char::from_u32(n as u32)
@@ -2227,16 +2333,10 @@ fn sprintf(fmt: &str, args: &[Val]) -> String {
                     None => s,
                 }
             }
-            'f' | 'F' => {
-                let s = format!("{:.*}", prec.unwrap_or(6), v.num());
-                if flags.contains('+') && v.num() >= 0.0 {
-                    format!("+{s}")
-                } else {
-                    s
-                }
-            }
-            'e' | 'E' => c_exponent(v.num(), prec.unwrap_or(6), conv == 'E'),
-            'g' | 'G' => fmt_g(v.num(), prec.unwrap_or(6)),
+            'f' | 'F' => signed(format!("{:.*}", prec.unwrap_or(6), v.num()), v.num()),
+            'e' | 'E' => signed(c_exponent(v.num(), prec.unwrap_or(6), conv == 'E'), v.num()),
+            'g' => signed(fmt_g(v.num(), prec.unwrap_or(6)), v.num()),
+            'G' => signed(fmt_g(v.num(), prec.unwrap_or(6)).to_uppercase(), v.num()),
             other => {
                 out.push('%');
                 out.push(other);
@@ -2259,7 +2359,7 @@ fn sprintf(fmt: &str, args: &[Val]) -> String {
         }
         out.push_str(&s);
     }
-    out
+    Ok(out)
 }
 
 pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
@@ -2327,6 +2427,7 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         streams: Streams::default(),
         main: None,
         more_files: false,
+        in_begin: false,
         vars: HashMap::new(),
         arrays: HashMap::new(),
         fields: Vec::new(),
@@ -2404,7 +2505,20 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         .any(|(p, _)| !matches!(p, Pattern::Begin | Pattern::End));
     let has_end = items.iter().any(|(p, _)| matches!(p, Pattern::End));
     let mut st = 0;
-    if run_items(&mut awk, true, false, &mut exit_code, &mut fatal) && (has_main || has_end) {
+    awk.in_begin = true;
+    let begin_done = run_items(&mut awk, true, false, &mut exit_code, &mut fatal);
+    awk.in_begin = false;
+    if !begin_done && fatal.is_none() && exit_code.is_some() && has_end {
+        // `exit` in BEGIN skips the input but still runs END (POSIX, gawk); a later `exit`
+        // without a status keeps the first one.
+        let saved_exit = exit_code;
+        exit_code = None;
+        run_items(&mut awk, false, true, &mut exit_code, &mut fatal);
+        if exit_code.is_none() {
+            exit_code = saved_exit;
+        }
+    }
+    if begin_done && (has_main || has_end) {
         let inputs = or_stdin(files);
         let mut lines_read = 0u64;
         let mut range_on = vec![false; items.len()];

@@ -667,19 +667,29 @@ impl Measure {
     }
 }
 
-/// jq 1.6 prints every number as a double in shortest form: `1.0` is `1`. jaq keeps the input's
-/// decimal text, so integral numbers are normalised before printing.
+/// jq 1.6 prints every number as a double in shortest form: `1.0` is `1`, `1e17` is `1e+17`,
+/// `0.00001` is `1e-05`, and an overflowing literal is the largest double. jaq keeps the
+/// input's decimal text and its own float style, so numbers are normalised before printing.
 fn jq16_numbers(v: Val) -> Val {
     use jaq_json::Num;
+    let as_f64 = |n: &Num| match n {
+        Num::Int(i) => Some(*i as f64),
+        Num::Float(f) => Some(*f),
+        Num::Dec(d) => d.parse::<f64>().ok(),
+        // Big integers: jq 1.6 holds every number as a double.
+        other => other.to_string().parse::<f64>().ok(),
+    };
     match v {
-        Val::Num(Num::Dec(s)) => match s.parse::<f64>() {
-            Ok(f) if f.fract() == 0.0 && f.abs() < 1e17 => Val::Num(Num::Int(f as isize)),
-            Ok(f) => Val::Num(Num::Float(f)),
-            Err(_) => Val::Num(Num::Dec(s)),
+        Val::Num(n) => match as_f64(&n) {
+            Some(f) if f.is_nan() => Val::Null,
+            Some(f)
+                if f.fract() == 0.0 && f.abs() < 1e15 && !(f == 0.0 && f.is_sign_negative()) =>
+            {
+                Val::Num(Num::Int(f as isize))
+            }
+            Some(f) => Val::Num(Num::Dec(jq16_number_text(f).into())),
+            None => Val::Num(n),
         },
-        Val::Num(Num::Float(f)) if f.fract() == 0.0 && f.abs() < 1e17 => {
-            Val::Num(Num::Int(f as isize))
-        }
         Val::Arr(a) => {
             let items: Vec<Val> = a.iter().cloned().map(jq16_numbers).collect();
             Val::Arr(items.into())
@@ -692,5 +702,42 @@ fn jq16_numbers(v: Val) -> Val {
             Val::Obj(map.into())
         }
         other => other,
+    }
+}
+
+/// jq 1.6's `jvp_dtoa_fmt`: the shortest digits that read back to `f`, in exponent form when
+/// the decimal point is 4 or more places left of them or more than 15 places right of them.
+fn jq16_number_text(f: f64) -> String {
+    let f = if f.is_infinite() {
+        f.signum() * f64::MAX
+    } else {
+        f
+    };
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0" } else { "0" }.to_owned();
+    }
+    let sci = format!("{:e}", f.abs());
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    let decpt = exp.parse::<i32>().unwrap_or(0) + 1;
+    let nd = digits.len() as i32;
+    let sign = if f < 0.0 { "-" } else { "" };
+    if decpt <= -4 || decpt > nd + 15 {
+        let e = decpt - 1;
+        let (first, rest) = digits.split_at(1);
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let es = if e < 0 { '-' } else { '+' };
+        format!("{sign}{first}{frac}e{es}{:02}", e.abs())
+    } else if decpt <= 0 {
+        format!("{sign}0.{}{digits}", "0".repeat((-decpt) as usize))
+    } else if decpt >= nd {
+        format!("{sign}{digits}{}", "0".repeat((decpt - nd) as usize))
+    } else {
+        let (a, b) = digits.split_at(decpt as usize);
+        format!("{sign}{a}.{b}")
     }
 }

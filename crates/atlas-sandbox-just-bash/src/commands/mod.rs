@@ -627,14 +627,15 @@ fn format_once(
                         let p = prec_n.unwrap_or(6);
                         let mut s = match conv {
                             b'e' | b'E' => c_exponent(v, p, conv == b'E'),
-                            b'g' | b'G' => {
-                                let s = format!("{v}");
-                                s
-                            }
+                            // C's %g: P significant digits, exponent form past them (1e+10).
+                            b'g' => awk::fmt_g(v, p),
+                            b'G' => awk::fmt_g(v, p).to_uppercase(),
                             _ => format!("{v:.p$}"),
                         };
                         if flags.contains('+') && v >= 0.0 {
                             s.insert(0, '+');
+                        } else if flags.contains(' ') && v >= 0.0 {
+                            s.insert(0, ' ');
                         }
                         if zero && s.len() < width {
                             let pad = width - s.len();

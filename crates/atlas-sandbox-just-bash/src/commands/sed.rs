@@ -47,11 +47,15 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut scripts = Vec::new();
     let (mut quiet, mut extended, mut in_place, mut separate) = (false, false, false, false);
     let mut script_given = false;
+    let mut backup_suffix: Option<String> = None;
     for (c, v) in flags {
         match c {
             'n' => quiet = true,
             'E' | 'r' => extended = true,
-            'i' => in_place = true,
+            'i' => {
+                in_place = true;
+                backup_suffix = v.filter(|s| !s.is_empty());
+            }
             's' => separate = true,
             'e' => {
                 scripts.extend(v);
@@ -87,6 +91,15 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         return Ok(1);
     }
     let script = scripts.join("\n");
+    // --posix turns off the GNU escapes (`\+`, `\|`, `\t`...) that this sed always reads: a
+    // script with a backslash could mean something else there.
+    if args.iter().any(|a| a == "--posix") && script.contains('\\') {
+        ctx.warn(
+            "sed",
+            "option '--posix' with backslash escapes is not supported in this sandbox",
+        );
+        return Ok(2);
+    }
     let prog = match Parser::new(&script, extended).program() {
         Ok(p) => p,
         Err((at, e)) => {
@@ -123,8 +136,24 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         m.run(ctx)?;
         quit = m.quit;
         if in_place {
-            if let Some((name, _)) = group.first() {
+            if let Some((name, original)) = group.first() {
                 let path = ctx.path(name);
+                // `-i.bak` keeps the original; a `*` in the suffix stands for the file's name.
+                if let Some(suffix) = &backup_suffix {
+                    let backup = match name.rsplit_once('/') {
+                        Some((dir, base)) if suffix.contains('*') => {
+                            format!("{dir}/{}", suffix.replace('*', base))
+                        }
+                        _ if suffix.contains('*') => suffix.replace('*', name),
+                        _ => format!("{name}{suffix}"),
+                    };
+                    let bpath = ctx.path(&backup);
+                    if let Err(e) = ctx.sh.fs.write(&bpath, original, false) {
+                        ctx.warn("sed", format!("cannot rename {name}: {e}"));
+                        st = 4;
+                        continue;
+                    }
+                }
                 if let Err(e) = ctx.sh.fs.write(&path, &m.out, false) {
                     ctx.warn("sed", format!("couldn't open temporary file {name}: {e}"));
                     st = 4;

@@ -99,6 +99,41 @@ impl Parser {
         self.s.get(self.i).copied()
     }
 
+    /// The character a GNU escape at `self.i` (its letter `n`) stands for, and how many
+    /// characters it takes from there; `None` when it is not one.
+    fn gnu_escape(&self, n: char) -> Option<(char, usize)> {
+        let digits = |radix: u32, max: usize| {
+            let mut v = 0u32;
+            let mut k = 0;
+            while k < max {
+                match self.s.get(self.i + 1 + k).and_then(|c| c.to_digit(radix)) {
+                    Some(d) => v = v * radix + d,
+                    None => break,
+                }
+                k += 1;
+            }
+            (k > 0)
+                .then(|| char::from_u32(v).map(|c| (c, 1 + k)))
+                .flatten()
+        };
+        match n {
+            't' => Some(('\t', 1)),
+            'r' => Some(('\r', 1)),
+            'f' => Some(('\x0c', 1)),
+            'v' => Some(('\x0b', 1)),
+            'a' => Some(('\x07', 1)),
+            'x' => digits(16, 2),
+            'o' => digits(8, 3),
+            'd' => digits(10, 3),
+            'c' => self
+                .s
+                .get(self.i + 1)
+                .filter(|c| c.is_ascii_alphabetic())
+                .map(|c| (char::from(c.to_ascii_uppercase() as u8 ^ 0x40), 2)),
+            _ => None,
+        }
+    }
+
     fn skip_blanks(&mut self) {
         while matches!(self.peek(), Some(' ' | '\t')) {
             self.i += 1;
@@ -119,6 +154,18 @@ impl Parser {
                         out.push('\n');
                         self.i += 1;
                     }
+                    Some(n) if self.gnu_escape(n).is_some() => {
+                        // GNU sed's character escapes (\t, \r, \xHH, \oNNN, \dNNN, \cX) stand for
+                        // one literal character in a regex and in a replacement alike.
+                        let (ch, used) = self.gnu_escape(n).unwrap_or(('\0', 1));
+                        self.i += used;
+                        // In a regex the character counts as if typed (\x2e is any character);
+                        // in a replacement (`what` 'r') it is literal (\x26 is `&`).
+                        if what == 'r' && matches!(ch, '\\' | '&') || what == 'y' && ch == '\\' {
+                            out.push('\\');
+                        }
+                        out.push(ch);
+                    }
                     Some(n) => {
                         out.push('\\');
                         out.push(n);
@@ -137,7 +184,7 @@ impl Parser {
             out.push(c);
         }
         Err(match what {
-            's' => "unterminated `s' command".to_owned(),
+            's' | 'r' => "unterminated `s' command".to_owned(),
             'y' => "unterminated `y' command".to_owned(),
             _ => "unterminated address regex".to_owned(),
         })
@@ -450,7 +497,7 @@ impl Parser {
         let delim = self.peek().ok_or("unterminated `s' command")?;
         self.i += 1;
         let pat = self.delimited(delim, 's')?;
-        let rep = self.delimited(delim, 's')?;
+        let rep = self.delimited(delim, 'r')?;
         let (mut global, mut nth, mut print, mut icase) = (false, 1usize, false, false);
         while let Some(f) = self.peek() {
             match f {

@@ -1002,13 +1002,13 @@ pub(super) fn tr(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         Ok(x) => x,
         Err(st) => return Ok(st),
     };
-    let (mut del, mut squeeze, mut comp) = (false, false, false);
+    let (mut del, mut squeeze, mut comp, mut truncate) = (false, false, false, false);
     for (c, _) in &flags {
         match c {
             'd' => del = true,
             's' => squeeze = true,
             'c' | 'C' => comp = true,
-            't' => {}
+            't' => truncate = true,
             other => return usage(ctx, "tr", &format!("invalid option -- '{other}'")),
         }
     }
@@ -1050,11 +1050,15 @@ pub(super) fn tr(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         && let Some(s2) = &set2
         && !s2.is_empty()
     {
-        let src: Vec<u8> = if comp {
+        let mut src: Vec<u8> = if comp {
             (0u8..=255).filter(|c| in1[*c as usize]).collect()
         } else {
             set1.clone()
         };
+        // -t: SET1 is cut to SET2's length instead of SET2 padded with its last character.
+        if truncate {
+            src.truncate(s2.len());
+        }
         for (i, c) in src.iter().enumerate() {
             map[*c as usize] = *s2.get(i).unwrap_or(s2.last().unwrap_or(c));
         }
