@@ -10,6 +10,9 @@ mod base64;
 mod bc;
 mod chmod;
 mod cmp;
+mod date;
+mod date_fmt;
+mod date_parse;
 mod column;
 mod comm;
 mod diff;
@@ -134,6 +137,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "cmp" => cmp::cmp,
         "chmod" => chmod::chmod,
         "fold" => fold::fold,
+        "date" => date::date,
         "strings" => strings::strings,
         _ => return None,
     })
