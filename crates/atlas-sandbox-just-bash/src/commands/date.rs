@@ -73,11 +73,7 @@ pub(crate) fn zone_of(tz: Option<&str>) -> Result<Zone, String> {
     match t {
         "" | "UTC" | "Etc/UTC" | "UCT" | "Etc/UCT" | "Universal" | "Etc/Universal" | "Zulu"
         | "Etc/Zulu" => {
-            return utc(if t == "UCT" || t == "Etc/UCT" {
-                "UTC"
-            } else {
-                "UTC"
-            });
+            return utc("UTC");
         }
         "GMT" | "Etc/GMT" | "GMT0" | "Etc/GMT0" | "Greenwich" | "Etc/Greenwich" => {
             return utc("GMT");
