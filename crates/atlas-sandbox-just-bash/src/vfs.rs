@@ -625,6 +625,36 @@ impl Vfs {
         }
     }
 
+    /// Sets the modification time (`touch -d`), in whole seconds. A file of the lower layer is
+    /// copied up first, as for [`Vfs::set_mode`]; a lower-layer directory cannot be.
+    pub fn set_mtime(&mut self, path: &str, secs: i64) -> Result<(), FsError> {
+        self.writable(path)?;
+        let meta = self.stat(path)?;
+        match self.upper.get_mut(path) {
+            Some(Node::File { mtime, .. } | Node::Dir { mtime, .. }) => {
+                *mtime = secs;
+                return Ok(());
+            }
+            None => {}
+        }
+        match meta.kind {
+            Kind::File => {
+                let data = self.read(path)?;
+                self.charge(data.len() as u64, 0)?;
+                self.upper.insert(
+                    path.to_owned(),
+                    Node::File {
+                        data,
+                        mode: meta.mode,
+                        mtime: secs,
+                    },
+                );
+                Ok(())
+            }
+            _ => Err(FsError::PermissionDenied),
+        }
+    }
+
     /// Copies a file (directories are not copied here; `cp -r` walks).
     pub fn copy_file(&mut self, from: &str, to: &str) -> Result<(), FsError> {
         let data = self.read(from)?;

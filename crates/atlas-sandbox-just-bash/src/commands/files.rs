@@ -179,44 +179,7 @@ pub(super) fn mkdir(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     Ok(st)
 }
 
-pub(super) fn touch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    // Setting a given time (`-d`, `-t`, `-r`) needs an mtime the overlay cannot store yet.
-    const SPEC: Spec = Spec::new(
-        "touch",
-        "acmf",
-        &[("no-create", 'c', Arg::No), ("time", 'T', Arg::Required)],
-    );
-    let (flags, ops) = match ctx.opts(&SPEC, args) {
-        Ok(x) => x,
-        Err(st) => return Ok(st),
-    };
-    let no_create = flags.iter().any(|(c, _)| *c == 'c');
-    if ops.is_empty() {
-        ctx.warn("touch", "missing file operand");
-        ctx.io.errln("Try 'touch --help' for more information.");
-        return Ok(1);
-    }
-    let mut st = 0;
-    for f in &ops {
-        let p = ctx.path(f);
-        let r = if ctx.sh.fs.exists(&p) {
-            if ctx.sh.fs.is_dir(&p) {
-                continue;
-            }
-            // Copy-up with a new mtime: the disk file stays untouched.
-            ctx.sh.fs.write(&p, b"", true)
-        } else if no_create {
-            continue;
-        } else {
-            ctx.sh.fs.write(&p, b"", false)
-        };
-        if let Err(e) = r {
-            ctx.warn("touch", format!("cannot touch '{f}': {e}"));
-            st = 1;
-        }
-    }
-    Ok(st)
-}
+pub(super) use super::touch::touch;
 
 pub(super) fn rm(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     const SPEC: Spec = Spec::new(
