@@ -161,7 +161,46 @@ const CASES: &[(&str, &str, i32, bool)] = &[
         0,
         true,
     ),
+    (
+        "s=abc; echo \"[${s: -10}]\" \"[${s: -10:2}]\" \"[${s: -3}]\"",
+        "[] [] [abc]\n",
+        0,
+        false,
+    ),
+    (
+        "mkdir -p /tmp/q/a/b && touch /tmp/q/a/b/f && find /tmp/q -depth; find /tmp/q -delete; echo \"rc=$?\"; ls /tmp/q",
+        "/tmp/q/a/b/f\n/tmp/q/a/b\n/tmp/q/a\n/tmp/q\nrc=0\n",
+        2,
+        true,
+    ),
+    (
+        "printf '%s\\n' 0123456789 > /tmp/w; wc -l nosuch /tmp/w",
+        " 1 /tmp/w\n 1 total\n",
+        1,
+        true,
+    ),
 ];
+
+#[test]
+fn expansions_the_parser_does_not_know_are_refused_not_printed() {
+    let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
+    let out = engine
+        .exec_script(
+            "s=aBc; echo \"${s~~}\"",
+            "",
+            Duration::from_secs(10),
+            1 << 20,
+        )
+        .unwrap();
+    assert_eq!(out.stdout_str(), "");
+    assert_eq!(out.exit_code, 2);
+    assert!(out.stderr_str().contains("${s~~}"), "{}", out.stderr_str());
+    assert!(
+        out.stderr_str().contains("not supported"),
+        "{}",
+        out.stderr_str()
+    );
+}
 
 #[test]
 fn shell_semantics_match_bash() {

@@ -485,9 +485,8 @@ pub(super) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut st = 0;
     let mut any_nonregular = operands.is_empty();
     let mut regular_total: u64 = 0;
-    let mut failed_first = false;
     let inputs = or_stdin(operands.clone());
-    for (i, f) in inputs.iter().enumerate() {
+    for f in &inputs {
         if f == "-" {
             any_nonregular = true;
         } else {
@@ -495,11 +494,8 @@ pub(super) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             match ctx.sh.fs.stat(&p) {
                 Ok(m) if m.kind == Kind::File => regular_total += m.size,
                 Ok(_) => any_nonregular = true,
-                Err(_) => {
-                    if i == 0 {
-                        failed_first = true;
-                    }
-                }
+                // GNU leaves an operand it cannot stat out of the total, and still pads.
+                Err(_) => {}
             }
         }
         let data = match ctx.read_operand(f) {
@@ -520,7 +516,7 @@ pub(super) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     }
     // GNU: one count of one operand prints unpadded; otherwise the width is the digits of the
     // total size of regular operands (at least 7 when stdin or a non-regular file is counted).
-    let width = if (inputs.len() == 1 && nshown == 1) || failed_first {
+    let width = if inputs.len() == 1 && nshown == 1 {
         1
     } else {
         let mut w = 1;

@@ -227,6 +227,7 @@ struct FindParser<'a> {
     maxdepth: Option<usize>,
     mindepth: usize,
     has_action: bool,
+    depth_first: bool,
 }
 
 impl FindParser<'_> {
@@ -296,6 +297,9 @@ impl FindParser<'_> {
         if let Some(e) = bare_predicate(&tok) {
             self.pos += 1;
             self.has_action |= matches!(e, Expr::Print(_) | Expr::Delete | Expr::Quit);
+            // `-depth` visits a directory after its contents; `-delete` implies it (GNU), so a
+            // directory is removed once it is empty.
+            self.depth_first |= tok == "-depth" || matches!(e, Expr::Delete);
             return Ok(e);
         }
         let e = match tok.as_str() {
@@ -434,6 +438,8 @@ struct FindRun {
     batch: Vec<(Vec<String>, Vec<String>)>,
     status: i32,
     visited: u64,
+    /// `-depth` (or `-delete`): an entry is tested after what it contains.
+    depth_first: bool,
 }
 
 /// Whether the expression reads more than the entry's kind (size, emptiness).
@@ -594,18 +600,36 @@ fn find_walk(
     let (maxdepth, mindepth, default_print) = p;
     run.pruned = false;
     run.depth = depth;
-    if depth >= mindepth {
-        let ok = eval(ctx, expr, disp, vpath, meta, run)?;
-        if ok && default_print {
-            let mut line = disp.as_bytes().to_vec();
-            line.push(b'\n');
-            ctx.io.out(&line);
+    if !run.depth_first {
+        visit(
+            ctx,
+            expr,
+            vpath,
+            disp,
+            meta,
+            depth,
+            mindepth,
+            default_print,
+            run,
+        )?;
+        if run.quit {
+            return Ok(());
         }
     }
-    if run.quit {
-        return Ok(());
-    }
     if meta.kind != Kind::Dir || run.pruned || maxdepth.is_some_and(|m| depth >= m) {
+        if run.depth_first {
+            visit(
+                ctx,
+                expr,
+                vpath,
+                disp,
+                meta,
+                depth,
+                mindepth,
+                default_print,
+                run,
+            )?;
+        }
         return Ok(());
     }
     let entries = match ctx.sh.fs.read_dir(vpath) {
@@ -613,6 +637,19 @@ fn find_walk(
         Err(e) => {
             ctx.warn("find", format!("‘{disp}’: {e}"));
             run.status = 1;
+            if run.depth_first {
+                visit(
+                    ctx,
+                    expr,
+                    vpath,
+                    disp,
+                    meta,
+                    depth,
+                    mindepth,
+                    default_print,
+                    run,
+                )?;
+            }
             return Ok(());
         }
     };
@@ -642,7 +679,45 @@ fn find_walk(
             )
         })?;
         if run.quit {
-            break;
+            return Ok(());
+        }
+    }
+    if run.depth_first {
+        run.depth = depth;
+        visit(
+            ctx,
+            expr,
+            vpath,
+            disp,
+            meta,
+            depth,
+            mindepth,
+            default_print,
+            run,
+        )?;
+    }
+    Ok(())
+}
+
+/// Tests one entry and prints it when the expression has no action of its own.
+#[allow(clippy::too_many_arguments)]
+fn visit(
+    ctx: &mut Ctx<'_, '_>,
+    expr: &Expr,
+    vpath: &str,
+    disp: &str,
+    meta: &Meta,
+    depth: usize,
+    mindepth: usize,
+    default_print: bool,
+    run: &mut FindRun,
+) -> R<()> {
+    if depth >= mindepth {
+        let ok = eval(ctx, expr, disp, vpath, meta, run)?;
+        if ok && default_print {
+            let mut line = disp.as_bytes().to_vec();
+            line.push(b'\n');
+            ctx.io.out(&line);
         }
     }
     Ok(())
@@ -672,6 +747,7 @@ pub(super) fn find(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         maxdepth: None,
         mindepth: 0,
         has_action: false,
+        depth_first: false,
     };
     let parsed = if p.toks.is_empty() {
         Ok(Expr::True)
@@ -679,6 +755,7 @@ pub(super) fn find(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         p.or()
     };
     let (maxdepth, mindepth, has_action) = (p.maxdepth, p.mindepth, p.has_action);
+    let depth_first = p.depth_first;
     let extra = p.toks.get(p.pos).cloned();
     let expr = match parsed {
         Ok(e) => e,
@@ -711,6 +788,7 @@ pub(super) fn find(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         batch: Vec::new(),
         status: 0,
         visited: 0,
+        depth_first,
     };
     for s in &starts {
         run.start = s.clone();

@@ -236,13 +236,57 @@ pub(super) fn brace_items(
     Some(acc)
 }
 
+/// A `${` left in unquoted or double-quoted text: an expansion the word parser did not recognise
+/// (it leaves `${s~~}` as the texts `$` and `{s~~}`).
+fn unparsed_expansion(pieces: &[word::WordPieceWithSource]) -> Option<String> {
+    let text = |k: usize| match pieces.get(k).map(|p| &p.piece) {
+        Some(word::WordPiece::Text(t)) => Some(t.as_str()),
+        _ => None,
+    };
+    for (k, p) in pieces.iter().enumerate() {
+        match &p.piece {
+            word::WordPiece::Text(t) => {
+                let joined = match text(k + 1) {
+                    Some(next) if t.ends_with('$') && next.starts_with('{') => format!("{t}{next}"),
+                    _ => t.clone(),
+                };
+                if let Some(i) = joined.find("${") {
+                    let rest = &joined[i..];
+                    let end = rest.find('}').map_or(rest.len(), |e| e + 1);
+                    return Some(rest[..end].to_owned());
+                }
+            }
+            word::WordPiece::DoubleQuotedSequence(inner)
+            | word::WordPiece::GettextDoubleQuotedSequence(inner) => {
+                if let Some(found) = unparsed_expansion(inner) {
+                    return Some(found);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 impl Shell<'_> {
     pub(super) fn parse_word(&self, s: &str) -> R<Vec<word::WordPieceWithSource>> {
         if let Some(msg) = number_overflow(s) {
             return abort(UNSUPPORTED_EXIT, msg);
         }
         match word::parse(s, &self.parse_opts) {
-            Ok(p) => Ok(p),
+            Ok(p) => {
+                // The word parser keeps a `${...}` it does not know (`${s~~}`, bash's case
+                // toggle) as plain text; bash expands it, so printing it would be silently wrong.
+                if let Some(at) = unparsed_expansion(&p) {
+                    return abort(
+                        UNSUPPORTED_EXIT,
+                        format!(
+                            "bash: {at}: this parameter expansion is not supported in this sandbox"
+                        ),
+                    );
+                }
+                Ok(p)
+            }
             Err(e) => abort(UNSUPPORTED_EXIT, format!("bash: bad substitution: {e}")),
         }
     }

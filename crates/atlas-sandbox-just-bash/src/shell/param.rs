@@ -637,11 +637,12 @@ impl Shell<'_> {
                     let v = joined(&values, self).unwrap_or_default();
                     let chars: Vec<char> = v.chars().collect();
                     let n = chars.len() as i64;
-                    let start = if off < 0 {
-                        (n + off).max(0)
-                    } else {
-                        off.min(n)
-                    };
+                    if off < 0 && n + off < 0 {
+                        // bash: a negative offset before the first character selects nothing
+                        // (`s=abc; ${s: -10}` is empty, not `abc`).
+                        return self.push_value("", quoted, acc);
+                    }
+                    let start = if off < 0 { n + off } else { off.min(n) };
                     let end = match len {
                         Some(l) if l < 0 => {
                             let e = n + l;
