@@ -179,6 +179,18 @@ const CASES: &[(&str, &str, i32, bool)] = &[
         1,
         true,
     ),
+    (
+        "export LC_ALL=C\necho $'\\u00e9' $'\\u41'; echo -e '\\U1F600'; printf '\\u41%b\\n' '\\u00e9'",
+        "\\u00E9 A\n\\U0001F600\nA\\u00E9\n",
+        0,
+        false,
+    ),
+    (
+        "echo $'\\u00e9' $'\\cA' | od -c | head -1; echo -e '\\u263a'",
+        "0000000 303 251     001  \\n\n\u{263a}\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]

@@ -115,7 +115,8 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         },
         "sleep" => files::sleep,
         "echo" => |c, a| {
-            echo(a, c.io);
+            let utf8 = utf8_locale(c);
+            echo(a, c.io, utf8);
             Ok(0)
         },
         "printf" => printf_cmd,
@@ -197,7 +198,7 @@ pub(crate) fn or_stdin(files: Vec<String>) -> Vec<String> {
 }
 
 /// bash's builtin `echo`.
-pub(crate) fn echo(args: &[String], io: &mut Io) {
+pub(crate) fn echo(args: &[String], io: &mut Io, utf8: bool) {
     let mut newline = true;
     let mut escapes = false;
     let mut i = 0;
@@ -223,7 +224,7 @@ pub(crate) fn echo(args: &[String], io: &mut Io) {
             out.push(b' ');
         }
         if escapes {
-            let (bytes, stop) = unescape_echo(a);
+            let (bytes, stop) = unescape_echo(a, utf8);
             out.extend_from_slice(&bytes);
             if stop {
                 io.out(&out);
@@ -240,9 +241,10 @@ pub(crate) fn echo(args: &[String], io: &mut Io) {
 }
 
 /// `echo -e`/`printf %b` escapes; the flag is `\c` (stop output).
-fn unescape_echo(s: &str) -> (Vec<u8>, bool) {
+fn unescape_echo(s: &str, utf8: bool) -> (Vec<u8>, bool) {
     unescape_with(s, |c, b, i| match c {
         b'c' => Escape::Stop,
+        b'u' | b'U' => unicode_escape(c, b, i, utf8),
         b'0' => Escape::Byte(take_digits(b, i, 8, 3, 0).0 as u8),
         b'x' => match take_digits(b, i, 16, 2, 0) {
             (_, 0) => Escape::Literal,
@@ -255,6 +257,68 @@ fn unescape_echo(s: &str) -> (Vec<u8>, bool) {
 /// `$'...'` quoting.
 pub(crate) fn unescape_ansi(s: &str) -> String {
     String::from_utf8_lossy(&unescape_ansi_bytes(s)).into_owned()
+}
+
+/// bash's `$'...'` quoting: [`unescape_ansi_bytes`] plus `\uXXXX`/`\UXXXXXXXX` and `\cX`.
+pub(crate) fn unescape_dollar_quote(s: &str, utf8: bool) -> String {
+    let bytes = unescape_with(s, |c, b, i| match c {
+        b'\'' | b'"' => Escape::Byte(c),
+        b'0'..=b'7' => Escape::Byte(take_digits(b, i, 8, 2, u32::from(c - b'0')).0 as u8),
+        b'x' => Escape::Byte(take_digits(b, i, 16, 2, 0).0 as u8),
+        b'u' | b'U' => unicode_escape(c, b, i, utf8),
+        // `\cX` is the control character of X (`\c?` is DEL), as bash reads it.
+        b'c' => match b.get(*i) {
+            Some(&x) => {
+                *i += 1;
+                Escape::Byte(if x == b'?' {
+                    127
+                } else {
+                    x.to_ascii_uppercase() & 0x1f
+                })
+            }
+            None => Escape::Literal,
+        },
+        _ => Escape::Literal,
+    })
+    .0;
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// `\uXXXX` (up to 4 hex digits) or `\UXXXXXXXX` (up to 8) as bash expands it: an ASCII code
+/// point is its character in any locale; another is its UTF-8 bytes in a UTF-8 locale, and in
+/// the C locale the escape again, with upper-case digits padded to 4 or 8 (`\u00E9`).
+fn unicode_escape(kind: u8, b: &[u8], i: &mut usize, utf8: bool) -> Escape {
+    let max = if kind == b'u' { 4 } else { 8 };
+    match take_digits_u64(b, i, max) {
+        (_, 0) => Escape::Literal,
+        (v, _) => Escape::Bytes(unicode_bytes(kind, v, utf8)),
+    }
+}
+
+/// The bytes of code point `v` for [`unicode_escape`] and `printf`.
+pub(crate) fn unicode_bytes(kind: u8, v: u64, utf8: bool) -> Vec<u8> {
+    if v < 0x80 {
+        return vec![v as u8];
+    }
+    if utf8 && let Some(c) = u32::try_from(v).ok().and_then(char::from_u32) {
+        return c.to_string().into_bytes();
+    }
+    let width = if kind == b'u' { 4 } else { 8 };
+    format!("\\{}{v:0width$X}", kind as char).into_bytes()
+}
+
+/// Up to `max` hex digits from `b[*i..]` (eight of them overflow a `u32`).
+fn take_digits_u64(b: &[u8], i: &mut usize, max: usize) -> (u64, usize) {
+    let mut v = 0u64;
+    let mut n = 0;
+    while n < max
+        && let Some(d) = b.get(*i).and_then(|&c| char::from(c).to_digit(16))
+    {
+        v = v * 16 + u64::from(d);
+        *i += 1;
+        n += 1;
+    }
+    (v, n)
 }
 
 /// `$'...'` escapes, as bytes (`\377` stays one byte).
@@ -271,6 +335,8 @@ pub(crate) fn unescape_ansi_bytes(s: &str) -> Vec<u8> {
 /// What a backslash escape outside the shared table stands for in one dialect.
 enum Escape {
     Byte(u8),
+    /// A character of several bytes (`\u00e9` in a UTF-8 locale).
+    Bytes(Vec<u8>),
     /// `\c`: no more output.
     Stop,
     /// Not an escape here: the backslash and the character stay.
@@ -298,6 +364,7 @@ fn unescape_with(s: &str, dialect: impl Fn(u8, &[u8], &mut usize) -> Escape) -> 
         };
         match escape {
             Escape::Byte(byte) => out.push(byte),
+            Escape::Bytes(bytes) => out.extend_from_slice(&bytes),
             Escape::Stop => return (out, true),
             Escape::Literal => out.extend_from_slice(&[b'\\', c]),
         }
@@ -412,28 +479,15 @@ fn format_once(
                     }
                 }
                 if i + 1 < b.len() && matches!(b[i + 1], b'u' | b'U') {
-                    // `\uXXXX`: the character in a UTF-8 locale; in C, bash prints the escape
-                    // back with upper-case digits.
+                    // `\uXXXX`: see `unicode_bytes`.
                     let max = if b[i + 1] == b'u' { 4 } else { 8 };
                     let mut k = i + 2;
                     while k < b.len() && k < i + 2 + max && b[k].is_ascii_hexdigit() {
                         k += 1;
                     }
                     if k > i + 2 {
-                        let hex = &fmt[i + 2..k];
-                        if utf8_locale(ctx) {
-                            if let Some(c) =
-                                u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)
-                            {
-                                out.extend_from_slice(c.to_string().as_bytes());
-                            }
-                        } else {
-                            let width = if b[i + 1] == b'u' { 4 } else { 8 };
-                            let v = u32::from_str_radix(hex, 16).unwrap_or(0);
-                            out.extend_from_slice(
-                                format!("\\{}{v:0width$X}", b[i + 1] as char).as_bytes(),
-                            );
-                        }
+                        let v = u64::from_str_radix(&fmt[i + 2..k], 16).unwrap_or(0);
+                        out.extend_from_slice(&unicode_bytes(b[i + 1], v, utf8_locale(ctx)));
                         i = k;
                         continue;
                     }
@@ -444,7 +498,7 @@ fn format_once(
                 {
                     (unescape_ansi_bytes(esc), false)
                 } else {
-                    unescape_echo(esc)
+                    unescape_echo(esc, false)
                 };
                 out.extend_from_slice(&bytes);
                 if stop {
@@ -544,7 +598,8 @@ fn format_once(
                         s
                     }
                     b'b' => {
-                        let (bytes, stop) = unescape_echo(&arg.unwrap_or_default());
+                        let (bytes, stop) =
+                            unescape_echo(&arg.unwrap_or_default(), utf8_locale(ctx));
                         let s = String::from_utf8_lossy(&bytes).into_owned();
                         if stop {
                             out.extend_from_slice(s.as_bytes());
@@ -684,12 +739,7 @@ fn format_once(
 
 /// Whether the shell's locale is UTF-8 (`LC_ALL`, then `LC_CTYPE`, then `LANG`).
 fn utf8_locale(ctx: &Ctx<'_, '_>) -> bool {
-    let loc = ["LC_ALL", "LC_CTYPE", "LANG"]
-        .iter()
-        .find_map(|v| ctx.sh.get_var(v).filter(|s| !s.is_empty()))
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    loc.contains("utf-8") || loc.contains("utf8")
+    ctx.sh.utf8_locale()
 }
 
 /// C's `%d` (shared by `printf` and awk): the digits zero-filled to `prec`, then `-`, or

@@ -114,7 +114,8 @@ pub(crate) fn run_builtin(
         "true" | ":" => 0,
         "false" => 1,
         "echo" => {
-            crate::commands::echo(args, io);
+            let utf8 = sh.utf8_locale();
+            crate::commands::echo(args, io, utf8);
             0
         }
         "printf" => {

@@ -461,7 +461,10 @@ impl Shell<'_> {
             match &p.piece {
                 WordPiece::Text(t) => acc.lit(t, quoted),
                 WordPiece::SingleQuotedText(t) => acc.lit(t, true),
-                WordPiece::AnsiCQuotedText(t) => acc.lit(&crate::commands::unescape_ansi(t), true),
+                WordPiece::AnsiCQuotedText(t) => {
+                    let utf8 = self.utf8_locale();
+                    acc.lit(&crate::commands::unescape_dollar_quote(t, utf8), true)
+                }
                 WordPiece::EscapeSequence(e) => {
                     let ch = e.strip_prefix('\\').unwrap_or(e);
                     if quoted && !matches!(ch, "$" | "`" | "\"" | "\\" | "\n") {
