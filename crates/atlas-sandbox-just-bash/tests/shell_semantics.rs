@@ -191,7 +191,33 @@ const CASES: &[(&str, &str, i32, bool)] = &[
         0,
         false,
     ),
+    (
+        "printf 'a\\nb\\nc\\n' > /tmp/f1; printf 'x\\ny\\n' > /tmp/f2; awk '{print FILENAME, FNR; nextfile}' /tmp/f1 /tmp/f2; awk 'FNR==2{nextfile} {n++} END{print n, NR}' /tmp/f1 /tmp/f2; awk '{exit 4} END{exit}' /tmp/f1; echo $?; awk 'END{print NR}' /tmp/nosuch /tmp/f1; echo $?",
+        "/tmp/f1 1\n/tmp/f2 1\n2 4\n4\n2\n",
+        0,
+        true,
+    ),
 ];
+
+#[test]
+fn gawk_features_this_awk_lacks_are_refused() {
+    for script in [
+        "awk 'BEGIN{IGNORECASE=1} /x/' /dev/null",
+        "awk 'BEGIN{n = split(\"a:b\", arr, \":\", seps); print seps[1]}'",
+        "awk 'BEGIN{print PROCINFO[\"version\"]}'",
+    ] {
+        let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
+        let out = engine
+            .exec_script(script, "", Duration::from_secs(10), 1 << 20)
+            .unwrap();
+        assert_eq!(out.exit_code, 2, "{script}: {}", out.stderr_str());
+        assert!(
+            out.stderr_str().contains("not supported"),
+            "{script}: {}",
+            out.stderr_str()
+        );
+    }
+}
 
 #[test]
 fn expansions_the_parser_does_not_know_are_refused_not_printed() {

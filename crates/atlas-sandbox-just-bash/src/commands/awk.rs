@@ -94,7 +94,24 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
             // silently be empty.
             if matches!(
                 w.as_str(),
-                "ENVIRON" | "ARGV" | "ARGC" | "CONVFMT" | "BEGINFILE" | "ENDFILE" | "ARGIND"
+                "ENVIRON"
+                    | "ARGV"
+                    | "ARGC"
+                    | "CONVFMT"
+                    | "BEGINFILE"
+                    | "ENDFILE"
+                    | "ARGIND"
+                    | "IGNORECASE"
+                    | "PROCINFO"
+                    | "FIELDWIDTHS"
+                    | "FPAT"
+                    | "RT"
+                    | "ERRNO"
+                    | "BINMODE"
+                    | "LINT"
+                    | "TEXTDOMAIN"
+                    | "SYMTAB"
+                    | "FUNCTAB"
             ) {
                 return Err(format!("{w} is not supported in this sandbox"));
             }
@@ -273,6 +290,8 @@ enum Stmt {
     Block(Vec<Stmt>),
     Next,
     Exit(Option<Expr>),
+    /// `nextfile`: the rest of the current input file is skipped.
+    NextFile,
     Break,
     Continue,
     Delete(String, Option<Vec<Expr>>),
@@ -494,6 +513,10 @@ impl P {
                 "next" => {
                     self.i += 1;
                     Stmt::Next
+                }
+                "nextfile" => {
+                    self.i += 1;
+                    Stmt::NextFile
                 }
                 "break" => {
                     self.i += 1;
@@ -1204,6 +1227,7 @@ impl Val {
 
 enum Flow {
     Next,
+    NextFile,
     Exit(i32),
     Break,
     Continue,
@@ -1285,6 +1309,8 @@ struct Awk<'c, 's, 'a> {
     more_files: bool,
     /// Running BEGIN: a plain `getline` there would open the first input file.
     in_begin: bool,
+    /// The status of the last `exit N`: an `exit` without one (in END) keeps it, as gawk does.
+    exit_status: i32,
     vars: HashMap<String, Val>,
     arrays: HashMap<String, HashMap<String, Val>>,
     fields: Vec<String>,
@@ -1881,6 +1907,13 @@ impl Awk<'_, '_, '_> {
                 let Some(Expr::Var(arr)) = args.get(1) else {
                     return err("split: second argument must be an array");
                 };
+                if args.len() > 3 {
+                    // gawk's fourth argument receives the separators; left empty it would be
+                    // silently wrong.
+                    return err(
+                        "split() with a separators array (gawk's fourth argument) is not supported in this sandbox",
+                    );
+                }
                 let fs = if args.len() > 2 {
                     match &args[2] {
                         // The regex / / is one blank, not the string " " (default splitting).
@@ -2148,11 +2181,13 @@ impl Awk<'_, '_, '_> {
                 }
             }
             Stmt::Next => return Err(Ok(Flow::Next)),
+            Stmt::NextFile => return Err(Ok(Flow::NextFile)),
             Stmt::Exit(e) => {
                 let code = match e {
                     Some(e) => self.eval(e)?.num() as i32,
-                    None => 0,
+                    None => self.exit_status,
                 };
+                self.exit_status = code;
                 return Err(Ok(Flow::Exit(code)));
             }
             Stmt::Break => return Err(Ok(Flow::Break)),
@@ -2428,6 +2463,7 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         main: None,
         more_files: false,
         in_begin: false,
+        exit_status: 0,
         vars: HashMap::new(),
         arrays: HashMap::new(),
         fields: Vec::new(),
@@ -2504,7 +2540,7 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         .iter()
         .any(|(p, _)| !matches!(p, Pattern::Begin | Pattern::End));
     let has_end = items.iter().any(|(p, _)| matches!(p, Pattern::End));
-    let mut st = 0;
+    let st = 0;
     awk.in_begin = true;
     let begin_done = run_items(&mut awk, true, false, &mut exit_code, &mut fatal);
     awk.in_begin = false;
@@ -2533,9 +2569,9 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             let data = match awk.ctx.read_operand(f) {
                 Ok(d) => d,
                 Err(e) => {
-                    awk.ctx.warn("awk", format!("cannot open \"{f}\" ({e})"));
-                    st = 2;
-                    continue;
+                    // gawk stops at an input file it cannot open: no later file, no END.
+                    fatal = Some(format!("fatal: cannot open file `{f}' for reading: {e}"));
+                    break 'files;
                 }
             };
             awk.vars.insert(
@@ -2626,6 +2662,12 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                         match awk.exec(s) {
                             Ok(()) => {}
                             Err(Ok(Flow::Next)) => {
+                                next_record = true;
+                                break;
+                            }
+                            Err(Ok(Flow::NextFile)) => {
+                                // No more records of this file: the loop moves to the next.
+                                awk.main = None;
                                 next_record = true;
                                 break;
                             }
