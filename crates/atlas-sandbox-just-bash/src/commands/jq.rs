@@ -409,7 +409,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                     );
                 }
                 match yaml_rust2::YamlLoader::load_from_str(&text) {
-                    Ok(docs) => inputs.extend(docs.iter().map(yaml_to_val)),
+                    Ok(docs) => inputs.extend(docs.iter().map(yaml_to_val).map(jq16_numbers)),
                     Err(e) => {
                         ctx.io.errln(&format!(
                             "yq: Error running jq: ScannerError: {e} in {name}"
@@ -421,7 +421,8 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
             }
             for v in jaq_json::read::parse_many(d) {
                 match v {
-                    Ok(v) => inputs.push(v),
+                    // jq 1.6 reads every number as a double: `1.50 | tostring` is "1.5".
+                    Ok(v) => inputs.push(jq16_numbers(v)),
                     // jq 1.6 (the recorded reference) exits 4 on input that is not JSON.
                     Err(e) => {
                         ctx.io.errln(&format!("jq: parse error: {e}"));
