@@ -7,10 +7,13 @@
 
 use std::time::Duration;
 
+mod common;
+
 use atlas_sandbox_just_bash::{Engine, JustBashConfig};
+use common::{Case, Runner};
 
 /// (script, stdout, exit status, stderr is non-empty), as bash 5.2 gave them.
-const CASES: &[(&str, &str, i32, bool)] = &[
+const CASES: &[Case] = &[
     (
         "LC_ALL=C; declare -a arr; arr[5]=x; echo \"${#arr[@]} ${arr[5]}\"",
         "1 x\n",
@@ -844,37 +847,12 @@ fn engine() -> Engine {
 
 #[test]
 fn arrays_match_bash() {
-    let engine = engine();
-    let mut failures = Vec::new();
-    for (script, stdout, status, stderr) in CASES {
-        let out = engine
-            .exec_script(script, "", Duration::from_secs(10), 1 << 20)
-            .unwrap();
-        if out.stdout_str() != *stdout
-            || out.exit_code != *status
-            || out.stderr.is_empty() == *stderr
-        {
-            failures.push(format!(
-                "{script}\n  got {:?} {} {:?}\n  bash {stdout:?} {status} stderr={stderr}",
-                out.stdout_str(),
-                out.exit_code,
-                out.stderr_str()
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    Runner::empty().assert_like_bash(CASES);
 }
 
 #[test]
 fn unsupported_array_and_fd_forms_are_refused() {
-    let engine = engine();
-    for script in REFUSED {
-        let out = engine
-            .exec_script(script, "", Duration::from_secs(10), 1 << 20)
-            .unwrap();
-        assert_eq!(out.exit_code, 2, "{script}: {}", out.stderr_str());
-        assert!(out.stderr_str().contains("not supported"), "{script}");
-    }
+    Runner::empty().assert_refused(REFUSED);
 }
 
 #[test]

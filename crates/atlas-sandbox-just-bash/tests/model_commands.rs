@@ -8,13 +8,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
-use std::path::Path;
-use std::time::Duration;
+mod common;
 
-use atlas_sandbox_just_bash::{Engine, JustBashConfig};
+use common::{Case, Runner};
 
 /// (script, stdout, exit status, stderr is non-empty), as bash printed them.
-const CASES: &[(&str, &str, i32, bool)] = &[
+const CASES: &[Case] = &[
     (
         "awk 'BEGIN{printf \"%-10d|%+d|% d\\n\", 5, 5, 5}'",
         "5         |+5| 5\n",
@@ -422,49 +421,18 @@ const REFUSED: &[&str] = &[
     "sed --posix 's/a\\+/X/' <<< aa+",
 ];
 
-fn engine() -> Engine {
-    let layer = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/semantic");
-    Engine::new(Some(&layer), &JustBashConfig::default()).unwrap()
-}
-
-fn run(script: &str) -> (String, i32, String) {
-    // A fresh engine per case: writes (`sed -i`) stay in one case's memory layer.
-    let out = engine()
-        .exec_script(
-            &format!("export LC_ALL=C TZ=UTC HOME=/tmp\n{script}"),
-            "",
-            Duration::from_secs(10),
-            1 << 20,
-        )
-        .unwrap();
-    (
-        out.stdout_str().into_owned(),
-        out.exit_code,
-        out.stderr_str().into_owned(),
-    )
+/// The corpus's environment (`differential::PROLOGUE`), over the example layer; a fresh engine
+/// per case, so writes (`sed -i`) stay in one case's memory layer.
+fn runner() -> Runner {
+    Runner::example_layer().prologue("export LC_ALL=C TZ=UTC HOME=/tmp\n")
 }
 
 #[test]
 fn model_commands_match_bash() {
-    let mut failures = Vec::new();
-    for (script, stdout, status, stderr) in CASES {
-        let (out, code, err) = run(script);
-        if out != *stdout || code != *status || err.is_empty() == *stderr {
-            failures.push(format!(
-                "{script}\n  got {out:?} {code} {err:?}\n  bash {stdout:?} {status} stderr={stderr}"
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    runner().assert_like_bash(CASES);
 }
 
 #[test]
 fn missing_features_are_refused() {
-    for script in REFUSED {
-        let (_, code, err) = run(script);
-        assert!(
-            err.contains("not supported") && (code == 2 || script.contains("rc=")),
-            "{script}: {code} {err:?}"
-        );
-    }
+    runner().assert_refused(REFUSED);
 }

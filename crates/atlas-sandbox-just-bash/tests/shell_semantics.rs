@@ -3,12 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
-use std::time::Duration;
+mod common;
 
-use atlas_sandbox_just_bash::{Engine, JustBashConfig};
+use common::{Case, Runner};
 
 /// (script, stdout, exit status, stderr is non-empty)
-const CASES: &[(&str, &str, i32, bool)] = &[
+const CASES: &[Case] = &[
     (
         "x='it'\\''s'; y=a\\ b; z=\"c\\d\"; case $x in it\\'s) echo m;; esac; echo \"$x|$y|$z\"",
         "m\nit's|a b|c\\d\n",
@@ -203,39 +203,26 @@ const CASES: &[(&str, &str, i32, bool)] = &[
         0,
         false,
     ),
+    (
+        "mkdir -p /tmp/q && touch /tmp/q/a && find /tmp/q -name a -quit -print; echo ---; find /tmp/q -name a -print -quit",
+        "---\n/tmp/q/a\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]
 fn gawk_features_this_awk_lacks_are_refused() {
-    for script in [
+    Runner::empty().assert_refused(&[
         "awk 'BEGIN{IGNORECASE=1} /x/' /dev/null",
         "awk 'BEGIN{n = split(\"a:b\", arr, \":\", seps); print seps[1]}'",
         "awk 'BEGIN{print PROCINFO[\"version\"]}'",
-    ] {
-        let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
-        let out = engine
-            .exec_script(script, "", Duration::from_secs(10), 1 << 20)
-            .unwrap();
-        assert_eq!(out.exit_code, 2, "{script}: {}", out.stderr_str());
-        assert!(
-            out.stderr_str().contains("not supported"),
-            "{script}: {}",
-            out.stderr_str()
-        );
-    }
+    ]);
 }
 
 #[test]
 fn expansions_the_parser_does_not_know_are_refused_not_printed() {
-    let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
-    let out = engine
-        .exec_script(
-            "s=aBc; echo \"${s~~}\"",
-            "",
-            Duration::from_secs(10),
-            1 << 20,
-        )
-        .unwrap();
+    let out = Runner::empty().run("s=aBc; echo \"${s~~}\"");
     assert_eq!(out.stdout_str(), "");
     assert_eq!(out.exit_code, 2);
     assert!(out.stderr_str().contains("${s~~}"), "{}", out.stderr_str());
@@ -248,23 +235,5 @@ fn expansions_the_parser_does_not_know_are_refused_not_printed() {
 
 #[test]
 fn shell_semantics_match_bash() {
-    let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
-    let mut failures = Vec::new();
-    for (script, stdout, status, stderr) in CASES {
-        let out = engine
-            .exec_script(script, "", Duration::from_secs(10), 1 << 20)
-            .unwrap();
-        if out.stdout_str() != *stdout
-            || out.exit_code != *status
-            || out.stderr.is_empty() == *stderr
-        {
-            failures.push(format!(
-                "{script}\n  got {:?} {} {:?}\n  bash {stdout:?} {status} stderr={stderr}",
-                out.stdout_str(),
-                out.exit_code,
-                out.stderr_str()
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    Runner::empty().assert_like_bash(CASES);
 }

@@ -6,12 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
-use std::time::Duration;
+mod common;
 
-use atlas_sandbox_just_bash::{Engine, JustBashConfig};
+use common::{Case, Runner};
 
 /// (script, stdout, exit status, stderr is non-empty)
-const CASES: &[(&str, &str, i32, bool)] = &[
+const CASES: &[Case] = &[
     ("seq 5 > f; { head -1; head -1; } < f", "1\n2\n", 0, false),
     (
         "seq 5 > f; { head -c 2; cat; } < f",
@@ -101,40 +101,10 @@ const CASES: &[(&str, &str, i32, bool)] = &[
 
 #[test]
 fn file_offsets_and_split_match_bash() {
-    let mut failures = Vec::new();
-    for (script, stdout, status, stderr) in CASES {
-        // A fresh engine per case: each writes its own files.
-        let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
-        let out = engine
-            .exec_script(script, "", Duration::from_secs(10), 1 << 20)
-            .unwrap();
-        if out.stdout_str() != *stdout
-            || out.exit_code != *status
-            || out.stderr.is_empty() == *stderr
-        {
-            failures.push(format!(
-                "{script}\n  got {:?} {} {:?}\n  bash {stdout:?} {status} stderr={stderr}",
-                out.stdout_str(),
-                out.exit_code,
-                out.stderr_str()
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    Runner::empty().assert_like_bash(CASES);
 }
 
 #[test]
 fn round_robin_chunks_and_filters_are_refused_by_name() {
-    for script in ["seq 4 | split -n r/2", "seq 4 | split --filter='cat'"] {
-        let engine = Engine::new(None, &JustBashConfig::default()).unwrap();
-        let out = engine
-            .exec_script(script, "", Duration::from_secs(10), 1 << 20)
-            .unwrap();
-        assert_eq!(out.exit_code, 2, "{script}: {}", out.stderr_str());
-        assert!(
-            out.stderr_str().contains("not supported"),
-            "{script}: {}",
-            out.stderr_str()
-        );
-    }
+    Runner::empty().assert_refused(&["seq 4 | split -n r/2", "seq 4 | split --filter='cat'"]);
 }

@@ -509,11 +509,16 @@ fn eval(
             }
         }
         Expr::Not(a) => !eval(ctx, a, disp, vpath, meta, run)?,
+        // `-quit` ends find at once: nothing after it in the expression runs (`-quit -print`
+        // prints nothing).
         Expr::And(a, b) => {
-            eval(ctx, a, disp, vpath, meta, run)? && eval(ctx, b, disp, vpath, meta, run)?
+            eval(ctx, a, disp, vpath, meta, run)?
+                && !run.quit
+                && eval(ctx, b, disp, vpath, meta, run)?
         }
         Expr::Or(a, b) => {
-            eval(ctx, a, disp, vpath, meta, run)? || eval(ctx, b, disp, vpath, meta, run)?
+            let left = eval(ctx, a, disp, vpath, meta, run)?;
+            left || (!run.quit && eval(ctx, b, disp, vpath, meta, run)?)
         }
         Expr::Print(nul) => {
             let mut line = disp.as_bytes().to_vec();
@@ -600,7 +605,8 @@ fn find_walk(
     let (maxdepth, mindepth, default_print) = p;
     run.pruned = false;
     run.depth = depth;
-    if !run.depth_first {
+    let this = |ctx: &mut Ctx<'_, '_>, run: &mut FindRun| {
+        run.depth = depth;
         visit(
             ctx,
             expr,
@@ -611,45 +617,42 @@ fn find_walk(
             mindepth,
             default_print,
             run,
-        )?;
+        )
+    };
+    if !run.depth_first {
+        this(ctx, run)?;
         if run.quit {
             return Ok(());
         }
     }
-    if meta.kind != Kind::Dir || run.pruned || maxdepth.is_some_and(|m| depth >= m) {
-        if run.depth_first {
-            visit(
-                ctx,
-                expr,
-                vpath,
-                disp,
-                meta,
-                depth,
-                mindepth,
-                default_print,
-                run,
-            )?;
+    if meta.kind == Kind::Dir && !run.pruned && !maxdepth.is_some_and(|m| depth >= m) {
+        find_children(ctx, expr, vpath, disp, depth, p, run)?;
+        if run.quit {
+            return Ok(());
         }
-        return Ok(());
     }
+    if run.depth_first {
+        this(ctx, run)?;
+    }
+    Ok(())
+}
+
+/// [`find_walk`] over the entries of directory `vpath`.
+#[allow(clippy::too_many_arguments)]
+fn find_children(
+    ctx: &mut Ctx<'_, '_>,
+    expr: &Expr,
+    vpath: &str,
+    disp: &str,
+    depth: usize,
+    p: (&Option<usize>, usize, bool),
+    run: &mut FindRun,
+) -> R<()> {
     let entries = match ctx.sh.fs.read_dir(vpath) {
         Ok(e) => e,
         Err(e) => {
             ctx.warn("find", format!("‘{disp}’: {e}"));
             run.status = 1;
-            if run.depth_first {
-                visit(
-                    ctx,
-                    expr,
-                    vpath,
-                    disp,
-                    meta,
-                    depth,
-                    mindepth,
-                    default_print,
-                    run,
-                )?;
-            }
             return Ok(());
         }
     };
@@ -667,34 +670,11 @@ fn find_walk(
         };
         // Directories nest as deep as paths allow: grow the stack instead of overflowing it.
         stacker::maybe_grow(256 * 1024, 4 << 20, || {
-            find_walk(
-                ctx,
-                expr,
-                &child_v,
-                &child_d,
-                &m,
-                depth + 1,
-                (maxdepth, mindepth, default_print),
-                run,
-            )
+            find_walk(ctx, expr, &child_v, &child_d, &m, depth + 1, p, run)
         })?;
         if run.quit {
             return Ok(());
         }
-    }
-    if run.depth_first {
-        run.depth = depth;
-        visit(
-            ctx,
-            expr,
-            vpath,
-            disp,
-            meta,
-            depth,
-            mindepth,
-            default_print,
-            run,
-        )?;
     }
     Ok(())
 }
