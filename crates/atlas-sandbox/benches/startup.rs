@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use atlas_sandbox_testkit::stats::Summary;
+
 struct Mode {
     name: String,
     program: PathBuf,
@@ -56,15 +58,13 @@ impl Mode {
         assert!(status.success(), "{} failed: {status}", self.name);
     }
 
-    fn median(&self) -> f64 {
-        q(&self.samples, 0.5)
+    fn summary(&self) -> Summary {
+        Summary::of_durations(self.samples.iter().copied())
     }
-}
 
-fn q(samples: &[Duration], at: f64) -> f64 {
-    let mut v: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * at).round() as usize]
+    fn median(&self) -> f64 {
+        self.summary().median
+    }
 }
 
 fn main() {
@@ -109,8 +109,8 @@ fn main() {
             "| `{}` | {:.2} | {:.2} | {:.2} |",
             m.name,
             m.median(),
-            q(&m.samples, 0.1),
-            q(&m.samples, 0.9)
+            m.summary().p10,
+            m.summary().p90
         );
     }
     let find = |name: &str| modes.iter().find(|m| m.name.starts_with(name));

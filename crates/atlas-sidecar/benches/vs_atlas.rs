@@ -273,9 +273,9 @@ async fn slice_run(
     t
 }
 
-fn p50(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v.get(v.len() / 2).copied().unwrap_or_default()
+fn p50(v: Vec<Duration>) -> Duration {
+    use atlas_sandbox_testkit::stats::{Summary, from_millis};
+    from_millis(Summary::of_durations(v).median)
 }
 
 fn ms(d: Duration) -> String {
