@@ -286,15 +286,9 @@ fn first_difference(want: &[u8], got: &[u8]) -> String {
     "stdout differs".to_owned()
 }
 
+/// The contract suite's `clip` of the text without its trailing blanks.
 pub(crate) fn clip(s: &str, max: usize) -> String {
-    let s = s.trim_end();
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        let mut t: String = s.chars().take(max).collect();
-        t.push('…');
-        t
-    }
+    crate::contract::clip(s.trim_end(), max)
 }
 
 #[cfg(test)]
