@@ -597,62 +597,41 @@ impl Vfs {
     /// Sets the permission bits (`chmod`). A file of the lower layer is copied up first (its
     /// bytes are charged like a write); a lower-layer directory cannot be copied up.
     pub fn set_mode(&mut self, path: &str, mode: u32) -> Result<(), FsError> {
-        self.writable(path)?;
-        let meta = self.stat(path)?;
         let mode = mode & 0o7777;
-        match self.upper.get_mut(path) {
-            Some(Node::File { mode: m, .. } | Node::Dir { mode: m, .. }) => {
-                *m = mode;
-                return Ok(());
-            }
-            None => {}
-        }
-        match meta.kind {
-            Kind::File => {
-                let data = self.read(path)?;
-                self.charge(data.len() as u64, 0)?;
-                self.upper.insert(
-                    path.to_owned(),
-                    Node::File {
-                        data,
-                        mode,
-                        mtime: meta.mtime,
-                    },
-                );
-                Ok(())
-            }
-            _ => Err(FsError::PermissionDenied),
-        }
+        self.change_meta(path, |m, _| *m = mode)
     }
 
-    /// Sets the modification time (`touch -d`), in whole seconds. A file of the lower layer is
-    /// copied up first, as for [`Vfs::set_mode`]; a lower-layer directory cannot be.
+    /// Sets the modification time (`touch -d`), in whole seconds, copying up as
+    /// [`Vfs::set_mode`] does.
     pub fn set_mtime(&mut self, path: &str, secs: i64) -> Result<(), FsError> {
+        self.change_meta(path, |_, t| *t = secs)
+    }
+
+    /// Applies `change` to the mode and mtime of `path` in the upper layer, copying a lower-layer
+    /// file up first (charged like a write); a lower-layer directory cannot be copied up.
+    fn change_meta(
+        &mut self,
+        path: &str,
+        change: impl FnOnce(&mut u32, &mut i64),
+    ) -> Result<(), FsError> {
         self.writable(path)?;
         let meta = self.stat(path)?;
-        match self.upper.get_mut(path) {
-            Some(Node::File { mtime, .. } | Node::Dir { mtime, .. }) => {
-                *mtime = secs;
-                return Ok(());
-            }
-            None => {}
+        if let Some(Node::File { mode, mtime, .. } | Node::Dir { mode, mtime, .. }) =
+            self.upper.get_mut(path)
+        {
+            change(mode, mtime);
+            return Ok(());
         }
-        match meta.kind {
-            Kind::File => {
-                let data = self.read(path)?;
-                self.charge(data.len() as u64, 0)?;
-                self.upper.insert(
-                    path.to_owned(),
-                    Node::File {
-                        data,
-                        mode: meta.mode,
-                        mtime: secs,
-                    },
-                );
-                Ok(())
-            }
-            _ => Err(FsError::PermissionDenied),
+        if meta.kind != Kind::File {
+            return Err(FsError::PermissionDenied);
         }
+        let data = self.read(path)?;
+        self.charge(data.len() as u64, 0)?;
+        let (mut mode, mut mtime) = (meta.mode, meta.mtime);
+        change(&mut mode, &mut mtime);
+        self.upper
+            .insert(path.to_owned(), Node::File { data, mode, mtime });
+        Ok(())
     }
 
     /// Copies a file (directories are not copied here; `cp -r` walks).
