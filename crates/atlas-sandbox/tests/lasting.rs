@@ -10,6 +10,8 @@
 #![cfg(feature = "e2b")]
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use atlas_emulator_kit::{Kit, RunningEmulator};
 use atlas_sandbox::config::SandboxSettings;
 use atlas_sandbox::{Host, PluginSlot, SessionKey, SessionSettings, SessionTable};
 use atlas_sandbox_sdk::{ExecRequest, PluginContext};
+use common::{copy, key, run, wait_for};
 
 struct Env {
     _emu: RunningEmulator,
@@ -48,19 +51,6 @@ async fn env() -> Env {
         kit,
         dir,
         root,
-    }
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
     }
 }
 
@@ -99,31 +89,6 @@ impl Env {
     fn pools(&self) -> BTreeMap<String, PathBuf> {
         BTreeMap::from([("default".to_owned(), self.root.clone())])
     }
-}
-
-fn key(id: &str) -> SessionKey {
-    SessionKey {
-        scope: "t".into(),
-        layer: "default".into(),
-        id: id.into(),
-    }
-}
-
-async fn run(t: &SessionTable, root: &Path, id: &str, cmd: &str) -> String {
-    let lease = t.lease(key(id), root).await.unwrap();
-    let (_, out) = lease.exec(ExecRequest::new(cmd)).await.unwrap();
-    assert_eq!(out.exit_code, 0, "{cmd}: {out:?}");
-    out.stdout_str().into_owned()
-}
-
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    for _ in 0..400 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test]

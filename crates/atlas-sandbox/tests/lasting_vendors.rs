@@ -9,6 +9,8 @@
 #![cfg(all(feature = "daytona", feature = "vercel"))]
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,8 +18,9 @@ use std::time::Duration;
 
 use atlas_emulator_kit::{Kit, RunningEmulator};
 use atlas_sandbox::config::SandboxSettings;
-use atlas_sandbox::{Host, PluginSlot, SessionKey, SessionSettings, SessionTable};
+use atlas_sandbox::{Host, PluginSlot, SessionSettings, SessionTable};
 use atlas_sandbox_sdk::{ExecRequest, PluginContext, RemoteSandbox, RemoteState};
+use common::{copy, key, run, wait_for};
 
 /// One vendor's emulator and what the scenarios need to know about its wire protocol.
 struct Vendor {
@@ -96,19 +99,6 @@ fn env(v: Vendor) -> Env {
     Env { v, dir, root }
 }
 
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 impl Env {
     fn store(&self) -> PathBuf {
         self.dir.path().join("state/sessions.db")
@@ -167,31 +157,6 @@ async fn ids_in(t: &SessionTable, state: RemoteState) -> Vec<String> {
         .filter(|r| r.state == state)
         .map(|r| r.id)
         .collect()
-}
-
-fn key(id: &str) -> SessionKey {
-    SessionKey {
-        scope: "t".into(),
-        layer: "default".into(),
-        id: id.into(),
-    }
-}
-
-async fn run(t: &SessionTable, root: &Path, id: &str, cmd: &str) -> String {
-    let lease = t.lease(key(id), root).await.unwrap();
-    let (_, out) = lease.exec(ExecRequest::new(cmd)).await.unwrap();
-    assert_eq!(out.exit_code, 0, "{cmd}: {out:?}");
-    out.stdout_str().into_owned()
-}
-
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    for _ in 0..800 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 async fn idle_pauses_and_the_next_call_resumes_with_tmp_intact(v: Vendor) {

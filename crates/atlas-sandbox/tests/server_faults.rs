@@ -14,6 +14,9 @@
     clippy::disallowed_methods
 )]
 
+mod common;
+
+use common::wait_until;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -76,14 +79,6 @@ fn processes_tagged(tag: &str) -> Vec<u32> {
         }
     }
     found
-}
-
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(t0.elapsed() < limit, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
 }
 
 struct Server {

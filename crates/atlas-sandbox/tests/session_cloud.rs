@@ -5,7 +5,9 @@
 #![cfg(feature = "e2b")]
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,34 +16,10 @@ use atlas_emulator_kit::Kit;
 use atlas_sandbox::config::SandboxSettings;
 use atlas_sandbox::{Host, PluginSlot, SessionKey, SessionSettings, SessionTable};
 use atlas_sandbox_sdk::{ExecRequest, PluginContext};
-
-fn example() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/semantic");
-    let root = dir.path().join("semantic");
-    copy(&src, &root);
-    (dir, root)
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
+use common::example;
 
 fn key(id: &str) -> SessionKey {
-    SessionKey {
-        scope: "a".into(),
-        layer: "default".into(),
-        id: id.into(),
-    }
+    common::key_in("a", id)
 }
 
 async fn run(t: &SessionTable, id: &str, root: &Path, cmd: &str) -> String {

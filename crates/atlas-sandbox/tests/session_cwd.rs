@@ -5,33 +5,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::Arc;
 
 use atlas_sandbox::config::SandboxSettings;
 use atlas_sandbox::{Host, PluginSlot, Session, SessionKey};
 use atlas_sandbox_sdk::{ExecOutput, ExecRequest, PluginContext};
-
-fn example() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/semantic");
-    let root = dir.path().join("semantic");
-    copy(&src, &root);
-    (dir, root)
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
+use common::example;
 
 /// A host with only `id`, or `None` (with the reason) when that backend is unhealthy here.
 async fn host(id: &str, config: serde_json::Value, root: &Path) -> Result<Arc<Host>, String> {
