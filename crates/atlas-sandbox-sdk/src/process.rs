@@ -15,6 +15,8 @@ use tokio::io::AsyncReadExt;
 
 use crate::exec::{CappedBuffer, ExecOutput, TIMEOUT_EXIT_CODE};
 
+pub mod direct;
+
 pub use crate::exec::OVERFLOW_KILL_FACTOR;
 
 /// How long to keep reading after the child exited and its group was killed, for processes that
@@ -26,6 +28,8 @@ const DRAIN_GRACE: Duration = Duration::from_millis(200);
 pub struct ProcessSpec {
     /// The program (absolute path preferred; `PATH` is the one in `env`, not the host's).
     pub program: PathBuf,
+    /// `argv[0]` when it is not `program` (a program run as bash would run it: by the name typed).
+    pub arg0: Option<OsString>,
     /// Its arguments.
     pub args: Vec<OsString>,
     /// The whole environment: nothing of the host's is inherited.
@@ -65,6 +69,7 @@ impl ProcessSpec {
     pub fn new(program: impl Into<PathBuf>) -> Self {
         ProcessSpec {
             program: program.into(),
+            arg0: None,
             args: Vec::new(),
             env: Vec::new(),
             cwd: None,
@@ -72,6 +77,13 @@ impl ProcessSpec {
             max_output_bytes: crate::exec::DEFAULT_MAX_OUTPUT_BYTES,
             tap: None,
         }
+    }
+
+    /// Sets `argv[0]` (by default the program's path).
+    #[must_use]
+    pub fn arg0(mut self, a: impl Into<OsString>) -> Self {
+        self.arg0 = Some(a.into());
+        self
     }
 
     /// Appends an argument.
@@ -188,6 +200,9 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(a) = &spec.arg0 {
+        cmd.arg0(a);
+    }
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }

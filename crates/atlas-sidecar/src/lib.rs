@@ -35,6 +35,7 @@ use crate::admission::{Admission, Refused};
 use crate::scratch::ScratchPool;
 
 use atlas_sandbox_sdk::ExecRequest;
+use atlas_sandbox_sdk::process::direct::DirectExec;
 use atlas_sandbox_sdk::process::{ProcessSpec, run};
 use atlas_sandbox_sidecar::protocol::{
     ErrorBody, ExecBody, ExecResponse, HealthBody, PROTOCOL_VERSION, VersionBody,
@@ -78,6 +79,9 @@ pub struct ServerConfig {
     pub max_output_bytes: usize,
     /// Where the per-command temporary directories are created.
     pub tmp_root: PathBuf,
+    /// Run a line that is one external program with plain words as bash would, without
+    /// starting bash (see `atlas_sandbox_sdk::process::direct`); on by default.
+    pub direct_exec: bool,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -94,6 +98,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_timeout", &self.max_timeout)
             .field("max_output_bytes", &self.max_output_bytes)
             .field("tmp_root", &self.tmp_root)
+            .field("direct_exec", &self.direct_exec)
             .finish()
     }
 }
@@ -113,6 +118,7 @@ impl ServerConfig {
             max_timeout: Duration::from_secs(60),
             max_output_bytes: atlas_sandbox_sdk::DEFAULT_MAX_OUTPUT_BYTES,
             tmp_root: std::env::temp_dir(),
+            direct_exec: true,
         }
     }
 }
@@ -272,6 +278,9 @@ struct AppState {
     config: ServerConfig,
     admission: Admission,
     scratch: Arc<ScratchPool>,
+    /// What the shell does for a one-program line, asked of it on the first request (after
+    /// the server has dropped its privileges, so the answer is the commands' own).
+    direct: tokio::sync::OnceCell<Option<DirectExec>>,
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -293,6 +302,7 @@ pub fn router(config: ServerConfig) -> Router {
             config.queue_timeout,
         ),
         scratch: Arc::new(ScratchPool::new(&config.tmp_root, config.max_concurrent)),
+        direct: tokio::sync::OnceCell::new(),
         config,
     });
     let body_limit = state.config.max_body_bytes;
@@ -544,18 +554,28 @@ async fn exec(
     };
     // The environment of every backend (atlas_sandbox_sdk::COMMAND_ENV), with HOME and TMPDIR
     // pointing at this request's own scratch directory.
-    let mut spec = ProcessSpec::new(&cfg.shell).arg("-c").arg(&request.command);
-    for (k, v) in atlas_sandbox_sdk::COMMAND_ENV {
-        if *k != "HOME" {
-            spec = spec.env(*k, *v);
+    let env = command_env(scratch.path());
+    let shell_spec = {
+        let mut spec = ProcessSpec::new(&cfg.shell).arg("-c").arg(&request.command);
+        for (k, v) in &env {
+            spec = spec.env(k, v);
         }
-    }
-    let spec = spec
-        .env("HOME", scratch.path())
-        .env("TMPDIR", scratch.path())
-        .cwd(cwd)
-        .timeout(request.timeout)
-        .max_output_bytes(request.max_output_bytes);
+        spec.cwd(&cwd)
+            .timeout(request.timeout)
+            .max_output_bytes(request.max_output_bytes)
+    };
+    let direct_spec = match direct_plan(&state, &request.command).await {
+        Some((d, plan)) => d.environment(&plan, &shell_spec.env, &cwd).map(|env| {
+            let mut spec = ProcessSpec::new(&plan.program)
+                .arg0(&plan.argv[0])
+                .args(&plan.argv[1..]);
+            spec.env = env;
+            spec.cwd(&cwd)
+                .timeout(request.timeout)
+                .max_output_bytes(request.max_output_bytes)
+        }),
+        None => None,
+    };
     let started = Instant::now();
     // Declared before the runner so that, when hyper drops this handler because the client
     // went away, the runner (and with it the process group) is gone before the line is logged.
@@ -565,7 +585,23 @@ async fn exec(
         command: &request.command,
         armed: true,
     };
-    let mut running = Box::pin(run(&spec));
+    let mut running = Box::pin(async {
+        if let Some(d) = &direct_spec {
+            match run(d).await {
+                Ok(r) => {
+                    tracing::debug!(program = %d.program.display(), "ran without the shell");
+                    return Ok(r);
+                }
+                // The file would not start (a script without `#!`, a race with its removal):
+                // bash knows what to do with it, and has not run anything yet.
+                Err(e) => tracing::debug!(
+                    "direct start of {} failed ({e}); via the shell",
+                    d.program.display()
+                ),
+            }
+        }
+        run(&shell_spec).await
+    });
     let mut hangup =
         tokio::time::interval_at(tokio::time::Instant::now() + HANGUP_POLL, HANGUP_POLL);
     let result = loop {
@@ -605,6 +641,55 @@ async fn exec(
             )
         }
     }
+}
+
+/// The environment of a command: every backend's, with HOME and TMPDIR in its scratch dir.
+fn command_env(scratch: &Path) -> Vec<(String, String)> {
+    let scratch = scratch.to_string_lossy();
+    atlas_sandbox_sdk::COMMAND_ENV
+        .iter()
+        .filter(|(k, _)| *k != "HOME")
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .chain([
+            ("HOME".to_owned(), scratch.to_string()),
+            ("TMPDIR".to_owned(), scratch.to_string()),
+        ])
+        .collect()
+}
+
+/// The direct plan of `line` when the server may run it without the shell.
+async fn direct_plan<'a>(
+    state: &'a AppState,
+    line: &str,
+) -> Option<(
+    &'a DirectExec,
+    atlas_sandbox_sdk::process::direct::DirectPlan,
+)> {
+    let cfg = &state.config;
+    if !cfg.direct_exec {
+        return None;
+    }
+    let d = state
+        .direct
+        .get_or_init(|| async {
+            let probe_dir = cfg.tmp_root.clone();
+            let found =
+                DirectExec::probe(&cfg.shell, &command_env(&probe_dir), &cfg.semantic_root).await;
+            if found.is_none() {
+                tracing::info!(
+                    shell = %cfg.shell.display(),
+                    "every command goes through the shell: it did not answer the direct-exec probe"
+                );
+            }
+            found
+        })
+        .await
+        .as_ref()?;
+    let path = atlas_sandbox_sdk::COMMAND_ENV
+        .iter()
+        .find(|(k, _)| *k == "PATH")
+        .map_or("/usr/bin:/bin", |(_, v)| *v);
+    d.plan(line, path).map(|p| (d, p))
 }
 
 /// Logs, when dropped armed, that a client went away while its command ran (and so the

@@ -52,6 +52,11 @@ struct Args {
     /// Where per-command temp dirs (HOME, TMPDIR) are created (an empty one is reused).
     #[arg(long, env = "SIDECAR_TMP_DIR", default_value = "/tmp")]
     tmp_dir: PathBuf,
+    /// Run a command line that is one program with plain words (`cat catalog.yml`,
+    /// `grep -rn id .`) as bash would run it, without starting bash; "0" sends every line
+    /// through the shell.
+    #[arg(long, env = "SIDECAR_DIRECT_EXEC", value_parser = parse_flag, default_value = "1")]
+    direct_exec: bool,
     /// When started as root, the user to switch to after binding.
     #[arg(long, env = "SIDECAR_USER", default_value = "nobody")]
     user: String,
@@ -185,6 +190,7 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         max_timeout: args.max_timeout,
         max_output_bytes: args.max_output_bytes,
         tmp_root: args.tmp_dir,
+        direct_exec: args.direct_exec,
     };
     config.check(&args.listen)?;
     tracing::info!(?config, "starting");
