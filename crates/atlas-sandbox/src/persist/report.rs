@@ -106,6 +106,7 @@ pub async fn sweep_unowned(
     let found = rows(backend, plugin, store).await?;
     let mut report = SweepReport {
         sandboxes: Vec::new(),
+        kept: Vec::new(),
         dry_run,
     };
     for (row, tags) in found.into_iter().filter(|(r, _)| r.role != "session") {
