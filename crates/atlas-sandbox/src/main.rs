@@ -324,6 +324,8 @@ async fn backends_cmd(config_file: Option<PathBuf>, json: bool) -> anyhow::Resul
         }
     };
     let report = host.report().await;
+    // Nothing to close (`backends` creates no sandbox); this releases the host's lease.
+    host.shutdown().await;
     if json {
         outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
