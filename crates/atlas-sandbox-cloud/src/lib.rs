@@ -18,7 +18,7 @@ use reqwest::header::HeaderMap;
 /// The tag every sandbox we create carries, so `sweep` can find it.
 pub const TAG_MARKER: &str = "atlas-sandbox";
 /// The tag naming the host instance that created the sandbox.
-pub const TAG_INSTANCE: &str = "atlas-sandbox-instance";
+pub const TAG_INSTANCE: &str = atlas_sandbox_sdk::INSTANCE_TAG;
 /// The tag holding the creation time, in Unix seconds.
 pub const TAG_CREATED: &str = "atlas-sandbox-created";
 

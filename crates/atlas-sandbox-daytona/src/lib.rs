@@ -226,6 +226,7 @@ impl SandboxPlugin for DaytonaPlugin {
             .await?;
         let mut report = SweepReport {
             sandboxes: Vec::new(),
+            kept: Vec::new(),
             dry_run,
         };
         for sb in found {

@@ -152,6 +152,7 @@ impl SandboxPlugin for E2bPlugin {
         let filter = BTreeMap::from([(TAG_MARKER.to_owned(), "true".to_owned())]);
         let mut report = SweepReport {
             sandboxes: Vec::new(),
+            kept: Vec::new(),
             dry_run,
         };
         let mut token: Option<String> = None;

@@ -32,11 +32,12 @@ pub use exec::{
     normalize_relative, overflow_limit, truncation_notice,
 };
 pub use persist::{
-    DEFAULT_PAUSED_RETENTION, OWNER_TAG, Persistence, RemoteSandbox, RemoteState, SessionPolicy,
+    DEFAULT_PAUSED_RETENTION, INSTANCE_TAG, OWNER_TAG, Persistence, RemoteSandbox, RemoteState,
+    SessionPolicy,
 };
 pub use plugin::{
-    EXTERNAL_PLUGIN_PRIORITY, HealthStatus, PluginContext, PluginDescriptor, PluginFactory,
-    Sandbox, SandboxPlugin, SecurityProfile, SweepReport, SweptSandbox, schema_of,
+    EXTERNAL_PLUGIN_PRIORITY, HealthStatus, KeptSandbox, PluginContext, PluginDescriptor,
+    PluginFactory, Sandbox, SandboxPlugin, SecurityProfile, SweepReport, SweptSandbox, schema_of,
 };
 pub use semantic::{CollectLimits, CollectedFile, CollectedLayer, SemanticLayer, SkippedEntry};
 pub use shell::{COMMAND_ENV, Shell, shell_quote};

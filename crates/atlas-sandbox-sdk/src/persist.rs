@@ -18,6 +18,11 @@ use crate::semantic::SemanticLayer;
 /// Backends put it on what [`Persistence::create_persistent`] makes, from its `owner`.
 pub const OWNER_TAG: &str = "atlas-sandbox-owner";
 
+/// The tag naming the host instance that created a remote sandbox
+/// ([`crate::PluginContext::instance_id`]). `sweep` spares the sandboxes of an instance whose
+/// lease in the session store is live: that host is still running and still uses them.
+pub const INSTANCE_TAG: &str = "atlas-sandbox-instance";
+
 /// The default `paused_retention`: a paused sandbox is deleted a day after it was paused.
 pub const DEFAULT_PAUSED_RETENTION: Duration = Duration::from_secs(24 * 3600);
 

@@ -155,11 +155,29 @@ fn ser_opt_secs<S: serde::Serializer>(
     }
 }
 
+/// A sandbox a sweep found old enough but left alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeptSandbox {
+    /// The vendor's sandbox id.
+    pub id: String,
+    /// How old it is, if the vendor says.
+    #[serde(serialize_with = "ser_opt_secs", rename = "age_secs")]
+    pub age: Option<Duration>,
+    /// The host instance that created it ([`crate::INSTANCE_TAG`]).
+    pub instance: String,
+    /// Why it was kept, e.g. `host atlas-sandbox-123-ab12cd34 is running`.
+    pub reason: String,
+}
+
 /// What a sweep found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
     /// Sandboxes matching the tags and age.
     pub sandboxes: Vec<SweptSandbox>,
+    /// Sandboxes matching the tags and age that were not killed because a running host still
+    /// uses them (their instance holds a live lease in the session store).
+    #[serde(default)]
+    pub kept: Vec<KeptSandbox>,
     /// Whether nothing was killed on purpose.
     pub dry_run: bool,
 }
@@ -193,7 +211,10 @@ pub trait Sandbox: Send + Sync + Debug {
 /// What the host gives a plugin when it builds it.
 #[derive(Debug, Clone)]
 pub struct PluginContext {
-    /// A stable id of this host process, for tagging remote resources (cleanup by `sweep`).
+    /// The id of this host instance, for tagging remote resources ([`crate::INSTANCE_TAG`]):
+    /// `sweep` finds leaked ones by their tags and spares those of an instance that is still
+    /// running. The host makes it unique per host, `atlas-sandbox-<pid>-<random hex>` (a pid
+    /// alone repeats: every container's server is pid 1, and pids are reused).
     pub instance_id: String,
     /// Defaults for requests that do not set their own.
     pub defaults: ExecDefaults,

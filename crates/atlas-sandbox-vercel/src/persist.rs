@@ -210,6 +210,7 @@ pub(crate) async fn sweep(
         .as_millis() as u64;
     let mut report = SweepReport {
         sandboxes: Vec::new(),
+        kept: Vec::new(),
         dry_run,
     };
     let mut cursor: Option<String> = None;

@@ -261,11 +261,25 @@ pub struct Host {
     /// Health checks deferred to `create` and the first command (a one-shot host).
     deferred: bool,
     cache: tokio::sync::Mutex<HashMap<PathBuf, Cached>>,
+    /// The instance lease in the session store, while a backend can create remote sandboxes.
+    lease: Option<crate::persist::HostLease>,
+}
+
+/// A new host instance id, `atlas-sandbox-<pid>-<8 random hex digits>`: the tag its remote
+/// sandboxes carry and the key of its lease in the session store. The pid alone is not unique
+/// (every container's server is pid 1, and pids are reused), and two hosts that shared an id
+/// would keep each other's leftovers from `sweep`.
+pub fn new_instance_id() -> String {
+    format!(
+        "atlas-sandbox-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
 }
 
 fn context_of(config: &Config) -> PluginContext {
     PluginContext {
-        instance_id: format!("atlas-sandbox-{}", std::process::id()),
+        instance_id: new_instance_id(),
         defaults: ExecDefaults {
             timeout: config.sandbox.timeout,
             max_output_bytes: config.sandbox.max_output_bytes,
@@ -274,10 +288,14 @@ fn context_of(config: &Config) -> PluginContext {
 }
 
 impl Host {
-    /// Builds the backends of a validated config and starts the host.
+    /// Builds the backends of a validated config and starts the host. It holds an instance
+    /// lease (see [`Host::hold_lease`]).
     pub async fn from_config(config: &Config) -> Result<Host, ConfigErrors> {
-        let slots = build_slots(config, &context_of(config))?;
-        Ok(Host::start(config.sandbox.clone(), slots).await)
+        let ctx = context_of(config);
+        let slots = build_slots(config, &ctx)?;
+        Ok(Host::start(config.sandbox.clone(), slots)
+            .await
+            .hold_lease(&ctx.instance_id))
     }
 
     /// As [`Host::from_config`], with just-bash sessions in worker processes when `workers`
@@ -287,26 +305,57 @@ impl Host {
         config: &Config,
         workers: bool,
     ) -> Result<Host, ConfigErrors> {
-        let mut slots = build_slots(config, &context_of(config))?;
+        let ctx = context_of(config);
+        let mut slots = build_slots(config, &ctx)?;
         if workers {
             contain_just_bash(
                 &mut slots,
                 config,
-                &context_of(config),
+                &ctx,
                 config.server.just_bash_worker_memory_mb,
             )?;
         }
-        Ok(Host::start(config.sandbox.clone(), slots).await)
+        Ok(Host::start(config.sandbox.clone(), slots)
+            .await
+            .hold_lease(&ctx.instance_id))
     }
 
     /// A host for one command: no health checks (see the module docs), and under a pin only
-    /// the pinned backend is built.
+    /// the pinned backend is built. It holds an instance lease (see [`Host::hold_lease`]),
+    /// written in the background so the command does not wait for it.
     pub fn for_one_command(config: &Config) -> Result<Host, ConfigErrors> {
         let pin = config.sandbox.backend.as_ref().map(|(id, _)| id.as_str());
-        let slots = build_slots_where(config, &context_of(config), |id| {
-            pin.is_none_or(|p| p == id)
-        })?;
-        Ok(Host::deferred(config.sandbox.clone(), slots))
+        let ctx = context_of(config);
+        let slots = build_slots_where(config, &ctx, |id| pin.is_none_or(|p| p == id))?;
+        Ok(Host::deferred(config.sandbox.clone(), slots).hold_lease(&ctx.instance_id))
+    }
+
+    /// Holds the lease of `instance_id` (the id its backends were built with) in the session
+    /// store at `sandbox.state_path` while the host lives, when any ready backend creates remote
+    /// sandboxes (has persistence): a heartbeat now and every 30 s from a background task,
+    /// released by [`Host::shutdown`]. `atlas-sandbox sweep` leaves the sandboxes of an
+    /// instance with a live lease alone, so it never deletes what a running host uses; a host
+    /// killed without shutdown stops beating, and its sandboxes are swept once the lease lapses
+    /// (90 s, [`crate::persist::LEASE`]). Without a tokio runtime there is no lease (logged).
+    #[must_use]
+    pub fn hold_lease(mut self, instance_id: &str) -> Host {
+        let remote = self
+            .slots
+            .iter()
+            .filter_map(PluginSlot::plugin)
+            .any(|p| p.persistence().is_some());
+        if remote && self.lease.is_none() {
+            self.lease = crate::persist::HostLease::start(
+                crate::persist::Store::new(&self.settings.state_path),
+                instance_id.to_owned(),
+            );
+        }
+        self
+    }
+
+    /// The instance id whose lease the host holds, if it holds one.
+    pub fn instance_id(&self) -> Option<&str> {
+        self.lease.as_ref().map(|l| l.instance_id())
     }
 
     /// A host whose health checks are deferred to `create` and the first command.
@@ -320,6 +369,7 @@ impl Host {
             order,
             deferred: true,
             cache: tokio::sync::Mutex::new(HashMap::new()),
+            lease: None,
         }
     }
 
@@ -374,6 +424,7 @@ impl Host {
             order,
             deferred: false,
             cache: tokio::sync::Mutex::new(HashMap::new()),
+            lease: None,
         }
     }
 
@@ -669,8 +720,18 @@ impl Host {
         }
     }
 
-    /// Closes every cached sandbox; returns the close errors (each already logged).
+    /// Closes every cached sandbox and releases the instance lease; returns the close errors
+    /// (each already logged). The session table's sandboxes are closed before this (its
+    /// `close_all`), so nothing of this host is left running when the lease goes.
     pub async fn shutdown(&self) -> Vec<String> {
+        let errors = self.close_cached().await;
+        if let Some(l) = &self.lease {
+            l.release().await;
+        }
+        errors
+    }
+
+    async fn close_cached(&self) -> Vec<String> {
         let drained: Vec<(PathBuf, Cached)> = self.cache.lock().await.drain().collect();
         let closes = drained.iter().map(|(root, c)| async move {
             match c.sandbox.close().await {

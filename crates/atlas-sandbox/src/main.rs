@@ -89,7 +89,8 @@ enum Command {
         #[arg(long, conflicts_with = "id")]
         list: bool,
     },
-    /// Finds (and kills, unless --dry-run) remote sandboxes this project left behind.
+    /// Finds (and kills, unless --dry-run) remote sandboxes this project left behind; never a
+    /// session's, nor those of a host that is still running (its lease in sandbox.state_path).
     Sweep {
         /// The backend to sweep (must be configured).
         #[arg(long, value_name = "ID")]
@@ -324,6 +325,8 @@ async fn backends_cmd(config_file: Option<PathBuf>, json: bool) -> anyhow::Resul
         }
     };
     let report = host.report().await;
+    // Nothing to close (`backends` creates no sandbox); this releases the host's lease.
+    host.shutdown().await;
     if json {
         outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
@@ -407,7 +410,7 @@ async fn sessions_cmd(config_file: Option<PathBuf>, json: bool) -> anyhow::Resul
                 .unwrap_or_else(|| "-".into())
         };
         outln!(
-            "{:<10} {:<28} {:<8} {:<8} {:>10} {:>10}  SESSION",
+            "{:<10} {:<28} {:<8} {:<9} {:>10} {:>10}  SESSION",
             "BACKEND",
             "ID",
             "STATE",
@@ -417,7 +420,7 @@ async fn sessions_cmd(config_file: Option<PathBuf>, json: bool) -> anyhow::Resul
         )?;
         for r in &rows {
             outln!(
-                "{:<10} {:<28} {:<8} {:<8} {:>10} {:>10}  {}",
+                "{:<10} {:<28} {:<8} {:<9} {:>10} {:>10}  {}",
                 r.backend,
                 r.id,
                 r.state,
@@ -473,7 +476,8 @@ async fn sweep_cmd(
         );
         return Ok(ExitCode::from(EXIT_HOST_ERROR));
     };
-    // A backend with persistence spares what the session store owns (paused sessions).
+    // A backend with persistence spares what the session store owns (paused sessions) and
+    // what a running host uses (its instance holds a live lease in the store).
     let store = atlas_sandbox::persist::Store::new(&config.sandbox.state_path);
     let swept = atlas_sandbox::persist::sweep_unowned(
         backend,
@@ -504,9 +508,25 @@ async fn sweep_cmd(
                 .unwrap_or_else(|| "?".into());
             outln!("{:<40} {:>10}  {state}", s.id, age)?;
         }
+        for k in &report.kept {
+            let age = k
+                .age
+                .map(|a| HumanDuration(a).to_string())
+                .unwrap_or_else(|| "?".into());
+            outln!("{:<40} {:>10}  kept: {}", k.id, age, k.reason)?;
+        }
         outln!(
-            "{} sandbox(es) older than {older_than}{}",
+            "{} sandbox(es) older than {older_than}{}{}",
             report.sandboxes.len(),
+            if report.kept.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} kept, their host is running (a lease in {})",
+                    report.kept.len(),
+                    store.path().display()
+                )
+            },
             if dry_run { " (dry run)" } else { "" }
         )?;
     }

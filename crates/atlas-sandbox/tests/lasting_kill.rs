@@ -1,7 +1,8 @@
 //! A real `atlas-sandbox serve` with persistent E2B sessions and a warm pool, killed with
-//! SIGKILL: `atlas-sandbox sessions` then lists the session's sandbox (owned by the store) and the
-//! two pooled ones (owned by nobody now), `sweep` finds exactly the pooled ones and deletes
-//! them, and a restarted server resumes the session's sandbox with its files.
+//! SIGKILL: once its instance lease has lapsed, `atlas-sandbox sessions` lists the session's
+//! sandbox (owned by the store) and the two pooled ones (owned by nobody now), `sweep` finds
+//! exactly the pooled ones and deletes them, and a restarted server resumes the session's
+//! sandbox with its files. (tests/sweep_lease.rs: what sweep spares while a host runs.)
 
 #![cfg(all(feature = "e2b", feature = "server"))]
 // The host binary is the thing under test: it is started, killed and run as a user would, with
@@ -14,93 +15,10 @@
 
 mod common;
 
+use common::serve::{age_lease, cli, exec, ids, serve};
 use common::wait_until;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::Duration;
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(config: &Path, log: &Path) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_atlas-sandbox"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut s = Server {
-        child,
-        url: String::new(),
-    };
-    wait_until("serve listens", Duration::from_secs(60), || {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        match text
-            .split("http://")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-        {
-            Some(a) => {
-                s.url = format!("http://{a}");
-                true
-            }
-            None => false,
-        }
-    });
-    s
-}
-
-fn cli(config: &Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_atlas-sandbox"))
-        .args(["--json", "--config"])
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-async fn exec(url: &str, session: &str, command: &str) -> String {
-    let r: serde_json::Value = reqwest::Client::new()
-        .post(format!("{url}/v1/exec"))
-        .json(&serde_json::json!({"command": command, "session": session}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(r["exit_code"], 0, "{r}");
-    r["stdout"].as_str().unwrap_or_default().to_owned()
-}
-
-fn ids(v: &serde_json::Value, pick: impl Fn(&serde_json::Value) -> bool) -> Vec<String> {
-    let mut out: Vec<String> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| pick(r))
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect();
-    out.sort();
-    out
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweep_after_kill_9_finds_exactly_the_unowned_sandboxes() {
@@ -130,13 +48,15 @@ async fn sweep_after_kill_9_finds_exactly_the_unowned_sandboxes() {
     wait_until("a refilled pool", Duration::from_secs(30), || {
         state.live_sandboxes().len() == 3
     });
-    s.child.kill().unwrap(); // SIGKILL: no shutdown, no pause, no pool drain.
-    s.child.wait().unwrap();
+    let pid = s.child.id();
+    s.kill_9(); // SIGKILL: no shutdown, no pause, no pool drain, no lease release.
     assert_eq!(
         state.live_sandboxes().len(),
         3,
         "nothing ended with the host"
     );
+    // Its lease lapses 90 s after its last heartbeat; until then sweep takes it for running.
+    age_lease(&dir.path().join("state/sessions.db"), pid);
 
     let rows = cli(&config, &["sessions"]);
     let owned = ids(&rows, |r| r["role"] == "session");
@@ -147,7 +67,9 @@ async fn sweep_after_kill_9_finds_exactly_the_unowned_sandboxes() {
         rows.as_array()
             .unwrap()
             .iter()
-            .all(|r| r["state"] == "running" && r["age_secs"].is_u64()),
+            .all(|r| r["state"] == "running"
+                && r["age_secs"].is_u64()
+                && r["host_running"] == false),
         "{rows}"
     );
     let session = rows
@@ -174,6 +96,7 @@ async fn sweep_after_kill_9_finds_exactly_the_unowned_sandboxes() {
     );
     let found = ids(&dry["sandboxes"], |_| true);
     assert_eq!(found, pooled, "exactly the unowned ones: {dry}");
+    assert_eq!(dry["kept"], serde_json::json!([]), "{dry}");
     assert_eq!(state.live_sandboxes().len(), 3, "a dry run deletes nothing");
     let swept = cli(
         &config,

@@ -14,6 +14,7 @@
 //! used paused one is deleted first; when none is paused, a new session waits up to
 //! [`CAPACITY_WAIT`] for one to free up, then gets a clear "at capacity" error.
 
+mod lease;
 mod pool;
 mod report;
 pub mod store;
@@ -31,8 +32,11 @@ use atlas_sandbox_sdk::{
 
 use crate::host::Host;
 use crate::session::SessionKey;
+pub use lease::HostLease;
 pub use report::{SandboxRow, sessions, sweep_unowned};
-pub use store::{Entry, EntryState, Store, StoreError, default_state_path};
+pub use store::{
+    Entry, EntryState, HEARTBEAT_EVERY, Instance, LEASE, Store, StoreError, default_state_path,
+};
 
 /// How long a new session waits for a free slot when every sandbox under the cap is live.
 pub const CAPACITY_WAIT: Duration = Duration::from_secs(2);

@@ -1,13 +1,17 @@
 //! What `atlas-sandbox sessions` lists and what `sweep` removes for a backend with persistence:
-//! the vendor's tagged sandboxes set against the session store.
+//! the vendor's tagged sandboxes set against the session store: its session entries, and the
+//! leases of the host instances that are running.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use atlas_sandbox_sdk::{RemoteState, Result, SandboxPlugin, SweepReport, SweptSandbox};
+use atlas_sandbox_sdk::{
+    INSTANCE_TAG, KeptSandbox, OWNER_TAG, RemoteState, Result, SandboxPlugin, SweepReport,
+    SweptSandbox,
+};
 use serde::Serialize;
 
-use super::store::Store;
-use atlas_sandbox_sdk::OWNER_TAG;
+use super::store::{Entry, LEASE, Store};
 
 /// One remote sandbox as `atlas-sandbox sessions` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -18,8 +22,13 @@ pub struct SandboxRow {
     pub id: String,
     /// `running`, `paused`, or the vendor's word.
     pub state: String,
-    /// `session` (recorded in the store), `pooled` (a warm pool's), or `unowned`.
+    /// `session` (recorded in the store), `pooled` (a warm pool's), `live-host` (no entry owns
+    /// it, but the host that created it is running: a non-persistent session's), or `unowned`.
     pub role: String,
+    /// The host instance that created it (its `atlas-sandbox-instance` tag).
+    pub instance: Option<String>,
+    /// Whether that instance holds a live lease in the store (its host is running).
+    pub host_running: bool,
     /// The session key that owns it, if the store records one.
     pub session: Option<String>,
     /// Since creation, in seconds, when known.
@@ -53,23 +62,24 @@ async fn rows(
     };
     let listed = p.list().await?;
     let s = store.clone();
-    let entries = tokio::task::spawn_blocking(move || s.all())
+    let (entries, live) = tokio::task::spawn_blocking(move || read_store(&s))
         .await
-        .ok()
-        .and_then(|r| {
-            r.map_err(|e| tracing::warn!(error = %e, "cannot read the session store"))
-                .ok()
-        })
-        .unwrap_or_default();
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the session store");
+            Default::default()
+        });
     Ok(listed
         .into_iter()
         .map(|r| {
             let owned = entries
                 .iter()
                 .find(|(_, e)| e.backend == backend && e.sandbox_id == r.id);
+            let instance = r.tags.get(INSTANCE_TAG).cloned();
+            let host_running = instance.as_ref().is_some_and(|i| live.contains(i));
             let role = match (owned, r.tags.get(OWNER_TAG)) {
                 (Some(_), _) => "session",
                 (None, Some(o)) if o.starts_with("pool:") => "pooled",
+                _ if host_running => "live-host",
                 _ => "unowned",
             };
             let row = SandboxRow {
@@ -80,6 +90,8 @@ async fn rows(
                     RemoteState::Other(s) => s.clone(),
                 },
                 role: role.to_owned(),
+                instance,
+                host_running,
                 session: owned.map(|(k, _)| k.clone()),
                 age_secs: r.age.map(|a| a.as_secs()),
                 idle_secs: owned.map(|(_, e)| e.idle().as_secs()),
@@ -90,9 +102,29 @@ async fn rows(
         .collect())
 }
 
+/// The session entries and the running instances (live leases, [`LEASE`]). A store that cannot
+/// be read counts as empty, with a warning: then nothing is spared by it.
+fn read_store(store: &Store) -> (Vec<(String, Entry)>, BTreeSet<String>) {
+    let warn = |e: super::store::StoreError| {
+        tracing::warn!(error = %e, "cannot read the session store");
+    };
+    let entries = store
+        .all()
+        .map_err(warn)
+        .map(|m| m.into_iter().collect())
+        .unwrap_or_default();
+    let live = store
+        .live_instances(LEASE)
+        .map_err(warn)
+        .unwrap_or_default();
+    (entries, live)
+}
+
 /// Deletes (unless `dry_run`) the tagged sandboxes of `plugin` older than `older_than` that no
-/// store entry owns: what a killed host left (its pools, its non-persistent sandboxes, sessions
-/// whose record was lost). A backend without persistence uses its own sweep.
+/// store entry owns and whose host is not running: what a killed host left (its pools, its
+/// non-persistent sandboxes, sessions whose record was lost). Those of a host whose lease is
+/// live are never deleted, whatever `older_than` says; they are listed in `kept`. A backend
+/// without persistence uses its own sweep.
 pub async fn sweep_unowned(
     backend: &str,
     plugin: &dyn SandboxPlugin,
@@ -106,12 +138,23 @@ pub async fn sweep_unowned(
     let found = rows(backend, plugin, store).await?;
     let mut report = SweepReport {
         sandboxes: Vec::new(),
+        kept: Vec::new(),
         dry_run,
     };
     for (row, tags) in found.into_iter().filter(|(r, _)| r.role != "session") {
         let age = row.age_secs.map(Duration::from_secs);
         // Unknown age: not ours to judge, leave it.
         if age.is_none_or(|a| a < older_than) {
+            continue;
+        }
+        if row.host_running {
+            let instance = row.instance.unwrap_or_default();
+            report.kept.push(KeptSandbox {
+                id: row.id,
+                age,
+                reason: format!("host {instance} is running"),
+                instance,
+            });
             continue;
         }
         let (killed, error) = if dry_run {

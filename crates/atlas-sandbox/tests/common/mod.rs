@@ -1,7 +1,10 @@
 //! What the host's session and server tests share: a copy of the example layer, session keys,
-//! a command through a session table, and polling until a condition holds.
+//! a command through a session table, polling until a condition holds, and a real `serve`
+//! process with the CLI beside it ([`serve`]).
 
 #![allow(dead_code, clippy::unwrap_used)] // each test binary uses a part
+
+pub(crate) mod serve;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
