@@ -174,7 +174,7 @@ impl<'a> Reader<'a> {
             if self.pos >= self.b.len() {
                 return (vals, None);
             }
-            match self.value(0) {
+            match self.value() {
                 Ok(v) => {
                     // jq reports the line of the token that ended the value: a newline right
                     // after a scalar has been consumed when it is emitted.
@@ -227,7 +227,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<J, String> {
+    fn value(&mut self) -> Result<J, String> {
         self.ws();
         let Some(&c) = self.b.get(self.pos) else {
             return Err("Unfinished JSON term at EOF".into());
@@ -252,7 +252,7 @@ impl<'a> Reader<'a> {
                         return Err("Objects must consist of key:value pairs".into());
                     }
                     self.pos += 1;
-                    let v = self.value(depth + 1)?;
+                    let v = self.value()?;
                     m.insert(Rc::from(k.as_str()), v);
                     self.ws();
                     match self.b.get(self.pos) {
@@ -279,7 +279,7 @@ impl<'a> Reader<'a> {
                     if self.b.get(self.pos) == Some(&b',') {
                         return Err("Expected value before ','".into());
                     }
-                    a.push(self.value(depth + 1)?);
+                    a.push(self.value()?);
                     self.ws();
                     match self.b.get(self.pos) {
                         Some(b',') => self.pos += 1,

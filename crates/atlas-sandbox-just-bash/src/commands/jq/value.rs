@@ -584,7 +584,8 @@ impl std::ops::Rem for J {
 /// The x86-64 conversion of a double to `intmax_t`: NaN and out-of-range values become the
 /// lowest integer (1e20 % 7 is -1 in jq 1.6).
 fn cast_intmax(f: f64) -> i64 {
-    if f.is_nan() || f >= 9.223_372_036_854_775_807e18 || f < -9.223_372_036_854_775_808e18 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() || !(-TWO_63..TWO_63).contains(&f) {
         i64::MIN
     } else {
         f as i64
