@@ -1,13 +1,17 @@
 //! `jq` on jaq (a jq clone in Rust): JSON in, filter, JSON out, with `-r`, `-c`, `-n`, `-s`,
 //! `-e`, `-S`, `--arg`, `--argjson`. The step budget is the number of outputs (jaq has no fuel).
 
+mod funs;
+mod text;
+mod value;
+
 use jaq_core::load::{Arena, File, Loader};
-use jaq_core::{Compiler, Ctx as JCtx, Vars, data, unwrap_valr};
-use jaq_json::Val;
+use jaq_core::{Compiler, Ctx as JCtx, Vars, data};
 
 use super::Ctx;
 use super::jq_bound::{self, TooBig, V};
 use crate::interp::R;
+use value::{J as Val, Map};
 
 fn usage(ctx: &mut Ctx<'_, '_>, msg: &str) -> R<i32> {
     ctx.io.errln(&format!("jq: error: {msg}"));
@@ -43,18 +47,15 @@ fn yaml_to_val(y: &yaml_rust2::Yaml) -> Val {
     match y {
         Yaml::Null | Yaml::BadValue | Yaml::Alias(_) => Val::Null,
         Yaml::Boolean(b) => Val::Bool(*b),
-        Yaml::Integer(i) => match isize::try_from(*i) {
-            Ok(i) => Val::Num(jaq_json::Num::Int(i)),
-            Err(_) => Val::Num(jaq_json::Num::Float(*i as f64)),
-        },
+        Yaml::Integer(i) => Val::Num(*i as f64),
         Yaml::Real(s) => match s.parse::<f64>() {
-            Ok(f) => Val::Num(jaq_json::Num::Float(f)),
+            Ok(f) => Val::Num(f),
             Err(_) => Val::from(s.clone()),
         },
         Yaml::String(s) => Val::from(s.clone()),
-        Yaml::Array(a) => Val::Arr(a.iter().map(yaml_to_val).collect::<Vec<_>>().into()),
+        Yaml::Array(a) => a.iter().map(yaml_to_val).collect(),
         Yaml::Hash(h) => {
-            let map: jaq_json::Map = h
+            let map: Map = h
                 .iter()
                 .map(|(k, v)| {
                     let key = match k {
@@ -63,10 +64,10 @@ fn yaml_to_val(y: &yaml_rust2::Yaml) -> Val {
                         Yaml::Boolean(b) => b.to_string(),
                         _ => "null".to_owned(),
                     };
-                    (Val::from(key), yaml_to_val(v))
+                    (key.into(), yaml_to_val(v))
                 })
                 .collect();
-            Val::Obj(map.into())
+            Val::obj(map)
         }
     }
 }
@@ -235,9 +236,12 @@ def @tsv: if type == "array" then map(
 "#;
 
 fn jq_only_defs() -> impl Iterator<Item = jaq_core::load::parse::Def<&'static str>> {
-    jaq_core::load::parse(JQ_ONLY_DEFS, |p| p.defs())
-        .unwrap_or_default()
-        .into_iter()
+    let parse = |code| {
+        jaq_core::load::parse(code, |p| p.defs())
+            .unwrap_or_default()
+            .into_iter()
+    };
+    parse(JQ_ONLY_DEFS).chain(parse(include_str!("defs.jq")))
 }
 
 /// jq 1.7's options that this sandbox does not implement, as the one the word names (a short
@@ -313,9 +317,11 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 let v = if a == "--arg" {
                     Val::from(value.clone())
                 } else {
-                    match jaq_json::read::parse_single(value.as_bytes()) {
-                        Ok(v) => v,
-                        Err(_) => {
+                    match text::Reader::new(value.as_bytes()).all() {
+                        (vals, None) if vals.len() == 1 => {
+                            vals.into_iter().next().map(|(v, _)| v).unwrap_or_default()
+                        }
+                        _ => {
                             return usage(ctx, "Invalid JSON text passed to --argjson");
                         }
                     }
@@ -344,7 +350,11 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                     }
                 }
             }
-            s if s.starts_with('-') && s.len() > 1 => {
+            // jq 1.6 takes a word for an option only when a letter or `-` follows the dash:
+            // `-1 | sqrt` and `-0` are filters.
+            s if s.starts_with('-')
+                && s[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '-') =>
+            {
                 // An option jq has but this sandbox does not is refused by name; anything
                 // else gets jq's own answer.
                 if let Some(opt) = jq_option_not_here(s) {
@@ -370,9 +380,14 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         }
         i += 1;
     }
-    let Some(code) = filter else {
-        return usage(ctx, "no filter given");
-    };
+    // Without a filter, jq 1.6 (its output not a terminal) runs `.`.
+    let code = filter.unwrap_or_else(|| ".".to_owned());
+    if code.contains("?//") {
+        ctx.io.errln(&format!(
+            "{cmd}: error: the destructuring alternative `?//` is not supported in this sandbox"
+        ));
+        return Ok(UNSUPPORTED_JQ);
+    }
     // jaq has no fuel: a filter that loops or builds values internally cannot be interrupted by
     // the deadline or the limits. Refuse the constructs that do that.
     if let Some(word) = unbounded_construct(&code) {
@@ -381,8 +396,17 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         ));
         return Ok(UNSUPPORTED_JQ);
     }
-    // Inputs.
-    let mut inputs: Vec<Val> = Vec::new();
+    if let Some(e) = constant_division_by_zero(&code) {
+        ctx.io.errln(&format!(
+            "jq: error: Division by zero? at <top-level>, line 1:\n{code}\njq: 1 compile error"
+        ));
+        let _ = e;
+        return Ok(3);
+    }
+    // Inputs, each with the input line jq's parser had reached when it was read (the `N` of
+    // a later error's `(at <stdin>:N)`).
+    let mut inputs: Vec<(Val, usize)> = Vec::new();
+    let mut parse_error = None;
     if !null_input || slurp {
         let (datas, failed) = ctx.read_all(cmd, &files);
         if failed {
@@ -409,7 +433,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                     );
                 }
                 match yaml_rust2::YamlLoader::load_from_str(&text) {
-                    Ok(docs) => inputs.extend(docs.iter().map(yaml_to_val).map(jq16_numbers)),
+                    Ok(docs) => inputs.extend(docs.iter().map(|d| (yaml_to_val(d), 0))),
                     Err(e) => {
                         ctx.io.errln(&format!(
                             "yq: Error running jq: ScannerError: {e} in {name}"
@@ -419,30 +443,32 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 }
                 continue;
             }
-            for v in jaq_json::read::parse_many(d) {
-                match v {
-                    // jq 1.6 reads every number as a double: `1.50 | tostring` is "1.5".
-                    Ok(v) => inputs.push(jq16_numbers(v)),
-                    // jq 1.6 (the recorded reference) exits 4 on input that is not JSON.
-                    Err(e) => {
-                        ctx.io.errln(&format!("jq: parse error: {e}"));
-                        return Ok(4);
-                    }
-                }
+            let (vals, err) = text::Reader::new(d).all();
+            inputs.extend(vals);
+            // jq 1.6 filters the values read before text that is not JSON, then stops with
+            // exit 4 (the recorded reference).
+            if let Some(e) = err {
+                let _ = name;
+                parse_error = Some(e);
+                break;
             }
         }
     }
-    let inputs: Vec<Val> = if null_input {
-        vec![Val::Null]
+    let last_line = inputs.last().map_or(0, |(_, l)| *l);
+    let inputs: Vec<(Val, usize)> = if null_input {
+        vec![(Val::Null, 0)]
     } else if slurp {
-        vec![inputs.into_iter().collect::<Val>()]
+        vec![(
+            inputs.into_iter().map(|(v, _)| v).collect::<Val>(),
+            last_line,
+        )]
     } else {
         inputs
     };
     // The parsed inputs are charged while the filter runs; the filter itself is bounded
     // before it runs (jaq cannot be interrupted or metered once started).
     let mut measured = Measure::default();
-    for v in &inputs {
+    for (v, _) in &inputs {
         measured.input(v);
     }
     let _inputs_held = match ctx.sh.meter.hold(measured.total as u64) {
@@ -494,11 +520,9 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     };
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
-        .chain(jaq_json::defs())
         .chain(jq_only_defs());
-    let funs = jaq_core::funs()
-        .chain(jaq_std::funs())
-        .chain(jaq_json::funs());
+    // Natives resolve first match first: jq 1.6's before jaq's.
+    let funs = funs::funs().chain(jaq_core::funs()).chain(jaq_std::funs());
     let loader = Loader::new(defs);
     let arena = Arena::default();
     let modules = match loader.load(&arena, program) {
@@ -539,7 +563,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
             return Ok(3);
         }
     };
-    let pp = jaq_json::write::Pp {
+    let style = text::Style {
         indent: if compact {
             None
         } else if tab {
@@ -548,20 +572,40 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
             Some("  ".to_owned())
         },
         sort_keys,
-        sep_space: !compact,
-        ..Default::default()
+    };
+    let at = |line: usize| {
+        if null_input {
+            "<unknown>".to_owned()
+        } else {
+            format!("<stdin>:{line}")
+        }
     };
     let mut out: Vec<u8> = Vec::new();
     let mut last: Option<bool> = None;
     let mut st = 0;
     let budget = ctx.sh.limits.max_loop_iterations.saturating_mul(100);
     let mut produced = 0u64;
-    for input in inputs {
+    let mut halted: Option<i32> = None;
+    'inputs: for (input, line) in inputs {
+        // jq 1.6's exit status is the last input's: an error on an earlier one is printed
+        // but does not make the status 5.
+        st = 0;
         let ctx_j = JCtx::<data::JustLut<Val>>::new(
             &filter.lut,
             Vars::new(vars.iter().map(|(_, v)| v.clone())),
         );
-        for r in filter.id.run((ctx_j, input)).map(unwrap_valr) {
+        for r in filter.id.run((ctx_j, input)) {
+            // `halt` is an exception jaq would end the process with; it ends this command.
+            let r = match r {
+                Ok(v) => Ok(v),
+                Err(exn) => match exn.get_err() {
+                    Ok(e) => Err(e),
+                    Err(exn) => {
+                        halted = Some(exn.get_halt().unwrap_or(5));
+                        break 'inputs;
+                    }
+                },
+            };
             produced += 1;
             if produced > budget {
                 ctx.io.out(&out);
@@ -575,12 +619,11 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 Ok(v) => {
                     last = Some(!matches!(v, Val::Null | Val::Bool(false)));
                     match (&v, raw) {
-                        (Val::TStr(s), true) | (Val::BStr(s), true) => out.extend_from_slice(s),
+                        (Val::Str(s), true) => out.extend_from_slice(s.as_bytes()),
                         _ => {
-                            let v = jq16_numbers(v);
-                            if jaq_json::write::write(&mut out, &pp, 0, &v).is_err() {
-                                st = 5;
-                            }
+                            let mut s = String::new();
+                            text::write(&mut s, &style, 0, &v);
+                            out.extend_from_slice(s.as_bytes());
                         }
                     }
                     if !join {
@@ -589,7 +632,17 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 }
                 Err(e) => {
                     ctx.io.out(&std::mem::take(&mut out));
-                    ctx.io.errln(&format!("jq: error (at <stdin>:0): {e}"));
+                    let v = e.into_val();
+                    let msg = match &v {
+                        Val::Str(s) => format!("jq: error (at {}): {s}", at(line)),
+                        v => format!(
+                            "jq: error (at {}) (not a string): {}",
+                            at(line),
+                            text::compact(v)
+                        ),
+                    };
+                    ctx.io.errln(&msg);
+                    // jq goes on with the next input after an error.
                     st = 5;
                     break;
                 }
@@ -600,6 +653,13 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         }
     }
     ctx.io.out(&out);
+    if let Some(e) = parse_error {
+        ctx.io.errln(&format!("parse error: {e}"));
+        return Ok(4);
+    }
+    if let Some(code) = halted {
+        return Ok(code);
+    }
     if st != 0 {
         return Ok(st);
     }
@@ -636,23 +696,17 @@ impl Measure {
         self.depth = self.depth.max(depth);
         self.total += 32.0;
         match v {
-            Val::TStr(s) | Val::BStr(s) => {
+            Val::Str(s) => {
                 self.total += s.len() as f64;
                 self.longest_str = self.longest_str.max(s.len() as f64);
             }
-            Val::Num(n) => {
-                let f = match n {
-                    jaq_json::Num::Int(i) => *i as f64,
-                    jaq_json::Num::Float(f) => *f,
-                    jaq_json::Num::Dec(d) => d.parse::<f64>().unwrap_or(f64::INFINITY),
-                    _ => f64::INFINITY,
-                };
+            Val::Num(f) => {
                 let f = if f.is_nan() { 0.0 } else { f.abs() };
                 self.largest_num = self.largest_num.max(f);
             }
             Val::Arr(a) => a.iter().for_each(|x| self.walk(x, depth + 1)),
             Val::Obj(o) => o.iter().for_each(|(k, x)| {
-                self.walk(k, depth + 1);
+                self.walk(&Val::Str(k.clone()), depth + 1);
                 self.walk(x, depth + 1);
             }),
             _ => {}
@@ -668,77 +722,24 @@ impl Measure {
     }
 }
 
-/// jq 1.6 prints every number as a double in shortest form: `1.0` is `1`, `1e17` is `1e+17`,
-/// `0.00001` is `1e-05`, and an overflowing literal is the largest double. jaq keeps the
-/// input's decimal text and its own float style, so numbers are normalised before printing.
-fn jq16_numbers(v: Val) -> Val {
-    use jaq_json::Num;
-    let as_f64 = |n: &Num| match n {
-        Num::Int(i) => Some(*i as f64),
-        Num::Float(f) => Some(*f),
-        Num::Dec(d) => d.parse::<f64>().ok(),
-        // Big integers: jq 1.6 holds every number as a double.
-        other => other.to_string().parse::<f64>().ok(),
-    };
-    match v {
-        Val::Num(n) => match as_f64(&n) {
-            Some(f) if f.is_nan() => Val::Null,
-            Some(f)
-                if f.fract() == 0.0 && f.abs() < 1e15 && !(f == 0.0 && f.is_sign_negative()) =>
-            {
-                Val::Num(Num::Int(f as isize))
-            }
-            Some(f) => Val::Num(Num::Dec(jq16_number_text(f).into())),
-            None => Val::Num(n),
-        },
-        Val::Arr(a) => {
-            let items: Vec<Val> = a.iter().cloned().map(jq16_numbers).collect();
-            Val::Arr(items.into())
+/// jq 1.6 folds arithmetic on number literals while compiling and refuses a division whose
+/// folded value is infinite: `1/0` is the compile error "Division by zero?" (exit 3), while
+/// `0/0` folds to NaN and `1 % 0` is left to run.
+fn constant_division_by_zero(code: &str) -> Option<String> {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let re = RE
+        .get_or_init(|| {
+            regex::Regex::new(
+                r"(?:^|[^\w.$\])\x22])\s*([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*/\s*([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)(?:$|[^\w.\[])",
+            )
+            .ok()
+        })
+        .as_ref()?;
+    for c in re.captures_iter(code) {
+        let (a, b) = (c[1].parse::<f64>().ok()?, c[2].parse::<f64>().ok()?);
+        if (a / b).is_infinite() {
+            return Some(c[0].to_owned());
         }
-        Val::Obj(o) => {
-            let map: jaq_json::Map = o
-                .iter()
-                .map(|(k, v)| (k.clone(), jq16_numbers(v.clone())))
-                .collect();
-            Val::Obj(map.into())
-        }
-        other => other,
     }
-}
-
-/// jq 1.6's `jvp_dtoa_fmt`: the shortest digits that read back to `f`, in exponent form when
-/// the decimal point is 4 or more places left of them or more than 15 places right of them.
-fn jq16_number_text(f: f64) -> String {
-    let f = if f.is_infinite() {
-        f.signum() * f64::MAX
-    } else {
-        f
-    };
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0" } else { "0" }.to_owned();
-    }
-    let sci = format!("{:e}", f.abs());
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
-    let decpt = exp.parse::<i32>().unwrap_or(0) + 1;
-    let nd = digits.len() as i32;
-    let sign = if f < 0.0 { "-" } else { "" };
-    if decpt <= -4 || decpt > nd + 15 {
-        let e = decpt - 1;
-        let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
-        let es = if e < 0 { '-' } else { '+' };
-        format!("{sign}{first}{frac}e{es}{:02}", e.abs())
-    } else if decpt <= 0 {
-        format!("{sign}0.{}{digits}", "0".repeat((-decpt) as usize))
-    } else if decpt >= nd {
-        format!("{sign}{digits}{}", "0".repeat((decpt - nd) as usize))
-    } else {
-        let (a, b) = digits.split_at(decpt as usize);
-        format!("{sign}{a}.{b}")
-    }
+    None
 }

@@ -1,0 +1,41 @@
+# jq 1.6's definitions where jaq-std's answer differently; they come after jaq-std's, so they
+# shadow them. A definition sees only those before it, so the wrappers of natives come first.
+def nan: _nan;
+def infinite: _infinite;
+def isnan: _isnan;
+def isinfinite: _isinfinite;
+def isnormal: _isnormal;
+def type: _type;
+def setpath($p; $x): _setpath($p; $x);
+def delpaths($ps): _delpaths($ps);
+def error: if . == null then empty else error_empty as $x | . end;
+def error(msgs): msgs as $m | if $m == null then empty else ($m | error_empty) as $x | . end;
+def limit($n; f): if $n < 0 then f
+  else label $out | foreach f as $item (0; . + 1; $item, if . >= $n then break $out else empty end) end;
+def join($x): reduce .[] as $i (null;
+    (if . == null then "" else . + $x end)
+    + ($i | if . == null then "" elif type == "boolean" or type == "number" then tojson else . end)
+  ) // "";
+def from_entries: map({(.key // .name // .Name // .Key):
+    (if has("value") then .value else .Value end)}) | add + {} // {};
+def to_entries: [keys_unsorted[] as $k | {key: $k, value: .[$k]}];
+def _flatten($x): reduce .[] as $i ([];
+  if $i | type == "array" and $x != 0 then . + ($i | _flatten($x - 1)) else . + [$i] end);
+def flatten($x): if $x < 0 then error("flatten depth must not be negative") else _flatten($x) end;
+def flatten: _flatten(-1);
+def del(f): delpaths([path(f)]);
+def todateiso8601: strftime("%Y-%m-%dT%H:%M:%SZ");
+def todate: todateiso8601;
+def in(xs): . as $x | xs | has($x);
+def inside(xs): . as $x | xs | contains($x);
+def index($i): indices($i) | .[0];
+def rindex($i): indices($i) | .[-1:][0];
+def transpose: if . == [] then [] else . as $in | (map(length) | max) as $max
+  | [range(0; $max) as $j | [range(0; $in | length) as $i | $in[$i][$j]]] end;
+def tostring: if type == "string" then . else tojson end;
+def @text: tostring;
+def @json: tojson;
+def @html: tostring | escape_html;
+def @uri: tostring | encode_uri;
+def @base64: tostring | encode_base64;
+def @base64d: tostring | decode_base64;
