@@ -39,3 +39,5 @@ def @html: tostring | escape_html;
 def @uri: tostring | encode_uri;
 def @base64: tostring | encode_base64;
 def @base64d: tostring | decode_base64;
+def halt_error($exit_code): _halt_error_text, halt($exit_code);
+def halt_error: halt_error(5);

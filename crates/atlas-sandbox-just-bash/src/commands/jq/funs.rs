@@ -90,7 +90,67 @@ fn base<D: for<'a> DataT<V<'a> = J>>() -> Box<[Filter<RunPtr<D>>]> {
         ("decode_base64", v(0), |cv| {
             bome(on_str(&cv.1, decode_base64))
         }),
+        // jaq-std's `stderr` and `debug` write through the `log` crate, which would put a
+        // command's text in the host's own log; jq writes them to the command's stderr.
+        ("stderr_empty", v(0), |cv| {
+            side::write(text::compact(&cv.1).as_bytes());
+            Box::new(core::iter::empty())
+        }),
+        ("debug_empty", v(0), |cv| {
+            side::write(format!("[\"DEBUG:\",{}]\n", text::compact(&cv.1)).as_bytes());
+            Box::new(core::iter::empty())
+        }),
+        // `halt_error` prints a string as it is, nothing for null, anything else as JSON on
+        // a line.
+        ("_halt_error_text", v(0), |cv| {
+            match &cv.1 {
+                J::Str(s) => side::write(s.as_bytes()),
+                J::Null => {}
+                x => side::write(format!("{}\n", text::compact(x)).as_bytes()),
+            }
+            Box::new(core::iter::empty())
+        }),
     ])
+}
+
+/// What a filter writes to stderr while it runs (`stderr`, `debug`, `halt_error`), held for the
+/// runner to pass to the command's stderr; natives have no handle on the command's streams. The
+/// interpreter runs a command on one thread, so a thread-local is the command's own, and it is
+/// capped so that a filter printing in a loop cannot grow it past the command's output cap.
+pub(crate) mod side {
+    use std::cell::RefCell;
+
+    struct Side {
+        bytes: Vec<u8>,
+        cap: usize,
+    }
+
+    thread_local! {
+        static SIDE: RefCell<Side> = const { RefCell::new(Side { bytes: Vec::new(), cap: 0 }) };
+    }
+
+    /// Starts a run whose stderr may hold up to `cap` bytes between two [`take`]s.
+    pub(crate) fn begin(cap: usize) {
+        SIDE.with(|s| {
+            let mut s = s.borrow_mut();
+            s.bytes.clear();
+            s.cap = cap;
+        });
+    }
+
+    pub(super) fn write(b: &[u8]) {
+        SIDE.with(|s| {
+            let mut s = s.borrow_mut();
+            let room = s.cap.saturating_sub(s.bytes.len());
+            let n = b.len().min(room);
+            s.bytes.extend_from_slice(&b[..n]);
+        });
+    }
+
+    /// What was written since the last call.
+    pub(crate) fn take() -> Vec<u8> {
+        SIDE.with(|s| std::mem::take(&mut s.borrow_mut().bytes))
+    }
 }
 
 fn num_test(v: &J, f: fn(f64) -> bool) -> ValR {

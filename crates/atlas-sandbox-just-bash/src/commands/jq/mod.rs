@@ -586,6 +586,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     let budget = ctx.sh.limits.max_loop_iterations.saturating_mul(100);
     let mut produced = 0u64;
     let mut halted: Option<i32> = None;
+    funs::side::begin(ctx.sh.limits.max_output_bytes);
     'inputs: for (input, line) in inputs {
         // jq 1.6's exit status is the last input's: an error on an earlier one is printed
         // but does not make the status 5.
@@ -606,6 +607,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                     }
                 },
             };
+            // jq's stderr is unbuffered and its stdout a stdio buffer, so with `2>&1` what a
+            // filter says comes before the results still held: write it at once, keep `out`.
+            let said = funs::side::take();
+            if !said.is_empty() {
+                ctx.io.err(&said);
+            }
             produced += 1;
             if produced > budget {
                 ctx.io.out(&out);
@@ -653,6 +660,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         }
     }
     ctx.io.out(&out);
+    ctx.io.err(&funs::side::take());
     if let Some(e) = parse_error {
         ctx.io.errln(&format!("parse error: {e}"));
         return Ok(4);
