@@ -15,8 +15,7 @@ use atlas_emulator_kit::{Kit, RunningEmulator};
 use atlas_sandbox_cloud::RetryPolicy;
 use atlas_sandbox_daytona::{DaytonaConfig, DaytonaPlugin};
 use atlas_sandbox_sdk::{
-    ExecOutput, ExecRequest, HumanDuration, PluginContext, Sandbox, SandboxPlugin, Secret,
-    SemanticLayer,
+    ExecOutput, ExecRequest, HumanDuration, PluginContext, SandboxPlugin, Secret, SemanticLayer,
 };
 
 const KEY: &str = "dtn_test_key_0123456789";
