@@ -302,9 +302,9 @@ pub(crate) fn is_paused_state(state: &str) -> bool {
 }
 
 /// Starts a persistent sandbox again (stopped, archived, or already started) and waits until it
-/// runs. Its shell sessions died with it; the first command opens a new one. A sandbox that is
-/// gone, or being destroyed, is `SandboxGone`. Its first command does not wait for a new
-/// session: it runs through `process/execute` while the session opens.
+/// runs. Its shell sessions died with it; its first command does not wait for a new one: it runs
+/// through `process/execute` while the session opens beside it. A sandbox that is gone, or being
+/// destroyed, is `SandboxGone`.
 pub(crate) async fn wake(settings: &Settings, id: &str) -> Result<Remote> {
     let started = Instant::now();
     let gone = |state: &str| {
