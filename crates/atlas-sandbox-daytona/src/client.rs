@@ -112,6 +112,18 @@ pub(crate) struct SessionExecDone {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
+pub(crate) struct ExecuteDone {
+    #[serde(default)]
+    pub(crate) exit_code: Option<i32>,
+    /// The legacy name of `exitCode` (the SDK falls back to it).
+    #[serde(default)]
+    pub(crate) code: Option<i32>,
+    #[serde(default)]
+    pub(crate) result: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct SessionDto {
     #[serde(default)]
     commands: Vec<SessionCommandDto>,
@@ -467,6 +479,28 @@ impl Api {
             })
             .await?;
         Self::json("session exec", resp).await
+    }
+
+    /// `POST /process/execute`, the toolbox's one-shot exec, with the body the SDK's
+    /// `executeCommand` sends (`{command, timeout}`; no `cwd` or `envs`: the script handles
+    /// both). The daemon pipes `command` to its shell, merges stdout and stderr into `result`,
+    /// and past `timeout_secs` kills the process group and answers 408 without the output.
+    /// `wait` bounds the HTTP request. Never retried: the command may have run.
+    pub(crate) async fn execute(
+        &self,
+        toolbox: &str,
+        command: &str,
+        timeout_secs: u64,
+        wait: Duration,
+    ) -> Result<ExecuteDone> {
+        let url = format!("{toolbox}/process/execute");
+        let body = serde_json::json!({ "command": command, "timeout": timeout_secs });
+        let resp = self
+            .call("run command", Idempotent::No, || {
+                self.request(Method::POST, &url).json(&body).timeout(wait)
+            })
+            .await?;
+        Self::json("process execute", resp).await
     }
 
     /// `GET /process/session/{sid}`: the id of the last command whose text is `command`.

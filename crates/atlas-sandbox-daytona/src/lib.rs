@@ -6,11 +6,17 @@
 //! `files/bulk-upload` request while the first toolbox shell session opens.
 //!
 //! Commands run through the toolbox session API, so stdout and stderr stay separate (Daytona's
-//! simple `process/execute` merges them and drops all output on timeout; it is not used). Each
-//! command is one synchronous session exec, which returns the exit code and the prefixed log in a
-//! single round trip. Sessions have no server-side deadline, so the deadline is ours: when it
-//! passes (or the connection breaks), the command is found in its session, its partial log is
-//! read, and the session is deleted, which kills the command's process group.
+//! simple `process/execute` merges them and drops all output on timeout). Each command is one
+//! synchronous session exec, which returns the exit code and the prefixed log in a single round
+//! trip. Sessions have no server-side deadline, so the deadline is ours: when it passes (or the
+//! connection breaks), the command is found in its session, its partial log is read, and the
+//! session is deleted, which kills the command's process group.
+//!
+//! One exception: a persistent sandbox just started again has no session (they die with a
+//! stop), so its first command runs through `process/execute`, wrapped in a script that keeps
+//! the streams apart and bounded and enforces the deadline inside the sandbox, and prints them
+//! framed (`sandbox::wrap_execute`), while the first session opens beside it. A resume then
+//! reaches its first result in two round trips instead of three.
 
 mod client;
 mod config;

@@ -1,6 +1,7 @@
 //! One Daytona sandbox per semantic layer: created and filled in as few round trips as the
 //! protocol allows, commands run through the session API, recreated once if it vanishes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -111,6 +112,10 @@ pub(crate) struct Remote {
     pub(crate) id: String,
     toolbox: String,
     idle_sessions: Mutex<Vec<String>>,
+    /// Set on a sandbox just started again, whose sessions died with the stop: its first
+    /// command runs through `process/execute` while a session opens beside it (see
+    /// [`wrap_execute`]).
+    first_after_wake: AtomicBool,
 }
 
 impl Remote {
@@ -297,8 +302,9 @@ pub(crate) fn is_paused_state(state: &str) -> bool {
 }
 
 /// Starts a persistent sandbox again (stopped, archived, or already started) and waits until it
-/// runs. Its shell sessions died with it; the first command opens a new one. A sandbox that is
-/// gone, or being destroyed, is `SandboxGone`.
+/// runs. Its shell sessions died with it; its first command does not wait for a new one: it runs
+/// through `process/execute` while the session opens beside it. A sandbox that is gone, or being
+/// destroyed, is `SandboxGone`.
 pub(crate) async fn wake(settings: &Settings, id: &str) -> Result<Remote> {
     let started = Instant::now();
     let gone = |state: &str| {
@@ -341,6 +347,7 @@ pub(crate) async fn wake(settings: &Settings, id: &str) -> Result<Remote> {
         id: dto.id,
         toolbox,
         idle_sessions: Mutex::new(Vec::new()),
+        first_after_wake: AtomicBool::new(true),
     })
 }
 
@@ -410,6 +417,7 @@ async fn finish_provision(
         id: dto.id,
         toolbox,
         idle_sessions: Mutex::new(vec![first_session]),
+        first_after_wake: AtomicBool::new(false),
     })
 }
 
@@ -482,6 +490,158 @@ printf '%s\\n' {mark}; printf '%s\\n' {mark} >&2; exit ${{__atlas_ec:-1}} )",
         mark = shell_quote(END_MARK),
         shell = shell.program(),
     )
+}
+
+/// Printed by the execute script just before it starts the command: without it in the answer,
+/// the command provably did not run.
+const RUN_MARK: &str = "__atlas_sandbox_run_8d1c__";
+/// Heads the execute script's envelope: `<mark> <status> <shell status|-> <stdout bytes>
+/// <stderr bytes>`, then one base64 line per stream, then [`DONE_MARK`].
+const ENVELOPE_MARK: &str = "__atlas_sandbox_envelope_8d1c__";
+/// Ends the execute script's envelope.
+const DONE_MARK: &str = "__atlas_sandbox_done_8d1c__";
+/// How far past the command's timeout the daemon's own limit and the HTTP wait of
+/// `process/execute` reach (the SDK waits `timeout + 5 s` too).
+const EXECUTE_GRACE: Duration = Duration::from_secs(5);
+
+/// The script `process/execute` runs for the first command after a wake. The daemon merges the
+/// script's stdout and stderr and, at its own deadline, drops them; so the script keeps the
+/// command's streams apart and bounded in the sandbox and prints them framed:
+///
+/// - it needs `mktemp`, `mkfifo`, `stdbuf`, `timeout` and `base64` (GNU coreutils); without one it
+///   prints nothing and runs nothing, and the client runs the command in a session instead.
+///   Otherwise it prints [`RUN_MARK`] first, so an answer without it proves the command never ran;
+/// - each stream goes through the same limiter as in a session, `stdbuf -o0 head -c <limit>`
+///   reading a FIFO, into a file in a private `mktemp -d` directory (a writer past the limit
+///   dies of SIGPIPE, exit 141), and the limiters get the same 200 ms after the command;
+/// - under `timeout -k 1 <timeout>`, which kills its whole process group at our deadline, inside
+///   the sandbox, so the partial output survives, a `<shell>` changes to the quoted cwd (a
+///   failing `cd` reports the shell's message on stderr and its status, as in a session) and runs
+///   the command as `<shell> -c <command>`, then writes that shell's status to a file: a command
+///   that exited 124 is thus told from one that was cut off (no status written). stdin is
+///   `/dev/null`: the daemon feeds the script itself on its shell's stdin;
+/// - then one line `ENVELOPE_MARK <status> <shell status or -> <stdout bytes> <stderr bytes>`,
+///   the first `keep` bytes (cap + 1: enough to tell truncation) of each stream in base64 on a
+///   line of its own, and [`DONE_MARK`]. The directory is removed.
+///
+/// The script is one line: the shell reads it whole before running it.
+pub(crate) fn wrap_execute(
+    shell: Shell,
+    command: &str,
+    cwd_rel: &str,
+    limit: u64,
+    keep: u64,
+    timeout: Duration,
+) -> String {
+    let dir = if cwd_rel.is_empty() {
+        SEMANTIC_DIR.to_owned()
+    } else {
+        format!("{SEMANTIC_DIR}/{cwd_rel}")
+    };
+    let secs = format!("{:.3}", timeout.as_secs_f64());
+    format!(
+        "__atlas_d=$(mktemp -d 2>/dev/null) && mkfifo \"$__atlas_d/o\" \"$__atlas_d/e\" && \
+command -v stdbuf >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1 && \
+printf '%s\\n' {run} && {{ \
+stdbuf -o0 head -c {limit} < \"$__atlas_d/o\" > \"$__atlas_d/O\" & __atlas_po=$!; \
+stdbuf -o0 head -c {limit} < \"$__atlas_d/e\" > \"$__atlas_d/E\" & __atlas_pe=$!; \
+timeout -k 1 {secs} {shell} -c 'cd -- \"$1\" || exit; {shell} -c \"$2\" < /dev/null; echo $? > \"$3\"' {shell} {dir} {cmd} \"$__atlas_d/x\" \
+> \"$__atlas_d/o\" 2> \"$__atlas_d/e\" < /dev/null; __atlas_ec=$?; \
+( sleep 0.2; kill $__atlas_po $__atlas_pe ) >/dev/null 2>&1 & __atlas_k=$!; \
+wait $__atlas_po $__atlas_pe 2>/dev/null; kill $__atlas_k 2>/dev/null; \
+__atlas_x=$(cat \"$__atlas_d/x\" 2>/dev/null); \
+printf '%s %s %s %s %s\\n' {env} \"$__atlas_ec\" \"${{__atlas_x:--}}\" \"$(wc -c < \"$__atlas_d/O\")\" \"$(wc -c < \"$__atlas_d/E\")\"; \
+head -c {keep} \"$__atlas_d/O\" | base64 -w 0; echo; \
+head -c {keep} \"$__atlas_d/E\" | base64 -w 0; echo; \
+printf '%s\\n' {done}; }}; \
+[ -n \"$__atlas_d\" ] && rm -rf \"$__atlas_d\"",
+        run = shell_quote(RUN_MARK),
+        env = shell_quote(ENVELOPE_MARK),
+        done = shell_quote(DONE_MARK),
+        dir = shell_quote(&dir),
+        cmd = shell_quote(command),
+        shell = shell.program(),
+    )
+}
+
+/// What the execute script reported.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Envelope {
+    /// The status of `timeout` (124: it killed the command; else the status of the `cd`).
+    pub(crate) exit: i32,
+    /// The status of the command's shell, when it ended by itself.
+    pub(crate) status: Option<i32>,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
+}
+
+/// Reads the execute script's answer: `Ok(None)` when it has no [`RUN_MARK`] (the command never
+/// started), `Err` when it started but the envelope is missing or malformed.
+pub(crate) fn parse_envelope(
+    result: &str,
+    keep: u64,
+) -> std::result::Result<Option<Envelope>, String> {
+    use base64::Engine as _;
+    let run_line = format!("{RUN_MARK}\n");
+    let Some(run_at) = result.find(&run_line) else {
+        return Ok(None);
+    };
+    let after = &result[run_at + run_line.len()..];
+    let head = format!("{ENVELOPE_MARK} ");
+    let Some(env_at) = after.rfind(&head) else {
+        return Err("the command started but no envelope followed".to_owned());
+    };
+    if env_at > 0 {
+        tracing::debug!(noise = %&after[..env_at.min(500)], "the execute script printed more than its envelope");
+    }
+    let mut lines = after[env_at + head.len()..].split('\n');
+    let fields: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    let [exit, status, out_len, err_len] = fields[..] else {
+        return Err(format!("envelope header {fields:?}"));
+    };
+    let int = |s: &str| {
+        s.parse::<i64>()
+            .map_err(|_| format!("not a number in the envelope: {s:?}"))
+    };
+    let exit = i32::try_from(int(exit)?).map_err(|e| e.to_string())?;
+    let status = match status {
+        "-" => None,
+        s => Some(i32::try_from(int(s)?).map_err(|e| e.to_string())?),
+    };
+    let mut stream = |total: &str, name: &str| -> std::result::Result<Vec<u8>, String> {
+        let total = u64::try_from(int(total)?).map_err(|e| e.to_string())?;
+        let b64 = lines.next().ok_or_else(|| format!("no {name} line"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim_end_matches('\r'))
+            .map_err(|e| format!("{name}: {e}"))?;
+        // A job the command left in the background may still add bytes between the count and
+        // the copy, never remove them.
+        let got = bytes.len() as u64;
+        if got < total.min(keep) || got > keep {
+            return Err(format!("{name}: {got} bytes of {total}"));
+        }
+        Ok(bytes)
+    };
+    let stdout = stream(out_len, "stdout")?;
+    let stderr = stream(err_len, "stderr")?;
+    if lines.next() != Some(DONE_MARK) {
+        return Err("no end marker".to_owned());
+    }
+    Ok(Some(Envelope {
+        exit,
+        status,
+        stdout,
+        stderr,
+    }))
+}
+
+/// Whether the toolbox refused a `process/execute` before running anything: the daemon
+/// rejected the request itself (400, 405, 501). Everything else (a 5xx from the proxy, a lost
+/// answer, a 408 from the daemon's own limit) may follow a run.
+fn refused_execute(e: &Error) -> bool {
+    e.context()
+        .iter()
+        .any(|(k, v)| *k == "status" && matches!(v.as_str(), "400" | "405" | "501"))
 }
 
 /// Removes what our wrapper appended; `None` if the marker is missing (the command did not end).
@@ -587,9 +747,18 @@ impl DaytonaSandbox {
         timeout: Duration,
     ) -> Result<ExecOutput> {
         let api = &self.settings.api;
+        let mut session = remote.take_idle();
+        if session.is_none() && remote.first_after_wake.swap(false, Ordering::AcqRel) {
+            match self.run_first_after_wake(remote, req, timeout).await? {
+                Some(out) => return Ok(out),
+                // It provably did not run: the session path runs it, in the session that
+                // opened beside it if it did.
+                None => session = remote.take_idle(),
+            }
+        }
         let started = Instant::now();
         let deadline = started + timeout;
-        let session = match remote.take_idle() {
+        let session = match session {
             Some(s) => s,
             None => {
                 let s = new_session_id();
@@ -752,6 +921,93 @@ impl DaytonaSandbox {
                 ))
             }
         }
+    }
+
+    /// The first command after a wake, in one round trip: `process/execute` runs it through
+    /// [`wrap_execute`] while the first shell session opens beside it (for the next command).
+    /// `Ok(None)` means the command provably did not run (the script found no tools to run it
+    /// bounded, or the daemon refused the request as malformed); the caller then runs it in a
+    /// session. Any doubt (a broken envelope after the command started, a lost answer) is an
+    /// error, never a second run.
+    async fn run_first_after_wake(
+        &self,
+        remote: &Remote,
+        req: &ExecRequest,
+        timeout: Duration,
+    ) -> Result<Option<ExecOutput>> {
+        let api = &self.settings.api;
+        let started = Instant::now();
+        let limit = atlas_sandbox_sdk::overflow_limit(req.max_output_bytes);
+        let keep = u64::try_from(req.max_output_bytes)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let script = wrap_execute(
+            self.settings.shell,
+            &req.command,
+            &req.relative_cwd()?,
+            limit,
+            keep,
+            timeout,
+        );
+        // The daemon's own limit (whole seconds) is a safety net past ours: the script kills the
+        // command at `timeout` and still reports what it printed; a 408 would drop it.
+        let server_secs = timeout
+            .as_secs()
+            .saturating_add(1)
+            .saturating_add(EXECUTE_GRACE.as_secs());
+        let wait = Duration::from_secs(server_secs) + EXECUTE_GRACE;
+        let session = new_session_id();
+        let (ran, opened) = tokio::join!(
+            api.execute(&remote.toolbox, &script, server_secs, wait),
+            api.create_session(&remote.toolbox, &session),
+        );
+        match opened {
+            Ok(()) => remote.put_idle(session),
+            Err(e) => {
+                tracing::debug!(sandbox_id = %remote.id, error = %e, "the session opened beside the first command failed; the next command opens one")
+            }
+        }
+        let done = match ran {
+            Ok(done) => done,
+            Err(e) if refused_execute(&e) => {
+                tracing::debug!(sandbox_id = %remote.id, error = %e, "process/execute refused; running the command in a session");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.with_context("operation", "first command after resume")),
+        };
+        let result = done.result.unwrap_or_default();
+        let envelope = match parse_envelope(&result, keep) {
+            Ok(Some(env)) => env,
+            Ok(None) => {
+                tracing::debug!(sandbox_id = %remote.id, exit_code = ?done.exit_code.or(done.code), "the execute script did not start the command (tools missing); running it in a session");
+                return Ok(None);
+            }
+            Err(detail) => {
+                return Err(DaytonaError::BadResponse {
+                    what: "process execute (the command may have run; it was not run again)",
+                    detail,
+                }
+                .into());
+            }
+        };
+        let elapsed = started.elapsed();
+        let (exit_code, timed_out) = match envelope.status {
+            // The command's shell ended and its status was written: it was not cut off.
+            Some(code) => (code, false),
+            // `timeout` killed it (124), or its status was never written at the deadline.
+            None if envelope.exit == TIMEOUT_EXIT_CODE || elapsed >= timeout => {
+                (TIMEOUT_EXIT_CODE, true)
+            }
+            // `cd` failed, or something killed the command's wrapper before the deadline.
+            None => (envelope.exit, false),
+        };
+        let mut stdout = CappedBuffer::new(req.max_output_bytes);
+        let mut stderr = CappedBuffer::new(req.max_output_bytes);
+        stdout.push(&envelope.stdout);
+        stderr.push(&envelope.stderr);
+        Ok(Some(ExecOutput::from_streams(
+            stdout, stderr, exit_code, timed_out, elapsed,
+        )))
     }
 
     /// A finished command's log. When it cannot be read the session's state is unknown, so the
@@ -953,6 +1209,63 @@ mod tests {
         assert_eq!(w.matches("stdbuf -o0 head -c 8000 < ").count(), 2, "{w}");
         assert!(w.ends_with("exit ${__atlas_ec:-1} )"), "{w}");
         assert!(!w.contains('\n'), "one line: {w}");
+    }
+
+    #[test]
+    fn execute_script_is_one_line_and_quoted() {
+        let w = wrap_execute(
+            Shell::Bash,
+            "echo 'hi'",
+            "my dir",
+            8000,
+            1001,
+            Duration::from_millis(2500),
+        );
+        assert!(!w.contains('\n'), "one line: {w}");
+        assert!(w.contains("timeout -k 1 2.500 /bin/bash -c "), "{w}");
+        assert!(
+            w.contains(r#" /bin/bash 'semantic/my dir' 'echo '\''hi'\''' "#),
+            "{w}"
+        );
+        assert_eq!(w.matches("stdbuf -o0 head -c 8000 < ").count(), 2, "{w}");
+        assert_eq!(w.matches("head -c 1001 ").count(), 2, "{w}");
+        // Nothing runs before the run mark is printed.
+        let run = w.find(RUN_MARK).unwrap();
+        assert!(w.find("timeout -k").unwrap() > run, "{w}");
+    }
+
+    #[test]
+    fn envelope_is_parsed_strictly() {
+        let ok = format!("{RUN_MARK}\n{ENVELOPE_MARK} 0 3 4 1\nYQBiYw==\nZQ==\n{DONE_MARK}\n");
+        let env = parse_envelope(&ok, 100).unwrap().unwrap();
+        assert_eq!(
+            env,
+            Envelope {
+                exit: 0,
+                status: Some(3),
+                stdout: b"a\0bc".to_vec(),
+                stderr: b"e".to_vec(),
+            }
+        );
+        // Cut off: no status written.
+        let cut = format!("{RUN_MARK}\n{ENVELOPE_MARK} 124 - 0 0\n\n\n{DONE_MARK}\n");
+        let env = parse_envelope(&cut, 100).unwrap().unwrap();
+        assert_eq!((env.exit, env.status), (124, None));
+        // Never started: no run mark.
+        assert_eq!(parse_envelope("sh: 1: mkfifo: not found\n", 100), Ok(None));
+        // Started, then anything missing or wrong is an error, never a rerun.
+        for bad in [
+            format!("{RUN_MARK}\n"),
+            format!("{RUN_MARK}\n{ENVELOPE_MARK} 0 0 4 0\nYQ==\n\n{DONE_MARK}\n"),
+            format!("{RUN_MARK}\n{ENVELOPE_MARK} 0 0 1 0\n!!\n\n{DONE_MARK}\n"),
+            format!("{RUN_MARK}\n{ENVELOPE_MARK} 0 0 1 0\nYQ==\n\n"),
+            format!("{RUN_MARK}\n{ENVELOPE_MARK} x 0 1 0\nYQ==\n\n{DONE_MARK}\n"),
+        ] {
+            assert!(parse_envelope(&bad, 100).is_err(), "{bad:?}");
+        }
+        // Past `keep`, only `keep` bytes travel.
+        let big = format!("{RUN_MARK}\n{ENVELOPE_MARK} 0 0 9000 0\nYWI=\n\n{DONE_MARK}\n");
+        assert_eq!(parse_envelope(&big, 2).unwrap().unwrap().stdout, b"ab");
     }
 
     #[test]

@@ -166,10 +166,28 @@ async fn resume_is_one_start_and_a_start_in_progress_is_waited_for() {
     // The usual resume: one start answers the sandbox; no state read before it.
     let api = |k: &Kit| k.count("", &format!("/sandbox/{id}"));
     let before = api(&e.kit);
+    let all_before = e.kit.requests().len();
     let back = p.persistence().unwrap().resume(&id).await.unwrap();
     assert_eq!(api(&e.kit) - before, 1, "{:?}", e.kit.requests().last());
     assert_eq!(e.kit.count("POST", &format!("/sandbox/{id}/start")), 1);
     assert_eq!(run(&*back, "cat ${TMPDIR:-/tmp}/keep.txt").await, "kept\n");
+    // Resume to first result: the start, then `process/execute` with the new session opening
+    // beside it. Two round trips (three requests); no session exec waited on a new session.
+    let made: Vec<String> = e.kit.requests()[all_before..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(made.len(), 3, "{made:?}");
+    assert!(
+        made[0].ends_with(&format!("/sandbox/{id}/start")),
+        "{made:?}"
+    );
+    let mut side_by_side: Vec<&str> = made[1..]
+        .iter()
+        .map(|m| m.rsplit("/process/").next().unwrap())
+        .collect();
+    side_by_side.sort_unstable();
+    assert_eq!(side_by_side, ["execute", "session"], "{made:?}");
     back.pause().await.unwrap();
 
     // Another client started it and the start is still under way: Daytona refuses a second
