@@ -27,8 +27,12 @@ static HOOK_RAN: AtomicBool = AtomicBool::new(false);
 /// Whether the startup hook ran in this process, i.e. whether `/proc/self/exe` is a program
 /// that can become a worker. It is false when the crate was loaded from a shared library
 /// after the program started (language bindings), where the executable is someone else's.
+/// Which file the hook lives in is asked only here, when a worker is about to be started, not
+/// at every start of the program (reading `/proc/self/maps` of a large binary costs a one-shot
+/// command a noticeable part of its time).
 pub(crate) fn hook_ran() -> bool {
-    HOOK_RAN.load(Ordering::Relaxed)
+    static IN_MAIN: OnceLock<bool> = OnceLock::new();
+    HOOK_RAN.load(Ordering::Relaxed) && *IN_MAIN.get_or_init(in_main_executable)
 }
 
 #[used]
@@ -38,11 +42,11 @@ static STARTUP_HOOK: extern "C" fn() = startup_hook;
 extern "C" fn startup_hook() {
     // Only an executable's own init functions run before `main`; a shared library's run at
     // dlopen, when the executable is not ours to re-run.
-    if !in_main_executable() {
-        return;
-    }
     HOOK_RAN.store(true, Ordering::Relaxed);
     if let Some(fd) = std::env::var_os(WORKER_ENV) {
+        if !in_main_executable() {
+            return;
+        }
         // SAFETY: before `main`, in a process that has started no thread.
         unsafe { std::env::remove_var(WORKER_ENV) };
         // A panic must not unwind into the C runtime.

@@ -43,8 +43,9 @@ impl PluginFactory for NsjailFactory {
     const ID: &'static str = ID;
     const DEFAULT_PRIORITY: i32 = DEFAULT_PRIORITY;
     const CARGO_FEATURE: &'static str = "nsjail";
-    const ENV_FALLBACKS: &'static [(&'static str, &'static str)] =
-        &[(locate::NSJAIL_PATH_VAR, "nsjail_path")];
+    // No env fallback for NSJAIL_PATH: `locate` reads it when the binary is looked for. Filling
+    // `nsjail_path` from it made the table non-empty, so every one-shot command compiled the
+    // table's schema (a millisecond) to check a value `locate` checks anyway.
 
     fn default_security() -> SecurityProfile {
         security_of(&NsjailConfig::default())

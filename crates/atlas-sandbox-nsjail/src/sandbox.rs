@@ -78,13 +78,10 @@ impl NsjailSandbox {
             detail: e.to_string(),
         })?;
         let host = plugin.host_facts()?;
-        let dir = tempfile::Builder::new()
-            .prefix("atlas-nsjail-")
-            .tempdir()
-            .map_err(|source| NsjailError::Workdir {
-                path: std::env::temp_dir(),
-                source,
-            })?;
+        let dir = work_dir().map_err(|source| NsjailError::Workdir {
+            path: std::env::temp_dir(),
+            source,
+        })?;
         let dir_path = dir.path().to_path_buf();
         let policy = match plugin.config().seccomp_choice()? {
             Seccomp::Builtin => {
@@ -280,4 +277,23 @@ impl Sandbox for NsjailSandbox {
         }
         Ok(())
     }
+}
+
+/// The sandbox's private directory (nsjail's config, the policy, one log file per exec): in
+/// `/dev/shm` when there is one, else the temp dir. Only nsjail (root) reads these files, and on
+/// a disk-backed `/tmp` creating and removing them (ext4 inode and journal work) cost a one-shot
+/// command about as much as the rest of the host's own work.
+fn work_dir() -> std::io::Result<tempfile::TempDir> {
+    let builder = {
+        let mut b = tempfile::Builder::new();
+        b.prefix("atlas-nsjail-");
+        b
+    };
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(d) = builder.tempdir_in(shm)
+    {
+        return Ok(d);
+    }
+    builder.tempdir()
 }

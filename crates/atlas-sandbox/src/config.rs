@@ -360,6 +360,11 @@ pub struct LoadOptions {
     pub descriptors: Vec<PluginDescriptor>,
     /// The example semantic layer (the fallback root).
     pub example_root: PathBuf,
+    /// The one backend this load is for (a one-shot `exec --backend ID`): the other backends'
+    /// tables are kept but not checked against their schemas, as they will not be built.
+    /// Compiling a schema costs a millisecond, as much as the rest of a one-shot command's
+    /// own work, and `check`, `backends` and the servers (`None`) still check every table.
+    pub only_backend: Option<String>,
 }
 
 impl LoadOptions {
@@ -373,6 +378,7 @@ impl LoadOptions {
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             descriptors: registry::compiled_in(),
             example_root: PathBuf::from(EXAMPLE_SEMANTIC_ROOT),
+            only_backend: None,
         }
     }
 
@@ -1157,6 +1163,20 @@ fn validate_plugins(
             });
             continue;
         }
+        if opts
+            .only_backend
+            .as_deref()
+            .is_some_and(|only| only != d.id)
+        {
+            out.push(PluginConfig {
+                descriptor: *d,
+                enabled,
+                priority,
+                table: Some(value),
+                origin,
+            });
+            continue;
+        }
         let schema = (d.schema)();
         coerce_env_strings(ctx, &schema, &path, &mut value);
         if validate_against(ctx, &schema, &value, &path, errors)
@@ -1659,13 +1679,24 @@ fn coerce_env_strings(ctx: &Ctx<'_>, schema: &Value, base: &[String], value: &mu
 mod tests {
     use super::*;
 
-    /// `load` skips the schema for `[sandbox]` when it holds only the defaults and for an empty
-    /// table of a backend that needs no config; that is sound only while these hold.
+    /// `load` skips the schema for `[sandbox]` when it holds only the defaults, for an empty
+    /// `[layers]` or `[server]`, and for an empty table of a backend that needs no config; that
+    /// is sound only while these hold.
     #[test]
     fn what_load_does_not_validate_is_valid() {
         let sandbox = jsonschema::validator_for(&schema::sandbox_schema()).unwrap();
         let defaults = serde_json::to_value(SandboxSection::default()).unwrap();
         assert!(sandbox.is_valid(&defaults), "{defaults}");
+        for (name, s) in [
+            ("layers", tables::layers_schema()),
+            ("server", tables::server_schema()),
+        ] {
+            let v = jsonschema::validator_for(&s).unwrap();
+            assert!(
+                v.is_valid(&serde_json::json!({})),
+                "[{name}] rejects an empty table"
+            );
+        }
         for d in registry::compiled_in()
             .into_iter()
             .filter(|d| !d.requires_config)
@@ -1801,12 +1832,33 @@ mod tests {
                 PluginDescriptor::of::<Local>("0.0.0"),
             ],
             example_root: PathBuf::from("/example/semantic"),
+            only_backend: None,
         };
         Fixture { dir, opts }
     }
 
     fn errors(f: &Fixture) -> String {
         load(&f.opts).unwrap_err().to_string()
+    }
+
+    /// A one-shot command for one backend checks that backend's table; the others are
+    /// `check`'s business (and are not built).
+    #[test]
+    fn only_backend_checks_only_that_table() {
+        let toml = "[plugins.e2b]\napi_key = 42\n[plugins.just-bash]\nmemory_mb = 64\n";
+        let mut f = fixture(Some(toml), &[]);
+        assert!(errors(&f).contains("plugins.e2b.api_key"), "{}", errors(&f));
+        f.opts.only_backend = Some("just-bash".into());
+        let c = load(&f.opts).unwrap();
+        assert!(c.plugins.iter().any(|p| p.descriptor.id == "just-bash"));
+        let bad = "[plugins.just-bash]\nmemory_mb = \"lots\"\n";
+        let mut f = fixture(Some(bad), &[]);
+        f.opts.only_backend = Some("just-bash".into());
+        assert!(
+            errors(&f).contains("plugins.just-bash.memory_mb"),
+            "{}",
+            errors(&f)
+        );
     }
 
     #[test]

@@ -654,9 +654,14 @@ async fn exec_cmd(
     timeout: Option<HumanDuration>,
     root: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    let mut config = match load(config_file) {
+    let mut opts = LoadOptions::from_process(config_file);
+    opts.only_backend.clone_from(&backend);
+    let mut config = match atlas_sandbox::load(&opts) {
         Ok(c) => c,
-        Err(code) => return Ok(code),
+        Err(e) => {
+            eprintln!("atlas-sandbox: the configuration is invalid:\n{e}");
+            return Ok(ExitCode::from(EXIT_HOST_ERROR));
+        }
     };
     if let Some(id) = backend {
         config.sandbox.backend = Some((

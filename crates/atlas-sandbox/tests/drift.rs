@@ -82,6 +82,7 @@ fn example_config_validates() {
         cwd: workspace(),
         descriptors: compiled_in(),
         example_root: PathBuf::from(config::EXAMPLE_SEMANTIC_ROOT),
+        only_backend: None,
     };
     let compiled: Vec<&str> = compiled_in().iter().map(|d| d.id).collect();
     match config::load(&opts) {

@@ -379,6 +379,7 @@ fn e2b_sandbox_template_and_timeout_variables_are_fallbacks() {
             cwd: dir.path().to_path_buf(),
             descriptors: atlas_sandbox::registry::compiled_in(),
             example_root: PathBuf::from(config::EXAMPLE_SEMANTIC_ROOT),
+            only_backend: None,
         }
     };
     let e2b = |c: &config::Config| {

@@ -94,6 +94,7 @@ impl Fixture {
             cwd: self.dir.path().to_path_buf(),
             descriptors: registry::compiled_in(),
             example_root: PathBuf::from(config::EXAMPLE_SEMANTIC_ROOT),
+            only_backend: None,
         })
         .unwrap_or_else(|e| panic!("{e}"))
     }

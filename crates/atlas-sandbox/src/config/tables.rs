@@ -266,6 +266,10 @@ fn table_or_empty(
     }
 }
 
+fn is_empty_table(v: &Value) -> bool {
+    v.as_object().is_some_and(serde_json::Map::is_empty)
+}
+
 pub(super) fn validate_layers(
     ctx: &Ctx<'_>,
     value: Option<&Value>,
@@ -278,10 +282,14 @@ pub(super) fn validate_layers(
     let Some(mut value) = table_or_empty(ctx, "layers", value, errors) else {
         return fallback;
     };
-    let schema = layers_schema();
-    coerce_env_strings(ctx, &schema, &base, &mut value);
-    if !validate_against(ctx, &schema, &value, &base, errors) {
-        return fallback;
+    // An empty table (no file or variable set one) is valid whatever the input (a test holds
+    // the schema to that): compiling the schema would be most of a one-shot `exec`'s own cost.
+    if !is_empty_table(&value) {
+        let schema = layers_schema();
+        coerce_env_strings(ctx, &schema, &base, &mut value);
+        if !validate_against(ctx, &schema, &value, &base, errors) {
+            return fallback;
+        }
     }
     let sections: BTreeMap<String, LayerSection> = match serde_json::from_value(value) {
         Ok(s) => s,
@@ -319,12 +327,14 @@ pub(super) fn validate_server(
     let Some(mut value) = table_or_empty(ctx, "server", value, errors) else {
         return ServerSettings::default();
     };
-    let schema = server_schema();
-    coerce_env_strings(ctx, &schema, &base, &mut value);
-    if !validate_against(ctx, &schema, &value, &base, errors)
-        || !check_durations(ctx, &schema, &base, &value, errors)
-    {
-        return ServerSettings::default();
+    if !is_empty_table(&value) {
+        let schema = server_schema();
+        coerce_env_strings(ctx, &schema, &base, &mut value);
+        if !validate_against(ctx, &schema, &value, &base, errors)
+            || !check_durations(ctx, &schema, &base, &value, errors)
+        {
+            return ServerSettings::default();
+        }
     }
     let section: ServerSection = match serde_json::from_value(value) {
         Ok(s) => s,
@@ -472,6 +482,7 @@ mod tests {
             cwd: dir.path().to_path_buf(),
             descriptors: Vec::new(),
             example_root: PathBuf::from("/example/semantic"),
+            only_backend: None,
         };
         let r = load(&opts).map_err(|e| e.to_string());
         drop(dir);
