@@ -147,3 +147,27 @@ fn awk_infinite_loop_stops_at_the_deadline() {
     assert!(out.timed_out);
     assert!(out.stdout.is_empty(), "{out:?}");
 }
+
+#[test]
+fn backslash_before_a_multibyte_char_in_the_script() {
+    // Found by `bounded_exec` (2026-12-03). Panicked before parsing: the open-`case` counter
+    // skipped two bytes after a `\` and then sliced the script inside the character.
+    let out = run("echo \\é \\€x; case a in a) echo ok;; esac");
+    assert_eq!(out.exit_code, 0, "{out:?}");
+    assert_eq!(out.stdout, "é €x\nok\n".as_bytes());
+    // The fuzzer's form: invalid UTF-8 after a `\` decodes to U+FFFD (three bytes).
+    let out = run("\\\u{fffd}\u{fffd}");
+    assert_ne!(out.exit_code, 0, "{out:?}");
+}
+
+#[test]
+fn printf_backslash_before_a_multibyte_char() {
+    // Found by `bounded_exec` (2026-12-03). Panicked: the escape was cut as `fmt[i..i + 2]`,
+    // inside the character. Like bash, an unknown escape prints as it is.
+    let out = run("printf 'a\\é|\\€\\n'");
+    assert_eq!(out.exit_code, 0, "{out:?}");
+    assert_eq!(out.stdout, "a\\é|\\€\n".as_bytes());
+    let out = run("printf 'b\\n\\\u{fffd}n'");
+    assert_eq!(out.exit_code, 0, "{out:?}");
+    assert_eq!(out.stdout, "b\n\\\u{fffd}n".as_bytes());
+}

@@ -469,7 +469,12 @@ fn format_once(
     while i < b.len() {
         match b[i] {
             b'\\' => {
-                let end = (i + 2).min(b.len());
+                // A backslash before a multi-byte character takes the whole character, so the
+                // slice below ends on a char boundary.
+                let mut end = (i + 2).min(b.len());
+                while !fmt.is_char_boundary(end) {
+                    end += 1;
+                }
                 // Octal and hex escapes may be longer.
                 let mut j = end;
                 if i + 1 < b.len() && (b[i + 1] == b'x' || b[i + 1].is_ascii_digit()) {

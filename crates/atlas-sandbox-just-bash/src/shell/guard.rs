@@ -240,11 +240,13 @@ pub(super) fn open_cases(script: &str) -> usize {
                 {
                     i += 1;
                 }
-                let w = &script[start..i];
+                // Bytes, not `&str`: a `\\` skip above may have landed inside a multi-byte
+                // character, so `start` need not be a char boundary.
+                let w = &bytes[start..i];
                 if command_start {
                     match w {
-                        "case" => cases += 1,
-                        "esac" => esacs += 1,
+                        b"case" => cases += 1,
+                        b"esac" => esacs += 1,
                         _ => {}
                     }
                 }
@@ -252,7 +254,7 @@ pub(super) fn open_cases(script: &str) -> usize {
                 // rest are its arguments.
                 command_start = matches!(
                     w,
-                    "then" | "do" | "else" | "elif" | "if" | "while" | "until" | "time"
+                    b"then" | b"do" | b"else" | b"elif" | b"if" | b"while" | b"until" | b"time"
                 );
                 continue;
             }
