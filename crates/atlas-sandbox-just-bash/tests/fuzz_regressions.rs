@@ -171,3 +171,30 @@ fn printf_backslash_before_a_multibyte_char() {
     assert_eq!(out.exit_code, 0, "{out:?}");
     assert_eq!(out.stdout, "b\n\\\u{fffd}n".as_bytes());
 }
+
+#[test]
+fn percent_before_a_multibyte_char_in_every_format() {
+    // Found by `parse_exec` (2026-12-03): `stat -c '%é'` sliced the format inside the
+    // character after `%`. The same shape in every command that reads `%` directives: each
+    // answers (or refuses by name) and none panics.
+    let out = run("touch f; stat -c '%é' f");
+    assert_eq!(out.exit_code, 2, "{out:?}");
+    assert!(
+        out.stderr_str().contains("'%é' is not supported"),
+        "{out:?}"
+    );
+    for script in [
+        "touch f; stat -c '%10é|%' f",
+        "touch f; stat --printf '%\u{fffd}\\n' f",
+        "touch f; find . -name f -printf '%é%\u{fffd}\\n'",
+        "date -d @0 '+%é%\u{fffd}%'",
+        "printf '%é\\n'",
+        "printf '%5€'",
+        "awk 'BEGIN { printf \"%é\\n\" }'",
+        "echo 1 | jq -r '\"%é\"'",
+        "seq -f '%é' 1 2",
+    ] {
+        let out = run(script);
+        assert!(out.exit_code < 128, "{script}: {out:?}");
+    }
+}

@@ -513,6 +513,15 @@ fn stat_format(
             out.push_str(&fmt[start..]);
             break;
         };
+        if !conv.is_ascii() {
+            // GNU prints `?` and then the character's other bytes raw, which a text answer
+            // cannot hold: refuse the directive, whole character included (never cut inside it).
+            let end = fmt[i..]
+                .chars()
+                .next()
+                .map_or(b.len(), |c| i + c.len_utf8());
+            return Err(fmt[start..end].to_owned());
+        }
         i += 1;
         let type_bits = match m.kind {
             Kind::Dir => 0o040000,
