@@ -4,12 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use atlas_emulator_daytona::{Control, CreateFault};
-use atlas_emulator_kit::{Kit, RunningEmulator};
+use atlas_emulator_kit::Kit;
 use atlas_sandbox_cloud::RetryPolicy;
 use atlas_sandbox_daytona::{DaytonaConfig, DaytonaPlugin};
 use atlas_sandbox_sdk::{
@@ -18,24 +19,7 @@ use atlas_sandbox_sdk::{
 };
 use atlas_sandbox_testkit::{contract, plugin_factory};
 
-const KEY: &str = "dtn_test_key_0123456789";
-
-struct Env {
-    kit: Arc<Kit>,
-    control: Arc<Control>,
-    _emu: RunningEmulator,
-}
-
-async fn env() -> Env {
-    let kit = Kit::new();
-    let (emu, control) = atlas_emulator_daytona::start_with_control(kit.clone()).await;
-    control.set_api_key(Some(KEY));
-    Env {
-        kit,
-        control,
-        _emu: emu,
-    }
-}
+use common::{Env, KEY, env};
 
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {

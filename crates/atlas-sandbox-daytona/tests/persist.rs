@@ -5,12 +5,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atlas_emulator_daytona::Control;
-use atlas_emulator_kit::{Kit, RunningEmulator};
+use atlas_emulator_kit::Kit;
 use atlas_sandbox_cloud::RetryPolicy;
 use atlas_sandbox_daytona::{DaytonaConfig, DaytonaPlugin};
 use atlas_sandbox_sdk::{
@@ -18,24 +18,7 @@ use atlas_sandbox_sdk::{
     Secret, SemanticLayer,
 };
 
-const KEY: &str = "dtn_test_key_0123456789";
-
-struct Env {
-    kit: Arc<Kit>,
-    control: Arc<Control>,
-    _emu: RunningEmulator,
-}
-
-async fn env() -> Env {
-    let kit = Kit::new();
-    let (emu, control) = atlas_emulator_daytona::start_with_control(kit.clone()).await;
-    control.set_api_key(Some(KEY));
-    Env {
-        kit,
-        control,
-        _emu: emu,
-    }
-}
+use common::{Env, KEY, env};
 
 fn config(e: &Env) -> DaytonaConfig {
     let mut c = DaytonaConfig::new(Secret::new(KEY));

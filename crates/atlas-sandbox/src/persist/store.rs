@@ -209,12 +209,22 @@ impl Store {
 
     /// Every entry. A missing file is an empty map.
     pub fn all(&self) -> Result<BTreeMap<String, Entry>, StoreError> {
+        self.read_all(SESSIONS, "session entry")
+    }
+
+    /// Every row of `table` as JSON of `T`; a missing file or table is empty, and a row that
+    /// does not read as `T` is skipped with a warning (`what` names it), never an error.
+    fn read_all<T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        what: &str,
+    ) -> Result<BTreeMap<String, T>, StoreError> {
         if !self.path.exists() {
             return Ok(BTreeMap::new());
         }
         let db = self.open()?;
         let tx = db.begin_read().map_err(|e| self.err(e))?;
-        let table = match tx.open_table(SESSIONS) {
+        let table = match tx.open_table(table) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(BTreeMap::new()),
             Err(e) => return Err(self.err(e)),
@@ -222,12 +232,12 @@ impl Store {
         let mut out = BTreeMap::new();
         for row in table.iter().map_err(|e| self.err(e))? {
             let (k, v) = row.map_err(|e| self.err(e))?;
-            match serde_json::from_slice::<Entry>(v.value()) {
-                Ok(e) => {
-                    out.insert(k.value().to_owned(), e);
+            match serde_json::from_slice::<T>(v.value()) {
+                Ok(t) => {
+                    out.insert(k.value().to_owned(), t);
                 }
                 Err(e) => {
-                    tracing::warn!(store = %self.path.display(), key = %k.value(), error = %e, "skipping an unreadable session entry");
+                    tracing::warn!(store = %self.path.display(), key = %k.value(), error = %e, "skipping an unreadable {what}");
                 }
             }
         }
@@ -294,29 +304,7 @@ impl Store {
 
     /// Every recorded lease, live or stale. A missing file has none.
     pub fn instances(&self) -> Result<BTreeMap<String, Instance>, StoreError> {
-        if !self.path.exists() {
-            return Ok(BTreeMap::new());
-        }
-        let db = self.open()?;
-        let tx = db.begin_read().map_err(|e| self.err(e))?;
-        let table = match tx.open_table(INSTANCES) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(BTreeMap::new()),
-            Err(e) => return Err(self.err(e)),
-        };
-        let mut out = BTreeMap::new();
-        for row in table.iter().map_err(|e| self.err(e))? {
-            let (k, v) = row.map_err(|e| self.err(e))?;
-            match serde_json::from_slice::<Instance>(v.value()) {
-                Ok(i) => {
-                    out.insert(k.value().to_owned(), i);
-                }
-                Err(e) => {
-                    tracing::warn!(store = %self.path.display(), instance = %k.value(), error = %e, "skipping an unreadable instance lease");
-                }
-            }
-        }
-        Ok(out)
+        self.read_all(INSTANCES, "instance lease")
     }
 
     /// The ids of the instances whose last heartbeat is within `lease` of now: hosts that are
