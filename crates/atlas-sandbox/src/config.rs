@@ -1152,21 +1152,13 @@ fn validate_plugins(
             continue;
         }
         let mut value = Value::Object(table);
-        if !enabled {
-            // A disabled backend is never built, so a half-written table is not an error yet.
-            out.push(PluginConfig {
-                descriptor: *d,
-                enabled,
-                priority,
-                table: Some(value),
-                origin,
-            });
-            continue;
-        }
-        if opts
-            .only_backend
-            .as_deref()
-            .is_some_and(|only| only != d.id)
+        // A disabled backend, or one this load is not for (`only_backend`), is never built, so a
+        // half-written table is not an error yet.
+        if !enabled
+            || opts
+                .only_backend
+                .as_deref()
+                .is_some_and(|only| only != d.id)
         {
             out.push(PluginConfig {
                 descriptor: *d,
