@@ -11,29 +11,19 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use atlas_sandbox_cloud::RetryPolicy;
 use atlas_sandbox_daytona::{DaytonaConfig, DaytonaPlugin};
 use atlas_sandbox_sdk::{
-    ExecOutput, ExecRequest, HumanDuration, PluginContext, SandboxPlugin, Secret, SemanticLayer,
+    ExecOutput, ExecRequest, HumanDuration, SandboxPlugin, Secret, SemanticLayer,
 };
 
-use common::{Env, KEY, env};
+use common::{Env, KEY, env, plugin_with};
 
 fn plugin(e: &Env) -> DaytonaPlugin {
     let mut c = DaytonaConfig::new(Secret::new(KEY));
     c.api_url = e.control.api_url();
     c.create_timeout = HumanDuration(Duration::from_secs(5));
     c.persistent = true;
-    let ctx = PluginContext {
-        instance_id: "test-instance".to_owned(),
-        ..PluginContext::default()
-    };
-    let retry = RetryPolicy {
-        max_retries: 2,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-    };
-    DaytonaPlugin::with_retry(c, &ctx, retry).unwrap()
+    plugin_with(c)
 }
 
 fn layer() -> (tempfile::TempDir, PathBuf) {

@@ -11,14 +11,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use atlas_emulator_kit::Kit;
-use atlas_sandbox_cloud::RetryPolicy;
 use atlas_sandbox_daytona::{DaytonaConfig, DaytonaPlugin};
 use atlas_sandbox_sdk::{
-    ErrorKind, ExecRequest, HumanDuration, PluginContext, RemoteState, Sandbox, SandboxPlugin,
-    Secret, SemanticLayer,
+    ErrorKind, ExecRequest, HumanDuration, RemoteState, Sandbox, SandboxPlugin, Secret,
+    SemanticLayer,
 };
 
-use common::{Env, KEY, env};
+use common::{Env, KEY, env, plugin_with};
 
 fn config(e: &Env) -> DaytonaConfig {
     let mut c = DaytonaConfig::new(Secret::new(KEY));
@@ -26,19 +25,6 @@ fn config(e: &Env) -> DaytonaConfig {
     c.create_timeout = HumanDuration(Duration::from_secs(5));
     c.persistent = true;
     c
-}
-
-fn plugin_with(c: DaytonaConfig) -> DaytonaPlugin {
-    let ctx = PluginContext {
-        instance_id: "test-instance".to_owned(),
-        ..PluginContext::default()
-    };
-    let retry = RetryPolicy {
-        max_retries: 2,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-    };
-    DaytonaPlugin::with_retry(c, &ctx, retry).unwrap()
 }
 
 fn layer() -> (tempfile::TempDir, PathBuf) {

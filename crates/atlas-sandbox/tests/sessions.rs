@@ -5,12 +5,15 @@
 #![cfg(feature = "just-bash")]
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use atlas_sandbox::config::SandboxSettings;
 use atlas_sandbox::{Host, PluginSlot, SessionError, SessionKey, SessionSettings, SessionTable};
 use atlas_sandbox_sdk::{ExecRequest, PluginContext};
+use common::copy;
 
 async fn host(root: &std::path::Path) -> Arc<Host> {
     let d = atlas_sandbox::registry::compiled_in()
@@ -35,19 +38,6 @@ fn example() -> (tempfile::TempDir, std::path::PathBuf) {
     let root = dir.path().join("semantic");
     copy(&src, &root);
     (dir, root)
-}
-
-fn copy(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
 }
 
 async fn run(t: &SessionTable, k: SessionKey, root: &std::path::Path, cmd: &str) -> String {

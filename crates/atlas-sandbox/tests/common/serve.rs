@@ -86,23 +86,17 @@ pub(crate) fn serve(config: &Path, log: &Path) -> Server {
 
 /// `atlas-sandbox --json --config <config> <args>`: it must succeed; its JSON output.
 pub(crate) fn cli(config: &Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_atlas-sandbox"))
-        .args(["--json", "--config"])
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&cli_stdout(config, &["--json"], args)).unwrap()
 }
 
 /// `atlas-sandbox --config <config> <args>` (text output): it must succeed; its stdout.
 pub(crate) fn cli_text(config: &Path, args: &[&str]) -> String {
+    String::from_utf8(cli_stdout(config, &[], args)).unwrap()
+}
+
+fn cli_stdout(config: &Path, global: &[&str], args: &[&str]) -> Vec<u8> {
     let out = Command::new(env!("CARGO_BIN_EXE_atlas-sandbox"))
+        .args(global)
         .arg("--config")
         .arg(config)
         .args(args)
@@ -113,7 +107,7 @@ pub(crate) fn cli_text(config: &Path, args: &[&str]) -> String {
         "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    out.stdout
 }
 
 /// Runs `command` in session `session` of the server at `url` (POST /v1/exec); it must exit 0.
