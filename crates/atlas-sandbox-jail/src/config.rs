@@ -54,6 +54,11 @@ pub struct JailConfig {
     pub jail_uid: u32,
     /// The gid the command runs as inside the jail (and on the host when running as root).
     pub jail_gid: u32,
+    /// Whether the bash engine starts a line of one external program and plain words
+    /// (`grep -rn customer_id .`) itself, as bash would, instead of starting bash to do it
+    /// (see `atlas_sandbox_sdk::process::direct`). The program, argv and environment are the
+    /// ones bash gives it; shell syntax, builtins and everything else still go through bash.
+    pub direct_exec: bool,
 }
 
 /// What runs the command inside the worker.
@@ -102,6 +107,7 @@ impl Default for JailConfig {
             require_landlock: true,
             jail_uid: 99_999,
             jail_gid: 99_999,
+            direct_exec: true,
         }
     }
 }

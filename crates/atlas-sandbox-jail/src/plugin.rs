@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use atlas_sandbox_sdk::process::direct::DirectExec;
 use atlas_sandbox_sdk::{
     HealthStatus, PluginContext, Result, Sandbox, SandboxPlugin, SecurityProfile, SemanticLayer,
     async_trait,
@@ -79,6 +80,7 @@ impl JailPlugin {
                 })
                 .collect(),
             require_landlock: c.require_landlock,
+            direct: None,
         }
     }
 
@@ -99,14 +101,42 @@ impl JailPlugin {
 
     /// [`SandboxPlugin::create`] with the concrete type.
     pub async fn create_jail(&self, layer: &SemanticLayer) -> Result<JailSandbox> {
-        JailSandbox::create(
-            self.plan(Mode::Jail, layer.root()),
-            layer,
-            self.config.time_limit.get(),
-        )
-        .await
+        let mut plan = self.plan(Mode::Jail, layer.root());
+        if self.config.engine == Engine::Bash && self.config.direct_exec {
+            plan.direct = direct_probe().await;
+        }
+        JailSandbox::create(plan, layer, self.config.time_limit.get()).await
     }
 }
+
+/// What `/bin/bash` does with a one-program line, asked once per process: the jail binds the
+/// host's `/usr`, so the host's bash is the jail's, and the command environment is fixed.
+async fn direct_probe() -> Option<DirectExec> {
+    static PROBE: tokio::sync::OnceCell<Option<DirectExec>> = tokio::sync::OnceCell::const_new();
+    PROBE
+        .get_or_init(|| async {
+            let env: Vec<(String, String)> = atlas_sandbox_sdk::COMMAND_ENV
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let found = DirectExec::probe(
+                std::path::Path::new(crate::worker::SHELL),
+                &env,
+                std::path::Path::new("/"),
+            )
+            .await;
+            if found.is_none() {
+                tracing::info!(
+                    "jail: every command goes through bash: it did not answer the direct-start probe"
+                );
+            }
+            found
+        })
+        .await
+        .clone()
+}
+
+impl JailPlugin {}
 
 /// The security profile of a config (an honest one: caveats included).
 pub fn security_of(config: &JailConfig) -> SecurityProfile {

@@ -37,6 +37,10 @@ pub(crate) struct Plan {
     /// The semantic layer's host path (the plain worker reads it in place; the jail mounts it
     /// at `/semantic`).
     pub root: String,
+    /// The bash engine's direct start: what the host learned of `/bin/bash` (its builtins and
+    /// the environment it gives a program), so a line of one external program runs without
+    /// bash in between. `None`: every line goes through bash.
+    pub direct: Option<atlas_sandbox_sdk::process::direct::DirectExec>,
 }
 
 /// What runs a command in the worker.
@@ -89,12 +93,15 @@ pub(crate) enum Reply {
     /// The jail could not be built; the message names the step and the error.
     SetupFailed { message: String },
     /// The command of exec `id` ended: `code` for an exit, `signal` for a kill;
-    /// `timed_out` when the engine itself stopped it at its deadline (just-bash).
+    /// `timed_out` when the engine itself stopped it at its deadline (just-bash); `direct`
+    /// when the bash engine started the line's program itself (the direct start; bash ran it
+    /// after all only if that program could not be exec'd).
     Exited {
         id: u64,
         code: Option<i32>,
         signal: Option<i32>,
         timed_out: bool,
+        direct: bool,
     },
     /// The command of exec `id` could not be started.
     SpawnFailed { id: u64, message: String },
@@ -226,12 +233,14 @@ impl Reply {
                 code,
                 signal,
                 timed_out,
+                direct,
             } => {
                 out.push(EXITED);
                 out.extend_from_slice(&id.to_le_bytes());
                 out.extend_from_slice(&opt(*code).to_le_bytes());
                 out.extend_from_slice(&opt(*signal).to_le_bytes());
                 out.push(u8::from(*timed_out));
+                out.push(u8::from(*direct));
             }
             Reply::SpawnFailed { id, message } => {
                 out.push(SPAWN_FAILED);
@@ -252,6 +261,7 @@ impl Reply {
                 code: unopt(r.i32()?),
                 signal: unopt(r.i32()?),
                 timed_out: r.u8()? != 0,
+                direct: r.u8()? != 0,
             },
             SPAWN_FAILED => Reply::SpawnFailed {
                 id: r.u64()?,
@@ -295,12 +305,14 @@ mod tests {
                 code: Some(0),
                 signal: None,
                 timed_out: false,
+                direct: true,
             },
             Reply::Exited {
                 id: 2,
                 code: None,
                 signal: Some(9),
                 timed_out: true,
+                direct: false,
             },
             Reply::SpawnFailed {
                 id: 3,

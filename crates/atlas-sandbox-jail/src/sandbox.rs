@@ -73,6 +73,8 @@ struct Inner {
     /// The just-bash engine answers one command at a time: a command waits here, so its
     /// deadline starts when the interpreter is free.
     one_at_a_time: Option<tokio::sync::Mutex<()>>,
+    /// Commands the worker started without bash (the direct start).
+    direct_starts: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -258,6 +260,7 @@ impl JailSandbox {
             landlock: String::new(),
             one_at_a_time: matches!(plan.engine, PlanEngine::JustBash(_))
                 .then(|| tokio::sync::Mutex::new(())),
+            direct_starts: AtomicU64::new(0),
         };
         let plan = serde_json::to_vec(&plan).map_err(|e| JailError::Io(e.to_string()))?;
         let first = tokio::time::timeout(START_TIMEOUT, async {
@@ -339,6 +342,12 @@ impl JailSandbox {
     /// How far Landlock is enforced in this sandbox's jail, as the worker reported it.
     pub fn landlock_status(&self) -> &str {
         &self.inner.landlock
+    }
+
+    /// How many commands of this sandbox's worker ran without bash in between (the bash
+    /// engine's direct start; see [`crate::JailConfig::direct_exec`]).
+    pub fn direct_starts(&self) -> u64 {
+        self.inner.direct_starts.load(Ordering::Relaxed)
     }
 
     /// The host pid of the worker's keeper process (tests check it is gone after `close`).
@@ -552,8 +561,12 @@ impl Sandbox for JailSandbox {
                 code,
                 signal,
                 timed_out: engine_timed_out,
+                direct,
                 ..
             }) => {
+                if direct {
+                    self.inner.direct_starts.fetch_add(1, Ordering::Relaxed);
+                }
                 timed_out |= engine_timed_out;
                 if timed_out {
                     TIMEOUT_EXIT_CODE

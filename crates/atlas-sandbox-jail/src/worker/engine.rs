@@ -218,6 +218,7 @@ fn serve(
                     code: Some(o.exit_code),
                     signal: None,
                     timed_out: o.timed_out,
+                    direct: false,
                 }
             }
             Err(e) => Reply::SpawnFailed {

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, killpg, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -122,8 +123,8 @@ fn serve(sock: BorrowedFd<'_>, plan: &Plan) -> i32 {
         return 1;
     };
     let mut buf = vec![0u8; MAX_MESSAGE];
-    // Running commands: leader pid → exec id.
-    let mut running: HashMap<Pid, u64> = HashMap::new();
+    // Running commands: leader pid → exec id, and whether it was started without bash.
+    let mut running: HashMap<Pid, (u64, bool)> = HashMap::new();
     loop {
         let mut fds = [
             rustix::event::PollFd::new(&sock, rustix::event::PollFlags::IN),
@@ -146,7 +147,7 @@ fn serve(sock: BorrowedFd<'_>, plan: &Plan) -> i32 {
                         id, cwd, command, ..
                     }) => spawn(sock, plan, &mut running, id, &cwd, &command, fds),
                     Some(Request::Kill { id }) => {
-                        if let Some((pid, _)) = running.iter().find(|(_, i)| **i == id) {
+                        if let Some((pid, _)) = running.iter().find(|(_, (i, _))| *i == id) {
                             let _ = killpg(*pid, Signal::SIGKILL);
                         }
                     }
@@ -164,7 +165,7 @@ fn serve(sock: BorrowedFd<'_>, plan: &Plan) -> i32 {
     }
 }
 
-fn reap(sock: BorrowedFd<'_>, running: &mut HashMap<Pid, u64>) {
+fn reap(sock: BorrowedFd<'_>, running: &mut HashMap<Pid, (u64, bool)>) {
     loop {
         let (pid, code, signal) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, c)) => (pid, Some(c), None),
@@ -172,7 +173,7 @@ fn reap(sock: BorrowedFd<'_>, running: &mut HashMap<Pid, u64>) {
             Ok(WaitStatus::StillAlive) | Err(_) => break,
             Ok(_) => continue,
         };
-        if let Some(id) = running.remove(&pid) {
+        if let Some((id, direct)) = running.remove(&pid) {
             // Background jobs of the command die with it.
             let _ = killpg(pid, Signal::SIGKILL);
             let reply = Reply::Exited {
@@ -180,6 +181,7 @@ fn reap(sock: BorrowedFd<'_>, running: &mut HashMap<Pid, u64>) {
                 code,
                 signal,
                 timed_out: false,
+                direct,
             };
             let _ = send(sock, &reply.encode(), &[]);
         }
@@ -193,7 +195,7 @@ fn reap(sock: BorrowedFd<'_>, running: &mut HashMap<Pid, u64>) {
 fn spawn(
     sock: BorrowedFd<'_>,
     plan: &Plan,
-    running: &mut HashMap<Pid, u64>,
+    running: &mut HashMap<Pid, (u64, bool)>,
     id: u64,
     cwd: &str,
     command: &str,
@@ -221,28 +223,86 @@ fn spawn(
     // `$0` is the shell's path, as when bash is started by path (`/bin/bash -c`) elsewhere.
     let argv = [shell.clone(), c"-c".to_owned(), command];
     let env = command_env();
+    // Planned before the fork: the child only makes system calls.
+    let direct = direct_start(plan, argv[2].to_str().unwrap_or_default(), &dir);
     // SAFETY: the init is single-threaded.
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => {
-            let code = exec_command(plan, &out, &err, &dir, &shell, &argv, &env);
+            let bash = Exec {
+                program: &shell,
+                argv: &argv,
+                env: &env,
+            };
+            let code = exec_command(plan, &out, &err, &dir, direct.as_ref(), bash);
             crate::exit_now(code)
         }
         Ok(ForkResult::Parent { child }) => {
-            running.insert(child, id);
+            running.insert(child, (id, direct.is_some()));
         }
         Err(e) => failed(format!("fork: {e}")),
     }
 }
 
-/// In the forked child: becomes the command. Returns only on failure (the exit code).
+/// A program to exec with its words and environment.
+struct Exec<'a> {
+    program: &'a CString,
+    argv: &'a [CString],
+    env: &'a [CString],
+}
+
+/// A line bash would run as one external program, ready to exec without bash (see
+/// `atlas_sandbox_sdk::process::direct`): the program, its words, and bash's environment for it
+/// (the command environment plus `PWD` of `dir`, `SHLVL` and `_`).
+struct Direct {
+    program: CString,
+    argv: Vec<CString>,
+    env: Vec<CString>,
+}
+
+fn direct_start(plan: &Plan, line: &str, dir: &CString) -> Option<Direct> {
+    let d = plan.direct.as_ref()?;
+    let path = atlas_sandbox_sdk::COMMAND_ENV
+        .iter()
+        .find(|(k, _)| *k == "PATH")
+        .map_or("/usr/bin:/bin", |(_, v)| *v);
+    // The search runs here, in the jail's own mount namespace: what it finds is what bash
+    // would find.
+    let planned = d.plan(line, path)?;
+    let given: Vec<(std::ffi::OsString, std::ffi::OsString)> = atlas_sandbox_sdk::COMMAND_ENV
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    let dir = std::path::Path::new(std::ffi::OsStr::from_bytes(dir.as_bytes()));
+    let env = d.environment(&planned, &given, dir)?;
+    let cstr = |b: &[u8]| CString::new(b).ok();
+    Some(Direct {
+        program: cstr(planned.program.as_os_str().as_bytes())?,
+        argv: planned
+            .argv
+            .iter()
+            .map(|w| cstr(w.as_bytes()))
+            .collect::<Option<_>>()?,
+        env: env
+            .iter()
+            .map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                cstr(&kv)
+            })
+            .collect::<Option<_>>()?,
+    })
+}
+
+/// In the forked child: becomes the command (the planned program when there is one, else
+/// bash). Returns only on failure (the exit code).
 fn exec_command(
     plan: &Plan,
     out: &OwnedFd,
     err: &OwnedFd,
     dir: &CString,
-    shell: &CString,
-    argv: &[CString],
-    env: &[CString],
+    direct: Option<&Direct>,
+    bash: Exec<'_>,
 ) -> i32 {
     let complain = |msg: &str| {
         let _ = rustix::io::write(err, msg.as_bytes());
@@ -279,7 +339,12 @@ fn exec_command(
         complain(&format!("bash: cd: {}: {e}\n", dir.to_string_lossy()));
         return 1;
     }
-    let e = nix::unistd::execve(shell, argv, env).unwrap_err();
+    if let Some(d) = direct {
+        // Whatever stops the program from starting (a script without `#!`, a file removed
+        // since the search) is bash's to handle and report, as it would have.
+        let _ = nix::unistd::execve(&d.program, &d.argv, &d.env);
+    }
+    let e = nix::unistd::execve(bash.program, bash.argv, bash.env).unwrap_err();
     complain(&format!(
         "atlas-sandbox-jail: cannot execute {SHELL}: {e}\n"
     ));

@@ -40,8 +40,9 @@ pub struct DirectPlan {
     pub argv: Vec<String>,
 }
 
-/// What the shell was found to do, learned once by [`DirectExec::probe`].
-#[derive(Debug, Clone)]
+/// What the shell was found to do, learned once by [`DirectExec::probe`]. It serializes, so a
+/// process that probes can hand the answer to another that plans (the jail's worker).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DirectExec {
     /// Builtins and reserved words of the shell: a line starting with one is the shell's.
     shell_words: HashSet<String>,
