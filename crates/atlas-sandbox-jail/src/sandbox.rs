@@ -395,9 +395,23 @@ fn read_buffered(
     }
 }
 
+/// A pipe for one of a command's output streams: (read end, write end).
+///
+/// A pipe's inode belongs to the uid that made it, mode 0600. As root the host's uid is not the
+/// command's (`jail_uid`), so reopening the command's own stdout by path (`>/dev/stdout`,
+/// `>/dev/fd/2`: `/proc/self/fd/N`) would fail the owner check ("Permission denied") where bash
+/// writes; hence 0666. That widens nothing: an anonymous pipe has no name, and the only path to
+/// it is `/proc/<pid>/fd/<n>` of a holder (this process, the jail's non-dumpable init, the
+/// command), which the kernel opens only for a caller with ptrace read access to that holder,
+/// i.e. one of its uid or with `CAP_SYS_PTRACE` (other jails of `jail_uid` are in other pid
+/// namespaces and Landlock domains). An unprivileged host gets the same by construction: its
+/// pipes belong to the uid the command runs as.
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| JailError::Io(format!("pipe: {e}")).into())
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| JailError::Io(format!("pipe: {e}")))?;
+    rustix::fs::fchmod(&w, rustix::fs::Mode::from_raw_mode(0o666))
+        .map_err(|e| JailError::Io(format!("fchmod of the pipe: {e}")))?;
+    Ok((r, w))
 }
 
 #[async_trait]

@@ -1,0 +1,145 @@
+//! Things bash on a normal machine does that the jail's confinement once refused (the shell
+//! corpus found them; each is pinned here with the cases around it). Every test runs as the
+//! current user and, when that is root, again as an unprivileged user in a re-run of this
+//! binary: the two differ in who owns the command's pipes and which uid the jail maps.
+
+mod common;
+
+use atlas_sandbox_jail::{Engine, JailConfig, JailSandbox};
+use atlas_sandbox_sdk::{ExecOutput, ExecRequest, Sandbox};
+use common::{Rerun, UNPRIVILEGED};
+
+const ROLE: &str = "unprivileged";
+
+/// Whether this process runs `test`'s body: the normal run, or the unprivileged re-run.
+fn runs_here() -> bool {
+    match common::child_role().as_deref() {
+        None => true,
+        Some(role) => role == ROLE,
+    }
+}
+
+/// As root, re-runs `test` as an unprivileged user and checks it passed there.
+fn rerun_unprivileged(test: &str) {
+    if common::child_role().is_some() || !common::is_root() {
+        return;
+    }
+    let mut rerun = Rerun::new(test, ROLE);
+    rerun.as_user = Some(UNPRIVILEGED);
+    let out = rerun.run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{test} failed unprivileged");
+    assert!(
+        stdout.contains("1 passed"),
+        "the unprivileged re-run did not run {test}"
+    );
+}
+
+async fn jail(test: &str, config: JailConfig) -> Option<(tempfile::TempDir, JailSandbox)> {
+    let plugin = common::plugin_or_skip(test, config)?;
+    let (tmp, root) = atlas_sandbox_testkit::copy_example_layer();
+    let sb = common::sandbox(&plugin, &root).await;
+    Some((tmp, sb))
+}
+
+async fn run(sb: &JailSandbox, command: &str) -> ExecOutput {
+    sb.exec(ExecRequest::new(command))
+        .await
+        .unwrap_or_else(|e| panic!("{command}: {e}"))
+}
+
+/// Runs `command` and checks its exit code, stdout and stderr.
+async fn expect(sb: &JailSandbox, command: &str, code: i32, stdout: &str, stderr: &str) {
+    let out = run(sb, command).await;
+    assert_eq!(
+        (
+            out.exit_code,
+            String::from_utf8_lossy(&out.stdout).as_ref(),
+            String::from_utf8_lossy(&out.stderr).as_ref()
+        ),
+        (code, stdout, stderr),
+        "{command}"
+    );
+}
+
+/// `>/dev/stdout`, `>/dev/stderr`, `/dev/fd/N` and `/dev/stdin` reopen the command's own
+/// streams through `/proc/self/fd`, as in bash: the pipes the host made are open to the jail's
+/// uid whoever the host is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_streams_reopen_by_path() {
+    if !runs_here() {
+        return;
+    }
+    let Some((_tmp, sb)) = jail("standard streams", JailConfig::default()).await else {
+        return;
+    };
+    expect(&sb, "echo out >/dev/stdout", 0, "out\n", "").await;
+    expect(&sb, "echo err >/dev/stderr", 0, "", "err\n").await;
+    expect(
+        &sb,
+        "echo one >/dev/fd/1; echo two >/dev/fd/2",
+        0,
+        "one\n",
+        "two\n",
+    )
+    .await;
+    expect(
+        &sb,
+        "echo a >>/dev/stdout; echo b >>/dev/stderr",
+        0,
+        "a\n",
+        "b\n",
+    )
+    .await;
+    // Each reopening is a new open of the same pipe: no truncation, nothing lost.
+    expect(
+        &sb,
+        "{ echo x; echo y >&2; } 2>/dev/stdout",
+        0,
+        "x\ny\n",
+        "",
+    )
+    .await;
+    expect(
+        &sb,
+        "{ echo x; echo y >&2; } >/dev/stderr 2>/dev/stdout",
+        0,
+        "",
+        "x\ny\n",
+    )
+    .await;
+    expect(
+        &sb,
+        "echo a >/dev/stdout | wc -l >/dev/stderr",
+        0,
+        "",
+        "1\n",
+    )
+    .await;
+    // stdin: a pipe bash made inside the jail, and the command's own stdin (`/dev/null`).
+    expect(&sb, "echo hi | cat /dev/stdin", 0, "hi\n", "").await;
+    expect(&sb, "echo hi | cat /dev/fd/0", 0, "hi\n", "").await;
+    expect(&sb, "echo hi | cat < /dev/stdin", 0, "hi\n", "").await;
+    expect(&sb, "cat < /dev/stdin; echo rc=$?", 0, "rc=0\n", "").await;
+    expect(&sb, "cat /dev/stdin; echo rc=$?", 0, "rc=0\n", "").await;
+    expect(&sb, "cat <(echo sub)", 0, "sub\n", "").await;
+    let _ = sb.close().await;
+
+    // The just-bash engine writes the same pipes (its `/dev/stdout` is the interpreter's own;
+    // its `cat` has no `/dev/stdin`, in the jail or in-process, so that is not asked here).
+    let config = JailConfig {
+        engine: Engine::JustBash,
+        ..JailConfig::default()
+    };
+    let Some((_tmp, jb)) = jail("standard streams (just-bash)", config).await else {
+        return;
+    };
+    expect(&jb, "echo out >/dev/stdout", 0, "out\n", "").await;
+    expect(&jb, "echo err >/dev/stderr", 0, "", "err\n").await;
+    let _ = jb.close().await;
+}
+
+#[test]
+fn standard_streams_reopen_by_path_unprivileged() {
+    rerun_unprivileged("standard_streams_reopen_by_path");
+}
