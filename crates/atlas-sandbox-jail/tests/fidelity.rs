@@ -143,3 +143,75 @@ async fn standard_streams_reopen_by_path() {
 fn standard_streams_reopen_by_path_unprivileged() {
     rerun_unprivileged("standard_streams_reopen_by_path");
 }
+
+/// The jail's `/` and every directory under it can be listed, as in bash (`ls /`, `ls ..` from
+/// the layer, `find / -maxdepth 1`); listing only: no file that was unreadable becomes readable,
+/// and the jail's init stays invisible in `/proc`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_root_can_be_listed() {
+    if !runs_here() {
+        return;
+    }
+    let Some((_tmp, sb)) = jail("listing /", JailConfig::default()).await else {
+        return;
+    };
+    expect(&sb, "ls ../ > /dev/null; echo $?", 0, "0\n", "").await;
+    expect(
+        &sb,
+        "cd .. && ls -d semantic tmp usr proc dev",
+        0,
+        "dev\nproc\nsemantic\ntmp\nusr\n",
+        "",
+    )
+    .await;
+    expect(
+        &sb,
+        "find / -maxdepth 1 -name '[dptu]*' -o -name semantic | sort",
+        0,
+        "/dev\n/proc\n/semantic\n/tmp\n/usr\n",
+        "",
+    )
+    .await;
+    expect(
+        &sb,
+        "ls -a /dev",
+        0,
+        ".\n..\nfd\nnull\nstderr\nstdin\nstdout\nurandom\nzero\n",
+        "",
+    )
+    .await;
+    // The jail's own processes only (the command's shell and `ls`); the init (pid 1) is not
+    // one of them.
+    expect(&sb, "ls /proc | grep -cx 1", 1, "0\n", "").await;
+    // Listing only.
+    expect(
+        &sb,
+        "cat /proc/self/status",
+        1,
+        "",
+        "cat: /proc/self/status: Permission denied\n",
+    )
+    .await;
+    expect(
+        &sb,
+        "cat /proc/1/environ",
+        1,
+        "",
+        "cat: /proc/1/environ: No such file or directory\n",
+    )
+    .await;
+    expect(
+        &sb,
+        "touch /new",
+        1,
+        "",
+        "touch: cannot touch '/new': Read-only file system\n",
+    )
+    .await;
+    let _ = sb.close().await;
+}
+
+#[test]
+fn the_root_can_be_listed_unprivileged() {
+    rerun_unprivileged("the_root_can_be_listed");
+}

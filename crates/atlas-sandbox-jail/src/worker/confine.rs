@@ -39,9 +39,9 @@ pub(crate) fn drop_capabilities() -> Result<(), String> {
     .map_err(|e| format!("capset(0): {e}"))
 }
 
-/// Applies the Landlock ruleset: read+execute on `/usr` (and the host's top-level dirs bound
-/// beside it), read on `/semantic` and the extra mounts, read-write on `/tmp` and the device
-/// nodes; nothing else. Abstract unix sockets and signals are scoped to the jail where the
+/// Applies the Landlock ruleset: listing every directory, read+execute on `/usr` (and the host's
+/// top-level dirs bound beside it), read on `/semantic` and the extra mounts, read-write on
+/// `/tmp` and the device nodes; nothing else. Abstract unix sockets and signals are scoped to the jail where the
 /// kernel supports it. Returns how far it is enforced.
 pub(crate) fn landlock(plan: &Plan) -> Result<String, String> {
     let abi = LANDLOCK_ABI;
@@ -55,6 +55,17 @@ pub(crate) fn landlock(plan: &Plan) -> Result<String, String> {
     let err = |e: landlock::RulesetError| format!("landlock: {e}");
     let path = |p: &str| PathFd::new(p).map_err(|e| format!("landlock: open {p}: {e}"));
     let mut rules: Vec<(String, landlock::BitFlags<AccessFs>)> = vec![
+        // Listing only, so that `ls /`, `ls ..` from /semantic and `find / -maxdepth 1` work as
+        // in bash. A Landlock rule covers the whole hierarchy beneath its directory (there is
+        // no rule for one directory alone), so this lets every directory of the jail's view be
+        // listed; what that adds is names the jail itself chose or the command may see anyway:
+        // `/` (a tmpfs the init built with only its mount points), `/dev` (the three device
+        // nodes and the fd links), `/etc` (alternatives, ld.so.cache) and the jail's own `/proc`
+        // (`subset=pid`: pid directories only; `hidepid=invisible`: only processes the command
+        // may ptrace-read, i.e. its own sandbox's commands, not the non-dumpable init; in each,
+        // the kernel's fixed names, fd numbers and its own mapping ranges). No file there
+        // becomes readable (no ReadFile), and nothing becomes writable or executable.
+        ("/".into(), AccessFs::ReadDir.into()),
         ("/usr".into(), read_exec),
         (SEMANTIC.into(), read),
         ("/tmp".into(), tmp),
