@@ -183,6 +183,10 @@ async fn the_root_can_be_listed() {
     // The jail's own processes only (the command's shell and `ls`); the init (pid 1) is not
     // one of them.
     expect(&sb, "ls /proc | grep -cx 1", 1, "0\n", "").await;
+    // A command starts with its three streams and nothing else (here `ls` adds its own 3).
+    expect(&sb, "ls /proc/self/fd", 0, "0\n1\n2\n3\n", "").await;
+    expect(&sb, "ls /proc/$$/fd", 0, "0\n1\n2\n3\n", "").await;
+    expect(&sb, "ls /dev/fd/ | wc -l", 0, "4\n", "").await;
     // Listing only.
     expect(
         &sb,

@@ -312,9 +312,11 @@ fn exec_command(
         complain("atlas-sandbox-jail: setsid failed\n");
         return 126;
     }
+    // Close-on-exec: only its copy on fd 0 reaches the command (as in bash, whose commands
+    // start with 0-2 alone; seen as a stray fd 6 in `ls /proc/self/fd`).
     let null = match rustix::fs::open(
         "/dev/null",
-        rustix::fs::OFlags::RDONLY,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     ) {
         Ok(fd) => fd,
