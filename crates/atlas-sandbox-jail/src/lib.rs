@@ -4,8 +4,9 @@
 //! `create` starts one jailed worker per sandbox and keeps it until `close`: new user, mount,
 //! pid, net, ipc, uts and cgroup namespaces; `pivot_root` into a minimal read-only root (the
 //! host's `/usr` and its top-level links read-only, the semantic layer read-only, nosuid,
-//! nodev, noexec at `/semantic`, a size-limited tmpfs `/tmp` for the session, a fresh `/proc`
-//! limited to process directories, `/dev/null`, `/dev/zero`, `/dev/urandom`); a one-to-one
+//! nodev, noexec at `/semantic`, a size-limited tmpfs `/tmp` for the session (nosuid, nodev,
+//! executable), a fresh `/proc` limited to process directories, `/dev/null`, `/dev/zero`,
+//! `/dev/urandom`); a one-to-one
 //! uid/gid map to an unprivileged id; every capability dropped; no_new_privs; a Landlock
 //! ruleset; a seccomp filter at least as strict as `config/nsjail/explore.kafel`. Each command
 //! is then one request over a `SOCK_SEQPACKET` socketpair: the worker forks `bash -c` in its own

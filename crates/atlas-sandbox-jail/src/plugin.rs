@@ -147,6 +147,9 @@ pub fn security_of(config: &JailConfig) -> SecurityProfile {
         "one jail per sandbox: commands of the same sandbox share its /tmp and can see each \
          other's processes while they run"
             .to_owned(),
+        "a command can run a script or program it wrote to /tmp, as bash allows, under the \
+         same confinement (perl and python3 in /usr can already make any system call)"
+            .to_owned(),
         "run as root, commands are uid/gid jail_uid/jail_gid (99999) on the host; run \
          unprivileged, they map to the service's own uid and keep its supplementary groups"
             .to_owned(),

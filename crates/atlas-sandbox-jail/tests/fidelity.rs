@@ -219,3 +219,73 @@ async fn the_root_can_be_listed() {
 fn the_root_can_be_listed_unprivileged() {
     rerun_unprivileged("the_root_can_be_listed");
 }
+
+/// A script or program written to `/tmp` runs by path, as in bash (the session's `/tmp` is
+/// executable); a file without the execute bit is still refused (126), and the layer stays
+/// read-only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_in_tmp_run_by_path() {
+    if !runs_here() {
+        return;
+    }
+    let Some((_tmp, sb)) = jail("scripts in /tmp", JailConfig::default()).await else {
+        return;
+    };
+    expect(
+        &sb,
+        "printf '#!/bin/bash\\necho from script\\n' > /tmp/s.sh; chmod +x /tmp/s.sh; /tmp/s.sh",
+        0,
+        "from script\n",
+        "",
+    )
+    .await;
+    // The same file by itself: the line the worker starts without bash.
+    expect(&sb, "/tmp/s.sh", 0, "from script\n", "").await;
+    expect(
+        &sb,
+        "printf '#!/bin/sh\\necho rel\\n' > /tmp/r.sh; chmod +x /tmp/r.sh; cd /tmp && ./r.sh",
+        0,
+        "rel\n",
+        "",
+    )
+    .await;
+    // No `#!`: execve says ENOEXEC and bash runs it itself.
+    expect(
+        &sb,
+        "printf 'echo hi\\n' > /tmp/h.sh; chmod u+x /tmp/h.sh; /tmp/h.sh",
+        0,
+        "hi\n",
+        "",
+    )
+    .await;
+    expect(
+        &sb,
+        "cp /usr/bin/true /tmp/t && /tmp/t; echo rc=$?",
+        0,
+        "rc=0\n",
+        "",
+    )
+    .await;
+    expect(
+        &sb,
+        "echo 'echo no' > /tmp/n.sh; /tmp/n.sh; echo rc=$?",
+        0,
+        "rc=126\n",
+        "/bin/bash: line 1: /tmp/n.sh: Permission denied\n",
+    )
+    .await;
+    expect(
+        &sb,
+        "cp /tmp/s.sh ./s.sh",
+        1,
+        "",
+        "cp: cannot create regular file './s.sh': Read-only file system\n",
+    )
+    .await;
+    let _ = sb.close().await;
+}
+
+#[test]
+fn scripts_in_tmp_run_by_path_unprivileged() {
+    rerun_unprivileged("scripts_in_tmp_run_by_path");
+}

@@ -40,14 +40,21 @@ pub(crate) fn drop_capabilities() -> Result<(), String> {
 }
 
 /// Applies the Landlock ruleset: listing every directory, read+execute on `/usr` (and the host's
-/// top-level dirs bound beside it), read on `/semantic` and the extra mounts, read-write on
-/// `/tmp` and the device nodes; nothing else. Abstract unix sockets and signals are scoped to the jail where the
+/// top-level dirs bound beside it), read on `/semantic` and the extra mounts, read, write and
+/// execute on `/tmp`, read-write on the device nodes; nothing else. Abstract unix sockets and signals are scoped to the jail where the
 /// kernel supports it. Returns how far it is enforced.
 pub(crate) fn landlock(plan: &Plan) -> Result<String, String> {
     let abi = LANDLOCK_ABI;
     let read = AccessFs::ReadFile | AccessFs::ReadDir;
     let read_exec = read | AccessFs::Execute;
-    let tmp = AccessFs::from_all(abi) & !AccessFs::Execute;
+    // Every right on the session's /tmp, execute included, so that a script or program a
+    // command wrote there runs as bash runs it on any machine. That does not widen what a
+    // command can do: bash, awk, perl and python3 in /usr already run arbitrary code (perl's
+    // `syscall`, python's ctypes make any system call with any argument), and whatever runs
+    // from /tmp runs as the same process would, under the same seccomp filter, rlimits,
+    // namespaces, this ruleset and no capabilities; the mount stays nosuid and no_new_privs is
+    // set, so no exec can gain privilege.
+    let tmp = AccessFs::from_all(abi);
     let dev_rw = AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Truncate | AccessFs::IoctlDev;
     // Best effort: an older kernel enforces the rights it knows; a kernel without Landlock
     // enforces none, which `require_landlock` turns into a setup failure below.

@@ -167,6 +167,8 @@ pub(crate) fn build(plan: &Plan) -> Step<()> {
             | MountAttrFlags::MOUNT_ATTR_NODEV
             | MountAttrFlags::MOUNT_ATTR_NOEXEC,
     )?;
+    // Executable, unlike `/semantic`: a command runs the script it just wrote (`/tmp/x.sh`,
+    // `./x.sh`) as bash allows; see `confine::landlock` for why that widens nothing.
     let tmp = new_fs(
         "tmpfs",
         &[
@@ -174,9 +176,7 @@ pub(crate) fn build(plan: &Plan) -> Step<()> {
             ("nr_inodes", plan.tmpfs_max_inodes.to_string()),
             ("mode", "1777".into()),
         ],
-        MountAttrFlags::MOUNT_ATTR_NOSUID
-            | MountAttrFlags::MOUNT_ATTR_NODEV
-            | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+        MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV,
     )?;
     let root = new_fs(
         "tmpfs",
