@@ -41,8 +41,8 @@ pub(crate) fn drop_capabilities() -> Result<(), String> {
 
 /// Applies the Landlock ruleset: listing every directory, read+execute on `/usr` (and the host's
 /// top-level dirs bound beside it), read on `/semantic` and the extra mounts, read, write and
-/// execute on `/tmp`, read-write on the device nodes; nothing else. Abstract unix sockets and signals are scoped to the jail where the
-/// kernel supports it. Returns how far it is enforced.
+/// execute on `/tmp`, read-write on the device nodes; nothing else. Abstract unix sockets and
+/// signals are scoped to the jail where the kernel supports it. Returns how far it is enforced.
 pub(crate) fn landlock(plan: &Plan) -> Result<String, String> {
     let abi = LANDLOCK_ABI;
     let read = AccessFs::ReadFile | AccessFs::ReadDir;
