@@ -164,8 +164,9 @@ struct SessionInner {
     state: Mutex<State>,
     permits: Arc<Semaphore>,
     counters: Arc<Counters>,
-    /// The directory the last command ended in, inside the sandbox (see `session_cwd`).
-    cwd: Mutex<Option<String>>,
+    /// The directory the last command ended in and the one commands start in, inside the
+    /// sandbox (see `session_cwd`).
+    cwd: Mutex<crate::session_cwd::Cwd>,
 }
 
 /// A handle to one session. Cloning it is cheap; all clones are the same session.
@@ -215,7 +216,7 @@ impl Session {
                 }),
                 permits: Arc::new(Semaphore::new(per_session.max(1))),
                 counters,
-                cwd: Mutex::new(None),
+                cwd: Mutex::new(Default::default()),
             }),
         }
     }
@@ -309,10 +310,17 @@ impl Session {
             self.close_sandbox().await;
             return Err(SessionError::Closed);
         }
+        let cwd = lock(&inner.cwd).clone();
+        if request.cwd.is_none()
+            && cwd.at_home()
+            && crate::session_cwd::keeps_directory(&request.command)
+        {
+            // Starts where it would wrapped and cannot move: nothing to carry or report.
+            return Ok((id.clone(), sandbox.exec(request).await?));
+        }
         let plain = request.clone();
         let mut request = request;
-        let carried = lock(&inner.cwd).clone();
-        let wrapped = crate::session_cwd::wrap(&mut request, carried.as_deref());
+        let wrapped = crate::session_cwd::wrap(&mut request, &cwd);
         let chars = request.command.chars().count();
         if chars > atlas_sandbox_sdk::MAX_COMMAND_CHARS {
             return Err(atlas_sandbox_sdk::Error::invalid_request(format!(
@@ -328,10 +336,8 @@ impl Session {
         if wrapped.refused_unparsed(&out) {
             return Ok((id.clone(), sandbox.exec(plain).await?));
         }
-        let (out, cwd) = wrapped.unwrap(out);
-        if let Some(cwd) = cwd {
-            *lock(&inner.cwd) = Some(cwd);
-        }
+        let (out, ended, home) = wrapped.unwrap(out);
+        lock(&inner.cwd).update(ended, home);
         Ok((id.clone(), out))
     }
 

@@ -142,6 +142,21 @@ async fn check(label: &str, host: Arc<Host>, root: &Path) {
         format!("{top}\n"),
         "{label}"
     );
+    // One-program lines (run unwrapped where they start at the session's home) follow the
+    // session's moves like any other line.
+    let plain = session(&host, root, "plain");
+    let ls = |cmd: &'static str| ExecRequest::new(cmd);
+    let out = run(&plain, ls("ls catalog.yml")).await;
+    assert_eq!(text(&out.stdout), "catalog.yml\n", "{label}");
+    run(&plain, ls("cd entities")).await;
+    let out = run(&plain, ls("ls customers.yml")).await;
+    assert_eq!(text(&out.stdout), "customers.yml\n", "{label}: {out:?}");
+    run(&plain, ls("cd ..")).await;
+    let out = run(&plain, ls("ls catalog.yml")).await;
+    assert_eq!(text(&out.stdout), "catalog.yml\n", "{label}: {out:?}");
+    let out = run(&plain, ls("pwd")).await;
+    assert_eq!(text(&out.stdout), format!("{top}\n"), "{label}");
+    plain.close(atlas_sandbox::CloseReason::Explicit).await;
     // Another session starts at the root.
     let other = session(&host, root, "other");
     assert_eq!(
