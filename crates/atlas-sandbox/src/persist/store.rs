@@ -415,7 +415,14 @@ mod tests {
             BTreeSet::from(["edge".to_owned(), "fresh".to_owned()])
         );
         assert_eq!(s.instances().unwrap().len(), 3, "a stale lease is kept");
-        assert!(s.live_instances(Duration::ZERO).unwrap().contains("fresh"));
+        // Whole seconds: a heartbeat just made is live under a one-second lease even when a
+        // second boundary falls between the two calls.
+        s.heartbeat("fresh", &Instance::this_process()).unwrap();
+        assert!(
+            s.live_instances(Duration::from_secs(1))
+                .unwrap()
+                .contains("fresh")
+        );
         // A later heartbeat renews a stale lease.
         s.heartbeat("stale", &beat_at(now_secs())).unwrap();
         assert!(s.live_instances(LEASE).unwrap().contains("stale"));
