@@ -183,6 +183,23 @@ fn nsjail_modes(bin: &Path, modes: &mut Vec<Mode>) -> Option<Box<dyn std::any::A
         bin,
         &["exec", "--backend", "nsjail", "true"],
     ));
+    // The same with a config file, as a deployment runs it: `[sandbox]` pins nsjail and names
+    // the layer, so that table is read and checked.
+    let cfg = sandbox.dir().join("bench-atlas.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[sandbox]\nbackend = \"nsjail\"\nsemantic_root = {:?}\ntimeout = \"10s\"\n",
+            layer
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_string_lossy().into_owned();
+    modes.push(Mode::new(
+        "atlas-sandbox exec --config <file pinning nsjail> true",
+        bin,
+        &["exec", "--config", &cfg, "true"],
+    ));
     // Unpinned, the highest-priority backend that comes up wins: the warm jail when it is
     // compiled in (the default features), else nsjail. Not an nsjail row, so no ratio to it.
     modes.push(Mode::new(

@@ -784,7 +784,7 @@ fn validate_sandbox(
     // Nothing but the defaults (no file or variable set a key): valid whatever the input, as a
     // test holds the defaults to the schema, so no schema to generate and compile.
     let defaults = serde_json::to_value(SandboxSection::default()).ok();
-    if defaults.as_ref() != Some(&value) {
+    if defaults.as_ref() != Some(&value) && !accepted_without_schema(&value) {
         let schema = schema::sandbox_schema();
         coerce_env_strings(ctx, &schema, &base, &mut value);
         if !validate_against(ctx, &schema, &value, &base, errors) {
@@ -1243,6 +1243,131 @@ fn table_origin(ctx: &Ctx<'_>, path: &[String], table: &Value) -> Option<Origin>
     ctx.origin(path)
 }
 
+/// Whether `[sandbox]` is valid by what serde and two checks decide, so that its schema need
+/// not be generated and compiled (about a millisecond, a tenth of a one-shot `exec`). The schema
+/// adds exactly two constraints to what deserializing `SandboxSection` checks (a test holds the
+/// schema to that): `max_output_bytes` is at least 1, and a duration has the shape of
+/// `DURATION_PATTERN` (humantime alone also takes a bare `0`). Anything else, or any failure,
+/// takes the schema's path, which also writes the error.
+fn accepted_without_schema(value: &Value) -> bool {
+    let Ok(section) = serde_json::from_value::<SandboxSection>(value.clone()) else {
+        return false;
+    };
+    let durations_shaped = ["timeout", "health_check_timeout"].iter().all(|k| {
+        value
+            .get(k)
+            .is_none_or(|v| v.as_str().is_some_and(duration_shaped))
+    });
+    section.max_output_bytes >= 1 && durations_shaped
+}
+
+/// `DURATION_PATTERN` without a regex: whitespace-separated (or adjacent) groups of digits, an
+/// optional fraction and a unit of letters or `µ`, with whitespace around.
+fn duration_shaped(s: &str) -> bool {
+    let mut chars = s.trim().chars().peekable();
+    let mut groups = 0;
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return groups > 0;
+        }
+        let mut digits = 0;
+        while chars.next_if(char::is_ascii_digit).is_some() {
+            digits += 1;
+        }
+        if digits == 0 {
+            return false;
+        }
+        if chars.next_if_eq(&'.').is_some() {
+            let mut fraction = 0;
+            while chars.next_if(char::is_ascii_digit).is_some() {
+                fraction += 1;
+            }
+            if fraction == 0 {
+                return false;
+            }
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut unit = 0;
+        while chars
+            .next_if(|c| c.is_ascii_alphabetic() || *c == 'µ')
+            .is_some()
+        {
+            unit += 1;
+        }
+        if unit == 0 {
+            return false;
+        }
+        groups += 1;
+    }
+}
+
+/// Keywords that draft 7 lacks or reads differently from 2020-12.
+const NOT_IN_DRAFT7: &[&str] = &[
+    "prefixItems",
+    "$dynamicRef",
+    "$dynamicAnchor",
+    "$recursiveRef",
+    "$recursiveAnchor",
+    "$anchor",
+    "$vocabulary",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "dependentRequired",
+    "dependentSchemas",
+    "minContains",
+    "maxContains",
+];
+
+/// Whether `schema` means the same under draft 7 as under 2020-12: none of the keywords above,
+/// no `items` as an array (draft 7's tuple form, which 2020-12 calls `prefixItems`), and no
+/// `$ref` beside a validating keyword (draft 7 ignores a `$ref`'s siblings).
+fn reads_the_same_in_draft7(schema: &Value) -> bool {
+    const ANNOTATIONS: &[&str] = &[
+        "$ref",
+        "description",
+        "title",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+    ];
+    match schema {
+        Value::Object(map) => {
+            if map.keys().any(|k| NOT_IN_DRAFT7.contains(&k.as_str()))
+                || map.get("items").is_some_and(Value::is_array)
+            {
+                return false;
+            }
+            if map.contains_key("$ref") && map.keys().any(|k| !ANNOTATIONS.contains(&k.as_str())) {
+                return false;
+            }
+            map.values().all(reads_the_same_in_draft7)
+        }
+        Value::Array(items) => items.iter().all(reads_the_same_in_draft7),
+        _ => true,
+    }
+}
+
+/// The validator of a configuration schema. The generated schemas declare 2020-12, whose
+/// meta-schema (checked on every compile, `$dynamicRef` and all) costs a one-shot `exec` about a
+/// millisecond, more than the rest of its configuration work: a schema whose keywords mean the
+/// same in draft 7 is compiled as draft 7, with formats left as annotations as 2020-12 leaves
+/// them. Any other schema is compiled as it declares.
+fn compile_schema(
+    schema: &Value,
+) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
+    if reads_the_same_in_draft7(schema) {
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft7)
+            .should_validate_formats(false)
+            .build(schema)
+    } else {
+        jsonschema::validator_for(schema)
+    }
+}
+
 /// Validates `value` (at key path `base`) against `schema`, pushing every error. Returns whether
 /// it was valid.
 fn validate_against(
@@ -1252,7 +1377,7 @@ fn validate_against(
     base: &[String],
     errors: &mut ConfigErrors,
 ) -> bool {
-    let validator = match jsonschema::validator_for(schema) {
+    let validator = match compile_schema(schema) {
         Ok(v) => v,
         Err(e) => {
             errors.push(ConfigProblem {
@@ -1701,6 +1826,182 @@ mod tests {
             );
         }
     }
+
+    /// `accepted_without_schema` is sound only while the `[sandbox]` schema constrains nothing
+    /// beyond serde's decoding, `max_output_bytes >= 1` and the duration pattern; and
+    /// `duration_shaped` is that pattern.
+    #[test]
+    fn the_sandbox_table_without_its_schema_agrees_with_it() {
+        let schema = schema::sandbox_schema();
+        fn walk(n: &Value, at: &str, seen: &mut Vec<String>) {
+            match n {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        let known = [
+                            "$schema",
+                            "$defs",
+                            "$ref",
+                            "title",
+                            "description",
+                            "default",
+                            "type",
+                            "properties",
+                            "additionalProperties",
+                            "items",
+                            "format",
+                            "examples",
+                        ];
+                        if at.ends_with("/properties") || at.ends_with("/$defs") {
+                            walk(v, &format!("{at}/{k}"), seen);
+                            continue;
+                        }
+                        if !known.contains(&k.as_str()) {
+                            seen.push(format!("{at}/{k}={v}"));
+                        }
+                        walk(v, &format!("{at}/{k}"), seen);
+                    }
+                }
+                Value::Array(a) => a.iter().for_each(|v| walk(v, at, seen)),
+                _ => {}
+            }
+        }
+        let mut seen = Vec::new();
+        walk(&schema, "", &mut seen);
+        let pattern = format!(
+            "/$defs/Duration/pattern={}",
+            Value::String(atlas_sandbox_sdk::DURATION_PATTERN.into())
+        );
+        seen.retain(|k| *k != pattern && k != "/properties/max_output_bytes/minimum=1");
+        assert!(
+            seen.is_empty(),
+            "the [sandbox] schema gained constraints serde does not check; teach \
+             accepted_without_schema them: {seen:?}"
+        );
+        let validator = compile_schema(&schema).unwrap();
+        let shape = jsonschema::validator_for(&serde_json::json!({
+            "type": "string", "pattern": atlas_sandbox_sdk::DURATION_PATTERN
+        }))
+        .unwrap();
+        let strings = [
+            "10s",
+            "500ms",
+            "2m",
+            "1m 30s",
+            "1m30s",
+            " 5 s ",
+            "1.5s",
+            "1.s",
+            ".5s",
+            "0",
+            "5",
+            "",
+            " ",
+            "s",
+            "5µs",
+            "5 µs",
+            "1h\t2m",
+            "1h,2m",
+            "-5s",
+            "+5s",
+            "5s6",
+            "10 parsecs",
+            "1e3s",
+            "５s",
+            "5\u{a0}s",
+            "\u{2003}5s\u{2003}",
+        ];
+        for s in strings {
+            assert_eq!(
+                duration_shaped(s),
+                shape.is_valid(&Value::String(s.into())),
+                "{s:?}"
+            );
+            for key in ["timeout", "health_check_timeout"] {
+                let v = serde_json::json!({ key: s });
+                assert_eq!(
+                    accepted_without_schema(&v),
+                    validator.is_valid(&v) && s.parse::<HumanDuration>().is_ok(),
+                    "{v}"
+                );
+            }
+        }
+        for v in [
+            serde_json::json!({"max_output_bytes": 0}),
+            serde_json::json!({"max_output_bytes": 1}),
+            serde_json::json!({"backend": "nsjail", "semantic_root": "/x"}),
+            serde_json::json!({"backend": 5}),
+            serde_json::json!({"bogus": 1}),
+            serde_json::json!({"env": {"A": "b"}}),
+            serde_json::json!({"env": {"A": 1}}),
+            serde_json::json!({"priority": ["a"]}),
+            serde_json::json!({"priority": "a"}),
+            serde_json::json!({"timeout": 5}),
+        ] {
+            assert_eq!(accepted_without_schema(&v), validator.is_valid(&v), "{v}");
+        }
+    }
+
+    /// Every generated configuration schema takes the draft 7 path, and there it accepts and
+    /// refuses what its declared 2020-12 reading does: the defaults, an unknown key, and every
+    /// top-level and nested key set to values of each JSON type.
+    #[test]
+    fn draft7_compiles_agree_with_2020_12() {
+        let mut schemas = vec![
+            ("sandbox".to_owned(), schema::sandbox_schema()),
+            ("layers".to_owned(), tables::layers_schema()),
+            ("server".to_owned(), tables::server_schema()),
+        ];
+        for d in registry::compiled_in() {
+            schemas.push((format!("plugins.{}", d.id), (d.schema)()));
+        }
+        let probes = [
+            serde_json::json!(null),
+            serde_json::json!(true),
+            serde_json::json!(0),
+            serde_json::json!(-1),
+            serde_json::json!(1.5),
+            serde_json::json!(70000),
+            serde_json::json!(""),
+            serde_json::json!("x"),
+            serde_json::json!("10s"),
+            serde_json::json!([]),
+            serde_json::json!(["a"]),
+            serde_json::json!({}),
+            serde_json::json!({"bogus": 1}),
+        ];
+        for (name, schema) in schemas {
+            assert!(
+                reads_the_same_in_draft7(&schema),
+                "[{name}]: the schema uses a keyword draft 7 reads differently; one-shot exec \
+                 pays the 2020-12 compile for it"
+            );
+            let fast = compile_schema(&schema).unwrap();
+            let declared = jsonschema::validator_for(&schema).unwrap();
+            let mut values = vec![serde_json::json!({}), serde_json::json!({"bogus": 1})];
+            let keys: Vec<String> = schema["properties"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            for key in &keys {
+                for p in &probes {
+                    values.push(serde_json::json!({ key.clone(): p.clone() }));
+                    if p.is_object() {
+                        for inner in &probes {
+                            values.push(serde_json::json!({ key.clone(): {"a": inner.clone()} }));
+                        }
+                    }
+                }
+            }
+            for v in &values {
+                assert_eq!(
+                    fast.is_valid(v),
+                    declared.is_valid(v),
+                    "[{name}] draft 7 and 2020-12 disagree on {v}"
+                );
+            }
+        }
+    }
+
     use atlas_sandbox_sdk::{
         HealthStatus, PluginContext, PluginFactory, Sandbox, SandboxPlugin, Secret,
         SecurityProfile, SemanticLayer, async_trait,
