@@ -115,13 +115,16 @@ impl DiffOptions {
     }
 
     /// The unsteady cases of a cloud emulator: it runs every sandbox's commands on this host, so
-    /// `/tmp` is the host's (shared by concurrent cases and by earlier runs), and its uploads give
-    /// the layer's files the upload's order and times (`ls -t`, `find -newer`, `stat %y`).
+    /// `/tmp` is the host's (shared by concurrent cases and by earlier runs), `/` is the host's
+    /// (whether a `/semantic` is there depends on what ran on the machine before), and its
+    /// uploads give the layer's files the upload's order and times (`ls -t`, `find -newer`,
+    /// `stat %y`).
     #[must_use]
     pub fn cloud_emulator(self) -> Self {
         const TMP: &str = "the emulator shares the host's /tmp between sandboxes and runs";
+        const ROOT_DIR: &str = "the emulator's / is the host's, not the sandbox's";
         const TIMES: &str = "the emulator's upload sets file times in upload order";
-        let mut o = self.unsteady("/tmp", TMP);
+        let mut o = self.unsteady("/tmp", TMP).unsteady("cd / ", ROOT_DIR);
         for t in [
             "-newer", "-mtime", "-mmin", "ls -t", "-lt", "-rt", "-tl", "-tr", "%y", "%Y", "%T",
         ] {
