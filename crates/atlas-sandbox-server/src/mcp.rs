@@ -36,14 +36,19 @@ fn schema_object(v: serde_json::Value) -> Arc<JsonObject> {
     }
 }
 
-/// The input schema of `explore`.
+/// The input schema of `explore`. Generated once: rmcp asks for the tool (to check a call's
+/// `Mcp-Param-*` headers) on every Streamable HTTP request.
 pub(crate) fn input_schema() -> Arc<JsonObject> {
-    schema_object(schemars::schema_for!(ExploreInput).to_value())
+    static SCHEMA: std::sync::LazyLock<Arc<JsonObject>> =
+        std::sync::LazyLock::new(|| schema_object(schemars::schema_for!(ExploreInput).to_value()));
+    SCHEMA.clone()
 }
 
-/// The output schema of `explore`.
+/// The output schema of `explore`, generated once.
 pub(crate) fn output_schema() -> Arc<JsonObject> {
-    schema_object(schemars::schema_for!(ExploreOutput).to_value())
+    static SCHEMA: std::sync::LazyLock<Arc<JsonObject>> =
+        std::sync::LazyLock::new(|| schema_object(schemars::schema_for!(ExploreOutput).to_value()));
+    SCHEMA.clone()
 }
 
 impl ExploreMcp {
