@@ -8,46 +8,10 @@ mod common;
 use atlas_sandbox_jail::JailConfig;
 use atlas_sandbox_sdk::{ExecRequest, Sandbox};
 
-/// Lines the direct start takes (bash would exec their program in place of itself).
-const DIRECT: &[&str] = &[
-    "cat catalog.yml",
-    "cat  entities/orders.yml\tcatalog.yml",
-    "cat missing.yml",
-    "grep -rn customer_id .",
-    "grep -c name catalog.yml entities/orders.yml",
-    "grep -q nothing-like-this catalog.yml",
-    "ls",
-    "ls -la entities",
-    "ls -R",
-    "wc -l catalog.yml entities/customers.yml",
-    "head -n 1 catalog.yml",
-    "find . -name orders.yml",
-    "sort -r catalog.yml",
-    "stat -c %n:%s catalog.yml",
-    "cat /proc/self/cmdline",
-    "id -u",
-    "date -d @0 +%F",
-    "ls --no-such-option",
-    "nice -n 1 cat catalog.yml",
-    "tr a b",
-    "cat",
-    "touch /tmp/x",
-    "ls /tmp",
-];
-
-/// Lines bash keeps: builtins, shell syntax, a missing program, the environment.
-const SHELL: &[&str] = &[
-    "true",
-    "echo hi",
-    "pwd",
-    "nosuchcommand-x a",
-    "cat catalog.yml | wc -l",
-    "printenv SHLVL",
-    "env",
-    "X=1 cat catalog.yml",
-    "cat *.yml",
-    "cd entities && ls",
-];
+/// The shared lines (`atlas_sandbox_testkit::direct_lines`) plus what only the jail runs: its
+/// own `/tmp`, the whole environment, a `cd`.
+const DIRECT_HERE: &[&str] = &["touch /tmp/x", "ls /tmp"];
+const SHELL_HERE: &[&str] = &["env", "cd entities && ls"];
 
 #[tokio::test]
 async fn direct_lines_answer_as_bash_does() {
@@ -63,7 +27,10 @@ async fn direct_lines_answer_as_bash_does() {
         common::sandbox(&direct, &root).await,
         common::sandbox(&shell, &root).await,
     );
-    for (i, line) in DIRECT.iter().chain(SHELL).enumerate() {
+    use atlas_sandbox_testkit::direct_lines::{DIRECT, SHELL};
+    let direct: Vec<&str> = DIRECT.iter().chain(DIRECT_HERE).copied().collect();
+    let lines = direct.iter().chain(SHELL).chain(SHELL_HERE);
+    for (i, line) in lines.enumerate() {
         let before = a.direct_starts();
         for cwd in ["", "entities"] {
             let req = || ExecRequest::new(*line).cwd(cwd);
@@ -77,7 +44,7 @@ async fn direct_lines_answer_as_bash_does() {
         // A line runs direct in both working directories or in neither (a relative operand
         // missing in one is the program's error, not bash's).
         let took = a.direct_starts() - before;
-        if i < DIRECT.len() {
+        if i < direct.len() {
             assert_eq!(took, 2, "{line:?} should start without bash");
         } else {
             assert_eq!(took, 0, "{line:?} must go through bash");

@@ -40,7 +40,7 @@ pub use plugin::{
     PluginFactory, Sandbox, SandboxPlugin, SecurityProfile, SweepReport, SweptSandbox, schema_of,
 };
 pub use semantic::{CollectLimits, CollectedFile, CollectedLayer, SemanticLayer, SkippedEntry};
-pub use shell::{COMMAND_ENV, Shell, shell_quote};
+pub use shell::{COMMAND_ENV, Shell, is_plain_word_byte, shell_quote};
 
 /// Re-exported so backend crates implement the traits with the same macro version.
 pub use async_trait::async_trait;

@@ -100,6 +100,17 @@ impl std::fmt::Display for Shell {
     }
 }
 
+/// A byte that means nothing to bash inside a word: no quoting, expansion, globbing,
+/// redirection, operator or comment. A line of such words separated by blanks is plain words to
+/// bash (the direct start and the session's working-directory carry both ask this).
+pub fn is_plain_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'_' | b'.' | b'/' | b',' | b':' | b'=' | b'+' | b'%' | b'@' | b'-'
+        )
+}
+
 /// Quotes `s` as one POSIX shell word: single quotes, each `'` written as `'\''`. Any string
 /// (spaces, `$`, backquotes, newlines) comes back from the shell byte for byte; also what
 /// bash's `${v@Q}` prints for a plain value.

@@ -62,6 +62,7 @@ use futures::future::BoxFuture;
 
 pub mod contract;
 pub mod differential;
+pub mod direct_lines;
 pub mod escape;
 mod host;
 mod report;

@@ -43,23 +43,14 @@ const MOVES: &[&str] = &[
     "else", "elif",
 ];
 
-/// A byte that means nothing to bash inside a word (no quoting, expansion, globbing,
-/// redirection, operator or comment).
-fn plain(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'_' | b'.' | b'/' | b',' | b':' | b'=' | b'+' | b'%' | b'@' | b'-'
-        )
-}
-
 /// Whether `line` leaves the shell in the directory it started in: plain words separated by
 /// blanks, not an assignment, and a first word that neither is nor runs a directory change.
 pub(crate) fn keeps_directory(line: &str) -> bool {
     let Some(first) = line.split([' ', '\t']).find(|w| !w.is_empty()) else {
         return false;
     };
-    line.bytes().all(|b| b == b' ' || b == b'\t' || plain(b))
+    line.bytes()
+        .all(|b| b == b' ' || b == b'\t' || atlas_sandbox_sdk::is_plain_word_byte(b))
         && !first.contains('=')
         && !MOVES.contains(&first)
 }

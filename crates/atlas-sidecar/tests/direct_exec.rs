@@ -31,40 +31,11 @@ async fn direct_lines_answer_as_bash_does() {
         &[],
         &[("SIDECAR_AUTH_TOKEN", TOKEN), ("SIDECAR_DIRECT_EXEC", "0")],
     );
-    let lines = [
-        // Lines the direct path takes.
-        "cat catalog.yml",
-        "cat  entities/orders.yml\tcatalog.yml",
-        "cat missing.yml",
-        "grep -rn customer_id .",
-        "grep -c name catalog.yml entities/orders.yml",
-        "grep -q nothing-like-this catalog.yml",
-        "ls",
-        "ls -la entities",
-        "ls -R",
-        "wc -l catalog.yml entities/customers.yml",
-        "head -n 1 catalog.yml",
-        "find . -name orders.yml",
-        "sort -r catalog.yml",
-        "cat /proc/self/cmdline",
-        "stat -c %n:%s catalog.yml",
-        "tr a b",
-        "cat",
-        "id -u",
-        "date -d @0 +%F",
-        "ls --no-such-option",
-        "nice -n 1 cat catalog.yml",
-        // Lines bash keeps: builtins, syntax, a missing program, the environment.
-        "true",
-        "echo hi",
-        "pwd",
-        "nosuchcommand-x a",
-        "cat catalog.yml | wc -l",
-        "printenv SHLVL",
-        "env -u HOME -u TMPDIR",
-        "X=1 cat catalog.yml",
-        "cat *.yml",
-    ];
+    // The shared lines, then one that only the sidecar's environment gives.
+    let lines = atlas_sandbox_testkit::direct_lines::DIRECT
+        .iter()
+        .chain(atlas_sandbox_testkit::direct_lines::SHELL)
+        .chain(&["env -u HOME -u TMPDIR"]);
     for line in lines {
         let (a, b) = (exec(&direct, line).await, exec(&shell, line).await);
         assert_eq!(

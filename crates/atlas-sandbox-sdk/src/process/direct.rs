@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{ProcessSpec, run};
+use crate::is_plain_word_byte as plain;
 
 /// What bash adds to the environment of a program it runs as its whole command line.
 const ADDED_BY_SHELL: [&str; 3] = ["PWD", "SHLVL", "_"];
@@ -147,15 +148,6 @@ impl DirectExec {
         out.push(("_".into(), plan.program.clone().into_os_string()));
         Some(out)
     }
-}
-
-/// A byte that means nothing to bash inside or at the start of a word.
-fn plain(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'_' | b'.' | b'/' | b',' | b':' | b'=' | b'+' | b'%' | b'@' | b'-'
-        )
 }
 
 /// Words whose program prints the environment, whose order is bash's own (see the module).
