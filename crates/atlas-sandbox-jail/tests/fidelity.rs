@@ -7,7 +7,6 @@ mod common;
 
 use atlas_sandbox_jail::{Engine, JailConfig, JailSandbox};
 use atlas_sandbox_sdk::{ExecOutput, ExecRequest, Sandbox};
-use common::{Rerun, UNPRIVILEGED};
 
 const ROLE: &str = "unprivileged";
 
@@ -24,15 +23,7 @@ fn rerun_unprivileged(test: &str) {
     if common::child_role().is_some() || !common::is_root() {
         return;
     }
-    let mut rerun = Rerun::new(test, ROLE);
-    rerun.as_user = Some(UNPRIVILEGED);
-    let out = rerun.run();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{test} failed unprivileged");
-    assert!(
-        stdout.contains("1 passed"),
-        "the unprivileged re-run did not run {test}"
-    );
+    common::rerun_unprivileged(test, ROLE);
 }
 
 async fn jail(test: &str, config: JailConfig) -> Option<(tempfile::TempDir, JailSandbox)> {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use atlas_sandbox_jail::JailConfig;
 use atlas_sandbox_testkit::{contract, escape, plugin_factory};
-use common::{Rerun, UNPRIVILEGED};
 
 async fn run_suites(who: &str) {
     let Some(plugin) = common::plugin_or_skip("suites", JailConfig::default()) else {
@@ -58,13 +57,5 @@ fn suites_unprivileged() {
         // `suites` itself ran unprivileged.
         return;
     }
-    let mut rerun = Rerun::new("suites", "unprivileged");
-    rerun.as_user = Some(UNPRIVILEGED);
-    let out = rerun.run();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "the unprivileged suites failed");
-    assert!(
-        stdout.contains("1 passed"),
-        "the unprivileged re-run did not run the suites"
-    );
+    common::rerun_unprivileged("suites", "unprivileged");
 }

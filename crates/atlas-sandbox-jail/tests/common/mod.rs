@@ -51,6 +51,21 @@ pub fn child_role() -> Option<String> {
     std::env::var(CHILD_ROLE).ok()
 }
 
+/// Re-runs `test` of this binary as [`UNPRIVILEGED`] with the role `role` and checks that it
+/// ran and passed there.
+#[allow(dead_code)] // not every test binary re-runs unprivileged
+pub fn rerun_unprivileged(test: &str, role: &str) {
+    let mut rerun = Rerun::new(test, role);
+    rerun.as_user = Some(UNPRIVILEGED);
+    let out = rerun.run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{test} failed unprivileged");
+    assert!(
+        stdout.contains("1 passed"),
+        "the unprivileged re-run did not run {test}"
+    );
+}
+
 /// How to re-run this test binary for one test.
 pub struct Rerun {
     pub test: String,
