@@ -6,7 +6,6 @@
 use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
@@ -16,6 +15,7 @@ use tokio::io::AsyncReadExt;
 use crate::exec::{CappedBuffer, ExecOutput, TIMEOUT_EXIT_CODE};
 
 pub mod direct;
+mod spawn;
 
 pub use crate::exec::OVERFLOW_KILL_FACTOR;
 
@@ -187,58 +187,12 @@ pub struct ProcessResult {
 
 /// Runs a child process to completion under the spec's limits. `Err` only when it cannot be
 /// started (missing program, bad cwd) or its pipes fail.
-// The one place in the workspace allowed to spawn (the root .clippy.toml disallows Command elsewhere).
-#[allow(clippy::disallowed_types, clippy::disallowed_methods)]
 pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
     let start = Instant::now();
-    let mut cmd = tokio::process::Command::new(&spec.program);
-    cmd.args(&spec.args)
-        .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(a) = &spec.arg0 {
-        cmd.arg0(a);
-    }
-    if let Some(dir) = &spec.cwd {
-        cmd.current_dir(dir);
-    }
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    // SAFETY: the closure runs between fork and exec, after the standard streams are in place,
-    // and only makes async-signal-safe syscalls (prctl, fchmod). If the host dies (even by
-    // SIGKILL) the command dies with it, so a crashed host leaves no orphan (escape checklist
-    // T1); a jail's init takes its namespace with it. The output pipes become writable by any
-    // uid, so a command running as another user (a jail's uid) can reopen its own stdout and
-    // stderr (`echo x >/dev/stdout`, `tee /dev/stderr`) as under plain bash; only a process
-    // that already holds a pipe, or may look into its holder's /proc/<pid>/fd, can reach it.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
-            let writable = nix::sys::stat::Mode::from_bits_truncate(0o622);
-            for raw in [1, 2] {
-                // SAFETY: descriptors 1 and 2 are the output pipes, open until exec.
-                let fd = std::os::fd::BorrowedFd::borrow_raw(raw);
-                nix::sys::stat::fchmod(fd, writable).map_err(io::Error::from)?;
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn()?;
+    let (mut child, mut stdout, mut stderr) = spawn::spawn(spec)?;
     let mut guard = GroupGuard {
-        pgid: child.id().map(|id| Pid::from_raw(id as i32)),
+        pgid: Some(Pid::from_raw(child.id())),
     };
-    let mut stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| io::Error::other("child stdout was not captured"))?;
-    let mut stderr = child
-        .stderr
-        .take()
-        .ok_or_else(|| io::Error::other("child stderr was not captured"))?;
-
     let cap = spec.max_output_bytes;
     let kill_after = crate::exec::overflow_limit(cap);
     let mut out = CappedBuffer::new(cap);
@@ -316,9 +270,8 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
         Some(s) => s,
         None => child.wait().await?,
     };
-    use std::os::unix::process::ExitStatusExt;
-    let raw_code = status.code();
-    let signal = status.signal();
+    let raw_code = status.code;
+    let signal = status.signal;
     let timed_out = ending == Ending::TimedOut;
     let exit_code = if timed_out {
         TIMEOUT_EXIT_CODE
