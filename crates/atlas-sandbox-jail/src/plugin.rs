@@ -183,7 +183,9 @@ pub fn security_of(config: &JailConfig) -> SecurityProfile {
     if config.overlay() {
         caveats.push(
             "layer = \"overlay\": commands may change /semantic; the changes stay in the \
-             sandbox's own tmpfs (with /tmp, in its size) and never reach the host's files"
+             sandbox's own tmpfs (with /tmp, in its size) and never reach the host's files; \
+             run as root, the layer's owner appears as the jail user (an idmapped mount), so \
+             files only that owner may read are readable to commands"
                 .to_owned(),
         );
     }

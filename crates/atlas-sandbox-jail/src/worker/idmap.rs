@@ -69,7 +69,8 @@ pub(crate) fn layer_clone(to: (u32, u32)) -> Result<OwnedFd, String> {
         let e = std::io::Error::last_os_error();
         return Err(format!(
             "idmap the layer's mount for the overlay (mount_setattr MOUNT_ATTR_IDMAP, Linux \
-             5.12 or later and a filesystem that supports idmapped mounts): {e}"
+             5.12 or later and a filesystem that supports idmapped mounts): {e}; set layer = \
+             \"read-only\" to bind the layer read-only instead"
         ));
     }
     Ok(tree)
