@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::ID;
 
 /// Configuration of the warm jail. Every key is optional; the defaults give a jail with no
-/// network, a read-only semantic layer, a 16 MiB `/tmp`, 64 processes, 512 MiB of address space
+/// network, the semantic layer under a private overlay (the host's files read-only, writes kept
+/// for the session), a 16 MiB `/tmp` shared with those writes, 64 processes, 512 MiB of address space
 /// per process, Landlock required and the built-in seccomp filter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -38,9 +39,18 @@ pub struct JailConfig {
     pub max_file_size_mb: u64,
     /// Most open file descriptors per process (RLIMIT_NOFILE).
     pub max_open_files: u64,
+    /// How the semantic layer appears at `/semantic` for the bash engine: "overlay" (an
+    /// overlayfs over the host's layer: writes, deletes and renames succeed and stay in the
+    /// sandbox, the host's files are never changed) or "read-only" (the host's layer bound
+    /// read-only: every write fails). The just-bash engine always reads it read-only and keeps
+    /// its writes in the interpreter's memory layer.
+    pub layer: LayerMode,
     /// Size of the sandbox's private, writable `/tmp` (a tmpfs kept for the session) in MiB.
+    /// With `layer = "overlay"` the layer's changes are kept in the same tmpfs and count
+    /// against the same size.
     pub tmpfs_size_mb: u64,
-    /// Most files and directories in the sandbox's `/tmp` (the tmpfs `nr_inodes`).
+    /// Most files and directories in the sandbox's `/tmp` (the tmpfs `nr_inodes`), shared with
+    /// the layer's changes under `layer = "overlay"`.
     pub tmpfs_max_inodes: u64,
     /// More host paths to mount read-only (nosuid, nodev, noexec; Landlock read-only) into the
     /// jail.
@@ -72,6 +82,18 @@ pub enum Engine {
     JustBash,
 }
 
+/// How the semantic layer is mounted in the jail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LayerMode {
+    /// An overlayfs: the host's layer is its read-only lower layer, the changes live in the
+    /// sandbox's tmpfs (with `/tmp`) until the sandbox is closed.
+    #[default]
+    Overlay,
+    /// The host's layer bound read-only: a write fails with "Read-only file system".
+    ReadOnly,
+}
+
 /// One extra read-only mount.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +123,7 @@ impl Default for JailConfig {
             max_processes: 64,
             max_file_size_mb: 8,
             max_open_files: 64,
+            layer: LayerMode::Overlay,
             tmpfs_size_mb: 16,
             tmpfs_max_inodes: 1024,
             extra_ro_mounts: Vec::new(),
@@ -198,6 +221,13 @@ impl JailConfig {
         Ok(())
     }
 
+    /// Whether `/semantic` is an overlay. Only the bash engine writes through the mount: the
+    /// just-bash interpreter keeps its writes in its own memory layer, so it reads the layer
+    /// bound read-only whatever `layer` says (an overlay would only add kernel surface).
+    pub fn overlay(&self) -> bool {
+        self.layer == LayerMode::Overlay && self.engine == Engine::Bash
+    }
+
     /// The CPU-time limit, defaulting to the wall-time limit.
     pub fn cpu_limit(&self) -> Duration {
         self.cpu_time_limit.unwrap_or(self.time_limit).get()
@@ -240,6 +270,14 @@ mod tests {
         c.validate().unwrap();
         assert_eq!(c.cpu_limit(), Duration::from_secs(10));
         assert_eq!(c.engine, Engine::Bash);
+        assert_eq!(c.layer, LayerMode::Overlay);
+        assert!(c.overlay());
+        // The interpreter keeps its writes in memory: no overlay under it.
+        let jb = JailConfig {
+            engine: Engine::JustBash,
+            ..JailConfig::default()
+        };
+        assert!(!jb.overlay());
         assert!(c.require_landlock);
     }
 
@@ -249,6 +287,10 @@ mod tests {
         assert!(e.to_string().contains("time_limit_sec"), "{e}");
         let e = parse(r#"{"engine": "zsh"}"#).unwrap_err();
         assert!(e.to_string().contains("zsh"), "{e}");
+        let e = parse(r#"{"layer": "writable"}"#).unwrap_err();
+        assert!(e.to_string().contains("writable"), "{e}");
+        let c = parse(r#"{"layer": "read-only"}"#).unwrap();
+        assert_eq!(c.layer, LayerMode::ReadOnly);
     }
 
     #[test]

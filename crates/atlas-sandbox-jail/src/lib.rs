@@ -3,8 +3,9 @@
 //!
 //! `create` starts one jailed worker per sandbox and keeps it until `close`: new user, mount,
 //! pid, net, ipc, uts and cgroup namespaces; `pivot_root` into a minimal read-only root (the
-//! host's `/usr` and its top-level links read-only, the semantic layer read-only, nosuid,
-//! nodev, noexec at `/semantic`, a size-limited tmpfs `/tmp` for the session (nosuid, nodev,
+//! host's `/usr` and its top-level links read-only, the semantic layer at `/semantic` under an
+//! overlay whose changes stay in the session's tmpfs (or read-only, `layer = "read-only"`),
+//! nosuid, nodev, noexec, a size-limited tmpfs `/tmp` for the session (nosuid, nodev,
 //! executable), a fresh `/proc` limited to process directories, `/dev/null`, `/dev/zero`,
 //! `/dev/urandom`); a one-to-one
 //! uid/gid map to an unprivileged id; every capability dropped; no_new_privs; a Landlock
@@ -86,7 +87,7 @@ mod linux {
         PluginContext, PluginDescriptor, PluginFactory, Result, SandboxPlugin, SecurityProfile,
     };
 
-    pub use crate::config::{Engine, ExtraMount, JailConfig};
+    pub use crate::config::{Engine, ExtraMount, JailConfig, LayerMode};
     pub use crate::contain::{ContainedJustBash, Containment, DEFAULT_SESSIONS_PER_WORKER};
     pub use crate::plugin::{JailPlugin, security_of};
     pub use crate::sandbox::JailSandbox;

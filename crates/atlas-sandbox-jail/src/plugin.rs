@@ -62,6 +62,7 @@ impl JailPlugin {
             jail_uid: c.jail_uid,
             jail_gid: c.jail_gid,
             drop_to: self.drop_to(),
+            overlay: c.overlay(),
             tmpfs_size_bytes: c.tmpfs_size_mb * MIB,
             tmpfs_max_inodes: c.tmpfs_max_inodes,
             memory_limit_bytes: c.memory_limit_mb * MIB,
@@ -93,9 +94,19 @@ impl JailPlugin {
             Err(e) if self.config.require_landlock => return Err(e),
             Err(_) => "Landlock absent (require_landlock = false)",
         };
-        probe::user_namespaces(self.drop_to())?;
+        let overlay = probe::user_namespaces(self.drop_to())?;
+        let layer = match (self.config.overlay(), overlay) {
+            (true, Ok(())) => "the layer under a private overlay",
+            // Fail closed: falling back to the read-only layer is the config's choice only.
+            (true, Err(why)) => {
+                return Err(format!(
+                    "{why}; set layer = \"read-only\" to mount the layer read-only instead"
+                ));
+            }
+            (false, _) => "the layer read-only",
+        };
         Ok(format!(
-            "user namespaces, seccomp and the mount API available; {landlock}"
+            "user namespaces, seccomp and the mount API available; {landlock}; {layer}"
         ))
     }
 
@@ -166,6 +177,15 @@ pub fn security_of(config: &JailConfig) -> SecurityProfile {
     if !config.require_landlock {
         caveats.push(
             "require_landlock = false: on a kernel without Landlock the jail runs without it"
+                .to_owned(),
+        );
+    }
+    if config.overlay() {
+        caveats.push(
+            "layer = \"overlay\": commands may change /semantic; the changes stay in the \
+             sandbox's own tmpfs (with /tmp, in its size) and never reach the host's files; \
+             run as root, the layer's owner appears as the jail user (an idmapped mount), so \
+             files only that owner may read are readable to commands"
                 .to_owned(),
         );
     }

@@ -16,15 +16,22 @@ fn jail_namespaces() -> rustix::thread::UnshareFlags {
 /// Exit codes of the probe child beyond errno values.
 const PROBE_NO_MOUNT_API: i32 = 200;
 const PROBE_SETID: i32 = 201;
+/// Everything else works, but `fsopen("overlay")` failed in the new namespaces.
+const PROBE_NO_OVERLAY: i32 = 202;
+
+/// The probe's answer: `Err` when no jail can be built at all, else whether the jail's user
+/// namespace can create an overlayfs (`Err` names why not).
+pub(crate) type Answer = Result<Result<(), String>, String>;
 
 /// Whether this process can create the jail's namespaces as the identity a worker would have
-/// (`drop_to` when the host is root). Forks once per process; later calls reuse the answer.
-pub(crate) fn user_namespaces(drop_to: Option<(u32, u32)>) -> Result<(), String> {
-    static ANSWER: OnceLock<Result<(), String>> = OnceLock::new();
+/// (`drop_to` when the host is root), and whether it can mount an overlayfs there. Forks once
+/// per process; later calls reuse the answer.
+pub(crate) fn user_namespaces(drop_to: Option<(u32, u32)>) -> Answer {
+    static ANSWER: OnceLock<Answer> = OnceLock::new();
     ANSWER.get_or_init(|| probe_unshare(drop_to)).clone()
 }
 
-fn probe_unshare(drop_to: Option<(u32, u32)>) -> Result<(), String> {
+fn probe_unshare(drop_to: Option<(u32, u32)>) -> Answer {
     // SAFETY: the child only makes raw syscalls (no allocation, no lock) and then _exits, which
     // is what is allowed after forking a multi-threaded process.
     match unsafe { nix::unistd::fork() } {
@@ -34,7 +41,15 @@ fn probe_unshare(drop_to: Option<(u32, u32)>) -> Result<(), String> {
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => loop {
             match nix::sys::wait::waitpid(child, None) {
-                Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => return Ok(()),
+                Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => return Ok(Ok(())),
+                Ok(nix::sys::wait::WaitStatus::Exited(_, PROBE_NO_OVERLAY)) => {
+                    return Ok(Err(
+                        "the kernel cannot mount an overlayfs in a user namespace \
+                         (fsopen(\"overlay\") failed there; Linux 5.11 or later with \
+                         CONFIG_OVERLAY_FS is needed)"
+                            .into(),
+                    ));
+                }
                 Ok(nix::sys::wait::WaitStatus::Exited(_, PROBE_NO_MOUNT_API)) => {
                     return Err(
                         "the kernel lacks the new mount API (fsopen/open_tree, Linux \
@@ -83,9 +98,12 @@ fn probe_child(drop_to: Option<(u32, u32)>) -> i32 {
     if let Err(e) = unsafe { rustix::thread::unshare_unsafe(jail_namespaces()) } {
         return e.raw_os_error();
     }
-    match rustix::mount::fsopen("tmpfs", rustix::mount::FsOpenFlags::FSOPEN_CLOEXEC) {
+    if rustix::mount::fsopen("tmpfs", rustix::mount::FsOpenFlags::FSOPEN_CLOEXEC).is_err() {
+        return PROBE_NO_MOUNT_API;
+    }
+    match rustix::mount::fsopen("overlay", rustix::mount::FsOpenFlags::FSOPEN_CLOEXEC) {
         Ok(_) => 0,
-        Err(_) => PROBE_NO_MOUNT_API,
+        Err(_) => PROBE_NO_OVERLAY,
     }
 }
 

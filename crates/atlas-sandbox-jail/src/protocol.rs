@@ -18,6 +18,9 @@ pub(crate) struct Plan {
     /// When the host is root: the unprivileged host uid/gid the worker becomes before it
     /// creates its user namespace (the jail ids then map to these).
     pub drop_to: Option<(u32, u32)>,
+    /// Whether `/semantic` is an overlay over the host's layer (writes kept in the sandbox's
+    /// tmpfs) rather than the host's layer bound read-only.
+    pub overlay: bool,
     pub tmpfs_size_bytes: u64,
     pub tmpfs_max_inodes: u64,
     pub memory_limit_bytes: u64,

@@ -40,7 +40,8 @@ pub(crate) fn drop_capabilities() -> Result<(), String> {
 }
 
 /// Applies the Landlock ruleset: listing every directory, read+execute on `/usr` (and the host's
-/// top-level dirs bound beside it), read on `/semantic` and the extra mounts, read, write and
+/// top-level dirs bound beside it), read on `/semantic` (and, when it is an overlay, what
+/// writing, removing and renaming files there needs) and the extra mounts, read, write and
 /// execute on `/tmp`, read-write on the device nodes; nothing else. Abstract unix sockets and
 /// signals are scoped to the jail where the kernel supports it. Returns how far it is enforced.
 pub(crate) fn landlock(plan: &Plan) -> Result<String, String> {
@@ -55,6 +56,23 @@ pub(crate) fn landlock(plan: &Plan) -> Result<String, String> {
     // namespaces, this ruleset and no capabilities; the mount stays nosuid and no_new_privs is
     // set, so no exec can gain privilege.
     let tmp = AccessFs::from_all(abi);
+    // Under an overlay the layer's changes stay in the sandbox (the host's files are its
+    // read-only lower layer), so a command may create, change, remove and rename files and
+    // directories there and make symlinks (they resolve in the jail's view). Not execute (the
+    // mount is noexec as well) and no device, fifo or socket nodes: bash needs none of them for
+    // a file edit.
+    let layer = if plan.overlay {
+        read | AccessFs::WriteFile
+            | AccessFs::Truncate
+            | AccessFs::MakeReg
+            | AccessFs::MakeDir
+            | AccessFs::MakeSym
+            | AccessFs::RemoveFile
+            | AccessFs::RemoveDir
+            | AccessFs::Refer
+    } else {
+        read
+    };
     let dev_rw = AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Truncate | AccessFs::IoctlDev;
     // Best effort: an older kernel enforces the rights it knows; a kernel without Landlock
     // enforces none, which `require_landlock` turns into a setup failure below.
@@ -74,7 +92,7 @@ pub(crate) fn landlock(plan: &Plan) -> Result<String, String> {
         // becomes readable (no ReadFile), and nothing becomes writable or executable.
         ("/".into(), AccessFs::ReadDir.into()),
         ("/usr".into(), read_exec),
-        (SEMANTIC.into(), read),
+        (SEMANTIC.into(), layer),
         ("/tmp".into(), tmp),
     ];
     for name in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {

@@ -14,6 +14,7 @@
 
 mod confine;
 mod engine;
+mod idmap;
 mod mount;
 mod serve;
 
@@ -117,18 +118,27 @@ fn keeper(sock: OwnedFd) -> i32 {
     if plan.mode == Mode::Plain {
         return plain(sock, &plan);
     }
+    // Root only: later the keeper is the jail user, who may not idmap a host mount.
+    let lower = match (plan.overlay, plan.drop_to) {
+        (true, Some(to)) => match idmap::layer_clone(to) {
+            Ok(fd) => Some(fd),
+            Err(message) => return fail(sock.as_fd(), message),
+        },
+        _ => None,
+    };
     if let Err(message) = enter_namespaces(&plan) {
         return fail(sock.as_fd(), message);
     }
     // SAFETY: this process is single-threaded (a fresh exec that started no thread).
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
-            let code = serve::init(sock, &plan);
+            let code = serve::init(sock, &plan, lower);
             crate::exit_now(code)
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             // The host must see EOF when the init dies, so only the init keeps the socket.
             drop(sock);
+            drop(lower);
             let _ = confine::drop_capabilities();
             let _ = rustix::thread::set_no_new_privs(true);
             loop {

@@ -5,6 +5,11 @@
 //! started the worker there while it still had its own identity, and `unshare(CLONE_NEWNS)`
 //! carried the cwd into the new namespace, so a layer under a directory the jail uid cannot
 //! search (a root-only temp dir) still binds.
+//!
+//! With `layer = "overlay"` the layer is the lower layer of an overlayfs whose upper and work
+//! directories live in the sandbox's own tmpfs, the one `/tmp` is a directory of: the layer's
+//! changes and `/tmp` share one size and inode budget, outlive each command, die with the
+//! sandbox, and never reach the host's files.
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -108,9 +113,112 @@ enum RootEntry {
     Dir(&'static str, OwnedFd),
 }
 
+/// The sandbox's tmpfs, attached at `/tmp/tmp` of this private namespace while the overlay is
+/// assembled (the new root is attached at `/tmp`): `/tmp` is its `tmp` directory, the overlay's
+/// upper and work directories are the others, which no command can name.
+const STATE: &str = "/tmp/tmp";
+
+/// Creates the overlay over `lower` with its upper and work directories in `state` and returns
+/// it with the `/tmp` directory of `state`, both detached, ready to attach. Both sources are
+/// attached under `root` only meanwhile: overlayfs takes private clones of its layers, so
+/// detaching them afterwards leaves no path to the upper directory or to the raw layer.
+fn overlay(lower: &OwnedFd, state: &OwnedFd, root: &OwnedFd) -> Step<(OwnedFd, OwnedFd)> {
+    attach(lower, root, "semantic")?;
+    attach(state, root, "tmp")?;
+    for (name, mode) in [("upper", 0o755), ("work", 0o700), ("tmp", 0o1777)] {
+        let path = format!("{STATE}/{name}");
+        at(
+            &format!("mkdir {path}"),
+            rustix::fs::mkdirat(CWD, path.as_str(), Mode::from_raw_mode(mode)),
+        )?;
+        // The init's umask would take the sticky and group/other bits.
+        at(
+            &format!("chmod {path}"),
+            rustix::fs::chmodat(
+                CWD,
+                path.as_str(),
+                Mode::from_raw_mode(mode),
+                rustix::fs::AtFlags::empty(),
+            ),
+        )?;
+    }
+    // A merged directory shows its upper directory's mode and times; for `/semantic` itself
+    // that is `upper`, which must look like the layer's root did (`ls -la`, `stat .`).
+    let st = at("stat the layer", rustix::fs::fstat(lower))?;
+    let upper = format!("{STATE}/upper");
+    at(
+        "chmod the overlay's upper directory",
+        rustix::fs::chmodat(
+            CWD,
+            upper.as_str(),
+            Mode::from_raw_mode(st.st_mode & 0o7777),
+            rustix::fs::AtFlags::empty(),
+        ),
+    )?;
+    let time = |sec: i64, nsec: u64| rustix::fs::Timespec {
+        tv_sec: sec,
+        tv_nsec: nsec as _,
+    };
+    at(
+        "set the times of the overlay's upper directory",
+        rustix::fs::utimensat(
+            CWD,
+            upper.as_str(),
+            &rustix::fs::Timestamps {
+                last_access: time(st.st_atime as i64, st.st_atime_nsec as u64),
+                last_modification: time(st.st_mtime as i64, st.st_mtime_nsec as u64),
+            },
+            rustix::fs::AtFlags::empty(),
+        ),
+    )?;
+
+    let fs = at(
+        "fsopen(overlay)",
+        rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC),
+    )?;
+    for (k, v) in [
+        ("lowerdir", "/tmp/semantic".to_owned()),
+        ("upperdir", upper),
+        ("workdir", format!("{STATE}/work")),
+    ] {
+        at(
+            &format!("overlay option {k}={v}"),
+            rustix::mount::fsconfig_set_string(&fs, k, v.as_str()),
+        )?;
+    }
+    // In a user namespace the `trusted.` xattrs overlayfs keeps (opaque directories,
+    // redirects) cannot be written; `user.` ones can (tmpfs has them since Linux 6.6).
+    at(
+        "overlay option userxattr",
+        rustix::mount::fsconfig_set_flag(&fs, "userxattr"),
+    )?;
+    at("create the overlay", rustix::mount::fsconfig_create(&fs))?;
+    let layer = at(
+        "fsmount(overlay)",
+        rustix::mount::fsmount(
+            &fs,
+            FsMountFlags::FSMOUNT_CLOEXEC,
+            MountAttrFlags::MOUNT_ATTR_NOSUID
+                | MountAttrFlags::MOUNT_ATTR_NODEV
+                | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+        ),
+    )?;
+    let tmp = clone_tree(&format!("{STATE}/tmp"), false)?;
+    at(
+        "detach the overlay's state",
+        rustix::mount::unmount(STATE, UnmountFlags::DETACH),
+    )?;
+    at(
+        "detach the overlay's lower layer",
+        rustix::mount::unmount("/tmp/semantic", UnmountFlags::DETACH),
+    )?;
+    Ok((layer, tmp))
+}
+
 /// Builds the root, pivots into it and leaves the process in `/`. Needs the capabilities of
-/// the new user namespace.
-pub(crate) fn build(plan: &Plan) -> Step<()> {
+/// the new user namespace. `lower` is the layer to mount (the keeper's idmapped clone when the
+/// host is root and the layer is an overlay); `None` clones the working directory.
+pub(crate) fn build(plan: &Plan, lower: Option<OwnedFd>) -> Step<()> {
     // Nothing mounted here may propagate back to the host.
     at(
         "make the mounts private",
@@ -120,7 +228,10 @@ pub(crate) fn build(plan: &Plan) -> Step<()> {
         ),
     )?;
 
-    let semantic = clone_tree(".", true)?;
+    let semantic = match lower {
+        Some(fd) => fd,
+        None => clone_tree(".", true)?,
+    };
     let usr = clone_tree("/usr", true)?;
     let mut entries = Vec::new();
     for name in ROOT_ENTRIES {
@@ -174,7 +285,8 @@ pub(crate) fn build(plan: &Plan) -> Step<()> {
         &[
             ("size", plan.tmpfs_size_bytes.to_string()),
             ("nr_inodes", plan.tmpfs_max_inodes.to_string()),
-            ("mode", "1777".into()),
+            // Under an overlay `/tmp` is a directory of it (made 1777 there).
+            ("mode", if plan.overlay { "0755" } else { "1777" }.into()),
         ],
         MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV,
     )?;
@@ -210,8 +322,14 @@ pub(crate) fn build(plan: &Plan) -> Step<()> {
         dir(name)?;
     }
     attach(&usr, &root, "usr")?;
-    attach(&semantic, &root, "semantic")?;
-    attach(&tmp, &root, "tmp")?;
+    if plan.overlay {
+        let (layer, tmp) = overlay(&semantic, &tmp, &root)?;
+        attach(&layer, &root, "semantic")?;
+        attach(&tmp, &root, "tmp")?;
+    } else {
+        attach(&semantic, &root, "semantic")?;
+        attach(&tmp, &root, "tmp")?;
+    }
     attach(&proc, &root, "proc")?;
     for entry in &entries {
         match entry {
@@ -297,7 +415,10 @@ pub(crate) fn build(plan: &Plan) -> Step<()> {
     at("chdir /", rustix::process::chdir("/"))?;
 
     remount_ro("/usr", MountFlags::empty())?;
-    remount_ro(SEMANTIC, MountFlags::NOEXEC)?;
+    // The overlay is writable by design; it was made nosuid, nodev, noexec.
+    if !plan.overlay {
+        remount_ro(SEMANTIC, MountFlags::NOEXEC)?;
+    }
     for entry in &entries {
         if let RootEntry::Dir(name, _) = entry {
             remount_ro(&format!("/{name}"), MountFlags::empty())?;

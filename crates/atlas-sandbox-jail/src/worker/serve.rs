@@ -35,11 +35,11 @@ fn command_env() -> Vec<CString> {
 const HOSTNAME: &str = "atlas-jail";
 
 /// Builds the jail, reports ready, serves. Returns the init's exit code.
-pub(crate) fn init(sock: OwnedFd, plan: &Plan) -> i32 {
+pub(crate) fn init(sock: OwnedFd, plan: &Plan, lower: Option<OwnedFd>) -> i32 {
     // The keeper dies with the host; the init dies with the keeper.
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     let address_space = engine::address_space_now();
-    let landlock = match setup(plan) {
+    let landlock = match setup(plan, lower) {
         Ok(l) => l,
         Err(message) => {
             let _ = send(sock.as_fd(), &Reply::SetupFailed { message }.encode(), &[]);
@@ -97,10 +97,10 @@ fn wait_for(child: Pid) -> i32 {
     }
 }
 
-fn setup(plan: &Plan) -> Result<String, String> {
+fn setup(plan: &Plan, lower: Option<OwnedFd>) -> Result<String, String> {
     // Compiled before anything is confined: this is ordinary allocation and CPU work.
     let filters = seccomp::programs().map_err(|e| format!("seccomp filter: {e}"))?;
-    mount::build(plan)?;
+    mount::build(plan, lower)?;
     rustix::system::sethostname(HOSTNAME.as_bytes()).map_err(|e| format!("sethostname: {e}"))?;
     confine::drop_capabilities()?;
     rustix::thread::set_no_new_privs(true).map_err(|e| format!("no_new_privs: {e}"))?;
