@@ -204,6 +204,12 @@ const CASES: &[Case] = &[
         false,
     ),
     (
+        "echo \"[$(date %x)]\"; echo rc=$?; date 'next tuesday'; echo rc=$?",
+        "[]\nrc=0\nrc=1\n",
+        0,
+        true,
+    ),
+    (
         "mkdir -p /tmp/q && touch /tmp/q/a && find /tmp/q -name a -quit -print; echo ---; find /tmp/q -name a -print -quit",
         "---\n/tmp/q/a\n",
         0,
@@ -231,6 +237,24 @@ fn expansions_the_parser_does_not_know_are_refused_not_printed() {
         "{}",
         out.stderr_str()
     );
+}
+
+#[test]
+fn a_refusal_inside_a_command_substitution_still_names_the_feature() {
+    for script in [
+        "echo \"[$(date 010112002020)]\"; echo after",
+        "set -e; x=$(echo a; date 0101120020.30); echo \"$x\"",
+        "echo \"$(echo a | sort -k1,1 --random-source=/dev/zero)\"",
+    ] {
+        let out = Runner::empty().run(script);
+        assert_eq!(out.exit_code, 2, "{script}");
+        assert_eq!(out.stdout_str(), "", "{script}");
+        assert!(
+            out.stderr_str().contains("not supported"),
+            "{script}: {}",
+            out.stderr_str()
+        );
+    }
 }
 
 #[test]

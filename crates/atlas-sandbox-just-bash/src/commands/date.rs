@@ -213,6 +213,12 @@ pub(super) fn date(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             if let Some(extra) = ops.next() {
                 return Ok(usage(ctx, "date", format!("extra operand '{extra}'"), 1));
             }
+            // Only an operand in the clock-setting form ([MMDDhhmm[[CC]YY][.ss]]) would set
+            // the clock; anything else is GNU's invalid date.
+            if !is_clock_setting(&op) {
+                ctx.warn("date", format!("invalid date '{op}'"));
+                return Ok(1);
+            }
             return Ok(unsupported(ctx, "date", "setting the clock"));
         }
     }
@@ -288,4 +294,16 @@ pub(crate) fn date_error(ctx: &mut Ctx<'_, '_>, cmd: &str, s: &str, e: DateError
         }
         _ => unsupported(ctx, cmd, &format!("the date '{}'", s.escape_default())),
     }
+}
+
+/// Whether `op` has the shape GNU `date` reads as a time to set: `MMDDhhmm[[CC]YY][.ss]`.
+fn is_clock_setting(op: &str) -> bool {
+    let (digits, secs) = match op.split_once('.') {
+        Some((d, s)) => (d, Some(s)),
+        None => (op, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    all_digits(digits)
+        && matches!(digits.len(), 8 | 10 | 12)
+        && secs.is_none_or(|s| s.len() == 2 && all_digits(s))
 }

@@ -702,7 +702,13 @@ impl Shell<'_> {
         let st = match r {
             Ok(s) | Err(Flow::Exit(s)) | Err(Flow::Return(s)) => s,
             Err(Flow::Break(_)) | Err(Flow::Continue(_)) => 0,
-            Err(e) => return Err(e),
+            Err(e) => {
+                // What the substitution said before it stopped the script (a refusal names the
+                // feature there) is the caller's stderr too.
+                let (_, err) = io.into_streams();
+                self.pending_err.extend_from_slice(&err);
+                return Err(e);
+            }
         };
         self.status = st;
         self.status_from_subst = Some(st);
