@@ -245,6 +245,7 @@ fn a_refusal_inside_a_command_substitution_still_names_the_feature() {
         "echo \"[$(date 010112002020)]\"; echo after",
         "set -e; x=$(echo a; date 0101120020.30); echo \"$x\"",
         "echo \"$(echo a | sort -k1,1 --random-source=/dev/zero)\"",
+        "cat <(date 010112002020); echo after",
     ] {
         let out = Runner::empty().run(script);
         assert_eq!(out.exit_code, 2, "{script}");

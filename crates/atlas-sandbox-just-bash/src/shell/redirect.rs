@@ -830,7 +830,12 @@ impl Shell<'_> {
         self.subst_depth -= 1;
         match r {
             Ok(_) | Err(Flow::Exit(_) | Flow::Return(_) | Flow::Break(_) | Flow::Continue(_)) => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                // Its stderr so far (a refusal's message) is the caller's, as in `$(…)`.
+                let (_, err) = io.into_streams();
+                self.pending_err.extend_from_slice(&err);
+                return Err(e);
+            }
         }
         let overflow = io.overflow;
         let (out, err) = io.into_streams();
