@@ -23,6 +23,9 @@ pub use crate::exec::OVERFLOW_KILL_FACTOR;
 /// left the group but still hold the pipes.
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
 
+/// The most one read takes from a pipe (a full pipe buffer).
+const READ_CHUNK: usize = 64 * 1024;
+
 /// A child process to run.
 #[derive(Debug, Clone)]
 pub struct ProcessSpec {
@@ -197,8 +200,9 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
     let kill_after = crate::exec::overflow_limit(cap);
     let mut out = CappedBuffer::new(cap);
     let mut err = CappedBuffer::new(cap);
-    let mut out_buf = vec![0u8; 64 * 1024];
-    let mut err_buf = vec![0u8; 64 * 1024];
+    // Read into spare capacity: zeroing two fresh 64 KiB buffers per command cost page faults.
+    let mut out_buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut err_buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let (mut out_open, mut err_open) = (true, true);
     let mut status = None;
     let mut ending = Ending::Exited;
@@ -216,7 +220,7 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
             break;
         }
         tokio::select! {
-            r = stdout.read(&mut out_buf), if out_open => match r {
+            r = read_chunk(&mut stdout, &mut out_buf), if out_open => match r {
                 Ok(0) | Err(_) => out_open = false,
                 Ok(n) => {
                     out.push(&out_buf[..n]);
@@ -233,7 +237,7 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
                     }
                 }
             },
-            r = stderr.read(&mut err_buf), if err_open => match r {
+            r = read_chunk(&mut stderr, &mut err_buf), if err_open => match r {
                 Ok(0) | Err(_) => err_open = false,
                 Ok(n) => {
                     err.push(&err_buf[..n]);
@@ -284,6 +288,16 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
         raw_code,
         signal,
     })
+}
+
+/// One read of at most [`READ_CHUNK`] bytes into `buf`, replacing what it held. Cancel-safe:
+/// nothing is read unless the read completes.
+async fn read_chunk<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+) -> io::Result<usize> {
+    buf.clear();
+    r.read_buf(buf).await
 }
 
 /// Hands one chunk to the tap, waiting for room until the deadline. Returns true when the
