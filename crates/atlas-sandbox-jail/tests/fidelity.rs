@@ -6,7 +6,7 @@
 mod common;
 
 use atlas_sandbox_jail::{Engine, JailConfig, JailSandbox};
-use atlas_sandbox_sdk::{ExecOutput, ExecRequest, Sandbox};
+use atlas_sandbox_sdk::Sandbox;
 
 const ROLE: &str = "unprivileged";
 
@@ -18,39 +18,11 @@ fn runs_here() -> bool {
     }
 }
 
-/// As root, re-runs `test` as an unprivileged user and checks it passed there.
-fn rerun_unprivileged(test: &str) {
-    if common::child_role().is_some() || !common::is_root() {
-        return;
-    }
-    common::rerun_unprivileged(test, ROLE);
-}
-
 async fn jail(test: &str, config: JailConfig) -> Option<(tempfile::TempDir, JailSandbox)> {
     let plugin = common::plugin_or_skip(test, config)?;
     let (tmp, root) = atlas_sandbox_testkit::copy_example_layer();
     let sb = common::sandbox(&plugin, &root).await;
     Some((tmp, sb))
-}
-
-async fn run(sb: &JailSandbox, command: &str) -> ExecOutput {
-    sb.exec(ExecRequest::new(command))
-        .await
-        .unwrap_or_else(|e| panic!("{command}: {e}"))
-}
-
-/// Runs `command` and checks its exit code, stdout and stderr.
-async fn expect(sb: &JailSandbox, command: &str, code: i32, stdout: &str, stderr: &str) {
-    let out = run(sb, command).await;
-    assert_eq!(
-        (
-            out.exit_code,
-            String::from_utf8_lossy(&out.stdout).as_ref(),
-            String::from_utf8_lossy(&out.stderr).as_ref()
-        ),
-        (code, stdout, stderr),
-        "{command}"
-    );
 }
 
 /// `>/dev/stdout`, `>/dev/stderr`, `/dev/fd/N` and `/dev/stdin` reopen the command's own
@@ -64,9 +36,9 @@ async fn standard_streams_reopen_by_path() {
     let Some((_tmp, sb)) = jail("standard streams", JailConfig::default()).await else {
         return;
     };
-    expect(&sb, "echo out >/dev/stdout", 0, "out\n", "").await;
-    expect(&sb, "echo err >/dev/stderr", 0, "", "err\n").await;
-    expect(
+    common::expect(&sb, "echo out >/dev/stdout", 0, "out\n", "").await;
+    common::expect(&sb, "echo err >/dev/stderr", 0, "", "err\n").await;
+    common::expect(
         &sb,
         "echo one >/dev/fd/1; echo two >/dev/fd/2",
         0,
@@ -74,7 +46,7 @@ async fn standard_streams_reopen_by_path() {
         "two\n",
     )
     .await;
-    expect(
+    common::expect(
         &sb,
         "echo a >>/dev/stdout; echo b >>/dev/stderr",
         0,
@@ -83,7 +55,7 @@ async fn standard_streams_reopen_by_path() {
     )
     .await;
     // Each reopening is a new open of the same pipe: no truncation, nothing lost.
-    expect(
+    common::expect(
         &sb,
         "{ echo x; echo y >&2; } 2>/dev/stdout",
         0,
@@ -91,7 +63,7 @@ async fn standard_streams_reopen_by_path() {
         "",
     )
     .await;
-    expect(
+    common::expect(
         &sb,
         "{ echo x; echo y >&2; } >/dev/stderr 2>/dev/stdout",
         0,
@@ -99,7 +71,7 @@ async fn standard_streams_reopen_by_path() {
         "x\ny\n",
     )
     .await;
-    expect(
+    common::expect(
         &sb,
         "echo a >/dev/stdout | wc -l >/dev/stderr",
         0,
@@ -108,12 +80,12 @@ async fn standard_streams_reopen_by_path() {
     )
     .await;
     // stdin: a pipe bash made inside the jail, and the command's own stdin (`/dev/null`).
-    expect(&sb, "echo hi | cat /dev/stdin", 0, "hi\n", "").await;
-    expect(&sb, "echo hi | cat /dev/fd/0", 0, "hi\n", "").await;
-    expect(&sb, "echo hi | cat < /dev/stdin", 0, "hi\n", "").await;
-    expect(&sb, "cat < /dev/stdin; echo rc=$?", 0, "rc=0\n", "").await;
-    expect(&sb, "cat /dev/stdin; echo rc=$?", 0, "rc=0\n", "").await;
-    expect(&sb, "cat <(echo sub)", 0, "sub\n", "").await;
+    common::expect(&sb, "echo hi | cat /dev/stdin", 0, "hi\n", "").await;
+    common::expect(&sb, "echo hi | cat /dev/fd/0", 0, "hi\n", "").await;
+    common::expect(&sb, "echo hi | cat < /dev/stdin", 0, "hi\n", "").await;
+    common::expect(&sb, "cat < /dev/stdin; echo rc=$?", 0, "rc=0\n", "").await;
+    common::expect(&sb, "cat /dev/stdin; echo rc=$?", 0, "rc=0\n", "").await;
+    common::expect(&sb, "cat <(echo sub)", 0, "sub\n", "").await;
     let _ = sb.close().await;
 
     // The just-bash engine writes the same pipes (its `/dev/stdout` is the interpreter's own;
@@ -125,14 +97,14 @@ async fn standard_streams_reopen_by_path() {
     let Some((_tmp, jb)) = jail("standard streams (just-bash)", config).await else {
         return;
     };
-    expect(&jb, "echo out >/dev/stdout", 0, "out\n", "").await;
-    expect(&jb, "echo err >/dev/stderr", 0, "", "err\n").await;
+    common::expect(&jb, "echo out >/dev/stdout", 0, "out\n", "").await;
+    common::expect(&jb, "echo err >/dev/stderr", 0, "", "err\n").await;
     let _ = jb.close().await;
 }
 
 #[test]
 fn standard_streams_reopen_by_path_unprivileged() {
-    rerun_unprivileged("standard_streams_reopen_by_path");
+    common::rerun_unprivileged_from_root("standard_streams_reopen_by_path", ROLE);
 }
 
 /// The jail's `/` and every directory under it can be listed, as in bash (`ls /`, `ls ..` from
@@ -146,8 +118,8 @@ async fn the_root_can_be_listed() {
     let Some((_tmp, sb)) = jail("listing /", JailConfig::default()).await else {
         return;
     };
-    expect(&sb, "ls ../ > /dev/null; echo $?", 0, "0\n", "").await;
-    expect(
+    common::expect(&sb, "ls ../ > /dev/null; echo $?", 0, "0\n", "").await;
+    common::expect(
         &sb,
         "cd .. && ls -d semantic tmp usr proc dev",
         0,
@@ -155,7 +127,7 @@ async fn the_root_can_be_listed() {
         "",
     )
     .await;
-    expect(
+    common::expect(
         &sb,
         "find / -maxdepth 1 -name '[dptu]*' -o -name semantic | sort",
         0,
@@ -163,7 +135,7 @@ async fn the_root_can_be_listed() {
         "",
     )
     .await;
-    expect(
+    common::expect(
         &sb,
         "ls -a /dev",
         0,
@@ -173,13 +145,13 @@ async fn the_root_can_be_listed() {
     .await;
     // The jail's own processes only (the command's shell and `ls`); the init (pid 1) is not
     // one of them.
-    expect(&sb, "ls /proc | grep -cx 1", 1, "0\n", "").await;
+    common::expect(&sb, "ls /proc | grep -cx 1", 1, "0\n", "").await;
     // A command starts with its three streams and nothing else (here `ls` adds its own 3).
-    expect(&sb, "ls /proc/self/fd", 0, "0\n1\n2\n3\n", "").await;
-    expect(&sb, "ls /proc/$$/fd", 0, "0\n1\n2\n3\n", "").await;
-    expect(&sb, "ls /dev/fd/ | wc -l", 0, "4\n", "").await;
+    common::expect(&sb, "ls /proc/self/fd", 0, "0\n1\n2\n3\n", "").await;
+    common::expect(&sb, "ls /proc/$$/fd", 0, "0\n1\n2\n3\n", "").await;
+    common::expect(&sb, "ls /dev/fd/ | wc -l", 0, "4\n", "").await;
     // Listing only.
-    expect(
+    common::expect(
         &sb,
         "cat /proc/self/status",
         1,
@@ -187,7 +159,7 @@ async fn the_root_can_be_listed() {
         "cat: /proc/self/status: Permission denied\n",
     )
     .await;
-    expect(
+    common::expect(
         &sb,
         "cat /proc/1/environ",
         1,
@@ -195,7 +167,7 @@ async fn the_root_can_be_listed() {
         "cat: /proc/1/environ: No such file or directory\n",
     )
     .await;
-    expect(
+    common::expect(
         &sb,
         "touch /new",
         1,
@@ -208,7 +180,7 @@ async fn the_root_can_be_listed() {
 
 #[test]
 fn the_root_can_be_listed_unprivileged() {
-    rerun_unprivileged("the_root_can_be_listed");
+    common::rerun_unprivileged_from_root("the_root_can_be_listed", ROLE);
 }
 
 /// A script or program written to `/tmp` runs by path, as in bash (the session's `/tmp` is
@@ -222,7 +194,7 @@ async fn scripts_in_tmp_run_by_path() {
     let Some((_tmp, sb)) = jail("scripts in /tmp", JailConfig::default()).await else {
         return;
     };
-    expect(
+    common::expect(
         &sb,
         "printf '#!/bin/bash\\necho from script\\n' > /tmp/s.sh; chmod +x /tmp/s.sh; /tmp/s.sh",
         0,
@@ -231,8 +203,8 @@ async fn scripts_in_tmp_run_by_path() {
     )
     .await;
     // The same file by itself: the line the worker starts without bash.
-    expect(&sb, "/tmp/s.sh", 0, "from script\n", "").await;
-    expect(
+    common::expect(&sb, "/tmp/s.sh", 0, "from script\n", "").await;
+    common::expect(
         &sb,
         "printf '#!/bin/sh\\necho rel\\n' > /tmp/r.sh; chmod +x /tmp/r.sh; cd /tmp && ./r.sh",
         0,
@@ -241,7 +213,7 @@ async fn scripts_in_tmp_run_by_path() {
     )
     .await;
     // No `#!`: execve says ENOEXEC and bash runs it itself.
-    expect(
+    common::expect(
         &sb,
         "printf 'echo hi\\n' > /tmp/h.sh; chmod u+x /tmp/h.sh; /tmp/h.sh",
         0,
@@ -249,7 +221,7 @@ async fn scripts_in_tmp_run_by_path() {
         "",
     )
     .await;
-    expect(
+    common::expect(
         &sb,
         "cp /usr/bin/true /tmp/t && /tmp/t; echo rc=$?",
         0,
@@ -257,7 +229,7 @@ async fn scripts_in_tmp_run_by_path() {
         "",
     )
     .await;
-    expect(
+    common::expect(
         &sb,
         "echo 'echo no' > /tmp/n.sh; /tmp/n.sh; echo rc=$?",
         0,
@@ -266,7 +238,7 @@ async fn scripts_in_tmp_run_by_path() {
     )
     .await;
     // The layer is writable (an overlay kept in the sandbox) but not executable.
-    expect(
+    common::expect(
         &sb,
         "cp /tmp/s.sh ./s.sh && ./s.sh; echo rc=$?",
         0,
@@ -279,5 +251,5 @@ async fn scripts_in_tmp_run_by_path() {
 
 #[test]
 fn scripts_in_tmp_run_by_path_unprivileged() {
-    rerun_unprivileged("scripts_in_tmp_run_by_path");
+    common::rerun_unprivileged_from_root("scripts_in_tmp_run_by_path", ROLE);
 }

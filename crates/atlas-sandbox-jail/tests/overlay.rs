@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use atlas_sandbox_jail::{JailConfig, JailSandbox, LayerMode};
-use atlas_sandbox_sdk::{ExecOutput, ExecRequest, Sandbox};
+use atlas_sandbox_jail::{JailConfig, LayerMode};
+use atlas_sandbox_sdk::Sandbox;
 
 const ROLE: &str = "unprivileged";
 
@@ -21,32 +21,6 @@ fn runs_here() -> bool {
         None => true,
         Some(role) => role == ROLE,
     }
-}
-
-fn rerun_unprivileged(test: &str) {
-    if common::child_role().is_some() || !common::is_root() {
-        return;
-    }
-    common::rerun_unprivileged(test, ROLE);
-}
-
-async fn run(sb: &JailSandbox, command: &str) -> ExecOutput {
-    sb.exec(ExecRequest::new(command))
-        .await
-        .unwrap_or_else(|e| panic!("{command}: {e}"))
-}
-
-async fn expect(sb: &JailSandbox, command: &str, code: i32, stdout: &str, stderr: &str) {
-    let out = run(sb, command).await;
-    assert_eq!(
-        (
-            out.exit_code,
-            String::from_utf8_lossy(&out.stdout).as_ref(),
-            String::from_utf8_lossy(&out.stderr).as_ref()
-        ),
-        (code, stdout, stderr),
-        "{command}"
-    );
 }
 
 /// Every entry under `root`, without following symlinks: bytes, mode, mtime, owner, link target.
@@ -100,19 +74,53 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
     out
 }
 
+/// A copy of the example layer, what its files are before the test, and the jail's plugin over
+/// it (`None`: not run here, or skipped).
+struct Layer {
+    _tmp: tempfile::TempDir,
+    root: std::path::PathBuf,
+    before: BTreeMap<String, String>,
+    plugin: atlas_sandbox_jail::JailPlugin,
+}
+
+impl Layer {
+    fn new(test: &str, config: JailConfig) -> Option<Layer> {
+        if !runs_here() {
+            return None;
+        }
+        let plugin = common::plugin_or_skip(test, config)?;
+        let (tmp, root) = atlas_sandbox_testkit::copy_example_layer();
+        let before = snapshot(&root);
+        Some(Layer {
+            _tmp: tmp,
+            root,
+            before,
+            plugin,
+        })
+    }
+
+    async fn sandbox(&self) -> atlas_sandbox_jail::JailSandbox {
+        common::sandbox(&self.plugin, &self.root).await
+    }
+
+    /// The host's copy is byte for byte, mode, time and owner what it was.
+    fn assert_unchanged(&self) {
+        assert_eq!(
+            snapshot(&self.root),
+            self.before,
+            "the host's layer changed"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_stay_in_the_sandbox() {
-    if !runs_here() {
-        return;
-    }
-    let Some(plugin) = common::plugin_or_skip("overlay writes", JailConfig::default()) else {
+    let Some(layer) = Layer::new("overlay writes", JailConfig::default()) else {
         return;
     };
-    let (_tmp, root) = atlas_sandbox_testkit::copy_example_layer();
-    let before = snapshot(&root);
-    let a = common::sandbox(&plugin, &root).await;
-    let b = common::sandbox(&plugin, &root).await;
-    expect(
+    let a = layer.sandbox().await;
+    let b = layer.sandbox().await;
+    common::expect(
         &a,
         "echo x > newfile.yml; sed -i 's/^/# /' catalog.yml; rm entities/orders.yml; \
          mv entities/products.yml entities/moved.yml; mkdir -p new/deep; mv glossary.yml new/deep/; \
@@ -124,7 +132,7 @@ async fn writes_stay_in_the_sandbox() {
     )
     .await;
     // A later command of the same sandbox sees every change.
-    expect(
+    common::expect(
         &a,
         "cat newfile.yml; head -c 2 catalog.yml; echo; ls entities/orders.yml metrics 2>&1; \
          ls entities/moved.yml new/deep/glossary.yml; stat -c '%a' entities/payments.yml; \
@@ -139,7 +147,7 @@ async fn writes_stay_in_the_sandbox() {
     )
     .await;
     // Another sandbox over the same layer sees none of it.
-    expect(
+    common::expect(
         &b,
         "ls newfile.yml new link.yml 2>&1 | wc -l; test -f entities/orders.yml && \
          test -d metrics && test -f glossary.yml && echo intact; stat -c '%a' entities/payments.yml",
@@ -149,9 +157,9 @@ async fn writes_stay_in_the_sandbox() {
     )
     .await;
     // The overlay's upper and work directories are nowhere in the jail's view.
-    expect(&a, "ls -A /tmp | wc -l", 0, "0\n", "").await;
+    common::expect(&a, "ls -A /tmp | wc -l", 0, "0\n", "").await;
     // The layer stays noexec, written scripts included.
-    expect(
+    common::expect(
         &a,
         "printf '#!/bin/sh\\necho ran\\n' > s.sh; chmod +x s.sh; ./s.sh; echo rc=$?",
         0,
@@ -161,32 +169,27 @@ async fn writes_stay_in_the_sandbox() {
     .await;
     let _ = a.close().await;
     let _ = b.close().await;
-    assert_eq!(snapshot(&root), before, "the host's layer changed");
+    layer.assert_unchanged();
 }
 
 #[test]
 fn writes_stay_in_the_sandbox_unprivileged() {
-    rerun_unprivileged("writes_stay_in_the_sandbox");
+    common::rerun_unprivileged_from_root("writes_stay_in_the_sandbox", ROLE);
 }
 
 /// The layer's changes live in the sandbox's tmpfs with `/tmp`: one size and one inode budget.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_changes_share_the_tmp_bound() {
-    if !runs_here() {
-        return;
-    }
     let config = JailConfig {
         tmpfs_size_mb: 2,
         max_file_size_mb: 8,
         ..JailConfig::default()
     };
-    let Some(plugin) = common::plugin_or_skip("overlay bound", config) else {
+    let Some(layer) = Layer::new("overlay bound", config) else {
         return;
     };
-    let (_tmp, root) = atlas_sandbox_testkit::copy_example_layer();
-    let before = snapshot(&root);
-    let sb = common::sandbox(&plugin, &root).await;
-    expect(
+    let sb = layer.sandbox().await;
+    common::expect(
         &sb,
         "head -c 3000000 /dev/zero > big.yml 2>/dev/null; echo rc=$?",
         0,
@@ -195,7 +198,7 @@ async fn the_changes_share_the_tmp_bound() {
     )
     .await;
     // What /tmp holds leaves that much less for the layer, and back.
-    expect(
+    common::expect(
         &sb,
         "rm big.yml; head -c 1500000 /dev/zero > /tmp/f; \
          head -c 1000000 /dev/zero > big.yml 2>/dev/null; echo rc=$?; \
@@ -206,30 +209,25 @@ async fn the_changes_share_the_tmp_bound() {
     )
     .await;
     let _ = sb.close().await;
-    assert_eq!(snapshot(&root), before, "the host's layer changed");
+    layer.assert_unchanged();
 }
 
 #[test]
 fn the_changes_share_the_tmp_bound_unprivileged() {
-    rerun_unprivileged("the_changes_share_the_tmp_bound");
+    common::rerun_unprivileged_from_root("the_changes_share_the_tmp_bound", ROLE);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_layer_refuses_writes() {
-    if !runs_here() {
-        return;
-    }
     let config = JailConfig {
         layer: LayerMode::ReadOnly,
         ..JailConfig::default()
     };
-    let Some(plugin) = common::plugin_or_skip("read-only layer", config) else {
+    let Some(layer) = Layer::new("read-only layer", config) else {
         return;
     };
-    let (_tmp, root) = atlas_sandbox_testkit::copy_example_layer();
-    let before = snapshot(&root);
-    let sb = common::sandbox(&plugin, &root).await;
-    expect(
+    let sb = layer.sandbox().await;
+    common::expect(
         &sb,
         "echo x > newfile.yml",
         1,
@@ -237,7 +235,7 @@ async fn read_only_layer_refuses_writes() {
         "/bin/bash: line 1: newfile.yml: Read-only file system\n",
     )
     .await;
-    expect(
+    common::expect(
         &sb,
         "rm catalog.yml",
         1,
@@ -245,12 +243,12 @@ async fn read_only_layer_refuses_writes() {
         "rm: cannot remove 'catalog.yml': Read-only file system\n",
     )
     .await;
-    expect(&sb, "echo t > /tmp/t; cat /tmp/t", 0, "t\n", "").await;
+    common::expect(&sb, "echo t > /tmp/t; cat /tmp/t", 0, "t\n", "").await;
     let _ = sb.close().await;
-    assert_eq!(snapshot(&root), before, "the host's layer changed");
+    layer.assert_unchanged();
 }
 
 #[test]
 fn read_only_layer_refuses_writes_unprivileged() {
-    rerun_unprivileged("read_only_layer_refuses_writes");
+    common::rerun_unprivileged_from_root("read_only_layer_refuses_writes", ROLE);
 }

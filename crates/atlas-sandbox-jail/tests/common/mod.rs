@@ -66,6 +66,36 @@ pub fn rerun_unprivileged(test: &str, role: &str) {
     );
 }
 
+/// As root (and not already a re-run), re-runs `test` as [`UNPRIVILEGED`]; otherwise nothing.
+pub fn rerun_unprivileged_from_root(test: &str, role: &str) {
+    if child_role().is_some() || !is_root() {
+        return;
+    }
+    rerun_unprivileged(test, role);
+}
+
+/// Runs `command`; a failure to run it fails the test.
+pub async fn run(sb: &JailSandbox, command: &str) -> atlas_sandbox_sdk::ExecOutput {
+    use atlas_sandbox_sdk::Sandbox;
+    sb.exec(atlas_sandbox_sdk::ExecRequest::new(command))
+        .await
+        .unwrap_or_else(|e| panic!("{command}: {e}"))
+}
+
+/// Runs `command` and checks its exit code, stdout and stderr.
+pub async fn expect(sb: &JailSandbox, command: &str, code: i32, stdout: &str, stderr: &str) {
+    let out = run(sb, command).await;
+    assert_eq!(
+        (
+            out.exit_code,
+            String::from_utf8_lossy(&out.stdout).as_ref(),
+            String::from_utf8_lossy(&out.stderr).as_ref()
+        ),
+        (code, stdout, stderr),
+        "{command}"
+    );
+}
+
 /// How to re-run this test binary for one test.
 pub struct Rerun {
     pub test: String,
