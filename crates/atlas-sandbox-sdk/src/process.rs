@@ -265,7 +265,31 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
                 ending = Ending::TimedOut;
                 guard.kill();
             },
-            () = &mut drain, if draining => break,
+            () = &mut drain, if draining => {
+                // On a starved runtime this timer can win against reads that were ready long
+                // ago: what already sits in the pipes is the command's output (a loaded CI run
+                // lost `((0)); echo $?`'s "1" this way), so it is taken before the loop ends.
+                for (open, rx, buf, stream) in [
+                    (out_open, &stdout, &mut out, StreamKind::Stdout),
+                    (err_open, &stderr, &mut err, StreamKind::Stderr),
+                ] {
+                    if !open {
+                        continue;
+                    }
+                    let mut scratch = vec![0u8; READ_CHUNK];
+                    // Bounded: a process that left the group could keep writing.
+                    for _ in 0..64 {
+                        match rustix::io::read(std::os::fd::AsFd::as_fd(rx), &mut scratch) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                buf.push(&scratch[..n]);
+                                forward(&mut tap, stream, &scratch[..n], deadline_at).await;
+                            }
+                        }
+                    }
+                }
+                break;
+            }
         }
     }
     guard.pgid = None;
