@@ -17,6 +17,8 @@ use crate::exec::{CappedBuffer, ExecOutput, TIMEOUT_EXIT_CODE};
 pub mod direct;
 mod spawn;
 
+pub use spawn::clone_vfork;
+
 pub use crate::exec::OVERFLOW_KILL_FACTOR;
 
 /// How long to keep reading after the child exited and its group was killed, for processes that

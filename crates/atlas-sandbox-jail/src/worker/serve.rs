@@ -255,9 +255,6 @@ struct Child<'a> {
     bash: Exec<'a>,
 }
 
-/// The child's stack while it shares the worker's memory.
-const CHILD_STACK: usize = 64 * 1024;
-
 /// Starts the command with `clone(CLONE_VM | CLONE_VFORK)`: a fork would copy the worker's page
 /// tables (it maps the whole host binary) for a child that execs at once, about a tenth of a
 /// command's CPU. Sharing memory is safe here: the worker is single-threaded and stays suspended
@@ -277,25 +274,15 @@ fn start(child: &Child<'_>) -> nix::Result<Pid> {
         };
         crate::exit_now(exec_command(c.plan, c.out, c.err, c.dir, c.direct, bash))
     }
-    // Never read as values, so left uninitialised (zeroing it cost page faults per command).
-    let mut stack: Vec<u8> = Vec::with_capacity(CHILD_STACK);
-    // SAFETY: the end of our own buffer, rounded down to the 16 bytes the ABI wants; the buffer
-    // outlives the child's use of it (CLONE_VFORK returns once the child exec'd or exited).
-    let top = unsafe { stack.as_mut_ptr().add(CHILD_STACK) };
-    let top = (top as usize & !15) as *mut libc::c_void;
     // SAFETY: see the function's comment; `child` outlives the call.
     let pid = unsafe {
-        libc::clone(
+        atlas_sandbox_sdk::process::clone_vfork(
             child_main,
-            top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
             std::ptr::from_ref(child).cast_mut().cast(),
         )
     };
-    if pid < 0 {
-        return Err(nix::errno::Errno::last());
-    }
-    Ok(Pid::from_raw(pid))
+    pid.map(Pid::from_raw)
+        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
 }
 
 /// A program to exec with its words and environment.

@@ -174,14 +174,6 @@ pub(super) fn spawn(spec: &ProcessSpec) -> io::Result<Started> {
         parent: std::process::id() as libc::pid_t,
         error: AtomicI32::new(0),
     };
-    // Never read as values, so left uninitialised: zeroing it cost page faults on every spawn.
-    let mut stack: Vec<u8> = Vec::with_capacity(STACK_BYTES);
-    // SAFETY: the stack grows down from its end, aligned to 16 bytes as the ABI wants; the
-    // buffer outlives the child's use of it because CLONE_VFORK returns only after the child
-    // exec'd or exited.
-    let stack_top = unsafe { stack.as_mut_ptr().add(STACK_BYTES) };
-    let stack_top = (stack_top as usize & !15) as *mut c_void;
-
     // Every signal stays blocked from before the clone until the child has put all handlers
     // back to their defaults: a host handler must never run on the child's stack in shared memory.
     // SAFETY: plain signal-mask calls on locals.
@@ -192,25 +184,13 @@ pub(super) fn spawn(spec: &ProcessSpec) -> io::Result<Started> {
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
     }
     // SAFETY: `child_main` only makes async-signal-safe calls on `args`, which lives (with
-    // everything it points to) until this call returns: CLONE_VFORK suspends this thread until
-    // the child exec'd or exited.
-    let pid = unsafe {
-        libc::clone(
-            child_main,
-            stack_top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            std::ptr::from_ref(&args).cast_mut().cast(),
-        )
-    };
-    let clone_error = io::Error::last_os_error();
+    // everything it points to) until this call returns.
+    let pid = unsafe { clone_vfork(child_main, std::ptr::from_ref(&args).cast_mut().cast()) };
     // SAFETY: restores this thread's own mask saved above.
     unsafe {
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }
-    drop(stack);
-    if pid < 0 {
-        return Err(clone_error);
-    }
+    let pid = pid?;
     let failed = args.error.load(Ordering::Acquire);
     if failed != 0 {
         // It exited with 127 before exec; reap it so no zombie stays.
@@ -252,6 +232,42 @@ pub(super) fn spawn(spec: &ProcessSpec) -> io::Result<Started> {
         pipe::Receiver::from_owned_fd(out_r)?,
         pipe::Receiver::from_owned_fd(err_r)?,
     ))
+}
+
+/// Runs `child_main(arg)` in a new child process that shares this process's memory until it
+/// execs or exits, on a stack of its own, and returns its pid once it has (`CLONE_VFORK`
+/// suspends the calling thread until then). `SIGCHLD` reports its end. What `posix_spawn` does,
+/// for callers that need a step it cannot take.
+///
+/// # Safety
+/// `child_main` runs in this process's memory while other threads go on: it may only make
+/// async-signal-safe calls, must end in `execve` or `_exit`, and must not return into Rust code
+/// of the caller. `arg` must stay valid until this returns. Signals a handler of this process
+/// could catch in the child must be blocked around the call by the caller, if it has handlers.
+pub unsafe fn clone_vfork(
+    child_main: extern "C" fn(*mut c_void) -> c_int,
+    arg: *mut c_void,
+) -> io::Result<i32> {
+    // Never read as values, so left uninitialised: zeroing it cost page faults on every spawn.
+    let mut stack: Vec<u8> = Vec::with_capacity(STACK_BYTES);
+    // SAFETY: the end of our own buffer, rounded down to the 16 bytes the ABI wants; the buffer
+    // outlives the child's use of it (CLONE_VFORK returns once the child exec'd or exited).
+    let top = unsafe { stack.as_mut_ptr().add(STACK_BYTES) };
+    let top = (top as usize & !15) as *mut c_void;
+    // SAFETY: the caller's promises above.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            top,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            arg,
+        )
+    };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    drop(stack);
+    Ok(pid)
 }
 
 /// The child, between clone and exec, in the host's memory.
