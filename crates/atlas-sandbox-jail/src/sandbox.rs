@@ -377,24 +377,6 @@ async fn read_replies(inner: Weak<Inner>) {
     }
 }
 
-/// Reads what a pipe holds now, without waiting (the fd is non-blocking), straight from the fd:
-/// the runtime's readiness may not have seen it yet. Bounded, since a process that escaped
-/// the command's group could keep writing.
-fn read_buffered(
-    rx: &tokio::net::unix::pipe::Receiver,
-    into: &mut CappedBuffer,
-    scratch: &mut [u8],
-) {
-    for _ in 0..64 {
-        match rustix::io::read(rx.as_fd(), &mut *scratch) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                into.push(&scratch[..n]);
-            }
-        }
-    }
-}
-
 /// A pipe for one of a command's output streams: (read end, write end).
 ///
 /// A pipe's inode belongs to the uid that made it, mode 0600. As root the host's uid is not the
@@ -560,10 +542,14 @@ impl Sandbox for JailSandbox {
                     // long ago: what already sits in the pipes is the command's output and
                     // must not be dropped (seen under load as an empty stdout with exit 0).
                     if out_open {
-                        read_buffered(&stdout, &mut out, &mut out_buf);
+                        atlas_sandbox_sdk::process::read_buffered(&stdout, |b| {
+                            out.push(b);
+                        });
                     }
                     if err_open {
-                        read_buffered(&stderr, &mut err, &mut err_buf);
+                        atlas_sandbox_sdk::process::read_buffered(&stderr, |b| {
+                            err.push(b);
+                        });
                     }
                     break;
                 }

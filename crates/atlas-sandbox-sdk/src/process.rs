@@ -275,18 +275,14 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
                     (out_open, &stdout, &mut out, StreamKind::Stdout),
                     (err_open, &stderr, &mut err, StreamKind::Stderr),
                 ] {
-                    if !open {
-                        continue;
-                    }
-                    let mut scratch = vec![0u8; READ_CHUNK];
-                    // Bounded: a process that left the group could keep writing.
-                    for _ in 0..64 {
-                        match rustix::io::read(std::os::fd::AsFd::as_fd(rx), &mut scratch) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => {
-                                buf.push(&scratch[..n]);
-                                forward(&mut tap, stream, &scratch[..n], deadline_at).await;
-                            }
+                    if open {
+                        let mut held = Vec::new();
+                        read_buffered(rx, |b| {
+                            buf.push(b);
+                            held.extend_from_slice(b);
+                        });
+                        if !held.is_empty() {
+                            forward(&mut tap, stream, &held, deadline_at).await;
                         }
                     }
                 }
@@ -314,6 +310,19 @@ pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
         raw_code,
         signal,
     })
+}
+
+/// Hands `each` what a pipe holds now, without waiting (the fd is non-blocking), read straight
+/// from the fd: the runtime's readiness may not have seen it yet. Bounded (64 reads of
+/// [`READ_CHUNK`]), since a process that left the command's group could keep writing.
+pub fn read_buffered(rx: &tokio::net::unix::pipe::Receiver, mut each: impl FnMut(&[u8])) {
+    let mut scratch = vec![0u8; READ_CHUNK];
+    for _ in 0..64 {
+        match rustix::io::read(std::os::fd::AsFd::as_fd(rx), &mut scratch) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => each(&scratch[..n]),
+        }
+    }
 }
 
 /// One read of at most [`READ_CHUNK`] bytes into `buf`, replacing what it held. Cancel-safe:
