@@ -438,17 +438,6 @@ impl Api {
         Ok(())
     }
 
-    /// `POST /files/folder?path=&mode=`: a directory the upload cannot create (an empty one).
-    pub(crate) async fn create_folder(&self, toolbox: &str, path: &str) -> Result<()> {
-        let url = format!("{toolbox}/files/folder");
-        self.call("create folder", Idempotent::Yes, || {
-            self.request(Method::POST, &url)
-                .query(&[("path", path), ("mode", "755")])
-        })
-        .await
-        .map(|_| ())
-    }
-
     /// `POST /process/session`. A retry after a lost response would see 409; we only retry
     /// when the server said it did not act.
     pub(crate) async fn create_session(&self, toolbox: &str, session_id: &str) -> Result<()> {

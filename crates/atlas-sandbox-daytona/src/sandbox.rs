@@ -57,10 +57,11 @@ pub(crate) struct Settings {
     pub(crate) shell_missing: Mutex<Option<String>>,
 }
 
-/// The layer as it is sent: files under [`SEMANTIC_DIR`] and directories that no file creates.
+/// The layer as it is sent: files under [`SEMANTIC_DIR`], then the script that gives the copy
+/// what the upload does not carry (empty directories, modes, modification times).
 pub(crate) struct Payload {
     pub(crate) files: Arc<Vec<UploadFile>>,
-    pub(crate) extra_dirs: Vec<String>,
+    pub(crate) restore: Vec<String>,
 }
 
 impl std::fmt::Debug for Payload {
@@ -71,7 +72,7 @@ impl std::fmt::Debug for Payload {
                 "bytes",
                 &self.files.iter().map(|x| x.contents.len()).sum::<usize>(),
             )
-            .field("extra_dirs", &self.extra_dirs)
+            .field("restore_chunks", &self.restore.len())
             .finish()
     }
 }
@@ -86,22 +87,10 @@ impl Payload {
                 contents: f.contents.clone(),
             })
             .collect();
-        let mut extra_dirs: Vec<String> = layer
-            .dirs
-            .iter()
-            .filter(|d| {
-                let prefix = format!("{d}/");
-                !layer.files.iter().any(|f| f.path.starts_with(&prefix))
-                    && !layer.dirs.iter().any(|o| o.starts_with(&prefix))
-            })
-            .map(|d| format!("{SEMANTIC_DIR}/{d}"))
-            .collect();
-        if files.is_empty() && extra_dirs.is_empty() {
-            extra_dirs.push(SEMANTIC_DIR.to_owned());
-        }
         Payload {
             files: Arc::new(files),
-            extra_dirs,
+            // Relative, like the upload's paths: the session's shell runs in the home directory.
+            restore: layer.restore_script(SEMANTIC_DIR),
         }
     }
 }
@@ -397,9 +386,6 @@ async fn finish_provision(
                 .bulk_upload(&toolbox, payload.files.clone(), settings.upload_timeout)
                 .await?;
         }
-        for dir in &payload.extra_dirs {
-            settings.api.create_folder(&toolbox, dir).await?;
-        }
         Ok::<(), Error>(())
     };
     // The first shell session opens, and probes the shell, while the layer uploads.
@@ -413,12 +399,41 @@ async fn finish_provision(
     let (up, sess) = tokio::join!(upload, session);
     up?;
     sess?;
+    restore_metadata(settings, &toolbox, &first_session, &payload.restore).await?;
     Ok(Remote {
         id: dto.id,
         toolbox,
         idle_sessions: Mutex::new(vec![first_session]),
         first_after_wake: AtomicBool::new(false),
     })
+}
+
+/// Gives the uploaded copy the layer's directories, modes and modification times (the upload
+/// carries only contents), one `/bin/sh -c` per chunk in the first session.
+async fn restore_metadata(
+    settings: &Settings,
+    toolbox: &str,
+    session: &str,
+    chunks: &[String],
+) -> Result<()> {
+    for chunk in chunks {
+        let line = format!("/bin/sh -c {}", shell_quote(chunk));
+        let done = settings
+            .api
+            .session_exec_sync(toolbox, session, &line, Duration::from_secs(60))
+            .await?;
+        if done.exit_code != Some(0) {
+            return Err(Error::backend_failure(format!(
+                "giving the uploaded semantic layer its directories, modes and file times \
+                 failed (exit {}): {} (the image needs /bin/sh and GNU touch)",
+                done.exit_code
+                    .map_or("unknown".to_owned(), |c| c.to_string()),
+                done.output.or(done.stderr).unwrap_or_default().trim()
+            ))
+            .with_backend(ID));
+        }
+    }
+    Ok(())
 }
 
 /// Runs `<shell> -c 'exit 0'` in the new sandbox's first session: an image without the
@@ -476,7 +491,7 @@ pub(crate) fn wrap_command(shell: Shell, command: &str, cwd_rel: &str, limit: u6
     };
     let cmd = shell_quote(command);
     format!(
-        "( if cd -- {dir}; then \
+        "( if cd -- {dir}; then {fresh} \
 if command -v stdbuf >/dev/null 2>&1 && __atlas_d=$(mktemp -d 2>/dev/null) && mkfifo \"$__atlas_d/o\" \"$__atlas_d/e\"; then \
 stdbuf -o0 head -c {limit} < \"$__atlas_d/o\" & __atlas_po=$!; \
 stdbuf -o0 head -c {limit} < \"$__atlas_d/e\" >&2 & __atlas_pe=$!; \
@@ -489,8 +504,15 @@ printf '%s\\n' {mark}; printf '%s\\n' {mark} >&2; exit ${{__atlas_ec:-1}} )",
         dir = shell_quote(&dir),
         mark = shell_quote(END_MARK),
         shell = shell.program(),
+        fresh = FRESH_SHELL,
     )
 }
+
+/// Run after the wrapper's own `cd`, before the command's shell starts: that `cd` set
+/// `OLDPWD` (so `cd -` in the command would lead back to the session's directory instead of
+/// failing, as in a shell started afresh) and the session's shell counts as a level
+/// (`$SHLVL` would read 2). The command's shell starts as one started by a program would.
+const FRESH_SHELL: &str = "unset OLDPWD; SHLVL=0; export SHLVL;";
 
 /// Printed by the execute script just before it starts the command: without it in the answer,
 /// the command provably did not run.
@@ -545,7 +567,7 @@ command -v stdbuf >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1 && comma
 printf '%s\\n' {run} && {{ \
 stdbuf -o0 head -c {limit} < \"$__atlas_d/o\" > \"$__atlas_d/O\" & __atlas_po=$!; \
 stdbuf -o0 head -c {limit} < \"$__atlas_d/e\" > \"$__atlas_d/E\" & __atlas_pe=$!; \
-timeout -k 1 {secs} {shell} -c 'cd -- \"$1\" || exit; {shell} -c \"$2\" < /dev/null; echo $? > \"$3\"' {shell} {dir} {cmd} \"$__atlas_d/x\" \
+timeout -k 1 {secs} {shell} -c 'cd -- \"$1\" || exit; {fresh} {shell} -c \"$2\" < /dev/null; echo $? > \"$3\"' {shell} {dir} {cmd} \"$__atlas_d/x\" \
 > \"$__atlas_d/o\" 2> \"$__atlas_d/e\" < /dev/null; __atlas_ec=$?; \
 ( sleep 0.2; kill $__atlas_po $__atlas_pe ) >/dev/null 2>&1 & __atlas_k=$!; \
 wait $__atlas_po $__atlas_pe 2>/dev/null; kill $__atlas_k 2>/dev/null; \
@@ -555,6 +577,7 @@ head -c {keep} \"$__atlas_d/O\" | base64 -w 0; echo; \
 head -c {keep} \"$__atlas_d/E\" | base64 -w 0; echo; \
 printf '%s\\n' {done}; }}; \
 [ -n \"$__atlas_d\" ] && rm -rf \"$__atlas_d\"",
+        fresh = FRESH_SHELL,
         run = shell_quote(RUN_MARK),
         env = shell_quote(ENVELOPE_MARK),
         done = shell_quote(DONE_MARK),

@@ -298,20 +298,23 @@ async fn round_trip_count() {
     assert_eq!(e.kit.count("POST", "/api/sandbox"), 1);
     assert_eq!(e.kit.count("POST", "/files/bulk-upload"), 1);
     assert_eq!(session_creates(&e.kit), 1);
-    // The empty directory is the only extra call, besides the shell probe (`/bin/bash -c
-    // 'exit 0'` in the first session, while the layer uploads).
-    assert_eq!(e.kit.count("POST", "/files/folder"), 1);
-    let probes: Vec<_> = e
+    // Besides the shell probe (`/bin/bash -c 'exit 0'` in the first session, while the layer
+    // uploads), one command gives the copy its empty directory, modes and times.
+    assert_eq!(e.kit.count("POST", "/files/folder"), 0);
+    let execs: Vec<_> = e
         .kit
         .requests()
         .into_iter()
         .filter(|r| r.path.ends_with("/exec"))
         .collect();
-    assert_eq!(probes.len(), 1);
-    assert_eq!(
-        probes[0].json().unwrap()["command"],
-        "/bin/bash -c 'exit 0'"
-    );
+    assert_eq!(execs.len(), 2);
+    assert_eq!(execs[0].json().unwrap()["command"], "/bin/bash -c 'exit 0'");
+    let restore = execs[1].json().unwrap()["command"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(restore.starts_with("/bin/sh -c 'set -e"), "{restore}");
+    assert!(restore.contains("touch -c -d @"), "{restore}");
     assert_eq!(
         setup,
         5,
@@ -334,7 +337,11 @@ async fn round_trip_count() {
     let total = e.kit.requests().len() - setup;
     eprintln!("round trips: setup {setup}, then {total} for {commands} commands");
     assert_eq!(total, commands, "one round trip per command");
-    assert_eq!(e.kit.count("POST", "/exec"), commands + 1, "and the probe");
+    assert_eq!(
+        e.kit.count("POST", "/exec"),
+        commands + 2,
+        "and the probe and the restore"
+    );
     assert_eq!(session_creates(&e.kit), 1, "the session is reused");
     // Bytes that are not UTF-8 cost one more round trip (the exact log), never a wrong byte.
     e.kit.clear();

@@ -400,36 +400,36 @@ impl Client {
         Ok(())
     }
 
-    /// Creates the directories of the layer that hold no file (a multipart upload can only
-    /// create parents of files), in one command.
-    pub(crate) async fn make_empty_dirs(
+    /// Gives the uploaded copy the layer's metadata, which a multipart upload does not carry:
+    /// empty directories, modes and modification times
+    /// ([`CollectedLayer::restore_script`]), one `/bin/sh -c` per chunk (one for any ordinary
+    /// layer).
+    pub(crate) async fn restore_metadata(
         &self,
         sb: &RemoteSandbox,
         layer: &CollectedLayer,
     ) -> Result<()> {
-        let dirs = empty_dirs(layer);
-        if dirs.is_empty() {
-            return Ok(());
-        }
-        let mut args = vec!["-p".to_owned(), "--".to_owned()];
-        args.extend(dirs);
-        let args_ref: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self
-            .start(
-                sb,
-                "/bin/mkdir",
-                args_ref,
-                "/",
-                Duration::from_secs(30),
-                64 * 1024,
-            )
-            .await?;
-        if out.exit_code != 0 {
-            return Err(Error::backend_failure(format!(
-                "creating the semantic layer's empty directories failed: {}",
-                out.stderr_str().trim()
-            ))
-            .with_backend(ID));
+        // Relative to the `/` it runs in: see `restore_script`.
+        for chunk in layer.restore_script(SEMANTIC_DIR.trim_start_matches('/')) {
+            let out = self
+                .start(
+                    sb,
+                    "/bin/sh",
+                    vec!["-c", chunk.as_str()],
+                    "/",
+                    Duration::from_secs(60),
+                    64 * 1024,
+                )
+                .await?;
+            if out.exit_code != 0 {
+                return Err(Error::backend_failure(format!(
+                    "giving the uploaded semantic layer its directories, modes and file times \
+                     failed (exit {}): {} (the template needs /bin/sh and GNU touch)",
+                    out.exit_code,
+                    out.stderr_str().trim()
+                ))
+                .with_backend(ID));
+            }
         }
         Ok(())
     }
@@ -686,8 +686,8 @@ impl Client {
         Err(err)
     }
 
-    /// Creates a sandbox session: create, upload the layer (one request), create empty
-    /// directories (only if the layer has any). Kills the sandbox if the upload fails.
+    /// Creates a sandbox session: create, upload the layer (one request), give the copy the
+    /// layer's directories, modes and times (one command). Kills the sandbox if either fails.
     pub(crate) async fn create_session(
         &self,
         tags: &BTreeMap<String, String>,
@@ -704,7 +704,7 @@ impl Client {
         let prepared = async {
             let upload = async {
                 self.upload(&sb, layer).await?;
-                self.make_empty_dirs(&sb, layer).await
+                self.restore_metadata(&sb, layer).await
             };
             let (up, shell) = tokio::join!(upload, self.probe_shell(&sb));
             up.and(shell)
@@ -874,28 +874,6 @@ pub(crate) fn multipart_body(boundary: &str, layer: &CollectedLayer) -> Bytes {
     Bytes::from(out)
 }
 
-/// The in-sandbox directories of the layer with no file anywhere beneath them (plus the root
-/// when the layer has no file at all).
-pub(crate) fn empty_dirs(layer: &CollectedLayer) -> Vec<String> {
-    let mut out = Vec::new();
-    if layer.files.is_empty() {
-        out.push(SEMANTIC_DIR.to_owned());
-    }
-    for d in &layer.dirs {
-        let prefix = format!("{d}/");
-        let has_file = layer.files.iter().any(|f| f.path.starts_with(&prefix));
-        let has_sub = layer
-            .dirs
-            .iter()
-            .any(|o| o.starts_with(&prefix) && o.len() > prefix.len());
-        // A directory with a subdirectory is created by that subdirectory's `mkdir -p`.
-        if !has_file && !has_sub {
-            out.push(sandbox_path(d));
-        }
-    }
-    out
-}
-
 fn timed_out(state: StreamState, elapsed: Duration) -> ExecOutput {
     ExecOutput::from_streams(state.stdout, state.stderr, TIMEOUT_EXIT_CODE, true, elapsed)
 }
@@ -948,7 +926,7 @@ mod tests {
     use super::*;
     use atlas_sandbox_sdk::CollectedFile;
 
-    fn layer(files: &[&str], dirs: &[&str]) -> CollectedLayer {
+    fn layer(files: &[&str]) -> CollectedLayer {
         CollectedLayer {
             files: files
                 .iter()
@@ -956,9 +934,9 @@ mod tests {
                     path: (*p).to_owned(),
                     contents: b"x: 1\n".to_vec(),
                     mode: 0o644,
+                    mtime: Default::default(),
                 })
                 .collect(),
-            dirs: dirs.iter().map(|d| (*d).to_owned()).collect(),
             ..Default::default()
         }
     }
@@ -974,24 +952,13 @@ mod tests {
 
     #[test]
     fn multipart_parts_carry_absolute_paths() {
-        let l = layer(&["catalog.yml", "we\"ird.yml"], &[]);
+        let l = layer(&["catalog.yml", "we\"ird.yml"]);
         let body = multipart_body("B", &l);
         let text = String::from_utf8_lossy(&body);
         assert!(text.starts_with("--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"/home/user/semantic/catalog.yml\"\r\n"));
         assert!(text.contains("filename=\"/home/user/semantic/we\\\"ird.yml\""));
         assert!(text.ends_with("--B--\r\n"));
         assert_eq!(text.matches("name=\"file\"").count(), 2);
-    }
-
-    #[test]
-    fn only_leaf_empty_dirs_are_made() {
-        let l = layer(&["a/x.yml"], &["a", "b", "b/c", "d"]);
-        assert_eq!(
-            empty_dirs(&l),
-            ["/home/user/semantic/b/c", "/home/user/semantic/d"]
-        );
-        assert_eq!(empty_dirs(&layer(&[], &[])), ["/home/user/semantic"]);
-        assert!(empty_dirs(&layer(&["x.yml"], &[])).is_empty());
     }
 
     #[test]

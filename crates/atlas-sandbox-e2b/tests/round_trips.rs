@@ -5,7 +5,7 @@ mod common;
 use atlas_sandbox_sdk::ExecRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_command_costs_three_round_trips_and_the_next_one() {
+async fn first_command_costs_four_round_trips_and_the_next_one() {
     let env = common::setup(serde_json::json!({"metadata": {"team": "data"}})).await;
     let sb = env.sandbox().await;
     assert!(
@@ -21,8 +21,8 @@ async fn first_command_costs_three_round_trips_and_the_next_one() {
         .iter()
         .map(|r| (r.method.clone(), r.path.clone()))
         .collect();
-    // The shell probe (`/bin/bash -c 'exit 0'`) runs while the layer uploads: the same three
-    // round trips, four requests.
+    // The shell probe (`/bin/bash -c 'exit 0'`) runs while the layer uploads; after the upload,
+    // one command gives the copy the layer's modes and times: four round trips, five requests.
     let start_json = |r: &atlas_emulator_kit::RecordedRequest| -> serde_json::Value {
         serde_json::from_slice(&r.body[5..]).unwrap()
     };
@@ -57,9 +57,19 @@ async fn first_command_costs_three_round_trips_and_the_next_one() {
             ("POST".to_owned(), "/v2/sandboxes".to_owned()),
             ("POST".to_owned(), "/files".to_owned()),
             ("POST".to_owned(), "/process.Process/Start".to_owned()),
+            ("POST".to_owned(), "/process.Process/Start".to_owned()),
         ],
-        "create + one upload + exec"
+        "create + one upload + the restore + exec"
     );
+    let restore = start_json(&reqs[2]);
+    assert_eq!(restore["process"]["cmd"], "/bin/sh");
+    let script = restore["process"]["args"][1].as_str().unwrap();
+    assert!(
+        script
+            .starts_with("set -e\nmkdir -p -- 'home/user/semantic'\ncd -- 'home/user/semantic'\n"),
+        "{script}"
+    );
+    assert!(script.contains("touch -c -d @"), "{script}");
 
     // Create: template, explicit lifetime in seconds, egress off, our tags + the user's.
     let create = reqs[0].json().unwrap();
@@ -99,7 +109,7 @@ async fn first_command_costs_three_round_trips_and_the_next_one() {
     );
 
     // Exec: Connect streaming JSON, explicit deadline in ms, keepalive, /bin/bash -c with cwd.
-    let start = &reqs[2];
+    let start = &reqs[3];
     assert_eq!(
         start.header("content-type"),
         Some("application/connect+json")

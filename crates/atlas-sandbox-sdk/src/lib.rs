@@ -16,6 +16,7 @@ mod error;
 mod exec;
 mod persist;
 mod plugin;
+mod restore;
 mod semantic;
 mod shell;
 
@@ -39,7 +40,10 @@ pub use plugin::{
     EXTERNAL_PLUGIN_PRIORITY, HealthStatus, KeptSandbox, PluginContext, PluginDescriptor,
     PluginFactory, Sandbox, SandboxPlugin, SecurityProfile, SweepReport, SweptSandbox, schema_of,
 };
-pub use semantic::{CollectLimits, CollectedFile, CollectedLayer, SemanticLayer, SkippedEntry};
+pub use semantic::{
+    CollectLimits, CollectedDir, CollectedFile, CollectedLayer, FileTime, SemanticLayer,
+    SkippedEntry,
+};
 pub use shell::{COMMAND_ENV, Shell, is_plain_word_byte, shell_quote};
 
 /// Re-exported so backend crates implement the traits with the same macro version.

@@ -120,6 +120,9 @@ pub struct CollectedFile {
     pub contents: Vec<u8>,
     /// The permission bits (e.g. 0o644).
     pub mode: u32,
+    /// When it was last modified, to the nanosecond: a copy keeps it, so `ls -t`, `find -newer`
+    /// and `stat` in the sandbox answer what they answer over the layer itself.
+    pub mtime: FileTime,
 }
 
 impl std::fmt::Debug for CollectedFile {
@@ -128,7 +131,55 @@ impl std::fmt::Debug for CollectedFile {
             .field("path", &self.path)
             .field("len", &self.contents.len())
             .field("mode", &format_args!("{:o}", self.mode))
+            .field("mtime", &self.mtime)
             .finish()
+    }
+}
+
+/// One collected directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectedDir {
+    /// The path relative to the root, `/`-separated (empty for the root itself).
+    pub path: String,
+    /// The permission bits (e.g. 0o755).
+    pub mode: u32,
+    /// When its listing last changed.
+    pub mtime: FileTime,
+}
+
+/// A modification time as the kernel keeps it: seconds since the epoch (negative before it)
+/// and the nanoseconds past that second.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileTime {
+    /// Whole seconds since 1970-01-01 UTC, rounded down.
+    pub secs: i64,
+    /// Nanoseconds past `secs`, below 1,000,000,000.
+    pub nanos: u32,
+}
+
+impl FileTime {
+    /// The modification time in a `stat`.
+    // The field types of `struct stat` differ between platforms; the casts are no-ops on some.
+    #[allow(clippy::unnecessary_cast)]
+    pub(crate) fn mtime_of(st: &rustix::fs::Stat) -> Self {
+        FileTime {
+            secs: st.st_mtime as i64,
+            nanos: u32::try_from(st.st_mtime_nsec)
+                .unwrap_or(0)
+                .min(999_999_999),
+        }
+    }
+
+    /// The exact time in the form GNU `touch -d` and `date -d` read: `@` and a decimal number
+    /// of seconds (`@1735690200.500000000`, `@-0.250000000`).
+    pub fn touch_arg(&self) -> String {
+        if self.secs < 0 && self.nanos > 0 {
+            // secs + nanos/1e9 is negative: print its magnitude, -(|secs| - 1) - (1e9 - nanos).
+            let whole = self.secs.unsigned_abs() - 1;
+            format!("@-{whole}.{:09}", 1_000_000_000 - self.nanos)
+        } else {
+            format!("@{}.{:09}", self.secs, self.nanos)
+        }
     }
 }
 
@@ -146,8 +197,10 @@ pub struct SkippedEntry {
 pub struct CollectedLayer {
     /// Regular files, in a stable (sorted) order.
     pub files: Vec<CollectedFile>,
-    /// Directories (relative paths), sorted, including empty ones.
-    pub dirs: Vec<String>,
+    /// Directories, sorted by path, including empty ones.
+    pub dirs: Vec<CollectedDir>,
+    /// The root directory itself (its path is empty); `None` only in a layer built by hand.
+    pub root: Option<CollectedDir>,
     /// Entries left out, with the reason (each is also logged as a warning).
     pub skipped: Vec<SkippedEntry>,
     /// Sum of the file sizes.
@@ -184,9 +237,14 @@ fn collect(root: &Path, limits: &CollectLimits) -> Result<CollectedLayer> {
         out: CollectedLayer::default(),
         visited: HashSet::from([dev_ino(&root_st)]),
     };
+    w.out.root = Some(CollectedDir {
+        path: String::new(),
+        mode: root_st.st_mode & 0o7777,
+        mtime: FileTime::mtime_of(&root_st),
+    });
     w.walk_dir("", "", 0)?;
     w.out.files.sort_by(|a, b| a.path.cmp(&b.path));
-    w.out.dirs.sort();
+    w.out.dirs.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(w.out)
 }
 
@@ -298,7 +356,11 @@ impl Walker<'_> {
             self.skip(rel, "directory already visited (symlink cycle)");
             return Ok(());
         }
-        self.out.dirs.push(rel.to_owned());
+        self.out.dirs.push(CollectedDir {
+            path: rel.to_owned(),
+            mode: st.st_mode & 0o7777,
+            mtime: FileTime::mtime_of(st),
+        });
         self.walk_dir(real, rel, depth + 1)
     }
 
@@ -456,6 +518,7 @@ impl Walker<'_> {
             path: rel.to_owned(),
             contents,
             mode: fst.st_mode & 0o7777,
+            mtime: FileTime::mtime_of(&fst),
         });
         Ok(())
     }
@@ -506,8 +569,67 @@ mod tests {
         let c = collect_default(&root);
         assert_eq!(paths(&c), ["bin.dat", "catalog.yml", "entities/orders.yml"]);
         assert_eq!(c.files[0].contents, [0u8, 159, 146, 150, 255]);
-        assert_eq!(c.dirs, ["entities"]);
+        let dirs: Vec<&str> = c.dirs.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(dirs, ["entities"]);
         assert!(c.skipped.is_empty());
+    }
+
+    #[test]
+    fn keeps_modes_and_nanosecond_mtimes() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_t, root) = layer();
+        let at =
+            |secs: u64, nanos: u32| std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos);
+        let set = |p: &Path, t| {
+            let f = File::options()
+                .write(true)
+                .open(p)
+                .unwrap_or_else(|_| File::open(p).unwrap());
+            f.set_modified(t).unwrap();
+        };
+        std::fs::set_permissions(
+            root.join("catalog.yml"),
+            std::fs::Permissions::from_mode(0o751),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            root.join("entities"),
+            std::fs::Permissions::from_mode(0o750),
+        )
+        .unwrap();
+        set(&root.join("catalog.yml"), at(1_735_690_200, 500_000_000));
+        set(&root.join("entities"), at(1_735_690_100, 0));
+        set(&root, at(1_735_690_000, 7));
+        let c = collect_default(&root);
+        let cat = c.files.iter().find(|f| f.path == "catalog.yml").unwrap();
+        assert_eq!(cat.mode, 0o751);
+        assert_eq!(
+            cat.mtime,
+            FileTime {
+                secs: 1_735_690_200,
+                nanos: 500_000_000
+            }
+        );
+        assert_eq!(
+            c.dirs[0].mtime,
+            FileTime {
+                secs: 1_735_690_100,
+                nanos: 0
+            }
+        );
+        assert_eq!(c.dirs[0].mode, 0o750);
+        let top = c.root.unwrap();
+        assert_eq!((top.path.as_str(), top.mtime.nanos), ("", 7));
+    }
+
+    #[test]
+    fn touch_arg_is_exact_on_both_sides_of_the_epoch() {
+        let t = |secs, nanos| FileTime { secs, nanos }.touch_arg();
+        assert_eq!(t(1_735_690_200, 500_000_000), "@1735690200.500000000");
+        assert_eq!(t(0, 0), "@0.000000000");
+        assert_eq!(t(-1, 750_000_000), "@-0.250000000");
+        assert_eq!(t(-2, 0), "@-2.000000000");
+        assert_eq!(t(-2, 1), "@-1.999999999");
     }
 
     #[test]

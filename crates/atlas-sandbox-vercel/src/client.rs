@@ -192,18 +192,6 @@ impl VercelClient {
         Ok(())
     }
 
-    /// Creates one directory (the parent must exist).
-    pub(crate) async fn mkdir(&self, session_id: &str, dir: &str) -> Result<()> {
-        let path = format!("/v2/sandboxes/sessions/{session_id}/fs/mkdir");
-        let body = serde_json::json!({ "path": dir });
-        let resp = send(ID, &self.retry, Idempotent::Yes, || {
-            self.request(Method::POST, &path).json(&body)
-        })
-        .await?;
-        let _: serde_json::Value = self.json("mkdir", resp).await?;
-        Ok(())
-    }
-
     /// Starts a command in `wait` mode: the response is the ndjson stream of the command, its
     /// output and its end. `bound` limits the whole response, stream included.
     pub(crate) async fn run_streaming(

@@ -217,6 +217,9 @@ impl SandboxPlugin for VercelPlugin {
 pub(crate) struct Archive {
     pub(crate) tar_gz: Bytes,
     pub(crate) files: usize,
+    /// What the archive does not carry (empty directories, modes, nanosecond times), set after
+    /// it is extracted: [`atlas_sandbox_sdk::CollectedLayer::restore_script`], run from `/`.
+    pub(crate) restore: Vec<String>,
 }
 
 /// Builds the upload: file entries only, named relative to `/` (`vercel/sandbox/semantic/...`),
@@ -249,6 +252,7 @@ pub(crate) fn build_archive(layer: &SemanticLayer) -> Result<Archive> {
     Ok(Archive {
         tar_gz: Bytes::from(bytes),
         files: collected.files.len(),
+        restore: collected.restore_script(prefix),
     })
 }
 
@@ -535,11 +539,10 @@ pub(crate) async fn create_session(
             shared
                 .client
                 .write_files(&session.id, archive.tar_gz.clone())
-                .await
-        } else {
-            // Nothing to extract, but commands still run in the semantic directory.
-            shared.client.mkdir(&session.id, SEMANTIC_DIR).await
+                .await?;
         }
+        // Also makes the semantic directory when there was nothing to extract.
+        restore_metadata(&shared, &session, &archive.restore).await
     };
     // The shell is probed while the layer uploads, so it costs no extra round trip.
     let (upload, probe) = tokio::join!(upload, probe_shell(&shared, &session));
@@ -552,6 +555,36 @@ pub(crate) async fn create_session(
     }
     tracing::debug!(sandbox = %session.name, session = %session.id, files = archive.files, "Vercel sandbox ready");
     Ok(session)
+}
+
+/// Gives the extracted copy the layer's directories, modes and modification times, one command
+/// per chunk, from `/`.
+async fn restore_metadata(shared: &Shared, session: &Session, chunks: &[String]) -> Result<()> {
+    for chunk in chunks {
+        let req = ExecRequest::new(chunk.as_str()).timeout(Duration::from_secs(60));
+        let runner = Runner {
+            client: &shared.client,
+            session_id: &session.id,
+            shell: Shell::Sh,
+            req: &req,
+            start: Instant::now(),
+            deadline: tokio::time::Instant::from_std(later(
+                Instant::now(),
+                req.timeout.saturating_add(DEADLINE_GRACE),
+            )),
+        };
+        let out = runner.streaming("/").await?;
+        if out.exit_code != 0 {
+            return Err(Error::backend_failure(format!(
+                "giving the uploaded semantic layer its directories, modes and file times \
+                 failed (exit {}): {} (the runtime needs /bin/sh and GNU touch)",
+                out.exit_code,
+                out.stderr_str().trim()
+            ))
+            .with_backend(ID));
+        }
+    }
+    Ok(())
 }
 
 /// Runs `<shell> -c 'exit 0'` in the new microVM: a runtime image without the configured shell

@@ -5,7 +5,7 @@ mod common;
 use atlas_sandbox_sdk::ExecRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn session_setup_is_three_round_trips_and_close_is_two() {
+async fn session_setup_is_four_round_trips_and_close_is_two() {
     let s = common::setup().await;
     let sb = s.sandbox().await;
     let out = sb.exec(ExecRequest::new("ls")).await.expect("ls");
@@ -15,12 +15,13 @@ async fn session_setup_is_three_round_trips_and_close_is_two() {
         .iter()
         .map(|r| (r.method.clone(), r.path.clone()))
         .collect();
-    // Three round trips, four requests: the shell probe (`/bin/bash -c 'exit 0'`) goes out
-    // with the upload.
+    // Four round trips, five requests: the shell probe (`/bin/bash -c 'exit 0'`) goes out
+    // with the upload; after the upload, one command gives the copy the layer's empty
+    // directories, modes and times.
     assert_eq!(
         setup.len(),
-        4,
-        "create + (upload | shell probe) + the first command: {setup:?}"
+        5,
+        "create + (upload | shell probe) + the restore + the first command: {setup:?}"
     );
     assert_eq!(setup[0], ("POST".into(), "/v2/sandboxes".into()));
     let probe = reqs
@@ -33,7 +34,17 @@ async fn session_setup_is_three_round_trips_and_close_is_two() {
         .expect("a shell probe with /bin/bash");
     assert!(probe == 1 || probe == 2, "{setup:?}");
     assert!(setup[3 - probe].1.ends_with("/fs/write"), "{setup:?}");
-    assert!(setup[3].1.ends_with("/cmd"), "{setup:?}");
+    let restore = reqs[3].json().expect("restore body");
+    assert_eq!(restore["command"], "/bin/sh", "{setup:?}");
+    let script = restore["args"][1].as_str().unwrap_or("");
+    assert!(
+        script.starts_with(
+            "set -e\nmkdir -p -- 'vercel/sandbox/semantic'\ncd -- 'vercel/sandbox/semantic'\n"
+        ),
+        "{script}"
+    );
+    assert_eq!(restore["cwd"], "/");
+    assert!(setup[4].1.ends_with("/cmd"), "{setup:?}");
 
     for i in 0..20 {
         let out = sb
@@ -42,12 +53,12 @@ async fn session_setup_is_three_round_trips_and_close_is_two() {
             .expect("exec");
         assert_eq!(out.exit_code, 0);
     }
-    assert_eq!(s.kit.requests().len(), 4 + 20, "one request per command");
+    assert_eq!(s.kit.requests().len(), 5 + 20, "one request per command");
     sb.close().await.expect("close");
     let all = s.kit.requests();
-    assert_eq!(all.len(), 4 + 20 + 2, "close = stop + delete");
-    assert!(all[24].path.ends_with("/stop"), "{:?}", all[24].path);
-    assert_eq!(all[25].method, "DELETE");
+    assert_eq!(all.len(), 5 + 20 + 2, "close = stop + delete");
+    assert!(all[25].path.ends_with("/stop"), "{:?}", all[25].path);
+    assert_eq!(all[26].method, "DELETE");
 
     for r in &all {
         assert_eq!(
@@ -80,7 +91,7 @@ async fn session_setup_is_three_round_trips_and_close_is_two() {
     assert_eq!(create["tags"]["atlas-sandbox"], "true");
     assert_eq!(create["tags"]["atlas-sandbox-instance"], "test-instance");
     assert!(create["name"].as_str().unwrap_or("").starts_with("atlas-"));
-    let cmd = all[3].json().expect("cmd body");
+    let cmd = all[4].json().expect("cmd body");
     assert_eq!(
         cmd,
         serde_json::json!({
@@ -92,7 +103,7 @@ async fn session_setup_is_three_round_trips_and_close_is_two() {
     assert_eq!(write.header("x-cwd"), Some("/"));
     assert_eq!(write.header("content-type"), Some("application/gzip"));
     assert!(
-        all[25]
+        all[26]
             .query
             .as_deref()
             .unwrap_or("")
