@@ -1043,13 +1043,15 @@ async fn create_session(call: Call, Path(id): Path<String>, body: axum::body::By
     let home = dir.map(WORK_DIR);
     let sdir = dir.map(&format!("/tmp/.daytona/sessions/{}", req.session_id));
     let tmp = dir.map("/tmp");
-    let session = Session::start(&req.session_id, sdir, &home, &home, &tmp).map_err(|e| {
-        call.toolbox_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_SERVER_ERROR",
-            &e.to_string(),
-        )
-    })?;
+    let prefix = atlas_emulator_kit::private_tmp_prefix(&tmp).await;
+    let session = Session::start(&req.session_id, sdir, &home, &home, &tmp, prefix.as_deref())
+        .map_err(|e| {
+            call.toolbox_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                &e.to_string(),
+            )
+        })?;
     let mut st = call.c.lock();
     let sb = st
         .sandboxes

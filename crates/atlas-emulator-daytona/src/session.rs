@@ -65,8 +65,8 @@ fn shell_program() -> &'static str {
 
 impl Session {
     /// Starts the session's shell in its own process group, in `cwd` with `home` as `$HOME` and
-    /// `tmp` as `$TMPDIR`: the emulator cannot give each sandbox its own `/tmp`, so commands
-    /// that must not share the host's name `${TMPDIR:-/tmp}` (as with the kit's other emulators).
+    /// `tmp` as `$TMPDIR`, behind `prefix` (the kit's [`atlas_emulator_kit::private_tmp_prefix`],
+    /// which mounts `tmp` on `/tmp` for it) when the machine allows one.
     // The daemon's session is a long-lived shell fed through its stdin; the SDK's runner runs a
     // process to completion and has no such mode, so this test-support code spawns directly.
     #[allow(
@@ -80,10 +80,18 @@ impl Session {
         cwd: &Path,
         home: &Path,
         tmp: &Path,
+        prefix: Option<&[std::ffi::OsString]>,
     ) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
         std::fs::create_dir_all(tmp)?;
-        let mut cmd = tokio::process::Command::new(shell_program());
+        let mut cmd = match prefix {
+            Some(p) => {
+                let mut c = tokio::process::Command::new(&p[0]);
+                c.args(&p[1..]).arg(shell_program());
+                c
+            }
+            None => tokio::process::Command::new(shell_program()),
+        };
         cmd.env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("HOME", home)

@@ -4,8 +4,8 @@
 //! what every emulator needs for tests: fault injection (latency, error statuses with
 //! `Retry-After`, streams cut mid-way, slow requests), request recording (to count round trips
 //! and inspect bodies), and [`SandboxDir`], a real temporary directory per emulated sandbox where
-//! commands really run with `sh -c` under a deadline. It is test support: the host never depends
-//! on it.
+//! commands really run with `sh -c` under a deadline, each sandbox with its own `/tmp` where the
+//! machine allows it ([`private_tmp_prefix`]). It is test support: the host never depends on it.
 
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
@@ -314,11 +314,16 @@ pub struct SandboxDir {
 }
 
 impl SandboxDir {
-    /// A new empty sandbox directory.
+    /// A new empty sandbox directory, under `/var/tmp` where there is one: a vendor's sandbox
+    /// paths are not under `/tmp`, and a command that sets `HOME=/tmp` (as the corpus does)
+    /// would otherwise see `~/atlas-emu-.../home/user/...` in `dirs` and `pushd`.
     pub fn new() -> std::io::Result<Self> {
-        Ok(SandboxDir {
-            dir: tempfile::Builder::new().prefix("atlas-emu-").tempdir()?,
-        })
+        let builder = tempfile::Builder::new().prefix("atlas-emu-").clone();
+        let dir = match builder.tempdir_in("/var/tmp") {
+            Ok(d) => d,
+            Err(_) => builder.tempdir()?,
+        };
+        Ok(SandboxDir { dir })
     }
 
     /// The host path of the sandbox's `/`.
@@ -384,7 +389,13 @@ impl SandboxDir {
                 format!("working directory {} does not exist", cwd.display()),
             ));
         }
-        let spec = ProcessSpec::new("/bin/sh")
+        let spec = match private_tmp_prefix(&tmp).await {
+            Some(prefix) => ProcessSpec::new(&prefix[0])
+                .args(&prefix[1..])
+                .arg("/bin/sh"),
+            None => ProcessSpec::new("/bin/sh"),
+        };
+        let spec = spec
             .arg("-c")
             .arg(command)
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -400,6 +411,63 @@ impl SandboxDir {
         };
         run(&spec).await
     }
+}
+
+/// The program and leading arguments that run a program (appended after them, with its own
+/// arguments) with the sandbox's `tmp` directory mounted on `/tmp`, in a mount namespace of its
+/// own: a vendor's sandbox is a machine of its own, so one sandbox's `/tmp` files are never
+/// another's, nor left from an earlier run. `unshare --user --map-root-user --mount` gives the
+/// namespace without privileges (the program runs as root of its user namespace, the caller's
+/// own uid outside it); the program is `exec`ed, so it keeps the process and its group.
+///
+/// `None`, after one `SKIPPED:` line, where the machine cannot (no `unshare`, user namespaces
+/// off): commands then share the host's `/tmp`, as the corpus tests allow for.
+pub async fn private_tmp_prefix(tmp: &Path) -> Option<Vec<std::ffi::OsString>> {
+    private_tmp_available().await.then(|| private_tmp_argv(tmp))
+}
+
+/// Whether [`private_tmp_prefix`] works on this machine (probed once per process).
+pub async fn private_tmp_available() -> bool {
+    static WORKS: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
+    *WORKS
+        .get_or_init(|| async {
+            let Ok(probe) = tempfile::tempdir() else {
+                return false;
+            };
+            if std::fs::write(probe.path().join(".atlas-emu-probe"), b"").is_err() {
+                return false;
+            }
+            let argv = private_tmp_argv(probe.path());
+            let spec = ProcessSpec::new(&argv[0])
+                .args(&argv[1..])
+                .args(["/bin/sh", "-c", "test -e /tmp/.atlas-emu-probe"])
+                .timeout(Duration::from_secs(10));
+            let ok = matches!(run(&spec).await, Ok(r) if r.output.exit_code == 0);
+            if !ok {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED: private /tmp per emulated sandbox: `unshare --user --map-root-user \
+                     --mount` with a bind mount does not work here; sandboxes share the host's /tmp"
+                );
+            }
+            ok
+        })
+        .await
+}
+
+fn private_tmp_argv(tmp: &Path) -> Vec<std::ffi::OsString> {
+    vec![
+        "/usr/bin/unshare".into(),
+        "--user".into(),
+        "--map-root-user".into(),
+        "--mount".into(),
+        "--".into(),
+        "/bin/sh".into(),
+        "-c".into(),
+        r#"mount --bind "$0" /tmp && exec "$@""#.into(),
+        tmp.into(),
+    ]
 }
 
 /// The command that runs `script` of the vendor SDK folder `tests/<folder>` with node, for the

@@ -1,8 +1,9 @@
 //! The shell corpus (testkit `corpus/commands.txt`) through Daytona and its emulator (each
 //! command a local process) against what real bash printed. The emulator keeps each sandbox in a
-//! host directory (mapped back to `/semantic` in the output) and shares the host's `/tmp`, so a
-//! committed baseline (`corpus/baseline/daytona.txt`) ratchets what differs. A test binary of its
-//! own: beside the escape battery (tests/emulated.rs) its processes would count as T2's leftovers.
+//! host directory (mapped back to `/semantic` in the output) and gives it a `/tmp` of its own
+//! where the machine allows it (`atlas_emulator_kit::private_tmp_prefix`), so a committed
+//! baseline (`corpus/baseline/daytona.txt`) ratchets what differs. A test binary of its own:
+//! beside the escape battery (tests/emulated.rs) its processes would count as T2's leftovers.
 
 #![allow(clippy::unwrap_used)]
 
@@ -38,7 +39,7 @@ async fn shell_corpus_against_recorded_bash() {
     let opts = DiffOptions::new()
         .discover_root(true)
         .fresh_sandbox_per_case(false)
-        .cloud_emulator()
+        .cloud_emulator(atlas_emulator_kit::private_tmp_available().await)
         // Each Daytona command is a session exec with a log read-back: wider, to keep CI short.
         .concurrency(8);
     let report = run("daytona", plugin_factory(&p), &recording, opts).await;

@@ -1,8 +1,8 @@
 //! The shell corpus (testkit `corpus/commands.txt`) through the Vercel backend and its emulator
 //! (which runs each command as a local process) against what real bash printed. The emulator
-//! keeps each sandbox in a host directory (mapped back to `/semantic` in the output) and shares
-//! the host's `/tmp`, so a committed baseline (`corpus/baseline/vercel.txt`) ratchets what
-//! differs.
+//! keeps each sandbox in a host directory (mapped back to `/semantic` in the output) and gives
+//! it a `/tmp` of its own where the machine allows it (`atlas_emulator_kit::private_tmp_prefix`),
+//! so a committed baseline (`corpus/baseline/vercel.txt`) ratchets what differs.
 
 mod common;
 
@@ -16,7 +16,7 @@ async fn shell_corpus_against_recorded_bash() {
     let opts = DiffOptions::new()
         .discover_root(true)
         .fresh_sandbox_per_case(false)
-        .cloud_emulator()
+        .cloud_emulator(atlas_emulator_kit::private_tmp_available().await)
         .concurrency(4);
     let report = run("vercel", plugin_factory(&s.plugin), &recording, opts).await;
     report.check_baseline();

@@ -58,8 +58,7 @@ pub struct DiffOptions {
     pub groups: Vec<String>,
     /// Cases whose outcome this backend's test environment cannot hold steady, each `(text, why)`:
     /// a case whose command contains `text` is run and reported but never fails the baseline
-    /// (the cloud emulators share the host's `/tmp` between sandboxes and runs, and their uploads
-    /// give files the upload's order and time).
+    /// (a cloud emulator's `/` is the host's).
     pub unsteady: Vec<(String, String)>,
 }
 
@@ -115,22 +114,21 @@ impl DiffOptions {
     }
 
     /// The unsteady cases of a cloud emulator: it runs every sandbox's commands on this host, so
-    /// `/tmp` is the host's (shared by concurrent cases and by earlier runs), `/` is the host's
-    /// (whether a `/semantic` is there depends on what ran on the machine before), and its
-    /// uploads give the layer's files the upload's order and times (`ls -t`, `find -newer`,
-    /// `stat %y`).
+    /// `/tmp` is the host's (shared by concurrent cases and by earlier runs) unless
+    /// `private_tmp` (the emulator mounts a `/tmp` of its own for each sandbox), `/` is the host's
+    /// (whether a `/semantic` is there depends on what ran on the machine before). The layer's
+    /// file times and modes are not among them: every cloud backend restores those after its
+    /// upload, on the emulators as on the vendors.
     #[must_use]
-    pub fn cloud_emulator(self) -> Self {
+    pub fn cloud_emulator(self, private_tmp: bool) -> Self {
         const TMP: &str = "the emulator shares the host's /tmp between sandboxes and runs";
         const ROOT_DIR: &str = "the emulator's / is the host's, not the sandbox's";
-        const TIMES: &str = "the emulator's upload sets file times in upload order";
-        let mut o = self.unsteady("/tmp", TMP).unsteady("cd / ", ROOT_DIR);
-        for t in [
-            "-newer", "-mtime", "-mmin", "ls -t", "-lt", "-rt", "-tl", "-tr", "%y", "%Y", "%T",
-        ] {
-            o = o.unsteady(t, TIMES);
+        let o = self.unsteady("cd / ", ROOT_DIR);
+        if private_tmp {
+            o
+        } else {
+            o.unsteady("/tmp", TMP)
         }
-        o
     }
 
     /// Sets [`DiffOptions::concurrency`] (at least 1).
