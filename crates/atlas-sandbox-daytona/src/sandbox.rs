@@ -423,14 +423,13 @@ async fn restore_metadata(
             .session_exec_sync(toolbox, session, &line, Duration::from_secs(60))
             .await?;
         if done.exit_code != Some(0) {
-            return Err(Error::backend_failure(format!(
-                "giving the uploaded semantic layer its directories, modes and file times \
-                 failed (exit {}): {} (the image needs /bin/sh and GNU touch)",
-                done.exit_code
-                    .map_or("unknown".to_owned(), |c| c.to_string()),
-                done.output.or(done.stderr).unwrap_or_default().trim()
-            ))
-            .with_backend(ID));
+            let status = done
+                .exit_code
+                .map_or("unknown".to_owned(), |c| c.to_string());
+            let text = done.output.or(done.stderr).unwrap_or_default();
+            return Err(atlas_sandbox_sdk::restore_failed(
+                ID, &status, &text, "image",
+            ));
         }
     }
     Ok(())

@@ -422,13 +422,13 @@ impl Client {
                 )
                 .await?;
             if out.exit_code != 0 {
-                return Err(Error::backend_failure(format!(
-                    "giving the uploaded semantic layer its directories, modes and file times \
-                     failed (exit {}): {} (the template needs /bin/sh and GNU touch)",
-                    out.exit_code,
-                    out.stderr_str().trim()
-                ))
-                .with_backend(ID));
+                let status = out.exit_code.to_string();
+                return Err(atlas_sandbox_sdk::restore_failed(
+                    ID,
+                    &status,
+                    &out.stderr_str(),
+                    "template",
+                ));
             }
         }
         Ok(())

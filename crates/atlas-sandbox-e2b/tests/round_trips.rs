@@ -37,8 +37,10 @@ async fn first_command_costs_four_round_trips_and_the_next_one() {
         "/bin/bash",
         "the probe runs the configured shell"
     );
+    // Sent with the upload, so it reaches the emulator before the command; on a loaded machine
+    // it may arrive after the restore, which follows the (tiny, local) upload.
     assert!(
-        probe == 1 || probe == 2,
+        (1..=3).contains(&probe),
         "the probe is sent with the upload: {seen:?}"
     );
     let reqs: Vec<_> = all

@@ -40,6 +40,7 @@ pub use plugin::{
     EXTERNAL_PLUGIN_PRIORITY, HealthStatus, KeptSandbox, PluginContext, PluginDescriptor,
     PluginFactory, Sandbox, SandboxPlugin, SecurityProfile, SweepReport, SweptSandbox, schema_of,
 };
+pub use restore::restore_failed;
 pub use semantic::{
     CollectLimits, CollectedDir, CollectedFile, CollectedLayer, FileTime, SemanticLayer,
     SkippedEntry,

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::Error;
 use crate::semantic::{CollectedLayer, FileTime};
 use crate::shell::shell_quote;
 
@@ -78,6 +79,18 @@ impl CollectedLayer {
 
         chunks(root, &lines)
     }
+}
+
+/// The error of a [`CollectedLayer::restore_script`] chunk that did not exit 0 on `backend`:
+/// `status` as the vendor reported it, `stderr` what the script printed, `image` what the
+/// vendor calls the sandbox's image ("template", "image", "runtime").
+pub fn restore_failed(backend: &'static str, status: &str, stderr: &str, image: &str) -> Error {
+    Error::backend_failure(format!(
+        "giving the uploaded semantic layer its directories, modes and file times failed \
+         (exit {status}): {} (the {image} needs /bin/sh and GNU touch)",
+        stderr.trim()
+    ))
+    .with_backend(backend)
 }
 
 /// A directory's operand: `.` for the root (its path is empty).
@@ -179,6 +192,21 @@ mod tests {
              chmod 500 -- 'd'\n\
              chmod 755 -- '.'\n"
         );
+    }
+
+    #[test]
+    fn a_failed_restore_names_the_step_the_tool_and_what_the_image_lacks() {
+        let e = restore_failed("e2b", "1", "touch: invalid date '@1.5'\n", "template");
+        let text = e.to_string();
+        assert!(
+            text.contains("modes and file times failed (exit 1)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("touch: invalid date '@1.5' (the template needs"),
+            "{text}"
+        );
+        assert_eq!(e.backend(), "e2b");
     }
 
     #[test]

@@ -575,13 +575,13 @@ async fn restore_metadata(shared: &Shared, session: &Session, chunks: &[String])
         };
         let out = runner.streaming("/").await?;
         if out.exit_code != 0 {
-            return Err(Error::backend_failure(format!(
-                "giving the uploaded semantic layer its directories, modes and file times \
-                 failed (exit {}): {} (the runtime needs /bin/sh and GNU touch)",
-                out.exit_code,
-                out.stderr_str().trim()
-            ))
-            .with_backend(ID));
+            let status = out.exit_code.to_string();
+            return Err(atlas_sandbox_sdk::restore_failed(
+                ID,
+                &status,
+                &out.stderr_str(),
+                "runtime",
+            ));
         }
     }
     Ok(())
