@@ -2,6 +2,7 @@
 //! `E2b-Sandbox-Id` / `E2b-Sandbox-Port` headers: `/health`, `/files`, and the Connect
 //! `process.Process` service with the JSON codec.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -300,8 +301,10 @@ fn envelope(flags: u8, v: &Value) -> Bytes {
 /// The line `sh` runs for a Start request: `exec` of the argv exactly as given, so the program
 /// the client asked for (`/bin/bash -c ...`, `/bin/sh -c ...`) is the one that runs, as in a
 /// real sandbox; one the image lacks fails (127) instead of quietly becoming `sh`.
-fn script_of(cmd: &str, args: &[String]) -> String {
-    std::iter::once("exec".to_owned())
+fn script_of(cmd: &str, args: &[String], envs: &BTreeMap<String, String>) -> String {
+    envs.iter()
+        .map(|(k, v)| format!("export {k}={};", atlas_sandbox_sdk::shell_quote(v)))
+        .chain(std::iter::once("exec".to_owned()))
         .chain(
             std::iter::once(cmd)
                 .chain(args.iter().map(String::as_str))
@@ -373,6 +376,8 @@ fn start(st: &EmulatorState, sb: Arc<EmuSandbox>, headers: &HeaderMap, body: &[u
 struct StartReq {
     cmd: String,
     args: Vec<String>,
+    /// `process.envs`: set for this process over the sandbox's own environment, as envd does.
+    envs: BTreeMap<String, String>,
     cwd: Option<String>,
 }
 
@@ -408,7 +413,29 @@ fn parse_start(body: &[u8]) -> Result<StartReq, String> {
         .pointer("/process/cwd")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    Ok(StartReq { cmd, args, cwd })
+    let mut envs = BTreeMap::new();
+    if let Some(map) = v.pointer("/process/envs") {
+        let map = map
+            .as_object()
+            .ok_or("process.envs must map strings to strings")?;
+        for (k, val) in map {
+            let val = val
+                .as_str()
+                .ok_or("process.envs must map strings to strings")?;
+            let name_ok = k.bytes().next().is_some_and(|b| !b.is_ascii_digit())
+                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !name_ok || val.contains('\0') {
+                return Err(format!("process.envs: cannot set {k:?}"));
+            }
+            envs.insert(k.clone(), val.to_owned());
+        }
+    }
+    Ok(StartReq {
+        cmd,
+        args,
+        envs,
+        cwd,
+    })
 }
 
 fn end_stream_error(code: &str, message: &str) -> Bytes {
@@ -470,7 +497,7 @@ async fn run_process(
         lock(&sb.processes).remove(&pid);
         return;
     }
-    let script = script_of(&req.cmd, &req.args);
+    let script = script_of(&req.cmd, &req.args, &req.envs);
     let deadline = timeout.unwrap_or(NO_DEADLINE);
     // Output goes out as it is read, as envd streams it: a client that kills a command for its
     // output volume must see that volume while the command runs.
@@ -580,12 +607,28 @@ mod tests {
     #[test]
     fn scripts_from_argv() {
         assert_eq!(
-            script_of("/bin/bash", &["-l".into(), "-c".into(), "ls -la".into()]),
+            script_of(
+                "/bin/bash",
+                &["-l".into(), "-c".into(), "ls -la".into()],
+                &BTreeMap::new()
+            ),
             "exec '/bin/bash' '-l' '-c' 'ls -la'"
         );
         assert_eq!(
-            script_of("/bin/mkdir", &["-p".into(), "a b".into(), "it's".into()]),
+            script_of(
+                "/bin/mkdir",
+                &["-p".into(), "a b".into(), "it's".into()],
+                &BTreeMap::new()
+            ),
             r"exec '/bin/mkdir' '-p' 'a b' 'it'\''s'"
+        );
+        let envs = BTreeMap::from([
+            ("TERM".to_owned(), "dumb".to_owned()),
+            ("X".to_owned(), "a'b".to_owned()),
+        ]);
+        assert_eq!(
+            script_of("/bin/sh", &["-c".into(), "env".into()], &envs),
+            r"export TERM='dumb'; export X='a'\''b'; exec '/bin/sh' '-c' 'env'"
         );
     }
 
@@ -601,5 +644,15 @@ mod tests {
             ("/bin/bash", 3, Some("/home/user"))
         );
         assert!(parse_start(&body[..10]).is_err());
+        let with_envs = |envs: &str| {
+            let payload = format!(r#"{{"process":{{"cmd":"/bin/sh","envs":{envs}}}}}"#);
+            let mut body = vec![0u8];
+            body.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            body.extend_from_slice(payload.as_bytes());
+            parse_start(&body)
+        };
+        assert_eq!(with_envs(r#"{"TZ":"UTC"}"#).unwrap().envs["TZ"], "UTC");
+        assert!(with_envs(r#"{"A B":"x"}"#).is_err());
+        assert!(with_envs(r#"{"A":1}"#).is_err());
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use atlas_sandbox_sdk::{Error, HumanDuration, Result, Secret, Shell};
+use atlas_sandbox_sdk::{CommandPath, Error, HumanDuration, Result, Secret, Shell};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -76,6 +76,11 @@ pub struct DaytonaConfig {
     /// sandbox's setup and makes the backend unhealthy.
     #[serde(default)]
     pub shell: Shell,
+    /// The `PATH` each command starts with (default "/usr/bin:/bin", as on every backend). Its
+    /// other variables are the same everywhere too (`HOME=/tmp`, `LANG=C.UTF-8`, `TERM=dumb`,
+    /// `TZ=UTC`, ...); list an image's own tool folders here (`/usr/local/bin:/usr/bin:/bin`).
+    #[serde(default)]
+    pub path: CommandPath,
 
     /// Keep a session's sandbox across idle periods and restarts: when the session goes idle (or
     /// the host shuts down) its sandbox is stopped, not deleted, and the next call starts it
@@ -177,6 +182,7 @@ impl DaytonaConfig {
             network_block_all: true,
             labels: BTreeMap::new(),
             shell: Shell::Bash,
+            path: CommandPath::default(),
             persistent: false,
             pool_size: 0,
             pools: BTreeMap::new(),

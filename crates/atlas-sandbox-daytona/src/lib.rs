@@ -149,6 +149,7 @@ impl DaytonaPlugin {
             max_timeout: config.timeout.map(|t| t.get()),
             upload_timeout: request_timeout.max(Duration::from_secs(300)),
             shell: config.shell,
+            path: config.path.clone(),
             auto_delete_minutes: config.auto_delete_minutes(),
             auto_archive_minutes: config.auto_archive_minutes,
             shell_missing: std::sync::Mutex::new(None),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use atlas_sandbox_cloud::{SessionSlot, spawn_cleanup};
 use atlas_sandbox_sdk::{
-    CappedBuffer, Error, ErrorKind, ExecOutput, ExecRequest, Result, Sandbox, Shell,
+    CappedBuffer, CommandPath, Error, ErrorKind, ExecOutput, ExecRequest, Result, Sandbox, Shell,
     TIMEOUT_EXIT_CODE, async_trait, shell_quote, truncation_notice,
 };
 
@@ -48,6 +48,8 @@ pub(crate) struct Settings {
     pub(crate) max_timeout: Option<Duration>,
     pub(crate) upload_timeout: Duration,
     pub(crate) shell: Shell,
+    /// The `PATH` of the environment every command starts with.
+    pub(crate) path: CommandPath,
     /// Auto-delete of a persistent sandbox, in minutes after it stopped (`paused_retention`).
     pub(crate) auto_delete_minutes: i64,
     /// Auto-archive of a stopped persistent sandbox, in minutes (`None`: Daytona's default).
@@ -481,8 +483,16 @@ async fn probe_shell(settings: &Settings, toolbox: &str, session: &str) -> Resul
 /// otherwise keep the exec open until the deadline (the SDK runner gives such jobs the same
 /// grace). Without `stdbuf`, `mktemp` or `mkfifo` (not GNU coreutils) the command runs unbounded,
 /// as before. After it, the end marker goes to both streams and the subshell exits with the
-/// command's status.
-pub(crate) fn wrap_command(shell: Shell, command: &str, cwd_rel: &str, limit: u64) -> String {
+/// command's status. The command's shell gets the environment of every backend
+/// ([`CommandPath::assignments`]: `PATH=… HOME=/tmp … /bin/bash -c …`, nothing of the host's):
+/// a session execute request has no field for it.
+pub(crate) fn wrap_command(
+    shell: Shell,
+    path: &CommandPath,
+    command: &str,
+    cwd_rel: &str,
+    limit: u64,
+) -> String {
     let dir = if cwd_rel.is_empty() {
         SEMANTIC_DIR.to_owned()
     } else {
@@ -494,16 +504,17 @@ pub(crate) fn wrap_command(shell: Shell, command: &str, cwd_rel: &str, limit: u6
 if command -v stdbuf >/dev/null 2>&1 && __atlas_d=$(mktemp -d 2>/dev/null) && mkfifo \"$__atlas_d/o\" \"$__atlas_d/e\"; then \
 stdbuf -o0 head -c {limit} < \"$__atlas_d/o\" & __atlas_po=$!; \
 stdbuf -o0 head -c {limit} < \"$__atlas_d/e\" >&2 & __atlas_pe=$!; \
-{shell} -c {cmd} > \"$__atlas_d/o\" 2> \"$__atlas_d/e\"; __atlas_ec=$?; \
+{env} {shell} -c {cmd} > \"$__atlas_d/o\" 2> \"$__atlas_d/e\"; __atlas_ec=$?; \
 ( sleep 0.2; kill $__atlas_po $__atlas_pe ) >/dev/null 2>&1 & __atlas_k=$!; \
 wait $__atlas_po $__atlas_pe 2>/dev/null; kill $__atlas_k 2>/dev/null; rm -rf \"$__atlas_d\"; \
-else {shell} -c {cmd}; __atlas_ec=$?; fi; \
+else {env} {shell} -c {cmd}; __atlas_ec=$?; fi; \
 else __atlas_ec=$?; fi; \
 printf '%s\\n' {mark}; printf '%s\\n' {mark} >&2; exit ${{__atlas_ec:-1}} )",
         dir = shell_quote(&dir),
         mark = shell_quote(END_MARK),
         shell = shell.program(),
         fresh = FRESH_SHELL,
+        env = path.assignments(),
     )
 }
 
@@ -548,6 +559,7 @@ const EXECUTE_GRACE: Duration = Duration::from_secs(5);
 /// The script is one line: the shell reads it whole before running it.
 pub(crate) fn wrap_execute(
     shell: Shell,
+    path: &CommandPath,
     command: &str,
     cwd_rel: &str,
     limit: u64,
@@ -566,19 +578,20 @@ command -v stdbuf >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1 && comma
 printf '%s\\n' {run} && {{ \
 stdbuf -o0 head -c {limit} < \"$__atlas_d/o\" > \"$__atlas_d/O\" & __atlas_po=$!; \
 stdbuf -o0 head -c {limit} < \"$__atlas_d/e\" > \"$__atlas_d/E\" & __atlas_pe=$!; \
-timeout -k 1 {secs} {shell} -c 'cd -- \"$1\" || exit; {fresh} {shell} -c \"$2\" < /dev/null; echo $? > \"$3\"' {shell} {dir} {cmd} \"$__atlas_d/x\" \
+timeout -k 1 {secs} {shell} -c 'cd -- \"$1\" || exit; {fresh} {env} {shell} -c \"$2\" < /dev/null; echo $? > \"$3\"' {shell} {dir} {cmd} \"$__atlas_d/x\" \
 > \"$__atlas_d/o\" 2> \"$__atlas_d/e\" < /dev/null; __atlas_ec=$?; \
 ( sleep 0.2; kill $__atlas_po $__atlas_pe ) >/dev/null 2>&1 & __atlas_k=$!; \
 wait $__atlas_po $__atlas_pe 2>/dev/null; kill $__atlas_k 2>/dev/null; \
 __atlas_x=$(cat \"$__atlas_d/x\" 2>/dev/null); \
-printf '%s %s %s %s %s\\n' {env} \"$__atlas_ec\" \"${{__atlas_x:--}}\" \"$(wc -c < \"$__atlas_d/O\")\" \"$(wc -c < \"$__atlas_d/E\")\"; \
+printf '%s %s %s %s %s\\n' {envelope} \"$__atlas_ec\" \"${{__atlas_x:--}}\" \"$(wc -c < \"$__atlas_d/O\")\" \"$(wc -c < \"$__atlas_d/E\")\"; \
 head -c {keep} \"$__atlas_d/O\" | base64 -w 0; echo; \
 head -c {keep} \"$__atlas_d/E\" | base64 -w 0; echo; \
 printf '%s\\n' {done}; }}; \
 [ -n \"$__atlas_d\" ] && rm -rf \"$__atlas_d\"",
         fresh = FRESH_SHELL,
+        env = path.assignments(),
         run = shell_quote(RUN_MARK),
-        env = shell_quote(ENVELOPE_MARK),
+        envelope = shell_quote(ENVELOPE_MARK),
         done = shell_quote(DONE_MARK),
         dir = shell_quote(&dir),
         cmd = shell_quote(command),
@@ -791,6 +804,7 @@ impl DaytonaSandbox {
         let limit = atlas_sandbox_sdk::overflow_limit(req.max_output_bytes);
         let command = wrap_command(
             self.settings.shell,
+            &self.settings.path,
             &req.command,
             &req.relative_cwd()?,
             limit,
@@ -965,6 +979,7 @@ impl DaytonaSandbox {
             .saturating_add(1);
         let script = wrap_execute(
             self.settings.shell,
+            &self.settings.path,
             &req.command,
             &req.relative_cwd()?,
             limit,
@@ -1217,13 +1232,19 @@ mod tests {
 
     #[test]
     fn command_is_quoted_and_subshelled() {
-        let w = wrap_command(Shell::Bash, "echo 'hi' && exit 3", "my dir/x", 8000);
+        let w = wrap_command(
+            Shell::Bash,
+            &CommandPath::default(),
+            "echo 'hi' && exit 3",
+            "my dir/x",
+            8000,
+        );
         assert!(
             w.starts_with("( if cd -- 'semantic/my dir/x'; then "),
             "{w}"
         );
         assert_eq!(
-            w.matches(" /bin/bash -c 'echo '\\''hi'\\'' && exit 3'")
+            w.matches(" TZ=UTC /bin/bash -c 'echo '\\''hi'\\'' && exit 3'")
                 .count(),
             2,
             "bounded and fallback runs: {w}"
@@ -1237,6 +1258,7 @@ mod tests {
     fn execute_script_is_one_line_and_quoted() {
         let w = wrap_execute(
             Shell::Bash,
+            &CommandPath::default(),
             "echo 'hi'",
             "my dir",
             8000,

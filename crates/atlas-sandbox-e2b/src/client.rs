@@ -465,7 +465,15 @@ impl Client {
             process: ProcessConfig {
                 cmd,
                 args,
-                envs: BTreeMap::new(),
+                // The same environment as on every backend (the operator's `path` aside):
+                // constants only, nothing of the host's.
+                envs: self
+                    .cfg
+                    .path
+                    .env()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect(),
                 cwd: Some(cwd),
             },
             stdin: false,

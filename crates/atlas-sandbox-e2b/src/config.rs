@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use atlas_sandbox_sdk::{Error, HumanDuration, Result, Secret, Shell};
+use atlas_sandbox_sdk::{CommandPath, Error, HumanDuration, Result, Secret, Shell};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -66,6 +66,11 @@ pub struct E2bConfig {
     /// sandbox's setup and makes the backend unhealthy, naming the template.
     #[serde(default)]
     pub shell: Shell,
+    /// The `PATH` each command starts with (default "/usr/bin:/bin", as on every backend). Its
+    /// other variables are the same everywhere too (`HOME=/tmp`, `LANG=C.UTF-8`, `TERM=dumb`,
+    /// `TZ=UTC`, ...); list a template's own tool folders here (`/usr/local/bin:/usr/bin:/bin`).
+    #[serde(default)]
+    pub path: CommandPath,
     /// Sessions that last: an idle session's sandbox (and every session's at shutdown) is paused
     /// instead of deleted, and its next call resumes it with its files. The sandbox is also
     /// created with auto-pause, so when its lifetime ends E2B pauses it rather than killing it.
@@ -122,6 +127,7 @@ pub(crate) struct Resolved {
     pub(crate) request_timeout: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) shell: Shell,
+    pub(crate) path: CommandPath,
     pub(crate) policy: atlas_sandbox_sdk::SessionPolicy,
 }
 
@@ -258,6 +264,7 @@ impl E2bConfig {
             metadata: self.metadata,
             request_timeout: self.request_timeout.get(),
             shell: self.shell,
+            path: self.path,
             idle_timeout: self.idle_timeout.get(),
         })
     }

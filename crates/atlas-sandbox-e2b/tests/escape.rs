@@ -19,7 +19,7 @@ async fn applicable_escape_rows_hold() {
         .not_applicable(
             "I1",
             "the emulator's commands can read the host's /proc (a VM has its own); the client's part, \
-             that no variable is sent to the sandbox, is checked on the wire in tests/round_trips.rs",
+             that only the constants of COMMAND_ENV are sent to the sandbox, is checked on the wire in tests/round_trips.rs",
         )
         .not_applicable("N1", VM_ONLY)
         .not_applicable("R1", VM_ONLY)

@@ -124,9 +124,17 @@ async fn first_command_costs_four_round_trips_and_the_next_one() {
         u32::from_be_bytes([start.body[1], start.body[2], start.body[3], start.body[4]]) as usize;
     assert_eq!(start.body.len(), 5 + len);
     let msg: serde_json::Value = serde_json::from_slice(&start.body[5..]).unwrap();
+    // The only variables sent are the constants every backend's commands start with.
+    let envs = serde_json::Value::Object(
+        atlas_sandbox_sdk::CommandPath::default()
+            .env()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.into()))
+            .collect(),
+    );
     assert_eq!(
         msg,
-        serde_json::json!({"process": {"cmd": "/bin/bash", "args": ["-c", "ls"], "cwd": "/home/user/semantic"}, "stdin": false})
+        serde_json::json!({"process": {"cmd": "/bin/bash", "args": ["-c", "ls"], "envs": envs, "cwd": "/home/user/semantic"}, "stdin": false})
     );
 
     // The next command is one request.

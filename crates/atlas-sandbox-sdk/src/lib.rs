@@ -45,7 +45,9 @@ pub use semantic::{
     CollectLimits, CollectedDir, CollectedFile, CollectedLayer, FileTime, SemanticLayer,
     SkippedEntry,
 };
-pub use shell::{COMMAND_ENV, Shell, is_plain_word_byte, shell_quote};
+pub use shell::{
+    COMMAND_ENV, CommandPath, DEFAULT_COMMAND_PATH, Shell, is_plain_word_byte, shell_quote,
+};
 
 /// Re-exported so backend crates implement the traits with the same macro version.
 pub use async_trait::async_trait;

@@ -25,6 +25,106 @@ pub const COMMAND_ENV: &[(&str, &str)] = &[
     ("TZ", "UTC"),
 ];
 
+/// The `PATH` of [`COMMAND_ENV`]: where a command finds its programs on every backend.
+pub const DEFAULT_COMMAND_PATH: &str = "/usr/bin:/bin";
+
+/// The `path` key of a remote backend's table: the `PATH` its commands start with. A vendor's
+/// image puts its own tools elsewhere (`/usr/local/bin`, a runtime's folder); the default is
+/// [`DEFAULT_COMMAND_PATH`], so a command answers there as on every other backend, and an
+/// operator whose template keeps tools elsewhere lists those folders here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CommandPath(String);
+
+impl CommandPath {
+    /// The value, as `PATH` gets it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// [`COMMAND_ENV`] with this `PATH`: the environment a remote command is started with.
+    /// Only these constants and the operator's `path` go to the sandbox, never the host's own.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        COMMAND_ENV
+            .iter()
+            .map(|&(k, v)| {
+                (
+                    k,
+                    if k == "PATH" {
+                        self.0.clone()
+                    } else {
+                        v.to_owned()
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// [`Self::env`] as `K=V` words, to put before a command (`PATH=/usr/bin:/bin HOME=/tmp …
+    /// /bin/bash -c …`) for a backend that can only send a script. Every value is plain words
+    /// ([`is_plain_word_byte`]), so the line needs no quoting and may sit inside quotes.
+    pub fn assignments(&self) -> String {
+        self.env()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl JsonSchema for CommandPath {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CommandPath".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^/[A-Za-z0-9_.,=+%@/-]*(:/[A-Za-z0-9_.,=+%@/-]*)*$",
+            "description": "The PATH commands start with: absolute folders separated by ':' (default \"/usr/bin:/bin\", as on every backend).",
+            "default": DEFAULT_COMMAND_PATH,
+            "examples": ["/usr/bin:/bin", "/usr/local/bin:/usr/bin:/bin"]
+        })
+    }
+}
+
+impl Default for CommandPath {
+    fn default() -> Self {
+        CommandPath(DEFAULT_COMMAND_PATH.to_owned())
+    }
+}
+
+impl TryFrom<String> for CommandPath {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("path must not be empty (the default is \"/usr/bin:/bin\")".to_owned());
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !c.is_ascii() || !is_plain_word_byte(*c as u8))
+        {
+            return Err(format!(
+                "path may hold only letters, digits and `_ . / , : = + % @ -` (it is put on a \
+                 command line unquoted); {c:?} is not allowed"
+            ));
+        }
+        if let Some(bad) = s.split(':').find(|d| !d.starts_with('/')) {
+            return Err(format!(
+                "path must list absolute folders separated by ':'; {bad:?} is not absolute"
+            ));
+        }
+        Ok(CommandPath(s))
+    }
+}
+
+impl From<CommandPath> for String {
+    fn from(p: CommandPath) -> String {
+        p.0
+    }
+}
+
 /// `shell = "bash" | "sh"` in a backend's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -125,6 +225,35 @@ pub fn shell_quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_path_is_validated_and_only_replaces_path() {
+        let p = CommandPath::default();
+        assert_eq!(p.as_str(), "/usr/bin:/bin");
+        assert_eq!(p.env().len(), COMMAND_ENV.len());
+        let custom: CommandPath = serde_json::from_str("\"/usr/local/bin:/usr/bin:/bin\"").unwrap();
+        let env = custom.env();
+        assert!(env.contains(&("PATH", "/usr/local/bin:/usr/bin:/bin".to_owned())));
+        assert!(env.contains(&("TERM", "dumb".to_owned())));
+        assert_eq!(
+            CommandPath::default().assignments(),
+            "PATH=/usr/bin:/bin HOME=/tmp LANG=C.UTF-8 USER=user SHELL=/bin/bash TERM=dumb TZ=UTC"
+        );
+        for bad in [
+            "\"\"",
+            "\"bin:/usr/bin\"",
+            "\"/usr/bin:\"",
+            "\"/a\\nb\"",
+            "\"/a b\"",
+            "\"/a'b\"",
+            "\"/a$b\"",
+        ] {
+            let e = serde_json::from_str::<CommandPath>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("path"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn defaults_to_bash_and_parses_both() {

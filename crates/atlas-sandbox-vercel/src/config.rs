@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use atlas_sandbox_sdk::{Error, HumanDuration, Result, Secret, Shell};
+use atlas_sandbox_sdk::{CommandPath, Error, HumanDuration, Result, Secret, Shell};
 use base64::Engine as _;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -90,6 +90,11 @@ pub struct VercelConfig {
     /// sandbox's setup and makes the backend unhealthy, naming the runtime.
     #[serde(default)]
     pub shell: Shell,
+    /// The `PATH` each command starts with (default "/usr/bin:/bin", as on every backend). Its
+    /// other variables are the same everywhere too (`HOME=/tmp`, `LANG=C.UTF-8`, `TERM=dumb`,
+    /// `TZ=UTC`, ...); list a runtime's own tool folders here (`/usr/local/bin:/usr/bin:/bin`).
+    #[serde(default)]
+    pub path: CommandPath,
     /// Keep a session's sandbox across idle periods and restarts: a persistent Vercel sandbox
     /// whose session is stopped when idle (the vendor snapshots its filesystem) and resumed by
     /// name on the next call, `/tmp` included.
@@ -152,6 +157,7 @@ impl Default for VercelConfig {
             network_policy: NetworkPolicy::DenyAll,
             allowed_domains: Vec::new(),
             shell: Shell::Bash,
+            path: CommandPath::default(),
             persistent: false,
             pool_size: 0,
             pools: BTreeMap::new(),

@@ -75,6 +75,7 @@ pub fn build_plugin(
                 network_policy: config.network_policy,
                 allowed_domains: config.allowed_domains.clone(),
                 shell: config.shell,
+                path: config.path.clone(),
                 snapshot_expiration_ms: config.snapshot_expiration_ms(),
             },
             shell_missing: std::sync::Mutex::new(None),

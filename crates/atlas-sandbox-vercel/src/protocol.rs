@@ -108,7 +108,8 @@ pub(crate) struct RunCommand<'a> {
     pub(crate) command: &'a str,
     pub(crate) args: [&'a str; 2],
     pub(crate) cwd: &'a str,
-    /// Always empty: nothing of the host's environment (or its secrets) enters the microVM.
+    /// `atlas_sandbox_sdk::COMMAND_ENV` with the configured `PATH`: constants only, so nothing
+    /// of the host's environment (or its secrets) enters the microVM.
     pub(crate) env: BTreeMap<String, String>,
     pub(crate) sudo: bool,
     /// `Some(true)` streams ndjson until the command ends; absent is the detached mode.

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use atlas_sandbox_cloud::{SessionSlot, sandbox_tags, spawn_cleanup};
 use atlas_sandbox_sdk::{
-    CappedBuffer, CollectLimits, Error, ErrorKind, ExecOutput, ExecRequest, HealthStatus,
-    PluginContext, Result, Sandbox, SandboxPlugin, SecurityProfile, SemanticLayer, Shell,
-    SweepReport, TIMEOUT_EXIT_CODE, async_trait,
+    CappedBuffer, CollectLimits, CommandPath, Error, ErrorKind, ExecOutput, ExecRequest,
+    HealthStatus, PluginContext, Result, Sandbox, SandboxPlugin, SecurityProfile, SemanticLayer,
+    Shell, SweepReport, TIMEOUT_EXIT_CODE, async_trait,
 };
 use bytes::Bytes;
 
@@ -68,6 +68,8 @@ pub(crate) struct Settings {
     pub(crate) network_policy: NetworkPolicy,
     pub(crate) allowed_domains: Vec<String>,
     pub(crate) shell: Shell,
+    /// The `PATH` of the environment every command starts with.
+    pub(crate) path: CommandPath,
     /// `snapshotExpiration` of persistent sandboxes, in ms (0: never).
     pub(crate) snapshot_expiration_ms: u64,
 }
@@ -351,6 +353,7 @@ impl VercelSandbox {
             client: &self.shared.client,
             session_id: &s.id,
             shell: self.shared.settings.shell,
+            path: &self.shared.settings.path,
             req,
             start: Instant::now(),
             deadline: tokio::time::Instant::from_std(later(
@@ -566,6 +569,7 @@ async fn restore_metadata(shared: &Shared, session: &Session, chunks: &[String])
             client: &shared.client,
             session_id: &session.id,
             shell: Shell::Sh,
+            path: &shared.settings.path,
             req: &req,
             start: Instant::now(),
             deadline: tokio::time::Instant::from_std(later(
@@ -597,6 +601,7 @@ async fn probe_shell(shared: &Shared, session: &Session) -> Result<()> {
         client: &shared.client,
         session_id: &session.id,
         shell,
+        path: &shared.settings.path,
         req: &req,
         start: Instant::now(),
         deadline: tokio::time::Instant::from_std(later(
@@ -719,6 +724,7 @@ struct Runner<'a> {
     client: &'a VercelClient,
     session_id: &'a str,
     shell: Shell,
+    path: &'a CommandPath,
     req: &'a ExecRequest,
     start: Instant,
     /// Our own deadline: the command's timeout plus a grace for the vendor to report it.
@@ -737,7 +743,14 @@ impl Runner<'_> {
             command: self.shell.program(),
             args: ["-c", &self.req.command],
             cwd,
-            env: BTreeMap::new(),
+            // The same environment as on every backend (the operator's `path` aside):
+            // constants only, nothing of the host's.
+            env: self
+                .path
+                .env()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
             sudo: false,
             wait: wait.then_some(true),
             logs: wait.then_some(true),
@@ -1016,6 +1029,7 @@ mod tests {
             network_policy: NetworkPolicy::DenyAll,
             allowed_domains: vec![],
             shell: Shell::Bash,
+            path: CommandPath::default(),
             snapshot_expiration_ms: 0,
         };
         assert_eq!(

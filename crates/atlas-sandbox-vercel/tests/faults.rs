@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use atlas_sandbox_sdk::{ErrorKind, ExecRequest, SandboxPlugin};
 use common::eventually;
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_zero_exit_keeps_code_stdout_and_stderr() {
@@ -353,7 +352,20 @@ async fn commands_get_no_host_environment_or_token() {
     let out = sb.exec(ExecRequest::new("env")).await.expect("env");
     assert!(!out.stdout_str().contains(common::TOKEN));
     assert!(!out.stdout_str().contains("team_test"));
-    assert_eq!(s.last_request_body()["env"], json!({}));
+    // Only the constants every backend's commands start with are sent.
+    let want = serde_json::Value::Object(
+        atlas_sandbox_sdk::CommandPath::default()
+            .env()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.into()))
+            .collect(),
+    );
+    assert_eq!(s.last_request_body()["env"], want);
+    assert!(
+        out.stdout_str().contains("TERM=dumb\n"),
+        "{}",
+        out.stdout_str()
+    );
     sb.close().await.expect("close");
 }
 

@@ -96,11 +96,19 @@ async fn session_setup_is_four_round_trips_and_close_is_two() {
     assert_eq!(create["tags"]["atlas-sandbox-instance"], "test-instance");
     assert!(create["name"].as_str().unwrap_or("").starts_with("atlas-"));
     let cmd = all[4].json().expect("cmd body");
+    // The only variables sent are the constants every backend's commands start with.
+    let env = serde_json::Value::Object(
+        atlas_sandbox_sdk::CommandPath::default()
+            .env()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.into()))
+            .collect(),
+    );
     assert_eq!(
         cmd,
         serde_json::json!({
             "command": "/bin/bash", "args": ["-c", "ls"], "cwd": "/vercel/sandbox/semantic",
-            "env": {}, "sudo": false, "wait": true, "logs": true, "timeout": 10_000
+            "env": env, "sudo": false, "wait": true, "logs": true, "timeout": 10_000
         })
     );
     let write = &all[write_at];
