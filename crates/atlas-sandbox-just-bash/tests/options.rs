@@ -160,7 +160,43 @@ fn files_and_listing() {
         stdout("mkdir -pv d/e | head -1"),
         "mkdir: created directory 'd'\n"
     );
-    refused("ls -C", "ls", "-C");
+    // GNU's layouts off a terminal: 80 columns or an exported COLUMNS, tab stops every 8
+    // (recorded from GNU ls 9.1).
+    let files =
+        "mkdir lay && cd lay && touch alpha beta_long_name gamma delta_x epsilon_yy zeta && ";
+    assert_eq!(
+        stdout(&format!("{files}COLUMNS=30 ls -C")),
+        "alpha\t\tepsilon_yy\nbeta_long_name\tgamma\ndelta_x\t\tzeta\n"
+    );
+    assert_eq!(
+        stdout(&format!("{files}export COLUMNS=30; ls -x")),
+        "alpha\t beta_long_name\ndelta_x  epsilon_yy\ngamma\t zeta\n"
+    );
+    assert_eq!(
+        stdout(&format!("{files}COLUMNS=30 ls -m")),
+        "alpha, beta_long_name,\ndelta_x, epsilon_yy, gamma,\nzeta\n"
+    );
+    // Not exported: not seen.
+    assert_eq!(
+        stdout(&format!("{files}COLUMNS=30; ls -CQF")),
+        "\"alpha\"  \"beta_long_name\"  \"delta_x\"  \"epsilon_yy\"  \"gamma\"  \"zeta\"\n"
+    );
+    refused("ls -w 40", "ls", "-w");
+    // expand and tac -s/-b as GNU coreutils 9.1 print them.
+    assert_eq!(
+        stdout(
+            "printf 'a\\tb\\tc\\n12345678\\ty\\nab\\bc\\td\\n' | expand -t 2,5 | od -c | head -2"
+        ),
+        "0000000   a       b           c  \\n   1   2   3   4   5   6   7   8    \n0000020   y  \\n   a   b  \\b   c               d  \\n\n"
+    );
+    assert_eq!(
+        stdout("printf '  \\ta\\tb\\n' | expand -i"),
+        "        a\tb\n"
+    );
+    assert_eq!(stdout("printf 'a,b,c\\n' | tac -s,"), "c\nb,a,");
+    assert_eq!(stdout("printf 'a,b,c\\n' | tac -b -s,"), ",c\n,ba");
+    assert_eq!(stdout("printf 'a\\nb\\n' | tac -b"), "\n\nba");
+    refused("tac -r -s x", "tac", "-r");
     refused(
         "ls --time-style=locale-xyz",
         "ls",

@@ -18,6 +18,7 @@ mod date_parse;
 mod diff;
 mod diff_seq;
 mod du;
+mod expand;
 mod expr;
 mod files;
 mod fold;
@@ -25,6 +26,7 @@ mod grep;
 mod hashsum;
 mod jq;
 mod jq_bound;
+mod ls;
 mod matcher;
 mod od;
 mod opts;
@@ -76,6 +78,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "tr" => text::tr,
         "tee" => text::tee,
         "tac" => text::tac,
+        "expand" => expand::expand,
         "rev" => text::rev,
         "nl" => text::nl,
         "seq" => text::seq,
@@ -89,7 +92,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "egrep" => grep::egrep,
         "fgrep" => grep::fgrep,
         "find" => walk::find,
-        "ls" => walk::ls,
+        "ls" => ls::ls,
         "tree" => tree::tree,
         "basename" => files::basename,
         "dirname" => files::dirname,

@@ -1131,22 +1131,61 @@ pub(super) fn tee(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     Ok(st)
 }
 
+const TAC: Spec = Spec::new(
+    "tac",
+    "bs:",
+    &[("before", 'b', Arg::No), ("separator", 's', Arg::Required)],
+)
+.gnu("brs:", &["before", "regex", "separator", "help", "version"]);
+
+/// `tac`: records (lines, or ended by `-s SEP`; with `-b` begun by it) in reverse order.
 pub(super) fn tac(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
-    let files = match ctx.opts(&Spec::new("tac", "", &[]), args) {
-        Ok((_, files)) => files,
+    let (flags, files) = match ctx.opts(&TAC, args) {
+        Ok(x) => x,
         Err(st) => return Ok(st),
     };
+    let mut sep = b"\n".to_vec();
+    let mut before = false;
+    for (c, v) in flags {
+        match c {
+            'b' => before = true,
+            _ => sep = v.unwrap_or_default().into_bytes(),
+        }
+    }
     let (inputs, failed) = ctx.read_all("tac", &files);
     let mut out = Vec::new();
     for (_, d) in &inputs {
-        let mut ls = lines(d);
-        ls.reverse();
-        for l in ls {
-            out.extend_from_slice(l);
+        let mut records = tac_records(d, &sep, before);
+        records.reverse();
+        for r in records {
+            out.extend_from_slice(r);
         }
     }
     ctx.io.out(&out);
     Ok(i32::from(failed))
+}
+
+/// `data` cut after each `sep` (or, `before`, at each `sep`), nothing lost or added. An empty
+/// `sep` cuts nowhere (GNU prints such input unchanged).
+fn tac_records<'a>(data: &'a [u8], sep: &[u8], before: bool) -> Vec<&'a [u8]> {
+    if sep.is_empty() {
+        return vec![data];
+    }
+    let mut records = Vec::new();
+    let (mut start, mut at) = (0, 0);
+    while let Some(p) = data[at..].windows(sep.len()).position(|w| w == sep) {
+        let found = at + p;
+        let end = if before { found } else { found + sep.len() };
+        if end > start {
+            records.push(&data[start..end]);
+        }
+        start = end;
+        at = found + sep.len();
+    }
+    if start < data.len() {
+        records.push(&data[start..]);
+    }
+    records
 }
 
 pub(super) fn rev(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
