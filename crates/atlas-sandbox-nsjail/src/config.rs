@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::ID;
 
 /// Configuration of the nsjail backend. Every key is optional; the defaults give a jail with no
-/// network, a read-only semantic layer, a 16 MiB `/tmp`, 64 processes, 512 MiB of address space
-/// and the shipped seccomp policy.
+/// network, the semantic layer as a per-sandbox overlay, a 16 MiB `/tmp` kept between the
+/// sandbox's commands, 64 processes, 512 MiB of address space and the shipped seccomp policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NsjailConfig {
@@ -34,10 +34,17 @@ pub struct NsjailConfig {
     pub max_file_size_mb: u64,
     /// Most open file descriptors per process (RLIMIT_NOFILE).
     pub max_open_files: u64,
-    /// Size of the jail's private, writable `/tmp` (a tmpfs) in MiB.
+    /// Size of the jail's private, writable `/tmp` (a tmpfs) in MiB; with `layer = "overlay"`
+    /// the layer's changes count against it too (one budget per sandbox).
     pub tmpfs_size_mb: u64,
-    /// Most files and directories in the jail's `/tmp` (the tmpfs `nr_inodes`).
+    /// Most files and directories in the jail's `/tmp` (the tmpfs `nr_inodes`), with the
+    /// layer's changes under `layer = "overlay"`.
     pub tmpfs_max_inodes: u64,
+    /// How `/semantic` and `/tmp` behave across a sandbox's commands: "overlay" (the default:
+    /// writes to the layer and to `/tmp` succeed, stay in the sandbox's own tmpfs and are seen
+    /// by its next commands; the host's files are never touched) or "read-only" (the host's
+    /// layer bound read-only, a fresh `/tmp` per command, nothing kept between commands).
+    pub layer: LayerMode,
     /// The seccomp policy: "on" (the shipped config/nsjail/explore.kafel), "off", or the path of
     /// a kafel policy file.
     pub seccomp: String,
@@ -67,6 +74,19 @@ pub struct NsjailConfig {
     /// `/bin/sh -c`). With "bash" the backend is unhealthy when the jail has no bash: a
     /// `toolbox` jail (busybox has no bash) needs `shell = "sh"`.
     pub shell: Shell,
+}
+
+/// How the semantic layer (and `/tmp`) live across a sandbox's commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LayerMode {
+    /// An overlayfs over the host's layer, its changes and `/tmp` in a tmpfs of the sandbox's
+    /// own mount namespace, kept until the sandbox is closed.
+    #[default]
+    Overlay,
+    /// The host's layer bound read-only (a write fails with "Read-only file system") and a new
+    /// `/tmp` for every command.
+    ReadOnly,
 }
 
 /// Whether to add cgroup limits.
@@ -105,6 +125,7 @@ impl Default for NsjailConfig {
             max_open_files: 64,
             tmpfs_size_mb: 16,
             tmpfs_max_inodes: 1024,
+            layer: LayerMode::Overlay,
             seccomp: "on".to_owned(),
             cgroups: CgroupMode::Off,
             cgroup_cpu_ms_per_sec: 1000,

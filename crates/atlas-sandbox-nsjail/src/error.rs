@@ -37,6 +37,10 @@ pub(crate) enum NsjailError {
     },
     #[error("the setup probe jail did not finish within {0:?} (is the host overloaded?)")]
     ProbeTimeout(std::time::Duration),
+    #[error(
+        "the layer's overlay (layer = \"overlay\") could not be built, {0}; set layer = \"read-only\" in [plugins.nsjail] to run with the layer read-only and nothing kept between commands"
+    )]
+    State(String),
     #[error("the sandbox was closed")]
     Closed,
     #[error("cwd {0:?} is not a directory of the semantic layer")]
@@ -47,9 +51,10 @@ impl From<NsjailError> for Error {
     fn from(e: NsjailError) -> Self {
         let kind = match &e {
             // A jail that cannot be built: the command never ran, and no command will.
-            NsjailError::NotFound(_) | NsjailError::Cgroups(_) | NsjailError::Setup { .. } => {
-                ErrorKind::Unavailable
-            }
+            NsjailError::NotFound(_)
+            | NsjailError::Cgroups(_)
+            | NsjailError::Setup { .. }
+            | NsjailError::State(_) => ErrorKind::Unavailable,
             NsjailError::ProbeTimeout(_) => ErrorKind::Timeout,
             NsjailError::LayerUnreadable { .. } => ErrorKind::ConfigInvalid,
             NsjailError::Closed | NsjailError::BadCwd(_) => ErrorKind::InvalidRequest,

@@ -124,6 +124,18 @@ pub struct JailPlan<'a> {
     pub semantic_root: &'a Path,
     /// The kafel policy file to load, if seccomp is on.
     pub seccomp_policy: Option<&'a Path>,
+    /// With `layer = "overlay"`: the sandbox's kept state, which the jail binds instead of the
+    /// host's layer and a fresh `/tmp` (paths inside the sandbox's namespace).
+    pub state: Option<StatePaths<'a>>,
+}
+
+/// Where a sandbox's kept state is, in its own mount namespace.
+#[derive(Debug, Clone, Copy)]
+pub struct StatePaths<'a> {
+    /// The overlay of the layer.
+    pub layer: &'a Path,
+    /// The kept `/tmp`.
+    pub tmp: &'a Path,
 }
 
 /// A text-format string literal: printable ASCII as is, everything else octal-escaped, so any
@@ -200,6 +212,9 @@ impl JailPlan<'_> {
         line("# Identity: an explicit one-to-one map. A bare --user as root maps to host root.");
         let (out_uid, out_gid) = if self.maps_to_jail_uid() {
             (c.jail_uid, c.jail_gid)
+        } else if self.state.is_some() {
+            // nsjail starts in the sandbox's user namespace, where the host user is root.
+            (0, 0)
         } else {
             (self.host.euid, self.host.egid)
         };
@@ -260,11 +275,18 @@ impl JailPlan<'_> {
                 }
             }
         }
-        line(&format!(
-            "mount {{ src: {} dst: {} is_bind: true rw: false is_dir: true nosuid: true nodev: true noexec: true }}",
-            qp(self.semantic_root),
-            qs(SEMANTIC_MOUNT)
-        ));
+        match self.state {
+            Some(st) => line(&format!(
+                "mount {{ src: {} dst: {} is_bind: true rw: true is_dir: true nosuid: true nodev: true noexec: true }}",
+                qp(st.layer),
+                qs(SEMANTIC_MOUNT)
+            )),
+            None => line(&format!(
+                "mount {{ src: {} dst: {} is_bind: true rw: false is_dir: true nosuid: true nodev: true noexec: true }}",
+                qp(self.semantic_root),
+                qs(SEMANTIC_MOUNT)
+            )),
+        }
         // Device nodes need dev semantics on their mount; read-only does not stop writes to them.
         for dev in ["/dev/null", "/dev/zero", "/dev/urandom"] {
             line(&format!(
@@ -287,11 +309,17 @@ impl JailPlan<'_> {
         }
         // Executable, unlike `/semantic`: an agent runs the script it just wrote (`./x.sh`), as
         // bash allows; noexec would stop nothing that `bash x.sh` or awk cannot already do.
-        line(&format!(
-            "mount {{ dst: \"/tmp\" fstype: \"tmpfs\" options: \"size={},nr_inodes={},mode=1777\" rw: true is_dir: true nosuid: true nodev: true }}",
-            c.tmpfs_size_mb.saturating_mul(MIB),
-            c.tmpfs_max_inodes
-        ));
+        match self.state {
+            Some(st) => line(&format!(
+                "mount {{ src: {} dst: \"/tmp\" is_bind: true rw: true is_dir: true nosuid: true nodev: true }}",
+                qp(st.tmp)
+            )),
+            None => line(&format!(
+                "mount {{ dst: \"/tmp\" fstype: \"tmpfs\" options: \"size={},nr_inodes={},mode=1777\" rw: true is_dir: true nosuid: true nodev: true }}",
+                c.tmpfs_size_mb.saturating_mul(MIB),
+                c.tmpfs_max_inodes
+            )),
+        }
         for m in &c.extra_ro_mounts {
             line(&format!(
                 "mount {{ src: {} dst: {} is_bind: true rw: false nosuid: true nodev: true }}",
@@ -457,6 +485,7 @@ mod tests {
             host: &host,
             semantic_root: Path::new("/srv/atlas/semantic"),
             seccomp_policy: Some(Path::new("/run/atlas-nsjail-x/explore.kafel")),
+            state: None,
         };
         let text = plan.render();
         golden("default-root.cfg", &text);
@@ -482,6 +511,7 @@ mod tests {
             host: &host,
             semantic_root: Path::new("/srv/atlas/semantic"),
             seccomp_policy: None,
+            state: None,
         };
         let text = plan.render();
         golden("unprivileged-no-seccomp.cfg", &text);
@@ -518,6 +548,7 @@ mod tests {
             host: &host,
             semantic_root: Path::new("/srv/a \"quoted\"\n dir"),
             seccomp_policy: Some(Path::new("/etc/atlas/strict.kafel")),
+            state: None,
         };
         let text = plan.render();
         golden("toolbox-cgroups-v1.cfg", &text);
@@ -556,6 +587,7 @@ mod tests {
             host: &host,
             semantic_root: Path::new("/s"),
             seccomp_policy: None,
+            state: None,
         }
         .render();
         assert!(text.contains(

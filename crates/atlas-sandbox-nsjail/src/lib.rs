@@ -19,12 +19,13 @@ pub mod locate;
 pub mod log;
 mod plugin;
 mod sandbox;
+mod state;
 
 use atlas_sandbox_sdk::{
     PluginContext, PluginDescriptor, PluginFactory, Result, SandboxPlugin, SecurityProfile,
 };
 
-pub use config::{CgroupMode, ExtraMount, NsjailConfig, Seccomp};
+pub use config::{CgroupMode, ExtraMount, LayerMode, NsjailConfig, Seccomp};
 pub use plugin::{EXPLORE_POLICY, NsjailPlugin, security_of};
 pub use sandbox::NsjailSandbox;
 

@@ -212,13 +212,21 @@ pub fn security_of(config: &NsjailConfig) -> SecurityProfile {
     if !config.extra_ro_mounts.is_empty() {
         caveats.push("extra read-only host paths are mounted (extra_ro_mounts)".to_owned());
     }
+    let layer = match config.layer {
+        crate::config::LayerMode::Overlay => {
+            "the semantic layer as a per-sandbox overlay (changes kept in the sandbox's tmpfs, \
+             host files untouched)"
+        }
+        crate::config::LayerMode::ReadOnly => "a read-only semantic layer",
+    };
     SecurityProfile {
         network_isolation: true,
         filesystem_isolation: true,
         unprivileged_execution: true,
-        description: "a fresh nsjail per command: new user, mount, pid, net, ipc and uts \
-                      namespaces, a read-only semantic layer, rlimits and a seccomp policy"
-            .to_owned(),
+        description: format!(
+            "a fresh nsjail per command: new user, mount, pid, net, ipc and uts namespaces, \
+             {layer}, rlimits and a seccomp policy"
+        ),
         caveats,
     }
 }
@@ -264,12 +272,14 @@ impl NsjailPlugin {
         host: &'a HostFacts,
         root: &'a Path,
         policy: Option<&'a Path>,
+        state: Option<crate::jail::StatePaths<'a>>,
     ) -> JailPlan<'a> {
         JailPlan {
             config: &self.config,
             host,
             semantic_root: root,
             seccomp_policy: policy,
+            state,
         }
     }
 }

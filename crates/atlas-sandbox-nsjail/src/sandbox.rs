@@ -1,5 +1,5 @@
-//! One sandbox: a private directory holding the generated nsjail config (and the policy), and a
-//! fresh jail per exec.
+//! One sandbox: a private directory holding the generated nsjail config (and the policy), a
+//! fresh jail per exec, and with `layer = "overlay"` the state its jails share (`state.rs`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -14,19 +14,25 @@ use tempfile::TempDir;
 
 use crate::ID;
 use crate::access;
-use crate::config::Seccomp;
+use crate::config::{LayerMode, Seccomp};
 use crate::error::NsjailError;
 use crate::jail::{SEMANTIC_MOUNT, exec_args};
 use crate::log::{JailOutcome, parse};
 use crate::plugin::{EXPLORE_POLICY, NsjailPlugin};
+use crate::state::{SessionState, StateSpec};
 
 /// The file names inside the sandbox directory.
 const CONFIG_FILE: &str = "jail.cfg";
 const POLICY_FILE: &str = "explore.kafel";
 
-/// A sandbox over one semantic layer. Nothing runs between execs; `close` removes the directory.
+/// A sandbox over one semantic layer. No command runs between execs (with `layer = "overlay"`
+/// a holder process keeps the sandbox's namespace); `close` ends it and removes the directory.
 #[derive(Debug)]
 pub struct NsjailSandbox {
+    /// The kept state (`layer = "overlay"`): dropped, it is gone.
+    state: Mutex<Option<SessionState>>,
+    /// Its namespaces, which every jail is started in.
+    namespaces: Vec<std::sync::Arc<std::os::fd::OwnedFd>>,
     nsjail: PathBuf,
     root: PathBuf,
     dir_path: PathBuf,
@@ -92,10 +98,48 @@ impl NsjailSandbox {
             Seccomp::File(p) => Some(p),
             Seccomp::Off => None,
         };
-        let text = plugin.plan(&host, &root, policy.as_deref()).render();
+        let (uid, gid) = if host.euid == 0 {
+            (plugin.config().jail_uid, plugin.config().jail_gid)
+        } else {
+            (host.euid, host.egid)
+        };
+        let enter = access::jail_can_enter(&root, uid, gid, host.euid == 0);
+        let state = match plugin.config().layer {
+            LayerMode::ReadOnly => None,
+            LayerMode::Overlay => {
+                use std::os::unix::fs::MetadataExt;
+                let c = plugin.config();
+                let top = std::fs::metadata(&root).ok();
+                let spec = StateSpec {
+                    dir: &dir_path,
+                    lower: &root,
+                    size_bytes: c.tmpfs_size_mb.saturating_mul(1024 * 1024),
+                    inodes: c.tmpfs_max_inodes,
+                    top_mode: top.as_ref().map_or(0o755, |m| m.mode()),
+                    top_times: top.as_ref().map_or([(0, 0); 2], |m| {
+                        [(m.atime(), m.atime_nsec()), (m.mtime(), m.mtime_nsec())]
+                    }),
+                    top_owner: (host.euid == 0 && enter == access::Access::Yes)
+                        .then_some((c.jail_uid, c.jail_gid)),
+                    map_root_to: (host.euid != 0).then_some((host.euid, host.egid)),
+                };
+                Some(SessionState::start(&spec).map_err(|e| NsjailError::State(e.to_string()))?)
+            }
+        };
+        let paths = state.as_ref().map(|s| crate::jail::StatePaths {
+            layer: s.layer(),
+            tmp: s.tmp(),
+        });
+        let text = plugin.plan(&host, &root, policy.as_deref(), paths).render();
+        let namespaces = state
+            .as_ref()
+            .map(|s| s.namespaces().to_vec())
+            .unwrap_or_default();
         let config_file = dir_path.join(CONFIG_FILE);
         std::fs::write(&config_file, text).map_err(workdir_err(&config_file))?;
         let sandbox = NsjailSandbox {
+            state: Mutex::new(state),
+            namespaces,
             nsjail,
             root: root.clone(),
             dir_path,
@@ -106,12 +150,7 @@ impl NsjailSandbox {
             time_limit: plugin.config().time_limit.get(),
             shell: plugin.config().shell,
         };
-        let (uid, gid) = if host.euid == 0 {
-            (plugin.config().jail_uid, plugin.config().jail_gid)
-        } else {
-            (host.euid, host.egid)
-        };
-        if access::jail_can_enter(&root, uid, gid, host.euid == 0) == access::Access::Yes {
+        if enter == access::Access::Yes {
             return Ok(sandbox);
         }
         // The bits say no, or an ACL may change their answer: ask a jail, so that a layer the
@@ -191,7 +230,7 @@ impl NsjailSandbox {
         let n = self.next_exec.fetch_add(1, Ordering::Relaxed);
         let log_path = self.dir_path.join(format!("exec-{n}.log"));
         let _log_guard = RemoveOnDrop(log_path.clone());
-        let spec = ProcessSpec::new(&self.nsjail)
+        let mut spec = ProcessSpec::new(&self.nsjail)
             .args(exec_args(
                 &self.config_file,
                 &log_path,
@@ -203,6 +242,9 @@ impl NsjailSandbox {
             .cwd("/")
             .timeout(timeout)
             .max_output_bytes(request.max_output_bytes);
+        for ns in &self.namespaces {
+            spec = spec.namespace(ns.clone());
+        }
         let result = process::run(&spec)
             .await
             .map_err(|source| NsjailError::Spawn {
@@ -267,6 +309,11 @@ impl Sandbox for NsjailSandbox {
 
     async fn close(&self) -> Result<()> {
         self.closed.store(true, Ordering::Release);
+        let state = match self.state.lock() {
+            Ok(mut g) => g.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        drop(state);
         let dir = match self.dir.lock() {
             Ok(mut g) => g.take(),
             Err(poisoned) => poisoned.into_inner().take(),

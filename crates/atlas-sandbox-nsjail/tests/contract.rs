@@ -123,7 +123,13 @@ async fn output_cap_and_deadline_come_from_the_request() {
 
 #[tokio::test]
 async fn concurrent_execs_are_independent() {
-    let Some(f) = Fixture::new("concurrent_execs_are_independent", cfg()).await else {
+    // With the default overlay a sandbox's jails share its /tmp on purpose (tests/overlay.rs);
+    // read-only, each jail has its own.
+    let config = NsjailConfig {
+        layer: atlas_sandbox_nsjail::LayerMode::ReadOnly,
+        ..cfg()
+    };
+    let Some(f) = Fixture::new("concurrent_execs_are_independent", config).await else {
         return;
     };
     let f = std::sync::Arc::new(f);
@@ -151,14 +157,21 @@ async fn close_is_idempotent_and_removes_everything() {
     let dir = f.sandbox.dir().to_path_buf();
     assert!(f.sandbox.config_file().is_file());
     f.run("true").await;
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+    let mut leftovers: Vec<_> = std::fs::read_dir(&dir)
         .expect("dir")
         .map(|e| e.expect("entry").file_name())
         .collect();
+    leftovers.sort();
+    // The config, the policy and the state's mount point (empty here: its tmpfs exists only in
+    // the sandbox's own mount namespace).
     assert_eq!(
-        leftovers.len(),
-        2,
-        "per-exec logs must be removed: {leftovers:?}"
+        leftovers,
+        ["explore.kafel", "jail.cfg", "state"],
+        "per-exec logs must be removed"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.join("state")).expect("state").count(),
+        0
     );
     f.sandbox.close().await.expect("close");
     f.sandbox.close().await.expect("close again");

@@ -49,6 +49,10 @@ pub struct ProcessSpec {
     /// streams output live). The runner waits for room in the channel, so a slow reader slows
     /// the child down, as a socket would; the deadline still applies while it waits.
     pub tap: Option<tokio::sync::mpsc::Sender<OutputChunk>>,
+    /// Namespaces the child joins (`setns`, in this order) before anything else: descriptors of
+    /// `/proc/<pid>/ns/<kind>` of a process that holds them. A user namespace goes first, so
+    /// that the child has the capabilities to join the mount namespace it owns.
+    pub namespaces: Vec<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 /// Which stream a chunk of output came from.
@@ -81,7 +85,16 @@ impl ProcessSpec {
             timeout: crate::exec::DEFAULT_TIMEOUT,
             max_output_bytes: crate::exec::DEFAULT_MAX_OUTPUT_BYTES,
             tap: None,
+            namespaces: Vec::new(),
         }
+    }
+
+    /// Joins the namespace open at `fd` before the program starts (see
+    /// [`ProcessSpec::namespaces`]).
+    #[must_use]
+    pub fn namespace(mut self, fd: std::sync::Arc<std::os::fd::OwnedFd>) -> Self {
+        self.namespaces.push(fd);
+        self
     }
 
     /// Sets `argv[0]` (by default the program's path).

@@ -197,3 +197,36 @@ async fn cwd_carries_on_nsjail() {
         Err(why) => eprintln!("SKIPPED: cwd_carries_on_nsjail: nsjail is unhealthy here: {why}"),
     }
 }
+
+/// A session's files carry too on nsjail (its default `layer = "overlay"`): `/tmp` and the
+/// layer's changes are seen by the session's next calls and by no other session.
+#[cfg(feature = "nsjail")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_carry_on_nsjail_sessions() {
+    let (_d, root) = example();
+    let host = match host("nsjail", serde_json::json!({}), &root).await {
+        Ok(h) => h,
+        Err(why) => {
+            eprintln!("SKIPPED: files_carry_on_nsjail_sessions: nsjail is unhealthy here: {why}");
+            return;
+        }
+    };
+    let a = session(&host, &root, "a");
+    let b = session(&host, &root, "b");
+    let out = run(
+        &a,
+        ExecRequest::new("echo kept > /tmp/k; echo new > notes.yml"),
+    )
+    .await;
+    assert_eq!(out.exit_code, 0, "{out:?}");
+    let out = run(&a, ExecRequest::new("cat /tmp/k notes.yml")).await;
+    assert_eq!(text(&out.stdout), "kept\nnew\n", "{out:?}");
+    let out = run(&b, ExecRequest::new("cat /tmp/k notes.yml 2>&1; echo $?")).await;
+    assert!(text(&out.stdout).ends_with("1\n"), "{out:?}");
+    assert!(
+        !root.join("notes.yml").exists(),
+        "the host's layer was written"
+    );
+    a.close(atlas_sandbox::CloseReason::Explicit).await;
+    b.close(atlas_sandbox::CloseReason::Explicit).await;
+}

@@ -271,10 +271,13 @@ pub async fn assert_processes_of_uid_end(uid: u32, what: &str) {
     );
 }
 
-/// Fails with `what` unless every nsjail child of this process goes away in time.
-pub async fn assert_nsjail_children_end(what: &str) {
+/// Fails with `what` unless every nsjail child of this process started with `config` (a
+/// sandbox's config file: other tests of this binary run jails of their own meanwhile) goes
+/// away in time.
+pub async fn assert_nsjail_children_end(config: &std::path::Path, what: &str) {
+    let needle = config.display().to_string();
     assert!(
-        eventually(SETTLE, || nsjail_children().is_empty()).await,
+        eventually(SETTLE, || nsjail_child_with(&needle).is_none()).await,
         "{what}"
     );
 }

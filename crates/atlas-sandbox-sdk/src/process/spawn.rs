@@ -58,6 +58,9 @@ struct ChildArgs {
     stdout: RawFd,
     stderr: RawFd,
     parent: libc::pid_t,
+    /// Namespace descriptors to `setns` into, in order (`ns_len` of them).
+    ns: *const RawFd,
+    ns_len: usize,
     /// The errno of the step that failed in the child (0: it exec'd). Shared memory under
     /// `CLONE_VM`, read by the parent once `CLONE_VFORK` lets it go on.
     error: AtomicI32,
@@ -151,6 +154,7 @@ pub(super) fn spawn(spec: &ProcessSpec) -> io::Result<Started> {
         .as_deref()
         .map(|d| cstring(d.as_os_str()))
         .transpose()?;
+    let ns: Vec<RawFd> = spec.namespaces.iter().map(|f| f.as_raw_fd()).collect();
     let argv_ptrs = null_terminated(&argv);
     let envp_ptrs = null_terminated(&envp);
 
@@ -172,6 +176,8 @@ pub(super) fn spawn(spec: &ProcessSpec) -> io::Result<Started> {
         stdout: out_w.as_raw_fd(),
         stderr: err_w.as_raw_fd(),
         parent: std::process::id() as libc::pid_t,
+        ns: ns.as_ptr(),
+        ns_len: ns.len(),
         error: AtomicI32::new(0),
     };
     // Every signal stays blocked from before the clone until the child has put all handlers
@@ -299,6 +305,13 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         // The host died between clone and prctl: nobody would kill this command later.
         if libc::getppid() != a.parent {
             libc::_exit(127);
+        }
+        // Before close_range, which closes these descriptors. Possible here: this child has
+        // its own thread group and filesystem context (no CLONE_THREAD, no CLONE_FS).
+        for i in 0..a.ns_len {
+            if libc::setns(*a.ns.add(i), 0) != 0 {
+                return fail(a);
+            }
         }
         for (from, to) in [(a.stdin, 0), (a.stdout, 1), (a.stderr, 2)] {
             if libc::dup2(from, to) < 0 {
