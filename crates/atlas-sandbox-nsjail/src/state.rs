@@ -198,26 +198,14 @@ impl SessionState {
             step: AtomicI32::new(-1),
             error: AtomicI32::new(0),
         };
-        // As in the SDK runner: no host handler may run on the child's stack.
-        // SAFETY: plain signal-mask calls on locals.
-        let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
-        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-        unsafe {
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        }
         // SAFETY: `holder_main` only makes async-signal-safe calls on `args` (and what it points
-        // to), all alive until this returns.
-        let pid = unsafe {
+        // to), all alive until this returns; it unblocks signals itself before its exec.
+        let pid = atlas_sandbox_sdk::process::with_signals_blocked(|| unsafe {
             atlas_sandbox_sdk::process::clone_vfork(
                 holder_main,
                 std::ptr::from_ref(&args).cast_mut().cast(),
             )
-        };
-        // SAFETY: restores this thread's mask saved above.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        }
+        });
         drop(read);
         let pid = pid.map_err(|e| fail(STEPS[0], e))?;
         let step = args.step.load(Ordering::Acquire);

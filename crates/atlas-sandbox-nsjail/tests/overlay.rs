@@ -76,6 +76,18 @@ async fn writes_are_kept_for_the_sandbox_and_the_host_files_are_untouched() {
     assert!(out.stdout_str().contains("No such file"), "{out:?}");
     assert!(out.stdout_str().ends_with("0\n"), "{out:?}");
     other.close().await.expect("close");
+    // Files the jail user does not own: as root they keep their host owner (root here), so
+    // changing them is refused with bash's own message; unprivileged, the host user owns the
+    // layer and the jail user is that user, so it succeeds as in bash's copy.
+    let out = f
+        .run("echo y > entities/orders.yml; echo \"exit=$?\"")
+        .await;
+    if common::is_root() {
+        assert!(out.stdout_str().contains("exit=1"), "{out:?}");
+        assert!(out.stderr_str().contains("Permission denied"), "{out:?}");
+    } else {
+        assert!(out.stdout_str().contains("exit=0"), "{out:?}");
+    }
     assert_eq!(f.layer.snapshot(), before, "the host's layer changed");
 }
 

@@ -17,7 +17,7 @@ use crate::exec::{CappedBuffer, ExecOutput, TIMEOUT_EXIT_CODE};
 pub mod direct;
 mod spawn;
 
-pub use spawn::clone_vfork;
+pub use spawn::{clone_vfork, with_signals_blocked};
 
 pub use crate::exec::OVERFLOW_KILL_FACTOR;
 

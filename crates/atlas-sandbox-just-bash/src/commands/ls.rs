@@ -325,6 +325,16 @@ fn suffix(m: &Meta, o: &LsOpts) -> &'static str {
     }
 }
 
+/// `total N`: the 1K blocks of `entries` (`-h`: human-readable).
+fn total_line(entries: &[LsEntry], o: &LsOpts) -> String {
+    let total: u64 = entries.iter().map(|e| e.meta.blocks / 2).sum();
+    if o.human {
+        format!("total {}\n", human(total * 1024))
+    } else {
+        format!("total {total}\n")
+    }
+}
+
 fn render(entries: &[LsEntry], o: &LsOpts, now: i64, with_total: bool) -> String {
     let mut out = String::new();
     let kib = |e: &LsEntry| {
@@ -338,13 +348,7 @@ fn render(entries: &[LsEntry], o: &LsOpts, now: i64, with_total: bool) -> String
     let bw = entries.iter().map(|e| kib(e).len()).max().unwrap_or(1);
     if !o.long {
         if o.blocks && with_total {
-            let total: u64 = entries.iter().map(|e| e.meta.blocks / 2).sum();
-            let t = if o.human {
-                human(total * 1024)
-            } else {
-                total.to_string()
-            };
-            out.push_str(&format!("total {t}\n"));
+            out.push_str(&total_line(entries, o));
         }
         let iw = entries
             .iter()
@@ -374,13 +378,7 @@ fn render(entries: &[LsEntry], o: &LsOpts, now: i64, with_total: bool) -> String
         return out;
     }
     if with_total {
-        let total: u64 = entries.iter().map(|e| e.meta.blocks / 2).sum();
-        let t = if o.human {
-            human(total * 1024)
-        } else {
-            total.to_string()
-        };
-        out.push_str(&format!("total {t}\n"));
+        out.push_str(&total_line(entries, o));
     }
     let sizes: Vec<String> = entries
         .iter()

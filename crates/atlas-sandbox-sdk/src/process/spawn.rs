@@ -180,23 +180,11 @@ pub(super) fn spawn(spec: &ProcessSpec) -> io::Result<Started> {
         ns_len: ns.len(),
         error: AtomicI32::new(0),
     };
-    // Every signal stays blocked from before the clone until the child has put all handlers
-    // back to their defaults: a host handler must never run on the child's stack in shared memory.
-    // SAFETY: plain signal-mask calls on locals.
-    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe {
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-    }
     // SAFETY: `child_main` only makes async-signal-safe calls on `args`, which lives (with
     // everything it points to) until this call returns.
-    let pid = unsafe { clone_vfork(child_main, std::ptr::from_ref(&args).cast_mut().cast()) };
-    // SAFETY: restores this thread's own mask saved above.
-    unsafe {
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-    }
-    let pid = pid?;
+    let pid = with_signals_blocked(|| unsafe {
+        clone_vfork(child_main, std::ptr::from_ref(&args).cast_mut().cast())
+    })?;
     let failed = args.error.load(Ordering::Acquire);
     if failed != 0 {
         // It exited with 127 before exec; reap it so no zombie stays.
@@ -238,6 +226,27 @@ pub(super) fn spawn(spec: &ProcessSpec) -> io::Result<Started> {
         pipe::Receiver::from_owned_fd(out_r)?,
         pipe::Receiver::from_owned_fd(err_r)?,
     ))
+}
+
+/// Runs `f` with every signal blocked on this thread, then restores its mask. Around a
+/// [`clone_vfork`] in a host with signal handlers: every signal stays blocked from before the
+/// clone until the child has put all handlers back to their defaults (and unblocks them itself
+/// before its exec), so a host handler never runs on the child's stack in shared memory.
+#[allow(unsafe_code)]
+pub fn with_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: plain signal-mask calls on locals; the saved mask is this thread's own.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+    }
+    let r = f();
+    // SAFETY: restores the mask saved above.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+    r
 }
 
 /// Runs `child_main(arg)` in a new child process that shares this process's memory until it
