@@ -159,7 +159,17 @@ fn nsjail_modes(bin: &Path, modes: &mut Vec<Mode>) -> Option<Box<dyn std::any::A
         .build()
         .unwrap();
     let layer = std::fs::canonicalize(atlas_sandbox::config::EXAMPLE_SEMANTIC_ROOT).unwrap();
-    let plugin = NsjailPlugin::new(NsjailConfig::default(), &PluginContext::default()).unwrap();
+    // The bare run is the plain jail (`layer = "read-only"`): with the default overlay the
+    // config binds paths that exist only in the sandbox's own namespace, which a bare nsjail
+    // started on the host cannot see. The overlay's own cost shows in the rows below.
+    let plugin = NsjailPlugin::new(
+        NsjailConfig {
+            layer: atlas_sandbox_nsjail::LayerMode::ReadOnly,
+            ..NsjailConfig::default()
+        },
+        &PluginContext::default(),
+    )
+    .unwrap();
     let sandbox = rt
         .block_on(plugin.create_jail(&SemanticLayer::open(&layer).unwrap()))
         .unwrap();
@@ -199,6 +209,23 @@ fn nsjail_modes(bin: &Path, modes: &mut Vec<Mode>) -> Option<Box<dyn std::any::A
         "atlas-sandbox exec --config <file pinning nsjail> true",
         bin,
         &["exec", "--config", &cfg, "true"],
+    ));
+    // The same jail as the bare row: `layer = "read-only"`, no holder process.
+    let ro = sandbox.dir().join("bench-atlas-ro.toml");
+    std::fs::write(
+        &ro,
+        format!(
+            "[sandbox]\nbackend = \"nsjail\"\nsemantic_root = {:?}\ntimeout = \"10s\"\n\n\
+             [plugins.nsjail]\nlayer = \"read-only\"\n",
+            layer
+        ),
+    )
+    .unwrap();
+    let ro = ro.to_string_lossy().into_owned();
+    modes.push(Mode::new(
+        "atlas-sandbox exec --config <file pinning nsjail, layer read-only> true",
+        bin,
+        &["exec", "--config", &ro, "true"],
     ));
     // Unpinned, the highest-priority backend that comes up wins: the warm jail when it is
     // compiled in (the default features), else nsjail. Not an nsjail row, so no ratio to it.
