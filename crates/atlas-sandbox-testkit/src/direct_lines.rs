@@ -27,12 +27,21 @@ pub const DIRECT: &[&str] = &[
     "nice -n 1 cat catalog.yml",
     "tr a b",
     "cat",
+    // Builtins whose coreutils program answers these words as the builtin does.
+    "true",
+    "false",
+    "echo",
+    "echo hi  there",
+    "echo a=b x/y 1,2 @%+",
 ];
 
 /// Lines bash keeps: builtins, shell syntax, a missing program, an assignment, the environment.
 pub const SHELL: &[&str] = &[
-    "true",
-    "echo hi",
+    "true --help",
+    "false --version",
+    "echo -n hi",
+    "echo hi -e",
+    "echo --help",
     "pwd",
     "nosuchcommand-x a",
     "cat catalog.yml | wc -l",

@@ -12,7 +12,9 @@
 //! separated by blanks, no quoting, expansion, globbing, redirection, operator, comment or
 //! assignment, and a first word that names neither a builtin nor a reserved word of this
 //! shell (asked of the shell itself, `compgen -b -k`) and that is found as an executable file
-//! in `PATH`. What bash adds to the environment is learned from the shell once, by running
+//! in `PATH`. Three builtins are the exception where their coreutils program prints and exits
+//! the same for the words given (`true`, `false`, `echo` without options; see
+//! `has_program_twin`): a program costs a third of a bash start. What bash adds to the environment is learned from the shell once, by running
 //! `cat /proc/self/environ` through it; if the shell adds anything but `PWD`, `SHLVL` and `_`,
 //! or the probe fails, there is no fast path.
 //!
@@ -117,7 +119,7 @@ impl DirectExec {
         if !words.iter().all(|w| w.bytes().all(plain))
             || !first.bytes().all(|b| plain(b) && b != b'/' && b != b'=')
             || first.starts_with('-')
-            || self.shell_words.contains(first)
+            || (self.shell_words.contains(first) && !has_program_twin(&words))
             || words.iter().any(|w| shows_environment(w))
         {
             return None;
@@ -147,6 +149,20 @@ impl DirectExec {
         out.push(("SHLVL".into(), self.shlvl.clone().into()));
         out.push(("_".into(), plan.program.clone().into_os_string()));
         Some(out)
+    }
+}
+
+/// Whether a line naming a builtin prints and exits exactly as the coreutils program of that
+/// name does with the same words, so bash's work (start, parse, run the builtin) can be the
+/// program's. Only where the two cannot differ: `true` and `false` alone (coreutils' answer
+/// `--help` and `--version`, the builtins ignore their words), and `echo` with no word that
+/// starts with `-` (its options, and coreutils' `--help`); plain words carry no backslash, so
+/// no escape is interpreted by either.
+fn has_program_twin(words: &[&str]) -> bool {
+    match words {
+        ["true" | "false"] => true,
+        ["echo", rest @ ..] => rest.iter().all(|w| !w.starts_with('-')),
+        _ => false,
     }
 }
 
@@ -181,10 +197,12 @@ mod tests {
 
     fn planner() -> DirectExec {
         DirectExec {
-            shell_words: ["cd", "echo", "true", "test", "[", "if", "time", "!", "[["]
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
+            shell_words: [
+                "cd", "echo", "true", "false", "test", "[", "if", "time", "!", "[[",
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
             shlvl: "0".into(),
         }
     }
@@ -199,8 +217,12 @@ mod tests {
         for line in [
             "",
             "   ",
-            "echo hi",
-            "true",
+            "echo -n hi",
+            "echo hi -e",
+            "true --help",
+            "false 1",
+            "cd /tmp",
+            "test -f a",
             "if",
             "cat a | wc -l",
             "cat a > b",
@@ -228,6 +250,14 @@ mod tests {
             "-cat",
         ] {
             assert!(d.plan(line, "/usr/bin:/bin").is_none(), "{line:?} planned");
+        }
+        // Builtins whose coreutils program answers the same words the same way.
+        for line in ["true", "false", "echo", "echo hi there", "echo a=b x/y 1,2"] {
+            let p = d.plan(line, "/usr/bin:/bin").unwrap();
+            assert_eq!(
+                p.program.file_name().unwrap(),
+                line.split(' ').next().unwrap()
+            );
         }
         // A relative or empty PATH entry is the working directory: bash's business.
         assert!(d.plan("cat a", ":/usr/bin").is_none());
