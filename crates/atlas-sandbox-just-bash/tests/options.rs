@@ -109,6 +109,33 @@ fn grep_family() {
     refused("egrep -D skip x f.txt", "grep", "-D");
 }
 
+/// Field splitting by each kind of separator, including records whose field counts go down
+/// (the fields' storage is reused from record to record). Outputs from gawk 5.2.1.
+#[test]
+fn awk_field_separators() {
+    assert_eq!(
+        stdout("printf 'a: b: c\\nd\\ne: f\\n' | awk -F': ' '{print NF, $2, $3}'"),
+        "3 b c\n1  \n2 f \n"
+    );
+    assert_eq!(
+        stdout("printf 'aaa\\nxaay\\n' | awk -F'aa' '{print NF\"|\"$1\"|\"$2}'"),
+        "2||a\n2|x|y\n"
+    );
+    assert_eq!(
+        stdout("printf '1 2 3 4\\n5\\n6 7\\n' | awk '{print NF, $3\"|\"}'"),
+        "4 3|\n1 |\n2 |\n"
+    );
+    assert_eq!(stdout("printf 'a.b.c\\n' | awk -F'.' '{print $2}'"), "b\n");
+    assert_eq!(
+        stdout("printf 'a1b22c\\n' | awk -F'[0-9]+' '{print $3}'"),
+        "c\n"
+    );
+    assert_eq!(
+        stdout("printf 'abc\\n' | awk -F '' '{print NF, $2, $3}'"),
+        "3 b c\n"
+    );
+}
+
 #[test]
 fn sed_awk_jq_diff() {
     assert_eq!(stdout("sed --quiet --expression=2p f.txt"), "a\n");

@@ -1263,6 +1263,38 @@ struct MainInput {
 
 /// The next record of `text` from `*pos` under `rs` (`"\n"`, one character, or `""` for
 /// paragraph mode), advancing `*pos`; `None` at the end.
+/// Replaces the strings of `out` with `parts`, reusing the allocations it has.
+fn refill<'a>(out: &mut Vec<String>, parts: impl Iterator<Item = &'a str>) {
+    let mut n = 0;
+    for p in parts {
+        if let Some(slot) = out.get_mut(n) {
+            slot.clear();
+            slot.push_str(p);
+        } else {
+            out.push(p.to_owned());
+        }
+        n += 1;
+    }
+    out.truncate(n);
+}
+
+/// Whether a multi-character FS (a regular expression) has no regex syntax in it, so it
+/// matches only itself and splits as a plain string (`-F': '`), without the regex engine.
+fn is_literal(fs: &str) -> bool {
+    !fs.contains([
+        '\\', '.', '[', ']', '(', ')', '*', '+', '?', '{', '}', '|', '^', '$',
+    ])
+}
+
+/// The character of a one-character FS other than `\\` (a literal separator, not a regex).
+fn single_char(fs: &str) -> Option<char> {
+    let mut it = fs.chars();
+    match (it.next(), it.next()) {
+        (Some(c), None) if c != '\\' => Some(c),
+        _ => None,
+    }
+}
+
 fn next_record<'t>(text: &'t str, pos: &mut usize, rs: &str) -> Option<&'t str> {
     if rs.is_empty() {
         // Paragraph mode: blank lines separate records; leading and trailing newlines go.
@@ -1288,7 +1320,14 @@ fn next_record<'t>(text: &'t str, pos: &mut usize, rs: &str) -> Option<&'t str> 
         return None;
     }
     let rest = &text[*pos..];
-    Some(match rest.find(rs) {
+    // A one-character RS (nearly always "\n") is searched as a char, which is a memchr; a
+    // string pattern runs the two-way substring search per record.
+    let mut one = rs.chars();
+    let found = match (one.next(), one.next()) {
+        (Some(c), None) => rest.find(c),
+        _ => rest.find(rs),
+    };
+    Some(match found {
         Some(i) => {
             *pos += i + rs.len();
             &rest[..i]
@@ -1311,7 +1350,9 @@ struct Awk<'c, 's, 'a> {
     in_begin: bool,
     /// The status of the last `exit N`: an `exit` without one (in END) keeps it, as gawk does.
     exit_status: i32,
-    vars: HashMap<String, Val>,
+    /// Looked up several times per record (`NR`, `FNR`, `FS`, `OFS`...): a seeded fast hasher
+    /// rather than SipHash; the keys are names from the program text.
+    vars: HashMap<String, Val, foldhash::fast::RandomState>,
     arrays: HashMap<String, HashMap<String, Val>>,
     fields: Vec<String>,
     record: String,
@@ -1527,36 +1568,47 @@ impl Awk<'_, '_, '_> {
     }
 
     fn split_with(&self, s: &str, fs: &str) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        self.split_into(s, fs, &mut out)?;
+        Ok(out)
+    }
+
+    /// Splits `s` into `out`, reusing the strings `out` already holds: the record's fields are
+    /// split anew for every record, and most records have as many fields as the last one.
+    fn split_into(&self, s: &str, fs: &str, out: &mut Vec<String>) -> Result<(), String> {
         if s.is_empty() {
-            return Ok(Vec::new());
+            out.clear();
+            return Ok(());
         }
         // Count the fields before making them: a long string of separators is millions of
         // small strings.
         if fs.is_empty() {
             // gawk: an empty FS makes each character a field.
             self.fits(s.len() as u64 * (str_cost("") + 24))?;
-            return Ok(s.chars().map(String::from).collect());
+            refill(out, s.char_indices().map(|(i, c)| &s[i..i + c.len_utf8()]));
+            return Ok(());
         }
+        let blank = |c: char| matches!(c, ' ' | '\t' | '\n');
         let count = if fs == " " {
-            s.split([' ', '\t', '\n']).filter(|f| !f.is_empty()).count()
-        } else if fs.chars().count() == 1 && fs != "\\" {
+            s.split(blank).filter(|f| !f.is_empty()).count()
+        } else if let Some(c) = single_char(fs) {
+            s.matches(c).count() + 1
+        } else if is_literal(fs) {
             s.matches(fs).count() + 1
         } else {
             compile(fs)?.find_iter(s).count() + 1
         };
         self.fits(count as u64 * (str_cost("") + 24) + 2 * s.len() as u64)?;
         if fs == " " {
-            return Ok(s
-                .split([' ', '\t', '\n'])
-                .filter(|f| !f.is_empty())
-                .map(str::to_owned)
-                .collect());
+            refill(out, s.split(blank).filter(|f| !f.is_empty()));
+        } else if let Some(c) = single_char(fs) {
+            refill(out, s.split(c));
+        } else if is_literal(fs) {
+            refill(out, s.split(fs));
+        } else {
+            refill(out, compile(fs)?.split(s));
         }
-        if fs.chars().count() == 1 && fs != "\\" {
-            return Ok(s.split(fs).map(str::to_owned).collect());
-        }
-        let re = compile(fs)?;
-        Ok(re.split(s).map(str::to_owned).collect())
+        Ok(())
     }
 
     fn record_cost(&self) -> u64 {
@@ -1586,7 +1638,10 @@ impl Awk<'_, '_, '_> {
         let old = self.record_cost();
         self.record = rec.to_owned();
         let fs = self.fs();
-        self.fields = self.split_with(rec, &fs)?;
+        let mut fields = std::mem::take(&mut self.fields);
+        let split = self.split_into(rec, &fs, &mut fields);
+        self.fields = fields;
+        split?;
         self.nf = self.fields.len();
         self.bytes = self.bytes.saturating_sub(old) + self.record_cost();
         self.account()
@@ -1608,6 +1663,16 @@ impl Awk<'_, '_, '_> {
         self.record = self.fields.join(&ofs);
         self.bytes = self.bytes.saturating_sub(old) + self.record_cost();
         self.account()
+    }
+
+    /// Sets a counter (`NR`, `FNR`) once per record, in place when the variable exists, so the
+    /// main loop makes no new key per record.
+    fn set_counter(&mut self, name: &str, n: f64) {
+        if let Some(v) = self.vars.get_mut(name) {
+            *v = Val::Num(n);
+        } else {
+            self.vars.insert(name.to_owned(), Val::Num(n));
+        }
     }
 
     /// Sets a scalar variable, keeping the byte count.
@@ -2464,7 +2529,7 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         more_files: false,
         in_begin: false,
         exit_status: 0,
-        vars: HashMap::new(),
+        vars: HashMap::default(),
         arrays: HashMap::new(),
         fields: Vec::new(),
         record: String::new(),
@@ -2558,6 +2623,8 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         let inputs = or_stdin(files);
         let mut lines_read = 0u64;
         let mut range_on = vec![false; items.len()];
+        // A pattern without an action prints the record.
+        let print_record = [Stmt::Print(Vec::new())];
         'files: for (fi, f) in inputs.iter().enumerate() {
             if let Some((k, v)) = f.split_once('=')
                 && !k.is_empty()
@@ -2611,8 +2678,8 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 if lines_read.is_multiple_of(256) {
                     awk.ctx.sh.tick()?;
                 }
-                awk.vars.insert("NR".into(), Val::Num(nr));
-                awk.vars.insert("FNR".into(), Val::Num(fnr));
+                awk.set_counter("NR", nr);
+                awk.set_counter("FNR", fnr);
                 if let Err(e) = awk.set_record(&line) {
                     fatal = Some(e);
                     break 'files;
@@ -2653,12 +2720,12 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                     if !matched {
                         continue;
                     }
-                    let stmts: Vec<Stmt> = match action {
-                        Some(s) => s.clone(),
-                        None => vec![Stmt::Print(Vec::new())],
+                    let stmts: &[Stmt] = match action {
+                        Some(s) => s,
+                        None => &print_record,
                     };
                     let mut next_record = false;
-                    for s in &stmts {
+                    for s in stmts {
                         match awk.exec(s) {
                             Ok(()) => {}
                             Err(Ok(Flow::Next)) => {
