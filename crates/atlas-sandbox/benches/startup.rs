@@ -194,39 +194,27 @@ fn nsjail_modes(bin: &Path, modes: &mut Vec<Mode>) -> Option<Box<dyn std::any::A
         &["exec", "--backend", "nsjail", "true"],
     ));
     // The same with a config file, as a deployment runs it: `[sandbox]` pins nsjail and names
-    // the layer, so that table is read and checked.
-    let cfg = sandbox.dir().join("bench-atlas.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[sandbox]\nbackend = \"nsjail\"\nsemantic_root = {:?}\ntimeout = \"10s\"\n",
-            layer
+    // the layer, so that table is read and checked. Then the same jail as the bare row
+    // (`layer = "read-only"`, no holder process), which also makes the nsjail table checked.
+    let pinned =
+        format!("[sandbox]\nbackend = \"nsjail\"\nsemantic_root = {layer:?}\ntimeout = \"10s\"\n");
+    for (file, extra, label) in [
+        (
+            "bench-atlas.toml",
+            "",
+            "atlas-sandbox exec --config <file pinning nsjail> true",
         ),
-    )
-    .unwrap();
-    let cfg = cfg.to_string_lossy().into_owned();
-    modes.push(Mode::new(
-        "atlas-sandbox exec --config <file pinning nsjail> true",
-        bin,
-        &["exec", "--config", &cfg, "true"],
-    ));
-    // The same jail as the bare row: `layer = "read-only"`, no holder process.
-    let ro = sandbox.dir().join("bench-atlas-ro.toml");
-    std::fs::write(
-        &ro,
-        format!(
-            "[sandbox]\nbackend = \"nsjail\"\nsemantic_root = {:?}\ntimeout = \"10s\"\n\n\
-             [plugins.nsjail]\nlayer = \"read-only\"\n",
-            layer
+        (
+            "bench-atlas-ro.toml",
+            "\n[plugins.nsjail]\nlayer = \"read-only\"\n",
+            "atlas-sandbox exec --config <file pinning nsjail, layer read-only> true",
         ),
-    )
-    .unwrap();
-    let ro = ro.to_string_lossy().into_owned();
-    modes.push(Mode::new(
-        "atlas-sandbox exec --config <file pinning nsjail, layer read-only> true",
-        bin,
-        &["exec", "--config", &ro, "true"],
-    ));
+    ] {
+        let path = sandbox.dir().join(file);
+        std::fs::write(&path, format!("{pinned}{extra}")).unwrap();
+        let path = path.to_string_lossy().into_owned();
+        modes.push(Mode::new(label, bin, &["exec", "--config", &path, "true"]));
+    }
     // Unpinned, the highest-priority backend that comes up wins: the warm jail when it is
     // compiled in (the default features), else nsjail. Not an nsjail row, so no ratio to it.
     modes.push(Mode::new(

@@ -36,31 +36,27 @@ pub(crate) fn for_value<'a>(schema: &'a Value, value: &Value) -> Cow<'a, Value> 
     if uses_lookups(schema) {
         return Cow::Borrowed(schema);
     }
-    let kept: Map<String, Value> = props
-        .iter()
-        .filter(|(k, _)| given.contains_key(k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let mut out: Map<String, Value> = map
-        .iter()
-        .filter(|(k, _)| *k != "properties" && *k != "$defs")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let kept = keep(props, |k| given.contains_key(k));
+    let mut out = keep(map, |k| k != "properties" && k != "$defs");
     out.insert("properties".into(), Value::Object(kept));
     if let Some(defs) = map.get("$defs").and_then(Value::as_object) {
         let Some(reached) = reachable_defs(&Value::Object(out.clone()), defs) else {
             return Cow::Borrowed(schema);
         };
-        let defs: Map<String, Value> = defs
-            .iter()
-            .filter(|(k, _)| reached.contains(k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let defs = keep(defs, |k| reached.contains(k));
         if !defs.is_empty() {
             out.insert("$defs".into(), Value::Object(defs));
         }
     }
     Cow::Owned(Value::Object(out))
+}
+
+/// The entries of `map` whose key `wanted` accepts.
+fn keep(map: &Map<String, Value>, wanted: impl Fn(&str) -> bool) -> Map<String, Value> {
+    map.iter()
+        .filter(|(k, _)| wanted(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn uses_lookups(v: &Value) -> bool {
