@@ -78,6 +78,15 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 i64::from_str_radix(h, 16)
                     .map(|v| v as f64)
                     .map_err(|_| format!("bad number {s}"))?
+            } else if s.len() > 1
+                && s.starts_with('0')
+                && s.bytes().all(|b| (b'0'..=b'7').contains(&b))
+            {
+                // gawk reads a leading 0 in the program text as octal (`017` is 15); with an
+                // 8, a 9, a point or an exponent it stays decimal.
+                i64::from_str_radix(&s, 8)
+                    .map(|v| v as f64)
+                    .map_err(|_| format!("bad number {s}"))?
             } else {
                 s.parse::<f64>().map_err(|_| format!("bad number {s}"))?
             };
@@ -1991,6 +2000,9 @@ impl Awk<'_, '_, '_> {
                 self.vars.insert("RLENGTH".into(), Val::Num(len));
                 Val::Num(start)
             }
+            // The C locale maps ASCII letters only (`tolower("À")` is unchanged).
+            "tolower" if self.c_locale => Val::Str(arg(self, 0)?.str().to_ascii_lowercase()),
+            "toupper" if self.c_locale => Val::Str(arg(self, 0)?.str().to_ascii_uppercase()),
             "tolower" => Val::Str(arg(self, 0)?.str().to_lowercase()),
             "toupper" => Val::Str(arg(self, 0)?.str().to_uppercase()),
             "sprintf" => {
@@ -2555,15 +2567,19 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         }
     }
     if begin_done && (has_main || has_end) {
-        let inputs = or_stdin(files);
+        // Operands that are all `var=value` assignments leave stdin as the input, read after them.
+        let only_assigns = !files.is_empty() && files.iter().all(|f| assignment(f).is_some());
+        let mut inputs = or_stdin(files);
+        if only_assigns {
+            inputs.push("-".to_owned());
+        }
         let mut lines_read = 0u64;
         let mut range_on = vec![false; items.len()];
         'files: for (fi, f) in inputs.iter().enumerate() {
-            if let Some((k, v)) = f.split_once('=')
-                && !k.is_empty()
-                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                awk.vars.insert(k.to_owned(), Val::StrNum(v.to_owned()));
+            if let Some((k, v)) = assignment(f) {
+                // Escapes are processed as in `-v` (`OFS='\t'` is a tab).
+                awk.vars
+                    .insert(k.to_owned(), Val::StrNum(crate::commands::unescape_ansi(v)));
                 continue;
             }
             let data = match awk.ctx.read_operand(f) {
@@ -2714,6 +2730,16 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         return Ok(2);
     }
     Ok(exit_code.unwrap_or(st))
+}
+
+/// An operand `name=value` (a valid awk name before the `=`) is an assignment, not a file.
+fn assignment(operand: &str) -> Option<(&str, &str)> {
+    let (k, v) = operand.split_once('=')?;
+    let mut chars = k.chars();
+    let first = chars.next()?;
+    ((first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    .then_some((k, v))
 }
 
 #[cfg(test)]
