@@ -408,7 +408,92 @@ const CASES: &[Case] = &[
     ("head -q -n1 entities/m*.yml", "name: markets\n", 0, false),
     ("echo \"scale=3; 10/3\" | bc", "3.333\n", 0, false),
     ("echo err >&2; echo out", "out\n", 0, true),
-    ("echo 'a\"b' \"c'd\"", "a\"b c'd\n", 0, false),
+    ("echo 'a\"b' \"c'd\"", "a\"b c'd\n", 0, false), // grep's `--` between context groups (across files too, and under -A0 and -o), an empty
+    // file or pattern list matching nothing; awk's `var=value` operands (stdin still read after
+    // them), octal constants and C-locale case mapping; `timeout`; jq 1.6's error wording.
+    (
+        "grep -n -A1 'name: order_id' entities/*.yml | head -8",
+        "entities/order_items.yml:12:- name: order_id\nentities/order_items.yml-13-  sql: order_id\n--\nentities/orders.yml:8:- name: order_id\nentities/orders.yml-9-  sql: order_id\n--\nentities/payments.yml:13:- name: order_id\nentities/payments.yml-14-  sql: order_id\n",
+        0,
+        false,
+    ),
+    (
+        "grep -A0 name <<< $'name\\nx\\nname'",
+        "name\n--\nname\n",
+        0,
+        false,
+    ),
+    (
+        "grep -o -C1 -n x <<< $'a x\\nb\\nc\\nd x x\\ne\\nf\\ng\\nh x'",
+        "1:x\n4:x\n4:x\n--\n8:x\n",
+        0,
+        false,
+    ),
+    (
+        "grep -B1 -h 'primary_key: true' entities/orders.yml entities/markets.yml",
+        "  description: Surrogate key of the order\n  primary_key: true\n--\n  description: 'Market code: DE, JP, US, GB, FR'\n  primary_key: true\n",
+        0,
+        false,
+    ),
+    (
+        "grep -m1 -A2 table: entities/orders.yml entities/markets.yml",
+        "entities/orders.yml:table: shop.orders\nentities/orders.yml-grain: one row per order (a checkout)\nentities/orders.yml-description: Placed orders. Cancelled orders stay in the table with status = 'cancelled'; test orders\n--\nentities/markets.yml:table: shop.markets\nentities/markets.yml-grain: one row per storefront market\nentities/markets.yml-description: 'Storefront markets. Beschreibung: Länder-Shops mit eigener Währung. 説明: 国別ストアと通貨。'\n",
+        0,
+        false,
+    ),
+    ("grep '' /dev/null; echo $?", "1\n", 0, false),
+    ("grep -c '' /dev/null", "0\n", 1, false),
+    ("grep -f /dev/null catalog.yml; echo $?", "1\n", 0, false),
+    ("grep -c -f /dev/null catalog.yml; echo $?", "1\n", 0, false),
+    (
+        "grep -vf /dev/null entities/markets.yml | wc -l",
+        "48\n",
+        0,
+        false,
+    ),
+    (
+        "grep -L -f /dev/null catalog.yml",
+        "catalog.yml\n",
+        1,
+        false,
+    ),
+    ("grep -m0 -c name catalog.yml; echo $?", "1\n", 0, false),
+    (
+        "awk '{ print $1, $NF }' OFS=' -> ' <<< 'a b c'",
+        "a -> c\n",
+        0,
+        false,
+    ),
+    ("awk '{print v}' v='a\\tb' <<< x", "a\tb\n", 0, false),
+    ("echo 'a:b' | awk '{print $2}' FS=:", "b\n", 0, false),
+    ("awk '{print x}' x=1 - x=2 <<< 'l'", "1\n", 0, false),
+    (
+        "awk 'BEGIN{print 017, 0x11, 018, 017.5, 00, 010e1}'",
+        "15 17 18 17.5 0 100\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{print tolower(\"ÀB\"), toupper(\"àb\")}'",
+        "Àb àB\n",
+        0,
+        false,
+    ),
+    ("timeout 10 grep -c name catalog.yml", "20\n", 0, false),
+    ("timeout 5 cat nosuch; echo $?", "1\n", 0, true),
+    ("timeout abc ls; echo $?", "125\n", 0, true),
+    (
+        "jq -n 'foo(1)' 2>&1",
+        "jq: error: foo/1 is not defined at <top-level>, line 1:\nfoo(1)\njq: 1 compile error\n",
+        3,
+        false,
+    ),
+    (
+        "jq -n '\"a\\tb\" | @tsv' 2>&1",
+        "jq: error (at <unknown>): string (\"a\\tb\") cannot be tsv-formatted, only array\n",
+        5,
+        false,
+    ),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.

@@ -39,6 +39,7 @@ mod sort;
 mod split;
 mod strings;
 mod text;
+mod timeout;
 mod touch;
 mod tree;
 mod walk;
@@ -117,6 +118,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
             Ok(0)
         },
         "sleep" => files::sleep,
+        "timeout" => timeout::timeout,
         "echo" => |c, a| {
             let utf8 = utf8_locale(c);
             echo(a, c.io, utf8);
