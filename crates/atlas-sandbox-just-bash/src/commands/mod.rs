@@ -26,6 +26,7 @@ mod grep;
 mod hashsum;
 mod jq;
 mod jq_bound;
+mod long_double;
 mod ls;
 mod matcher;
 mod od;
@@ -669,49 +670,59 @@ fn format_once(
                                 c_decimal(n, prec_n, sign)
                             }
                         };
-                        if zero && s.len() < width {
-                            let neg = s.starts_with('-') || s.starts_with('+');
-                            let body: String = if neg { s[1..].to_owned() } else { s.clone() };
-                            let pad = width - s.len();
-                            s = format!(
-                                "{}{}{}",
-                                if neg { &s[..1] } else { "" },
-                                "0".repeat(pad),
-                                body
-                            );
+                        // C ignores `0` for an integer given a precision.
+                        if zero && prec_n.is_none() {
+                            s = zero_fill(&s, width);
                         }
                         s
                     }
                     b'f' | b'F' | b'e' | b'E' | b'g' | b'G' => {
                         let a = arg.unwrap_or_default();
-                        let v: f64 = if a.is_empty() {
-                            0.0
-                        } else {
-                            match a.trim().parse() {
-                                Ok(v) => v,
-                                Err(_) => {
-                                    ctx.io.errln(&format!("bash: printf: {a}: invalid number"));
-                                    *st = 1;
-                                    0.0
+                        let num = float_prefix(a.trim());
+                        if num.len() < a.trim().len() {
+                            // strtold stops at the first byte that is no part of a number: bash
+                            // complains but prints the number read up to there (`1,5` is 1).
+                            ctx.io.errln(&format!("bash: printf: {a}: invalid number"));
+                            *st = 1;
+                        }
+                        let v: f64 = num.parse().unwrap_or(0.0);
+                        let p = prec_n.unwrap_or(6);
+                        let exact = long_double::parse(num);
+                        let mut s = match (&exact, conv) {
+                            (None, _) if !v.is_finite() => {
+                                let word = if v.is_nan() {
+                                    "nan"
+                                } else if v > 0.0 {
+                                    "inf"
+                                } else {
+                                    "-inf"
+                                };
+                                if conv.is_ascii_uppercase() {
+                                    word.to_uppercase()
+                                } else {
+                                    word.to_owned()
                                 }
                             }
-                        };
-                        let p = prec_n.unwrap_or(6);
-                        let mut s = match conv {
-                            b'e' | b'E' => c_exponent(v, p, conv == b'E'),
+                            // bash rounds the long double it read (see `long_double`).
+                            (Some(ld), b'e' | b'E') => ld.exponent(p, conv == b'E'),
+                            (Some(ld), b'g' | b'G') => {
+                                ld.general(p, conv == b'G', flags.contains('#'))
+                            }
+                            (Some(ld), _) => ld.fixed(p),
+                            (None, b'e' | b'E') => c_exponent(v, p, conv == b'E'),
                             // C's %g: P significant digits, exponent form past them (1e+10).
-                            b'g' => awk::fmt_g(v, p),
-                            b'G' => awk::fmt_g(v, p).to_uppercase(),
-                            _ => format!("{v:.p$}"),
+                            (None, b'g') => awk::fmt_g(v, p),
+                            (None, b'G') => awk::fmt_g(v, p).to_uppercase(),
+                            (None, _) => format!("{v:.p$}"),
                         };
-                        if flags.contains('+') && v >= 0.0 {
+                        let negative = exact.as_ref().map_or(v < 0.0, |ld| ld.negative());
+                        if flags.contains('+') && !negative {
                             s.insert(0, '+');
-                        } else if flags.contains(' ') && v >= 0.0 {
+                        } else if flags.contains(' ') && !negative {
                             s.insert(0, ' ');
                         }
-                        if zero && s.len() < width {
-                            let pad = width - s.len();
-                            s = format!("{}{s}", "0".repeat(pad));
+                        if zero && v.is_finite() {
+                            s = zero_fill(&s, width);
                         }
                         s
                     }
@@ -745,6 +756,38 @@ fn format_once(
         }
     }
     (consumed, false)
+}
+
+/// The longest start of `t` that reads as a number (all of it when it is one).
+fn float_prefix(t: &str) -> &str {
+    if t.len() > 64 || t.parse::<f64>().is_ok() {
+        return t;
+    }
+    let mut end = t.len();
+    while end > 0 {
+        end = t.floor_char_boundary(end - 1);
+        if t[..end].parse::<f64>().is_ok() {
+            break;
+        }
+    }
+    &t[..end]
+}
+
+/// The `0` flag: zeros up to `width` after the sign (`-`, `+` or ` `) and a `0x` prefix.
+fn zero_fill(s: &str, width: usize) -> String {
+    if s.len() >= width {
+        return s.to_owned();
+    }
+    let mut head = usize::from(s.starts_with(['-', '+', ' ']));
+    if s[head..].starts_with("0x") || s[head..].starts_with("0X") {
+        head += 2;
+    }
+    format!(
+        "{}{}{}",
+        &s[..head],
+        "0".repeat(width - s.len()),
+        &s[head..]
+    )
 }
 
 /// Whether the shell's locale is UTF-8 (`LC_ALL`, then `LC_CTYPE`, then `LANG`).
