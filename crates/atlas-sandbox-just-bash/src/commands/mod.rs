@@ -23,6 +23,7 @@ mod expr;
 mod files;
 mod fold;
 mod grep;
+pub(crate) use grep::posix_to_regex;
 mod hashsum;
 mod jq;
 mod jq_bound;
