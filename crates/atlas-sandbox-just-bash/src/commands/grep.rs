@@ -627,6 +627,10 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                         ctx.warn("grep", format!("{op}: Is a directory"));
                     }
                     state.error = true;
+                    // GNU reads the directory as a file with no line: -c counts 0, -L lists it.
+                    if !o.quiet && (o.count || o.files_without) {
+                        search(ctx, &re, &o, op, &[], show_name, &mut state)?;
+                    }
                     continue;
                 }
                 // With no operand GNU grep searches `.` but prints names without `./`.

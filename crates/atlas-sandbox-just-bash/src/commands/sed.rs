@@ -114,6 +114,13 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     for f in &inputs {
         match ctx.read_operand(f) {
             Ok(d) => datas.push((f.clone(), d)),
+            // GNU sed stops at a directory with a read error (exit 4): the files before it are
+            // edited, none after it.
+            Err(crate::vfs::FsError::IsDir) => {
+                ctx.warn("sed", format!("read error on {f}: Is a directory"));
+                st = 4;
+                break;
+            }
             Err(e) => {
                 ctx.warn("sed", format!("can't read {f}: {e}"));
                 st = 2;

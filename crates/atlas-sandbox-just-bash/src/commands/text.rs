@@ -503,6 +503,11 @@ pub(super) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             Err(e) => {
                 ctx.warn("wc", format!("{f}: {e}"));
                 st = 1;
+                // GNU opens a directory and fails on reading it: it still prints a row of zeros.
+                if matches!(e, crate::vfs::FsError::IsDir) {
+                    let name = (!operands.is_empty()).then(|| f.clone());
+                    rows.push(([0; 5], name));
+                }
                 continue;
             }
         };
