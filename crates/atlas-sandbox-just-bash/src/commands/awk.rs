@@ -1541,6 +1541,13 @@ impl Awk<'_, '_, '_> {
         }
         // Count the fields before making them: a long string of separators is millions of
         // small strings.
+        if fs.is_empty() && self.c_locale && !s.is_ascii() {
+            // Each byte is a field in the C locale: parts of a character no string here holds.
+            return Err(
+                "splitting a multibyte character into bytes (an empty FS in the C locale) is not supported in this sandbox"
+                    .to_owned(),
+            );
+        }
         if fs.is_empty() {
             // gawk: an empty FS makes each character a field.
             self.fits(s.len() as u64 * (str_cost("") + 24))?;
@@ -1888,6 +1895,22 @@ impl Awk<'_, '_, '_> {
                     Val::Num(self.text_len(&s) as f64)
                 }
             },
+            "substr" if self.c_locale => {
+                let s = arg(self, 0)?.str();
+                let m = arg(self, 1)?.num().trunc();
+                let n = if args.len() > 2 {
+                    arg(self, 2)?.num().trunc()
+                } else {
+                    f64::INFINITY
+                };
+                let start = m.max(1.0);
+                let end = (start + n).min(s.len() as f64 + 1.0);
+                if end <= start {
+                    Val::Str(String::new())
+                } else {
+                    Val::Str(byte_slice(&s, start as usize - 1, end as usize - 1)?.to_owned())
+                }
+            }
             "substr" => {
                 let s: Vec<char> = arg(self, 0)?.str().chars().collect();
                 // gawk 5.2 truncates both numbers, and a start before 1 moves to 1 without
@@ -1909,7 +1932,7 @@ impl Awk<'_, '_, '_> {
             "index" => {
                 let s = arg(self, 0)?.str();
                 let t = arg(self, 1)?.str();
-                Val::Num(s.find(&t).map(|b| s[..b].chars().count() + 1).unwrap_or(0) as f64)
+                Val::Num(s.find(&t).map(|b| self.text_len(&s[..b]) + 1).unwrap_or(0) as f64)
             }
             "split" => {
                 let s = arg(self, 0)?.str();
@@ -1991,8 +2014,8 @@ impl Awk<'_, '_, '_> {
                 };
                 let (start, len) = match re.find(&s) {
                     Some(m) => (
-                        s[..m.start()].chars().count() as f64 + 1.0,
-                        m.as_str().chars().count() as f64,
+                        self.text_len(&s[..m.start()]) as f64 + 1.0,
+                        self.text_len(m.as_str()) as f64,
                     ),
                     None => (0.0, -1.0),
                 };
@@ -2011,7 +2034,9 @@ impl Awk<'_, '_, '_> {
                     vals.push(self.eval(a)?);
                 }
                 match vals.split_first() {
-                    Some((f, rest)) => Val::Str(sprintf(&f.str(), rest).map_err(Err)?),
+                    Some((f, rest)) => {
+                        Val::Str(sprintf(&f.str(), rest, self.c_locale).map_err(Err)?)
+                    }
                     None => Val::Str(String::new()),
                 }
             }
@@ -2092,7 +2117,7 @@ impl Awk<'_, '_, '_> {
                                     .get("OFMT")
                                     .map(Val::str)
                                     .unwrap_or_else(|| "%.6g".to_owned());
-                                sprintf(&ofmt, &[Val::Num(n)]).unwrap_or_default()
+                                sprintf(&ofmt, &[Val::Num(n)], false).unwrap_or_default()
                             }
                             other => other.str(),
                         });
@@ -2108,7 +2133,7 @@ impl Awk<'_, '_, '_> {
                     vals.push(self.eval(a)?);
                 }
                 if let Some((f, rest)) = vals.split_first() {
-                    let s = sprintf(&f.str(), rest).map_err(Err)?;
+                    let s = sprintf(&f.str(), rest, self.c_locale).map_err(Err)?;
                     self.out.extend_from_slice(s.as_bytes());
                     self.account().map_err(Err)?;
                 }
@@ -2251,7 +2276,21 @@ const MAX_FIELD: usize = 10_000;
 
 /// gawk's `sprintf`: `Err` when the arguments run out, which gawk makes a fatal error (exit 2)
 /// rather than formatting the missing ones as empty.
-fn sprintf(fmt: &str, args: &[Val]) -> Result<String, String> {
+/// `s[from..to]` by bytes (the C locale's units), refused when it would cut a character.
+fn byte_slice(s: &str, from: usize, to: usize) -> ER<&str> {
+    match s.get(from..to) {
+        Some(t) => Ok(t),
+        None => err(
+            "cutting a multibyte character into bytes (C locale) is not supported in this sandbox",
+        ),
+    }
+}
+
+/// C's printf as gawk has it; `bytes`: the C locale, where widths, precisions and `%c` count
+/// bytes.
+fn sprintf(fmt: &str, args: &[Val], bytes: bool) -> Result<String, String> {
+    const CUT: &str =
+        "cutting a multibyte character into bytes (C locale) is not supported in this sandbox";
     let c: Vec<char> = fmt.chars().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -2362,6 +2401,13 @@ fn sprintf(fmt: &str, args: &[Val]) -> Result<String, String> {
                 }
             }
             'u' => format!("{}", v.num().max(0.0) as u64),
+            // In the C locale a code of 128 or more is one raw byte, which no string here holds.
+            'c' if bytes && matches!(v, Val::Num(n) if !(0.0..128.0).contains(&n.trunc())) => {
+                return Err(CUT.to_owned());
+            }
+            'c' if bytes && !matches!(v, Val::Num(_)) && !v.str().is_char_boundary(1) => {
+                return Err(CUT.to_owned());
+            }
             'c' => match v {
                 Val::Num(n) => char::from_u32(n as u32)
                     .map(|c| c.to_string())
@@ -2376,6 +2422,10 @@ fn sprintf(fmt: &str, args: &[Val]) -> Result<String, String> {
             's' => {
                 let s = v.str();
                 match prec {
+                    Some(p) if bytes => match s.get(..p.min(s.len())) {
+                        Some(t) => t.to_owned(),
+                        None => return Err(CUT.to_owned()),
+                    },
                     Some(p) => s.chars().take(p).collect(),
                     None => s,
                 }
@@ -2391,7 +2441,7 @@ fn sprintf(fmt: &str, args: &[Val]) -> Result<String, String> {
             }
         };
         let w: usize = width.parse::<usize>().unwrap_or(0).min(MAX_FIELD);
-        let len = s.chars().count();
+        let len = if bytes { s.len() } else { s.chars().count() };
         if len < w {
             let pad = w - len;
             if flags.contains('-') {
@@ -2436,7 +2486,8 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let Some(src) = program else {
         ctx.io
             .errln("usage: awk [-F fs][-v var=value][prog | -f progfile][file ...]");
-        return Ok(2);
+        // gawk 5.2 prints its usage and exits 1 when there is no program.
+        return Ok(1);
     };
     let toks = match lex(&src) {
         Ok(t) => t,
@@ -2584,6 +2635,13 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             }
             let data = match awk.ctx.read_operand(f) {
                 Ok(d) => d,
+                Err(crate::vfs::FsError::IsDir) => {
+                    awk.ctx.warn(
+                        "awk",
+                        format!("warning: command line argument `{f}' is a directory: skipped"),
+                    );
+                    continue;
+                }
                 Err(e) => {
                     // gawk stops at an input file it cannot open: no later file, no END.
                     fatal = Some(format!("fatal: cannot open file `{f}' for reading: {e}"));
