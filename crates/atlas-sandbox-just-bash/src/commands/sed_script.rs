@@ -140,6 +140,40 @@ impl Parser {
         }
     }
 
+    /// Where the bracket expression whose body starts at `start` (just past `[`) ends: the
+    /// index just past its `]`, or `None` when it does not close on this line.
+    fn bracket_end(&self, start: usize) -> Option<usize> {
+        let c = &self.s;
+        let mut i = start;
+        if c.get(i) == Some(&'^') {
+            i += 1;
+        }
+        // A `]` first is a member.
+        if c.get(i) == Some(&']') {
+            i += 1;
+        }
+        while let Some(&ch) = c.get(i) {
+            match ch {
+                '\n' => return None,
+                ']' => return Some(i + 1),
+                '[' if matches!(c.get(i + 1), Some(':' | '.' | '=')) => {
+                    let kind = c[i + 1];
+                    let mut j = i + 2;
+                    loop {
+                        match c.get(j) {
+                            None | Some('\n') => return None,
+                            Some(&k) if k == kind && c.get(j + 1) == Some(&']') => break,
+                            _ => j += 1,
+                        }
+                    }
+                    i = j + 2;
+                }
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
     fn delimited(&mut self, delim: char, what: char) -> Result<String, String> {
         let mut out = String::new();
         while let Some(c) = self.peek() {
@@ -174,6 +208,33 @@ impl Parser {
                     None => out.push('\\'),
                 }
                 continue;
+            }
+            if c == '[' && matches!(what, 's' | '/') {
+                // A bracket expression ends only at its `]`: the delimiter inside it is a member
+                // (`s/[/]/|/`), as in GNU sed.
+                if let Some(end) = self.bracket_end(self.i) {
+                    out.push('[');
+                    // A backslash is a member there, except in GNU's character escapes (`\n`,
+                    // `\t`...), which stand for their character.
+                    while self.i < end {
+                        let b = self.s[self.i];
+                        self.i += 1;
+                        let next = self.s.get(self.i).copied().filter(|_| self.i < end);
+                        match (b, next) {
+                            ('\\', Some('n')) => {
+                                out.push('\n');
+                                self.i += 1;
+                            }
+                            ('\\', Some(n)) if self.gnu_escape(n).is_some() => {
+                                let (ch, used) = self.gnu_escape(n).unwrap_or(('\0', 1));
+                                out.push(ch);
+                                self.i += used;
+                            }
+                            _ => out.push(b),
+                        }
+                    }
+                    continue;
+                }
             }
             if c == delim {
                 return Ok(out);
