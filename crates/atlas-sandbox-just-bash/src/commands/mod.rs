@@ -605,7 +605,18 @@ fn format_once(
                     b's' => {
                         let mut s = arg.unwrap_or_default();
                         if let Some(n) = prec_n {
-                            s = s.chars().take(n).collect();
+                            if utf8_locale(ctx) {
+                                s = s.chars().take(n).collect();
+                            } else if let Some(t) = s.get(..n.min(s.len())) {
+                                // The C locale counts bytes.
+                                s = t.to_owned();
+                            } else {
+                                ctx.io.errln(
+                                    "bash: printf: cutting a multibyte character into bytes (C locale) is not supported in this sandbox",
+                                );
+                                *st = 2;
+                                return (consumed, true);
+                            }
                         }
                         s
                     }
@@ -736,7 +747,12 @@ fn format_once(
                         return (consumed, true);
                     }
                 };
-                let len = text.chars().count();
+                // Widths count characters in a UTF-8 locale, bytes in C.
+                let len = if utf8_locale(ctx) {
+                    text.chars().count()
+                } else {
+                    text.len()
+                };
                 if len < width {
                     let pad = " ".repeat(width - len);
                     if left {
