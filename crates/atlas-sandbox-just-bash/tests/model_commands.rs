@@ -527,3 +527,23 @@ fn model_commands_match_bash() {
 fn missing_features_are_refused() {
     runner().assert_refused(REFUSED);
 }
+
+/// A program bash's system has and this sandbox lacks stops the script with 127 ("command not
+/// found"): going on would print what bash does not (`perl ... | head` empty with exit 0). A
+/// name no system has keeps bash's behaviour: 127 for that command, and the script goes on.
+#[test]
+fn absent_standard_programs_stop_the_script() {
+    for script in [
+        "perl -ne 'print if /name/' catalog.yml | head -2; echo after",
+        "yes | head -3",
+        "id -u || echo fallback",
+        "ls entities | pr -3 -t | head -2",
+    ] {
+        let out = runner().run(script);
+        assert_eq!(out.exit_code, 127, "{script}");
+        assert_eq!(out.stdout_str(), "", "{script}");
+        assert!(out.stderr_str().contains("command not found"), "{script}");
+    }
+    let out = runner().run("nosuchtool | head -1; echo \"rc=$?\"");
+    assert_eq!(out.stdout_str(), "rc=0\n");
+}
