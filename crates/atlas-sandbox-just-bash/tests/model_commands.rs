@@ -502,6 +502,8 @@ const REFUSED: &[&str] = &[
     "awk '{n=split($0, c, \"\"); print n}' <<< 'héllo'",
     "awk 'BEGIN{printf \"%c\\n\", 228}'",
     "timeout 0.1 sleep 1",
+    "echo $UID",
+    "echo \"${PPID}\" $LINENO",
     "printf '%.1s|\\n' 'éa'",
     "x='héllo'; echo \"${x:0:2}\"",
     "awk 'BEGIN{print ENVIRON[\"PATH\"]}'; echo \"rc=$?\"",

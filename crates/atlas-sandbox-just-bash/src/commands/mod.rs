@@ -630,7 +630,7 @@ fn format_once(
                         }
                         s
                     }
-                    b'q' => printf_q(&arg.unwrap_or_default()),
+                    b'q' => printf_q(&arg.unwrap_or_default(), utf8_locale(ctx)),
                     b'c' => arg
                         .and_then(|a| a.chars().next())
                         .map(|c| c.to_string())
@@ -894,16 +894,47 @@ fn parse_printf_int(a: &str) -> Option<i64> {
 }
 
 /// bash's `printf %q`: backslash-escapes what the shell would otherwise interpret.
-fn printf_q(s: &str) -> String {
+/// `%q`; `utf8`: the locale prints non-ASCII characters as they are (C: as octal bytes).
+fn printf_q(s: &str, utf8: bool) -> String {
     if s.is_empty() {
         return "''".to_owned();
     }
+    if s.chars()
+        .any(|c| c.is_ascii_control() || (!utf8 && !c.is_ascii()))
+    {
+        // bash switches to $'...' when a control character is in it.
+        let mut out = String::from("$'");
+        for c in s.chars() {
+            match c {
+                '\x07' => out.push_str("\\a"),
+                '\x08' => out.push_str("\\b"),
+                '\x1b' => out.push_str("\\E"),
+                '\x0c' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\x0b' => out.push_str("\\v"),
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                c if c.is_ascii_control() => out.push_str(&format!("\\{:03o}", c as u32)),
+                c if !utf8 && !c.is_ascii() => {
+                    for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                        out.push_str(&format!("\\{b:03o}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        return out;
+    }
     let mut out = String::with_capacity(s.len() + 4);
-    for c in s.chars() {
-        if !(c.is_ascii_alphanumeric()
-            || matches!(c, '_' | '-' | '.' | '/' | ',' | ':' | '@' | '%' | '+' | '='))
-            && c.is_ascii()
-        {
+    for (i, c) in s.chars().enumerate() {
+        // `#` and `~` are special only where a word starts.
+        let plain = c.is_ascii_alphanumeric()
+            || matches!(c, '_' | '-' | '.' | '/' | ',' | ':' | '@' | '%' | '+' | '=')
+            || (i > 0 && matches!(c, '#' | '~'));
+        if !plain && c.is_ascii() {
             out.push('\\');
         }
         out.push(c);

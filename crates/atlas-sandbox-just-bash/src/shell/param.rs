@@ -222,6 +222,15 @@ impl Shell<'_> {
                     false,
                 ),
                 "SECONDS" => (Some(vec!["0".to_owned()]), false),
+                // bash always sets these; empty here would be a silent wrong answer.
+                "PPID" | "UID" | "EUID" | "LINENO" | "BASH_SUBSHELL" | "BASHPID"
+                    if self.get_var(n).is_none() =>
+                {
+                    return abort(
+                        UNSUPPORTED_EXIT,
+                        format!("bash: ${n}: not supported in this sandbox"),
+                    );
+                }
                 "_" => (Some(vec![self.last_arg.clone()]), false),
                 _ => (self.get_var(n).map(|v| vec![v]), false),
             },
