@@ -503,6 +503,7 @@ const REFUSED: &[&str] = &[
     "awk 'BEGIN{printf \"%c\\n\", 228}'",
     "timeout 0.1 sleep 1",
     "echo $UID",
+    "echo \"$OSTYPE $MACHTYPE\"",
     "echo \"${PPID}\" $LINENO",
     "printf '%.1s|\\n' 'éa'",
     "x='héllo'; echo \"${x:0:2}\"",

@@ -223,7 +223,23 @@ impl Shell<'_> {
                 ),
                 "SECONDS" => (Some(vec!["0".to_owned()]), false),
                 // bash always sets these; empty here would be a silent wrong answer.
-                "PPID" | "UID" | "EUID" | "LINENO" | "BASH_SUBSHELL" | "BASHPID"
+                "OPTERR" if self.get_var(n).is_none() => (Some(vec!["1".to_owned()]), false),
+                "PS4" if self.get_var(n).is_none() => (Some(vec!["+ ".to_owned()]), false),
+                "EPOCHSECONDS" | "EPOCHREALTIME" if self.get_var(n).is_none() => {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    let v = if n == "EPOCHSECONDS" {
+                        now.as_secs().to_string()
+                    } else {
+                        format!("{}.{:06}", now.as_secs(), now.subsec_micros())
+                    };
+                    (Some(vec![v]), false)
+                }
+                "PPID" | "UID" | "EUID" | "LINENO" | "BASH_SUBSHELL" | "BASHPID" | "HOSTTYPE"
+                | "OSTYPE" | "MACHTYPE" | "GROUPS" | "SRANDOM" | "BASH_COMMAND" | "BASH_ARGV0"
+                | "BASH_ARGC" | "BASHOPTS" | "SHELLOPTS" | "DIRSTACK" | "COMP_WORDBREAKS"
+                | "HOSTNAME"
                     if self.get_var(n).is_none() =>
                 {
                     return abort(
