@@ -959,7 +959,7 @@ fn emit_count(o: &Opts, name: &str, show_name: bool, n: usize, st: &mut GrepStat
 
 /// Wraps each non-ASCII character outside a bracket expression in `(?-i:…)`: under the C
 /// locale `grep -i` folds ASCII letters only.
-fn fold_ascii_only(re: &str) -> String {
+pub(crate) fn fold_ascii_only(re: &str) -> String {
     let mut out = String::with_capacity(re.len() + 16);
     let mut in_class = 0usize;
     let mut escaped = false;

@@ -72,6 +72,8 @@ pub(super) struct Parser {
     s: Vec<char>,
     pub i: usize,
     extended: bool,
+    /// The C locale (see `sed::latin1`): classes, word boundaries and case folding are ASCII.
+    latin1: bool,
     prog: Vec<Inst>,
     /// Branches waiting for their label: (instruction, label).
     pending: Vec<(usize, String)>,
@@ -88,11 +90,18 @@ impl Parser {
             s: script.chars().collect(),
             i: 0,
             extended,
+            latin1: false,
             prog: Vec::new(),
             pending: Vec::new(),
             labels: Vec::new(),
             blocks: Vec::new(),
         }
+    }
+
+    /// Reads the script as the C locale does: each byte one character (see `sed::latin1`).
+    pub(super) fn latin1(mut self, on: bool) -> Self {
+        self.latin1 = on;
+        self
     }
 
     fn peek(&self) -> Option<char> {
@@ -255,7 +264,13 @@ impl Parser {
         if src.is_empty() {
             return Ok(None);
         }
-        let translated = posix_to_regex(src, self.extended)?;
+        let mut translated = posix_to_regex(src, self.extended)?;
+        if self.latin1 {
+            translated = ascii_classes(&translated);
+            if icase {
+                translated = crate::commands::grep::fold_ascii_only(&translated);
+            }
+        }
         regex::RegexBuilder::new(&translated)
             .case_insensitive(icase)
             // The pattern space may hold several lines (`N`, `G`): `.` matches a newline in sed.
@@ -586,4 +601,30 @@ impl Parser {
             print,
         })
     }
+}
+
+/// `\w`, `\s`, `\b` and their kin made ASCII-only: in the C locale the bytes of a non-ASCII
+/// character (here Latin-1 characters) are neither word characters nor blanks.
+fn ascii_classes(re: &str) -> String {
+    let mut out = String::with_capacity(re.len() + 16);
+    let mut chars = re.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(n @ ('w' | 'W' | 's' | 'S' | 'b' | 'B' | '<' | '>')) => {
+                out.push_str("(?-u:\\");
+                out.push(n);
+                out.push(')');
+            }
+            Some(n) => {
+                out.push('\\');
+                out.push(n);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
 }
