@@ -408,7 +408,8 @@ const CASES: &[Case] = &[
     ("head -q -n1 entities/m*.yml", "name: markets\n", 0, false),
     ("echo \"scale=3; 10/3\" | bc", "3.333\n", 0, false),
     ("echo err >&2; echo out", "out\n", 0, true),
-    ("echo 'a\"b' \"c'd\"", "a\"b c'd\n", 0, false), // grep's `--` between context groups (across files too, and under -A0 and -o), an empty
+    ("echo 'a\"b' \"c'd\"", "a\"b c'd\n", 0, false),
+    // grep's `--` between context groups (across files too, and under -A0 and -o), an empty
     // file or pattern list matching nothing; awk's `var=value` operands (stdin still read after
     // them), octal constants and C-locale case mapping; `timeout`; jq 1.6's error wording.
     (
@@ -492,6 +493,211 @@ const CASES: &[Case] = &[
         "jq -n '\"a\\tb\" | @tsv' 2>&1",
         "jq: error (at <unknown>): string (\"a\\tb\") cannot be tsv-formatted, only array\n",
         5,
+        false,
+    ),
+    // bash's printf rounds the long double it read (0.45 is 0.4 to one place), zero-fills after
+    // the sign, reads the number at the front of `1,5`; an arithmetic operand's value with a
+    // leading 0 is octal; FUNCNAME is the call stack.
+    (
+        "printf '%.1f %.1f %.1f %.2f %.2f %.3f %.0f %.0f %.2f\\n' 0.45 0.35 0.25 2.355 2.345 1.0005 2.5 3.5 -0.001",
+        "0.4 0.3 0.2 2.36 2.35 1.001 2 4 -0.00\n",
+        0,
+        false,
+    ),
+    (
+        "printf '%.2e %.1e %g %g %.3g %G %#g\\n' 1.235 9.99 2.5e-5 123456789 1234.5 1e-10 1.5",
+        "1.24e+00 1.0e+01 2.5e-05 1.23457e+08 1.23e+03 1E-10 1.50000\n",
+        0,
+        false,
+    ),
+    (
+        "printf '%05d|% 05d|%#06x|%05.3d|%08.3f|% 08.2f|%+08.2f\\n' -42 7 255 7 -3.5 2.5 2.5",
+        "-0042| 0007|0x00ff|  007|-003.500| 0002.50|+0002.50\n",
+        0,
+        false,
+    ),
+    ("printf '%f %F\\n' nan inf", "nan INF\n", 0, false),
+    (
+        "printf '%.2f\\n' 1,5 2>/dev/null; echo $?",
+        "1.00\n1\n",
+        0,
+        false,
+    ),
+    ("x=010; echo $((x)) $((x+1))", "8 9\n", 0, false),
+    ("x=08; echo $((x+1)); echo after", "", 1, true),
+    (
+        "f() { g; }; g() { echo \"${FUNCNAME[@]}\" ${#FUNCNAME[@]}; }; f; echo \"[${FUNCNAME[*]}]\"",
+        "g f 2\n[]\n",
+        0,
+        false,
+    ),
+    // `[[ =~ ]]`: an unquoted expansion is a regex (only quoted text matches itself).
+    (
+        "re='^[a-z]+_[a-z]+$'; [[ \"net_revenue\" =~ $re ]] && echo snake",
+        "snake\n",
+        0,
+        false,
+    ),
+    (
+        "re='([a-z]+)_([a-z]+)'; [[ \"order_count\" =~ $re ]] && echo \"${BASH_REMATCH[2]} ${BASH_REMATCH[1]} ${#BASH_REMATCH[@]}\"",
+        "count order 3\n",
+        0,
+        false,
+    ),
+    (
+        "re='\\.yml$'; for f in catalog.yml x.yaml; do [[ $f =~ $re ]] && echo \"$f\"; done",
+        "catalog.yml\n",
+        1,
+        false,
+    ),
+    (
+        "[[ \"axb\" =~ a\".\"b ]] || echo partial-quote",
+        "partial-quote\n",
+        0,
+        false,
+    ),
+    (
+        "x='$'; [[ 'a$' =~ a\"$x\" ]] && echo dollar-literal",
+        "dollar-literal\n",
+        0,
+        false,
+    ),
+    ("re='['; [[ a =~ $re ]]; echo $?", "2\n", 0, false),
+    (
+        "[[ \"2024-01-15\" =~ ^([0-9]{4})-([0-9]{2}) ]] && echo \"${BASH_REMATCH[1]}/${BASH_REMATCH[2]}\"",
+        "2024/01\n",
+        0,
+        false,
+    ),
+    // A directory operand: wc prints zeros, grep -c/-L read it as empty, awk skips it, sed
+    // stops there (exit 4). gawk in the C locale counts bytes in substr, index, match, printf.
+    (
+        "wc entities catalog.yml; echo $?",
+        "      0       0       0 entities\n    135     531    4058 catalog.yml\n    135     531    4058 total\n1\n",
+        0,
+        true,
+    ),
+    (
+        "grep -c x entities/ catalog.yml; echo $?",
+        "entities/:0\ncatalog.yml:3\n2\n",
+        0,
+        true,
+    ),
+    ("grep -L x entities catalog.yml", "entities\n", 2, true),
+    (
+        "awk 'END{print NR}' entities catalog.yml; echo $?",
+        "135\n0\n",
+        0,
+        true,
+    ),
+    (
+        "sed -n 1p catalog.yml entities glossary.yml; echo $?",
+        "# Index of the Acme Shop semantic layer. Start here.\n4\n",
+        0,
+        true,
+    ),
+    ("awk; echo $?", "1\n", 0, true),
+    (
+        "awk 'BEGIN{print substr(\"héllo\", 2, 2), substr(\"héllo\", 4), index(\"héllo\", \"l\")}'",
+        "é llo 4\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{if (match(\"héllo\", /l+/)) print RSTART, RLENGTH}'",
+        "4 2\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{printf \"%5s|%.3s|\\n\", \"é\", \"éa\"}'",
+        "   é|éa|\n",
+        0,
+        false,
+    ),
+    (
+        "awk -F': ' '/description/{printf \"%-60s|\\n\", $2}' entities/markets.yml | head -3",
+        "'Storefront markets. Beschreibung                           |\n'Market code                                                |\nISO country; customers.country_code joins here              |\n",
+        0,
+        false,
+    ),
+    // sed: the delimiter inside a bracket expression is a member of it.
+    ("sed 's/[/]/|/g' <<< 'a/b'", "a|b\n", 0, false),
+    ("echo 'a\\b/c' | sed 's/[\\/]/X/g'", "aXbXc\n", 0, false),
+    (
+        "echo 'path/to/file.yml' | sed 's/[^/]*\\///g'",
+        "file.yml\n",
+        0,
+        false,
+    ),
+    ("echo 'x|y' | sed 's|[|]|-|'", "x-y\n", 0, false),
+    ("sed 'N;s/[\\n]/+/' <<< $'a\\nb'", "a+b\n", 0, false),
+    (
+        "printf 'a[:b\\n' | sed 's/[[:alpha:]/]/X/g'",
+        "X[:X\n",
+        0,
+        false,
+    ),
+    // bash in the C locale: printf widths and ${x:o:l} count bytes, case changes are ASCII only.
+    (
+        "printf '%5s|%.3s|%-8s|\\n' 'é' 'éa' 'naïve'",
+        "   é|éa|naïve  |\n",
+        0,
+        false,
+    ),
+    (
+        "x='héllo'; echo ${#x} \"${x:0:3}\" \"${x:3}\" \"${x: -3}\" \"[${x: -10}]\"",
+        "6 hé llo llo []\n",
+        0,
+        false,
+    ),
+    (
+        "x=é; echo ${x^^} ${x^} ${x@U}; y=abé; echo ${y^^} ${y@u}; declare -u z=é; echo $z",
+        "é é é\nABé Abé\né\n",
+        0,
+        false,
+    ),
+    ("x=ÉCOLE; echo ${x,,} ${x,}", "École ÉCOLE\n", 0, false),
+    // printf %q: $'...' for control characters (and, in the C locale, non-ASCII bytes).
+    (
+        "printf '%q\\n' $'a\\tb' $'\\x01x' $'it\\'s\\t' $'\\e' 'é' '~x' 'x#' 'a~b' \"$IFS\"",
+        "$'a\\tb'\n$'\\001x'\n$'it\\'s\\t'\n$'\\E'\n$'\\303\\251'\n\\~x\nx#\na~b\n$' \\t\\n'\n",
+        0,
+        false,
+    ),
+    // sed in the C locale reads bytes: `.` is one byte, \w and classes are ASCII, \U turns a
+    // byte of 128 or more into 0xff as GNU sed 4.9 does, and a byte that is not UTF-8 survives.
+    ("sed 's/./X/g' <<< 'hé'", "XXX\n", 0, false),
+    ("sed -E 's/h(..)l/[\\1]/' <<< 'hél'", "[é]\n", 0, false),
+    (
+        "sed -E 's/^(.{30}).*/\\1/' entities/markets.yml | tail -1 | od -An -c",
+        "   q   u   e   r   y   _   p   a   t   t   e   r   n   s   :    \n   [   ]  \\n\n",
+        0,
+        false,
+    ),
+    ("sed 's/[^a-z]/_/g' <<< 'aé b'", "a___b\n", 0, false),
+    (
+        "sed 's/\\w\\+/W/g' <<< 'café au lait'",
+        "Wé W W\n",
+        0,
+        false,
+    ),
+    (
+        "sed 's/.*/\\U&/' <<< 'héllo' | od -An -tx1",
+        " 48 ff ff 4c 4c 4f 0a\n",
+        0,
+        false,
+    ),
+    (
+        "sed -n '/^.\\{5\\}$/p' <<< $'héllo\\nhello'",
+        "hello\n",
+        0,
+        false,
+    ),
+    (
+        "printf 'a\\xffb\\n' | sed 's/b/c/' | od -An -tx1",
+        " 61 ff 63 0a\n",
+        0,
         false,
     ),
 ];
