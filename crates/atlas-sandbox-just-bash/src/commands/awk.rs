@@ -933,17 +933,40 @@ thread_local! {
 /// Most dynamic regexes a run keeps compiled.
 const REGEX_CACHE_MAX: usize = 64;
 
+thread_local! {
+    /// This run reads bytes (the C locale): text is Latin-1 inside, so `\w` and kin are ASCII.
+    static LATIN1: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Each byte as the Latin-1 character of that value (the C locale's view of text).
+fn to_latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// Latin-1 text back to its bytes (each character is below 256).
+fn latin1_bytes(s: &str) -> Vec<u8> {
+    s.chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect()
+}
+
 fn compile(src: &str) -> PR<Regex> {
-    if let Some(re) = REGEX_CACHE.with(|c| c.borrow().get(src).cloned()) {
+    let ascii = LATIN1.with(std::cell::Cell::get);
+    let key = if ascii {
+        format!("\u{1}{src}")
+    } else {
+        src.to_owned()
+    };
+    if let Some(re) = REGEX_CACHE.with(|c| c.borrow().get(&key).cloned()) {
         return Ok(re);
     }
-    let re = compile_uncached(src)?;
+    let re = compile_uncached(src, ascii)?;
     REGEX_CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= REGEX_CACHE_MAX {
             c.clear();
         }
-        c.insert(src.to_owned(), re.clone());
+        c.insert(key, re.clone());
     });
     Ok(re)
 }
@@ -1093,8 +1116,11 @@ fn unescape_awk_string(s: &str) -> String {
     out
 }
 
-fn compile_uncached(src: &str) -> PR<Regex> {
-    let t = posix_to_regex(&awk_regex_to_posix(src), true)?;
+fn compile_uncached(src: &str, ascii: bool) -> PR<Regex> {
+    let mut t = posix_to_regex(&awk_regex_to_posix(src), true)?;
+    if ascii {
+        t = super::sed_script::ascii_classes(&t);
+    }
     regex::RegexBuilder::new(&t)
         .size_limit(1 << 22)
         .build()
@@ -1340,12 +1366,9 @@ struct Awk<'c, 's, 'a> {
 }
 
 impl Awk<'_, '_, '_> {
+    /// Characters; in the C locale text is Latin-1 inside, so that is bytes.
     fn text_len(&self, s: &str) -> usize {
-        if self.c_locale {
-            s.len()
-        } else {
-            s.chars().count()
-        }
+        s.chars().count()
     }
 }
 
@@ -1441,7 +1464,11 @@ impl Awk<'_, '_, '_> {
                     };
                     match data {
                         Ok(d) => {
-                            let d = String::from_utf8_lossy(&d).into_owned();
+                            let d = if self.c_locale {
+                                to_latin1(&d)
+                            } else {
+                                String::from_utf8_lossy(&d).into_owned()
+                            };
                             if self.streams.inp.len() >= Streams::MAX_OPEN {
                                 return err(format!(
                                     "more than {} open input files is not supported in this sandbox",
@@ -1541,13 +1568,6 @@ impl Awk<'_, '_, '_> {
         }
         // Count the fields before making them: a long string of separators is millions of
         // small strings.
-        if fs.is_empty() && self.c_locale && !s.is_ascii() {
-            // Each byte is a field in the C locale: parts of a character no string here holds.
-            return Err(
-                "splitting a multibyte character into bytes (an empty FS in the C locale) is not supported in this sandbox"
-                    .to_owned(),
-            );
-        }
         if fs.is_empty() {
             // gawk: an empty FS makes each character a field.
             self.fits(s.len() as u64 * (str_cost("") + 24))?;
@@ -1895,22 +1915,6 @@ impl Awk<'_, '_, '_> {
                     Val::Num(self.text_len(&s) as f64)
                 }
             },
-            "substr" if self.c_locale => {
-                let s = arg(self, 0)?.str();
-                let m = arg(self, 1)?.num().trunc();
-                let n = if args.len() > 2 {
-                    arg(self, 2)?.num().trunc()
-                } else {
-                    f64::INFINITY
-                };
-                let start = m.max(1.0);
-                let end = (start + n).min(s.len() as f64 + 1.0);
-                if end <= start {
-                    Val::Str(String::new())
-                } else {
-                    Val::Str(byte_slice(&s, start as usize - 1, end as usize - 1)?.to_owned())
-                }
-            }
             "substr" => {
                 let s: Vec<char> = arg(self, 0)?.str().chars().collect();
                 // gawk 5.2 truncates both numbers, and a start before 1 moves to 1 without
@@ -2124,7 +2128,11 @@ impl Awk<'_, '_, '_> {
                     }
                 }
                 line.push_str(&ors);
-                self.out.extend_from_slice(line.as_bytes());
+                if self.c_locale {
+                    self.out.extend(latin1_bytes(&line));
+                } else {
+                    self.out.extend_from_slice(line.as_bytes());
+                }
                 self.account().map_err(Err)?;
             }
             Stmt::Printf(args) => {
@@ -2134,7 +2142,11 @@ impl Awk<'_, '_, '_> {
                 }
                 if let Some((f, rest)) = vals.split_first() {
                     let s = sprintf(&f.str(), rest, self.c_locale).map_err(Err)?;
-                    self.out.extend_from_slice(s.as_bytes());
+                    if self.c_locale {
+                        self.out.extend(latin1_bytes(&s));
+                    } else {
+                        self.out.extend_from_slice(s.as_bytes());
+                    }
                     self.account().map_err(Err)?;
                 }
             }
@@ -2276,21 +2288,9 @@ const MAX_FIELD: usize = 10_000;
 
 /// gawk's `sprintf`: `Err` when the arguments run out, which gawk makes a fatal error (exit 2)
 /// rather than formatting the missing ones as empty.
-/// `s[from..to]` by bytes (the C locale's units), refused when it would cut a character.
-fn byte_slice(s: &str, from: usize, to: usize) -> ER<&str> {
-    match s.get(from..to) {
-        Some(t) => Ok(t),
-        None => err(
-            "cutting a multibyte character into bytes (C locale) is not supported in this sandbox",
-        ),
-    }
-}
-
-/// C's printf as gawk has it; `bytes`: the C locale, where widths, precisions and `%c` count
-/// bytes.
-fn sprintf(fmt: &str, args: &[Val], bytes: bool) -> Result<String, String> {
-    const CUT: &str =
-        "cutting a multibyte character into bytes (C locale) is not supported in this sandbox";
+/// C's printf as gawk has it; `latin1`: the C locale, where text is Latin-1 inside and `%c` of a
+/// number is the byte of its low 8 bits.
+fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
     let c: Vec<char> = fmt.chars().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -2401,14 +2401,8 @@ fn sprintf(fmt: &str, args: &[Val], bytes: bool) -> Result<String, String> {
                 }
             }
             'u' => format!("{}", v.num().max(0.0) as u64),
-            // In the C locale a code of 128 or more is one raw byte, which no string here holds.
-            'c' if bytes && matches!(v, Val::Num(n) if !(0.0..128.0).contains(&n.trunc())) => {
-                return Err(CUT.to_owned());
-            }
-            'c' if bytes && !matches!(v, Val::Num(_)) && !v.str().is_char_boundary(1) => {
-                return Err(CUT.to_owned());
-            }
             'c' => match v {
+                Val::Num(n) if latin1 => char::from((n as i64 & 0xff) as u8).to_string(),
                 Val::Num(n) => char::from_u32(n as u32)
                     .map(|c| c.to_string())
                     .unwrap_or_default(),
@@ -2422,10 +2416,6 @@ fn sprintf(fmt: &str, args: &[Val], bytes: bool) -> Result<String, String> {
             's' => {
                 let s = v.str();
                 match prec {
-                    Some(p) if bytes => match s.get(..p.min(s.len())) {
-                        Some(t) => t.to_owned(),
-                        None => return Err(CUT.to_owned()),
-                    },
                     Some(p) => s.chars().take(p).collect(),
                     None => s,
                 }
@@ -2441,7 +2431,7 @@ fn sprintf(fmt: &str, args: &[Val], bytes: bool) -> Result<String, String> {
             }
         };
         let w: usize = width.parse::<usize>().unwrap_or(0).min(MAX_FIELD);
-        let len = if bytes { s.len() } else { s.chars().count() };
+        let len = s.chars().count();
         if len < w {
             let pad = w - len;
             if flags.contains('-') {
@@ -2489,6 +2479,26 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         // gawk 5.2 prints its usage and exits 1 when there is no program.
         return Ok(1);
     };
+    // The C locale reads bytes: the program, its input and its variables become Latin-1 text
+    // (one character per byte), so `.`, `length` and `substr` count bytes; output turns back.
+    let c_locale = super::grep::c_locale(ctx);
+    LATIN1.with(|l| l.set(c_locale));
+    let latin1 = |s: String| {
+        if c_locale { to_latin1(s.as_bytes()) } else { s }
+    };
+    let src = latin1(src);
+    let fs = fs.map(latin1);
+    let assigns: Vec<String> = assigns.into_iter().map(latin1).collect();
+    let files: Vec<String> = files
+        .into_iter()
+        .map(|f| {
+            if assignment(&f).is_some() {
+                latin1(f)
+            } else {
+                f
+            }
+        })
+        .collect();
     let toks = match lex(&src) {
         Ok(t) => t,
         Err(e) => {
@@ -2519,7 +2529,6 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         Ok(h) => h,
         Err(o) => return crate::interp::over_budget(o),
     };
-    let c_locale = super::grep::c_locale(ctx);
     let mut awk = Awk {
         ctx,
         streams: Streams::default(),
@@ -2650,9 +2659,19 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             };
             awk.vars.insert(
                 "FILENAME".into(),
-                Val::Str(if f == "-" { String::new() } else { f.clone() }),
+                Val::Str(if f == "-" {
+                    String::new()
+                } else if awk.c_locale {
+                    to_latin1(f.as_bytes())
+                } else {
+                    f.clone()
+                }),
             );
-            let text = String::from_utf8_lossy(&data).into_owned();
+            let text = if awk.c_locale {
+                to_latin1(&data)
+            } else {
+                String::from_utf8_lossy(&data).into_owned()
+            };
             let rs = awk.vars.get("RS").map_or_else(|| "\n".to_owned(), Val::str);
             let paragraphs = rs.is_empty() && awk.fs() == " ";
             if !(paragraphs || rs.chars().count() == 1) {

@@ -605,7 +605,7 @@ impl Parser {
 
 /// `\w`, `\s`, `\b` and their kin made ASCII-only: in the C locale the bytes of a non-ASCII
 /// character (here Latin-1 characters) are neither word characters nor blanks.
-fn ascii_classes(re: &str) -> String {
+pub(crate) fn ascii_classes(re: &str) -> String {
     let mut out = String::with_capacity(re.len() + 16);
     let mut chars = re.chars();
     while let Some(c) = chars.next() {
