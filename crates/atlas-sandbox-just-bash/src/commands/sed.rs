@@ -496,16 +496,18 @@ impl<'p, 't> Machine<'p, 't> {
                         .map(|c| a.iter().position(|x| *x == c).map_or(c, |i| b[i]))
                         .collect();
                 }
-                Cmd::Append(t) => self.append.push(t.clone()),
+                Cmd::Append(t) => self.append.extend(t.clone()),
                 Cmd::Insert(t) => {
-                    let t = t.clone();
-                    self.emit(&t, true);
+                    if let Some(t) = t.clone() {
+                        self.emit(&t, true);
+                    }
                 }
                 Cmd::Change(t) => {
                     // In a range, the text replaces the whole range: it prints at its end.
                     let in_range = inst.a2.is_some() && self.active[pc - 1].0;
-                    if !in_range || inst.negate {
-                        let t = t.clone();
+                    if (!in_range || inst.negate)
+                        && let Some(t) = t.clone()
+                    {
                         self.emit(&t, true);
                     }
                     return Ok(Flow::Delete);

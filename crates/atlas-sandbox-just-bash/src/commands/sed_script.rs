@@ -39,9 +39,10 @@ pub(super) enum Cmd {
     Quit(bool),
     LineNo,
     Translate(Vec<char>, Vec<char>),
-    Append(String),
-    Insert(String),
-    Change(String),
+    /// `None`: `a\` ends the script with no text, which GNU sed prints as nothing at all.
+    Append(Option<String>),
+    Insert(Option<String>),
+    Change(Option<String>),
     Next,
     NextAppend,
     Hold,
@@ -348,11 +349,13 @@ impl Parser {
         }
     }
 
-    fn text_arg(&mut self) -> String {
+    fn text_arg(&mut self) -> Option<String> {
         // `a text`, `a\` newline `text`, and GNU's one-liner `a\text`.
         self.skip_blanks();
         if self.peek() == Some('\\') {
             self.i += 1;
+            // Nothing after the backslash: no text at all.
+            self.peek()?;
             if self.peek() == Some('\n') {
                 self.i += 1;
             }
@@ -385,7 +388,7 @@ impl Parser {
             }
             out.push(c);
         }
-        out
+        Some(out)
     }
 
     fn label(&mut self) -> String {
