@@ -2355,6 +2355,12 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
             break;
         };
         i += 1;
+        if conv == '%' {
+            // gawk prints `%5%` as a bare `%`: the width and flags do not apply, no argument
+            // is used.
+            out.push('%');
+            continue;
+        }
         let v = next(&mut ai);
         if ran_out.get() {
             return Err("fatal: not enough arguments to satisfy format string".to_owned());

@@ -858,6 +858,8 @@ pub(super) fn cut(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     for (c, v) in &flags {
         let v = v.clone().unwrap_or_default();
         match *c {
+            // GNU cut reads an empty delimiter as NUL.
+            'd' if v.is_empty() => delim = 0,
             'd' => {
                 if v.len() != 1 {
                     ctx.warn("cut", "the delimiter must be a single character");
@@ -1199,6 +1201,15 @@ pub(super) fn rev(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         Err(st) => return Ok(st),
     };
     let (inputs, failed) = ctx.read_all("rev", &files);
+    // util-linux rev reverses wide characters and gives up on bytes the C locale cannot read
+    // as one: with a byte of 128 or more there its answer is an error this does not copy.
+    if super::grep::c_locale(ctx) && inputs.iter().any(|(_, d)| !d.is_ascii()) {
+        ctx.warn(
+            "rev",
+            "non-ASCII text in the C locale is not supported in this sandbox",
+        );
+        return Ok(2);
+    }
     let mut out = String::new();
     for (_, d) in &inputs {
         for l in lines(d) {
