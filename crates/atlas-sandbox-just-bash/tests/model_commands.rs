@@ -734,11 +734,29 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // sed's `a\`/`i\`/`c\` with no text print nothing; gawk's `%5%` is `%`; `cut -d ''` is NUL.
+    ("sed 'i\\' <<< x; echo $?", "x\n0\n", 0, false),
+    ("printf 'x\\ny\\n' | sed 'c\\'", "", 0, false),
+    (
+        "printf 'x\\n' | sed -e 'a\\' -e 'foo'",
+        "x\nfoo\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{printf \"%5%|%-3%|%%|\\n\"}'",
+        "%|%|%|\n",
+        0,
+        false,
+    ),
+    ("cut -d '' -f1 <<< abc; echo $?", "abc\n0\n", 0, false),
+    ("printf 'a\\0b\\n' | cut -d '' -f2", "b\n", 0, false),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.
 const REFUSED: &[&str] = &[
     "timeout 0.1 sleep 1",
+    "echo 'héllo' | rev",
     "echo $UID",
     "echo \"$OSTYPE $MACHTYPE\"",
     "echo \"${PPID}\" $LINENO",

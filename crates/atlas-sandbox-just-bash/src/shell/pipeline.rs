@@ -912,6 +912,9 @@ const ABSENT_HERE: &[&str] = &[
     "colrm",
     "ul",
     "less",
+    "getconf",
+    "iconv",
+    "locale",
 ];
 
 fn is_refusal(err: &[u8]) -> bool {
