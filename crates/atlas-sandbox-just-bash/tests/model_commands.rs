@@ -756,6 +756,9 @@ const CASES: &[Case] = &[
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.
 const REFUSED: &[&str] = &[
     "timeout 0.1 sleep 1",
+    "echo ~root",
+    "printf '%.2f\\n' 0x1p3; echo after",
+    "printf '%.1s|\\n' 'éa'; echo after",
     "echo 'héllo' | rev",
     "echo $UID",
     "echo \"$OSTYPE $MACHTYPE\"",

@@ -690,6 +690,15 @@ fn format_once(
                     }
                     b'f' | b'F' | b'e' | b'E' | b'g' | b'G' => {
                         let a = arg.unwrap_or_default();
+                        let body = a.trim().trim_start_matches(['+', '-']);
+                        if body.starts_with("0x") || body.starts_with("0X") {
+                            // strtold reads hexadecimal (0x1p3 is 8); Rust's parser does not.
+                            ctx.io.errln(&format!(
+                                "bash: printf: {a}: hexadecimal floating-point numbers are not supported in this sandbox"
+                            ));
+                            *st = 2;
+                            return (consumed, true);
+                        }
                         let num = float_prefix(a.trim());
                         if num.len() < a.trim().len() {
                             // strtold stops at the first byte that is no part of a number: bash

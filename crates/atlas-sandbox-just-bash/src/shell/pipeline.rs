@@ -917,7 +917,7 @@ const ABSENT_HERE: &[&str] = &[
     "locale",
 ];
 
-fn is_refusal(err: &[u8]) -> bool {
+pub(super) fn is_refusal(err: &[u8]) -> bool {
     let err = String::from_utf8_lossy(err);
     err.contains("not supported in this sandbox") || err.contains("not supported by this sandbox")
 }
