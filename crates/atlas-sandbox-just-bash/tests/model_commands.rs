@@ -751,6 +751,49 @@ const CASES: &[Case] = &[
     ),
     ("cut -d '' -f1 <<< abc; echo $?", "abc\n0\n", 0, false),
     ("printf 'a\\0b\\n' | cut -d '' -f2", "b\n", 0, false),
+    // head/tail print a directory's header before failing on it; GNU's wording under 2>&1.
+    (
+        "head -n1 entities catalog.yml; echo rc=$?",
+        "==> entities <==\n\n==> catalog.yml <==\n# Index of the Acme Shop semantic layer. Start here.\nrc=1\n",
+        0,
+        true,
+    ),
+    (
+        "tail -n1 catalog.yml entities; echo rc=$?",
+        "==> catalog.yml <==\nglossary: glossary.yml\n\n==> entities <==\nrc=1\n",
+        0,
+        true,
+    ),
+    (
+        "head entities 2>&1; echo $?",
+        "head: error reading 'entities': Is a directory\n1\n",
+        0,
+        false,
+    ),
+    (
+        "tail -n2 entities glossary.yml 2>&1",
+        "==> entities <==\ntail: error reading 'entities': Is a directory\n\n==> glossary.yml <==\n    tables:\n    - shop.markets\n",
+        1,
+        false,
+    ),
+    (
+        "sort entities 2>&1; echo $?",
+        "sort: read failed: entities: Is a directory\n2\n",
+        0,
+        false,
+    ),
+    (
+        "head -n1 entities metrics catalog.yml",
+        "==> entities <==\n\n==> metrics <==\n\n==> catalog.yml <==\n# Index of the Acme Shop semantic layer. Start here.\n",
+        1,
+        true,
+    ),
+    (
+        "head -q -n1 entities catalog.yml",
+        "# Index of the Acme Shop semantic layer. Start here.\n",
+        1,
+        true,
+    ),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.

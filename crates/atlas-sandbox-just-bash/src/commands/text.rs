@@ -248,6 +248,17 @@ fn print_cut_files(
     for f in &files {
         let data = match ctx.read_operand(f) {
             Ok(d) => d,
+            // GNU opens a directory, prints its header, and fails on reading it.
+            Err(crate::vfs::FsError::IsDir) => {
+                if headers {
+                    let sep = if first { "" } else { "\n" };
+                    ctx.io.out(format!("{sep}==> {f} <==\n").as_bytes());
+                    first = false;
+                }
+                ctx.warn(cmd, format!("error reading '{f}': Is a directory"));
+                st = 1;
+                continue;
+            }
             Err(e) => {
                 ctx.warn(cmd, format!("cannot open '{f}' for reading: {e}"));
                 st = 1;
