@@ -794,6 +794,11 @@ const CASES: &[Case] = &[
         1,
         true,
     ),
+    // jq/yq --version give the reference versions.
+    ("jq -r --version", "jq-1.6\n", 0, false),
+    ("yq --version 2>&1 | head -1", "yq 0.0.0\n", 0, false),
+    ("jq --version", "jq-1.6\n", 0, false),
+    ("yq --version", "yq 0.0.0\n", 0, false),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.
