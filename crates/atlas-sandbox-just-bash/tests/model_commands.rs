@@ -923,6 +923,19 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // yq: YAML's .inf and .nan are floats (jq prints them as its limits and null).
+    (
+        "yq -c . <<< 'k: .inf'",
+        "{\"k\":1.7976931348623157e+308}\n",
+        0,
+        false,
+    ),
+    (
+        "yq -c '[.a, .b, .c]' <<< $'a: -.inf\\nb: .NaN\\nc: +.inf'",
+        "[-1.7976931348623157e+308,null,1.7976931348623157e+308]\n",
+        0,
+        false,
+    ),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.

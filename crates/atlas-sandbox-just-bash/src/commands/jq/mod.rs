@@ -48,9 +48,15 @@ fn yaml_to_val(y: &yaml_rust2::Yaml) -> Val {
         Yaml::Null | Yaml::BadValue | Yaml::Alias(_) => Val::Null,
         Yaml::Boolean(b) => Val::Bool(*b),
         Yaml::Integer(i) => Val::Num(*i as f64),
-        Yaml::Real(s) => match s.parse::<f64>() {
-            Ok(f) => Val::Num(f),
-            Err(_) => Val::from(s.clone()),
+        // YAML's `.inf`/`.nan` (PyYAML reads them as floats; jq prints them as its limits/null).
+        Yaml::Real(s) => match s.trim_start_matches('+') {
+            ".inf" | ".Inf" | ".INF" => Val::Num(f64::INFINITY),
+            "-.inf" | "-.Inf" | "-.INF" => Val::Num(f64::NEG_INFINITY),
+            ".nan" | ".NaN" | ".NAN" => Val::Num(f64::NAN),
+            _ => match s.parse::<f64>() {
+                Ok(f) => Val::Num(f),
+                Err(_) => Val::from(s.clone()),
+            },
         },
         Yaml::String(s) => Val::from(s.clone()),
         Yaml::Array(a) => a.iter().map(yaml_to_val).collect(),
