@@ -936,6 +936,24 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // ls -g leaves out the owner (it printed both owner and group).
+    ("ls -g catalog.yml | awk '{print $4}'", "4058\n", 0, false),
+    ("ls -o catalog.yml | awk '{print $4}'", "4058\n", 0, false),
+    ("ls -lgo catalog.yml | awk '{print $3}'", "4058\n", 0, false),
+    ("ls -gG catalog.yml | awk '{print $3}'", "4058\n", 0, false),
+    (
+        "ls -g entities | awk 'NR>1{print $4, $NF}' | head -3",
+        "1127 carts.yml\n756 categories.yml\n2148 customers.yml\n",
+        0,
+        false,
+    ),
+    (
+        "ls -go entities | tail -2 | awk '{print $3, $NF}'",
+        "684 suppliers.yml\n1273 support_tickets.yml\n",
+        0,
+        false,
+    ),
+    ("ls -lG catalog.yml | awk '{print $4}'", "4058\n", 0, false),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.
