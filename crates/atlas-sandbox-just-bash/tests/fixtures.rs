@@ -10,7 +10,8 @@
 //! Each command runs as `bash -c` in a private copy of the layer, with a clean environment
 //! (`LANG=C.UTF-8`, `TZ=UTC`), through the SDK's process runner. Two normalisations are applied
 //! to what bash printed: the copy's path becomes `/semantic` (the sandbox's mount point), and
-//! `bash: line N: ` becomes `bash: ` (the sandbox reports errors without line numbers).
+//! `bash: line N: ` becomes `bash: ` (recorded before the sandbox named lines; the replay
+//! normalises the sandbox's answer the same way).
 //!
 //! Replay compares byte for byte, except that commands whose output follows the directory's
 //! readdir order (`find`, `grep -r` without a `sort`) compare their lines as a multiset: a fresh
@@ -161,8 +162,9 @@ fn replay(case: &Recorded, layer: &Path) -> Result<(), String> {
     let got = engine
         .exec_script(&case.command, "", Duration::from_secs(10), 1 << 20)
         .map_err(|e| e.to_string())?;
-    let stdout = got.stdout_str().into_owned();
-    let stderr = got.stderr_str().into_owned();
+    // The sandbox names lines as bash does; the recording dropped them, so the replay does too.
+    let stdout = normalize(&got.stdout_str(), "/semantic");
+    let stderr = normalize(&got.stderr_str(), "/semantic");
     let same_out = if case.unordered {
         sorted_lines(&stdout) == sorted_lines(&case.stdout)
     } else {

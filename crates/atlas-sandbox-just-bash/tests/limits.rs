@@ -191,7 +191,7 @@ fn read_only_mode_makes_writes_shell_errors() {
     assert_eq!(out.stdout_str(), "rc=1\nrc=1\nrc=0\n");
     assert!(
         out.stderr_str()
-            .contains("bash: /tmp/f: Read-only file system"),
+            .contains("bash: line 1: /tmp/f: Read-only file system"),
         "{out:?}"
     );
     assert!(

@@ -409,10 +409,565 @@ const CASES: &[Case] = &[
     ("echo \"scale=3; 10/3\" | bc", "3.333\n", 0, false),
     ("echo err >&2; echo out", "out\n", 0, true),
     ("echo 'a\"b' \"c'd\"", "a\"b c'd\n", 0, false),
+    // grep's `--` between context groups (across files too, and under -A0 and -o), an empty
+    // file or pattern list matching nothing; awk's `var=value` operands (stdin still read after
+    // them), octal constants and C-locale case mapping; `timeout`; jq 1.6's error wording.
+    (
+        "grep -n -A1 'name: order_id' entities/*.yml | head -8",
+        "entities/order_items.yml:12:- name: order_id\nentities/order_items.yml-13-  sql: order_id\n--\nentities/orders.yml:8:- name: order_id\nentities/orders.yml-9-  sql: order_id\n--\nentities/payments.yml:13:- name: order_id\nentities/payments.yml-14-  sql: order_id\n",
+        0,
+        false,
+    ),
+    (
+        "grep -A0 name <<< $'name\\nx\\nname'",
+        "name\n--\nname\n",
+        0,
+        false,
+    ),
+    (
+        "grep -o -C1 -n x <<< $'a x\\nb\\nc\\nd x x\\ne\\nf\\ng\\nh x'",
+        "1:x\n4:x\n4:x\n--\n8:x\n",
+        0,
+        false,
+    ),
+    (
+        "grep -B1 -h 'primary_key: true' entities/orders.yml entities/markets.yml",
+        "  description: Surrogate key of the order\n  primary_key: true\n--\n  description: 'Market code: DE, JP, US, GB, FR'\n  primary_key: true\n",
+        0,
+        false,
+    ),
+    (
+        "grep -m1 -A2 table: entities/orders.yml entities/markets.yml",
+        "entities/orders.yml:table: shop.orders\nentities/orders.yml-grain: one row per order (a checkout)\nentities/orders.yml-description: Placed orders. Cancelled orders stay in the table with status = 'cancelled'; test orders\n--\nentities/markets.yml:table: shop.markets\nentities/markets.yml-grain: one row per storefront market\nentities/markets.yml-description: 'Storefront markets. Beschreibung: Länder-Shops mit eigener Währung. 説明: 国別ストアと通貨。'\n",
+        0,
+        false,
+    ),
+    ("grep '' /dev/null; echo $?", "1\n", 0, false),
+    ("grep -c '' /dev/null", "0\n", 1, false),
+    ("grep -f /dev/null catalog.yml; echo $?", "1\n", 0, false),
+    ("grep -c -f /dev/null catalog.yml; echo $?", "1\n", 0, false),
+    (
+        "grep -vf /dev/null entities/markets.yml | wc -l",
+        "48\n",
+        0,
+        false,
+    ),
+    (
+        "grep -L -f /dev/null catalog.yml",
+        "catalog.yml\n",
+        1,
+        false,
+    ),
+    ("grep -m0 -c name catalog.yml; echo $?", "1\n", 0, false),
+    (
+        "awk '{ print $1, $NF }' OFS=' -> ' <<< 'a b c'",
+        "a -> c\n",
+        0,
+        false,
+    ),
+    ("awk '{print v}' v='a\\tb' <<< x", "a\tb\n", 0, false),
+    ("echo 'a:b' | awk '{print $2}' FS=:", "b\n", 0, false),
+    ("awk '{print x}' x=1 - x=2 <<< 'l'", "1\n", 0, false),
+    (
+        "awk 'BEGIN{print 017, 0x11, 018, 017.5, 00, 010e1}'",
+        "15 17 18 17.5 0 100\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{print tolower(\"ÀB\"), toupper(\"àb\")}'",
+        "Àb àB\n",
+        0,
+        false,
+    ),
+    ("timeout 10 grep -c name catalog.yml", "20\n", 0, false),
+    ("timeout 5 cat nosuch; echo $?", "1\n", 0, true),
+    ("timeout abc ls; echo $?", "125\n", 0, true),
+    (
+        "jq -n 'foo(1)' 2>&1",
+        "jq: error: foo/1 is not defined at <top-level>, line 1:\nfoo(1)\njq: 1 compile error\n",
+        3,
+        false,
+    ),
+    (
+        "jq -n '\"a\\tb\" | @tsv' 2>&1",
+        "jq: error (at <unknown>): string (\"a\\tb\") cannot be tsv-formatted, only array\n",
+        5,
+        false,
+    ),
+    // bash's printf rounds the long double it read (0.45 is 0.4 to one place), zero-fills after
+    // the sign, reads the number at the front of `1,5`; an arithmetic operand's value with a
+    // leading 0 is octal; FUNCNAME is the call stack.
+    (
+        "printf '%.1f %.1f %.1f %.2f %.2f %.3f %.0f %.0f %.2f\\n' 0.45 0.35 0.25 2.355 2.345 1.0005 2.5 3.5 -0.001",
+        "0.4 0.3 0.2 2.36 2.35 1.001 2 4 -0.00\n",
+        0,
+        false,
+    ),
+    (
+        "printf '%.2e %.1e %g %g %.3g %G %#g\\n' 1.235 9.99 2.5e-5 123456789 1234.5 1e-10 1.5",
+        "1.24e+00 1.0e+01 2.5e-05 1.23457e+08 1.23e+03 1E-10 1.50000\n",
+        0,
+        false,
+    ),
+    (
+        "printf '%05d|% 05d|%#06x|%05.3d|%08.3f|% 08.2f|%+08.2f\\n' -42 7 255 7 -3.5 2.5 2.5",
+        "-0042| 0007|0x00ff|  007|-003.500| 0002.50|+0002.50\n",
+        0,
+        false,
+    ),
+    ("printf '%f %F\\n' nan inf", "nan INF\n", 0, false),
+    (
+        "printf '%.2f\\n' 1,5 2>/dev/null; echo $?",
+        "1.00\n1\n",
+        0,
+        false,
+    ),
+    ("x=010; echo $((x)) $((x+1))", "8 9\n", 0, false),
+    ("x=08; echo $((x+1)); echo after", "", 1, true),
+    (
+        "f() { g; }; g() { echo \"${FUNCNAME[@]}\" ${#FUNCNAME[@]}; }; f; echo \"[${FUNCNAME[*]}]\"",
+        "g f 2\n[]\n",
+        0,
+        false,
+    ),
+    // `[[ =~ ]]`: an unquoted expansion is a regex (only quoted text matches itself).
+    (
+        "re='^[a-z]+_[a-z]+$'; [[ \"net_revenue\" =~ $re ]] && echo snake",
+        "snake\n",
+        0,
+        false,
+    ),
+    (
+        "re='([a-z]+)_([a-z]+)'; [[ \"order_count\" =~ $re ]] && echo \"${BASH_REMATCH[2]} ${BASH_REMATCH[1]} ${#BASH_REMATCH[@]}\"",
+        "count order 3\n",
+        0,
+        false,
+    ),
+    (
+        "re='\\.yml$'; for f in catalog.yml x.yaml; do [[ $f =~ $re ]] && echo \"$f\"; done",
+        "catalog.yml\n",
+        1,
+        false,
+    ),
+    (
+        "[[ \"axb\" =~ a\".\"b ]] || echo partial-quote",
+        "partial-quote\n",
+        0,
+        false,
+    ),
+    (
+        "x='$'; [[ 'a$' =~ a\"$x\" ]] && echo dollar-literal",
+        "dollar-literal\n",
+        0,
+        false,
+    ),
+    ("re='['; [[ a =~ $re ]]; echo $?", "2\n", 0, false),
+    (
+        "[[ \"2024-01-15\" =~ ^([0-9]{4})-([0-9]{2}) ]] && echo \"${BASH_REMATCH[1]}/${BASH_REMATCH[2]}\"",
+        "2024/01\n",
+        0,
+        false,
+    ),
+    // A directory operand: wc prints zeros, grep -c/-L read it as empty, awk skips it, sed
+    // stops there (exit 4). gawk in the C locale counts bytes in substr, index, match, printf.
+    (
+        "wc entities catalog.yml; echo $?",
+        "      0       0       0 entities\n    135     531    4058 catalog.yml\n    135     531    4058 total\n1\n",
+        0,
+        true,
+    ),
+    (
+        "grep -c x entities/ catalog.yml; echo $?",
+        "entities/:0\ncatalog.yml:3\n2\n",
+        0,
+        true,
+    ),
+    ("grep -L x entities catalog.yml", "entities\n", 2, true),
+    (
+        "awk 'END{print NR}' entities catalog.yml; echo $?",
+        "135\n0\n",
+        0,
+        true,
+    ),
+    (
+        "sed -n 1p catalog.yml entities glossary.yml; echo $?",
+        "# Index of the Acme Shop semantic layer. Start here.\n4\n",
+        0,
+        true,
+    ),
+    ("awk; echo $?", "1\n", 0, true),
+    (
+        "awk 'BEGIN{print substr(\"héllo\", 2, 2), substr(\"héllo\", 4), index(\"héllo\", \"l\")}'",
+        "é llo 4\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{if (match(\"héllo\", /l+/)) print RSTART, RLENGTH}'",
+        "4 2\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{printf \"%5s|%.3s|\\n\", \"é\", \"éa\"}'",
+        "   é|éa|\n",
+        0,
+        false,
+    ),
+    (
+        "awk -F': ' '/description/{printf \"%-60s|\\n\", $2}' entities/markets.yml | head -3",
+        "'Storefront markets. Beschreibung                           |\n'Market code                                                |\nISO country; customers.country_code joins here              |\n",
+        0,
+        false,
+    ),
+    // sed: the delimiter inside a bracket expression is a member of it.
+    ("sed 's/[/]/|/g' <<< 'a/b'", "a|b\n", 0, false),
+    ("echo 'a\\b/c' | sed 's/[\\/]/X/g'", "aXbXc\n", 0, false),
+    (
+        "echo 'path/to/file.yml' | sed 's/[^/]*\\///g'",
+        "file.yml\n",
+        0,
+        false,
+    ),
+    ("echo 'x|y' | sed 's|[|]|-|'", "x-y\n", 0, false),
+    ("sed 'N;s/[\\n]/+/' <<< $'a\\nb'", "a+b\n", 0, false),
+    (
+        "printf 'a[:b\\n' | sed 's/[[:alpha:]/]/X/g'",
+        "X[:X\n",
+        0,
+        false,
+    ),
+    // bash in the C locale: printf widths and ${x:o:l} count bytes, case changes are ASCII only.
+    (
+        "printf '%5s|%.3s|%-8s|\\n' 'é' 'éa' 'naïve'",
+        "   é|éa|naïve  |\n",
+        0,
+        false,
+    ),
+    (
+        "x='héllo'; echo ${#x} \"${x:0:3}\" \"${x:3}\" \"${x: -3}\" \"[${x: -10}]\"",
+        "6 hé llo llo []\n",
+        0,
+        false,
+    ),
+    (
+        "x=é; echo ${x^^} ${x^} ${x@U}; y=abé; echo ${y^^} ${y@u}; declare -u z=é; echo $z",
+        "é é é\nABé Abé\né\n",
+        0,
+        false,
+    ),
+    ("x=ÉCOLE; echo ${x,,} ${x,}", "École ÉCOLE\n", 0, false),
+    // printf %q: $'...' for control characters (and, in the C locale, non-ASCII bytes).
+    (
+        "printf '%q\\n' $'a\\tb' $'\\x01x' $'it\\'s\\t' $'\\e' 'é' '~x' 'x#' 'a~b' \"$IFS\"",
+        "$'a\\tb'\n$'\\001x'\n$'it\\'s\\t'\n$'\\E'\n$'\\303\\251'\n\\~x\nx#\na~b\n$' \\t\\n'\n",
+        0,
+        false,
+    ),
+    // sed in the C locale reads bytes: `.` is one byte, \w and classes are ASCII, \U turns a
+    // byte of 128 or more into 0xff as GNU sed 4.9 does, and a byte that is not UTF-8 survives.
+    ("sed 's/./X/g' <<< 'hé'", "XXX\n", 0, false),
+    ("sed -E 's/h(..)l/[\\1]/' <<< 'hél'", "[é]\n", 0, false),
+    (
+        "sed -E 's/^(.{30}).*/\\1/' entities/markets.yml | tail -1 | od -An -c",
+        "   q   u   e   r   y   _   p   a   t   t   e   r   n   s   :    \n   [   ]  \\n\n",
+        0,
+        false,
+    ),
+    ("sed 's/[^a-z]/_/g' <<< 'aé b'", "a___b\n", 0, false),
+    (
+        "sed 's/\\w\\+/W/g' <<< 'café au lait'",
+        "Wé W W\n",
+        0,
+        false,
+    ),
+    (
+        "sed 's/.*/\\U&/' <<< 'héllo' | od -An -tx1",
+        " 48 ff ff 4c 4c 4f 0a\n",
+        0,
+        false,
+    ),
+    (
+        "sed -n '/^.\\{5\\}$/p' <<< $'héllo\\nhello'",
+        "hello\n",
+        0,
+        false,
+    ),
+    (
+        "printf 'a\\xffb\\n' | sed 's/b/c/' | od -An -tx1",
+        " 61 ff 63 0a\n",
+        0,
+        false,
+    ),
+    // gawk in the C locale reads bytes: `.` is one byte, substr and split(s, a, "") cut
+    // characters, %c of a number is the byte of its low 8 bits, \w is ASCII.
+    (
+        "awk 'BEGIN{print substr(\"héllo\", 2, 1)}' | od -An -tx1",
+        " c3 0a\n",
+        0,
+        false,
+    ),
+    (
+        "awk '{n=split($0, c, \"\"); print n, c[1]}' <<< 'héllo'",
+        "6 h\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{printf \"%c|%c|%c\", 228, 256, 321}' | od -An -tx1",
+        " e4 7c 00 7c 41\n",
+        0,
+        false,
+    ),
+    ("awk '/h.l/' <<< 'hél'; echo $?", "0\n", 0, false),
+    (
+        "awk 'BEGIN{s=\"aé\"; gsub(/./, \"[&]\", s); print s}' | od -An -tx1",
+        " 5b 61 5d 5b c3 5d 5b a9 5d 0a\n",
+        0,
+        false,
+    ),
+    ("awk '$0 ~ /\\w+é/' <<< 'café'", "café\n", 0, false),
+    (
+        "printf 'a\\xffb\\n' | awk '{print length, $0}' | od -An -tx1",
+        " 33 20 61 ff 62 0a\n",
+        0,
+        false,
+    ),
+    // sed's `a\`/`i\`/`c\` with no text print nothing; gawk's `%5%` is `%`; `cut -d ''` is NUL.
+    ("sed 'i\\' <<< x; echo $?", "x\n0\n", 0, false),
+    ("printf 'x\\ny\\n' | sed 'c\\'", "", 0, false),
+    (
+        "printf 'x\\n' | sed -e 'a\\' -e 'foo'",
+        "x\nfoo\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{printf \"%5%|%-3%|%%|\\n\"}'",
+        "%|%|%|\n",
+        0,
+        false,
+    ),
+    ("cut -d '' -f1 <<< abc; echo $?", "abc\n0\n", 0, false),
+    ("printf 'a\\0b\\n' | cut -d '' -f2", "b\n", 0, false),
+    // head/tail print a directory's header before failing on it; GNU's wording under 2>&1.
+    (
+        "head -n1 entities catalog.yml; echo rc=$?",
+        "==> entities <==\n\n==> catalog.yml <==\n# Index of the Acme Shop semantic layer. Start here.\nrc=1\n",
+        0,
+        true,
+    ),
+    (
+        "tail -n1 catalog.yml entities; echo rc=$?",
+        "==> catalog.yml <==\nglossary: glossary.yml\n\n==> entities <==\nrc=1\n",
+        0,
+        true,
+    ),
+    (
+        "head entities 2>&1; echo $?",
+        "head: error reading 'entities': Is a directory\n1\n",
+        0,
+        false,
+    ),
+    (
+        "tail -n2 entities glossary.yml 2>&1",
+        "==> entities <==\ntail: error reading 'entities': Is a directory\n\n==> glossary.yml <==\n    tables:\n    - shop.markets\n",
+        1,
+        false,
+    ),
+    (
+        "sort entities 2>&1; echo $?",
+        "sort: read failed: entities: Is a directory\n2\n",
+        0,
+        false,
+    ),
+    (
+        "head -n1 entities metrics catalog.yml",
+        "==> entities <==\n\n==> metrics <==\n\n==> catalog.yml <==\n# Index of the Acme Shop semantic layer. Start here.\n",
+        1,
+        true,
+    ),
+    (
+        "head -q -n1 entities catalog.yml",
+        "# Index of the Acme Shop semantic layer. Start here.\n",
+        1,
+        true,
+    ),
+    // jq/yq --version give the reference versions.
+    ("jq -r --version", "jq-1.6\n", 0, false),
+    ("yq --version 2>&1 | head -1", "yq 0.0.0\n", 0, false),
+    ("jq --version", "jq-1.6\n", 0, false),
+    ("yq --version", "yq 0.0.0\n", 0, false),
+    // Shell messages name the line as `bash -c` does (`environment: line N:` in a function),
+    // seen under 2>&1.
+    (
+        "[ a -eq 1 ] 2>&1; echo $?",
+        "bash: line 2: [: a: integer expression expected\n2\n",
+        0,
+        false,
+    ),
+    (
+        "cd - 2>&1; pwd",
+        "bash: line 2: cd: OLDPWD not set\n/semantic\n",
+        0,
+        false,
+    ),
+    (
+        "printf '%.2f\\n' 1,5 2>&1; echo $?",
+        "bash: line 2: printf: 1,5: invalid number\n1.00\n1\n",
+        0,
+        false,
+    ),
+    (
+        "cd /nonexistent 2>&1",
+        "bash: line 2: cd: /nonexistent: No such file or directory\n",
+        1,
+        false,
+    ),
+    (
+        "nosuchcmd 2>&1",
+        "bash: line 2: nosuchcmd: command not found\n",
+        127,
+        false,
+    ),
+    (
+        "f() { cd /x; }; f 2>&1",
+        "environment: line 2: cd: /x: No such file or directory\n",
+        1,
+        false,
+    ),
+    (
+        "g() {\n  [ a -eq 1 ]\n}\ng 2>&1",
+        "environment: line 3: [: a: integer expression expected\n",
+        2,
+        false,
+    ),
+    (
+        "x=$(cd /nope2 2>&1); echo \"$x\"",
+        "bash: line 2: cd: /nope2: No such file or directory\n",
+        0,
+        false,
+    ),
+    (
+        "echo a\ncd /nope 2>&1\necho b",
+        "a\nbash: line 3: cd: /nope: No such file or directory\nb\n",
+        0,
+        false,
+    ),
+    (
+        "for i in 1; do\n  cd /q 2>&1\ndone",
+        "bash: line 3: cd: /q: No such file or directory\n",
+        1,
+        false,
+    ),
+    (
+        "set -u; echo $undefined_var 2>&1; echo after",
+        "",
+        127,
+        true,
+    ),
+    ("echo $((1/0)) 2>&1", "", 1, true),
+    ("shift 5 2>&1; echo $?", "1\n", 0, false),
+    (
+        "local x 2>&1",
+        "bash: line 2: local: can only be used in a function\n",
+        1,
+        false,
+    ),
+    (
+        "type nosuch 2>&1",
+        "bash: line 2: type: nosuch: not found\n",
+        1,
+        false,
+    ),
+    (
+        "source /nonexistent 2>&1",
+        "bash: line 2: /nonexistent: No such file or directory\n",
+        1,
+        false,
+    ),
+    (
+        "bash -c 'cd /z' 2>&1",
+        "bash: line 1: cd: /z: No such file or directory\n",
+        1,
+        false,
+    ),
+    (
+        "echo \"$(nosuch2 2>&1)\"",
+        "bash: line 2: nosuch2: command not found\n",
+        0,
+        false,
+    ),
+    (
+        "x=1; x=$(cd /w 2>&1); echo \"[$x]\"",
+        "[bash: line 2: cd: /w: No such file or directory]\n",
+        0,
+        false,
+    ),
+    (
+        "{ cd /v; } 2>&1",
+        "bash: line 2: cd: /v: No such file or directory\n",
+        1,
+        false,
+    ),
+    (
+        "(cd /u) 2>&1",
+        "bash: line 2: cd: /u: No such file or directory\n",
+        1,
+        false,
+    ),
+    (
+        "cd /t 2>&1 | cat",
+        "bash: line 2: cd: /t: No such file or directory\n",
+        0,
+        false,
+    ),
+    // yq: YAML's .inf and .nan are floats (jq prints them as its limits and null).
+    (
+        "yq -c . <<< 'k: .inf'",
+        "{\"k\":1.7976931348623157e+308}\n",
+        0,
+        false,
+    ),
+    (
+        "yq -c '[.a, .b, .c]' <<< $'a: -.inf\\nb: .NaN\\nc: +.inf'",
+        "[-1.7976931348623157e+308,null,1.7976931348623157e+308]\n",
+        0,
+        false,
+    ),
+    // ls -g leaves out the owner (it printed both owner and group).
+    ("ls -g catalog.yml | awk '{print $4}'", "4058\n", 0, false),
+    ("ls -o catalog.yml | awk '{print $4}'", "4058\n", 0, false),
+    ("ls -lgo catalog.yml | awk '{print $3}'", "4058\n", 0, false),
+    ("ls -gG catalog.yml | awk '{print $3}'", "4058\n", 0, false),
+    (
+        "ls -g entities | awk 'NR>1{print $4, $NF}' | head -3",
+        "1127 carts.yml\n756 categories.yml\n2148 customers.yml\n",
+        0,
+        false,
+    ),
+    (
+        "ls -go entities | tail -2 | awk '{print $3, $NF}'",
+        "684 suppliers.yml\n1273 support_tickets.yml\n",
+        0,
+        false,
+    ),
+    ("ls -lG catalog.yml | awk '{print $4}'", "4058\n", 0, false),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.
 const REFUSED: &[&str] = &[
+    "timeout 0.1 sleep 1",
+    "echo ~root",
+    "printf '%.2f\\n' 0x1p3; echo after",
+    "printf '%.1s|\\n' 'éa'; echo after",
+    "echo 'héllo' | rev",
+    "echo $UID",
+    "echo \"$OSTYPE $MACHTYPE\"",
+    "echo \"${PPID}\" $LINENO",
+    "printf '%.1s|\\n' 'éa'",
+    "x='héllo'; echo \"${x:0:2}\"",
     "awk 'BEGIN{print ENVIRON[\"PATH\"]}'; echo \"rc=$?\"",
     "awk 'BEGIN{getline line; print line}' catalog.yml; echo \"rc=$?\"",
     "awk 'BEGIN { print ARGC, ARGV[1] }' catalog.yml",
@@ -435,4 +990,24 @@ fn model_commands_match_bash() {
 #[test]
 fn missing_features_are_refused() {
     runner().assert_refused(REFUSED);
+}
+
+/// A program bash's system has and this sandbox lacks stops the script with 127 ("command not
+/// found"): going on would print what bash does not (`perl ... | head` empty with exit 0). A
+/// name no system has keeps bash's behaviour: 127 for that command, and the script goes on.
+#[test]
+fn absent_standard_programs_stop_the_script() {
+    for script in [
+        "perl -ne 'print if /name/' catalog.yml | head -2; echo after",
+        "yes | head -3",
+        "id -u || echo fallback",
+        "ls entities | pr -3 -t | head -2",
+    ] {
+        let out = runner().run(script);
+        assert_eq!(out.exit_code, 127, "{script}");
+        assert_eq!(out.stdout_str(), "", "{script}");
+        assert!(out.stderr_str().contains("command not found"), "{script}");
+    }
+    let out = runner().run("nosuchtool | head -1; echo \"rc=$?\"");
+    assert_eq!(out.stdout_str(), "rc=0\n");
 }

@@ -78,6 +78,15 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 i64::from_str_radix(h, 16)
                     .map(|v| v as f64)
                     .map_err(|_| format!("bad number {s}"))?
+            } else if s.len() > 1
+                && s.starts_with('0')
+                && s.bytes().all(|b| (b'0'..=b'7').contains(&b))
+            {
+                // gawk reads a leading 0 in the program text as octal (`017` is 15); with an
+                // 8, a 9, a point or an exponent it stays decimal.
+                i64::from_str_radix(&s, 8)
+                    .map(|v| v as f64)
+                    .map_err(|_| format!("bad number {s}"))?
             } else {
                 s.parse::<f64>().map_err(|_| format!("bad number {s}"))?
             };
@@ -924,17 +933,40 @@ thread_local! {
 /// Most dynamic regexes a run keeps compiled.
 const REGEX_CACHE_MAX: usize = 64;
 
+thread_local! {
+    /// This run reads bytes (the C locale): text is Latin-1 inside, so `\w` and kin are ASCII.
+    static LATIN1: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Each byte as the Latin-1 character of that value (the C locale's view of text).
+fn to_latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// Latin-1 text back to its bytes (each character is below 256).
+fn latin1_bytes(s: &str) -> Vec<u8> {
+    s.chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect()
+}
+
 fn compile(src: &str) -> PR<Regex> {
-    if let Some(re) = REGEX_CACHE.with(|c| c.borrow().get(src).cloned()) {
+    let ascii = LATIN1.with(std::cell::Cell::get);
+    let key = if ascii {
+        format!("\u{1}{src}")
+    } else {
+        src.to_owned()
+    };
+    if let Some(re) = REGEX_CACHE.with(|c| c.borrow().get(&key).cloned()) {
         return Ok(re);
     }
-    let re = compile_uncached(src)?;
+    let re = compile_uncached(src, ascii)?;
     REGEX_CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= REGEX_CACHE_MAX {
             c.clear();
         }
-        c.insert(src.to_owned(), re.clone());
+        c.insert(key, re.clone());
     });
     Ok(re)
 }
@@ -1084,8 +1116,11 @@ fn unescape_awk_string(s: &str) -> String {
     out
 }
 
-fn compile_uncached(src: &str) -> PR<Regex> {
-    let t = posix_to_regex(&awk_regex_to_posix(src), true)?;
+fn compile_uncached(src: &str, ascii: bool) -> PR<Regex> {
+    let mut t = posix_to_regex(&awk_regex_to_posix(src), true)?;
+    if ascii {
+        t = super::sed_script::ascii_classes(&t);
+    }
     regex::RegexBuilder::new(&t)
         .size_limit(1 << 22)
         .build()
@@ -1372,12 +1407,9 @@ struct Awk<'c, 's, 'a> {
 }
 
 impl Awk<'_, '_, '_> {
+    /// Characters; in the C locale text is Latin-1 inside, so that is bytes.
     fn text_len(&self, s: &str) -> usize {
-        if self.c_locale {
-            s.len()
-        } else {
-            s.chars().count()
-        }
+        s.chars().count()
     }
 }
 
@@ -1473,7 +1505,11 @@ impl Awk<'_, '_, '_> {
                     };
                     match data {
                         Ok(d) => {
-                            let d = String::from_utf8_lossy(&d).into_owned();
+                            let d = if self.c_locale {
+                                to_latin1(&d)
+                            } else {
+                                String::from_utf8_lossy(&d).into_owned()
+                            };
                             if self.streams.inp.len() >= Streams::MAX_OPEN {
                                 return err(format!(
                                     "more than {} open input files is not supported in this sandbox",
@@ -1965,7 +2001,7 @@ impl Awk<'_, '_, '_> {
             "index" => {
                 let s = arg(self, 0)?.str();
                 let t = arg(self, 1)?.str();
-                Val::Num(s.find(&t).map(|b| s[..b].chars().count() + 1).unwrap_or(0) as f64)
+                Val::Num(s.find(&t).map(|b| self.text_len(&s[..b]) + 1).unwrap_or(0) as f64)
             }
             "split" => {
                 let s = arg(self, 0)?.str();
@@ -2047,8 +2083,8 @@ impl Awk<'_, '_, '_> {
                 };
                 let (start, len) = match re.find(&s) {
                     Some(m) => (
-                        s[..m.start()].chars().count() as f64 + 1.0,
-                        m.as_str().chars().count() as f64,
+                        self.text_len(&s[..m.start()]) as f64 + 1.0,
+                        self.text_len(m.as_str()) as f64,
                     ),
                     None => (0.0, -1.0),
                 };
@@ -2056,6 +2092,9 @@ impl Awk<'_, '_, '_> {
                 self.vars.insert("RLENGTH".into(), Val::Num(len));
                 Val::Num(start)
             }
+            // The C locale maps ASCII letters only (`tolower("À")` is unchanged).
+            "tolower" if self.c_locale => Val::Str(arg(self, 0)?.str().to_ascii_lowercase()),
+            "toupper" if self.c_locale => Val::Str(arg(self, 0)?.str().to_ascii_uppercase()),
             "tolower" => Val::Str(arg(self, 0)?.str().to_lowercase()),
             "toupper" => Val::Str(arg(self, 0)?.str().to_uppercase()),
             "sprintf" => {
@@ -2064,7 +2103,9 @@ impl Awk<'_, '_, '_> {
                     vals.push(self.eval(a)?);
                 }
                 match vals.split_first() {
-                    Some((f, rest)) => Val::Str(sprintf(&f.str(), rest).map_err(Err)?),
+                    Some((f, rest)) => {
+                        Val::Str(sprintf(&f.str(), rest, self.c_locale).map_err(Err)?)
+                    }
                     None => Val::Str(String::new()),
                 }
             }
@@ -2145,14 +2186,18 @@ impl Awk<'_, '_, '_> {
                                     .get("OFMT")
                                     .map(Val::str)
                                     .unwrap_or_else(|| "%.6g".to_owned());
-                                sprintf(&ofmt, &[Val::Num(n)]).unwrap_or_default()
+                                sprintf(&ofmt, &[Val::Num(n)], false).unwrap_or_default()
                             }
                             other => other.str(),
                         });
                     }
                 }
                 line.push_str(&ors);
-                self.out.extend_from_slice(line.as_bytes());
+                if self.c_locale {
+                    self.out.extend(latin1_bytes(&line));
+                } else {
+                    self.out.extend_from_slice(line.as_bytes());
+                }
                 self.account().map_err(Err)?;
             }
             Stmt::Printf(args) => {
@@ -2161,8 +2206,12 @@ impl Awk<'_, '_, '_> {
                     vals.push(self.eval(a)?);
                 }
                 if let Some((f, rest)) = vals.split_first() {
-                    let s = sprintf(&f.str(), rest).map_err(Err)?;
-                    self.out.extend_from_slice(s.as_bytes());
+                    let s = sprintf(&f.str(), rest, self.c_locale).map_err(Err)?;
+                    if self.c_locale {
+                        self.out.extend(latin1_bytes(&s));
+                    } else {
+                        self.out.extend_from_slice(s.as_bytes());
+                    }
                     self.account().map_err(Err)?;
                 }
             }
@@ -2304,7 +2353,9 @@ const MAX_FIELD: usize = 10_000;
 
 /// gawk's `sprintf`: `Err` when the arguments run out, which gawk makes a fatal error (exit 2)
 /// rather than formatting the missing ones as empty.
-fn sprintf(fmt: &str, args: &[Val]) -> Result<String, String> {
+/// C's printf as gawk has it; `latin1`: the C locale, where text is Latin-1 inside and `%c` of a
+/// number is the byte of its low 8 bits.
+fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
     let c: Vec<char> = fmt.chars().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -2369,6 +2420,12 @@ fn sprintf(fmt: &str, args: &[Val]) -> Result<String, String> {
             break;
         };
         i += 1;
+        if conv == '%' {
+            // gawk prints `%5%` as a bare `%`: the width and flags do not apply, no argument
+            // is used.
+            out.push('%');
+            continue;
+        }
         let v = next(&mut ai);
         if ran_out.get() {
             return Err("fatal: not enough arguments to satisfy format string".to_owned());
@@ -2416,6 +2473,7 @@ fn sprintf(fmt: &str, args: &[Val]) -> Result<String, String> {
             }
             'u' => format!("{}", v.num().max(0.0) as u64),
             'c' => match v {
+                Val::Num(n) if latin1 => char::from((n as i64 & 0xff) as u8).to_string(),
                 Val::Num(n) => char::from_u32(n as u32)
                     .map(|c| c.to_string())
                     .unwrap_or_default(),
@@ -2489,8 +2547,29 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let Some(src) = program else {
         ctx.io
             .errln("usage: awk [-F fs][-v var=value][prog | -f progfile][file ...]");
-        return Ok(2);
+        // gawk 5.2 prints its usage and exits 1 when there is no program.
+        return Ok(1);
     };
+    // The C locale reads bytes: the program, its input and its variables become Latin-1 text
+    // (one character per byte), so `.`, `length` and `substr` count bytes; output turns back.
+    let c_locale = super::grep::c_locale(ctx);
+    LATIN1.with(|l| l.set(c_locale));
+    let latin1 = |s: String| {
+        if c_locale { to_latin1(s.as_bytes()) } else { s }
+    };
+    let src = latin1(src);
+    let fs = fs.map(latin1);
+    let assigns: Vec<String> = assigns.into_iter().map(latin1).collect();
+    let files: Vec<String> = files
+        .into_iter()
+        .map(|f| {
+            if assignment(&f).is_some() {
+                latin1(f)
+            } else {
+                f
+            }
+        })
+        .collect();
     let toks = match lex(&src) {
         Ok(t) => t,
         Err(e) => {
@@ -2521,7 +2600,6 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         Ok(h) => h,
         Err(o) => return crate::interp::over_budget(o),
     };
-    let c_locale = super::grep::c_locale(ctx);
     let mut awk = Awk {
         ctx,
         streams: Streams::default(),
@@ -2620,21 +2698,32 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         }
     }
     if begin_done && (has_main || has_end) {
-        let inputs = or_stdin(files);
+        // Operands that are all `var=value` assignments leave stdin as the input, read after them.
+        let only_assigns = !files.is_empty() && files.iter().all(|f| assignment(f).is_some());
+        let mut inputs = or_stdin(files);
+        if only_assigns {
+            inputs.push("-".to_owned());
+        }
         let mut lines_read = 0u64;
         let mut range_on = vec![false; items.len()];
         // A pattern without an action prints the record.
         let print_record = [Stmt::Print(Vec::new())];
         'files: for (fi, f) in inputs.iter().enumerate() {
-            if let Some((k, v)) = f.split_once('=')
-                && !k.is_empty()
-                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                awk.vars.insert(k.to_owned(), Val::StrNum(v.to_owned()));
+            if let Some((k, v)) = assignment(f) {
+                // Escapes are processed as in `-v` (`OFS='\t'` is a tab).
+                awk.vars
+                    .insert(k.to_owned(), Val::StrNum(crate::commands::unescape_ansi(v)));
                 continue;
             }
             let data = match awk.ctx.read_operand(f) {
                 Ok(d) => d,
+                Err(crate::vfs::FsError::IsDir) => {
+                    awk.ctx.warn(
+                        "awk",
+                        format!("warning: command line argument `{f}' is a directory: skipped"),
+                    );
+                    continue;
+                }
                 Err(e) => {
                     // gawk stops at an input file it cannot open: no later file, no END.
                     fatal = Some(format!("fatal: cannot open file `{f}' for reading: {e}"));
@@ -2643,9 +2732,19 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             };
             awk.vars.insert(
                 "FILENAME".into(),
-                Val::Str(if f == "-" { String::new() } else { f.clone() }),
+                Val::Str(if f == "-" {
+                    String::new()
+                } else if awk.c_locale {
+                    to_latin1(f.as_bytes())
+                } else {
+                    f.clone()
+                }),
             );
-            let text = String::from_utf8_lossy(&data).into_owned();
+            let text = if awk.c_locale {
+                to_latin1(&data)
+            } else {
+                String::from_utf8_lossy(&data).into_owned()
+            };
             let rs = awk.vars.get("RS").map_or_else(|| "\n".to_owned(), Val::str);
             let paragraphs = rs.is_empty() && awk.fs() == " ";
             if !(paragraphs || rs.chars().count() == 1) {
@@ -2781,6 +2880,16 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         return Ok(2);
     }
     Ok(exit_code.unwrap_or(st))
+}
+
+/// An operand `name=value` (a valid awk name before the `=`) is an assignment, not a file.
+fn assignment(operand: &str) -> Option<(&str, &str)> {
+    let (k, v) = operand.split_once('=')?;
+    let mut chars = k.chars();
+    let first = chars.next()?;
+    ((first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    .then_some((k, v))
 }
 
 #[cfg(test)]

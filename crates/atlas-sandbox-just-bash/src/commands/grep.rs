@@ -256,6 +256,9 @@ struct Opts {
     /// `-Z`: a NUL after each file name instead of `:` or a newline.
     null: bool,
     initial_tab: bool,
+    /// `-A`/`-B`/`-C`/`-NUM` was given, even as 0: GNU then puts `--` between groups that are
+    /// not adjacent, in one file or across files.
+    context: bool,
     /// The line terminator: `-z` reads and writes NUL-terminated lines.
     eol: u8,
 }
@@ -371,6 +374,7 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         skip_binary: false,
         null: false,
         initial_tab: false,
+        context: false,
         eol: b'\n',
     };
     let (mut extended, mut fixed, mut icase, mut word, mut line) =
@@ -393,6 +397,7 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 .parse()
                 .unwrap_or(usize::MAX);
             (o.before, o.after) = (n, n);
+            o.context = true;
             continue;
         }
         digits = None;
@@ -450,6 +455,7 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                     ctx.warn("grep", format!("{v}: invalid context length argument"));
                     return Ok(2);
                 };
+                o.context = true;
                 match c {
                     'A' => o.after = n,
                     'B' => o.before = n,
@@ -506,6 +512,11 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         }
     } else {
         let mut parts = Vec::new();
+        if patterns.is_empty() {
+            // `-f` of an empty file gives no pattern at all, which matches no line (an empty
+            // pattern would match every line).
+            parts.push(r"[^\s\S]".to_owned());
+        }
         for p in &patterns {
             let re = if fixed {
                 regex::escape(p)
@@ -557,6 +568,11 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             }
         }
     };
+    // GNU grep stops before opening any file when no line can match: `-m 0`, or no pattern at
+    // all (`-f /dev/null`) without -v. Only -L still lists the files.
+    if (o.max == Some(0) || (patterns.is_empty() && !o.invert)) && !o.files_without {
+        return Ok(1);
+    }
     let no_operands = operands.is_empty();
     if no_operands {
         operands.push(if o.recursive {
@@ -579,6 +595,7 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         error: false,
         out: Vec::new(),
         visited: 0,
+        grouped: false,
     };
     for op in &operands {
         if o.quiet && state.matched {
@@ -610,6 +627,10 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                         ctx.warn("grep", format!("{op}: Is a directory"));
                     }
                     state.error = true;
+                    // GNU reads the directory as a file with no line: -c counts 0, -L lists it.
+                    if !o.quiet && (o.count || o.files_without) {
+                        search(ctx, &re, &o, op, &[], show_name, &mut state)?;
+                    }
                     continue;
                 }
                 // With no operand GNU grep searches `.` but prints names without `./`.
@@ -696,6 +717,8 @@ struct GrepState {
     error: bool,
     out: Vec<u8>,
     visited: u64,
+    /// A context group was printed already (from this file or an earlier one).
+    grouped: bool,
 }
 
 fn is_binary(d: &[u8]) -> bool {
@@ -727,11 +750,7 @@ fn search(
         return Ok(None);
     }
     // `-P` searches line by line: its lookbehind must not see the line before.
-    let simple = !o.invert
-        && o.before == 0
-        && o.after == 0
-        && o.eol == b'\n'
-        && matches!(re, Matcher::Posix(_));
+    let simple = !o.invert && !o.context && o.eol == b'\n' && matches!(re, Matcher::Posix(_));
     // Lines as (start, end-without-newline).
     let mut matches: Vec<(usize, usize, u64)> = Vec::new();
     let limit = o.max.unwrap_or(u64::MAX);
@@ -755,8 +774,8 @@ fn search(
             let Some((m_start, _)) = re.find_at(data, pos) else {
                 break;
             };
-            if m_start == data.len() && data.ends_with(b"\n") {
-                // An empty match after the final newline is not a line.
+            if m_start == data.len() && (data.is_empty() || data.ends_with(b"\n")) {
+                // An empty match after the final newline (or in an empty file) is not a line.
                 break;
             }
             let ls = memchr::memrchr(b'\n', &data[..m_start])
@@ -846,7 +865,7 @@ fn search(
             st.out.push(sep);
         }
     };
-    if o.before == 0 && o.after == 0 {
+    if !o.context {
         for (s, e, n) in &matches {
             let l = &data[*s..*e];
             if o.only && !o.invert {
@@ -886,18 +905,37 @@ fn search(
             if n > last_match && !is_match && after_left == 0 {
                 continue;
             }
-            if last_printed != 0 && n > last_printed + 1 {
+            if (last_printed != 0 && n > last_printed + 1) || (last_printed == 0 && st.grouped) {
                 st.out.extend_from_slice(b"--\n");
             }
+            st.grouped = true;
+            let line = &data[*s..*e];
             if is_match {
-                prefix(st, n, *s, b':');
                 after_left = o.after;
+                if o.only {
+                    // `-o` prints the matches alone; context lines only shape the groups.
+                    if !o.invert {
+                        for (ms, me) in re.find_all(line) {
+                            if ms < me {
+                                prefix(st, n, s + ms, b':');
+                                st.out.extend_from_slice(&line[ms..me]);
+                                st.out.push(o.eol);
+                            }
+                        }
+                    }
+                } else {
+                    prefix(st, n, *s, b':');
+                    st.out.extend_from_slice(line);
+                    st.out.push(o.eol);
+                }
             } else {
-                prefix(st, n, *s, b'-');
                 after_left = after_left.saturating_sub(usize::from(!in_before));
+                if !o.only {
+                    prefix(st, n, *s, b'-');
+                    st.out.extend_from_slice(line);
+                    st.out.push(o.eol);
+                }
             }
-            st.out.extend_from_slice(&data[*s..*e]);
-            st.out.push(o.eol);
             last_printed = n;
         }
         if n >= total {
@@ -921,7 +959,7 @@ fn emit_count(o: &Opts, name: &str, show_name: bool, n: usize, st: &mut GrepStat
 
 /// Wraps each non-ASCII character outside a bracket expression in `(?-i:…)`: under the C
 /// locale `grep -i` folds ASCII letters only.
-fn fold_ascii_only(re: &str) -> String {
+pub(crate) fn fold_ascii_only(re: &str) -> String {
     let mut out = String::with_capacity(re.len() + 16);
     let mut in_class = 0usize;
     let mut escaped = false;

@@ -45,6 +45,8 @@ struct LsOpts {
     slash: bool,
     inode: bool,
     no_group: bool,
+    /// `-g`: the long listing without the owner column.
+    no_owner: bool,
     /// `-C`, `-x`, `-m` (`-l` is `long`); one name a line otherwise, as GNU off a terminal.
     layout: Layout,
     /// `-Q`: names in double quotes, C escapes inside.
@@ -408,13 +410,10 @@ fn render(entries: &[LsEntry], o: &LsOpts, now: i64, with_total: bool) -> String
         if o.blocks {
             out.push_str(&format!("{:>bw$} ", kib(e)));
         }
-        let group = if o.no_group {
-            String::new()
-        } else {
-            "user ".to_owned()
-        };
+        let group = if o.no_group { "" } else { "user " };
+        let owner = if o.no_owner { "" } else { "user " };
         out.push_str(&format!(
-            "{} {:>lw$} user {group}{:>sw$} {} {}{}\n",
+            "{} {:>lw$} {owner}{group}{:>sw$} {} {}{}\n",
             mode_string(&e.meta),
             e.meta.nlink,
             size,
@@ -531,7 +530,11 @@ pub(super) fn ls(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 o.no_group = true;
                 (o.long, o.layout) = (true, Layout::OnePerLine);
             }
-            'g' | 'n' => (o.long, o.layout) = (true, Layout::OnePerLine),
+            'g' => {
+                o.no_owner = true;
+                (o.long, o.layout) = (true, Layout::OnePerLine);
+            }
+            'n' => (o.long, o.layout) = (true, Layout::OnePerLine),
             // `-1` after `-l` changes nothing, as in GNU.
             '1' if !o.long => o.layout = Layout::OnePerLine,
             '1' => {}

@@ -23,9 +23,11 @@ mod expr;
 mod files;
 mod fold;
 mod grep;
+pub(crate) use grep::posix_to_regex;
 mod hashsum;
 mod jq;
 mod jq_bound;
+mod long_double;
 mod ls;
 mod matcher;
 mod od;
@@ -39,6 +41,7 @@ mod sort;
 mod split;
 mod strings;
 mod text;
+mod timeout;
 mod touch;
 mod tree;
 mod walk;
@@ -117,6 +120,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
             Ok(0)
         },
         "sleep" => files::sleep,
+        "timeout" => timeout::timeout,
         "echo" => |c, a| {
             let utf8 = utf8_locale(c);
             echo(a, c.io, utf8);
@@ -601,7 +605,18 @@ fn format_once(
                     b's' => {
                         let mut s = arg.unwrap_or_default();
                         if let Some(n) = prec_n {
-                            s = s.chars().take(n).collect();
+                            if utf8_locale(ctx) {
+                                s = s.chars().take(n).collect();
+                            } else if let Some(t) = s.get(..n.min(s.len())) {
+                                // The C locale counts bytes.
+                                s = t.to_owned();
+                            } else {
+                                ctx.io.errln(
+                                    "bash: printf: cutting a multibyte character into bytes (C locale) is not supported in this sandbox",
+                                );
+                                *st = 2;
+                                return (consumed, true);
+                            }
                         }
                         s
                     }
@@ -615,7 +630,7 @@ fn format_once(
                         }
                         s
                     }
-                    b'q' => printf_q(&arg.unwrap_or_default()),
+                    b'q' => printf_q(&arg.unwrap_or_default(), utf8_locale(ctx)),
                     b'c' => arg
                         .and_then(|a| a.chars().next())
                         .map(|c| c.to_string())
@@ -667,49 +682,68 @@ fn format_once(
                                 c_decimal(n, prec_n, sign)
                             }
                         };
-                        if zero && s.len() < width {
-                            let neg = s.starts_with('-') || s.starts_with('+');
-                            let body: String = if neg { s[1..].to_owned() } else { s.clone() };
-                            let pad = width - s.len();
-                            s = format!(
-                                "{}{}{}",
-                                if neg { &s[..1] } else { "" },
-                                "0".repeat(pad),
-                                body
-                            );
+                        // C ignores `0` for an integer given a precision.
+                        if zero && prec_n.is_none() {
+                            s = zero_fill(&s, width);
                         }
                         s
                     }
                     b'f' | b'F' | b'e' | b'E' | b'g' | b'G' => {
                         let a = arg.unwrap_or_default();
-                        let v: f64 = if a.is_empty() {
-                            0.0
-                        } else {
-                            match a.trim().parse() {
-                                Ok(v) => v,
-                                Err(_) => {
-                                    ctx.io.errln(&format!("bash: printf: {a}: invalid number"));
-                                    *st = 1;
-                                    0.0
+                        let body = a.trim().trim_start_matches(['+', '-']);
+                        if body.starts_with("0x") || body.starts_with("0X") {
+                            // strtold reads hexadecimal (0x1p3 is 8); Rust's parser does not.
+                            ctx.io.errln(&format!(
+                                "bash: printf: {a}: hexadecimal floating-point numbers are not supported in this sandbox"
+                            ));
+                            *st = 2;
+                            return (consumed, true);
+                        }
+                        let num = float_prefix(a.trim());
+                        if num.len() < a.trim().len() {
+                            // strtold stops at the first byte that is no part of a number: bash
+                            // complains but prints the number read up to there (`1,5` is 1).
+                            ctx.io.errln(&format!("bash: printf: {a}: invalid number"));
+                            *st = 1;
+                        }
+                        let v: f64 = num.parse().unwrap_or(0.0);
+                        let p = prec_n.unwrap_or(6);
+                        let exact = long_double::parse(num);
+                        let mut s = match (&exact, conv) {
+                            (None, _) if !v.is_finite() => {
+                                let word = if v.is_nan() {
+                                    "nan"
+                                } else if v > 0.0 {
+                                    "inf"
+                                } else {
+                                    "-inf"
+                                };
+                                if conv.is_ascii_uppercase() {
+                                    word.to_uppercase()
+                                } else {
+                                    word.to_owned()
                                 }
                             }
-                        };
-                        let p = prec_n.unwrap_or(6);
-                        let mut s = match conv {
-                            b'e' | b'E' => c_exponent(v, p, conv == b'E'),
+                            // bash rounds the long double it read (see `long_double`).
+                            (Some(ld), b'e' | b'E') => ld.exponent(p, conv == b'E'),
+                            (Some(ld), b'g' | b'G') => {
+                                ld.general(p, conv == b'G', flags.contains('#'))
+                            }
+                            (Some(ld), _) => ld.fixed(p),
+                            (None, b'e' | b'E') => c_exponent(v, p, conv == b'E'),
                             // C's %g: P significant digits, exponent form past them (1e+10).
-                            b'g' => awk::fmt_g(v, p),
-                            b'G' => awk::fmt_g(v, p).to_uppercase(),
-                            _ => format!("{v:.p$}"),
+                            (None, b'g') => awk::fmt_g(v, p),
+                            (None, b'G') => awk::fmt_g(v, p).to_uppercase(),
+                            (None, _) => format!("{v:.p$}"),
                         };
-                        if flags.contains('+') && v >= 0.0 {
+                        let negative = exact.as_ref().map_or(v < 0.0, |ld| ld.negative());
+                        if flags.contains('+') && !negative {
                             s.insert(0, '+');
-                        } else if flags.contains(' ') && v >= 0.0 {
+                        } else if flags.contains(' ') && !negative {
                             s.insert(0, ' ');
                         }
-                        if zero && s.len() < width {
-                            let pad = width - s.len();
-                            s = format!("{}{s}", "0".repeat(pad));
+                        if zero && v.is_finite() {
+                            s = zero_fill(&s, width);
                         }
                         s
                     }
@@ -722,7 +756,12 @@ fn format_once(
                         return (consumed, true);
                     }
                 };
-                let len = text.chars().count();
+                // Widths count characters in a UTF-8 locale, bytes in C.
+                let len = if utf8_locale(ctx) {
+                    text.chars().count()
+                } else {
+                    text.len()
+                };
                 if len < width {
                     let pad = " ".repeat(width - len);
                     if left {
@@ -743,6 +782,38 @@ fn format_once(
         }
     }
     (consumed, false)
+}
+
+/// The longest start of `t` that reads as a number (all of it when it is one).
+fn float_prefix(t: &str) -> &str {
+    if t.len() > 64 || t.parse::<f64>().is_ok() {
+        return t;
+    }
+    let mut end = t.len();
+    while end > 0 {
+        end = t.floor_char_boundary(end - 1);
+        if t[..end].parse::<f64>().is_ok() {
+            break;
+        }
+    }
+    &t[..end]
+}
+
+/// The `0` flag: zeros up to `width` after the sign (`-`, `+` or ` `) and a `0x` prefix.
+fn zero_fill(s: &str, width: usize) -> String {
+    if s.len() >= width {
+        return s.to_owned();
+    }
+    let mut head = usize::from(s.starts_with(['-', '+', ' ']));
+    if s[head..].starts_with("0x") || s[head..].starts_with("0X") {
+        head += 2;
+    }
+    format!(
+        "{}{}{}",
+        &s[..head],
+        "0".repeat(width - s.len()),
+        &s[head..]
+    )
 }
 
 /// Whether the shell's locale is UTF-8 (`LC_ALL`, then `LC_CTYPE`, then `LANG`).
@@ -832,16 +903,47 @@ fn parse_printf_int(a: &str) -> Option<i64> {
 }
 
 /// bash's `printf %q`: backslash-escapes what the shell would otherwise interpret.
-fn printf_q(s: &str) -> String {
+/// `%q`; `utf8`: the locale prints non-ASCII characters as they are (C: as octal bytes).
+fn printf_q(s: &str, utf8: bool) -> String {
     if s.is_empty() {
         return "''".to_owned();
     }
+    if s.chars()
+        .any(|c| c.is_ascii_control() || (!utf8 && !c.is_ascii()))
+    {
+        // bash switches to $'...' when a control character is in it.
+        let mut out = String::from("$'");
+        for c in s.chars() {
+            match c {
+                '\x07' => out.push_str("\\a"),
+                '\x08' => out.push_str("\\b"),
+                '\x1b' => out.push_str("\\E"),
+                '\x0c' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\x0b' => out.push_str("\\v"),
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                c if c.is_ascii_control() => out.push_str(&format!("\\{:03o}", c as u32)),
+                c if !utf8 && !c.is_ascii() => {
+                    for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                        out.push_str(&format!("\\{b:03o}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        return out;
+    }
     let mut out = String::with_capacity(s.len() + 4);
-    for c in s.chars() {
-        if !(c.is_ascii_alphanumeric()
-            || matches!(c, '_' | '-' | '.' | '/' | ',' | ':' | '@' | '%' | '+' | '='))
-            && c.is_ascii()
-        {
+    for (i, c) in s.chars().enumerate() {
+        // `#` and `~` are special only where a word starts.
+        let plain = c.is_ascii_alphanumeric()
+            || matches!(c, '_' | '-' | '.' | '/' | ',' | ':' | '@' | '%' | '+' | '=')
+            || (i > 0 && matches!(c, '#' | '~'));
+        if !plain && c.is_ascii() {
             out.push('\\');
         }
         out.push(c);

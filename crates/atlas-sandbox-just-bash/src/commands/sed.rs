@@ -100,7 +100,15 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         );
         return Ok(2);
     }
-    let prog = match Parser::new(&script, extended).program() {
+    // The C locale reads bytes: each byte of the script and the input becomes one Latin-1
+    // character, so `.` matches a byte and lengths count bytes; output turns them back.
+    let latin1 = super::grep::c_locale(ctx);
+    let script = if latin1 {
+        to_latin1(script.as_bytes())
+    } else {
+        script
+    };
+    let prog = match Parser::new(&script, extended).latin1(latin1).program() {
         Ok(p) => p,
         Err((at, e)) => {
             let refused = e.contains("not supported by this sandbox");
@@ -114,6 +122,13 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     for f in &inputs {
         match ctx.read_operand(f) {
             Ok(d) => datas.push((f.clone(), d)),
+            // GNU sed stops at a directory with a read error (exit 4): the files before it are
+            // edited, none after it.
+            Err(crate::vfs::FsError::IsDir) => {
+                ctx.warn("sed", format!("read error on {f}: Is a directory"));
+                st = 4;
+                break;
+            }
             Err(e) => {
                 ctx.warn("sed", format!("can't read {f}: {e}"));
                 st = 2;
@@ -131,8 +146,13 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             break;
         }
         let text: Vec<u8> = group.iter().flat_map(|(_, d)| d.iter().copied()).collect();
-        let text = String::from_utf8_lossy(&text).into_owned();
+        let text = if latin1 {
+            to_latin1(&text)
+        } else {
+            String::from_utf8_lossy(&text).into_owned()
+        };
         let mut m = Machine::new(&prog, &text, quiet);
+        m.latin1 = latin1;
         m.run(ctx)?;
         quit = m.quit;
         if in_place {
@@ -189,6 +209,8 @@ struct Machine<'p, 't> {
     owe_nl: bool,
     quit: bool,
     steps: u64,
+    /// Text is Latin-1 for bytes (the C locale): written back one byte per character.
+    latin1: bool,
 }
 
 enum Flow {
@@ -221,6 +243,7 @@ impl<'p, 't> Machine<'p, 't> {
             owe_nl: false,
             quit: false,
             steps: 0,
+            latin1: false,
         }
     }
 
@@ -240,7 +263,11 @@ impl<'p, 't> Machine<'p, 't> {
             self.out.push(b'\n');
             self.owe_nl = false;
         }
-        self.out.extend_from_slice(text.as_bytes());
+        if self.latin1 {
+            self.out.extend(text.chars().map(latin1_byte));
+        } else {
+            self.out.extend_from_slice(text.as_bytes());
+        }
         if newline {
             self.out.push(b'\n');
         }
@@ -436,7 +463,7 @@ impl<'p, 't> Machine<'p, 't> {
                         ctx.warn("sed", "no previous regular expression");
                         return Ok(Flow::Quit(false));
                     };
-                    if let Some(new) = substitute(&re, &self.ps, rep, *global, *nth) {
+                    if let Some(new) = substitute(&re, &self.ps, rep, *global, *nth, self.latin1) {
                         self.ps = new;
                         self.subst_done = true;
                         if *print {
@@ -469,16 +496,18 @@ impl<'p, 't> Machine<'p, 't> {
                         .map(|c| a.iter().position(|x| *x == c).map_or(c, |i| b[i]))
                         .collect();
                 }
-                Cmd::Append(t) => self.append.push(t.clone()),
+                Cmd::Append(t) => self.append.extend(t.clone()),
                 Cmd::Insert(t) => {
-                    let t = t.clone();
-                    self.emit(&t, true);
+                    if let Some(t) = t.clone() {
+                        self.emit(&t, true);
+                    }
                 }
                 Cmd::Change(t) => {
                     // In a range, the text replaces the whole range: it prints at its end.
                     let in_range = inst.a2.is_some() && self.active[pc - 1].0;
-                    if !in_range || inst.negate {
-                        let t = t.clone();
+                    if (!in_range || inst.negate)
+                        && let Some(t) = t.clone()
+                    {
                         self.emit(&t, true);
                     }
                     return Ok(Flow::Delete);
@@ -522,7 +551,11 @@ impl<'p, 't> Machine<'p, 't> {
                 }
                 Cmd::Exchange => std::mem::swap(&mut self.ps, &mut self.hs),
                 Cmd::List => {
-                    let l = list_escape(&self.ps);
+                    let l = if self.latin1 {
+                        list_escape(&self.ps.chars().map(latin1_byte).collect::<Vec<u8>>())
+                    } else {
+                        list_escape(self.ps.as_bytes())
+                    };
                     self.emit(&l, true);
                 }
                 Cmd::Zap => self.ps.clear(),
@@ -548,7 +581,14 @@ impl<'p, 't> Machine<'p, 't> {
 }
 
 /// `s///` on the pattern space: `None` when nothing matched.
-fn substitute(re: &Regex, ps: &str, rep: &str, global: bool, nth: usize) -> Option<String> {
+fn substitute(
+    re: &Regex,
+    ps: &str,
+    rep: &str,
+    global: bool,
+    nth: usize,
+    ascii_case: bool,
+) -> Option<String> {
     let mut result = String::new();
     let mut last_end = 0;
     let mut count = 0;
@@ -560,7 +600,7 @@ fn substitute(re: &Regex, ps: &str, rep: &str, global: bool, nth: usize) -> Opti
             continue;
         }
         result.push_str(&ps[last_end..m.start()]);
-        result.push_str(&expand_rep(rep, &caps));
+        result.push_str(&expand_rep(rep, &caps, ascii_case));
         last_end = m.end();
         changed = true;
     }
@@ -578,21 +618,40 @@ enum Case {
     Lower,
 }
 
-fn expand_rep(rep: &str, caps: &regex::Captures<'_>) -> String {
+/// Each byte as the Latin-1 character of that value (the C locale's view of text).
+fn to_latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// A Latin-1 character back to its byte (every character of Latin-1 text is below 256).
+fn latin1_byte(c: char) -> u8 {
+    u8::try_from(u32::from(c)).unwrap_or(b'?')
+}
+
+fn expand_rep(rep: &str, caps: &regex::Captures<'_>, ascii_case: bool) -> String {
     let mut out = String::new();
     let mut case = Case::Keep;
     // `\u`/`\l`: the next character only.
     let mut one: Option<Case> = None;
     let push = |out: &mut String, s: &str, case: Case, one: &mut Option<Case>| {
         for c in s.chars() {
-            let c1 = match one.take() {
-                Some(Case::Upper) => c.to_uppercase().collect::<String>(),
-                Some(Case::Lower) => c.to_lowercase().collect::<String>(),
-                _ => match case {
+            // The C locale changes the case of ASCII letters only; GNU sed 4.9 turns any other
+            // byte of 128 or more into 0xff (its wide-character conversion fails there).
+            let conv = |c: char, to: Case| -> String {
+                match to {
+                    Case::Upper | Case::Lower if ascii_case && !c.is_ascii() => {
+                        '\u{ff}'.to_string()
+                    }
+                    Case::Upper if ascii_case => c.to_ascii_uppercase().to_string(),
+                    Case::Lower if ascii_case => c.to_ascii_lowercase().to_string(),
                     Case::Upper => c.to_uppercase().collect(),
                     Case::Lower => c.to_lowercase().collect(),
                     Case::Keep => c.to_string(),
-                },
+                }
+            };
+            let c1 = match one.take() {
+                Some(to) => conv(c, to),
+                None => conv(c, case),
             };
             out.push_str(&c1);
         }
@@ -634,9 +693,9 @@ fn expand_rep(rep: &str, caps: &regex::Captures<'_>) -> String {
 
 /// `l`: C escapes, other non-printing bytes in octal, lines folded at 69 characters with `\`,
 /// and `$` at the end.
-fn list_escape(ps: &str) -> String {
+fn list_escape(ps: &[u8]) -> String {
     let mut pieces: Vec<String> = Vec::new();
-    for &b in ps.as_bytes() {
+    for &b in ps {
         pieces.push(match b {
             b'\\' => "\\\\".to_owned(),
             7 => "\\a".to_owned(),

@@ -39,9 +39,10 @@ pub(super) enum Cmd {
     Quit(bool),
     LineNo,
     Translate(Vec<char>, Vec<char>),
-    Append(String),
-    Insert(String),
-    Change(String),
+    /// `None`: `a\` ends the script with no text, which GNU sed prints as nothing at all.
+    Append(Option<String>),
+    Insert(Option<String>),
+    Change(Option<String>),
     Next,
     NextAppend,
     Hold,
@@ -72,6 +73,8 @@ pub(super) struct Parser {
     s: Vec<char>,
     pub i: usize,
     extended: bool,
+    /// The C locale (see `sed::latin1`): classes, word boundaries and case folding are ASCII.
+    latin1: bool,
     prog: Vec<Inst>,
     /// Branches waiting for their label: (instruction, label).
     pending: Vec<(usize, String)>,
@@ -88,11 +91,18 @@ impl Parser {
             s: script.chars().collect(),
             i: 0,
             extended,
+            latin1: false,
             prog: Vec::new(),
             pending: Vec::new(),
             labels: Vec::new(),
             blocks: Vec::new(),
         }
+    }
+
+    /// Reads the script as the C locale does: each byte one character (see `sed::latin1`).
+    pub(super) fn latin1(mut self, on: bool) -> Self {
+        self.latin1 = on;
+        self
     }
 
     fn peek(&self) -> Option<char> {
@@ -140,6 +150,40 @@ impl Parser {
         }
     }
 
+    /// Where the bracket expression whose body starts at `start` (just past `[`) ends: the
+    /// index just past its `]`, or `None` when it does not close on this line.
+    fn bracket_end(&self, start: usize) -> Option<usize> {
+        let c = &self.s;
+        let mut i = start;
+        if c.get(i) == Some(&'^') {
+            i += 1;
+        }
+        // A `]` first is a member.
+        if c.get(i) == Some(&']') {
+            i += 1;
+        }
+        while let Some(&ch) = c.get(i) {
+            match ch {
+                '\n' => return None,
+                ']' => return Some(i + 1),
+                '[' if matches!(c.get(i + 1), Some(':' | '.' | '=')) => {
+                    let kind = c[i + 1];
+                    let mut j = i + 2;
+                    loop {
+                        match c.get(j) {
+                            None | Some('\n') => return None,
+                            Some(&k) if k == kind && c.get(j + 1) == Some(&']') => break,
+                            _ => j += 1,
+                        }
+                    }
+                    i = j + 2;
+                }
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
     fn delimited(&mut self, delim: char, what: char) -> Result<String, String> {
         let mut out = String::new();
         while let Some(c) = self.peek() {
@@ -175,6 +219,33 @@ impl Parser {
                 }
                 continue;
             }
+            if c == '[' && matches!(what, 's' | '/') {
+                // A bracket expression ends only at its `]`: the delimiter inside it is a member
+                // (`s/[/]/|/`), as in GNU sed.
+                if let Some(end) = self.bracket_end(self.i) {
+                    out.push('[');
+                    // A backslash is a member there, except in GNU's character escapes (`\n`,
+                    // `\t`...), which stand for their character.
+                    while self.i < end {
+                        let b = self.s[self.i];
+                        self.i += 1;
+                        let next = self.s.get(self.i).copied().filter(|_| self.i < end);
+                        match (b, next) {
+                            ('\\', Some('n')) => {
+                                out.push('\n');
+                                self.i += 1;
+                            }
+                            ('\\', Some(n)) if self.gnu_escape(n).is_some() => {
+                                let (ch, used) = self.gnu_escape(n).unwrap_or(('\0', 1));
+                                out.push(ch);
+                                self.i += used;
+                            }
+                            _ => out.push(b),
+                        }
+                    }
+                    continue;
+                }
+            }
             if c == delim {
                 return Ok(out);
             }
@@ -194,7 +265,13 @@ impl Parser {
         if src.is_empty() {
             return Ok(None);
         }
-        let translated = posix_to_regex(src, self.extended)?;
+        let mut translated = posix_to_regex(src, self.extended)?;
+        if self.latin1 {
+            translated = ascii_classes(&translated);
+            if icase {
+                translated = crate::commands::grep::fold_ascii_only(&translated);
+            }
+        }
         regex::RegexBuilder::new(&translated)
             .case_insensitive(icase)
             // The pattern space may hold several lines (`N`, `G`): `.` matches a newline in sed.
@@ -272,11 +349,13 @@ impl Parser {
         }
     }
 
-    fn text_arg(&mut self) -> String {
+    fn text_arg(&mut self) -> Option<String> {
         // `a text`, `a\` newline `text`, and GNU's one-liner `a\text`.
         self.skip_blanks();
         if self.peek() == Some('\\') {
             self.i += 1;
+            // Nothing after the backslash: no text at all.
+            self.peek()?;
             if self.peek() == Some('\n') {
                 self.i += 1;
             }
@@ -309,7 +388,7 @@ impl Parser {
             }
             out.push(c);
         }
-        out
+        Some(out)
     }
 
     fn label(&mut self) -> String {
@@ -525,4 +604,30 @@ impl Parser {
             print,
         })
     }
+}
+
+/// `\w`, `\s`, `\b` and their kin made ASCII-only: in the C locale the bytes of a non-ASCII
+/// character (here Latin-1 characters) are neither word characters nor blanks.
+pub(crate) fn ascii_classes(re: &str) -> String {
+    let mut out = String::with_capacity(re.len() + 16);
+    let mut chars = re.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(n @ ('w' | 'W' | 's' | 'S' | 'b' | 'B' | '<' | '>')) => {
+                out.push_str("(?-u:\\");
+                out.push(n);
+                out.push(')');
+            }
+            Some(n) => {
+                out.push('\\');
+                out.push(n);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
 }

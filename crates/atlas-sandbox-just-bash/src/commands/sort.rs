@@ -571,6 +571,10 @@ pub(super) fn sort(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     for f in &files {
         match ctx.read_operand(f) {
             Ok(d) => inputs.push(d.as_ref().clone()),
+            Err(crate::vfs::FsError::IsDir) => {
+                ctx.warn("sort", format!("read failed: {f}: Is a directory"));
+                return Ok(2);
+            }
             Err(e) => {
                 ctx.warn("sort", format!("cannot read: {f}: {e}"));
                 return Ok(2);

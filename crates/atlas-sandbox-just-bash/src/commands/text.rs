@@ -248,6 +248,17 @@ fn print_cut_files(
     for f in &files {
         let data = match ctx.read_operand(f) {
             Ok(d) => d,
+            // GNU opens a directory, prints its header, and fails on reading it.
+            Err(crate::vfs::FsError::IsDir) => {
+                if headers {
+                    let sep = if first { "" } else { "\n" };
+                    ctx.io.out(format!("{sep}==> {f} <==\n").as_bytes());
+                    first = false;
+                }
+                ctx.warn(cmd, format!("error reading '{f}': Is a directory"));
+                st = 1;
+                continue;
+            }
             Err(e) => {
                 ctx.warn(cmd, format!("cannot open '{f}' for reading: {e}"));
                 st = 1;
@@ -503,6 +514,11 @@ pub(super) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             Err(e) => {
                 ctx.warn("wc", format!("{f}: {e}"));
                 st = 1;
+                // GNU opens a directory and fails on reading it: it still prints a row of zeros.
+                if matches!(e, crate::vfs::FsError::IsDir) {
+                    let name = (!operands.is_empty()).then(|| f.clone());
+                    rows.push(([0; 5], name));
+                }
                 continue;
             }
         };
@@ -853,6 +869,8 @@ pub(super) fn cut(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     for (c, v) in &flags {
         let v = v.clone().unwrap_or_default();
         match *c {
+            // GNU cut reads an empty delimiter as NUL.
+            'd' if v.is_empty() => delim = 0,
             'd' => {
                 if v.len() != 1 {
                     ctx.warn("cut", "the delimiter must be a single character");
@@ -1194,6 +1212,15 @@ pub(super) fn rev(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         Err(st) => return Ok(st),
     };
     let (inputs, failed) = ctx.read_all("rev", &files);
+    // util-linux rev reverses wide characters and gives up on bytes the C locale cannot read
+    // as one: with a byte of 128 or more there its answer is an error this does not copy.
+    if super::grep::c_locale(ctx) && inputs.iter().any(|(_, d)| !d.is_ascii()) {
+        ctx.warn(
+            "rev",
+            "non-ASCII text in the C locale is not supported in this sandbox",
+        );
+        return Ok(2);
+    }
     let mut out = String::new();
     for (_, d) in &inputs {
         for l in lines(d) {

@@ -139,7 +139,11 @@ impl Shell<'_> {
         if t.is_empty() {
             return Ok(0);
         }
-        if let Ok(n) = t.parse::<i64>() {
+        // A leading 0 makes the text octal (`x=010` is 8, `x=08` an error), as in a literal.
+        let digits = t.trim_start_matches(['+', '-']);
+        if !(digits.len() > 1 && digits.starts_with('0'))
+            && let Ok(n) = t.parse::<i64>()
+        {
             return Ok(n);
         }
         if depth > 10 {

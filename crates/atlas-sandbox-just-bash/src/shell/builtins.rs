@@ -119,8 +119,14 @@ pub(crate) fn run_builtin(
             0
         }
         "printf" => {
+            let mark = io.err_mark();
             let mut ctx = crate::commands::Ctx { sh, stdin, io };
-            return crate::commands::printf_cmd(&mut ctx, args).map(Some);
+            let st = crate::commands::printf_cmd(&mut ctx, args)?;
+            // A refused format stops the script, as a refused command does.
+            if st == 2 && super::pipeline::is_refusal(io.err_since(mark)) {
+                return abort(UNSUPPORTED_EXIT, "");
+            }
+            return Ok(Some(st));
         }
         "pwd" => {
             let mut s = sh.cwd.clone();

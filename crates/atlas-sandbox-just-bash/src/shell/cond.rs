@@ -90,24 +90,53 @@ impl Shell<'_> {
 
     pub(super) fn expand_regex_operand(&mut self, s: &str) -> R<String> {
         let pieces = self.parse_word(s)?;
-        let mut out = String::new();
+        let mut ere = String::new();
         for p in &pieces {
             match &p.piece {
-                WordPiece::Text(t) => out.push_str(t),
+                WordPiece::Text(t) => ere.push_str(t),
                 // `\.` stands for a literal `.`.
                 WordPiece::EscapeSequence(e) => {
-                    out.push_str(&regex::escape(e.strip_prefix('\\').unwrap_or(e)))
+                    ere.push_str(&ere_escape(e.strip_prefix('\\').unwrap_or(e)))
                 }
-                _ => {
+                piece => {
                     let mut acc = Acc::default();
                     self.expand_pieces(std::slice::from_ref(p), true, &mut acc)?;
                     let v: Vec<String> = acc.finish().into_iter().map(|f| f.text).collect();
-                    out.push_str(&regex::escape(&v.join(" ")));
+                    let text = v.join(" ");
+                    // Quoted text matches itself; an unquoted expansion (`$re`) is a regex.
+                    let quoted = matches!(
+                        piece,
+                        WordPiece::SingleQuotedText(_)
+                            | WordPiece::AnsiCQuotedText(_)
+                            | WordPiece::DoubleQuotedSequence(_)
+                            | WordPiece::GettextDoubleQuotedSequence(_)
+                    );
+                    if quoted {
+                        ere.push_str(&ere_escape(&text));
+                    } else {
+                        ere.push_str(&text);
+                    }
                 }
             }
         }
-        Ok(out)
+        // bash hands the operand to regcomp as a POSIX ERE.
+        match crate::commands::posix_to_regex(&ere, true) {
+            Ok(re) => Ok(re),
+            Err(_) => abort(2, String::new()),
+        }
     }
+}
+
+/// `s` with every ERE special character backslashed, so it matches itself.
+fn ere_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.[]()*+?{}|^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 // ---------------------------------------------------------------- `test` and `[`

@@ -260,6 +260,15 @@ impl Shell<'_> {
                 ),
             );
         }
+        // FUNCNAME is the call stack, innermost first; it is unset again outside functions.
+        let saved_funcname = self.vars.get("FUNCNAME").cloned();
+        let mut stack = vec![argv[0].clone()];
+        if self.call_depth > 0
+            && let Some(Var::Arr(a)) = &saved_funcname
+        {
+            stack.extend(a.values().cloned());
+        }
+        self.put_var("FUNCNAME".into(), Var::arr(stack))?;
         // The caller's parameters stay alive (and charged) while the function runs.
         let args = argv[1..].to_vec();
         let args_bytes = strs_cost(&args);
@@ -286,6 +295,7 @@ impl Shell<'_> {
                 };
             }
         }
+        self.restore_var("FUNCNAME", saved_funcname);
         self.meter.release(self.pos_bytes);
         self.positional = saved_pos;
         self.pos_bytes = saved_bytes;

@@ -497,7 +497,16 @@ impl Shell<'_> {
                         word::TildeExpr::OldWorkingDir => {
                             self.get_var("OLDPWD").unwrap_or_default()
                         }
-                        word::TildeExpr::UserHome(u) => format!("~{u}"),
+                        // Another user's home is the host's account database's answer
+                        // (`~root` is /root): this sandbox has none to give.
+                        word::TildeExpr::UserHome(u) => {
+                            return abort(
+                                UNSUPPORTED_EXIT,
+                                format!(
+                                    "bash: ~{u}: other users' home directories are not supported in this sandbox"
+                                ),
+                            );
+                        }
                         _ => "~".to_owned(),
                     };
                     acc.lit(&v, true);

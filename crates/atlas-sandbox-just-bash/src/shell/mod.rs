@@ -173,6 +173,9 @@ pub struct Shell<'a> {
     loop_iters: u64,
     call_depth: u32,
     subst_depth: u32,
+    /// The `subst_depth` whose commands' lines name messages: 0 for the script, deeper inside
+    /// `bash -c` (a new script, counted from its own line 1).
+    line_depth: u32,
     cond_depth: u32,
     parse_opts: brush_parser::ParserOptions,
     status_from_subst: Option<i32>,
@@ -282,6 +285,7 @@ impl<'a> Shell<'a> {
             loop_iters: 0,
             call_depth: 0,
             subst_depth: 0,
+            line_depth: 0,
             cond_depth: 0,
             parse_opts,
             status_from_subst: None,

@@ -141,11 +141,29 @@ pub(super) fn replace_pattern(
     }
 }
 
-pub(super) fn capitalize(v: &str) -> String {
+pub(super) fn capitalize(v: &str, utf8: bool) -> String {
     let mut c = v.chars();
     match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        Some(f) => upper(f.encode_utf8(&mut [0; 4]), utf8) + c.as_str(),
         None => String::new(),
+    }
+}
+
+/// Upper case as the locale has it: the C locale maps ASCII letters only (`é` stays).
+pub(super) fn upper(v: &str, utf8: bool) -> String {
+    if utf8 {
+        v.to_uppercase()
+    } else {
+        v.to_ascii_uppercase()
+    }
+}
+
+/// Lower case as the locale has it (see [`upper`]).
+pub(super) fn lower(v: &str, utf8: bool) -> String {
+    if utf8 {
+        v.to_lowercase()
+    } else {
+        v.to_ascii_lowercase()
     }
 }
 
@@ -204,6 +222,31 @@ impl Shell<'_> {
                     false,
                 ),
                 "SECONDS" => (Some(vec!["0".to_owned()]), false),
+                // bash always sets these; empty here would be a silent wrong answer.
+                "OPTERR" if self.get_var(n).is_none() => (Some(vec!["1".to_owned()]), false),
+                "PS4" if self.get_var(n).is_none() => (Some(vec!["+ ".to_owned()]), false),
+                "EPOCHSECONDS" | "EPOCHREALTIME" if self.get_var(n).is_none() => {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    let v = if n == "EPOCHSECONDS" {
+                        now.as_secs().to_string()
+                    } else {
+                        format!("{}.{:06}", now.as_secs(), now.subsec_micros())
+                    };
+                    (Some(vec![v]), false)
+                }
+                "PPID" | "UID" | "EUID" | "LINENO" | "BASH_SUBSHELL" | "BASHPID" | "HOSTTYPE"
+                | "OSTYPE" | "MACHTYPE" | "GROUPS" | "SRANDOM" | "BASH_COMMAND" | "BASH_ARGV0"
+                | "BASH_ARGC" | "BASHOPTS" | "SHELLOPTS" | "DIRSTACK" | "COMP_WORDBREAKS"
+                | "HOSTNAME"
+                    if self.get_var(n).is_none() =>
+                {
+                    return abort(
+                        UNSUPPORTED_EXIT,
+                        format!("bash: ${n}: not supported in this sandbox"),
+                    );
+                }
                 "_" => (Some(vec![self.last_arg.clone()]), false),
                 _ => (self.get_var(n).map(|v| vec![v]), false),
             },
@@ -635,6 +678,33 @@ impl Shell<'_> {
                     self.push_multi(out, true, quoted, acc)?;
                 } else {
                     let v = joined(&values, self).unwrap_or_default();
+                    if !v.is_ascii() && !self.utf8_locale() {
+                        // The C locale counts bytes: the cut must fall between characters, since
+                        // a string here holds no part of one.
+                        let n = v.len() as i64;
+                        let start = if off < 0 { n + off } else { off.min(n) };
+                        let end = match len {
+                            Some(l) if l < 0 => n + l,
+                            Some(l) => start.saturating_add(l).min(n),
+                            None => n,
+                        };
+                        if start < 0 {
+                            return self.push_value("", quoted, acc);
+                        }
+                        if end < start {
+                            return abort(
+                                UNSUPPORTED_EXIT,
+                                "bash: this substring of a non-ASCII value in the C locale is not supported in this sandbox".to_owned(),
+                            );
+                        }
+                        return match v.get(start as usize..end as usize) {
+                            Some(s) => self.push_value(s, quoted, acc),
+                            None => abort(
+                                UNSUPPORTED_EXIT,
+                                "bash: cutting a multibyte character into bytes (C locale) is not supported in this sandbox".to_owned(),
+                            ),
+                        };
+                    }
                     let chars: Vec<char> = v.chars().collect();
                     let n = chars.len() as i64;
                     if off < 0 && n + off < 0 {
@@ -663,12 +733,13 @@ impl Shell<'_> {
             }
             P::Transform { op, .. } => {
                 let vals = values.unwrap_or_default();
+                let utf8 = self.utf8_locale();
                 let out: Vec<String> = vals
                     .iter()
                     .map(|v| match op {
-                        word::ParameterTransformOp::ToUpperCase => v.to_uppercase(),
-                        word::ParameterTransformOp::ToLowerCase => v.to_lowercase(),
-                        word::ParameterTransformOp::CapitalizeInitial => capitalize(v),
+                        word::ParameterTransformOp::ToUpperCase => upper(v, utf8),
+                        word::ParameterTransformOp::ToLowerCase => lower(v, utf8),
+                        word::ParameterTransformOp::CapitalizeInitial => capitalize(v, utf8),
                         word::ParameterTransformOp::Quoted => shell_quote(v),
                         word::ParameterTransformOp::ExpandEscapeSequences => {
                             crate::commands::unescape_ansi(v)
@@ -683,19 +754,20 @@ impl Shell<'_> {
             | P::LowercaseFirstChar { .. }
             | P::LowercasePattern { .. } => {
                 let vals = values.unwrap_or_default();
+                let utf8 = self.utf8_locale();
                 let out: Vec<String> = vals
                     .iter()
                     .map(|v| match pe {
-                        P::UppercaseFirstChar { .. } => capitalize(v),
-                        P::UppercasePattern { .. } => v.to_uppercase(),
+                        P::UppercaseFirstChar { .. } => capitalize(v, utf8),
+                        P::UppercasePattern { .. } => upper(v, utf8),
                         P::LowercaseFirstChar { .. } => {
                             let mut c = v.chars();
                             match c.next() {
-                                Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+                                Some(f) => lower(f.encode_utf8(&mut [0; 4]), utf8) + c.as_str(),
                                 None => String::new(),
                             }
                         }
-                        _ => v.to_lowercase(),
+                        _ => lower(v, utf8),
                     })
                     .collect();
                 self.push_multi(out, multi, quoted, acc)?;

@@ -58,6 +58,7 @@ impl<'c> SimpleParts<'c> {
 impl Shell<'_> {
     /// Runs a whole script; returns the exit status.
     pub fn run_script(&mut self, script: &str, stdin: &mut Input, io: &mut Io) -> i32 {
+        super::redirect::LINE_PREFIX.with(|p| p.borrow_mut().take());
         let result = self
             .parse(script)
             .and_then(|p| self.run_program(&p, stdin, io));
@@ -386,6 +387,19 @@ impl Shell<'_> {
         io: &mut Io,
     ) -> R<i32> {
         self.count_command()?;
+        // Lines are known for the script's own commands, not for re-parsed text (`$(...)`,
+        // `eval`), whose messages keep the line of the command that ran them.
+        if self.subst_depth == self.line_depth
+            && let Some(line) = command_line(s)
+        {
+            let who = if self.call_depth > 0 {
+                "environment"
+            } else {
+                "bash"
+            };
+            super::redirect::LINE_PREFIX
+                .with(|p| *p.borrow_mut() = Some(format!("{who}: line {line}: ")));
+        }
         let mut parts = SimpleParts::default();
         for item in s.prefix.iter().flat_map(|p| p.0.iter()) {
             parts.add(item, false)?;
@@ -559,6 +573,14 @@ impl Shell<'_> {
         }
         if base != name {
             io.errln(&format!("bash: {name}: No such file or directory"));
+        } else if ABSENT_HERE.contains(&name) {
+            // bash would have run it (the reference system has it): carrying on without its
+            // output (`perl -ne ... | head` printing nothing, exit 0) would be an answer bash
+            // does not give, so the script stops as a clean refusal.
+            return abort(
+                127,
+                format!("bash: {name}: command not found (this sandbox does not provide it)"),
+            );
         } else {
             io.errln(&format!("bash: {name}: command not found"));
         }
@@ -649,7 +671,9 @@ impl Shell<'_> {
         let trace_depth = std::mem::replace(&mut self.trace_depth, 0);
         self.set_positional(args.get(1..).map(|a| a.to_vec()).unwrap_or_default())?;
         let arg0 = args.first().cloned();
+        let line_depth = std::mem::replace(&mut self.line_depth, self.subst_depth + 1);
         let r = self.with_arg0(arg0, |sh| sh.run_nested(script, stdin, io));
+        self.line_depth = line_depth;
         self.trace_depth = trace_depth;
         self.loop_depth = loops;
         self.restore_state(saved);
@@ -835,7 +859,97 @@ impl Shell<'_> {
 }
 
 /// Whether a command's stderr says it refused a feature of this sandbox.
-fn is_refusal(err: &[u8]) -> bool {
+/// Programs of every Debian system bash + GNU tools run on (coreutils, diffutils, gzip, tar,
+/// perl-base, util-linux, bsdextrautils, less) that this sandbox does not implement.
+const ABSENT_HERE: &[&str] = &[
+    "arch",
+    "b2sum",
+    "base32",
+    "basenc",
+    "chcon",
+    "chgrp",
+    "chown",
+    "chroot",
+    "cksum",
+    "csplit",
+    "dd",
+    "df",
+    "dir",
+    "dircolors",
+    "factor",
+    "fmt",
+    "groups",
+    "hostid",
+    "id",
+    "install",
+    "join",
+    "link",
+    "logname",
+    "mkfifo",
+    "mknod",
+    "mktemp",
+    "nice",
+    "nohup",
+    "nproc",
+    "numfmt",
+    "pathchk",
+    "pinky",
+    "pr",
+    "ptx",
+    "runcon",
+    "shred",
+    "shuf",
+    "stdbuf",
+    "stty",
+    "sum",
+    "sync",
+    "truncate",
+    "tsort",
+    "tty",
+    "uname",
+    "unexpand",
+    "unlink",
+    "users",
+    "vdir",
+    "who",
+    "yes",
+    "diff3",
+    "sdiff",
+    "gzip",
+    "gunzip",
+    "zcat",
+    "tar",
+    "perl",
+    "more",
+    "getopt",
+    "hexdump",
+    "look",
+    "col",
+    "colrm",
+    "ul",
+    "less",
+    "getconf",
+    "iconv",
+    "locale",
+];
+
+/// The line a simple command starts on: its first word's, or its first assignment's.
+fn command_line(s: &ast::SimpleCommand) -> Option<usize> {
+    use ast::CommandPrefixOrSuffixItem as I;
+    let first_prefix = s
+        .prefix
+        .iter()
+        .flat_map(|p| p.0.iter())
+        .find_map(|i| match i {
+            I::Word(w) | I::AssignmentWord(_, w) => w.loc.as_ref(),
+            _ => None,
+        });
+    first_prefix
+        .or(s.word_or_name.as_ref().and_then(|w| w.loc.as_ref()))
+        .map(|l| l.start.line)
+}
+
+pub(super) fn is_refusal(err: &[u8]) -> bool {
     let err = String::from_utf8_lossy(err);
     err.contains("not supported in this sandbox") || err.contains("not supported by this sandbox")
 }

@@ -9,6 +9,13 @@ use crate::vfs::{self, Kind};
 
 use super::*;
 
+thread_local! {
+    /// What bash puts before a shell message of a `bash -c` script: `bash: line N: ` (or
+    /// `environment: line N: ` inside a function), for the top-level command running now.
+    pub(super) static LINE_PREFIX: std::cell::RefCell<Option<String>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// Standard input of a command: the remaining bytes of a buffer shared by a compound command.
 #[derive(Debug, Clone, Default)]
 pub struct Input {
@@ -280,6 +287,14 @@ impl Io {
         if s.is_empty() {
             return;
         }
+        // `bash: cd: x: No such file or directory` is `bash: line 2: cd: ...` from `bash -c`.
+        let prefixed = match s.strip_prefix("bash: ") {
+            Some(rest) if !rest.starts_with("line ") => {
+                LINE_PREFIX.with(|p| p.borrow().as_ref().map(|p| format!("{p}{rest}")))
+            }
+            _ => None,
+        };
+        let s = prefixed.as_deref().unwrap_or(s);
         let mut v = Vec::with_capacity(s.len() + 1);
         v.extend_from_slice(s.as_bytes());
         v.push(b'\n');

@@ -177,9 +177,9 @@ impl Shell<'_> {
             value
         };
         Ok(if a & attr::LOWER != 0 {
-            v.to_lowercase()
+            super::param::lower(&v, self.utf8_locale())
         } else if a & attr::UPPER != 0 {
-            v.to_uppercase()
+            super::param::upper(&v, self.utf8_locale())
         } else {
             v
         })

@@ -48,9 +48,15 @@ fn yaml_to_val(y: &yaml_rust2::Yaml) -> Val {
         Yaml::Null | Yaml::BadValue | Yaml::Alias(_) => Val::Null,
         Yaml::Boolean(b) => Val::Bool(*b),
         Yaml::Integer(i) => Val::Num(*i as f64),
-        Yaml::Real(s) => match s.parse::<f64>() {
-            Ok(f) => Val::Num(f),
-            Err(_) => Val::from(s.clone()),
+        // YAML's `.inf`/`.nan` (PyYAML reads them as floats; jq prints them as its limits/null).
+        Yaml::Real(s) => match s.trim_start_matches('+') {
+            ".inf" | ".Inf" | ".INF" => Val::Num(f64::INFINITY),
+            "-.inf" | "-.Inf" | "-.INF" => Val::Num(f64::NEG_INFINITY),
+            ".nan" | ".NaN" | ".NAN" => Val::Num(f64::NAN),
+            _ => match s.parse::<f64>() {
+                Ok(f) => Val::Num(f),
+                Err(_) => Val::from(s.clone()),
+            },
         },
         Yaml::String(s) => Val::from(s.clone()),
         Yaml::Array(a) => a.iter().map(yaml_to_val).collect(),
@@ -216,7 +222,7 @@ fn unbounded_construct(code: &str) -> Option<&'static str> {
     None
 }
 
-/// jq's formats that jaq leaves out, as jq 1.7 writes them: `@csv` (strings quoted, `"`
+/// jq's formats that jaq leaves out, as jq 1.6 writes them: `@csv` (strings quoted, `"`
 /// doubled) and `@tsv` (`\\`, tab, newline and return escaped); other values print as
 /// `tostring`, `null` as nothing.
 const JQ_ONLY_DEFS: &str = r#"
@@ -225,14 +231,14 @@ def @csv: if type == "array" then map(
     elif type == "null" then ""
     elif type == "number" or type == "boolean" then tostring
     else error("\(type) (\(tojson)) is not valid in a csv row") end) | join(",")
-  else error("\(type) (\(tojson)) cannot be csv-formatted, only an array can be") end;
+  else error("\(type) (\(tojson)) cannot be csv-formatted, only array") end;
 def @tsv: if type == "array" then map(
     if type == "string" then split("\\") | join("\\\\") | split("\t") | join("\\t")
       | split("\n") | join("\\n") | split("\r") | join("\\r")
     elif type == "null" then ""
     elif type == "number" or type == "boolean" then tostring
     else error("\(type) (\(tojson)) is not valid in a tsv row") end) | join("\t")
-  else error("\(type) (\(tojson)) cannot be tsv-formatted, only an array can be") end;
+  else error("\(type) (\(tojson)) cannot be tsv-formatted, only array") end;
 "#;
 
 fn jq_only_defs() -> impl Iterator<Item = jaq_core::load::parse::Def<&'static str>> {
@@ -285,6 +291,12 @@ fn run(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
 
 fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     let cmd = if yaml { "yq" } else { "jq" };
+    // The versions the answers are made to match: Debian 12's jq 1.6 and python yq (which
+    // reports 0.0.0 there).
+    if args.iter().any(|a| a == "--version") && args.iter().all(|a| a.starts_with('-')) {
+        ctx.io.out(if yaml { b"yq 0.0.0\n" } else { b"jq-1.6\n" });
+        return Ok(0);
+    }
     let (mut raw, mut compact, mut null_input, mut slurp, mut exit_status, mut sort_keys, mut join) =
         (false, false, false, false, false, false, false);
     let mut tab = false;
@@ -554,6 +566,30 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                     "{cmd}: error: `{what}` is not supported in this sandbox"
                 ));
                 return Ok(UNSUPPORTED_JQ);
+            }
+            // jq 1.6 names each undefined filter or variable, then counts them; `2>&1` shows it.
+            let undefined: Vec<String> = errs
+                .iter()
+                .flat_map(|(_, undefined)| undefined.iter())
+                .filter_map(|(name, kind)| match kind {
+                    jaq_core::compile::Undefined::Filter(arity) => Some(format!("{name}/{arity}")),
+                    jaq_core::compile::Undefined::Var if name.starts_with('$') => {
+                        Some((*name).to_owned())
+                    }
+                    jaq_core::compile::Undefined::Var => Some(format!("${name}")),
+                    _ => None,
+                })
+                .collect();
+            let count = errs.iter().map(|(_, u)| u.len()).sum::<usize>();
+            if !code.contains('\n') && !undefined.is_empty() && undefined.len() == count {
+                for what in &undefined {
+                    ctx.io.errln(&format!(
+                        "jq: error: {what} is not defined at <top-level>, line 1:\n{code}"
+                    ));
+                }
+                let plural = if count == 1 { "" } else { "s" };
+                ctx.io.errln(&format!("jq: {count} compile error{plural}"));
+                return Ok(3);
             }
             ctx.io.errln(&format!(
                 "jq: error: {} compile error(s) in filter",
