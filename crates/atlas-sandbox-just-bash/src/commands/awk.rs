@@ -1672,7 +1672,8 @@ impl Awk<'_, '_, '_> {
 
     fn set_record(&mut self, rec: &str) -> Result<(), String> {
         let old = self.record_cost();
-        self.record = rec.to_owned();
+        self.record.clear();
+        self.record.push_str(rec);
         let fs = self.fs();
         let mut fields = std::mem::take(&mut self.fields);
         let split = self.split_into(rec, &fs, &mut fields);
@@ -2760,16 +2761,18 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             awk.vars.insert("FNR".into(), Val::Num(0.0));
             awk.more_files = fi + 1 < inputs.len();
             awk.main = Some(MainInput { text, pos: 0, rs });
-            loop {
-                // `getline` reads on from the same place.
-                let line = {
-                    let Some(m) = awk.main.as_mut() else { break };
-                    let mut p = m.pos;
-                    let r = next_record(&m.text, &mut p, &m.rs).map(str::to_owned);
-                    m.pos = p;
-                    r
+            // `getline` reads on from the same place. The input is taken out while the
+            // record is set, so the record is copied once, from the text, into `$0`.
+            while let Some(mut m) = awk.main.take() {
+                let mut p = m.pos;
+                let Some(found) = next_record(&m.text, &mut p, &m.rs) else {
+                    awk.main = Some(m);
+                    break;
                 };
-                let Some(line) = line else { break };
+                // `next_record` always answers a slice of the text it was given.
+                let at = found.as_ptr() as usize - m.text.as_ptr() as usize;
+                let range = at..at + found.len();
+                m.pos = p;
                 // NR may have been assigned or advanced by `getline`: count on from it.
                 let nr = awk.get("NR").num() + 1.0;
                 let fnr = awk.get("FNR").num() + 1.0;
@@ -2779,7 +2782,9 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 }
                 awk.set_counter("NR", nr);
                 awk.set_counter("FNR", fnr);
-                if let Err(e) = awk.set_record(&line) {
+                let set = awk.set_record(&m.text[range]);
+                awk.main = Some(m);
+                if let Err(e) = set {
                     fatal = Some(e);
                     break 'files;
                 }
