@@ -166,10 +166,17 @@ fn serve(sock: BorrowedFd<'_>, plan: &Plan) -> i32 {
 }
 
 fn reap(sock: BorrowedFd<'_>, running: &mut HashMap<Pid, (u64, bool)>) {
+    // Every process of the namespace descends from this init (an orphan is re-parented to
+    // it), so "no child at all" means nothing else is left to kill.
+    let mut none_left = false;
     loop {
         let (pid, code, signal) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, c)) => (pid, Some(c), None),
             Ok(WaitStatus::Signaled(pid, s, _)) => (pid, None, Some(s as i32)),
+            Err(nix::errno::Errno::ECHILD) => {
+                none_left = true;
+                break;
+            }
             Ok(WaitStatus::StillAlive) | Err(_) => break,
             Ok(_) => continue,
         };
@@ -186,8 +193,9 @@ fn reap(sock: BorrowedFd<'_>, running: &mut HashMap<Pid, (u64, bool)>) {
             let _ = send(sock, &reply.encode(), &[]);
         }
     }
-    if running.is_empty() {
+    if running.is_empty() && !none_left {
         // Whatever left its process group (setsid, a double fork) goes when the jail is idle.
+        // (`kill(-1)` walks every process of the machine to find this namespace's.)
         let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
     }
 }
