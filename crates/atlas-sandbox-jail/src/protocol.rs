@@ -69,6 +69,8 @@ pub(crate) enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Request {
     /// Run `command` in `/semantic/<cwd>`; stdout and stderr are the two fds sent with it.
+    /// The just-bash engine also takes it without fds and answers the output in `Output`
+    /// replies instead (the host does so for every just-bash command).
     /// The just-bash engine bounds itself by `timeout_ms` and writes at most one byte more
     /// than `max_output` per stream (the host caps and adds the notice). `session` picks the
     /// interpreter (its memory layer) among those a shared just-bash worker holds; the bash
@@ -108,7 +110,20 @@ pub(crate) enum Reply {
     },
     /// The command of exec `id` could not be started.
     SpawnFailed { id: u64, message: String },
+    /// Part of the output of exec `id` (`stderr` false: stdout), sent before its `Exited` when
+    /// the request carried no pipes: the just-bash engine holds a command's whole output in
+    /// memory when it ends, so handing it over in the reply costs the host no pipes, no
+    /// descriptor passing and no extra wake-ups. At most [`OUTPUT_CHUNK`] bytes each.
+    Output {
+        id: u64,
+        stderr: bool,
+        data: Vec<u8>,
+    },
 }
+
+/// The most output bytes one `Output` message carries (the rest of [`MAX_MESSAGE`] is room for
+/// its header).
+pub(crate) const OUTPUT_CHUNK: usize = MAX_MESSAGE - 64;
 
 const EXEC: u8 = 1;
 const KILL: u8 = 2;
@@ -117,6 +132,7 @@ const READY: u8 = 10;
 const SETUP_FAILED: u8 = 11;
 const EXITED: u8 = 12;
 const SPAWN_FAILED: u8 = 13;
+const OUTPUT: u8 = 14;
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u32).to_le_bytes());
@@ -154,6 +170,9 @@ impl<'a> Reader<'a> {
             .map(u32::from_le_bytes)? as usize;
         self.take(n)
             .and_then(|b| String::from_utf8(b.to_vec()).ok())
+    }
+    fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.0)
     }
     fn done(&self) -> bool {
         self.0.is_empty()
@@ -250,6 +269,14 @@ impl Reply {
                 out.extend_from_slice(&id.to_le_bytes());
                 put_str(&mut out, message);
             }
+            Reply::Output { id, stderr, data } => {
+                out.reserve(10 + data.len());
+                out.push(OUTPUT);
+                out.extend_from_slice(&id.to_le_bytes());
+                out.push(u8::from(*stderr));
+                // The data runs to the end of the message.
+                out.extend_from_slice(data);
+            }
         }
         out
     }
@@ -270,6 +297,16 @@ impl Reply {
                 id: r.u64()?,
                 message: r.str()?,
             },
+            OUTPUT => {
+                let id = r.u64()?;
+                let stderr = match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    _ => return None,
+                };
+                let data = r.rest().to_vec();
+                return (data.len() <= OUTPUT_CHUNK).then_some(Reply::Output { id, stderr, data });
+            }
             _ => return None,
         };
         r.done().then_some(msg)
@@ -321,6 +358,21 @@ mod tests {
                 id: 3,
                 message: "fork: EAGAIN".into(),
             },
+            Reply::Output {
+                id: 4,
+                stderr: false,
+                data: b"catalog.yml\n".to_vec(),
+            },
+            Reply::Output {
+                id: 5,
+                stderr: true,
+                data: Vec::new(),
+            },
+            Reply::Output {
+                id: 6,
+                stderr: false,
+                data: vec![0xff; OUTPUT_CHUNK],
+            },
         ] {
             assert_eq!(Reply::decode(&rep.encode()), Some(rep));
         }
@@ -337,5 +389,14 @@ mod tests {
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(Request::decode(&huge), None);
         assert_eq!(Reply::decode(&[99]), None);
+        let mut bad_stream = vec![OUTPUT];
+        bad_stream.extend_from_slice(&1u64.to_le_bytes());
+        bad_stream.push(2);
+        assert_eq!(Reply::decode(&bad_stream), None);
+        let mut too_long = vec![OUTPUT];
+        too_long.extend_from_slice(&1u64.to_le_bytes());
+        too_long.push(0);
+        too_long.extend(std::iter::repeat_n(b'x', OUTPUT_CHUNK + 1));
+        assert_eq!(Reply::decode(&too_long), None);
     }
 }

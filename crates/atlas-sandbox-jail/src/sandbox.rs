@@ -61,7 +61,7 @@ struct Handles {
 struct Inner {
     root: PathBuf,
     sock: AsyncFd<OwnedFd>,
-    pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
+    pending: Mutex<HashMap<u64, Pending>>,
     next_id: AtomicU64,
     closed: AtomicBool,
     gone: Mutex<Option<String>>,
@@ -73,8 +73,46 @@ struct Inner {
     /// The just-bash engine answers one command at a time: a command waits here, so its
     /// deadline starts when the interpreter is free.
     one_at_a_time: Option<tokio::sync::Mutex<()>>,
+    /// The output comes back in the worker's replies rather than through pipes (the just-bash
+    /// engine, which holds a command's whole output when it ends).
+    inline_output: bool,
     /// Commands the worker started without bash (the direct start).
     direct_starts: AtomicU64,
+}
+
+/// An exec waiting for its end: where to send it, and the output that came inline so far.
+#[derive(Debug)]
+struct Pending {
+    tx: oneshot::Sender<Done>,
+    out: Vec<u8>,
+    err: Vec<u8>,
+    /// The most bytes kept per stream (the cap and one more, which tells the cap was passed).
+    keep: usize,
+}
+
+impl Pending {
+    fn new(tx: oneshot::Sender<Done>, cap: usize) -> Self {
+        Pending {
+            tx,
+            out: Vec::new(),
+            err: Vec::new(),
+            keep: cap.saturating_add(1),
+        }
+    }
+
+    fn push(&mut self, stderr: bool, data: &[u8]) {
+        let buf = if stderr { &mut self.err } else { &mut self.out };
+        let room = self.keep.saturating_sub(buf.len());
+        buf.extend_from_slice(&data[..data.len().min(room)]);
+    }
+}
+
+/// An exec's end: the worker's reply and the output that came inline with it.
+#[derive(Debug)]
+struct Done {
+    reply: Reply,
+    out: Vec<u8>,
+    err: Vec<u8>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -96,14 +134,18 @@ impl Inner {
 
     async fn recv(&self) -> std::io::Result<Option<(Vec<u8>, Vec<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MESSAGE];
+        Ok(self
+            .recv_into(&mut buf)
+            .await?
+            .map(|(n, fds)| (buf[..n].to_vec(), fds)))
+    }
+
+    /// One message into `buf` (at least [`MAX_MESSAGE`] long): its length and fds.
+    async fn recv_into(&self, buf: &mut [u8]) -> std::io::Result<Option<(usize, Vec<OwnedFd>)>> {
         loop {
             let mut guard = self.sock.readable().await?;
-            match guard
-                .try_io(|s| recv(s.get_ref().as_fd(), &mut buf).map_err(std::io::Error::from))
-            {
-                Ok(Ok(Some((n, fds)))) => return Ok(Some((buf[..n].to_vec(), fds))),
-                Ok(Ok(None)) => return Ok(None),
-                Ok(Err(e)) => return Err(e),
+            match guard.try_io(|s| recv(s.get_ref().as_fd(), buf).map_err(std::io::Error::from)) {
+                Ok(r) => return r,
                 Err(_would_block) => continue,
             }
         }
@@ -260,6 +302,7 @@ impl JailSandbox {
             landlock: String::new(),
             one_at_a_time: matches!(plan.engine, PlanEngine::JustBash(_))
                 .then(|| tokio::sync::Mutex::new(())),
+            inline_output: matches!(plan.engine, PlanEngine::JustBash(_)),
             direct_starts: AtomicU64::new(0),
         };
         let plan = serde_json::to_vec(&plan).map_err(|e| JailError::Io(e.to_string()))?;
@@ -357,18 +400,32 @@ impl JailSandbox {
 }
 
 async fn read_replies(inner: Weak<Inner>) {
+    let mut buf = vec![0u8; MAX_MESSAGE];
     loop {
         let Some(me) = inner.upgrade() else { return };
-        let got = me.recv().await;
+        let got = me.recv_into(&mut buf).await;
         match got {
-            Ok(Some((msg, _))) => {
-                let reply = Reply::decode(&msg);
-                let id = match &reply {
-                    Some(Reply::Exited { id, .. } | Reply::SpawnFailed { id, .. }) => *id,
+            Ok(Some((n, _))) => {
+                let reply = match Reply::decode(&buf[..n]) {
+                    Some(Reply::Output { id, stderr, data }) => {
+                        // A cancelled exec's output has no one waiting: it is dropped.
+                        if let Some(p) = lock(&me.pending).get_mut(&id) {
+                            p.push(stderr, &data);
+                        }
+                        continue;
+                    }
+                    Some(reply @ (Reply::Exited { .. } | Reply::SpawnFailed { .. })) => reply,
                     _ => continue,
                 };
-                if let (Some(tx), Some(reply)) = (lock(&me.pending).remove(&id), reply) {
-                    let _ = tx.send(reply);
+                let (Reply::Exited { id, .. } | Reply::SpawnFailed { id, .. }) = &reply else {
+                    continue;
+                };
+                if let Some(p) = lock(&me.pending).remove(id) {
+                    let _ = p.tx.send(Done {
+                        reply,
+                        out: p.out,
+                        err: p.err,
+                    });
                 }
             }
             Ok(None) => return me.mark_gone("the worker exited".into()),
@@ -426,11 +483,14 @@ impl Sandbox for JailSandbox {
             Some(m) => Some(m.lock().await),
             None => None,
         };
+        if inner.inline_output {
+            return self.exec_inline(request, rel, timeout, start).await;
+        }
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, mut exited) = oneshot::channel();
-        lock(&inner.pending).insert(id, tx);
+        lock(&inner.pending).insert(id, Pending::new(tx, request.max_output_bytes));
         let mut guard = KillOnDrop {
             inner: Arc::downgrade(inner),
             id,
@@ -502,8 +562,8 @@ impl Sandbox for JailSandbox {
                     }
                 },
                 r = &mut exited, if status.is_none() => match r {
-                    Ok(reply) => {
-                        status = Some(reply);
+                    Ok(done) => {
+                        status = Some(done.reply);
                         draining = true;
                         drain.as_mut().reset(tokio::time::Instant::now() + DRAIN_GRACE);
                     }
@@ -556,6 +616,128 @@ impl Sandbox for JailSandbox {
             }
         }
         guard.armed = false;
+        self.finish(status, out, err, timed_out, start)
+    }
+
+    async fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        if !self.release() {
+            // Other sessions keep the worker: only this session's interpreter goes. A
+            // command of this session still running ends first (the worker answers one at a
+            // time), so nothing of it outlives the close.
+            let _turn = match &self.inner.one_at_a_time {
+                Some(m) => Some(m.lock().await),
+                None => None,
+            };
+            let msg = Request::Forget {
+                session: self.session,
+            }
+            .encode();
+            let _ = self.inner.send(&msg, &[]).await;
+            return Ok(());
+        }
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.mark_gone("the sandbox was closed".into());
+        self.inner.stop_worker().await;
+        Ok(())
+    }
+}
+
+impl JailSandbox {
+    /// The just-bash engine's exec: the request goes without pipes and the output comes back
+    /// in the worker's replies (`Reply::Output`), then its end.
+    async fn exec_inline(
+        &self,
+        request: ExecRequest,
+        rel: String,
+        timeout: Duration,
+        start: Instant,
+    ) -> Result<ExecOutput> {
+        let inner = &self.inner;
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, mut exited) = oneshot::channel();
+        lock(&inner.pending).insert(id, Pending::new(tx, request.max_output_bytes));
+        let mut guard = KillOnDrop {
+            inner: Arc::downgrade(inner),
+            id,
+            armed: true,
+        };
+        let msg = Request::Exec {
+            id,
+            session: self.session,
+            cwd: rel,
+            command: request.command,
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            max_output: request.max_output_bytes as u64,
+        }
+        .encode();
+        if let Err(e) = inner.send(&msg, &[]).await {
+            guard.armed = false;
+            lock(&inner.pending).remove(&id);
+            return Err(JailError::Io(format!("sending the command: {e}")).into());
+        }
+        let cap = request.max_output_bytes;
+        let mut out = CappedBuffer::new(cap);
+        let mut err = CappedBuffer::new(cap);
+        let mut timed_out = false;
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let wedged = tokio::time::sleep(timeout + WEDGED_GRACE);
+        tokio::pin!(wedged);
+        let status = loop {
+            tokio::select! {
+                r = &mut exited => match r {
+                    Ok(done) => {
+                        out.push(&done.out);
+                        err.push(&done.err);
+                        break Some(done.reply);
+                    }
+                    Err(_) => {
+                        guard.armed = false;
+                        let why = inner.gone().unwrap_or_else(|| "the worker dropped the command".into());
+                        return Err(JailError::WorkerGone(why).into());
+                    }
+                },
+                () = &mut deadline, if !timed_out => {
+                    // The engine stops itself at the deadline; this only marks the result.
+                    timed_out = true;
+                    inner.kill_now(id);
+                },
+                () = &mut wedged => {
+                    guard.armed = false;
+                    inner.mark_gone(format!(
+                        "it gave no exit status within {WEDGED_GRACE:?} after the deadline and was killed"
+                    ));
+                    inner.kill_worker();
+                    err.push(
+                        b"atlas-sandbox-jail: the command did not stop at its deadline; \
+                          the sandbox's worker was killed\n",
+                    );
+                    return Ok(ExecOutput::from_streams(
+                        out,
+                        err,
+                        TIMEOUT_EXIT_CODE,
+                        true,
+                        start.elapsed(),
+                    ));
+                },
+            }
+        };
+        guard.armed = false;
+        self.finish(status, out, err, timed_out, start)
+    }
+
+    /// The exec's result from the worker's last reply.
+    fn finish(
+        &self,
+        status: Option<Reply>,
+        out: CappedBuffer,
+        err: CappedBuffer,
+        mut timed_out: bool,
+        start: Instant,
+    ) -> Result<ExecOutput> {
         let exit_code = match status {
             Some(Reply::Exited {
                 code,
@@ -586,31 +768,6 @@ impl Sandbox for JailSandbox {
             timed_out,
             start.elapsed(),
         ))
-    }
-
-    async fn close(&self) -> Result<()> {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        if !self.release() {
-            // Other sessions keep the worker: only this session's interpreter goes. A
-            // command of this session still running ends first (the worker answers one at a
-            // time), so nothing of it outlives the close.
-            let _turn = match &self.inner.one_at_a_time {
-                Some(m) => Some(m.lock().await),
-                None => None,
-            };
-            let msg = Request::Forget {
-                session: self.session,
-            }
-            .encode();
-            let _ = self.inner.send(&msg, &[]).await;
-            return Ok(());
-        }
-        self.inner.closed.store(true, Ordering::Release);
-        self.inner.mark_gone("the sandbox was closed".into());
-        self.inner.stop_worker().await;
-        Ok(())
     }
 }
 

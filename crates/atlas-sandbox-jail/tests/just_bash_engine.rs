@@ -227,3 +227,67 @@ fn killing_the_host_kills_the_interpreter() {
 fn t1_child() {
     common::host_child(config(), "sleep 60".into());
 }
+
+/// The just-bash engine hands a command's output back in its replies, in chunks under the
+/// socket's message size: several chunks on each stream arrive whole and in order, and the cap
+/// still cuts at its byte and says so.
+async fn output_in_chunks(plain: bool) {
+    let what = if plain {
+        "plain worker"
+    } else {
+        "jailed worker"
+    };
+    let plugin = contained(plain);
+    match plugin.containment() {
+        Err(why) => return common::skip(what, &why),
+        Ok(atlas_sandbox_jail::Containment::Plain(why)) if !plain => {
+            return common::skip(what, &why);
+        }
+        Ok(_) => {}
+    }
+    let (_tmp, root) = atlas_sandbox_testkit::copy_example_layer();
+    let layer = SemanticLayer::open(&root).expect("layer");
+    let sb = plugin.create_contained(&layer).await.expect("create");
+    let lines = |n: u32| (1..=n).map(|i| format!("{i}\n")).collect::<String>();
+    // About 340 KB on stdout and 160 KB on stderr: six and three chunks.
+    let o = sb
+        .exec(ExecRequest::new("seq 60000; seq 30000 >&2; exit 3"))
+        .await
+        .expect("exec");
+    assert_eq!(o.exit_code, 3, "{what}");
+    assert!(o.stdout == lines(60000).into_bytes(), "{what}: stdout");
+    assert!(o.stderr == lines(30000).into_bytes(), "{what}: stderr");
+    assert!(!o.stdout_truncated && !o.stderr_truncated, "{what}");
+    let cap = 100_000;
+    let o = sb
+        .exec(ExecRequest::new("seq 60000; seq 5 >&2").max_output_bytes(cap))
+        .await
+        .expect("exec");
+    assert!(o.stdout_truncated, "{what}: the cut is reported");
+    assert!(
+        o.stdout.starts_with(&lines(60000).as_bytes()[..cap]),
+        "{what}: the kept stdout is the start of the output"
+    );
+    assert_eq!(o.stderr_str(), "1\n2\n3\n4\n5\n", "{what}");
+    assert!(!o.stderr_truncated, "{what}");
+    // The session goes on after both.
+    let o = sb.exec(ExecRequest::new("echo ok")).await.expect("exec");
+    assert_eq!(o.stdout_str(), "ok\n", "{what}");
+    sb.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_comes_back_in_chunks_from_a_jailed_worker() {
+    if common::child_role().is_some() {
+        return;
+    }
+    output_in_chunks(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_comes_back_in_chunks_from_a_plain_worker() {
+    if common::child_role().is_some() {
+        return;
+    }
+    output_in_chunks(true).await;
+}

@@ -2,11 +2,13 @@
 //!
 //! 1. **MCP over stdio against the backend in-process**: `explore` of `true` and
 //!    `grep -rn customer_id .` on just-bash through `atlas-sandbox mcp` (JSON-RPC lines over a
-//!    pipe, one session), against `Sandbox::exec` of the same commands on the same layer inside
+//!    pipe, one session), against `Sandbox::exec` of the same commands on the same layer from
 //!    this process, with the server's just-bash in its default worker processes and kept in the
-//!    server (`just_bash_worker = false`). Each round runs every side once, in rotating order, so
-//!    background load hits all alike. Printed: p50 and p95 of each and the p50 difference (the
-//!    MCP layer's cost; target < 0.3 ms).
+//!    server (`just_bash_worker = false`). Each server is measured against the backend it runs,
+//!    called from Rust (a worker sandbox of the jail crate's `ContainedJustBash`, or just-bash
+//!    in-process), and against just-bash in-process. Each round runs every side once, in
+//!    rotating order, so background load hits all alike. Printed: p50 and p95 of each and the
+//!    p50 differences (the MCP layer's cost; target < 0.3 ms).
 //! 2. **`serve` against the sidecars**: `POST /v1/exec` and MCP `tools/call` on `serve` (warm jail:
 //!    a `bash -c` per command, like both sidecars; each client is one session, as an agent's
 //!    conversation is, so its jail is made once) against our `atlas-sidecar` and Atlas's own
@@ -203,11 +205,28 @@ fn part1(rt: &tokio::runtime::Runtime) {
     let plugin = (d.build)(serde_json::json!({}), &Default::default()).unwrap();
     let layer = atlas_sandbox_sdk::SemanticLayer::open(layer()).unwrap();
     let sandbox = rt.block_on(plugin.create(&layer)).unwrap();
+    // What the default server runs, called from Rust: just-bash in a worker process (one
+    // worker shared by sessions, as the server's default). Each server row is measured
+    // against the backend it runs, and against in-process just-bash.
+    #[cfg(all(feature = "jail", feature = "just-bash", target_os = "linux"))]
+    let contained: Box<dyn atlas_sandbox_sdk::Sandbox> = {
+        use atlas_sandbox_sdk::SandboxPlugin;
+        let p = atlas_sandbox_jail::ContainedJustBash::new(
+            atlas_sandbox_just_bash::JustBashConfig::default(),
+            &Default::default(),
+        )
+        .unwrap();
+        rt.block_on(p.create(&layer)).unwrap()
+    };
+    #[cfg(not(all(feature = "jail", feature = "just-bash", target_os = "linux")))]
+    let contained: Box<dyn atlas_sandbox_sdk::Sandbox> =
+        rt.block_on(plugin.create(&layer)).unwrap();
+    let baselines = [&contained, &sandbox];
     println!("\n## 1. MCP over stdio vs the backend in-process (just-bash, {n} samples each)\n");
     println!(
-        "| command | server's just-bash | in-process p50 | p95 | MCP stdio p50 | p95 | MCP adds (p50) |"
+        "| command | server's just-bash | same backend from Rust p50 | p95 | MCP stdio p50 | p95 | MCP adds (p50) | in-process just-bash p50 | MCP adds over it (p50) |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for cmd in ["true", "grep -rn customer_id ."] {
         let want = rt
             .block_on(sandbox.exec(atlas_sandbox_sdk::ExecRequest::new(cmd)))
@@ -216,7 +235,7 @@ fn part1(rt: &tokio::runtime::Runtime) {
         for s in servers.iter_mut() {
             assert_eq!(s.explore(cmd), want, "MCP and in-process differ on {cmd}");
         }
-        let sides = 1 + servers.len();
+        let sides = baselines.len() + servers.len();
         let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(n); sides];
         // Each round runs every side once, starting from a different one each round, so
         // neither order nor background load favours a side.
@@ -224,32 +243,35 @@ fn part1(rt: &tokio::runtime::Runtime) {
             for k in 0..sides {
                 let side = (round + k) % sides;
                 let t = Instant::now();
-                if side == 0 {
+                if let Some(b) = baselines.get(side) {
                     let o = rt
-                        .block_on(sandbox.exec(atlas_sandbox_sdk::ExecRequest::new(cmd)))
+                        .block_on(b.exec(atlas_sandbox_sdk::ExecRequest::new(cmd)))
                         .unwrap();
-                    samples[0].push(t.elapsed());
+                    samples[side].push(t.elapsed());
                     assert_eq!(o.exit_code, 0);
+                    assert_eq!(o.stdout.len(), want.len());
                 } else {
-                    let out = servers[side - 1].explore(cmd);
+                    let out = servers[side - baselines.len()].explore(cmd);
                     samples[side].push(t.elapsed());
                     assert_eq!(out.len(), want.len());
                 }
             }
         }
-        let (d50, d95) = (pct(&mut samples[0], 0.5), pct(&mut samples[0], 0.95));
+        let plain50 = pct(&mut samples[1], 0.5);
+        // Server i runs baseline i's backend.
         for (i, (label, _)) in modes.iter().enumerate() {
-            let (m50, m95) = (
-                pct(&mut samples[i + 1], 0.5),
-                pct(&mut samples[i + 1], 0.95),
-            );
+            let (d50, d95) = (pct(&mut samples[i], 0.5), pct(&mut samples[i], 0.95));
+            let k = baselines.len() + i;
+            let (m50, m95) = (pct(&mut samples[k], 0.5), pct(&mut samples[k], 0.95));
             println!(
-                "| `{cmd}` | {label} | {} ms | {} ms | {} ms | {} ms | {} ms |",
+                "| `{cmd}` | {label} | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms |",
                 ms(d50),
                 ms(d95),
                 ms(m50),
                 ms(m95),
-                ms(m50.saturating_sub(d50))
+                ms(m50.saturating_sub(d50)),
+                ms(plain50),
+                ms(m50.saturating_sub(plain50))
             );
         }
     }

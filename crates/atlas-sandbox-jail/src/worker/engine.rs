@@ -28,7 +28,7 @@ use atlas_sandbox_just_bash::{Engine, JustBashConfig};
 use rustix::process::{Resource, Rlimit};
 
 use super::{recv, send};
-use crate::protocol::{MAX_MESSAGE, Plan, Reply, Request};
+use crate::protocol::{MAX_MESSAGE, OUTPUT_CHUNK, Plan, Reply, Request};
 use crate::seccomp;
 
 /// The process's address space now (VmSize), in bytes. Read before Landlock hides `/proc`.
@@ -163,10 +163,12 @@ fn serve(
             // A kill for a command that already finished (this engine answers one at a time).
             Some(Request::Kill { .. }) | None => continue,
         };
-        let [out, err] = match <[OwnedFd; 2]>::try_from(fds) {
-            Ok(pair) => pair,
+        // No fds: the output goes back in `Output` replies.
+        let pipes = match <[OwnedFd; 2]>::try_from(fds) {
+            Ok(pair) => Some(pair),
+            Err(fds) if fds.is_empty() => None,
             Err(_) => {
-                let message = "the request did not carry stdout and stderr".to_owned();
+                let message = "the request carried neither both streams nor none".to_owned();
                 let _ = send(sock, &Reply::SpawnFailed { id, message }.encode(), &[]);
                 continue;
             }
@@ -211,8 +213,21 @@ fn serve(
             Ok(o) => {
                 // One byte past the cap tells the host's buffer that the stream was cut.
                 let keep = usize::try_from(max_output.saturating_add(1)).unwrap_or(usize::MAX);
-                write_all(&out, &o.stdout[..o.stdout.len().min(keep)]);
-                write_all(&err, &o.stderr[..o.stderr.len().min(keep)]);
+                let stdout = &o.stdout[..o.stdout.len().min(keep)];
+                let stderr = &o.stderr[..o.stderr.len().min(keep)];
+                match &pipes {
+                    Some([out, err]) => {
+                        write_all(out, stdout);
+                        write_all(err, stderr);
+                    }
+                    None => {
+                        if send_output(sock, id, false, stdout).is_err()
+                            || send_output(sock, id, true, stderr).is_err()
+                        {
+                            return 1;
+                        }
+                    }
+                }
                 Reply::Exited {
                     id,
                     code: Some(o.exit_code),
@@ -226,11 +241,24 @@ fn serve(
                 message: e.to_string(),
             },
         };
-        drop((out, err));
+        drop(pipes);
         if send(sock, &reply.encode(), &[]).is_err() {
             return 1;
         }
     }
+}
+
+/// Sends one stream of exec `id` in `Output` replies (none for an empty stream).
+fn send_output(sock: BorrowedFd<'_>, id: u64, stderr: bool, data: &[u8]) -> rustix::io::Result<()> {
+    for chunk in data.chunks(OUTPUT_CHUNK) {
+        let msg = Reply::Output {
+            id,
+            stderr,
+            data: chunk.to_vec(),
+        };
+        send(sock, &msg.encode(), &[])?;
+    }
+    Ok(())
 }
 
 /// Writes what the reader takes; stops quietly when it went away.
