@@ -1,5 +1,6 @@
 //! One sandbox: a jailed worker started by `create` and kept until `close`; each exec sends one
-//! request over the socketpair with the two pipes the command writes to.
+//! request over the socketpair, with the two pipes the command writes to (the bash engine) or
+//! without, the output then coming back in the worker's replies (the just-bash engine).
 //!
 //! A just-bash worker can be shared: [`WorkerPool`] hands out further sandboxes over a live
 //! worker of the same layer (each its own interpreter and memory layer inside it, see
