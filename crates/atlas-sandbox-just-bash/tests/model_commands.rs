@@ -954,6 +954,8 @@ const CASES: &[Case] = &[
         false,
     ),
     ("ls -lG catalog.yml | awk '{print $4}'", "4058\n", 0, false),
+    // Only at the start of a command is `h[a b]=1` one word; as an argument it is two.
+    ("echo h[a b]=1", "h[a b]=1\n", 0, false),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.
@@ -974,6 +976,8 @@ const REFUSED: &[&str] = &[
     "awk 'BEGINFILE { print FILENAME }' catalog.yml",
     "awk 'BEGIN { CONVFMT = \"%.2f\"; x = 3.14159; print (x \"\") }'",
     "sed --posix 's/a\\+/X/' <<< aa+",
+    "declare -A h; h[a b]=1; echo \"${h[a b]}\"",
+    "a=(1 2); a[0 + 1]=5; echo \"${a[@]}\"",
 ];
 
 /// The corpus's environment (`differential::PROLOGUE`), over the example layer; a fresh engine

@@ -573,6 +573,15 @@ impl Shell<'_> {
         }
         if base != name {
             io.errln(&format!("bash: {name}: No such file or directory"));
+        } else if split_subscript_assignment(argv) {
+            // `h[a b]=1`: bash reads a subscript to its `]` across blanks and assigns; the
+            // parser here split the word, and "h[a: command not found" would be a wrong answer.
+            return abort(
+                UNSUPPORTED_EXIT,
+                format!(
+                    "bash: {name} …]=…: an array assignment whose subscript holds a blank is not supported in this sandbox"
+                ),
+            );
         } else if ABSENT_HERE.contains(&name) {
             // bash would have run it (the reference system has it): carrying on without its
             // output (`perl -ne ... | head` printing nothing, exit 0) would be an answer bash
@@ -971,4 +980,20 @@ fn read_file_subst(script: &str) -> Option<&str> {
         return None;
     }
     Some(rest)
+}
+
+/// Whether `argv` is an array assignment with a blank in its subscript that the parser split
+/// into words (`h[a b]=1` as `h[a` `b]=1`): a name, `[` and no `]` in the first word, and a
+/// later word with `]=` or `]+=`.
+fn split_subscript_assignment(argv: &[String]) -> bool {
+    let Some((name, sub)) = argv[0].split_once('[') else {
+        return false;
+    };
+    let ident = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    ident
+        && !sub.contains(']')
+        && argv[1..]
+            .iter()
+            .any(|w| w.contains("]=") || w.contains("]+="))
 }
