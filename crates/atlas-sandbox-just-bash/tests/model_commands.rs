@@ -954,6 +954,32 @@ const CASES: &[Case] = &[
         false,
     ),
     ("ls -lG catalog.yml | awk '{print $4}'", "4058\n", 0, false),
+    // A failed redirection reports to fd 2 as the redirections before it left it.
+    ("cat catalog.yml 2>&1 >/nope/x | wc -l", "1\n", 0, false),
+    (
+        "x=$(ls 2>&1 >/no/such/file); echo \"[$x]\"",
+        "[bash: line 2: /no/such/file: No such file or directory]\n",
+        0,
+        false,
+    ),
+    (
+        "cat catalog.yml 2>/dev/null >/nope/x; echo rc=$?",
+        "rc=1\n",
+        0,
+        false,
+    ),
+    (
+        "cat catalog.yml 2>/tmp/e.txt >/nope/x; cat /tmp/e.txt",
+        "bash: line 2: /nope/x: No such file or directory\n",
+        0,
+        false,
+    ),
+    (
+        "echo x\n{\n  echo a\n} 2>&1 >/nope/x",
+        "x\nbash: line 5: /nope/x: No such file or directory\n",
+        1,
+        false,
+    ),
     // Only at the start of a command is `h[a b]=1` one word; as an argument it is two.
     ("echo h[a b]=1", "h[a b]=1\n", 0, false),
 ];

@@ -332,6 +332,7 @@ impl Shell<'_> {
             ast::Command::Simple(s) => self.run_simple(s, stdin, io),
             ast::Command::Compound(c, redirs) => {
                 let redirs = redirs.as_ref().map(|r| r.0.as_slice()).unwrap_or(&[]);
+                self.line_from_redirects(redirs);
                 self.with_redirects(redirs, stdin, io, |sh, input, io| {
                     sh.run_compound(c, input, io)
                 })
@@ -343,6 +344,7 @@ impl Shell<'_> {
             }
             ast::Command::ExtendedTest(t, redirs) => {
                 let redirs = redirs.as_ref().map(|r| r.0.as_slice()).unwrap_or(&[]);
+                self.line_from_redirects(redirs);
                 self.with_redirects(redirs, stdin, io, |sh, _input, io| {
                     let r = sh.ext_test(&t.expr);
                     match r {
@@ -378,6 +380,30 @@ impl Shell<'_> {
             );
         }
         Ok(())
+    }
+
+    /// A compound command's redirections fail with the line they are on, the command's last
+    /// (`} > /no/such` on line 4: `bash: line 4: ...`), not the line of a command before it.
+    fn line_from_redirects(&mut self, redirs: &[ast::IoRedirect]) {
+        use ast::{IoFileRedirectTarget as T, IoRedirect as IR};
+        if self.subst_depth != self.line_depth {
+            return;
+        }
+        let line = redirs.iter().find_map(|r| match r {
+            IR::File(_, _, T::Filename(w) | T::Duplicate(w))
+            | IR::HereString(_, w)
+            | IR::OutputAndError(w, _) => w.loc.as_ref().map(|l| l.start.line),
+            _ => None,
+        });
+        if let Some(line) = line {
+            let who = if self.call_depth > 0 {
+                "environment"
+            } else {
+                "bash"
+            };
+            super::redirect::LINE_PREFIX
+                .with(|p| *p.borrow_mut() = Some(format!("{who}: line {line}: ")));
+        }
     }
 
     pub(super) fn run_simple(

@@ -428,12 +428,8 @@ impl Shell<'_> {
                 }
             }
         }
-        if let Some(msg) = failed {
-            self.restore_in_fds(saved_in);
-            io.errln(&msg);
-            return Ok(1);
-        }
-        // Truncate `>` targets before the command runs, as the shell does.
+        // Truncate `>` targets before the command runs, as the shell does (on a failed
+        // redirection, those opened before it).
         for (_, path, append) in &files {
             if !append && let Err(e) = self.fs.write(path, b"", false) {
                 io.errln(&format!("bash: {}: {e}", self.display_path(path)));
@@ -441,18 +437,27 @@ impl Shell<'_> {
                 return Ok(1);
             }
         }
-        let r = match new_input {
-            Some((mut inp, from)) => {
-                let r = f(self, &mut inp, &mut sub);
-                // `<&3` reads through fd 3: what the command consumed is gone from fd 3 too.
-                if let Some(fd) = from
-                    && let Some(orig) = self.in_fds[fd].as_mut()
-                {
-                    *orig = inp;
-                }
-                r
+        let r = match (failed, new_input) {
+            // The command does not run. The message goes where fd 2 points once the
+            // redirections before the failed one are applied: `2>&1 >/no/such` puts it on
+            // stdout, `2>/dev/null` drops it, `2>err.txt` writes it to the file.
+            (Some(msg), _) => {
+                sub.errln(&msg);
+                Ok(1)
             }
-            None => f(self, stdin, &mut sub),
+            (None, new_input) => match new_input {
+                Some((mut inp, from)) => {
+                    let r = f(self, &mut inp, &mut sub);
+                    // `<&3` reads through fd 3: what the command consumed is gone from fd 3 too.
+                    if let Some(fd) = from
+                        && let Some(orig) = self.in_fds[fd].as_mut()
+                    {
+                        *orig = inp;
+                    }
+                    r
+                }
+                None => f(self, stdin, &mut sub),
+            },
         };
         self.restore_in_fds(saved_in);
         io.adopt_sinks(&mut sub);
