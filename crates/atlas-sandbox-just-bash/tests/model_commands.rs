@@ -1004,6 +1004,9 @@ const REFUSED: &[&str] = &[
     "sed --posix 's/a\\+/X/' <<< aa+",
     "declare -A h; h[a b]=1; echo \"${h[a b]}\"",
     "a=(1 2); a[0 + 1]=5; echo \"${a[@]}\"",
+    "which perl; echo \"rc=$?\"",
+    "command -v perl || echo none",
+    "type -t dd",
 ];
 
 /// The corpus's environment (`differential::PROLOGUE`), over the example layer; a fresh engine

@@ -88,6 +88,12 @@ pub(super) fn which(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             }
         }
         if !found {
+            if crate::shell::absent_here(name) {
+                ctx.io.out(out.as_bytes());
+                ctx.io
+                    .errln(&crate::shell::absent_lookup_message("which", name));
+                return Ok(2);
+            }
             st = 1;
         }
     }

@@ -810,6 +810,12 @@ fn type_cmd(
             match sh.is_runnable(a) {
                 Some("file") => io.out(format!("/usr/bin/{a}\n").as_bytes()),
                 Some(_) => io.out(format!("{a}\n").as_bytes()),
+                None if super::absent_here(a) => {
+                    return abort(
+                        UNSUPPORTED_EXIT,
+                        super::absent_lookup_message("bash: command", a),
+                    );
+                }
                 None => st = 1,
             }
         }
@@ -839,6 +845,12 @@ fn type_cmd(
             kinds.push("file");
         }
         let path = |a: &str| format!("/usr/bin/{a}");
+        if kinds.is_empty() && super::absent_here(a) {
+            return abort(
+                UNSUPPORTED_EXIT,
+                super::absent_lookup_message("bash: type", a),
+            );
+        }
         if pp || p {
             // -P: the file only; -p: the file when nothing else comes first.
             let found = kinds.contains(&"file");

@@ -31,6 +31,7 @@ mod vars;
 
 pub use glob::{glob_escape, has_glob, pattern_match, pattern_regex, unescape_pattern};
 pub(crate) use guard::bracket_depth;
+pub(crate) use pipeline::{absent_here, absent_lookup_message};
 pub use redirect::{Input, Io};
 
 /// Why the normal flow of a script stopped.

@@ -893,7 +893,6 @@ impl Shell<'_> {
     }
 }
 
-/// Whether a command's stderr says it refused a feature of this sandbox.
 /// Programs of every Debian system bash + GNU tools run on (coreutils, diffutils, gzip, tar,
 /// perl-base, util-linux, bsdextrautils, less) that this sandbox does not implement.
 const ABSENT_HERE: &[&str] = &[
@@ -1022,4 +1021,18 @@ fn split_subscript_assignment(argv: &[String]) -> bool {
         && argv[1..]
             .iter()
             .any(|w| w.contains("]=") || w.contains("]+="))
+}
+
+/// Whether `name` is a program bash's system has and this sandbox lacks (`ABSENT_HERE`): a
+/// lookup of it (`which`, `command -v`, `type`) cannot give bash's answer, the path of a
+/// program that is not here, so it is refused rather than answered "not found".
+pub(crate) fn absent_here(name: &str) -> bool {
+    ABSENT_HERE.contains(&name)
+}
+
+/// The refusal of a lookup of `name` (see [`absent_here`]), for `who`'s stderr.
+pub(crate) fn absent_lookup_message(who: &str, name: &str) -> String {
+    format!(
+        "{who}: {name}: a program this sandbox does not provide; looking it up is not supported in this sandbox"
+    )
 }
