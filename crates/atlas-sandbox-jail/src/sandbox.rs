@@ -152,6 +152,28 @@ impl Inner {
         }
     }
 
+    /// An exec's end when the worker gave no status well past the deadline: it is stuck (an
+    /// interpreter bug the deadline checks cannot reach), so it ends, with its sessions.
+    fn wedged(&self, out: CappedBuffer, mut err: CappedBuffer, start: Instant) -> ExecOutput {
+        self.mark_gone(format!(
+            "it gave no exit status within {WEDGED_GRACE:?} after the deadline and was killed"
+        ));
+        self.kill_worker();
+        err.push(
+            b"atlas-sandbox-jail: the command did not stop at its deadline; \
+              the sandbox's worker was killed\n",
+        );
+        ExecOutput::from_streams(out, err, TIMEOUT_EXIT_CODE, true, start.elapsed())
+    }
+
+    /// The error of an exec whose reply will never come (the worker went).
+    fn dropped(&self) -> atlas_sandbox_sdk::Error {
+        let why = self
+            .gone()
+            .unwrap_or_else(|| "the worker dropped the command".into());
+        JailError::WorkerGone(why).into()
+    }
+
     /// Best effort, without waiting: used from `Drop` when a caller stops awaiting an exec.
     fn kill_now(self: &Arc<Self>, id: u64) {
         self.send_now(Request::Kill { id }.encode());
@@ -489,28 +511,9 @@ impl Sandbox for JailSandbox {
         }
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
-        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, mut exited) = oneshot::channel();
-        lock(&inner.pending).insert(id, Pending::new(tx, request.max_output_bytes));
-        let mut guard = KillOnDrop {
-            inner: Arc::downgrade(inner),
-            id,
-            armed: true,
-        };
-        let msg = Request::Exec {
-            id,
-            session: self.session,
-            cwd: rel,
-            command: request.command.clone(),
-            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-            max_output: request.max_output_bytes as u64,
-        }
-        .encode();
-        if let Err(e) = inner.send(&msg, &[out_w.as_fd(), err_w.as_fd()]).await {
-            guard.armed = false;
-            lock(&inner.pending).remove(&id);
-            return Err(JailError::Io(format!("sending the command: {e}")).into());
-        }
+        let (id, mut exited, mut guard) = self
+            .submit(&request, rel, timeout, &[out_w.as_fd(), err_w.as_fd()])
+            .await?;
         drop((out_w, err_w));
         let io = |e: std::io::Error| JailError::Io(format!("reading the command's output: {e}"));
         let mut stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(out_r).map_err(io)?;
@@ -570,8 +573,7 @@ impl Sandbox for JailSandbox {
                     }
                     Err(_) => {
                         guard.armed = false;
-                        let why = inner.gone().unwrap_or_else(|| "the worker dropped the command".into());
-                        return Err(JailError::WorkerGone(why).into());
+                        return Err(inner.dropped());
                     }
                 },
                 () = &mut deadline, if status.is_none() && !timed_out => {
@@ -579,24 +581,8 @@ impl Sandbox for JailSandbox {
                     kill(&mut killed);
                 },
                 () = &mut wedged, if status.is_none() => {
-                    // No answer well past the deadline: the worker is stuck (an interpreter
-                    // bug the deadline checks cannot reach). It ends, with its session.
                     guard.armed = false;
-                    inner.mark_gone(format!(
-                        "it gave no exit status within {WEDGED_GRACE:?} after the deadline and was killed"
-                    ));
-                    inner.kill_worker();
-                    err.push(
-                        b"atlas-sandbox-jail: the command did not stop at its deadline; \
-                          the sandbox's worker was killed\n",
-                    );
-                    return Ok(ExecOutput::from_streams(
-                        out,
-                        err,
-                        TIMEOUT_EXIT_CODE,
-                        true,
-                        start.elapsed(),
-                    ));
+                    return Ok(inner.wedged(out, err, start));
                 },
                 () = &mut drain, if draining => {
                     // On a starved runtime this timer can win against reads that were ready
@@ -647,18 +633,19 @@ impl Sandbox for JailSandbox {
 }
 
 impl JailSandbox {
-    /// The just-bash engine's exec: the request goes without pipes and the output comes back
-    /// in the worker's replies (`Reply::Output`), then its end.
-    async fn exec_inline(
+    /// Sends the worker an `Exec` (with `fds` as the command's stdout and stderr, or none) and
+    /// registers it: its id, where its end arrives, and the guard that kills it if the caller
+    /// stops waiting.
+    async fn submit(
         &self,
-        request: ExecRequest,
+        request: &ExecRequest,
         rel: String,
         timeout: Duration,
-        start: Instant,
-    ) -> Result<ExecOutput> {
+        fds: &[std::os::fd::BorrowedFd<'_>],
+    ) -> Result<(u64, oneshot::Receiver<Done>, KillOnDrop)> {
         let inner = &self.inner;
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, mut exited) = oneshot::channel();
+        let (tx, exited) = oneshot::channel();
         lock(&inner.pending).insert(id, Pending::new(tx, request.max_output_bytes));
         let mut guard = KillOnDrop {
             inner: Arc::downgrade(inner),
@@ -669,16 +656,30 @@ impl JailSandbox {
             id,
             session: self.session,
             cwd: rel,
-            command: request.command,
+            command: request.command.clone(),
             timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             max_output: request.max_output_bytes as u64,
         }
         .encode();
-        if let Err(e) = inner.send(&msg, &[]).await {
+        if let Err(e) = inner.send(&msg, fds).await {
             guard.armed = false;
             lock(&inner.pending).remove(&id);
             return Err(JailError::Io(format!("sending the command: {e}")).into());
         }
+        Ok((id, exited, guard))
+    }
+
+    /// The just-bash engine's exec: the request goes without pipes and the output comes back
+    /// in the worker's replies (`Reply::Output`), then its end.
+    async fn exec_inline(
+        &self,
+        request: ExecRequest,
+        rel: String,
+        timeout: Duration,
+        start: Instant,
+    ) -> Result<ExecOutput> {
+        let inner = &self.inner;
+        let (id, mut exited, mut guard) = self.submit(&request, rel, timeout, &[]).await?;
         let cap = request.max_output_bytes;
         let mut out = CappedBuffer::new(cap);
         let mut err = CappedBuffer::new(cap);
@@ -697,8 +698,7 @@ impl JailSandbox {
                     }
                     Err(_) => {
                         guard.armed = false;
-                        let why = inner.gone().unwrap_or_else(|| "the worker dropped the command".into());
-                        return Err(JailError::WorkerGone(why).into());
+                        return Err(inner.dropped());
                     }
                 },
                 () = &mut deadline, if !timed_out => {
@@ -708,21 +708,7 @@ impl JailSandbox {
                 },
                 () = &mut wedged => {
                     guard.armed = false;
-                    inner.mark_gone(format!(
-                        "it gave no exit status within {WEDGED_GRACE:?} after the deadline and was killed"
-                    ));
-                    inner.kill_worker();
-                    err.push(
-                        b"atlas-sandbox-jail: the command did not stop at its deadline; \
-                          the sandbox's worker was killed\n",
-                    );
-                    return Ok(ExecOutput::from_streams(
-                        out,
-                        err,
-                        TIMEOUT_EXIT_CODE,
-                        true,
-                        start.elapsed(),
-                    ));
+                    return Ok(inner.wedged(out, err, start));
                 },
             }
         };

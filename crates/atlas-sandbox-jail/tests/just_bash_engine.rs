@@ -86,7 +86,16 @@ fn address_space_limits(keeper: u32) -> Vec<(i32, u64)> {
         .collect()
 }
 
-async fn crash_ends_one_session(plain: bool) {
+/// The plugin for one kind of worker over a copy of the example layer, or `None` (after a
+/// loud skip) when this machine cannot give that kind.
+fn worker_kind(
+    plain: bool,
+) -> Option<(
+    &'static str,
+    ContainedJustBash,
+    tempfile::TempDir,
+    SemanticLayer,
+)> {
     let what = if plain {
         "plain worker"
     } else {
@@ -94,14 +103,25 @@ async fn crash_ends_one_session(plain: bool) {
     };
     let plugin = contained(plain);
     match plugin.containment() {
-        Err(why) => return common::skip(what, &why),
+        Err(why) => {
+            common::skip(what, &why);
+            return None;
+        }
         Ok(atlas_sandbox_jail::Containment::Plain(why)) if !plain => {
-            return common::skip(what, &why);
+            common::skip(what, &why);
+            return None;
         }
         Ok(_) => {}
     }
-    let (_tmp, root) = atlas_sandbox_testkit::copy_example_layer();
+    let (tmp, root) = atlas_sandbox_testkit::copy_example_layer();
     let layer = SemanticLayer::open(&root).expect("layer");
+    Some((what, plugin, tmp, layer))
+}
+
+async fn crash_ends_one_session(plain: bool) {
+    let Some((what, plugin, _tmp, layer)) = worker_kind(plain) else {
+        return;
+    };
     let a = plugin.create_contained(&layer).await.expect("create a");
     let b = plugin.create_contained(&layer).await.expect("create b");
     let keeper = a.worker_pid().expect("pid");
@@ -232,21 +252,9 @@ fn t1_child() {
 /// socket's message size: several chunks on each stream arrive whole and in order, and the cap
 /// still cuts at its byte and says so.
 async fn output_in_chunks(plain: bool) {
-    let what = if plain {
-        "plain worker"
-    } else {
-        "jailed worker"
+    let Some((what, plugin, _tmp, layer)) = worker_kind(plain) else {
+        return;
     };
-    let plugin = contained(plain);
-    match plugin.containment() {
-        Err(why) => return common::skip(what, &why),
-        Ok(atlas_sandbox_jail::Containment::Plain(why)) if !plain => {
-            return common::skip(what, &why);
-        }
-        Ok(_) => {}
-    }
-    let (_tmp, root) = atlas_sandbox_testkit::copy_example_layer();
-    let layer = SemanticLayer::open(&root).expect("layer");
     let sb = plugin.create_contained(&layer).await.expect("create");
     let lines = |n: u32| (1..=n).map(|i| format!("{i}\n")).collect::<String>();
     // About 340 KB on stdout and 160 KB on stderr: six and three chunks.

@@ -396,14 +396,20 @@ impl Shell<'_> {
             _ => None,
         });
         if let Some(line) = line {
-            let who = if self.call_depth > 0 {
-                "environment"
-            } else {
-                "bash"
-            };
-            super::redirect::LINE_PREFIX
-                .with(|p| *p.borrow_mut() = Some(format!("{who}: line {line}: ")));
+            self.set_error_line(line);
         }
+    }
+
+    /// The line this shell's error messages name from now on (`bash: line N: `, or
+    /// `environment: line N: ` inside a function, as `bash -c` prints them).
+    fn set_error_line(&self, line: usize) {
+        let who = if self.call_depth > 0 {
+            "environment"
+        } else {
+            "bash"
+        };
+        super::redirect::LINE_PREFIX
+            .with(|p| *p.borrow_mut() = Some(format!("{who}: line {line}: ")));
     }
 
     pub(super) fn run_simple(
@@ -418,13 +424,7 @@ impl Shell<'_> {
         if self.subst_depth == self.line_depth
             && let Some(line) = command_line(s)
         {
-            let who = if self.call_depth > 0 {
-                "environment"
-            } else {
-                "bash"
-            };
-            super::redirect::LINE_PREFIX
-                .with(|p| *p.borrow_mut() = Some(format!("{who}: line {line}: ")));
+            self.set_error_line(line);
         }
         let mut parts = SimpleParts::default();
         for item in s.prefix.iter().flat_map(|p| p.0.iter()) {
