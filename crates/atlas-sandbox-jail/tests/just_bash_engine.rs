@@ -299,3 +299,50 @@ async fn output_comes_back_in_chunks_from_a_plain_worker() {
     }
     output_in_chunks(true).await;
 }
+
+/// Deep interpretation in a worker, where the jail hides `/proc` (the interpreter's stack
+/// bounds are learnt before): recursion and nesting up to the interpreter's limits run, and
+/// the worker stays up.
+async fn deep_work(plain: bool) {
+    let Some((what, plugin, _tmp, layer)) = worker_kind(plain) else {
+        return;
+    };
+    let sb = plugin.create_contained(&layer).await.expect("create");
+    for (cmd, want) in [
+        (
+            "f() { if [ $1 -gt 0 ]; then f $(( $1 - 1 )); else echo bottom; fi; }; f 95",
+            "bottom\n",
+        ),
+        (
+            "echo $(echo $(echo $(echo $(echo $(echo $(echo $(echo nested)))))))",
+            "nested\n",
+        ),
+        (
+            "(echo a; (echo b; (echo c; (cd entities && (ls | (head -1))))))",
+            "a\nb\nc\ncarts.yml\n",
+        ),
+    ] {
+        let o = sb.exec(ExecRequest::new(cmd)).await.expect("exec");
+        assert_eq!(o.stdout_str(), want, "{what}: {cmd}: {}", o.stderr_str());
+        assert_eq!(o.exit_code, 0, "{what}: {cmd}");
+    }
+    let o = sb.exec(ExecRequest::new("echo alive")).await.expect("exec");
+    assert_eq!(o.stdout_str(), "alive\n", "{what}");
+    sb.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_work_runs_in_a_jailed_worker() {
+    if common::child_role().is_some() {
+        return;
+    }
+    deep_work(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_work_runs_in_a_plain_worker() {
+    if common::child_role().is_some() {
+        return;
+    }
+    deep_work(true).await;
+}

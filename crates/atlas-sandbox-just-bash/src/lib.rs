@@ -218,6 +218,15 @@ impl Sandbox for JustBashSandbox {
 const INTERPRETER_STACK_FLOOR: usize = 1024 * 1024;
 const INTERPRETER_STACK: usize = 16 * 1024 * 1024;
 
+/// Learns the calling thread's stack bounds now, for the interpreter's stack checks, and says
+/// whether they are known. They are read once per thread (glibc reads `/proc/self/maps` for a
+/// main thread) and kept: a process that will hide `/proc` from itself (Landlock) calls this
+/// first, on the thread, or in the process before a `fork`, that will run the interpreter.
+/// Unknown bounds are safe but slow: every exec then moves to a freshly mapped 16 MiB stack.
+pub fn learn_stack_bounds() -> bool {
+    stacker::remaining_stack().is_some()
+}
+
 fn run_on_interpreter_stack<T>(f: impl FnOnce() -> T) -> T {
     stacker::maybe_grow(INTERPRETER_STACK_FLOOR, INTERPRETER_STACK, f)
 }

@@ -39,6 +39,11 @@ pub(crate) fn init(sock: OwnedFd, plan: &Plan, lower: Option<OwnedFd>) -> i32 {
     // The keeper dies with the host; the init dies with the keeper.
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     let address_space = engine::address_space_now();
+    if matches!(plan.engine, PlanEngine::JustBash(_)) {
+        // Before Landlock hides /proc; the interpreter's process is a fork of this one (the
+        // same stack), so the bounds learnt here hold there.
+        atlas_sandbox_just_bash::learn_stack_bounds();
+    }
     let landlock = match setup(plan, lower) {
         Ok(l) => l,
         Err(message) => {
