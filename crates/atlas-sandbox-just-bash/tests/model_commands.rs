@@ -982,6 +982,26 @@ const CASES: &[Case] = &[
     ),
     // Only at the start of a command is `h[a b]=1` one word; as an argument it is two.
     ("echo h[a b]=1", "h[a b]=1\n", 0, false),
+    // cut -b/-c --output-delimiter: between selected ranges (merged when they overlap, apart
+    // when adjacent), and between the gaps under --complement.
+    (
+        "echo abcdef | cut -c1-2,4-5 --output-delimiter=:",
+        "ab:de\n",
+        0,
+        false,
+    ),
+    (
+        "echo abcdef | cut --complement -c1-2,4-5 --output-delimiter=:",
+        "c:f\n",
+        0,
+        false,
+    ),
+    (
+        "echo abc | cut -b1,3 --output-delimiter=- ; echo abcdef | cut -c1,2,3-4 --output-delimiter=.",
+        "a-c\na.b.cd\n",
+        0,
+        false,
+    ),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.
