@@ -1002,6 +1002,19 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // gawk warns on stderr for a domain/range error of log, sqrt and exp.
+    (
+        "awk 'BEGIN{print log(-1), exp(1000)}'",
+        "-nan +inf\n",
+        0,
+        true,
+    ),
+    (
+        "awk 'BEGIN{print sqrt(-4), exp(-1000), log(0)}'",
+        "-nan 0 -inf\n",
+        0,
+        true,
+    ),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.

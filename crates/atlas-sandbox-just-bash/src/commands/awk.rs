@@ -2111,9 +2111,30 @@ impl Awk<'_, '_, '_> {
                 }
             }
             "int" => Val::Num(arg(self, 0)?.num().trunc()),
-            "sqrt" => Val::Num(arg(self, 0)?.num().sqrt()),
-            "exp" => Val::Num(arg(self, 0)?.num().exp()),
-            "log" => Val::Num(arg(self, 0)?.num().ln()),
+            "sqrt" | "exp" | "log" => {
+                let x = arg(self, 0)?.num();
+                let y = match name {
+                    "sqrt" => x.sqrt(),
+                    "exp" => x.exp(),
+                    _ => x.ln(),
+                };
+                // gawk warns (stderr) where libm sets EDOM/ERANGE; the result is still printed.
+                let why = match name {
+                    "exp" if y.is_infinite() || (y == 0.0 && x.is_finite()) => "is out of range",
+                    "sqrt" | "log" if x < 0.0 => "received negative argument",
+                    _ => "",
+                };
+                if !why.is_empty() {
+                    let x = Val::Num(x).str();
+                    let msg = if name == "exp" {
+                        format!("warning: exp: argument {x} {why}")
+                    } else {
+                        format!("warning: {name}: {why} {x}")
+                    };
+                    self.ctx.warn("awk", msg);
+                }
+                Val::Num(y)
+            }
             "sin" => Val::Num(arg(self, 0)?.num().sin()),
             "cos" => Val::Num(arg(self, 0)?.num().cos()),
             "atan2" => Val::Num(arg(self, 0)?.num().atan2(arg(self, 1)?.num())),
