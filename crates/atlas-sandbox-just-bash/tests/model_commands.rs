@@ -1015,6 +1015,16 @@ const CASES: &[Case] = &[
         0,
         true,
     ),
+    // `--` ends yq's options anywhere, jq 1.6's only after the filter.
+    (
+        "yq '.version' -- catalog.yml; yq -n '\"x\"' -r",
+        "\"1.0\"\nx\n",
+        0,
+        false,
+    ),
+    ("echo 1 | jq -- .; echo $?", "2\n", 0, true),
+    // jq -s runs nothing when the slurped text is not all JSON.
+    ("echo '1 2 x' | jq -s length; echo $?", "4\n", 0, true),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.
@@ -1037,6 +1047,9 @@ const REFUSED: &[&str] = &[
     "sed --posix 's/a\\+/X/' <<< aa+",
     "declare -A h; h[a b]=1; echo \"${h[a b]}\"",
     "a=(1 2); a[0 + 1]=5; echo \"${a[@]}\"",
+    // python yq gives jq the files after an option that follows the filter.
+    "yq '.version' -r catalog.yml",
+    "yq '.dimensions | length' -c entities/orders.yml",
 ];
 
 /// The corpus's environment (`differential::PROLOGUE`), over the example layer; a fresh engine

@@ -302,10 +302,16 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     let mut tab = false;
     let mut filter: Option<String> = None;
     let mut files = Vec::new();
+    let mut opt_after_filter: Option<String> = None;
     let mut vars: Vec<(String, Val)> = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
+        // Python yq hands an option met between the filter and the first file to jq with the
+        // files after it, so jq reads a file name as its filter; not worth copying.
+        if yaml && filter.is_some() && files.is_empty() && a.starts_with('-') && a.len() > 1 {
+            opt_after_filter.get_or_insert_with(|| a.clone());
+        }
         match a.as_str() {
             "-r" | "--raw-output" => raw = true,
             "-j" | "--join-output" => {
@@ -318,6 +324,19 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
             "-e" | "--exit-status" => exit_status = true,
             "-S" | "--sort-keys" => sort_keys = true,
             "--tab" => tab = true,
+            // jq 1.6 ends its options at `--` only once it has the filter (before it, jq prints
+            // its usage); python yq's argparse takes it anywhere.
+            "--" if !yaml && filter.is_none() => return usage(ctx, "Unknown arguments: --"),
+            "--" => {
+                for rest in &args[i + 1..] {
+                    if filter.is_none() {
+                        filter = Some(rest.clone());
+                    } else {
+                        files.push(rest.clone());
+                    }
+                }
+                break;
+            }
             "-M" | "--monochrome-output" => {}
             "--arg" | "--argjson" => {
                 let (Some(name), Some(value)) = (args.get(i + 1), args.get(i + 2)) else {
@@ -386,6 +405,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 if filter.is_none() {
                     filter = Some(a.clone());
                 } else {
+                    if let Some(opt) = &opt_after_filter {
+                        ctx.io.errln(&format!(
+                            "yq: option '{opt}' between the filter and the files is not supported in this sandbox; put options first"
+                        ));
+                        return Ok(UNSUPPORTED_JQ);
+                    }
                     files.push(a.clone());
                 }
             }
@@ -465,6 +490,15 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 break;
             }
         }
+    }
+    // jq 1.6 slurps the whole input before filtering: text that is not JSON leaves nothing to
+    // run the filter on.
+    if slurp
+        && !null_input
+        && let Some(e) = &parse_error
+    {
+        ctx.io.errln(&format!("parse error: {e}"));
+        return Ok(4);
     }
     let last_line = inputs.last().map_or(0, |(_, l)| *l);
     let inputs: Vec<(Val, usize)> = if null_input {
