@@ -1050,6 +1050,8 @@ const REFUSED: &[&str] = &[
     // python yq gives jq the files after an option that follows the filter.
     "yq '.version' -r catalog.yml",
     "yq '.dimensions | length' -c entities/orders.yml",
+    // -ok asks on stdin before each command.
+    "find . -name catalog.yml -ok echo {} \\;",
 ];
 
 /// The corpus's environment (`differential::PROLOGUE`), over the example layer; a fresh engine

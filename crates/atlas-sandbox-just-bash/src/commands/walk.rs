@@ -174,6 +174,8 @@ const FIND_NOT_HERE: &[&str] = &[
     "-fprintf",
     "-fls",
     "-ls",
+    // -ok asks on stdin before each run; running anyway would answer for the user.
+    "-ok",
     "-okdir",
     "-execdir",
     "-daystart",
@@ -358,7 +360,7 @@ impl FindParser<'_> {
                     .map_err(|_| format!("invalid -size argument `{v}'"))?;
                 Expr::Size(cmp, num, unit)
             }
-            "-exec" | "-ok" => {
+            "-exec" => {
                 self.pos += 1;
                 let mut argv = Vec::new();
                 loop {
