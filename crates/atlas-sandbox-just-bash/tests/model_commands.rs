@@ -1025,6 +1025,20 @@ const CASES: &[Case] = &[
     ("echo 1 | jq -- .; echo $?", "2\n", 0, true),
     // jq -s runs nothing when the slurped text is not all JSON.
     ("echo '1 2 x' | jq -s length; echo $?", "4\n", 0, true),
+    // gawk's unsigned conversions wrap negatives; past 64 bits %d prints the whole value and
+    // %x falls back to %g; one length modifier is skipped, two print the directive as text.
+    (
+        "awk 'BEGIN{printf \"%u|%u|%d|%d|%x|%x|%o\\n\", -1, -5, 1e20, 2^63, -1, 2^64, -8}'",
+        "18446744073709551615|18446744073709551611|100000000000000000000|9223372036854775808|ffffffffffffffff|1.84467e+19|1777777777777777777770\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{printf \"%5ld|%hd|%lu|%Lf|%lld|\\n\", 42, 7, 9, 1.5, 3}'",
+        "   42|7|9|1.500000|%lld|\n",
+        0,
+        false,
+    ),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.
