@@ -1025,6 +1025,19 @@ const CASES: &[Case] = &[
     ("echo 1 | jq -- .; echo $?", "2\n", 0, true),
     // jq -s runs nothing when the slurped text is not all JSON.
     ("echo '1 2 x' | jq -s length; echo $?", "4\n", 0, true),
+    // jq 1.6 has no `if` without `else` (jq 1.7 does): a compile error, not an answer.
+    (
+        "jq 'if . then \"t\" end' <<< 'false'; echo $?",
+        "3\n",
+        0,
+        true,
+    ),
+    (
+        "echo 1 | jq -c 'if . == 1 then \"a\" elif . == 2 then \"b\" else \"c\" end'",
+        "\"a\"\n",
+        0,
+        false,
+    ),
     // gawk's unsigned conversions wrap negatives; past 64 bits %d prints the whole value and
     // %x falls back to %g; one length modifier is skipped, two print the directive as text.
     (

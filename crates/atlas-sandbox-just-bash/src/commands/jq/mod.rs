@@ -2,6 +2,7 @@
 //! `-e`, `-S`, `--arg`, `--argjson`. The step budget is the number of outputs (jaq has no fuel).
 
 mod funs;
+mod syntax16;
 mod text;
 mod value;
 
@@ -424,6 +425,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
             "{cmd}: error: the destructuring alternative `?//` is not supported in this sandbox"
         ));
         return Ok(UNSUPPORTED_JQ);
+    }
+    if syntax16::if_without_else(&code) {
+        ctx.io.errln(&format!(
+            "jq: error: syntax error, unexpected end (Unix shell quoting issues?) at <top-level>, line 1:\n{code}\njq: 1 compile error"
+        ));
+        return Ok(3);
     }
     // jaq has no fuel: a filter that loops or builds values internally cannot be interrupted by
     // the deadline or the limits. Refuse the constructs that do that.
