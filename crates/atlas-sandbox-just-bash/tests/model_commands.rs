@@ -1038,6 +1038,13 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // find -printf %t is ctime's format with the sub-second part; %Tc has none.
+    (
+        "touch -d '2024-01-02 03:04:05' /tmp/h2_t && find /tmp/h2_t -printf '%t|%Tc\\n'",
+        "Tue Jan  2 03:04:05.0000000000 2024|Tue Jan  2 03:04:05 2024\n",
+        0,
+        false,
+    ),
     // gawk's unsigned conversions wrap negatives; past 64 bits %d prints the whole value and
     // %x falls back to %g; one length modifier is skipped, two print the directive as text.
     (

@@ -876,6 +876,12 @@ fn find_printf(f: &str, disp: &str, meta: &Meta, run: &FindRun) -> String {
                 t.strftime("%H:%M:%S")
             ),
             b'c' => t.strftime("%a %b %e %H:%M:%S %Y").to_string(),
+            // `%t` is ctime's format with the sub-second part; `%Tc` (strftime's) has none.
+            0 => format!(
+                "{}.{frac} {}",
+                t.strftime("%a %b %e %H:%M:%S"),
+                t.strftime("%Y")
+            ),
             other => {
                 let spec = format!("%{}", char::from(other));
                 t.strftime(&spec).to_string()
@@ -952,7 +958,7 @@ fn find_printf(f: &str, disp: &str, meta: &Meta, run: &FindRun) -> String {
                     b'b' => meta.blocks.to_string(),
                     b'n' => meta.nlink.to_string(),
                     b'i' => meta.ino.to_string(),
-                    b't' => stamp(b'c'),
+                    b't' => stamp(0),
                     b'T' => {
                         let k = b.get(i).copied().unwrap_or(b'@');
                         i += 1;
