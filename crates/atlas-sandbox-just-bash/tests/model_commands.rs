@@ -1045,6 +1045,13 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // A quoted leading-zero number stays a string; plain numbers are unaffected.
+    (
+        "printf 'a: \"012\"\\nb: 0\\nc: 10\\n' | yq -c .",
+        "{\"a\":\"012\",\"b\":0,\"c\":10}\n",
+        0,
+        false,
+    ),
     // gawk's unsigned conversions wrap negatives; past 64 bits %d prints the whole value and
     // %x falls back to %g; one length modifier is skipped, two print the directive as text.
     (
@@ -1084,6 +1091,8 @@ const REFUSED: &[&str] = &[
     // python yq gives jq the files after an option that follows the filter.
     "yq '.version' -r catalog.yml",
     "yq '.dimensions | length' -c entities/orders.yml",
+    // python yq reads a leading-zero integer as octal.
+    "printf 'a: 012\\n' | yq -c .",
     // -ok asks on stdin before each command.
     "find . -name catalog.yml -ok echo {} \\;",
 ];

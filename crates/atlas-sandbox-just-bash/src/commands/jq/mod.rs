@@ -79,6 +79,29 @@ fn yaml_to_val(y: &yaml_rust2::Yaml) -> Val {
     }
 }
 
+/// The first plain scalar of `text` written as an integer with a leading zero (`012`): python
+/// yq's loader reads it as octal (10, and `08` fails) where this loader reads decimal.
+fn leading_zero_integer(text: &str) -> Option<String> {
+    use yaml_rust2::parser::{Event, Parser};
+    use yaml_rust2::scanner::TScalarStyle;
+    let mut parser = Parser::new_from_str(text);
+    loop {
+        match parser.next_token().ok()?.0 {
+            Event::StreamEnd => return None,
+            Event::Scalar(v, TScalarStyle::Plain, _, None) => {
+                let digits = v.trim_start_matches(['-', '+']);
+                if digits.len() > 1
+                    && digits.starts_with('0')
+                    && digits.bytes().all(|c| c.is_ascii_digit())
+                {
+                    return Some(v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// When loading `text` would build more than `limit` bytes of nodes once aliases are expanded,
 /// the bytes counted when it passed the limit. Bytes are estimated per node as the loader
 /// and the conversion to jq values hold them.
@@ -475,6 +498,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                             "yq: error: {name}: YAML aliases expand to more than {expanded} bytes, past the {room} bytes left of limits.max_exec_memory_bytes"
                         ),
                     );
+                }
+                if let Some(v) = leading_zero_integer(&text) {
+                    ctx.io.errln(&format!(
+                        "yq: the integer `{v}` with a leading zero (python yq reads it as octal) is not supported in this sandbox"
+                    ));
+                    return Ok(UNSUPPORTED_JQ);
                 }
                 match yaml_rust2::YamlLoader::load_from_str(&text) {
                     Ok(docs) => inputs.extend(docs.iter().map(|d| (yaml_to_val(d), 0))),
