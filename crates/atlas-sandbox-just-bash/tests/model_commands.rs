@@ -982,6 +982,90 @@ const CASES: &[Case] = &[
     ),
     // Only at the start of a command is `h[a b]=1` one word; as an argument it is two.
     ("echo h[a b]=1", "h[a b]=1\n", 0, false),
+    // cut -b/-c --output-delimiter: between selected ranges (merged when they overlap, apart
+    // when adjacent), and between the gaps under --complement.
+    (
+        "echo abcdef | cut -c1-2,4-5 --output-delimiter=:",
+        "ab:de\n",
+        0,
+        false,
+    ),
+    (
+        "echo abcdef | cut --complement -c1-2,4-5 --output-delimiter=:",
+        "c:f\n",
+        0,
+        false,
+    ),
+    (
+        "echo abc | cut -b1,3 --output-delimiter=- ; echo abcdef | cut -c1,2,3-4 --output-delimiter=.",
+        "a-c\na.b.cd\n",
+        0,
+        false,
+    ),
+    // gawk warns on stderr for a domain/range error of log, sqrt and exp.
+    (
+        "awk 'BEGIN{print log(-1), exp(1000)}'",
+        "-nan +inf\n",
+        0,
+        true,
+    ),
+    (
+        "awk 'BEGIN{print sqrt(-4), exp(-1000), log(0)}'",
+        "-nan 0 -inf\n",
+        0,
+        true,
+    ),
+    // `--` ends yq's options anywhere, jq 1.6's only after the filter.
+    (
+        "yq '.version' -- catalog.yml; yq -n '\"x\"' -r",
+        "\"1.0\"\nx\n",
+        0,
+        false,
+    ),
+    ("echo 1 | jq -- .; echo $?", "2\n", 0, true),
+    // jq -s runs nothing when the slurped text is not all JSON.
+    ("echo '1 2 x' | jq -s length; echo $?", "4\n", 0, true),
+    // jq 1.6 has no `if` without `else` (jq 1.7 does): a compile error, not an answer.
+    (
+        "jq 'if . then \"t\" end' <<< 'false'; echo $?",
+        "3\n",
+        0,
+        true,
+    ),
+    (
+        "echo 1 | jq -c 'if . == 1 then \"a\" elif . == 2 then \"b\" else \"c\" end'",
+        "\"a\"\n",
+        0,
+        false,
+    ),
+    // find -printf %t is ctime's format with the sub-second part; %Tc has none.
+    (
+        "touch -d '2024-01-02 03:04:05' /tmp/h2_t && find /tmp/h2_t -printf '%t|%Tc\\n'",
+        "Tue Jan  2 03:04:05.0000000000 2024|Tue Jan  2 03:04:05 2024\n",
+        0,
+        false,
+    ),
+    // A quoted leading-zero number stays a string; plain numbers are unaffected.
+    (
+        "printf 'a: \"012\"\\nb: 0\\nc: 10\\n' | yq -c .",
+        "{\"a\":\"012\",\"b\":0,\"c\":10}\n",
+        0,
+        false,
+    ),
+    // gawk's unsigned conversions wrap negatives; past 64 bits %d prints the whole value and
+    // %x falls back to %g; one length modifier is skipped, two print the directive as text.
+    (
+        "awk 'BEGIN{printf \"%u|%u|%d|%d|%x|%x|%o\\n\", -1, -5, 1e20, 2^63, -1, 2^64, -8}'",
+        "18446744073709551615|18446744073709551611|100000000000000000000|9223372036854775808|ffffffffffffffff|1.84467e+19|1777777777777777777770\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{printf \"%5ld|%hd|%lu|%Lf|%lld|\\n\", 42, 7, 9, 1.5, 3}'",
+        "   42|7|9|1.500000|%lld|\n",
+        0,
+        false,
+    ),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.
@@ -1007,6 +1091,13 @@ const REFUSED: &[&str] = &[
     "which perl; echo \"rc=$?\"",
     "command -v perl || echo none",
     "type -t dd",
+    // python yq gives jq the files after an option that follows the filter.
+    "yq '.version' -r catalog.yml",
+    "yq '.dimensions | length' -c entities/orders.yml",
+    // python yq reads a leading-zero integer as octal.
+    "printf 'a: 012\\n' | yq -c .",
+    // -ok asks on stdin before each command.
+    "find . -name catalog.yml -ok echo {} \\;",
 ];
 
 /// The corpus's environment (`differential::PROLOGUE`), over the example layer; a fresh engine

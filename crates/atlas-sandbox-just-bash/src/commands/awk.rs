@@ -2111,9 +2111,30 @@ impl Awk<'_, '_, '_> {
                 }
             }
             "int" => Val::Num(arg(self, 0)?.num().trunc()),
-            "sqrt" => Val::Num(arg(self, 0)?.num().sqrt()),
-            "exp" => Val::Num(arg(self, 0)?.num().exp()),
-            "log" => Val::Num(arg(self, 0)?.num().ln()),
+            "sqrt" | "exp" | "log" => {
+                let x = arg(self, 0)?.num();
+                let y = match name {
+                    "sqrt" => x.sqrt(),
+                    "exp" => x.exp(),
+                    _ => x.ln(),
+                };
+                // gawk warns (stderr) where libm sets EDOM/ERANGE; the result is still printed.
+                let why = match name {
+                    "exp" if y.is_infinite() || (y == 0.0 && x.is_finite()) => "is out of range",
+                    "sqrt" | "log" if x < 0.0 => "received negative argument",
+                    _ => "",
+                };
+                if !why.is_empty() {
+                    let x = Val::Num(x).str();
+                    let msg = if name == "exp" {
+                        format!("warning: exp: argument {x} {why}")
+                    } else {
+                        format!("warning: {name}: {why} {x}")
+                    };
+                    self.ctx.warn("awk", msg);
+                }
+                Val::Num(y)
+            }
             "sin" => Val::Num(arg(self, 0)?.num().sin()),
             "cos" => Val::Num(arg(self, 0)?.num().cos()),
             "atan2" => Val::Num(arg(self, 0)?.num().atan2(arg(self, 1)?.num())),
@@ -2356,6 +2377,21 @@ const MAX_FIELD: usize = 10_000;
 /// rather than formatting the missing ones as empty.
 /// C's printf as gawk has it; `latin1`: the C locale, where text is Latin-1 inside and `%c` of a
 /// number is the byte of its low 8 bits.
+const TWO_63: f64 = (1u64 << 63) as f64;
+
+/// The value C's unsigned conversions see, as gawk hands it over: a negative number wraps
+/// (`%u` of -1 is 2^64-1); none past 64 bits.
+fn as_uintmax(n: f64) -> Option<u64> {
+    let n = n.trunc();
+    if (-TWO_63..0.0).contains(&n) {
+        Some((n as i64) as u64)
+    } else if (0.0..2.0 * TWO_63).contains(&n) {
+        Some(n as u64)
+    } else {
+        None
+    }
+}
+
 fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
     let c: Vec<char> = fmt.chars().collect();
     let mut out = String::new();
@@ -2387,6 +2423,7 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
             i += 2;
             continue;
         }
+        let start = i;
         i += 1;
         let mut flags = String::new();
         while i < c.len() && "-+ #0".contains(c[i]) {
@@ -2416,11 +2453,22 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
             }
             prec = Some(p.parse::<usize>().unwrap_or(0).min(MAX_FIELD));
         }
+        // gawk skips one length modifier (`%ld`, `%Lf`); with two (`%lld`) it prints the
+        // directive as text and uses no argument.
+        let mut modifiers = 0;
+        while c.get(i).is_some_and(|m| "hlLjz".contains(*m)) {
+            modifiers += 1;
+            i += 1;
+        }
         let Some(&conv) = c.get(i) else {
             out.push('%');
             break;
         };
         i += 1;
+        if modifiers > 1 {
+            out.push_str(&c[start..i].iter().collect::<String>());
+            continue;
+        }
         if conv == '%' {
             // gawk prints `%5%` as a bare `%`: the width and flags do not apply, no argument
             // is used.
@@ -2450,9 +2498,20 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
             {
                 gawk_special(v.num())
             }
+            // Past 64 bits gawk prints the double's whole value (%d) or falls back to %g.
+            'd' | 'i' if v.num().trunc().abs() >= TWO_63 => {
+                signed(format!("{:.0}", v.num().trunc()), v.num())
+            }
             'd' | 'i' => c_decimal(v.num().trunc() as i64, prec, sign),
+            'o' | 'x' | 'X' | 'u' if as_uintmax(v.num()).is_none() => {
+                if conv == 'u' {
+                    format!("{:.0}", v.num().trunc())
+                } else {
+                    fmt_g(v.num(), 6)
+                }
+            }
             'o' => {
-                let d = format!("{:o}", v.num() as i64);
+                let d = format!("{:o}", as_uintmax(v.num()).unwrap_or(0));
                 if alt && !d.starts_with('0') {
                     format!("0{d}")
                 } else {
@@ -2460,7 +2519,7 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
                 }
             }
             'x' | 'X' => {
-                let n = v.num() as i64;
+                let n = as_uintmax(v.num()).unwrap_or(0);
                 let d = if conv == 'x' {
                     format!("{n:x}")
                 } else {
@@ -2472,7 +2531,7 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
                     _ => d,
                 }
             }
-            'u' => format!("{}", v.num().max(0.0) as u64),
+            'u' => as_uintmax(v.num()).unwrap_or(0).to_string(),
             'c' => match v {
                 Val::Num(n) if latin1 => char::from((n as i64 & 0xff) as u8).to_string(),
                 Val::Num(n) => char::from_u32(n as u32)

@@ -803,6 +803,36 @@ pub(super) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     Ok(0)
 }
 
+/// Where GNU `cut -b/-c --output-delimiter` puts the delimiter: before the first position of
+/// each selected range, once overlapping ranges are merged (adjacent ones stay apart: `-c1,2`
+/// prints `a:b`), and, under `--complement`, of each gap between them.
+fn range_starts(ranges: &[(usize, usize)], complement: bool) -> Vec<usize> {
+    let mut sorted = ranges.to_vec();
+    sorted.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in sorted {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    if !complement {
+        return merged.into_iter().map(|(a, _)| a).collect();
+    }
+    let mut starts = Vec::new();
+    let mut next = 1;
+    for (a, b) in merged {
+        if a > next {
+            starts.push(next);
+        }
+        next = b.saturating_add(1);
+    }
+    if next != usize::MAX {
+        starts.push(next);
+    }
+    starts
+}
+
 fn parse_ranges(spec: &str) -> Option<Vec<(usize, usize)>> {
     let mut out = Vec::new();
     for part in spec.split(',') {
@@ -907,6 +937,10 @@ pub(super) fn cut(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     }
     let in_ranges =
         |r: &[(usize, usize)], i: usize| r.iter().any(|(a, b)| i >= *a && i <= *b) != complement;
+    let starts = chars
+        .as_deref()
+        .map(|r| range_starts(r, complement))
+        .unwrap_or_default();
     let (inputs, failed) = ctx.read_all("cut", &files);
     let mut out = Vec::new();
     for (_, data) in &inputs {
@@ -914,8 +948,16 @@ pub(super) fn cut(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             let nl = l.ends_with(b"\n");
             let body: &[u8] = strip_nl(l);
             if let Some(r) = &chars {
+                let mut first = true;
                 for (i, b) in body.iter().enumerate() {
                     if in_ranges(r, i + 1) {
+                        if let Some(od) = &out_delim
+                            && !first
+                            && starts.contains(&(i + 1))
+                        {
+                            out.extend_from_slice(od.as_bytes());
+                        }
+                        first = false;
                         out.push(*b);
                     }
                 }

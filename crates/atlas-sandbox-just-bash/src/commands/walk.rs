@@ -174,6 +174,8 @@ const FIND_NOT_HERE: &[&str] = &[
     "-fprintf",
     "-fls",
     "-ls",
+    // -ok asks on stdin before each run; running anyway would answer for the user.
+    "-ok",
     "-okdir",
     "-execdir",
     "-daystart",
@@ -358,7 +360,7 @@ impl FindParser<'_> {
                     .map_err(|_| format!("invalid -size argument `{v}'"))?;
                 Expr::Size(cmp, num, unit)
             }
-            "-exec" | "-ok" => {
+            "-exec" => {
                 self.pos += 1;
                 let mut argv = Vec::new();
                 loop {
@@ -874,6 +876,12 @@ fn find_printf(f: &str, disp: &str, meta: &Meta, run: &FindRun) -> String {
                 t.strftime("%H:%M:%S")
             ),
             b'c' => t.strftime("%a %b %e %H:%M:%S %Y").to_string(),
+            // `%t` is ctime's format with the sub-second part; `%Tc` (strftime's) has none.
+            0 => format!(
+                "{}.{frac} {}",
+                t.strftime("%a %b %e %H:%M:%S"),
+                t.strftime("%Y")
+            ),
             other => {
                 let spec = format!("%{}", char::from(other));
                 t.strftime(&spec).to_string()
@@ -950,7 +958,7 @@ fn find_printf(f: &str, disp: &str, meta: &Meta, run: &FindRun) -> String {
                     b'b' => meta.blocks.to_string(),
                     b'n' => meta.nlink.to_string(),
                     b'i' => meta.ino.to_string(),
-                    b't' => stamp(b'c'),
+                    b't' => stamp(0),
                     b'T' => {
                         let k = b.get(i).copied().unwrap_or(b'@');
                         i += 1;

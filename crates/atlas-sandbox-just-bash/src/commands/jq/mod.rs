@@ -2,6 +2,7 @@
 //! `-e`, `-S`, `--arg`, `--argjson`. The step budget is the number of outputs (jaq has no fuel).
 
 mod funs;
+mod syntax16;
 mod text;
 mod value;
 
@@ -74,6 +75,29 @@ fn yaml_to_val(y: &yaml_rust2::Yaml) -> Val {
                 })
                 .collect();
             Val::obj(map)
+        }
+    }
+}
+
+/// The first plain scalar of `text` written as an integer with a leading zero (`012`): python
+/// yq's loader reads it as octal (10, and `08` fails) where this loader reads decimal.
+fn leading_zero_integer(text: &str) -> Option<String> {
+    use yaml_rust2::parser::{Event, Parser};
+    use yaml_rust2::scanner::TScalarStyle;
+    let mut parser = Parser::new_from_str(text);
+    loop {
+        match parser.next_token().ok()?.0 {
+            Event::StreamEnd => return None,
+            Event::Scalar(v, TScalarStyle::Plain, _, None) => {
+                let digits = v.trim_start_matches(['-', '+']);
+                if digits.len() > 1
+                    && digits.starts_with('0')
+                    && digits.bytes().all(|c| c.is_ascii_digit())
+                {
+                    return Some(v);
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -302,10 +326,16 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     let mut tab = false;
     let mut filter: Option<String> = None;
     let mut files = Vec::new();
+    let mut opt_after_filter: Option<String> = None;
     let mut vars: Vec<(String, Val)> = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
+        // Python yq hands an option met between the filter and the first file to jq with the
+        // files after it, so jq reads a file name as its filter; not worth copying.
+        if yaml && filter.is_some() && files.is_empty() && a.starts_with('-') && a.len() > 1 {
+            opt_after_filter.get_or_insert_with(|| a.clone());
+        }
         match a.as_str() {
             "-r" | "--raw-output" => raw = true,
             "-j" | "--join-output" => {
@@ -318,6 +348,19 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
             "-e" | "--exit-status" => exit_status = true,
             "-S" | "--sort-keys" => sort_keys = true,
             "--tab" => tab = true,
+            // jq 1.6 ends its options at `--` only once it has the filter (before it, jq prints
+            // its usage); python yq's argparse takes it anywhere.
+            "--" if !yaml && filter.is_none() => return usage(ctx, "Unknown arguments: --"),
+            "--" => {
+                for rest in &args[i + 1..] {
+                    if filter.is_none() {
+                        filter = Some(rest.clone());
+                    } else {
+                        files.push(rest.clone());
+                    }
+                }
+                break;
+            }
             "-M" | "--monochrome-output" => {}
             "--arg" | "--argjson" => {
                 let (Some(name), Some(value)) = (args.get(i + 1), args.get(i + 2)) else {
@@ -386,6 +429,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 if filter.is_none() {
                     filter = Some(a.clone());
                 } else {
+                    if let Some(opt) = &opt_after_filter {
+                        ctx.io.errln(&format!(
+                            "yq: option '{opt}' between the filter and the files is not supported in this sandbox; put options first"
+                        ));
+                        return Ok(UNSUPPORTED_JQ);
+                    }
                     files.push(a.clone());
                 }
             }
@@ -399,6 +448,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
             "{cmd}: error: the destructuring alternative `?//` is not supported in this sandbox"
         ));
         return Ok(UNSUPPORTED_JQ);
+    }
+    if syntax16::if_without_else(&code) {
+        ctx.io.errln(&format!(
+            "jq: error: syntax error, unexpected end (Unix shell quoting issues?) at <top-level>, line 1:\n{code}\njq: 1 compile error"
+        ));
+        return Ok(3);
     }
     // jaq has no fuel: a filter that loops or builds values internally cannot be interrupted by
     // the deadline or the limits. Refuse the constructs that do that.
@@ -444,6 +499,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                         ),
                     );
                 }
+                if let Some(v) = leading_zero_integer(&text) {
+                    ctx.io.errln(&format!(
+                        "yq: the integer `{v}` with a leading zero (python yq reads it as octal) is not supported in this sandbox"
+                    ));
+                    return Ok(UNSUPPORTED_JQ);
+                }
                 match yaml_rust2::YamlLoader::load_from_str(&text) {
                     Ok(docs) => inputs.extend(docs.iter().map(|d| (yaml_to_val(d), 0))),
                     Err(e) => {
@@ -465,6 +526,15 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 break;
             }
         }
+    }
+    // jq 1.6 slurps the whole input before filtering: text that is not JSON leaves nothing to
+    // run the filter on.
+    if slurp
+        && !null_input
+        && let Some(e) = &parse_error
+    {
+        ctx.io.errln(&format!("parse error: {e}"));
+        return Ok(4);
     }
     let last_line = inputs.last().map_or(0, |(_, l)| *l);
     let inputs: Vec<(Val, usize)> = if null_input {
