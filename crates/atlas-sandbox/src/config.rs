@@ -24,6 +24,7 @@ use crate::registry::{self, KnownBackend};
 use crate::schema;
 
 mod prune;
+mod quick;
 pub mod tables;
 pub use tables::{ServerSection, ServerSettings, TokenGrant, TokenSection};
 
@@ -1378,8 +1379,13 @@ fn validate_against(
     base: &[String],
     errors: &mut ConfigErrors,
 ) -> bool {
-    // Only the part of the schema that can apply to this value is compiled (see `prune`).
-    let validator = match compile_schema(&prune::for_value(schema, value)) {
+    // Only the part of the schema that can apply to this value is looked at (see `prune`), and
+    // compiled only when `quick` cannot tell that the value is valid.
+    let pruned = prune::for_value(schema, value);
+    if quick::check(&pruned, value) == Some(true) {
+        return true;
+    }
+    let validator = match compile_schema(&pruned) {
         Ok(v) => v,
         Err(e) => {
             errors.push(ConfigProblem {
@@ -1971,6 +1977,24 @@ mod tests {
             serde_json::json!({}),
             serde_json::json!({"bogus": 1}),
         ];
+        // Every `const` and `enum` value a schema names, to try at each of its keys.
+        fn named_values(v: &Value, out: &mut Vec<Value>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(c) = m.get("const") {
+                        out.push(c.clone());
+                    }
+                    if let Some(Value::Array(items)) = m.get("enum") {
+                        out.extend(items.iter().cloned());
+                    }
+                    m.values().for_each(|x| named_values(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| named_values(x, out)),
+                _ => {}
+            }
+        }
+        let mut decided = 0usize;
+        let mut total = 0usize;
         for (name, schema) in schemas {
             assert!(
                 reads_the_same_in_draft7(&schema),
@@ -1984,7 +2008,13 @@ mod tests {
                 .as_object()
                 .map(|m| m.keys().cloned().collect())
                 .unwrap_or_default();
+            let mut named = Vec::new();
+            named_values(&schema, &mut named);
             for key in &keys {
+                let default = schema["properties"][key].get("default").cloned();
+                for v in named.iter().chain(default.iter()) {
+                    values.push(serde_json::json!({ key.clone(): v.clone() }));
+                }
                 for p in &probes {
                     values.push(serde_json::json!({ key.clone(): p.clone() }));
                     if p.is_object() {
@@ -2000,21 +2030,45 @@ mod tests {
                     .map(|e| format!("{} {e}", e.instance_path()))
                     .collect()
             };
+            // All the defaults at once: a table that spells out every key.
+            values.push(Value::Object(
+                keys.iter()
+                    .filter_map(|k| {
+                        Some((k.clone(), schema["properties"][k].get("default")?.clone()))
+                    })
+                    .collect(),
+            ));
             for v in &values {
+                total += 1;
                 assert_eq!(
                     fast.is_valid(v),
                     declared.is_valid(v),
                     "[{name}] draft 7 and 2020-12 disagree on {v}"
                 );
                 // The pruned schema refuses what the whole one does, with the same errors.
-                let pruned = compile_schema(&prune::for_value(&schema, v)).unwrap();
+                let pruned_schema = prune::for_value(&schema, v);
+                let pruned = compile_schema(&pruned_schema).unwrap();
                 assert_eq!(
                     errors(&pruned, v),
                     errors(&fast, v),
                     "[{name}] the schema pruned for {v} answers differently"
                 );
+                // Where `quick` answers without compiling, it answers as jsonschema does.
+                for s in [&schema, pruned_schema.as_ref()] {
+                    if let Some(valid) = quick::check(s, v) {
+                        decided += 1;
+                        assert_eq!(valid, declared.is_valid(v), "[{name}] quick on {v}");
+                    }
+                }
             }
         }
+        // It must decide most of them, or one-shot commands are back to compiling schemas.
+        eprintln!("quick decided {decided} of {} answers", total * 2);
+        assert!(
+            decided * 10 >= total * 2 * 9,
+            "quick decided {decided} of {}",
+            total * 2
+        );
     }
 
     use atlas_sandbox_sdk::{

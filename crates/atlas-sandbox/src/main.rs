@@ -147,7 +147,8 @@ fn main() -> ExitCode {
     // between threads, each of which waits for a CPU on a loaded machine. Everything else keeps
     // the multi-threaded runtime, where a health check that blocks its thread cannot hold up
     // the others or the deadline.
-    let builder = if matches!(cli.command, Command::Exec { .. }) {
+    let one_shot = matches!(cli.command, Command::Exec { .. });
+    let builder = if one_shot {
         tokio::runtime::Builder::new_current_thread()
     } else {
         tokio::runtime::Builder::new_multi_thread()
@@ -159,7 +160,16 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_HOST_ERROR);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    if one_shot {
+        // The command's sandboxes are closed by now (exec_cmd awaits `shutdown`); what may
+        // still run is a blocking task reaping a process already sent SIGKILL (a jail's
+        // namespace holder), which takes as long as the kernel needs to tear its namespace
+        // down. Joining it only delays our exit: the killed process ends all the same, and
+        // init reaps it.
+        runtime.shutdown_background();
+    }
+    match result {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => {
@@ -177,14 +187,20 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        .with_target(false);
+    // Without RUST_LOG a plain level filter: building an `EnvFilter` from its directives costs
+    // a one-shot command more than the rest of its logging setup.
+    match std::env::var_os(tracing_subscriber::EnvFilter::DEFAULT_ENV) {
+        Some(_) => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+            fmt.with_env_filter(filter).init();
+        }
+        None => fmt.with_max_level(tracing::Level::WARN).init(),
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
