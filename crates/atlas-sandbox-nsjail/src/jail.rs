@@ -375,6 +375,17 @@ impl JailPlan<'_> {
     }
 }
 
+/// The jail's working directory and nsjail's `time_limit` (whole seconds) for one command.
+pub(crate) fn per_command_values(rel_cwd: &str, timeout: Duration) -> (String, u64) {
+    let cwd = if rel_cwd.is_empty() {
+        SEMANTIC_MOUNT.to_owned()
+    } else {
+        format!("{SEMANTIC_MOUNT}/{rel_cwd}")
+    };
+    // One second past ours: the Rust deadline fires first and reports 124 precisely.
+    (cwd, ceil_secs(timeout).saturating_add(1))
+}
+
 /// The argv of one exec: the sandbox's config file, then what changes per command (its log
 /// file, its whole-second time limit, its cwd) and the command.
 pub fn exec_args(
@@ -385,19 +396,14 @@ pub fn exec_args(
     shell: Shell,
     command: &str,
 ) -> Vec<OsString> {
-    let cwd = if rel_cwd.is_empty() {
-        SEMANTIC_MOUNT.to_owned()
-    } else {
-        format!("{SEMANTIC_MOUNT}/{rel_cwd}")
-    };
+    let (cwd, time_limit) = per_command_values(rel_cwd, timeout);
     vec![
         "--config".into(),
         config_file.into(),
         "--log".into(),
         log_file.into(),
-        // One second past ours: the Rust deadline fires first and reports 124 precisely.
         "--time_limit".into(),
-        ceil_secs(timeout).saturating_add(1).to_string().into(),
+        time_limit.to_string().into(),
         "--cwd".into(),
         cwd.into(),
         "--".into(),

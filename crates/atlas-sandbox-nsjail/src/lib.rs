@@ -18,6 +18,7 @@ pub mod jail;
 pub mod locate;
 pub mod log;
 mod plugin;
+pub mod prestart;
 mod sandbox;
 mod state;
 

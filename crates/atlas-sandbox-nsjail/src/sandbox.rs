@@ -37,6 +37,8 @@ pub struct NsjailSandbox {
     root: PathBuf,
     dir_path: PathBuf,
     config_file: PathBuf,
+    /// The text of `config_file` (a prestarted nsjail gets it through a pipe).
+    config_text: String,
     dir: Mutex<Option<TempDir>>,
     closed: AtomicBool,
     next_exec: AtomicU64,
@@ -136,7 +138,7 @@ impl NsjailSandbox {
             .map(|s| s.namespaces().to_vec())
             .unwrap_or_default();
         let config_file = dir_path.join(CONFIG_FILE);
-        std::fs::write(&config_file, text).map_err(workdir_err(&config_file))?;
+        std::fs::write(&config_file, &text).map_err(workdir_err(&config_file))?;
         let sandbox = NsjailSandbox {
             state: Mutex::new(state),
             namespaces,
@@ -144,6 +146,7 @@ impl NsjailSandbox {
             root: root.clone(),
             dir_path,
             config_file,
+            config_text: text,
             dir: Mutex::new(Some(dir)),
             closed: AtomicBool::new(false),
             next_exec: AtomicU64::new(0),
@@ -227,6 +230,13 @@ impl NsjailSandbox {
             }
         }
         let timeout = request.timeout.min(limit);
+        if self.namespaces.is_empty()
+            && let Some(p) = crate::prestart::take(&self.nsjail, self.shell, &request.command)
+        {
+            return self
+                .run_prestarted(p, &rel, timeout, request.max_output_bytes)
+                .await;
+        }
         let n = self.next_exec.fetch_add(1, Ordering::Relaxed);
         let log_path = self.dir_path.join(format!("exec-{n}.log"));
         let _log_guard = RemoveOnDrop(log_path.clone());
@@ -251,55 +261,100 @@ impl NsjailSandbox {
                 path: self.nsjail.clone(),
                 source,
             })?;
-        let mut output = result.output;
-        match result.ending {
-            // Killed by us: the log ends mid-run and the output already says what happened.
-            Ending::TimedOut | Ending::OutputOverflow => return Ok(output),
-            Ending::Exited => {}
-        }
         // Read on this thread: the log is a few hundred bytes nsjail just wrote to the sandbox's
         // own directory (tmpfs when there is one), and `tokio::fs` would start a blocking-pool
         // thread for it, which costs a one-shot `exec` more than the read.
-        let log = read_log(&log_path);
-        let status = match (result.raw_code, result.signal) {
-            (Some(c), _) => format!("exit status {c}"),
-            (None, Some(s)) => format!("killed by signal {s}"),
-            (None, None) => "unknown status".to_owned(),
+        outcome(result, || read_log(&log_path))
+    }
+
+    /// Runs the command on an nsjail started before the configuration was read: hands it this
+    /// sandbox's config with the command's `cwd` and `time_limit`, then collects it as a normal
+    /// run.
+    async fn run_prestarted(
+        &self,
+        mut p: crate::prestart::Prestarted,
+        rel: &str,
+        timeout: Duration,
+        max_output_bytes: usize,
+    ) -> Result<ExecOutput> {
+        let (cwd, limit) = crate::jail::per_command_values(rel, timeout);
+        let Some(text) = crate::prestart::per_command(
+            &self.config_text,
+            &format!("cwd: {}", crate::jail::quote(cwd.as_bytes())),
+            &format!("time_limit: {limit}"),
+        ) else {
+            return Err(NsjailError::Setup {
+                status: "not started".into(),
+                messages: "the generated config lacks its cwd or time_limit line (a bug)".into(),
+            }
+            .into());
         };
-        match parse(&String::from_utf8_lossy(&log)) {
-            JailOutcome::Exited(_) | JailOutcome::Signaled(_) | JailOutcome::SeccompViolation => {
-                Ok(output)
-            }
-            JailOutcome::TimeLimit => {
-                output.exit_code = TIMEOUT_EXIT_CODE;
-                output.timed_out = true;
-                Ok(output)
-            }
-            JailOutcome::SetupFailed(mut messages) => {
-                // Anything nsjail printed before it opened its log file went to stderr.
-                let early = output.stderr_str().trim().to_owned();
-                if !early.is_empty() {
-                    messages.push(early);
-                }
-                if messages.is_empty() {
-                    messages.push("no message in nsjail's log".to_owned());
-                }
-                Err(NsjailError::Setup {
-                    status,
-                    messages: messages.join("; "),
-                }
-                .into())
-            }
-            JailOutcome::Interrupted(messages) => Err(NsjailError::Interrupted {
-                status,
-                messages: if messages.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", messages.join("; "))
-                },
-            }
-            .into()),
+        p.send_config(&text);
+        let spec = p
+            .spec
+            .clone()
+            .timeout(timeout)
+            .max_output_bytes(max_output_bytes);
+        let result =
+            process::finish(p.process, &spec)
+                .await
+                .map_err(|source| NsjailError::Spawn {
+                    path: self.nsjail.clone(),
+                    source,
+                })?;
+        let log = p.log;
+        outcome(result, || crate::prestart::read_log(&log))
+    }
+}
+
+/// What one nsjail run means: the command's output, or the reason nsjail could not run it (from
+/// its log, read by `log` only when the run ended by itself).
+fn outcome(result: process::ProcessResult, log: impl FnOnce() -> Vec<u8>) -> Result<ExecOutput> {
+    let mut output = result.output;
+    match result.ending {
+        // Killed by us: the log ends mid-run and the output already says what happened.
+        Ending::TimedOut | Ending::OutputOverflow => return Ok(output),
+        Ending::Exited => {}
+    }
+    let log = log();
+    let status = match (result.raw_code, result.signal) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        (None, None) => "unknown status".to_owned(),
+    };
+    match parse(&String::from_utf8_lossy(&log)) {
+        JailOutcome::Exited(_) | JailOutcome::Signaled(_) | JailOutcome::SeccompViolation => {
+            Ok(output)
         }
+        JailOutcome::TimeLimit => {
+            output.exit_code = TIMEOUT_EXIT_CODE;
+            output.timed_out = true;
+            Ok(output)
+        }
+        JailOutcome::SetupFailed(mut messages) => {
+            // Anything nsjail printed before it opened its log file went to stderr.
+            let early = output.stderr_str().trim().to_owned();
+            if !early.is_empty() {
+                messages.push(early);
+            }
+            if messages.is_empty() {
+                messages.push("no message in nsjail's log".to_owned());
+            }
+            Err(NsjailError::Setup {
+                status,
+                messages: messages.join("; "),
+            }
+            .into())
+        }
+        JailOutcome::Interrupted(messages) => Err(NsjailError::Interrupted {
+            status,
+            messages: if messages.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", messages.join("; "))
+            },
+        }
+        .into()),
     }
 }
 

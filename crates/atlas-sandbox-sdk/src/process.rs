@@ -53,6 +53,9 @@ pub struct ProcessSpec {
     /// `/proc/<pid>/ns/<kind>` of a process that holds them. A user namespace goes first, so
     /// that the child has the capabilities to join the mount namespace it owns.
     pub namespaces: Vec<std::sync::Arc<std::os::fd::OwnedFd>>,
+    /// Descriptors the child gets open as 3, 4, ... in this order (every other one above 2 is
+    /// closed): a pipe it reads its configuration from, a file it logs to.
+    pub pass_fds: Vec<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 /// Which stream a chunk of output came from.
@@ -86,7 +89,16 @@ impl ProcessSpec {
             max_output_bytes: crate::exec::DEFAULT_MAX_OUTPUT_BYTES,
             tap: None,
             namespaces: Vec::new(),
+            pass_fds: Vec::new(),
         }
+    }
+
+    /// Passes `fd` to the child as the next descriptor from 3 up (see
+    /// [`ProcessSpec::pass_fds`]).
+    #[must_use]
+    pub fn pass_fd(mut self, fd: std::sync::Arc<std::os::fd::OwnedFd>) -> Self {
+        self.pass_fds.push(fd);
+        self
     }
 
     /// Joins the namespace open at `fd` before the program starts (see
@@ -206,8 +218,52 @@ pub struct ProcessResult {
 /// Runs a child process to completion under the spec's limits. `Err` only when it cannot be
 /// started (missing program, bad cwd) or its pipes fail.
 pub async fn run(spec: &ProcessSpec) -> io::Result<ProcessResult> {
+    finish(start(spec)?, spec).await
+}
+
+/// A child started by [`start`], not yet waited for. Dropping it kills it (and its group) and
+/// reaps it.
+pub struct StartedProcess {
+    inner: Option<spawn::Started>,
+}
+
+impl std::fmt::Debug for StartedProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartedProcess")
+            .field("pid", &self.inner.as_ref().map(|(c, _, _)| c.id()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for StartedProcess {
+    fn drop(&mut self) {
+        // Its group first (it may have started others); the child's own drop then kills and
+        // reaps it.
+        if let Some((child, _, _)) = &self.inner {
+            GroupGuard {
+                pgid: Some(Pid::from_raw(child.id())),
+            }
+            .kill();
+        }
+    }
+}
+
+/// Starts `spec`'s child without waiting for it: for a caller that has the child start up
+/// (load, link, read its arguments) while it prepares what the child then reads from a
+/// descriptor it passed (see [`ProcessSpec::pass_fds`]). [`finish`] runs it to completion.
+pub fn start(spec: &ProcessSpec) -> io::Result<StartedProcess> {
+    Ok(StartedProcess {
+        inner: Some(spawn::spawn(spec)?),
+    })
+}
+
+/// Runs a child [`start`]ed earlier to completion under `spec`'s limits (its timeout counts
+/// from now), as [`run`] does.
+pub async fn finish(mut started: StartedProcess, spec: &ProcessSpec) -> io::Result<ProcessResult> {
     let start = Instant::now();
-    let (mut child, mut stdout, mut stderr) = spawn::spawn(spec)?;
+    let Some((mut child, mut stdout, mut stderr)) = started.inner.take() else {
+        return Err(io::Error::other("the process was already finished"));
+    };
     let mut guard = GroupGuard {
         pgid: Some(Pid::from_raw(child.id())),
     };
@@ -404,6 +460,51 @@ mod tests {
         assert_eq!(r.output.stderr, b"err\n");
         assert_eq!(r.output.exit_code, 3);
         assert!(!r.output.timed_out);
+    }
+
+    /// A started child reads what the parent writes into the descriptor it passed, after the
+    /// start, and sees no descriptor above the ones passed; the timeout counts from `finish`.
+    #[tokio::test]
+    async fn started_child_reads_a_passed_descriptor() {
+        use std::io::Write;
+        let (r, mut w) = std::io::pipe().unwrap();
+        let log = tempfile::tempfile().unwrap();
+        let log = std::sync::Arc::new(std::os::fd::OwnedFd::from(log));
+        let spec = sh("cat <&3; echo logged >&4; ls /proc/self/fd | sort -n | tr '\\n' ' '")
+            .pass_fd(std::sync::Arc::new(r.into()))
+            .pass_fd(log.clone())
+            .timeout(Duration::from_millis(300));
+        let started = start(&spec).unwrap();
+        // Longer than the timeout: it only starts counting at finish.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        w.write_all(b"config\n").unwrap();
+        drop(w);
+        let r = finish(started, &spec).await.unwrap();
+        assert!(!r.output.timed_out);
+        // 0-2, the two passed, and ls's own directory descriptor.
+        assert_eq!(
+            r.output.stdout_str(),
+            "config\n0 1 2 3 4 5 ",
+            "{:?}",
+            r.output
+        );
+        let logged = rustix::io::pread(&*log, &mut [0u8; 16], 0).unwrap();
+        assert_eq!(logged, 7);
+    }
+
+    /// A started child dropped unfinished is killed and reaped.
+    #[tokio::test]
+    async fn dropped_started_child_is_killed() {
+        let spec = sh("sleep 30");
+        let started = start(&spec).unwrap();
+        let pid = format!("{started:?}");
+        drop(started);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let digits: String = pid.chars().filter(char::is_ascii_digit).collect();
+        assert!(
+            !std::path::Path::new(&format!("/proc/{digits}")).exists(),
+            "{pid} still exists"
+        );
     }
 
     #[tokio::test]

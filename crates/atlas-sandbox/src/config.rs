@@ -744,6 +744,55 @@ impl Ctx<'_> {
     }
 }
 
+/// What a cheap look at a one-shot command's settings says, before [`load`] checks them: the
+/// backend it is pinned to, and that backend's table as the config file writes it. Only a
+/// guess to act on ahead of time (see `atlas_sandbox_nsjail::prestart`); `None` when anything
+/// could change the answer in ways this does not read (an unreadable or invalid file, an
+/// environment override of the backend's keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peek {
+    /// The pinned backend: `--backend`, else `ATLAS_SANDBOX`, else `[sandbox] backend`.
+    pub backend: String,
+    /// `[plugins.<backend>]` from the file (empty when it has none).
+    pub table: toml::Table,
+}
+
+/// See [`Peek`]. `cli_backend` is `--backend`.
+pub fn peek(opts: &LoadOptions, cli_backend: Option<&str>) -> Option<Peek> {
+    let file = pick_file(opts).ok()?;
+    let doc: toml::Table = match &file {
+        Some(p) => toml::from_str(&std::fs::read_to_string(p).ok()?).ok()?,
+        None => toml::Table::new(),
+    };
+    let backend = cli_backend
+        .map(str::to_owned)
+        .or_else(|| {
+            opts.var("ATLAS_SANDBOX")
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        })
+        .or_else(|| {
+            doc.get("sandbox")?
+                .get("backend")?
+                .as_str()
+                .map(str::to_owned)
+        })?;
+    let prefix = format!(
+        "ATLAS_PLUGINS__{}__",
+        backend.to_ascii_uppercase().replace('-', "_")
+    );
+    if opts.env.iter().any(|(k, _)| k.starts_with(&prefix)) {
+        return None;
+    }
+    let table = match doc.get("plugins").and_then(|p| p.get(&backend)) {
+        Some(toml::Value::Table(t)) => t.clone(),
+        Some(_) => return None,
+        None => toml::Table::new(),
+    };
+    Some(Peek { backend, table })
+}
+
 fn pick_file(opts: &LoadOptions) -> Result<Option<PathBuf>, ConfigErrors> {
     let (path, why) = if let Some(p) = &opts.config_file {
         (opts.cwd.join(p), "--config")

@@ -661,6 +661,51 @@ fn render_report(r: &Report) -> String {
     s
 }
 
+/// Kills a prestarted nsjail the command did not use.
+#[cfg(feature = "nsjail")]
+struct DiscardPrestarted;
+
+#[cfg(feature = "nsjail")]
+impl Drop for DiscardPrestarted {
+    fn drop(&mut self) {
+        atlas_sandbox_nsjail::prestart::discard();
+    }
+}
+
+/// Starts nsjail for `command` before the configuration is checked, when a look at the
+/// arguments, environment and config file says it will run there with the read-only layer
+/// (see `atlas_sandbox_nsjail::prestart`). A wrong guess costs a killed nsjail that never
+/// built a jail.
+#[cfg(feature = "nsjail")]
+fn prestart_nsjail(
+    opts: &LoadOptions,
+    backend: Option<&str>,
+    command: &str,
+) -> Option<DiscardPrestarted> {
+    let peek = atlas_sandbox::config::peek(opts, backend)?;
+    let t = &peek.table;
+    let str_of = |k: &str| t.get(k).map(|v| v.as_str());
+    if peek.backend != "nsjail"
+        || str_of("layer") != Some(Some("read-only"))
+        || t.get("enabled").is_some_and(|v| v.as_bool() != Some(true))
+    {
+        return None;
+    }
+    let shell = match str_of("shell") {
+        None | Some(Some("bash")) => atlas_sandbox_sdk::Shell::Bash,
+        Some(Some("sh")) => atlas_sandbox_sdk::Shell::Sh,
+        _ => return None,
+    };
+    let path = match str_of("nsjail_path") {
+        None => None,
+        Some(Some(p)) => Some(PathBuf::from(p)),
+        Some(None) => return None,
+    };
+    let nsjail = atlas_sandbox_nsjail::locate::find_nsjail_here(path.as_deref()).ok()?;
+    atlas_sandbox_nsjail::prestart::start(&nsjail, shell, command).ok()?;
+    Some(DiscardPrestarted)
+}
+
 async fn exec_cmd(
     config_file: Option<PathBuf>,
     json: bool,
@@ -672,6 +717,8 @@ async fn exec_cmd(
 ) -> anyhow::Result<ExitCode> {
     let mut opts = LoadOptions::from_process(config_file);
     opts.only_backend.clone_from(&backend);
+    #[cfg(feature = "nsjail")]
+    let _prestarted = prestart_nsjail(&opts, backend.as_deref(), &command);
     let mut config = match atlas_sandbox::load(&opts) {
         Ok(c) => c,
         Err(e) => {

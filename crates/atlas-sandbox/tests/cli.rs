@@ -219,3 +219,137 @@ fn a_closed_stdout_exits_141_without_a_panic() {
         );
     }
 }
+
+/// Processes whose command line contains `needle`.
+#[cfg(feature = "nsjail")]
+fn processes_with(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name().to_str()?.parse::<u32>().ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            cmd.contains(needle).then_some(cmd)
+        })
+        .collect()
+}
+
+/// With the read-only layer pinned in the file, `exec` starts nsjail before it checks the
+/// configuration (a head start on nsjail's own start-up): the command runs once, as it would
+/// otherwise; a configuration that turns out invalid, or a command for another backend, kills
+/// the early nsjail before it builds any jail.
+#[cfg(feature = "nsjail")]
+#[test]
+fn exec_on_a_pinned_read_only_nsjail_starts_it_early_and_never_leaves_it_behind() {
+    let Ok(nsjail) = atlas_sandbox_nsjail::locate::find_nsjail_here(None) else {
+        println!(
+            "SKIPPED: exec_on_a_pinned_read_only_nsjail...: nsjail not found on PATH or \
+             NSJAIL_PATH (see docs/backends/nsjail.md)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("semantic");
+    std::fs::create_dir_all(root.join("entities")).unwrap();
+    std::fs::write(root.join("catalog.yml"), "name: shop\n").unwrap();
+    let log = dir.path().join("runs");
+    let wrapper = dir.path().join("nsjail");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}\nexec {} \"$@\"\n",
+            log.display(),
+            nsjail.display()
+        ),
+    )
+    .unwrap();
+    for p in [dir.path(), root.as_path(), root.join("entities").as_path()] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        root.join("catalog.yml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let config = |extra: &str| {
+        std::fs::write(
+            dir.path().join("atlas.toml"),
+            format!(
+                "[sandbox]\nbackend = \"nsjail\"\nsemantic_root = {:?}\n\n[plugins.nsjail]\n\
+                 layer = \"read-only\"\nnsjail_path = {:?}\n{extra}",
+                root.display().to_string(),
+                wrapper.display().to_string()
+            ),
+        )
+        .unwrap();
+    };
+    let runs = || std::fs::read_to_string(&log).unwrap_or_default();
+    let gone = |marker: &str| {
+        (0..100).any(|_| {
+            let left = processes_with(marker);
+            left.is_empty() || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                false
+            }
+        })
+    };
+
+    config("");
+    let out = run(
+        dir.path(),
+        &[
+            "exec",
+            "--cwd",
+            "entities",
+            "pwd; cat ../catalog.yml; exit 4",
+        ],
+        &[],
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "/semantic/entities\nname: shop\n",
+        "{out:?}"
+    );
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let r = runs();
+    assert_eq!(r.lines().count(), 1, "one nsjail: {r}");
+    assert!(
+        r.contains("--config /dev/fd/3"),
+        "it was the early one: {r}"
+    );
+
+    // Invalid after all: refused, and the early nsjail is gone.
+    std::fs::remove_file(&log).unwrap();
+    config("bogus = 1\n");
+    let out = run(dir.path(), &["exec", "echo early-marker-1"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(text(&out.stderr).contains("bogus"), "{out:?}");
+    assert!(
+        runs().contains("early-marker-1"),
+        "it was started early: {}",
+        runs()
+    );
+    assert!(
+        gone("early-marker-1"),
+        "{:?}",
+        processes_with("early-marker-1")
+    );
+
+    // Another backend pinned on the command line: the file's guess is not acted on.
+    std::fs::remove_file(&log).ok();
+    config("");
+    let out = run(
+        dir.path(),
+        &["exec", "--backend", "just-bash", "echo early-marker-2"],
+        &[],
+    );
+    assert_eq!(text(&out.stdout), "early-marker-2\n", "{out:?}");
+    assert_eq!(runs(), "", "nsjail ran for a just-bash command");
+    assert!(gone("early-marker-2"));
+}

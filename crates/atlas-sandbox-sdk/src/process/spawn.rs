@@ -57,6 +57,9 @@ struct ChildArgs {
     stdin: RawFd,
     stdout: RawFd,
     stderr: RawFd,
+    /// Descriptors the child gets as 3, 4, ... (all above 2 + `keep_len`, see `spawn`).
+    keep: *const RawFd,
+    keep_len: usize,
     parent: libc::pid_t,
     /// Namespace descriptors to `setns` into, in order (`ns_len` of them).
     ns: *const RawFd,
@@ -158,6 +161,15 @@ pub(super) fn spawn(spec: &ProcessSpec) -> io::Result<Started> {
     let argv_ptrs = null_terminated(&argv);
     let envp_ptrs = null_terminated(&envp);
 
+    // Moved above the numbers they are given in the child, so that no dup2 there overwrites
+    // one still to be moved.
+    let floor = 3 + spec.pass_fds.len() as RawFd;
+    let keep_owned: Vec<OwnedFd> = spec
+        .pass_fds
+        .iter()
+        .map(|f| rustix::io::fcntl_dupfd_cloexec(f.as_fd(), floor).map_err(io::Error::from))
+        .collect::<io::Result<_>>()?;
+    let keep: Vec<RawFd> = keep_owned.iter().map(AsRawFd::as_raw_fd).collect();
     let stdin = above_stdio(std::fs::File::open("/dev/null")?.into())?;
     let (out_r, out_w) = pipe_pair()?;
     let (err_r, err_w) = pipe_pair()?;
@@ -175,6 +187,8 @@ pub(super) fn spawn(spec: &ProcessSpec) -> io::Result<Started> {
         stdin: stdin.as_raw_fd(),
         stdout: out_w.as_raw_fd(),
         stderr: err_w.as_raw_fd(),
+        keep: keep.as_ptr(),
+        keep_len: keep.len(),
         parent: std::process::id() as libc::pid_t,
         ns: ns.as_ptr(),
         ns_len: ns.len(),
@@ -195,7 +209,7 @@ pub(super) fn spawn(spec: &ProcessSpec) -> io::Result<Started> {
         return Err(io::Error::from_raw_os_error(failed));
     }
     // The child's ends close here: it holds its own copies.
-    drop((stdin, out_w, err_w));
+    drop((stdin, out_w, err_w, keep_owned));
     // The pid cannot be reused before it is reaped, so the pidfd names this child.
     let pidfd = match rustix::process::Pid::from_raw(pid)
         .ok_or_else(|| io::Error::other("clone returned pid 0"))
@@ -327,10 +341,19 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
                 return fail(a);
             }
         }
+        // The descriptors the spec passes, as 3, 4, ...: each source is above all of those
+        // numbers, so none is overwritten before it is moved. dup2 leaves the copy open
+        // across exec.
+        for i in 0..a.keep_len {
+            if libc::dup2(*a.keep.add(i), 3 + i as c_int) < 0 {
+                return fail(a);
+            }
+        }
         // A descriptor the host inherited without close-on-exec (a jobserver pipe, whatever the
         // host's own parent passed) must not reach the command.
-        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
-            for fd in 3..4096 {
+        let first = 3 + a.keep_len as u32;
+        if libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) != 0 {
+            for fd in first as c_int..4096 {
                 libc::close(fd);
             }
         }
