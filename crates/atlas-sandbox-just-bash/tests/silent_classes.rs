@@ -1,0 +1,39 @@
+//! Classes of silently wrong answers found by running model-style commands against bash 5.2 and
+//! GNU tools: each case is what real bash printed (stdout, exit status, whether stderr was
+//! non-empty) under `LC_ALL=C`, recorded with `bash -c`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
+
+mod common;
+
+use common::{Case, Runner};
+
+/// (script, stdout, exit status, stderr is non-empty)
+const CASES: &[Case] = &[
+    // GNU `\W` and `\S` in sed and awk regexes (they failed to compile).
+    (
+        "sed 's/\\S\\+/W/g; s/\\W/-/g' <<< 'a  bb, c'",
+        "W--W-W\n",
+        0,
+        false,
+    ),
+    (
+        "awk '{gsub(/\\W/,\"-\"); print; gsub(/\\S+/, \"W\"); print}' <<< 'hi, there!'",
+        "hi--there-\nW\n",
+        0,
+        false,
+    ),
+    (
+        "printf 'a\\xe9b c\\n' | sed 's/\\S\\+/X/g'",
+        "X X\n",
+        0,
+        false,
+    ),
+];
+
+#[test]
+fn silent_classes_match_bash() {
+    Runner::empty()
+        .prologue("export LC_ALL=C TZ=UTC HOME=/tmp\n")
+        .assert_like_bash(CASES);
+}
