@@ -29,6 +29,13 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // sed keeps the blanks after `a\`, `i\`, `c\` (it dropped them).
+    (
+        "sed 'i\\  two spaces' <<< x; sed $'a\\\\\\n   text' <<< y; sed 'a \\ttab' <<< z; sed '1i   skipped' <<< w",
+        "  two spaces\nx\ny\n   text\nz\nttab\nskipped\nw\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]

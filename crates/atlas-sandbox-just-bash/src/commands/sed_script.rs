@@ -359,8 +359,10 @@ impl Parser {
             if self.peek() == Some('\n') {
                 self.i += 1;
             }
+            // GNU keeps the blanks after `a\` (one-liner or not): they are the text's indent.
+        } else {
+            self.skip_blanks();
         }
-        self.skip_blanks();
         let mut out = String::new();
         while let Some(c) = self.peek() {
             if c == '\n' {
