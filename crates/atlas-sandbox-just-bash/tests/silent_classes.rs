@@ -36,6 +36,25 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // printf %d/%x read a number's leading part, as strtoimax does (3.5 printed 0, '7 ' 7 quietly).
+    (
+        "printf '%d|%x\\n' 3.5 3.5 12abc 12abc 0x1g 0x1g '7 ' '7 '; echo rc=$?",
+        "3|3\n12|c\n1|1\n7|7\nrc=1\n",
+        0,
+        true,
+    ),
+    (
+        "printf '%d|%x|%u\\n' 99999999999999999999 99999999999999999999 -1; echo rc=$?",
+        "9223372036854775807|ffffffffffffffff|18446744073709551615\nrc=0\n",
+        0,
+        true,
+    ),
+    (
+        "printf '%d %d %o\\n' 08 ' -0x10' 0x1F; echo rc=$?",
+        "0 -16 37\nrc=1\n",
+        0,
+        true,
+    ),
 ];
 
 #[test]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::interp::{Input, Io, R, Shell};
 use crate::vfs::{self, FsError};
+use printf_int::{IntArg, parse_printf_int};
 
 mod awk;
 mod base64;
@@ -34,6 +35,7 @@ mod od;
 mod opts;
 mod paste;
 mod printenv;
+mod printf_int;
 mod sed;
 mod sed_script;
 mod sink;
@@ -637,19 +639,23 @@ fn format_once(
                         .unwrap_or_default(),
                     b'd' | b'i' | b'u' | b'x' | b'X' | b'o' => {
                         let a = arg.unwrap_or_default();
-                        let n = match parse_printf_int(&a) {
-                            Some(n) => n,
-                            None => {
-                                ctx.io.errln(&format!("bash: printf: {a}: invalid number"));
+                        let unsigned = matches!(conv, b'x' | b'X' | b'o' | b'u');
+                        let (n, u, bad) = parse_printf_int(&a, unsigned);
+                        match bad {
+                            IntArg::Ok => {}
+                            IntArg::OutOfRange => ctx.io.errln(&format!(
+                                "bash: printf: warning: {a}: Numerical result out of range"
+                            )),
+                            IntArg::Invalid(kind) => {
+                                ctx.io
+                                    .errln(&format!("bash: printf: {a}: invalid {kind}number"));
                                 *st = 1;
-                                0
                             }
-                        };
+                        }
                         let mut s = match conv {
                             // Unsigned conversions see the 64-bit pattern (`%u -1` is 2^64-1),
                             // take the precision as a minimum digit count and `#`'s prefix.
                             b'x' | b'X' | b'o' | b'u' => {
-                                let u = n as u64;
                                 let mut d = match conv {
                                     b'x' => format!("{u:x}"),
                                     b'X' => format!("{u:X}"),
@@ -875,31 +881,6 @@ fn printf_field(s: &str) -> usize {
         Err(_) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => usize::MAX,
         Err(_) => 0,
     }
-}
-
-fn parse_printf_int(a: &str) -> Option<i64> {
-    let t = a.trim();
-    if t.is_empty() {
-        return Some(0);
-    }
-    if let Some(c) = t.strip_prefix('\'').or_else(|| t.strip_prefix('"')) {
-        return Some(c.chars().next().map(|c| c as i64).unwrap_or(0));
-    }
-    let (neg, body) = match t.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
-    };
-    // Unsigned magnitude, signed in i128: `-9223372036854775808` is valid, and a doubled sign
-    // (`--5`) is rejected rather than negating `i64::MIN`.
-    let v: u64 = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16).ok()?
-    } else if body.len() > 1 && body.starts_with('0') {
-        u64::from_str_radix(&body[1..], 8).ok()?
-    } else {
-        body.parse().ok()?
-    };
-    let v = i128::from(v);
-    i64::try_from(if neg { -v } else { v }).ok()
 }
 
 /// bash's `printf %q`: backslash-escapes what the shell would otherwise interpret.
