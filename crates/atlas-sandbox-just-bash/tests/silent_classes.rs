@@ -55,6 +55,32 @@ const CASES: &[Case] = &[
         0,
         true,
     ),
+    // awk: gawk's match() capture array (it was ignored) and builtin arity (extra arguments
+    // were ignored).
+    (
+        "awk 'BEGIN{print match(\"xaby\", /(q)?a(b)/, m); for (k in m) print k \"=\" m[k]}' | sort | od -c | sed 's/  */ /g'",
+        "0000000 0 034 l e n g t h = 2 \\n 0 034 s t a\n0000020 r t = 2 \\n 0 = a b \\n 2 \\n 2 034 l e\n0000040 n g t h = 1 \\n 2 034 s t a r t = 3\n0000060 \\n 2 = b \\n\n0000065\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{m[\"z\"]=1; match(\"abc\", /q/, m); print length(m); match(\"a10\", /[0-9]+/, m); print (m[0] < 9), m[0, \"start\"]}'",
+        "0\n0 2\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{x=1; print match(\"abc\", /b/, x)}'; echo rc=$?",
+        "rc=2\n",
+        0,
+        true,
+    ),
+    (
+        "awk 'BEGIN{print substr(\"abc\", 1, 1, 1)}'; echo rc=$?; awk 'BEGIN{print index(\"a\", \"b\", \"c\")}'; echo rc=$?; awk 'BEGIN{print toupper()}'; echo rc=$?; awk 'BEGIN{print sprintf()}'; echo rc=$?",
+        "rc=1\nrc=1\nrc=1\nrc=2\n",
+        0,
+        true,
+    ),
 ];
 
 #[test]

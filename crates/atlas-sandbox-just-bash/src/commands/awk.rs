@@ -12,6 +12,8 @@ use std::time::Instant;
 use regex::Regex;
 
 use super::grep::posix_to_regex;
+
+mod builtins;
 use super::opts::{Arg, Spec};
 use super::{Ctx, c_decimal, c_exponent, or_stdin};
 use crate::interp::R;
@@ -883,6 +885,7 @@ impl P {
             Tok::Builtin(name) => {
                 if self.eat("(") {
                     let args = self.expr_list(")")?;
+                    builtins::check_arity(&name, args.len())?;
                     Ok(Expr::Call(name, args))
                 } else if name == "length" {
                     Ok(Expr::Call(name, Vec::new()))
@@ -2082,6 +2085,9 @@ impl Awk<'_, '_, '_> {
                     Some(e) => self.regex_of(e)?,
                     None => return err("match: missing regex"),
                 };
+                if let Some(target) = args.get(2) {
+                    self.match_captures(target, &re, &s)?;
+                }
                 let (start, len) = match re.find(&s) {
                     Some(m) => (
                         self.text_len(&s[..m.start()]) as f64 + 1.0,
@@ -2107,7 +2113,7 @@ impl Awk<'_, '_, '_> {
                     Some((f, rest)) => {
                         Val::Str(sprintf(&f.str(), rest, self.c_locale).map_err(Err)?)
                     }
-                    None => Val::Str(String::new()),
+                    None => return err("sprintf: no arguments"),
                 }
             }
             "int" => Val::Num(arg(self, 0)?.num().trunc()),
