@@ -81,6 +81,26 @@ const CASES: &[Case] = &[
         0,
         true,
     ),
+    // awk rand() gives gawk's numbers (it was another generator) and srand() returns the
+    // previous seed (it returned 0).
+    (
+        "awk 'BEGIN{print rand(); srand(42); print rand(), int(rand() * 100)}'",
+        "0.924046\n0.24632 39\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{x = srand(3.7); y = srand(); z = srand(-1); print x, y, rand()}'",
+        "1 3 0.796873\n",
+        0,
+        false,
+    ),
+    (
+        "seq 5 | awk 'BEGIN{srand(7)} {print rand() < 0.5 ? \"lo\" : \"hi\", $1}'",
+        "lo 1\nlo 2\nlo 3\nlo 4\nlo 5\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]

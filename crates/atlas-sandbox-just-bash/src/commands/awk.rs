@@ -14,6 +14,7 @@ use regex::Regex;
 use super::grep::posix_to_regex;
 
 mod builtins;
+mod random;
 use super::opts::{Arg, Spec};
 use super::{Ctx, c_decimal, c_exponent, or_stdin};
 use crate::interp::R;
@@ -1400,7 +1401,9 @@ struct Awk<'c, 's, 'a> {
     max_steps: u64,
     /// The exec's deadline: awk loops run inside one shell command, between the shell's checks.
     deadline: Instant,
-    rand_state: u64,
+    rng: random::GawkRandom,
+    /// What `srand` returns next: the seed before it (gawk starts at 1).
+    seed: i64,
     /// Bytes of variables, arrays, the record and its fields, kept up to date as they change.
     bytes: u64,
     /// Those bytes plus the pending output, charged to the exec's memory budget.
@@ -2144,17 +2147,19 @@ impl Awk<'_, '_, '_> {
             "sin" => Val::Num(arg(self, 0)?.num().sin()),
             "cos" => Val::Num(arg(self, 0)?.num().cos()),
             "atan2" => Val::Num(arg(self, 0)?.num().atan2(arg(self, 1)?.num())),
-            "rand" => {
-                self.rand_state = self
-                    .rand_state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                Val::Num((self.rand_state >> 11) as f64 / (1u64 << 53) as f64)
-            }
+            "rand" => Val::Num(self.rng.next()),
             "srand" => {
-                let seed = arg(self, 0)?.num() as u64;
-                self.rand_state = seed;
-                Val::Num(0.0)
+                let was = self.seed;
+                self.seed = if args.is_empty() {
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+                } else {
+                    // C's `(long)` of the number, then `(unsigned int)` for the generator.
+                    arg(self, 0)?.num() as i64
+                };
+                self.rng.seed(self.seed as u32);
+                Val::Num(was as f64)
             }
             "close" => {
                 let name = arg(self, 0)?.str();
@@ -2682,7 +2687,8 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         steps: 0,
         max_steps,
         deadline,
-        rand_state: 0,
+        rng: random::GawkRandom::new(),
+        seed: 1,
         bytes: 0,
         held,
         c_locale,
