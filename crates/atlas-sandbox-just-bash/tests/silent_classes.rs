@@ -101,6 +101,20 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // awk: a literal zero divisor is gawk's parse-time error (status 1, nothing runs); any
+    // other is fatal when reached (status 2).
+    (
+        "awk 'BEGIN{print \"x\"} END{print 1/0}' /dev/null; echo rc=$?; awk 'BEGIN{print 1 % -0}'; echo rc=$?",
+        "rc=1\nrc=1\n",
+        0,
+        true,
+    ),
+    (
+        "awk 'BEGIN{print \"x\"; print 1/(0)}'; echo rc=$?; awk 'BEGIN{print \"y\"; z = 0; print 1/z}'; echo rc=$?",
+        "x\nrc=2\ny\nrc=2\n",
+        0,
+        true,
+    ),
 ];
 
 #[test]

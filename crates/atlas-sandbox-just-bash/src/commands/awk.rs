@@ -794,7 +794,11 @@ impl P {
                 return Ok(l);
             };
             self.i += 1;
-            l = Expr::Bin(op, Box::new(l), Box::new(self.unary()?));
+            let r = self.unary()?;
+            if op != "*" && builtins::is_literal_zero(&r) {
+                return Err("division by zero attempted".to_owned());
+            }
+            l = Expr::Bin(op, Box::new(l), Box::new(r));
         }
     }
 

@@ -1,5 +1,6 @@
-//! Builtin-function rules gawk checks that the evaluator would otherwise let pass: how many
-//! arguments each builtin takes, and `match()`'s third argument (gawk's capture array).
+//! Rules gawk checks that the evaluator would otherwise let pass: how many arguments each
+//! builtin takes, `match()`'s third argument (gawk's capture array), and a division by a
+//! literal zero.
 
 use regex::Regex;
 
@@ -23,6 +24,17 @@ pub(super) fn check_arity(name: &str, n: usize) -> Result<(), String> {
         return Err(format!("{n} is invalid as number of arguments for {name}"));
     }
     Ok(())
+}
+
+/// gawk folds `x / 0` and `x % 0` with a literal zero divisor (`-0` too, not `+0` or `(0)`)
+/// while it parses the program: an error (status 1) before anything runs, not a fatal one
+/// (status 2) after BEGIN printed.
+pub(super) fn is_literal_zero(e: &Expr) -> bool {
+    match e {
+        Expr::Num(n) => *n == 0.0,
+        Expr::Unary("-", inner) => matches!(**inner, Expr::Num(n) if n == 0.0),
+        _ => false,
+    }
 }
 
 impl Awk<'_, '_, '_> {
