@@ -115,7 +115,26 @@ const CASES: &[Case] = &[
         0,
         true,
     ),
+    // `hash` reports an empty table and unknown names (it printed nothing and returned 0).
+    (
+        "hash; echo rc=$?; hash nosuch; echo rc=$?; hash echo cd; echo rc=$?",
+        "hash: hash table empty\nrc=0\nrc=1\nrc=0\n",
+        0,
+        true,
+    ),
+    (
+        "echo hi | cat >/dev/null; hash -r; hash",
+        "hash: hash table empty\n",
+        0,
+        false,
+    ),
 ];
+
+#[test]
+fn what_cannot_be_answered_is_refused() {
+    // bash lists hit counts in its hash buckets' order, which is not kept here.
+    Runner::empty().assert_refused(&["cat /dev/null; hash", "hash -t ls"]);
+}
 
 #[test]
 fn silent_classes_match_bash() {

@@ -389,7 +389,8 @@ pub(crate) fn run_builtin(
             i32::from(last == 0)
         }
         "type" | "command" | "builtin" => type_cmd(sh, name, args, stdin, io)?,
-        "wait" | "hash" | "times" | "jobs" => 0,
+        "hash" => hash_cmd(sh, args, io)?,
+        "wait" | "times" | "jobs" => 0,
         "umask" => {
             io.out(b"0022\n");
             0
@@ -710,6 +711,45 @@ fn alias_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> i32 {
 }
 
 /// `ulimit`: reading the usual limits; setting them is refused (the sandbox's own limits apply).
+/// `hash`: the table of commands found in PATH. Its listing (hit counts, in bash's bucket order)
+/// is not kept here, so only the empty table is printed; anything else that would print it is
+/// refused.
+fn hash_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
+    match args {
+        [] if !sh.hashed => {
+            io.out(b"hash: hash table empty\n");
+            Ok(0)
+        }
+        [] => abort(
+            UNSUPPORTED_EXIT,
+            "bash: hash: listing the hash table is not supported in this sandbox",
+        ),
+        [r] if r == "-r" => {
+            sh.hashed = false;
+            Ok(0)
+        }
+        _ if args.iter().any(|a| a.starts_with('-')) => abort(
+            UNSUPPORTED_EXIT,
+            format!(
+                "bash: hash {}: not supported in this sandbox",
+                args.join(" ")
+            ),
+        ),
+        names => {
+            let mut st = 0;
+            for n in names {
+                if sh.is_runnable(n) == Some("file") {
+                    sh.hashed = true;
+                } else if !super::builtins::is_builtin(n) {
+                    io.errln(&format!("bash: hash: {n}: not found"));
+                    st = 1;
+                }
+            }
+            Ok(st)
+        }
+    }
+}
+
 fn ulimit_cmd(args: &[String], io: &mut Io) -> R<i32> {
     let mut which = 'f';
     let mut value = None;

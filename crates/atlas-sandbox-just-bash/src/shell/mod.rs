@@ -194,6 +194,8 @@ pub struct Shell<'a> {
     signal_traps: std::collections::BTreeMap<u32, (String, String)>,
     /// `$_`: the last argument of the previous simple command.
     last_arg: String,
+    /// A command was looked up in PATH: bash's `hash` table is no longer empty.
+    hashed: bool,
     /// Subshell nesting, for the `+` prefix of `set -x` traces.
     trace_depth: usize,
     /// `$0`.
@@ -297,6 +299,7 @@ impl<'a> Shell<'a> {
             exit_trap: None,
             signal_traps: std::collections::BTreeMap::new(),
             last_arg: String::new(),
+            hashed: false,
             trace_depth: 0,
             arg0: "/bin/bash".to_owned(),
             getopts_at: (0, 0),

@@ -583,6 +583,7 @@ impl Shell<'_> {
             None => name,
         };
         if let Some(cmd) = crate::commands::lookup(base) {
+            self.hashed |= base == name;
             let mark = io.err_mark();
             let mut ctx = crate::commands::Ctx {
                 sh: self,
