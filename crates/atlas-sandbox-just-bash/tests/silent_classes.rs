@@ -128,12 +128,26 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // `${!prefix*}` names bash's own variables too (HOSTNAME, SECONDS, UID... were missing).
+    (
+        "echo ${!HO*}; echo ${!S*}; echo ${!BASH_V*}; x=1; echo ${!x*}; for v in \"${!U@}\"; do echo \"$v\"; done",
+        "HOME HOSTNAME HOSTTYPE\nSECONDS SHELL SHELLOPTS SHLVL SRANDOM\nBASH_VERSINFO BASH_VERSION\nx\nUID\nUSER\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]
 fn what_cannot_be_answered_is_refused() {
     // bash lists hit counts in its hash buckets' order, which is not kept here.
     Runner::empty().assert_refused(&["cat /dev/null; hash", "hash -t ls"]);
+    // bash's variables whose values are not kept here (they read as empty).
+    Runner::empty().assert_refused(&[
+        "echo $HISTCMD",
+        "echo \"$BASH_EXECUTION_STRING\"",
+        "echo ${DIRSTACK[@]}",
+        "echo ${GROUPS[0]}",
+    ]);
 }
 
 #[test]
