@@ -135,12 +135,26 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // printf: %b reads octal without the leading 0 and keeps raw bytes; %c of nothing is a NUL.
+    (
+        "printf '%b|' '\\101' '\\0101' '\\1011' '\\400' | od -c",
+        "0000000   A   |   A   |   A   1   |  \\0   |\n0000011\n",
+        0,
+        false,
+    ),
+    (
+        "printf '%c|%3c|' '' | od -c; printf '%-3b|%b' '\\377' '\\376' | od -c",
+        "0000000  \\0   |          \\0   |\n0000006\n0000000 377           | 376\n0000005\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]
 fn what_cannot_be_answered_is_refused() {
     // bash lists hit counts in its hash buckets' order, which is not kept here.
     Runner::empty().assert_refused(&["cat /dev/null; hash", "hash -t ls"]);
+    Runner::empty().assert_refused(&["printf '%a\\n' 1"]);
     // bash's variables whose values are not kept here (they read as empty).
     Runner::empty().assert_refused(&[
         "echo $HISTCMD",

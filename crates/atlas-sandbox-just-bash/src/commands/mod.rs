@@ -263,6 +263,21 @@ fn unescape_echo(s: &str, utf8: bool) -> (Vec<u8>, bool) {
     })
 }
 
+/// printf's `%b`: echo's escapes, and octal also without the leading 0 (`\101` is A).
+fn unescape_printf_b(s: &str, utf8: bool) -> (Vec<u8>, bool) {
+    unescape_with(s, |c, b, i| match c {
+        b'c' => Escape::Stop,
+        b'u' | b'U' => unicode_escape(c, b, i, utf8),
+        b'0' => Escape::Byte(take_digits(b, i, 8, 3, 0).0 as u8),
+        b'1'..=b'7' => Escape::Byte(take_digits(b, i, 8, 2, u32::from(c - b'0')).0 as u8),
+        b'x' => match take_digits(b, i, 16, 2, 0) {
+            (_, 0) => Escape::Literal,
+            (v, _) => Escape::Byte(v as u8),
+        },
+        _ => Escape::Literal,
+    })
+}
+
 /// `$'...'` quoting.
 pub(crate) fn unescape_ansi(s: &str) -> String {
     String::from_utf8_lossy(&unescape_ansi_bytes(s)).into_owned()
@@ -624,19 +639,38 @@ fn format_once(
                     }
                     b'b' => {
                         let (bytes, stop) =
-                            unescape_echo(&arg.unwrap_or_default(), utf8_locale(ctx));
-                        let s = String::from_utf8_lossy(&bytes).into_owned();
-                        if stop {
-                            out.extend_from_slice(s.as_bytes());
-                            return (consumed, true);
+                            unescape_printf_b(&arg.unwrap_or_default(), utf8_locale(ctx));
+                        match String::from_utf8(bytes) {
+                            Ok(s) if !stop => s,
+                            Ok(s) => {
+                                out.extend_from_slice(s.as_bytes());
+                                return (consumed, true);
+                            }
+                            Err(e) => {
+                                // Bytes no character holds (`\377`) go out as they are, padded
+                                // by bytes.
+                                let raw = e.into_bytes();
+                                let pad = vec![b' '; width.saturating_sub(raw.len())];
+                                if flags.contains('-') {
+                                    out.extend_from_slice(&raw);
+                                    out.extend_from_slice(&pad);
+                                } else {
+                                    out.extend_from_slice(&pad);
+                                    out.extend_from_slice(&raw);
+                                }
+                                if stop {
+                                    return (consumed, true);
+                                }
+                                continue;
+                            }
                         }
-                        s
                     }
                     b'q' => printf_q(&arg.unwrap_or_default(), utf8_locale(ctx)),
+                    // An empty (or missing) argument is a NUL byte, as C's `%c` of '\0'.
                     b'c' => arg
                         .and_then(|a| a.chars().next())
-                        .map(|c| c.to_string())
-                        .unwrap_or_default(),
+                        .unwrap_or('\0')
+                        .to_string(),
                     b'd' | b'i' | b'u' | b'x' | b'X' | b'o' => {
                         let a = arg.unwrap_or_default();
                         let unsigned = matches!(conv, b'x' | b'X' | b'o' | b'u');
@@ -752,6 +786,11 @@ fn format_once(
                             s = zero_fill(&s, width);
                         }
                         s
+                    }
+                    b'a' | b'A' => {
+                        ctx.io.errln("bash: printf: %a (hexadecimal floating point) is not supported in this sandbox");
+                        *st = 2;
+                        return (consumed, true);
                     }
                     other => {
                         ctx.io.errln(&format!(
