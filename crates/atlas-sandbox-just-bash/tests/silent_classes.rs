@@ -148,6 +148,13 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // `command -v/-V` fail only when no name is found (a missing one made them fail).
+    (
+        "command -v cd nosuch; echo rc=$?; command -v nosuch; echo rc=$?; command -V nosuch cd; echo rc=$?",
+        "cd\nrc=0\nrc=1\ncd is a shell builtin\nrc=0\n",
+        0,
+        true,
+    ),
 ];
 
 #[test]

@@ -831,8 +831,11 @@ fn type_cmd(
         rest = &rest[1..];
     }
     if name == "command" || name == "builtin" {
+        // `command -v/-V` fail only when none of the names is found (`type` when any is not).
         if name == "command" && verbose_vv {
-            return type_cmd(sh, "type", rest, stdin, io);
+            let st = type_cmd(sh, "type", rest, stdin, io)?;
+            let any = rest.iter().any(|a| sh.is_runnable(a).is_some());
+            return Ok(if any { 0 } else { st });
         }
         if !verbose_v {
             if rest.is_empty() {
@@ -845,18 +848,24 @@ fn type_cmd(
             // `command` skips functions.
             return sh.dispatch_no_functions(rest, stdin, io);
         }
-        let mut st = 0;
+        let mut st = 1;
         for a in rest {
             match sh.is_runnable(a) {
-                Some("file") => io.out(format!("/usr/bin/{a}\n").as_bytes()),
-                Some(_) => io.out(format!("{a}\n").as_bytes()),
+                Some("file") => {
+                    io.out(format!("/usr/bin/{a}\n").as_bytes());
+                    st = 0;
+                }
+                Some(_) => {
+                    io.out(format!("{a}\n").as_bytes());
+                    st = 0;
+                }
                 None if super::absent_here(a) => {
                     return abort(
                         UNSUPPORTED_EXIT,
                         super::absent_lookup_message("bash: command", a),
                     );
                 }
-                None => st = 1,
+                None => {}
             }
         }
         return Ok(st);
