@@ -155,6 +155,21 @@ const CASES: &[Case] = &[
         0,
         true,
     ),
+    // awk's printf flags as C has them: `#` on g/f/e, `0` after a blank sign or `0x`, no `0` with
+    // an integer precision, no digit for a zero at `.0` (printf's `%.0d` too).
+    (
+        "awk 'BEGIN{printf \"%#g|%#.3g|%#.0f|%#.0e|% 05d|%#06x|%08.3d|%.0d|%.3x|%5.0u|\\n\", 1, 2, 5, 5, 42, 255, -5, 0, 10, 0}'; printf '%.0d|%+.0d|\\n' 0 0",
+        "1.00000|2.00|5.|5.e+00| 0042|0x00ff|    -005||00a|     |\n|+|\n",
+        0,
+        false,
+    ),
+    // awk's `\y` is gawk's word boundary (it matched nothing).
+    (
+        "awk '{gsub(/\\y/, \"|\"); print; print ($0 ~ /\\ycd\\y/)}' <<< 'ab cd'",
+        "|ab| |cd|\n1\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]

@@ -14,6 +14,7 @@ use regex::Regex;
 use super::grep::posix_to_regex;
 
 mod builtins;
+mod format;
 mod random;
 use super::opts::{Arg, Spec};
 use super::{Ctx, c_decimal, c_exponent, or_stdin};
@@ -1005,6 +1006,8 @@ fn awk_regex_to_posix(src: &str) -> String {
             '\\' if i + 1 < c.len() => {
                 match escape(c[i + 1]) {
                     Some(e) => out.push(e),
+                    // gawk's word boundary (`\b` is a backspace in awk).
+                    None if c[i + 1] == 'y' => out.push_str("\\b"),
                     None => {
                         out.push('\\');
                         out.push(c[i + 1]);
@@ -2507,6 +2510,7 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
             _ => s,
         };
         let alt = flags.contains('#');
+        let finite = v.num().is_finite();
         let mut s = match conv {
             'd' | 'i' | 'o' | 'x' | 'X' | 'u' | 'f' | 'F' | 'e' | 'E' | 'g' | 'G'
                 if !v.num().is_finite() =>
@@ -2527,6 +2531,7 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
             }
             'o' => {
                 let d = format!("{:o}", as_uintmax(v.num()).unwrap_or(0));
+                let d = format::unsigned_precision(d, prec);
                 if alt && !d.starts_with('0') {
                     format!("0{d}")
                 } else {
@@ -2540,13 +2545,14 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
                 } else {
                     format!("{n:X}")
                 };
+                let d = format::unsigned_precision(d, prec);
                 match (alt && n != 0, conv) {
                     (true, 'x') => format!("0x{d}"),
                     (true, _) => format!("0X{d}"),
                     _ => d,
                 }
             }
-            'u' => as_uintmax(v.num()).unwrap_or(0).to_string(),
+            'u' => format::unsigned_precision(as_uintmax(v.num()).unwrap_or(0).to_string(), prec),
             'c' => match v {
                 Val::Num(n) if latin1 => char::from((n as i64 & 0xff) as u8).to_string(),
                 Val::Num(n) => char::from_u32(n as u32)
@@ -2566,6 +2572,20 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
                     None => s,
                 }
             }
+            'f' | 'F' | 'e' | 'E' if alt => {
+                let p = prec.unwrap_or(6);
+                let t = if matches!(conv, 'f' | 'F') {
+                    format!("{:.p$}", v.num())
+                } else {
+                    c_exponent(v.num(), p, conv == 'E')
+                };
+                signed(format::force_point(t), v.num())
+            }
+            'g' | 'G' if alt => {
+                let t = format::fmt_g_alt(v.num(), prec.unwrap_or(6));
+                let t = if conv == 'G' { t.to_uppercase() } else { t };
+                signed(t, v.num())
+            }
             'f' | 'F' => signed(format!("{:.*}", prec.unwrap_or(6), v.num()), v.num()),
             'e' | 'E' => signed(c_exponent(v.num(), prec.unwrap_or(6), conv == 'E'), v.num()),
             'g' => signed(fmt_g(v.num(), prec.unwrap_or(6)), v.num()),
@@ -2582,10 +2602,14 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
             let pad = w - len;
             if flags.contains('-') {
                 s.push_str(&" ".repeat(pad));
-            } else if flags.contains('0') && !matches!(conv, 's' | 'c') {
-                let neg = s.starts_with('-') || s.starts_with('+');
-                let (sign, body) = if neg { s.split_at(1) } else { ("", s.as_str()) };
-                s = format!("{sign}{}{body}", "0".repeat(pad));
+            } else if flags.contains('0')
+                && !matches!(conv, 's' | 'c')
+                // C drops `0` for an integer conversion with a precision, and for inf/nan.
+                && !(prec.is_some() && matches!(conv, 'd' | 'i' | 'o' | 'x' | 'X' | 'u'))
+                && finite
+            {
+                // After the sign (`-`, `+` or ` `) and a `0x`.
+                s = super::zero_fill(&s, s.len() + pad);
             } else {
                 s = format!("{}{s}", " ".repeat(pad));
             }

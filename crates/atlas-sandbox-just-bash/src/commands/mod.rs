@@ -871,7 +871,10 @@ fn utf8_locale(ctx: &Ctx<'_, '_>) -> bool {
 pub(crate) fn c_decimal(n: i64, prec: Option<usize>, positive_sign: Option<char>) -> String {
     // `unsigned_abs`: `i64::MIN.abs()` overflows.
     let mut s = n.unsigned_abs().to_string();
-    if let Some(p) = prec
+    if prec == Some(0) && n == 0 {
+        // C prints no digit for a zero at precision 0.
+        s.clear();
+    } else if let Some(p) = prec
         && s.len() < p
     {
         s = format!("{}{s}", "0".repeat(p - s.len()));
