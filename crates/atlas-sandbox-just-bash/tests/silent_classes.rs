@@ -170,6 +170,32 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // yq loads YAML as PyYAML does: Null/NULL, repeated keys (last value, first place), `<<`
+    // merges, tags on quoted scalars (yaml-rust2's loader failed or kept strings).
+    (
+        "yq -c . <<< '[Null, NULL, \"Null\", !!int \"3\", !!bool \"yes\", !!null x, !Ref y]'",
+        "[null,null,\"Null\",3,true,null,\"y\"]\n",
+        0,
+        false,
+    ),
+    (
+        "yq -c . <<< $'a: 1\\nb: 2\\na: 3'",
+        "{\"a\":3,\"b\":2}\n",
+        0,
+        false,
+    ),
+    (
+        "yq -c .b <<< $'a: {x: 1}\\nb: {<<: [{x: 2, y: 2}, {y: 3, z: 3}], w: 0, x: 9}'",
+        "{\"y\":2,\"z\":3,\"x\":9,\"w\":0}\n",
+        0,
+        false,
+    ),
+    (
+        "yq -c . <<< 'a: !!int \"x\"'; echo rc=$?; yq -c . <<< $'a: &x [1]\\nb:\\n  <<: *x'; echo rc=$?",
+        "rc=1\nrc=1\n",
+        0,
+        true,
+    ),
 ];
 
 #[test]
