@@ -196,6 +196,20 @@ const CASES: &[Case] = &[
         0,
         true,
     ),
+    // `( (cmd) )` and `((cmd) )` are subshells in a subshell; only touching `((`...`))` is
+    // arithmetic (they were arithmetic syntax errors).
+    (
+        "( ( echo nested ) ); ((echo b) ); x=1; ( (x=2; echo $x) ); echo $x; ( ( ( exit 3 ) ) ); echo rc=$?",
+        "nested\nb\n2\n1\nrc=3\n",
+        0,
+        false,
+    ),
+    (
+        "((echo hi)); echo rc=$?; (( x = 2 )); echo $x",
+        "rc=1\n2\n",
+        0,
+        true,
+    ),
 ];
 
 #[test]

@@ -355,6 +355,12 @@ fn empty_for_in_pipeline(script: &str, p: &mut ast::Pipeline) {
 
 fn empty_for_in_compound(script: &str, c: &mut ast::CompoundCommand) {
     use ast::CompoundCommand as C;
+    if let C::Arithmetic(a) = c
+        && let Some(sub) = nested_subshells(script, a)
+    {
+        *c = sub;
+        return;
+    }
     match c {
         C::BraceGroup(b) => empty_for_in_list(script, &mut b.list),
         C::Subshell(s) => empty_for_in_list(script, &mut s.list),
@@ -389,6 +395,34 @@ fn empty_for_in_compound(script: &str, c: &mut ast::CompoundCommand) {
         }
         C::Arithmetic(_) | C::Coprocess(_) => {}
     }
+}
+
+/// `( (cmd) )` and `((cmd) )`: the parser takes any two `(` tokens for arithmetic `((`; bash
+/// does only when both `((` and `))` touch, and otherwise runs a subshell in a subshell.
+fn nested_subshells(script: &str, a: &ast::ArithmeticCommand) -> Option<ast::CompoundCommand> {
+    let (s, e) = (a.loc.start.index, a.loc.end.index);
+    let chars: Vec<char> = script.chars().skip(s).take(e.checked_sub(s)?).collect();
+    if chars.len() < 4 || chars.len() != e - s {
+        return None;
+    }
+    if chars[..2] == ['(', '('] && chars[chars.len() - 2..] == [')', ')'] {
+        return None;
+    }
+    let inner: String = chars[1..chars.len() - 1].iter().collect();
+    let opts = brush_parser::ParserOptions {
+        enable_extended_globbing: false,
+        ..Default::default()
+    };
+    let mut p = brush_parser::Parser::new(std::io::Cursor::new(inner.as_str()), &opts)
+        .parse_program()
+        .ok()?;
+    // Spans inside are the inner text's: fix its own nested forms against it.
+    empty_for_lists(&inner, &mut p);
+    let items = p.complete_commands.into_iter().flat_map(|l| l.0).collect();
+    Some(ast::CompoundCommand::Subshell(ast::SubshellCommand {
+        list: ast::CompoundList(items),
+        loc: a.loc.clone(),
+    }))
 }
 
 /// Whether the source between a `for` and its `do` reads `for NAME in` and then only
