@@ -210,6 +210,20 @@ const CASES: &[Case] = &[
         0,
         true,
     ),
+    // The environment bash gives: `_` is the command's path, OLDPWD is exported from the start
+    // (unset until `cd`), and `export -p`/`declare -p` show an exported name with no value.
+    (
+        "printenv _; env | grep '^_='; export -p | grep -c OLDPWD; declare -p OLDPWD; cd /tmp; env | grep -c '^OLDPWD='",
+        "/usr/bin/printenv\n_=/usr/bin/env\n1\ndeclare -x OLDPWD\n1\n",
+        0,
+        false,
+    ),
+    (
+        "export FOO; export -p | grep FOO; declare -p FOO; echo ${FOO-unset}",
+        "declare -x FOO\ndeclare -x FOO\nunset\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]
@@ -223,6 +237,8 @@ fn what_cannot_be_answered_is_refused() {
         "echo \"$BASH_EXECUTION_STRING\"",
         "echo ${DIRSTACK[@]}",
         "echo ${GROUPS[0]}",
+        // bash's own readonly variables lead `readonly -p`.
+        "readonly -p",
     ]);
 }
 

@@ -247,6 +247,9 @@ impl<'a> Shell<'a> {
         }
         vars.insert("PWD".to_owned(), Var::Str(cwd.clone()));
         exported.insert("PWD".to_owned());
+        // bash exports OLDPWD, still unset, from the start: `cd` then puts it in the
+        // environment of the commands that follow.
+        exported.insert("OLDPWD".to_owned());
         vars.insert("IFS".to_owned(), Var::Str(" \t\n".to_owned()));
         vars.insert("OPTIND".to_owned(), Var::Str("1".to_owned()));
         // What scripts check to know they run under bash (the version the corpus recorded).
