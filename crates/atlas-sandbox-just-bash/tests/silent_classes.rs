@@ -243,6 +243,19 @@ fn what_cannot_be_answered_is_refused() {
 }
 
 #[test]
+fn ls_n_prints_the_ids_stat_prints() {
+    // `ls -n` printed the owner's name; its columns are the uid and gid `stat` reports.
+    let out = Runner::empty().run(
+        "touch /tmp/f; ls -n /tmp/f | awk '{print $3, $4}'; stat -c '%u %g' /tmp/f; ls -ln /tmp/f | awk '{print $3}'",
+    );
+    let text = out.stdout_str().into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", out.stdout_str());
+    assert_eq!(lines[0], lines[1]);
+    assert_eq!(lines[2], lines[1].split(' ').next().unwrap_or(""));
+}
+
+#[test]
 fn silent_classes_match_bash() {
     Runner::empty()
         .prologue("export LC_ALL=C TZ=UTC HOME=/tmp\n")
