@@ -224,6 +224,20 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // A subshell runs its own EXIT trap as it exits, not the parent's (it ran at the script's
+    // end), and `return` in a subshell ends the subshell (it returned from the function).
+    (
+        "(trap 'echo sub' EXIT); echo main; trap 'echo parent' EXIT; (trap 'echo \"child $?\"' EXIT; exit 3); echo \"rc=$?\"; x=$(trap 'echo t' EXIT; echo a); echo \"[$x]\"",
+        "sub\nmain\nchild 3\nrc=3\n[a\nt]\nparent\n",
+        0,
+        false,
+    ),
+    (
+        "f() { (trap 'echo fn' EXIT; return 2); echo \"f=$?\"; }; f; g() { echo $(return 4; echo no); echo \"r=$?\"; }; g",
+        "fn\nf=2\n\nr=0\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]
