@@ -238,6 +238,14 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // `${v@Q}` takes bash's `$'...'` form for control characters (and non-ASCII in C); the raw
+    // characters inside single quotes split and printed differently.
+    (
+        "echo ${IFS@Q}; x=$'a\\tb'; echo \"${x@Q}\"; x=é; echo \"${x@Q}\"; x=\"it's\"; echo \"${x@Q}\"",
+        "$' \\t\\n'\n$'a\\tb'\n$'\\303\\251'\n'it'\\''s'\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]

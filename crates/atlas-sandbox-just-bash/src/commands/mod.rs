@@ -925,40 +925,50 @@ fn printf_field(s: &str) -> usize {
     }
 }
 
+/// bash's `$'...'` form (printf `%q`, `${v@Q}`) for a value with a control character, or in the
+/// C locale a non-ASCII one; `None` when plain quoting will do.
+pub(crate) fn ansi_c_quote(s: &str, utf8: bool) -> Option<String> {
+    if !s
+        .chars()
+        .any(|c| c.is_ascii_control() || (!utf8 && !c.is_ascii()))
+    {
+        return None;
+    }
+    // bash switches to $'...' when a control character is in it.
+    let mut out = String::from("$'");
+    for c in s.chars() {
+        match c {
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x1b' => out.push_str("\\E"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c if c.is_ascii_control() => out.push_str(&format!("\\{:03o}", c as u32)),
+            c if !utf8 && !c.is_ascii() => {
+                for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                    out.push_str(&format!("\\{b:03o}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    Some(out)
+}
+
 /// bash's `printf %q`: backslash-escapes what the shell would otherwise interpret.
 /// `%q`; `utf8`: the locale prints non-ASCII characters as they are (C: as octal bytes).
 fn printf_q(s: &str, utf8: bool) -> String {
     if s.is_empty() {
         return "''".to_owned();
     }
-    if s.chars()
-        .any(|c| c.is_ascii_control() || (!utf8 && !c.is_ascii()))
-    {
-        // bash switches to $'...' when a control character is in it.
-        let mut out = String::from("$'");
-        for c in s.chars() {
-            match c {
-                '\x07' => out.push_str("\\a"),
-                '\x08' => out.push_str("\\b"),
-                '\x1b' => out.push_str("\\E"),
-                '\x0c' => out.push_str("\\f"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\x0b' => out.push_str("\\v"),
-                '\\' => out.push_str("\\\\"),
-                '\'' => out.push_str("\\'"),
-                c if c.is_ascii_control() => out.push_str(&format!("\\{:03o}", c as u32)),
-                c if !utf8 && !c.is_ascii() => {
-                    for b in c.encode_utf8(&mut [0; 4]).bytes() {
-                        out.push_str(&format!("\\{b:03o}"));
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        out.push('\'');
-        return out;
+    if let Some(q) = ansi_c_quote(s, utf8) {
+        return q;
     }
     let mut out = String::with_capacity(s.len() + 4);
     for (i, c) in s.chars().enumerate() {

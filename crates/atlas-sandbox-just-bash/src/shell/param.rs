@@ -748,7 +748,10 @@ impl Shell<'_> {
                         word::ParameterTransformOp::ToUpperCase => upper(v, utf8),
                         word::ParameterTransformOp::ToLowerCase => lower(v, utf8),
                         word::ParameterTransformOp::CapitalizeInitial => capitalize(v, utf8),
-                        word::ParameterTransformOp::Quoted => shell_quote(v),
+                        // Control characters (and in C non-ASCII ones) take bash's `$'...'`.
+                        word::ParameterTransformOp::Quoted => {
+                            crate::commands::ansi_c_quote(v, utf8).unwrap_or_else(|| shell_quote(v))
+                        }
                         word::ParameterTransformOp::ExpandEscapeSequences => {
                             crate::commands::unescape_ansi(v)
                         }
