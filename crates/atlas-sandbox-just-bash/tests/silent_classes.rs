@@ -246,6 +246,27 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // grep --group-separator=SEP and --no-group-separator (they were rejected as unknown).
+    (
+        "printf 'a\\nx\\nb\\ny\\nz\\nc\\n' > /tmp/g; grep --group-separator=XX -A1 '[ab]' /tmp/g; grep --no-group-separator -A1 '[ac]' /tmp/g; grep --group-separator= -B1 '[bc]' /tmp/g",
+        "a\nx\nb\ny\na\nx\nc\nx\nb\n\nz\nc\n",
+        0,
+        false,
+    ),
+    // awk's FILENAME is `-` for standard input (it was empty).
+    (
+        "printf 'x\\n' | awk 'BEGIN{print FILENAME \"|\"} {print FILENAME \"|\"}'; printf 'y\\n' | awk 'END{print FILENAME}' -",
+        "|\n-|\n-\n",
+        0,
+        false,
+    ),
+    // sort -g reads C's hexadecimal numbers as strtod does (0x10 sorted as 0).
+    (
+        "printf '0x10\\n0x1p3\\n9\\n10\\n-0x2\\n0x.8\\n1e2\\n' | sort -g",
+        "-0x2\n0x.8\n0x1p3\n9\n10\n0x10\n1e2\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]

@@ -2832,9 +2832,8 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             };
             awk.vars.insert(
                 "FILENAME".into(),
-                Val::Str(if f == "-" {
-                    String::new()
-                } else if awk.c_locale {
+                // Standard input is `-` to gawk, named or not.
+                Val::Str(if awk.c_locale {
                     to_latin1(f.as_bytes())
                 } else {
                     f.clone()
