@@ -423,8 +423,10 @@ impl<'s> Bound<'s> {
         let arg = |i: usize| arg_vals.get(i).copied().unwrap_or(scalar(0.0));
         match name {
             "explode" => out.s += mul(v.str, NODE),
-            "tojson" | "tostring" | "ascii_downcase" | "ascii_upcase" | "@json" | "@text"
-            | "add" | "join" | "implode" | "fromjson" | "tostream" => {
+            // A string of the same length (anything else is an error).
+            "ascii_downcase" | "ascii_upcase" => {}
+            "tojson" | "tostring" | "@json" | "@text" | "add" | "join" | "implode" | "fromjson"
+            | "tostream" => {
                 out.str = out.str.max(v.s * 2.0);
                 out.s += v.s * 2.0;
             }
@@ -605,6 +607,7 @@ mod tests {
             ".a |= . + 1",
             "[paths]",
             "@csv",
+            ".[] | .label | ascii_downcase | gsub(\" \"; \"_\")",
         ] {
             assert!(ok(f), "{f} refused");
         }
