@@ -267,6 +267,13 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // `file` with several operands lines the descriptions up, as GNU file does.
+    (
+        "mkdir -p /tmp/d; echo x > /tmp/d/a.txt; echo y > /tmp/d/longer_name.txt; cd /tmp/d; file a.txt longer_name.txt nosuch .; file -b a.txt",
+        "a.txt:           ASCII text\nlonger_name.txt: ASCII text\nnosuch:          cannot open `nosuch' (No such file or directory)\n.:               directory\nASCII text\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]

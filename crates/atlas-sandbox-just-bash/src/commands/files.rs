@@ -1131,6 +1131,8 @@ pub(super) fn file(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         return Ok(1);
     }
     let brief = flags.iter().any(|(c, _)| *c == 'b');
+    // GNU pads after the colon so that the descriptions of all operands line up.
+    let width = ops.iter().map(|f| f.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for f in &ops {
         let p = ctx.path(f);
@@ -1153,7 +1155,8 @@ pub(super) fn file(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         if brief {
             out.push_str(&format!("{kind}\n"));
         } else {
-            out.push_str(&format!("{f}: {kind}\n"));
+            let pad = " ".repeat(width - f.chars().count());
+            out.push_str(&format!("{f}:{pad} {kind}\n"));
         }
     }
     ctx.io.out(out.as_bytes());
