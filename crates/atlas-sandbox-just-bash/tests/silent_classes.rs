@@ -274,6 +274,38 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // bash runs the lines before a syntax error (nothing ran); inside `[[ ]]` the error leaves the
+    // last status (it was 2).
+    (
+        "echo a\nif then\necho never",
+        "a\n",
+        2,
+        true,
+    ),
+    (
+        "echo a\n[[ 1 -eq 1 ]",
+        "a\n",
+        0,
+        true,
+    ),
+    (
+        "false\n[[ x = ]]",
+        "",
+        1,
+        true,
+    ),
+    (
+        "trap 'echo T' EXIT\n[[ a b ]]",
+        "T\n",
+        0,
+        true,
+    ),
+    (
+        "echo a\nexit 3\nif then",
+        "a\n",
+        3,
+        false,
+    ),
 ];
 
 #[test]

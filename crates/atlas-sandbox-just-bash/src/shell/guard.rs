@@ -323,6 +323,48 @@ impl Shell<'_> {
     }
 }
 
+impl Shell<'_> {
+    /// bash reads a `-c` script one command at a time, so the lines before a syntax error run
+    /// first (this shell parses the whole script up front). The error then ends the script with
+    /// status 2, or inside `[[ ]]` with the status of the last command, as bash 5.2 does.
+    pub(super) fn run_until_syntax_error(
+        &mut self,
+        script: &str,
+        err: Flow,
+        stdin: &mut Input,
+        io: &mut Io,
+    ) -> R<i32> {
+        let msg = match err {
+            Flow::Abort {
+                code: UNSUPPORTED_EXIT,
+                msg,
+            } if msg.starts_with("bash: syntax error") => msg,
+            other => return Err(other),
+        };
+        let lines: Vec<&str> = script.split_inclusive('\n').collect();
+        // The longest run of whole lines that parses: the commands bash runs before the error.
+        let mut rest = script;
+        for k in (1..lines.len()).rev() {
+            let head = lines[..k].concat();
+            if let Ok(p) = self.parse(&head) {
+                self.run_program(&p, stdin, io)?;
+                rest = &script[head.len()..];
+                break;
+            }
+        }
+        let in_cond = rest
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| l.contains("[["));
+        let code = if in_cond {
+            self.status
+        } else {
+            UNSUPPORTED_EXIT
+        };
+        Err(Flow::Fatal(code, msg))
+    }
+}
+
 /// `for x in ; do` loops over nothing, but the parser gives it no word list, the same as
 /// `for x; do`, which loops over `$@`: tell them apart by the `in` in the source text.
 fn empty_for_lists(script: &str, p: &mut ast::Program) {

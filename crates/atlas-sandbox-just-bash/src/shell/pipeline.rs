@@ -59,9 +59,10 @@ impl Shell<'_> {
     /// Runs a whole script; returns the exit status.
     pub fn run_script(&mut self, script: &str, stdin: &mut Input, io: &mut Io) -> i32 {
         super::redirect::LINE_PREFIX.with(|p| p.borrow_mut().take());
-        let result = self
-            .parse(script)
-            .and_then(|p| self.run_program(&p, stdin, io));
+        let result = match self.parse(script) {
+            Ok(p) => self.run_program(&p, stdin, io),
+            Err(e) => self.run_until_syntax_error(script, e, stdin, io),
+        };
         let mut code = match result {
             Ok(s) => s,
             Err(Flow::Exit(s)) | Err(Flow::Return(s)) => s,
