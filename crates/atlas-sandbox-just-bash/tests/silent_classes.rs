@@ -276,34 +276,17 @@ const CASES: &[Case] = &[
     ),
     // bash runs the lines before a syntax error (nothing ran); inside `[[ ]]` the error leaves the
     // last status (it was 2).
+    ("echo a\nif then\necho never", "a\n", 2, true),
+    ("echo a\n[[ 1 -eq 1 ]", "a\n", 0, true),
+    ("false\n[[ x = ]]", "", 1, true),
+    ("trap 'echo T' EXIT\n[[ a b ]]", "T\n", 0, true),
+    ("echo a\nexit 3\nif then", "a\n", 3, false),
+    // `read a[1]` and `printf -v 'm[k]'` set that element (read refused the name, printf -v
+    // made a variable nobody could read).
     (
-        "echo a\nif then\necho never",
-        "a\n",
-        2,
-        true,
-    ),
-    (
-        "echo a\n[[ 1 -eq 1 ]",
-        "a\n",
+        "arr=(a b); read arr[5] <<< q; echo \"${arr[@]}\" ${!arr[@]}; printf -v 'arr[1]' %s B; declare -A h; printf -v 'h[k]' %s z; echo \"${arr[1]} ${h[k]}\"; read 'x[1+1]' <<< v; echo ${x[2]}",
+        "a b q 0 1 5\nB z\nv\n",
         0,
-        true,
-    ),
-    (
-        "false\n[[ x = ]]",
-        "",
-        1,
-        true,
-    ),
-    (
-        "trap 'echo T' EXIT\n[[ a b ]]",
-        "T\n",
-        0,
-        true,
-    ),
-    (
-        "echo a\nexit 3\nif then",
-        "a\n",
-        3,
         false,
     ),
 ];

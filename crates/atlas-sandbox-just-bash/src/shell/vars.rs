@@ -21,6 +21,14 @@ impl Shell<'_> {
     /// Sets a scalar variable (refused for a readonly one: that ends the shell, as in bash).
     pub fn set_var(&mut self, name: &str, value: String) -> R<()> {
         self.check_len(&value)?;
+        // `read a[1]`, `printf -v 'm[k]'`: a name with a subscript is that element.
+        if let Some((base, rest)) = name.split_once('[')
+            && let Some(idx) = rest.strip_suffix(']')
+            && !base.is_empty()
+        {
+            let sub = self.subscript(base, idx)?;
+            return self.set_element(base, sub, idx, value, false);
+        }
         self.check_writable(name)?;
         if name == "PWD" {
             self.cwd = vfs::resolve("/", &value);
