@@ -289,6 +289,20 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // `shopt -s nocaseglob` globs without case (it was ignored), and nl ends an unterminated last
+    // line with a newline.
+    (
+        "mkdir -p /tmp/ncg && touch /tmp/ncg/Alpha.txt /tmp/ncg/beta.txt && cd /tmp/ncg && echo [ab]*; shopt -s nocaseglob; echo [ab]* A*",
+        "beta.txt\nAlpha.txt beta.txt Alpha.txt\n",
+        0,
+        false,
+    ),
+    (
+        "printf 'a\\nb' | nl | od -c",
+        "0000000                       1  \\t   a  \\n                       2  \\t\n0000020   b  \\n\n0000022\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]
