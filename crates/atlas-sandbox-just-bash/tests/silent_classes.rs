@@ -303,6 +303,14 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // xargs: of -I, -n and -L the last wins, with GNU's warning for each dropped (-I always won,
+    // silently).
+    (
+        "printf 'a\\nb\\nc\\n' | xargs -I{} -n 2 echo {} 2>&1; printf 'a\\nb\\nc\\n' | xargs -n 2 -I{} echo {} 2>&1; printf 'a\\nb\\nc\\n' | xargs -n1 -L2 echo 2>&1",
+        "xargs: warning: options --replace and --max-args/-n are mutually exclusive, ignoring previous --replace value\n{} a b\n{} c\nxargs: warning: options --max-args and --replace/-I/-i are mutually exclusive, ignoring previous --max-args value\na\nb\nc\nxargs: warning: options --max-args and -L are mutually exclusive, ignoring previous --max-args value\na b\nc\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]

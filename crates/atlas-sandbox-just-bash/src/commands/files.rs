@@ -772,18 +772,55 @@ pub(super) fn xargs(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             }
         }
     };
+    // Of -I/-i, -n and -L the last one given wins; GNU warns about each it drops.
+    let drop = |ctx: &mut Ctx<'_, '_>, was: &str, now: &str| {
+        ctx.warn(
+            "xargs",
+            format!(
+                "warning: options {was} and {now} are mutually exclusive, ignoring previous {} value",
+                was.split('/').next().unwrap_or(was)
+            ),
+        );
+    };
     for (c, v) in &flags {
         match c {
             'n' => match number(ctx, v, 1) {
-                Some(n) => max_args = Some(n),
+                Some(n) => {
+                    if replace.take().is_some() {
+                        drop(ctx, "--replace", "--max-args/-n");
+                    }
+                    if max_lines.take().is_some() {
+                        drop(ctx, "--max-lines", "--max-args/-n");
+                    }
+                    max_args = Some(n);
+                }
                 None => return Ok(1),
             },
             'L' | 'l' => match number(ctx, v, 1) {
-                Some(n) => max_lines = Some(n),
+                Some(n) => {
+                    if replace.take().is_some() {
+                        drop(ctx, "--replace", "-L");
+                    }
+                    if max_args.take().is_some() {
+                        drop(ctx, "--max-args", "-L");
+                    }
+                    max_lines = Some(n);
+                }
                 None => return Ok(1),
             },
-            'I' => replace = v.clone(),
-            'i' => replace = Some(v.clone().unwrap_or_else(|| "{}".to_owned())),
+            'I' | 'i' => {
+                if max_args.take().is_some() {
+                    drop(ctx, "--max-args", "--replace/-I/-i");
+                }
+                if max_lines.take().is_some() {
+                    drop(ctx, "--max-lines", "--replace/-I/-i");
+                }
+                replace = if *c == 'I' {
+                    v.clone()
+                } else {
+                    Some(v.clone().unwrap_or_else(|| "{}".to_owned()))
+                };
+            }
             'd' => {
                 delim = v
                     .as_deref()
