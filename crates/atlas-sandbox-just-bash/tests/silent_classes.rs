@@ -311,6 +311,13 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // env and printenv list the environment in bash's variable-table order (it was sorted).
+    (
+        "export A=1 B=2 ZED=3; env | grep -v PWD; printenv | grep -v PWD; env X=1 | grep -v PWD",
+        "SHELL=/bin/bash\nZED=3\nTZ=UTC\nB=2\nA=1\nHOME=/tmp\nLANG=C.UTF-8\nTERM=dumb\nUSER=user\nSHLVL=1\nLC_ALL=C\nPATH=/usr/bin:/bin\n_=/usr/bin/env\nSHELL=/bin/bash\nZED=3\nTZ=UTC\nB=2\nA=1\nHOME=/tmp\nLANG=C.UTF-8\nTERM=dumb\nUSER=user\nSHLVL=1\nLC_ALL=C\nPATH=/usr/bin:/bin\n_=/usr/bin/printenv\nSHELL=/bin/bash\nZED=3\nTZ=UTC\nB=2\nA=1\nHOME=/tmp\nLANG=C.UTF-8\nTERM=dumb\nUSER=user\nSHLVL=1\nLC_ALL=C\nPATH=/usr/bin:/bin\n_=/usr/bin/env\nX=1\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]

@@ -654,10 +654,9 @@ pub(super) fn env(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         let mut pairs = if clear {
             Vec::new()
         } else {
-            // bash gives each command it runs `_`, the command's path.
-            let mut p = ctx.sh.env_pairs();
+            // bash gives each command it runs `_`, the command's path, after the rest.
+            let mut p = ctx.sh.env_pairs_bash_order();
             p.push(("_".to_owned(), "/usr/bin/env".to_owned()));
-            p.sort();
             p
         };
         pairs.retain(|(k, _)| !unset.contains(k));

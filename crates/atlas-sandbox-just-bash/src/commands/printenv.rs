@@ -16,10 +16,9 @@ pub(super) fn printenv(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     };
     let zero = !flags.is_empty();
     let end = if zero { '\0' } else { '\n' };
-    // bash gives each command it runs `_`, the command's path.
-    let mut env = ctx.sh.env_pairs();
+    // bash gives each command it runs `_`, the command's path, after the rest.
+    let mut env = ctx.sh.env_pairs_bash_order();
     env.push(("_".to_owned(), "/usr/bin/printenv".to_owned()));
-    env.sort();
     let mut out = String::new();
     if names.is_empty() {
         for (k, v) in &env {

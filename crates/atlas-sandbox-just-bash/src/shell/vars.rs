@@ -326,6 +326,14 @@ impl Shell<'_> {
     }
 
     /// The exported variables, sorted, as `env` prints them.
+    /// The environment in the order bash passes it to a command: its variable table's bucket
+    /// order (`hash & 1023`, bash 5.2's 1024 buckets), which `env` and `printenv` print as is.
+    pub fn env_pairs_bash_order(&self) -> Vec<(String, String)> {
+        let mut v = self.env_pairs();
+        v.sort_by_key(|(k, _)| super::arrays::bash_hash(k) & 1023);
+        v
+    }
+
     pub fn env_pairs(&self) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = self
             .exported
