@@ -318,6 +318,22 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // bash execs a script's last simple command in its place, one SHLVL lower (also the last of
+    // `&&`/`||`, of a subshell, of `$(...)`); not in a function, a pipeline, or with a trap.
+    (
+        "printenv SHLVL; (printenv SHLVL); echo $(printenv SHLVL); f() { printenv SHLVL; }; f; env | grep SHLVL; true && printenv SHLVL",
+        "1\n0\n0\n1\nSHLVL=1\n1\n",
+        0,
+        false,
+    ),
+    ("trap 'echo t' EXIT; printenv SHLVL", "1\nt\n", 0, false),
+    ("printenv SHLVL > /dev/stdout", "1\n", 0, false),
+    (
+        "env | grep -c . >/dev/null; printenv SHLVL",
+        "0\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]

@@ -103,7 +103,13 @@ impl Shell<'_> {
         use ast::CompoundCommand as C;
         match c {
             C::BraceGroup(b) => self.run_list(&b.list, stdin, io),
-            C::Subshell(s) => self.subshell(io, |sh, io| sh.run_list(&s.list, stdin, io)),
+            C::Subshell(s) => {
+                // A subshell execs its own last simple command.
+                let was = std::mem::replace(&mut self.oneshot, super::oneshot::candidate(&s.list));
+                let r = self.subshell(io, |sh, io| sh.run_list(&s.list, stdin, io));
+                self.oneshot = was;
+                r
+            }
             C::IfClause(ic) => {
                 self.cond_depth += 1;
                 let c = self.run_list(&ic.condition, stdin, io);
@@ -264,6 +270,20 @@ impl Shell<'_> {
     }
 
     pub(super) fn call_function(
+        &mut self,
+        f: &ast::FunctionBody,
+        argv: &[String],
+        stdin: &mut Input,
+        io: &mut Io,
+    ) -> R<i32> {
+        // A function's commands are never exec'd in place of the shell.
+        let was = std::mem::replace(&mut self.oneshot_now, false);
+        let r = self.call_function_inner(f, argv, stdin, io);
+        self.oneshot_now = was;
+        r
+    }
+
+    fn call_function_inner(
         &mut self,
         f: &ast::FunctionBody,
         argv: &[String],

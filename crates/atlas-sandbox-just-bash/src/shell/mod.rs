@@ -22,6 +22,7 @@ mod dirstack;
 mod expand;
 mod glob;
 mod guard;
+mod oneshot;
 mod param;
 mod pipeline;
 mod read;
@@ -196,6 +197,10 @@ pub struct Shell<'a> {
     last_arg: String,
     /// A command was looked up in PATH: bash's `hash` table is no longer empty.
     hashed: bool,
+    /// The simple command bash would exec in place of the shell (see `oneshot.rs`), by address.
+    oneshot: usize,
+    /// That command is running now.
+    oneshot_now: bool,
     /// Subshell nesting, for the `+` prefix of `set -x` traces.
     trace_depth: usize,
     /// `$0`.
@@ -303,6 +308,8 @@ impl<'a> Shell<'a> {
             signal_traps: std::collections::BTreeMap::new(),
             last_arg: String::new(),
             hashed: false,
+            oneshot: 0,
+            oneshot_now: false,
             trace_depth: 0,
             arg0: "/bin/bash".to_owned(),
             getopts_at: (0, 0),

@@ -331,6 +331,11 @@ impl Shell<'_> {
     pub fn env_pairs_bash_order(&self) -> Vec<(String, String)> {
         let mut v = self.env_pairs();
         v.sort_by_key(|(k, _)| super::arrays::bash_hash(k) & 1023);
+        for (k, val) in &mut v {
+            if k == "SHLVL" {
+                *val = self.exported_shlvl(std::mem::take(val));
+            }
+        }
         v
     }
 
