@@ -349,6 +349,9 @@ fn what_cannot_be_answered_is_refused() {
         "echo ${GROUPS[0]}",
         // bash's own readonly variables lead `readonly -p`.
         "readonly -p",
+        // A character range over quoting characters failed as a bad substitution.
+        "echo {a..C}",
+        "echo {Z..a}",
     ]);
 }
 
