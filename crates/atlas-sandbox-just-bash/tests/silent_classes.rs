@@ -334,6 +334,13 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // A bare `0x` in arithmetic is 0 (it was a syntax error).
+    (
+        "echo $((0x)) $((0x + 2)) $((0X)); x=0x; echo $((x))",
+        "0 2 0\n0\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]
