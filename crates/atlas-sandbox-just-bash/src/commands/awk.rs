@@ -12,6 +12,10 @@ use std::time::Instant;
 use regex::Regex;
 
 use super::grep::posix_to_regex;
+
+mod builtins;
+mod format;
+mod random;
 use super::opts::{Arg, Spec};
 use super::{Ctx, c_decimal, c_exponent, or_stdin};
 use crate::interp::R;
@@ -791,7 +795,11 @@ impl P {
                 return Ok(l);
             };
             self.i += 1;
-            l = Expr::Bin(op, Box::new(l), Box::new(self.unary()?));
+            let r = self.unary()?;
+            if op != "*" && builtins::is_literal_zero(&r) {
+                return Err("division by zero attempted".to_owned());
+            }
+            l = Expr::Bin(op, Box::new(l), Box::new(r));
         }
     }
 
@@ -883,6 +891,7 @@ impl P {
             Tok::Builtin(name) => {
                 if self.eat("(") {
                     let args = self.expr_list(")")?;
+                    builtins::check_arity(&name, args.len())?;
                     Ok(Expr::Call(name, args))
                 } else if name == "length" {
                     Ok(Expr::Call(name, Vec::new()))
@@ -997,6 +1006,8 @@ fn awk_regex_to_posix(src: &str) -> String {
             '\\' if i + 1 < c.len() => {
                 match escape(c[i + 1]) {
                     Some(e) => out.push(e),
+                    // gawk's word boundary (`\b` is a backspace in awk).
+                    None if c[i + 1] == 'y' => out.push_str("\\b"),
                     None => {
                         out.push('\\');
                         out.push(c[i + 1]);
@@ -1397,7 +1408,9 @@ struct Awk<'c, 's, 'a> {
     max_steps: u64,
     /// The exec's deadline: awk loops run inside one shell command, between the shell's checks.
     deadline: Instant,
-    rand_state: u64,
+    rng: random::GawkRandom,
+    /// What `srand` returns next: the seed before it (gawk starts at 1).
+    seed: i64,
     /// Bytes of variables, arrays, the record and its fields, kept up to date as they change.
     bytes: u64,
     /// Those bytes plus the pending output, charged to the exec's memory budget.
@@ -2082,6 +2095,9 @@ impl Awk<'_, '_, '_> {
                     Some(e) => self.regex_of(e)?,
                     None => return err("match: missing regex"),
                 };
+                if let Some(target) = args.get(2) {
+                    self.match_captures(target, &re, &s)?;
+                }
                 let (start, len) = match re.find(&s) {
                     Some(m) => (
                         self.text_len(&s[..m.start()]) as f64 + 1.0,
@@ -2107,7 +2123,7 @@ impl Awk<'_, '_, '_> {
                     Some((f, rest)) => {
                         Val::Str(sprintf(&f.str(), rest, self.c_locale).map_err(Err)?)
                     }
-                    None => Val::Str(String::new()),
+                    None => return err("sprintf: no arguments"),
                 }
             }
             "int" => Val::Num(arg(self, 0)?.num().trunc()),
@@ -2138,17 +2154,19 @@ impl Awk<'_, '_, '_> {
             "sin" => Val::Num(arg(self, 0)?.num().sin()),
             "cos" => Val::Num(arg(self, 0)?.num().cos()),
             "atan2" => Val::Num(arg(self, 0)?.num().atan2(arg(self, 1)?.num())),
-            "rand" => {
-                self.rand_state = self
-                    .rand_state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                Val::Num((self.rand_state >> 11) as f64 / (1u64 << 53) as f64)
-            }
+            "rand" => Val::Num(self.rng.next()),
             "srand" => {
-                let seed = arg(self, 0)?.num() as u64;
-                self.rand_state = seed;
-                Val::Num(0.0)
+                let was = self.seed;
+                self.seed = if args.is_empty() {
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+                } else {
+                    // C's `(long)` of the number, then `(unsigned int)` for the generator.
+                    arg(self, 0)?.num() as i64
+                };
+                self.rng.seed(self.seed as u32);
+                Val::Num(was as f64)
             }
             "close" => {
                 let name = arg(self, 0)?.str();
@@ -2492,6 +2510,7 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
             _ => s,
         };
         let alt = flags.contains('#');
+        let finite = v.num().is_finite();
         let mut s = match conv {
             'd' | 'i' | 'o' | 'x' | 'X' | 'u' | 'f' | 'F' | 'e' | 'E' | 'g' | 'G'
                 if !v.num().is_finite() =>
@@ -2512,6 +2531,7 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
             }
             'o' => {
                 let d = format!("{:o}", as_uintmax(v.num()).unwrap_or(0));
+                let d = format::unsigned_precision(d, prec);
                 if alt && !d.starts_with('0') {
                     format!("0{d}")
                 } else {
@@ -2525,13 +2545,14 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
                 } else {
                     format!("{n:X}")
                 };
+                let d = format::unsigned_precision(d, prec);
                 match (alt && n != 0, conv) {
                     (true, 'x') => format!("0x{d}"),
                     (true, _) => format!("0X{d}"),
                     _ => d,
                 }
             }
-            'u' => as_uintmax(v.num()).unwrap_or(0).to_string(),
+            'u' => format::unsigned_precision(as_uintmax(v.num()).unwrap_or(0).to_string(), prec),
             'c' => match v {
                 Val::Num(n) if latin1 => char::from((n as i64 & 0xff) as u8).to_string(),
                 Val::Num(n) => char::from_u32(n as u32)
@@ -2551,6 +2572,20 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
                     None => s,
                 }
             }
+            'f' | 'F' | 'e' | 'E' if alt => {
+                let p = prec.unwrap_or(6);
+                let t = if matches!(conv, 'f' | 'F') {
+                    format!("{:.p$}", v.num())
+                } else {
+                    c_exponent(v.num(), p, conv == 'E')
+                };
+                signed(format::force_point(t), v.num())
+            }
+            'g' | 'G' if alt => {
+                let t = format::fmt_g_alt(v.num(), prec.unwrap_or(6));
+                let t = if conv == 'G' { t.to_uppercase() } else { t };
+                signed(t, v.num())
+            }
             'f' | 'F' => signed(format!("{:.*}", prec.unwrap_or(6), v.num()), v.num()),
             'e' | 'E' => signed(c_exponent(v.num(), prec.unwrap_or(6), conv == 'E'), v.num()),
             'g' => signed(fmt_g(v.num(), prec.unwrap_or(6)), v.num()),
@@ -2567,10 +2602,14 @@ fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, String> {
             let pad = w - len;
             if flags.contains('-') {
                 s.push_str(&" ".repeat(pad));
-            } else if flags.contains('0') && !matches!(conv, 's' | 'c') {
-                let neg = s.starts_with('-') || s.starts_with('+');
-                let (sign, body) = if neg { s.split_at(1) } else { ("", s.as_str()) };
-                s = format!("{sign}{}{body}", "0".repeat(pad));
+            } else if flags.contains('0')
+                && !matches!(conv, 's' | 'c')
+                // C drops `0` for an integer conversion with a precision, and for inf/nan.
+                && !(prec.is_some() && matches!(conv, 'd' | 'i' | 'o' | 'x' | 'X' | 'u'))
+                && finite
+            {
+                // After the sign (`-`, `+` or ` `) and a `0x`.
+                s = super::zero_fill(&s, s.len() + pad);
             } else {
                 s = format!("{}{s}", " ".repeat(pad));
             }
@@ -2676,7 +2715,8 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         steps: 0,
         max_steps,
         deadline,
-        rand_state: 0,
+        rng: random::GawkRandom::new(),
+        seed: 1,
         bytes: 0,
         held,
         c_locale,
@@ -2792,9 +2832,8 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             };
             awk.vars.insert(
                 "FILENAME".into(),
-                Val::Str(if f == "-" {
-                    String::new()
-                } else if awk.c_locale {
+                // Standard input is `-` to gawk, named or not.
+                Val::Str(if awk.c_locale {
                     to_latin1(f.as_bytes())
                 } else {
                     f.clone()

@@ -654,7 +654,10 @@ pub(super) fn env(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         let mut pairs = if clear {
             Vec::new()
         } else {
-            ctx.sh.env_pairs()
+            // bash gives each command it runs `_`, the command's path, after the rest.
+            let mut p = ctx.sh.env_pairs_bash_order();
+            p.push(("_".to_owned(), "/usr/bin/env".to_owned()));
+            p
         };
         pairs.retain(|(k, _)| !unset.contains(k));
         for (k, v) in assigns {
@@ -768,18 +771,55 @@ pub(super) fn xargs(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             }
         }
     };
+    // Of -I/-i, -n and -L the last one given wins; GNU warns about each it drops.
+    let drop = |ctx: &mut Ctx<'_, '_>, was: &str, now: &str| {
+        ctx.warn(
+            "xargs",
+            format!(
+                "warning: options {was} and {now} are mutually exclusive, ignoring previous {} value",
+                was.split('/').next().unwrap_or(was)
+            ),
+        );
+    };
     for (c, v) in &flags {
         match c {
             'n' => match number(ctx, v, 1) {
-                Some(n) => max_args = Some(n),
+                Some(n) => {
+                    if replace.take().is_some() {
+                        drop(ctx, "--replace", "--max-args/-n");
+                    }
+                    if max_lines.take().is_some() {
+                        drop(ctx, "--max-lines", "--max-args/-n");
+                    }
+                    max_args = Some(n);
+                }
                 None => return Ok(1),
             },
             'L' | 'l' => match number(ctx, v, 1) {
-                Some(n) => max_lines = Some(n),
+                Some(n) => {
+                    if replace.take().is_some() {
+                        drop(ctx, "--replace", "-L");
+                    }
+                    if max_args.take().is_some() {
+                        drop(ctx, "--max-args", "-L");
+                    }
+                    max_lines = Some(n);
+                }
                 None => return Ok(1),
             },
-            'I' => replace = v.clone(),
-            'i' => replace = Some(v.clone().unwrap_or_else(|| "{}".to_owned())),
+            'I' | 'i' => {
+                if max_args.take().is_some() {
+                    drop(ctx, "--max-args", "--replace/-I/-i");
+                }
+                if max_lines.take().is_some() {
+                    drop(ctx, "--max-lines", "--replace/-I/-i");
+                }
+                replace = if *c == 'I' {
+                    v.clone()
+                } else {
+                    Some(v.clone().unwrap_or_else(|| "{}".to_owned()))
+                };
+            }
             'd' => {
                 delim = v
                     .as_deref()
@@ -1127,6 +1167,8 @@ pub(super) fn file(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         return Ok(1);
     }
     let brief = flags.iter().any(|(c, _)| *c == 'b');
+    // GNU pads after the colon so that the descriptions of all operands line up.
+    let width = ops.iter().map(|f| f.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for f in &ops {
         let p = ctx.path(f);
@@ -1149,7 +1191,8 @@ pub(super) fn file(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         if brief {
             out.push_str(&format!("{kind}\n"));
         } else {
-            out.push_str(&format!("{f}: {kind}\n"));
+            let pad = " ".repeat(width - f.chars().count());
+            out.push_str(&format!("{f}:{pad} {kind}\n"));
         }
     }
     ctx.io.out(out.as_bytes());

@@ -261,6 +261,9 @@ struct Opts {
     context: bool,
     /// The line terminator: `-z` reads and writes NUL-terminated lines.
     eol: u8,
+    /// What goes between context groups: `--`, `--group-separator=SEP`, or nothing
+    /// (`--no-group-separator`).
+    group_separator: Option<String>,
 }
 
 pub(super) fn egrep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
@@ -282,6 +285,8 @@ const GREP_COLOR: char = '\u{e003}';
 const GREP_BINARY_FILES: char = '\u{e004}';
 const GREP_NO_ICASE: char = '\u{e005}';
 const GREP_LINE_BUFFERED: char = '\u{e006}';
+const GREP_GROUP_SEP: char = '\u{e007}';
+const GREP_NO_GROUP_SEP: char = '\u{e008}';
 
 const GREP: Spec = Spec::new(
     "grep",
@@ -327,6 +332,8 @@ const GREP: Spec = Spec::new(
         ("colour", GREP_COLOR, Arg::Optional),
         ("binary-files", GREP_BINARY_FILES, Arg::Required),
         ("line-buffered", GREP_LINE_BUFFERED, Arg::No),
+        ("group-separator", GREP_GROUP_SEP, Arg::Required),
+        ("no-group-separator", GREP_NO_GROUP_SEP, Arg::No),
     ],
 )
 .gnu(
@@ -376,6 +383,7 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         initial_tab: false,
         context: false,
         eol: b'\n',
+        group_separator: Some("--".to_owned()),
     };
     let (mut extended, mut fixed, mut icase, mut word, mut line) =
         (false, false, false, false, false);
@@ -409,6 +417,8 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             'P' => (pcre, fixed) = (true, false),
             'i' | 'y' => icase = true,
             GREP_NO_ICASE => icase = false,
+            GREP_GROUP_SEP => o.group_separator = Some(v.clone()),
+            GREP_NO_GROUP_SEP => o.group_separator = None,
             'v' => o.invert = true,
             'c' => o.count = true,
             'l' => o.files_with = true,
@@ -905,8 +915,11 @@ fn search(
             if n > last_match && !is_match && after_left == 0 {
                 continue;
             }
-            if (last_printed != 0 && n > last_printed + 1) || (last_printed == 0 && st.grouped) {
-                st.out.extend_from_slice(b"--\n");
+            if ((last_printed != 0 && n > last_printed + 1) || (last_printed == 0 && st.grouped))
+                && let Some(sep) = &o.group_separator
+            {
+                st.out.extend_from_slice(sep.as_bytes());
+                st.out.push(b'\n');
             }
             st.grouped = true;
             let line = &data[*s..*e];

@@ -101,12 +101,6 @@ const PER_ELEMENT: &[&str] = &[
     "scan",
     "match",
     "capture",
-    "values",
-    "objects",
-    "arrays",
-    "strings",
-    "scalars",
-    "iterables",
 ];
 
 impl<'s> Bound<'s> {
@@ -141,8 +135,10 @@ impl<'s> Bound<'s> {
         };
         match term {
             Term::Id => one(v),
+            // Every byte of the input is inside at most depth + 1 of the values `..` yields:
+            // together they are that many times the input, not one input per value.
             Term::Recurse => O {
-                tot: None,
+                tot: Some(mul(v.s, self.depth + 1.0)),
                 n: Self::elements(v),
                 v,
             },
@@ -427,8 +423,10 @@ impl<'s> Bound<'s> {
         let arg = |i: usize| arg_vals.get(i).copied().unwrap_or(scalar(0.0));
         match name {
             "explode" => out.s += mul(v.str, NODE),
-            "tojson" | "tostring" | "ascii_downcase" | "ascii_upcase" | "@json" | "@text"
-            | "add" | "join" | "implode" | "fromjson" | "tostream" => {
+            // A string of the same length (anything else is an error).
+            "ascii_downcase" | "ascii_upcase" => {}
+            "tojson" | "tostring" | "@json" | "@text" | "add" | "join" | "implode" | "fromjson"
+            | "tostream" => {
                 out.str = out.str.max(v.s * 2.0);
                 out.s += v.s * 2.0;
             }
@@ -467,14 +465,25 @@ impl<'s> Bound<'s> {
                 out.num = f64::INFINITY
             }
             "limit" => n = n.min(arg(0).num.max(0.0)),
-            // These give back their input (or nothing).
+            // These give back their input (or nothing): `values`, `objects`... are jaq's
+            // `select(...)` of a type.
             "select" | "empty" | "not" | "type" | "has" | "contains" | "inside" | "startswith"
-            | "endswith" | "any" | "all" | "isempty" => {
+            | "endswith" | "any" | "all" | "isempty" | "values" | "objects" | "arrays"
+            | "strings" | "scalars" | "iterables" => {
                 out = V {
                     s: v.s.min(out.s),
                     ..out
                 };
-                if name != "select" {
+                if !matches!(
+                    name,
+                    "select"
+                        | "values"
+                        | "objects"
+                        | "arrays"
+                        | "strings"
+                        | "scalars"
+                        | "iterables"
+                ) {
                     out = scalar(out.num.max(v.s));
                 }
             }
@@ -598,6 +607,7 @@ mod tests {
             ".a |= . + 1",
             "[paths]",
             "@csv",
+            ".[] | .label | ascii_downcase | gsub(\" \"; \"_\")",
         ] {
             assert!(ok(f), "{f} refused");
         }
@@ -615,5 +625,17 @@ mod tests {
         ] {
             assert!(!ok(f), "{f} passed");
         }
+    }
+
+    #[test]
+    fn recursion_is_bounded_by_depth_times_input() {
+        // A 1 MB input 100 levels deep: `[..]` really holds about 100 MB.
+        let deep = check("[..]", input(1e6), 100.0, &[], 1e7, 64e6);
+        assert!(matches!(deep, Err(TooBig::Bytes(_))), "{deep:?}");
+        assert!(check("[..]", input(1e6), 5.0, &[], 1e7, 64e6).is_ok());
+        // It was bound as one whole input per value yielded: 3125 x 100 kB.
+        let f = "[.. | objects | .name? // empty] | length";
+        let r = check(f, input(1e5), 5.0, &[], 1e9, 64e6);
+        assert!(r.is_ok(), "{r:?}");
     }
 }

@@ -47,6 +47,8 @@ struct LsOpts {
     no_group: bool,
     /// `-g`: the long listing without the owner column.
     no_owner: bool,
+    /// `-n`: the owner and group as numbers (the uid and gid `stat` reports).
+    numeric: bool,
     /// `-C`, `-x`, `-m` (`-l` is `long`); one name a line otherwise, as GNU off a terminal.
     layout: Layout,
     /// `-Q`: names in double quotes, C escapes inside.
@@ -410,8 +412,9 @@ fn render(entries: &[LsEntry], o: &LsOpts, now: i64, with_total: bool) -> String
         if o.blocks {
             out.push_str(&format!("{:>bw$} ", kib(e)));
         }
-        let group = if o.no_group { "" } else { "user " };
-        let owner = if o.no_owner { "" } else { "user " };
+        let id = if o.numeric { "1000 " } else { "user " };
+        let group = if o.no_group { "" } else { id };
+        let owner = if o.no_owner { "" } else { id };
         out.push_str(&format!(
             "{} {:>lw$} {owner}{group}{:>sw$} {} {}{}\n",
             mode_string(&e.meta),
@@ -534,7 +537,10 @@ pub(super) fn ls(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 o.no_owner = true;
                 (o.long, o.layout) = (true, Layout::OnePerLine);
             }
-            'n' => (o.long, o.layout) = (true, Layout::OnePerLine),
+            'n' => {
+                o.numeric = true;
+                (o.long, o.layout) = (true, Layout::OnePerLine);
+            }
             // `-1` after `-l` changes nothing, as in GNU.
             '1' if !o.long => o.layout = Layout::OnePerLine,
             '1' => {}

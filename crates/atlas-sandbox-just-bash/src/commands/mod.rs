@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::interp::{Input, Io, R, Shell};
 use crate::vfs::{self, FsError};
+use printf_int::{IntArg, parse_printf_int};
 
 mod awk;
 mod base64;
@@ -34,6 +35,7 @@ mod od;
 mod opts;
 mod paste;
 mod printenv;
+mod printf_int;
 mod sed;
 mod sed_script;
 mod sink;
@@ -253,6 +255,21 @@ fn unescape_echo(s: &str, utf8: bool) -> (Vec<u8>, bool) {
         b'c' => Escape::Stop,
         b'u' | b'U' => unicode_escape(c, b, i, utf8),
         b'0' => Escape::Byte(take_digits(b, i, 8, 3, 0).0 as u8),
+        b'x' => match take_digits(b, i, 16, 2, 0) {
+            (_, 0) => Escape::Literal,
+            (v, _) => Escape::Byte(v as u8),
+        },
+        _ => Escape::Literal,
+    })
+}
+
+/// printf's `%b`: echo's escapes, and octal also without the leading 0 (`\101` is A).
+fn unescape_printf_b(s: &str, utf8: bool) -> (Vec<u8>, bool) {
+    unescape_with(s, |c, b, i| match c {
+        b'c' => Escape::Stop,
+        b'u' | b'U' => unicode_escape(c, b, i, utf8),
+        b'0' => Escape::Byte(take_digits(b, i, 8, 3, 0).0 as u8),
+        b'1'..=b'7' => Escape::Byte(take_digits(b, i, 8, 2, u32::from(c - b'0')).0 as u8),
         b'x' => match take_digits(b, i, 16, 2, 0) {
             (_, 0) => Escape::Literal,
             (v, _) => Escape::Byte(v as u8),
@@ -622,34 +639,57 @@ fn format_once(
                     }
                     b'b' => {
                         let (bytes, stop) =
-                            unescape_echo(&arg.unwrap_or_default(), utf8_locale(ctx));
-                        let s = String::from_utf8_lossy(&bytes).into_owned();
-                        if stop {
-                            out.extend_from_slice(s.as_bytes());
-                            return (consumed, true);
+                            unescape_printf_b(&arg.unwrap_or_default(), utf8_locale(ctx));
+                        match String::from_utf8(bytes) {
+                            Ok(s) if !stop => s,
+                            Ok(s) => {
+                                out.extend_from_slice(s.as_bytes());
+                                return (consumed, true);
+                            }
+                            Err(e) => {
+                                // Bytes no character holds (`\377`) go out as they are, padded
+                                // by bytes.
+                                let raw = e.into_bytes();
+                                let pad = vec![b' '; width.saturating_sub(raw.len())];
+                                if flags.contains('-') {
+                                    out.extend_from_slice(&raw);
+                                    out.extend_from_slice(&pad);
+                                } else {
+                                    out.extend_from_slice(&pad);
+                                    out.extend_from_slice(&raw);
+                                }
+                                if stop {
+                                    return (consumed, true);
+                                }
+                                continue;
+                            }
                         }
-                        s
                     }
                     b'q' => printf_q(&arg.unwrap_or_default(), utf8_locale(ctx)),
+                    // An empty (or missing) argument is a NUL byte, as C's `%c` of '\0'.
                     b'c' => arg
                         .and_then(|a| a.chars().next())
-                        .map(|c| c.to_string())
-                        .unwrap_or_default(),
+                        .unwrap_or('\0')
+                        .to_string(),
                     b'd' | b'i' | b'u' | b'x' | b'X' | b'o' => {
                         let a = arg.unwrap_or_default();
-                        let n = match parse_printf_int(&a) {
-                            Some(n) => n,
-                            None => {
-                                ctx.io.errln(&format!("bash: printf: {a}: invalid number"));
+                        let unsigned = matches!(conv, b'x' | b'X' | b'o' | b'u');
+                        let (n, u, bad) = parse_printf_int(&a, unsigned);
+                        match bad {
+                            IntArg::Ok => {}
+                            IntArg::OutOfRange => ctx.io.errln(&format!(
+                                "bash: printf: warning: {a}: Numerical result out of range"
+                            )),
+                            IntArg::Invalid(kind) => {
+                                ctx.io
+                                    .errln(&format!("bash: printf: {a}: invalid {kind}number"));
                                 *st = 1;
-                                0
                             }
-                        };
+                        }
                         let mut s = match conv {
                             // Unsigned conversions see the 64-bit pattern (`%u -1` is 2^64-1),
                             // take the precision as a minimum digit count and `#`'s prefix.
                             b'x' | b'X' | b'o' | b'u' => {
-                                let u = n as u64;
                                 let mut d = match conv {
                                     b'x' => format!("{u:x}"),
                                     b'X' => format!("{u:X}"),
@@ -747,6 +787,11 @@ fn format_once(
                         }
                         s
                     }
+                    b'a' | b'A' => {
+                        ctx.io.errln("bash: printf: %a (hexadecimal floating point) is not supported in this sandbox");
+                        *st = 2;
+                        return (consumed, true);
+                    }
                     other => {
                         ctx.io.errln(&format!(
                             "bash: printf: `{}': invalid format character",
@@ -826,7 +871,10 @@ fn utf8_locale(ctx: &Ctx<'_, '_>) -> bool {
 pub(crate) fn c_decimal(n: i64, prec: Option<usize>, positive_sign: Option<char>) -> String {
     // `unsigned_abs`: `i64::MIN.abs()` overflows.
     let mut s = n.unsigned_abs().to_string();
-    if let Some(p) = prec
+    if prec == Some(0) && n == 0 {
+        // C prints no digit for a zero at precision 0.
+        s.clear();
+    } else if let Some(p) = prec
         && s.len() < p
     {
         s = format!("{}{s}", "0".repeat(p - s.len()));
@@ -877,29 +925,40 @@ fn printf_field(s: &str) -> usize {
     }
 }
 
-fn parse_printf_int(a: &str) -> Option<i64> {
-    let t = a.trim();
-    if t.is_empty() {
-        return Some(0);
+/// bash's `$'...'` form (printf `%q`, `${v@Q}`) for a value with a control character, or in the
+/// C locale a non-ASCII one; `None` when plain quoting will do.
+pub(crate) fn ansi_c_quote(s: &str, utf8: bool) -> Option<String> {
+    if !s
+        .chars()
+        .any(|c| c.is_ascii_control() || (!utf8 && !c.is_ascii()))
+    {
+        return None;
     }
-    if let Some(c) = t.strip_prefix('\'').or_else(|| t.strip_prefix('"')) {
-        return Some(c.chars().next().map(|c| c as i64).unwrap_or(0));
+    // bash switches to $'...' when a control character is in it.
+    let mut out = String::from("$'");
+    for c in s.chars() {
+        match c {
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x1b' => out.push_str("\\E"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c if c.is_ascii_control() => out.push_str(&format!("\\{:03o}", c as u32)),
+            c if !utf8 && !c.is_ascii() => {
+                for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                    out.push_str(&format!("\\{b:03o}"));
+                }
+            }
+            c => out.push(c),
+        }
     }
-    let (neg, body) = match t.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
-    };
-    // Unsigned magnitude, signed in i128: `-9223372036854775808` is valid, and a doubled sign
-    // (`--5`) is rejected rather than negating `i64::MIN`.
-    let v: u64 = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16).ok()?
-    } else if body.len() > 1 && body.starts_with('0') {
-        u64::from_str_radix(&body[1..], 8).ok()?
-    } else {
-        body.parse().ok()?
-    };
-    let v = i128::from(v);
-    i64::try_from(if neg { -v } else { v }).ok()
+    out.push('\'');
+    Some(out)
 }
 
 /// bash's `printf %q`: backslash-escapes what the shell would otherwise interpret.
@@ -908,34 +967,8 @@ fn printf_q(s: &str, utf8: bool) -> String {
     if s.is_empty() {
         return "''".to_owned();
     }
-    if s.chars()
-        .any(|c| c.is_ascii_control() || (!utf8 && !c.is_ascii()))
-    {
-        // bash switches to $'...' when a control character is in it.
-        let mut out = String::from("$'");
-        for c in s.chars() {
-            match c {
-                '\x07' => out.push_str("\\a"),
-                '\x08' => out.push_str("\\b"),
-                '\x1b' => out.push_str("\\E"),
-                '\x0c' => out.push_str("\\f"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\x0b' => out.push_str("\\v"),
-                '\\' => out.push_str("\\\\"),
-                '\'' => out.push_str("\\'"),
-                c if c.is_ascii_control() => out.push_str(&format!("\\{:03o}", c as u32)),
-                c if !utf8 && !c.is_ascii() => {
-                    for b in c.encode_utf8(&mut [0; 4]).bytes() {
-                        out.push_str(&format!("\\{b:03o}"));
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        out.push('\'');
-        return out;
+    if let Some(q) = ansi_c_quote(s, utf8) {
+        return q;
     }
     let mut out = String::with_capacity(s.len() + 4);
     for (i, c) in s.chars().enumerate() {

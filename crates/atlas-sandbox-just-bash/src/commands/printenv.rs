@@ -16,7 +16,9 @@ pub(super) fn printenv(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     };
     let zero = !flags.is_empty();
     let end = if zero { '\0' } else { '\n' };
-    let env = ctx.sh.env_pairs();
+    // bash gives each command it runs `_`, the command's path, after the rest.
+    let mut env = ctx.sh.env_pairs_bash_order();
+    env.push(("_".to_owned(), "/usr/bin/printenv".to_owned()));
     let mut out = String::new();
     if names.is_empty() {
         for (k, v) in &env {

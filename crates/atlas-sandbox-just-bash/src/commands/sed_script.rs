@@ -359,8 +359,10 @@ impl Parser {
             if self.peek() == Some('\n') {
                 self.i += 1;
             }
+            // GNU keeps the blanks after `a\` (one-liner or not): they are the text's indent.
+        } else {
+            self.skip_blanks();
         }
-        self.skip_blanks();
         let mut out = String::new();
         while let Some(c) = self.peek() {
             if c == '\n' {
@@ -617,7 +619,11 @@ pub(crate) fn ascii_classes(re: &str) -> String {
             continue;
         }
         match chars.next() {
-            Some(n @ ('w' | 'W' | 's' | 'S' | 'b' | 'B' | '<' | '>')) => {
+            // The negated classes as `(?-u:\W)` would match lone bytes, which a `&str` regex
+            // refuses to compile; spelled out, they match every other (Latin-1) character.
+            Some('W') => out.push_str("[^0-9A-Za-z_]"),
+            Some('S') => out.push_str("[^\\t\\n\\x0B\\x0C\\r ]"),
+            Some(n @ ('w' | 's' | 'b' | 'B' | '<' | '>')) => {
                 out.push_str("(?-u:\\");
                 out.push(n);
                 out.push(')');

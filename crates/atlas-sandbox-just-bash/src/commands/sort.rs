@@ -202,10 +202,13 @@ fn num_prefix(s: &[u8]) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The leading floating-point number `-g` reads (strtod: exponents, `inf`, `nan`, hex are
-/// taken as Rust parses them), or `None` when there is none.
+/// The leading floating-point number `-g` reads (strtod: exponents, `inf`, `nan` as Rust
+/// parses them, and C's hexadecimal `0x1F`, `0x1p3`), or `None` when there is none.
 fn general_prefix(s: &[u8]) -> Option<f64> {
     let start = s.iter().position(|&b| !is_blank(b)).unwrap_or(s.len());
+    if let Some(v) = hex_prefix(&s[start..]) {
+        return Some(v);
+    }
     let t = std::str::from_utf8(&s[start..]).ok()?;
     // The longest prefix that parses; numbers are short, so 64 bytes bound the search.
     let max = t.len().min(64);
@@ -218,6 +221,55 @@ fn general_prefix(s: &[u8]) -> Option<f64> {
             // `.` or `e` alone it rejects, and the shorter prefix is then taken.
             p.parse::<f64>().ok()
         })
+}
+
+/// strtod's hexadecimal form: a sign, `0x`, hex digits with an optional point, an optional
+/// binary exponent `p[+-]N`. `None` unless a hex digit follows the `0x`.
+fn hex_prefix(s: &[u8]) -> Option<f64> {
+    let (neg, s) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let body = s.strip_prefix(b"0x").or_else(|| s.strip_prefix(b"0X"))?;
+    let digit = |b: &u8| char::from(*b).to_digit(16);
+    let mut i = 0;
+    let (mut v, mut scale, mut any, mut point) = (0f64, 0i32, false, false);
+    while let Some(&b) = body.get(i) {
+        if b == b'.' && !point {
+            point = true;
+        } else if let Some(d) = digit(&b) {
+            v = v * 16.0 + f64::from(d);
+            any = true;
+            if point {
+                scale -= 4;
+            }
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if !any {
+        return None;
+    }
+    if let Some(b'p' | b'P') = body.get(i) {
+        let rest = &body[i + 1..];
+        let (eneg, rest) = match rest.first() {
+            Some(b'-') => (true, &rest[1..]),
+            Some(b'+') => (false, &rest[1..]),
+            _ => (false, rest),
+        };
+        let n = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if n > 0 {
+            let e: i32 = std::str::from_utf8(&rest[..n.min(9)])
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            scale = scale.saturating_add(if eneg { -e } else { e });
+        }
+    }
+    let v = v * 2f64.powi(scale);
+    Some(if neg { -v } else { v })
 }
 
 fn human_value(s: &[u8]) -> (i32, f64) {

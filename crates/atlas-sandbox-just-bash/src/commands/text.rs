@@ -1377,6 +1377,10 @@ pub(super) fn nl(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             out.extend_from_slice(num.as_bytes());
             out.extend_from_slice(sep.as_bytes());
             out.extend_from_slice(l);
+            // GNU nl ends a last line that had no newline with one.
+            if !l.ends_with(b"\n") {
+                out.push(b'\n');
+            }
             n += incr;
         }
     }

@@ -115,7 +115,11 @@ impl Shell<'_> {
                 {
                     i += 1;
                 }
-                out.push_str(&t[start..i]);
+                // bash reads a bare `0x` as 0.
+                match &t[start..i] {
+                    "0x" | "0X" => out.push('0'),
+                    tok => out.push_str(tok),
+                }
             } else {
                 let ch = t[i..].chars().next().unwrap_or(' ');
                 out.push(ch);

@@ -109,7 +109,7 @@ impl Indexed {
 
 /// bash 5.2's `hash_string` (hashlib.c): 32-bit FNV-1 over the key's bytes, each byte taken
 /// as a signed `char` (x86-64), so bytes past 127 are sign-extended before the xor.
-fn bash_hash(key: &str) -> u32 {
+pub(super) fn bash_hash(key: &str) -> u32 {
     let mut h: u32 = 2_166_136_261;
     for &b in key.as_bytes() {
         h = h.wrapping_mul(16_777_619);

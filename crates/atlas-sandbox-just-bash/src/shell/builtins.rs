@@ -389,7 +389,8 @@ pub(crate) fn run_builtin(
             i32::from(last == 0)
         }
         "type" | "command" | "builtin" => type_cmd(sh, name, args, stdin, io)?,
-        "wait" | "hash" | "times" | "jobs" => 0,
+        "hash" => hash_cmd(sh, args, io)?,
+        "wait" | "times" | "jobs" => 0,
         "umask" => {
             io.out(b"0022\n");
             0
@@ -710,6 +711,45 @@ fn alias_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> i32 {
 }
 
 /// `ulimit`: reading the usual limits; setting them is refused (the sandbox's own limits apply).
+/// `hash`: the table of commands found in PATH. Its listing (hit counts, in bash's bucket order)
+/// is not kept here, so only the empty table is printed; anything else that would print it is
+/// refused.
+fn hash_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
+    match args {
+        [] if !sh.hashed => {
+            io.out(b"hash: hash table empty\n");
+            Ok(0)
+        }
+        [] => abort(
+            UNSUPPORTED_EXIT,
+            "bash: hash: listing the hash table is not supported in this sandbox",
+        ),
+        [r] if r == "-r" => {
+            sh.hashed = false;
+            Ok(0)
+        }
+        _ if args.iter().any(|a| a.starts_with('-')) => abort(
+            UNSUPPORTED_EXIT,
+            format!(
+                "bash: hash {}: not supported in this sandbox",
+                args.join(" ")
+            ),
+        ),
+        names => {
+            let mut st = 0;
+            for n in names {
+                if sh.is_runnable(n) == Some("file") {
+                    sh.hashed = true;
+                } else if !super::builtins::is_builtin(n) {
+                    io.errln(&format!("bash: hash: {n}: not found"));
+                    st = 1;
+                }
+            }
+            Ok(st)
+        }
+    }
+}
+
 fn ulimit_cmd(args: &[String], io: &mut Io) -> R<i32> {
     let mut which = 'f';
     let mut value = None;
@@ -791,8 +831,11 @@ fn type_cmd(
         rest = &rest[1..];
     }
     if name == "command" || name == "builtin" {
+        // `command -v/-V` fail only when none of the names is found (`type` when any is not).
         if name == "command" && verbose_vv {
-            return type_cmd(sh, "type", rest, stdin, io);
+            let st = type_cmd(sh, "type", rest, stdin, io)?;
+            let any = rest.iter().any(|a| sh.is_runnable(a).is_some());
+            return Ok(if any { 0 } else { st });
         }
         if !verbose_v {
             if rest.is_empty() {
@@ -805,18 +848,24 @@ fn type_cmd(
             // `command` skips functions.
             return sh.dispatch_no_functions(rest, stdin, io);
         }
-        let mut st = 0;
+        let mut st = 1;
         for a in rest {
             match sh.is_runnable(a) {
-                Some("file") => io.out(format!("/usr/bin/{a}\n").as_bytes()),
-                Some(_) => io.out(format!("{a}\n").as_bytes()),
+                Some("file") => {
+                    io.out(format!("/usr/bin/{a}\n").as_bytes());
+                    st = 0;
+                }
+                Some(_) => {
+                    io.out(format!("{a}\n").as_bytes());
+                    st = 0;
+                }
                 None if super::absent_here(a) => {
                     return abort(
                         UNSUPPORTED_EXIT,
                         super::absent_lookup_message("bash: command", a),
                     );
                 }
-                None => st = 1,
+                None => {}
             }
         }
         return Ok(st);

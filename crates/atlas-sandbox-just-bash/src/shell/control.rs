@@ -45,14 +45,33 @@ impl Shell<'_> {
         let loops = std::mem::replace(&mut self.loop_depth, 0);
         // `exec 3>&1` inside changes only the subshell's descriptors.
         let fds = io.fd_table();
-        let r = f(self, io);
+        // A subshell starts without the parent's EXIT trap, and runs its own as it exits.
+        let parent_trap = self.exit_trap.take();
+        let mut r = f(self, io);
+        if let Some(trap) = self.exit_trap.take() {
+            let code = match &r {
+                Ok(s) | Err(Flow::Exit(s) | Flow::Return(s)) => Some(*s),
+                Err(Flow::Fatal(..) | Flow::LineAbort(..)) => Some(1),
+                _ => None,
+            };
+            if let Some(code) = code {
+                self.status = code;
+                match self.run_nested(&trap, &mut Input::default(), io) {
+                    Err(Flow::Exit(s)) => r = Err(Flow::Exit(s)),
+                    Err(e @ Flow::Abort { .. }) => r = Err(e),
+                    _ => {}
+                }
+            }
+        }
+        self.exit_trap = parent_trap;
         io.set_fd_table(fds);
         // A subshell's status counts for `set -e` even when an `&&` list inside gave it.
         self.andor_exempt = false;
         self.loop_depth = loops;
         self.restore_state(saved);
         match r {
-            Err(Flow::Exit(s)) => Ok(s),
+            // `return` in a subshell (in a function) ends the subshell, not the function.
+            Err(Flow::Exit(s) | Flow::Return(s)) => Ok(s),
             Err(Flow::Fatal(_, msg) | Flow::LineAbort(msg)) => {
                 io.errln(&msg);
                 Ok(1)
@@ -84,7 +103,13 @@ impl Shell<'_> {
         use ast::CompoundCommand as C;
         match c {
             C::BraceGroup(b) => self.run_list(&b.list, stdin, io),
-            C::Subshell(s) => self.subshell(io, |sh, io| sh.run_list(&s.list, stdin, io)),
+            C::Subshell(s) => {
+                // A subshell execs its own last simple command.
+                let was = std::mem::replace(&mut self.oneshot, super::oneshot::candidate(&s.list));
+                let r = self.subshell(io, |sh, io| sh.run_list(&s.list, stdin, io));
+                self.oneshot = was;
+                r
+            }
             C::IfClause(ic) => {
                 self.cond_depth += 1;
                 let c = self.run_list(&ic.condition, stdin, io);
@@ -245,6 +270,20 @@ impl Shell<'_> {
     }
 
     pub(super) fn call_function(
+        &mut self,
+        f: &ast::FunctionBody,
+        argv: &[String],
+        stdin: &mut Input,
+        io: &mut Io,
+    ) -> R<i32> {
+        // A function's commands are never exec'd in place of the shell.
+        let was = std::mem::replace(&mut self.oneshot_now, false);
+        let r = self.call_function_inner(f, argv, stdin, io);
+        self.oneshot_now = was;
+        r
+    }
+
+    fn call_function_inner(
         &mut self,
         f: &ast::FunctionBody,
         argv: &[String],

@@ -61,7 +61,7 @@ impl Shell<'_> {
     fn declare_line(&self, name: &str) -> Option<String> {
         let a = self.attr(name);
         let v = self.vars.get(name);
-        if v.is_none() && !self.attrs.contains_key(name) {
+        if v.is_none() && !self.attrs.contains_key(name) && !self.exported.contains(name) {
             return None;
         }
         let utf8 = self.utf8_locale();
@@ -248,25 +248,23 @@ impl Shell<'_> {
         if print || (names.is_empty() && cmd != "local") {
             if names.is_empty() {
                 if cmd == "export" {
-                    for (k, v) in self.env_pairs() {
-                        io.out(format!("declare -x {k}={}\n", dq(&v)).as_bytes());
-                    }
-                    return Ok(0);
-                }
-                if cmd == "readonly" {
-                    let mut ro: Vec<&String> = self
-                        .attrs
-                        .iter()
-                        .filter(|(_, a)| **a & attr::READONLY != 0)
-                        .map(|(k, _)| k)
-                        .collect();
-                    ro.sort();
+                    // Exported names without a value too (`declare -x OLDPWD`).
+                    let mut names: Vec<&String> = self.exported.iter().collect();
+                    names.sort();
                     let lines: Vec<String> =
-                        ro.iter().filter_map(|k| self.declare_line(k)).collect();
+                        names.iter().filter_map(|k| self.declare_line(k)).collect();
                     for l in lines {
                         io.out(format!("{l}\n").as_bytes());
                     }
                     return Ok(0);
+                }
+                if cmd == "readonly" {
+                    // bash's own readonly variables (EUID, PPID, BASHOPTS...) lead the list,
+                    // and their values are not kept here.
+                    return abort(
+                        UNSUPPORTED_EXIT,
+                        "bash: readonly: listing the readonly variables is not supported in this sandbox (name them)",
+                    );
                 }
                 return abort(
                     UNSUPPORTED_EXIT,

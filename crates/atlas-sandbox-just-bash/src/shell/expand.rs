@@ -146,6 +146,28 @@ fn sequence_pad(s: &str) -> Option<usize> {
     None
 }
 
+/// Whether a character range (`{a..C}`) yields a quoting character: bash's results for those
+/// (a backtick kept, a backslash removed) are not reproduced here.
+fn spans_quoting(items: &[word::BraceExpressionOrText]) -> bool {
+    items.iter().any(|item| match item {
+        word::BraceExpressionOrText::Text(_) => false,
+        word::BraceExpressionOrText::Expr(members) => members.iter().any(|m| match m {
+            word::BraceExpressionMember::CharSequence { start, end, .. } => {
+                let (lo, hi) = if start <= end {
+                    (*start, *end)
+                } else {
+                    (*end, *start)
+                };
+                ['`', '\\', '\'', '"', '$']
+                    .iter()
+                    .any(|c| (lo..=hi).contains(c))
+            }
+            word::BraceExpressionMember::Child(c) => spans_quoting(c),
+            _ => false,
+        }),
+    })
+}
+
 pub(super) fn brace_items(
     items: &[word::BraceExpressionOrText],
     limit: usize,
@@ -358,6 +380,12 @@ impl Shell<'_> {
             return abort(
                 LIMIT_EXIT,
                 "bash: brace expansion: padded sequence wider than 1024 characters",
+            );
+        }
+        if spans_quoting(&parsed) {
+            return abort(
+                UNSUPPORTED_EXIT,
+                "bash: brace expansion: a character range over quoting characters (` \\ ' \" $) is not supported in this sandbox",
             );
         }
         let out = brace_items(&parsed, limit, pad).ok_or_else(|| Flow::Abort {

@@ -124,9 +124,18 @@ impl Shell<'_> {
                         .collect();
                 }
             } else if has_glob(seg) {
-                let Some(re) = pattern_regex(seg, false) else {
+                let Some(mut re) = pattern_regex(seg, false) else {
                     return Ok(Vec::new());
                 };
+                if self.opts.nocaseglob {
+                    match regex::RegexBuilder::new(re.as_str())
+                        .case_insensitive(true)
+                        .build()
+                    {
+                        Ok(r) => re = r,
+                        Err(_) => return Ok(Vec::new()),
+                    }
+                }
                 let explicit_dot = seg.starts_with('.') || seg.starts_with("\\.");
                 for (dir, disp) in &cur {
                     let Ok(entries) = self.fs.read_dir(dir) else {

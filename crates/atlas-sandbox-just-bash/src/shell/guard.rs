@@ -323,6 +323,48 @@ impl Shell<'_> {
     }
 }
 
+impl Shell<'_> {
+    /// bash reads a `-c` script one command at a time, so the lines before a syntax error run
+    /// first (this shell parses the whole script up front). The error then ends the script with
+    /// status 2, or inside `[[ ]]` with the status of the last command, as bash 5.2 does.
+    pub(super) fn run_until_syntax_error(
+        &mut self,
+        script: &str,
+        err: Flow,
+        stdin: &mut Input,
+        io: &mut Io,
+    ) -> R<i32> {
+        let msg = match err {
+            Flow::Abort {
+                code: UNSUPPORTED_EXIT,
+                msg,
+            } if msg.starts_with("bash: syntax error") => msg,
+            other => return Err(other),
+        };
+        let lines: Vec<&str> = script.split_inclusive('\n').collect();
+        // The longest run of whole lines that parses: the commands bash runs before the error.
+        let mut rest = script;
+        for k in (1..lines.len()).rev() {
+            let head = lines[..k].concat();
+            if let Ok(p) = self.parse(&head) {
+                self.run_program(&p, stdin, io)?;
+                rest = &script[head.len()..];
+                break;
+            }
+        }
+        let in_cond = rest
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| l.contains("[["));
+        let code = if in_cond {
+            self.status
+        } else {
+            UNSUPPORTED_EXIT
+        };
+        Err(Flow::Fatal(code, msg))
+    }
+}
+
 /// `for x in ; do` loops over nothing, but the parser gives it no word list, the same as
 /// `for x; do`, which loops over `$@`: tell them apart by the `in` in the source text.
 fn empty_for_lists(script: &str, p: &mut ast::Program) {
@@ -355,6 +397,12 @@ fn empty_for_in_pipeline(script: &str, p: &mut ast::Pipeline) {
 
 fn empty_for_in_compound(script: &str, c: &mut ast::CompoundCommand) {
     use ast::CompoundCommand as C;
+    if let C::Arithmetic(a) = c
+        && let Some(sub) = nested_subshells(script, a)
+    {
+        *c = sub;
+        return;
+    }
     match c {
         C::BraceGroup(b) => empty_for_in_list(script, &mut b.list),
         C::Subshell(s) => empty_for_in_list(script, &mut s.list),
@@ -389,6 +437,34 @@ fn empty_for_in_compound(script: &str, c: &mut ast::CompoundCommand) {
         }
         C::Arithmetic(_) | C::Coprocess(_) => {}
     }
+}
+
+/// `( (cmd) )` and `((cmd) )`: the parser takes any two `(` tokens for arithmetic `((`; bash
+/// does only when both `((` and `))` touch, and otherwise runs a subshell in a subshell.
+fn nested_subshells(script: &str, a: &ast::ArithmeticCommand) -> Option<ast::CompoundCommand> {
+    let (s, e) = (a.loc.start.index, a.loc.end.index);
+    let chars: Vec<char> = script.chars().skip(s).take(e.checked_sub(s)?).collect();
+    if chars.len() < 4 || chars.len() != e - s {
+        return None;
+    }
+    if chars[..2] == ['(', '('] && chars[chars.len() - 2..] == [')', ')'] {
+        return None;
+    }
+    let inner: String = chars[1..chars.len() - 1].iter().collect();
+    let opts = brush_parser::ParserOptions {
+        enable_extended_globbing: false,
+        ..Default::default()
+    };
+    let mut p = brush_parser::Parser::new(std::io::Cursor::new(inner.as_str()), &opts)
+        .parse_program()
+        .ok()?;
+    // Spans inside are the inner text's: fix its own nested forms against it.
+    empty_for_lists(&inner, &mut p);
+    let items = p.complete_commands.into_iter().flat_map(|l| l.0).collect();
+    Some(ast::CompoundCommand::Subshell(ast::SubshellCommand {
+        list: ast::CompoundList(items),
+        loc: a.loc.clone(),
+    }))
 }
 
 /// Whether the source between a `for` and its `do` reads `for NAME in` and then only

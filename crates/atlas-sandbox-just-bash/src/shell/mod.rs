@@ -22,6 +22,7 @@ mod dirstack;
 mod expand;
 mod glob;
 mod guard;
+mod oneshot;
 mod param;
 mod pipeline;
 mod read;
@@ -194,6 +195,12 @@ pub struct Shell<'a> {
     signal_traps: std::collections::BTreeMap<u32, (String, String)>,
     /// `$_`: the last argument of the previous simple command.
     last_arg: String,
+    /// A command was looked up in PATH: bash's `hash` table is no longer empty.
+    hashed: bool,
+    /// The simple command bash would exec in place of the shell (see `oneshot.rs`), by address.
+    oneshot: usize,
+    /// That command is running now.
+    oneshot_now: bool,
     /// Subshell nesting, for the `+` prefix of `set -x` traces.
     trace_depth: usize,
     /// `$0`.
@@ -245,6 +252,9 @@ impl<'a> Shell<'a> {
         }
         vars.insert("PWD".to_owned(), Var::Str(cwd.clone()));
         exported.insert("PWD".to_owned());
+        // bash exports OLDPWD, still unset, from the start: `cd` then puts it in the
+        // environment of the commands that follow.
+        exported.insert("OLDPWD".to_owned());
         vars.insert("IFS".to_owned(), Var::Str(" \t\n".to_owned()));
         vars.insert("OPTIND".to_owned(), Var::Str("1".to_owned()));
         // What scripts check to know they run under bash (the version the corpus recorded).
@@ -297,6 +307,9 @@ impl<'a> Shell<'a> {
             exit_trap: None,
             signal_traps: std::collections::BTreeMap::new(),
             last_arg: String::new(),
+            hashed: false,
+            oneshot: 0,
+            oneshot_now: false,
             trace_depth: 0,
             arg0: "/bin/bash".to_owned(),
             getopts_at: (0, 0),

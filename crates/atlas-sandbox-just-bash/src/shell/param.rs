@@ -236,12 +236,7 @@ impl Shell<'_> {
                     };
                     (Some(vec![v]), false)
                 }
-                "PPID" | "UID" | "EUID" | "LINENO" | "BASH_SUBSHELL" | "BASHPID" | "HOSTTYPE"
-                | "OSTYPE" | "MACHTYPE" | "GROUPS" | "SRANDOM" | "BASH_COMMAND" | "BASH_ARGV0"
-                | "BASH_ARGC" | "BASHOPTS" | "SHELLOPTS" | "DIRSTACK" | "COMP_WORDBREAKS"
-                | "HOSTNAME"
-                    if self.get_var(n).is_none() =>
-                {
+                n if self.special_not_kept(n) => {
                     return abort(
                         UNSUPPORTED_EXIT,
                         format!("bash: ${n}: not supported in this sandbox"),
@@ -250,6 +245,15 @@ impl Shell<'_> {
                 "_" => (Some(vec![self.last_arg.clone()]), false),
                 _ => (self.get_var(n).map(|v| vec![v]), false),
             },
+            Parameter::NamedWithIndex { name, .. }
+            | Parameter::NamedWithAllIndices { name, .. }
+                if self.special_not_kept(name) =>
+            {
+                return abort(
+                    UNSUPPORTED_EXIT,
+                    format!("bash: ${{{name}[...]}}: not supported in this sandbox"),
+                );
+            }
             Parameter::NamedWithIndex { name, index } => {
                 let v = match (self.subscript(name, index)?, self.vars.get(name)) {
                     (Sub::Key(k), Some(Var::Assoc(m))) => m.get(&k).cloned(),
@@ -389,13 +393,17 @@ impl Shell<'_> {
                 prefix,
                 concatenate,
             } => {
+                // bash's own variables are names too, whether or not their values are kept.
                 let mut names: Vec<String> = self
                     .vars
                     .keys()
+                    .map(String::as_str)
+                    .chain(BASH_SETS.iter().copied())
                     .filter(|k| k.starts_with(prefix.as_str()))
-                    .cloned()
+                    .map(str::to_owned)
                     .collect();
                 names.sort();
+                names.dedup();
                 return self.push_keys(names, *concatenate, quoted, acc);
             }
             P::MemberKeys {
@@ -740,7 +748,10 @@ impl Shell<'_> {
                         word::ParameterTransformOp::ToUpperCase => upper(v, utf8),
                         word::ParameterTransformOp::ToLowerCase => lower(v, utf8),
                         word::ParameterTransformOp::CapitalizeInitial => capitalize(v, utf8),
-                        word::ParameterTransformOp::Quoted => shell_quote(v),
+                        // Control characters (and in C non-ASCII ones) take bash's `$'...'`.
+                        word::ParameterTransformOp::Quoted => {
+                            crate::commands::ansi_c_quote(v, utf8).unwrap_or_else(|| shell_quote(v))
+                        }
                         word::ParameterTransformOp::ExpandEscapeSequences => {
                             crate::commands::unescape_ansi(v)
                         }
@@ -835,5 +846,86 @@ impl Shell<'_> {
             self.fits(strs_cost(&vals))?;
             self.push_value(&vals.join(" "), quoted, acc)
         }
+    }
+}
+
+/// The variables every `bash -c` has before the script runs (beyond the environment).
+const BASH_SETS: &[&str] = &[
+    "BASH",
+    "BASHOPTS",
+    "BASHPID",
+    "BASH_ALIASES",
+    "BASH_ARGC",
+    "BASH_ARGV",
+    "BASH_ARGV0",
+    "BASH_CMDS",
+    "BASH_COMMAND",
+    "BASH_EXECUTION_STRING",
+    "BASH_LINENO",
+    "BASH_LOADABLES_PATH",
+    "BASH_SOURCE",
+    "BASH_SUBSHELL",
+    "BASH_VERSINFO",
+    "BASH_VERSION",
+    "COMP_WORDBREAKS",
+    "DIRSTACK",
+    "EPOCHREALTIME",
+    "EPOCHSECONDS",
+    "EUID",
+    "GROUPS",
+    "HISTCMD",
+    "HOSTNAME",
+    "HOSTTYPE",
+    "IFS",
+    "LINENO",
+    "MACHTYPE",
+    "OPTERR",
+    "OPTIND",
+    "OSTYPE",
+    "PIPESTATUS",
+    "PPID",
+    "PS4",
+    "PWD",
+    "RANDOM",
+    "SECONDS",
+    "SHELLOPTS",
+    "SHLVL",
+    "SRANDOM",
+    "UID",
+    "_",
+];
+
+/// Those of bash's variables whose values this shell does not keep: read as empty they would
+/// be wrong answers.
+const NOT_KEPT: &[&str] = &[
+    "PPID",
+    "UID",
+    "EUID",
+    "LINENO",
+    "BASH_SUBSHELL",
+    "BASHPID",
+    "HOSTTYPE",
+    "OSTYPE",
+    "MACHTYPE",
+    "GROUPS",
+    "SRANDOM",
+    "BASH_COMMAND",
+    "BASH_ARGV0",
+    "BASH_ARGC",
+    "BASHOPTS",
+    "SHELLOPTS",
+    "DIRSTACK",
+    "COMP_WORDBREAKS",
+    "HOSTNAME",
+    "HISTCMD",
+    "BASH_EXECUTION_STRING",
+    "BASH_LOADABLES_PATH",
+    "BASH_CMDS",
+    "BASH_ALIASES",
+];
+
+impl Shell<'_> {
+    fn special_not_kept(&self, name: &str) -> bool {
+        NOT_KEPT.contains(&name) && self.get_var(name).is_none()
     }
 }

@@ -59,9 +59,16 @@ impl Shell<'_> {
     /// Runs a whole script; returns the exit status.
     pub fn run_script(&mut self, script: &str, stdin: &mut Input, io: &mut Io) -> i32 {
         super::redirect::LINE_PREFIX.with(|p| p.borrow_mut().take());
-        let result = self
-            .parse(script)
-            .and_then(|p| self.run_program(&p, stdin, io));
+        let result = match self.parse(script) {
+            Ok(p) => {
+                self.oneshot = p
+                    .complete_commands
+                    .last()
+                    .map_or(0, super::oneshot::candidate);
+                self.run_program(&p, stdin, io)
+            }
+            Err(e) => self.run_until_syntax_error(script, e, stdin, io),
+        };
         let mut code = match result {
             Ok(s) => s,
             Err(Flow::Exit(s)) | Err(Flow::Return(s)) => s,
@@ -418,6 +425,19 @@ impl Shell<'_> {
         stdin: &mut Input,
         io: &mut Io,
     ) -> R<i32> {
+        let now = self.is_oneshot(s);
+        let was = std::mem::replace(&mut self.oneshot_now, now);
+        let r = self.run_simple_inner(s, stdin, io);
+        self.oneshot_now = was;
+        r
+    }
+
+    fn run_simple_inner(
+        &mut self,
+        s: &ast::SimpleCommand,
+        stdin: &mut Input,
+        io: &mut Io,
+    ) -> R<i32> {
         self.count_command()?;
         // Lines are known for the script's own commands, not for re-parsed text (`$(...)`,
         // `eval`), whose messages keep the line of the command that ran them.
@@ -583,6 +603,7 @@ impl Shell<'_> {
             None => name,
         };
         if let Some(cmd) = crate::commands::lookup(base) {
+            self.hashed |= base == name;
             let mark = io.err_mark();
             let mut ctx = crate::commands::Ctx {
                 sh: self,
@@ -655,6 +676,14 @@ impl Shell<'_> {
 
     /// Runs a script text in this shell (for `eval`, `source`, `bash -c`).
     pub fn run_nested(&mut self, script: &str, stdin: &mut Input, io: &mut Io) -> R<i32> {
+        // What `eval`/`source` run is never exec'd in place of the shell.
+        let was = std::mem::replace(&mut self.oneshot_now, false);
+        let r = self.run_nested_inner(script, stdin, io);
+        self.oneshot_now = was;
+        r
+    }
+
+    fn run_nested_inner(&mut self, script: &str, stdin: &mut Input, io: &mut Io) -> R<i32> {
         if self.subst_depth >= self.limits.max_substitution_depth {
             return abort(
                 LIMIT_EXIT,
@@ -752,10 +781,18 @@ impl Shell<'_> {
         let mut io = Io::metered(self.limits.max_output_bytes, &self.meter);
         let mut input = Input::default();
         self.trace_depth += 1;
+        let was = self.oneshot;
         let r = self.subshell(&mut io, |sh, io| {
-            sh.parse(script)
-                .and_then(|p| sh.run_program(&p, &mut input, io))
+            sh.parse(script).and_then(|p| {
+                // The substitution execs its own last simple command.
+                sh.oneshot = p
+                    .complete_commands
+                    .last()
+                    .map_or(0, super::oneshot::candidate);
+                sh.run_program(&p, &mut input, io)
+            })
         });
+        self.oneshot = was;
         self.trace_depth -= 1;
         self.subst_depth -= 1;
         let st = match r {

@@ -214,7 +214,7 @@ impl Shell<'_> {
             }
         }
         for n in names.iter().chain(array.iter()) {
-            if !super::declare::valid_name(n) {
+            if !valid_lvalue(n) {
                 io.errln(&format!("bash: read: `{n}': not a valid identifier"));
                 return Ok(1);
             }
@@ -454,5 +454,15 @@ impl Shell<'_> {
         }
         self.set_var(name, result)?;
         Ok(0)
+    }
+}
+
+/// A name `read` can assign: a variable, or one element of an array (`a[1]`).
+fn valid_lvalue(n: &str) -> bool {
+    match n.split_once('[') {
+        Some((base, rest)) => {
+            super::declare::valid_name(base) && rest.len() > 1 && rest.ends_with(']')
+        }
+        None => super::declare::valid_name(n),
     }
 }

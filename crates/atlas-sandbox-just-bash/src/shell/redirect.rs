@@ -846,7 +846,9 @@ impl Shell<'_> {
         self.subst_depth += 1;
         let mut io = Io::metered(self.limits.max_output_bytes, &self.meter);
         let mut input = Input::default();
+        let was = std::mem::replace(&mut self.oneshot, super::oneshot::candidate(&sub.list));
         let r = self.subshell(&mut io, |sh, io| sh.run_list(&sub.list, &mut input, io));
+        self.oneshot = was;
         self.subst_depth -= 1;
         match r {
             Ok(_) | Err(Flow::Exit(_) | Flow::Return(_) | Flow::Break(_) | Flow::Continue(_)) => {}

@@ -21,6 +21,14 @@ impl Shell<'_> {
     /// Sets a scalar variable (refused for a readonly one: that ends the shell, as in bash).
     pub fn set_var(&mut self, name: &str, value: String) -> R<()> {
         self.check_len(&value)?;
+        // `read a[1]`, `printf -v 'm[k]'`: a name with a subscript is that element.
+        if let Some((base, rest)) = name.split_once('[')
+            && let Some(idx) = rest.strip_suffix(']')
+            && !base.is_empty()
+        {
+            let sub = self.subscript(base, idx)?;
+            return self.set_element(base, sub, idx, value, false);
+        }
         self.check_writable(name)?;
         if name == "PWD" {
             self.cwd = vfs::resolve("/", &value);
@@ -318,6 +326,19 @@ impl Shell<'_> {
     }
 
     /// The exported variables, sorted, as `env` prints them.
+    /// The environment in the order bash passes it to a command: its variable table's bucket
+    /// order (`hash & 1023`, bash 5.2's 1024 buckets), which `env` and `printenv` print as is.
+    pub fn env_pairs_bash_order(&self) -> Vec<(String, String)> {
+        let mut v = self.env_pairs();
+        v.sort_by_key(|(k, _)| super::arrays::bash_hash(k) & 1023);
+        for (k, val) in &mut v {
+            if k == "SHLVL" {
+                *val = self.exported_shlvl(std::mem::take(val));
+            }
+        }
+        v
+    }
+
     pub fn env_pairs(&self) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = self
             .exported

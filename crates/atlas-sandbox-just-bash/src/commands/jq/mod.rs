@@ -5,6 +5,7 @@ mod funs;
 mod syntax16;
 mod text;
 mod value;
+mod yaml_load;
 
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Compiler, Ctx as JCtx, Vars, data};
@@ -505,12 +506,16 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                     ));
                     return Ok(UNSUPPORTED_JQ);
                 }
-                match yaml_rust2::YamlLoader::load_from_str(&text) {
+                match yaml_load::load(&text) {
                     Ok(docs) => inputs.extend(docs.iter().map(|d| (yaml_to_val(d), 0))),
-                    Err(e) => {
+                    Err(yaml_load::LoadError::Scan(e)) => {
                         ctx.io.errln(&format!(
                             "yq: Error running jq: ScannerError: {e} in {name}"
                         ));
+                        return Ok(1);
+                    }
+                    Err(yaml_load::LoadError::Python(e)) => {
+                        ctx.io.errln(&format!("yq: Error running jq: {e}."));
                         return Ok(1);
                     }
                 }
