@@ -102,6 +102,19 @@ pub fn start(nsjail: &Path, shell: Shell, command: &str) -> std::io::Result<()> 
     Ok(())
 }
 
+/// Starts nsjail for `command` when `config` (the backend's table as written, before the host
+/// has checked it) is one whose sandboxes can take it: the read-only layer, so no namespace to
+/// join. Returns whether one was started; a config this does not apply to starts nothing.
+pub fn start_for(config: &crate::NsjailConfig, command: &str) -> bool {
+    if config.layer != crate::LayerMode::ReadOnly {
+        return false;
+    }
+    let Ok(nsjail) = crate::locate::find_nsjail_here(config.nsjail_path.as_deref()) else {
+        return false;
+    };
+    start(&nsjail, config.shell, command).is_ok()
+}
+
 /// The prestarted nsjail, if it was started for exactly this binary, shell and command. One
 /// that was not is killed.
 pub(crate) fn take(nsjail: &Path, shell: Shell, command: &str) -> Option<Prestarted> {

@@ -673,37 +673,31 @@ impl Drop for DiscardPrestarted {
 }
 
 /// Starts nsjail for `command` before the configuration is checked, when a look at the
-/// arguments, environment and config file says it will run there with the read-only layer
-/// (see `atlas_sandbox_nsjail::prestart`). A wrong guess costs a killed nsjail that never
-/// built a jail.
+/// arguments, environment and config file says it will run there (see
+/// `atlas_sandbox_nsjail::prestart`). The table is read as the backend's own config type, so a
+/// table the backend would refuse starts nothing. A wrong guess costs a killed nsjail that
+/// never built a jail.
 #[cfg(feature = "nsjail")]
 fn prestart_nsjail(
     opts: &LoadOptions,
     backend: Option<&str>,
     command: &str,
 ) -> Option<DiscardPrestarted> {
-    let peek = atlas_sandbox::config::peek(opts, backend)?;
-    let t = &peek.table;
-    let str_of = |k: &str| t.get(k).map(|v| v.as_str());
+    let mut peek = atlas_sandbox::config::peek(opts, backend)?;
     if peek.backend != "nsjail"
-        || str_of("layer") != Some(Some("read-only"))
-        || t.get("enabled").is_some_and(|v| v.as_bool() != Some(true))
+        || peek
+            .table
+            .get("enabled")
+            .is_some_and(|v| v.as_bool() != Some(true))
     {
         return None;
     }
-    let shell = match str_of("shell") {
-        None | Some(Some("bash")) => atlas_sandbox_sdk::Shell::Bash,
-        Some(Some("sh")) => atlas_sandbox_sdk::Shell::Sh,
-        _ => return None,
-    };
-    let path = match str_of("nsjail_path") {
-        None => None,
-        Some(Some(p)) => Some(PathBuf::from(p)),
-        Some(None) => return None,
-    };
-    let nsjail = atlas_sandbox_nsjail::locate::find_nsjail_here(path.as_deref()).ok()?;
-    atlas_sandbox_nsjail::prestart::start(&nsjail, shell, command).ok()?;
-    Some(DiscardPrestarted)
+    for key in atlas_sandbox::config::HOST_PLUGIN_KEYS {
+        peek.table.remove(*key);
+    }
+    let config: atlas_sandbox_nsjail::NsjailConfig =
+        toml::Value::Table(peek.table).try_into().ok()?;
+    atlas_sandbox_nsjail::prestart::start_for(&config, command).then_some(DiscardPrestarted)
 }
 
 async fn exec_cmd(

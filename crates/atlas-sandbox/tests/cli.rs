@@ -326,7 +326,8 @@ fn exec_on_a_pinned_read_only_nsjail_starts_it_early_and_never_leaves_it_behind(
 
     // Invalid after all: refused, and the early nsjail is gone.
     std::fs::remove_file(&log).unwrap();
-    config("bogus = 1\n");
+    // Invalid elsewhere than the nsjail table, which is what the early start reads.
+    config("\n[server]\nbogus = 1\n");
     let out = run(dir.path(), &["exec", "echo early-marker-1"], &[]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(text(&out.stderr).contains("bogus"), "{out:?}");
@@ -340,6 +341,13 @@ fn exec_on_a_pinned_read_only_nsjail_starts_it_early_and_never_leaves_it_behind(
         "{:?}",
         processes_with("early-marker-1")
     );
+
+    // A table the backend itself would refuse is not acted on at all.
+    std::fs::remove_file(&log).ok();
+    config("bogus = 1\n");
+    let out = run(dir.path(), &["exec", "echo early-marker-3"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(runs(), "", "nsjail started for a table it refuses");
 
     // Another backend pinned on the command line: the file's guess is not acted on.
     std::fs::remove_file(&log).ok();
