@@ -5,18 +5,25 @@
 //! a run whose config arrives through a pipe takes about 40% of a whole run once the config is
 //! written. The one-shot CLI (`atlas-sandbox exec`) spends a comparable time before it knows the
 //! jail (parsing, validating the configuration, planning the jail), so when a cheap look at the
-//! arguments, environment and config file says the command will run on nsjail with the
-//! read-only layer, it starts nsjail first ([`start`]): `--config /dev/fd/3 --log_fd 4 --
-//! <shell> -c <command>`, reading its config from a pipe the host holds. Nothing runs until
-//! the config is written, and the config is the one the sandbox generates after every check
-//! (only its `cwd` and `time_limit` lines set per command, as the argv of a normal run does).
+//! arguments, environment and config file says the command will run on nsjail, it starts nsjail
+//! first ([`start_for`]): `--config /dev/fd/3 --log_fd 4 -- <shell> -c <command>`, reading its
+//! config from a pipe the host holds. Nothing runs until the config is written, and the config
+//! is the one the sandbox generates after every check (only its `cwd` and `time_limit` lines set
+//! per command, as the argv of a normal run does).
 //!
-//! The sandbox's first command takes it ([`take`]) only when the binary, the shell and the
-//! command are the ones it was started with and the sandbox has no namespace to join (the
-//! overlay's holder must exist before nsjail starts). Anything else, or a one-shot command that
-//! ends another way (invalid configuration, another backend, an error), drops it: it is
-//! killed while still blocked on its config, before any jail exists ([`discard`]). Its log goes
-//! to a memfd instead of a file in the sandbox's directory, which does not exist yet.
+//! With the overlay layer, nsjail must start inside the sandbox's namespace, which its holder
+//! builds (`state.rs`). So the state is built first, in a directory of its own, from the inputs
+//! `create` would use for the guessed layer; `create` adopts it ([`adopt_state`]) only when its
+//! own inputs are the same (layer, sizes, owner, mode and times of the layer's top directory,
+//! user mapping), and builds its own otherwise.
+//!
+//! The sandbox's first command takes the waiting nsjail ([`take`]) only when the binary, the
+//! shell and the command are the ones it was started with and it was started in the sandbox's
+//! own namespaces (none with the read-only layer; the adopted ones with the overlay). Anything
+//! else, or a one-shot command that ends another way (invalid configuration, another backend, an
+//! error), drops it: it is killed while still blocked on its config, before any jail exists
+//! ([`discard`]), and a state nobody adopted goes with it. Its log goes to a memfd instead of a
+//! file in the sandbox's directory.
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -25,6 +32,8 @@ use std::sync::{Arc, Mutex};
 
 use atlas_sandbox_sdk::Shell;
 use atlas_sandbox_sdk::process::{ProcessSpec, StartedProcess};
+
+use crate::state::{SessionState, StateInputs};
 
 /// The descriptor nsjail reads its config from.
 const CONFIG_FD: &str = "/dev/fd/3";
@@ -44,6 +53,18 @@ pub(crate) struct Prestarted {
     nsjail: PathBuf,
     shell: Shell,
     command: String,
+    /// The namespaces it was started in (none with the read-only layer).
+    namespaces: Vec<Arc<OwnedFd>>,
+    /// With the overlay: the state those namespaces hold, until a sandbox adopts it.
+    state: Option<Held>,
+}
+
+/// A sandbox's state built ahead: its directory, its holder, and what it was built from.
+#[derive(Debug)]
+struct Held {
+    dir: tempfile::TempDir,
+    state: SessionState,
+    inputs: StateInputs,
 }
 
 impl Prestarted {
@@ -77,17 +98,24 @@ fn args(shell: Shell, command: &str) -> Vec<String> {
     ]
 }
 
-/// Starts `nsjail` for `command` under `shell`, waiting for its config (see the module docs).
-/// Replaces (and kills) one started before.
-pub fn start(nsjail: &Path, shell: Shell, command: &str) -> std::io::Result<()> {
+/// Starts `nsjail` for `command` under `shell`, waiting for its config (see the module docs),
+/// inside `held`'s namespaces when there is one. Replaces (and kills) one started before.
+fn start_in(nsjail: &Path, shell: Shell, command: &str, held: Option<Held>) -> std::io::Result<()> {
     let (read, write) = std::io::pipe()?;
     let log = rustix::fs::memfd_create("atlas-nsjail-log", rustix::fs::MemfdFlags::CLOEXEC)?;
     let log = Arc::new(log);
-    let spec = ProcessSpec::new(nsjail)
+    let namespaces = held
+        .as_ref()
+        .map(|h| h.state.namespaces().to_vec())
+        .unwrap_or_default();
+    let mut spec = ProcessSpec::new(nsjail)
         .args(args(shell, command))
         .cwd("/")
         .pass_fd(Arc::new(read.into()))
         .pass_fd(log.clone());
+    for ns in &namespaces {
+        spec = spec.namespace(ns.clone());
+    }
     let process = atlas_sandbox_sdk::process::start(&spec)?;
     let previous = slot().replace(Prestarted {
         process,
@@ -97,29 +125,97 @@ pub fn start(nsjail: &Path, shell: Shell, command: &str) -> std::io::Result<()> 
         nsjail: nsjail.to_path_buf(),
         shell,
         command: command.to_owned(),
+        namespaces,
+        state: held,
     });
     drop(previous);
     Ok(())
 }
 
+/// Starts `nsjail` for `command` under `shell` with the read-only layer (no namespace to join),
+/// waiting for its config. Replaces (and kills) one started before.
+pub fn start(nsjail: &Path, shell: Shell, command: &str) -> std::io::Result<()> {
+    start_in(nsjail, shell, command, None)
+}
+
 /// Starts nsjail for `command` when `config` (the backend's table as written, before the host
-/// has checked it) is one whose sandboxes can take it: the read-only layer, so no namespace to
-/// join. Returns whether one was started; a config this does not apply to starts nothing.
-pub fn start_for(config: &crate::NsjailConfig, command: &str) -> bool {
-    if config.layer != crate::LayerMode::ReadOnly {
-        return false;
-    }
+/// has checked it) is one whose sandboxes can take it, for the layer at `root` (the host's
+/// guess; a wrong one is never adopted). With the read-only layer there is nothing to join;
+/// with the overlay, the sandbox's state (its directory, holder and namespace) is built first
+/// and nsjail started inside it, and the sandbox `create` makes for the same layer and inputs
+/// adopts both. Returns whether one was started; a config this does not apply to starts nothing.
+pub fn start_for(config: &crate::NsjailConfig, command: &str, root: Option<&Path>) -> bool {
     let Ok(nsjail) = crate::locate::find_nsjail_here(config.nsjail_path.as_deref()) else {
         return false;
     };
-    start(&nsjail, config.shell, command).is_ok()
+    match config.layer {
+        crate::LayerMode::ReadOnly => start(&nsjail, config.shell, command).is_ok(),
+        crate::LayerMode::Overlay => {
+            let Some(held) = root.and_then(|r| build_state(config, r)) else {
+                return false;
+            };
+            start_in(&nsjail, config.shell, command, Some(held)).is_ok()
+        }
+    }
 }
 
-/// The prestarted nsjail, if it was started for exactly this binary, shell and command. One
-/// that was not is killed.
-pub(crate) fn take(nsjail: &Path, shell: Shell, command: &str) -> Option<Prestarted> {
+/// The state a sandbox over `root` would build under `config`, built now in a directory of
+/// its own (see `NsjailSandbox::create`, which decides the same inputs the same way).
+fn build_state(config: &crate::NsjailConfig, root: &Path) -> Option<Held> {
+    let lower = std::fs::canonicalize(root).ok().filter(|p| p.is_dir())?;
+    let (euid, egid) = (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    );
+    let (uid, gid) = if euid == 0 {
+        (config.jail_uid, config.jail_gid)
+    } else {
+        (euid, egid)
+    };
+    let enter = crate::access::jail_can_enter(&lower, uid, gid, euid == 0);
+    let inputs = StateInputs::new(
+        config,
+        &lower,
+        (euid, egid),
+        enter == crate::access::Access::Yes,
+    );
+    let dir = crate::sandbox::work_dir().ok()?;
+    let state = SessionState::start(&inputs.spec(dir.path())).ok()?;
+    Some(Held { dir, state, inputs })
+}
+
+/// The state built ahead for a sandbox with exactly these `inputs`, run by `nsjail`: its
+/// directory and holder, handed over to the sandbox (the waiting nsjail stays, to be taken by
+/// its first command). `None` when there is none or it was built from other inputs.
+pub(crate) fn adopt_state(
+    nsjail: &Path,
+    inputs: &StateInputs,
+) -> Option<(tempfile::TempDir, SessionState)> {
+    let mut slot = slot();
+    let p = slot.as_mut()?;
+    if p.nsjail != nsjail || p.state.as_ref().is_none_or(|h| &h.inputs != inputs) {
+        return None;
+    }
+    let held = p.state.take()?;
+    Some((held.dir, held.state))
+}
+
+/// The prestarted nsjail, if it was started for exactly this binary, shell and command, in
+/// exactly these namespaces (the ones of the sandbox asking, which adopted its state). One that
+/// was not is killed.
+pub(crate) fn take(
+    nsjail: &Path,
+    shell: Shell,
+    command: &str,
+    namespaces: &[Arc<OwnedFd>],
+) -> Option<Prestarted> {
     let p = slot().take()?;
-    (p.nsjail == nsjail && p.shell == shell && p.command == command).then_some(p)
+    let same_ns = p.namespaces.len() == namespaces.len()
+        && p.namespaces
+            .iter()
+            .zip(namespaces)
+            .all(|(a, b)| Arc::ptr_eq(a, b));
+    (p.nsjail == nsjail && p.shell == shell && p.command == command && same_ns).then_some(p)
 }
 
 /// Kills a prestarted nsjail nobody took. It never ran a command: it was waiting for its config.

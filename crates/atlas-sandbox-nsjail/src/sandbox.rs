@@ -19,7 +19,7 @@ use crate::error::NsjailError;
 use crate::jail::{SEMANTIC_MOUNT, exec_args};
 use crate::log::{JailOutcome, parse};
 use crate::plugin::{EXPLORE_POLICY, NsjailPlugin};
-use crate::state::{SessionState, StateSpec};
+use crate::state::{SessionState, StateInputs};
 
 /// The file names inside the sandbox directory.
 const CONFIG_FILE: &str = "jail.cfg";
@@ -86,10 +86,37 @@ impl NsjailSandbox {
             detail: e.to_string(),
         })?;
         let host = plugin.host_facts()?;
-        let dir = work_dir().map_err(|source| NsjailError::Workdir {
-            path: std::env::temp_dir(),
-            source,
-        })?;
+        let (uid, gid) = if host.euid == 0 {
+            (plugin.config().jail_uid, plugin.config().jail_gid)
+        } else {
+            (host.euid, host.egid)
+        };
+        let enter = access::jail_can_enter(&root, uid, gid, host.euid == 0);
+        let inputs = match plugin.config().layer {
+            LayerMode::ReadOnly => None,
+            LayerMode::Overlay => Some(StateInputs::new(
+                plugin.config(),
+                &root,
+                (host.euid, host.egid),
+                enter == access::Access::Yes,
+            )),
+        };
+        // A one-shot command may have had this very state built while the host was still
+        // reading its configuration (`prestart`): same inputs, same state, so it is taken over
+        // instead of built twice.
+        let adopted = inputs
+            .as_ref()
+            .and_then(|i| crate::prestart::adopt_state(&nsjail, i));
+        let (dir, adopted) = match adopted {
+            Some((dir, state)) => (dir, Some(state)),
+            None => (
+                work_dir().map_err(|source| NsjailError::Workdir {
+                    path: std::env::temp_dir(),
+                    source,
+                })?,
+                None,
+            ),
+        };
         let dir_path = dir.path().to_path_buf();
         let policy = match plugin.config().seccomp_choice()? {
             Seccomp::Builtin => {
@@ -100,33 +127,13 @@ impl NsjailSandbox {
             Seccomp::File(p) => Some(p),
             Seccomp::Off => None,
         };
-        let (uid, gid) = if host.euid == 0 {
-            (plugin.config().jail_uid, plugin.config().jail_gid)
-        } else {
-            (host.euid, host.egid)
-        };
-        let enter = access::jail_can_enter(&root, uid, gid, host.euid == 0);
-        let state = match plugin.config().layer {
-            LayerMode::ReadOnly => None,
-            LayerMode::Overlay => {
-                use std::os::unix::fs::MetadataExt;
-                let c = plugin.config();
-                let top = std::fs::metadata(&root).ok();
-                let spec = StateSpec {
-                    dir: &dir_path,
-                    lower: &root,
-                    size_bytes: c.tmpfs_size_mb.saturating_mul(1024 * 1024),
-                    inodes: c.tmpfs_max_inodes,
-                    top_mode: top.as_ref().map_or(0o755, |m| m.mode()),
-                    top_times: top.as_ref().map_or([(0, 0); 2], |m| {
-                        [(m.atime(), m.atime_nsec()), (m.mtime(), m.mtime_nsec())]
-                    }),
-                    top_owner: (host.euid == 0 && enter == access::Access::Yes)
-                        .then_some((c.jail_uid, c.jail_gid)),
-                    map_root_to: (host.euid != 0).then_some((host.euid, host.egid)),
-                };
-                Some(SessionState::start(&spec).map_err(|e| NsjailError::State(e.to_string()))?)
-            }
+        let state = match (adopted, &inputs) {
+            (Some(state), _) => Some(state),
+            (None, None) => None,
+            (None, Some(inputs)) => Some(
+                SessionState::start(&inputs.spec(&dir_path))
+                    .map_err(|e| NsjailError::State(e.to_string()))?,
+            ),
         };
         let paths = state.as_ref().map(|s| crate::jail::StatePaths {
             layer: s.layer(),
@@ -230,8 +237,8 @@ impl NsjailSandbox {
             }
         }
         let timeout = request.timeout.min(limit);
-        if self.namespaces.is_empty()
-            && let Some(p) = crate::prestart::take(&self.nsjail, self.shell, &request.command)
+        if let Some(p) =
+            crate::prestart::take(&self.nsjail, self.shell, &request.command, &self.namespaces)
         {
             return self
                 .run_prestarted(p, &rel, timeout, request.max_output_bytes)
@@ -398,7 +405,7 @@ fn read_log(path: &std::path::Path) -> Vec<u8> {
 /// `/dev/shm` when there is one, else the temp dir. Only nsjail (root) reads these files, and on
 /// a disk-backed `/tmp` creating and removing them (ext4 inode and journal work) cost a one-shot
 /// command about as much as the rest of the host's own work.
-fn work_dir() -> std::io::Result<tempfile::TempDir> {
+pub(crate) fn work_dir() -> std::io::Result<tempfile::TempDir> {
     let builder = {
         let mut b = tempfile::Builder::new();
         b.prefix("atlas-nsjail-");

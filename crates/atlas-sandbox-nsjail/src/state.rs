@@ -55,6 +55,59 @@ pub(crate) struct StateSpec<'a> {
     pub(crate) map_root_to: Option<(u32, u32)>,
 }
 
+/// Everything a holder is built from except where it lives: the same inputs build the same
+/// state, which is how a sandbox knows it may adopt one built ahead for it (`prestart`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StateInputs {
+    /// The host's layer (canonical).
+    pub(crate) lower: PathBuf,
+    pub(crate) size_bytes: u64,
+    pub(crate) inodes: u64,
+    pub(crate) top_mode: u32,
+    pub(crate) top_times: [(i64, i64); 2],
+    pub(crate) top_owner: Option<(u32, u32)>,
+    pub(crate) map_root_to: Option<(u32, u32)>,
+}
+
+impl StateInputs {
+    /// The inputs for `lower` under `config`, for a host running as `euid`/`egid`; `enter` is
+    /// whether the jail user may enter the layer (see [`StateSpec::top_owner`]).
+    pub(crate) fn new(
+        config: &crate::NsjailConfig,
+        lower: &Path,
+        (euid, egid): (u32, u32),
+        enter: bool,
+    ) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let top = std::fs::metadata(lower).ok();
+        StateInputs {
+            lower: lower.to_path_buf(),
+            size_bytes: config.tmpfs_size_mb.saturating_mul(1024 * 1024),
+            inodes: config.tmpfs_max_inodes,
+            top_mode: top.as_ref().map_or(0o755, |m| m.mode()),
+            top_times: top.as_ref().map_or([(0, 0); 2], |m| {
+                [(m.atime(), m.atime_nsec()), (m.mtime(), m.mtime_nsec())]
+            }),
+            top_owner: (euid == 0 && enter).then_some((config.jail_uid, config.jail_gid)),
+            map_root_to: (euid != 0).then_some((euid, egid)),
+        }
+    }
+
+    /// The spec that builds this state in the sandbox directory `dir`.
+    pub(crate) fn spec<'a>(&'a self, dir: &'a Path) -> StateSpec<'a> {
+        StateSpec {
+            dir,
+            lower: &self.lower,
+            size_bytes: self.size_bytes,
+            inodes: self.inodes,
+            top_mode: self.top_mode,
+            top_times: self.top_times,
+            top_owner: self.top_owner,
+            map_root_to: self.map_root_to,
+        }
+    }
+}
+
 /// A running holder. Dropping it ends it (and its namespace).
 pub(crate) struct SessionState {
     pidfd: Option<OwnedFd>,

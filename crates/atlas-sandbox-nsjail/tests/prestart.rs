@@ -82,7 +82,7 @@ async fn a_prestarted_nsjail_runs_only_its_command_and_never_outlives_the_exec()
     prestart::discard();
     assert!(eventually(Duration::from_secs(5), no_children).await);
 
-    // An overlay sandbox (namespaces to join) never takes it.
+    // An overlay sandbox (namespaces to join) never takes one started outside them.
     let overlay = Fixture::new("prestart", NsjailConfig::default())
         .await
         .expect("nsjail was found above");
@@ -96,8 +96,87 @@ async fn a_prestarted_nsjail_runs_only_its_command_and_never_outlives_the_exec()
         .run("echo x > /semantic/new; cat /semantic/new")
         .await;
     assert_eq!(out.stdout_str(), "x\n", "{out:?}");
-    assert!(prestart::waiting(), "the overlay sandbox ran its own jail");
-    prestart::discard();
+    assert!(
+        !prestart::waiting(),
+        "started in no namespace, it was killed; the overlay sandbox ran its own jail"
+    );
     overlay.sandbox.close().await.unwrap();
     assert!(eventually(Duration::from_secs(5), no_children).await);
+
+    // With the overlay, the state is built ahead for the guessed layer and the sandbox over
+    // that layer adopts it: one holder, the waiting nsjail runs the first command, and what it
+    // writes is kept for the next, as in a sandbox that built its own state.
+    let no_holders = || children_named("cat").is_empty();
+    assert!(eventually(Duration::from_secs(5), no_holders).await);
+    let cmd = "echo kept > /semantic/new; cat /semantic/new; ls /dev/fd/";
+    let layer = common::Layer::new();
+    assert!(prestart::start_for(
+        &NsjailConfig::default(),
+        cmd,
+        Some(&layer.root)
+    ));
+    assert_eq!(children_named("cat").len(), 1, "the state's holder");
+    let plugin = common::plugin_or_skip("prestart", NsjailConfig::default()).unwrap();
+    let adopted = common::Fixture::with_layer(plugin, layer).await.unwrap();
+    assert_eq!(children_named("cat").len(), 1, "adopted, not built twice");
+    assert!(prestart::waiting(), "create leaves the nsjail to the exec");
+    let out = adopted.run(cmd).await;
+    assert!(!prestart::waiting(), "the exec took it");
+    assert!(out.stdout_str().starts_with("kept\n0\n1\n2\n"), "{out:?}");
+    assert_eq!(
+        adopted.run(cmd).await.stdout_str(),
+        out.stdout_str(),
+        "as a normal run"
+    );
+    assert_eq!(
+        adopted.run("cat /semantic/new").await.stdout_str(),
+        "kept\n"
+    );
+    assert!(
+        !adopted.layer.root.join("new").exists(),
+        "the host's layer is untouched"
+    );
+    adopted.sandbox.close().await.unwrap();
+    assert!(eventually(Duration::from_secs(5), no_holders).await);
+    assert!(eventually(Duration::from_secs(5), no_children).await);
+
+    // Built for another layer: not adopted; the sandbox builds its own, the waiting nsjail and
+    // its holder are killed at the first exec, and nothing stays.
+    let guessed = common::Layer::new();
+    assert!(prestart::start_for(
+        &NsjailConfig::default(),
+        "cat catalog.yml",
+        Some(&guessed.root)
+    ));
+    let other = common::Fixture::new("prestart", NsjailConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(children_named("cat").len(), 2, "its own holder");
+    let out = other.run("cat catalog.yml").await;
+    assert!(out.stdout_str().starts_with("name: shop\n"), "{out:?}");
+    assert!(!prestart::waiting());
+    assert!(eventually(Duration::from_secs(5), || children_named("cat").len() == 1).await);
+    other.sandbox.close().await.unwrap();
+    assert!(eventually(Duration::from_secs(5), no_holders).await);
+    assert!(eventually(Duration::from_secs(5), no_children).await);
+}
+
+/// This process's live children called `comm` (the state's holder is a `cat`).
+fn children_named(comm: &str) -> Vec<u32> {
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("list /proc").flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let mut rest = stat[close + 1..].split_whitespace();
+        let (state, ppid) = (rest.next(), rest.next());
+        if &stat[open + 1..close] == comm && ppid == Some(me.as_str()) && state != Some("Z") {
+            out.push(entry.file_name().to_string_lossy().parse().unwrap_or(0));
+        }
+    }
+    out
 }

@@ -760,6 +760,10 @@ pub struct Peek {
     pub backend: String,
     /// `[plugins.<backend>]` from the file (empty when it has none).
     pub table: toml::Table,
+    /// The semantic root `load` would pick, as the same rules read the same sources
+    /// (`ATLAS_SANDBOX__SEMANTIC_ROOT`, `[sandbox] semantic_root` relative to the file,
+    /// `./semantic`, the example layer); not canonicalized.
+    pub semantic_root: PathBuf,
 }
 
 /// See [`Peek`]. `cli_backend` is `--backend`.
@@ -795,7 +799,29 @@ pub fn peek(opts: &LoadOptions, cli_backend: Option<&str>) -> Option<Peek> {
         Some(_) => return None,
         None => toml::Table::new(),
     };
-    Some(Peek { backend, table })
+    let env_root = opts
+        .env
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("ATLAS_SANDBOX__SEMANTIC_ROOT"))
+        .map(|(_, v)| opts.cwd.join(v.trim()));
+    let file_root = || {
+        let p = doc.get("sandbox")?.get("semantic_root")?.as_str()?;
+        let base = file.as_deref()?.parent()?;
+        Some(base.join(p))
+    };
+    let semantic_root = env_root.or_else(file_root).unwrap_or_else(|| {
+        let local = opts.cwd.join("semantic");
+        if local.is_dir() {
+            local
+        } else {
+            validate::normalize_path(&opts.example_root)
+        }
+    });
+    Some(Peek {
+        backend,
+        table,
+        semantic_root,
+    })
 }
 
 fn pick_file(opts: &LoadOptions) -> Result<Option<PathBuf>, ConfigErrors> {

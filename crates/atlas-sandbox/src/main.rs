@@ -7,7 +7,7 @@
 //! or any kill failed.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -682,6 +682,7 @@ fn prestart_nsjail(
     opts: &LoadOptions,
     backend: Option<&str>,
     command: &str,
+    root: Option<&Path>,
 ) -> Option<DiscardPrestarted> {
     let mut peek = atlas_sandbox::config::peek(opts, backend)?;
     if peek.backend != "nsjail"
@@ -697,7 +698,9 @@ fn prestart_nsjail(
     }
     let config: atlas_sandbox_nsjail::NsjailConfig =
         toml::Value::Table(peek.table).try_into().ok()?;
-    atlas_sandbox_nsjail::prestart::start_for(&config, command).then_some(DiscardPrestarted)
+    let root = root.unwrap_or(&peek.semantic_root);
+    atlas_sandbox_nsjail::prestart::start_for(&config, command, Some(root))
+        .then_some(DiscardPrestarted)
 }
 
 async fn exec_cmd(
@@ -712,7 +715,7 @@ async fn exec_cmd(
     let mut opts = LoadOptions::from_process(config_file);
     opts.only_backend.clone_from(&backend);
     #[cfg(feature = "nsjail")]
-    let _prestarted = prestart_nsjail(&opts, backend.as_deref(), &command);
+    let _prestarted = prestart_nsjail(&opts, backend.as_deref(), &command, root.as_deref());
     let mut config = match atlas_sandbox::load(&opts) {
         Ok(c) => c,
         Err(e) => {

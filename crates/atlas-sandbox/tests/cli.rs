@@ -360,4 +360,36 @@ fn exec_on_a_pinned_read_only_nsjail_starts_it_early_and_never_leaves_it_behind(
     assert_eq!(text(&out.stdout), "early-marker-2\n", "{out:?}");
     assert_eq!(runs(), "", "nsjail ran for a just-bash command");
     assert!(gone("early-marker-2"));
+
+    // The overlay (the default layer): the sandbox's state is built ahead with nsjail inside
+    // it, and the sandbox adopts both. Writes succeed in the sandbox and never reach the host.
+    std::fs::remove_file(&log).ok();
+    std::fs::write(
+        dir.path().join("atlas.toml"),
+        format!(
+            "[sandbox]\nbackend = \"nsjail\"\nsemantic_root = {:?}\n\n[plugins.nsjail]\n\
+             nsjail_path = {:?}\n",
+            root.display().to_string(),
+            wrapper.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "exec",
+            "echo early-marker-4 > new; cat new; cat catalog.yml",
+        ],
+        &[],
+    );
+    assert_eq!(text(&out.stdout), "early-marker-4\nname: shop\n", "{out:?}");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let r = runs();
+    assert_eq!(r.lines().count(), 1, "one nsjail: {r}");
+    assert!(
+        r.contains("--config /dev/fd/3"),
+        "it was the early one: {r}"
+    );
+    assert!(!root.join("new").exists(), "the host's layer is untouched");
+    assert!(gone("early-marker-4"));
 }
