@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use atlas_sandbox_sdk::Shell;
 use atlas_sandbox_sdk::process::{ProcessSpec, StartedProcess};
 
-use crate::state::{SessionState, StateInputs};
+use crate::state::{SessionState, StateSpec};
 
 /// The descriptor nsjail reads its config from.
 const CONFIG_FD: &str = "/dev/fd/3";
@@ -64,7 +64,7 @@ pub(crate) struct Prestarted {
 struct Held {
     dir: tempfile::TempDir,
     state: SessionState,
-    inputs: StateInputs,
+    inputs: StateSpec,
 }
 
 impl Prestarted {
@@ -173,14 +173,14 @@ fn build_state(config: &crate::NsjailConfig, root: &Path) -> Option<Held> {
         (euid, egid)
     };
     let enter = crate::access::jail_can_enter(&lower, uid, gid, euid == 0);
-    let inputs = StateInputs::new(
+    let inputs = StateSpec::new(
         config,
         &lower,
         (euid, egid),
         enter == crate::access::Access::Yes,
     );
     let dir = crate::sandbox::work_dir().ok()?;
-    let state = SessionState::start(&inputs.spec(dir.path())).ok()?;
+    let state = SessionState::start(dir.path(), &inputs).ok()?;
     Some(Held { dir, state, inputs })
 }
 
@@ -189,7 +189,7 @@ fn build_state(config: &crate::NsjailConfig, root: &Path) -> Option<Held> {
 /// its first command). `None` when there is none or it was built from other inputs.
 pub(crate) fn adopt_state(
     nsjail: &Path,
-    inputs: &StateInputs,
+    inputs: &StateSpec,
 ) -> Option<(tempfile::TempDir, SessionState)> {
     let mut slot = slot();
     let p = slot.as_mut()?;

@@ -19,7 +19,7 @@ use crate::error::NsjailError;
 use crate::jail::{SEMANTIC_MOUNT, exec_args};
 use crate::log::{JailOutcome, parse};
 use crate::plugin::{EXPLORE_POLICY, NsjailPlugin};
-use crate::state::{SessionState, StateInputs};
+use crate::state::{SessionState, StateSpec};
 
 /// The file names inside the sandbox directory.
 const CONFIG_FILE: &str = "jail.cfg";
@@ -94,7 +94,7 @@ impl NsjailSandbox {
         let enter = access::jail_can_enter(&root, uid, gid, host.euid == 0);
         let inputs = match plugin.config().layer {
             LayerMode::ReadOnly => None,
-            LayerMode::Overlay => Some(StateInputs::new(
+            LayerMode::Overlay => Some(StateSpec::new(
                 plugin.config(),
                 &root,
                 (host.euid, host.egid),
@@ -131,7 +131,7 @@ impl NsjailSandbox {
             (Some(state), _) => Some(state),
             (None, None) => None,
             (None, Some(inputs)) => Some(
-                SessionState::start(&inputs.spec(&dir_path))
+                SessionState::start(&dir_path, inputs)
                     .map_err(|e| NsjailError::State(e.to_string()))?,
             ),
         };

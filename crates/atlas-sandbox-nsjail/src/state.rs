@@ -32,12 +32,12 @@ use rustix::process::{WaitId, WaitIdOptions};
 /// is mounted over it in the sandbox's namespace only).
 const STATE_DIR: &str = "state";
 
-/// What the holder is asked to build.
-pub(crate) struct StateSpec<'a> {
-    /// The sandbox's private directory.
-    pub(crate) dir: &'a Path,
+/// Everything a holder is built from except where it lives: the same inputs build the same
+/// state, which is how a sandbox knows it may adopt one built ahead for it (`prestart`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StateSpec {
     /// The host's layer (canonical): the overlay's lower layer.
-    pub(crate) lower: &'a Path,
+    pub(crate) lower: PathBuf,
     /// The tmpfs's size in bytes and its inode count.
     pub(crate) size_bytes: u64,
     pub(crate) inodes: u64,
@@ -55,21 +55,7 @@ pub(crate) struct StateSpec<'a> {
     pub(crate) map_root_to: Option<(u32, u32)>,
 }
 
-/// Everything a holder is built from except where it lives: the same inputs build the same
-/// state, which is how a sandbox knows it may adopt one built ahead for it (`prestart`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StateInputs {
-    /// The host's layer (canonical).
-    pub(crate) lower: PathBuf,
-    pub(crate) size_bytes: u64,
-    pub(crate) inodes: u64,
-    pub(crate) top_mode: u32,
-    pub(crate) top_times: [(i64, i64); 2],
-    pub(crate) top_owner: Option<(u32, u32)>,
-    pub(crate) map_root_to: Option<(u32, u32)>,
-}
-
-impl StateInputs {
+impl StateSpec {
     /// The inputs for `lower` under `config`, for a host running as `euid`/`egid`; `enter` is
     /// whether the jail user may enter the layer (see [`StateSpec::top_owner`]).
     pub(crate) fn new(
@@ -80,7 +66,7 @@ impl StateInputs {
     ) -> Self {
         use std::os::unix::fs::MetadataExt;
         let top = std::fs::metadata(lower).ok();
-        StateInputs {
+        StateSpec {
             lower: lower.to_path_buf(),
             size_bytes: config.tmpfs_size_mb.saturating_mul(1024 * 1024),
             inodes: config.tmpfs_max_inodes,
@@ -90,20 +76,6 @@ impl StateInputs {
             }),
             top_owner: (euid == 0 && enter).then_some((config.jail_uid, config.jail_gid)),
             map_root_to: (euid != 0).then_some((euid, egid)),
-        }
-    }
-
-    /// The spec that builds this state in the sandbox directory `dir`.
-    pub(crate) fn spec<'a>(&'a self, dir: &'a Path) -> StateSpec<'a> {
-        StateSpec {
-            dir,
-            lower: &self.lower,
-            size_bytes: self.size_bytes,
-            inodes: self.inodes,
-            top_mode: self.top_mode,
-            top_times: self.top_times,
-            top_owner: self.top_owner,
-            map_root_to: self.map_root_to,
         }
     }
 }
@@ -153,9 +125,10 @@ const STEPS: &[&str] = &[
 ];
 
 impl SessionState {
-    /// Starts the holder and returns once its namespace is built (or says which step failed).
+    /// Starts the holder for `spec` in the sandbox directory `dir` and returns once its
+    /// namespace is built (or says which step failed).
     #[allow(unsafe_code)]
-    pub(crate) fn start(spec: &StateSpec<'_>) -> Result<SessionState, StateError> {
+    pub(crate) fn start(dir: &Path, spec: &StateSpec) -> Result<SessionState, StateError> {
         let fail = |step: &'static str, source: io::Error| StateError { step, source };
         let lower = spec.lower.as_os_str().as_bytes();
         if lower.iter().any(|b| matches!(b, b',' | b':' | b'\\')) {
@@ -171,7 +144,7 @@ impl SessionState {
                 ),
             ));
         }
-        let state = spec.dir.join(STATE_DIR);
+        let state = dir.join(STATE_DIR);
         std::fs::create_dir(&state).map_err(|e| fail(STEPS[5], e))?;
         let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| nul(p));
         let upper = state.join("upper");
