@@ -14,6 +14,7 @@
 mod access;
 mod config;
 mod error;
+mod idmap;
 pub mod jail;
 pub mod locate;
 pub mod log;

@@ -53,6 +53,10 @@ pub(crate) struct StateSpec {
     pub(crate) top_owner: Option<(u32, u32)>,
     /// Unprivileged: the host uid and gid to map to root in a new user namespace.
     pub(crate) map_root_to: Option<(u32, u32)>,
+    /// Root only, when the jail user may enter the layer and is not its owner: the owner's ids
+    /// and the jail user's, for an idmapped lower layer that shows the one as the other
+    /// (`idmap.rs`).
+    pub(crate) idmap: Option<((u32, u32), (u32, u32))>,
 }
 
 impl StateSpec {
@@ -66,6 +70,14 @@ impl StateSpec {
     ) -> Self {
         use std::os::unix::fs::MetadataExt;
         let top = std::fs::metadata(lower).ok();
+        let jail = (config.jail_uid, config.jail_gid);
+        // Only when the jail user may enter the layer anyway: the idmap gives it the owner's
+        // rights over its copy, never access the layer's own mode bits deny to others.
+        let idmap = top
+            .as_ref()
+            .map(|m| (m.uid(), m.gid()))
+            .filter(|owner| euid == 0 && enter && *owner != jail)
+            .map(|owner| (owner, jail));
         StateSpec {
             lower: lower.to_path_buf(),
             size_bytes: config.tmpfs_size_mb.saturating_mul(1024 * 1024),
@@ -74,8 +86,9 @@ impl StateSpec {
             top_times: top.as_ref().map_or([(0, 0); 2], |m| {
                 [(m.atime(), m.atime_nsec()), (m.mtime(), m.mtime_nsec())]
             }),
-            top_owner: (euid == 0 && enter).then_some((config.jail_uid, config.jail_gid)),
+            top_owner: (euid == 0 && enter).then_some(jail),
             map_root_to: (euid != 0).then_some((euid, egid)),
+            idmap,
         }
     }
 }
@@ -120,6 +133,7 @@ const STEPS: &[&str] = &[
     "making its mounts private",
     "mounting the state tmpfs",
     "creating the state directories",
+    "idmapping the layer for the jail user (open_tree, mount_setattr, move_mount)",
     "mounting the layer's overlay",
     "starting the holder (exec)",
 ];
@@ -127,8 +141,38 @@ const STEPS: &[&str] = &[
 impl SessionState {
     /// Starts the holder for `spec` in the sandbox directory `dir` and returns once its
     /// namespace is built (or says which step failed).
-    #[allow(unsafe_code)]
+    ///
+    /// When the layer cannot be idmapped (a kernel or filesystem without idmapped mounts, or
+    /// overlayfs over one), the state is built without it, as before: the layer's owner's
+    /// files are then readable but not writable to the jail user (docs/backends/nsjail.md).
     pub(crate) fn start(dir: &Path, spec: &StateSpec) -> Result<SessionState, StateError> {
+        let Some((from, to)) = spec.idmap else {
+            return Self::start_with(dir, spec, None);
+        };
+        let tried = crate::idmap::mapping_namespace(from, to)
+            .map_err(|e| StateError {
+                step: STEPS[6],
+                source: e,
+            })
+            .and_then(|ns| Self::start_with(dir, spec, Some(&ns)));
+        match tried {
+            Err(e) if e.step == STEPS[6] => {
+                tracing::warn!(
+                    "nsjail: the layer's overlay is built without an idmapped lower layer ({e}); \
+                     the jail user cannot change the layer owner's files"
+                );
+                Self::start_with(dir, spec, None)
+            }
+            other => other,
+        }
+    }
+
+    #[allow(unsafe_code)]
+    fn start_with(
+        dir: &Path,
+        spec: &StateSpec,
+        idmap: Option<&OwnedFd>,
+    ) -> Result<SessionState, StateError> {
         let fail = |step: &'static str, source: io::Error| StateError { step, source };
         let lower = spec.lower.as_os_str().as_bytes();
         if lower.iter().any(|b| matches!(b, b',' | b':' | b'\\')) {
@@ -145,13 +189,18 @@ impl SessionState {
             ));
         }
         let state = dir.join(STATE_DIR);
-        std::fs::create_dir(&state).map_err(|e| fail(STEPS[5], e))?;
+        match std::fs::create_dir(&state) {
+            // Left by a try that failed (its mounts ended with its holder): empty on the host.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && idmap.is_none() => {}
+            r => r.map_err(|e| fail(STEPS[5], e))?,
+        }
         let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| nul(p));
         let upper = state.join("upper");
         let work = state.join("work");
         let layer = state.join("layer");
         let tmp = state.join("tmp");
-        let paths = [&state, &upper, &work, &layer, &tmp]
+        let lower_mnt = state.join("lower");
+        let paths = [&state, &upper, &work, &layer, &tmp, &lower_mnt, &spec.lower]
             .map(|p| c(p))
             .into_iter()
             .collect::<Result<Vec<_>, _>>()
@@ -163,7 +212,11 @@ impl SessionState {
         .map_err(|_| fail(STEPS[4], nul(&state)))?;
         let mut overlay = format!(
             "lowerdir={},upperdir={},workdir={}",
-            spec.lower.display(),
+            if idmap.is_some() {
+                lower_mnt.display()
+            } else {
+                spec.lower.display()
+            },
             upper.display(),
             work.display()
         );
@@ -171,7 +224,7 @@ impl SessionState {
             // Mounted in a user namespace: the overlay's own xattrs live in user.*.
             overlay.push_str(",userxattr");
         }
-        let overlay_opts = CString::new(overlay).map_err(|_| fail(STEPS[6], nul(&state)))?;
+        let overlay_opts = CString::new(overlay).map_err(|_| fail(STEPS[7], nul(&state)))?;
         let maps = spec.map_root_to.map(|(uid, gid)| {
             (
                 format!("0 {uid} 1\n").into_bytes(),
@@ -183,11 +236,11 @@ impl SessionState {
             .find(|p| Path::new(p).exists())
             .ok_or_else(|| {
                 fail(
-                    STEPS[7],
+                    STEPS[8],
                     io::Error::new(io::ErrorKind::NotFound, "no cat in /usr/bin or /bin"),
                 )
             })?;
-        let program = CString::new(cat).map_err(|_| fail(STEPS[7], nul(Path::new(cat))))?;
+        let program = CString::new(cat).map_err(|_| fail(STEPS[8], nul(Path::new(cat))))?;
         let argv = [program.as_ptr(), std::ptr::null()];
         let envp: [*const libc::c_char; 1] = [std::ptr::null()];
         let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
@@ -201,7 +254,10 @@ impl SessionState {
                 paths[2].as_ptr(),
                 paths[3].as_ptr(),
                 paths[4].as_ptr(),
+                paths[5].as_ptr(),
+                paths[6].as_ptr(),
             ],
+            idmap: idmap.map_or(-1, AsRawFd::as_raw_fd),
             tmpfs_opts: tmpfs_opts.as_ptr(),
             overlay_opts: overlay_opts.as_ptr(),
             uid_map: maps
@@ -323,8 +379,10 @@ fn nul(p: &Path) -> io::Error {
 /// What the holder needs, prepared by the parent (it shares the parent's memory until exec).
 #[repr(C)]
 struct HolderArgs {
-    /// state, upper, work, layer, tmp.
-    paths: [*const libc::c_char; 5],
+    /// state, upper, work, layer, tmp, the idmapped lower's mount point, the host's layer.
+    paths: [*const libc::c_char; 7],
+    /// The mapping user namespace to idmap the layer with (-1: none).
+    idmap: RawFd,
     tmpfs_opts: *const libc::c_char,
     overlay_opts: *const libc::c_char,
     uid_map: (*const u8, usize),
@@ -406,7 +464,7 @@ extern "C" fn holder_main(arg: *mut c_void) -> c_int {
         {
             return fail(a, 3);
         }
-        let [state, upper, work, layer, tmp] = a.paths;
+        let [state, upper, work, layer, tmp, lower_mnt, lower] = a.paths;
         if libc::mount(
             c"tmpfs".as_ptr(),
             state,
@@ -434,6 +492,9 @@ extern "C" fn holder_main(arg: *mut c_void) -> c_int {
         if libc::utimensat(libc::AT_FDCWD, upper, a.top_times.as_ptr(), 0) != 0 {
             return fail(a, 5);
         }
+        if a.idmap >= 0 && !idmapped_clone(lower, lower_mnt, a.idmap) {
+            return fail(a, 6);
+        }
         if libc::mount(
             c"overlay".as_ptr(),
             layer,
@@ -442,13 +503,13 @@ extern "C" fn holder_main(arg: *mut c_void) -> c_int {
             a.overlay_opts.cast(),
         ) != 0
         {
-            return fail(a, 6);
+            return fail(a, 7);
         }
         if libc::dup2(a.stdin, 0) < 0
             || libc::dup2(a.devnull, 1) < 0
             || libc::dup2(a.devnull, 2) < 0
         {
-            return fail(a, 7);
+            return fail(a, 8);
         }
         if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
             for fd in 3..4096 {
@@ -459,6 +520,77 @@ extern "C" fn holder_main(arg: *mut c_void) -> c_int {
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
         libc::execve(a.program, a.argv, a.envp);
-        fail(a, 7)
+        fail(a, 8)
+    }
+}
+
+/// `struct mount_attr` of `<linux/mount.h>` (libc has no `mount_setattr` wrapper).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Mounts at `target` a detached, read-only clone of `source` idmapped through the user
+/// namespace `userns`. In the holder, between clone and exec: raw syscalls only.
+///
+/// # Safety
+/// Async-signal-safe calls only; both paths are NUL-terminated.
+#[allow(unsafe_code)]
+unsafe fn idmapped_clone(
+    source: *const libc::c_char,
+    target: *const libc::c_char,
+    userns: RawFd,
+) -> bool {
+    const OPEN_TREE_CLONE: u32 = 1;
+    const MOUNT_ATTR_RDONLY: u64 = 0x0000_0001;
+    const MOUNT_ATTR_NOSUID: u64 = 0x0000_0002;
+    const MOUNT_ATTR_NODEV: u64 = 0x0000_0004;
+    const MOUNT_ATTR_NOEXEC: u64 = 0x0000_0008;
+    const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+    const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x0000_0004;
+    // SAFETY: the caller's promises; the kernel only reads `attr` and the paths.
+    unsafe {
+        let tree = libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            source,
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | libc::AT_RECURSIVE as u32,
+        );
+        if tree < 0 {
+            return false;
+        }
+        let tree = tree as c_int;
+        let attr = MountAttr {
+            attr_set: MOUNT_ATTR_IDMAP
+                | MOUNT_ATTR_RDONLY
+                | MOUNT_ATTR_NOSUID
+                | MOUNT_ATTR_NODEV
+                | MOUNT_ATTR_NOEXEC,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: userns as u64,
+        };
+        let ok = libc::syscall(
+            libc::SYS_mount_setattr,
+            tree,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &raw const attr,
+            std::mem::size_of::<MountAttr>(),
+        ) == 0
+            && libc::mkdir(target, 0o755) == 0
+            && libc::syscall(
+                libc::SYS_move_mount,
+                tree,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                target,
+                MOVE_MOUNT_F_EMPTY_PATH,
+            ) == 0;
+        libc::close(tree);
+        ok
     }
 }
