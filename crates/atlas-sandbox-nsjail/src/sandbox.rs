@@ -29,10 +29,11 @@ const POLICY_FILE: &str = "explore.kafel";
 /// a holder process keeps the sandbox's namespace); `close` ends it and removes the directory.
 #[derive(Debug)]
 pub struct NsjailSandbox {
+    /// Its namespaces, which every jail is started in. Declared (so dropped) before `state`,
+    /// and emptied by `close` first: see [`SessionState`]'s drop.
+    namespaces: Mutex<Vec<std::sync::Arc<std::os::fd::OwnedFd>>>,
     /// The kept state (`layer = "overlay"`): dropped, it is gone.
     state: Mutex<Option<SessionState>>,
-    /// Its namespaces, which every jail is started in.
-    namespaces: Vec<std::sync::Arc<std::os::fd::OwnedFd>>,
     nsjail: PathBuf,
     root: PathBuf,
     dir_path: PathBuf,
@@ -147,8 +148,8 @@ impl NsjailSandbox {
         let config_file = dir_path.join(CONFIG_FILE);
         std::fs::write(&config_file, &text).map_err(workdir_err(&config_file))?;
         let sandbox = NsjailSandbox {
+            namespaces: Mutex::new(namespaces),
             state: Mutex::new(state),
-            namespaces,
             nsjail,
             root: root.clone(),
             dir_path,
@@ -237,8 +238,9 @@ impl NsjailSandbox {
             }
         }
         let timeout = request.timeout.min(limit);
+        let namespaces = lock(&self.namespaces).clone();
         if let Some(p) =
-            crate::prestart::take(&self.nsjail, self.shell, &request.command, &self.namespaces)
+            crate::prestart::take(&self.nsjail, self.shell, &request.command, &namespaces)
         {
             return self
                 .run_prestarted(p, &rel, timeout, request.max_output_bytes)
@@ -259,8 +261,8 @@ impl NsjailSandbox {
             .cwd("/")
             .timeout(timeout)
             .max_output_bytes(request.max_output_bytes);
-        for ns in &self.namespaces {
-            spec = spec.namespace(ns.clone());
+        for ns in namespaces {
+            spec = spec.namespace(ns);
         }
         let result = process::run(&spec)
             .await
@@ -374,10 +376,10 @@ impl Sandbox for NsjailSandbox {
 
     async fn close(&self) -> Result<()> {
         self.closed.store(true, Ordering::Release);
-        let state = match self.state.lock() {
-            Ok(mut g) => g.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
+        // Ours go first, so that the holder is the namespace's last user and its exit, not this
+        // call, tears the mounts down.
+        lock(&self.namespaces).clear();
+        let state = lock(&self.state).take();
         drop(state);
         let dir = match self.dir.lock() {
             Ok(mut g) => g.take(),
@@ -389,6 +391,10 @@ impl Sandbox for NsjailSandbox {
         }
         Ok(())
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// nsjail's log of one run, at most its first MiB (nsjail writes it, never the command).

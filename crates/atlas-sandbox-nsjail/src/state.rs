@@ -354,6 +354,11 @@ impl SessionState {
 
 impl Drop for SessionState {
     fn drop(&mut self) {
+        // Whoever closes a mount namespace's last reference tears its mounts down, which waits
+        // for an RCU grace period (about a millisecond here). Closing ours before the holder is
+        // killed leaves that to the holder's exit instead of the caller (a one-shot `exec` spent
+        // it between nsjail's exit and its own).
+        self.namespaces.clear();
         let Some(fd) = self.pidfd.take() else {
             return;
         };
