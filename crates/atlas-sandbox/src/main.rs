@@ -7,7 +7,7 @@
 //! or any kill failed.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -682,7 +682,7 @@ fn prestart_nsjail(
     opts: &LoadOptions,
     backend: Option<&str>,
     command: &str,
-    root: Option<&Path>,
+    root: Option<&std::path::Path>,
 ) -> Option<DiscardPrestarted> {
     let mut peek = atlas_sandbox::config::peek(opts, backend)?;
     if peek.backend != "nsjail"
