@@ -341,6 +341,100 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // tr's `[c*n]` and `[c*]` repeats in SET2 (they were taken as the characters `[`, `c`,
+    // `*`...), and `[=c=]`.
+    (
+        "printf abc | tr abc '[x*3]'; echo; printf hello | tr abcdefgh '[x*2][y*]z'; echo; printf hello | tr a-z '[x*010]Y'",
+        "xxx\nzyllo\nxxYYY",
+        0,
+        false,
+    ),
+    (
+        "printf hello | tr a-z '[*]A'; echo; printf hello | tr a-z 'A[*]'; echo; echo abcdef | tr -c abc '[x*]y'",
+        "AAAAA\n]]]]]\nabcxxxx",
+        0,
+        false,
+    ),
+    (
+        "echo abcdef | tr abcdef '[x*0]y'; echo abcdef | tr abc '[x*5]y'; echo aabbccdd | tr -s ab '[x*]'; echo hello | tr '[=l=]' L",
+        "xxxxxy\nxxxdef\nxccdd\nheLLo\n",
+        0,
+        false,
+    ),
+    ("echo abc | tr '[a*]' x; echo rc=$?", "rc=1\n", 0, true),
+    (
+        "echo abcdef | tr abcdef '[x*]y[z*]'; echo rc=$?",
+        "rc=1\n",
+        0,
+        true,
+    ),
+    (
+        "echo abcdef | tr abcdef '[x*2z]'; echo rc=$?",
+        "rc=1\n",
+        0,
+        true,
+    ),
+    // gawk fixes a name as scalar or array at its first use; the other use is fatal (exit 2). Both
+    // uses went through quietly.
+    ("awk 'BEGIN{print \"a\"; x=1; x[1]=2}'", "a\n", 2, true),
+    ("awk 'BEGIN{print \"a\"; x[1]=1; print x}'", "a\n", 2, true),
+    ("awk 'BEGIN{print \"a\"; x[1]=1; x=2}'", "a\n", 2, true),
+    (
+        "awk 'BEGIN{print \"a\"; if (0) x=1; x[1]=2; print \"b\"}'",
+        "a\nb\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{x[1]=1; print length(x); n=split(\"a b\",x); print n; print (1 in x); x=3 }'",
+        "1\n2\n1\n",
+        2,
+        true,
+    ),
+    ("awk 'BEGIN{NR[1]=1}'", "", 2, true),
+    ("awk 'BEGIN { x[1]=1; delete x; x=1}'", "", 2, true),
+    (
+        "awk 'BEGIN { print length(x); x[1]=1; print length(x)}'",
+        "0\n",
+        2,
+        true,
+    ),
+    ("awk 'BEGIN{print x; x[1]=1; print \"ok\"}'", "\n", 2, true),
+    ("awk 'BEGIN{split(\"\", a); a=1}'", "", 2, true),
+    // `-N` on a missing file is false (an existing one is refused: no access times are kept).
+    (
+        "test -N /nonexistent; echo $?; [[ -N /nonexistent ]]; echo $?",
+        "1\n1\n",
+        0,
+        false,
+    ),
+    // jq: @base64d skipped characters that are not base64 (jq: "is not valid base64 data") and a
+    // lone trailing one ("trailing base64 byte found"); significand, logb and isfinite failed
+    // with a division by zero (jaq-std's `infinite`).
+    (
+        "jq -c '@base64d' <<< '\"aGk\"'; jq '@base64d' <<< '\"a\"'; echo rc=$?; jq '@base64d' <<< '\"aGk\\n\"'; echo rc=$?",
+        "\"hi\"\nrc=5\nrc=5\n",
+        0,
+        true,
+    ),
+    (
+        "jq -c '[.[] | significand], [.[] | logb]' <<< '[8, 0, 1.5, -3, -0.1]'",
+        "[1,0,1.5,-1.5,-1.6]\n[3,-1.7976931348623157e+308,0,1,-4]\n",
+        0,
+        false,
+    ),
+    (
+        "jq -c '[.[] | isfinite]' <<< '[1, \"a\", null]'",
+        "[true,false,false]\n",
+        0,
+        false,
+    ),
+    (
+        "jq -c 'strptime(\"%d %b %Y\"), (\"2024-01-05\" | strptime(\"%F\") | mktime)' <<< '\"05 Mar 2024\"'",
+        "[2024,2,5,0,0,0,2,64]\n1704412800\n",
+        0,
+        false,
+    ),
 ];
 
 #[test]
@@ -359,6 +453,17 @@ fn what_cannot_be_answered_is_refused() {
         // A character range over quoting characters failed as a bad substitution.
         "echo {a..C}",
         "echo {Z..a}",
+    ]);
+    // GNU stat's default form shows the device and the access, change and birth times, which the
+    // overlay does not keep (it printed a shortened form); `-N` needs the access time.
+    Runner::example_layer().assert_refused(&[
+        "stat catalog.yml",
+        "stat -L entities",
+        "[ -N catalog.yml ]",
+        "[[ -N catalog.yml ]]",
+        "test -N catalog.yml",
+        // jq fills what such a format leaves out with zeros and markers; jaq fails on it.
+        "jq 'strptime(\"%H:%M\")' <<< '\"10:30\"'",
     ]);
 }
 

@@ -1725,8 +1725,31 @@ impl Awk<'_, '_, '_> {
         }
     }
 
+    /// gawk fixes a name's kind at its first use: an array used as a scalar is fatal (exit 2).
+    fn not_array(&self, name: &str) -> Result<(), String> {
+        if self.arrays.contains_key(name) {
+            return Err(format!(
+                "fatal: attempt to use array `{name}' in a scalar context"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The other half of [`Self::not_array`]: a scalar (assigned, read, or a special variable)
+    /// used as an array is fatal in gawk.
+    fn as_array(&mut self, name: &str) -> Result<(), String> {
+        if name == "NF" || self.vars.contains_key(name) {
+            return Err(format!("fatal: attempt to use scalar `{name}' as an array"));
+        }
+        if !self.arrays.contains_key(name) {
+            self.arrays.insert(name.to_owned(), HashMap::new());
+        }
+        Ok(())
+    }
+
     /// Sets a scalar variable, keeping the byte count.
     fn set_var(&mut self, name: &str, v: Val) -> Result<(), String> {
+        self.not_array(name)?;
         let new = val_cost(&v) + name.len() as u64;
         let old = self
             .vars
@@ -1738,6 +1761,9 @@ impl Awk<'_, '_, '_> {
 
     /// Sets an array element, keeping the byte count.
     fn set_elem(&mut self, arr: &str, k: String, v: Val) -> Result<(), String> {
+        if arr == "NF" || self.vars.contains_key(arr) {
+            return Err(format!("fatal: attempt to use scalar `{arr}' as an array"));
+        }
         let new = val_cost(&v) + str_cost(&k);
         let klen = str_cost(&k);
         let old = self
@@ -1851,7 +1877,14 @@ impl Awk<'_, '_, '_> {
             Expr::Num(n) => Val::Num(*n),
             Expr::Str(s) => Val::Str(s.clone()),
             Expr::Re(r) => Val::Num(if r.is_match(&self.record) { 1.0 } else { 0.0 }),
-            Expr::Var(n) => self.get(n),
+            Expr::Var(n) => {
+                // Reading a name in a scalar context makes it a scalar, as in gawk: a later
+                // `n[k]` is then fatal.
+                if n != "NF" && !self.vars.contains_key(n.as_str()) {
+                    self.set_var(n, Val::StrNum(String::new())).map_err(Err)?;
+                }
+                self.get(n)
+            }
             Expr::Group(e) => self.eval(e)?,
             Expr::Getline(var, file) => self.getline(var.as_deref(), file.as_deref())?,
             Expr::Field(e) => {
@@ -1874,6 +1907,7 @@ impl Awk<'_, '_, '_> {
                 }
             }
             Expr::In(idx, arr) => {
+                self.as_array(arr).map_err(Err)?;
                 let k = self.key(idx)?;
                 Val::Num(
                     if self.arrays.get(arr).is_some_and(|a| a.contains_key(&k)) {
@@ -2039,8 +2073,9 @@ impl Awk<'_, '_, '_> {
                 } else {
                     self.fs()
                 };
+                self.as_array(arr).map_err(Err)?;
                 let parts = self.split_with(&s, &fs).map_err(Err)?;
-                if let Some(old) = self.arrays.remove(arr) {
+                if let Some(old) = self.arrays.insert(arr.clone(), HashMap::new()) {
                     self.bytes = self.bytes.saturating_sub(Self::array_cost(&old));
                 }
                 self.fits(strs_cost(&parts) * 3).map_err(Err)?;
@@ -2308,6 +2343,7 @@ impl Awk<'_, '_, '_> {
                 }
             }
             Stmt::ForIn(var, arr, body) => {
+                self.as_array(arr).map_err(Err)?;
                 let mut keys: Vec<String> = self
                     .arrays
                     .get(arr)
@@ -2347,6 +2383,9 @@ impl Awk<'_, '_, '_> {
             Stmt::Break => return Err(Ok(Flow::Break)),
             Stmt::Continue => return Err(Ok(Flow::Continue)),
             Stmt::Delete(arr, idx) => match idx {
+                _ if self.vars.contains_key(arr.as_str()) || arr == "NF" => {
+                    return err(format!("fatal: attempt to use scalar `{arr}' as an array"));
+                }
                 Some(idx) => {
                     let k = self.key(idx)?;
                     if let Some(v) = self.arrays.get_mut(arr).and_then(|a| a.remove(&k)) {
@@ -2354,7 +2393,8 @@ impl Awk<'_, '_, '_> {
                     }
                 }
                 None => {
-                    if let Some(old) = self.arrays.remove(arr) {
+                    // The name stays an array, empty.
+                    if let Some(old) = self.arrays.insert(arr.clone(), HashMap::new()) {
                         self.bytes = self.bytes.saturating_sub(Self::array_cost(&old));
                     }
                 }

@@ -993,11 +993,79 @@ pub(super) fn cut(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     Ok(i32::from(failed))
 }
 
-fn expand_tr_set(s: &str) -> Result<Vec<u8>, String> {
+/// One `tr` set: its bytes, and where a `[c*]` (or `[c*0]`) fill goes, which only SET2 may
+/// hold and which GNU grows until SET2 is as long as SET1.
+struct TrSet {
+    bytes: Vec<u8>,
+    fill: Option<(usize, u8)>,
+}
+
+/// A `[c*n]`: the byte, the count (`None` for `[c*]`) and the bytes the construct takes.
+type TrRepeat = (u8, Option<usize>, usize);
+
+/// `[c*n]` at `b[i..]`: the byte, the count (`None` for `[c*]` / `[c*0]`) and the bytes taken.
+/// GNU reads n as decimal, or octal when it starts with 0, and refuses any other n.
+fn tr_repeat(b: &[u8], i: usize) -> Option<Result<TrRepeat, String>> {
+    if b.get(i) != Some(&b'[') || b.get(i + 2) != Some(&b'*') {
+        return None;
+    }
+    let c = *b.get(i + 1)?;
+    let close = b[i + 3..].iter().position(|x| *x == b']')? + i + 3;
+    let digits = &b[i + 3..close];
+    let text = String::from_utf8_lossy(digits).into_owned();
+    let bad = || Err(format!("invalid repeat count ‘{text}’ in [c*n] construct"));
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Some(bad());
+    }
+    let n = if digits.is_empty() {
+        0
+    } else if digits[0] == b'0' {
+        match usize::from_str_radix(&text, 8) {
+            Ok(n) => n,
+            Err(_) => return Some(bad()),
+        }
+    } else {
+        match text.parse::<usize>() {
+            Ok(n) => n,
+            Err(_) => return Some(bad()),
+        }
+    };
+    Some(Ok((c, (n > 0).then_some(n), close + 1 - i)))
+}
+
+fn expand_tr_set(s: &str, is_set2: bool) -> Result<TrSet, String> {
     let b = crate::commands::unescape_ansi(s).into_bytes();
     let mut out = Vec::new();
+    let mut fill = None;
     let mut i = 0;
     while i < b.len() {
+        if let Some(rep) = tr_repeat(&b, i) {
+            let (c, n, took) = rep?;
+            match n {
+                // A finite count is bounded by what the sandbox may hold: GNU would build the
+                // set too, and past 256 entries only SET1's length can reach the tail.
+                Some(n) => out.extend(std::iter::repeat_n(c, n.min(1 << 16))),
+                None if !is_set2 => {
+                    return Err("the [c*] repeat construct may not appear in string1".to_owned());
+                }
+                None if fill.is_some() => {
+                    return Err("only one [c*] repeat construct may appear in string2".to_owned());
+                }
+                None => fill = Some((out.len(), c)),
+            }
+            i += took;
+            continue;
+        }
+        // `[=c=]`: in the C locale a character's equivalence class is the character itself.
+        if b[i] == b'['
+            && b.get(i + 1) == Some(&b'=')
+            && b.get(i + 3) == Some(&b'=')
+            && b.get(i + 4) == Some(&b']')
+        {
+            out.push(b[i + 2]);
+            i += 5;
+            continue;
+        }
         if b[i] == b'['
             && b.get(i + 1) == Some(&b':')
             && let Some(end) = b[i + 2..].windows(2).position(|w| w == b":]")
@@ -1039,7 +1107,7 @@ fn expand_tr_set(s: &str) -> Result<Vec<u8>, String> {
         out.push(b[i]);
         i += 1;
     }
-    Ok(out)
+    Ok(TrSet { bytes: out, fill })
 }
 
 const TR: Spec = Spec::new(
@@ -1071,15 +1139,29 @@ pub(super) fn tr(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     if sets.is_empty() {
         return usage(ctx, "tr", "missing operand");
     }
-    let set1 = match expand_tr_set(&sets[0]) {
-        Ok(s) => s,
+    let set1 = match expand_tr_set(&sets[0], false) {
+        Ok(s) => s.bytes,
         Err(e) => {
             ctx.warn("tr", e);
             return Ok(1);
         }
     };
-    let set2 = match sets.get(1).map(|s| expand_tr_set(s)) {
-        Some(Ok(s)) => Some(s),
+    let set2 = match sets.get(1).map(|s| expand_tr_set(s, true)) {
+        Some(Ok(s)) => {
+            let mut bytes = s.bytes;
+            if let Some((at, c)) = s.fill {
+                let len1 = if comp {
+                    let mut seen = [false; 256];
+                    set1.iter().for_each(|c| seen[*c as usize] = true);
+                    seen.iter().filter(|x| !**x).count()
+                } else {
+                    set1.len()
+                };
+                let n = len1.saturating_sub(bytes.len());
+                bytes.splice(at..at, std::iter::repeat_n(c, n));
+            }
+            Some(bytes)
+        }
         Some(Err(e)) => {
             ctx.warn("tr", e);
             return Ok(1);

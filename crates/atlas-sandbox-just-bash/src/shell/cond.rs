@@ -18,7 +18,10 @@ impl Shell<'_> {
             E::Parenthesized(a) => self.ext_test(a)?,
             E::UnaryTest(pred, w) => {
                 let v = self.expand_str(&w.value)?;
-                unary_test(self, pred, &v)
+                match unary_test(self, pred, &v) {
+                    Ok(b) => b,
+                    Err(msg) => return abort(2, msg),
+                }
             }
             E::BinaryTest(pred, l, r) => {
                 use ast::BinaryPredicate as BP;
@@ -185,7 +188,7 @@ fn eval_test(sh: &mut Shell<'_>, e: &ast::TestExpr) -> Result<bool, String> {
         T::Or(a, b) => eval_test(sh, a)? || eval_test(sh, b)?,
         T::Not(a) => !eval_test(sh, a)?,
         T::Parenthesized(a) => eval_test(sh, a)?,
-        T::UnaryTest(p, s) => unary_test(sh, p, s),
+        T::UnaryTest(p, s) => unary_test(sh, p, s)?,
         T::BinaryTest(p, l, r) => match p {
             ast::BinaryPredicate::StringExactlyMatchesPattern => l == r,
             ast::BinaryPredicate::StringDoesNotExactlyMatchPattern => l != r,
@@ -194,8 +197,12 @@ fn eval_test(sh: &mut Shell<'_>, e: &ast::TestExpr) -> Result<bool, String> {
     })
 }
 
-/// A unary predicate of `test`/`[[`.
-pub(crate) fn unary_test(sh: &mut Shell<'_>, p: &ast::UnaryPredicate, s: &str) -> bool {
+/// A unary predicate of `test`/`[[`; `Err` for one the sandbox cannot answer.
+pub(crate) fn unary_test(
+    sh: &mut Shell<'_>,
+    p: &ast::UnaryPredicate,
+    s: &str,
+) -> Result<bool, String> {
     use ast::UnaryPredicate as U;
     let meta = |sh: &Shell<'_>| -> Option<crate::vfs::Meta> {
         // An empty name is no file (bash stats "", which fails), not the working directory.
@@ -229,7 +236,7 @@ pub(crate) fn unary_test(sh: &mut Shell<'_>, p: &ast::UnaryPredicate, s: &str) -
             ..crate::vfs::Meta::kind_only(Kind::File)
         })
     };
-    match p {
+    Ok(match p {
         U::StringHasZeroLength => s.is_empty(),
         U::StringHasNonZeroLength => !s.is_empty(),
         U::FileExists
@@ -254,8 +261,19 @@ pub(crate) fn unary_test(sh: &mut Shell<'_>, p: &ast::UnaryPredicate, s: &str) -
         U::FdIsOpenTerminal => false,
         U::FileExistsAndHasStickyBit => meta(sh).is_some_and(|m| m.mode & 0o1000 != 0),
         U::FileExistsAndIsSetuid | U::FileExistsAndIsSetgid => false,
-        _ => meta(sh).is_some(),
-    }
+        // This shell has no namerefs, so no name is one.
+        U::ShellVariableIsSetAndNameRef => false,
+        // `-N` compares the access time with the modification time, and the overlay keeps no
+        // access times: answering would be a guess.
+        U::FileExistsAndModifiedSinceLastRead => {
+            if meta(sh).is_some() {
+                return Err(format!(
+                    "-N: testing whether `{s}' was modified since it was last read is not supported by this sandbox (it keeps no access times)"
+                ));
+            }
+            false
+        }
+    })
 }
 
 fn parse_int(s: &str) -> Result<i64, String> {

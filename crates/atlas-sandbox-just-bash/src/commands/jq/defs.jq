@@ -5,6 +5,10 @@ def infinite: _infinite;
 def isnan: _isnan;
 def isinfinite: _isinfinite;
 def isnormal: _isnormal;
+# jaq-std's own definitions of these reach its `infinite` (`1 / 0`, an error here): jq's answers.
+def isfinite: type == "number" and (isinfinite | not);
+def logb: if . == 0 then -infinite elif isinfinite then infinite elif isnan then . else ilogb + 0.0 end;
+def significand: if isinfinite or isnan then . elif . == 0 then 0 else scalbln(.; ilogb | -1 * .) end;
 def type: _type;
 def setpath($p; $x): _setpath($p; $x);
 def delpaths($ps): _delpaths($ps);

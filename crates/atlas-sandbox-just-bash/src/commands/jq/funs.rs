@@ -87,8 +87,13 @@ fn base<D: for<'a> DataT<V<'a> = J>>() -> Box<[Filter<RunPtr<D>>]> {
         }),
         ("escape_html", v(0), |cv| bome(on_str(&cv.1, escape_html))),
         ("encode_uri", v(0), |cv| bome(on_str(&cv.1, encode_uri))),
-        ("decode_base64", v(0), |cv| {
-            bome(on_str(&cv.1, decode_base64))
+        ("decode_base64", v(0), |cv| match &cv.1 {
+            J::Str(s) => bome(
+                decode_base64(s)
+                    .map(J::from)
+                    .map_err(|why| fail(format!("{} {why}", cv.1.described()))),
+            ),
+            x => bome(Err(fail(format!("{} cannot be formatted", x.described())))),
         }),
         // jaq-std's `stderr` and `debug` write through the `log` crate, which would put a
         // command's text in the host's own log; jq writes them to the command's stderr.
@@ -397,10 +402,11 @@ fn encode_uri(s: &str) -> String {
     out
 }
 
-/// jq 1.6's decoder: the base64 characters up to the first `=`, each full group of four as
-/// three bytes and a trailing two or three as one or two; the bytes read as UTF-8 with
-/// replacement characters.
-fn decode_base64(s: &str) -> String {
+/// jq's decoder: the base64 characters up to the first `=`, each full group of four as three
+/// bytes and a trailing two or three as one or two; the bytes read as UTF-8 with replacement
+/// characters. Any other character before the `=`, or one lone trailing character, is jq's
+/// error (they were skipped, which decoded to a different string).
+fn decode_base64(s: &str) -> Result<String, &'static str> {
     let val = |c: u8| match c {
         b'A'..=b'Z' => Some(c - b'A'),
         b'a'..=b'z' => Some(c - b'a' + 26),
@@ -412,8 +418,12 @@ fn decode_base64(s: &str) -> String {
     let sextets: Vec<u8> = s
         .bytes()
         .take_while(|&c| c != b'=')
-        .filter_map(val)
-        .collect();
+        .map(val)
+        .collect::<Option<_>>()
+        .ok_or("is not valid base64 data")?;
+    if sextets.len() % 4 == 1 {
+        return Err("trailing base64 byte found");
+    }
     let mut out = Vec::with_capacity(sextets.len() * 3 / 4);
     for g in sextets.chunks(4) {
         let n = g
@@ -429,5 +439,5 @@ fn decode_base64(s: &str) -> String {
         };
         out.extend_from_slice(&bytes[..keep]);
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }

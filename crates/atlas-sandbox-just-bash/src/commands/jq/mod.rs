@@ -464,6 +464,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         ));
         return Ok(UNSUPPORTED_JQ);
     }
+    if let Some(fmt) = partial_date_strptime(&code) {
+        ctx.io.errln(&format!(
+            "{cmd}: error: `strptime(\"{fmt}\")` (a format without a full date: jq leaves the missing fields 0 and its weekday/yearday markers) is not supported in this sandbox"
+        ));
+        return Ok(UNSUPPORTED_JQ);
+    }
     if let Some(e) = constant_division_by_zero(&code) {
         ctx.io.errln(&format!(
             "jq: error: Division by zero? at <top-level>, line 1:\n{code}\njq: 1 compile error"
@@ -844,6 +850,37 @@ impl Measure {
 /// jq 1.6 folds arithmetic on number literals while compiling and refuses a division whose
 /// folded value is infinite: `1/0` is the compile error "Division by zero?" (exit 3), while
 /// `0/0` folds to NaN and `1 % 0` is left to run.
+/// The literal format of a `strptime("...")` that lacks the year, the month or the day. jq
+/// answers those with zeroed fields (`"10:30" | strptime("%H:%M")` is
+/// `[1900,0,0,10,30,0,8,367]`), jaq's parser fails on them: refused by name instead.
+fn partial_date_strptime(code: &str) -> Option<String> {
+    let mut rest = code;
+    while let Some(i) = rest.find("strptime") {
+        rest = &rest[i + "strptime".len()..];
+        let Some(lit) = rest.trim_start().strip_prefix('(') else {
+            continue;
+        };
+        let Some(lit) = lit.trim_start().strip_prefix('"') else {
+            continue;
+        };
+        let Some(end) = lit.find('"') else {
+            continue;
+        };
+        let fmt = &lit[..end];
+        let has = |ds: &str| {
+            let b = fmt.as_bytes();
+            (0..b.len().saturating_sub(1))
+                .any(|k| b[k] == b'%' && ds.as_bytes().contains(&b[k + 1]))
+        };
+        let whole = has("FDcxs");
+        let dated = has("YyCG") && has("mbBh") && has("de");
+        if !(whole || dated) {
+            return Some(fmt.to_owned());
+        }
+    }
+    None
+}
+
 fn constant_division_by_zero(code: &str) -> Option<String> {
     static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
     let re = RE
