@@ -4,7 +4,9 @@
 
 use regex::Regex;
 
-use super::{Awk, ER, Expr, Val, err};
+use super::ast::Expr;
+use super::value::Val;
+use super::{Awk, ER, err};
 
 /// gawk rejects a builtin called with a wrong number of arguments when it parses the program;
 /// ignoring the extra ones instead (`substr(s, 1, 2, 3)`) would print an answer gawk never gives.

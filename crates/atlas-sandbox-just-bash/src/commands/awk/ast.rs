@@ -1,0 +1,63 @@
+//! The parsed awk program: expressions, statements and patterns.
+
+use regex::Regex;
+
+#[derive(Debug, Clone)]
+pub(super) enum Expr {
+    Num(f64),
+    Str(String),
+    Re(Regex),
+    Var(String),
+    Field(Box<Expr>),
+    Index(String, Vec<Expr>),
+    In(Vec<Expr>, String),
+    Assign(Box<Expr>, Option<&'static str>, Box<Expr>),
+    Incr(Box<Expr>, bool, f64),
+    Unary(&'static str, Box<Expr>),
+    Bin(&'static str, Box<Expr>, Box<Expr>),
+    Match(bool, Box<Expr>, Box<Expr>),
+    Concat(Box<Expr>, Box<Expr>),
+    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Call(String, Vec<Expr>),
+    Group(Box<Expr>),
+    /// `getline [var] [< file]`.
+    Getline(Option<Box<Expr>>, Option<Box<Expr>>),
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Stmt {
+    Print(Vec<Expr>),
+    Printf(Vec<Expr>),
+    /// `print ... > file` (or `>>` when the flag is set).
+    Redirect(Box<Stmt>, bool, Expr),
+    Expr(Expr),
+    If(Expr, Box<Stmt>, Option<Box<Stmt>>),
+    While(Expr, Box<Stmt>),
+    Do(Box<Stmt>, Expr),
+    For(
+        Option<Box<Stmt>>,
+        Option<Expr>,
+        Option<Box<Stmt>>,
+        Box<Stmt>,
+    ),
+    ForIn(String, String, Box<Stmt>),
+    Block(Vec<Stmt>),
+    Next,
+    Exit(Option<Expr>),
+    /// `nextfile`: the rest of the current input file is skipped.
+    NextFile,
+    Break,
+    Continue,
+    Delete(String, Option<Vec<Expr>>),
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Pattern {
+    Begin,
+    End,
+    All,
+    Expr(Expr),
+    Range(Expr, Expr),
+}
