@@ -197,6 +197,26 @@ const CASES: &[Recorded] = &[
         "jq: error (at <unknown>): Cannot index number with number\n",
         5,
     ),
+    ("jq -nc '[limit(-1; range(3))]'", "[0,1,2]\n", "", 0),
+    ("jq -nc '[limit(0; range(3))]'", "[0]\n", "", 0),
+    (
+        "jq -nc 'def g: 1; def h: def g: 5; g; reduce (1,2) as $x (0; . + h)'",
+        "10\n",
+        "",
+        0,
+    ),
+    (
+        "jq -nc '[foreach (1,2,3) as $x (0; . + $x; select(. > 1))]'",
+        "[3,6]\n",
+        "",
+        0,
+    ),
+    (
+        "jq -nc '([range(1,2;4)] | reduce .[] as $x (0; . + $x)) as $n | [range($n)] | length'",
+        "11\n",
+        "",
+        0,
+    ),
 ];
 
 #[test]
@@ -254,6 +274,16 @@ fn unbounded_constructs_are_refused_by_name() {
         ("jq -n '0 | until(. > 3; . + 1)'", "`until`"),
         ("jq -n '[0 | while(. < 3; . + 1)]'", "`while`"),
         ("jq -n '[range(0; 10; 1 + 1)]'", "`range/3` with a step"),
+        // A local definition shadows the outer `g`: the update yields nothing.
+        (
+            "jq -n 'def g: 1; def h: def g: empty; g; reduce (1,2) as $x (0; h)'",
+            "`reduce` whose update",
+        ),
+        ("jq -n '[[1,2]] | [combinations(-1)]'", "`combinations(n)`"),
+        (
+            "jq -n --argjson n 2 '[[1,2]] | [combinations($n)]'",
+            "`combinations(n)`",
+        ),
     ] {
         let start = Instant::now();
         let out = runner.run(script);
@@ -279,7 +309,21 @@ fn hostile_loops_are_refused_before_running() {
     for i in 1..=24 {
         doubling.push_str(&format!(" def f{i}: f{}, f{};", i - 1, i - 1));
     }
+    // Looking into definitions for `reduce` multiplies (8^16 terms) and a long chain of them
+    // is copied at every call: both are cut by the analysis's own budget.
+    let mut wide_defs = String::from("def f0: 1;");
+    for i in 1..=16 {
+        let p = format!("f{}", i - 1);
+        wide_defs.push_str(&format!(" def f{i}: {};", [p.as_str(); 8].join(" + ")));
+    }
+    let mut chain = String::from("def g0: .;");
+    for i in 1..=400 {
+        chain.push_str(&format!(" def g{i}: g{} | g{};", i - 1, i - 1));
+    }
     for script in [
+        format!("jq -n '{wide_defs} reduce (1,2) as $x (0; f16)'"),
+        format!("jq -n '{chain} g400'"),
+        "jq -n '[limit(-1; range(1e8))] | length'".to_owned(),
         "jq -n 'reduce range(1e9) as $i (0; . + 1)'".to_owned(),
         "jq -n '[range(1e18)] | length'".to_owned(),
         "jq -n 'reduce range(40) as $i ([1]; . + .) | length'".to_owned(),

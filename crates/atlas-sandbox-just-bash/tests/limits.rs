@@ -340,7 +340,7 @@ fn refused_features_exit_2_naming_the_feature() {
         ("jq -n '[limit(3; repeat(1))]'", "`repeat` is not supported"),
         (
             "jq -n 'def f: f; f'",
-            "the recursive definition `f/0` is not supported",
+            "the recursive definition `f/0` (recursion cannot be bounded",
         ),
         ("jq -n '[1,2] | IN(1)'", "`IN/1` is not supported"),
         (

@@ -599,7 +599,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         }
         Err(TooBig::Unsupported(what)) => {
             ctx.io.errln(&format!(
-                "{cmd}: error: {what} is not supported in this sandbox (it cannot be bounded by the execution limits)"
+                "{cmd}: error: {what} is not supported in this sandbox"
             ));
             return Ok(UNSUPPORTED_JQ);
         }

@@ -43,6 +43,8 @@ pub(super) struct Scope<'a> {
 /// Most times a fold's bound is iterated before the remaining ones are extrapolated at a fixed
 /// point; past it without one, the fold is refused (the analysis itself must stay cheap).
 const MAX_FOLD_ITERATIONS: f64 = 1e6;
+/// Folds this short are iterated exactly, numbers included (a sum stays usable as a bound).
+const EXACT_FOLD_ITERATIONS: f64 = 1000.0;
 
 impl<'a> Bound<'a> {
     pub(super) fn inf() -> O {
@@ -119,6 +121,8 @@ impl<'a> Bound<'a> {
                 scope,
                 active,
             } => {
+                let copied = (scope.vars.len() + scope.fns.len()) as u64;
+                self.fuel = self.fuel.saturating_sub(copied);
                 let held = self.active.split_off(active.min(self.active.len()));
                 let o = self.with_scope(scope.vars.clone(), scope.fns.clone(), |b| {
                     b.t(term, v, mult)
@@ -130,7 +134,7 @@ impl<'a> Bound<'a> {
                 let key = std::ptr::from_ref(def) as usize;
                 if self.active.contains(&key) {
                     return Some(self.refuse(format!(
-                        "the recursive definition `{}/{}`",
+                        "the recursive definition `{}/{}` (recursion cannot be bounded by the execution limits)",
                         def.name,
                         def.args.len()
                     )));
@@ -161,6 +165,9 @@ impl<'a> Bound<'a> {
                         },
                     });
                 }
+                // Copying the scopes is work of the analysis too.
+                let copied = (new_vars.len() + new_fns.len()) as u64;
+                self.fuel = self.fuel.saturating_sub(copied);
                 self.active.push(key);
                 let o = self.with_scope(new_vars, new_fns, |b| b.t(&def.body, v, mul(mult, n)));
                 self.active.pop();
@@ -188,18 +195,24 @@ impl<'a> Bound<'a> {
         };
         // jaq runs the rest of the fold once per value an update yields (jq 1.6 keeps the last
         // one, or null for none): only updates that surely yield one value agree.
-        if !self.one(update, 0) {
+        let mut budget = 100_000;
+        if !self.one(update, &self.fns, &[], &mut budget) {
             return self.refuse(format!(
-                "`{kind}` whose update may yield no value or several (jaq and jq 1.6 differ there)"
+                "`{kind}` whose update may yield no value or several (jaq runs the rest once per value, jq 1.6 keeps the last or null)"
             ));
         }
         let src = self.t(xs, v, mult);
         let init = self.t(init, v, mult);
         let each = mul(mult, init.n);
         let count = src.n.ceil();
-        if mul(each, count) > self.max_steps || count > MAX_FOLD_ITERATIONS {
+        if mul(each, count) > self.max_steps {
             self.work += mul(each, count);
             return Self::inf();
+        }
+        if count > MAX_FOLD_ITERATIONS {
+            return self.refuse(format!(
+                "`{kind}` over more than {MAX_FOLD_ITERATIONS} values (too long to bound)"
+            ));
         }
         let len = self.vars.len();
         self.bind(pat, src.v);
@@ -210,15 +223,14 @@ impl<'a> Bound<'a> {
         while i < count {
             let before = self.work;
             let o = self.t(update, acc, each);
-            let mut step = self.work - before;
+            let mut last = 1.0;
             if let Some(extract) = args.get(2) {
                 let e = self.t(extract, o.v, each);
-                step = self.work - before;
-                outs += e.n;
+                last = e.n;
                 seen = max(seen, e.v);
-            } else {
-                outs += 1.0;
             }
+            outs += last;
+            let step = self.work - before;
             i += 1.0;
             let next = max(acc, o.v);
             seen = max(seen, next);
@@ -239,12 +251,12 @@ impl<'a> Bound<'a> {
             if same && next.num <= acc.num {
                 // A fixed point: every further iteration costs at most what this one did.
                 self.work += mul(count - i, step);
-                outs = mul(outs / i, count);
+                outs += mul(count - i, last);
                 break;
             }
             // Sizes settled while a number still grows: widen it, so that the next iteration
             // either reaches a fixed point or shows what an unbounded number does.
-            acc = if same {
+            acc = if same && count - i > EXACT_FOLD_ITERATIONS {
                 V {
                     num: f64::INFINITY,
                     ..next
@@ -293,7 +305,7 @@ impl<'a> Bound<'a> {
                         Some(by) => by.abs(),
                         None => {
                             return Some(self.refuse(
-                                "`range/3` with a step that is not a number literal".to_owned(),
+                                "`range/3` with a step that is not a number literal (its count cannot be bounded)".to_owned(),
                             ));
                         }
                     },
@@ -314,7 +326,7 @@ impl<'a> Bound<'a> {
             ("recurse", 1) => {
                 if !descends(&args[0]) {
                     return Some(self.refuse(
-                        "`recurse(f)` with f other than a descent into the value such as `.[]?` or `.children[]?`"
+                        "`recurse(f)` with f other than a descent into the value such as `.[]?` or `.children[]?` (it may never end)"
                             .to_owned(),
                     ));
                 }
@@ -326,7 +338,7 @@ impl<'a> Bound<'a> {
                 self.t_recurse(v, n)
             }
             ("recurse", _) => {
-                return Some(self.refuse(format!("`recurse/{}`", args.len())));
+                return Some(self.refuse(format!("`recurse/{}` (it may never end)", args.len())));
             }
             // The lengths of the arrays multiply; with at most `elements` elements in all,
             // their product is at most 3^(elements/3).
@@ -340,7 +352,14 @@ impl<'a> Bound<'a> {
                 }
             }
             ("combinations", 1) => {
-                let k = arg(0).max(0.0);
+                // jq's `limit` takes all of `repeat` for a negative count: only a literal count
+                // is bounded.
+                let Some(k) = literal_num(&args[0]).filter(|k| *k >= 0.0).map(f64::ceil) else {
+                    return Some(self.refuse(
+                        "`combinations(n)` with n other than a non-negative number literal (its count cannot be bounded)"
+                            .to_owned(),
+                    ));
+                };
                 let count = elements.powf(k);
                 self.work += mul(mult, mul(count, k));
                 O {
@@ -379,13 +398,21 @@ impl<'a> Bound<'a> {
             .map(|(_, v)| *v)
     }
 
-    /// Whether `t` surely yields exactly one value (or an error) for one input. Conservative:
-    /// `false` when unsure.
-    pub(super) fn one(&self, t: &Term<&'a str>, depth: usize) -> bool {
-        if depth > 16 {
+    /// Whether `t` surely yields exactly one value (or an error) for one input, its names
+    /// resolved in `fns` (`blocked`: filter arguments of the definition being looked into,
+    /// unknown here). Conservative: `false` when unsure, or once `budget` terms were looked at.
+    fn one(
+        &self,
+        t: &Term<&'a str>,
+        fns: &[FnBind<'a>],
+        blocked: &[&str],
+        budget: &mut u32,
+    ) -> bool {
+        if *budget == 0 {
             return false;
         }
-        let one = |t: &Term<&'a str>| self.one(t, depth + 1);
+        *budget -= 1;
+        let mut one = |t: &Term<&'a str>| self.one(t, fns, blocked, budget);
         match t {
             Term::Id | Term::Num(_) | Term::Var(_) | Term::Arr(_) => true,
             Term::Recurse | Term::Break(_) | Term::Label(..) => false,
@@ -395,7 +422,7 @@ impl<'a> Bound<'a> {
             }),
             Term::Obj(kvs) => kvs
                 .iter()
-                .all(|(k, v)| one(k) && v.as_ref().is_none_or(&one)),
+                .all(|(k, v)| one(k) && v.as_ref().is_none_or(&mut one)),
             Term::Neg(f) => one(f),
             Term::BinOp(l, op, r) => match op {
                 BinaryOp::Comma => false,
@@ -405,13 +432,22 @@ impl<'a> Bound<'a> {
                 BinaryOp::Assign | BinaryOp::UpdateMath(_) | BinaryOp::UpdateAlt => one(r),
                 _ => one(l) && one(r),
             },
-            Term::Fold(kind, _, _, args) => *kind == "reduce" && args.first().is_some_and(one),
+            Term::Fold(kind, _, _, args) => *kind == "reduce" && args.first().is_some_and(&mut one),
             Term::TryCatch(b, c) => c.as_ref().is_some_and(|c| one(b) && one(c)),
             Term::IfThenElse(branches, els) => {
                 branches.iter().all(|(c, t)| one(c) && one(t))
                     && els.as_ref().is_none_or(|e| one(e))
             }
-            Term::Def(_, body) => one(body),
+            // Local definitions shadow what `fns` says of their names.
+            Term::Def(defs, body) => {
+                let mut inner = fns.to_vec();
+                inner.extend(defs.iter().map(|def| FnBind {
+                    name: def.name,
+                    arity: def.args.len(),
+                    kind: Kind::Def { def, vars: 0 },
+                }));
+                self.one(body, &inner, blocked, budget)
+            }
             Term::Path(base, path) => {
                 one(base)
                     && path.0.iter().all(|(part, opt)| {
@@ -420,19 +456,32 @@ impl<'a> Bound<'a> {
                                 Part::Index(i) => one(i),
                                 Part::Range(None, None) => false,
                                 Part::Range(a, b) => {
-                                    a.as_ref().is_none_or(&one) && b.as_ref().is_none_or(&one)
+                                    a.as_ref().is_none_or(&mut one)
+                                        && b.as_ref().is_none_or(&mut one)
                                 }
                             }
                     })
             }
             Term::Call(name, args) => {
-                if let Some(f) = self.fns.iter().rev().find(|f| f.name == *name) {
-                    return f.arity == args.len()
-                        && args.iter().all(one)
-                        && match &f.kind {
-                            Kind::Def { def, .. } => one(&def.body),
-                            Kind::Param { term, .. } => one(term),
-                        };
+                if blocked.contains(name) {
+                    return false;
+                }
+                if let Some(j) = fns.iter().rposition(|f| f.name == *name) {
+                    let f = fns[j].clone();
+                    if f.arity != args.len() || !args.iter().all(&mut one) {
+                        return false;
+                    }
+                    return match &f.kind {
+                        Kind::Def { def, .. } => {
+                            let params: Vec<&str> = def
+                                .args
+                                .iter()
+                                .map(|p| p.strip_prefix('$').unwrap_or(p))
+                                .collect();
+                            self.one(&def.body, &fns[..=j], &params, budget)
+                        }
+                        Kind::Param { term, scope, .. } => self.one(term, &scope.fns, &[], budget),
+                    };
                 }
                 // Builtins that collect their argument's values into one.
                 const COLLECTS: &[&str] = &[
@@ -532,14 +581,14 @@ impl<'a> Bound<'a> {
                     "walk",
                     "halt_error",
                 ];
-                COLLECTS.contains(name) || (ONE.contains(name) && args.iter().all(one))
+                COLLECTS.contains(name) || (ONE.contains(name) && args.iter().all(&mut one))
             }
         }
     }
 }
 
 /// The number literal `t` is (`2`, `-1`), if it is one.
-fn literal_num(t: &Term<&str>) -> Option<f64> {
+pub(super) fn literal_num(t: &Term<&str>) -> Option<f64> {
     match t {
         Term::Num(x) => x.parse().ok(),
         Term::Neg(t) => literal_num(t).map(|x| -x),
@@ -572,7 +621,8 @@ fn descends(t: &Term<&str>) -> bool {
     }
     fn fixed(t: &Term<&str>) -> bool {
         match t {
-            Term::Num(_) | Term::Var(_) => true,
+            // Not a variable: an array index yields the positions of a sub-array, a new value.
+            Term::Num(_) => true,
             Term::Str(None, parts) => parts.iter().all(|p| !matches!(p, StrPart::Term(_))),
             _ => false,
         }

@@ -486,7 +486,16 @@ impl<'s> Bound<'s> {
             "pow" | "exp" | "exp10" | "exp2" | "infinite" | "ldexp" | "scalb" => {
                 out.num = f64::INFINITY
             }
-            "limit" => n = n.min(arg(0).num.max(0.0)),
+            // A negative count takes all of f: only a literal count is trusted.
+            "limit" => {
+                if let Some(k) = args
+                    .first()
+                    .and_then(flow::literal_num)
+                    .filter(|k| *k >= 0.0)
+                {
+                    n = n.min(k.ceil());
+                }
+            }
             // These give back their input (or nothing): `values`, `objects`... are jaq's
             // `select(...)` of a type.
             "select" | "empty" | "not" | "type" | "has" | "contains" | "inside" | "startswith"
@@ -514,8 +523,13 @@ impl<'s> Bound<'s> {
         if PER_ELEMENT.contains(&name) || name.starts_with('@') {
             n = mul(n, elements.max(v.str));
         }
-        if name == "limit" {
-            n = n.min(arg(0).num.max(0.0) + 1.0);
+        if name == "limit"
+            && let Some(k) = args
+                .first()
+                .and_then(flow::literal_num)
+                .filter(|k| *k >= 0.0)
+        {
+            n = n.min(k.ceil() + 1.0);
         }
         O {
             n,
@@ -602,7 +616,7 @@ pub(super) fn check(
     }
     if b.fuel == 0 {
         return Err(TooBig::Unsupported(
-            "a filter this large once its definitions are expanded".to_owned(),
+            "a filter this large once its definitions are expanded (too large to bound)".to_owned(),
         ));
     }
     let peak = b.peak.max(o.v.s);
