@@ -325,6 +325,10 @@ fn hostile_loops_are_refused_before_running() {
         format!("jq -n '{chain} g400'"),
         "jq -n '[limit(-1; range(1e8))] | length'".to_owned(),
         "jq -n 'reduce range(1e9) as $i (0; . + 1)'".to_owned(),
+        // Numbers read from text or the clock are not bounded by the input's numbers.
+        "jq -n '[range(0; \"1e18\" | tonumber)] | length'".to_owned(),
+        "jq -n '[range(now)] | length'".to_owned(),
+        "jq -n '[range(1e5)] | map(1e4) | \"x\" * add | length'".to_owned(),
         "jq -n '[range(1e18)] | length'".to_owned(),
         "jq -n 'reduce range(40) as $i ([1]; . + .) | length'".to_owned(),
         "jq -n 'reduce range(100) as $i (\"x\"; . * 2) | length'".to_owned(),

@@ -209,7 +209,7 @@ impl<'a> Bound<'a> {
             self.work += mul(each, count);
             return Self::inf();
         }
-        if count > MAX_FOLD_ITERATIONS {
+        if count.is_nan() || count > MAX_FOLD_ITERATIONS {
             return self.refuse(format!(
                 "`{kind}` over more than {MAX_FOLD_ITERATIONS} values (too long to bound)"
             ));
