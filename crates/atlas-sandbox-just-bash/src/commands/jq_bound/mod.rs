@@ -372,10 +372,20 @@ impl<'s> Bound<'s> {
             BinaryOp::Assign | BinaryOp::Update | BinaryOp::UpdateMath(_) | BinaryOp::UpdateAlt => {
                 let paths = self.t(l, v, mult);
                 let idx = self.max_index(l, v);
-                // The right side runs on each updated value (`|=`) or on the input (`=`, `+=`):
-                // bound it on the whole input and on one small value, for the linear part.
-                let whole = self.t(r, v, mul(mult, paths.n));
-                let small = self.t(r, V { s: NODE, ..v }, mul(mult, Self::elements(v)));
+                // The right side runs on each updated value (`|=`: once per path) or once on
+                // the input (`=`, `+=`, `//=`); bound it on the whole input and, for `|=`, on one
+                // small value too (its growth is largest at one end).
+                let runs = if matches!(op, BinaryOp::Update) {
+                    paths.n
+                } else {
+                    1.0
+                };
+                let whole = self.t(r, v, mul(mult, runs));
+                let small = if matches!(op, BinaryOp::Update) {
+                    self.t(r, V { s: NODE, ..v }, mult)
+                } else {
+                    whole
+                };
                 // What one updated path adds to the value: `=` and `//=` put the right side's
                 // value there; `+=`... combine it with the old one (a sum grows by its right
                 // side); `|=` maps the old value p to f(p), whose growth f(p) - p is largest at
