@@ -100,6 +100,16 @@ fn cases() -> Vec<Case> {
         ("jq_reduce_doubling", "jq -n 'reduce range(40) as $i ([1]; . + .) | length'".into(), &[126], t2),
         ("jq_def_recursive", "jq -n 'def f: f; f'".into(), &[2], t2),
         ("jq_def_mutual", "jq -n 'def f: def g: f; g; f'".into(), &[2], t2),
+        // A long chain of definitions: the analysis's copies of the scopes stay small.
+        (
+            "jq_def_chain",
+            format!(
+                "jq -n 'def h0: .;{} h3000'",
+                (1..=3000).map(|i| format!(" def h{i}: h{};", i - 1)).collect::<String>()
+            ),
+            &[2],
+            t2,
+        ),
         (
             "jq_combinations_20x20",
             format!("echo '[{}]' | jq '[combinations] | length'", vec!["[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19]"; 20].join(",")),

@@ -281,6 +281,10 @@ fn unbounded_constructs_are_refused_by_name() {
         ),
         ("jq -n '[[1,2]] | [combinations(-1)]'", "`combinations(n)`"),
         (
+            "jq -n 'def f: f; reduce (1,2) as $x (0; f)'",
+            "`reduce` whose update",
+        ),
+        (
             "jq -n --argjson n 2 '[[1,2]] | [combinations($n)]'",
             "`combinations(n)`",
         ),
@@ -320,7 +324,13 @@ fn hostile_loops_are_refused_before_running() {
     for i in 1..=400 {
         chain.push_str(&format!(" def g{i}: g{} | g{};", i - 1, i - 1));
     }
+    let mut long = String::from("def h0: .;");
+    for i in 1..=3000 {
+        long.push_str(&format!(" def h{i}: h{};", i - 1));
+    }
     for script in [
+        format!("jq -n '{long} h3000'"),
+        format!("jq -n '{long} reduce (1,2) as $x (0; h3000)'"),
         format!("jq -n '{wide_defs} reduce (1,2) as $x (0; f16)'"),
         format!("jq -n '{chain} g400'"),
         "jq -n '[limit(-1; range(1e8))] | length'".to_owned(),

@@ -43,6 +43,10 @@ pub(super) struct Scope<'a> {
 /// Most times a fold's bound is iterated before the remaining ones are extrapolated at a fixed
 /// point; past it without one, the fold is refused (the analysis itself must stay cheap).
 const MAX_FOLD_ITERATIONS: f64 = 1e6;
+/// Nested expanded calls at most (each nests the analysis on the stack).
+const MAX_CALL_DEPTH: usize = 400;
+/// Scope entries copied for calls being expanded, at most (about 50 bytes each).
+const MAX_HELD: usize = 200_000;
 /// Folds this short are iterated exactly, numbers included (a sum stays usable as a bound).
 const EXACT_FOLD_ITERATIONS: f64 = 1000.0;
 
@@ -114,30 +118,57 @@ impl<'a> Bound<'a> {
             .fns
             .iter()
             .rposition(|f| f.name == name && f.arity == args.len())?;
+        // Each expanded call nests the analysis once more on the stack.
+        if self.calls >= MAX_CALL_DEPTH {
+            return Some(self.refuse(format!(
+                "definitions calling each other more than {MAX_CALL_DEPTH} deep (too deep to bound)"
+            )));
+        }
         let bind = self.fns[i].clone();
-        Some(match bind.kind {
+        self.calls += 1;
+        let o = self.expand(bind, i, args, v, mult);
+        self.calls -= 1;
+        Some(o)
+    }
+
+    fn expand(
+        &mut self,
+        bind: FnBind<'a>,
+        i: usize,
+        args: &'a [Term<&'a str>],
+        v: V,
+        mult: f64,
+    ) -> O {
+        match bind.kind {
             Kind::Param {
                 term,
                 scope,
                 active,
             } => {
-                let copied = (scope.vars.len() + scope.fns.len()) as u64;
-                self.fuel = self.fuel.saturating_sub(copied);
-                let held = self.active.split_off(active.min(self.active.len()));
+                let copied = scope.vars.len() + scope.fns.len();
+                if self.held + copied > MAX_HELD {
+                    return self.refuse(
+                        "definitions this many and this deep (too large to bound)".to_owned(),
+                    );
+                }
+                self.fuel = self.fuel.saturating_sub(copied as u64);
+                self.held += copied;
+                let outer = self.active.split_off(active.min(self.active.len()));
                 let o = self.with_scope(scope.vars.clone(), scope.fns.clone(), |b| {
                     b.t(term, v, mult)
                 });
-                self.active.extend(held);
+                self.active.extend(outer);
+                self.held -= copied;
                 o
             }
             Kind::Def { def, vars } => {
                 let key = std::ptr::from_ref(def) as usize;
                 if self.active.contains(&key) {
-                    return Some(self.refuse(format!(
+                    return self.refuse(format!(
                         "the recursive definition `{}/{}` (recursion cannot be bounded by the execution limits)",
                         def.name,
                         def.args.len()
-                    )));
+                    ));
                 }
                 // `def f($x): body` is `def f(x): x as $x | body`: once per output of `x`.
                 let mut n = 1.0;
@@ -149,34 +180,48 @@ impl<'a> Bound<'a> {
                         new_vars.push((*p, o.v));
                     }
                 }
-                let scope = Rc::new(Scope {
-                    vars: self.vars.clone(),
-                    fns: self.fns.clone(),
+                let caller = (!args.is_empty()).then(|| {
+                    Rc::new(Scope {
+                        vars: self.vars.clone(),
+                        fns: self.fns.clone(),
+                    })
                 });
                 let mut new_fns = self.fns[..=i].to_vec();
-                for (p, a) in def.args.iter().zip(args) {
-                    new_fns.push(FnBind {
-                        name: p.strip_prefix('$').unwrap_or(p),
-                        arity: 0,
-                        kind: Kind::Param {
-                            term: a,
-                            scope: scope.clone(),
-                            active: self.active.len(),
-                        },
-                    });
+                if let Some(scope) = &caller {
+                    for (p, a) in def.args.iter().zip(args) {
+                        new_fns.push(FnBind {
+                            name: p.strip_prefix('$').unwrap_or(p),
+                            arity: 0,
+                            kind: Kind::Param {
+                                term: a,
+                                scope: scope.clone(),
+                                active: self.active.len(),
+                            },
+                        });
+                    }
                 }
-                // Copying the scopes is work of the analysis too.
-                let copied = (new_vars.len() + new_fns.len()) as u64;
-                self.fuel = self.fuel.saturating_sub(copied);
+                // The copied scopes are held until the call's analysis ends: their sizes are
+                // the analysis's memory, kept small.
+                let copied = new_vars.len()
+                    + new_fns.len()
+                    + caller.as_ref().map_or(0, |c| c.vars.len() + c.fns.len());
+                if self.held + copied > MAX_HELD {
+                    return self.refuse(
+                        "definitions this many and this deep (too large to bound)".to_owned(),
+                    );
+                }
+                self.fuel = self.fuel.saturating_sub(copied as u64);
+                self.held += copied;
                 self.active.push(key);
                 let o = self.with_scope(new_vars, new_fns, |b| b.t(&def.body, v, mul(mult, n)));
                 self.active.pop();
+                self.held -= copied;
                 O {
                     n: mul(n, o.n),
                     ..o
                 }
             }
-        })
+        }
     }
 
     /// `reduce xs as $x (init; update)` and `foreach xs as $x (init; update; extract)`: the
@@ -196,7 +241,7 @@ impl<'a> Bound<'a> {
         // jaq runs the rest of the fold once per value an update yields (jq 1.6 keeps the last
         // one, or null for none): only updates that surely yield one value agree.
         let mut budget = 100_000;
-        if !self.one(update, &self.fns, &[], &mut budget) {
+        if !self.one(update, &self.fns, &[], &mut budget, 0) {
             return self.refuse(format!(
                 "`{kind}` whose update may yield no value or several (jaq runs the rest once per value, jq 1.6 keeps the last or null)"
             ));
@@ -407,12 +452,14 @@ impl<'a> Bound<'a> {
         fns: &[FnBind<'a>],
         blocked: &[&str],
         budget: &mut u32,
+        depth: usize,
     ) -> bool {
-        if *budget == 0 {
+        // `depth` counts definitions looked into: a recursive one would never end.
+        if *budget == 0 || depth >= MAX_CALL_DEPTH {
             return false;
         }
         *budget -= 1;
-        let mut one = |t: &Term<&'a str>| self.one(t, fns, blocked, budget);
+        let mut one = |t: &Term<&'a str>| self.one(t, fns, blocked, budget, depth);
         match t {
             Term::Id | Term::Num(_) | Term::Var(_) | Term::Arr(_) => true,
             Term::Recurse | Term::Break(_) | Term::Label(..) => false,
@@ -446,7 +493,7 @@ impl<'a> Bound<'a> {
                     arity: def.args.len(),
                     kind: Kind::Def { def, vars: 0 },
                 }));
-                self.one(body, &inner, blocked, budget)
+                self.one(body, &inner, blocked, budget, depth + 1)
             }
             Term::Path(base, path) => {
                 one(base)
@@ -478,9 +525,11 @@ impl<'a> Bound<'a> {
                                 .iter()
                                 .map(|p| p.strip_prefix('$').unwrap_or(p))
                                 .collect();
-                            self.one(&def.body, &fns[..=j], &params, budget)
+                            self.one(&def.body, &fns[..=j], &params, budget, depth + 1)
                         }
-                        Kind::Param { term, scope, .. } => self.one(term, &scope.fns, &[], budget),
+                        Kind::Param { term, scope, .. } => {
+                            self.one(term, &scope.fns, &[], budget, depth + 1)
+                        }
                     };
                 }
                 // Builtins that collect their argument's values into one.

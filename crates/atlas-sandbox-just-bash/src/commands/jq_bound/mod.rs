@@ -79,6 +79,10 @@ struct Bound<'s> {
     fns: Vec<FnBind<'s>>,
     /// The definitions being expanded (their addresses): calling one again is recursion.
     active: Vec<usize>,
+    /// Calls being expanded, filter arguments included: the analysis recurses once per call.
+    calls: usize,
+    /// Scope entries copied by the calls being expanded.
+    held: usize,
     /// Why the filter is refused by name, when it is.
     refused: Option<String>,
     /// Terms the analysis may still visit: expanding definitions and iterating folds is
@@ -712,6 +716,8 @@ pub(super) fn check(
         depth,
         fns: Vec::new(),
         active: Vec::new(),
+        calls: 0,
+        held: 0,
         refused: None,
         fuel: FUEL,
         max_steps,
