@@ -92,12 +92,6 @@ const CASES: &[Recorded] = &[
         "",
         0,
     ),
-    (
-        "jq -nc 'reduce (1,2) as $x (0, 10; . + $x)'",
-        "3\n13\n",
-        "",
-        0,
-    ),
     ("jq -nc 'reduce empty as $x (0; . + 1)'", "0\n", "", 0),
     (
         "jq -nc 'reduce range(5) as $i (\"\"; . + \"ab\")'",
@@ -114,12 +108,6 @@ const CASES: &[Recorded] = &[
     (
         "jq -nc '[foreach range(5) as $i (0; . + $i)]'",
         "[0,1,3,6,10]\n",
-        "",
-        0,
-    ),
-    (
-        "jq -nc '[foreach (1,2) as $x (0, 10; . + $x)]'",
-        "[1,3,11,13]\n",
         "",
         0,
     ),
@@ -280,6 +268,23 @@ fn unbounded_constructs_are_refused_by_name() {
             "`reduce` whose update",
         ),
         ("jq -n '[[1,2]] | [combinations(-1)]'", "`combinations(n)`"),
+        (
+            "jq -n '[foreach try 1 catch 0 as $x (0; 1)]'",
+            "`foreach` over a source that is not in parentheses",
+        ),
+        (
+            "jq -n 'reduce if true then 1 else 2 end as $x (0; . + $x)'",
+            "`reduce` over a source that is not in parentheses",
+        ),
+        // jq 1.6 runs the source on null for the init's later values.
+        (
+            "jq -n '[1,2] | reduce .[] as $x (0, 10; . + $x)'",
+            "`reduce` whose initial value",
+        ),
+        (
+            "jq -n '[1,2] | [foreach .[] as $x (0, 10; . + $x)]'",
+            "`foreach` whose initial value",
+        ),
         (
             "jq -n 'def f: f; reduce (1,2) as $x (0; f)'",
             "`reduce` whose update",

@@ -246,6 +246,29 @@ impl<'a> Bound<'a> {
                 "`{kind}` whose update may yield no value or several (jaq runs the rest once per value, jq 1.6 keeps the last or null)"
             ));
         }
+        // jq 1.6's grammar takes only a postfix term as the source: `reduce if ...`,
+        // `reduce try ...`, `reduce -1 ...` are its syntax errors, which jaq parses.
+        if matches!(
+            xs,
+            Term::IfThenElse(..)
+                | Term::Fold(..)
+                | Term::TryCatch(..)
+                | Term::Neg(_)
+                | Term::Label(..)
+                | Term::Def(..)
+        ) {
+            return self.refuse(format!(
+                "`{kind}` over a source that is not in parentheses (jq 1.6 rejects an `if`, `try`, `reduce`, `foreach`, `label`, `def` or `-` there)"
+            ));
+        }
+        // jq 1.6 runs the source on `null` instead of the input for every value of the init
+        // after the first (`[1,2] | reduce .[] as $x (0, 10; . + $x)` is 3, then an error).
+        let mut budget = 100_000;
+        if !self.one(init, &self.fns, &[], &mut budget, 0) {
+            return self.refuse(format!(
+                "`{kind}` whose initial value may be several values (jq 1.6 runs the source on null for the later ones)"
+            ));
+        }
         let src = self.t(xs, v, mult);
         let init = self.t(init, v, mult);
         let each = mul(mult, init.n);
