@@ -205,6 +205,19 @@ const CASES: &[Recorded] = &[
         "",
         0,
     ),
+    (
+        "jq -nc '{\"a\":[1]} | combinations'",
+        "",
+        "jq: error (at <unknown>): Cannot index object with number\n",
+        5,
+    ),
+    ("jq -nc '[] | [combinations]'", "[[]]\n", "", 0),
+    (
+        "jq -nc '[[1,2],{\"a\":3}] | [combinations]'",
+        "[[1,3],[2,3]]\n",
+        "",
+        0,
+    ),
 ];
 
 #[test]
