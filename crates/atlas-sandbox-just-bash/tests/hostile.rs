@@ -93,8 +93,29 @@ fn cases() -> Vec<Case> {
         ("jq_string_repeat_float", "jq -n '\"x\" * 1e9 | length'".into(), &[5, 126], t10),
         ("jq_repeat_from_input", "echo '{\"s\":\"x\",\"n\":1000000000}' | jq '.s * .n | length'".into(), &[126], t10),
         ("jq_cross_product", format!("jq -n '[{cross}] | length'"), &[126], t2),
-        // A refused feature (jaq has no `range` with a float bound) exits 2, as every refusal.
+        // Loops are bounded before they run: past the limits (126) or refused by name (2).
         ("jq_range", "jq -n '[range(1e9)] | length'".into(), &[2, 126], t10),
+        ("jq_range_1e18", "jq -n '[range(1e18)] | length'".into(), &[126], t2),
+        ("jq_reduce_1e9", "jq -n 'reduce range(1e9) as $i (0; . + 1)'".into(), &[126], t2),
+        ("jq_reduce_doubling", "jq -n 'reduce range(40) as $i ([1]; . + .) | length'".into(), &[126], t2),
+        ("jq_def_recursive", "jq -n 'def f: f; f'".into(), &[2], t2),
+        ("jq_def_mutual", "jq -n 'def f: def g: f; g; f'".into(), &[2], t2),
+        // A long chain of definitions: the analysis's copies of the scopes stay small.
+        (
+            "jq_def_chain",
+            format!(
+                "jq -n 'def h0: .;{} h3000'",
+                (1..=3000).map(|i| format!(" def h{i}: h{};", i - 1)).collect::<String>()
+            ),
+            &[2],
+            t2,
+        ),
+        (
+            "jq_combinations_20x20",
+            format!("echo '[{}]' | jq '[combinations] | length'", vec!["[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19]"; 20].join(",")),
+            &[126],
+            t2,
+        ),
         ("jq_huge_index", "jq -n '.[100000000] = 1 | length'".into(), &[126], t10),
         (
             "jq_long_evaluation",

@@ -337,8 +337,11 @@ fn unterminated_case_chains_are_a_syntax_error_not_a_hang() {
 #[test]
 fn refused_features_exit_2_naming_the_feature() {
     for (script, names) in [
-        ("jq -n '[range(3)]'", "`range` is not supported"),
-        ("echo '{}' | jq '$ENV.HOME'", "`$ENV` is not supported"),
+        ("jq -n '[limit(3; repeat(1))]'", "`repeat` is not supported"),
+        (
+            "jq -n 'def f: f; f'",
+            "the recursive definition `f/0` (recursion cannot be bounded",
+        ),
         ("jq -n '[1,2] | IN(1)'", "`IN/1` is not supported"),
         (
             "jq -n 'input_filename'",

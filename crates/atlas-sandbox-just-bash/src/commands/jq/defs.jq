@@ -45,3 +45,6 @@ def @base64: tostring | encode_base64;
 def @base64d: tostring | decode_base64;
 def halt_error($exit_code): _halt_error_text, halt($exit_code);
 def halt_error: halt_error(5);
+# jq 1.6's: an object (or any non-array) input is an error, where jaq-std's runs on its values.
+def combinations: if length == 0 then [] else .[0][] as $x | (.[1:] | combinations) as $w | [$x] + $w end;
+def combinations(n): . as $dot | [range(n)] | map($dot) | combinations;

@@ -95,6 +95,21 @@ fn base<D: for<'a> DataT<V<'a> = J>>() -> Box<[Filter<RunPtr<D>>]> {
             ),
             x => bome(Err(fail(format!("{} cannot be formatted", x.described())))),
         }),
+        // jaq-std's `env` reads the host process's environment (its secrets included); the
+        // filter sees the shell's exported variables, as jq run by that shell would.
+        ("env", v(0), |_| bome(Ok(env::get()))),
+        // jaq's `range/3` counts `while(. != $to)` when the step is 0 and loops for ever on a
+        // bound that is not a number (numbers sort before strings): jq 1.6's answers, which
+        // the static bound relies on (it counts from the bounds' numeric values).
+        ("range", v(3), |mut cv| {
+            let by = cv.0.pop_var();
+            let to = cv.0.pop_var();
+            let from = cv.0.pop_var();
+            match (from, to, by) {
+                (J::Num(from), J::Num(to), J::Num(by)) => Box::new(range(from, to, by)),
+                _ => bome(Err(fail("Range bounds must be numeric"))),
+            }
+        }),
         // jaq-std's `stderr` and `debug` write through the `log` crate, which would put a
         // command's text in the host's own log; jq writes them to the command's stderr.
         ("stderr_empty", v(0), |cv| {
@@ -116,6 +131,37 @@ fn base<D: for<'a> DataT<V<'a> = J>>() -> Box<[Filter<RunPtr<D>>]> {
             Box::new(core::iter::empty())
         }),
     ])
+}
+
+fn range<'a>(from: f64, to: f64, by: f64) -> impl Iterator<Item = jaq_core::ValX<'a, J>> + 'a {
+    let mut x = from;
+    core::iter::from_fn(move || {
+        let more = (by > 0.0 && x < to) || (by < 0.0 && x > to);
+        more.then(|| {
+            let y = x;
+            x += by;
+            Ok(J::Num(y))
+        })
+    })
+}
+
+/// The environment `env` and `$ENV` give: set by the runner before the filter runs (the
+/// interpreter runs a command on one thread).
+pub(crate) mod env {
+    use super::J;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static ENV: RefCell<J> = const { RefCell::new(J::Null) };
+    }
+
+    pub(crate) fn set(v: J) {
+        ENV.with(|e| *e.borrow_mut() = v);
+    }
+
+    pub(crate) fn get() -> J {
+        ENV.with(|e| e.borrow().clone())
+    }
 }
 
 /// What a filter writes to stderr while it runs (`stderr`, `debug`, `halt_error`), held for the

@@ -217,21 +217,9 @@ fn jq_builtin_not_here(name: &str, kind: &jaq_core::compile::Undefined) -> Optio
 
 /// The first construct of `code` that can loop or grow without bound inside jaq.
 fn unbounded_construct(code: &str) -> Option<&'static str> {
-    const WORDS: &[&str] = &[
-        "reduce",
-        "foreach",
-        "until",
-        "while",
-        "repeat",
-        "recurse",
-        "def",
-        "range",
-        "input",
-        "inputs",
-        "env",
-        "$ENV",
-        "combinations",
-    ];
+    // `reduce`, `foreach`, `range`, `def`, `recurse`, `combinations` are bounded (or refused by
+    // name) by `jq_bound`; these have no bound it can compute.
+    const WORDS: &[&str] = &["until", "while", "repeat", "input", "inputs"];
     let mut word = String::new();
     let check = |w: &str| WORDS.iter().find(|k| **k == w).copied();
     for c in code.chars().chain(std::iter::once(' ')) {
@@ -568,6 +556,18 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         Ok(h) => h,
         Err(o) => return crate::interp::abort(crate::interp::LIMIT_EXIT, o.message(cmd)),
     };
+    // `env` and `$ENV` are the shell's exported variables as jq run by it sees them (never
+    // this process's own environment).
+    let mut env_pairs = ctx.sh.env_pairs_bash_order();
+    env_pairs.push(("_".to_owned(), "/usr/bin/jq".to_owned()));
+    let env_val = Val::obj(
+        env_pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), Val::from(v)))
+            .collect::<Map>(),
+    );
+    funs::env::set(env_val.clone());
+    vars.insert(0, ("ENV".to_owned(), env_val));
     let var_bounds: Vec<(String, V)> = vars
         .iter()
         .map(|(n, v)| {
@@ -596,6 +596,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                     "{cmd}: error: this filter may take up to {n:.0} steps on this input, past the limit of {max_steps:.0} (increase limits.max_loop_iterations); it was not run"
                 ),
             );
+        }
+        Err(TooBig::Unsupported(what)) => {
+            ctx.io.errln(&format!(
+                "{cmd}: error: {what} is not supported in this sandbox"
+            ));
+            return Ok(UNSUPPORTED_JQ);
         }
         Err(TooBig::Bytes(n)) => {
             return crate::interp::abort(

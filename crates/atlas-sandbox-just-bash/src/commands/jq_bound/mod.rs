@@ -7,8 +7,12 @@
 //! yields and how big they can be (bytes in memory, longest string, largest number), and the
 //! filter is refused when the bound passes the step budget or the exec's remaining memory.
 //! The bounds over-approximate (a filter refused here might have fit); they never
-//! under-approximate for the constructs jaq accepts here (loops and recursion are refused
-//! earlier by name).
+//! under-approximate. A construct with no sound bound here (a recursive `def`, a fold whose
+//! update may fork) is refused by name (`TooBig::Unsupported`).
+
+mod flow;
+
+use flow::FnBind;
 
 use jaq_core::load::lex::{Lexer, StrPart};
 use jaq_core::load::parse::{BinaryOp, Parser, Pattern, Term};
@@ -71,7 +75,25 @@ struct Bound<'s> {
     vars: Vec<(&'s str, V)>,
     /// Path length of the deepest input (for `paths`, `tostream`...).
     depth: f64,
+    /// Local definitions and filter arguments in scope, innermost last.
+    fns: Vec<FnBind<'s>>,
+    /// The definitions being expanded (their addresses): calling one again is recursion.
+    active: Vec<usize>,
+    /// Calls being expanded, filter arguments included: the analysis recurses once per call.
+    calls: usize,
+    /// Scope entries copied by the calls being expanded.
+    held: usize,
+    /// Why the filter is refused by name, when it is.
+    refused: Option<String>,
+    /// Terms the analysis may still visit: expanding definitions and iterating folds is
+    /// itself work, kept bounded.
+    fuel: u64,
+    max_steps: f64,
+    max_bytes: f64,
 }
+
+/// Terms visited at most by one analysis.
+const FUEL: u64 = 4_000_000;
 
 /// Names that run their filter argument once per element of their input.
 const ITERATES: &[&str] = &[
@@ -114,7 +136,7 @@ impl<'s> Bound<'s> {
         o
     }
 
-    fn bind(&mut self, p: &Pattern<&'s str>, v: V) {
+    fn bind(&mut self, p: &'s Pattern<&'s str>, v: V) {
         match p {
             Pattern::Var(x) => self.vars.push((x, v)),
             Pattern::Arr(ps) => ps.iter().for_each(|p| self.bind(p, v)),
@@ -122,12 +144,16 @@ impl<'s> Bound<'s> {
         }
     }
 
-    fn t(&mut self, term: &Term<&'s str>, v: V, mult: f64) -> O {
+    fn t(&mut self, term: &'s Term<&'s str>, v: V, mult: f64) -> O {
+        if self.fuel == 0 || self.refused.is_some() {
+            return Self::inf();
+        }
+        self.fuel -= 1;
         let o = self.t_inner(term, v, mult);
         self.note(mult, o)
     }
 
-    fn t_inner(&mut self, term: &Term<&'s str>, v: V, mult: f64) -> O {
+    fn t_inner(&mut self, term: &'s Term<&'s str>, v: V, mult: f64) -> O {
         let one = |v| O {
             n: 1.0,
             v,
@@ -137,11 +163,7 @@ impl<'s> Bound<'s> {
             Term::Id => one(v),
             // Every byte of the input is inside at most depth + 1 of the values `..` yields:
             // together they are that many times the input, not one input per value.
-            Term::Recurse => O {
-                tot: Some(mul(v.s, self.depth + 1.0)),
-                n: Self::elements(v),
-                v,
-            },
+            Term::Recurse => self.t_recurse(v, 1.0),
             Term::Num(x) => one(scalar(x.parse::<f64>().map_or(f64::INFINITY, f64::abs))),
             Term::Str(fmt, parts) => {
                 let (mut n, mut len) = (1.0, 0.0);
@@ -208,16 +230,8 @@ impl<'s> Bound<'s> {
                 n: 0.0,
                 v: scalar(0.0),
             },
-            // `reduce`/`foreach` and local `def`s are refused by name before this runs.
-            Term::Fold(..) | Term::Def(..) => O {
-                tot: None,
-                n: f64::INFINITY,
-                v: V {
-                    s: f64::INFINITY,
-                    str: f64::INFINITY,
-                    num: f64::INFINITY,
-                },
-            },
+            Term::Fold(kind, xs, pat, args) => self.fold(kind, xs, pat, args, v, mult),
+            Term::Def(defs, body) => self.defs(defs, body, v, mult),
             Term::TryCatch(b, c) => {
                 let b = self.t(b, v, mult);
                 match c {
@@ -254,15 +268,7 @@ impl<'s> Bound<'s> {
                 }
             }
             Term::Call(name, args) => self.call(name, args, v, mult),
-            Term::Var(x) => {
-                let found = self
-                    .vars
-                    .iter()
-                    .rev()
-                    .find(|(n, _)| n == x)
-                    .map(|(_, v)| *v);
-                one(found.unwrap_or(v))
-            }
+            Term::Var(x) => one(self.var(x).unwrap_or(v)),
             Term::Path(base, path) => {
                 let mut o = self.t(base, v, mult);
                 for (part, _) in &path.0 {
@@ -290,7 +296,7 @@ impl<'s> Bound<'s> {
     }
 
     /// The largest index a path expression may write to (`.[1e9] = 1` makes 1e9 nulls).
-    fn max_index(&mut self, t: &Term<&'s str>, v: V) -> f64 {
+    fn max_index(&mut self, t: &'s Term<&'s str>, v: V) -> f64 {
         match t {
             Term::Path(base, path) => {
                 let mut m = self.max_index(base, v);
@@ -310,9 +316,9 @@ impl<'s> Bound<'s> {
 
     fn binop(
         &mut self,
-        l: &Term<&'s str>,
-        op: &BinaryOp<&'s str>,
-        r: &Term<&'s str>,
+        l: &'s Term<&'s str>,
+        op: &'s BinaryOp<&'s str>,
+        r: &'s Term<&'s str>,
         v: V,
         mult: f64,
     ) -> O {
@@ -370,18 +376,42 @@ impl<'s> Bound<'s> {
             BinaryOp::Assign | BinaryOp::Update | BinaryOp::UpdateMath(_) | BinaryOp::UpdateAlt => {
                 let paths = self.t(l, v, mult);
                 let idx = self.max_index(l, v);
-                // The right side runs on each updated value (`|=`) or on the input (`=`, `+=`):
-                // bound it on the whole input and on one small value, for the linear part.
-                let whole = self.t(r, v, mul(mult, paths.n));
-                let small = self.t(r, V { s: NODE, ..v }, mul(mult, Self::elements(v)));
-                let per = match op {
-                    BinaryOp::UpdateMath(m) => math(m, v, small.v),
-                    _ => small.v,
+                // The right side runs on each updated value (`|=`: once per path) or once on
+                // the input (`=`, `+=`, `//=`); bound it on the whole input and, for `|=`, on one
+                // small value too (its growth is largest at one end).
+                let runs = if matches!(op, BinaryOp::Update) {
+                    paths.n
+                } else {
+                    1.0
                 };
-                let s = v.s
-                    + whole.v.s
-                    + mul(Self::elements(v), mul(small.n.max(1.0), per.s))
-                    + mul(idx, NODE);
+                let whole = self.t(r, v, mul(mult, runs));
+                let small = if matches!(op, BinaryOp::Update) {
+                    self.t(r, V { s: NODE, ..v }, mult)
+                } else {
+                    whole
+                };
+                // What one updated path adds to the value: `=` and `//=` put the right side's
+                // value there; `+=`... combine it with the old one (a sum grows by its right
+                // side); `|=` maps the old value p to f(p), whose growth f(p) - p is largest at
+                // one end (the bounds are convex in p): the whole input or one small value.
+                // Paths add up: the result is the input plus each path's growth, which keeps a
+                // fold like `reduce .[] as $x ({}; .[$x.k] += 1)` linear, not exponential.
+                let (growth, per) = match op {
+                    BinaryOp::Update => (
+                        (whole.v.s - v.s).max(small.v.s - NODE).max(0.0),
+                        max(whole.v, small.v),
+                    ),
+                    BinaryOp::UpdateMath(Math::Div) => {
+                        let per = math(&Math::Div, v, whole.v);
+                        (per.s + mul(v.str, NODE), per)
+                    }
+                    BinaryOp::UpdateMath(m) => {
+                        let per = math(m, V { s: 0.0, ..v }, whole.v);
+                        (per.s, per)
+                    }
+                    _ => (whole.v.s, whole.v),
+                };
+                let s = v.s + mul(paths.n.max(1.0), growth) + mul(idx, NODE);
                 let n = if matches!(op, BinaryOp::Assign | BinaryOp::UpdateMath(_)) {
                     whole.n
                 } else {
@@ -400,7 +430,10 @@ impl<'s> Bound<'s> {
         }
     }
 
-    fn call(&mut self, name: &str, args: &[Term<&'s str>], v: V, mult: f64) -> O {
+    fn call(&mut self, name: &str, args: &'s [Term<&'s str>], v: V, mult: f64) -> O {
+        if let Some(o) = self.local_call(name, args, v, mult) {
+            return o;
+        }
         let elements = Self::elements(v);
         let mut n = 1.0;
         let mut out = v;
@@ -419,6 +452,9 @@ impl<'s> Bound<'s> {
             out.str = out.str.max(whole.v.str);
             out.num = out.num.max(whole.v.num);
             arg_vals.push(whole.v);
+        }
+        if let Some(o) = self.loop_builtin(name, args, n, &arg_vals, v, mult) {
+            return o;
         }
         let arg = |i: usize| arg_vals.get(i).copied().unwrap_or(scalar(0.0));
         match name {
@@ -464,7 +500,16 @@ impl<'s> Bound<'s> {
             "pow" | "exp" | "exp10" | "exp2" | "infinite" | "ldexp" | "scalb" => {
                 out.num = f64::INFINITY
             }
-            "limit" => n = n.min(arg(0).num.max(0.0)),
+            // A negative count takes all of f: only a literal count is trusted.
+            "limit" => {
+                if let Some(k) = args
+                    .first()
+                    .and_then(flow::literal_num)
+                    .filter(|k| *k >= 0.0)
+                {
+                    n = n.min(k.ceil());
+                }
+            }
             // These give back their input (or nothing): `values`, `objects`... are jaq's
             // `select(...)` of a type.
             "select" | "empty" | "not" | "type" | "has" | "contains" | "inside" | "startswith"
@@ -489,11 +534,17 @@ impl<'s> Bound<'s> {
             }
             _ => {}
         }
+        out.num = out_num(name, out.num, v, elements);
         if PER_ELEMENT.contains(&name) || name.starts_with('@') {
             n = mul(n, elements.max(v.str));
         }
-        if name == "limit" {
-            n = n.min(arg(0).num.max(0.0) + 1.0);
+        if name == "limit"
+            && let Some(k) = args
+                .first()
+                .and_then(flow::literal_num)
+                .filter(|k| *k >= 0.0)
+        {
+            n = n.min(k.ceil() + 1.0);
         }
         O {
             n,
@@ -501,6 +552,102 @@ impl<'s> Bound<'s> {
             tot: None,
         }
     }
+}
+
+/// The largest number a builtin's outputs may hold, from `num` (its input's and arguments'):
+/// numbers read from text or the clock, and steep math, are unbounded; offsets and indices stay
+/// within the input's strings and elements; a sum within the elements times the largest.
+/// Rounding and the bounded functions (`ceil`, `cos`, `acos`...) add at most a few units.
+fn out_num(name: &str, num: f64, v: V, elements: f64) -> f64 {
+    const UNBOUNDED: &[&str] = &[
+        "tonumber",
+        "fromjson",
+        "now",
+        "mktime",
+        "fromdate",
+        "fromdateiso8601",
+        "dateadd",
+        "datesub",
+        "date",
+        "strptime",
+        "gmtime",
+        "localtime",
+        "log",
+        "log2",
+        "log10",
+        "log1p",
+        "lgamma",
+        "tgamma",
+        "gamma",
+        "lgamma_r",
+        "frexp",
+        "significand",
+        "logb",
+        "ilogb",
+        "cosh",
+        "sinh",
+        "tanh",
+        "expm1",
+        "atanh",
+        "acosh",
+        "asinh",
+        "tan",
+        "pow10",
+        "exp",
+        "exp10",
+        "exp2",
+        "pow",
+        "ldexp",
+        "scalb",
+        "scalbln",
+        "infinite",
+        "nextafter",
+        "nexttoward",
+        "fma",
+        "drem",
+        "remainder",
+        "j0",
+        "j1",
+        "y0",
+        "y1",
+    ];
+    const POSITIONS: &[&str] = &[
+        "keys",
+        "keys_unsorted",
+        "to_entries",
+        "with_entries",
+        "paths",
+        "leaf_paths",
+        "path",
+        "tostream",
+        "indices",
+        "index",
+        "rindex",
+        "match",
+        "capture",
+        "scan",
+        "test",
+        "sub",
+        "gsub",
+        "split",
+        "explode",
+        "getpath",
+        "transpose",
+        "group_by",
+        "unique_by",
+    ];
+    if UNBOUNDED.contains(&name) {
+        return f64::INFINITY;
+    }
+    let mut num = num.max(4.0) + 1.0;
+    if POSITIONS.contains(&name) {
+        // `explode` gives code points.
+        num = num.max(v.str).max(elements).max(0x10FFFF as f64);
+    }
+    if name == "add" {
+        num = num.max(mul(v.num, elements));
+    }
+    num
 }
 
 fn math(m: &Math, a: V, b: V) -> V {
@@ -541,6 +688,8 @@ fn math(m: &Math, a: V, b: V) -> V {
 pub(super) enum TooBig {
     Steps(f64),
     Bytes(f64),
+    /// A construct with no bound here, named.
+    Unsupported(String),
 }
 
 /// Bounds `code` on `input` (one value of the input, the biggest) with `vars` (`--arg`s),
@@ -565,8 +714,24 @@ pub(super) fn check(
         peak: 0.0,
         vars: vars.iter().map(|(n, v)| (n.as_str(), *v)).collect(),
         depth,
+        fns: Vec::new(),
+        active: Vec::new(),
+        calls: 0,
+        held: 0,
+        refused: None,
+        fuel: FUEL,
+        max_steps,
+        max_bytes,
     };
     let o = b.t(&term, input, 1.0);
+    if let Some(what) = b.refused {
+        return Err(TooBig::Unsupported(what));
+    }
+    if b.fuel == 0 {
+        return Err(TooBig::Unsupported(
+            "a filter this large once its definitions are expanded (too large to bound)".to_owned(),
+        ));
+    }
     let peak = b.peak.max(o.v.s);
     if b.work.is_nan() || b.work > max_steps {
         return Err(TooBig::Steps(b.work));
