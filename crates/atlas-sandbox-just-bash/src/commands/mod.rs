@@ -711,16 +711,7 @@ fn format_once(
                                 }
                                 d
                             }
-                            _ => {
-                                let sign = if flags.contains('+') {
-                                    Some('+')
-                                } else if flags.contains(' ') {
-                                    Some(' ')
-                                } else {
-                                    None
-                                };
-                                c_decimal(n, prec_n, sign)
-                            }
+                            _ => c_decimal(n, prec_n, sign_flag(&flags)),
                         };
                         // C ignores `0` for an integer given a precision.
                         if zero && prec_n.is_none() {
@@ -868,6 +859,17 @@ fn utf8_locale(ctx: &Ctx<'_, '_>) -> bool {
 
 /// C's `%d` (shared by `printf` and awk): the digits zero-filled to `prec`, then `-`, or
 /// `positive_sign` (`+` or ` `) before a number that is not negative.
+/// The sign C's printf puts before a non-negative signed conversion: `+` wins over ` `.
+pub(crate) fn sign_flag(flags: &str) -> Option<char> {
+    if flags.contains('+') {
+        Some('+')
+    } else if flags.contains(' ') {
+        Some(' ')
+    } else {
+        None
+    }
+}
+
 pub(crate) fn c_decimal(n: i64, prec: Option<usize>, positive_sign: Option<char>) -> String {
     // `unsigned_abs`: `i64::MIN.abs()` overflows.
     let mut s = n.unsigned_abs().to_string();

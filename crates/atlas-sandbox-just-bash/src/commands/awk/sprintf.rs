@@ -1,6 +1,6 @@
 //! awk's `printf`/`sprintf`.
 
-use super::super::{c_decimal, c_exponent};
+use super::super::{c_decimal, c_exponent, sign_flag};
 use super::format;
 use super::value::{Val, fmt_g, fmt_num, gawk_special};
 
@@ -115,14 +115,7 @@ pub(super) fn sprintf(fmt: &str, args: &[Val], latin1: bool) -> Result<String, S
         if ran_out.get() {
             return Err("fatal: not enough arguments to satisfy format string".to_owned());
         }
-        // C's sign flags: `+` wins over ` ` for every signed conversion.
-        let sign = if flags.contains('+') {
-            Some('+')
-        } else if flags.contains(' ') {
-            Some(' ')
-        } else {
-            None
-        };
+        let sign = sign_flag(&flags);
         let signed = |s: String, n: f64| match sign {
             Some(c) if n >= 0.0 || (n == 0.0 && !n.is_sign_negative()) => format!("{c}{s}"),
             _ => s,
