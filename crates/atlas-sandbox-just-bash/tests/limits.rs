@@ -108,6 +108,64 @@ fn output_bytes() {
     );
 }
 
+/// A pipeline writer past its output cap is cut there. A reader that stops short of the cut
+/// (`head`, `grep -m`, `read`) gives bash's answer, and the writer's status is bash's SIGPIPE
+/// death; a reader that wanted everything (`wc`, `sort`, `cat`) gets the limit's error and
+/// none of the writer's bytes reach stdout.
+#[test]
+fn a_writer_past_its_cap_feeding_a_reader_that_stops_short() {
+    let mut c = JustBashConfig::default();
+    c.limits.max_output_bytes = 4096;
+    for (script, stdout) in [
+        (
+            "seq 100000000 | head -2; echo ${PIPESTATUS[@]}",
+            "1\n2\n141 0\n",
+        ),
+        (
+            "seq 100000000 | head -c 5; echo \" ${PIPESTATUS[@]}\"",
+            "1\n2\n3 141 0\n",
+        ),
+        (
+            "seq 100000000 | grep -m2 7; echo ${PIPESTATUS[@]}",
+            "7\n17\n141 0\n",
+        ),
+        ("seq 100000000 | { read a; read b; echo $a $b; }", "1 2\n"),
+        (
+            "set -o pipefail; seq 100000000 | head -1; echo $?",
+            "1\n141\n",
+        ),
+        ("seq 100000000 | true; echo ${PIPESTATUS[@]}", "141 0\n"),
+    ] {
+        let out = run_with(&c, script);
+        assert_eq!(
+            (out.stdout_str().as_ref(), out.exit_code),
+            (stdout, 0),
+            "{script}: {out:?}"
+        );
+        assert!(out.stderr.is_empty(), "{script}: {out:?}");
+    }
+    for script in [
+        "seq 100000000 | wc -l",
+        "seq 100000000 | sort | head -2",
+        "seq 100000000 | { head -1; cat; } | wc -l",
+        "seq 100000000 | cat | head -2",
+        "seq 100000000 | head -n 100000",
+    ] {
+        let out = run_with(&c, script);
+        assert_eq!(out.exit_code, 126, "{script}: {out:?}");
+        assert!(out.stdout.len() <= 4096, "{script}: {out:?}");
+        assert!(
+            !out.stdout_str()
+                .starts_with("1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11"),
+            "{script}: the writer's bytes leaked: {out:?}"
+        );
+        assert!(
+            out.stderr_str().contains("output size limit exceeded"),
+            "{script}: {out:?}"
+        );
+    }
+}
+
 #[test]
 fn deadline() {
     let mut c = JustBashConfig::default();

@@ -12,6 +12,11 @@ use crate::vfs::{self, Kind};
 use super::trace::{thread_cpu, trace_quote};
 use super::*;
 
+/// The status bash reports for a pipeline writer killed by SIGPIPE (128 + 13).
+const SIGPIPE_STATUS: i32 = 141;
+
+const PIPE_OVERFLOW: &str = "bash: pipeline: output size limit exceeded";
+
 /// A simple command's items, sorted: its assignments, its redirects and its words.
 #[derive(Default)]
 pub(super) struct SimpleParts<'c> {
@@ -251,6 +256,12 @@ impl Shell<'_> {
         }
         let mut statuses = Vec::with_capacity(p.seq.len());
         let mut data: Option<Arc<Vec<u8>>> = None;
+        // A stage whose output passed its cap: what it wrote goes on to the next stage and the
+        // error waits. If that reader stops short of the end, as `head` does, bash's writer
+        // (still writing: it wrote past the cap) dies of SIGPIPE at its next write and the
+        // answer is the same; otherwise the error stands. Other limits are exec-wide, so the
+        // reader could not run anyway.
+        let mut cut = false;
         let n = p.seq.len();
         for (i, cmd) in p.seq.iter().enumerate() {
             self.tick()?;
@@ -271,26 +282,44 @@ impl Shell<'_> {
             };
             if data.is_none() {
                 *stdin = input;
+            } else if std::mem::take(&mut cut) {
+                if !input.stopped_short() {
+                    io.pass_up(&mut stage, &proxies);
+                    let (_, err) = stage.into_streams();
+                    io.err(&err);
+                    return abort(LIMIT_EXIT, PIPE_OVERFLOW);
+                }
+                if let Some(st) = statuses.last_mut() {
+                    *st = SIGPIPE_STATUS;
+                }
             }
             io.pass_up(&mut stage, &proxies);
             let overflow = stage.overflow;
             let (out, err) = stage.into_streams();
             io.err(&err);
+            let last = i + 1 == n;
             let st = match r {
                 Ok(s) => s,
                 Err(Flow::Exit(s)) | Err(Flow::Return(s)) => s,
                 Err(Flow::Break(_)) | Err(Flow::Continue(_)) => 0,
                 Err(abort @ (Flow::Abort { .. } | Flow::Fatal(..) | Flow::LineAbort(_))) => {
-                    io.out(&out);
+                    // Only the last stage's output reaches the caller; an earlier one's was
+                    // going into a pipe.
+                    if last {
+                        io.out(&out);
+                    }
                     return Err(abort);
                 }
             };
             statuses.push(st);
             if overflow {
-                io.out(&out);
-                return abort(LIMIT_EXIT, "bash: pipeline: output size limit exceeded");
+                if last {
+                    io.out(&out);
+                    return abort(LIMIT_EXIT, PIPE_OVERFLOW);
+                }
+                cut = true;
             }
-            if i + 1 == n {
+            if last {
                 io.out(&out);
             } else {
                 data = Some(Arc::new(out));

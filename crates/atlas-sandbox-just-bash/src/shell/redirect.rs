@@ -24,6 +24,9 @@ pub struct Input {
     /// Opened from a regular file (`< file`), so a command may seek back over what it read but
     /// did not use, as GNU head does; pipes, here-documents and here-strings cannot.
     seekable: bool,
+    /// A read went up to the end of `data` (or asked past it). For a pipe whose writer was cut
+    /// short, this tells whether the reader could have wanted what the writer never wrote.
+    reached_end: bool,
 }
 
 impl Input {
@@ -33,6 +36,7 @@ impl Input {
             data,
             pos: 0,
             seekable: false,
+            reached_end: false,
         }
     }
 
@@ -42,6 +46,19 @@ impl Input {
             data,
             pos: 0,
             seekable: true,
+            reached_end: false,
+        }
+    }
+
+    /// Whether every read so far stopped short of the end of the data: a reader that is done
+    /// and says so never needed anything past it.
+    pub fn stopped_short(&self) -> bool {
+        !self.reached_end
+    }
+
+    fn note_end(&mut self) {
+        if self.pos >= self.data.len() {
+            self.reached_end = true;
         }
     }
 
@@ -52,9 +69,14 @@ impl Input {
 
     /// Gives the last `n` consumed bytes back when the input is a regular file (GNU `head` and
     /// `grep -m` leave the offset just after what they used); a pipe keeps them consumed.
+    /// On a pipe the bytes stay consumed, but the reader did stop before the end (GNU `head`
+    /// on a pipe exits there, and its writer gets SIGPIPE at its next write).
     pub fn unread(&mut self, n: usize) {
         if self.seekable {
             self.pos = self.pos.saturating_sub(n);
+        }
+        if n > 0 {
+            self.reached_end = false;
         }
     }
 
@@ -62,11 +84,13 @@ impl Input {
     pub fn take_all(&mut self) -> &[u8] {
         let start = self.pos.min(self.data.len());
         self.pos = self.data.len();
+        self.reached_end = true;
         &self.data[start..]
     }
 
     /// One record up to `delim` (without it; whether it was found), or `None` at the end.
     pub fn read_until(&mut self, delim: u8) -> Option<(&[u8], bool)> {
+        self.note_end();
         if self.pos >= self.data.len() {
             return None;
         }
@@ -79,6 +103,7 @@ impl Input {
             }
             None => {
                 self.pos = self.data.len();
+                self.reached_end = true;
                 Some((&self.data[start..], false))
             }
         }
@@ -86,6 +111,7 @@ impl Input {
 
     /// Up to `n` characters (stopping after `delim` when given: `read -n`).
     pub fn read_chars(&mut self, n: usize, delim: Option<u8>) -> Option<(String, bool)> {
+        self.note_end();
         if self.pos >= self.data.len() {
             return None;
         }
@@ -102,12 +128,14 @@ impl Input {
             out.push(c);
         }
         self.pos = (self.pos + used).min(self.data.len());
+        self.note_end();
         let complete = hit || out.chars().count() == n;
         Some((out, complete))
     }
 
     /// One line (without its newline), or `None` at the end.
     pub fn read_line(&mut self) -> Option<(&[u8], bool)> {
+        self.note_end();
         if self.pos >= self.data.len() {
             return None;
         }
@@ -121,6 +149,7 @@ impl Input {
             None => {
                 let start = self.pos;
                 self.pos = self.data.len();
+                self.reached_end = true;
                 Some((&self.data[start..], false))
             }
         }
