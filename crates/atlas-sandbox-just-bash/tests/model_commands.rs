@@ -1066,6 +1066,25 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // GNU pads cmp -l's offsets to the digits of the largest it could print: 19 with two pipes.
+    (
+        "cmp -l <(echo ab) <(echo ac)",
+        "                  2 142 143\n",
+        1,
+        false,
+    ),
+    (
+        "echo ab | cmp -l - entities/orders.yml | head -2",
+        "   1 141 156\n   2 142 141\n",
+        0,
+        true,
+    ),
+    (
+        "cmp -l -n 5 catalog.yml glossary.yml",
+        "3 111 102\n4 156 165\n5 144 163\n",
+        1,
+        false,
+    ),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.

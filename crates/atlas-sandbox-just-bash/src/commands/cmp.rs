@@ -142,6 +142,14 @@ pub(super) fn cmp(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             return Ok(2);
         }
     };
+    // Pipes (stdin from a pipe, `<(...)`) have no size; see `width` below.
+    let regular: Vec<bool> = names
+        .iter()
+        .map(|n| match n.as_str() {
+            "-" | "/dev/stdin" => ctx.stdin.is_seekable(),
+            _ => !ctx.path(n).starts_with("/dev/fd/"),
+        })
+        .collect();
     let mut data = Vec::new();
     for n in &names {
         match ctx.read_operand(n) {
@@ -159,7 +167,15 @@ pub(super) fn cmp(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let common = a.len().min(b.len());
     let mut sink = Sink::new();
     let mut differ = false;
-    let width = common.to_string().len();
+    // GNU pads -l's offsets to the digits of the largest one it could print: the smallest size
+    // left among the regular files, or -n; with only pipes, the largest file offset (19 digits).
+    let skips = [o.skip.0, o.skip.1];
+    let largest = (0..2)
+        .filter(|&f| regular[f])
+        .map(|f| data[f].len().saturating_sub(skips[f]) as u64)
+        .chain(o.limit.map(|l| l as u64))
+        .fold(i64::MAX as u64, u64::min);
+    let width = largest.to_string().len();
     let mut line = 1usize;
     for i in 0..common {
         if i % 65536 == 0 {
