@@ -611,3 +611,34 @@ fn relative_dates_follow_the_clock() {
         run("date -d 'next monday' +%u; date -d 'last friday' +%u; date -d tomorrow +%T");
     assert!(o.starts_with("1\n5\n"), "{o}");
 }
+
+/// `id` answers for the sandbox's one user, the owner `ls -l`, `stat` and `whoami` show; its
+/// errors are GNU's.
+#[test]
+fn id_agrees_with_ls_stat_and_whoami() {
+    let (out, st, _) = run(
+        "touch /tmp/f; [ \"$(id -un)\" = \"$(whoami)\" ] && [ \"$(id -u)\" = \"$(stat -c %u /tmp/f)\" ] && [ \"$(id -gn)\" = \"$(stat -c %G /tmp/f)\" ] && id",
+    );
+    assert_eq!(
+        (out.as_str(), st),
+        ("uid=1000(user) gid=1000(user) groups=1000(user)\n", 0)
+    );
+    for (script, stderr) in [
+        (
+            "id -n",
+            "id: cannot print only names or real IDs in default format\n",
+        ),
+        (
+            "id -ug",
+            "id: cannot print \"only\" of more than one choice\n",
+        ),
+        ("id nosuch", "id: 'nosuch': no such user\n"),
+    ] {
+        let (out, st, err) = run(script);
+        assert_eq!(
+            (out.as_str(), st, err.as_str()),
+            ("", 1, stderr),
+            "{script}"
+        );
+    }
+}

@@ -24,6 +24,7 @@ mod expr;
 mod files;
 mod fold;
 mod grep;
+mod id;
 pub(crate) use grep::posix_to_regex;
 mod hashsum;
 mod jq;
@@ -113,6 +114,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "xargs" => files::xargs,
         "realpath" => files::realpath,
         "readlink" => files::readlink,
+        "id" => id::id,
         "whoami" => |c, _| {
             c.io.out(b"user\n");
             Ok(0)
