@@ -1085,10 +1085,43 @@ const CASES: &[Case] = &[
         1,
         false,
     ),
+    // `set -o`/`shopt` list bash 5.2's options with its `bash -c` defaults and the script's
+    // changes; options with no effect in a non-interactive shell are recorded.
+    (
+        "set -o | head -3",
+        "allexport      \toff\nbraceexpand    \ton\nemacs          \toff\n",
+        0,
+        false,
+    ),
+    (
+        "set -o pipefail; set +o | grep pipefail",
+        "set -o pipefail\n",
+        0,
+        false,
+    ),
+    (
+        "shopt -s globstar; shopt -p globstar; shopt | grep -c .",
+        "shopt -s globstar\n57\n",
+        0,
+        false,
+    ),
+    (
+        "shopt -s autocd; shopt autocd",
+        "autocd         \ton\n",
+        0,
+        false,
+    ),
+    ("shopt -op errexit", "set +o errexit\n", 1, false),
+    ("shopt -su extglob; echo $?", "1\n", 0, true),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.
 const REFUSED: &[&str] = &[
+    // Options that change what bash does and are not implemented: refused, not ignored.
+    "set +B; echo {a,b}",
+    "set -a; x=1; env | grep -c ^x=",
+    "shopt -s xpg_echo; echo 'a\\nb'",
+    "shopt -s inherit_errexit; echo after",
     "timeout 0.1 sleep 1",
     "echo ~root",
     "printf '%.2f\\n' 0x1p3; echo after",
@@ -1143,7 +1176,7 @@ fn absent_standard_programs_stop_the_script() {
     for script in [
         "perl -ne 'print if /name/' catalog.yml | head -2; echo after",
         "yes | head -3",
-        "id -u || echo fallback",
+        "nproc || echo fallback",
         "ls entities | pr -3 -t | head -2",
     ] {
         let out = runner().run(script);

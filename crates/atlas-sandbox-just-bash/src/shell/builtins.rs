@@ -2,7 +2,7 @@
 
 use crate::vfs::{self, Kind};
 
-use super::{Flow, Input, Io, R, Shell, UNSUPPORTED_EXIT, abort};
+use super::{Flow, Input, Io, R, Shell, UNSUPPORTED_EXIT, abort, optlist};
 
 /// Reserved words, for `type`.
 const KEYWORDS: &[&str] = &[
@@ -490,7 +490,7 @@ fn set_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
         }
         if a == "-" {
             // `set -` ends the options and turns off -x and -v.
-            sh.set_option("x", false);
+            sh.set_option("x", false)?;
             sh.set_positional(args[i + 1..].to_vec())?;
             return Ok(0);
         }
@@ -502,7 +502,7 @@ fn set_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
                     takes_name += 1;
                     continue;
                 }
-                if !sh.set_option(&c.to_string(), on) {
+                if !sh.set_option(&c.to_string(), on)? {
                     io.errln(&format!("bash: set: {}{c}: invalid option", &a[..1]));
                     return Ok(2);
                 }
@@ -510,12 +510,15 @@ fn set_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
             i += 1;
             for _ in 0..takes_name {
                 let Some(opt) = args.get(i) else {
-                    return abort(
-                        UNSUPPORTED_EXIT,
-                        "bash: set -o: listing the options is not supported in this sandbox",
-                    );
+                    let how = if on {
+                        optlist::Listing::Table
+                    } else {
+                        optlist::Listing::SetCommands
+                    };
+                    sh.list_options(optlist::SET_O, how, None, io);
+                    return Ok(0);
                 };
-                if !sh.set_option(opt, on) {
+                if !sh.set_option(opt, on)? {
                     io.errln(&format!("bash: set: {opt}: invalid option name"));
                     return Ok(2);
                 }
@@ -539,30 +542,61 @@ fn set_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
 fn shopt_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
     let (mut set, mut quiet, mut print, mut set_o) = (None, false, false, false);
     let mut names = Vec::new();
+    let mut flags_done = false;
     for a in args {
-        match a.as_str() {
-            "-s" => set = Some(true),
-            "-u" => set = Some(false),
-            "-q" => quiet = true,
-            "-p" => print = true,
-            "-o" => set_o = true,
-            n if n.starts_with('-') => {
-                io.errln(&format!("bash: shopt: {n}: invalid option"));
-                io.errln("shopt: usage: shopt [-pqsu] [-o] [optname ...]");
-                return Ok(2);
+        if flags_done || !a.starts_with('-') || a == "-" {
+            flags_done = true;
+            names.push(a.as_str());
+            continue;
+        }
+        if a == "--" {
+            flags_done = true;
+            continue;
+        }
+        // Flags cluster as in any builtin: `shopt -qs extglob`, `shopt -op`.
+        for c in a[1..].chars() {
+            match c {
+                's' | 'u' => {
+                    let want = c == 's';
+                    if set.is_some_and(|v| v != want) {
+                        io.errln("bash: shopt: cannot set and unset shell options simultaneously");
+                        return Ok(1);
+                    }
+                    set = Some(want);
+                }
+                'q' => quiet = true,
+                'p' => print = true,
+                'o' => set_o = true,
+                _ => {
+                    io.errln(&format!("bash: shopt: -{c}: invalid option"));
+                    io.errln("shopt: usage: shopt [-pqsu] [-o] [optname ...]");
+                    return Ok(2);
+                }
             }
-            n => names.push(n),
         }
     }
+    let table = if set_o {
+        optlist::SET_O
+    } else {
+        optlist::SHOPT
+    };
     if names.is_empty() {
-        return abort(
-            UNSUPPORTED_EXIT,
-            "bash: shopt: listing every option is not supported in this sandbox",
-        );
+        let how = match (print, set_o) {
+            (false, _) => optlist::Listing::Table,
+            (true, true) => optlist::Listing::SetCommands,
+            (true, false) => optlist::Listing::ShoptCommands,
+        };
+        // `shopt -s`/`-u` alone list the options that are on/off.
+        sh.list_options(table, how, set, io);
+        return Ok(0);
     }
     let mut st = 0;
     for n in names {
-        let known = sh.option_value(n);
+        let known = table
+            .iter()
+            .any(|(t, ..)| *t == n)
+            .then(|| sh.option_value(n))
+            .flatten();
         if known.is_none() {
             io.errln(&format!("bash: shopt: {n}: invalid shell option name"));
             st = 1;
@@ -570,7 +604,7 @@ fn shopt_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
         }
         match set {
             Some(v) => {
-                sh.set_option(n, v);
+                sh.set_option(n, v)?;
             }
             None => {
                 let on = known.unwrap_or(false);
@@ -580,7 +614,7 @@ fn shopt_cmd(sh: &mut Shell<'_>, args: &[String], io: &mut Io) -> R<i32> {
                 if quiet {
                     continue;
                 }
-                if print || set_o {
+                if print {
                     let flag = if set_o {
                         if on { "set -o" } else { "set +o" }
                     } else if on {

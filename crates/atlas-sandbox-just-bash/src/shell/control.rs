@@ -345,8 +345,10 @@ impl Shell<'_> {
         }
     }
 
-    /// Sets `set -e`/`-u`/`-o pipefail`... Returns false for an unknown option.
-    pub fn set_option(&mut self, name: &str, on: bool) -> bool {
+    /// Sets an option by its `set` letter, `set -o` or `shopt` name. `Ok(false)` for a name
+    /// bash does not know; one that would change what bash does and is not implemented here is
+    /// refused unless it keeps its default.
+    pub fn set_option(&mut self, name: &str, on: bool) -> R<bool> {
         match name {
             "e" | "errexit" => self.opts.errexit = on,
             "u" | "nounset" => self.opts.nounset = on,
@@ -362,36 +364,31 @@ impl Shell<'_> {
             "nocaseglob" => self.opts.nocaseglob = on,
             "nocasematch" => self.opts.nocasematch = on,
             "lastpipe" => self.opts.lastpipe = on,
-            // Options with no effect on a non-interactive `bash -c`.
-            "v"
-            | "verbose"
-            | "expand_aliases"
-            | "H"
-            | "histexpand"
-            | "B"
-            | "braceexpand"
-            | "h"
-            | "hashall"
-            | "posix"
-            | "interactive_comments"
-            | "checkwinsize"
-            | "histappend"
-            | "sourcepath"
-            | "progcomp"
-            | "promptvars"
-            | "cmdhist"
-            | "complete_fullquote"
-            | "extquote"
-            | "force_fignore"
-            | "hostcomplete"
-            | "inherit_errexit"
-            | "monitor"
-            | "m"
-            | "notify"
-            | "b" => {}
-            _ => return false,
+            _ => {
+                let Some((long, default, effect)) = optlist::find(optlist::long_name(name)) else {
+                    return Ok(false);
+                };
+                match effect {
+                    optlist::Effect::Refused if on != default => {
+                        let state = if default { "on" } else { "off" };
+                        return abort(
+                            UNSUPPORTED_EXIT,
+                            format!(
+                                "bash: the {long} option is not supported in this sandbox (only its default, {state})"
+                            ),
+                        );
+                    }
+                    optlist::Effect::Inert => {
+                        self.opts.inert.retain(|(n, _)| *n != long);
+                        if on != default {
+                            self.opts.inert.push((long, on));
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
-        true
+        Ok(true)
     }
 
     /// An option's state (`shopt NAME`, `set -o`, `$-`); `None` for a name we do not know.
@@ -412,23 +409,13 @@ impl Shell<'_> {
             "nocaseglob" => o.nocaseglob,
             "nocasematch" => o.nocasematch,
             "lastpipe" => o.lastpipe,
-            "B"
-            | "braceexpand"
-            | "h"
-            | "hashall"
-            | "interactive_comments"
-            | "sourcepath"
-            | "progcomp"
-            | "promptvars"
-            | "cmdhist"
-            | "complete_fullquote"
-            | "extquote"
-            | "force_fignore"
-            | "hostcomplete"
-            | "checkwinsize" => true,
-            "v" | "verbose" | "expand_aliases" | "H" | "histexpand" | "posix" | "histappend"
-            | "inherit_errexit" | "monitor" | "m" | "notify" | "b" => false,
-            _ => return None,
+            _ => {
+                let (long, default, _) = optlist::find(optlist::long_name(name))?;
+                o.inert
+                    .iter()
+                    .find(|(n, _)| *n == long)
+                    .map_or(default, |(_, v)| *v)
+            }
         })
     }
 }

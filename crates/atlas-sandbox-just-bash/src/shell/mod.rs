@@ -23,6 +23,7 @@ mod expand;
 mod glob;
 mod guard;
 mod oneshot;
+mod optlist;
 mod param;
 mod pipeline;
 mod read;
@@ -94,6 +95,8 @@ struct Opts {
     nocaseglob: bool,
     nocasematch: bool,
     lastpipe: bool,
+    /// Options with no effect here that a script moved off their default (`optlist::Effect`).
+    inert: Vec<(&'static str, bool)>,
 }
 
 /// Attributes `declare` gives a variable.

@@ -743,7 +743,7 @@ impl Shell<'_> {
         let loops = std::mem::replace(&mut self.loop_depth, 0);
         // A new bash: its own options, no functions or unexported variables.
         for (o, on) in opts {
-            self.set_option(o, *on);
+            self.set_option(o, *on)?;
         }
         let unexported: Vec<String> = self
             .vars
@@ -980,7 +980,6 @@ const ABSENT_HERE: &[&str] = &[
     "fmt",
     "groups",
     "hostid",
-    "id",
     "install",
     "join",
     "link",
