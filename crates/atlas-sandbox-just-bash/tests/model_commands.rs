@@ -1113,6 +1113,33 @@ const CASES: &[Case] = &[
     ),
     ("shopt -op errexit", "set +o errexit\n", 1, false),
     ("shopt -su extglob; echo $?", "1\n", 0, true),
+    // POSIX matches are leftmost-longest: of the matches starting leftmost, the longest, not
+    // the first alternative (the `regex` crate's Perl rule).
+    (
+        "grep -oE 'order|orders' catalog.yml | sort | uniq -c",
+        "      6 order\n      3 orders\n",
+        0,
+        false,
+    ),
+    (
+        "echo 'customer_id customer' | grep -oE 'customer|customer_id'",
+        "customer_id\ncustomer\n",
+        0,
+        false,
+    ),
+    ("echo 'xyz' | grep -oE 'x(y|yz)?'", "xyz\n", 0, false),
+    (
+        "grep -oF -e order -e orders catalog.yml | sort | uniq -c",
+        "      6 order\n      3 orders\n",
+        0,
+        false,
+    ),
+    (
+        "echo 'x=1;y=22' | grep -oE '[0-9]|[0-9]+'",
+        "1\n22\n",
+        0,
+        false,
+    ),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.

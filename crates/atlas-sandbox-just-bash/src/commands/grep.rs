@@ -3,6 +3,7 @@
 
 use regex::bytes::RegexBuilder;
 
+use super::longest::{self, Longest};
 use super::matcher::Matcher;
 use super::opts::{Arg, Spec};
 use super::{Ctx, walk};
@@ -571,7 +572,31 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             .dfa_size_limit(1 << 24)
             .build()
         {
-            Ok(r) => Matcher::Posix(r),
+            Ok(r) => {
+                // A lone fixed string has one length; anything else may have matches of
+                // several lengths at one start, of which POSIX wants the longest.
+                let longest = if fixed && patterns.len() == 1 {
+                    None
+                } else {
+                    let flags = longest::Flags {
+                        icase,
+                        unicode: !(c_loc && ascii),
+                        multi_line: !zero,
+                        dot_nl: zero,
+                    };
+                    match Longest::new(&src, flags) {
+                        Some(l) => Some(l),
+                        None => {
+                            ctx.warn(
+                                "grep",
+                                "the pattern is too large for this sandbox's matcher",
+                            );
+                            return Ok(2);
+                        }
+                    }
+                };
+                Matcher::Posix(r, longest)
+            }
             Err(e) => {
                 ctx.warn("grep", regex_error(&e));
                 return Ok(2);
@@ -760,7 +785,7 @@ fn search(
         return Ok(None);
     }
     // `-P` searches line by line: its lookbehind must not see the line before.
-    let simple = !o.invert && !o.context && o.eol == b'\n' && matches!(re, Matcher::Posix(_));
+    let simple = !o.invert && !o.context && o.eol == b'\n' && matches!(re, Matcher::Posix(..));
     // Lines as (start, end-without-newline).
     let mut matches: Vec<(usize, usize, u64)> = Vec::new();
     let limit = o.max.unwrap_or(u64::MAX);

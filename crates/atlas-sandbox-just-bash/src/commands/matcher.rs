@@ -7,6 +7,8 @@ use std::cell::Cell;
 use fancy_regex::{Expr, LookAround};
 use regex::bytes::Regex;
 
+use super::longest::Longest;
+
 /// Backtracking steps one `-P` search may take (PCRE2's default match limit is 10 million).
 const PCRE_BACKTRACK_LIMIT: usize = 1_000_000;
 
@@ -37,8 +39,9 @@ fn count_out_of_order(pat: &str) -> bool {
 
 /// A compiled grep pattern.
 pub(crate) enum Matcher {
-    /// POSIX patterns, translated.
-    Posix(Regex),
+    /// POSIX patterns, translated, and what finds their longest match (`None` for a lone
+    /// fixed string, whose matches all have its length).
+    Posix(Regex, Option<Longest>),
     /// `-P`. `failed` records a search that ran out of steps (GNU: "exceeded PCRE's
     /// backtracking limit", exit 2), so the caller can report it after the file.
     Pcre {
@@ -208,7 +211,7 @@ impl Matcher {
 
     pub(crate) fn is_match(&self, hay: &[u8]) -> bool {
         match self {
-            Matcher::Posix(re) => re.is_match(hay),
+            Matcher::Posix(re, _) => re.is_match(hay),
             Matcher::Pcre {
                 re, failed, latin1, ..
             } => {
@@ -228,7 +231,13 @@ impl Matcher {
     /// The first match at or after `pos`, as byte offsets.
     pub(crate) fn find_at(&self, hay: &[u8], pos: usize) -> Option<(usize, usize)> {
         match self {
-            Matcher::Posix(re) => re.find_at(hay, pos).map(|m| (m.start(), m.end())),
+            Matcher::Posix(re, longest) => re.find_at(hay, pos).map(|m| {
+                let end = longest
+                    .as_ref()
+                    .and_then(|l| l.end_from(hay, m.start(), m.end()))
+                    .unwrap_or(m.end());
+                (m.start(), end)
+            }),
             Matcher::Pcre {
                 re, failed, latin1, ..
             } => {
@@ -253,7 +262,20 @@ impl Matcher {
     /// Every match in `hay`, as byte offsets (empty matches included; the caller skips them).
     pub(crate) fn find_all(&self, hay: &[u8]) -> Vec<(usize, usize)> {
         match self {
-            Matcher::Posix(re) => re.find_iter(hay).map(|m| (m.start(), m.end())).collect(),
+            Matcher::Posix(re, None) => re.find_iter(hay).map(|m| (m.start(), m.end())).collect(),
+            Matcher::Posix(..) => {
+                // Each match ends where POSIX says, and the next search starts there.
+                let mut out = Vec::new();
+                let mut pos = 0;
+                while pos <= hay.len() {
+                    let Some((s, e)) = self.find_at(hay, pos) else {
+                        break;
+                    };
+                    out.push((s, e));
+                    pos = if e > s { e } else { e + 1 };
+                }
+                out
+            }
             Matcher::Pcre {
                 re, failed, latin1, ..
             } => {

@@ -30,6 +30,7 @@ mod hashsum;
 mod jq;
 mod jq_bound;
 mod long_double;
+mod longest;
 mod ls;
 mod matcher;
 mod od;
