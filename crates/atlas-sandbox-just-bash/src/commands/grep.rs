@@ -585,7 +585,7 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                         dot_nl: zero,
                     };
                     match Longest::new(&src, flags) {
-                        Some(l) => Some(l),
+                        Some(l) => Some(Box::new(l)),
                         None => {
                             ctx.warn(
                                 "grep",

@@ -41,7 +41,7 @@ fn count_out_of_order(pat: &str) -> bool {
 pub(crate) enum Matcher {
     /// POSIX patterns, translated, and what finds their longest match (`None` for a lone
     /// fixed string, whose matches all have its length).
-    Posix(Regex, Option<Longest>),
+    Posix(Regex, Option<Box<Longest>>),
     /// `-P`. `failed` records a search that ran out of steps (GNU: "exceeded PCRE's
     /// backtracking limit", exit 2), so the caller can report it after the file.
     Pcre {
