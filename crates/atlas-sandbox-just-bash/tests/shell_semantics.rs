@@ -215,6 +215,12 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // A syntax error in `[[ ]]` ends the script with the last status, but an unclosed `(` in
+    // a `=~` regex on the first line is an end-of-file error: 2.
+    ("[[ a =~ (b ]]", "", 2, true),
+    ("echo x; [[ a =~ (b ]]; echo $?", "", 2, true),
+    ("false\n[[ a =~ (b ]]", "", 1, true),
+    ("false; [[ a -eq ]]", "", 0, true),
 ];
 
 #[test]

@@ -352,10 +352,15 @@ impl Shell<'_> {
                 break;
             }
         }
-        let in_cond = rest
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .is_some_and(|l| l.contains("[["));
+        let first = rest.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        // An unclosed `(` in a `=~` regex is not a conditional error to bash: its reader takes
+        // the rest of the input looking for the `)`, and the end of file is a plain syntax
+        // error (status 2) when no line ran before it.
+        let open_regex = rest.len() == script.len()
+            && first
+                .split_once("=~")
+                .is_some_and(|(_, re)| re.matches('(').count() > re.matches(')').count());
+        let in_cond = first.contains("[[") && !open_regex;
         let code = if in_cond {
             self.status
         } else {
