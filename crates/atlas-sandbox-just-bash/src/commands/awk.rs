@@ -2,7 +2,8 @@
 //! ranges), fields and `NF`/`NR`/`FS`/`OFS`/`ORS`, associative arrays, `print`/`printf`,
 //! `if`/`while`/`do`/`for`/`for-in`, `next`/`exit`/`break`/`continue`/`delete`, and the string
 //! and math built-ins, `print > file`/`>> file` (open until `close`, as in awk), `getline` from
-//! the input or `< file`. Not supported (clear error, exit 2): user functions, pipes
+//! the input or `< file`, user-defined functions (scalars by value, arrays by reference,
+//! recursion to a bounded depth). Not supported (clear error, exit 2): pipes
 //! (`cmd | getline`, `print | cmd`), `system()` with a command (`system("")` only flushes).
 
 use std::collections::HashMap;
@@ -12,9 +13,11 @@ mod ast;
 mod builtins;
 mod eval;
 mod format;
+mod func;
 mod io;
 mod lex;
 mod parse;
+mod parse_func;
 mod random;
 mod re;
 mod sprintf;
@@ -39,6 +42,7 @@ enum Flow {
     Exit(i32),
     Break,
     Continue,
+    Return(Val),
 }
 
 struct Awk<'c, 's, 'a> {
@@ -73,6 +77,12 @@ struct Awk<'c, 's, 'a> {
     held: Held,
     /// The C locale: `length` counts bytes.
     c_locale: bool,
+    funcs: HashMap<String, std::rc::Rc<ast::Func>>,
+    /// Parameters given an array (or an untyped name): the name they stand for.
+    aliases: HashMap<String, String>,
+    /// User function calls under way, and how many may nest.
+    depth: usize,
+    max_depth: usize,
 }
 
 impl Awk<'_, '_, '_> {
@@ -147,22 +157,22 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             return Ok(if refused { 2 } else { 1 });
         }
     };
-    let mut p = P {
-        t: toks,
-        i: 0,
-        no_in: false,
-        no_gt: false,
-    };
+    let mut p = P::new(toks);
     let items = match p.program() {
         Ok(it) => it,
         Err(e) => {
-            // gawk exits 1 on a syntax error; what the sandbox lacks is refused with 2.
-            let refused = e.contains("not supported");
+            // gawk exits 1 on a syntax error, 2 on its fatal ones (a function not defined);
+            // what the sandbox lacks is refused with 2.
+            let refused = e.contains("not supported") || e.starts_with("fatal:");
             ctx.warn("awk", e);
             return Ok(if refused { 2 } else { 1 });
         }
     };
+    for w in std::mem::take(&mut p.warnings) {
+        ctx.warn("awk", w);
+    }
     let max_steps = ctx.sh.limits.max_loop_iterations.saturating_mul(100);
+    let max_depth = (ctx.sh.limits.max_call_depth as usize).saturating_mul(10);
     let deadline = ctx.sh.deadline();
     let held = match ctx.sh.meter.hold(0) {
         Ok(h) => h,
@@ -189,6 +199,10 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         bytes: 0,
         held,
         c_locale,
+        funcs: std::mem::take(&mut p.funcs),
+        aliases: HashMap::new(),
+        depth: 0,
+        max_depth,
     };
     // `-F` is read as a string literal would be (`-F '\\|'` is the regex `\|`); `t` is a tab.
     let fs_val = fs.map(|f| {

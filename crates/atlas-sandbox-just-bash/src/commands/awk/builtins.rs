@@ -46,13 +46,14 @@ impl Awk<'_, '_, '_> {
         let Expr::Var(arr) = target else {
             return err("match: third argument is not an array");
         };
-        if self.vars.contains_key(arr.as_str()) {
+        let arr: &str = &self.resolved(arr);
+        if self.vars.contains_key(arr) {
             return err("match: third argument is not an array");
         }
         if let Some(old) = self.arrays.remove(arr) {
             self.bytes = self.bytes.saturating_sub(Self::array_cost(&old));
         }
-        self.arrays.entry(arr.clone()).or_default();
+        self.arrays.entry(arr.to_owned()).or_default();
         let Some(caps) = re.captures(s) else {
             return Ok(());
         };

@@ -6,6 +6,7 @@ use std::time::Instant;
 use regex::Regex;
 
 use super::ast::Expr;
+use super::eval::scalar_as_array;
 use super::io::{is_literal, refill, single_char};
 use super::re::compile;
 use super::value::{Val, val_cost};
@@ -144,7 +145,8 @@ impl Awk<'_, '_, '_> {
     fn not_array(&self, name: &str) -> Result<(), String> {
         if self.arrays.contains_key(name) {
             return Err(format!(
-                "fatal: attempt to use array `{name}' in a scalar context"
+                "fatal: attempt to use array `{}' in a scalar context",
+                super::ast::shown(name)
             ));
         }
         Ok(())
@@ -153,8 +155,9 @@ impl Awk<'_, '_, '_> {
     /// The other half of [`Self::not_array`]: a scalar (assigned, read, or a special variable)
     /// used as an array is fatal in gawk.
     pub(super) fn as_array(&mut self, name: &str) -> Result<(), String> {
+        let name: &str = &self.resolved(name);
         if name == "NF" || self.vars.contains_key(name) {
-            return Err(format!("fatal: attempt to use scalar `{name}' as an array"));
+            return Err(scalar_as_array(name));
         }
         if !self.arrays.contains_key(name) {
             self.arrays.insert(name.to_owned(), HashMap::new());
@@ -164,6 +167,7 @@ impl Awk<'_, '_, '_> {
 
     /// Sets a scalar variable, keeping the byte count.
     pub(super) fn set_var(&mut self, name: &str, v: Val) -> Result<(), String> {
+        self.scalar_use(name)?;
         self.not_array(name)?;
         let new = val_cost(&v) + name.len() as u64;
         let old = self
@@ -176,8 +180,9 @@ impl Awk<'_, '_, '_> {
 
     /// Sets an array element, keeping the byte count.
     pub(super) fn set_elem(&mut self, arr: &str, k: String, v: Val) -> Result<(), String> {
+        let arr: &str = &self.resolved(arr);
         if arr == "NF" || self.vars.contains_key(arr) {
-            return Err(format!("fatal: attempt to use scalar `{arr}' as an array"));
+            return Err(scalar_as_array(arr));
         }
         let new = val_cost(&v) + str_cost(&k);
         let klen = str_cost(&k);
