@@ -14,6 +14,7 @@ mod builtins;
 mod eval;
 mod format;
 mod func;
+mod gawk;
 mod io;
 mod lex;
 mod parse;
@@ -220,10 +221,23 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     awk.vars.insert("ORS".into(), Val::Str("\n".into()));
     awk.vars.insert("SUBSEP".into(), Val::Str("\x1c".into()));
     awk.vars.insert("NR".into(), Val::Num(0.0));
+    value::CONVFMT.with(|c| *c.borrow_mut() = None);
+    awk.vars.insert("CONVFMT".into(), Val::Str("%.6g".into()));
+    let environ = awk.ctx.sh.env_pairs_bash_order();
+    if let Err(e) = awk.set_environ(environ) {
+        awk.ctx.warn("awk", e);
+        return Ok(2);
+    }
     for a in &assigns {
         if let Some((k, v)) = a.split_once('=') {
-            awk.vars
-                .insert(k.to_owned(), Val::StrNum(crate::commands::unescape_ansi(v)));
+            let v = crate::commands::unescape_ansi(v);
+            if k == "CONVFMT"
+                && let Err(e) = state::set_convfmt(&v)
+            {
+                awk.ctx.warn("awk", e);
+                return Ok(2);
+            }
+            awk.vars.insert(k.to_owned(), Val::StrNum(v));
         }
     }
     let mut exit_code: Option<i32> = None;
@@ -294,8 +308,14 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         'files: for (fi, f) in inputs.iter().enumerate() {
             if let Some((k, v)) = assignment(f) {
                 // Escapes are processed as in `-v` (`OFS='\t'` is a tab).
-                awk.vars
-                    .insert(k.to_owned(), Val::StrNum(crate::commands::unescape_ansi(v)));
+                let v = crate::commands::unescape_ansi(v);
+                if k == "CONVFMT"
+                    && let Err(e) = state::set_convfmt(&v)
+                {
+                    fatal = Some(e);
+                    break 'files;
+                }
+                awk.vars.insert(k.to_owned(), Val::StrNum(v));
                 continue;
             }
             let data = match awk.ctx.read_operand(f) {
@@ -453,6 +473,7 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         }
     }
     awk.main = None;
+    value::CONVFMT.with(|c| *c.borrow_mut() = None);
     if let Err(Err(e)) = awk.close_all()
         && fatal.is_none()
     {

@@ -17,6 +17,8 @@ pub(super) fn check_arity(name: &str, n: usize) -> Result<(), String> {
         "substr" | "sub" | "gsub" | "match" => (2, 3),
         "index" | "atan2" => (2, 2),
         "split" => (2, 4),
+        "gensub" => (3, 4),
+        "asort" | "asorti" => (1, 3),
         "close" => (1, 2),
         // gawk parses `sprintf()` and fails when it runs.
         "sprintf" => (0, usize::MAX),

@@ -199,13 +199,6 @@ impl Awk<'_, '_, '_> {
                     return err("split: second argument must be an array");
                 };
                 let arr: &str = &self.resolved(arr);
-                if args.len() > 3 {
-                    // gawk's fourth argument receives the separators; left empty it would be
-                    // silently wrong.
-                    return err(
-                        "split() with a separators array (gawk's fourth argument) is not supported in this sandbox",
-                    );
-                }
                 let fs = if args.len() > 2 {
                     match &args[2] {
                         // The regex / / is one blank, not the string " " (default splitting).
@@ -225,6 +218,10 @@ impl Awk<'_, '_, '_> {
                 for (i, p) in parts.iter().enumerate() {
                     self.set_elem(arr, (i + 1).to_string(), Val::StrNum(p.clone()))
                         .map_err(Err)?;
+                }
+                if args.len() > 3 {
+                    let seps = self.array_arg(args.get(3), "split: fourth argument")?;
+                    self.split_seps(&s, &fs, &seps)?;
                 }
                 Val::Num(parts.len() as f64)
             }
@@ -354,6 +351,8 @@ impl Awk<'_, '_, '_> {
                 Val::Num(if was_open { 0.0 } else { -1.0 })
             }
             "fflush" => Val::Num(0.0),
+            "gensub" => self.gensub(args)?,
+            "asort" | "asorti" => self.asort(name, args)?,
             // `system("")` only flushes output (gawk's idiom); commands never run here.
             "system" if args.len() == 1 => {
                 let cmd = arg(self, 0)?.str();

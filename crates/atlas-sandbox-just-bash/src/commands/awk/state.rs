@@ -13,6 +13,19 @@ use super::value::{Val, val_cost};
 use super::{Awk, ER, err};
 use crate::memory::{str_cost, strs_cost};
 
+/// Makes `f` the run's `CONVFMT` (gawk's default `%.6g` is kept as none).
+pub(super) fn set_convfmt(f: &str) -> Result<(), String> {
+    if !super::value::convfmt_ok(f) {
+        return Err(format!(
+            "CONVFMT = \"{}\" (not one numeric conversion) is not supported in this sandbox",
+            f.escape_default()
+        ));
+    }
+    let f = (f != "%.6g").then(|| f.to_owned());
+    super::value::CONVFMT.with(|c| *c.borrow_mut() = f);
+    Ok(())
+}
+
 impl Awk<'_, '_, '_> {
     pub(super) fn get(&self, name: &str) -> Val {
         match name {
@@ -168,6 +181,9 @@ impl Awk<'_, '_, '_> {
     /// Sets a scalar variable, keeping the byte count.
     pub(super) fn set_var(&mut self, name: &str, v: Val) -> Result<(), String> {
         self.scalar_use(name)?;
+        if name == "CONVFMT" {
+            set_convfmt(&v.str())?;
+        }
         self.not_array(name)?;
         let new = val_cost(&v) + name.len() as u64;
         let old = self
