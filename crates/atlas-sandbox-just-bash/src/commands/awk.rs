@@ -21,14 +21,16 @@ mod parse;
 mod parse_func;
 mod random;
 mod re;
+mod records;
 mod sprintf;
 mod state;
 mod value;
 use ast::{Pattern, Stmt};
-use io::{MainInput, Streams, next_record};
+use io::{MainInput, Streams};
 use lex::lex;
 use parse::P;
 use re::{LATIN1, to_latin1, unescape_awk_string};
+use records::next_record;
 use value::Val;
 
 use super::opts::{Arg, Spec};
@@ -347,18 +349,13 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             } else {
                 String::from_utf8_lossy(&data).into_owned()
             };
-            let rs = awk.vars.get("RS").map_or_else(|| "\n".to_owned(), Val::str);
-            let paragraphs = rs.is_empty() && awk.fs() == " ";
-            if !(paragraphs || rs.chars().count() == 1) {
-                awk.ctx.warn(
-                    "awk",
-                    format!(
-                        "RS = \"{}\" (a regular expression, or paragraph mode with another FS) is not supported in this sandbox",
-                        rs.escape_default()
-                    ),
-                );
-                return Ok(2);
-            }
+            let rs = match awk.rec_sep() {
+                Ok(rs) => rs,
+                Err(e) => {
+                    awk.ctx.warn("awk", e);
+                    return Ok(2);
+                }
+            };
             awk.vars.insert("FNR".into(), Val::Num(0.0));
             awk.more_files = fi + 1 < inputs.len();
             awk.main = Some(MainInput { text, pos: 0, rs });
@@ -366,10 +363,11 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             // record is set, so the record is copied once, from the text, into `$0`.
             while let Some(mut m) = awk.main.take() {
                 let mut p = m.pos;
-                let Some(found) = next_record(&m.text, &mut p, &m.rs) else {
+                let Some((found, rt)) = next_record(&m.text, &mut p, &m.rs) else {
                     awk.main = Some(m);
                     break;
                 };
+                let rt = rt.len();
                 // `next_record` always answers a slice of the text it was given.
                 let at = found.as_ptr() as usize - m.text.as_ptr() as usize;
                 let range = at..at + found.len();
@@ -383,6 +381,7 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 }
                 awk.set_counter("NR", nr);
                 awk.set_counter("FNR", fnr);
+                awk.set_rt(&m.text[range.end..range.end + rt]);
                 let set = awk.set_record(&m.text[range]);
                 awk.main = Some(m);
                 if let Err(e) = set {

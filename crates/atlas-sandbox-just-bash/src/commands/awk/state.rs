@@ -118,7 +118,19 @@ impl Awk<'_, '_, '_> {
         self.record.push_str(rec);
         let fs = self.fs();
         let mut fields = std::mem::take(&mut self.fields);
-        let split = self.split_into(rec, &fs, &mut fields);
+        // In paragraph mode a newline also ends a field when FS is one other character
+        // (not for a regex FS: gawk keeps newlines inside those fields).
+        let para = single_char(&fs).filter(|&c| c != ' ' && c != '\n').filter(
+            |_| matches!(self.vars.get("RS"), Some(Val::Str(s) | Val::StrNum(s)) if s.is_empty()),
+        );
+        let split = match para {
+            Some(c) if !rec.is_empty() => {
+                let n = rec.matches([c, '\n']).count() + 1;
+                self.fits(n as u64 * (str_cost("") + 24) + 2 * rec.len() as u64)
+                    .map(|()| refill(&mut fields, rec.split([c, '\n'])))
+            }
+            _ => self.split_into(rec, &fs, &mut fields),
+        };
         self.fields = fields;
         split?;
         self.nf = self.fields.len();
