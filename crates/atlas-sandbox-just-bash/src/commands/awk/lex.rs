@@ -132,7 +132,7 @@ pub(super) fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 return Err(format!("{w} is not supported in this sandbox"));
             }
             if UNSUPPORTED_BUILTINS.contains(&w.as_str()) {
-                return Err(format!("{w}() is not supported in this sandbox"));
+                return Err(format!("{w} is not supported in this sandbox"));
             }
             out.push(if BUILTINS.contains(&w.as_str()) {
                 Tok::Builtin(w)
