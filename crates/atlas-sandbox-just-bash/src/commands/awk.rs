@@ -358,10 +358,20 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             };
             awk.vars.insert("FNR".into(), Val::Num(0.0));
             awk.more_files = fi + 1 < inputs.len();
-            awk.main = Some(MainInput { text, pos: 0, rs });
+            let rs_src = awk.vars.get("RS").map_or_else(|| "\n".to_owned(), Val::str);
+            awk.main = Some(MainInput {
+                text,
+                pos: 0,
+                rs,
+                rs_src,
+            });
             // `getline` reads on from the same place. The input is taken out while the
             // record is set, so the record is copied once, from the text, into `$0`.
             while let Some(mut m) = awk.main.take() {
+                if let Err(e) = m.follow_rs(awk.vars.get("RS")) {
+                    fatal = Some(e);
+                    break 'files;
+                }
                 let mut p = m.pos;
                 let Some((found, rt)) = next_record(&m.text, &mut p, &m.rs) else {
                     awk.main = Some(m);

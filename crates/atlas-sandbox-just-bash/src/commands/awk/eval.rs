@@ -199,6 +199,13 @@ impl Awk<'_, '_, '_> {
                     return err("split: second argument must be an array");
                 };
                 let arr: &str = &self.resolved(arr);
+                if let Some(Expr::Var(seps)) = args.get(3)
+                    && *self.resolved(seps) == *arr
+                {
+                    return err(
+                        "fatal: split: cannot use the same array for second and fourth args",
+                    );
+                }
                 let fs = if args.len() > 2 {
                     match &args[2] {
                         // The regex / / is one blank, not the string " " (default splitting).

@@ -35,6 +35,8 @@ pub(super) struct MainInput {
     pub(super) text: String,
     pub(super) pos: usize,
     pub(super) rs: RecSep,
+    /// The `RS` text `rs` was made from: a program may change `RS` between records.
+    pub(super) rs_src: String,
 }
 
 /// Replaces the strings of `out` with `parts`, reusing the allocations it has.
@@ -195,7 +197,7 @@ impl Awk<'_, '_, '_> {
                 };
                 let mut p = m.pos;
                 let rec =
-                    next_record(&m.text, &mut p, &m.rs).map(|(r, t)| (r.to_owned(), t.to_owned()));
+                    next_record(&m.text, &mut p, &rs).map(|(r, t)| (r.to_owned(), t.to_owned()));
                 m.pos = p;
                 match rec {
                     Some((r, t)) => {

@@ -4,6 +4,7 @@
 use regex::Regex;
 
 use super::Awk;
+use super::io::MainInput;
 use super::re::compile;
 use super::value::Val;
 
@@ -94,6 +95,24 @@ pub(super) fn next_record<'t>(
             (rest, "")
         }
     })
+}
+
+impl MainInput {
+    /// Takes up a new `RS` for the next record (gawk reads each record under the `RS` of
+    /// that moment).
+    pub(super) fn follow_rs(&mut self, rs: Option<&Val>) -> Result<(), String> {
+        let same = match rs {
+            None => self.rs_src == "\n",
+            Some(Val::Str(s) | Val::StrNum(s)) => self.rs_src == *s,
+            Some(v) => self.rs_src == v.str(),
+        };
+        if !same {
+            let src = rs.map_or_else(|| "\n".to_owned(), Val::str);
+            self.rs = RecSep::new(&src)?;
+            self.rs_src = src;
+        }
+        Ok(())
+    }
 }
 
 impl Awk<'_, '_, '_> {
