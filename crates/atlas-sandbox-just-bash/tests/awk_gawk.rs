@@ -326,6 +326,138 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    (
+        "printf 'a;b\\nc;d\\n' | awk 'NR==1{RS=\";\"} {print NR\": \"$0}'",
+        "1: a;b\n2: c\n3: d\n\n",
+        0,
+        false,
+    ),
+    (
+        "printf 'a b\\n\\nc d\\n' | awk 'NR==1{RS=\"\"} {print NR\": \"$0}'",
+        "1: a b\n2: c d\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{print split(\"a b c\", x, \" \", x)}'",
+        "",
+        2,
+        true,
+    ),
+    (
+        "awk 'BEGIN{CONVFMT=\"%.2f\"; printf \"%s|%d|%s\\n\", 3.14159, 3.7, 17}'",
+        "3.14|3|17\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{CONVFMT=\"%.2f\"; x = 3.14159; print (x == \"3.14\"), length(x), index(x, \"4\")}'",
+        "1 4 4\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{CONVFMT=\"%.2f\"; OFMT=\"%.1f\"; x = 3.14159; print x, x \"\"; $0 = \"a b\"; $2 = x; print}'",
+        "3.1 3.14\na 3.14\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'function f(a){return length(a)} BEGIN{print f(x); x[1]=1; print length(x)}'",
+        "0\n",
+        2,
+        true,
+    ),
+    (
+        "awk 'function f(  arr){ arr[\"a\"]=1; return g(arr) } function g(b){ return length(b) } BEGIN{print f(), f()}'",
+        "1 1\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'function f(a) { a[1]=1 } BEGIN { f(NF) }'",
+        "",
+        2,
+        true,
+    ),
+    (
+        "awk 'function g(b){b[\"z\"]=9} function f(a){g(a); return length(a)} BEGIN{print f(arr), arr[\"z\"]}'",
+        "1 9\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'function f(a){a[\"x\"]=1; delete a; return length(a)} BEGIN{print f(z), length(z)}'",
+        "0 0\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'function f(i){for(i=0;i<3;i++) ; return i} BEGIN{i=10; print f(), i}'",
+        "3 10\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'function f(a){ a = 1; return a } BEGIN{ print f(y); y[1] = 1 }'",
+        "1\n",
+        2,
+        true,
+    ),
+    (
+        "awk 'function f(a) { getline a; return a } { print f() }' <<< $'1\\n2\\n3\\n4'",
+        "2\n4\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{print gensub(/(.)(.)(.)(.)(.)(.)(.)(.)(.)(.)/, \"\\\\10\", 1, \"abcdefghij\")}'",
+        "a0\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{print gensub(/a/, \"b\", \"global\", \"aaa\"), gensub(/a/, \"b\", \"2\", \"aaa\"), gensub(/a/, \"b\", 1.7, \"aaa\")}'",
+        "bbb aba baa\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{a[3]; a[1]; a[2]; n = asorti(a); print n, a[1], a[2], a[3]}'",
+        "3 1 2 3\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{RS=\"\\n\\n+\"} {print NR\": \"$0\"|\"RT\"|\"}' <<< $'a\\n\\n\\nb\\nc\\n\\n'",
+        "1: a|\n\n\n|\n2: b\nc|\n\n\n|\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{RS=\"\"} {print NR\": \"$0\"|\"RT\"|\"}' <<< $'\\n\\n\\na\\nb\\n\\n\\nc'",
+        "1: a\nb|\n\n\n|\n2: c|\n|\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{RS=\"\"; FS=\"\\t\"} {print NF}' <<< $'a\\tb\\nc'",
+        "3\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{RS=\"\"; FS=\"\\\\|\"} {print NF}' <<< $'a|b\\nc'",
+        "2\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'BEGIN{RS=\"x\"} {getline line; print $0 \"-\" line \"-\" RT}' <<< 'aaxbbxccxdd'",
+        "aa-bb-x\ncc-dd\n-\n",
+        0,
+        false,
+    ),
 ];
 
 /// Refused with exit 2 and "not supported": gawk's answer depends on its read buffer (an
@@ -338,6 +470,7 @@ const REFUSED: &[&str] = &[
     "awk 'BEGIN{print strftime(\"%Y\")}'",
     "awk 'BEGIN{print and(6, 3)}'",
     "awk 'BEGIN{print ARGV[0]}'",
+    "echo 'ab cd' | awk 'BEGIN{RS=\"\\\\y\"}{print}'",
 ];
 
 fn runner() -> Runner {

@@ -39,8 +39,10 @@ impl RecSep {
             return refuse("a regular expression with an anchor");
         }
         let re = compile(rs)?;
-        // gawk's records around empty matches follow its buffering, not a rule.
-        if re.is_match("") {
+        // gawk's records around empty matches follow its buffering, not a rule. A regex that
+        // matches empty somewhere (`\y`, `a*`) is caught on a few probes.
+        let probes = ["", "a", "a b", "ab\n\ncd", "x-y", "- name: a\n"];
+        if probes.iter().any(|p| re.find_iter(p).any(|m| m.is_empty())) {
             return refuse("a regular expression that matches the empty string");
         }
         Ok(RecSep::Regex(re))
