@@ -458,6 +458,34 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    (
+        "awk 'function f(a,) {return 1} BEGIN{print f(1)}'",
+        "",
+        1,
+        true,
+    ),
+    ("awk 'BEGIN{next}'", "", 1, true),
+    ("awk 'BEGIN{break}'", "", 1, true),
+    ("awk '{continue}' catalog.yml", "", 1, true),
+    ("awk 'function f(){next} END{f()}' catalog.yml", "", 2, true),
+    (
+        "awk 'function f(){while(1) break; return 1} BEGIN{print f()}'",
+        "1\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'function f(a) {return a} {x = f($1); print (x == 3)}' <<< '3.0'",
+        "1\n",
+        0,
+        false,
+    ),
+    (
+        "awk 'function f(a, b) {b = 3; return a} BEGIN{x = f(1, y); y[1] = 2; print x, y[1]}'",
+        "",
+        2,
+        true,
+    ),
 ];
 
 /// Refused with exit 2 and "not supported": gawk's answer depends on its read buffer (an

@@ -3,8 +3,10 @@
 //! `if`/`while`/`do`/`for`/`for-in`, `next`/`exit`/`break`/`continue`/`delete`, and the string
 //! and math built-ins, `print > file`/`>> file` (open until `close`, as in awk), `getline` from
 //! the input or `< file`, user-defined functions (scalars by value, arrays by reference,
-//! recursion to a bounded depth). Not supported (clear error, exit 2): pipes
-//! (`cmd | getline`, `print | cmd`), `system()` with a command (`system("")` only flushes).
+//! recursion to a bounded depth), and gawk's `gensub`, `asort`/`asorti`, `split`'s separators,
+//! `ENVIRON`, `CONVFMT`, regex `RS`, `RT`. Not supported (clear error, exit 2): pipes
+//! (`cmd | getline`, `print | cmd`), `system()` with a command (`system("")` only flushes),
+//! and the gawk features the lexer names.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -265,6 +267,20 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                         Ok(()) => {}
                         Err(Ok(Flow::Exit(c))) => {
                             *exit_code = Some(c);
+                            return false;
+                        }
+                        Err(Ok(f @ (Flow::Next | Flow::NextFile))) => {
+                            // Only a function can bring these here; the parser refuses them
+                            // in the actions themselves.
+                            let what = if matches!(f, Flow::Next) {
+                                "next"
+                            } else {
+                                "nextfile"
+                            };
+                            let rule = if begin { "BEGIN" } else { "END" };
+                            *fatal = Some(format!(
+                                "fatal: `{what}' cannot be called from a `{rule}' rule"
+                            ));
                             return false;
                         }
                         Err(Ok(_)) => break,

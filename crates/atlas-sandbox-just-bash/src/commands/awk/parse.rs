@@ -23,6 +23,10 @@ pub(super) struct P {
     /// Global names used as variables or arrays: a function's name may not be one.
     pub(super) globals: HashSet<String>,
     pub(super) warnings: Vec<String>,
+    /// Loops around the statement being parsed: `break` and `continue` need one.
+    pub(super) loops: usize,
+    /// The BEGIN or END action being parsed: `next` is an error there.
+    pub(super) rule: Option<&'static str>,
 }
 
 impl P {
@@ -37,6 +41,8 @@ impl P {
             calls: HashMap::new(),
             globals: HashSet::new(),
             warnings: Vec::new(),
+            loops: 0,
+            rule: None,
         }
     }
 
@@ -113,11 +119,17 @@ impl P {
                     }
                 }
             };
+            self.rule = match pat {
+                Pattern::Begin => Some("BEGIN"),
+                Pattern::End => Some("END"),
+                _ => None,
+            };
             let action = if self.is_op("{") {
                 Some(self.block()?)
             } else {
                 None
             };
+            self.rule = None;
             if action.is_none() && matches!(pat, Pattern::Begin | Pattern::End) {
                 return Err("BEGIN and END need an action".to_owned());
             }
@@ -135,6 +147,13 @@ impl P {
             }
             out.push(self.stmt()?);
         }
+    }
+
+    fn loop_body(&mut self) -> PR<Stmt> {
+        self.loops += 1;
+        let body = self.simple_or_block();
+        self.loops -= 1;
+        body
     }
 
     fn simple_or_block(&mut self) -> PR<Stmt> {
@@ -180,11 +199,11 @@ impl P {
                     self.expect("(")?;
                     let c = self.expr()?;
                     self.expect(")")?;
-                    return Ok(Stmt::While(c, Box::new(self.simple_or_block()?)));
+                    return Ok(Stmt::While(c, Box::new(self.loop_body()?)));
                 }
                 "do" => {
                     self.i += 1;
-                    let body = self.simple_or_block()?;
+                    let body = self.loop_body()?;
                     self.nl();
                     if !matches!(self.next(), Tok::Ident(w) if w == "while") {
                         return Err("syntax error: do without while".to_owned());
@@ -207,7 +226,7 @@ impl P {
                     {
                         self.i += 4;
                         let (v, arr) = (self.var_name(v), self.var_name(arr));
-                        return Ok(Stmt::ForIn(v, arr, Box::new(self.simple_or_block()?)));
+                        return Ok(Stmt::ForIn(v, arr, Box::new(self.loop_body()?)));
                     }
                     let init = if self.is_op(";") {
                         None
@@ -229,12 +248,21 @@ impl P {
                         Some(Box::new(Stmt::Expr(self.expr()?)))
                     };
                     self.expect(")")?;
-                    return Ok(Stmt::For(
-                        init,
-                        cond,
-                        step,
-                        Box::new(self.simple_or_block()?),
+                    return Ok(Stmt::For(init, cond, step, Box::new(self.loop_body()?)));
+                }
+                "next" | "nextfile" if self.rule.is_some() => {
+                    return Err(format!(
+                        "error: `{w}' used in {} action",
+                        self.rule.unwrap_or_default()
                     ));
+                }
+                "break" | "continue" if self.loops == 0 => {
+                    let what = if w == "break" {
+                        "a loop or switch"
+                    } else {
+                        "a loop"
+                    };
+                    return Err(format!("error: `{w}' is not allowed outside {what}"));
                 }
                 "next" => {
                     self.i += 1;

@@ -106,11 +106,19 @@ impl P {
             self.only_nl();
             if !self.is_op(")") {
                 self.expect(",")?;
+                self.only_nl();
+                if self.is_op(")") {
+                    return Err(format!(
+                        "syntax error in the parameters of function `{name}'"
+                    ));
+                }
             }
         }
         self.only_nl();
         self.func = Some((name.clone(), params.clone()));
+        let loops = std::mem::take(&mut self.loops);
         let body = self.block();
+        self.loops = loops;
         self.func = None;
         let params = params
             .into_iter()
