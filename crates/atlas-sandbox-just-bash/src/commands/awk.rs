@@ -88,6 +88,12 @@ struct Awk<'c, 's, 'a> {
     /// User function calls under way, and how many may nest.
     depth: usize,
     max_depth: usize,
+    uses_rt: bool,
+    /// `RS` was assigned since the main input last looked (every assignment goes through
+    /// `set_var`), so the next record is read under the new one.
+    rs_changed: bool,
+    /// `RS` is empty: a newline also ends a field of a one-character FS.
+    paragraph: bool,
 }
 
 impl Awk<'_, '_, '_> {
@@ -162,6 +168,10 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             return Ok(if refused { 2 } else { 1 });
         }
     };
+    // `RT` is set for each record only when the program reads it.
+    let uses_rt = toks
+        .iter()
+        .any(|t| matches!(t, lex::Tok::Ident(w) if w == "RT"));
     let mut p = P::new(toks);
     let items = match p.program() {
         Ok(it) => it,
@@ -208,6 +218,9 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         aliases: HashMap::new(),
         depth: 0,
         max_depth,
+        uses_rt,
+        rs_changed: false,
+        paragraph: false,
     };
     // `-F` is read as a string literal would be (`-F '\\|'` is the regex `\|`); `t` is a tab.
     let fs_val = fs.map(|f| {
@@ -240,6 +253,9 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             {
                 awk.ctx.warn("awk", e);
                 return Ok(2);
+            }
+            if k == "RS" {
+                awk.paragraph = v.is_empty();
             }
             awk.vars.insert(k.to_owned(), Val::StrNum(v));
         }
@@ -333,6 +349,9 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                     fatal = Some(e);
                     break 'files;
                 }
+                if k == "RS" {
+                    awk.paragraph = v.is_empty();
+                }
                 awk.vars.insert(k.to_owned(), Val::StrNum(v));
                 continue;
             }
@@ -384,7 +403,9 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             // `getline` reads on from the same place. The input is taken out while the
             // record is set, so the record is copied once, from the text, into `$0`.
             while let Some(mut m) = awk.main.take() {
-                if let Err(e) = m.follow_rs(awk.vars.get("RS")) {
+                if std::mem::take(&mut awk.rs_changed)
+                    && let Err(e) = m.follow_rs(awk.vars.get("RS"))
+                {
                     fatal = Some(e);
                     break 'files;
                 }

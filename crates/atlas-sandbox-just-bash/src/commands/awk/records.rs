@@ -127,6 +127,9 @@ impl Awk<'_, '_, '_> {
 
     /// Sets `RT` in place: once per record.
     pub(super) fn set_rt(&mut self, rt: &str) {
+        if !self.uses_rt {
+            return;
+        }
         match self.vars.get_mut("RT") {
             Some(Val::Str(s)) => {
                 s.clear();

@@ -120,9 +120,9 @@ impl Awk<'_, '_, '_> {
         let mut fields = std::mem::take(&mut self.fields);
         // In paragraph mode a newline also ends a field when FS is one other character
         // (not for a regex FS: gawk keeps newlines inside those fields).
-        let para = single_char(&fs).filter(|&c| c != ' ' && c != '\n').filter(
-            |_| matches!(self.vars.get("RS"), Some(Val::Str(s) | Val::StrNum(s)) if s.is_empty()),
-        );
+        let para = single_char(&fs)
+            .filter(|&c| c != ' ' && c != '\n')
+            .filter(|_| self.paragraph);
         let split = match para {
             Some(c) if !rec.is_empty() => {
                 let n = rec.matches([c, '\n']).count() + 1;
@@ -195,6 +195,10 @@ impl Awk<'_, '_, '_> {
         self.scalar_use(name)?;
         if name == "CONVFMT" {
             set_convfmt(&v.str())?;
+        }
+        if name == "RS" {
+            self.rs_changed = true;
+            self.paragraph = v.str().is_empty();
         }
         self.not_array(name)?;
         let new = val_cost(&v) + name.len() as u64;
