@@ -2,8 +2,11 @@
 //! ranges), fields and `NF`/`NR`/`FS`/`OFS`/`ORS`, associative arrays, `print`/`printf`,
 //! `if`/`while`/`do`/`for`/`for-in`, `next`/`exit`/`break`/`continue`/`delete`, and the string
 //! and math built-ins, `print > file`/`>> file` (open until `close`, as in awk), `getline` from
-//! the input or `< file`. Not supported (clear error, exit 2): user functions, pipes
-//! (`cmd | getline`, `print | cmd`), `system()` with a command (`system("")` only flushes).
+//! the input or `< file`, user-defined functions (scalars by value, arrays by reference,
+//! recursion to a bounded depth), and gawk's `gensub`, `asort`/`asorti`, `split`'s separators,
+//! `ENVIRON`, `CONVFMT`, regex `RS`, `RT`. Not supported (clear error, exit 2): pipes
+//! (`cmd | getline`, `print | cmd`), `system()` with a command (`system("")` only flushes),
+//! and the gawk features the lexer names.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -12,19 +15,24 @@ mod ast;
 mod builtins;
 mod eval;
 mod format;
+mod func;
+mod gawk;
 mod io;
 mod lex;
 mod parse;
+mod parse_func;
 mod random;
 mod re;
+mod records;
 mod sprintf;
 mod state;
 mod value;
 use ast::{Pattern, Stmt};
-use io::{MainInput, Streams, next_record};
+use io::{MainInput, Streams};
 use lex::lex;
 use parse::P;
 use re::{LATIN1, to_latin1, unescape_awk_string};
+use records::next_record;
 use value::Val;
 
 use super::opts::{Arg, Spec};
@@ -39,6 +47,7 @@ enum Flow {
     Exit(i32),
     Break,
     Continue,
+    Return(Val),
 }
 
 struct Awk<'c, 's, 'a> {
@@ -73,6 +82,18 @@ struct Awk<'c, 's, 'a> {
     held: Held,
     /// The C locale: `length` counts bytes.
     c_locale: bool,
+    funcs: HashMap<String, std::rc::Rc<ast::Func>>,
+    /// Parameters given an array (or an untyped name): the name they stand for.
+    aliases: HashMap<String, String>,
+    /// User function calls under way, and how many may nest.
+    depth: usize,
+    max_depth: usize,
+    uses_rt: bool,
+    /// `RS` was assigned since the main input last looked (every assignment goes through
+    /// `set_var`), so the next record is read under the new one.
+    rs_changed: bool,
+    /// `RS` is empty: a newline also ends a field of a one-character FS.
+    paragraph: bool,
 }
 
 impl Awk<'_, '_, '_> {
@@ -147,22 +168,26 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             return Ok(if refused { 2 } else { 1 });
         }
     };
-    let mut p = P {
-        t: toks,
-        i: 0,
-        no_in: false,
-        no_gt: false,
-    };
+    // `RT` is set for each record only when the program reads it.
+    let uses_rt = toks
+        .iter()
+        .any(|t| matches!(t, lex::Tok::Ident(w) if w == "RT"));
+    let mut p = P::new(toks);
     let items = match p.program() {
         Ok(it) => it,
         Err(e) => {
-            // gawk exits 1 on a syntax error; what the sandbox lacks is refused with 2.
-            let refused = e.contains("not supported");
+            // gawk exits 1 on a syntax error, 2 on its fatal ones (a function not defined);
+            // what the sandbox lacks is refused with 2.
+            let refused = e.contains("not supported") || e.starts_with("fatal:");
             ctx.warn("awk", e);
             return Ok(if refused { 2 } else { 1 });
         }
     };
+    for w in std::mem::take(&mut p.warnings) {
+        ctx.warn("awk", w);
+    }
     let max_steps = ctx.sh.limits.max_loop_iterations.saturating_mul(100);
+    let max_depth = (ctx.sh.limits.max_call_depth as usize).saturating_mul(10);
     let deadline = ctx.sh.deadline();
     let held = match ctx.sh.meter.hold(0) {
         Ok(h) => h,
@@ -189,6 +214,13 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         bytes: 0,
         held,
         c_locale,
+        funcs: std::mem::take(&mut p.funcs),
+        aliases: HashMap::new(),
+        depth: 0,
+        max_depth,
+        uses_rt,
+        rs_changed: false,
+        paragraph: false,
     };
     // `-F` is read as a string literal would be (`-F '\\|'` is the regex `\|`); `t` is a tab.
     let fs_val = fs.map(|f| {
@@ -206,10 +238,26 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     awk.vars.insert("ORS".into(), Val::Str("\n".into()));
     awk.vars.insert("SUBSEP".into(), Val::Str("\x1c".into()));
     awk.vars.insert("NR".into(), Val::Num(0.0));
+    value::CONVFMT.with(|c| *c.borrow_mut() = None);
+    awk.vars.insert("CONVFMT".into(), Val::Str("%.6g".into()));
+    let environ = awk.ctx.sh.env_pairs_bash_order();
+    if let Err(e) = awk.set_environ(environ) {
+        awk.ctx.warn("awk", e);
+        return Ok(2);
+    }
     for a in &assigns {
         if let Some((k, v)) = a.split_once('=') {
-            awk.vars
-                .insert(k.to_owned(), Val::StrNum(crate::commands::unescape_ansi(v)));
+            let v = crate::commands::unescape_ansi(v);
+            if k == "CONVFMT"
+                && let Err(e) = state::set_convfmt(&v)
+            {
+                awk.ctx.warn("awk", e);
+                return Ok(2);
+            }
+            if k == "RS" {
+                awk.paragraph = v.is_empty();
+            }
+            awk.vars.insert(k.to_owned(), Val::StrNum(v));
         }
     }
     let mut exit_code: Option<i32> = None;
@@ -235,6 +283,20 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                         Ok(()) => {}
                         Err(Ok(Flow::Exit(c))) => {
                             *exit_code = Some(c);
+                            return false;
+                        }
+                        Err(Ok(f @ (Flow::Next | Flow::NextFile))) => {
+                            // Only a function can bring these here; the parser refuses them
+                            // in the actions themselves.
+                            let what = if matches!(f, Flow::Next) {
+                                "next"
+                            } else {
+                                "nextfile"
+                            };
+                            let rule = if begin { "BEGIN" } else { "END" };
+                            *fatal = Some(format!(
+                                "fatal: `{what}' cannot be called from a `{rule}' rule"
+                            ));
                             return false;
                         }
                         Err(Ok(_)) => break,
@@ -280,8 +342,17 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         'files: for (fi, f) in inputs.iter().enumerate() {
             if let Some((k, v)) = assignment(f) {
                 // Escapes are processed as in `-v` (`OFS='\t'` is a tab).
-                awk.vars
-                    .insert(k.to_owned(), Val::StrNum(crate::commands::unescape_ansi(v)));
+                let v = crate::commands::unescape_ansi(v);
+                if k == "CONVFMT"
+                    && let Err(e) = state::set_convfmt(&v)
+                {
+                    fatal = Some(e);
+                    break 'files;
+                }
+                if k == "RS" {
+                    awk.paragraph = v.is_empty();
+                }
+                awk.vars.insert(k.to_owned(), Val::StrNum(v));
                 continue;
             }
             let data = match awk.ctx.read_operand(f) {
@@ -313,29 +384,37 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             } else {
                 String::from_utf8_lossy(&data).into_owned()
             };
-            let rs = awk.vars.get("RS").map_or_else(|| "\n".to_owned(), Val::str);
-            let paragraphs = rs.is_empty() && awk.fs() == " ";
-            if !(paragraphs || rs.chars().count() == 1) {
-                awk.ctx.warn(
-                    "awk",
-                    format!(
-                        "RS = \"{}\" (a regular expression, or paragraph mode with another FS) is not supported in this sandbox",
-                        rs.escape_default()
-                    ),
-                );
-                return Ok(2);
-            }
+            let rs = match awk.rec_sep() {
+                Ok(rs) => rs,
+                Err(e) => {
+                    awk.ctx.warn("awk", e);
+                    return Ok(2);
+                }
+            };
             awk.vars.insert("FNR".into(), Val::Num(0.0));
             awk.more_files = fi + 1 < inputs.len();
-            awk.main = Some(MainInput { text, pos: 0, rs });
+            let rs_src = awk.vars.get("RS").map_or_else(|| "\n".to_owned(), Val::str);
+            awk.main = Some(MainInput {
+                text,
+                pos: 0,
+                rs,
+                rs_src,
+            });
             // `getline` reads on from the same place. The input is taken out while the
             // record is set, so the record is copied once, from the text, into `$0`.
             while let Some(mut m) = awk.main.take() {
+                if std::mem::take(&mut awk.rs_changed)
+                    && let Err(e) = m.follow_rs(awk.vars.get("RS"))
+                {
+                    fatal = Some(e);
+                    break 'files;
+                }
                 let mut p = m.pos;
-                let Some(found) = next_record(&m.text, &mut p, &m.rs) else {
+                let Some((found, rt)) = next_record(&m.text, &mut p, &m.rs) else {
                     awk.main = Some(m);
                     break;
                 };
+                let rt = rt.len();
                 // `next_record` always answers a slice of the text it was given.
                 let at = found.as_ptr() as usize - m.text.as_ptr() as usize;
                 let range = at..at + found.len();
@@ -349,6 +428,7 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 }
                 awk.set_counter("NR", nr);
                 awk.set_counter("FNR", fnr);
+                awk.set_rt(&m.text[range.end..range.end + rt]);
                 let set = awk.set_record(&m.text[range]);
                 awk.main = Some(m);
                 if let Err(e) = set {
@@ -439,6 +519,7 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         }
     }
     awk.main = None;
+    value::CONVFMT.with(|c| *c.borrow_mut() = None);
     if let Err(Err(e)) = awk.close_all()
         && fatal.is_none()
     {

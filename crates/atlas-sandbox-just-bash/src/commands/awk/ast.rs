@@ -21,6 +21,8 @@ pub(super) enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Call(String, Vec<Expr>),
+    /// A call of a user-defined function.
+    Func(String, Vec<Expr>),
     Group(Box<Expr>),
     /// `getline [var] [< file]`.
     Getline(Option<Box<Expr>>, Option<Box<Expr>>),
@@ -51,6 +53,20 @@ pub(super) enum Stmt {
     Break,
     Continue,
     Delete(String, Option<Vec<Expr>>),
+    Return(Option<Expr>),
+}
+
+/// A user-defined function: its parameters (names already made private to it, see
+/// `P::var_name`) and body.
+#[derive(Debug)]
+pub(super) struct Func {
+    pub(super) params: Vec<String>,
+    pub(super) body: Vec<Stmt>,
+}
+
+/// What a parameter's private name shows in messages: the name the program wrote.
+pub(super) fn shown(name: &str) -> &str {
+    name.rsplit('\u{1}').next().unwrap_or(name)
 }
 
 #[derive(Debug, Clone)]

@@ -17,6 +17,8 @@ pub(super) fn check_arity(name: &str, n: usize) -> Result<(), String> {
         "substr" | "sub" | "gsub" | "match" => (2, 3),
         "index" | "atan2" => (2, 2),
         "split" => (2, 4),
+        "gensub" => (3, 4),
+        "asort" | "asorti" => (1, 3),
         "close" => (1, 2),
         // gawk parses `sprintf()` and fails when it runs.
         "sprintf" => (0, usize::MAX),
@@ -46,13 +48,14 @@ impl Awk<'_, '_, '_> {
         let Expr::Var(arr) = target else {
             return err("match: third argument is not an array");
         };
-        if self.vars.contains_key(arr.as_str()) {
+        let arr: &str = &self.resolved(arr);
+        if self.vars.contains_key(arr) {
             return err("match: third argument is not an array");
         }
         if let Some(old) = self.arrays.remove(arr) {
             self.bytes = self.bytes.saturating_sub(Self::array_cost(&old));
         }
-        self.arrays.entry(arr.clone()).or_default();
+        self.arrays.entry(arr.to_owned()).or_default();
         let Some(caps) = re.captures(s) else {
             return Ok(());
         };

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::ast::{Expr, Stmt};
+use super::ast::{Expr, Stmt, shown};
 use super::re::latin1_bytes;
 use super::sprintf::sprintf;
 use super::value::{Val, looks_numeric, val_cost};
@@ -19,6 +19,7 @@ impl Awk<'_, '_, '_> {
                 // Reading a name in a scalar context makes it a scalar, as in gawk: a later
                 // `n[k]` is then fatal.
                 if n != "NF" && !self.vars.contains_key(n.as_str()) {
+                    self.scalar_use(n).map_err(Err)?;
                     self.set_var(n, Val::StrNum(String::new())).map_err(Err)?;
                 }
                 self.get(n)
@@ -34,6 +35,7 @@ impl Awk<'_, '_, '_> {
             }
             Expr::Index(n, idx) => {
                 let k = self.key(idx)?;
+                let n: &str = &self.resolved(n);
                 // Referencing an element creates it (as awk does).
                 match self.arrays.get(n).and_then(|a| a.get(&k)) {
                     Some(v) => v.clone(),
@@ -45,6 +47,7 @@ impl Awk<'_, '_, '_> {
                 }
             }
             Expr::In(idx, arr) => {
+                let arr: &str = &self.resolved(arr);
                 self.as_array(arr).map_err(Err)?;
                 let k = self.key(idx)?;
                 Val::Num(
@@ -144,6 +147,7 @@ impl Awk<'_, '_, '_> {
                 0.0
             }),
             Expr::Call(name, args) => self.call(name, args)?,
+            Expr::Func(name, args) => self.call_user(name, args)?,
         })
     }
 
@@ -158,8 +162,8 @@ impl Awk<'_, '_, '_> {
             // Under the C locale a character is a byte.
             "length" => match args.first() {
                 None => Val::Num(self.text_len(&self.record) as f64),
-                Some(Expr::Var(n)) if self.arrays.contains_key(n) => {
-                    Val::Num(self.arrays[n].len() as f64)
+                Some(Expr::Var(n)) if self.arrays.contains_key(self.resolve(n)) => {
+                    Val::Num(self.arrays[self.resolve(n)].len() as f64)
                 }
                 Some(_) => {
                     let s = arg(self, 0)?.str();
@@ -194,11 +198,12 @@ impl Awk<'_, '_, '_> {
                 let Some(Expr::Var(arr)) = args.get(1) else {
                     return err("split: second argument must be an array");
                 };
-                if args.len() > 3 {
-                    // gawk's fourth argument receives the separators; left empty it would be
-                    // silently wrong.
+                let arr: &str = &self.resolved(arr);
+                if let Some(Expr::Var(seps)) = args.get(3)
+                    && *self.resolved(seps) == *arr
+                {
                     return err(
-                        "split() with a separators array (gawk's fourth argument) is not supported in this sandbox",
+                        "fatal: split: cannot use the same array for second and fourth args",
                     );
                 }
                 let fs = if args.len() > 2 {
@@ -213,13 +218,17 @@ impl Awk<'_, '_, '_> {
                 };
                 self.as_array(arr).map_err(Err)?;
                 let parts = self.split_with(&s, &fs).map_err(Err)?;
-                if let Some(old) = self.arrays.insert(arr.clone(), HashMap::new()) {
+                if let Some(old) = self.arrays.insert(arr.to_owned(), HashMap::new()) {
                     self.bytes = self.bytes.saturating_sub(Self::array_cost(&old));
                 }
                 self.fits(strs_cost(&parts) * 3).map_err(Err)?;
                 for (i, p) in parts.iter().enumerate() {
                     self.set_elem(arr, (i + 1).to_string(), Val::StrNum(p.clone()))
                         .map_err(Err)?;
+                }
+                if args.len() > 3 {
+                    let seps = self.array_arg(args.get(3), "split: fourth argument")?;
+                    self.split_seps(&s, &fs, &seps)?;
                 }
                 Val::Num(parts.len() as f64)
             }
@@ -349,6 +358,8 @@ impl Awk<'_, '_, '_> {
                 Val::Num(if was_open { 0.0 } else { -1.0 })
             }
             "fflush" => Val::Num(0.0),
+            "gensub" => self.gensub(args)?,
+            "asort" | "asorti" => self.asort(name, args)?,
             // `system("")` only flushes output (gawk's idiom); commands never run here.
             "system" if args.len() == 1 => {
                 let cmd = arg(self, 0)?.str();
@@ -481,6 +492,7 @@ impl Awk<'_, '_, '_> {
                 }
             }
             Stmt::ForIn(var, arr, body) => {
+                let arr: &str = &self.resolved(arr);
                 self.as_array(arr).map_err(Err)?;
                 let mut keys: Vec<String> = self
                     .arrays
@@ -520,9 +532,20 @@ impl Awk<'_, '_, '_> {
             }
             Stmt::Break => return Err(Ok(Flow::Break)),
             Stmt::Continue => return Err(Ok(Flow::Continue)),
+            Stmt::Return(e) => {
+                let v = match e {
+                    Some(e) => self.eval(e)?,
+                    None => Val::StrNum(String::new()),
+                };
+                return Err(Ok(Flow::Return(v)));
+            }
             Stmt::Delete(arr, idx) => match idx {
                 _ if self.vars.contains_key(arr.as_str()) || arr == "NF" => {
-                    return err(format!("fatal: attempt to use scalar `{arr}' as an array"));
+                    return err(scalar_as_array(arr));
+                }
+                _ if self.aliases.contains_key(arr) => {
+                    let target = self.resolve(arr).to_owned();
+                    return self.exec(&Stmt::Delete(target, idx.clone()));
                 }
                 Some(idx) => {
                     let k = self.key(idx)?;
@@ -540,6 +563,16 @@ impl Awk<'_, '_, '_> {
         }
         Ok(())
     }
+}
+
+/// gawk's message, naming a parameter as such.
+pub(super) fn scalar_as_array(name: &str) -> String {
+    let what = if name.contains('\u{1}') {
+        "scalar parameter"
+    } else {
+        "scalar"
+    };
+    format!("fatal: attempt to use {what} `{}' as an array", shown(name))
 }
 
 fn arith(op: &str, x: f64, y: f64) -> ER<f64> {

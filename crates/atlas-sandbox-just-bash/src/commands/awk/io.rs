@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::ast::Expr;
 use super::re::to_latin1;
+use super::records::{RecSep, next_record};
 use super::value::Val;
 use super::{Awk, ER, err};
 
@@ -33,11 +34,11 @@ impl Streams {
 pub(super) struct MainInput {
     pub(super) text: String,
     pub(super) pos: usize,
-    pub(super) rs: String,
+    pub(super) rs: RecSep,
+    /// The `RS` text `rs` was made from: a program may change `RS` between records.
+    pub(super) rs_src: String,
 }
 
-/// The next record of `text` from `*pos` under `rs` (`"\n"`, one character, or `""` for
-/// paragraph mode), advancing `*pos`; `None` at the end.
 /// Replaces the strings of `out` with `parts`, reusing the allocations it has.
 pub(super) fn refill<'a>(out: &mut Vec<String>, parts: impl Iterator<Item = &'a str>) {
     let mut n = 0;
@@ -68,50 +69,6 @@ pub(super) fn single_char(fs: &str) -> Option<char> {
         (Some(c), None) if c != '\\' => Some(c),
         _ => None,
     }
-}
-
-pub(super) fn next_record<'t>(text: &'t str, pos: &mut usize, rs: &str) -> Option<&'t str> {
-    if rs.is_empty() {
-        // Paragraph mode: blank lines separate records; leading and trailing newlines go.
-        let rest = &text[*pos..];
-        let skip = rest.len() - rest.trim_start_matches('\n').len();
-        *pos += skip;
-        if *pos >= text.len() {
-            return None;
-        }
-        let rest = &text[*pos..];
-        return Some(match rest.find("\n\n") {
-            Some(i) => {
-                *pos += i;
-                &rest[..i]
-            }
-            None => {
-                *pos = text.len();
-                rest.trim_end_matches('\n')
-            }
-        });
-    }
-    if *pos >= text.len() {
-        return None;
-    }
-    let rest = &text[*pos..];
-    // A one-character RS (nearly always "\n") is searched as a char, which is a memchr; a
-    // string pattern runs the two-way substring search per record.
-    let mut one = rs.chars();
-    let found = match (one.next(), one.next()) {
-        (Some(c), None) => rest.find(c),
-        _ => rest.find(rs),
-    };
-    Some(match found {
-        Some(i) => {
-            *pos += i + rs.len();
-            &rest[..i]
-        }
-        None => {
-            *pos = text.len();
-            rest
-        }
-    })
 }
 
 impl Awk<'_, '_, '_> {
@@ -183,16 +140,7 @@ impl Awk<'_, '_, '_> {
 
     /// `getline [var] [< file]`: 1 with a record, 0 at the end, -1 when the file cannot be read.
     pub(super) fn getline(&mut self, var: Option<&Expr>, file: Option<&Expr>) -> ER<Val> {
-        let rs = self
-            .vars
-            .get("RS")
-            .map_or_else(|| "\n".to_owned(), Val::str);
-        if rs.chars().count() > 1 {
-            return err(format!(
-                "getline with RS = \"{}\" is not supported in this sandbox",
-                rs.escape_default()
-            ));
-        }
+        let rs = self.rec_sep().map_err(Err)?;
         let record = match file {
             Some(f) => {
                 let name = self.eval(f)?.str();
@@ -227,10 +175,13 @@ impl Awk<'_, '_, '_> {
                     return Ok(Val::Num(-1.0));
                 };
                 let mut p = *pos;
-                let rec = next_record(text, &mut p, &rs).map(str::to_owned);
+                let rec = next_record(text, &mut p, &rs).map(|(r, t)| (r.to_owned(), t.to_owned()));
                 *pos = p;
                 match rec {
-                    Some(r) => r,
+                    Some((r, t)) => {
+                        self.set_rt(&t);
+                        r
+                    }
                     None => return Ok(Val::Num(0.0)),
                 }
             }
@@ -245,10 +196,12 @@ impl Awk<'_, '_, '_> {
                     return Ok(Val::Num(0.0));
                 };
                 let mut p = m.pos;
-                let rec = next_record(&m.text, &mut p, &m.rs).map(str::to_owned);
+                let rec =
+                    next_record(&m.text, &mut p, &rs).map(|(r, t)| (r.to_owned(), t.to_owned()));
                 m.pos = p;
                 match rec {
-                    Some(r) => {
+                    Some((r, t)) => {
+                        self.set_rt(&t);
                         let nr = self.get("NR").num() + 1.0;
                         let fnr = self.get("FNR").num() + 1.0;
                         self.vars.insert("NR".into(), Val::Num(nr));

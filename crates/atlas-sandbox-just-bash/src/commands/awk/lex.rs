@@ -7,6 +7,8 @@ pub(super) enum Tok {
     Re(String),
     Ident(String),
     Builtin(String),
+    /// A name written right before `(`: a call of a user-defined function.
+    Call(String),
     Op(&'static str),
     Newline,
     Eof,
@@ -20,7 +22,32 @@ const OPS: &[&str] = &[
 const BUILTINS: &[&str] = &[
     "length", "substr", "index", "split", "sub", "gsub", "match", "tolower", "toupper", "sprintf",
     "int", "sqrt", "exp", "log", "sin", "cos", "atan2", "rand", "srand", "system", "close",
-    "fflush",
+    "fflush", "gensub", "asort", "asorti",
+];
+/// gawk's other built-ins: as user function calls they would be "not defined", which is
+/// gawk's answer for a name it does not know, not for one the sandbox lacks.
+const UNSUPPORTED_BUILTINS: &[&str] = &[
+    "strftime",
+    "systime",
+    "mktime",
+    "and",
+    "or",
+    "xor",
+    "lshift",
+    "rshift",
+    "compl",
+    "strtonum",
+    "isarray",
+    "typeof",
+    "patsplit",
+    "bindtextdomain",
+    "dcgettext",
+    "dcngettext",
+];
+/// Keywords that may stand right before `(` without being a call.
+const KEYWORDS: &[&str] = &[
+    "if", "while", "for", "do", "else", "in", "getline", "print", "printf", "return", "delete",
+    "exit", "next", "nextfile", "function", "func", "break", "continue", "BEGIN", "END",
 ];
 
 pub(super) fn lex(src: &str) -> Result<Vec<Tok>, String> {
@@ -86,10 +113,8 @@ pub(super) fn lex(src: &str) -> Result<Vec<Tok>, String> {
             // silently be empty.
             if matches!(
                 w.as_str(),
-                "ENVIRON"
-                    | "ARGV"
+                "ARGV"
                     | "ARGC"
-                    | "CONVFMT"
                     | "BEGINFILE"
                     | "ENDFILE"
                     | "ARGIND"
@@ -97,7 +122,6 @@ pub(super) fn lex(src: &str) -> Result<Vec<Tok>, String> {
                     | "PROCINFO"
                     | "FIELDWIDTHS"
                     | "FPAT"
-                    | "RT"
                     | "ERRNO"
                     | "BINMODE"
                     | "LINT"
@@ -107,8 +131,13 @@ pub(super) fn lex(src: &str) -> Result<Vec<Tok>, String> {
             ) {
                 return Err(format!("{w} is not supported in this sandbox"));
             }
+            if UNSUPPORTED_BUILTINS.contains(&w.as_str()) {
+                return Err(format!("{w} is not supported in this sandbox"));
+            }
             out.push(if BUILTINS.contains(&w.as_str()) {
                 Tok::Builtin(w)
+            } else if c.get(i) == Some(&'(') && !KEYWORDS.contains(&w.as_str()) {
+                Tok::Call(w)
             } else {
                 Tok::Ident(w)
             });
@@ -176,6 +205,7 @@ pub(super) fn lex(src: &str) -> Result<Vec<Tok>, String> {
                     | Tok::Str(_)
                     | Tok::Ident(_)
                     | Tok::Builtin(_)
+                    | Tok::Call(_)
                     | Tok::Op(")" | "]" | "$" | "++" | "--")
             )
         );

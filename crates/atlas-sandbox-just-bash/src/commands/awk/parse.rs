@@ -1,32 +1,63 @@
 //! The awk parser: tokens to the program's rules.
 
-use super::ast::{Expr, Pattern, Stmt};
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use super::ast::{Expr, Func, Pattern, Stmt};
 use super::builtins;
 use super::lex::Tok;
 use super::re::compile;
+
+pub(super) type PR<T> = Result<T, String>;
 
 pub(super) struct P {
     pub(super) t: Vec<Tok>,
     pub(super) i: usize,
     pub(super) no_in: bool,
     pub(super) no_gt: bool,
+    /// The function being parsed and its parameters (as written).
+    pub(super) func: Option<(String, Vec<String>)>,
+    pub(super) funcs: HashMap<String, Rc<Func>>,
+    /// Functions called, and with how many arguments at most.
+    pub(super) calls: HashMap<String, usize>,
+    /// Global names used as variables or arrays: a function's name may not be one.
+    pub(super) globals: HashSet<String>,
+    pub(super) warnings: Vec<String>,
+    /// Loops around the statement being parsed: `break` and `continue` need one.
+    pub(super) loops: usize,
+    /// The BEGIN or END action being parsed: `next` is an error there.
+    pub(super) rule: Option<&'static str>,
 }
 
-pub(super) type PR<T> = Result<T, String>;
-
 impl P {
-    fn peek(&self) -> &Tok {
+    pub(super) fn new(t: Vec<Tok>) -> P {
+        P {
+            t,
+            i: 0,
+            no_in: false,
+            no_gt: false,
+            func: None,
+            funcs: HashMap::new(),
+            calls: HashMap::new(),
+            globals: HashSet::new(),
+            warnings: Vec::new(),
+            loops: 0,
+            rule: None,
+        }
+    }
+
+    pub(super) fn peek(&self) -> &Tok {
         &self.t[self.i.min(self.t.len() - 1)]
     }
-    fn next(&mut self) -> Tok {
+    pub(super) fn next(&mut self) -> Tok {
         let t = self.peek().clone();
         self.i += 1;
         t
     }
-    fn is_op(&self, op: &str) -> bool {
+    pub(super) fn is_op(&self, op: &str) -> bool {
         matches!(self.peek(), Tok::Op(o) if *o == op)
     }
-    fn eat(&mut self, op: &str) -> bool {
+    pub(super) fn eat(&mut self, op: &str) -> bool {
         if self.is_op(op) {
             self.i += 1;
             true
@@ -34,7 +65,7 @@ impl P {
             false
         }
     }
-    fn expect(&mut self, op: &str) -> PR<()> {
+    pub(super) fn expect(&mut self, op: &str) -> PR<()> {
         if self.eat(op) {
             Ok(())
         } else {
@@ -44,12 +75,12 @@ impl P {
             ))
         }
     }
-    fn nl(&mut self) {
+    pub(super) fn nl(&mut self) {
         while matches!(self.peek(), Tok::Newline) || self.is_op(";") {
             self.i += 1;
         }
     }
-    fn only_nl(&mut self) {
+    pub(super) fn only_nl(&mut self) {
         while matches!(self.peek(), Tok::Newline) {
             self.i += 1;
         }
@@ -60,6 +91,7 @@ impl P {
         loop {
             self.nl();
             if matches!(self.peek(), Tok::Eof) {
+                self.check_functions()?;
                 return Ok(items);
             }
             let pat = match self.peek().clone() {
@@ -71,10 +103,10 @@ impl P {
                     self.i += 1;
                     Pattern::End
                 }
-                Tok::Ident(w) if w == "function" => {
-                    return Err(
-                        "user-defined functions are not supported in this sandbox".to_owned()
-                    );
+                Tok::Ident(w) if w == "function" || w == "func" => {
+                    self.i += 1;
+                    self.function()?;
+                    continue;
                 }
                 Tok::Op("{") => Pattern::All,
                 _ => {
@@ -87,11 +119,17 @@ impl P {
                     }
                 }
             };
+            self.rule = match pat {
+                Pattern::Begin => Some("BEGIN"),
+                Pattern::End => Some("END"),
+                _ => None,
+            };
             let action = if self.is_op("{") {
                 Some(self.block()?)
             } else {
                 None
             };
+            self.rule = None;
             if action.is_none() && matches!(pat, Pattern::Begin | Pattern::End) {
                 return Err("BEGIN and END need an action".to_owned());
             }
@@ -99,7 +137,7 @@ impl P {
         }
     }
 
-    fn block(&mut self) -> PR<Vec<Stmt>> {
+    pub(super) fn block(&mut self) -> PR<Vec<Stmt>> {
         self.expect("{")?;
         let mut out = Vec::new();
         loop {
@@ -109,6 +147,13 @@ impl P {
             }
             out.push(self.stmt()?);
         }
+    }
+
+    fn loop_body(&mut self) -> PR<Stmt> {
+        self.loops += 1;
+        let body = self.simple_or_block();
+        self.loops -= 1;
+        body
     }
 
     fn simple_or_block(&mut self) -> PR<Stmt> {
@@ -154,11 +199,11 @@ impl P {
                     self.expect("(")?;
                     let c = self.expr()?;
                     self.expect(")")?;
-                    return Ok(Stmt::While(c, Box::new(self.simple_or_block()?)));
+                    return Ok(Stmt::While(c, Box::new(self.loop_body()?)));
                 }
                 "do" => {
                     self.i += 1;
-                    let body = self.simple_or_block()?;
+                    let body = self.loop_body()?;
                     self.nl();
                     if !matches!(self.next(), Tok::Ident(w) if w == "while") {
                         return Err("syntax error: do without while".to_owned());
@@ -180,7 +225,8 @@ impl P {
                         && matches!(self.t.get(self.i + 3), Some(Tok::Op(")")))
                     {
                         self.i += 4;
-                        return Ok(Stmt::ForIn(v, arr, Box::new(self.simple_or_block()?)));
+                        let (v, arr) = (self.var_name(v), self.var_name(arr));
+                        return Ok(Stmt::ForIn(v, arr, Box::new(self.loop_body()?)));
                     }
                     let init = if self.is_op(";") {
                         None
@@ -202,16 +248,40 @@ impl P {
                         Some(Box::new(Stmt::Expr(self.expr()?)))
                     };
                     self.expect(")")?;
-                    return Ok(Stmt::For(
-                        init,
-                        cond,
-                        step,
-                        Box::new(self.simple_or_block()?),
+                    return Ok(Stmt::For(init, cond, step, Box::new(self.loop_body()?)));
+                }
+                "next" | "nextfile" if self.rule.is_some() => {
+                    return Err(format!(
+                        "error: `{w}' used in {} action",
+                        self.rule.unwrap_or_default()
                     ));
+                }
+                "break" | "continue" if self.loops == 0 => {
+                    let what = if w == "break" {
+                        "a loop or switch"
+                    } else {
+                        "a loop"
+                    };
+                    return Err(format!("error: `{w}' is not allowed outside {what}"));
                 }
                 "next" => {
                     self.i += 1;
                     Stmt::Next
+                }
+                "return" => {
+                    if self.func.is_none() {
+                        return Err("`return' used outside function context".to_owned());
+                    }
+                    self.i += 1;
+                    let e = if matches!(self.peek(), Tok::Newline | Tok::Eof)
+                        || self.is_op(";")
+                        || self.is_op("}")
+                    {
+                        None
+                    } else {
+                        Some(self.expr()?)
+                    };
+                    Stmt::Return(e)
                 }
                 "nextfile" => {
                     self.i += 1;
@@ -242,6 +312,7 @@ impl P {
                     let Tok::Ident(name) = self.next() else {
                         return Err("syntax error in delete".to_owned());
                     };
+                    let name = self.var_name(name);
                     let idx = if self.eat("[") {
                         let v = self.expr_list("]")?;
                         Some(v)
@@ -336,7 +407,7 @@ impl P {
         Ok(v)
     }
 
-    fn expr(&mut self) -> PR<Expr> {
+    pub(super) fn expr(&mut self) -> PR<Expr> {
         self.ternary()
     }
 
@@ -396,9 +467,7 @@ impl P {
         let mut l = self.matchop()?;
         while !self.no_in && matches!(self.peek(), Tok::Ident(w) if w == "in") {
             self.i += 1;
-            let Tok::Ident(arr) = self.next() else {
-                return Err("syntax error after in".to_owned());
-            };
+            let arr = self.ident()?;
             let keys = match l {
                 Expr::Group(inner) => vec![*inner],
                 other => vec![other],
@@ -437,7 +506,7 @@ impl P {
 
     fn starts_operand(&self) -> bool {
         match self.peek() {
-            Tok::Num(_) | Tok::Str(_) | Tok::Re(_) | Tok::Builtin(_) => true,
+            Tok::Num(_) | Tok::Str(_) | Tok::Re(_) | Tok::Builtin(_) | Tok::Call(_) => true,
             Tok::Ident(w) => !matches!(w.as_str(), "in" | "getline"),
             Tok::Op(o) => matches!(*o, "$" | "!" | "(" | "-" | "+" | "++" | "--"),
             _ => false,
@@ -563,9 +632,7 @@ impl P {
                         return Err("syntax error: grouping list without in".to_owned());
                     }
                     self.i += 1;
-                    let Tok::Ident(arr) = self.next() else {
-                        return Err("syntax error after in".to_owned());
-                    };
+                    let arr = self.ident()?;
                     return Ok(Expr::In(list, arr));
                 }
                 self.expect(")")?;
@@ -601,12 +668,15 @@ impl P {
                 };
                 Ok(Expr::Getline(var, file))
             }
+            Tok::Call(name) => {
+                self.expect("(")?;
+                let args = self.expr_list(")")?;
+                let n = self.calls.entry(name.clone()).or_default();
+                *n = (*n).max(args.len());
+                Ok(Expr::Func(name, args))
+            }
             Tok::Ident(name) => {
-                if self.is_op("(") && matches!(self.t.get(self.i), Some(Tok::Op("("))) {
-                    return Err(format!(
-                        "calling function {name} is not supported in this sandbox (no user-defined functions)"
-                    ));
-                }
+                let name = self.var_name(name);
                 if self.eat("[") {
                     let idx = self.expr_list("]")?;
                     return Ok(Expr::Index(name, idx));

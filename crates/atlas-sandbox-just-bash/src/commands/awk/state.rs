@@ -6,11 +6,25 @@ use std::time::Instant;
 use regex::Regex;
 
 use super::ast::Expr;
+use super::eval::scalar_as_array;
 use super::io::{is_literal, refill, single_char};
 use super::re::compile;
 use super::value::{Val, val_cost};
 use super::{Awk, ER, err};
 use crate::memory::{str_cost, strs_cost};
+
+/// Makes `f` the run's `CONVFMT` (gawk's default `%.6g` is kept as none).
+pub(super) fn set_convfmt(f: &str) -> Result<(), String> {
+    if !super::value::convfmt_ok(f) {
+        return Err(format!(
+            "CONVFMT = \"{}\" (not one numeric conversion) is not supported in this sandbox",
+            f.escape_default()
+        ));
+    }
+    let f = (f != "%.6g").then(|| f.to_owned());
+    super::value::CONVFMT.with(|c| *c.borrow_mut() = f);
+    Ok(())
+}
 
 impl Awk<'_, '_, '_> {
     pub(super) fn get(&self, name: &str) -> Val {
@@ -104,7 +118,19 @@ impl Awk<'_, '_, '_> {
         self.record.push_str(rec);
         let fs = self.fs();
         let mut fields = std::mem::take(&mut self.fields);
-        let split = self.split_into(rec, &fs, &mut fields);
+        // In paragraph mode a newline also ends a field when FS is one other character
+        // (not for a regex FS: gawk keeps newlines inside those fields).
+        let para = single_char(&fs)
+            .filter(|&c| c != ' ' && c != '\n')
+            .filter(|_| self.paragraph);
+        let split = match para {
+            Some(c) if !rec.is_empty() => {
+                let n = rec.matches([c, '\n']).count() + 1;
+                self.fits(n as u64 * (str_cost("") + 24) + 2 * rec.len() as u64)
+                    .map(|()| refill(&mut fields, rec.split([c, '\n'])))
+            }
+            _ => self.split_into(rec, &fs, &mut fields),
+        };
         self.fields = fields;
         split?;
         self.nf = self.fields.len();
@@ -144,7 +170,8 @@ impl Awk<'_, '_, '_> {
     fn not_array(&self, name: &str) -> Result<(), String> {
         if self.arrays.contains_key(name) {
             return Err(format!(
-                "fatal: attempt to use array `{name}' in a scalar context"
+                "fatal: attempt to use array `{}' in a scalar context",
+                super::ast::shown(name)
             ));
         }
         Ok(())
@@ -153,8 +180,9 @@ impl Awk<'_, '_, '_> {
     /// The other half of [`Self::not_array`]: a scalar (assigned, read, or a special variable)
     /// used as an array is fatal in gawk.
     pub(super) fn as_array(&mut self, name: &str) -> Result<(), String> {
+        let name: &str = &self.resolved(name);
         if name == "NF" || self.vars.contains_key(name) {
-            return Err(format!("fatal: attempt to use scalar `{name}' as an array"));
+            return Err(scalar_as_array(name));
         }
         if !self.arrays.contains_key(name) {
             self.arrays.insert(name.to_owned(), HashMap::new());
@@ -164,6 +192,14 @@ impl Awk<'_, '_, '_> {
 
     /// Sets a scalar variable, keeping the byte count.
     pub(super) fn set_var(&mut self, name: &str, v: Val) -> Result<(), String> {
+        self.scalar_use(name)?;
+        if name == "CONVFMT" {
+            set_convfmt(&v.str())?;
+        }
+        if name == "RS" {
+            self.rs_changed = true;
+            self.paragraph = v.str().is_empty();
+        }
         self.not_array(name)?;
         let new = val_cost(&v) + name.len() as u64;
         let old = self
@@ -176,8 +212,9 @@ impl Awk<'_, '_, '_> {
 
     /// Sets an array element, keeping the byte count.
     pub(super) fn set_elem(&mut self, arr: &str, k: String, v: Val) -> Result<(), String> {
+        let arr: &str = &self.resolved(arr);
         if arr == "NF" || self.vars.contains_key(arr) {
-            return Err(format!("fatal: attempt to use scalar `{arr}' as an array"));
+            return Err(scalar_as_array(arr));
         }
         let new = val_cost(&v) + str_cost(&k);
         let klen = str_cost(&k);

@@ -1,6 +1,45 @@
 //! awk values and their number/string conversions.
 
+use std::cell::RefCell;
+
 use crate::memory::str_cost;
+
+thread_local! {
+    /// This run's `CONVFMT` when it is not gawk's default `%.6g`: numbers become strings
+    /// deep in value code that has no interpreter at hand. Taken out while it formats, so a
+    /// conversion inside that formatting uses the default rather than recursing.
+    pub(super) static CONVFMT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Whether gawk can use `f` as `CONVFMT`: at most one conversion, a numeric one. gawk crashes
+/// on `%s` (it converts the number to a string to format it, without end).
+pub(super) fn convfmt_ok(f: &str) -> bool {
+    let mut conversions = 0;
+    let mut it = f.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '%' {
+            continue;
+        }
+        if it.peek() == Some(&'%') {
+            it.next();
+            continue;
+        }
+        let mut conv = None;
+        for d in it.by_ref() {
+            if !matches!(d, '0'..='9' | '.' | '-' | '+' | ' ' | '#') {
+                conv = Some(d);
+                break;
+            }
+        }
+        match conv {
+            Some('d' | 'i' | 'o' | 'x' | 'X' | 'u' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G') => {
+                conversions += 1;
+            }
+            _ => return false,
+        }
+    }
+    conversions <= 1
+}
 
 #[derive(Debug, Clone)]
 pub(super) enum Val {
@@ -63,6 +102,11 @@ pub(super) fn fmt_num(n: f64) -> String {
     }
     if !n.is_finite() {
         return gawk_special(n);
+    }
+    if let Some(f) = CONVFMT.with(|c| c.borrow_mut().take()) {
+        let s = super::sprintf::sprintf(&f, &[Val::Num(n)], false).unwrap_or_default();
+        CONVFMT.with(|c| *c.borrow_mut() = Some(f));
+        return s;
     }
     fmt_g(n, 6)
 }
