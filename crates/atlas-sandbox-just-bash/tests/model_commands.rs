@@ -1140,6 +1140,37 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // awk's sub, gsub, match, split, FS and gensub match leftmost-longest too.
+    (
+        "echo abcd | awk '{sub(/a|ab/,\"X\"); print}'",
+        "Xcd\n",
+        0,
+        false,
+    ),
+    (
+        "echo abcd | awk '{gsub(/b|bc/,\"<&>\"); print}'",
+        "a<bc>d\n",
+        0,
+        false,
+    ),
+    (
+        "echo 'order_total' | awk '{match($0, /order|order_total/); print RSTART, RLENGTH}'",
+        "1 11\n",
+        0,
+        false,
+    ),
+    (
+        "echo 'a1b22c' | awk -F'[0-9]|[0-9]+' '{print NF, $2, $3}'",
+        "3 b c\n",
+        0,
+        false,
+    ),
+    (
+        "echo 'xabcx' | awk '{print gensub(/(a|ab)(c|bcd)?/, \"[\\\\1|\\\\2]\", \"g\")}'",
+        "x[ab|c]x\n",
+        0,
+        false,
+    ),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.

@@ -79,3 +79,130 @@ impl Longest {
         }
     }
 }
+
+/// A pattern over text (sed, awk) with POSIX match extents and the groups of that match. The
+/// companions are built on first use: most patterns are only ever asked whether they match.
+pub(crate) struct PosixText {
+    re: regex::Regex,
+    flags: Flags,
+    /// The same pattern that must end where the text ends (`(?:...)\z`), for the groups of a
+    /// longest match that is not the `regex` crate's own.
+    to_end: std::cell::OnceCell<Option<regex::Regex>>,
+    longest: std::cell::OnceCell<Option<Longest>>,
+}
+
+impl std::fmt::Debug for PosixText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.re.as_str())
+    }
+}
+
+impl PosixText {
+    /// Wraps `re`, which was built with `flags`.
+    pub(crate) fn new(re: regex::Regex, flags: Flags) -> Self {
+        PosixText {
+            re,
+            flags,
+            to_end: std::cell::OnceCell::new(),
+            longest: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The `regex` crate pattern (for `is_match` and the like, where extents do not matter).
+    pub(crate) fn regex(&self) -> &regex::Regex {
+        &self.re
+    }
+
+    fn end(&self, hay: &str, start: usize, first_end: usize) -> usize {
+        self.longest
+            .get_or_init(|| Longest::new(self.re.as_str(), self.flags))
+            .as_ref()
+            .and_then(|l| l.end_from(hay.as_bytes(), start, first_end))
+            .filter(|&e| hay.is_char_boundary(e))
+            .unwrap_or(first_end)
+    }
+
+    /// The leftmost-longest match at or after `pos`.
+    pub(crate) fn find_at(&self, hay: &str, pos: usize) -> Option<(usize, usize)> {
+        let m = self.re.find_at(hay, pos)?;
+        Some((m.start(), self.end(hay, m.start(), m.end())))
+    }
+
+    /// The groups of the leftmost-longest match at or after `pos`.
+    pub(crate) fn captures_at<'h>(&self, hay: &'h str, pos: usize) -> Option<regex::Captures<'h>> {
+        let m = self.re.find_at(hay, pos)?;
+        let e = self.end(hay, m.start(), m.end());
+        if e == m.end() {
+            return self.re.captures_at(hay, m.start());
+        }
+        let to_end = self.to_end.get_or_init(|| {
+            regex::RegexBuilder::new(&format!("(?:{})\\z", self.re.as_str()))
+                .case_insensitive(self.flags.icase)
+                .unicode(self.flags.unicode)
+                .multi_line(self.flags.multi_line)
+                .dot_matches_new_line(self.flags.dot_nl)
+                .size_limit(1 << 24)
+                .build()
+                .ok()
+        });
+        to_end
+            .as_ref()
+            .and_then(|r| r.captures_at(&hay[..e], m.start()))
+            .or_else(|| self.re.captures_at(hay, m.start()))
+    }
+
+    /// Every non-overlapping leftmost-longest match, walked as `regex` walks them: an empty
+    /// match right where the previous one ended does not count, and after an empty match the
+    /// search moves one character on. Lazy: a caller that stops early pays for no more.
+    pub(crate) fn find_iter<'a, 'h>(&'a self, hay: &'h str) -> FindIter<'a, 'h> {
+        FindIter {
+            re: self,
+            hay,
+            pos: 0,
+            last_end: None,
+        }
+    }
+
+    /// Every match, collected.
+    pub(crate) fn find_all(&self, hay: &str) -> Vec<(usize, usize)> {
+        self.find_iter(hay).collect()
+    }
+
+    /// The groups of every match [`PosixText::find_all`] finds.
+    pub(crate) fn captures_all<'h>(&self, hay: &'h str) -> Vec<regex::Captures<'h>> {
+        self.find_all(hay)
+            .into_iter()
+            .filter_map(|(s, _)| self.captures_at(hay, s))
+            .collect()
+    }
+}
+
+/// See [`PosixText::find_iter`].
+pub(crate) struct FindIter<'a, 'h> {
+    re: &'a PosixText,
+    hay: &'h str,
+    pos: usize,
+    last_end: Option<usize>,
+}
+
+impl Iterator for FindIter<'_, '_> {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        while self.pos <= self.hay.len() {
+            let (s, e) = self.re.find_at(self.hay, self.pos)?;
+            if s == e && self.last_end == Some(s) {
+                self.pos = next_char(self.hay, s);
+                continue;
+            }
+            self.last_end = Some(e);
+            self.pos = if e > s { e } else { next_char(self.hay, e) };
+            return Some((s, e));
+        }
+        None
+    }
+}
+
+fn next_char(hay: &str, i: usize) -> usize {
+    hay[i..].chars().next().map_or(i + 1, |c| i + c.len_utf8())
+}

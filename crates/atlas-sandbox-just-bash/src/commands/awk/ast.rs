@@ -1,12 +1,12 @@
 //! The parsed awk program: expressions, statements and patterns.
 
-use regex::Regex;
+use super::re::AwkRe;
 
 #[derive(Debug, Clone)]
 pub(super) enum Expr {
     Num(f64),
     Str(String),
-    Re(Regex),
+    Re(AwkRe),
     Var(String),
     Field(Box<Expr>),
     Index(String, Vec<Expr>),

@@ -2,8 +2,6 @@
 //! builtin takes, `match()`'s third argument (gawk's capture array), and a division by a
 //! literal zero.
 
-use regex::Regex;
-
 use super::ast::Expr;
 use super::value::Val;
 use super::{Awk, ER, err};
@@ -44,7 +42,12 @@ pub(super) fn is_literal_zero(e: &Expr) -> bool {
 impl Awk<'_, '_, '_> {
     /// gawk's `match(s, re, arr)`: `arr` is emptied, then holds the match (0) and each group
     /// that took part, with `arr[i, "start"]` and `arr[i, "length"]`.
-    pub(super) fn match_captures(&mut self, target: &Expr, re: &Regex, s: &str) -> ER<()> {
+    pub(super) fn match_captures(
+        &mut self,
+        target: &Expr,
+        re: &super::re::AwkRe,
+        s: &str,
+    ) -> ER<()> {
         let Expr::Var(arr) = target else {
             return err("match: third argument is not an array");
         };

@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use regex::Regex;
+use super::re::AwkRe;
 
 use super::ast::Expr;
 use super::io::{is_literal, single_char};
@@ -131,7 +131,7 @@ impl Awk<'_, '_, '_> {
 
     fn substitute(
         &mut self,
-        re: &Regex,
+        re: &AwkRe,
         repl: &[char],
         s: &str,
         global: bool,
@@ -207,7 +207,7 @@ impl Awk<'_, '_, '_> {
                 fs.to_owned()
             };
             let re = if fs == " " || single_char(fs).is_some() || is_literal(fs) {
-                Regex::new(&pattern).map_err(|e| Err(e.to_string()))?
+                AwkRe::new(&pattern).map_err(|e| Err(e.to_string()))?
             } else {
                 compile(&pattern).map_err(Err)?
             };

@@ -1,8 +1,11 @@
 //! awk regexes: the cache of dynamic ones, Latin-1 text, and the translation to Rust's syntax.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use regex::Regex;
+
+use super::super::longest::{Flags, PosixText};
 
 use super::super::grep::posix_to_regex;
 use super::parse::PR;
@@ -10,7 +13,7 @@ use super::parse::PR;
 thread_local! {
     /// Dynamic regexes (`FS`, `$0 ~ s`, `split(s, a, re)`) compiled once per thread, not once
     /// per record: a multi-character `-F` was compiled twice for every line.
-    static REGEX_CACHE: std::cell::RefCell<HashMap<String, Regex>> =
+    static REGEX_CACHE: std::cell::RefCell<HashMap<String, AwkRe>> =
         std::cell::RefCell::new(HashMap::new());
 }
 
@@ -34,7 +37,93 @@ pub(super) fn latin1_bytes(s: &str) -> Vec<u8> {
         .collect()
 }
 
-pub(super) fn compile(src: &str) -> PR<Regex> {
+/// An awk regex: the `regex` crate's pattern, matched as POSIX says, leftmost-longest
+/// (`sub(/a|ab/, "X")` on "abc" replaces "ab"; the `regex` crate would take "a").
+#[derive(Clone, Debug)]
+pub(crate) struct AwkRe(Rc<PosixText>);
+
+/// One match of an [`AwkRe`].
+#[derive(Clone, Copy)]
+pub(crate) struct Span<'h> {
+    hay: &'h str,
+    start: usize,
+    end: usize,
+}
+
+impl<'h> Span<'h> {
+    pub(crate) fn start(&self) -> usize {
+        self.start
+    }
+    pub(crate) fn end(&self) -> usize {
+        self.end
+    }
+    pub(crate) fn as_str(&self) -> &'h str {
+        &self.hay[self.start..self.end]
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+impl AwkRe {
+    /// A pattern already in the `regex` crate's syntax (a literal `-F` separator, escaped).
+    pub(crate) fn new(pattern: &str) -> Result<Self, regex::Error> {
+        Regex::new(pattern).map(Self::wrap)
+    }
+
+    fn wrap(re: Regex) -> Self {
+        let flags = Flags {
+            unicode: true,
+            ..Flags::default()
+        };
+        AwkRe(Rc::new(PosixText::new(re, flags)))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        self.0.regex().as_str()
+    }
+
+    pub(crate) fn is_match(&self, s: &str) -> bool {
+        self.0.regex().is_match(s)
+    }
+
+    pub(crate) fn find<'h>(&self, s: &'h str) -> Option<Span<'h>> {
+        self.0
+            .find_at(s, 0)
+            .map(|(start, end)| Span { hay: s, start, end })
+    }
+
+    pub(crate) fn find_iter<'a, 'h>(&'a self, s: &'h str) -> impl Iterator<Item = Span<'h>> + 'a
+    where
+        'h: 'a,
+    {
+        self.0
+            .find_iter(s)
+            .map(move |(start, end)| Span { hay: s, start, end })
+    }
+
+    pub(crate) fn captures<'h>(&self, s: &'h str) -> Option<regex::Captures<'h>> {
+        self.0.captures_at(s, 0)
+    }
+
+    pub(crate) fn captures_iter<'h>(&self, s: &'h str) -> std::vec::IntoIter<regex::Captures<'h>> {
+        self.0.captures_all(s).into_iter()
+    }
+
+    /// The text between matches, as `regex`'s `split`.
+    pub(crate) fn split<'h>(&self, s: &'h str) -> std::vec::IntoIter<&'h str> {
+        let mut out = Vec::new();
+        let mut last = 0;
+        for (start, end) in self.0.find_iter(s) {
+            out.push(&s[last..start]);
+            last = end;
+        }
+        out.push(&s[last..]);
+        out.into_iter()
+    }
+}
+
+pub(super) fn compile(src: &str) -> PR<AwkRe> {
     let ascii = LATIN1.with(std::cell::Cell::get);
     let key = if ascii {
         format!("\u{1}{src}")
@@ -202,7 +291,7 @@ pub(super) fn unescape_awk_string(s: &str) -> String {
     out
 }
 
-fn compile_uncached(src: &str, ascii: bool) -> PR<Regex> {
+fn compile_uncached(src: &str, ascii: bool) -> PR<AwkRe> {
     let mut t = posix_to_regex(&awk_regex_to_posix(src), true)?;
     if ascii {
         t = super::super::sed_script::ascii_classes(&t);
@@ -210,5 +299,6 @@ fn compile_uncached(src: &str, ascii: bool) -> PR<Regex> {
     regex::RegexBuilder::new(&t)
         .size_limit(1 << 22)
         .build()
+        .map(AwkRe::wrap)
         .map_err(|e| format!("invalid regex: {e}"))
 }

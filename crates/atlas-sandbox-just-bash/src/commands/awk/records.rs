@@ -1,7 +1,7 @@
 //! Splitting the input into records: `RS` as one character, paragraph mode (`RS = ""`), or a
 //! regular expression (any longer `RS`, as in gawk), and the text that ended each (`RT`).
 
-use regex::Regex;
+use super::re::AwkRe;
 
 use super::Awk;
 use super::io::MainInput;
@@ -12,7 +12,7 @@ pub(super) enum RecSep {
     Char(char),
     /// Blank lines separate records; leading and trailing newlines go.
     Paragraph,
-    Regex(Regex),
+    Regex(AwkRe),
 }
 
 impl RecSep {

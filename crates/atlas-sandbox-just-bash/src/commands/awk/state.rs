@@ -3,8 +3,6 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use regex::Regex;
-
 use super::ast::Expr;
 use super::eval::scalar_as_array;
 use super::io::{is_literal, refill, single_char};
@@ -314,7 +312,7 @@ impl Awk<'_, '_, '_> {
         Ok(())
     }
 
-    pub(super) fn regex_of(&mut self, e: &Expr) -> ER<Regex> {
+    pub(super) fn regex_of(&mut self, e: &Expr) -> ER<super::re::AwkRe> {
         match e {
             Expr::Re(r) => Ok(r.clone()),
             other => {
