@@ -135,6 +135,10 @@ fn a_writer_past_its_cap_feeding_a_reader_that_stops_short() {
             "1\n141\n",
         ),
         ("seq 100000000 | true; echo ${PIPESTATUS[@]}", "141 0\n"),
+        (
+            "seq 100000000 | awk 'NR==3{print; exit}'; echo ${PIPESTATUS[@]}",
+            "3\n141 0\n",
+        ),
     ] {
         let out = run_with(&c, script);
         assert_eq!(
@@ -150,6 +154,7 @@ fn a_writer_past_its_cap_feeding_a_reader_that_stops_short() {
         "seq 100000000 | { head -1; cat; } | wc -l",
         "seq 100000000 | cat | head -2",
         "seq 100000000 | head -n 100000",
+        "seq 100000000 | awk 'END{print NR}'",
     ] {
         let out = run_with(&c, script);
         assert_eq!(out.exit_code, 126, "{script}: {out:?}");

@@ -491,6 +491,13 @@ pub(super) fn awk(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                             }
                             Err(Ok(Flow::Exit(c))) => {
                                 exit_code = Some(c);
+                                // Records left unread: a writer cut short never needed to
+                                // write more (see `Input::stop_short`).
+                                if f == "-"
+                                    && awk.main.as_ref().is_some_and(|m| m.pos < m.text.len())
+                                {
+                                    awk.ctx.stdin.stop_short();
+                                }
                                 break 'files;
                             }
                             Err(Ok(_)) => break,

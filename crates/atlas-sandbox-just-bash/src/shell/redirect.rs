@@ -80,6 +80,12 @@ impl Input {
         }
     }
 
+    /// The reader is done before the end of what it took (awk's `exit`, sed's `q`), without
+    /// giving anything back: a regular file's offset stays where the reader's buffer left it.
+    pub fn stop_short(&mut self) {
+        self.reached_end = false;
+    }
+
     /// Everything not yet consumed, consuming it.
     pub fn take_all(&mut self) -> &[u8] {
         let start = self.pos.min(self.data.len());
