@@ -10,6 +10,7 @@ mod awk;
 mod base64;
 mod bc;
 mod chmod;
+mod cksum;
 mod cmp;
 mod column;
 mod comm;
@@ -24,20 +25,25 @@ mod expr;
 mod files;
 mod fold;
 mod grep;
+mod join;
 pub(crate) use grep::posix_to_regex;
 mod hashsum;
+mod hexdump;
 mod jq;
 mod jq_bound;
 mod long_double;
 mod ls;
 mod matcher;
+mod mktemp;
 mod od;
 mod opts;
 mod paste;
 mod printenv;
 mod printf_int;
+mod rand;
 mod sed;
 mod sed_script;
+mod shuf;
 mod sink;
 mod sort;
 mod split;
@@ -46,9 +52,11 @@ mod text;
 mod timeout;
 mod touch;
 mod tree;
+mod uname;
 mod walk;
 mod which;
 mod xxd;
+mod yes;
 
 /// What a command sees: the shell (filesystem, cwd, env, limits), stdin and its two streams.
 pub struct Ctx<'s, 'a> {
@@ -152,6 +160,13 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         // The overlay holds no links; refused rather than copied, so nothing later is wrong.
         "ln" => |c, _| Ok(opts::unsupported(c, "ln", "creating links")),
         "strings" => strings::strings,
+        "cksum" => cksum::cksum,
+        "hexdump" => hexdump::hexdump,
+        "join" => join::join,
+        "mktemp" => mktemp::mktemp,
+        "shuf" => shuf::shuf,
+        "uname" => uname::uname,
+        "yes" => yes::yes,
         _ => return None,
     })
 }
