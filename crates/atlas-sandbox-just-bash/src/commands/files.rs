@@ -720,9 +720,11 @@ pub(super) fn env(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
 
 const XARGS: Spec = Spec::new(
     "xargs",
-    "0d:I:i::L:l::n:P:rt",
+    "0a:d:E:e::I:i::L:l::n:P:rt",
     &[
         ("null", '0', Arg::No),
+        ("arg-file", 'a', Arg::Required),
+        ("eof", 'e', Arg::Optional),
         ("delimiter", 'd', Arg::Required),
         ("replace", 'i', Arg::Optional),
         ("max-lines", 'l', Arg::Optional),
@@ -735,8 +737,6 @@ const XARGS: Spec = Spec::new(
 .gnu(
     "0a:d:E:e::I:i::L:l::n:oP:prs:tx",
     &[
-        "arg-file",
-        "eof",
         "interactive",
         "max-chars",
         "open-tty",
@@ -757,6 +757,8 @@ pub(super) fn xargs(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut no_run_empty = false;
     let mut trace = false;
     let mut delim: Option<u8> = None;
+    let mut arg_file: Option<String> = None;
+    let mut eof: Option<String> = None;
     let (flags, cmd) = match ctx.opts(&XARGS, args) {
         Ok(x) => x,
         Err(st) => return Ok(st),
@@ -826,6 +828,9 @@ pub(super) fn xargs(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                     .and_then(|d| crate::commands::unescape_ansi(d).bytes().next());
             }
             '0' => nul = true,
+            'a' => arg_file = v.clone(),
+            // An empty end-of-file string is none.
+            'E' | 'e' => eof = v.clone().filter(|e| !e.is_empty()),
             'r' => no_run_empty = true,
             't' => trace = true,
             // Commands run one after another: -P changes timing, not what they print.
@@ -836,7 +841,24 @@ pub(super) fn xargs(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     if cmd.is_empty() {
         cmd.push("echo".to_owned());
     }
-    let input = ctx.stdin.take_all().to_vec();
+    if eof.is_some() && (nul || delim.is_some()) {
+        ctx.warn(
+            "xargs",
+            "warning: the -E option has no effect if -0 or -d is used.\n",
+        );
+        eof = None;
+    }
+    // With -a the items come from the file and the commands read xargs's own stdin.
+    let input = match &arg_file {
+        Some(f) => match ctx.read_operand(f) {
+            Ok(d) => d.to_vec(),
+            Err(e) => {
+                ctx.warn("xargs", format!("Cannot open input file '{f}': {e}"));
+                return Ok(1);
+            }
+        },
+        None => ctx.stdin.take_all().to_vec(),
+    };
     // `-L n`: the items of n non-blank input lines per command (a line ending in a blank
     // continues on the next, as GNU's does).
     let mut line_groups: Option<Vec<Vec<String>>> = None;
@@ -848,13 +870,25 @@ pub(super) fn xargs(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         let text = String::from_utf8_lossy(&input);
         let mut lines: Vec<Vec<String>> = Vec::new();
         let mut pending: Vec<String> = Vec::new();
+        let mut ended = false;
         for l in text.lines() {
             match split_xargs(l) {
-                Ok(v) => pending.extend(v),
+                Ok(v) => {
+                    for item in v {
+                        if eof.as_ref() == Some(&item) {
+                            ended = true;
+                            break;
+                        }
+                        pending.push(item);
+                    }
+                }
                 Err(e) => {
                     ctx.warn("xargs", e);
                     return Ok(1);
                 }
+            }
+            if ended {
+                break;
             }
             if l.ends_with([' ', '\t']) || pending.is_empty() {
                 continue;
@@ -866,9 +900,18 @@ pub(super) fn xargs(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         }
         line_groups = Some(lines.chunks(n).map(|c| c.concat()).collect());
     }
+    let from_file = arg_file.is_some();
     let run = |ctx: &mut Ctx<'_, '_>, argv: &[String]| -> R<i32> {
         if trace {
             ctx.io.errln(&argv.join(" "));
+        }
+        if from_file {
+            let mut sub = crate::interp::Io::new(ctx.sh.limits.max_output_bytes);
+            let st = ctx.sh.dispatch(argv, ctx.stdin, &mut sub)?;
+            let (o, e) = sub.into_streams();
+            ctx.io.out(&o);
+            ctx.io.err(&e);
+            return Ok(st);
         }
         walk::run_argv(ctx, argv)
     };
@@ -889,11 +932,17 @@ pub(super) fn xargs(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         String::from_utf8_lossy(&input)
             .lines()
             .map(|l| l.trim_start().to_owned())
+            .take_while(|l| eof.as_ref() != Some(l))
             .filter(|l| !l.is_empty())
             .collect()
     } else {
         match split_xargs(&String::from_utf8_lossy(&input)) {
-            Ok(v) => v,
+            Ok(mut v) => {
+                if let Some(at) = v.iter().position(|i| eof.as_ref() == Some(i)) {
+                    v.truncate(at);
+                }
+                v
+            }
             Err(e) => {
                 ctx.warn("xargs", e);
                 return Ok(1);
