@@ -1047,12 +1047,11 @@ pub(super) fn realpath(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             ("strip", 's', Arg::No),
             ("no-symlinks", 's', Arg::No),
             ("zero", 'z', Arg::No),
+            ("relative-to", 'R', Arg::Required),
+            ("relative-base", 'B', Arg::Required),
         ],
     )
-    .gnu(
-        "eEmLPqsz",
-        &["relative-to", "relative-base", "help", "version"],
-    );
+    .gnu("eEmLPqsz", &["help", "version"]);
     let (flags, ops) = match ctx.opts(&SPEC, args) {
         Ok(x) => x,
         Err(st) => return Ok(st),
@@ -1068,7 +1067,94 @@ pub(super) fn realpath(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         ctx.io.errln("Try 'realpath --help' for more information.");
         return Ok(1);
     }
-    resolve_paths(ctx, "realpath", &ops, mode.unwrap_or('E'), quiet, Some(end))
+    let mode = mode.unwrap_or('E');
+    let value = |k: char| {
+        flags
+            .iter()
+            .rev()
+            .find(|(c, _)| *c == k)
+            .and_then(|f| f.1.clone())
+    };
+    let (to, base) = (value('R'), value('B'));
+    if to.is_none() && base.is_none() {
+        return resolve_paths(ctx, "realpath", &ops, mode, quiet, Some(end));
+    }
+    // GNU: --relative-base alone is also the directory to be relative to; a --relative-to
+    // outside the base makes every answer absolute.
+    let to = to.or_else(|| base.clone());
+    let mut dirs = Vec::new();
+    for d in [&to, &base].into_iter().flatten() {
+        let p = ctx.path(d);
+        let ok = match mode {
+            'm' => true,
+            'e' => ctx.sh.fs.exists(&p),
+            _ => ctx.sh.fs.exists(&p) || ctx.sh.fs.is_dir(vfs::parent(&p)),
+        };
+        if !ok || d.is_empty() {
+            ctx.warn("realpath", format!("{d}: No such file or directory"));
+            return Ok(1);
+        }
+        if mode == 'e' && !ctx.sh.fs.is_dir(&p) {
+            ctx.warn("realpath", format!("{d}: Not a directory"));
+            return Ok(1);
+        }
+        dirs.push(p);
+    }
+    let can_to = dirs[0].clone();
+    let (rel_to, rel_base) = match dirs.get(1) {
+        None => (Some(can_to), None),
+        Some(b) if path_prefix(b, &can_to) => (Some(can_to), Some(b.clone())),
+        Some(_) => (None, None),
+    };
+    let mut out = String::new();
+    let mut st = 0;
+    for a in &ops {
+        let p = ctx.path(a);
+        let ok = match mode {
+            'm' => true,
+            'e' => ctx.sh.fs.exists(&p),
+            _ => ctx.sh.fs.exists(&p) || ctx.sh.fs.is_dir(vfs::parent(&p)),
+        };
+        if !ok || a.is_empty() {
+            if !quiet {
+                ctx.warn("realpath", format!("{a}: No such file or directory"));
+            }
+            st = 1;
+            continue;
+        }
+        match &rel_to {
+            Some(t) if rel_base.as_ref().is_none_or(|b| path_prefix(b, &p)) => {
+                out.push_str(&relative(&p, t));
+            }
+            _ => out.push_str(&p),
+        }
+        out.push(end);
+    }
+    ctx.io.out(out.as_bytes());
+    Ok(st)
+}
+
+/// Whether `path` is `prefix` or below it (`/` is the prefix of every path).
+fn path_prefix(prefix: &str, path: &str) -> bool {
+    prefix == "/"
+        || path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|r| r.starts_with('/'))
+}
+
+/// `path` relative to the directory `dir`, both absolute and canonical.
+fn relative(path: &str, dir: &str) -> String {
+    let p: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    let d: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
+    let common = p.iter().zip(&d).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; d.len() - common];
+    parts.extend(&p[common..]);
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    }
 }
 
 /// `realpath` and `readlink -f/-e/-m`: `e` needs every component, `E` all but the last, `m`
