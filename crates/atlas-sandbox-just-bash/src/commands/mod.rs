@@ -23,6 +23,7 @@ mod du;
 mod expand;
 mod expr;
 mod files;
+mod fmt;
 mod fold;
 mod grep;
 mod join;
@@ -161,6 +162,7 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "ln" => |c, _| Ok(opts::unsupported(c, "ln", "creating links")),
         "strings" => strings::strings,
         "cksum" => cksum::cksum,
+        "fmt" => fmt::fmt,
         "hexdump" => hexdump::hexdump,
         "join" => join::join,
         "mktemp" => mktemp::mktemp,
