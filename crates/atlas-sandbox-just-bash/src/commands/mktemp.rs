@@ -142,6 +142,18 @@ pub(super) fn mktemp(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         }
         name.push_str(&suffix);
         let path = ctx.path(&name);
+        // Linux's limits: a name of more than 255 bytes, a path of more than 4095.
+        if path.rsplit('/').next().is_some_and(|b| b.len() > 255) || path.len() > 4095 {
+            if !quiet {
+                ctx.warn(
+                    "mktemp",
+                    format!(
+                        "failed to create {what} via template '{prefix}{template}': File name too long"
+                    ),
+                );
+            }
+            return Ok(1);
+        }
         if ctx.sh.fs.exists(&path) {
             continue;
         }

@@ -69,8 +69,8 @@ pub(super) fn shuf(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 }
                 match parse_range(&v) {
                     Ok(r) => range = Some(r),
-                    Err(bad) => {
-                        ctx.warn("shuf", format!("invalid input range: '{bad}'"));
+                    Err(msg) => {
+                        ctx.warn("shuf", msg);
                         return Ok(1);
                     }
                 }
@@ -101,7 +101,7 @@ pub(super) fn shuf(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             return Ok(opts::usage(ctx, "shuf", format!("extra operand '{op}'"), 1));
         }
         lines = Vec::new();
-        size = (hi + 1).saturating_sub(lo);
+        size = if hi < lo { 0 } else { hi - lo + 1 };
     } else if echo {
         lines = ops.iter().map(|s| s.as_bytes().to_vec()).collect();
         size = lines.len() as u64;
@@ -192,22 +192,24 @@ pub(super) fn shuf(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     Ok(0)
 }
 
-/// `LO-HI` with HI >= LO - 1; the failing part on error, as GNU names it.
+/// `LO-HI` with HI >= LO - 1 and at most 2^64 - 1 numbers; GNU's message on error.
 fn parse_range(s: &str) -> Result<(u64, u64), String> {
+    let bad = |what: &str| format!("invalid input range: '{what}'");
     let Some((lo, hi)) = s.split_once('-') else {
-        return Err(s.to_owned());
+        return Err(bad(s));
     };
-    let num = |t: &str| {
+    let num = |t: &str, whole: &str| -> Result<u64, String> {
         if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
-            None
-        } else {
-            t.parse::<u64>().ok()
+            return Err(bad(whole));
         }
+        t.parse::<u64>().map_err(|_| {
+            format!("invalid input range: '{t}': Value too large for defined data type")
+        })
     };
-    let lo = num(lo).ok_or_else(|| lo.to_owned())?;
-    let hi = num(hi).ok_or_else(|| s.to_owned())?;
-    if hi.saturating_add(1) < lo {
-        return Err(s.to_owned());
+    let lo = num(lo, lo)?;
+    let hi = num(hi, s)?;
+    if hi.saturating_add(1) < lo || (lo == 0 && hi == u64::MAX) {
+        return Err(bad(s));
     }
     Ok((lo, hi))
 }
