@@ -39,6 +39,7 @@ mod mktemp;
 mod od;
 mod opts;
 mod paste;
+mod paths;
 mod printenv;
 mod printf_int;
 mod rand;
@@ -56,6 +57,7 @@ mod tree;
 mod uname;
 mod walk;
 mod which;
+mod xargs;
 mod xxd;
 mod yes;
 
@@ -119,9 +121,9 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "stat" => files::stat,
         "env" => files::env,
         "printenv" => printenv::printenv,
-        "xargs" => files::xargs,
-        "realpath" => files::realpath,
-        "readlink" => files::readlink,
+        "xargs" => xargs::xargs,
+        "realpath" => paths::realpath,
+        "readlink" => paths::readlink,
         "whoami" => |c, _| {
             c.io.out(b"user\n");
             Ok(0)
