@@ -323,6 +323,42 @@ const CASES: &[Case] = &[
         0,
         true,
     ),
+    (
+        "printf 'a' | sed -n P | od -c; printf 'a\\nb' | sed -n 'N;P' | od -c; printf 'a' | sed -n 'P;p' | od -c; printf 'a' | sed -n 'W /dev/stdout' | od -c; printf 'a' | sed 'P' | od -c",
+        "0000000   a\n0000001\n0000000   a  \\n\n0000002\n0000000   a  \\n   a\n0000003\n0000000   a\n0000001\n0000000   a  \\n   a\n0000003\n",
+        0,
+        false,
+    ),
+    (
+        "printf 'a.b\\n' | sed -z 's/\\./\\n/;P;D' | od -c; printf 'a' | sed -n 'W /tmp/w1'; od -c /tmp/w1; printf 'a\\nb' | sed -n '$!N;W /tmp/w2'; od -c /tmp/w2; printf 'x\\ny' | sed '$!N;P;D' | od -c",
+        "0000000   a  \\n   b  \\n\n0000004\n0000000   a\n0000001\n0000000   a  \\n\n0000002\n0000000   x  \\n   y\n0000003\n",
+        0,
+        false,
+    ),
+    (
+        "cksum entities; echo rc=$?; cksum -a md5 entities catalog.yml; echo rc=$?; cksum -a sysv entities; echo rc=$?; cksum entities catalog.yml; echo rc=$?",
+        "4294967295 0 entities\nrc=0\nMD5 (catalog.yml) = d7d82e1b19311c6bd144a3102829b555\nrc=1\nrc=1\n4294967295 0 entities\n2127116195 4058 catalog.yml\nrc=0\n",
+        0,
+        true,
+    ),
+    (
+        "hexdump entities; echo rc=$?; hexdump entities catalog.yml | head -2; echo rc=$?; fmt entities; echo rc=$?; join entities catalog.yml; echo rc=$?; shuf entities; echo rc=$?",
+        "rc=0\n0000000 2023 6e49 6564 2078 666f 7420 6568 4120\n0000010 6d63 2065 6853 706f 7320 6d65 6e61 6974\nrc=0\nrc=1\nrc=1\nrc=1\n",
+        0,
+        true,
+    ),
+    (
+        "printf 'A\\na\\nb\\n' | uniq --group -i; printf 'x a\\ny a\\nz b\\n' | uniq --group=both -f1; printf '1\\n2\\n3\\n' > /tmp/s3; sed -s -n '$F' /tmp/s3 /tmp/s3; sed -n '2{F;=}' /tmp/s3 /tmp/s3",
+        "A\na\n\nb\n\nx a\ny a\n\nz b\n\n/tmp/s3\n/tmp/s3\n/tmp/s3\n2\n",
+        0,
+        false,
+    ),
+    (
+        "tree -J -a -L 2 --noreport entities | tail -3; tree -J -P 'o*' --prune; tree -J -I 'o*' metrics | tail -4; tree -J --dirsfirst -r -L 1",
+        "  ]}\n\n]\n[\n  {\"type\":\"directory\",\"name\":\".\",\"contents\":[\n    {\"type\":\"directory\",\"name\":\"entities\",\"contents\":[\n      {\"type\":\"file\",\"name\":\"order_items.yml\"},\n      {\"type\":\"file\",\"name\":\"orders.yml\"}\n    ]},\n    {\"type\":\"directory\",\"name\":\"metrics\",\"contents\":[\n      {\"type\":\"file\",\"name\":\"orders.yml\"}\n    ]}\n  ]}\n,\n  {\"type\":\"report\",\"directories\":3,\"files\":3}\n]\n  ]}\n,\n  {\"type\":\"report\",\"directories\":1,\"files\":11}\n]\n[\n  {\"type\":\"directory\",\"name\":\".\",\"contents\":[\n    {\"type\":\"directory\",\"name\":\"metrics\"},\n    {\"type\":\"directory\",\"name\":\"groups\"},\n    {\"type\":\"directory\",\"name\":\"entities\"},\n    {\"type\":\"file\",\"name\":\"glossary.yml\"},\n    {\"type\":\"file\",\"name\":\"catalog.yml\"}\n  ]}\n,\n  {\"type\":\"report\",\"directories\":4,\"files\":2}\n]\n",
+        0,
+        false,
+    ),
 ];
 
 /// What stays refused: the host's kernel (`uname -r/-v/-a`), digests and checks cksum does

@@ -90,6 +90,11 @@ pub(super) fn cksum(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     for f in &files {
         let data = match ctx.read_operand(f) {
             Ok(d) => d,
+            // GNU's CRC loop stops at the directory's read error without reporting it: the
+            // sum of no bytes, status 0.
+            Err(crate::vfs::FsError::IsDir) if matches!(kind, Kind::Crc) => {
+                std::sync::Arc::new(Vec::new())
+            }
             Err(e) => {
                 ctx.warn("cksum", format!("{f}: {e}"));
                 st = 1;

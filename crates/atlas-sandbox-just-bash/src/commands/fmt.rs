@@ -173,6 +173,11 @@ pub(super) fn fmt(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     for name in &files {
         let data = match ctx.read_operand(name) {
             Ok(d) => d,
+            Err(crate::vfs::FsError::IsDir) => {
+                ctx.warn("fmt", "read error");
+                st = 1;
+                continue;
+            }
             Err(e) => {
                 ctx.warn("fmt", format!("cannot open '{name}' for reading: {e}"));
                 st = 1;

@@ -120,6 +120,11 @@ pub(super) fn hexdump(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 data.extend_from_slice(&d);
                 read_any = true;
             }
+            // util-linux opens a directory, fails to read it and goes on as if it were empty.
+            Err(e @ crate::vfs::FsError::IsDir) => {
+                ctx.warn("hexdump", format!("{f}: {e}"));
+                read_any = true;
+            }
             Err(e) => ctx.warn("hexdump", format!("{f}: {e}")),
         }
     }

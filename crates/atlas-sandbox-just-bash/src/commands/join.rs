@@ -327,6 +327,10 @@ pub(super) fn join(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     for f in &ops {
         match ctx.read_operand(f) {
             Ok(d) => data.push(d),
+            Err(e @ crate::vfs::FsError::IsDir) => {
+                ctx.warn("join", format!("read error: {e}"));
+                return Ok(1);
+            }
             Err(e) => {
                 ctx.warn("join", format!("{f}: {e}"));
                 return Ok(1);

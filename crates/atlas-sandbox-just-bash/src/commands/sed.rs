@@ -542,6 +542,9 @@ impl<'p, 't> Machine<'p, 't> {
                     None => return Ok(Flow::Delete),
                 },
                 Cmd::Print => self.print_ps(),
+                // Without a delimiter in it, `P` is `p`: the input's last line keeps its
+                // missing newline, as in GNU.
+                Cmd::PrintFirst if !self.ps.contains(self.nl) => self.print_ps(),
                 Cmd::PrintFirst => {
                     let first = self.ps.split(self.nl).next().unwrap_or("").to_owned();
                     self.emit(&first, true);

@@ -117,6 +117,10 @@ pub(super) fn shuf(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         let f = ops.first().cloned().unwrap_or_else(|| "-".to_owned());
         let data = match ctx.read_operand(&f) {
             Ok(d) => d,
+            Err(e @ crate::vfs::FsError::IsDir) => {
+                ctx.warn("shuf", format!("read error: {e}"));
+                return Ok(1);
+            }
             Err(e) => {
                 ctx.warn("shuf", format!("{f}: {e}"));
                 return Ok(1);

@@ -30,7 +30,8 @@ impl Machine<'_, '_> {
         } else {
             self.ps.clone()
         };
-        let missing = !first_only && self.is_last() && !self.ends_nl;
+        // `W` of a pattern space without a delimiter is `w`.
+        let missing = !(first_only && self.ps.contains(nl)) && self.is_last() && !self.ends_nl;
         match name {
             "/dev/stdout" if !self.in_place => {
                 self.emit(&text, !missing);
