@@ -359,6 +359,18 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    (
+        "mkdir -p /tmp/t; printf ' e\\nc,yy,x,yy\\n' > /tmp/t/a5; printf 'a,yy\\nc,x,2' > /tmp/t/b5; join -v1 -o 0,1.2,2.2 --check-order /tmp/t/a5 /tmp/t/b5; echo rc=$?",
+        "e  \nrc=1\n",
+        0,
+        true,
+    ),
+    (
+        "mkdir -p /tmp/t; printf 'a\\n' > /tmp/t/a; printf ' b\\t\\tx\\n b    2  \\n c 1 yy \\na\\tyy\\t\\nc,2,,yy\\n' > /tmp/t/b; join -v1 -v2 -i --check-order /tmp/t/a /tmp/t/b; echo rc=$?; join -v2 /tmp/t/a /tmp/t/b; echo rc=$?",
+        "a\nb x\nb 2 \nc 1 yy \nrc=1\nb x\nb 2 \nc 1 yy \na yy \nc,2,,yy\nrc=1\n",
+        0,
+        true,
+    ),
 ];
 
 /// What stays refused: the host's kernel (`uname -r/-v/-a`), digests and checks cksum does

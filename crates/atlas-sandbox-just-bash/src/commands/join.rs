@@ -197,7 +197,9 @@ impl Input<'_> {
             );
             self.warned = true;
             if o.check == Check::On {
+                // GNU exits inside its line reader: this line is never used.
                 st.fatal = true;
+                return None;
             }
         }
         self.prev = Some(line.clone());
