@@ -371,6 +371,24 @@ const CASES: &[Case] = &[
         0,
         true,
     ),
+    (
+        "mkdir -p /tmp/t; printf a > /tmp/t/f1; printf 'b\\n' > /tmp/t/f2; sed p /tmp/t/f1 /tmp/t/f2 | od -c; sed 'N;s/\\n/+/' /tmp/t/f1 /tmp/t/f2 | od -c; sed -n '$p' /tmp/t/f1 /tmp/t/f2 | od -c",
+        "0000000   a  \\n   a  \\n   b  \\n   b  \\n\n0000010\n0000000   a   +   b  \\n\n0000004\n0000000   b  \\n\n0000002\n",
+        0,
+        false,
+    ),
+    (
+        "printf 'c\\nb\\n\\na' | sed G | od -c; printf 'b' | sed 'g;s/\\n/,/g' | od -c; printf 'x\\nab\\nc' | sed -n 'x;s/a/X/w /dev/stdout' | od -c; printf 'a' | sed q | od -c; printf 'b\\nab' | sed 'p;2q;=' | od -c",
+        "0000000   c  \\n  \\n   b  \\n  \\n  \\n  \\n   a  \\n  \\n\n0000013\n0000000  \\n\n0000001\n0000000   X   b  \\n\n0000003\n0000000   a  \\n\n0000002\n0000000   b  \\n   1  \\n   b  \\n   a   b  \\n   a   b  \\n\n0000014\n",
+        0,
+        false,
+    ),
+    (
+        "printf 'c\\0c' | sed -z -s '=;2q' | od -c; printf '\\0a\\nb' | sed -z G | od -c; printf '\\0\\0a\\nb\\0a' | sed -z x | od -c",
+        "0000000   1  \\0   c  \\0   2  \\0   c  \\0\n0000010\n0000000  \\0  \\0   a  \\n   b  \\0  \\0\n0000007\n0000000  \\0  \\0  \\0   a  \\n   b  \\0\n0000007\n",
+        0,
+        false,
+    ),
 ];
 
 /// What stays refused: the host's kernel (`uname -r/-v/-a`), digests and checks cksum does

@@ -151,14 +151,22 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         if quit {
             break;
         }
-        let text: Vec<u8> = group.iter().flat_map(|(_, d)| d.iter().copied()).collect();
-        // Where each input's lines start, for `F`.
+        // Each input's lines, joined; an input's last line without its delimiter stays a line
+        // of its own that GNU prints without one ("unchomped"), the next output owing it.
+        let mut text: Vec<u8> = Vec::new();
         let mut names = Vec::new();
+        let mut unchomped = Vec::new();
         let mut first = 1u64;
         for (name, d) in &group {
             names.push((first, name.clone()));
-            let n = memchr::memchr_iter(nl as u8, d).count();
-            first += (n + usize::from(d.last().is_some_and(|&b| b != nl as u8))) as u64;
+            let n = memchr::memchr_iter(nl as u8, d).count() as u64;
+            text.extend_from_slice(d);
+            first += n;
+            if d.last().is_some_and(|&b| b != nl as u8) {
+                unchomped.push(first);
+                first += 1;
+                text.push(nl as u8);
+            }
         }
         let text = if latin1 {
             to_latin1(&text)
@@ -169,6 +177,7 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         m.latin1 = latin1;
         m.in_place = in_place;
         m.names = names;
+        m.unchomped = unchomped;
         m.wfiles = std::mem::take(&mut wfiles);
         m.run(ctx)?;
         quit = m.quit;
@@ -211,8 +220,12 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
 struct Machine<'p, 't> {
     prog: &'p [Inst],
     lines: Vec<&'t str>,
-    /// The input ended without a newline: the last line is printed without one.
-    ends_nl: bool,
+    /// GNU's `chomped`: the pattern space's line had its delimiter (so printing it adds one);
+    /// `h g H G x` carry it between the pattern and hold spaces, whose own starts true.
+    ps_chomped: bool,
+    hs_chomped: bool,
+    /// The line numbers read without their delimiter.
+    unchomped: Vec<u64>,
     next: usize,
     /// Line number of the last line read.
     n: u64,
@@ -259,7 +272,9 @@ impl<'p, 't> Machine<'p, 't> {
         Machine {
             prog,
             lines: text.split_terminator(nl).collect(),
-            ends_nl: text.ends_with(nl),
+            ps_chomped: true,
+            hs_chomped: true,
+            unchomped: Vec::new(),
             next: 0,
             n: 0,
             ps: String::new(),
@@ -290,6 +305,7 @@ impl<'p, 't> Machine<'p, 't> {
         let l = self.lines.get(self.next).copied()?;
         self.next += 1;
         self.n += 1;
+        self.ps_chomped = !self.unchomped.contains(&self.n);
         Some(l)
     }
 
@@ -320,7 +336,7 @@ impl<'p, 't> Machine<'p, 't> {
 
     /// Prints the pattern space; the input's last line keeps its missing newline.
     fn print_ps(&mut self) {
-        let missing = self.is_last() && !self.ends_nl;
+        let missing = !self.ps_chomped;
         let ps = std::mem::take(&mut self.ps);
         self.emit(&ps, !missing);
         self.ps = ps;
@@ -445,6 +461,11 @@ impl<'p, 't> Machine<'p, 't> {
                         self.print_ps();
                     }
                     if matches!(flow, Flow::Quit(true)) {
+                        // GNU's `q` pays a newline the last line owes even with nothing queued.
+                        if self.owe_nl {
+                            self.out.push(self.nl as u8);
+                            self.owe_nl = false;
+                        }
                         self.flush_append(ctx);
                         self.quit = true;
                         break;
@@ -602,19 +623,30 @@ impl<'p, 't> Machine<'p, 't> {
                         self.ps.push_str(l);
                     }
                 }
-                Cmd::Hold => self.hs.clone_from(&self.ps),
+                Cmd::Hold => {
+                    self.hs.clone_from(&self.ps);
+                    self.hs_chomped = self.ps_chomped;
+                }
                 Cmd::HoldAppend => {
+                    self.hs_chomped = self.ps_chomped;
                     self.hs.push(self.nl);
                     let ps = self.ps.clone();
                     self.hs.push_str(&ps);
                 }
-                Cmd::Get => self.ps.clone_from(&self.hs),
+                Cmd::Get => {
+                    self.ps.clone_from(&self.hs);
+                    self.ps_chomped = self.hs_chomped;
+                }
                 Cmd::GetAppend => {
+                    self.ps_chomped = self.hs_chomped;
                     self.ps.push(self.nl);
                     let hs = self.hs.clone();
                     self.ps.push_str(&hs);
                 }
-                Cmd::Exchange => std::mem::swap(&mut self.ps, &mut self.hs),
+                Cmd::Exchange => {
+                    std::mem::swap(&mut self.ps, &mut self.hs);
+                    std::mem::swap(&mut self.ps_chomped, &mut self.hs_chomped);
+                }
                 Cmd::List => {
                     let l = if self.latin1 {
                         list_escape(&self.ps.chars().map(latin1_byte).collect::<Vec<u8>>())

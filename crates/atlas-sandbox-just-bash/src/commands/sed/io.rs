@@ -31,7 +31,7 @@ impl Machine<'_, '_> {
             self.ps.clone()
         };
         // `W` of a pattern space without a delimiter is `w`.
-        let missing = !(first_only && self.ps.contains(nl)) && self.is_last() && !self.ends_nl;
+        let missing = !(self.ps_chomped || first_only && self.ps.contains(nl));
         match name {
             "/dev/stdout" if !self.in_place => {
                 self.emit(&text, !missing);
