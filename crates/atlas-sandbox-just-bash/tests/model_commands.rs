@@ -1231,7 +1231,7 @@ fn missing_features_are_refused() {
 fn absent_standard_programs_stop_the_script() {
     for script in [
         "perl -ne 'print if /name/' catalog.yml | head -2; echo after",
-        "yes | head -3",
+        "pr -t catalog.yml | head -3",
         "nproc || echo fallback",
         "ls entities | pr -3 -t | head -2",
     ] {

@@ -44,7 +44,7 @@ const fn spec(cmd: &'static str) -> Spec {
 
 /// Which hash a command computes.
 #[derive(Clone, Copy)]
-enum Algo {
+pub(super) enum Algo {
     Md5,
     Sha1,
     Sha224,
@@ -54,7 +54,7 @@ enum Algo {
 }
 
 impl Algo {
-    fn digest(self, data: &[u8]) -> Vec<u8> {
+    pub(super) fn digest(self, data: &[u8]) -> Vec<u8> {
         match self {
             Algo::Md5 => md5::Md5::digest(data).to_vec(),
             Algo::Sha1 => sha1::Sha1::digest(data).to_vec(),
@@ -66,7 +66,7 @@ impl Algo {
     }
 
     /// The name `--tag` prints.
-    fn tag(self) -> &'static str {
+    pub(super) fn tag(self) -> &'static str {
         match self {
             Algo::Md5 => "MD5",
             Algo::Sha1 => "SHA1",
@@ -159,7 +159,7 @@ fn run(ctx: &mut Ctx<'_, '_>, args: &[String], cmd: &'static str, algo: Algo) ->
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -169,7 +169,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// GNU escapes a name holding `\` or a newline, and marks the line with a leading `\`.
-fn escape_name(name: &str) -> (bool, String) {
+pub(super) fn escape_name(name: &str) -> (bool, String) {
     if !name.contains(['\\', '\n', '\r']) {
         return (false, name.to_owned());
     }

@@ -164,6 +164,13 @@ fn lay_out(items: &[(String, usize)], layout: Layout, line_length: usize, out: &
         return;
     }
     let widths: Vec<usize> = items.iter().map(|(_, w)| *w).collect();
+    // No width limit (`-w 0`): GNU puts every name on one line, two spaces apart, no tabs.
+    if line_length == usize::MAX && matches!(layout, Layout::Columns | Layout::Across) {
+        let names: Vec<&str> = items.iter().map(|(t, _)| t.as_str()).collect();
+        out.push_str(&names.join("  "));
+        out.push('\n');
+        return;
+    }
     match layout {
         Layout::Commas => {
             let mut pos = 0;
@@ -434,9 +441,10 @@ const LS_COLOR: char = '\u{e002}';
 
 const LS: Spec = Spec::new(
     "ls",
-    "aAdfFgGhilLmnopQrRsStUxXCH1",
+    "aAdfFgGhilLmnopQrRsStUw:xXCH1",
     &[
         ("all", 'a', Arg::No),
+        ("width", 'w', Arg::Required),
         ("almost-all", 'A', Arg::No),
         ("directory", 'd', Arg::No),
         ("classify", 'F', Arg::Optional),
@@ -483,7 +491,6 @@ const LS: Spec = Spec::new(
         "dereference-command-line-symlink-to-dir",
         "tabsize",
         "time",
-        "width",
         "context",
         "zero",
         "help",
@@ -491,6 +498,36 @@ const LS: Spec = Spec::new(
     ],
 )
 .status(2);
+
+/// `-w`'s number as GNU's xstrtoumax reads it: decimal, `0x` hex or `0` octal; `None` when it
+/// is not one or does not fit.
+fn parse_width(v: &str) -> Option<usize> {
+    let t = v.trim_start();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (h, 16)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (&t[1..], 8)
+    } else {
+        (t, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    usize::from_str_radix(digits, radix).ok()
+}
+
+/// A valid number too large to fit (GNU reads it as the largest, i.e. no limit).
+fn looks_numeric(v: &str) -> bool {
+    let t = v.trim_start();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn usage_w(ctx: &mut Ctx<'_, '_>, v: &str) -> R<i32> {
+    ctx.warn("ls", format!("invalid line width: '{v}'"));
+    Ok(2)
+}
 
 pub(super) fn ls(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let (flags, operands) = match ctx.opts(&LS, args) {
@@ -504,8 +541,19 @@ pub(super) fn ls(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         ctx.io.errln("Try 'ls --help' for more information.");
         Ok(2)
     };
+    let mut width: Option<usize> = None;
     for (c, v) in flags {
         match c {
+            'w' => {
+                let v = v.unwrap_or_default();
+                match parse_width(&v) {
+                    // 0 is no limit, as is a width past the largest number.
+                    Some(0) => width = Some(usize::MAX),
+                    None if looks_numeric(&v) => width = Some(usize::MAX),
+                    Some(n) => width = Some(n),
+                    None => return usage_w(ctx, &v),
+                }
+            }
             'a' => o.all = true,
             'A' => o.almost = true,
             'l' => (o.long, o.layout) = (true, Layout::OnePerLine),
@@ -591,14 +639,14 @@ pub(super) fn ls(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     }
     // GNU reads the width from an exported `COLUMNS` (a terminal's size never applies here:
     // the output is a pipe).
-    o.line_length = 80;
+    o.line_length = width.unwrap_or(80);
     let exported_columns = ctx
         .sh
         .env_pairs()
         .into_iter()
         .find(|(k, _)| k == "COLUMNS")
         .map(|(_, v)| v);
-    if let Some(c) = exported_columns.filter(|c| !c.is_empty()) {
+    if let Some(c) = exported_columns.filter(|c| !c.is_empty() && width.is_none()) {
         match c.parse::<usize>() {
             Ok(n) if n > 0 => o.line_length = n,
             _ => {

@@ -10,6 +10,7 @@ mod awk;
 mod base64;
 mod bc;
 mod chmod;
+mod cksum;
 mod cmp;
 mod column;
 mod comm;
@@ -22,24 +23,31 @@ mod du;
 mod expand;
 mod expr;
 mod files;
+mod fmt;
 mod fold;
 mod grep;
 mod id;
+mod join;
 pub(crate) use grep::posix_to_regex;
 mod hashsum;
+mod hexdump;
 mod jq;
 mod jq_bound;
 mod long_double;
 mod longest;
 mod ls;
 mod matcher;
+mod mktemp;
 mod od;
 mod opts;
 mod paste;
+mod paths;
 mod printenv;
 mod printf_int;
+mod rand;
 mod sed;
 mod sed_script;
+mod shuf;
 mod sink;
 mod sort;
 mod split;
@@ -48,9 +56,12 @@ mod text;
 mod timeout;
 mod touch;
 mod tree;
+mod uname;
 mod walk;
 mod which;
+mod xargs;
 mod xxd;
+mod yes;
 
 /// What a command sees: the shell (filesystem, cwd, env, limits), stdin and its two streams.
 pub struct Ctx<'s, 'a> {
@@ -112,9 +123,9 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         "stat" => files::stat,
         "env" => files::env,
         "printenv" => printenv::printenv,
-        "xargs" => files::xargs,
-        "realpath" => files::realpath,
-        "readlink" => files::readlink,
+        "xargs" => xargs::xargs,
+        "realpath" => paths::realpath,
+        "readlink" => paths::readlink,
         "id" => id::id,
         "whoami" => |c, _| {
             c.io.out(b"user\n");
@@ -155,6 +166,14 @@ pub fn lookup(name: &str) -> Option<CommandFn> {
         // The overlay holds no links; refused rather than copied, so nothing later is wrong.
         "ln" => |c, _| Ok(opts::unsupported(c, "ln", "creating links")),
         "strings" => strings::strings,
+        "cksum" => cksum::cksum,
+        "fmt" => fmt::fmt,
+        "hexdump" => hexdump::hexdump,
+        "join" => join::join,
+        "mktemp" => mktemp::mktemp,
+        "shuf" => shuf::shuf,
+        "uname" => uname::uname,
+        "yes" => yes::yes,
         _ => return None,
     })
 }

@@ -1,14 +1,19 @@
-//! GNU `sed`: the cycle over a pattern space and a hold space, `s///` (g, N, p, I), `d D p P
-//! q Q = l y a i c n N g G h H x z`, `{...}`, `!`, labels with `b t T`, addresses `n`, `$`,
-//! `/re/I`, `first~step`, `0,/re/`, `addr,+N`, `addr,~N`; `-n -e -f -E -s -i` (into the memory
-//! layer). Commands that read or write other files or run programs are refused by name.
+//! GNU `sed`: the cycle over a pattern space and a hold space, `s///` (g, N, p, I, w), `d D p P
+//! q Q = l y a i c n N g G h H x z F`, `r R w W` (files in the overlay, see `io`), `{...}`, `!`,
+//! labels with `b t T`, addresses `n`, `$`, `/re/I`, `first~step`, `0,/re/`, `addr,+N`,
+//! `addr,~N`; `-n -e -f -E -s -i` (into the memory layer), `-z` (NUL-separated lines, which
+//! `N G H D P = l i c F` use too while `a` text still ends in a newline, as in GNU sed 4.9).
+//! Commands that run programs (`e`, `s///e`) are refused by name.
 
 use regex::Regex;
 
 use super::opts::{Arg, Spec};
 use super::sed_script::{Addr, Cmd, Inst, Parser, Rx};
 use super::{Ctx, or_stdin};
+
+mod io;
 use crate::interp::R;
+use io::{Pending, WFile};
 
 pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     const SPEC: Spec = Spec::new(
@@ -24,6 +29,8 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             ("expression", 'e', Arg::Required),
             ("file", 'f', Arg::Required),
             ("posix", 'u', Arg::No),
+            ("null-data", 'z', Arg::No),
+            ("zero-terminated", 'z', Arg::No),
         ],
     )
     .gnu(
@@ -33,8 +40,6 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             "sandbox",
             "follow-symlinks",
             "line-length",
-            "null-data",
-            "zero-terminated",
             "binary",
             "help",
             "version",
@@ -48,6 +53,7 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let (mut quiet, mut extended, mut in_place, mut separate) = (false, false, false, false);
     let mut script_given = false;
     let mut backup_suffix: Option<String> = None;
+    let mut nl = '\n';
     for (c, v) in flags {
         match c {
             'n' => quiet = true,
@@ -75,10 +81,7 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                     }
                 }
             }
-            'z' => {
-                ctx.warn("sed", "option '-z' is not supported by this sandbox");
-                return Ok(2);
-            }
+            'z' => nl = '\0',
             _ => {}
         }
     }
@@ -116,6 +119,9 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             return Ok(if refused { 2 } else { 1 });
         }
     };
+    let Some(mut wfiles) = io::open_wfiles(ctx, &prog) else {
+        return Ok(4);
+    };
     let mut st = 0;
     let inputs = or_stdin(files);
     let mut datas = Vec::new();
@@ -145,16 +151,37 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         if quit {
             break;
         }
-        let text: Vec<u8> = group.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+        // Each input's lines, joined; an input's last line without its delimiter stays a line
+        // of its own that GNU prints without one ("unchomped"), the next output owing it.
+        let mut text: Vec<u8> = Vec::new();
+        let mut names = Vec::new();
+        let mut unchomped = Vec::new();
+        let mut first = 1u64;
+        for (name, d) in &group {
+            names.push((first, name.clone()));
+            let n = memchr::memchr_iter(nl as u8, d).count() as u64;
+            text.extend_from_slice(d);
+            first += n;
+            if d.last().is_some_and(|&b| b != nl as u8) {
+                unchomped.push(first);
+                first += 1;
+                text.push(nl as u8);
+            }
+        }
         let text = if latin1 {
             to_latin1(&text)
         } else {
             String::from_utf8_lossy(&text).into_owned()
         };
-        let mut m = Machine::new(&prog, &text, quiet);
+        let mut m = Machine::new(&prog, &text, quiet, nl);
         m.latin1 = latin1;
+        m.in_place = in_place;
+        m.names = names;
+        m.unchomped = unchomped;
+        m.wfiles = std::mem::take(&mut wfiles);
         m.run(ctx)?;
         quit = m.quit;
+        wfiles = std::mem::take(&mut m.wfiles);
         if in_place {
             if let Some((name, original)) = group.first() {
                 let path = ctx.path(name);
@@ -183,6 +210,9 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             ctx.io.out(&m.out);
         }
     }
+    if !io::save_wfiles(ctx, &wfiles) {
+        st = 4;
+    }
     Ok(st)
 }
 
@@ -190,8 +220,12 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
 struct Machine<'p, 't> {
     prog: &'p [Inst],
     lines: Vec<&'t str>,
-    /// The input ended without a newline: the last line is printed without one.
-    ends_nl: bool,
+    /// GNU's `chomped`: the pattern space's line had its delimiter (so printing it adds one);
+    /// `h g H G x` carry it between the pattern and hold spaces, whose own starts true.
+    ps_chomped: bool,
+    hs_chomped: bool,
+    /// The line numbers read without their delimiter.
+    unchomped: Vec<u64>,
     next: usize,
     /// Line number of the last line read.
     n: u64,
@@ -199,8 +233,17 @@ struct Machine<'p, 't> {
     hs: String,
     quiet: bool,
     out: Vec<u8>,
-    /// `a` text, printed when the cycle ends or the next line is read.
-    append: Vec<String>,
+    /// `a`, `r` and `R` output, printed when the cycle ends or the next line is read.
+    append: Vec<Pending>,
+    /// The line delimiter: a newline, or NUL with `-z`.
+    nl: char,
+    /// With `-i`, `w /dev/stdout` goes to the real stdout, not into the edited file.
+    in_place: bool,
+    /// The first line number of each input, and its name (`F`).
+    names: Vec<(u64, String)>,
+    wfiles: Vec<WFile>,
+    /// `R` files: their bytes and how far they have been read.
+    rfiles: Vec<(String, std::sync::Arc<Vec<u8>>, usize)>,
     /// Range state per instruction: active, and the line a `+N` range ends on.
     active: Vec<(bool, u64)>,
     last_re: Option<Regex>,
@@ -225,11 +268,13 @@ enum Flow {
 }
 
 impl<'p, 't> Machine<'p, 't> {
-    fn new(prog: &'p [Inst], text: &'t str, quiet: bool) -> Self {
+    fn new(prog: &'p [Inst], text: &'t str, quiet: bool, nl: char) -> Self {
         Machine {
             prog,
-            lines: text.split_terminator('\n').collect(),
-            ends_nl: text.ends_with('\n'),
+            lines: text.split_terminator(nl).collect(),
+            ps_chomped: true,
+            hs_chomped: true,
+            unchomped: Vec::new(),
             next: 0,
             n: 0,
             ps: String::new(),
@@ -237,6 +282,11 @@ impl<'p, 't> Machine<'p, 't> {
             quiet,
             out: Vec::new(),
             append: Vec::new(),
+            nl,
+            in_place: false,
+            names: Vec::new(),
+            wfiles: Vec::new(),
+            rfiles: Vec::new(),
             active: vec![(false, 0); prog.len()],
             last_re: None,
             subst_done: false,
@@ -255,38 +305,43 @@ impl<'p, 't> Machine<'p, 't> {
         let l = self.lines.get(self.next).copied()?;
         self.next += 1;
         self.n += 1;
+        self.ps_chomped = !self.unchomped.contains(&self.n);
         Some(l)
     }
 
     fn emit(&mut self, text: &str, newline: bool) {
+        self.emit_ended(text, newline.then_some(self.nl as u8));
+    }
+
+    /// Writes `text` and then `end` (`a` text ends in a newline even under `-z`).
+    fn emit_ended(&mut self, text: &str, end: Option<u8>) {
         if self.owe_nl {
-            self.out.push(b'\n');
+            self.out.push(self.nl as u8);
             self.owe_nl = false;
         }
-        if self.latin1 {
-            self.out.extend(text.chars().map(latin1_byte));
-        } else {
-            self.out.extend_from_slice(text.as_bytes());
+        let bytes = self.bytes(text);
+        self.out.extend_from_slice(&bytes);
+        if let Some(e) = end {
+            self.out.push(e);
         }
-        if newline {
-            self.out.push(b'\n');
+    }
+
+    fn bytes(&self, text: &str) -> Vec<u8> {
+        if self.latin1 {
+            text.chars().map(latin1_byte).collect()
+        } else {
+            text.as_bytes().to_vec()
         }
     }
 
     /// Prints the pattern space; the input's last line keeps its missing newline.
     fn print_ps(&mut self) {
-        let missing = self.is_last() && !self.ends_nl;
+        let missing = !self.ps_chomped;
         let ps = std::mem::take(&mut self.ps);
         self.emit(&ps, !missing);
         self.ps = ps;
         if missing {
             self.owe_nl = true;
-        }
-    }
-
-    fn flush_append(&mut self) {
-        for t in std::mem::take(&mut self.append) {
-            self.emit(&t, true);
         }
     }
 
@@ -393,7 +448,7 @@ impl<'p, 't> Machine<'p, 't> {
             match flow {
                 Flow::Delete => {}
                 Flow::Restart => {
-                    self.flush_append();
+                    self.flush_append(ctx);
                     restart = true;
                     continue;
                 }
@@ -406,17 +461,22 @@ impl<'p, 't> Machine<'p, 't> {
                         self.print_ps();
                     }
                     if matches!(flow, Flow::Quit(true)) {
-                        self.flush_append();
+                        // GNU's `q` pays a newline the last line owes even with nothing queued.
+                        if self.owe_nl {
+                            self.out.push(self.nl as u8);
+                            self.owe_nl = false;
+                        }
+                        self.flush_append(ctx);
                         self.quit = true;
                         break;
                     }
                 }
             }
-            self.flush_append();
+            self.flush_append(ctx);
             if self.quit {
                 break;
             }
-            if self.out.len() > max {
+            if self.out.len() + self.wfiles.iter().map(|w| w.data.len()).sum::<usize>() > max {
                 return crate::interp::abort(
                     crate::interp::LIMIT_EXIT,
                     format!("sed: output larger than limits.max_string_length ({max} bytes)"),
@@ -458,6 +518,7 @@ impl<'p, 't> Machine<'p, 't> {
                     global,
                     nth,
                     print,
+                    write,
                 } => {
                     let Some(re) = self.regex(re).cloned() else {
                         ctx.warn("sed", "no previous regular expression");
@@ -469,10 +530,32 @@ impl<'p, 't> Machine<'p, 't> {
                         if *print {
                             self.print_ps();
                         }
+                        if let Some(w) = write {
+                            self.write_to(ctx, w, false);
+                        }
                     }
                 }
                 Cmd::Delete => return Ok(Flow::Delete),
-                Cmd::DeleteFirst => match self.ps.find('\n') {
+                Cmd::ReadFile(f) => self.append.push(Pending::File(f.clone())),
+                Cmd::ReadLine(f) => {
+                    if let Some(l) = self.read_next_line(ctx, f) {
+                        self.append.push(Pending::Raw(l));
+                    }
+                }
+                Cmd::Write(f) => self.write_to(ctx, f, false),
+                Cmd::WriteFirst(f) => self.write_to(ctx, f, true),
+                Cmd::FileName => {
+                    let n = self.n;
+                    let name = self
+                        .names
+                        .iter()
+                        .rev()
+                        .find(|(first, _)| *first <= n)
+                        .map_or("-", |(_, name)| name.as_str())
+                        .to_owned();
+                    self.emit(&name, true);
+                }
+                Cmd::DeleteFirst => match self.ps.find(self.nl) {
                     Some(i) => {
                         self.ps.drain(..=i);
                         return Ok(Flow::Restart);
@@ -480,8 +563,11 @@ impl<'p, 't> Machine<'p, 't> {
                     None => return Ok(Flow::Delete),
                 },
                 Cmd::Print => self.print_ps(),
+                // Without a delimiter in it, `P` is `p`: the input's last line keeps its
+                // missing newline, as in GNU.
+                Cmd::PrintFirst if !self.ps.contains(self.nl) => self.print_ps(),
                 Cmd::PrintFirst => {
-                    let first = self.ps.split('\n').next().unwrap_or("").to_owned();
+                    let first = self.ps.split(self.nl).next().unwrap_or("").to_owned();
                     self.emit(&first, true);
                 }
                 Cmd::Quit(print) => return Ok(Flow::Quit(*print)),
@@ -496,7 +582,7 @@ impl<'p, 't> Machine<'p, 't> {
                         .map(|c| a.iter().position(|x| *x == c).map_or(c, |i| b[i]))
                         .collect();
                 }
-                Cmd::Append(t) => self.append.extend(t.clone()),
+                Cmd::Append(t) => self.append.extend(t.clone().map(Pending::Text)),
                 Cmd::Insert(t) => {
                     if let Some(t) = t.clone() {
                         self.emit(&t, true);
@@ -521,7 +607,7 @@ impl<'p, 't> Machine<'p, 't> {
                     if !self.quiet {
                         self.print_ps();
                     }
-                    self.flush_append();
+                    self.flush_append(ctx);
                     if let Some(l) = self.read_line() {
                         self.ps = l.to_owned();
                     }
@@ -531,25 +617,36 @@ impl<'p, 't> Machine<'p, 't> {
                         self.quit = true;
                         return Ok(Flow::End);
                     }
-                    self.flush_append();
+                    self.flush_append(ctx);
                     if let Some(l) = self.read_line() {
-                        self.ps.push('\n');
+                        self.ps.push(self.nl);
                         self.ps.push_str(l);
                     }
                 }
-                Cmd::Hold => self.hs.clone_from(&self.ps),
+                Cmd::Hold => {
+                    self.hs.clone_from(&self.ps);
+                    self.hs_chomped = self.ps_chomped;
+                }
                 Cmd::HoldAppend => {
-                    self.hs.push('\n');
+                    self.hs_chomped = self.ps_chomped;
+                    self.hs.push(self.nl);
                     let ps = self.ps.clone();
                     self.hs.push_str(&ps);
                 }
-                Cmd::Get => self.ps.clone_from(&self.hs),
+                Cmd::Get => {
+                    self.ps.clone_from(&self.hs);
+                    self.ps_chomped = self.hs_chomped;
+                }
                 Cmd::GetAppend => {
-                    self.ps.push('\n');
+                    self.ps_chomped = self.hs_chomped;
+                    self.ps.push(self.nl);
                     let hs = self.hs.clone();
                     self.ps.push_str(&hs);
                 }
-                Cmd::Exchange => std::mem::swap(&mut self.ps, &mut self.hs),
+                Cmd::Exchange => {
+                    std::mem::swap(&mut self.ps, &mut self.hs);
+                    std::mem::swap(&mut self.ps_chomped, &mut self.hs_chomped);
+                }
                 Cmd::List => {
                     let l = if self.latin1 {
                         list_escape(&self.ps.chars().map(latin1_byte).collect::<Vec<u8>>())

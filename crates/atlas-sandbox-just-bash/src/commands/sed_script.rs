@@ -31,7 +31,18 @@ pub(super) enum Cmd {
         global: bool,
         nth: usize,
         print: bool,
+        /// The `w FILE` flag.
+        write: Option<String>,
     },
+    /// `r FILE`: the file's bytes, when the cycle ends.
+    ReadFile(String),
+    /// `R FILE`: the file's next line, when the cycle ends.
+    ReadLine(String),
+    /// `w FILE`, and `W FILE` (the first line only).
+    Write(String),
+    WriteFirst(String),
+    /// `F`: the input file's name.
+    FileName,
     Delete,
     DeleteFirst,
     Print,
@@ -83,7 +94,7 @@ pub(super) struct Parser {
 }
 
 /// Commands this sandbox does not run (files, shell commands): refused by name.
-const NOT_HERE: &[char] = &['r', 'R', 'w', 'W', 'e', 'F', 'v', 'L'];
+const NOT_HERE: &[char] = &['e', 'v', 'L'];
 
 impl Parser {
     pub(super) fn new(script: &str, extended: bool) -> Self {
@@ -393,6 +404,28 @@ impl Parser {
         Some(out)
     }
 
+    /// The file name of `r R w W` and `s///w`: the rest of the line after the blanks (`;`
+    /// and `}` included, as in GNU); in the C locale each character back to its byte.
+    fn file_name(&mut self) -> Result<String, String> {
+        self.skip_blanks();
+        let mut name = String::new();
+        while let Some(c) = self.peek() {
+            if c == '\n' {
+                break;
+            }
+            self.i += 1;
+            name.push(c);
+        }
+        if name.is_empty() {
+            return Err("missing filename in r/R/w/W commands".to_owned());
+        }
+        if self.latin1 {
+            let bytes: Vec<u8> = name.chars().map(|c| c as u32 as u8).collect();
+            name = String::from_utf8_lossy(&bytes).into_owned();
+        }
+        Ok(name)
+    }
+
     fn label(&mut self) -> String {
         self.skip_blanks();
         let mut out = String::new();
@@ -497,6 +530,11 @@ impl Parser {
                     Cmd::List
                 }
                 'z' => Cmd::Zap,
+                'r' => Cmd::ReadFile(self.file_name()?),
+                'R' => Cmd::ReadLine(self.file_name()?),
+                'w' => Cmd::Write(self.file_name()?),
+                'W' => Cmd::WriteFirst(self.file_name()?),
+                'F' => Cmd::FileName,
                 'y' => {
                     let delim = self.peek().ok_or("unterminated `y' command")?;
                     self.i += 1;
@@ -580,6 +618,7 @@ impl Parser {
         let pat = self.delimited(delim, 's')?;
         let rep = self.delimited(delim, 'r')?;
         let (mut global, mut nth, mut print, mut icase) = (false, 1usize, false, false);
+        let mut write = None;
         while let Some(f) = self.peek() {
             match f {
                 'g' => global = true,
@@ -589,7 +628,12 @@ impl Parser {
                     nth = usize::try_from(self.number()).unwrap_or(usize::MAX).max(1);
                     continue;
                 }
-                'w' | 'e' | 'm' | 'M' => {
+                'w' => {
+                    self.i += 1;
+                    write = Some(self.file_name()?);
+                    break;
+                }
+                'e' | 'm' | 'M' => {
                     return Err(format!(
                         "the `{f}' flag of `s' is not supported by this sandbox"
                     ));
@@ -604,6 +648,7 @@ impl Parser {
             global,
             nth,
             print,
+            write,
         })
     }
 }

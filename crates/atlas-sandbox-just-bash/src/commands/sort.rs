@@ -498,7 +498,7 @@ fn cmp_key(a: &[u8], b: &[u8], k: &SortKey, seed: &std::hash::RandomState) -> Or
 
 const SORT: Spec = Spec::new(
     "sort",
-    "bcCdfghik:MnrRsS:t:o:uT:Vz",
+    "bcCdfghik:mMnrRsS:t:o:uT:Vz",
     &[
         ("ignore-leading-blanks", 'b', Arg::No),
         ("check", 'c', Arg::Optional),
@@ -520,6 +520,8 @@ const SORT: Spec = Spec::new(
         ("temporary-directory", 'T', Arg::Required),
         ("version-sort", 'V', Arg::No),
         ("zero-terminated", 'z', Arg::No),
+        ("merge", 'm', Arg::No),
+        ("parallel", 'P', Arg::Required),
     ],
 )
 .gnu(
@@ -555,6 +557,7 @@ pub(super) fn sort(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut zero = false;
     let mut output: Option<String> = None;
     let mut check = false;
+    let mut merge = false;
     let mut orders = String::new();
     for (c, v) in &flags {
         match c {
@@ -572,6 +575,22 @@ pub(super) fn sort(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             'z' => zero = true,
             'c' | 'C' => check = true,
             'S' | 'T' => {}
+            'm' => merge = true,
+            // Threads change nothing in the output; GNU only checks the number.
+            'P' => {
+                let v = v.as_deref().unwrap_or("");
+                match v.trim_start().parse::<u64>() {
+                    Ok(0) => {
+                        ctx.warn("sort", "number in parallel must be nonzero");
+                        return Ok(2);
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        ctx.warn("sort", format!("invalid --parallel argument '{v}'"));
+                        return Ok(2);
+                    }
+                }
+            }
             'o' => output = v.clone(),
             't' => {
                 let v = v.clone().unwrap_or_default();
@@ -634,11 +653,15 @@ pub(super) fn sort(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         }
     }
     let mut all: Vec<u8> = Vec::new();
+    // How many lines each input holds, for -m.
+    let mut counts: Vec<usize> = Vec::with_capacity(inputs.len());
     for d in &inputs {
         all.extend_from_slice(d);
         if !all.is_empty() && all.last() != Some(&eol) {
             all.push(eol);
         }
+        let n = memchr::memchr_iter(eol, d).count();
+        counts.push(n + usize::from(d.last().is_some_and(|&b| b != eol)));
     }
     let _held = super::sink::hold(ctx, all.len() + all.len() / 4)?;
     let mut ls: Vec<&[u8]> = all.split(|b| *b == eol).collect();
@@ -690,7 +713,11 @@ pub(super) fn sort(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         }
         return Ok(0);
     }
-    ls.sort_by(compare);
+    if merge {
+        ls = merge_runs(&ls, &counts, &compare);
+    } else {
+        ls.sort_by(compare);
+    }
     if unique {
         ls.dedup_by(|a, b| compare(a, b) == Ordering::Equal);
     }
@@ -709,6 +736,55 @@ pub(super) fn sort(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         None => ctx.io.out(&out),
     }
     Ok(0)
+}
+
+/// `sort -m`: the inputs' lines (`counts` per input, in order) merged as GNU merges them, so
+/// an input that is not sorted gives GNU's order too: the input whose current line is smallest
+/// (the earlier input on a tie) gives the next line, then goes back among the others by its new
+/// current line.
+fn merge_runs<'a>(
+    ls: &[&'a [u8]],
+    counts: &[usize],
+    compare: &dyn Fn(&&[u8], &&[u8]) -> Ordering,
+) -> Vec<&'a [u8]> {
+    let mut cursors: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for &n in counts {
+        if n > 0 {
+            cursors.push((start, start + n));
+        }
+        start += n;
+    }
+    // (input, position): ordered by line, then by input.
+    let before = |a: &(usize, usize), b: &(usize, usize)| -> bool {
+        match compare(&ls[a.1], &ls[b.1]) {
+            Ordering::Less => true,
+            Ordering::Equal => a.0 < b.0,
+            Ordering::Greater => false,
+        }
+    };
+    let mut ord: Vec<(usize, usize)> = Vec::new();
+    for (k, &(s, _)) in cursors.iter().enumerate() {
+        let at = ord
+            .iter()
+            .position(|o| before(&(k, s), o))
+            .unwrap_or(ord.len());
+        ord.insert(at, (k, s));
+    }
+    let mut out = Vec::with_capacity(ls.len());
+    while !ord.is_empty() {
+        let (k, pos) = ord.remove(0);
+        out.push(ls[pos]);
+        if pos + 1 < cursors[k].1 {
+            let next = (k, pos + 1);
+            let at = ord
+                .iter()
+                .position(|o| before(&next, o))
+                .unwrap_or(ord.len());
+            ord.insert(at, next);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

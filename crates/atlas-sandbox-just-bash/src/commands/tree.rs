@@ -1,14 +1,16 @@
 //! `tree` (2.1): the listing and its report as the real `tree` prints them under `LC_ALL=C`:
 //! ASCII lines (`--charset=utf-8` draws the Unicode ones), names in byte order, the root counted
-//! among the directories, `-a -d -f -i -L -P -I --noreport --dirsfirst --prune
+//! among the directories once it shows something, `-a -d -f -i -L -P -I --noreport --dirsfirst --prune
 //! --ignore-case -F -r -s -h --filelimit`. Options that print what this sandbox does not
-//! know (owners, colours, link targets, HTML/JSON/XML) are refused.
+//! know (owners, colours, link targets, HTML/XML) are refused; `-J` is tree's JSON (see `json`).
 
 use super::Ctx;
 use super::opts::{self, Arg, Spec, Why};
 use super::sink::Sink;
 use crate::interp::{R, UNSUPPORTED_EXIT};
 use crate::vfs::{self, Kind};
+
+mod json;
 
 #[derive(Default)]
 struct Opts {
@@ -29,6 +31,8 @@ struct Opts {
     human: bool,
     file_limit: Option<usize>,
     unicode: bool,
+    /// `-J`: the listing as tree's JSON.
+    json: bool,
     roots: Vec<String>,
 }
 
@@ -76,7 +80,7 @@ const USAGE: &str = "usage: tree [-acdfghilnpqrstuvxACDFJQNSUX] [-L level [-R]] 
 /// What this sandbox implements. Long-only options get keys no short option has.
 const SPEC: Spec = Spec::new(
     "tree",
-    "adfiFrshxlnL:P:I:",
+    "adfiFrshxlnJL:P:I:",
     &[
         ("noreport", 'N', Arg::No),
         ("dirsfirst", 'D', Arg::No),
@@ -130,6 +134,7 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
         let v = v.unwrap_or_default();
         match c {
             'a' => o.all = true,
+            'J' => o.json = true,
             'd' => o.dirs_only = true,
             'f' => o.full_path = true,
             'i' => o.no_indent = true,
@@ -188,6 +193,11 @@ fn parse(args: &[String]) -> Result<Opts, Bad> {
     if o.roots.is_empty() {
         o.roots.push(".".to_owned());
     }
+    if o.json && (o.sizes || o.classify || o.no_indent || o.file_limit.is_some()) {
+        return Err(Bad::Refused(
+            "-J with -s, -h, -F, -i or --filelimit".to_owned(),
+        ));
+    }
     Ok(o)
 }
 
@@ -245,6 +255,9 @@ pub(super) fn tree(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         limit_hit: 0,
     };
     let mut sink = Sink::new();
+    if o.json {
+        return json::tree(ctx, &o, &mut w, &mut sink);
+    }
     let mut st = 0;
     for root in &o.roots {
         let path = ctx.path(root);
@@ -253,11 +266,11 @@ pub(super) fn tree(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                 let mark = if o.classify { "/" } else { "" };
                 let head = format!("{}{root}{mark}\n", size_prefix(&o, m.size));
                 sink.put(ctx, head.as_bytes())?;
-                let before = w.dirs;
+                let before = w.dirs + w.files;
                 walk(ctx, &o, &mut w, &mut sink, &path, root, "", 1)?;
-                // tree 2.1 counts the root among the directories, except under -d when it
-                // showed no directory below it.
-                if !o.dirs_only || w.dirs > before {
+                // tree 2.1 counts the root among the directories only when it showed something
+                // below it.
+                if w.dirs + w.files > before {
                     w.dirs += 1;
                 }
                 st = st.max(w.limit_hit);
@@ -342,47 +355,7 @@ fn walk(
     if o.level.is_some_and(|l| depth > l) {
         return Ok(());
     }
-    let Ok(mut entries) = ctx.sh.fs.read_dir(dir) else {
-        return Ok(());
-    };
-    entries.retain(|e| {
-        if !o.all && e.name.starts_with('.') {
-            return false;
-        }
-        if o.dirs_only && e.kind != Kind::Dir {
-            return false;
-        }
-        if o.name_matches(&o.exclude, &e.name) {
-            return false;
-        }
-        if !o.include.is_empty() && e.kind != Kind::Dir && !o.name_matches(&o.include, &e.name) {
-            return false;
-        }
-        true
-    });
-    if o.prune {
-        let mut kept = Vec::with_capacity(entries.len());
-        for e in entries {
-            if e.kind != Kind::Dir || has_shown_files(ctx, o, w, &vfs::child_path(dir, &e.name))? {
-                kept.push(e);
-            }
-        }
-        entries = kept;
-    }
-    entries.sort_by(|a, b| {
-        let ord = if o.dirs_first {
-            (b.kind == Kind::Dir)
-                .cmp(&(a.kind == Kind::Dir))
-                .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
-        } else {
-            a.name.as_bytes().cmp(b.name.as_bytes())
-        };
-        if o.reverse { ord.reverse() } else { ord }
-    });
-    if o.dirs_first && o.reverse {
-        // `-r` reverses names inside each group; directories still come first.
-        entries.sort_by_key(|e| e.kind != Kind::Dir);
-    }
+    let entries = listing(ctx, o, w, dir)?;
     let (branch, last_branch, pipe) = if o.unicode {
         ("├── ", "└── ", "│   ")
     } else {
@@ -456,6 +429,52 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// The entries of `dir` tree shows, in its order.
+fn listing(ctx: &mut Ctx<'_, '_>, o: &Opts, w: &mut Walk, dir: &str) -> R<Vec<vfs::DirEntry>> {
+    let Ok(mut entries) = ctx.sh.fs.read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    entries.retain(|e| {
+        if !o.all && e.name.starts_with('.') {
+            return false;
+        }
+        if o.dirs_only && e.kind != Kind::Dir {
+            return false;
+        }
+        if o.name_matches(&o.exclude, &e.name) {
+            return false;
+        }
+        if !o.include.is_empty() && e.kind != Kind::Dir && !o.name_matches(&o.include, &e.name) {
+            return false;
+        }
+        true
+    });
+    if o.prune {
+        let mut kept = Vec::with_capacity(entries.len());
+        for e in entries {
+            if e.kind != Kind::Dir || has_shown_files(ctx, o, w, &vfs::child_path(dir, &e.name))? {
+                kept.push(e);
+            }
+        }
+        entries = kept;
+    }
+    entries.sort_by(|a, b| {
+        let ord = if o.dirs_first {
+            (b.kind == Kind::Dir)
+                .cmp(&(a.kind == Kind::Dir))
+                .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
+        } else {
+            a.name.as_bytes().cmp(b.name.as_bytes())
+        };
+        if o.reverse { ord.reverse() } else { ord }
+    });
+    if o.dirs_first && o.reverse {
+        // `-r` reverses names inside each group; directories still come first.
+        entries.sort_by_key(|e| e.kind != Kind::Dir);
+    }
+    Ok(entries)
 }
 
 /// `--prune`: whether a directory shows anything but empty directories.

@@ -18,9 +18,10 @@ const UNIQ: Spec = Spec::new(
         ("skip-chars", 's', Arg::Required),
         ("unique", 'u', Arg::No),
         ("check-chars", 'w', Arg::Required),
+        ("group", 'G', Arg::Optional),
     ],
 )
-.gnu("cdDf:is:uw:z", &["group", "help", "version"]);
+.gnu("cdDf:is:uw:z", &["help", "version"]);
 
 /// How `uniq -D` delimits groups.
 #[derive(PartialEq)]
@@ -40,6 +41,8 @@ pub(crate) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let mut skip_chars = 0usize;
     let mut check_chars = usize::MAX;
     let mut all_repeated: Option<AllRepeated> = None;
+    // `--group`: (a blank line before the first group, after the last).
+    let mut group: Option<(bool, bool)> = None;
     let mut eol = b'\n';
     for (c, v) in &flags {
         let n = || -> Result<usize, String> {
@@ -69,12 +72,27 @@ pub(crate) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
                     Some(other) => {
                         ctx.warn(
                             "uniq",
-                            format!("invalid argument ‘{other}’ for ‘--all-repeated’"),
+                            format!("invalid argument '{other}' for '--all-repeated'"),
                         );
                         ctx.io.errln(
-                            "Valid arguments are:\n  - ‘none’\n  - ‘prepend’\n  - ‘separate’",
+                            "Valid arguments are:\n  - 'none'\n  - 'prepend'\n  - 'separate'",
                         );
-                        ctx.io.errln("Usage: uniq [OPTION]... [INPUT [OUTPUT]]");
+                        super::super::opts::try_help(ctx, "uniq");
+                        return Ok(1);
+                    }
+                });
+            }
+            'G' => {
+                group = Some(match v.as_deref() {
+                    None | Some("separate") => (false, false),
+                    Some("prepend") => (true, false),
+                    Some("append") => (false, true),
+                    Some("both") => (true, true),
+                    Some(other) => {
+                        ctx.warn("uniq", format!("invalid argument '{other}' for '--group'"));
+                        ctx.io.errln(
+                            "Valid arguments are:\n  - 'prepend'\n  - 'append'\n  - 'separate'\n  - 'both'",
+                        );
                         super::super::opts::try_help(ctx, "uniq");
                         return Ok(1);
                     }
@@ -91,6 +109,13 @@ pub(crate) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             },
             other => return usage(ctx, "uniq", &format!("invalid option -- '{other}'")),
         }
+    }
+    if group.is_some() && (count || dups || uniques || all_repeated.is_some()) {
+        return usage(
+            ctx,
+            "uniq",
+            "--group is mutually exclusive with -c/-d/-D/-u",
+        );
     }
     let input = files.first().cloned().unwrap_or_else(|| "-".to_owned());
     let data = match ctx.read_operand(&input) {
@@ -142,6 +167,21 @@ pub(crate) fn uniq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             j += 1;
         }
         let n = j - i;
+        if let Some((before, after)) = group {
+            // Blank lines between groups, and around them as asked.
+            if i > 0 || before {
+                out.push(eol);
+            }
+            for l in &ls[i..j] {
+                out.extend_from_slice(l);
+                out.push(eol);
+            }
+            if j == ls.len() && after {
+                out.push(eol);
+            }
+            i = j;
+            continue;
+        }
         if let Some(how) = &all_repeated {
             // Every line of each repeated group; with `-u` GNU drops the first of each.
             if n > 1 {

@@ -15,9 +15,15 @@ const WC: Spec = Spec::new(
         ("lines", 'l', Arg::No),
         ("words", 'w', Arg::No),
         ("max-line-length", 'L', Arg::No),
+        ("files0-from", 'F', Arg::Required),
     ],
 )
-.gnu("clLmw", &["files0-from", "total", "help", "version"]);
+.gnu("clLmw", &["total", "help", "version"]);
+
+fn usage_tail(ctx: &mut Ctx<'_, '_>) -> R<i32> {
+    ctx.io.errln("Try 'wc --help' for more information.");
+    Ok(1)
+}
 
 pub(crate) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     let (flags, files) = match ctx.opts(&WC, args) {
@@ -25,8 +31,10 @@ pub(crate) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         Err(st) => return Ok(st),
     };
     let mut show = [false; 5]; // lines words chars bytes maxlen
-    for (c, _) in &flags {
+    let mut files0: Option<String> = None;
+    for (c, v) in &flags {
         match c {
+            'F' => files0 = v.clone(),
             'l' => show[0] = true,
             'w' => show[1] = true,
             'm' => show[2] = true,
@@ -39,13 +47,60 @@ pub(crate) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         show = [true, true, false, true, false];
     }
     let nshown = show.iter().filter(|s| **s).count();
+    // `--files0-from`: the names, NUL-terminated, from a file or a pipe; GNU reads a pipe's
+    // names as they come, so it cannot size the columns from the files and pads to 1.
+    let mut listed_from: Option<(String, bool)> = None;
+    let mut files = files;
+    if let Some(src) = files0 {
+        if let Some(extra) = files.first() {
+            ctx.warn("wc", format!("extra operand '{extra}'"));
+            ctx.io
+                .errln("file operands cannot be combined with --files0-from");
+            return usage_tail(ctx);
+        }
+        let from_pipe = src == "-" && !ctx.stdin.is_seekable();
+        let list = match ctx.read_operand(&src) {
+            Ok(d) => d,
+            Err(e) => {
+                ctx.warn("wc", format!("cannot open '{src}' for reading: {e}"));
+                return Ok(1);
+            }
+        };
+        let body = list.strip_suffix(b"\0").unwrap_or(&list);
+        if list.is_empty() {
+            return Ok(0);
+        }
+        files = body
+            .split(|&b| b == 0)
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        listed_from = Some((src, from_pipe));
+    }
     let operands = files;
     let mut rows: Vec<([u64; 5], Option<String>)> = Vec::new();
     let mut st = 0;
     let mut any_nonregular = operands.is_empty();
     let mut regular_total: u64 = 0;
     let inputs = or_stdin(operands.clone());
-    for f in &inputs {
+    for (k, f) in inputs.iter().enumerate() {
+        if let Some((src, _)) = &listed_from {
+            if f.is_empty() {
+                ctx.warn(
+                    "wc",
+                    format!("{src}:{}: invalid zero-length file name", k + 1),
+                );
+                st = 1;
+                continue;
+            }
+            if src == "-" && f == "-" {
+                ctx.warn(
+                    "wc",
+                    "when reading file names from stdin, no file name of '-' allowed",
+                );
+                st = 1;
+                continue;
+            }
+        }
         if f == "-" {
             any_nonregular = true;
         } else {
@@ -80,7 +135,9 @@ pub(crate) fn wc(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     }
     // GNU: one count of one operand prints unpadded; otherwise the width is the digits of the
     // total size of regular operands (at least 7 when stdin or a non-regular file is counted).
-    let width = if inputs.len() == 1 && nshown == 1 {
+    let width = if (inputs.len() == 1 && nshown == 1)
+        || listed_from.as_ref().is_some_and(|(_, pipe)| *pipe)
+    {
         1
     } else {
         let mut w = 1;
