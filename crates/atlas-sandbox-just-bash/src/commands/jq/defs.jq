@@ -48,3 +48,39 @@ def halt_error: halt_error(5);
 # jq 1.6's: an object (or any non-array) input is an error, where jaq-std's runs on its values.
 def combinations: if length == 0 then [] else .[0][] as $x | (.[1:] | combinations) as $w | [$x] + $w end;
 def combinations(n): . as $dot | [range(n)] | map($dot) | combinations;
+# jq 1.6 builtins jaq lacks, written here (jq_bound bounds each by name).
+def IN(s): any(s == .; .);
+def IN(src; s): any(src == s; .);
+def INDEX(stream; f): reduce stream as $row ({}; .[$row | f | tostring] = $row);
+def INDEX(f): INDEX(.[]; f);
+def JOIN($idx; f): [.[] | [., $idx[f]]];
+def JOIN($idx; stream; f): stream | [., $idx[f]];
+def JOIN($idx; stream; f; g): stream | [., $idx[f]] | g;
+def leaf_paths: paths(scalars);
+def scalars_or_empty: select((type != "array" and type != "object") or length == 0);
+def recurse_down: recurse;
+def get_search_list: ["~/.jq", "$ORIGIN/../lib/jq", "$ORIGIN/lib"];
+def format($f): if $f == "text" then @text elif $f == "json" then @json elif $f == "csv" then @csv
+  elif $f == "tsv" then @tsv elif $f == "html" then @html elif $f == "uri" then @uri
+  elif $f == "sh" then @sh elif $f == "base64" then @base64 elif $f == "base64d" then @base64d
+  else error("\($f) is not a valid format") end;
+# Events in jq's order: each leaf (or empty container) as [path, value], and after the last
+# child of a non-empty container, [path to that child].
+def tostream:
+  def _events($p): if (type == "array" or type == "object") and length > 0
+    then (keys_unsorted as $ks | ($ks[] as $k | .[$k] | _events($p + [$k])), [$p + [$ks[-1]]])
+    else [$p, .] end;
+  _events([]);
+def fromstream(f): foreach f as $e ({v: null, done: false};
+    (if .done then {v: null, done: false} else . end)
+    | if ($e | length) == 2 then
+        if ($e[0] | length) == 0 then {v: $e[1], done: true} else .v |= setpath($e[0]; $e[1]) end
+      else .done = (($e[0] | length) == 1) end;
+    if .done then .v else empty end);
+def truncate_stream(stream): . as $n | null | stream | select((.[0] | length) > $n) | .[0] |= .[$n:];
+def bsearch($t): . as $a
+  | def _bs($lo; $hi): if $lo > $hi then -1 - $lo
+      else (($lo + $hi) / 2 | floor) as $m
+        | if $a[$m] == $t then $m elif $a[$m] < $t then _bs($m + 1; $hi) else _bs($lo; $m - 1) end
+      end;
+    _bs(0; length - 1);

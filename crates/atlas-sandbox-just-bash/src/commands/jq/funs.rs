@@ -11,7 +11,11 @@ use super::text;
 use super::value::{J, ValR, fail, sub_indices};
 
 pub(crate) fn funs<D: for<'a> DataT<V<'a> = J>>() -> impl Iterator<Item = Fun<D>> {
-    base::<D>().into_vec().into_iter().map(run::<D>)
+    base::<D>()
+        .into_vec()
+        .into_iter()
+        .chain(super::feed::funs::<D>().into_vec())
+        .map(run::<D>)
 }
 
 fn base<D: for<'a> DataT<V<'a> = J>>() -> Box<[Filter<RunPtr<D>>]> {

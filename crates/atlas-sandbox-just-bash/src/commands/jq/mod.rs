@@ -1,6 +1,7 @@
 //! `jq` on jaq (a jq clone in Rust): JSON in, filter, JSON out, with `-r`, `-c`, `-n`, `-s`,
 //! `-e`, `-S`, `--arg`, `--argjson`. The step budget is the number of outputs (jaq has no fuel).
 
+mod feed;
 mod funs;
 mod syntax16;
 mod text;
@@ -166,38 +167,22 @@ fn jq_builtin_not_here(name: &str, kind: &jaq_core::compile::Undefined) -> Optio
     // jq 1.7's builtins (`jq -n 'builtins'`, formats and special variables) that jaq 3 does not
     // define; `name/arity` as jq lists them.
     const FILTERS: &[&str] = &[
-        "IN/1",
-        "IN/2",
-        "INDEX/1",
-        "INDEX/2",
-        "JOIN/2",
-        "JOIN/3",
-        "JOIN/4",
         "ascii/0",
         "builtins/0",
         "date/0",
         "dateadd/2",
         "datesub/2",
-        "format/1",
-        "fromstream/1",
         "get_jq_origin/0",
         "get_prog_origin/0",
-        "get_search_list/0",
         "have_decnum/0",
         "have_literal_numbers/0",
-        "input_filename/0",
-        "input_line_number/0",
-        "leaf_paths/0",
         "lgamma_r/0",
         "modulemeta/0",
-        "recurse_down/0",
-        "scalars_or_empty/0",
-        "tostream/0",
-        "truncate_stream/1",
         "@base32/0",
         "@base32d/0",
     ];
     const VARS: &[&str] = &["$__loc__", "$__prog_args"];
+    // `$__loc__` is bound when every use is on one line (below).
     match kind {
         Undefined::Filter(arity) => {
             let full = format!("{name}/{arity}");
@@ -219,7 +204,7 @@ fn jq_builtin_not_here(name: &str, kind: &jaq_core::compile::Undefined) -> Optio
 fn unbounded_construct(code: &str) -> Option<&'static str> {
     // `reduce`, `foreach`, `range`, `def`, `recurse`, `combinations` are bounded (or refused by
     // name) by `jq_bound`; these have no bound it can compute.
-    const WORDS: &[&str] = &["until", "while", "repeat", "input", "inputs"];
+    const WORDS: &[&str] = &["until", "while", "repeat"];
     let mut word = String::new();
     let check = |w: &str| WORDS.iter().find(|k| **k == w).copied();
     for c in code.chars().chain(std::iter::once(' ')) {
@@ -467,9 +452,10 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     }
     // Inputs, each with the input line jq's parser had reached when it was read (the `N` of
     // a later error's `(at <stdin>:N)`).
-    let mut inputs: Vec<(Val, usize)> = Vec::new();
+    let mut inputs: Vec<feed::Item> = Vec::new();
     let mut parse_error = None;
-    if !null_input || slurp {
+    // `-n` reads nothing unless the filter asks for input (jq reads lazily).
+    if !null_input || slurp || feed::asks_for_input(&code) {
         let (datas, failed) = ctx.read_all(cmd, &files);
         if failed {
             return Ok(2);
@@ -501,7 +487,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                     return Ok(UNSUPPORTED_JQ);
                 }
                 match yaml_load::load(&text) {
-                    Ok(docs) => inputs.extend(docs.iter().map(|d| (yaml_to_val(d), 0))),
+                    Ok(docs) => inputs.extend(docs.iter().map(|d| feed::Item {
+                        val: yaml_to_val(d),
+                        file: None,
+                        line: 0,
+                        at_eof: false,
+                    })),
                     Err(yaml_load::LoadError::Scan(e)) => {
                         ctx.io.errln(&format!(
                             "yq: Error running jq: ScannerError: {e} in {name}"
@@ -516,7 +507,19 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 continue;
             }
             let (vals, err) = text::Reader::new(d).all();
-            inputs.extend(vals);
+            let file: Option<std::rc::Rc<str>> = (name != "-").then(|| name.as_str().into());
+            let ends_in_value = d.last().is_some_and(|c| !c.is_ascii_whitespace());
+            let count = vals.len();
+            inputs.extend(
+                vals.into_iter()
+                    .enumerate()
+                    .map(|(i, (val, line))| feed::Item {
+                        val,
+                        file: file.clone(),
+                        line,
+                        at_eof: ends_in_value && i + 1 == count,
+                    }),
+            );
             // jq 1.6 filters the values read before text that is not JSON, then stops with
             // exit 4 (the recorded reference).
             if let Some(e) = err {
@@ -535,22 +538,31 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         ctx.io.errln(&format!("parse error: {e}"));
         return Ok(4);
     }
-    let last_line = inputs.last().map_or(0, |(_, l)| *l);
-    let inputs: Vec<(Val, usize)> = if null_input {
-        vec![(Val::Null, 0)]
-    } else if slurp {
-        vec![(
-            inputs.into_iter().map(|(v, _)| v).collect::<Val>(),
-            last_line,
-        )]
+    let inputs: Vec<feed::Item> = if slurp {
+        let (file, line) = inputs
+            .last()
+            .map_or((None, 0), |it| (it.file.clone(), it.line));
+        vec![feed::Item {
+            val: inputs.into_iter().map(|it| it.val).collect::<Val>(),
+            file,
+            line,
+            at_eof: false,
+        }]
     } else {
         inputs
     };
+    // The filter runs once per input, or once on `null` with `-n` (the inputs are then only
+    // what `input`/`inputs` read).
+    let runs = if null_input { 1 } else { inputs.len() };
+    let input_count = inputs.len() as f64;
     // The parsed inputs are charged while the filter runs; the filter itself is bounded
     // before it runs (jaq cannot be interrupted or metered once started).
     let mut measured = Measure::default();
-    for (v, _) in &inputs {
-        measured.input(v);
+    if null_input {
+        measured.input(&Val::Null);
+    }
+    for it in &inputs {
+        measured.input(&it.val);
     }
     let _inputs_held = match ctx.sh.meter.hold(measured.total as u64) {
         Ok(h) => h,
@@ -568,6 +580,23 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     );
     funs::env::set(env_val.clone());
     vars.insert(0, ("ENV".to_owned(), env_val));
+    // `$__loc__` is where it is written: one global variable serves when every use is on the
+    // same line (otherwise it stays undefined, refused by name).
+    let loc_lines: Vec<usize> = code
+        .match_indices("$__loc__")
+        .map(|(i, _)| code[..i].matches('\n').count() + 1)
+        .collect();
+    if let Some(&line) = loc_lines.first()
+        && loc_lines.iter().all(|&l| l == line)
+    {
+        let loc: Map = [
+            ("file".into(), Val::from("<top-level>".to_owned())),
+            ("line".into(), Val::from(line)),
+        ]
+        .into_iter()
+        .collect();
+        vars.push(("__loc__".to_owned(), Val::obj(loc)));
+    }
     let var_bounds: Vec<(String, V)> = vars
         .iter()
         .map(|(n, v)| {
@@ -577,7 +606,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         })
         .collect();
     let max_steps =
-        ctx.sh.limits.max_loop_iterations.saturating_mul(100) as f64 / inputs.len().max(1) as f64;
+        ctx.sh.limits.max_loop_iterations.saturating_mul(100) as f64 / runs.max(1) as f64;
     let room = ctx.sh.meter.room() as f64;
     match jq_bound::check(
         &code,
@@ -586,6 +615,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         &var_bounds,
         max_steps,
         room,
+        input_count,
     ) {
         Ok(()) => {}
         // Like every other limit, these stop the script (exit 126), not just this command.
@@ -696,13 +726,6 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         },
         sort_keys,
     };
-    let at = |line: usize| {
-        if null_input {
-            "<unknown>".to_owned()
-        } else {
-            format!("<stdin>:{line}")
-        }
-    };
     let mut out: Vec<u8> = Vec::new();
     let mut last: Option<bool> = None;
     let mut st = 0;
@@ -710,7 +733,13 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     let mut produced = 0u64;
     let mut halted: Option<i32> = None;
     funs::side::begin(ctx.sh.limits.max_output_bytes);
-    'inputs: for (input, line) in inputs {
+    let _feed = feed::Running::begin(inputs, slurp);
+    let mut first = null_input.then_some(Val::Null);
+    'inputs: while let Some(input) = if null_input {
+        first.take()
+    } else {
+        feed::next()
+    } {
         // jq 1.6's exit status is the last input's: an error on an earlier one is printed
         // but does not make the status 5.
         st = 0;
@@ -761,13 +790,13 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                     }
                 }
                 Err(e) => {
-                    ctx.io.out(&std::mem::take(&mut out));
+                    // Like what the filter says: before the results stdio still holds.
                     let v = e.into_val();
                     let msg = match &v {
-                        Val::Str(s) => format!("jq: error (at {}): {s}", at(line)),
+                        Val::Str(s) => format!("jq: error (at {}): {s}", feed::position()),
                         v => format!(
                             "jq: error (at {}) (not a string): {}",
-                            at(line),
+                            feed::position(),
                             text::compact(v)
                         ),
                     };
@@ -805,7 +834,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
 }
 
 /// Sizes of parsed input values, for the filter's bound and the memory budget.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Measure {
     /// Bytes in memory of every input.
     total: f64,
@@ -814,41 +843,80 @@ struct Measure {
     longest_str: f64,
     largest_num: f64,
     depth: usize,
+    /// Biggest value and most children at each level below the top (the bound's `Shape`).
+    items: [f64; jq_bound::LEVELS],
+    fan: [f64; jq_bound::LEVELS],
+}
+
+impl Default for Measure {
+    fn default() -> Self {
+        Measure {
+            total: 0.0,
+            biggest: 0.0,
+            longest_str: 0.0,
+            largest_num: 0.0,
+            depth: 0,
+            items: [0.0; jq_bound::LEVELS],
+            fan: [0.0; jq_bound::LEVELS],
+        }
+    }
 }
 
 impl Measure {
     fn input(&mut self, v: &Val) {
-        let before = self.total;
-        self.walk(v, 1);
-        self.biggest = self.biggest.max(self.total - before);
+        let size = self.walk(v, 0);
+        self.total += size;
+        self.biggest = self.biggest.max(size);
     }
 
-    fn walk(&mut self, v: &Val, depth: usize) {
-        self.depth = self.depth.max(depth);
-        self.total += 32.0;
+    /// The bytes of `v`, found `level` levels below an input's top.
+    fn walk(&mut self, v: &Val, level: usize) -> f64 {
+        self.depth = self.depth.max(level + 1);
+        let mut size = 32.0;
+        let mut kids = 0.0;
         match v {
             Val::Str(s) => {
-                self.total += s.len() as f64;
+                size += s.len() as f64;
                 self.longest_str = self.longest_str.max(s.len() as f64);
             }
             Val::Num(f) => {
                 let f = if f.is_nan() { 0.0 } else { f.abs() };
                 self.largest_num = self.largest_num.max(f);
             }
-            Val::Arr(a) => a.iter().for_each(|x| self.walk(x, depth + 1)),
-            Val::Obj(o) => o.iter().for_each(|(k, x)| {
-                self.walk(&Val::Str(k.clone()), depth + 1);
-                self.walk(x, depth + 1);
-            }),
+            Val::Arr(a) => {
+                for x in a.iter() {
+                    size += self.walk(x, level + 1);
+                }
+                kids = a.len() as f64;
+            }
+            Val::Obj(o) => {
+                for (k, x) in o.iter() {
+                    size += self.walk(&Val::Str(k.clone()), level + 1);
+                    size += self.walk(x, level + 1);
+                }
+                kids = o.len() as f64;
+            }
             _ => {}
         }
+        let at = |l: usize| l.min(jq_bound::LEVELS - 1);
+        self.fan[at(level)] = self.fan[at(level)].max(kids);
+        if level > 0 {
+            self.items[at(level - 1)] = self.items[at(level - 1)].max(size);
+        }
+        size
     }
 
     fn bound(&self) -> V {
+        let mut shape = jq_bound::Shape {
+            items: self.items,
+            fan: self.fan,
+        };
+        shape.settle();
         V {
             s: self.biggest.max(32.0),
             str: self.longest_str,
             num: self.largest_num,
+            shape: Some(shape),
         }
     }
 }

@@ -58,6 +58,7 @@ impl<'a> Bound<'a> {
                 s: f64::INFINITY,
                 str: f64::INFINITY,
                 num: f64::INFINITY,
+                shape: None,
             },
             tot: None,
         }
@@ -390,7 +391,7 @@ impl<'a> Bound<'a> {
                     tot: None,
                 }
             }
-            ("recurse", 0) => self.t_recurse(v, n),
+            ("recurse" | "recurse_down", 0) => self.t_recurse(v, n),
             ("recurse", 1) => {
                 if !descends(&args[0]) {
                     return Some(self.refuse(
@@ -415,7 +416,10 @@ impl<'a> Bound<'a> {
                 self.work += mul(mult, mul(count, elements));
                 O {
                     n: mul(n, count),
-                    v: V { s: v.s + NODE, ..v },
+                    v: V {
+                        s: v.s + NODE,
+                        ..super::shape::plain(v)
+                    },
                     tot: None,
                 }
             }
@@ -434,11 +438,22 @@ impl<'a> Bound<'a> {
                     n: mul(n, count),
                     v: V {
                         s: mul(k, v.s) + NODE,
-                        ..v
+                        ..super::shape::plain(v)
                     },
                     tot: None,
                 }
             }
+            // The values read before the filter ran, at most all of them.
+            ("input", 0) => O {
+                n,
+                v: self.input,
+                tot: None,
+            },
+            ("inputs", 0) => O {
+                n: mul(n, self.inputs),
+                v: self.input,
+                tot: None,
+            },
             ("env", 0) => O {
                 n,
                 v: self.var("$ENV").unwrap_or(scalar(0.0)),

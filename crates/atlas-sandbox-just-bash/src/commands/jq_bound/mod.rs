@@ -11,8 +11,10 @@
 //! update may fork) is refused by name (`TooBig::Unsupported`).
 
 mod flow;
+mod shape;
 
 use flow::FnBind;
+pub(super) use shape::{LEVELS, Shape};
 
 use jaq_core::load::lex::{Lexer, StrPart};
 use jaq_core::load::parse::{BinaryOp, Parser, Pattern, Term};
@@ -26,6 +28,8 @@ pub(super) struct V {
     pub s: f64,
     pub str: f64,
     pub num: f64,
+    /// The insides, when known (the measured input; arrays of known elements).
+    pub shape: Option<Shape>,
 }
 
 /// A term's outputs: at most `n` of them, each within `v`, all together at most `tot` bytes
@@ -56,6 +60,7 @@ fn max(a: V, b: V) -> V {
         s: a.s.max(b.s),
         str: a.str.max(b.str),
         num: a.num.max(b.num),
+        shape: shape::join(a.shape, b.shape),
     }
 }
 
@@ -64,6 +69,7 @@ fn scalar(num: f64) -> V {
         s: NODE,
         str: 0.0,
         num,
+        shape: None,
     }
 }
 
@@ -90,6 +96,9 @@ struct Bound<'s> {
     fuel: u64,
     max_steps: f64,
     max_bytes: f64,
+    /// What `input` and `inputs` may read: this many values, each within `input`.
+    inputs: f64,
+    input: V,
 }
 
 /// Terms visited at most by one analysis.
@@ -98,6 +107,7 @@ const FUEL: u64 = 4_000_000;
 /// Names that run their filter argument once per element of their input.
 const ITERATES: &[&str] = &[
     "map",
+    "INDEX",
     "map_values",
     "with_entries",
     "walk",
@@ -130,6 +140,11 @@ impl<'s> Bound<'s> {
         (v.s / NODE).max(1.0)
     }
 
+    /// How many values `.[]` yields on `v` at most.
+    fn children(v: V) -> f64 {
+        shape::children(v).map_or(Self::elements(v), |c| c.min(Self::elements(v)))
+    }
+
     fn note(&mut self, mult: f64, o: O) -> O {
         self.work += mul(mult, o.n.max(1.0));
         self.peak = self.peak.max(o.v.s);
@@ -139,8 +154,11 @@ impl<'s> Bound<'s> {
     fn bind(&mut self, p: &'s Pattern<&'s str>, v: V) {
         match p {
             Pattern::Var(x) => self.vars.push((x, v)),
-            Pattern::Arr(ps) => ps.iter().for_each(|p| self.bind(p, v)),
-            Pattern::Obj(kvs) => kvs.iter().for_each(|(_, p)| self.bind(p, v)),
+            // Destructuring binds values one level inside (or null).
+            Pattern::Arr(ps) => ps.iter().for_each(|p| self.bind(p, shape::child(v, true))),
+            Pattern::Obj(kvs) => kvs
+                .iter()
+                .for_each(|(_, p)| self.bind(p, shape::child(v, true))),
         }
     }
 
@@ -190,30 +208,31 @@ impl<'s> Bound<'s> {
                         s: len + NODE,
                         str: len,
                         num: len,
+                        shape: None,
                     },
                 }
             }
             Term::Arr(None) => one(scalar(0.0)),
             Term::Arr(Some(f)) => {
                 let o = self.t(f, v, mult);
-                one(V {
-                    s: o.total() + NODE,
-                    ..o.v
-                })
+                one(shape::array_of(o.n, o.v, o.total() + NODE))
             }
             Term::Obj(kvs) => {
                 let (mut n, mut acc) = (1.0, scalar(0.0));
-                for (k, val) in kvs {
-                    let k = self.t(k, v, mult);
-                    let val = match val {
-                        Some(val) => self.t(val, v, mult),
-                        None => one(v),
+                for (k_term, val) in kvs {
+                    let k = self.t(k_term, v, mult);
+                    // `{a}` is `{a: .a}`, `{$x}` is `{x: $x}`.
+                    let val = match (val, k_term) {
+                        (Some(val), _) => self.t(val, v, mult),
+                        (None, Term::Var(x)) => one(self.var(x).unwrap_or(v)),
+                        (None, _) => one(shape::child(v, true)),
                     };
                     n = mul(n, mul(k.n, val.n));
                     acc = V {
                         s: acc.s + k.v.s + val.v.s,
                         str: acc.str.max(k.v.str).max(val.v.str),
                         num: acc.num.max(k.v.num).max(val.v.num),
+                        shape: None,
                     };
                 }
                 O {
@@ -273,14 +292,22 @@ impl<'s> Bound<'s> {
                 let mut o = self.t(base, v, mult);
                 for (part, _) in &path.0 {
                     match part {
-                        Part::Index(i) => {
-                            let i = self.t(i, v, mul(mult, o.n));
+                        Part::Index(i_term) => {
+                            let i = self.t(i_term, v, mul(mult, o.n));
                             o.n = mul(o.n, i.n);
+                            if i.n > 1.0 {
+                                // Several indices may pick the same value again.
+                                o.tot = None;
+                            }
+                            let exact = matches!(i_term, Term::Str(None, _))
+                                || flow::literal_num(i_term).is_some();
+                            o.v = shape::child(o.v, exact);
                         }
                         Part::Range(None, None) => {
                             // The elements of each value add up to at most that value.
                             o.tot = Some(o.total());
-                            o.n = mul(o.n, Self::elements(o.v));
+                            o.n = mul(o.n, Self::children(o.v));
+                            o.v = shape::child(o.v, true);
                         }
                         Part::Range(a, b) => {
                             for x in [a, b].into_iter().flatten() {
@@ -386,7 +413,14 @@ impl<'s> Bound<'s> {
                 };
                 let whole = self.t(r, v, mul(mult, runs));
                 let small = if matches!(op, BinaryOp::Update) {
-                    self.t(r, V { s: NODE, ..v }, mult)
+                    self.t(
+                        r,
+                        V {
+                            s: NODE,
+                            ..shape::plain(v)
+                        },
+                        mult,
+                    )
                 } else {
                     whole
                 };
@@ -406,7 +440,14 @@ impl<'s> Bound<'s> {
                         (per.s + mul(v.str, NODE), per)
                     }
                     BinaryOp::UpdateMath(m) => {
-                        let per = math(m, V { s: 0.0, ..v }, whole.v);
+                        let per = math(
+                            m,
+                            V {
+                                s: 0.0,
+                                ..shape::plain(v)
+                            },
+                            whole.v,
+                        );
                         (per.s, per)
                     }
                     _ => (whole.v.s, whole.v),
@@ -424,6 +465,7 @@ impl<'s> Bound<'s> {
                         s,
                         str: v.str.max(whole.v.str).max(per.str),
                         num: v.num.max(whole.v.num).max(per.num).max(idx),
+                        shape: None,
                     },
                 }
             }
@@ -436,18 +478,34 @@ impl<'s> Bound<'s> {
         }
         let elements = Self::elements(v);
         let mut n = 1.0;
-        let mut out = v;
+        // What a builtin builds is new: only the filters that give back their input keep its
+        // shape (below).
+        let mut out = shape::plain(v);
         let mut arg_vals = Vec::new();
+        let mut arg_outs = Vec::new();
         let iterates = ITERATES.contains(&name);
         for a in args {
             let whole = self.t(a, v, mult);
+            arg_outs.push(whole);
             n = mul(n, whole.n.max(1.0));
             out.s += whole.v.s;
             if iterates {
                 // `map(f)`, `sort_by(f)`...: f runs once per element; the elements add up to
                 // the input, so bound f on one small element, times the elements.
-                let small = self.t(a, V { s: NODE, ..v }, mul(mult, elements));
-                out.s += mul(elements, mul(small.n.max(1.0), small.v.s));
+                // With the input's shape known, f runs on one real element, as often as there
+                // are elements.
+                let (one, count) = match shape::children(v) {
+                    Some(c) => (shape::child(v, true), c.min(elements)),
+                    None => (
+                        V {
+                            s: NODE,
+                            ..shape::plain(v)
+                        },
+                        elements,
+                    ),
+                };
+                let small = self.t(a, one, mul(mult, count));
+                out.s += mul(count, mul(small.n.max(1.0), small.v.s));
             }
             out.str = out.str.max(whole.v.str);
             out.num = out.num.max(whole.v.num);
@@ -461,8 +519,7 @@ impl<'s> Bound<'s> {
             "explode" => out.s += mul(v.str, NODE),
             // A string of the same length (anything else is an error).
             "ascii_downcase" | "ascii_upcase" => {}
-            "tojson" | "tostring" | "@json" | "@text" | "add" | "join" | "implode" | "fromjson"
-            | "tostream" => {
+            "tojson" | "tostring" | "@json" | "@text" | "add" | "join" | "implode" | "fromjson" => {
                 out.str = out.str.max(v.s * 2.0);
                 out.s += v.s * 2.0;
             }
@@ -487,11 +544,21 @@ impl<'s> Bound<'s> {
             }
             "setpath" => out.s += mul(arg(0).num, NODE) + arg(1).s,
             // Each output is one path: at most as long as the input is deep.
+            // An event is a path and one value inside the input.
+            "tostream" => {
+                out = V {
+                    s: 2.0 * (self.depth + 2.0) * NODE + v.s,
+                    str: v.str,
+                    num: v.num.max(elements),
+                    shape: None,
+                }
+            }
             "paths" | "leaf_paths" | "path" => {
                 out = V {
                     s: (self.depth + 1.0) * NODE + out.s - v.s,
                     str: v.str,
                     num: elements,
+                    shape: None,
                 }
             }
             "to_entries" | "with_entries" | "from_entries" => out.s += v.s * 2.0,
@@ -501,6 +568,82 @@ impl<'s> Bound<'s> {
                 out.num = f64::INFINITY
             }
             // A negative count takes all of f: only a literal count is trusted.
+            // One object of every row, keyed by the key's text; a key filter that yields
+            // several keys would fork the fold inside (once per key, for every row).
+            "INDEX" => {
+                let (rows, key) = match arg_outs.as_slice() {
+                    [rows, key] => (*rows, *key),
+                    [key] => (
+                        O {
+                            n: Self::children(v),
+                            v: shape::child(v, true),
+                            tot: Some(v.s),
+                        },
+                        *key,
+                    ),
+                    _ => return Self::inf(),
+                };
+                if key.n > 1.0 {
+                    return self.refuse(
+                        "`INDEX` with a key filter that may yield several values".to_owned(),
+                    );
+                }
+                n = 1.0;
+                out = V {
+                    s: rows.total() + mul(rows.n, 2.0 * key.v.s + NODE) + NODE,
+                    str: rows.v.str.max(2.0 * key.v.s),
+                    num: rows.v.num,
+                    shape: None,
+                };
+            }
+            // Each row paired with what it joins (a value of the index).
+            "JOIN" => {
+                let idx = arg(0);
+                let pair = |row: V| V {
+                    s: row.s + idx.s + 2.0 * NODE,
+                    str: row.str.max(idx.str),
+                    num: row.num.max(idx.num),
+                    shape: None,
+                };
+                match arg_outs.as_slice() {
+                    [_, key] => {
+                        let rows = Self::children(v);
+                        out = V {
+                            s: v.s + mul(mul(rows, key.n.max(1.0)), idx.s + 2.0 * NODE) + NODE,
+                            ..pair(v)
+                        };
+                        n = 1.0;
+                    }
+                    [_, rows, key] => {
+                        out = pair(rows.v);
+                        n = mul(rows.n, key.n);
+                    }
+                    [_, rows, key, _] => {
+                        let pairs = mul(rows.n, key.n);
+                        let g = self.t(&args[3], pair(rows.v), mul(mult, pairs));
+                        out = g.v;
+                        n = mul(pairs, g.n);
+                    }
+                    _ => return Self::inf(),
+                }
+            }
+            // Values rebuilt from the events: at most all of them, each at most all the
+            // events' values.
+            "fromstream" => {
+                if let [events] = arg_outs.as_slice() {
+                    out = V {
+                        s: events.total() + NODE,
+                        shape: None,
+                        ..events.v
+                    };
+                    n = events.n;
+                }
+            }
+            "format" => {
+                out.str = out.str.max(v.s * 6.0);
+                out.s += v.s * 6.0;
+            }
+            "get_search_list" => out.s += 256.0,
             "limit" => {
                 if let Some(k) = args
                     .first()
@@ -514,14 +657,16 @@ impl<'s> Bound<'s> {
             // `select(...)` of a type.
             "select" | "empty" | "not" | "type" | "has" | "contains" | "inside" | "startswith"
             | "endswith" | "any" | "all" | "isempty" | "values" | "objects" | "arrays"
-            | "strings" | "scalars" | "iterables" => {
+            | "strings" | "scalars" | "iterables" | "scalars_or_empty" | "IN" | "bsearch" => {
                 out = V {
                     s: v.s.min(out.s),
+                    shape: v.shape,
                     ..out
                 };
                 if !matches!(
                     name,
                     "select"
+                        | "scalars_or_empty"
                         | "values"
                         | "objects"
                         | "arrays"
@@ -546,11 +691,9 @@ impl<'s> Bound<'s> {
         {
             n = n.min(k.ceil() + 1.0);
         }
-        O {
-            n,
-            v: out,
-            tot: None,
-        }
+        // The events' values are disjoint parts of the input.
+        let tot = (name == "tostream").then(|| mul(n, 2.0 * (self.depth + 2.0) * NODE) + v.s);
+        O { n, v: out, tot }
     }
 }
 
@@ -656,6 +799,7 @@ fn math(m: &Math, a: V, b: V) -> V {
             s: a.s + b.s,
             str: a.str + b.str,
             num: a.num + b.num,
+            shape: None,
         },
         // A string times a number repeats it; objects merge; numbers multiply.
         Math::Mul => {
@@ -667,6 +811,7 @@ fn math(m: &Math, a: V, b: V) -> V {
                 s: a.s + b.s + str,
                 str,
                 num: mul(a.num, b.num),
+                shape: None,
             }
         }
         // A string divided by a string splits it; a number divided by a small one grows.
@@ -674,11 +819,13 @@ fn math(m: &Math, a: V, b: V) -> V {
             s: 2.0 * (a.s + b.s),
             str: a.str,
             num: if a.num == 0.0 { 0.0 } else { f64::INFINITY },
+            shape: None,
         },
         Math::Sub | Math::Rem => V {
             s: a.s + b.s,
             str: a.str.max(b.str),
             num: a.num + b.num,
+            shape: None,
         },
     }
 }
@@ -693,8 +840,9 @@ pub(super) enum TooBig {
 }
 
 /// Bounds `code` on `input` (one value of the input, the biggest) with `vars` (`--arg`s),
-/// refusing it past `max_steps` steps or `max_bytes` bytes built. A filter jaq cannot parse
-/// passes: jaq reports its syntax error itself.
+/// refusing it past `max_steps` steps or `max_bytes` bytes built. `inputs`: how many values
+/// `input`/`inputs` may read. A filter jaq cannot parse passes: jaq reports its syntax error
+/// itself.
 pub(super) fn check(
     code: &str,
     input: V,
@@ -702,6 +850,7 @@ pub(super) fn check(
     vars: &[(String, V)],
     max_steps: f64,
     max_bytes: f64,
+    inputs: f64,
 ) -> Result<(), TooBig> {
     let Ok(tokens) = Lexer::new(code).lex() else {
         return Ok(());
@@ -722,6 +871,8 @@ pub(super) fn check(
         fuel: FUEL,
         max_steps,
         max_bytes,
+        inputs,
+        input,
     };
     let o = b.t(&term, input, 1.0);
     if let Some(what) = b.refused {
@@ -751,11 +902,12 @@ mod tests {
             s,
             str: 20.0,
             num: 100.0,
+            shape: None,
         }
     }
 
     fn ok(code: &str) -> bool {
-        check(code, input(100_000.0), 5.0, &[], 1e7, 64e6).is_ok()
+        check(code, input(100_000.0), 5.0, &[], 1e7, 64e6, 1.0).is_ok()
     }
 
     #[test]
@@ -795,12 +947,12 @@ mod tests {
     #[test]
     fn recursion_is_bounded_by_depth_times_input() {
         // A 1 MB input 100 levels deep: `[..]` really holds about 100 MB.
-        let deep = check("[..]", input(1e6), 100.0, &[], 1e7, 64e6);
+        let deep = check("[..]", input(1e6), 100.0, &[], 1e7, 64e6, 1.0);
         assert!(matches!(deep, Err(TooBig::Bytes(_))), "{deep:?}");
-        assert!(check("[..]", input(1e6), 5.0, &[], 1e7, 64e6).is_ok());
+        assert!(check("[..]", input(1e6), 5.0, &[], 1e7, 64e6, 1.0).is_ok());
         // It was bound as one whole input per value yielded: 3125 x 100 kB.
         let f = "[.. | objects | .name? // empty] | length";
-        let r = check(f, input(1e5), 5.0, &[], 1e9, 64e6);
+        let r = check(f, input(1e5), 5.0, &[], 1e9, 64e6, 1.0);
         assert!(r.is_ok(), "{r:?}");
     }
 }
