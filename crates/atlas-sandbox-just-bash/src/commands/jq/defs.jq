@@ -8,7 +8,7 @@ def isnormal: _isnormal;
 # jaq-std's own definitions of these reach its `infinite` (`1 / 0`, an error here): jq's answers.
 def isfinite: type == "number" and (isinfinite | not);
 def logb: if . == 0 then -infinite elif isinfinite then infinite elif isnan then . else ilogb + 0.0 end;
-def significand: if isinfinite or isnan then . elif . == 0 then 0 else scalbln(.; ilogb | -1 * .) end;
+def significand: if isinfinite or isnan then . elif . == 0 then . else scalbln(.; ilogb | -1 * .) end;
 def type: _type;
 def setpath($p; $x): _setpath($p; $x);
 def delpaths($ps): _delpaths($ps);
@@ -84,3 +84,72 @@ def bsearch($t): . as $a
         | if $a[$m] == $t then $m elif $a[$m] < $t then _bs($m + 1; $hi) else _bs($lo; $m - 1) end
       end;
     _bs(0; length - 1);
+# jq 1.6's `last(f)` is null when f yields nothing; `nth` is the last of the first n + 1.
+def last(f): reduce f as $x (null; $x);
+def nth($n; f): if $n < 0 then error("nth doesn't support negative indices")
+  else last(limit($n + 1; f)) end;
+# jq 1.6 names what is not a string before any regex work; jaq-std's filters (bound to the
+# names below before they are shadowed) do the matching.
+def _rx: if type == "string" then . else error("\(_described) cannot be matched, as it is not a string") end;
+def _jaq_test(re; flags): test(re; flags);
+def _jaq_match(re; flags): match(re; flags);
+def _jaq_capture(re; flags): capture(re; flags);
+def _jaq_scan(re; flags): scan(re; flags);
+def _jaq_split(re; flags): split(re; flags);
+def _jaq_sub(re; f; flags): sub(re; f; flags);
+def test(re; flags): _rx | _jaq_test(re; flags);
+def test(re): test(re; "");
+def match(re; flags): _rx | _jaq_match(re; flags);
+def match(re): match(re; "");
+def capture(re; flags): _rx | _jaq_capture(re; flags);
+def capture(re): capture(re; "");
+def scan(re; flags): _rx | _jaq_scan(re; flags);
+def scan(re): scan(re; "");
+def split(re; flags): _rx | _jaq_split(re; flags);
+def splits(re; flags): split(re; flags)[];
+def splits(re): splits(re; "");
+def sub(re; f; flags): _rx | _jaq_sub(re; f; flags);
+def sub(re; f): sub(re; f; "");
+def gsub(re; f; flags): sub(re; f; "g" + flags);
+def gsub(re; f): sub(re; f; "g");
+# jq 1.6's `gamma` is the C library's: the log of the gamma function. Its `pow10` was left out
+# of the build.
+def gamma: lgamma;
+def pow10: error("Error: pow10/0 not found at build time");
+# jaq-std's remaining one-number functions, with jq 1.6's message for what is not a number.
+def _num: if type == "number" then . else error("\(_described) number required") end;
+def _jaq_acosh: acosh;
+def _jaq_asinh: asinh;
+def _jaq_atanh: atanh;
+def _jaq_erf: erf;
+def _jaq_erfc: erfc;
+def _jaq_exp10: exp10;
+def _jaq_j0: j0;
+def _jaq_j1: j1;
+def _jaq_lgamma: lgamma;
+def _jaq_tgamma: tgamma;
+def _jaq_y0: y0;
+def _jaq_y1: y1;
+def _jaq_frexp: frexp;
+def _jaq_modf: modf;
+def _jaq_cbrt: cbrt;
+def _jaq_significand: significand;
+def _jaq_logb: logb;
+def acosh: _num | _jaq_acosh;
+def asinh: _num | _jaq_asinh;
+def atanh: _num | _jaq_atanh;
+def erf: _num | _jaq_erf;
+def erfc: _num | _jaq_erfc;
+def exp10: _num | _jaq_exp10;
+def j0: _num | _jaq_j0;
+def j1: _num | _jaq_j1;
+def lgamma: _num | _jaq_lgamma;
+def tgamma: _num | _jaq_tgamma;
+def y0: _num | _jaq_y0;
+def y1: _num | _jaq_y1;
+def frexp: _num | _jaq_frexp;
+def modf: _num | _jaq_modf;
+def cbrt: _num | _jaq_cbrt;
+def significand: _num | _jaq_significand;
+def logb: _num | _jaq_logb;
+def gamma: lgamma;

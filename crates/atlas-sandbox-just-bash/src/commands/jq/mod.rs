@@ -3,6 +3,7 @@
 
 mod feed;
 mod funs;
+mod math;
 mod measure;
 mod syntax16;
 mod text;

@@ -316,7 +316,9 @@ impl<'a> Bound<'a> {
                     tot: None,
                 };
             }
-            let same = next.s <= acc.s && next.str <= acc.str;
+            // A shape lost on the way is a change too: the next update sees a value whose
+            // insides are bounded by the whole, and may build more from it.
+            let same = next.s <= acc.s && next.str <= acc.str && next.shape == acc.shape;
             if same && next.num <= acc.num {
                 // A fixed point: every further iteration costs at most what this one did.
                 self.work += mul(count - i, step);
