@@ -791,6 +791,31 @@ const CASES: &[Case] = &[
     ("jq -nc '\"x\" | error(null)'", "", 0, false),
     ("jq -nc 'try error(null) catch .'", "", 0, false),
     ("jq -nc '[.[]?] | error'", "", 5, true),
+    ("jq -n 'builtins | length'", "217\n", 0, false),
+    (
+        "jq -c '[builtins[] | select(startswith(\"to\"))]' <<< 1",
+        "[\"tostring/0\",\"tonumber/0\",\"tojson/0\",\"to_entries/0\",\"todateiso8601/0\",\"todate/0\",\"tostream/0\"]\n",
+        0,
+        false,
+    ),
+    (
+        "jq -nc '[3,0.3,-0.5,-1.5,0,5] | map(lgamma_r)'",
+        "[[0.6931471805599453,1],[1.0957979948180756,1],[1.2655121234846454,-1],[0.8600470153764809,1],[1.7976931348623157e+308,1],[3.1780538303479458,1]]\n",
+        0,
+        false,
+    ),
+    (
+        "printf '1 2 3 4' | jq -n 'reduce range(3) as $i (0; . + input)'",
+        "6\n",
+        0,
+        false,
+    ),
+    (
+        "jq -nc 'reduce range(5) as $i (0; . + ($i | sin))'",
+        "1.1350859243855171\n",
+        0,
+        false,
+    ),
 ];
 
 const G: &str =

@@ -342,7 +342,10 @@ fn refused_features_exit_2_naming_the_feature() {
             "jq -n 'def f: f; f'",
             "the recursive definition `f/0` (recursion cannot be bounded",
         ),
-        ("jq -n 'builtins | length'", "`builtins/0` is not supported"),
+        (
+            "jq -n 'get_jq_origin'",
+            "`get_jq_origin/0` is not supported",
+        ),
         ("jq -n 'modulemeta'", "`modulemeta/0` is not supported"),
         // One `$__loc__` per line could be bound; uses on two lines are not.
         ("jq -n '$__loc__,\n$__loc__'", "`$__loc__` is not supported"),

@@ -66,8 +66,11 @@ impl Drop for Running {
 /// Whether `code` may call `input`, `inputs`, `input_line_number` or `input_filename` (a word
 /// check: a false yes only reads the inputs that `-n` would have left unread).
 pub(crate) fn asks_for_input(code: &str) -> bool {
-    code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
-        .any(|w| w.starts_with("input"))
+    let b = code.as_bytes();
+    code.match_indices("input").any(|(i, _)| {
+        // Not a key (`.input`), a variable (`$input`) or the tail of another word.
+        i == 0 || !(b[i - 1].is_ascii_alphanumeric() || matches!(b[i - 1], b'_' | b'$' | b'.'))
+    })
 }
 
 /// The next input, for the main loop or `input`.

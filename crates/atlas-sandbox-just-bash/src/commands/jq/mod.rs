@@ -171,7 +171,6 @@ fn jq_builtin_not_here(name: &str, kind: &jaq_core::compile::Undefined) -> Optio
     // define; `name/arity` as jq lists them.
     const FILTERS: &[&str] = &[
         "ascii/0",
-        "builtins/0",
         "date/0",
         "dateadd/2",
         "datesub/2",
@@ -179,7 +178,6 @@ fn jq_builtin_not_here(name: &str, kind: &jaq_core::compile::Undefined) -> Optio
         "get_prog_origin/0",
         "have_decnum/0",
         "have_literal_numbers/0",
-        "lgamma_r/0",
         "modulemeta/0",
         "@base32/0",
         "@base32d/0",

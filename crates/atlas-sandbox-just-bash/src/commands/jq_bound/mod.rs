@@ -646,7 +646,8 @@ impl<'s> Bound<'s> {
                 out.str = out.str.max(v.s * 6.0);
                 out.s += v.s * 6.0;
             }
-            "get_search_list" => out.s += 256.0,
+            "get_search_list" | "lgamma_r" => out.s += 256.0,
+            "builtins" => out.s += 16384.0,
             // One string (or index) per child.
             "keys" | "keys_unsorted" if args.is_empty() => {
                 let kids = Self::children(v);
