@@ -816,6 +816,40 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    ("yq -c 'input' catalog.yml", "", 5, true),
+    ("yq -c 'input_line_number' catalog.yml", "1\n", 0, false),
+    (
+        "printf 'a: 1\\n---\\na: 2\\n' | yq -n 'reduce inputs as $d (0; . + $d.a)'",
+        "0\n",
+        0,
+        false,
+    ),
+    (
+        "printf 'a: 1\\n---\\na: 2\\n' | yq -nc '[inputs]' -",
+        "[{\"a\":1},{\"a\":2}]\n",
+        0,
+        false,
+    ),
+    ("printf 'a: 1\\n' | yq -nc 'input'", "", 5, true),
+    (
+        "printf 'a: 1\\n---\\na: 2\\n' | yq -c '[., input]'",
+        "[{\"a\":1},{\"a\":2}]\n",
+        0,
+        false,
+    ),
+    (
+        "printf 'a: 1\\n---\\na: 2\\n' | yq -c '[input_line_number, input_filename]'",
+        "[1,\"<stdin>\"]\n[2,\"<stdin>\"]\n",
+        0,
+        false,
+    ),
+    (
+        "yq -nc '[inputs | keys]' catalog.yml",
+        "[[\"description\",\"entities\",\"glossary\",\"metrics_dir\",\"name\",\"version\"]]\n",
+        0,
+        false,
+    ),
+    ("printf 'a: 1\\n---\\n- 2\\n' | yq '.a'", "1\n", 5, true),
 ];
 
 const G: &str =

@@ -456,7 +456,10 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     let mut inputs: Vec<feed::Item> = Vec::new();
     let mut parse_error = None;
     // `-n` reads nothing unless the filter asks for input (jq reads lazily).
-    if !null_input || slurp || feed::asks_for_input(&code) {
+    // Python yq with `-n` hands jq no documents unless files are named.
+    let yq_reads_nothing = yaml && null_input && files.is_empty();
+    let mut yaml_docs = 0;
+    if (!null_input || slurp || feed::asks_for_input(&code)) && !yq_reads_nothing {
         let (datas, failed) = ctx.read_all(cmd, &files);
         if failed {
             return Ok(2);
@@ -488,11 +491,15 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                     return Ok(UNSUPPORTED_JQ);
                 }
                 match yaml_load::load(&text) {
-                    Ok(docs) => inputs.extend(docs.iter().map(|d| feed::Item {
-                        val: yaml_to_val(d),
-                        file: None,
-                        line: 0,
-                        at_eof: false,
+                    // jq reads what python yq writes: one document per line of its stdin.
+                    Ok(docs) => inputs.extend(docs.iter().map(|d| {
+                        yaml_docs += 1;
+                        feed::Item {
+                            val: yaml_to_val(d),
+                            file: None,
+                            line: yaml_docs,
+                            at_eof: false,
+                        }
                     })),
                     Err(yaml_load::LoadError::Scan(e)) => {
                         ctx.io.errln(&format!(
