@@ -826,6 +826,74 @@ mod tests {
         }
     }
 
+    /// 200 records of about 300 bytes, 5 fields each, numbers up to 300: what `Measure` gives
+    /// for such an input.
+    fn records() -> V {
+        let mut items = [40.0; LEVELS];
+        items[0] = 300.0;
+        let mut fan = [0.0; LEVELS];
+        fan[0] = 200.0;
+        fan[1] = 5.0;
+        let mut shape = Shape { items, fan };
+        shape.settle();
+        V {
+            s: 200.0 * 300.0,
+            str: 20.0,
+            num: 300.0,
+            shape: Some(shape),
+        }
+    }
+
+    fn on_records(code: &str) -> Result<(), TooBig> {
+        check(code, records(), 3.0, &[], 1e7, 64e6, 1.0)
+    }
+
+    #[test]
+    fn folds_bind_one_record_not_the_whole_input() {
+        for f in [
+            "reduce .[] as $r ({}; .[$r.name] = $r.amount)",
+            "reduce .[] as $x ([]; . + [$x])",
+            "[foreach .[] as $x (0; . + 1; [$x.id, .])]",
+            "reduce .[] as {id: $i} (0; . + $i)",
+            "reduce inputs as $x (0; . + $x.n)",
+        ] {
+            let r = on_records(f);
+            assert!(r.is_ok(), "{f}: {r:?}");
+        }
+        // Without the shape, each record is bounded by the whole input (and the input holds up to
+        // 1875 values): past the budget.
+        let plain = V {
+            shape: None,
+            ..records()
+        };
+        let r = check(
+            "reduce .[] as $x ([]; . + [$x])",
+            plain,
+            3.0,
+            &[],
+            1e7,
+            16e6,
+            1.0,
+        );
+        assert!(r.is_err(), "{r:?}");
+    }
+
+    #[test]
+    fn shapes_do_not_hide_growth() {
+        for f in [
+            // The accumulator doubles: 2^200 records.
+            "reduce .[] as $x (.; . + .)",
+            // A fold that grows by six whole inputs each step: 72 MB.
+            ". as $all | reduce .[] as $x ([]; . + [$all, $all, $all, $all, $all, $all])",
+            // A cross product of records.
+            "[.[] as $a | .[] as $b | .[] as $c | [$a, $b, $c]]",
+            // The accumulator holds itself twice at each step.
+            "reduce .[] as $x ([]; . + [., .])",
+        ] {
+            assert!(on_records(f).is_err(), "{f} passed");
+        }
+    }
+
     #[test]
     fn recursion_is_bounded_by_depth_times_input() {
         // A 1 MB input 100 levels deep: `[..]` really holds about 100 MB.
