@@ -850,6 +850,13 @@ const CASES: &[Case] = &[
         false,
     ),
     ("printf 'a: 1\\n---\\n- 2\\n' | yq '.a'", "1\n", 5, true),
+    ("jq -nc '[1,-2] | map(abs)'", "", 3, true),
+    ("jq -nc '{\"a\":1} | pick(.a)'", "", 3, true),
+    ("jq -n '\" x \" | trim'", "", 3, true),
+    ("jq -nc '[1] | add(.[])'", "", 3, true),
+    ("jq -nc '1 | isarray'", "", 3, true),
+    ("jq -n 'def abs: 1; abs'", "1\n", 0, false),
+    ("jq -nc '{\"a\":1} | key_values'", "", 3, true),
 ];
 
 const G: &str =
@@ -867,6 +874,7 @@ fn unboundable_constructs_are_refused() {
         "jq -n '[limit(1e9; repeat(1))]'",
         "jq -n '[1] | until(length > 3; . + [1])'",
         "jq -n 'modulemeta'",
+        "jq -n '1 | @urid'",
         &indexed,
     ]);
 }

@@ -635,6 +635,13 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 ),
             );
         }
+        // jaq answers for these; jq 1.6 does not know them.
+        Err(TooBig::Undefined(what)) => {
+            ctx.io.errln(&format!(
+                "jq: error: {what} is not defined at <top-level>, line 1:\n{code}\njq: 1 compile error"
+            ));
+            return Ok(3);
+        }
         Err(TooBig::Unsupported(what)) => {
             ctx.io.errln(&format!(
                 "{cmd}: error: {what} is not supported in this sandbox"

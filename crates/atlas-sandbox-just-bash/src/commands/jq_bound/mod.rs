@@ -12,6 +12,7 @@
 
 mod arith;
 mod flow;
+mod names;
 mod shape;
 
 use arith::{math, out_num};
@@ -94,6 +95,8 @@ struct Bound<'s> {
     held: usize,
     /// Why the filter is refused by name, when it is.
     refused: Option<String>,
+    /// A filter jq 1.6 does not define (`name/arity`): its compile error, not a refusal.
+    undefined: Option<String>,
     /// Terms the analysis may still visit: expanding definitions and iterating folds is
     /// itself work, kept bounded.
     fuel: u64,
@@ -186,6 +189,9 @@ impl<'s> Bound<'s> {
             // together they are that many times the input, not one input per value.
             Term::Recurse => self.t_recurse(v, 1.0),
             Term::Num(x) => one(scalar(x.parse::<f64>().map_or(f64::INFINITY, f64::abs))),
+            Term::Str(Some(fmt), _) if !names::known_format(fmt) => {
+                self.refuse(format!("the format `{fmt}` (jq 1.6: not a valid format)"))
+            }
             Term::Str(fmt, parts) => {
                 let (mut n, mut len) = (1.0, 0.0);
                 for p in parts {
@@ -479,6 +485,14 @@ impl<'s> Bound<'s> {
         if let Some(o) = self.local_call(name, args, v, mult) {
             return o;
         }
+        if name.starts_with('@') && !names::known_format(name) {
+            return self.refuse(format!("the format `{name}` (jq 1.6: not a valid format)"));
+        }
+        if names::jaq_only(name, args.len()) {
+            self.undefined
+                .get_or_insert_with(|| format!("{name}/{}", args.len()));
+            return Self::inf();
+        }
         let elements = Self::elements(v);
         let mut n = 1.0;
         // What a builtin builds is new: only the filters that give back their input keep its
@@ -719,6 +733,8 @@ pub(super) enum TooBig {
     Bytes(f64),
     /// A construct with no bound here, named.
     Unsupported(String),
+    /// A filter jq 1.6 does not define, as `name/arity`.
+    Undefined(String),
 }
 
 /// Bounds `code` on `input` (one value of the input, the biggest) with `vars` (`--arg`s),
@@ -750,6 +766,7 @@ pub(super) fn check(
         calls: 0,
         held: 0,
         refused: None,
+        undefined: None,
         fuel: FUEL,
         max_steps,
         max_bytes,
@@ -757,6 +774,9 @@ pub(super) fn check(
         input,
     };
     let o = b.t(&term, input, 1.0);
+    if let Some(what) = b.undefined {
+        return Err(TooBig::Undefined(what));
+    }
     if let Some(what) = b.refused {
         return Err(TooBig::Unsupported(what));
     }
