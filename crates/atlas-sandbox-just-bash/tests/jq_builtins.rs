@@ -857,6 +857,49 @@ const CASES: &[Case] = &[
     ("jq -nc '1 | isarray'", "", 3, true),
     ("jq -n 'def abs: 1; abs'", "1\n", 0, false),
     ("jq -nc '{\"a\":1} | key_values'", "", 3, true),
+    (
+        "jq -c --stream . <<< '{\"a\":[1,2],\"b\":{}} 3 [] \"x\"'",
+        "[[\"a\",0],1]\n[[\"a\",1],2]\n[[\"a\",1]]\n[[\"b\"],{}]\n[[\"b\"]]\n[[],3]\n[[],[]]\n[[],\"x\"]\n",
+        0,
+        false,
+    ),
+    (
+        "jq -nc --stream 'fromstream(1|truncate_stream(inputs))' <<< '[{\"a\":1},{\"b\":2}]'",
+        "{\"a\":1}\n{\"b\":2}\n",
+        0,
+        false,
+    ),
+    (
+        "jq -c --stream -s . <<< '[1] 2'",
+        "[[[0],1],[[0]],[[],2]]\n",
+        0,
+        false,
+    ),
+    (
+        "echo '{\"a\":1}' | jq -c --stream 'input'",
+        "[[\"a\"]]\n",
+        0,
+        false,
+    ),
+    ("jq -c --stream 'fromstream(.)' <<< '[1]'", "", 0, false),
+    (
+        "jq -nc '[fromstream([[0]])], [fromstream([[\"a\"],1],[[\"a\"]], [[\"b\"]])], [fromstream([[0],1],[[0,1]],[[0]])]'",
+        "[]\n[{\"a\":1}]\n[[1]]\n",
+        0,
+        false,
+    ),
+    (
+        "{ printf '%1000s' | tr ' ' '['; printf '%1000s' | tr ' ' ']'; } | jq -c --stream . | wc -l",
+        "1000\n",
+        0,
+        false,
+    ),
+    (
+        "jq -n '[range(200)|{id:.,name:\"customer_\\(.)\",tags:[\"a\",\"b\"],amount:(.*1.5)}]' | jq -c --stream 'select(length == 2) | .[0] | join(\".\")' | head -3",
+        "\"0.id\"\n\"0.name\"\n\"0.tags.0\"\n",
+        0,
+        false,
+    ),
 ];
 
 const G: &str =
@@ -896,4 +939,18 @@ fn blowups_stop_at_the_limits() {
         assert!(out.stderr_str().contains("not run"), "{script}");
         assert!(start.elapsed().as_secs() < 5, "{script}");
     }
+}
+
+/// `--stream` repeats every path in its events: a deep input is refused before they are built.
+#[test]
+fn deep_streams_stop_at_the_memory_limit() {
+    let out = runner().run(
+        "{ printf '%3000s' | tr ' ' '['; printf '%3000s' | tr ' ' ']'; } | jq -c --stream . | wc -l",
+    );
+    assert_eq!(out.exit_code, 126, "{}", out.stderr_str());
+    assert!(
+        out.stderr_str().contains("--stream events"),
+        "{}",
+        out.stderr_str()
+    );
 }

@@ -71,11 +71,13 @@ def tostream:
     then (keys_unsorted as $ks | ($ks[] as $k | .[$k] | _events($p + [$k])), [$p + [$ks[-1]]])
     else [$p, .] end;
   _events([]);
-def fromstream(f): foreach f as $e ({v: null, done: false};
-    (if .done then {v: null, done: false} else . end)
+# A closing event ends a value only once an event has given it a leaf.
+def fromstream(f): foreach f as $e ({v: null, done: false, seen: false};
+    (if .done then {v: null, done: false, seen: false} else . end)
     | if ($e | length) == 2 then
-        if ($e[0] | length) == 0 then {v: $e[1], done: true} else .v |= setpath($e[0]; $e[1]) end
-      else .done = (($e[0] | length) == 1) end;
+        if ($e[0] | length) == 0 then {v: $e[1], done: true, seen: true}
+        else .v |= setpath($e[0]; $e[1]) | .seen = true end
+      else .done = (($e[0] | length) == 1 and .seen) end;
     if .done then .v else empty end);
 def truncate_stream(stream): . as $n | null | stream | select((.[0] | length) > $n) | .[0] |= .[$n:];
 def bsearch($t): . as $a

@@ -5,6 +5,7 @@ mod feed;
 mod funs;
 mod math;
 mod measure;
+mod stream;
 mod syntax16;
 mod text;
 mod value;
@@ -259,7 +260,6 @@ fn jq_option_not_here(word: &str) -> Option<String> {
         "--indent",
         "--raw-output0",
         "--seq",
-        "--stream",
         "--stream-errors",
         "--args",
         "--jsonargs",
@@ -299,6 +299,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     let (mut raw, mut compact, mut null_input, mut slurp, mut exit_status, mut sort_keys, mut join) =
         (false, false, false, false, false, false, false);
     let mut tab = false;
+    let mut stream = false;
     let mut filter: Option<String> = None;
     let mut files = Vec::new();
     let mut opt_after_filter: Option<String> = None;
@@ -323,6 +324,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
             "-e" | "--exit-status" => exit_status = true,
             "-S" | "--sort-keys" => sort_keys = true,
             "--tab" => tab = true,
+            "--stream" if yaml => {
+                ctx.io
+                    .errln("yq: option '--stream' is not supported by this sandbox");
+                return Ok(2);
+            }
+            "--stream" => stream = true,
             // jq 1.6 ends its options at `--` only once it has the filter (before it, jq prints
             // its usage); python yq's argparse takes it anywhere.
             "--" if !yaml && filter.is_none() => return usage(ctx, "Unknown arguments: --"),
@@ -545,6 +552,46 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     {
         ctx.io.errln(&format!("parse error: {e}"));
         return Ok(4);
+    }
+    if stream {
+        // jq's streaming parser has already given the events before the bad text (and its line
+        // count differs from the whole-value parser's): not reproduced.
+        let why = if parse_error.is_some() {
+            Some("`--stream` on input that is not valid JSON")
+        } else if code.contains("input_line_number") {
+            Some("`input_line_number` with `--stream`")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            ctx.io.errln(&format!(
+                "{cmd}: error: {why} is not supported in this sandbox"
+            ));
+            return Ok(UNSUPPORTED_JQ);
+        }
+        let bytes: f64 = inputs.iter().map(|it| stream::size(&it.val)).sum();
+        let room = ctx.sh.meter.room() as f64;
+        if bytes > room {
+            return crate::interp::abort(
+                crate::interp::LIMIT_EXIT,
+                format!(
+                    "{cmd}: error: the --stream events of this input take about {bytes:.0} bytes, past the {room:.0} bytes left of limits.max_exec_memory_bytes"
+                ),
+            );
+        }
+        inputs = inputs
+            .into_iter()
+            .flat_map(|it| {
+                stream::events(&it.val)
+                    .into_iter()
+                    .map(move |val| feed::Item {
+                        val,
+                        file: it.file.clone(),
+                        line: it.line,
+                        at_eof: false,
+                    })
+            })
+            .collect();
     }
     let inputs: Vec<feed::Item> = if slurp {
         let (file, line) = inputs
