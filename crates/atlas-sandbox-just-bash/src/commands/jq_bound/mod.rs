@@ -511,7 +511,21 @@ impl<'s> Bound<'s> {
                 // the input, so bound f on one small element, times the elements.
                 // With the input's shape known, f runs on one real element, as often as there
                 // are elements.
-                let (one, count) = match shape::children(v) {
+                // `walk` runs f on every value inside, not only the children: it keeps the
+                // count of every value. `with_entries` runs f on `{key, value}` entries.
+                let known = shape::children(v).filter(|_| name != "walk");
+                let (one, count) = match known {
+                    Some(c) if name == "with_entries" => {
+                        let e = shape::child(v, true);
+                        (
+                            V {
+                                s: e.s + v.str + 3.0 * NODE,
+                                shape: None,
+                                ..e
+                            },
+                            c.min(elements),
+                        )
+                    }
                     Some(c) => (shape::child(v, true), c.min(elements)),
                     None => (
                         V {
@@ -589,7 +603,8 @@ impl<'s> Bound<'s> {
             // several keys would fork the fold inside (once per key, for every row).
             "INDEX" => {
                 let (rows, key) = match arg_outs.as_slice() {
-                    [rows, key] => (*rows, *key),
+                    // The key filter runs on each row, which may be bigger than the input.
+                    [rows, _] => (*rows, self.t(&args[1], rows.v, mul(mult, rows.n))),
                     [key] => (
                         O {
                             n: Self::children(v),
@@ -631,11 +646,13 @@ impl<'s> Bound<'s> {
                         };
                         n = 1.0;
                     }
-                    [_, rows, key] => {
+                    [_, rows, _] => {
+                        let key = self.t(&args[2], rows.v, mul(mult, rows.n));
                         out = pair(rows.v);
                         n = mul(rows.n, key.n);
                     }
-                    [_, rows, key, _] => {
+                    [_, rows, _, _] => {
+                        let key = self.t(&args[2], rows.v, mul(mult, rows.n));
                         let pairs = mul(rows.n, key.n);
                         let g = self.t(&args[3], pair(rows.v), mul(mult, pairs));
                         out = g.v;
@@ -901,6 +918,8 @@ mod tests {
     #[test]
     fn shapes_do_not_hide_growth() {
         for f in [
+            // `walk` reaches every string inside a record, not one per record.
+            "walk(if type == \"string\" then . * 10000 else . end)",
             // The accumulator doubles: 2^200 records.
             "reduce .[] as $x (.; . + .)",
             // A fold that grows by six whole inputs each step: 72 MB.
