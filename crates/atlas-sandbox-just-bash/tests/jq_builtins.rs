@@ -932,6 +932,8 @@ fn blowups_stop_at_the_limits() {
         format!("{G} | jq 'reduce .[] as $x (.; . + .)'"),
         format!("{G} | jq '[.[] as $a | .[] as $b | .[] as $c | [$a.id, $b.id, $c.id]] | length'"),
         "seq 1000 | jq -n 'reduce inputs as $x ([]; . + [range($x)])'".to_owned(),
+        // The condition runs once per value of the generator: 1e8 steps.
+        "jq -n 'any(range(1000); [range(1e5)] | length < 0)'".to_owned(),
     ] {
         let start = std::time::Instant::now();
         let out = runner().run(&script);

@@ -499,10 +499,19 @@ impl<'s> Bound<'s> {
         // shape (below).
         let mut out = shape::plain(v);
         let mut arg_vals = Vec::new();
-        let mut arg_outs = Vec::new();
+        let mut arg_outs: Vec<O> = Vec::new();
         let iterates = ITERATES.contains(&name);
-        for a in args {
-            let whole = self.t(a, v, mult);
+        // `any(gen; cond)`, `all(gen; cond)`, `IN(src; s)`: the second runs once per value of
+        // the first.
+        let per_value = matches!((name, args.len()), ("any" | "all" | "IN", 2));
+        for (i, a) in args.iter().enumerate() {
+            let whole = match arg_outs.first() {
+                Some(src) if per_value && i == 1 => {
+                    let each = max(v, src.v);
+                    self.t(a, each, mul(mult, src.n.max(1.0)))
+                }
+                _ => self.t(a, v, mult),
+            };
             arg_outs.push(whole);
             n = mul(n, whole.n.max(1.0));
             out.s += whole.v.s;
