@@ -900,6 +900,52 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    ("jq -nc '\"abc\" | flatten'", "", 5, true),
+    (
+        "jq -nc '{\"a\":[1,[2]],\"b\":3} | flatten'",
+        "[1,2,3]\n",
+        0,
+        false,
+    ),
+    (
+        "jq -nc '[[1,[2,[3]]]] | flatten(1.5), flatten(0), flatten(1)'",
+        "[1,2,3]\n[[1,[2,[3]]]]\n[1,[2,[3]]]\n",
+        0,
+        false,
+    ),
+    ("jq -nc '[[1]] | flatten(\"a\")'", "", 5, true),
+    ("jq -nc '[\"a\",[1]] | join(\",\")'", "", 5, true),
+    ("jq -nc '[\"a\",\"b\"] | join(1)'", "", 5, true),
+    (
+        "jq -nc '[null,true,1.5,\"x\"] | join(\"-\")'",
+        "\"-true-1.5-x\"\n",
+        0,
+        false,
+    ),
+    (
+        "jq -nc '{\"a\":\"x\",\"b\":\"y\"} | join(\",\")'",
+        "\"x,y\"\n",
+        0,
+        false,
+    ),
+    (
+        "jq -nc '[\"abcdefghijklmnop\",{\"a\":1}] | join(\",\")'",
+        "",
+        5,
+        true,
+    ),
+    (
+        "jq -n '[range(1e5)|tostring] | join(\",\") | length'",
+        "588889\n",
+        0,
+        false,
+    ),
+    (
+        "jq -n '[range(1e5)|[.]] | flatten | length'",
+        "100000\n",
+        0,
+        false,
+    ),
 ];
 
 const G: &str =

@@ -16,17 +16,12 @@ def error: if . == null then empty else error_empty as $x | . end;
 def error(msgs): msgs as $m | if $m == null then empty else ($m | error_empty) as $x | . end;
 def limit($n; f): if $n < 0 then f
   else label $out | foreach f as $item (0; . + 1; $item, if . >= $n then break $out else empty end) end;
-def join($x): reduce .[] as $i (null;
-    (if . == null then "" else . + $x end)
-    + ($i | if . == null then "" elif type == "boolean" or type == "number" then tojson else . end)
-  ) // "";
+def join($x): _join($x);
 def from_entries: map({(.key // .name // .Name // .Key):
     (if has("value") then .value else .Value end)}) | add + {} // {};
 def to_entries: [keys_unsorted[] as $k | {key: $k, value: .[$k]}];
-def _flatten($x): reduce .[] as $i ([];
-  if $i | type == "array" and $x != 0 then . + ($i | _flatten($x - 1)) else . + [$i] end);
-def flatten($x): if $x < 0 then error("flatten depth must not be negative") else _flatten($x) end;
-def flatten: _flatten(-1);
+def flatten($x): _flatten($x);
+def flatten: _flatten(1e300);
 def del(f): delpaths([path(f)]);
 def todateiso8601: strftime("%Y-%m-%dT%H:%M:%SZ");
 def todate: todateiso8601;

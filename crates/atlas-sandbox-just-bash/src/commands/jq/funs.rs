@@ -16,6 +16,7 @@ pub(crate) fn funs<D: for<'a> DataT<V<'a> = J>>() -> impl Iterator<Item = Fun<D>
         .into_iter()
         .chain(super::feed::funs::<D>().into_vec())
         .chain(super::math::funs::<D>().into_vec())
+        .chain(super::joins::funs::<D>().into_vec())
         .map(run::<D>)
 }
 

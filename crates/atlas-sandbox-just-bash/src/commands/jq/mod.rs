@@ -3,6 +3,7 @@
 
 mod feed;
 mod funs;
+mod joins;
 mod math;
 mod measure;
 mod stream;
