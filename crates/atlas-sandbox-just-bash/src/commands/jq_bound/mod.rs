@@ -551,6 +551,13 @@ impl<'s> Bound<'s> {
             out.num = out.num.max(whole.v.num);
             arg_vals.push(whole.v);
         }
+        // `paths(f)` runs f on every value inside the input.
+        if name == "paths" && args.len() == 1 {
+            let before = self.work;
+            let _ = self.t(&args[0], v, mult);
+            let step = self.work - before;
+            self.work += mul(elements, step);
+        }
         if let Some(o) = self.loop_builtin(name, args, n, &arg_vals, v, mult) {
             return o;
         }
