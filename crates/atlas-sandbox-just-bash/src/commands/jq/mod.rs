@@ -1,6 +1,7 @@
 //! `jq` on jaq (a jq clone in Rust): JSON in, filter, JSON out, with `-r`, `-c`, `-n`, `-s`,
 //! `-e`, `-S`, `--arg`, `--argjson`. The step budget is the number of outputs (jaq has no fuel).
 
+mod checks;
 mod feed;
 mod funs;
 mod joins;
@@ -10,6 +11,7 @@ mod stream;
 mod syntax16;
 mod text;
 mod value;
+mod yaml_in;
 mod yaml_load;
 
 use jaq_core::load::{Arena, File, Loader};
@@ -18,8 +20,12 @@ use jaq_core::{Compiler, Ctx as JCtx, Vars, data};
 use super::Ctx;
 use super::jq_bound::{self, TooBig, V};
 use crate::interp::R;
+use checks::{
+    constant_division_by_zero, jq_builtin_not_here, partial_date_strptime, unbounded_construct,
+};
 use measure::Measure;
 use value::{J as Val, Map};
+use yaml_in::{leading_zero_integer, yaml_expansion_past, yaml_to_val};
 
 fn usage(ctx: &mut Ctx<'_, '_>, msg: &str) -> R<i32> {
     ctx.io.errln(&format!("jq: error: {msg}"));
@@ -50,178 +56,11 @@ pub(super) fn yq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     run(ctx, args, true)
 }
 
-fn yaml_to_val(y: &yaml_rust2::Yaml) -> Val {
-    use yaml_rust2::Yaml;
-    match y {
-        Yaml::Null | Yaml::BadValue | Yaml::Alias(_) => Val::Null,
-        Yaml::Boolean(b) => Val::Bool(*b),
-        Yaml::Integer(i) => Val::Num(*i as f64),
-        // YAML's `.inf`/`.nan` (PyYAML reads them as floats; jq prints them as its limits/null).
-        Yaml::Real(s) => match s.trim_start_matches('+') {
-            ".inf" | ".Inf" | ".INF" => Val::Num(f64::INFINITY),
-            "-.inf" | "-.Inf" | "-.INF" => Val::Num(f64::NEG_INFINITY),
-            ".nan" | ".NaN" | ".NAN" => Val::Num(f64::NAN),
-            _ => match s.parse::<f64>() {
-                Ok(f) => Val::Num(f),
-                Err(_) => Val::from(s.clone()),
-            },
-        },
-        Yaml::String(s) => Val::from(s.clone()),
-        Yaml::Array(a) => a.iter().map(yaml_to_val).collect(),
-        Yaml::Hash(h) => {
-            let map: Map = h
-                .iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        Yaml::String(s) | Yaml::Real(s) => s.clone(),
-                        Yaml::Integer(i) => i.to_string(),
-                        Yaml::Boolean(b) => b.to_string(),
-                        _ => "null".to_owned(),
-                    };
-                    (key.into(), yaml_to_val(v))
-                })
-                .collect();
-            Val::obj(map)
-        }
-    }
-}
-
-/// The first plain scalar of `text` written as an integer with a leading zero (`012`): python
-/// yq's loader reads it as octal (10, and `08` fails) where this loader reads decimal.
-fn leading_zero_integer(text: &str) -> Option<String> {
-    use yaml_rust2::parser::{Event, Parser};
-    use yaml_rust2::scanner::TScalarStyle;
-    let mut parser = Parser::new_from_str(text);
-    loop {
-        match parser.next_token().ok()?.0 {
-            Event::StreamEnd => return None,
-            Event::Scalar(v, TScalarStyle::Plain, _, None) => {
-                let digits = v.trim_start_matches(['-', '+']);
-                if digits.len() > 1
-                    && digits.starts_with('0')
-                    && digits.bytes().all(|c| c.is_ascii_digit())
-                {
-                    return Some(v);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// When loading `text` would build more than `limit` bytes of nodes once aliases are expanded,
-/// the bytes counted when it passed the limit. Bytes are estimated per node as the loader
-/// and the conversion to jq values hold them.
-fn yaml_expansion_past(text: &str, limit: u64) -> Option<u64> {
-    use yaml_rust2::parser::{Event, Parser};
-    const NODE: u64 = 128;
-    let mut parser = Parser::new_from_str(text);
-    let mut anchors: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
-    // Open collections: their anchor and the bytes counted inside them so far.
-    let mut open: Vec<(usize, u64)> = Vec::new();
-    let mut total: u64 = 0;
-    loop {
-        let (event, _) = parser.next_token().ok()?;
-        let add = match event {
-            Event::StreamEnd => return None,
-            Event::Scalar(v, _, aid, _) => {
-                let n = NODE + 2 * v.len() as u64;
-                if aid > 0 {
-                    anchors.insert(aid, n);
-                }
-                n
-            }
-            Event::Alias(id) => anchors.get(&id).copied().unwrap_or(NODE),
-            Event::SequenceStart(aid, _) | Event::MappingStart(aid, _) => {
-                open.push((aid, NODE));
-                continue;
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                let (aid, n) = open.pop()?;
-                if aid > 0 {
-                    anchors.insert(aid, n);
-                }
-                // The collection's bytes were counted into `total` as its items came.
-                if let Some(parent) = open.last_mut() {
-                    parent.1 = parent.1.saturating_add(n);
-                }
-                continue;
-            }
-            _ => continue,
-        };
-        if let Some(parent) = open.last_mut() {
-            parent.1 = parent.1.saturating_add(add);
-        }
-        total = total.saturating_add(add);
-        if total > limit {
-            return Some(total);
-        }
-    }
-}
-
 /// Deepest JSON/YAML input accepted (jq 1.6 refuses past 10000 as well).
 const MAX_INPUT_DEPTH: usize = 10_000;
 /// Exit code for refused filters: the sandbox's refusal (2), not jq's compile error (3), which
 /// would read as the agent's own mistake.
 const UNSUPPORTED_JQ: i32 = crate::interp::UNSUPPORTED_EXIT;
-
-/// The name jq 1.7 gives an undefined symbol of jaq's, when jq has it as a builtin (so a filter
-/// using it is valid jq this sandbox cannot run).
-fn jq_builtin_not_here(name: &str, kind: &jaq_core::compile::Undefined) -> Option<String> {
-    use jaq_core::compile::Undefined;
-    // jq 1.7's builtins (`jq -n 'builtins'`, formats and special variables) that jaq 3 does not
-    // define; `name/arity` as jq lists them.
-    const FILTERS: &[&str] = &[
-        "ascii/0",
-        "date/0",
-        "dateadd/2",
-        "datesub/2",
-        "get_jq_origin/0",
-        "get_prog_origin/0",
-        "have_decnum/0",
-        "have_literal_numbers/0",
-        "modulemeta/0",
-        "@base32/0",
-        "@base32d/0",
-    ];
-    const VARS: &[&str] = &["$__loc__", "$__prog_args"];
-    // `$__loc__` is bound when every use is on one line (below).
-    match kind {
-        Undefined::Filter(arity) => {
-            let full = format!("{name}/{arity}");
-            FILTERS.contains(&full.as_str()).then_some(full)
-        }
-        Undefined::Var => {
-            let var = if name.starts_with('$') {
-                name.to_owned()
-            } else {
-                format!("${name}")
-            };
-            VARS.contains(&var.as_str()).then_some(var)
-        }
-        _ => None,
-    }
-}
-
-/// The first construct of `code` that can loop or grow without bound inside jaq.
-fn unbounded_construct(code: &str) -> Option<&'static str> {
-    // `reduce`, `foreach`, `range`, `def`, `recurse`, `combinations` are bounded (or refused by
-    // name) by `jq_bound`; these have no bound it can compute.
-    const WORDS: &[&str] = &["until", "while", "repeat"];
-    let mut word = String::new();
-    let check = |w: &str| WORDS.iter().find(|k| **k == w).copied();
-    for c in code.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_alphanumeric() || c == '_' || c == '$' {
-            word.push(c);
-        } else {
-            if let Some(k) = check(&word) {
-                return Some(k);
-            }
-            word.clear();
-        }
-    }
-    None
-}
 
 /// jq's formats that jaq leaves out, as jq 1.6 writes them: `@csv` (strings quoted, `"`
 /// doubled) and `@tsv` (`\\`, tab, newline and return escaped); other values print as
@@ -894,57 +733,4 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         });
     }
     Ok(0)
-}
-
-/// jq 1.6 folds arithmetic on number literals while compiling and refuses a division whose
-/// folded value is infinite: `1/0` is the compile error "Division by zero?" (exit 3), while
-/// `0/0` folds to NaN and `1 % 0` is left to run.
-/// The literal format of a `strptime("...")` that lacks the year, the month or the day. jq
-/// answers those with zeroed fields (`"10:30" | strptime("%H:%M")` is
-/// `[1900,0,0,10,30,0,8,367]`), jaq's parser fails on them: refused by name instead.
-fn partial_date_strptime(code: &str) -> Option<String> {
-    let mut rest = code;
-    while let Some(i) = rest.find("strptime") {
-        rest = &rest[i + "strptime".len()..];
-        let Some(lit) = rest.trim_start().strip_prefix('(') else {
-            continue;
-        };
-        let Some(lit) = lit.trim_start().strip_prefix('"') else {
-            continue;
-        };
-        let Some(end) = lit.find('"') else {
-            continue;
-        };
-        let fmt = &lit[..end];
-        let has = |ds: &str| {
-            let b = fmt.as_bytes();
-            (0..b.len().saturating_sub(1))
-                .any(|k| b[k] == b'%' && ds.as_bytes().contains(&b[k + 1]))
-        };
-        let whole = has("FDcxs");
-        let dated = has("YyCG") && has("mbBh") && has("de");
-        if !(whole || dated) {
-            return Some(fmt.to_owned());
-        }
-    }
-    None
-}
-
-fn constant_division_by_zero(code: &str) -> Option<String> {
-    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
-    let re = RE
-        .get_or_init(|| {
-            regex::Regex::new(
-                r"(?:^|[^\w.$\])\x22])\s*([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*/\s*([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)(?:$|[^\w.\[])",
-            )
-            .ok()
-        })
-        .as_ref()?;
-    for c in re.captures_iter(code) {
-        let (a, b) = (c[1].parse::<f64>().ok()?, c[2].parse::<f64>().ok()?);
-        if (a / b).is_infinite() {
-            return Some(c[0].to_owned());
-        }
-    }
-    None
 }
