@@ -405,12 +405,13 @@ fn refused_features_exit_2_naming_the_feature() {
             "jq -n 'def f: f; f'",
             "the recursive definition `f/0` (recursion cannot be bounded",
         ),
-        ("jq -n '[1,2] | IN(1)'", "`IN/1` is not supported"),
         (
-            "jq -n 'input_filename'",
-            "`input_filename/0` is not supported",
+            "jq -n 'get_jq_origin'",
+            "`get_jq_origin/0` is not supported",
         ),
-        ("jq -n '$__loc__'", "`$__loc__` is not supported"),
+        ("jq -n 'modulemeta'", "`modulemeta/0` is not supported"),
+        // One `$__loc__` per line could be bound; uses on two lines are not.
+        ("jq -n '$__loc__,\n$__loc__'", "`$__loc__` is not supported"),
         ("jq -n '\"a\" | @base32d'", "`@base32d/0` is not supported"),
         ("jq --seq -n 1", "option '--seq' is not supported"),
         ("echo 'a: 1' | yq -y .", "not supported in this sandbox"),

@@ -11,7 +11,13 @@ use super::text;
 use super::value::{J, ValR, fail, sub_indices};
 
 pub(crate) fn funs<D: for<'a> DataT<V<'a> = J>>() -> impl Iterator<Item = Fun<D>> {
-    base::<D>().into_vec().into_iter().map(run::<D>)
+    base::<D>()
+        .into_vec()
+        .into_iter()
+        .chain(super::feed::funs::<D>().into_vec())
+        .chain(super::math::funs::<D>().into_vec())
+        .chain(super::joins::funs::<D>().into_vec())
+        .map(run::<D>)
 }
 
 fn base<D: for<'a> DataT<V<'a> = J>>() -> Box<[Filter<RunPtr<D>>]> {
@@ -28,6 +34,8 @@ fn base<D: for<'a> DataT<V<'a> = J>>() -> Box<[Filter<RunPtr<D>>]> {
             )))),
         }),
         ("_type", v(0), |cv| bome(Ok(J::str(cv.1.kind())))),
+        // The value as jq's messages show it: `object ({"a":"bbbbb...)`.
+        ("_described", v(0), |cv| bome(Ok(J::from(cv.1.described())))),
         ("_nan", v(0), |_| bome(Ok(J::Num(f64::NAN)))),
         ("_infinite", v(0), |_| bome(Ok(J::Num(f64::INFINITY)))),
         ("_isnan", v(0), |cv| bome(num_test(&cv.1, f64::is_nan))),

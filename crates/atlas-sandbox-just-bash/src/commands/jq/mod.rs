@@ -1,10 +1,17 @@
 //! `jq` on jaq (a jq clone in Rust): JSON in, filter, JSON out, with `-r`, `-c`, `-n`, `-s`,
 //! `-e`, `-S`, `--arg`, `--argjson`. The step budget is the number of outputs (jaq has no fuel).
 
+mod checks;
+mod feed;
 mod funs;
+mod joins;
+mod math;
+mod measure;
+mod stream;
 mod syntax16;
 mod text;
 mod value;
+mod yaml_in;
 mod yaml_load;
 
 use jaq_core::load::{Arena, File, Loader};
@@ -13,7 +20,12 @@ use jaq_core::{Compiler, Ctx as JCtx, Vars, data};
 use super::Ctx;
 use super::jq_bound::{self, TooBig, V};
 use crate::interp::R;
+use checks::{
+    constant_division_by_zero, jq_builtin_not_here, partial_date_strptime, unbounded_construct,
+};
+use measure::Measure;
 use value::{J as Val, Map};
+use yaml_in::{leading_zero_integer, yaml_expansion_past, yaml_to_val};
 
 fn usage(ctx: &mut Ctx<'_, '_>, msg: &str) -> R<i32> {
     ctx.io.errln(&format!("jq: error: {msg}"));
@@ -44,196 +56,11 @@ pub(super) fn yq(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
     run(ctx, args, true)
 }
 
-fn yaml_to_val(y: &yaml_rust2::Yaml) -> Val {
-    use yaml_rust2::Yaml;
-    match y {
-        Yaml::Null | Yaml::BadValue | Yaml::Alias(_) => Val::Null,
-        Yaml::Boolean(b) => Val::Bool(*b),
-        Yaml::Integer(i) => Val::Num(*i as f64),
-        // YAML's `.inf`/`.nan` (PyYAML reads them as floats; jq prints them as its limits/null).
-        Yaml::Real(s) => match s.trim_start_matches('+') {
-            ".inf" | ".Inf" | ".INF" => Val::Num(f64::INFINITY),
-            "-.inf" | "-.Inf" | "-.INF" => Val::Num(f64::NEG_INFINITY),
-            ".nan" | ".NaN" | ".NAN" => Val::Num(f64::NAN),
-            _ => match s.parse::<f64>() {
-                Ok(f) => Val::Num(f),
-                Err(_) => Val::from(s.clone()),
-            },
-        },
-        Yaml::String(s) => Val::from(s.clone()),
-        Yaml::Array(a) => a.iter().map(yaml_to_val).collect(),
-        Yaml::Hash(h) => {
-            let map: Map = h
-                .iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        Yaml::String(s) | Yaml::Real(s) => s.clone(),
-                        Yaml::Integer(i) => i.to_string(),
-                        Yaml::Boolean(b) => b.to_string(),
-                        _ => "null".to_owned(),
-                    };
-                    (key.into(), yaml_to_val(v))
-                })
-                .collect();
-            Val::obj(map)
-        }
-    }
-}
-
-/// The first plain scalar of `text` written as an integer with a leading zero (`012`): python
-/// yq's loader reads it as octal (10, and `08` fails) where this loader reads decimal.
-fn leading_zero_integer(text: &str) -> Option<String> {
-    use yaml_rust2::parser::{Event, Parser};
-    use yaml_rust2::scanner::TScalarStyle;
-    let mut parser = Parser::new_from_str(text);
-    loop {
-        match parser.next_token().ok()?.0 {
-            Event::StreamEnd => return None,
-            Event::Scalar(v, TScalarStyle::Plain, _, None) => {
-                let digits = v.trim_start_matches(['-', '+']);
-                if digits.len() > 1
-                    && digits.starts_with('0')
-                    && digits.bytes().all(|c| c.is_ascii_digit())
-                {
-                    return Some(v);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// When loading `text` would build more than `limit` bytes of nodes once aliases are expanded,
-/// the bytes counted when it passed the limit. Bytes are estimated per node as the loader
-/// and the conversion to jq values hold them.
-fn yaml_expansion_past(text: &str, limit: u64) -> Option<u64> {
-    use yaml_rust2::parser::{Event, Parser};
-    const NODE: u64 = 128;
-    let mut parser = Parser::new_from_str(text);
-    let mut anchors: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
-    // Open collections: their anchor and the bytes counted inside them so far.
-    let mut open: Vec<(usize, u64)> = Vec::new();
-    let mut total: u64 = 0;
-    loop {
-        let (event, _) = parser.next_token().ok()?;
-        let add = match event {
-            Event::StreamEnd => return None,
-            Event::Scalar(v, _, aid, _) => {
-                let n = NODE + 2 * v.len() as u64;
-                if aid > 0 {
-                    anchors.insert(aid, n);
-                }
-                n
-            }
-            Event::Alias(id) => anchors.get(&id).copied().unwrap_or(NODE),
-            Event::SequenceStart(aid, _) | Event::MappingStart(aid, _) => {
-                open.push((aid, NODE));
-                continue;
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                let (aid, n) = open.pop()?;
-                if aid > 0 {
-                    anchors.insert(aid, n);
-                }
-                // The collection's bytes were counted into `total` as its items came.
-                if let Some(parent) = open.last_mut() {
-                    parent.1 = parent.1.saturating_add(n);
-                }
-                continue;
-            }
-            _ => continue,
-        };
-        if let Some(parent) = open.last_mut() {
-            parent.1 = parent.1.saturating_add(add);
-        }
-        total = total.saturating_add(add);
-        if total > limit {
-            return Some(total);
-        }
-    }
-}
-
 /// Deepest JSON/YAML input accepted (jq 1.6 refuses past 10000 as well).
 const MAX_INPUT_DEPTH: usize = 10_000;
 /// Exit code for refused filters: the sandbox's refusal (2), not jq's compile error (3), which
 /// would read as the agent's own mistake.
 const UNSUPPORTED_JQ: i32 = crate::interp::UNSUPPORTED_EXIT;
-
-/// The name jq 1.7 gives an undefined symbol of jaq's, when jq has it as a builtin (so a filter
-/// using it is valid jq this sandbox cannot run).
-fn jq_builtin_not_here(name: &str, kind: &jaq_core::compile::Undefined) -> Option<String> {
-    use jaq_core::compile::Undefined;
-    // jq 1.7's builtins (`jq -n 'builtins'`, formats and special variables) that jaq 3 does not
-    // define; `name/arity` as jq lists them.
-    const FILTERS: &[&str] = &[
-        "IN/1",
-        "IN/2",
-        "INDEX/1",
-        "INDEX/2",
-        "JOIN/2",
-        "JOIN/3",
-        "JOIN/4",
-        "ascii/0",
-        "builtins/0",
-        "date/0",
-        "dateadd/2",
-        "datesub/2",
-        "format/1",
-        "fromstream/1",
-        "get_jq_origin/0",
-        "get_prog_origin/0",
-        "get_search_list/0",
-        "have_decnum/0",
-        "have_literal_numbers/0",
-        "input_filename/0",
-        "input_line_number/0",
-        "leaf_paths/0",
-        "lgamma_r/0",
-        "modulemeta/0",
-        "recurse_down/0",
-        "scalars_or_empty/0",
-        "tostream/0",
-        "truncate_stream/1",
-        "@base32/0",
-        "@base32d/0",
-    ];
-    const VARS: &[&str] = &["$__loc__", "$__prog_args"];
-    match kind {
-        Undefined::Filter(arity) => {
-            let full = format!("{name}/{arity}");
-            FILTERS.contains(&full.as_str()).then_some(full)
-        }
-        Undefined::Var => {
-            let var = if name.starts_with('$') {
-                name.to_owned()
-            } else {
-                format!("${name}")
-            };
-            VARS.contains(&var.as_str()).then_some(var)
-        }
-        _ => None,
-    }
-}
-
-/// The first construct of `code` that can loop or grow without bound inside jaq.
-fn unbounded_construct(code: &str) -> Option<&'static str> {
-    // `reduce`, `foreach`, `range`, `def`, `recurse`, `combinations` are bounded (or refused by
-    // name) by `jq_bound`; these have no bound it can compute.
-    const WORDS: &[&str] = &["until", "while", "repeat", "input", "inputs"];
-    let mut word = String::new();
-    let check = |w: &str| WORDS.iter().find(|k| **k == w).copied();
-    for c in code.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_alphanumeric() || c == '_' || c == '$' {
-            word.push(c);
-        } else {
-            if let Some(k) = check(&word) {
-                return Some(k);
-            }
-            word.clear();
-        }
-    }
-    None
-}
 
 /// jq's formats that jaq leaves out, as jq 1.6 writes them: `@csv` (strings quoted, `"`
 /// doubled) and `@tsv` (`\\`, tab, newline and return escaped); other values print as
@@ -273,7 +100,6 @@ fn jq_option_not_here(word: &str) -> Option<String> {
         "--indent",
         "--raw-output0",
         "--seq",
-        "--stream",
         "--stream-errors",
         "--args",
         "--jsonargs",
@@ -313,6 +139,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     let (mut raw, mut compact, mut null_input, mut slurp, mut exit_status, mut sort_keys, mut join) =
         (false, false, false, false, false, false, false);
     let mut tab = false;
+    let mut stream = false;
     let mut filter: Option<String> = None;
     let mut files = Vec::new();
     let mut opt_after_filter: Option<String> = None;
@@ -337,6 +164,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
             "-e" | "--exit-status" => exit_status = true,
             "-S" | "--sort-keys" => sort_keys = true,
             "--tab" => tab = true,
+            "--stream" if yaml => {
+                ctx.io
+                    .errln("yq: option '--stream' is not supported by this sandbox");
+                return Ok(2);
+            }
+            "--stream" => stream = true,
             // jq 1.6 ends its options at `--` only once it has the filter (before it, jq prints
             // its usage); python yq's argparse takes it anywhere.
             "--" if !yaml && filter.is_none() => return usage(ctx, "Unknown arguments: --"),
@@ -467,9 +300,13 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     }
     // Inputs, each with the input line jq's parser had reached when it was read (the `N` of
     // a later error's `(at <stdin>:N)`).
-    let mut inputs: Vec<(Val, usize)> = Vec::new();
+    let mut inputs: Vec<feed::Item> = Vec::new();
     let mut parse_error = None;
-    if !null_input || slurp {
+    // `-n` reads nothing unless the filter asks for input (jq reads lazily).
+    // Python yq with `-n` hands jq no documents unless files are named.
+    let yq_reads_nothing = yaml && null_input && files.is_empty();
+    let mut yaml_docs = 0;
+    if (!null_input || slurp || feed::asks_for_input(&code)) && !yq_reads_nothing {
         let (datas, failed) = ctx.read_all(cmd, &files);
         if failed {
             return Ok(2);
@@ -501,7 +338,16 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                     return Ok(UNSUPPORTED_JQ);
                 }
                 match yaml_load::load(&text) {
-                    Ok(docs) => inputs.extend(docs.iter().map(|d| (yaml_to_val(d), 0))),
+                    // jq reads what python yq writes: one document per line of its stdin.
+                    Ok(docs) => inputs.extend(docs.iter().map(|d| {
+                        yaml_docs += 1;
+                        feed::Item {
+                            val: yaml_to_val(d),
+                            file: None,
+                            line: yaml_docs,
+                            at_eof: false,
+                        }
+                    })),
                     Err(yaml_load::LoadError::Scan(e)) => {
                         ctx.io.errln(&format!(
                             "yq: Error running jq: ScannerError: {e} in {name}"
@@ -516,7 +362,19 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                 continue;
             }
             let (vals, err) = text::Reader::new(d).all();
-            inputs.extend(vals);
+            let file: Option<std::rc::Rc<str>> = (name != "-").then(|| name.as_str().into());
+            let ends_in_value = d.last().is_some_and(|c| !c.is_ascii_whitespace());
+            let count = vals.len();
+            inputs.extend(
+                vals.into_iter()
+                    .enumerate()
+                    .map(|(i, (val, line))| feed::Item {
+                        val,
+                        file: file.clone(),
+                        line,
+                        at_eof: ends_in_value && i + 1 == count,
+                    }),
+            );
             // jq 1.6 filters the values read before text that is not JSON, then stops with
             // exit 4 (the recorded reference).
             if let Some(e) = err {
@@ -535,22 +393,71 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         ctx.io.errln(&format!("parse error: {e}"));
         return Ok(4);
     }
-    let last_line = inputs.last().map_or(0, |(_, l)| *l);
-    let inputs: Vec<(Val, usize)> = if null_input {
-        vec![(Val::Null, 0)]
-    } else if slurp {
-        vec![(
-            inputs.into_iter().map(|(v, _)| v).collect::<Val>(),
-            last_line,
-        )]
+    if stream {
+        // jq's streaming parser has already given the events before the bad text (and its line
+        // count differs from the whole-value parser's): not reproduced.
+        let why = if parse_error.is_some() {
+            Some("`--stream` on input that is not valid JSON")
+        } else if code.contains("input_line_number") {
+            Some("`input_line_number` with `--stream`")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            ctx.io.errln(&format!(
+                "{cmd}: error: {why} is not supported in this sandbox"
+            ));
+            return Ok(UNSUPPORTED_JQ);
+        }
+        let bytes: f64 = inputs.iter().map(|it| stream::size(&it.val)).sum();
+        let room = ctx.sh.meter.room() as f64;
+        if bytes > room {
+            return crate::interp::abort(
+                crate::interp::LIMIT_EXIT,
+                format!(
+                    "{cmd}: error: the --stream events of this input take about {bytes:.0} bytes, past the {room:.0} bytes left of limits.max_exec_memory_bytes"
+                ),
+            );
+        }
+        inputs = inputs
+            .into_iter()
+            .flat_map(|it| {
+                stream::events(&it.val)
+                    .into_iter()
+                    .map(move |val| feed::Item {
+                        val,
+                        file: it.file.clone(),
+                        line: it.line,
+                        at_eof: false,
+                    })
+            })
+            .collect();
+    }
+    let inputs: Vec<feed::Item> = if slurp {
+        let (file, line) = inputs
+            .last()
+            .map_or((None, 0), |it| (it.file.clone(), it.line));
+        vec![feed::Item {
+            val: inputs.into_iter().map(|it| it.val).collect::<Val>(),
+            file,
+            line,
+            at_eof: false,
+        }]
     } else {
         inputs
     };
+    // The filter runs once per input, or once on `null` with `-n` (the inputs are then only
+    // what `input`/`inputs` read).
+    let runs = if null_input { 1 } else { inputs.len() };
+    let input_count = inputs.len() as f64;
     // The parsed inputs are charged while the filter runs; the filter itself is bounded
     // before it runs (jaq cannot be interrupted or metered once started).
     let mut measured = Measure::default();
-    for (v, _) in &inputs {
-        measured.input(v);
+    if null_input {
+        measured.input(&Val::Null);
+    }
+    for it in &inputs {
+        measured.input(&it.val);
     }
     let _inputs_held = match ctx.sh.meter.hold(measured.total as u64) {
         Ok(h) => h,
@@ -568,6 +475,23 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     );
     funs::env::set(env_val.clone());
     vars.insert(0, ("ENV".to_owned(), env_val));
+    // `$__loc__` is where it is written: one global variable serves when every use is on the
+    // same line (otherwise it stays undefined, refused by name).
+    let loc_lines: Vec<usize> = code
+        .match_indices("$__loc__")
+        .map(|(i, _)| code[..i].matches('\n').count() + 1)
+        .collect();
+    if let Some(&line) = loc_lines.first()
+        && loc_lines.iter().all(|&l| l == line)
+    {
+        let loc: Map = [
+            ("file".into(), Val::from("<top-level>".to_owned())),
+            ("line".into(), Val::from(line)),
+        ]
+        .into_iter()
+        .collect();
+        vars.push(("__loc__".to_owned(), Val::obj(loc)));
+    }
     let var_bounds: Vec<(String, V)> = vars
         .iter()
         .map(|(n, v)| {
@@ -577,7 +501,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         })
         .collect();
     let max_steps =
-        ctx.sh.limits.max_loop_iterations.saturating_mul(100) as f64 / inputs.len().max(1) as f64;
+        ctx.sh.limits.max_loop_iterations.saturating_mul(100) as f64 / runs.max(1) as f64;
     let room = ctx.sh.meter.room() as f64;
     match jq_bound::check(
         &code,
@@ -586,6 +510,7 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         &var_bounds,
         max_steps,
         room,
+        input_count,
     ) {
         Ok(()) => {}
         // Like every other limit, these stop the script (exit 126), not just this command.
@@ -596,6 +521,13 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                     "{cmd}: error: this filter may take up to {n:.0} steps on this input, past the limit of {max_steps:.0} (increase limits.max_loop_iterations); it was not run"
                 ),
             );
+        }
+        // jaq answers for these; jq 1.6 does not know them.
+        Err(TooBig::Undefined(what)) => {
+            ctx.io.errln(&format!(
+                "jq: error: {what} is not defined at <top-level>, line 1:\n{code}\njq: 1 compile error"
+            ));
+            return Ok(3);
         }
         Err(TooBig::Unsupported(what)) => {
             ctx.io.errln(&format!(
@@ -696,13 +628,6 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         },
         sort_keys,
     };
-    let at = |line: usize| {
-        if null_input {
-            "<unknown>".to_owned()
-        } else {
-            format!("<stdin>:{line}")
-        }
-    };
     let mut out: Vec<u8> = Vec::new();
     let mut last: Option<bool> = None;
     let mut st = 0;
@@ -710,7 +635,13 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
     let mut produced = 0u64;
     let mut halted: Option<i32> = None;
     funs::side::begin(ctx.sh.limits.max_output_bytes);
-    'inputs: for (input, line) in inputs {
+    let _feed = feed::Running::begin(inputs, slurp);
+    let mut first = null_input.then_some(Val::Null);
+    'inputs: while let Some(input) = if null_input {
+        first.take()
+    } else {
+        feed::next()
+    } {
         // jq 1.6's exit status is the last input's: an error on an earlier one is printed
         // but does not make the status 5.
         st = 0;
@@ -761,13 +692,13 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
                     }
                 }
                 Err(e) => {
-                    ctx.io.out(&std::mem::take(&mut out));
+                    // Like what the filter says: before the results stdio still holds.
                     let v = e.into_val();
                     let msg = match &v {
-                        Val::Str(s) => format!("jq: error (at {}): {s}", at(line)),
+                        Val::Str(s) => format!("jq: error (at {}): {s}", feed::position()),
                         v => format!(
                             "jq: error (at {}) (not a string): {}",
-                            at(line),
+                            feed::position(),
                             text::compact(v)
                         ),
                     };
@@ -802,106 +733,4 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         });
     }
     Ok(0)
-}
-
-/// Sizes of parsed input values, for the filter's bound and the memory budget.
-#[derive(Debug, Default)]
-struct Measure {
-    /// Bytes in memory of every input.
-    total: f64,
-    /// The biggest input's bytes.
-    biggest: f64,
-    longest_str: f64,
-    largest_num: f64,
-    depth: usize,
-}
-
-impl Measure {
-    fn input(&mut self, v: &Val) {
-        let before = self.total;
-        self.walk(v, 1);
-        self.biggest = self.biggest.max(self.total - before);
-    }
-
-    fn walk(&mut self, v: &Val, depth: usize) {
-        self.depth = self.depth.max(depth);
-        self.total += 32.0;
-        match v {
-            Val::Str(s) => {
-                self.total += s.len() as f64;
-                self.longest_str = self.longest_str.max(s.len() as f64);
-            }
-            Val::Num(f) => {
-                let f = if f.is_nan() { 0.0 } else { f.abs() };
-                self.largest_num = self.largest_num.max(f);
-            }
-            Val::Arr(a) => a.iter().for_each(|x| self.walk(x, depth + 1)),
-            Val::Obj(o) => o.iter().for_each(|(k, x)| {
-                self.walk(&Val::Str(k.clone()), depth + 1);
-                self.walk(x, depth + 1);
-            }),
-            _ => {}
-        }
-    }
-
-    fn bound(&self) -> V {
-        V {
-            s: self.biggest.max(32.0),
-            str: self.longest_str,
-            num: self.largest_num,
-        }
-    }
-}
-
-/// jq 1.6 folds arithmetic on number literals while compiling and refuses a division whose
-/// folded value is infinite: `1/0` is the compile error "Division by zero?" (exit 3), while
-/// `0/0` folds to NaN and `1 % 0` is left to run.
-/// The literal format of a `strptime("...")` that lacks the year, the month or the day. jq
-/// answers those with zeroed fields (`"10:30" | strptime("%H:%M")` is
-/// `[1900,0,0,10,30,0,8,367]`), jaq's parser fails on them: refused by name instead.
-fn partial_date_strptime(code: &str) -> Option<String> {
-    let mut rest = code;
-    while let Some(i) = rest.find("strptime") {
-        rest = &rest[i + "strptime".len()..];
-        let Some(lit) = rest.trim_start().strip_prefix('(') else {
-            continue;
-        };
-        let Some(lit) = lit.trim_start().strip_prefix('"') else {
-            continue;
-        };
-        let Some(end) = lit.find('"') else {
-            continue;
-        };
-        let fmt = &lit[..end];
-        let has = |ds: &str| {
-            let b = fmt.as_bytes();
-            (0..b.len().saturating_sub(1))
-                .any(|k| b[k] == b'%' && ds.as_bytes().contains(&b[k + 1]))
-        };
-        let whole = has("FDcxs");
-        let dated = has("YyCG") && has("mbBh") && has("de");
-        if !(whole || dated) {
-            return Some(fmt.to_owned());
-        }
-    }
-    None
-}
-
-fn constant_division_by_zero(code: &str) -> Option<String> {
-    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
-    let re = RE
-        .get_or_init(|| {
-            regex::Regex::new(
-                r"(?:^|[^\w.$\])\x22])\s*([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*/\s*([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)(?:$|[^\w.\[])",
-            )
-            .ok()
-        })
-        .as_ref()?;
-    for c in re.captures_iter(code) {
-        let (a, b) = (c[1].parse::<f64>().ok()?, c[2].parse::<f64>().ok()?);
-        if (a / b).is_infinite() {
-            return Some(c[0].to_owned());
-        }
-    }
-    None
 }

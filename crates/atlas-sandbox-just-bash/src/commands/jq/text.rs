@@ -176,18 +176,13 @@ impl<'a> Reader<'a> {
             }
             match self.value() {
                 Ok(v) => {
-                    // jq reports the line of the token that ended the value: a newline right
-                    // after a scalar has been consumed when it is emitted.
-                    let end = self.pos;
-                    let line_end = self.b[end..]
-                        .iter()
-                        .position(|c| !matches!(c, b' ' | b'\t' | b'\r'))
-                        .map_or(end, |p| end + p);
-                    let mut line = self.line_at(end);
-                    let scalar = !matches!(v, J::Arr(_) | J::Obj(_));
-                    if scalar && self.b.get(line_end) == Some(&b'\n') {
-                        line += 1;
-                    }
+                    // jq reads its input a line at a time: when a value is parsed, the whole
+                    // line holding its last byte has been read (and counted).
+                    let last = self.pos.saturating_sub(1);
+                    let line = match self.b[last..].iter().position(|&c| c == b'\n') {
+                        Some(p) => self.line_at(last + p + 1),
+                        None => self.line_at(self.b.len()),
+                    };
                     vals.push((v, line));
                 }
                 Err(msg) => {

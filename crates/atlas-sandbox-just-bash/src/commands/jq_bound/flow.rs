@@ -58,6 +58,7 @@ impl<'a> Bound<'a> {
                 s: f64::INFINITY,
                 str: f64::INFINITY,
                 num: f64::INFINITY,
+                shape: None,
             },
             tot: None,
         }
@@ -315,7 +316,9 @@ impl<'a> Bound<'a> {
                     tot: None,
                 };
             }
-            let same = next.s <= acc.s && next.str <= acc.str;
+            // A shape lost on the way is a change too: the next update sees a value whose
+            // insides are bounded by the whole, and may build more from it.
+            let same = next.s <= acc.s && next.str <= acc.str && next.shape == acc.shape;
             if same && next.num <= acc.num {
                 // A fixed point: every further iteration costs at most what this one did.
                 self.work += mul(count - i, step);
@@ -390,7 +393,7 @@ impl<'a> Bound<'a> {
                     tot: None,
                 }
             }
-            ("recurse", 0) => self.t_recurse(v, n),
+            ("recurse" | "recurse_down", 0) => self.t_recurse(v, n),
             ("recurse", 1) => {
                 if !descends(&args[0]) {
                     return Some(self.refuse(
@@ -415,7 +418,10 @@ impl<'a> Bound<'a> {
                 self.work += mul(mult, mul(count, elements));
                 O {
                     n: mul(n, count),
-                    v: V { s: v.s + NODE, ..v },
+                    v: V {
+                        s: v.s + NODE,
+                        ..super::shape::plain(v)
+                    },
                     tot: None,
                 }
             }
@@ -434,11 +440,22 @@ impl<'a> Bound<'a> {
                     n: mul(n, count),
                     v: V {
                         s: mul(k, v.s) + NODE,
-                        ..v
+                        ..super::shape::plain(v)
                     },
                     tot: None,
                 }
             }
+            // The values read before the filter ran, at most all of them.
+            ("input", 0) => O {
+                n,
+                v: self.input,
+                tot: None,
+            },
+            ("inputs", 0) => O {
+                n: mul(n, self.inputs),
+                v: self.input,
+                tot: None,
+            },
             ("env", 0) => O {
                 n,
                 v: self.var("$ENV").unwrap_or(scalar(0.0)),
@@ -652,6 +669,64 @@ impl<'a> Bound<'a> {
                     "trunc",
                     "walk",
                     "halt_error",
+                    "input",
+                    "input_line_number",
+                    "input_filename",
+                    "IN",
+                    "bsearch",
+                    "format",
+                    "INDEX",
+                    "last",
+                    "nth",
+                    "get_search_list",
+                    "sin",
+                    "cos",
+                    "tan",
+                    "asin",
+                    "acos",
+                    "atan",
+                    "sinh",
+                    "cosh",
+                    "tanh",
+                    "asinh",
+                    "acosh",
+                    "atanh",
+                    "exp2",
+                    "log1p",
+                    "expm1",
+                    "cbrt",
+                    "rint",
+                    "nearbyint",
+                    "gamma",
+                    "lgamma",
+                    "tgamma",
+                    "frexp",
+                    "modf",
+                    "j0",
+                    "j1",
+                    "y0",
+                    "y1",
+                    "erf",
+                    "erfc",
+                    "atan2",
+                    "fmin",
+                    "fmax",
+                    "fmod",
+                    "ldexp",
+                    "scalb",
+                    "scalbln",
+                    "nextafter",
+                    "nexttoward",
+                    "copysign",
+                    "drem",
+                    "fdim",
+                    "hypot",
+                    "fma",
+                    "ascii",
+                    "todateiso8601",
+                    "dateadd",
+                    "datesub",
+                    "date",
                 ];
                 COLLECTS.contains(name) || (ONE.contains(name) && args.iter().all(&mut one))
             }
