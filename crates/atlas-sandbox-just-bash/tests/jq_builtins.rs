@@ -352,7 +352,7 @@ const CASES: &[Case] = &[
     ("jq -n '1 | [match(\"a\")]'", "", 5, true),
     ("jq -n '\"a\" | floor'", "", 5, true),
     ("jq -n '[1] | sqrt'", "", 5, true),
-    ("jq -n '{} | tgamma'", "", 5, true),
+    ("jq -n '{} | lgamma'", "", 5, true),
     (
         "jq -nc '[1, 0.5, 2.5, -1.5] | map(exp), map(log), map(sin), map(cos), map(nearbyint), map(rint), map(round)'",
         "[2.718281828459045,1.6487212707001282,12.182493960703473,0.22313016014842982]\n[0,-0.6931471805599453,0.9162907318741551,null]\n[0.8414709848078965,0.479425538604203,0.5984721441039565,-0.9974949866040544]\n[0.5403023058681398,0.8775825618903728,-0.8011436155469337,0.0707372016677029]\n[1,0,2,-2]\n[1,0,2,-2]\n[1,1,3,-2]\n",
@@ -965,6 +965,12 @@ fn unboundable_constructs_are_refused() {
         "jq -n 'modulemeta'",
         "jq -n '1 | @urid'",
         &indexed,
+        // Their last digits differ from jq's C library (`exp10(3)` is 1000.0000000000001).
+        "jq -n '3 | exp10'",
+        "jq -n '27 | cbrt'",
+        "jq -n '0.5 | tgamma'",
+        "jq -n '3 | acosh'",
+        "jq -n '[1, 2] | map(j0)'",
     ]);
 }
 

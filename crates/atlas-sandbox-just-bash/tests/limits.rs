@@ -139,6 +139,10 @@ fn a_writer_past_its_cap_feeding_a_reader_that_stops_short() {
             "seq 100000000 | awk 'NR==3{print; exit}'; echo ${PIPESTATUS[@]}",
             "3\n141 0\n",
         ),
+        (
+            "seq 100000000 | sed 2q; echo ${PIPESTATUS[@]}",
+            "1\n2\n141 0\n",
+        ),
     ] {
         let out = run_with(&c, script);
         assert_eq!(

@@ -1171,6 +1171,20 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // sed's s/// and addresses: leftmost-longest, groups of that match.
+    ("echo abcd | sed -E 's/a|ab/X/'", "Xcd\n", 0, false),
+    (
+        "echo abcd | sed -E 's/(a|ab)(c|bcd)?/[\\1|\\2]/'",
+        "[a|bcd]\n",
+        0,
+        false,
+    ),
+    (
+        "echo 'order_total order' | sed -E 's/order|order_total/X/g'",
+        "X X\n",
+        0,
+        false,
+    ),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.

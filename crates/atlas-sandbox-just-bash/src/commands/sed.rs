@@ -5,7 +5,9 @@
 //! `N G H D P = l i c F` use too while `a` text still ends in a newline, as in GNU sed 4.9).
 //! Commands that run programs (`e`, `s///e`) are refused by name.
 
-use regex::Regex;
+use std::rc::Rc;
+
+use super::longest::PosixText;
 
 use super::opts::{Arg, Spec};
 use super::sed_script::{Addr, Cmd, Inst, Parser, Rx};
@@ -181,6 +183,11 @@ pub(super) fn sed(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
         m.wfiles = std::mem::take(&mut wfiles);
         m.run(ctx)?;
         quit = m.quit;
+        // `q` before the last line of a piped stdin: a writer cut short never needed to write
+        // more (see `Input::stop_short`).
+        if quit && !m.is_last() && inputs.len() == 1 && inputs[0] == "-" {
+            ctx.stdin.stop_short();
+        }
         wfiles = std::mem::take(&mut m.wfiles);
         if in_place {
             if let Some((name, original)) = group.first() {
@@ -246,7 +253,7 @@ struct Machine<'p, 't> {
     rfiles: Vec<(String, std::sync::Arc<Vec<u8>>, usize)>,
     /// Range state per instruction: active, and the line a `+N` range ends on.
     active: Vec<(bool, u64)>,
-    last_re: Option<Regex>,
+    last_re: Option<Rc<PosixText>>,
     subst_done: bool,
     /// The previous print lacked its newline (last line without one); owed before more output.
     owe_nl: bool,
@@ -345,7 +352,7 @@ impl<'p, 't> Machine<'p, 't> {
         }
     }
 
-    fn regex<'a>(&'a mut self, rx: &'a Rx) -> Option<&'a Regex> {
+    fn regex<'a>(&'a mut self, rx: &'a Rx) -> Option<&'a Rc<PosixText>> {
         match rx {
             Some(re) => {
                 self.last_re = Some(re.clone());
@@ -370,7 +377,7 @@ impl<'p, 't> Machine<'p, 't> {
             }
             Addr::Re(rx) => {
                 let ps = std::mem::take(&mut self.ps);
-                let hit = self.regex(rx).is_some_and(|re| re.is_match(&ps));
+                let hit = self.regex(rx).is_some_and(|re| re.regex().is_match(&ps));
                 self.ps = ps;
                 hit
             }
@@ -679,7 +686,7 @@ impl<'p, 't> Machine<'p, 't> {
 
 /// `s///` on the pattern space: `None` when nothing matched.
 fn substitute(
-    re: &Regex,
+    re: &PosixText,
     ps: &str,
     rep: &str,
     global: bool,
@@ -690,7 +697,7 @@ fn substitute(
     let mut last_end = 0;
     let mut count = 0;
     let mut changed = false;
-    for caps in re.captures_iter(ps) {
+    for caps in re.captures_all(ps) {
         let Some(m) = caps.get(0) else { continue };
         count += 1;
         if count < nth || (!global && count > nth) {

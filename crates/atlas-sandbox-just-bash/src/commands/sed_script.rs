@@ -1,12 +1,14 @@
 //! `sed` scripts parsed into a flat program: addresses (`n`, `$`, `/re/I`, `first~step`,
 //! `0,/re/`, `addr,+N`, `addr,~N`), blocks as jumps, labels resolved to indexes.
 
-use regex::Regex;
+use std::rc::Rc;
 
 use super::grep::posix_to_regex;
+use super::longest::{Flags, PosixText};
 
-/// A regex, or `None` for the empty one (`//`: the last regex used).
-pub(super) type Rx = Option<Regex>;
+/// A regex, matched leftmost-longest as POSIX says, or `None` for the empty one (`//`: the
+/// last regex used).
+pub(super) type Rx = Option<Rc<PosixText>>;
 
 #[derive(Debug, Clone)]
 pub(super) enum Addr {
@@ -289,7 +291,15 @@ impl Parser {
             .dot_matches_new_line(true)
             .size_limit(1 << 22)
             .build()
-            .map(Some)
+            .map(|re| {
+                let flags = Flags {
+                    icase,
+                    unicode: true,
+                    multi_line: false,
+                    dot_nl: true,
+                };
+                Some(Rc::new(PosixText::new(re, flags)))
+            })
             .map_err(|e| format!("invalid regular expression: {e}"))
     }
 

@@ -285,6 +285,12 @@ fn run_inner(ctx: &mut Ctx<'_, '_>, args: &[String], yaml: bool) -> R<i32> {
         ));
         return Ok(UNSUPPORTED_JQ);
     }
+    if let Some(f) = checks::inexact_math(&code) {
+        ctx.io.errln(&format!(
+            "{cmd}: error: `{f}` is not supported in this sandbox (its last digits differ from jq's C library)"
+        ));
+        return Ok(UNSUPPORTED_JQ);
+    }
     if let Some(fmt) = partial_date_strptime(&code) {
         ctx.io.errln(&format!(
             "{cmd}: error: `strptime(\"{fmt}\")` (a format without a full date: jq leaves the missing fields 0 and its weekday/yearday markers) is not supported in this sandbox"
