@@ -57,6 +57,14 @@ impl P {
     pub(super) fn is_op(&self, op: &str) -> bool {
         matches!(self.peek(), Tok::Op(o) if *o == op)
     }
+
+    /// The expression of `return`/`exit`, which may be left out before a statement's end.
+    fn optional_expr(&mut self) -> PR<Option<Expr>> {
+        if matches!(self.peek(), Tok::Newline | Tok::Eof) || self.is_op(";") || self.is_op("}") {
+            return Ok(None);
+        }
+        self.expr().map(Some)
+    }
     pub(super) fn eat(&mut self, op: &str) -> bool {
         if self.is_op(op) {
             self.i += 1;
@@ -273,15 +281,7 @@ impl P {
                         return Err("`return' used outside function context".to_owned());
                     }
                     self.i += 1;
-                    let e = if matches!(self.peek(), Tok::Newline | Tok::Eof)
-                        || self.is_op(";")
-                        || self.is_op("}")
-                    {
-                        None
-                    } else {
-                        Some(self.expr()?)
-                    };
-                    Stmt::Return(e)
+                    Stmt::Return(self.optional_expr()?)
                 }
                 "nextfile" => {
                     self.i += 1;
@@ -297,15 +297,7 @@ impl P {
                 }
                 "exit" => {
                     self.i += 1;
-                    let e = if matches!(self.peek(), Tok::Newline | Tok::Eof)
-                        || self.is_op(";")
-                        || self.is_op("}")
-                    {
-                        None
-                    } else {
-                        Some(self.expr()?)
-                    };
-                    Stmt::Exit(e)
+                    Stmt::Exit(self.optional_expr()?)
                 }
                 "delete" => {
                     self.i += 1;
