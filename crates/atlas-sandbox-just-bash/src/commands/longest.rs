@@ -163,17 +163,27 @@ impl PosixText {
         }
     }
 
-    /// Every match, collected.
-    pub(crate) fn find_all(&self, hay: &str) -> Vec<(usize, usize)> {
-        self.find_iter(hay).collect()
-    }
-
-    /// The groups of every match [`PosixText::find_all`] finds.
+    /// The groups of every match [`PosixText::find_iter`] finds, walked the same way.
     pub(crate) fn captures_all<'h>(&self, hay: &'h str) -> Vec<regex::Captures<'h>> {
-        self.find_all(hay)
-            .into_iter()
-            .filter_map(|(s, _)| self.captures_at(hay, s))
-            .collect()
+        let mut out = Vec::new();
+        let mut pos = 0;
+        let mut last_end: Option<usize> = None;
+        while pos <= hay.len() {
+            let Some(c) = self.captures_at(hay, pos) else {
+                break;
+            };
+            let Some((s, e)) = c.get(0).map(|m| (m.start(), m.end())) else {
+                break;
+            };
+            if s == e && last_end == Some(s) {
+                pos = next_char(hay, s);
+                continue;
+            }
+            last_end = Some(e);
+            pos = if e > s { e } else { next_char(hay, e) };
+            out.push(c);
+        }
+        out
     }
 }
 
