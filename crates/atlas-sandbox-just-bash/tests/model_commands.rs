@@ -1185,10 +1185,22 @@ const CASES: &[Case] = &[
         0,
         false,
     ),
+    // Backreferences in POSIX patterns select lines exactly (a backtracking engine).
+    ("grep '\\(o\\)\\1' catalog.yml | wc -l", "3\n", 0, false),
+    (
+        "grep -c -E '([a-z])\\1' entities/orders.yml",
+        "19\n",
+        0,
+        false,
+    ),
+    ("echo 'abab' | grep -E '^(ab)\\1$'", "abab\n", 0, false),
+    ("grep -E '(a)\\2' catalog.yml", "", 2, true),
 ];
 
 /// Features this sandbox lacks: refused with exit 2 and "not supported", never answered.
 const REFUSED: &[&str] = &[
+    // Which match -o prints depends on the engine's preference; POSIX wants the longest.
+    "grep -oE '(o)\\1' catalog.yml",
     // Options that change what bash does and are not implemented: refused, not ignored.
     "set +B; echo {a,b}",
     "set -a; x=1; env | grep -c ^x=",

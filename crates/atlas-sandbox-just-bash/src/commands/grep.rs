@@ -10,8 +10,21 @@ use super::{Ctx, walk};
 use crate::interp::{R, pattern_match};
 use crate::vfs::Kind;
 
+/// The refusal of a backreference where the linear-time engine must run the pattern.
+const BACKREF_REFUSED: &str = "backreferences are not supported in this sandbox";
+
 /// Translates a POSIX BRE/ERE (GNU flavour) into `regex` crate syntax.
 pub(crate) fn posix_to_regex(pat: &str, extended: bool) -> Result<String, String> {
+    translate(pat, extended, false)
+}
+
+/// The same translation with backreferences kept (`\1`...), for `fancy-regex`, which takes
+/// the `regex` crate's syntax plus them.
+fn posix_to_backtracking(pat: &str, extended: bool) -> Result<String, String> {
+    translate(pat, extended, true)
+}
+
+fn translate(pat: &str, extended: bool, backrefs: bool) -> Result<String, String> {
     let c: Vec<char> = pat.chars().collect();
     let mut out = String::with_capacity(pat.len() + 8);
     let mut i = 0;
@@ -19,6 +32,8 @@ pub(crate) fn posix_to_regex(pat: &str, extended: bool) -> Result<String, String
     let mut can_repeat = false;
     // Open ERE groups: a `)` with none open is an ordinary character, as in GNU regex.
     let mut groups = 0usize;
+    // Groups opened so far (BRE and ERE): a backreference may name only one of them.
+    let mut opened = 0usize;
     while i < c.len() {
         let ch = c[i];
         match ch {
@@ -36,11 +51,21 @@ pub(crate) fn posix_to_regex(pat: &str, extended: bool) -> Result<String, String
                         } else {
                             out.push(n);
                         }
+                        if n == '(' {
+                            opened += 1;
+                        }
                         can_repeat = n != '(' && n != '|';
                         continue;
                     }
                     '1'..='9' => {
-                        return Err("backreferences are not supported in this sandbox".to_owned());
+                        if !backrefs {
+                            return Err(BACKREF_REFUSED.to_owned());
+                        }
+                        if n.to_digit(10).is_some_and(|d| d as usize > opened) {
+                            return Err("Invalid back reference".to_owned());
+                        }
+                        out.push('\\');
+                        out.push(n);
                     }
                     'w' | 'W' | 's' | 'S' | 'b' | 'B' | '<' | '>' => {
                         out.push('\\');
@@ -93,7 +118,10 @@ pub(crate) fn posix_to_regex(pat: &str, extended: bool) -> Result<String, String
                     continue;
                 }
                 match ch {
-                    '(' => groups += 1,
+                    '(' => {
+                        groups += 1;
+                        opened += 1;
+                    }
                     ')' => groups -= 1,
                     _ => {}
                 }
@@ -515,6 +543,34 @@ pub(super) fn grep(ctx: &mut Ctx<'_, '_>, args: &[String]) -> R<i32> {
             return Ok(2);
         }
         match Matcher::pcre(&patterns[0], icase, word, line, c_locale(ctx)) {
+            Ok(m) => m,
+            Err(e) => {
+                ctx.warn("grep", e);
+                return Ok(2);
+            }
+        }
+    } else if !fixed
+        && patterns.len() == 1
+        && posix_to_regex(&patterns[0], extended).is_err_and(|e| e == BACKREF_REFUSED)
+    {
+        // A backreference needs a backtracking engine. Whether a line matches does not depend
+        // on which of several matches an engine prefers, so lines are selected exactly; the
+        // extent printed by -o does (POSIX wants the longest), so -o is refused.
+        if o.only {
+            ctx.warn(
+                "grep",
+                "-o with a backreference in the pattern is not supported in this sandbox",
+            );
+            return Ok(2);
+        }
+        let src = match posix_to_backtracking(&patterns[0], extended) {
+            Ok(s) => s,
+            Err(e) => {
+                ctx.warn("grep", e);
+                return Ok(2);
+            }
+        };
+        match Matcher::pcre(&src, icase, word, line, c_locale(ctx)) {
             Ok(m) => m,
             Err(e) => {
                 ctx.warn("grep", e);
@@ -1107,5 +1163,14 @@ mod tests {
         );
         assert_eq!(posix_to_regex(r"[\]", true).unwrap(), r"[\\]");
         assert!(posix_to_regex(r"\(a\)\1", false).is_err());
+        assert_eq!(
+            super::posix_to_backtracking(r"\(a\)\1", false).unwrap(),
+            r"(a)\1"
+        );
+        assert!(super::posix_to_backtracking(r"\(a\)\2", false).is_err());
+        assert_eq!(
+            super::posix_to_backtracking(r"(x)y\1", true).unwrap(),
+            r"(x)y\1"
+        );
     }
 }
