@@ -14,10 +14,7 @@
 
 mod common;
 
-use common::Runner;
-
-/// (script, stdout, stderr, exit status), as bash with jq 1.6 printed them.
-type Recorded = (&'static str, &'static str, &'static str, i32);
+use common::{Recorded, Runner};
 
 const CASES: &[Recorded] = &[
     (

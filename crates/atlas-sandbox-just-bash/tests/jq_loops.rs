@@ -10,10 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Runner;
-
-/// (script, stdout, stderr, exit status), as bash with jq 1.6 printed them.
-type Recorded = (&'static str, &'static str, &'static str, i32);
+use common::{Recorded, Runner};
 
 const CASES: &[Recorded] = &[
     (
@@ -222,25 +219,7 @@ const CASES: &[Recorded] = &[
 
 #[test]
 fn loops_answer_like_jq_1_6() {
-    let runner = Runner::empty();
-    let mut failures = Vec::new();
-    for (script, stdout, stderr, status) in CASES {
-        let out = runner.run(script);
-        if out.stdout_str() != *stdout || out.stderr_str() != *stderr || out.exit_code != *status {
-            failures.push(format!(
-                "{script}\n  got  {:?} {:?} {}\n  jq   {stdout:?} {stderr:?} {status}",
-                out.stdout_str(),
-                out.stderr_str(),
-                out.exit_code
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} cases:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    Runner::empty().assert_recorded(CASES);
 }
 
 /// Constructs with no sound bound: exit 2, naming the construct, quickly.

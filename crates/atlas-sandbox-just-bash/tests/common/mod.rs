@@ -12,6 +12,9 @@ use atlas_sandbox_sdk::ExecOutput;
 /// (script, stdout, exit status, stderr is non-empty), as bash printed them.
 pub(crate) type Case = (&'static str, &'static str, i32, bool);
 
+/// (script, stdout, stderr, exit status), as bash printed them, stderr's text included.
+pub(crate) type Recorded = (&'static str, &'static str, &'static str, i32);
+
 /// Where cases run: a layer (none: an empty one) and a first line every script gets.
 #[derive(Default)]
 pub(crate) struct Runner {
@@ -20,6 +23,32 @@ pub(crate) struct Runner {
 }
 
 impl Runner {
+    /// Runs every case and fails, listing each, unless stdout, stderr and the status are all
+    /// byte for byte what was recorded.
+    pub(crate) fn assert_recorded(&self, cases: &[Recorded]) {
+        let mut failures = Vec::new();
+        for (script, stdout, stderr, status) in cases {
+            let out = self.run(script);
+            if out.stdout_str() != *stdout
+                || out.stderr_str() != *stderr
+                || out.exit_code != *status
+            {
+                failures.push(format!(
+                    "{script}\n  got  {:?} {:?} {}\n  want {stdout:?} {stderr:?} {status}",
+                    out.stdout_str(),
+                    out.stderr_str(),
+                    out.exit_code
+                ));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} cases:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+
     /// Over an empty layer.
     pub(crate) fn empty() -> Self {
         Runner::default()
